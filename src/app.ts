@@ -1,0 +1,150 @@
+/**
+ * Composition root: config → storage (embedded PostgreSQL when no DATABASE_URL) → migrations →
+ * Redis → modules → gRPC server → gateway. `stop()` undoes it in reverse order.
+ */
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import type { Config } from './config';
+import { createLogger, type Logger } from './logger';
+import { createOrm, migrate, type Orm } from './infra/orm';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
+import { CallAdapter } from './grpc/adapter';
+import { startGrpcServer, type GrpcServerHandle } from './grpc/server';
+import { Gateway } from './gateway/http';
+import { createClients, type Clients } from './gateway/grpc-clients';
+import { UserService } from './users/user.service';
+import { createUsersModule } from './users/users.module';
+import type { AppModule, ModuleDeps } from './module';
+
+/** Module factories, in dependency order (later modules may use services of earlier ones). */
+const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule];
+
+const HEALTH_INTERVAL_MS = 5_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+const REDIS_READY_TIMEOUT_MS = 5_000;
+
+function waitReady(r: Redis, timeoutMs: number): Promise<void> {
+  if (r.status === 'ready') return Promise.resolve();
+  return new Promise((ok, ko) => {
+    const timer = setTimeout(() => ko(new Error('redis not ready')), timeoutMs);
+    r.once('ready', () => {
+      clearTimeout(timer);
+      ok();
+    });
+  });
+}
+
+export interface App {
+  config: Config;
+  log: Logger;
+  orm: Orm;
+  redis: Redis[];
+  registry: Map<string, unknown>;
+  grpcPort: number;
+  httpPort: number | null;
+  databaseUrl: string;
+  /** The shared secret in force (from the environment or generated at first start). */
+  registrationSharedSecret: string;
+  stop(): Promise<void>;
+}
+
+async function ensureSharedSecret(orm: Orm, config: Config): Promise<{ secret: string; generated: boolean }> {
+  if (config.registrationSharedSecret) return { secret: config.registrationSharedSecret, generated: false };
+  const conn = orm.em.getConnection();
+  const fresh = randomBytes(24).toString('base64url');
+  const rows = await conn.execute<{ value: string; inserted: boolean }[]>(
+    `WITH ins AS (INSERT INTO server_secrets (name, value) VALUES ('registration_shared_secret', ?) ON CONFLICT DO NOTHING RETURNING value)
+     SELECT value, true AS inserted FROM ins UNION ALL SELECT value, false FROM server_secrets WHERE name = 'registration_shared_secret' LIMIT 1`,
+    [fresh],
+  );
+  return { secret: rows[0].value, generated: rows[0].inserted };
+}
+
+async function dependenciesAnswer(orm: Orm, redis: Redis[]): Promise<boolean> {
+  try {
+    await orm.em.getConnection().execute('SELECT 1');
+    await Promise.all(redis.map((r) => r.ping()));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
+  let embedded: EmbeddedPostgresHandle | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, log);
+    databaseUrl = embedded.url;
+  }
+  const orm = await createOrm({ clientUrl: databaseUrl, poolSize: config.dbPoolSize, applicationName: `synapse-room-admin/${config.instanceName}` });
+  const applied = await migrate(orm);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+  const { secret, generated } = await ensureSharedSecret(orm, config);
+  if (generated) {
+    // Printed once, on the console only (never to the structured log).
+    process.stderr.write(`\nREGISTRATION_SHARED_SECRET was not set; generated one for this deployment:\n  ${secret}\nUse it with /_synapse/admin/v1/register to create the first admin.\n\n`);
+  }
+
+  const redis = config.redisUrls.map((u) => new Redis(u, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }));
+  redis.forEach((r) => r.on('error', (err) => log.debug({ err: err.message }, 'redis connection error')));
+  await Promise.all(redis.map((r) => waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does'))));
+  if (redis.length === 0) log.info('REDIS_URL is not set: locks are in-process, running in single-instance mode');
+
+  const users = new UserService(config.serverName, secret);
+  const adapter = new CallAdapter({ orm, users, log });
+  const registry = new Map<string, unknown>();
+  const deps: ModuleDeps = { config, orm, log, adapter, users, redis, registry };
+  const modules: AppModule[] = [];
+  for (const factory of MODULES) modules.push(factory(deps));
+
+  let grpcServer: GrpcServerHandle | null = null;
+  let gateway: Gateway | null = null;
+  let clients: Clients | null = null;
+  let httpPort: number | null = null;
+  let grpcPort = 0;
+  if (config.grpcEnabled) {
+    grpcServer = await startGrpcServer(modules.flatMap((m) => m.bindings), config.grpcHost, config.grpcPort);
+    grpcPort = grpcServer.port;
+  }
+  if (config.gatewayEnabled) {
+    const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
+    clients = createClients(upstream);
+    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes });
+    httpPort = await gateway.listen(config.httpPort, config.httpHost);
+  }
+  for (const m of modules) await m.start?.();
+
+  let stopping = false;
+  const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis)));
+  await refreshHealth();
+  const healthTimer = setInterval(() => void refreshHealth(), HEALTH_INTERVAL_MS);
+  healthTimer.unref();
+  log.info({ grpcPort, httpPort, serverName: config.serverName }, 'ready');
+
+  return {
+    config,
+    log,
+    orm,
+    redis,
+    registry,
+    grpcPort,
+    httpPort,
+    databaseUrl,
+    registrationSharedSecret: secret,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(healthTimer);
+      grpcServer?.setServing(false);
+      await gateway?.close();
+      for (const m of [...modules].reverse()) await m.stop?.();
+      await grpcServer?.shutdown(SHUTDOWN_GRACE_MS);
+      clients?.close();
+      await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
+      await orm.close(true);
+      await embedded?.stop();
+      log.info('stopped');
+    },
+  };
+}

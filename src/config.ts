@@ -1,0 +1,200 @@
+/**
+ * The only reader of process.env. Every setting is validated here; a bad value stops start-up
+ * with a message naming the variable.
+ */
+import { randomBytes } from 'node:crypto';
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface RetentionPurgeJob {
+  intervalMs: number;
+  shortestMaxLifetimeMs: number | null;
+  longestMaxLifetimeMs: number | null;
+}
+
+export interface RetentionConfig {
+  enabled: boolean;
+  defaultMinLifetimeMs: number | null;
+  defaultMaxLifetimeMs: number | null;
+  allowedLifetimeMinMs: number | null;
+  allowedLifetimeMaxMs: number | null;
+  purgeJobs: RetentionPurgeJob[];
+}
+
+export interface Config {
+  /** PostgreSQL connection string; null means "start an embedded PostgreSQL". */
+  databaseUrl: string | null;
+  /** Folder of the embedded PostgreSQL's data (used only when databaseUrl is null). */
+  dataDir: string;
+  /** Redis nodes forming the Redlock quorum; empty means single-instance (in-process) locks. */
+  redisUrls: string[];
+  /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
+  redisKeyPrefix: string;
+  serverName: string;
+  httpPort: number;
+  httpHost: string;
+  grpcPort: number;
+  grpcHost: string;
+  /** Run the REST gateway in this process (default). */
+  gatewayEnabled: boolean;
+  /** Run the gRPC services in this process (default). */
+  grpcEnabled: boolean;
+  /** gRPC address the gateway calls; defaults to this process's own gRPC server. */
+  gatewayUpstream: string | null;
+  registrationSharedSecret: string | null;
+  /** True when the secret was generated at this start (it is then printed once). */
+  registrationSharedSecretGenerated: boolean;
+  instanceName: string;
+  logLevel: string;
+  /** Concurrent background tasks per instance. */
+  maxConcurrentTasks: number;
+  dbPoolSize: number;
+  /** Delay before a room whose last local member forgot it is purged; null disables. */
+  forgottenRoomRetentionPeriodMs: number | null;
+  retention: RetentionConfig;
+  /** Largest accepted JSON request body. */
+  maxRequestBodyBytes: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+
+/** Parses a Synapse duration: an integer of ms, or an integer followed by s, m, h, d, w or y. */
+export function parseDuration(value: string | number, variable: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  const m = /^(\d+)([smhdwy]?)$/.exec(String(value).trim());
+  if (!m) throw new ConfigError(variable, `must be a duration such as 30000, 10s, 5m, 1h, 1d, 1w or 1y (got ${JSON.stringify(value)})`);
+  return Number(m[1]) * (m[2] ? UNITS[m[2]] : 1);
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer (got ${JSON.stringify(raw)})`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${n})`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `must be true or false (got ${JSON.stringify(raw)})`);
+}
+
+function optionalDuration(env: Env, name: string): number | null {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? null : parseDuration(raw, name);
+}
+
+const SERVER_NAME_RE = /^(?:[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must use one of ${protocols.join(', ')}`);
+  return raw;
+}
+
+function retentionConfig(env: Env): RetentionConfig {
+  const cfg: RetentionConfig = {
+    enabled: bool(env, 'RETENTION_ENABLED', false),
+    defaultMinLifetimeMs: optionalDuration(env, 'RETENTION_DEFAULT_MIN_LIFETIME'),
+    defaultMaxLifetimeMs: optionalDuration(env, 'RETENTION_DEFAULT_MAX_LIFETIME'),
+    allowedLifetimeMinMs: optionalDuration(env, 'RETENTION_ALLOWED_LIFETIME_MIN'),
+    allowedLifetimeMaxMs: optionalDuration(env, 'RETENTION_ALLOWED_LIFETIME_MAX'),
+    purgeJobs: [],
+  };
+  if (cfg.defaultMinLifetimeMs !== null && cfg.defaultMaxLifetimeMs !== null && cfg.defaultMinLifetimeMs > cfg.defaultMaxLifetimeMs) {
+    throw new ConfigError('RETENTION_DEFAULT_MIN_LIFETIME', "(the default retention policy's 'min_lifetime') can not be greater than its 'max_lifetime'");
+  }
+  if (cfg.allowedLifetimeMinMs !== null && cfg.allowedLifetimeMaxMs !== null && cfg.allowedLifetimeMinMs > cfg.allowedLifetimeMaxMs) {
+    throw new ConfigError('RETENTION_ALLOWED_LIFETIME_MIN', "is invalid: 'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'");
+  }
+  cfg.purgeJobs = parsePurgeJobs(env.RETENTION_PURGE_JOBS);
+  return cfg;
+}
+
+/** RETENTION_PURGE_JOBS is a JSON list of {interval, shortest_max_lifetime?, longest_max_lifetime?}. */
+export function parsePurgeJobs(raw: string | undefined): RetentionPurgeJob[] {
+  const name = 'RETENTION_PURGE_JOBS';
+  if (raw === undefined || raw.trim() === '') return [{ intervalMs: 86_400_000, shortestMaxLifetimeMs: null, longestMaxLifetimeMs: null }];
+  let jobs: unknown;
+  try {
+    jobs = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a JSON list of {"interval", "shortest_max_lifetime", "longest_max_lifetime"}');
+  }
+  if (!Array.isArray(jobs)) throw new ConfigError(name, 'must be a JSON list');
+  if (jobs.length === 0) return parsePurgeJobs(undefined);
+  return jobs.map((job, i) => {
+    if (typeof job !== 'object' || job === null) throw new ConfigError(`${name}[${i}]`, 'must be an object');
+    const j = job as Record<string, string | number | null | undefined>;
+    if (j.interval === undefined || j.interval === null) throw new ConfigError(`${name}[${i}]`, "must have an 'interval' key");
+    const d = (k: string) => (j[k] === undefined || j[k] === null ? null : parseDuration(j[k] as string | number, `${name}[${i}].${k}`));
+    const out = { intervalMs: parseDuration(j.interval, `${name}[${i}].interval`), shortestMaxLifetimeMs: d('shortest_max_lifetime'), longestMaxLifetimeMs: d('longest_max_lifetime') };
+    if (out.shortestMaxLifetimeMs !== null && out.longestMaxLifetimeMs !== null && out.shortestMaxLifetimeMs > out.longestMaxLifetimeMs) {
+      throw new ConfigError(`${name}[${i}]`, "'shortest_max_lifetime' can not be greater than 'longest_max_lifetime'");
+    }
+    return out;
+  });
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const serverName = env.SERVER_NAME?.trim() || 'localhost';
+  if (!SERVER_NAME_RE.test(serverName)) throw new ConfigError('SERVER_NAME', `must be a valid server name such as example.org (got ${JSON.stringify(serverName)})`);
+  const redisRaw = env.REDIS_URL?.trim() ?? '';
+  const redisUrls = redisRaw === '' ? [] : redisRaw.split(',').map((u) => u.trim());
+  redisUrls.forEach((u) => url({ REDIS_URL: u }, 'REDIS_URL', ['redis:', 'rediss:']));
+  const secret = env.REGISTRATION_SHARED_SECRET;
+  const dbPoolSize = int(env, 'DB_POOL_SIZE', 10, 2, 200);
+  const instanceName = env.INSTANCE_NAME?.trim() || `instance-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceName)) throw new ConfigError('INSTANCE_NAME', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+  const gatewayUpstream = env.GATEWAY_UPSTREAM?.trim() || null;
+  if (gatewayUpstream !== null && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(gatewayUpstream)) throw new ConfigError('GATEWAY_UPSTREAM', 'must be host:port');
+  return {
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    dataDir: env.DATA_DIR?.trim() || '.data',
+    redisUrls,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'sra:',
+    serverName,
+    httpPort: int(env, 'HTTP_PORT', 8008, 0, 65535),
+    httpHost: env.HTTP_HOST?.trim() || '0.0.0.0',
+    grpcPort: int(env, 'GRPC_PORT', 50051, 0, 65535),
+    grpcHost: env.GRPC_HOST?.trim() || '0.0.0.0',
+    gatewayEnabled: bool(env, 'GATEWAY_ENABLED', true),
+    grpcEnabled: bool(env, 'GRPC_ENABLED', true),
+    gatewayUpstream,
+    registrationSharedSecret: secret === undefined || secret === '' ? null : secret,
+    registrationSharedSecretGenerated: false,
+    instanceName,
+    logLevel: pick(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    maxConcurrentTasks: int(env, 'MAX_CONCURRENT_TASKS', Math.max(1, Math.floor(dbPoolSize / 2)), 1, 1000),
+    dbPoolSize,
+    forgottenRoomRetentionPeriodMs: optionalDuration(env, 'FORGOTTEN_ROOM_RETENTION_PERIOD'),
+    retention: retentionConfig(env),
+    maxRequestBodyBytes: int(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+  };
+}
+
+function pick(env: Env, name: string, fallback: string, allowed: string[]): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`);
+  return raw;
+}

@@ -1,0 +1,43 @@
+/**
+ * The gateway's real gRPC clients: one HTTP/2 channel shared by a client per service, and a
+ * promise wrapper that forwards the caller's credential and request id.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { AuthServiceClient } from '../../gen/synapse/admin/v1/auth';
+import { ServerServiceClient } from '../../gen/synapse/admin/v1/server';
+import { UserAdminServiceClient } from '../../gen/synapse/admin/v1/user_admin';
+import { RoomServiceClient } from '../../gen/synapse/admin/v1/rooms';
+import { RoomAdminServiceClient } from '../../gen/synapse/admin/v1/room_admin';
+import { PaginationServiceClient } from '../../gen/synapse/admin/v1/pagination';
+import { TaskSchedulerServiceClient } from '../../gen/synapse/admin/v1/task_scheduler';
+import { HealthClient } from '../../gen/grpc/health/v1/health';
+
+export function createClients(address: string) {
+  const creds = grpc.credentials.createInsecure();
+  const options: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
+  const channel = new grpc.Channel(address, creds, options);
+  const opts = { channelOverride: channel };
+  return {
+    channel,
+    server: new ServerServiceClient(address, creds, opts),
+    auth: new AuthServiceClient(address, creds, opts),
+    userAdmin: new UserAdminServiceClient(address, creds, opts),
+    rooms: new RoomServiceClient(address, creds, opts),
+    roomAdmin: new RoomAdminServiceClient(address, creds, opts),
+    pagination: new PaginationServiceClient(address, creds, opts),
+    tasks: new TaskSchedulerServiceClient(address, creds, opts),
+    health: new HealthClient(address, creds, opts),
+    close: () => channel.close(),
+  };
+}
+
+export type Clients = ReturnType<typeof createClients>;
+
+type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
+
+/** Calls a unary method with metadata and a deadline; rejects with the grpc ServiceError. */
+export function unary<Req, Res>(client: grpc.Client, method: UnaryMethod<Req, Res>, req: Req, md: grpc.Metadata, timeoutMs: number): Promise<Res> {
+  return new Promise((ok, ko) => {
+    method.call(client, req, md, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? ko(err) : ok(res)));
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * The REST gateway: a plain node:http server that maps Synapse's paths onto gRPC calls made
+ * through a real gRPC client. No business logic lives here: each route parses, calls one RPC and
+ * renders JSON; errors come back as gRPC statuses and are rendered as Synapse's error bodies.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { Codes, MatrixError } from '../errors';
+import type { Logger } from '../logger';
+import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } from '../grpc/status';
+import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
+import type { Clients } from './grpc-clients';
+import { Body, Query, parseJsonObject } from './params';
+import { Router, type GatewayRequest, type Route } from './router';
+
+export const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization, Date',
+  'Access-Control-Expose-Headers': 'Synapse-Trace-Id, Server',
+};
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export interface GatewayOptions {
+  clients: Clients;
+  routes: Route[];
+  log: Logger;
+  maxBodyBytes: number;
+}
+
+interface ErrorBody {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+function isServiceError(err: unknown): err is grpc.ServiceError {
+  return typeof err === 'object' && err !== null && 'code' in err && 'metadata' in err && (err as grpc.ServiceError).metadata instanceof grpc.Metadata;
+}
+
+/** Renders any error as Synapse's `{"errcode", "error"}` body with the right HTTP status. */
+export function renderError(err: unknown, log: Logger): ErrorBody {
+  if (err instanceof MatrixError) return { status: err.httpStatus, body: { errcode: err.errcode, error: err.message, ...err.extra } };
+  if (isServiceError(err)) {
+    const md = err.metadata;
+    const errcode = md.get(META_ERRCODE)[0];
+    const status = Number(md.get(META_HTTP_STATUS)[0] ?? httpStatusForGrpc(err.code));
+    const extra = md.get(META_ERROR_EXTRA)[0];
+    if (!errcode && err.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
+    return { status, body: { errcode: errcode ? String(errcode) : Codes.UNKNOWN, error: err.details, ...(extra ? JSON.parse(String(extra)) : {}) } };
+  }
+  log.error({ err }, 'gateway error');
+  return { status: 500, body: { errcode: Codes.UNKNOWN, error: 'Internal server error' } };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, requestId: string): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    ...CORS_HEADERS,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(payload),
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    'Synapse-Trace-Id': requestId,
+  });
+  res.end(payload);
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((ok, ko) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.destroy();
+        ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
+      } else chunks.push(c);
+    });
+    req.on('end', () => ok(Buffer.concat(chunks)));
+    req.on('error', ko);
+  });
+}
+
+/** Synapse's token extraction rules (spec §0.5 step 1); null when no token was given. */
+export function extractToken(req: http.IncomingMessage, query: URLSearchParams): string | null {
+  const headers = req.headersDistinct.authorization ?? [];
+  const queryToken = query.get('access_token');
+  if (headers.length > 0 && queryToken !== null) throw new MatrixError(401, 'Mixing Authorization headers and access_token query parameters.', Codes.MISSING_TOKEN);
+  if (headers.length > 1) throw new MatrixError(401, 'Too many Authorization headers.', Codes.MISSING_TOKEN);
+  if (headers.length === 1) {
+    const parts = headers[0].split(' ');
+    if (parts.length !== 2 || parts[0] !== 'Bearer') throw new MatrixError(401, 'Invalid Authorization header.', Codes.MISSING_TOKEN);
+    return parts[1];
+  }
+  return queryToken;
+}
+
+export class Gateway {
+  private readonly router: Router;
+  readonly server: http.Server;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.router = new Router(opts.routes);
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.handle(req, res));
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((ok, ko) => {
+      this.server.once('error', ko);
+      this.server.listen(port, host, () => ok());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((ok) => {
+      this.server.close(() => ok());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const log = this.opts.log.child({ requestId });
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const method = req.method ?? 'GET';
+    try {
+      if (method === 'OPTIONS') {
+        res.writeHead(204, { ...CORS_HEADERS, 'Content-Length': '0' });
+        res.end();
+        return;
+      }
+      if (url.pathname === '/health' && method === 'GET') return await this.health(res, requestId);
+      const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
+      if (!match) throw new MatrixError(404, 'Unrecognized request', Codes.UNRECOGNIZED);
+      if ('methodNotAllowed' in match) throw new MatrixError(405, 'Unrecognized request', Codes.UNRECOGNIZED);
+      const { route, params } = match;
+      const md = new grpc.Metadata();
+      md.set('x-request-id', requestId);
+      if (route.auth !== 'none') {
+        const token = extractToken(req, url.searchParams);
+        if (token !== null) md.set('authorization', `Bearer ${token}`);
+      }
+      const rawBody = method === 'GET' ? Buffer.alloc(0) : await readBody(req, this.opts.maxBodyBytes);
+      const clients = this.opts.clients;
+      const greq: GatewayRequest = {
+        method,
+        params,
+        query: new Query(url.searchParams),
+        rawBody,
+        requestId,
+        clients,
+        log,
+        body: (emptyAllowed = false) => new Body(parseJsonObject(rawBody, emptyAllowed)),
+        rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) =>
+          new Promise((ok, ko) => {
+            const fn = client[name] as unknown as (...a: unknown[]) => unknown;
+            fn.call(client, request, md, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, r: never) => (err ? ko(err) : ok(r)));
+          }),
+      };
+      let result;
+      try {
+        result = await route.handler(greq);
+      } catch (err) {
+        // Synapse authenticates before validating input: a parse error raised here must not hide
+        // a missing credential or a non-admin caller.
+        if (err instanceof MatrixError && route.auth !== 'none') {
+          await greq.rpc(clients.auth, 'checkAccess', { requireAdmin: route.auth === 'admin' });
+        }
+        throw err;
+      }
+      send(res, result.status ?? 200, result.body, requestId);
+    } catch (err) {
+      const { status, body } = renderError(err, log);
+      if (status >= 500) log.warn({ status, errcode: body.errcode, path: url.pathname }, 'request failed');
+      send(res, status, body, requestId);
+    }
+  }
+
+  private async health(res: http.ServerResponse, requestId: string): Promise<void> {
+    const health = this.opts.clients.health;
+    const status = await new Promise<number>((ok) =>
+      health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)),
+    );
+    const serving = status === HealthCheckResponse_ServingStatus.SERVING;
+    res.writeHead(serving ? 200 : 503, { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Synapse-Trace-Id': requestId });
+    res.end(serving ? 'OK' : 'NOT SERVING');
+  }
+}

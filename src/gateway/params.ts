@@ -1,0 +1,152 @@
+/**
+ * Parsing of query strings and JSON bodies with Synapse's exact errors (spec §0.3). These only
+ * turn text into typed values; every rule about what the values mean lives behind gRPC.
+ */
+import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
+
+export type Json = Record<string, unknown>;
+
+export class Query {
+  constructor(private readonly params: URLSearchParams) {}
+
+  has(name: string): boolean {
+    return this.params.has(name);
+  }
+
+  /** First occurrence, as Synapse does. */
+  string(name: string): string | undefined {
+    return this.params.get(name) ?? undefined;
+  }
+
+  strings(name: string): string[] {
+    return this.params.getAll(name);
+  }
+
+  int(name: string, opts: { required?: boolean } = {}): number | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) {
+      if (opts.required) throw new MatrixError(400, `Missing required integer query parameter ${name}`, Codes.MISSING_PARAM);
+      return undefined;
+    }
+    if (!/^\s*[-+]?\d+\s*$/.test(raw)) throw invalidParam(`Query parameter ${name} must be an integer`);
+    const n = Number(raw);
+    if (n < 0) throw invalidParam(`Query parameter ${name} must be a positive integer.`);
+    if (!Number.isSafeInteger(n)) throw invalidParam(`Query parameter ${name} must be an integer`);
+    return n;
+  }
+
+  bool(name: string): boolean | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) return undefined;
+    if (raw === 'true') return true;
+    if (raw === 'false') return false;
+    throw invalidParam(`Boolean query parameter '${name}' must be one of ['true', 'false']`);
+  }
+
+  choice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) return undefined;
+    if (!(allowed as readonly string[]).includes(raw)) throw invalidParam(`Query parameter '${name}' must be one of [${allowed.map((v) => `'${v}'`).join(', ')}]`);
+    return raw as T;
+  }
+
+  /**
+   * A JSON query parameter (Synapse unquotes it a second time before parsing). Falsy JSON values
+   * mean "absent"; a truthy value that is not an object is rejected with M_BAD_JSON.
+   */
+  json(name: string): Json | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(safeDecode(raw));
+    } catch {
+      throw new MatrixError(400, `Query parameter ${name} must be a valid JSON object`, Codes.NOT_JSON);
+    }
+    if (!value) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      if (Array.isArray(value) && value.length === 0) return undefined;
+      throw badJson(`Query parameter ${name} must be a JSON object`);
+    }
+    return value as Json;
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Parses a request body as a JSON object; `emptyAllowed` treats a zero-length body as `{}`. */
+export function parseJsonObject(raw: Buffer, emptyAllowed: boolean): Json {
+  if (raw.length === 0 && emptyAllowed) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new MatrixError(400, 'Content not JSON.', Codes.NOT_JSON);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badJson('Content must be a JSON object.');
+  return value as Json;
+}
+
+/** Typed accessors over a parsed JSON body. */
+export class Body {
+  constructor(readonly json: Json) {}
+
+  has(key: string): boolean {
+    return this.json[key] !== undefined;
+  }
+
+  require(...keys: string[]): void {
+    const missing = keys.filter((k) => !(k in this.json));
+    if (missing.length > 0) throw missingParams(missing);
+  }
+
+  /** An optional boolean; `message` is Synapse's error text for a non-boolean. */
+  bool(key: string, message = `Param '${key}' must be a boolean, if given`): boolean | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw badJson(message);
+    return v;
+  }
+
+  string(key: string, message = `Param '${key}' must be a string`): string | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw badJson(message);
+    return v;
+  }
+
+  int(key: string, message = `Param '${key}' must be an integer`): number | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badJson(message);
+    return v;
+  }
+
+  object(key: string, message = `Param '${key}' must be an object`): Json | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) throw badJson(message);
+    return v as Json;
+  }
+
+  stringList(key: string, message = `Param '${key}' must be a list of strings`): string[] | undefined {
+    const v = this.json[key];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw badJson(message);
+    return v as string[];
+  }
+
+  /** Python-style truthiness, for keys Synapse coerces with bool(). */
+  truthy(key: string): boolean {
+    const v = this.json[key];
+    if (Array.isArray(v)) return v.length > 0;
+    if (v && typeof v === 'object') return Object.keys(v).length > 0;
+    return Boolean(v);
+  }
+}

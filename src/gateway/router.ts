@@ -1,0 +1,98 @@
+/**
+ * Route table of the gateway. A route = method + path template + the auth level the upstream RPC
+ * enforces + a handler that parses the request, makes one gRPC call and shapes the JSON answer.
+ * Path parameters match `[^/]*` (an empty segment still matches, as in Synapse) and are
+ * percent-decoded; ids may contain `!`, `@`, `#` and `:`.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../logger';
+import { Codes, MatrixError } from '../errors';
+import type { Clients } from './grpc-clients';
+import { Body, Query, parseJsonObject } from './params';
+
+export type AuthLevel = 'none' | 'user' | 'admin';
+
+export interface RouteResult {
+  status?: number;
+  body: unknown;
+}
+
+type Last<T> = T extends { (...a: infer A): infer R } ? (...a: A) => R : never;
+type RpcReq<F> = Last<F> extends (req: infer Q, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: infer _R) => void) => unknown ? Q : never;
+type RpcRes<F> = Last<F> extends (req: infer _Q, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: infer R) => void) => unknown ? R : never;
+
+export interface GatewayRequest {
+  method: string;
+  params: Record<string, string>;
+  query: Query;
+  rawBody: Buffer;
+  requestId: string;
+  clients: Clients;
+  log: Logger;
+  /** The body as a JSON object; `emptyAllowed` treats a zero-length body as `{}`. */
+  body(emptyAllowed?: boolean): Body;
+  /** One gRPC call, with the caller's credential and request id forwarded. */
+  rpc<C extends grpc.Client, K extends keyof C>(client: C, method: K, req: RpcReq<C[K]>, timeoutMs?: number): Promise<RpcRes<C[K]>>;
+}
+
+export interface Route {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+  auth: AuthLevel;
+  /** Upstream deadline for this route (default 60 s). */
+  timeoutMs?: number;
+  handler(req: GatewayRequest): Promise<RouteResult>;
+}
+
+export interface CompiledRoute extends Route {
+  regex: RegExp;
+  names: string[];
+}
+
+export function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((seg) => {
+      const m = /^\{(\w+)\}$/.exec(seg);
+      if (!m) return seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      names.push(m[1]);
+      return '([^/]*)';
+    })
+    .join('/');
+  return { ...route, regex: new RegExp(`^${source}$`), names };
+}
+
+export type Match = { route: CompiledRoute; params: Record<string, string> } | { methodNotAllowed: true } | null;
+
+export class Router {
+  private readonly routes: CompiledRoute[];
+
+  constructor(routes: Route[]) {
+    this.routes = routes.map(compile);
+  }
+
+  match(method: string, path: string): Match {
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const m = route.regex.exec(path);
+      if (!m) continue;
+      if (route.method !== method) {
+        pathMatched = true;
+        continue;
+      }
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        try {
+          params[name] = decodeURIComponent(m[i + 1]);
+        } catch {
+          throw new MatrixError(400, `Invalid percent-encoding in path parameter ${name}`, Codes.INVALID_PARAM);
+        }
+      });
+      return { route, params };
+    }
+    return pathMatched ? { methodNotAllowed: true } : null;
+  }
+}
+
+export { Body, Query, parseJsonObject };

@@ -1,0 +1,56 @@
+import type { User } from '../../../gen/synapse/admin/v1/user_admin';
+import type { Route } from '../router';
+
+/** Synapse's user admin JSON. */
+export function userJson(u: User | undefined): Record<string, unknown> {
+  if (!u) return {};
+  return {
+    name: u.name,
+    displayname: u.displayname ?? null,
+    admin: u.admin,
+    deactivated: u.deactivated,
+    is_guest: u.isGuest,
+    creation_ts: u.creationTs,
+    user_type: u.userType ?? null,
+    locked: false,
+    shadow_banned: false,
+    threepids: [],
+    external_ids: [],
+  };
+}
+
+export const userRoutes: Route[] = [
+  {
+    method: 'PUT',
+    path: '/_synapse/admin/v2/users/{userId}',
+    auth: 'admin',
+    handler: async (r) => {
+      const b = r.body();
+      const res = await r.rpc(r.clients.userAdmin, 'upsertUser', {
+        userId: r.params.userId,
+        password: b.string('password', 'Invalid password'),
+        admin: b.bool('admin', "'admin' parameter is not of type boolean"),
+        deactivated: b.bool('deactivated', "'deactivated' parameter is not of type boolean"),
+        displayname: b.string('displayname', 'Invalid displayname'),
+        logoutDevices: b.bool('logout_devices', "'logout_devices' parameter is not of type boolean"),
+      });
+      return { status: res.created ? 201 : 200, body: userJson(res.user) };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v2/users/{userId}',
+    auth: 'admin',
+    handler: async (r) => ({ body: userJson((await r.rpc(r.clients.userAdmin, 'getUser', { userId: r.params.userId })).user) }),
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/users/{userId}/login',
+    auth: 'admin',
+    handler: async (r) => {
+      const b = r.body(true);
+      const res = await r.rpc(r.clients.userAdmin, 'loginAsUser', { userId: r.params.userId, validUntilMs: b.int('valid_until_ms', "'valid_until_ms' parameter must be an int") });
+      return { body: { access_token: res.accessToken } };
+    },
+  },
+];

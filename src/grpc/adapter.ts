@@ -1,0 +1,119 @@
+/**
+ * The one adapter every RPC goes through: request id, authentication from metadata
+ * (`authorization: Bearer <token>`), an EntityManager fork per call, cancellation/deadline as an
+ * AbortSignal, and the single place where errors become gRPC statuses.
+ */
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { DriverException, ConnectionException } from '@mikro-orm/core';
+import type { Ctx, Requester } from '../context';
+import { Codes, MatrixError } from '../errors';
+import type { Orm } from '../infra/orm';
+import type { Logger } from '../logger';
+import type { UserService } from '../users/user.service';
+import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, grpcCodeForHttp } from './status';
+
+/** Who may call a method: anyone, any user with a valid token, or server admins only. */
+export type AuthLevel = 'none' | 'user' | 'admin';
+
+export interface AdapterDeps {
+  orm: Orm;
+  users: UserService;
+  log: Logger;
+}
+
+export type UnaryFn<Req, Res> = (req: Req, ctx: Ctx) => Promise<Res>;
+export type StreamFn<Req, Res> = (req: Req, ctx: Ctx, write: (res: Res) => void) => Promise<void>;
+
+/** Extracts the bearer token; throws Synapse's 401 M_MISSING_TOKEN errors. */
+export function tokenFromMetadata(md: grpc.Metadata): string | null {
+  const values = md.get('authorization');
+  if (values.length === 0) return null;
+  if (values.length > 1) throw new MatrixError(401, 'Too many Authorization headers.', Codes.MISSING_TOKEN);
+  const parts = String(values[0]).split(' ');
+  if (parts.length !== 2 || parts[0] !== 'Bearer' || !parts[1]) throw new MatrixError(401, 'Invalid Authorization header.', Codes.MISSING_TOKEN);
+  return parts[1];
+}
+
+/** Checks the credential against the method's auth level (spec §0.5 order). */
+export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel): Promise<Requester | null> {
+  const token = tokenFromMetadata(md);
+  if (level === 'none') return token ? users.authenticate(ctx.em, token).catch(() => null) : null;
+  if (!token) throw new MatrixError(401, 'Missing access token', Codes.MISSING_TOKEN);
+  const requester = await users.authenticate(ctx.em, token);
+  if (level === 'admin') {
+    if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+    if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);
+  }
+  return requester;
+}
+
+/** Converts any thrown value to a gRPC status object; unexpected errors are logged with their stack. */
+export function toServiceError(err: unknown, log: Logger): Partial<grpc.StatusObject> {
+  let m: MatrixError;
+  if (err instanceof MatrixError) m = err;
+  else if (err instanceof ConnectionException || isConnectionRefused(err)) {
+    log.error({ err }, 'database unavailable');
+    m = new MatrixError(503, 'Database unavailable', Codes.UNKNOWN);
+  } else if (err instanceof DriverException && (err as { code?: string }).code === '57014') {
+    m = new MatrixError(504, 'Request timed out', Codes.UNKNOWN);
+  } else {
+    log.error({ err }, 'unexpected error');
+    m = new MatrixError(500, 'Internal server error', Codes.UNKNOWN);
+  }
+  const metadata = new grpc.Metadata();
+  metadata.set(META_ERRCODE, m.errcode);
+  metadata.set(META_HTTP_STATUS, String(m.httpStatus));
+  if (Object.keys(m.extra).length > 0) metadata.set(META_ERROR_EXTRA, JSON.stringify(m.extra));
+  return { code: grpcCodeForHttp(m.httpStatus), details: m.message, metadata };
+}
+
+function isConnectionRefused(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'ECONNREFUSED' || code === '57P01' || code === '08006' || code === '08001';
+}
+
+export class CallAdapter {
+  constructor(private readonly deps: AdapterDeps) {}
+
+  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel) {
+    const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort(new MatrixError(499, 'Request cancelled')));
+    const log = this.deps.log.child({ requestId, method });
+    const ctx: Ctx = { em: this.deps.orm.em.fork(), requester: null, signal: controller.signal, requestId, log };
+    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level);
+    return ctx;
+  }
+
+  /** Wraps a unary implementation. */
+  unary<Req, Res>(level: AuthLevel, fn: UnaryFn<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const method = call.getPath();
+      const started = process.hrtime.bigint();
+      this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level)
+        .then(async (ctx) => {
+          const res = await fn(call.request, ctx);
+          ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+          callback(null, res);
+        })
+        .catch((err) => callback(toServiceError(err, this.deps.log.child({ method }))));
+    };
+  }
+
+  /** Wraps a server-streaming implementation. */
+  serverStream<Req, Res>(level: AuthLevel, fn: StreamFn<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      const method = call.getPath();
+      this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level)
+        .then(async (ctx) => {
+          await fn(call.request, ctx, (res) => call.write(res));
+          call.end();
+        })
+        .catch((err) => {
+          const status = toServiceError(err, this.deps.log.child({ method }));
+          call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
+        });
+    };
+  }
+}

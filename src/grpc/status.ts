@@ -1,0 +1,51 @@
+/**
+ * The mapping between Matrix errors (HTTP status + errcode) and gRPC statuses. The errcode, the
+ * exact HTTP status and any extra body fields travel in trailing metadata so the gateway can
+ * rebuild Synapse's error body byte for byte.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+export const META_ERRCODE = 'matrix-errcode';
+export const META_HTTP_STATUS = 'matrix-http-status';
+export const META_ERROR_EXTRA = 'matrix-error-extra';
+
+const HTTP_TO_GRPC: Record<number, grpc.status> = {
+  400: grpc.status.INVALID_ARGUMENT,
+  401: grpc.status.UNAUTHENTICATED,
+  403: grpc.status.PERMISSION_DENIED,
+  404: grpc.status.NOT_FOUND,
+  405: grpc.status.UNIMPLEMENTED,
+  409: grpc.status.ALREADY_EXISTS,
+  413: grpc.status.RESOURCE_EXHAUSTED,
+  429: grpc.status.RESOURCE_EXHAUSTED,
+  499: grpc.status.CANCELLED,
+  500: grpc.status.INTERNAL,
+  503: grpc.status.UNAVAILABLE,
+  504: grpc.status.DEADLINE_EXCEEDED,
+};
+
+/** grpc-gateway's table (runtime/errors.go), used when no Matrix status travelled with the error. */
+const GRPC_TO_HTTP: Record<number, number> = {
+  [grpc.status.OK]: 200,
+  [grpc.status.CANCELLED]: 499,
+  [grpc.status.UNKNOWN]: 500,
+  [grpc.status.INVALID_ARGUMENT]: 400,
+  [grpc.status.DEADLINE_EXCEEDED]: 504,
+  [grpc.status.NOT_FOUND]: 404,
+  [grpc.status.ALREADY_EXISTS]: 409,
+  [grpc.status.PERMISSION_DENIED]: 403,
+  [grpc.status.UNAUTHENTICATED]: 401,
+  [grpc.status.RESOURCE_EXHAUSTED]: 429,
+  [grpc.status.FAILED_PRECONDITION]: 400,
+  [grpc.status.ABORTED]: 409,
+  [grpc.status.OUT_OF_RANGE]: 400,
+  [grpc.status.UNIMPLEMENTED]: 501,
+  [grpc.status.INTERNAL]: 500,
+  [grpc.status.UNAVAILABLE]: 503,
+  [grpc.status.DATA_LOSS]: 500,
+};
+
+export const grpcCodeForHttp = (status: number): grpc.status =>
+  HTTP_TO_GRPC[status] ?? (status >= 500 ? grpc.status.INTERNAL : grpc.status.FAILED_PRECONDITION);
+
+export const httpStatusForGrpc = (code: number): number => GRPC_TO_HTTP[code] ?? 500;

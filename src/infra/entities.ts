@@ -1,0 +1,4 @@
+/** Every MikroORM entity of the service (the ORM discovers exactly this list). */
+import { USER_ENTITIES } from '../users/user.entity';
+
+export const ENTITIES = [...USER_ENTITIES];

@@ -1,0 +1,6 @@
+/**
+ * The ordered list of schema migrations. Append new ones at the end; never edit an applied one.
+ */
+import { Migration20261122000001Users } from './20261122000001-users';
+
+export const MIGRATIONS = [{ name: 'Migration20261122000001Users', class: Migration20261122000001Users }];

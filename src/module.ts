@@ -1,0 +1,32 @@
+import type { Config } from './config';
+import type { ServiceBinding } from './grpc/server';
+import type { CallAdapter } from './grpc/adapter';
+import type { Route } from './gateway/router';
+import type { Orm } from './infra/orm';
+import type { Logger } from './logger';
+import type { UserService } from './users/user.service';
+import type Redis from 'ioredis';
+
+/** What every domain module receives from the composition root. */
+export interface ModuleDeps {
+  config: Config;
+  orm: Orm;
+  log: Logger;
+  adapter: CallAdapter;
+  users: UserService;
+  /** Redis nodes of the lock quorum (empty in single-instance mode). */
+  redis: Redis[];
+  /** Services exported by modules created earlier (by name). */
+  registry: Map<string, unknown>;
+}
+
+/** A domain module: its gRPC services, its REST routes, and its background work. */
+export interface AppModule {
+  name: string;
+  bindings: ServiceBinding[];
+  routes: Route[];
+  /** Starts background work once the servers listen. */
+  start?(): Promise<void>;
+  /** Stops background work: finish or checkpoint in-flight tasks, release locks. */
+  stop?(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+import type { Em } from '../infra/orm';
+import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from './user.entity';
+import { hashToken } from './credentials';
+
+export interface TokenOwner {
+  tokenId: number;
+  userId: string;
+  deviceId: string | null;
+  validUntilMs: number | null;
+  admin: boolean;
+  deactivated: boolean;
+  isGuest: boolean;
+}
+
+/** Queries over users, devices, tokens and nonces. */
+export class UserRepository {
+  findUser(em: Em, userId: string): Promise<UserEntity | null> {
+    return em.findOne(UserEntity, { name: userId });
+  }
+
+  /** Resolves an access token to its owner in one indexed lookup. */
+  async findTokenOwner(em: Em, token: string): Promise<TokenOwner | null> {
+    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; admin: boolean; deactivated: boolean; is_guest: boolean }[]>(
+      `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, u.admin, u.deactivated, u.is_guest
+         FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
+      [hashToken(token)],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return { tokenId: Number(r.id), userId: r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest };
+  }
+
+  async insertToken(em: Em, token: string, userId: string, deviceId: string | null, validUntilMs: number | null = null, puppetsUserId: string | null = null): Promise<void> {
+    em.persist(em.create(AccessTokenEntity, { tokenHash: hashToken(token), userId, deviceId, validUntilMs, puppetsUserId, createdTs: Date.now() }));
+    await em.flush();
+  }
+
+  /** Creates the device if it does not exist yet. */
+  async upsertDevice(em: Em, userId: string, deviceId: string, displayName: string | null): Promise<void> {
+    await em.getConnection().execute(
+      `INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = EXCLUDED.last_seen_ts`,
+      [userId, deviceId, displayName, Date.now()],
+    );
+  }
+
+  async deleteToken(em: Em, tokenId: number): Promise<void> {
+    await em.nativeDelete(AccessTokenEntity, { id: tokenId });
+  }
+
+  async deleteDevice(em: Em, userId: string, deviceId: string): Promise<void> {
+    await em.nativeDelete(AccessTokenEntity, { userId, deviceId });
+    await em.nativeDelete(DeviceEntity, { userId, deviceId });
+  }
+
+  /** Removes every token and device of a user (password change, deactivation). */
+  async deleteAllSessions(em: Em, userId: string, exceptTokenId?: number): Promise<void> {
+    await em.nativeDelete(AccessTokenEntity, exceptTokenId === undefined ? { userId } : { userId, id: { $ne: exceptTokenId } });
+    if (exceptTokenId === undefined) await em.nativeDelete(DeviceEntity, { userId });
+  }
+
+  async insertNonce(em: Em, nonce: string, now: number, maxAgeMs: number): Promise<void> {
+    await em.nativeDelete(RegistrationNonceEntity, { createdTs: { $lt: now - maxAgeMs } });
+    await em.insert(RegistrationNonceEntity, { nonce, createdTs: now });
+  }
+
+  /** Deletes the nonce and tells whether it existed and was still fresh (single use). */
+  async consumeNonce(em: Em, nonce: string, now: number, maxAgeMs: number): Promise<boolean> {
+    const rows = await em.getConnection().execute<{ created_ts: string }[]>('DELETE FROM registration_nonces WHERE nonce = ? RETURNING created_ts', [nonce]);
+    return rows.length > 0 && Number(rows[0].created_ts) >= now - maxAgeMs;
+  }
+}

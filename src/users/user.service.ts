@@ -1,0 +1,187 @@
+/**
+ * Users, devices and access tokens: shared-secret registration, password login, whoami, logout
+ * and the user admin operations. Errors are Synapse's.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Em } from '../infra/orm';
+import type { Requester } from '../context';
+import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
+import { hashPassword, newAccessToken, newDeviceId, verifyPassword } from './credentials';
+import { UserEntity } from './user.entity';
+import { UserRepository } from './user.repository';
+
+export const NONCE_TIMEOUT_MS = 60_000;
+const MAX_CREDENTIAL_LENGTH = 512;
+const USER_TYPES = ['support', 'bot'];
+
+export interface Session {
+  userId: string;
+  accessToken: string;
+  deviceId: string;
+  homeServer: string;
+}
+
+export interface UserView {
+  name: string;
+  displayname: string | null;
+  admin: boolean;
+  deactivated: boolean;
+  isGuest: boolean;
+  creationTs: number;
+  userType: string | null;
+}
+
+export interface RegisterRequest {
+  nonce: string;
+  username: unknown;
+  password: unknown;
+  admin: boolean;
+  userType?: string | null;
+  displayname?: string | null;
+  mac: string;
+}
+
+export interface UpsertUserInput {
+  userId: string;
+  password?: string;
+  admin?: boolean;
+  deactivated?: boolean;
+  displayname?: string;
+  logoutDevices?: boolean;
+}
+
+export class UserService {
+  constructor(
+    private readonly serverName: string,
+    private readonly sharedSecret: string | null,
+    private readonly repo = new UserRepository(),
+  ) {}
+
+  /** Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. */
+  async authenticate(em: Em, token: string): Promise<Requester> {
+    const owner = await this.repo.findTokenOwner(em, token);
+    if (!owner) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
+    if (owner.validUntilMs !== null && owner.validUntilMs < Date.now()) {
+      throw new MatrixError(401, 'Access token has expired', Codes.UNKNOWN_TOKEN, { soft_logout: true });
+    }
+    if (owner.deactivated) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
+    return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest };
+  }
+
+  async newRegistrationNonce(em: Em): Promise<string> {
+    const nonce = randomBytes(32).toString('hex');
+    await this.repo.insertNonce(em, nonce, Date.now(), NONCE_TIMEOUT_MS);
+    return nonce;
+  }
+
+  /** Synapse's shared-secret registration: the nonce is consumed even when the MAC is wrong. */
+  async registerWithSharedSecret(em: Em, req: RegisterRequest): Promise<Session> {
+    if (!this.sharedSecret) throw badRequest('Shared secret registration is not enabled');
+    if (!req.nonce) throw badRequest('nonce must be specified', Codes.BAD_JSON);
+    if (!(await this.repo.consumeNonce(em, req.nonce, Date.now(), NONCE_TIMEOUT_MS))) throw badRequest('unrecognised nonce');
+    if (req.username === undefined || req.username === null) throw badRequest('username must be specified', Codes.BAD_JSON);
+    if (typeof req.username !== 'string' || req.username.length > MAX_CREDENTIAL_LENGTH || req.username.includes('\0')) throw badRequest('Invalid username');
+    if (req.password === undefined || req.password === null) throw badRequest('password must be specified', Codes.BAD_JSON);
+    if (typeof req.password !== 'string' || req.password.length > MAX_CREDENTIAL_LENGTH || req.password.includes('\0')) throw badRequest('Invalid password');
+    if (req.userType && !USER_TYPES.includes(req.userType)) throw badRequest('Invalid user type');
+    if (!req.mac) throw badRequest('mac must be specified', Codes.BAD_JSON);
+    const mac = createHmac('sha1', this.sharedSecret);
+    mac.update(req.nonce).update('\0').update(req.username).update('\0').update(req.password).update('\0').update(req.admin ? 'admin' : 'notadmin');
+    if (req.userType) mac.update('\0').update(req.userType);
+    const want = Buffer.from(mac.digest('hex'));
+    const got = Buffer.from(req.mac);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) throw forbidden('HMAC incorrect');
+    const userId = await this.createUser(em, req.username.toLowerCase(), req.password, req.admin, req.displayname ?? null, req.userType ?? null);
+    return this.newSession(em, userId, null, null);
+  }
+
+  /** Creates a local user; throws M_USER_IN_USE / M_INVALID_USERNAME as Synapse does. */
+  async createUser(em: Em, localpart: string, password: string | null, admin: boolean, displayname: string | null = null, userType: string | null = null): Promise<string> {
+    if (!VALID_LOCALPART.test(localpart)) throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME);
+    const userId = `@${localpart}:${this.serverName}`;
+    if (userId.length > 255) throw badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME);
+    if (await this.repo.findUser(em, userId)) throw badRequest('User ID already taken.', Codes.USER_IN_USE);
+    const passwordHash = password === null ? null : await hashPassword(password);
+    em.persist(em.create(UserEntity, { name: userId, passwordHash, admin, displayname: displayname ?? localpart, userType, creationTs: Math.floor(Date.now() / 1000) }));
+    await em.flush();
+    return userId;
+  }
+
+  /** Creates (or reuses) a device and mints an access token for it. */
+  async newSession(em: Em, userId: string, deviceId: string | null, displayName: string | null): Promise<Session> {
+    const device = deviceId || newDeviceId();
+    await this.repo.upsertDevice(em, userId, device, displayName);
+    const accessToken = newAccessToken(localpartOf(userId));
+    await this.repo.insertToken(em, accessToken, userId, device);
+    return { userId, accessToken, deviceId: device, homeServer: this.serverName };
+  }
+
+  async login(em: Em, type: string, user: string, password: string, deviceId: string | null, displayName: string | null): Promise<Session> {
+    if (type !== 'm.login.password') throw badRequest(`Unknown login type ${type}`);
+    if (!user) throw badRequest('Invalid username or password', Codes.INVALID_PARAM);
+    const userId = user.startsWith('@') ? user : `@${user.toLowerCase()}:${this.serverName}`;
+    const found = isValidUserId(userId) ? await this.repo.findUser(em, userId) : null;
+    if (!found || !(await verifyPassword(password, found.passwordHash))) throw forbidden('Invalid username or password');
+    if (found.deactivated) throw new MatrixError(403, 'This account has been deactivated', Codes.USER_DEACTIVATED);
+    return this.newSession(em, userId, deviceId, displayName);
+  }
+
+  async logout(em: Em, requester: Requester): Promise<void> {
+    if (requester.deviceId) await this.repo.deleteDevice(em, requester.userId, requester.deviceId);
+    else await this.repo.deleteToken(em, requester.tokenId);
+  }
+
+  /** PUT /_synapse/admin/v2/users/<user_id>: create or modify a local user. */
+  async upsertUser(em: Em, input: UpsertUserInput): Promise<{ user: UserView; created: boolean }> {
+    if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${input.userId}`, Codes.INVALID_PARAM);
+    if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
+    if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
+    let user = await this.repo.findUser(em, input.userId);
+    const created = !user;
+    if (!user) {
+      const localpart = localpartOf(input.userId);
+      await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null);
+      user = (await this.repo.findUser(em, input.userId))!;
+      if (input.deactivated) user.deactivated = true;
+    } else {
+      if (input.password !== undefined) {
+        user.passwordHash = await hashPassword(input.password);
+        if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
+      }
+      if (input.admin !== undefined) user.admin = input.admin;
+      if (input.displayname !== undefined) user.displayname = input.displayname;
+      if (input.deactivated !== undefined) {
+        if (input.deactivated && !user.deactivated) await this.repo.deleteAllSessions(em, user.name);
+        user.deactivated = input.deactivated;
+        if (input.deactivated) user.passwordHash = null;
+      }
+    }
+    await em.flush();
+    return { user: toView(user), created };
+  }
+
+  async getUser(em: Em, userId: string): Promise<UserView> {
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (domainOf(userId) !== this.serverName) throw badRequest('Can only look up local users');
+    const user = await this.repo.findUser(em, userId);
+    if (!user) throw notFound('User not found');
+    return toView(user);
+  }
+
+  /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
+  async loginAsUser(em: Em, requester: Requester, userId: string, validUntilMs: number | null): Promise<string> {
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (domainOf(userId) !== this.serverName) throw badRequest('Only local users can be logged in as');
+    if (requester.userId === userId) throw badRequest('Cannot use admin API to login as self');
+    const user = await this.repo.findUser(em, userId);
+    if (!user) throw notFound('User not found');
+    const token = newAccessToken(localpartOf(userId));
+    await this.repo.insertToken(em, token, userId, null, validUntilMs, requester.userId);
+    return token;
+  }
+}
+
+function toView(u: UserEntity): UserView {
+  return { name: u.name, displayname: u.displayname, admin: u.admin, deactivated: u.deactivated, isGuest: u.isGuest, creationTs: Number(u.creationTs), userType: u.userType };
+}

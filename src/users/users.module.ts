@@ -1,0 +1,22 @@
+import { AuthServiceService } from '../../gen/synapse/admin/v1/auth';
+import { ServerServiceService } from '../../gen/synapse/admin/v1/server';
+import { UserAdminServiceService } from '../../gen/synapse/admin/v1/user_admin';
+import { authHandler } from '../grpc/handlers/auth.handler';
+import { serverHandler } from '../grpc/handlers/server.handler';
+import { userAdminHandler } from '../grpc/handlers/user-admin.handler';
+import { authRoutes } from '../gateway/routes/auth.routes';
+import { serverRoutes } from '../gateway/routes/server.routes';
+import { userRoutes } from '../gateway/routes/users.routes';
+import type { AppModule, ModuleDeps } from '../module';
+
+export function createUsersModule(d: ModuleDeps): AppModule {
+  return {
+    name: 'users',
+    bindings: [
+      { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(d.adapter) },
+      { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(d.adapter, d.users) },
+      { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users) },
+    ],
+    routes: [...serverRoutes, ...authRoutes, ...userRoutes],
+  };
+}
