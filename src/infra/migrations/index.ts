@@ -2,5 +2,9 @@
  * The ordered list of schema migrations. Append new ones at the end; never edit an applied one.
  */
 import { Migration20261122000001Users } from './20261122000001-users';
+import { Migration20261122000002RoomsEvents } from './20261122000002-rooms-events';
 
-export const MIGRATIONS = [{ name: 'Migration20261122000001Users', class: Migration20261122000001Users }];
+export const MIGRATIONS = [
+  { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
+  { name: 'Migration20261122000002RoomsEvents', class: Migration20261122000002RoomsEvents },
+];
