@@ -1,0 +1,48 @@
+import { strict as assert } from 'node:assert';
+import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+
+describe('config', () => {
+  it('has documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.serverName, 'localhost');
+    assert.equal(c.httpPort, 8008);
+    assert.equal(c.grpcPort, 50051);
+    assert.equal(c.databaseUrl, null);
+    assert.deepEqual(c.redisUrls, []);
+    assert.equal(c.registrationSharedSecret, null);
+  });
+
+  it('reads a Redlock quorum from a comma-separated REDIS_URL', () => {
+    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://a:6379, redis://b:6379,redis://c:6379' }).redisUrls, ['redis://a:6379', 'redis://b:6379', 'redis://c:6379']);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ HTTP_PORT: 'eighty' }, /HTTP_PORT must be an integer/],
+    [{ GRPC_PORT: '70000' }, /GRPC_PORT must be between 0 and 65535/],
+    [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must use one of postgres:, postgresql:/],
+    [{ DATABASE_URL: 'not a url' }, /DATABASE_URL must be a URL/],
+    [{ REDIS_URL: 'http://x' }, /REDIS_URL must use one of redis:, rediss:/],
+    [{ SERVER_NAME: 'bad name' }, /SERVER_NAME must be a valid server name/],
+    [{ INSTANCE_NAME: 'a b' }, /INSTANCE_NAME/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
+    [{ GATEWAY_ENABLED: 'maybe' }, /GATEWAY_ENABLED must be true or false/],
+    [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
+    [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
+    [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],
+    [{ RETENTION_PURGE_JOBS: '[{"shortest_max_lifetime": "1d"}]' }, /must have an 'interval' key/],
+    [{ RETENTION_PURGE_JOBS: '[{"interval": "1d", "shortest_max_lifetime": "3d", "longest_max_lifetime": "1d"}]' }, /'shortest_max_lifetime' can not be greater than 'longest_max_lifetime'/],
+  ];
+  for (const [env, message] of bad) {
+    it(`refuses ${JSON.stringify(env)} naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
+    });
+  }
+
+  it('parses Synapse durations', () => {
+    assert.equal(parseDuration('1500', 'X'), 1500);
+    assert.equal(parseDuration('10s', 'X'), 10_000);
+    assert.equal(parseDuration('1d', 'X'), 86_400_000);
+    assert.equal(parseDuration('1w', 'X'), 604_800_000);
+    assert.equal(parseDuration('1y', 'X'), 31_536_000_000);
+  });
+});
