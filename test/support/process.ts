@@ -1,0 +1,47 @@
+/** Runs the real entry point (`src/main.ts`) as a child process and waits for its "ready" log line. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  httpPort: number;
+  grpcPort: number;
+  /** Every stdout/stderr line seen so far. */
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+const ROOT = join(__dirname, '../..');
+
+export function spawnService(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', HTTP_PORT: '0', GRPC_PORT: '0', HTTP_HOST: '127.0.0.1', GRPC_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  return new Promise((ok, ko) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      ko(new Error(`service did not become ready:\n${output.join('\n')}`));
+    }, timeoutMs);
+    const onLine = (buf: Buffer) => {
+      for (const line of buf.toString().split('\n').filter(Boolean)) {
+        output.push(line);
+        if (!line.startsWith('{')) continue;
+        const rec = JSON.parse(line) as { msg?: string; httpPort?: number; grpcPort?: number };
+        if (rec.msg === 'ready') {
+          clearTimeout(timer);
+          ok({ child, httpPort: rec.httpPort!, grpcPort: rec.grpcPort!, output, exited });
+        }
+      }
+    };
+    child.stdout.on('data', onLine);
+    child.stderr.on('data', (b: Buffer) => output.push(...b.toString().split('\n').filter(Boolean)));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      ko(new Error(`service exited with ${code} before ready:\n${output.join('\n')}`));
+    });
+  });
+}
