@@ -5,26 +5,5072 @@
 // source: synapse/admin/v1/room_admin.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct";
+import { Direction, directionFromJSON, directionToJSON, Event } from "./common";
 
 export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/room_admin.proto";
 
+/** Sort keys of ListRooms. The secondary key is always the room id, in the same direction. */
+export enum RoomOrderBy {
+  /** ROOM_ORDER_BY_UNSPECIFIED - Same as ROOM_ORDER_BY_NAME. */
+  ROOM_ORDER_BY_UNSPECIFIED = 0,
+  /**
+   * ROOM_ORDER_BY_ALPHABETICAL - Deprecated alias of ROOM_ORDER_BY_NAME (`alphabetical`).
+   *
+   * @deprecated
+   */
+  ROOM_ORDER_BY_ALPHABETICAL = 1,
+  /**
+   * ROOM_ORDER_BY_SIZE - Deprecated alias of ROOM_ORDER_BY_JOINED_MEMBERS (`size`).
+   *
+   * @deprecated
+   */
+  ROOM_ORDER_BY_SIZE = 2,
+  /** ROOM_ORDER_BY_NAME - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_NAME = 3,
+  /** ROOM_ORDER_BY_CANONICAL_ALIAS - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_CANONICAL_ALIAS = 4,
+  /** ROOM_ORDER_BY_JOINED_MEMBERS - Descending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_JOINED_MEMBERS = 5,
+  /** ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS - Descending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS = 6,
+  /** ROOM_ORDER_BY_VERSION - Descending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_VERSION = 7,
+  /** ROOM_ORDER_BY_CREATOR - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_CREATOR = 8,
+  /** ROOM_ORDER_BY_ENCRYPTION - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_ENCRYPTION = 9,
+  /** ROOM_ORDER_BY_FEDERATABLE - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_FEDERATABLE = 10,
+  /** ROOM_ORDER_BY_PUBLIC - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_PUBLIC = 11,
+  /** ROOM_ORDER_BY_JOIN_RULES - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_JOIN_RULES = 12,
+  /** ROOM_ORDER_BY_GUEST_ACCESS - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_GUEST_ACCESS = 13,
+  /** ROOM_ORDER_BY_HISTORY_VISIBILITY - Ascending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_HISTORY_VISIBILITY = 14,
+  /** ROOM_ORDER_BY_STATE_EVENTS - Descending for DIRECTION_FORWARDS. */
+  ROOM_ORDER_BY_STATE_EVENTS = 15,
+  UNRECOGNIZED = -1,
+}
+
+export function roomOrderByFromJSON(object: any): RoomOrderBy {
+  switch (object) {
+    case 0:
+    case "ROOM_ORDER_BY_UNSPECIFIED":
+      return RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED;
+    case 1:
+    case "ROOM_ORDER_BY_ALPHABETICAL":
+      return RoomOrderBy.ROOM_ORDER_BY_ALPHABETICAL;
+    case 2:
+    case "ROOM_ORDER_BY_SIZE":
+      return RoomOrderBy.ROOM_ORDER_BY_SIZE;
+    case 3:
+    case "ROOM_ORDER_BY_NAME":
+      return RoomOrderBy.ROOM_ORDER_BY_NAME;
+    case 4:
+    case "ROOM_ORDER_BY_CANONICAL_ALIAS":
+      return RoomOrderBy.ROOM_ORDER_BY_CANONICAL_ALIAS;
+    case 5:
+    case "ROOM_ORDER_BY_JOINED_MEMBERS":
+      return RoomOrderBy.ROOM_ORDER_BY_JOINED_MEMBERS;
+    case 6:
+    case "ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS":
+      return RoomOrderBy.ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS;
+    case 7:
+    case "ROOM_ORDER_BY_VERSION":
+      return RoomOrderBy.ROOM_ORDER_BY_VERSION;
+    case 8:
+    case "ROOM_ORDER_BY_CREATOR":
+      return RoomOrderBy.ROOM_ORDER_BY_CREATOR;
+    case 9:
+    case "ROOM_ORDER_BY_ENCRYPTION":
+      return RoomOrderBy.ROOM_ORDER_BY_ENCRYPTION;
+    case 10:
+    case "ROOM_ORDER_BY_FEDERATABLE":
+      return RoomOrderBy.ROOM_ORDER_BY_FEDERATABLE;
+    case 11:
+    case "ROOM_ORDER_BY_PUBLIC":
+      return RoomOrderBy.ROOM_ORDER_BY_PUBLIC;
+    case 12:
+    case "ROOM_ORDER_BY_JOIN_RULES":
+      return RoomOrderBy.ROOM_ORDER_BY_JOIN_RULES;
+    case 13:
+    case "ROOM_ORDER_BY_GUEST_ACCESS":
+      return RoomOrderBy.ROOM_ORDER_BY_GUEST_ACCESS;
+    case 14:
+    case "ROOM_ORDER_BY_HISTORY_VISIBILITY":
+      return RoomOrderBy.ROOM_ORDER_BY_HISTORY_VISIBILITY;
+    case 15:
+    case "ROOM_ORDER_BY_STATE_EVENTS":
+      return RoomOrderBy.ROOM_ORDER_BY_STATE_EVENTS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoomOrderBy.UNRECOGNIZED;
+  }
+}
+
+export function roomOrderByToJSON(object: RoomOrderBy): string {
+  switch (object) {
+    case RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED:
+      return "ROOM_ORDER_BY_UNSPECIFIED";
+    case RoomOrderBy.ROOM_ORDER_BY_ALPHABETICAL:
+      return "ROOM_ORDER_BY_ALPHABETICAL";
+    case RoomOrderBy.ROOM_ORDER_BY_SIZE:
+      return "ROOM_ORDER_BY_SIZE";
+    case RoomOrderBy.ROOM_ORDER_BY_NAME:
+      return "ROOM_ORDER_BY_NAME";
+    case RoomOrderBy.ROOM_ORDER_BY_CANONICAL_ALIAS:
+      return "ROOM_ORDER_BY_CANONICAL_ALIAS";
+    case RoomOrderBy.ROOM_ORDER_BY_JOINED_MEMBERS:
+      return "ROOM_ORDER_BY_JOINED_MEMBERS";
+    case RoomOrderBy.ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS:
+      return "ROOM_ORDER_BY_JOINED_LOCAL_MEMBERS";
+    case RoomOrderBy.ROOM_ORDER_BY_VERSION:
+      return "ROOM_ORDER_BY_VERSION";
+    case RoomOrderBy.ROOM_ORDER_BY_CREATOR:
+      return "ROOM_ORDER_BY_CREATOR";
+    case RoomOrderBy.ROOM_ORDER_BY_ENCRYPTION:
+      return "ROOM_ORDER_BY_ENCRYPTION";
+    case RoomOrderBy.ROOM_ORDER_BY_FEDERATABLE:
+      return "ROOM_ORDER_BY_FEDERATABLE";
+    case RoomOrderBy.ROOM_ORDER_BY_PUBLIC:
+      return "ROOM_ORDER_BY_PUBLIC";
+    case RoomOrderBy.ROOM_ORDER_BY_JOIN_RULES:
+      return "ROOM_ORDER_BY_JOIN_RULES";
+    case RoomOrderBy.ROOM_ORDER_BY_GUEST_ACCESS:
+      return "ROOM_ORDER_BY_GUEST_ACCESS";
+    case RoomOrderBy.ROOM_ORDER_BY_HISTORY_VISIBILITY:
+      return "ROOM_ORDER_BY_HISTORY_VISIBILITY";
+    case RoomOrderBy.ROOM_ORDER_BY_STATE_EVENTS:
+      return "ROOM_ORDER_BY_STATE_EVENTS";
+    case RoomOrderBy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Status of a delete task (the task scheduler's statuses). */
+export enum RoomDeleteStatus {
+  ROOM_DELETE_STATUS_UNSPECIFIED = 0,
+  /** ROOM_DELETE_STATUS_SCHEDULED - Not started yet. */
+  ROOM_DELETE_STATUS_SCHEDULED = 1,
+  /** ROOM_DELETE_STATUS_ACTIVE - Running, or to be resumed. */
+  ROOM_DELETE_STATUS_ACTIVE = 2,
+  ROOM_DELETE_STATUS_COMPLETE = 3,
+  ROOM_DELETE_STATUS_FAILED = 4,
+  ROOM_DELETE_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function roomDeleteStatusFromJSON(object: any): RoomDeleteStatus {
+  switch (object) {
+    case 0:
+    case "ROOM_DELETE_STATUS_UNSPECIFIED":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_UNSPECIFIED;
+    case 1:
+    case "ROOM_DELETE_STATUS_SCHEDULED":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED;
+    case 2:
+    case "ROOM_DELETE_STATUS_ACTIVE":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE;
+    case 3:
+    case "ROOM_DELETE_STATUS_COMPLETE":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE;
+    case 4:
+    case "ROOM_DELETE_STATUS_FAILED":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED;
+    case 5:
+    case "ROOM_DELETE_STATUS_CANCELLED":
+      return RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoomDeleteStatus.UNRECOGNIZED;
+  }
+}
+
+export function roomDeleteStatusToJSON(object: RoomDeleteStatus): string {
+  switch (object) {
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_UNSPECIFIED:
+      return "ROOM_DELETE_STATUS_UNSPECIFIED";
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED:
+      return "ROOM_DELETE_STATUS_SCHEDULED";
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE:
+      return "ROOM_DELETE_STATUS_ACTIVE";
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE:
+      return "ROOM_DELETE_STATUS_COMPLETE";
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED:
+      return "ROOM_DELETE_STATUS_FAILED";
+    case RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED:
+      return "ROOM_DELETE_STATUS_CANCELLED";
+    case RoomDeleteStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** A room as listed: its statistics, kept current on every write. Absent optional fields are JSON null. */
+export interface RoomSummary {
+  roomId: string;
+  name?: string | undefined;
+  canonicalAlias?: string | undefined;
+  joinedMembers: number;
+  joinedLocalMembers: number;
+  version?: string | undefined;
+  creator?:
+    | string
+    | undefined;
+  /** Encryption algorithm, when the room is encrypted. */
+  encryption?: string | undefined;
+  federatable: boolean;
+  /** Published in the room directory. */
+  public: boolean;
+  joinRules?: string | undefined;
+  guestAccess?: string | undefined;
+  historyVisibility?:
+    | string
+    | undefined;
+  /** Number of current state events. */
+  stateEvents: number;
+  /** From the create event, e.g. `m.space`. */
+  roomType?: string | undefined;
+}
+
+export interface ListRoomsRequest {
+  /** Offset of the first room (default 0). */
+  from: number;
+  /** Page size (default 100; 0 returns no rooms). */
+  limit?: number | undefined;
+  orderBy: RoomOrderBy;
+  /** Default DIRECTION_FORWARDS; DIRECTION_BACKWARDS reverses the natural order of the sort key. */
+  dir: Direction;
+  /** Case-insensitive substring of the name, of the canonical alias between `#` and `:`, or the exact room id. */
+  searchTerm?:
+    | string
+    | undefined;
+  /** true: only rooms published in the directory; false: only the others. */
+  publicRooms?:
+    | boolean
+    | undefined;
+  /** true: only rooms nobody is joined to; false: only the others. */
+  emptyRooms?: boolean | undefined;
+}
+
+export interface ListRoomsResponse {
+  rooms: RoomSummary[];
+  offset: number;
+  /** Rooms matching the filters, ignoring from and limit. */
+  totalRooms: number;
+  /** Offset of the next page, when there is one. */
+  nextBatch?:
+    | number
+    | undefined;
+  /** Offset of the previous page, when `from` > 0. */
+  prevBatch?: number | undefined;
+}
+
+export interface GetRoomDetailsRequest {
+  roomId: string;
+}
+
+/** A room's details: its summary plus fields read from its state and its local members. */
+export interface RoomDetails {
+  summary?: RoomSummary | undefined;
+  topic?:
+    | string
+    | undefined;
+  /** mxc URI of the avatar. */
+  avatar?:
+    | string
+    | undefined;
+  /** Non-hidden devices of the local users currently joined. */
+  joinedLocalDevices: number;
+  /** True when no local user has an un-forgotten membership. */
+  forgotten: boolean;
+  /** The room has an `m.room.tombstone` state event. */
+  tombstoned: boolean;
+  /** The replacement room named by the tombstone. */
+  replacementRoom?: string | undefined;
+}
+
+export interface GetRoomDetailsResponse {
+  room?: RoomDetails | undefined;
+}
+
+export interface ListRoomMembersRequest {
+  roomId: string;
+}
+
+export interface ListRoomMembersResponse {
+  /** Joined users, local and remote. */
+  members: string[];
+  total: number;
+}
+
+export interface ListRoomStateRequest {
+  roomId: string;
+  /** Only state events of this type; absent or empty means all. */
+  type?: string | undefined;
+}
+
+export interface ListRoomStateResponse {
+  state: Event[];
+}
+
+export interface SetRoomBlockRequest {
+  roomId: string;
+  block: boolean;
+}
+
+export interface SetRoomBlockResponse {
+  block: boolean;
+}
+
+export interface GetRoomBlockRequest {
+  roomId: string;
+}
+
+export interface GetRoomBlockResponse {
+  block: boolean;
+  /** Who blocked it (the first blocker is kept), when blocked. */
+  userId?: string | undefined;
+}
+
+/** Options shared by the delete calls (Synapse's body keys). */
+export interface DeleteRoomOptions {
+  /** Creates a replacement room owned by this local user and moves the local members into it. */
+  newRoomUserId?:
+    | string
+    | undefined;
+  /** Name of the replacement room (default "Content Violation Notification"). */
+  roomName?:
+    | string
+    | undefined;
+  /** First message of the replacement room. */
+  message?:
+    | string
+    | undefined;
+  /** Prevents future joins (default false). */
+  block?:
+    | boolean
+    | undefined;
+  /** Removes every trace of the room (default true). */
+  purge?:
+    | boolean
+    | undefined;
+  /** Purges even if local users are still joined (default false). */
+  forcePurge?: boolean | undefined;
+}
+
+/** What a shutdown did. */
+export interface ShutdownResult {
+  kickedUsers: string[];
+  failedToKickUsers: string[];
+  /** Local aliases moved to the replacement room. */
+  localAliases: string[];
+  newRoomId?: string | undefined;
+}
+
+export interface DeleteRoomRequest {
+  roomId: string;
+  options?: DeleteRoomOptions | undefined;
+}
+
+export interface DeleteRoomResponse {
+  result?: ShutdownResult | undefined;
+}
+
+export interface StartDeleteRoomRequest {
+  roomId: string;
+  options?: DeleteRoomOptions | undefined;
+}
+
+export interface StartDeleteRoomResponse {
+  deleteId: string;
+}
+
+/** One delete task (`purge_room` or `shutdown_and_purge_room`). */
+export interface RoomDeleteTask {
+  deleteId: string;
+  status: RoomDeleteStatus;
+  roomId: string;
+  /** The (partial, while running) shutdown result; absent for purge-only tasks. */
+  shutdownRoom?:
+    | ShutdownResult
+    | undefined;
+  /** Present while the task runs: `phase` (`shutting_down` or `purging`) and counts. */
+  progress?:
+    | { [key: string]: any }
+    | undefined;
+  /** Why it failed (status ROOM_DELETE_STATUS_FAILED). */
+  error?: string | undefined;
+}
+
+export interface ListDeleteStatusesRequest {
+  roomId: string;
+}
+
+export interface ListDeleteStatusesResponse {
+  /** Active, complete, failed and cancelled tasks, oldest update first. */
+  results: RoomDeleteTask[];
+}
+
+export interface GetDeleteStatusRequest {
+  deleteId: string;
+}
+
+export interface GetDeleteStatusResponse {
+  task?: RoomDeleteTask | undefined;
+}
+
+export interface ShutdownRoomRequest {
+  roomId: string;
+  /** Required: the local user owning the replacement room. */
+  newRoomUserId: string;
+  roomName?: string | undefined;
+  message?: string | undefined;
+}
+
+export interface ShutdownRoomResponse {
+  result?: ShutdownResult | undefined;
+}
+
+export interface PurgeRoomRequest {
+  roomId: string;
+}
+
+export interface PurgeRoomResponse {
+}
+
+export interface MakeRoomAdminRequest {
+  /** A room id or a local alias. */
+  roomIdOrAlias: string;
+  /** Default: the caller. */
+  userId?: string | undefined;
+}
+
+export interface MakeRoomAdminResponse {
+}
+
+export interface GetForwardExtremitiesRequest {
+  /** A room id or a local alias. */
+  roomIdOrAlias: string;
+}
+
+export interface ForwardExtremity {
+  eventId: string;
+  /** State groups are not kept by this server: always absent. */
+  stateGroup?: number | undefined;
+  depth: number;
+  receivedTs: number;
+}
+
+export interface GetForwardExtremitiesResponse {
+  count: number;
+  results: ForwardExtremity[];
+}
+
+export interface DeleteForwardExtremitiesRequest {
+  /** A room id or a local alias. */
+  roomIdOrAlias: string;
+}
+
+export interface DeleteForwardExtremitiesResponse {
+  deleted: number;
+}
+
+export interface AdminJoinRoomRequest {
+  /** A room id or a local alias. */
+  roomIdOrAlias: string;
+  /** A local, registered user. */
+  userId: string;
+  /** Servers to join through (remote joins are not supported by this server). */
+  serverNames: string[];
+}
+
+export interface AdminJoinRoomResponse {
+  roomId: string;
+}
+
+export interface TimestampToEventRequest {
+  roomId: string;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  /** Default DIRECTION_FORWARDS. */
+  dir: Direction;
+}
+
+export interface TimestampToEventResponse {
+  eventId: string;
+  originServerTs: number;
+}
+
+function createBaseRoomSummary(): RoomSummary {
+  return {
+    roomId: "",
+    name: undefined,
+    canonicalAlias: undefined,
+    joinedMembers: 0,
+    joinedLocalMembers: 0,
+    version: undefined,
+    creator: undefined,
+    encryption: undefined,
+    federatable: false,
+    public: false,
+    joinRules: undefined,
+    guestAccess: undefined,
+    historyVisibility: undefined,
+    stateEvents: 0,
+    roomType: undefined,
+  };
+}
+
+export const RoomSummary: MessageFns<RoomSummary> = {
+  encode(message: RoomSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.name !== undefined) {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.canonicalAlias !== undefined) {
+      writer.uint32(26).string(message.canonicalAlias);
+    }
+    if (message.joinedMembers !== 0) {
+      writer.uint32(32).int64(message.joinedMembers);
+    }
+    if (message.joinedLocalMembers !== 0) {
+      writer.uint32(40).int64(message.joinedLocalMembers);
+    }
+    if (message.version !== undefined) {
+      writer.uint32(50).string(message.version);
+    }
+    if (message.creator !== undefined) {
+      writer.uint32(58).string(message.creator);
+    }
+    if (message.encryption !== undefined) {
+      writer.uint32(66).string(message.encryption);
+    }
+    if (message.federatable !== false) {
+      writer.uint32(72).bool(message.federatable);
+    }
+    if (message.public !== false) {
+      writer.uint32(80).bool(message.public);
+    }
+    if (message.joinRules !== undefined) {
+      writer.uint32(90).string(message.joinRules);
+    }
+    if (message.guestAccess !== undefined) {
+      writer.uint32(98).string(message.guestAccess);
+    }
+    if (message.historyVisibility !== undefined) {
+      writer.uint32(106).string(message.historyVisibility);
+    }
+    if (message.stateEvents !== 0) {
+      writer.uint32(112).int64(message.stateEvents);
+    }
+    if (message.roomType !== undefined) {
+      writer.uint32(122).string(message.roomType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.canonicalAlias = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.joinedMembers = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.joinedLocalMembers = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.creator = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.encryption = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.federatable = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.public = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.joinRules = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.guestAccess = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.historyVisibility = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.stateEvents = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.roomType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomSummary {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : undefined,
+      canonicalAlias: isSet(object.canonicalAlias)
+        ? globalThis.String(object.canonicalAlias)
+        : isSet(object.canonical_alias)
+        ? globalThis.String(object.canonical_alias)
+        : undefined,
+      joinedMembers: isSet(object.joinedMembers)
+        ? globalThis.Number(object.joinedMembers)
+        : isSet(object.joined_members)
+        ? globalThis.Number(object.joined_members)
+        : 0,
+      joinedLocalMembers: isSet(object.joinedLocalMembers)
+        ? globalThis.Number(object.joinedLocalMembers)
+        : isSet(object.joined_local_members)
+        ? globalThis.Number(object.joined_local_members)
+        : 0,
+      version: isSet(object.version) ? globalThis.String(object.version) : undefined,
+      creator: isSet(object.creator) ? globalThis.String(object.creator) : undefined,
+      encryption: isSet(object.encryption) ? globalThis.String(object.encryption) : undefined,
+      federatable: isSet(object.federatable) ? globalThis.Boolean(object.federatable) : false,
+      public: isSet(object.public) ? globalThis.Boolean(object.public) : false,
+      joinRules: isSet(object.joinRules)
+        ? globalThis.String(object.joinRules)
+        : isSet(object.join_rules)
+        ? globalThis.String(object.join_rules)
+        : undefined,
+      guestAccess: isSet(object.guestAccess)
+        ? globalThis.String(object.guestAccess)
+        : isSet(object.guest_access)
+        ? globalThis.String(object.guest_access)
+        : undefined,
+      historyVisibility: isSet(object.historyVisibility)
+        ? globalThis.String(object.historyVisibility)
+        : isSet(object.history_visibility)
+        ? globalThis.String(object.history_visibility)
+        : undefined,
+      stateEvents: isSet(object.stateEvents)
+        ? globalThis.Number(object.stateEvents)
+        : isSet(object.state_events)
+        ? globalThis.Number(object.state_events)
+        : 0,
+      roomType: isSet(object.roomType)
+        ? globalThis.String(object.roomType)
+        : isSet(object.room_type)
+        ? globalThis.String(object.room_type)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RoomSummary): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.name !== undefined) {
+      obj.name = message.name;
+    }
+    if (message.canonicalAlias !== undefined) {
+      obj.canonicalAlias = message.canonicalAlias;
+    }
+    if (message.joinedMembers !== 0) {
+      obj.joinedMembers = Math.round(message.joinedMembers);
+    }
+    if (message.joinedLocalMembers !== 0) {
+      obj.joinedLocalMembers = Math.round(message.joinedLocalMembers);
+    }
+    if (message.version !== undefined) {
+      obj.version = message.version;
+    }
+    if (message.creator !== undefined) {
+      obj.creator = message.creator;
+    }
+    if (message.encryption !== undefined) {
+      obj.encryption = message.encryption;
+    }
+    if (message.federatable !== false) {
+      obj.federatable = message.federatable;
+    }
+    if (message.public !== false) {
+      obj.public = message.public;
+    }
+    if (message.joinRules !== undefined) {
+      obj.joinRules = message.joinRules;
+    }
+    if (message.guestAccess !== undefined) {
+      obj.guestAccess = message.guestAccess;
+    }
+    if (message.historyVisibility !== undefined) {
+      obj.historyVisibility = message.historyVisibility;
+    }
+    if (message.stateEvents !== 0) {
+      obj.stateEvents = Math.round(message.stateEvents);
+    }
+    if (message.roomType !== undefined) {
+      obj.roomType = message.roomType;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoomSummary>): RoomSummary {
+    return RoomSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoomSummary>): RoomSummary {
+    const message = createBaseRoomSummary();
+    message.roomId = object.roomId ?? "";
+    message.name = object.name ?? undefined;
+    message.canonicalAlias = object.canonicalAlias ?? undefined;
+    message.joinedMembers = object.joinedMembers ?? 0;
+    message.joinedLocalMembers = object.joinedLocalMembers ?? 0;
+    message.version = object.version ?? undefined;
+    message.creator = object.creator ?? undefined;
+    message.encryption = object.encryption ?? undefined;
+    message.federatable = object.federatable ?? false;
+    message.public = object.public ?? false;
+    message.joinRules = object.joinRules ?? undefined;
+    message.guestAccess = object.guestAccess ?? undefined;
+    message.historyVisibility = object.historyVisibility ?? undefined;
+    message.stateEvents = object.stateEvents ?? 0;
+    message.roomType = object.roomType ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListRoomsRequest(): ListRoomsRequest {
+  return {
+    from: 0,
+    limit: undefined,
+    orderBy: 0,
+    dir: 0,
+    searchTerm: undefined,
+    publicRooms: undefined,
+    emptyRooms: undefined,
+  };
+}
+
+export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
+  encode(message: ListRoomsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== 0) {
+      writer.uint32(8).int64(message.from);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(16).int64(message.limit);
+    }
+    if (message.orderBy !== 0) {
+      writer.uint32(24).int32(message.orderBy);
+    }
+    if (message.dir !== 0) {
+      writer.uint32(32).int32(message.dir);
+    }
+    if (message.searchTerm !== undefined) {
+      writer.uint32(42).string(message.searchTerm);
+    }
+    if (message.publicRooms !== undefined) {
+      writer.uint32(48).bool(message.publicRooms);
+    }
+    if (message.emptyRooms !== undefined) {
+      writer.uint32(56).bool(message.emptyRooms);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.from = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.orderBy = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.searchTerm = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.publicRooms = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.emptyRooms = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomsRequest {
+    return {
+      from: isSet(object.from) ? globalThis.Number(object.from) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      orderBy: isSet(object.orderBy)
+        ? roomOrderByFromJSON(object.orderBy)
+        : isSet(object.order_by)
+        ? roomOrderByFromJSON(object.order_by)
+        : 0,
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+      searchTerm: isSet(object.searchTerm)
+        ? globalThis.String(object.searchTerm)
+        : isSet(object.search_term)
+        ? globalThis.String(object.search_term)
+        : undefined,
+      publicRooms: isSet(object.publicRooms)
+        ? globalThis.Boolean(object.publicRooms)
+        : isSet(object.public_rooms)
+        ? globalThis.Boolean(object.public_rooms)
+        : undefined,
+      emptyRooms: isSet(object.emptyRooms)
+        ? globalThis.Boolean(object.emptyRooms)
+        : isSet(object.empty_rooms)
+        ? globalThis.Boolean(object.empty_rooms)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListRoomsRequest): unknown {
+    const obj: any = {};
+    if (message.from !== 0) {
+      obj.from = Math.round(message.from);
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.orderBy !== 0) {
+      obj.orderBy = roomOrderByToJSON(message.orderBy);
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
+    if (message.searchTerm !== undefined) {
+      obj.searchTerm = message.searchTerm;
+    }
+    if (message.publicRooms !== undefined) {
+      obj.publicRooms = message.publicRooms;
+    }
+    if (message.emptyRooms !== undefined) {
+      obj.emptyRooms = message.emptyRooms;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomsRequest>): ListRoomsRequest {
+    return ListRoomsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomsRequest>): ListRoomsRequest {
+    const message = createBaseListRoomsRequest();
+    message.from = object.from ?? 0;
+    message.limit = object.limit ?? undefined;
+    message.orderBy = object.orderBy ?? 0;
+    message.dir = object.dir ?? 0;
+    message.searchTerm = object.searchTerm ?? undefined;
+    message.publicRooms = object.publicRooms ?? undefined;
+    message.emptyRooms = object.emptyRooms ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListRoomsResponse(): ListRoomsResponse {
+  return { rooms: [], offset: 0, totalRooms: 0, nextBatch: undefined, prevBatch: undefined };
+}
+
+export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
+  encode(message: ListRoomsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rooms) {
+      RoomSummary.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.offset !== 0) {
+      writer.uint32(16).int64(message.offset);
+    }
+    if (message.totalRooms !== 0) {
+      writer.uint32(24).int64(message.totalRooms);
+    }
+    if (message.nextBatch !== undefined) {
+      writer.uint32(32).int64(message.nextBatch);
+    }
+    if (message.prevBatch !== undefined) {
+      writer.uint32(40).int64(message.prevBatch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rooms.push(RoomSummary.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalRooms = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nextBatch = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.prevBatch = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomsResponse {
+    return {
+      rooms: globalThis.Array.isArray(object?.rooms) ? object.rooms.map((e: any) => RoomSummary.fromJSON(e)) : [],
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      totalRooms: isSet(object.totalRooms)
+        ? globalThis.Number(object.totalRooms)
+        : isSet(object.total_rooms)
+        ? globalThis.Number(object.total_rooms)
+        : 0,
+      nextBatch: isSet(object.nextBatch)
+        ? globalThis.Number(object.nextBatch)
+        : isSet(object.next_batch)
+        ? globalThis.Number(object.next_batch)
+        : undefined,
+      prevBatch: isSet(object.prevBatch)
+        ? globalThis.Number(object.prevBatch)
+        : isSet(object.prev_batch)
+        ? globalThis.Number(object.prev_batch)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListRoomsResponse): unknown {
+    const obj: any = {};
+    if (message.rooms?.length) {
+      obj.rooms = message.rooms.map((e) => RoomSummary.toJSON(e));
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.totalRooms !== 0) {
+      obj.totalRooms = Math.round(message.totalRooms);
+    }
+    if (message.nextBatch !== undefined) {
+      obj.nextBatch = Math.round(message.nextBatch);
+    }
+    if (message.prevBatch !== undefined) {
+      obj.prevBatch = Math.round(message.prevBatch);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomsResponse>): ListRoomsResponse {
+    return ListRoomsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomsResponse>): ListRoomsResponse {
+    const message = createBaseListRoomsResponse();
+    message.rooms = object.rooms?.map((e) => RoomSummary.fromPartial(e)) || [];
+    message.offset = object.offset ?? 0;
+    message.totalRooms = object.totalRooms ?? 0;
+    message.nextBatch = object.nextBatch ?? undefined;
+    message.prevBatch = object.prevBatch ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetRoomDetailsRequest(): GetRoomDetailsRequest {
+  return { roomId: "" };
+}
+
+export const GetRoomDetailsRequest: MessageFns<GetRoomDetailsRequest> = {
+  encode(message: GetRoomDetailsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomDetailsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomDetailsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomDetailsRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomDetailsRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomDetailsRequest>): GetRoomDetailsRequest {
+    return GetRoomDetailsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomDetailsRequest>): GetRoomDetailsRequest {
+    const message = createBaseGetRoomDetailsRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseRoomDetails(): RoomDetails {
+  return {
+    summary: undefined,
+    topic: undefined,
+    avatar: undefined,
+    joinedLocalDevices: 0,
+    forgotten: false,
+    tombstoned: false,
+    replacementRoom: undefined,
+  };
+}
+
+export const RoomDetails: MessageFns<RoomDetails> = {
+  encode(message: RoomDetails, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.summary !== undefined) {
+      RoomSummary.encode(message.summary, writer.uint32(10).fork()).join();
+    }
+    if (message.topic !== undefined) {
+      writer.uint32(18).string(message.topic);
+    }
+    if (message.avatar !== undefined) {
+      writer.uint32(26).string(message.avatar);
+    }
+    if (message.joinedLocalDevices !== 0) {
+      writer.uint32(32).int64(message.joinedLocalDevices);
+    }
+    if (message.forgotten !== false) {
+      writer.uint32(40).bool(message.forgotten);
+    }
+    if (message.tombstoned !== false) {
+      writer.uint32(48).bool(message.tombstoned);
+    }
+    if (message.replacementRoom !== undefined) {
+      writer.uint32(58).string(message.replacementRoom);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomDetails {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomDetails();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.summary = RoomSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.avatar = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.joinedLocalDevices = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.forgotten = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.tombstoned = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.replacementRoom = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomDetails {
+    return {
+      summary: isSet(object.summary) ? RoomSummary.fromJSON(object.summary) : undefined,
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : undefined,
+      avatar: isSet(object.avatar) ? globalThis.String(object.avatar) : undefined,
+      joinedLocalDevices: isSet(object.joinedLocalDevices)
+        ? globalThis.Number(object.joinedLocalDevices)
+        : isSet(object.joined_local_devices)
+        ? globalThis.Number(object.joined_local_devices)
+        : 0,
+      forgotten: isSet(object.forgotten) ? globalThis.Boolean(object.forgotten) : false,
+      tombstoned: isSet(object.tombstoned) ? globalThis.Boolean(object.tombstoned) : false,
+      replacementRoom: isSet(object.replacementRoom)
+        ? globalThis.String(object.replacementRoom)
+        : isSet(object.replacement_room)
+        ? globalThis.String(object.replacement_room)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RoomDetails): unknown {
+    const obj: any = {};
+    if (message.summary !== undefined) {
+      obj.summary = RoomSummary.toJSON(message.summary);
+    }
+    if (message.topic !== undefined) {
+      obj.topic = message.topic;
+    }
+    if (message.avatar !== undefined) {
+      obj.avatar = message.avatar;
+    }
+    if (message.joinedLocalDevices !== 0) {
+      obj.joinedLocalDevices = Math.round(message.joinedLocalDevices);
+    }
+    if (message.forgotten !== false) {
+      obj.forgotten = message.forgotten;
+    }
+    if (message.tombstoned !== false) {
+      obj.tombstoned = message.tombstoned;
+    }
+    if (message.replacementRoom !== undefined) {
+      obj.replacementRoom = message.replacementRoom;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoomDetails>): RoomDetails {
+    return RoomDetails.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoomDetails>): RoomDetails {
+    const message = createBaseRoomDetails();
+    message.summary = (object.summary !== undefined && object.summary !== null)
+      ? RoomSummary.fromPartial(object.summary)
+      : undefined;
+    message.topic = object.topic ?? undefined;
+    message.avatar = object.avatar ?? undefined;
+    message.joinedLocalDevices = object.joinedLocalDevices ?? 0;
+    message.forgotten = object.forgotten ?? false;
+    message.tombstoned = object.tombstoned ?? false;
+    message.replacementRoom = object.replacementRoom ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetRoomDetailsResponse(): GetRoomDetailsResponse {
+  return { room: undefined };
+}
+
+export const GetRoomDetailsResponse: MessageFns<GetRoomDetailsResponse> = {
+  encode(message: GetRoomDetailsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== undefined) {
+      RoomDetails.encode(message.room, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomDetailsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomDetailsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = RoomDetails.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomDetailsResponse {
+    return { room: isSet(object.room) ? RoomDetails.fromJSON(object.room) : undefined };
+  },
+
+  toJSON(message: GetRoomDetailsResponse): unknown {
+    const obj: any = {};
+    if (message.room !== undefined) {
+      obj.room = RoomDetails.toJSON(message.room);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomDetailsResponse>): GetRoomDetailsResponse {
+    return GetRoomDetailsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomDetailsResponse>): GetRoomDetailsResponse {
+    const message = createBaseGetRoomDetailsResponse();
+    message.room = (object.room !== undefined && object.room !== null)
+      ? RoomDetails.fromPartial(object.room)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListRoomMembersRequest(): ListRoomMembersRequest {
+  return { roomId: "" };
+}
+
+export const ListRoomMembersRequest: MessageFns<ListRoomMembersRequest> = {
+  encode(message: ListRoomMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomMembersRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListRoomMembersRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomMembersRequest>): ListRoomMembersRequest {
+    return ListRoomMembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomMembersRequest>): ListRoomMembersRequest {
+    const message = createBaseListRoomMembersRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseListRoomMembersResponse(): ListRoomMembersResponse {
+  return { members: [], total: 0 };
+}
+
+export const ListRoomMembersResponse: MessageFns<ListRoomMembersResponse> = {
+  encode(message: ListRoomMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).int64(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomMembersResponse {
+    return {
+      members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => globalThis.String(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+    };
+  },
+
+  toJSON(message: ListRoomMembersResponse): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomMembersResponse>): ListRoomMembersResponse {
+    return ListRoomMembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomMembersResponse>): ListRoomMembersResponse {
+    const message = createBaseListRoomMembersResponse();
+    message.members = object.members?.map((e) => e) || [];
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
+function createBaseListRoomStateRequest(): ListRoomStateRequest {
+  return { roomId: "", type: undefined };
+}
+
+export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
+  encode(message: ListRoomStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.type !== undefined) {
+      writer.uint32(18).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomStateRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : undefined,
+    };
+  },
+
+  toJSON(message: ListRoomStateRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== undefined) {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomStateRequest>): ListRoomStateRequest {
+    return ListRoomStateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomStateRequest>): ListRoomStateRequest {
+    const message = createBaseListRoomStateRequest();
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListRoomStateResponse(): ListRoomStateResponse {
+  return { state: [] };
+}
+
+export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
+  encode(message: ListRoomStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.state) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRoomStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRoomStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRoomStateResponse {
+    return { state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListRoomStateResponse): unknown {
+    const obj: any = {};
+    if (message.state?.length) {
+      obj.state = message.state.map((e) => Event.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRoomStateResponse>): ListRoomStateResponse {
+    return ListRoomStateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRoomStateResponse>): ListRoomStateResponse {
+    const message = createBaseListRoomStateResponse();
+    message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSetRoomBlockRequest(): SetRoomBlockRequest {
+  return { roomId: "", block: false };
+}
+
+export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
+  encode(message: SetRoomBlockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.block !== false) {
+      writer.uint32(16).bool(message.block);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomBlockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomBlockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.block = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoomBlockRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      block: isSet(object.block) ? globalThis.Boolean(object.block) : false,
+    };
+  },
+
+  toJSON(message: SetRoomBlockRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.block !== false) {
+      obj.block = message.block;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomBlockRequest>): SetRoomBlockRequest {
+    return SetRoomBlockRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRoomBlockRequest>): SetRoomBlockRequest {
+    const message = createBaseSetRoomBlockRequest();
+    message.roomId = object.roomId ?? "";
+    message.block = object.block ?? false;
+    return message;
+  },
+};
+
+function createBaseSetRoomBlockResponse(): SetRoomBlockResponse {
+  return { block: false };
+}
+
+export const SetRoomBlockResponse: MessageFns<SetRoomBlockResponse> = {
+  encode(message: SetRoomBlockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.block !== false) {
+      writer.uint32(8).bool(message.block);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomBlockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomBlockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.block = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoomBlockResponse {
+    return { block: isSet(object.block) ? globalThis.Boolean(object.block) : false };
+  },
+
+  toJSON(message: SetRoomBlockResponse): unknown {
+    const obj: any = {};
+    if (message.block !== false) {
+      obj.block = message.block;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomBlockResponse>): SetRoomBlockResponse {
+    return SetRoomBlockResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRoomBlockResponse>): SetRoomBlockResponse {
+    const message = createBaseSetRoomBlockResponse();
+    message.block = object.block ?? false;
+    return message;
+  },
+};
+
+function createBaseGetRoomBlockRequest(): GetRoomBlockRequest {
+  return { roomId: "" };
+}
+
+export const GetRoomBlockRequest: MessageFns<GetRoomBlockRequest> = {
+  encode(message: GetRoomBlockRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomBlockRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomBlockRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomBlockRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomBlockRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomBlockRequest>): GetRoomBlockRequest {
+    return GetRoomBlockRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomBlockRequest>): GetRoomBlockRequest {
+    const message = createBaseGetRoomBlockRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRoomBlockResponse(): GetRoomBlockResponse {
+  return { block: false, userId: undefined };
+}
+
+export const GetRoomBlockResponse: MessageFns<GetRoomBlockResponse> = {
+  encode(message: GetRoomBlockResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.block !== false) {
+      writer.uint32(8).bool(message.block);
+    }
+    if (message.userId !== undefined) {
+      writer.uint32(18).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomBlockResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomBlockResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.block = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomBlockResponse {
+    return {
+      block: isSet(object.block) ? globalThis.Boolean(object.block) : false,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetRoomBlockResponse): unknown {
+    const obj: any = {};
+    if (message.block !== false) {
+      obj.block = message.block;
+    }
+    if (message.userId !== undefined) {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomBlockResponse>): GetRoomBlockResponse {
+    return GetRoomBlockResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomBlockResponse>): GetRoomBlockResponse {
+    const message = createBaseGetRoomBlockResponse();
+    message.block = object.block ?? false;
+    message.userId = object.userId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteRoomOptions(): DeleteRoomOptions {
+  return {
+    newRoomUserId: undefined,
+    roomName: undefined,
+    message: undefined,
+    block: undefined,
+    purge: undefined,
+    forcePurge: undefined,
+  };
+}
+
+export const DeleteRoomOptions: MessageFns<DeleteRoomOptions> = {
+  encode(message: DeleteRoomOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.newRoomUserId !== undefined) {
+      writer.uint32(10).string(message.newRoomUserId);
+    }
+    if (message.roomName !== undefined) {
+      writer.uint32(18).string(message.roomName);
+    }
+    if (message.message !== undefined) {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.block !== undefined) {
+      writer.uint32(32).bool(message.block);
+    }
+    if (message.purge !== undefined) {
+      writer.uint32(40).bool(message.purge);
+    }
+    if (message.forcePurge !== undefined) {
+      writer.uint32(48).bool(message.forcePurge);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoomOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoomOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.newRoomUserId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.block = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.purge = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.forcePurge = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRoomOptions {
+    return {
+      newRoomUserId: isSet(object.newRoomUserId)
+        ? globalThis.String(object.newRoomUserId)
+        : isSet(object.new_room_user_id)
+        ? globalThis.String(object.new_room_user_id)
+        : undefined,
+      roomName: isSet(object.roomName)
+        ? globalThis.String(object.roomName)
+        : isSet(object.room_name)
+        ? globalThis.String(object.room_name)
+        : undefined,
+      message: isSet(object.message) ? globalThis.String(object.message) : undefined,
+      block: isSet(object.block) ? globalThis.Boolean(object.block) : undefined,
+      purge: isSet(object.purge) ? globalThis.Boolean(object.purge) : undefined,
+      forcePurge: isSet(object.forcePurge)
+        ? globalThis.Boolean(object.forcePurge)
+        : isSet(object.force_purge)
+        ? globalThis.Boolean(object.force_purge)
+        : undefined,
+    };
+  },
+
+  toJSON(message: DeleteRoomOptions): unknown {
+    const obj: any = {};
+    if (message.newRoomUserId !== undefined) {
+      obj.newRoomUserId = message.newRoomUserId;
+    }
+    if (message.roomName !== undefined) {
+      obj.roomName = message.roomName;
+    }
+    if (message.message !== undefined) {
+      obj.message = message.message;
+    }
+    if (message.block !== undefined) {
+      obj.block = message.block;
+    }
+    if (message.purge !== undefined) {
+      obj.purge = message.purge;
+    }
+    if (message.forcePurge !== undefined) {
+      obj.forcePurge = message.forcePurge;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoomOptions>): DeleteRoomOptions {
+    return DeleteRoomOptions.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRoomOptions>): DeleteRoomOptions {
+    const message = createBaseDeleteRoomOptions();
+    message.newRoomUserId = object.newRoomUserId ?? undefined;
+    message.roomName = object.roomName ?? undefined;
+    message.message = object.message ?? undefined;
+    message.block = object.block ?? undefined;
+    message.purge = object.purge ?? undefined;
+    message.forcePurge = object.forcePurge ?? undefined;
+    return message;
+  },
+};
+
+function createBaseShutdownResult(): ShutdownResult {
+  return { kickedUsers: [], failedToKickUsers: [], localAliases: [], newRoomId: undefined };
+}
+
+export const ShutdownResult: MessageFns<ShutdownResult> = {
+  encode(message: ShutdownResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.kickedUsers) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.failedToKickUsers) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.localAliases) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.newRoomId !== undefined) {
+      writer.uint32(34).string(message.newRoomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShutdownResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShutdownResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kickedUsers.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failedToKickUsers.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.localAliases.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.newRoomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShutdownResult {
+    return {
+      kickedUsers: globalThis.Array.isArray(object?.kickedUsers)
+        ? object.kickedUsers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.kicked_users)
+        ? object.kicked_users.map((e: any) => globalThis.String(e))
+        : [],
+      failedToKickUsers: globalThis.Array.isArray(object?.failedToKickUsers)
+        ? object.failedToKickUsers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.failed_to_kick_users)
+        ? object.failed_to_kick_users.map((e: any) => globalThis.String(e))
+        : [],
+      localAliases: globalThis.Array.isArray(object?.localAliases)
+        ? object.localAliases.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.local_aliases)
+        ? object.local_aliases.map((e: any) => globalThis.String(e))
+        : [],
+      newRoomId: isSet(object.newRoomId)
+        ? globalThis.String(object.newRoomId)
+        : isSet(object.new_room_id)
+        ? globalThis.String(object.new_room_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ShutdownResult): unknown {
+    const obj: any = {};
+    if (message.kickedUsers?.length) {
+      obj.kickedUsers = message.kickedUsers;
+    }
+    if (message.failedToKickUsers?.length) {
+      obj.failedToKickUsers = message.failedToKickUsers;
+    }
+    if (message.localAliases?.length) {
+      obj.localAliases = message.localAliases;
+    }
+    if (message.newRoomId !== undefined) {
+      obj.newRoomId = message.newRoomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShutdownResult>): ShutdownResult {
+    return ShutdownResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShutdownResult>): ShutdownResult {
+    const message = createBaseShutdownResult();
+    message.kickedUsers = object.kickedUsers?.map((e) => e) || [];
+    message.failedToKickUsers = object.failedToKickUsers?.map((e) => e) || [];
+    message.localAliases = object.localAliases?.map((e) => e) || [];
+    message.newRoomId = object.newRoomId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteRoomRequest(): DeleteRoomRequest {
+  return { roomId: "", options: undefined };
+}
+
+export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
+  encode(message: DeleteRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.options !== undefined) {
+      DeleteRoomOptions.encode(message.options, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.options = DeleteRoomOptions.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRoomRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      options: isSet(object.options) ? DeleteRoomOptions.fromJSON(object.options) : undefined,
+    };
+  },
+
+  toJSON(message: DeleteRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.options !== undefined) {
+      obj.options = DeleteRoomOptions.toJSON(message.options);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoomRequest>): DeleteRoomRequest {
+    return DeleteRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRoomRequest>): DeleteRoomRequest {
+    const message = createBaseDeleteRoomRequest();
+    message.roomId = object.roomId ?? "";
+    message.options = (object.options !== undefined && object.options !== null)
+      ? DeleteRoomOptions.fromPartial(object.options)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteRoomResponse(): DeleteRoomResponse {
+  return { result: undefined };
+}
+
+export const DeleteRoomResponse: MessageFns<DeleteRoomResponse> = {
+  encode(message: DeleteRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ShutdownResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = ShutdownResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRoomResponse {
+    return { result: isSet(object.result) ? ShutdownResult.fromJSON(object.result) : undefined };
+  },
+
+  toJSON(message: DeleteRoomResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = ShutdownResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoomResponse>): DeleteRoomResponse {
+    return DeleteRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRoomResponse>): DeleteRoomResponse {
+    const message = createBaseDeleteRoomResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ShutdownResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartDeleteRoomRequest(): StartDeleteRoomRequest {
+  return { roomId: "", options: undefined };
+}
+
+export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
+  encode(message: StartDeleteRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.options !== undefined) {
+      DeleteRoomOptions.encode(message.options, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartDeleteRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartDeleteRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.options = DeleteRoomOptions.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartDeleteRoomRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      options: isSet(object.options) ? DeleteRoomOptions.fromJSON(object.options) : undefined,
+    };
+  },
+
+  toJSON(message: StartDeleteRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.options !== undefined) {
+      obj.options = DeleteRoomOptions.toJSON(message.options);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartDeleteRoomRequest>): StartDeleteRoomRequest {
+    return StartDeleteRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartDeleteRoomRequest>): StartDeleteRoomRequest {
+    const message = createBaseStartDeleteRoomRequest();
+    message.roomId = object.roomId ?? "";
+    message.options = (object.options !== undefined && object.options !== null)
+      ? DeleteRoomOptions.fromPartial(object.options)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStartDeleteRoomResponse(): StartDeleteRoomResponse {
+  return { deleteId: "" };
+}
+
+export const StartDeleteRoomResponse: MessageFns<StartDeleteRoomResponse> = {
+  encode(message: StartDeleteRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleteId !== "") {
+      writer.uint32(10).string(message.deleteId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartDeleteRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartDeleteRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deleteId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartDeleteRoomResponse {
+    return {
+      deleteId: isSet(object.deleteId)
+        ? globalThis.String(object.deleteId)
+        : isSet(object.delete_id)
+        ? globalThis.String(object.delete_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StartDeleteRoomResponse): unknown {
+    const obj: any = {};
+    if (message.deleteId !== "") {
+      obj.deleteId = message.deleteId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartDeleteRoomResponse>): StartDeleteRoomResponse {
+    return StartDeleteRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartDeleteRoomResponse>): StartDeleteRoomResponse {
+    const message = createBaseStartDeleteRoomResponse();
+    message.deleteId = object.deleteId ?? "";
+    return message;
+  },
+};
+
+function createBaseRoomDeleteTask(): RoomDeleteTask {
+  return { deleteId: "", status: 0, roomId: "", shutdownRoom: undefined, progress: undefined, error: undefined };
+}
+
+export const RoomDeleteTask: MessageFns<RoomDeleteTask> = {
+  encode(message: RoomDeleteTask, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleteId !== "") {
+      writer.uint32(10).string(message.deleteId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(26).string(message.roomId);
+    }
+    if (message.shutdownRoom !== undefined) {
+      ShutdownResult.encode(message.shutdownRoom, writer.uint32(34).fork()).join();
+    }
+    if (message.progress !== undefined) {
+      Struct.encode(Struct.wrap(message.progress), writer.uint32(42).fork()).join();
+    }
+    if (message.error !== undefined) {
+      writer.uint32(50).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomDeleteTask {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomDeleteTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deleteId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.shutdownRoom = ShutdownResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.progress = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoomDeleteTask {
+    return {
+      deleteId: isSet(object.deleteId)
+        ? globalThis.String(object.deleteId)
+        : isSet(object.delete_id)
+        ? globalThis.String(object.delete_id)
+        : "",
+      status: isSet(object.status) ? roomDeleteStatusFromJSON(object.status) : 0,
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      shutdownRoom: isSet(object.shutdownRoom)
+        ? ShutdownResult.fromJSON(object.shutdownRoom)
+        : isSet(object.shutdown_room)
+        ? ShutdownResult.fromJSON(object.shutdown_room)
+        : undefined,
+      progress: isObject(object.progress) ? object.progress : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: RoomDeleteTask): unknown {
+    const obj: any = {};
+    if (message.deleteId !== "") {
+      obj.deleteId = message.deleteId;
+    }
+    if (message.status !== 0) {
+      obj.status = roomDeleteStatusToJSON(message.status);
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.shutdownRoom !== undefined) {
+      obj.shutdownRoom = ShutdownResult.toJSON(message.shutdownRoom);
+    }
+    if (message.progress !== undefined) {
+      obj.progress = message.progress;
+    }
+    if (message.error !== undefined) {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RoomDeleteTask>): RoomDeleteTask {
+    return RoomDeleteTask.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RoomDeleteTask>): RoomDeleteTask {
+    const message = createBaseRoomDeleteTask();
+    message.deleteId = object.deleteId ?? "";
+    message.status = object.status ?? 0;
+    message.roomId = object.roomId ?? "";
+    message.shutdownRoom = (object.shutdownRoom !== undefined && object.shutdownRoom !== null)
+      ? ShutdownResult.fromPartial(object.shutdownRoom)
+      : undefined;
+    message.progress = object.progress ?? undefined;
+    message.error = object.error ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListDeleteStatusesRequest(): ListDeleteStatusesRequest {
+  return { roomId: "" };
+}
+
+export const ListDeleteStatusesRequest: MessageFns<ListDeleteStatusesRequest> = {
+  encode(message: ListDeleteStatusesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeleteStatusesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeleteStatusesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeleteStatusesRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListDeleteStatusesRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeleteStatusesRequest>): ListDeleteStatusesRequest {
+    return ListDeleteStatusesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeleteStatusesRequest>): ListDeleteStatusesRequest {
+    const message = createBaseListDeleteStatusesRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseListDeleteStatusesResponse(): ListDeleteStatusesResponse {
+  return { results: [] };
+}
+
+export const ListDeleteStatusesResponse: MessageFns<ListDeleteStatusesResponse> = {
+  encode(message: ListDeleteStatusesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      RoomDeleteTask.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListDeleteStatusesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListDeleteStatusesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(RoomDeleteTask.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListDeleteStatusesResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => RoomDeleteTask.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListDeleteStatusesResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => RoomDeleteTask.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListDeleteStatusesResponse>): ListDeleteStatusesResponse {
+    return ListDeleteStatusesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListDeleteStatusesResponse>): ListDeleteStatusesResponse {
+    const message = createBaseListDeleteStatusesResponse();
+    message.results = object.results?.map((e) => RoomDeleteTask.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetDeleteStatusRequest(): GetDeleteStatusRequest {
+  return { deleteId: "" };
+}
+
+export const GetDeleteStatusRequest: MessageFns<GetDeleteStatusRequest> = {
+  encode(message: GetDeleteStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleteId !== "") {
+      writer.uint32(10).string(message.deleteId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDeleteStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDeleteStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deleteId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDeleteStatusRequest {
+    return {
+      deleteId: isSet(object.deleteId)
+        ? globalThis.String(object.deleteId)
+        : isSet(object.delete_id)
+        ? globalThis.String(object.delete_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetDeleteStatusRequest): unknown {
+    const obj: any = {};
+    if (message.deleteId !== "") {
+      obj.deleteId = message.deleteId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetDeleteStatusRequest>): GetDeleteStatusRequest {
+    return GetDeleteStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetDeleteStatusRequest>): GetDeleteStatusRequest {
+    const message = createBaseGetDeleteStatusRequest();
+    message.deleteId = object.deleteId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetDeleteStatusResponse(): GetDeleteStatusResponse {
+  return { task: undefined };
+}
+
+export const GetDeleteStatusResponse: MessageFns<GetDeleteStatusResponse> = {
+  encode(message: GetDeleteStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      RoomDeleteTask.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetDeleteStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetDeleteStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = RoomDeleteTask.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetDeleteStatusResponse {
+    return { task: isSet(object.task) ? RoomDeleteTask.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: GetDeleteStatusResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = RoomDeleteTask.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetDeleteStatusResponse>): GetDeleteStatusResponse {
+    return GetDeleteStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetDeleteStatusResponse>): GetDeleteStatusResponse {
+    const message = createBaseGetDeleteStatusResponse();
+    message.task = (object.task !== undefined && object.task !== null)
+      ? RoomDeleteTask.fromPartial(object.task)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseShutdownRoomRequest(): ShutdownRoomRequest {
+  return { roomId: "", newRoomUserId: "", roomName: undefined, message: undefined };
+}
+
+export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
+  encode(message: ShutdownRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.newRoomUserId !== "") {
+      writer.uint32(18).string(message.newRoomUserId);
+    }
+    if (message.roomName !== undefined) {
+      writer.uint32(26).string(message.roomName);
+    }
+    if (message.message !== undefined) {
+      writer.uint32(34).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShutdownRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShutdownRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newRoomUserId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roomName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShutdownRoomRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      newRoomUserId: isSet(object.newRoomUserId)
+        ? globalThis.String(object.newRoomUserId)
+        : isSet(object.new_room_user_id)
+        ? globalThis.String(object.new_room_user_id)
+        : "",
+      roomName: isSet(object.roomName)
+        ? globalThis.String(object.roomName)
+        : isSet(object.room_name)
+        ? globalThis.String(object.room_name)
+        : undefined,
+      message: isSet(object.message) ? globalThis.String(object.message) : undefined,
+    };
+  },
+
+  toJSON(message: ShutdownRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.newRoomUserId !== "") {
+      obj.newRoomUserId = message.newRoomUserId;
+    }
+    if (message.roomName !== undefined) {
+      obj.roomName = message.roomName;
+    }
+    if (message.message !== undefined) {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShutdownRoomRequest>): ShutdownRoomRequest {
+    return ShutdownRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShutdownRoomRequest>): ShutdownRoomRequest {
+    const message = createBaseShutdownRoomRequest();
+    message.roomId = object.roomId ?? "";
+    message.newRoomUserId = object.newRoomUserId ?? "";
+    message.roomName = object.roomName ?? undefined;
+    message.message = object.message ?? undefined;
+    return message;
+  },
+};
+
+function createBaseShutdownRoomResponse(): ShutdownRoomResponse {
+  return { result: undefined };
+}
+
+export const ShutdownRoomResponse: MessageFns<ShutdownRoomResponse> = {
+  encode(message: ShutdownRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result !== undefined) {
+      ShutdownResult.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShutdownRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShutdownRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = ShutdownResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShutdownRoomResponse {
+    return { result: isSet(object.result) ? ShutdownResult.fromJSON(object.result) : undefined };
+  },
+
+  toJSON(message: ShutdownRoomResponse): unknown {
+    const obj: any = {};
+    if (message.result !== undefined) {
+      obj.result = ShutdownResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ShutdownRoomResponse>): ShutdownRoomResponse {
+    return ShutdownRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ShutdownRoomResponse>): ShutdownRoomResponse {
+    const message = createBaseShutdownRoomResponse();
+    message.result = (object.result !== undefined && object.result !== null)
+      ? ShutdownResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePurgeRoomRequest(): PurgeRoomRequest {
+  return { roomId: "" };
+}
+
+export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
+  encode(message: PurgeRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeRoomRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PurgeRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeRoomRequest>): PurgeRoomRequest {
+    return PurgeRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PurgeRoomRequest>): PurgeRoomRequest {
+    const message = createBasePurgeRoomRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBasePurgeRoomResponse(): PurgeRoomResponse {
+  return {};
+}
+
+export const PurgeRoomResponse: MessageFns<PurgeRoomResponse> = {
+  encode(_: PurgeRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PurgeRoomResponse {
+    return {};
+  },
+
+  toJSON(_: PurgeRoomResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeRoomResponse>): PurgeRoomResponse {
+    return PurgeRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<PurgeRoomResponse>): PurgeRoomResponse {
+    const message = createBasePurgeRoomResponse();
+    return message;
+  },
+};
+
+function createBaseMakeRoomAdminRequest(): MakeRoomAdminRequest {
+  return { roomIdOrAlias: "", userId: undefined };
+}
+
+export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
+  encode(message: MakeRoomAdminRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomIdOrAlias !== "") {
+      writer.uint32(10).string(message.roomIdOrAlias);
+    }
+    if (message.userId !== undefined) {
+      writer.uint32(18).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MakeRoomAdminRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMakeRoomAdminRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomIdOrAlias = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MakeRoomAdminRequest {
+    return {
+      roomIdOrAlias: isSet(object.roomIdOrAlias)
+        ? globalThis.String(object.roomIdOrAlias)
+        : isSet(object.room_id_or_alias)
+        ? globalThis.String(object.room_id_or_alias)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MakeRoomAdminRequest): unknown {
+    const obj: any = {};
+    if (message.roomIdOrAlias !== "") {
+      obj.roomIdOrAlias = message.roomIdOrAlias;
+    }
+    if (message.userId !== undefined) {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MakeRoomAdminRequest>): MakeRoomAdminRequest {
+    return MakeRoomAdminRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MakeRoomAdminRequest>): MakeRoomAdminRequest {
+    const message = createBaseMakeRoomAdminRequest();
+    message.roomIdOrAlias = object.roomIdOrAlias ?? "";
+    message.userId = object.userId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseMakeRoomAdminResponse(): MakeRoomAdminResponse {
+  return {};
+}
+
+export const MakeRoomAdminResponse: MessageFns<MakeRoomAdminResponse> = {
+  encode(_: MakeRoomAdminResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MakeRoomAdminResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMakeRoomAdminResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MakeRoomAdminResponse {
+    return {};
+  },
+
+  toJSON(_: MakeRoomAdminResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<MakeRoomAdminResponse>): MakeRoomAdminResponse {
+    return MakeRoomAdminResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<MakeRoomAdminResponse>): MakeRoomAdminResponse {
+    const message = createBaseMakeRoomAdminResponse();
+    return message;
+  },
+};
+
+function createBaseGetForwardExtremitiesRequest(): GetForwardExtremitiesRequest {
+  return { roomIdOrAlias: "" };
+}
+
+export const GetForwardExtremitiesRequest: MessageFns<GetForwardExtremitiesRequest> = {
+  encode(message: GetForwardExtremitiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomIdOrAlias !== "") {
+      writer.uint32(10).string(message.roomIdOrAlias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetForwardExtremitiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetForwardExtremitiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomIdOrAlias = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetForwardExtremitiesRequest {
+    return {
+      roomIdOrAlias: isSet(object.roomIdOrAlias)
+        ? globalThis.String(object.roomIdOrAlias)
+        : isSet(object.room_id_or_alias)
+        ? globalThis.String(object.room_id_or_alias)
+        : "",
+    };
+  },
+
+  toJSON(message: GetForwardExtremitiesRequest): unknown {
+    const obj: any = {};
+    if (message.roomIdOrAlias !== "") {
+      obj.roomIdOrAlias = message.roomIdOrAlias;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetForwardExtremitiesRequest>): GetForwardExtremitiesRequest {
+    return GetForwardExtremitiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetForwardExtremitiesRequest>): GetForwardExtremitiesRequest {
+    const message = createBaseGetForwardExtremitiesRequest();
+    message.roomIdOrAlias = object.roomIdOrAlias ?? "";
+    return message;
+  },
+};
+
+function createBaseForwardExtremity(): ForwardExtremity {
+  return { eventId: "", stateGroup: undefined, depth: 0, receivedTs: 0 };
+}
+
+export const ForwardExtremity: MessageFns<ForwardExtremity> = {
+  encode(message: ForwardExtremity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.stateGroup !== undefined) {
+      writer.uint32(16).int64(message.stateGroup);
+    }
+    if (message.depth !== 0) {
+      writer.uint32(24).int64(message.depth);
+    }
+    if (message.receivedTs !== 0) {
+      writer.uint32(32).int64(message.receivedTs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardExtremity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardExtremity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stateGroup = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.depth = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.receivedTs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardExtremity {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      stateGroup: isSet(object.stateGroup)
+        ? globalThis.Number(object.stateGroup)
+        : isSet(object.state_group)
+        ? globalThis.Number(object.state_group)
+        : undefined,
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
+      receivedTs: isSet(object.receivedTs)
+        ? globalThis.Number(object.receivedTs)
+        : isSet(object.received_ts)
+        ? globalThis.Number(object.received_ts)
+        : 0,
+    };
+  },
+
+  toJSON(message: ForwardExtremity): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.stateGroup !== undefined) {
+      obj.stateGroup = Math.round(message.stateGroup);
+    }
+    if (message.depth !== 0) {
+      obj.depth = Math.round(message.depth);
+    }
+    if (message.receivedTs !== 0) {
+      obj.receivedTs = Math.round(message.receivedTs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardExtremity>): ForwardExtremity {
+    return ForwardExtremity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardExtremity>): ForwardExtremity {
+    const message = createBaseForwardExtremity();
+    message.eventId = object.eventId ?? "";
+    message.stateGroup = object.stateGroup ?? undefined;
+    message.depth = object.depth ?? 0;
+    message.receivedTs = object.receivedTs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetForwardExtremitiesResponse(): GetForwardExtremitiesResponse {
+  return { count: 0, results: [] };
+}
+
+export const GetForwardExtremitiesResponse: MessageFns<GetForwardExtremitiesResponse> = {
+  encode(message: GetForwardExtremitiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.count !== 0) {
+      writer.uint32(8).int64(message.count);
+    }
+    for (const v of message.results) {
+      ForwardExtremity.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetForwardExtremitiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetForwardExtremitiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.count = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(ForwardExtremity.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetForwardExtremitiesResponse {
+    return {
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ForwardExtremity.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetForwardExtremitiesResponse): unknown {
+    const obj: any = {};
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ForwardExtremity.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetForwardExtremitiesResponse>): GetForwardExtremitiesResponse {
+    return GetForwardExtremitiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetForwardExtremitiesResponse>): GetForwardExtremitiesResponse {
+    const message = createBaseGetForwardExtremitiesResponse();
+    message.count = object.count ?? 0;
+    message.results = object.results?.map((e) => ForwardExtremity.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteForwardExtremitiesRequest(): DeleteForwardExtremitiesRequest {
+  return { roomIdOrAlias: "" };
+}
+
+export const DeleteForwardExtremitiesRequest: MessageFns<DeleteForwardExtremitiesRequest> = {
+  encode(message: DeleteForwardExtremitiesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomIdOrAlias !== "") {
+      writer.uint32(10).string(message.roomIdOrAlias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteForwardExtremitiesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteForwardExtremitiesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomIdOrAlias = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteForwardExtremitiesRequest {
+    return {
+      roomIdOrAlias: isSet(object.roomIdOrAlias)
+        ? globalThis.String(object.roomIdOrAlias)
+        : isSet(object.room_id_or_alias)
+        ? globalThis.String(object.room_id_or_alias)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteForwardExtremitiesRequest): unknown {
+    const obj: any = {};
+    if (message.roomIdOrAlias !== "") {
+      obj.roomIdOrAlias = message.roomIdOrAlias;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteForwardExtremitiesRequest>): DeleteForwardExtremitiesRequest {
+    return DeleteForwardExtremitiesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteForwardExtremitiesRequest>): DeleteForwardExtremitiesRequest {
+    const message = createBaseDeleteForwardExtremitiesRequest();
+    message.roomIdOrAlias = object.roomIdOrAlias ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteForwardExtremitiesResponse(): DeleteForwardExtremitiesResponse {
+  return { deleted: 0 };
+}
+
+export const DeleteForwardExtremitiesResponse: MessageFns<DeleteForwardExtremitiesResponse> = {
+  encode(message: DeleteForwardExtremitiesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deleted !== 0) {
+      writer.uint32(8).int64(message.deleted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteForwardExtremitiesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteForwardExtremitiesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.deleted = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteForwardExtremitiesResponse {
+    return { deleted: isSet(object.deleted) ? globalThis.Number(object.deleted) : 0 };
+  },
+
+  toJSON(message: DeleteForwardExtremitiesResponse): unknown {
+    const obj: any = {};
+    if (message.deleted !== 0) {
+      obj.deleted = Math.round(message.deleted);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteForwardExtremitiesResponse>): DeleteForwardExtremitiesResponse {
+    return DeleteForwardExtremitiesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteForwardExtremitiesResponse>): DeleteForwardExtremitiesResponse {
+    const message = createBaseDeleteForwardExtremitiesResponse();
+    message.deleted = object.deleted ?? 0;
+    return message;
+  },
+};
+
+function createBaseAdminJoinRoomRequest(): AdminJoinRoomRequest {
+  return { roomIdOrAlias: "", userId: "", serverNames: [] };
+}
+
+export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
+  encode(message: AdminJoinRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomIdOrAlias !== "") {
+      writer.uint32(10).string(message.roomIdOrAlias);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    for (const v of message.serverNames) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminJoinRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminJoinRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomIdOrAlias = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serverNames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminJoinRoomRequest {
+    return {
+      roomIdOrAlias: isSet(object.roomIdOrAlias)
+        ? globalThis.String(object.roomIdOrAlias)
+        : isSet(object.room_id_or_alias)
+        ? globalThis.String(object.room_id_or_alias)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      serverNames: globalThis.Array.isArray(object?.serverNames)
+        ? object.serverNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.server_names)
+        ? object.server_names.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AdminJoinRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomIdOrAlias !== "") {
+      obj.roomIdOrAlias = message.roomIdOrAlias;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.serverNames?.length) {
+      obj.serverNames = message.serverNames;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminJoinRoomRequest>): AdminJoinRoomRequest {
+    return AdminJoinRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminJoinRoomRequest>): AdminJoinRoomRequest {
+    const message = createBaseAdminJoinRoomRequest();
+    message.roomIdOrAlias = object.roomIdOrAlias ?? "";
+    message.userId = object.userId ?? "";
+    message.serverNames = object.serverNames?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseAdminJoinRoomResponse(): AdminJoinRoomResponse {
+  return { roomId: "" };
+}
+
+export const AdminJoinRoomResponse: MessageFns<AdminJoinRoomResponse> = {
+  encode(message: AdminJoinRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminJoinRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminJoinRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminJoinRoomResponse {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AdminJoinRoomResponse): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminJoinRoomResponse>): AdminJoinRoomResponse {
+    return AdminJoinRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminJoinRoomResponse>): AdminJoinRoomResponse {
+    const message = createBaseAdminJoinRoomResponse();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseTimestampToEventRequest(): TimestampToEventRequest {
+  return { roomId: "", ts: 0, dir: 0 };
+}
+
+export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
+  encode(message: TimestampToEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.ts !== 0) {
+      writer.uint32(16).int64(message.ts);
+    }
+    if (message.dir !== 0) {
+      writer.uint32(24).int32(message.dir);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TimestampToEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTimestampToEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ts = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TimestampToEventRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      ts: isSet(object.ts) ? globalThis.Number(object.ts) : 0,
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+    };
+  },
+
+  toJSON(message: TimestampToEventRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.ts !== 0) {
+      obj.ts = Math.round(message.ts);
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TimestampToEventRequest>): TimestampToEventRequest {
+    return TimestampToEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TimestampToEventRequest>): TimestampToEventRequest {
+    const message = createBaseTimestampToEventRequest();
+    message.roomId = object.roomId ?? "";
+    message.ts = object.ts ?? 0;
+    message.dir = object.dir ?? 0;
+    return message;
+  },
+};
+
+function createBaseTimestampToEventResponse(): TimestampToEventResponse {
+  return { eventId: "", originServerTs: 0 };
+}
+
+export const TimestampToEventResponse: MessageFns<TimestampToEventResponse> = {
+  encode(message: TimestampToEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.originServerTs !== 0) {
+      writer.uint32(16).int64(message.originServerTs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TimestampToEventResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTimestampToEventResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.originServerTs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TimestampToEventResponse {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      originServerTs: isSet(object.originServerTs)
+        ? globalThis.Number(object.originServerTs)
+        : isSet(object.origin_server_ts)
+        ? globalThis.Number(object.origin_server_ts)
+        : 0,
+    };
+  },
+
+  toJSON(message: TimestampToEventResponse): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.originServerTs !== 0) {
+      obj.originServerTs = Math.round(message.originServerTs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TimestampToEventResponse>): TimestampToEventResponse {
+    return TimestampToEventResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TimestampToEventResponse>): TimestampToEventResponse {
+    const message = createBaseTimestampToEventResponse();
+    message.eventId = object.eventId ?? "";
+    message.originServerTs = object.originServerTs ?? 0;
+    return message;
+  },
+};
+
 /** Room administration, as Synapse's `/_synapse/admin/v1/rooms` family. Every method needs a server-admin credential. */
 export type RoomAdminServiceService = typeof RoomAdminServiceService;
-export const RoomAdminServiceService = {} as const;
+export const RoomAdminServiceService = {
+  /** Lists the rooms the server knows (`GET /_synapse/admin/v1/rooms`), paginated by offset. */
+  listRooms: {
+    path: "/synapse.admin.v1.RoomAdminService/ListRooms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRoomsRequest): Buffer => Buffer.from(ListRoomsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRoomsRequest => ListRoomsRequest.decode(value),
+    responseSerialize: (value: ListRoomsResponse): Buffer => Buffer.from(ListRoomsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRoomsResponse => ListRoomsResponse.decode(value),
+  },
+  /** One room's details (`GET /_synapse/admin/v1/rooms/<room_id>`). */
+  getRoomDetails: {
+    path: "/synapse.admin.v1.RoomAdminService/GetRoomDetails" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomDetailsRequest): Buffer =>
+      Buffer.from(GetRoomDetailsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomDetailsRequest => GetRoomDetailsRequest.decode(value),
+    responseSerialize: (value: GetRoomDetailsResponse): Buffer =>
+      Buffer.from(GetRoomDetailsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomDetailsResponse => GetRoomDetailsResponse.decode(value),
+  },
+  /** The currently joined members of a room (`GET /_synapse/admin/v1/rooms/<room_id>/members`). */
+  listRoomMembers: {
+    path: "/synapse.admin.v1.RoomAdminService/ListRoomMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRoomMembersRequest): Buffer =>
+      Buffer.from(ListRoomMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRoomMembersRequest => ListRoomMembersRequest.decode(value),
+    responseSerialize: (value: ListRoomMembersResponse): Buffer =>
+      Buffer.from(ListRoomMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRoomMembersResponse => ListRoomMembersResponse.decode(value),
+  },
+  /** The current state of a room (`GET /_synapse/admin/v1/rooms/<room_id>/state`). */
+  listRoomState: {
+    path: "/synapse.admin.v1.RoomAdminService/ListRoomState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRoomStateRequest): Buffer => Buffer.from(ListRoomStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRoomStateRequest => ListRoomStateRequest.decode(value),
+    responseSerialize: (value: ListRoomStateResponse): Buffer =>
+      Buffer.from(ListRoomStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRoomStateResponse => ListRoomStateResponse.decode(value),
+  },
+  /** Blocks or unblocks a room, known or not (`PUT /_synapse/admin/v1/rooms/<room_id>/block`). */
+  setRoomBlock: {
+    path: "/synapse.admin.v1.RoomAdminService/SetRoomBlock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRoomBlockRequest): Buffer => Buffer.from(SetRoomBlockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRoomBlockRequest => SetRoomBlockRequest.decode(value),
+    responseSerialize: (value: SetRoomBlockResponse): Buffer =>
+      Buffer.from(SetRoomBlockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRoomBlockResponse => SetRoomBlockResponse.decode(value),
+  },
+  /** Whether a room is blocked and by whom (`GET /_synapse/admin/v1/rooms/<room_id>/block`). */
+  getRoomBlock: {
+    path: "/synapse.admin.v1.RoomAdminService/GetRoomBlock" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomBlockRequest): Buffer => Buffer.from(GetRoomBlockRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomBlockRequest => GetRoomBlockRequest.decode(value),
+    responseSerialize: (value: GetRoomBlockResponse): Buffer =>
+      Buffer.from(GetRoomBlockResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomBlockResponse => GetRoomBlockResponse.decode(value),
+  },
+  /** Shuts a room down and optionally purges it, synchronously (`DELETE /_synapse/admin/v1/rooms/<room_id>`). */
+  deleteRoom: {
+    path: "/synapse.admin.v1.RoomAdminService/DeleteRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRoomRequest): Buffer => Buffer.from(DeleteRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRoomRequest => DeleteRoomRequest.decode(value),
+    responseSerialize: (value: DeleteRoomResponse): Buffer => Buffer.from(DeleteRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteRoomResponse => DeleteRoomResponse.decode(value),
+  },
+  /** Starts the same work as a background task (`DELETE /_synapse/admin/v2/rooms/<room_id>`). */
+  startDeleteRoom: {
+    path: "/synapse.admin.v1.RoomAdminService/StartDeleteRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartDeleteRoomRequest): Buffer =>
+      Buffer.from(StartDeleteRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartDeleteRoomRequest => StartDeleteRoomRequest.decode(value),
+    responseSerialize: (value: StartDeleteRoomResponse): Buffer =>
+      Buffer.from(StartDeleteRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartDeleteRoomResponse => StartDeleteRoomResponse.decode(value),
+  },
+  /** The delete tasks of a room (`GET /_synapse/admin/v2/rooms/<room_id>/delete_status`). */
+  listDeleteStatuses: {
+    path: "/synapse.admin.v1.RoomAdminService/ListDeleteStatuses" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDeleteStatusesRequest): Buffer =>
+      Buffer.from(ListDeleteStatusesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDeleteStatusesRequest => ListDeleteStatusesRequest.decode(value),
+    responseSerialize: (value: ListDeleteStatusesResponse): Buffer =>
+      Buffer.from(ListDeleteStatusesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDeleteStatusesResponse => ListDeleteStatusesResponse.decode(value),
+  },
+  /** One delete task (`GET /_synapse/admin/v2/rooms/delete_status/<delete_id>`). */
+  getDeleteStatus: {
+    path: "/synapse.admin.v1.RoomAdminService/GetDeleteStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDeleteStatusRequest): Buffer =>
+      Buffer.from(GetDeleteStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDeleteStatusRequest => GetDeleteStatusRequest.decode(value),
+    responseSerialize: (value: GetDeleteStatusResponse): Buffer =>
+      Buffer.from(GetDeleteStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDeleteStatusResponse => GetDeleteStatusResponse.decode(value),
+  },
+  /**
+   * The pre-v1.42 shutdown (`POST /_synapse/admin/v1/shutdown_room/<room_id>`): always blocks, never purges,
+   * moves only joined users. Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  shutdownRoom: {
+    path: "/synapse.admin.v1.RoomAdminService/ShutdownRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ShutdownRoomRequest): Buffer => Buffer.from(ShutdownRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ShutdownRoomRequest => ShutdownRoomRequest.decode(value),
+    responseSerialize: (value: ShutdownRoomResponse): Buffer =>
+      Buffer.from(ShutdownRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ShutdownRoomResponse => ShutdownRoomResponse.decode(value),
+  },
+  /**
+   * The pre-v1.42 purge of a room no local user is joined to (`POST /_synapse/admin/v1/purge_room`).
+   * Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  purgeRoom: {
+    path: "/synapse.admin.v1.RoomAdminService/PurgeRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeRoomRequest): Buffer => Buffer.from(PurgeRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeRoomRequest => PurgeRoomRequest.decode(value),
+    responseSerialize: (value: PurgeRoomResponse): Buffer => Buffer.from(PurgeRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeRoomResponse => PurgeRoomResponse.decode(value),
+  },
+  /**
+   * Gives a local user the highest power level a local admin of the room has
+   * (`POST /_synapse/admin/v1/rooms/<room_id_or_alias>/make_room_admin`).
+   */
+  makeRoomAdmin: {
+    path: "/synapse.admin.v1.RoomAdminService/MakeRoomAdmin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MakeRoomAdminRequest): Buffer => Buffer.from(MakeRoomAdminRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MakeRoomAdminRequest => MakeRoomAdminRequest.decode(value),
+    responseSerialize: (value: MakeRoomAdminResponse): Buffer =>
+      Buffer.from(MakeRoomAdminResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MakeRoomAdminResponse => MakeRoomAdminResponse.decode(value),
+  },
+  /** The room's forward extremities (`GET /_synapse/admin/v1/rooms/<room_id_or_alias>/forward_extremities`). */
+  getForwardExtremities: {
+    path: "/synapse.admin.v1.RoomAdminService/GetForwardExtremities" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetForwardExtremitiesRequest): Buffer =>
+      Buffer.from(GetForwardExtremitiesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetForwardExtremitiesRequest => GetForwardExtremitiesRequest.decode(value),
+    responseSerialize: (value: GetForwardExtremitiesResponse): Buffer =>
+      Buffer.from(GetForwardExtremitiesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetForwardExtremitiesResponse => GetForwardExtremitiesResponse.decode(value),
+  },
+  /** Keeps only the newest forward extremity (`DELETE …/forward_extremities`). */
+  deleteForwardExtremities: {
+    path: "/synapse.admin.v1.RoomAdminService/DeleteForwardExtremities" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteForwardExtremitiesRequest): Buffer =>
+      Buffer.from(DeleteForwardExtremitiesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteForwardExtremitiesRequest =>
+      DeleteForwardExtremitiesRequest.decode(value),
+    responseSerialize: (value: DeleteForwardExtremitiesResponse): Buffer =>
+      Buffer.from(DeleteForwardExtremitiesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteForwardExtremitiesResponse =>
+      DeleteForwardExtremitiesResponse.decode(value),
+  },
+  /**
+   * Joins a local user to a room, inviting them first as the admin when the room is not public
+   * (`POST /_synapse/admin/v1/join/<room_id_or_alias>`).
+   */
+  adminJoinRoom: {
+    path: "/synapse.admin.v1.RoomAdminService/AdminJoinRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdminJoinRoomRequest): Buffer => Buffer.from(AdminJoinRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdminJoinRoomRequest => AdminJoinRoomRequest.decode(value),
+    responseSerialize: (value: AdminJoinRoomResponse): Buffer =>
+      Buffer.from(AdminJoinRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdminJoinRoomResponse => AdminJoinRoomResponse.decode(value),
+  },
+  /** The event closest to a timestamp in a direction (`GET /_synapse/admin/v1/rooms/<room_id>/timestamp_to_event`). */
+  timestampToEvent: {
+    path: "/synapse.admin.v1.RoomAdminService/TimestampToEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TimestampToEventRequest): Buffer =>
+      Buffer.from(TimestampToEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TimestampToEventRequest => TimestampToEventRequest.decode(value),
+    responseSerialize: (value: TimestampToEventResponse): Buffer =>
+      Buffer.from(TimestampToEventResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TimestampToEventResponse => TimestampToEventResponse.decode(value),
+  },
+} as const;
 
 export interface RoomAdminServiceServer extends UntypedServiceImplementation {
+  /** Lists the rooms the server knows (`GET /_synapse/admin/v1/rooms`), paginated by offset. */
+  listRooms: handleUnaryCall<ListRoomsRequest, ListRoomsResponse>;
+  /** One room's details (`GET /_synapse/admin/v1/rooms/<room_id>`). */
+  getRoomDetails: handleUnaryCall<GetRoomDetailsRequest, GetRoomDetailsResponse>;
+  /** The currently joined members of a room (`GET /_synapse/admin/v1/rooms/<room_id>/members`). */
+  listRoomMembers: handleUnaryCall<ListRoomMembersRequest, ListRoomMembersResponse>;
+  /** The current state of a room (`GET /_synapse/admin/v1/rooms/<room_id>/state`). */
+  listRoomState: handleUnaryCall<ListRoomStateRequest, ListRoomStateResponse>;
+  /** Blocks or unblocks a room, known or not (`PUT /_synapse/admin/v1/rooms/<room_id>/block`). */
+  setRoomBlock: handleUnaryCall<SetRoomBlockRequest, SetRoomBlockResponse>;
+  /** Whether a room is blocked and by whom (`GET /_synapse/admin/v1/rooms/<room_id>/block`). */
+  getRoomBlock: handleUnaryCall<GetRoomBlockRequest, GetRoomBlockResponse>;
+  /** Shuts a room down and optionally purges it, synchronously (`DELETE /_synapse/admin/v1/rooms/<room_id>`). */
+  deleteRoom: handleUnaryCall<DeleteRoomRequest, DeleteRoomResponse>;
+  /** Starts the same work as a background task (`DELETE /_synapse/admin/v2/rooms/<room_id>`). */
+  startDeleteRoom: handleUnaryCall<StartDeleteRoomRequest, StartDeleteRoomResponse>;
+  /** The delete tasks of a room (`GET /_synapse/admin/v2/rooms/<room_id>/delete_status`). */
+  listDeleteStatuses: handleUnaryCall<ListDeleteStatusesRequest, ListDeleteStatusesResponse>;
+  /** One delete task (`GET /_synapse/admin/v2/rooms/delete_status/<delete_id>`). */
+  getDeleteStatus: handleUnaryCall<GetDeleteStatusRequest, GetDeleteStatusResponse>;
+  /**
+   * The pre-v1.42 shutdown (`POST /_synapse/admin/v1/shutdown_room/<room_id>`): always blocks, never purges,
+   * moves only joined users. Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  shutdownRoom: handleUnaryCall<ShutdownRoomRequest, ShutdownRoomResponse>;
+  /**
+   * The pre-v1.42 purge of a room no local user is joined to (`POST /_synapse/admin/v1/purge_room`).
+   * Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  purgeRoom: handleUnaryCall<PurgeRoomRequest, PurgeRoomResponse>;
+  /**
+   * Gives a local user the highest power level a local admin of the room has
+   * (`POST /_synapse/admin/v1/rooms/<room_id_or_alias>/make_room_admin`).
+   */
+  makeRoomAdmin: handleUnaryCall<MakeRoomAdminRequest, MakeRoomAdminResponse>;
+  /** The room's forward extremities (`GET /_synapse/admin/v1/rooms/<room_id_or_alias>/forward_extremities`). */
+  getForwardExtremities: handleUnaryCall<GetForwardExtremitiesRequest, GetForwardExtremitiesResponse>;
+  /** Keeps only the newest forward extremity (`DELETE …/forward_extremities`). */
+  deleteForwardExtremities: handleUnaryCall<DeleteForwardExtremitiesRequest, DeleteForwardExtremitiesResponse>;
+  /**
+   * Joins a local user to a room, inviting them first as the admin when the room is not public
+   * (`POST /_synapse/admin/v1/join/<room_id_or_alias>`).
+   */
+  adminJoinRoom: handleUnaryCall<AdminJoinRoomRequest, AdminJoinRoomResponse>;
+  /** The event closest to a timestamp in a direction (`GET /_synapse/admin/v1/rooms/<room_id>/timestamp_to_event`). */
+  timestampToEvent: handleUnaryCall<TimestampToEventRequest, TimestampToEventResponse>;
 }
 
 export interface RoomAdminServiceClient extends Client {
+  /** Lists the rooms the server knows (`GET /_synapse/admin/v1/rooms`), paginated by offset. */
+  listRooms(
+    request: ListRoomsRequest,
+    callback: (error: ServiceError | null, response: ListRoomsResponse) => void,
+  ): ClientUnaryCall;
+  listRooms(
+    request: ListRoomsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRoomsResponse) => void,
+  ): ClientUnaryCall;
+  listRooms(
+    request: ListRoomsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRoomsResponse) => void,
+  ): ClientUnaryCall;
+  /** One room's details (`GET /_synapse/admin/v1/rooms/<room_id>`). */
+  getRoomDetails(
+    request: GetRoomDetailsRequest,
+    callback: (error: ServiceError | null, response: GetRoomDetailsResponse) => void,
+  ): ClientUnaryCall;
+  getRoomDetails(
+    request: GetRoomDetailsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomDetailsResponse) => void,
+  ): ClientUnaryCall;
+  getRoomDetails(
+    request: GetRoomDetailsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomDetailsResponse) => void,
+  ): ClientUnaryCall;
+  /** The currently joined members of a room (`GET /_synapse/admin/v1/rooms/<room_id>/members`). */
+  listRoomMembers(
+    request: ListRoomMembersRequest,
+    callback: (error: ServiceError | null, response: ListRoomMembersResponse) => void,
+  ): ClientUnaryCall;
+  listRoomMembers(
+    request: ListRoomMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRoomMembersResponse) => void,
+  ): ClientUnaryCall;
+  listRoomMembers(
+    request: ListRoomMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRoomMembersResponse) => void,
+  ): ClientUnaryCall;
+  /** The current state of a room (`GET /_synapse/admin/v1/rooms/<room_id>/state`). */
+  listRoomState(
+    request: ListRoomStateRequest,
+    callback: (error: ServiceError | null, response: ListRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  listRoomState(
+    request: ListRoomStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  listRoomState(
+    request: ListRoomStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  /** Blocks or unblocks a room, known or not (`PUT /_synapse/admin/v1/rooms/<room_id>/block`). */
+  setRoomBlock(
+    request: SetRoomBlockRequest,
+    callback: (error: ServiceError | null, response: SetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  setRoomBlock(
+    request: SetRoomBlockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  setRoomBlock(
+    request: SetRoomBlockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  /** Whether a room is blocked and by whom (`GET /_synapse/admin/v1/rooms/<room_id>/block`). */
+  getRoomBlock(
+    request: GetRoomBlockRequest,
+    callback: (error: ServiceError | null, response: GetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  getRoomBlock(
+    request: GetRoomBlockRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  getRoomBlock(
+    request: GetRoomBlockRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomBlockResponse) => void,
+  ): ClientUnaryCall;
+  /** Shuts a room down and optionally purges it, synchronously (`DELETE /_synapse/admin/v1/rooms/<room_id>`). */
+  deleteRoom(
+    request: DeleteRoomRequest,
+    callback: (error: ServiceError | null, response: DeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  deleteRoom(
+    request: DeleteRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  deleteRoom(
+    request: DeleteRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  /** Starts the same work as a background task (`DELETE /_synapse/admin/v2/rooms/<room_id>`). */
+  startDeleteRoom(
+    request: StartDeleteRoomRequest,
+    callback: (error: ServiceError | null, response: StartDeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  startDeleteRoom(
+    request: StartDeleteRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartDeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  startDeleteRoom(
+    request: StartDeleteRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartDeleteRoomResponse) => void,
+  ): ClientUnaryCall;
+  /** The delete tasks of a room (`GET /_synapse/admin/v2/rooms/<room_id>/delete_status`). */
+  listDeleteStatuses(
+    request: ListDeleteStatusesRequest,
+    callback: (error: ServiceError | null, response: ListDeleteStatusesResponse) => void,
+  ): ClientUnaryCall;
+  listDeleteStatuses(
+    request: ListDeleteStatusesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDeleteStatusesResponse) => void,
+  ): ClientUnaryCall;
+  listDeleteStatuses(
+    request: ListDeleteStatusesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDeleteStatusesResponse) => void,
+  ): ClientUnaryCall;
+  /** One delete task (`GET /_synapse/admin/v2/rooms/delete_status/<delete_id>`). */
+  getDeleteStatus(
+    request: GetDeleteStatusRequest,
+    callback: (error: ServiceError | null, response: GetDeleteStatusResponse) => void,
+  ): ClientUnaryCall;
+  getDeleteStatus(
+    request: GetDeleteStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDeleteStatusResponse) => void,
+  ): ClientUnaryCall;
+  getDeleteStatus(
+    request: GetDeleteStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDeleteStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The pre-v1.42 shutdown (`POST /_synapse/admin/v1/shutdown_room/<room_id>`): always blocks, never purges,
+   * moves only joined users. Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  shutdownRoom(
+    request: ShutdownRoomRequest,
+    callback: (error: ServiceError | null, response: ShutdownRoomResponse) => void,
+  ): ClientUnaryCall;
+  shutdownRoom(
+    request: ShutdownRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ShutdownRoomResponse) => void,
+  ): ClientUnaryCall;
+  shutdownRoom(
+    request: ShutdownRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ShutdownRoomResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The pre-v1.42 purge of a room no local user is joined to (`POST /_synapse/admin/v1/purge_room`).
+   * Use DeleteRoom or StartDeleteRoom instead.
+   *
+   * @deprecated
+   */
+  purgeRoom(
+    request: PurgeRoomRequest,
+    callback: (error: ServiceError | null, response: PurgeRoomResponse) => void,
+  ): ClientUnaryCall;
+  purgeRoom(
+    request: PurgeRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeRoomResponse) => void,
+  ): ClientUnaryCall;
+  purgeRoom(
+    request: PurgeRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeRoomResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gives a local user the highest power level a local admin of the room has
+   * (`POST /_synapse/admin/v1/rooms/<room_id_or_alias>/make_room_admin`).
+   */
+  makeRoomAdmin(
+    request: MakeRoomAdminRequest,
+    callback: (error: ServiceError | null, response: MakeRoomAdminResponse) => void,
+  ): ClientUnaryCall;
+  makeRoomAdmin(
+    request: MakeRoomAdminRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MakeRoomAdminResponse) => void,
+  ): ClientUnaryCall;
+  makeRoomAdmin(
+    request: MakeRoomAdminRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MakeRoomAdminResponse) => void,
+  ): ClientUnaryCall;
+  /** The room's forward extremities (`GET /_synapse/admin/v1/rooms/<room_id_or_alias>/forward_extremities`). */
+  getForwardExtremities(
+    request: GetForwardExtremitiesRequest,
+    callback: (error: ServiceError | null, response: GetForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  getForwardExtremities(
+    request: GetForwardExtremitiesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  getForwardExtremities(
+    request: GetForwardExtremitiesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  /** Keeps only the newest forward extremity (`DELETE …/forward_extremities`). */
+  deleteForwardExtremities(
+    request: DeleteForwardExtremitiesRequest,
+    callback: (error: ServiceError | null, response: DeleteForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  deleteForwardExtremities(
+    request: DeleteForwardExtremitiesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  deleteForwardExtremities(
+    request: DeleteForwardExtremitiesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteForwardExtremitiesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Joins a local user to a room, inviting them first as the admin when the room is not public
+   * (`POST /_synapse/admin/v1/join/<room_id_or_alias>`).
+   */
+  adminJoinRoom(
+    request: AdminJoinRoomRequest,
+    callback: (error: ServiceError | null, response: AdminJoinRoomResponse) => void,
+  ): ClientUnaryCall;
+  adminJoinRoom(
+    request: AdminJoinRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdminJoinRoomResponse) => void,
+  ): ClientUnaryCall;
+  adminJoinRoom(
+    request: AdminJoinRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdminJoinRoomResponse) => void,
+  ): ClientUnaryCall;
+  /** The event closest to a timestamp in a direction (`GET /_synapse/admin/v1/rooms/<room_id>/timestamp_to_event`). */
+  timestampToEvent(
+    request: TimestampToEventRequest,
+    callback: (error: ServiceError | null, response: TimestampToEventResponse) => void,
+  ): ClientUnaryCall;
+  timestampToEvent(
+    request: TimestampToEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TimestampToEventResponse) => void,
+  ): ClientUnaryCall;
+  timestampToEvent(
+    request: TimestampToEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TimestampToEventResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RoomAdminServiceClient = makeGenericClientConstructor(
@@ -35,3 +5081,40 @@ export const RoomAdminServiceClient = makeGenericClientConstructor(
   service: typeof RoomAdminServiceService;
   serviceName: string;
 };
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}
