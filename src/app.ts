@@ -15,6 +15,7 @@ import { createClients, type Clients } from './gateway/grpc-clients';
 import { UserService } from './users/user.service';
 import { createUsersModule } from './users/users.module';
 import type { AppModule, ModuleDeps } from './module';
+import type { Route } from './gateway/router';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
 const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule];
@@ -40,6 +41,8 @@ export interface App {
   orm: Orm;
   redis: Redis[];
   registry: Map<string, unknown>;
+  /** Every REST route the gateway serves. */
+  routes: Route[];
   grpcPort: number;
   httpPort: number | null;
   databaseUrl: string;
@@ -128,6 +131,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     orm,
     redis,
     registry,
+    routes: modules.flatMap((m) => m.routes),
     grpcPort,
     httpPort,
     databaseUrl,
