@@ -1,0 +1,81 @@
+/**
+ * Queries behind blocking, forward extremities, timestamp lookups and room-id resolution.
+ */
+import type { Em } from '../infra/orm';
+import type { Dir, ForwardExtremity } from './room-admin.types';
+
+export interface BlockRow {
+  user_id: string;
+}
+
+/** Writes and reads of blocked rooms, forward extremities and event timestamps. */
+export class RoomAdminRepository {
+  /** Adds the blocked-room row; an existing row is kept unchanged (the first blocker stays). */
+  async block(em: Em, roomId: string, userId: string): Promise<void> {
+    await em.execute('INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
+  }
+
+  async unblock(em: Em, roomId: string): Promise<void> {
+    await em.execute('DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
+  }
+
+  /** The blocker of a room, or null when it is not blocked. */
+  async blockedBy(em: Em, roomId: string): Promise<BlockRow | null> {
+    const rows = await em.execute<BlockRow[]>('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    return rows[0] ?? null;
+  }
+
+  /** The room an alias points at, or null. */
+  async roomForAlias(em: Em, alias: string): Promise<string | null> {
+    const rows = await em.execute<{ room_id: string }[]>('SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
+    return rows[0]?.room_id ?? null;
+  }
+
+  /** Forward extremities of a room with their event's depth and reception time, newest first. */
+  async forwardExtremities(em: Em, roomId: string): Promise<ForwardExtremity[]> {
+    const rows = await em.execute<{ event_id: string; depth: string | null; received_ts: string | null }[]>(
+      `SELECT f.event_id, e.depth, e.received_ts
+         FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
+        WHERE f.room_id = ? ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id`,
+      [roomId],
+    );
+    return rows.map((r) => ({ event_id: r.event_id, state_group: null, depth: Number(r.depth ?? 0), received_ts: Number(r.received_ts ?? 0) }));
+  }
+
+  /**
+   * Deletes every forward extremity of the room except the one with the highest stream ordering,
+   * in one statement. Returns the number deleted, or null when the room has none.
+   */
+  async deleteOlderForwardExtremities(em: Em, roomId: string): Promise<number | null> {
+    const rows = await em.execute<{ total: string; deleted: string }[]>(
+      `WITH ext AS (
+         SELECT f.event_id, row_number() OVER (ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id) AS rank
+           FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
+          WHERE f.room_id = ?
+       ), del AS (
+         DELETE FROM event_forward_extremities f USING ext
+          WHERE f.room_id = ? AND f.event_id = ext.event_id AND ext.rank > 1
+          RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM ext) AS total, (SELECT count(*) FROM del) AS deleted`,
+      [roomId, roomId],
+    );
+    return Number(rows[0].total) === 0 ? null : Number(rows[0].deleted);
+  }
+
+  /**
+   * The room's non-outlier, non-rejected event closest to `ts`: for `b` the latest at or before it,
+   * for `f` the earliest at or after it; ties broken by depth then stream ordering (same direction).
+   */
+  async eventNearTimestamp(em: Em, roomId: string, ts: number, dir: Dir): Promise<{ event_id: string; origin_server_ts: number } | null> {
+    const [cmp, order] = dir === 'b' ? ['<=', 'DESC'] : ['>=', 'ASC'];
+    const rows = await em.execute<{ event_id: string; origin_server_ts: string }[]>(
+      `SELECT event_id, origin_server_ts FROM events
+        WHERE room_id = ? AND origin_server_ts ${cmp} ? AND NOT outlier AND rejected_reason IS NULL
+        ORDER BY origin_server_ts ${order}, depth ${order}, stream_ordering ${order} LIMIT 1`,
+      [roomId, ts],
+    );
+    const r = rows[0];
+    return r ? { event_id: r.event_id, origin_server_ts: Number(r.origin_server_ts) } : null;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Room admin reads and simple writes: list rooms, details, members, blocking, forward extremities
+ * and timestamp lookups (spec §2.1–2.4, 2.6, 2.7, 2.12). Deletes live in room-delete.service.ts,
+ * membership-changing calls in room-membership-admin.service.ts.
+ */
+import type { Em } from '../infra/orm';
+import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
+import { isValidAlias, isValidRoomId } from '../ids';
+import { RoomAdminRepository } from './room-admin.repository';
+import { RoomListRepository } from './room-list.repository';
+import type { Dir, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy } from './room-admin.types';
+
+/** Default page size of the room list (Synapse's). */
+export const DEFAULT_ROOMS_PER_PAGE = 100;
+/**
+ * Largest page the room list returns: a larger `limit` is served as this many rooms, with
+ * `next_batch` computed from what was returned so clients following it still see every room.
+ * Keeps one answer within the gRPC message limit whatever the number of rooms.
+ */
+export const MAX_ROOMS_PER_PAGE = 10_000;
+
+export interface ListRoomsInput {
+  from?: number | null;
+  limit?: number | null;
+  orderBy?: RoomOrderBy | null;
+  dir?: Dir | null;
+  searchTerm?: string | null;
+  publicRooms?: boolean | null;
+  emptyRooms?: boolean | null;
+}
+
+export const notLegalRoomId = (roomId: string) => badRequest(`${roomId} is not a legal room ID`);
+
+export class RoomAdminService {
+  readonly list = new RoomListRepository();
+  readonly repo = new RoomAdminRepository();
+
+  /** One page of rooms with Synapse's offset/total/next_batch/prev_batch. Throws 400 M_INVALID_PARAM for bad input. */
+  async listRooms(em: Em, input: ListRoomsInput): Promise<RoomListPage> {
+    const from = input.from ?? 0;
+    const requested = input.limit ?? DEFAULT_ROOMS_PER_PAGE;
+    if (!Number.isSafeInteger(from) || from < 0) throw invalidParam('Query parameter from must be a positive integer.');
+    if (!Number.isSafeInteger(requested) || requested < 0) throw invalidParam('Query parameter limit must be a positive integer.');
+    if (input.searchTerm === '') throw invalidParam('search_term cannot be an empty string');
+    const q: ListRoomsQuery = {
+      from,
+      limit: Math.min(requested, MAX_ROOMS_PER_PAGE),
+      orderBy: input.orderBy ?? 'name',
+      dir: input.dir ?? 'f',
+      searchTerm: input.searchTerm ?? null,
+      publicRooms: input.publicRooms ?? null,
+      emptyRooms: input.emptyRooms ?? null,
+    };
+    const [rooms, total] = [await this.list.listPage(em, q), await this.list.count(em, q)];
+    const page: RoomListPage = { rooms, offset: from, total_rooms: total };
+    if (from + q.limit < total) page.next_batch = from + q.limit;
+    if (from > 0) page.prev_batch = from > q.limit ? from - q.limit : 0;
+    return page;
+  }
+
+  /** Throws 404 "Room not found" for a room the server does not know. */
+  async roomDetails(em: Em, roomId: string): Promise<RoomDetails> {
+    const details = await this.list.details(em, roomId);
+    if (!details) throw notFound('Room not found');
+    return details;
+  }
+
+  /** Currently joined members (local and remote). Throws 404 "Room not found". */
+  async joinedMembers(em: Em, roomId: string): Promise<string[]> {
+    if (!(await this.list.roomExists(em, roomId))) throw notFound('Room not found');
+    return this.list.joinedMembers(em, roomId);
+  }
+
+  /** Blocks (keeping an existing blocker) or unblocks a room, known or not. Throws 400 for an invalid room id. */
+  async setBlocked(em: Em, roomId: string, block: boolean, requesterUserId: string): Promise<boolean> {
+    if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
+    if (block) await this.repo.block(em, roomId, requesterUserId);
+    else await this.repo.unblock(em, roomId);
+    return block;
+  }
+
+  /** Who blocked the room, or null. Throws 400 for an invalid room id. */
+  async blockStatus(em: Em, roomId: string): Promise<{ block: boolean; user_id?: string }> {
+    if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
+    const row = await this.repo.blockedBy(em, roomId);
+    return row ? { block: true, user_id: row.user_id } : { block: false };
+  }
+
+  /**
+   * A room id as-is, or the room a local alias points at. Throws 404 "Room alias <a> not found" and
+   * 400 "<x> was not legal room ID or room alias".
+   */
+  async resolveRoom(em: Em, roomIdOrAlias: string): Promise<string> {
+    if (isValidRoomId(roomIdOrAlias)) return roomIdOrAlias;
+    if (isValidAlias(roomIdOrAlias)) {
+      const roomId = await this.repo.roomForAlias(em, roomIdOrAlias);
+      if (!roomId) throw notFound(`Room alias ${roomIdOrAlias} not found`);
+      return roomId;
+    }
+    throw badRequest(`${roomIdOrAlias} was not legal room ID or room alias`);
+  }
+
+  async forwardExtremities(em: Em, roomIdOrAlias: string): Promise<ForwardExtremity[]> {
+    return this.repo.forwardExtremities(em, await this.resolveRoom(em, roomIdOrAlias));
+  }
+
+  /** Keeps only the newest forward extremity. Throws 400 when the room has none (Synapse: 500). */
+  async deleteForwardExtremities(em: Em, roomIdOrAlias: string): Promise<number> {
+    const roomId = await this.resolveRoom(em, roomIdOrAlias);
+    const deleted = await this.repo.deleteOlderForwardExtremities(em, roomId);
+    if (deleted === null) throw badRequest(`No forward extremity event found for room ${roomId}`);
+    return deleted;
+  }
+
+  /** The closest event to `ts` in direction `dir`. Throws 404 "Unable to find event from <ts> in direction <dir>". */
+  async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<{ event_id: string; origin_server_ts: number }> {
+    if (!Number.isSafeInteger(ts) || ts < 0) throw invalidParam('Query parameter ts must be a positive integer.');
+    const found = await this.repo.eventNearTimestamp(em, roomId, ts, dir);
+    if (!found) throw new MatrixError(404, `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`, Codes.NOT_FOUND);
+    return found;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Read queries behind list rooms, room details and room members. Everything is read from the
+ * denormalised `room_stats` row (one per room, kept current by every write), so listing and sorting
+ * never touch events; each sort key has a (column, room_id) index and name/alias search has
+ * trigram indexes.
+ */
+import type { Em } from '../infra/orm';
+import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
+
+/** Column and natural (dir=f) direction of each sort key. */
+const ORDER_COLUMNS: Record<RoomOrderBy, { column: string; forward: 'ASC' | 'DESC' }> = {
+  alphabetical: { column: 'name', forward: 'ASC' },
+  size: { column: 'joined_members', forward: 'DESC' },
+  name: { column: 'name', forward: 'ASC' },
+  canonical_alias: { column: 'canonical_alias', forward: 'ASC' },
+  joined_members: { column: 'joined_members', forward: 'DESC' },
+  joined_local_members: { column: 'joined_local_members', forward: 'DESC' },
+  version: { column: 'room_version', forward: 'DESC' },
+  creator: { column: 'creator', forward: 'ASC' },
+  encryption: { column: 'encryption', forward: 'ASC' },
+  federatable: { column: 'federatable', forward: 'ASC' },
+  public: { column: 'is_public', forward: 'ASC' },
+  join_rules: { column: 'join_rules', forward: 'ASC' },
+  guest_access: { column: 'guest_access', forward: 'ASC' },
+  history_visibility: { column: 'history_visibility', forward: 'ASC' },
+  state_events: { column: 'state_events', forward: 'DESC' },
+};
+
+const STATS_COLUMNS = `s.name, s.canonical_alias, s.joined_members, s.joined_local_members, s.room_version,
+  s.creator, s.encryption, s.federatable, s.is_public, s.join_rules, s.guest_access, s.history_visibility,
+  s.state_events, s.room_type`;
+
+interface SummaryRow {
+  room_id: string;
+  name: string | null;
+  canonical_alias: string | null;
+  joined_members: number | null;
+  joined_local_members: number | null;
+  room_version: string | null;
+  creator: string | null;
+  encryption: string | null;
+  federatable: boolean | null;
+  is_public: boolean | null;
+  join_rules: string | null;
+  guest_access: string | null;
+  history_visibility: string | null;
+  state_events: number | null;
+  room_type: string | null;
+}
+
+function toSummary(r: SummaryRow): RoomSummary {
+  return {
+    room_id: r.room_id,
+    name: r.name,
+    canonical_alias: r.canonical_alias,
+    joined_members: Number(r.joined_members ?? 0),
+    joined_local_members: Number(r.joined_local_members ?? 0),
+    version: r.room_version,
+    creator: r.creator,
+    encryption: r.encryption,
+    federatable: r.federatable === true,
+    public: r.is_public === true,
+    join_rules: r.join_rules,
+    guest_access: r.guest_access,
+    history_visibility: r.history_visibility,
+    state_events: Number(r.state_events ?? 0),
+    room_type: r.room_type,
+  };
+}
+
+/**
+ * The WHERE clause of a listing. The search is parenthesised (Synapse's intended semantics: the
+ * other filters apply to every branch). The term goes into LIKE patterns as Synapse does, so `%`
+ * and `_` act as wildcards; it is always a bound parameter.
+ */
+function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (q.searchTerm !== null) {
+    const pattern = `%${q.searchTerm.toLowerCase()}%`;
+    parts.push('(lower(s.name) LIKE ? OR lower(s.canonical_alias) LIKE ? OR s.room_id = ?)');
+    params.push(pattern, `#${pattern}:%`, q.searchTerm);
+  }
+  if (q.publicRooms !== null) parts.push(q.publicRooms ? 's.is_public' : 'NOT s.is_public');
+  if (q.emptyRooms !== null) parts.push(q.emptyRooms ? 's.joined_members = 0' : 's.joined_members <> 0');
+  return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+/** Read queries over rooms for the admin API. */
+export class RoomListRepository {
+  /** One page of rooms in the requested order (room id breaks ties, in the same direction). */
+  async listPage(em: Em, q: ListRoomsQuery): Promise<RoomSummary[]> {
+    if (q.limit === 0) return [];
+    const { column, forward } = ORDER_COLUMNS[q.orderBy];
+    const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
+    const where = whereClause(q);
+    const rows = await em.execute<SummaryRow[]>(
+        `SELECT s.room_id, ${STATS_COLUMNS} FROM room_stats s ${where.sql} ORDER BY s.${column} ${direction}, s.room_id ${direction} LIMIT ? OFFSET ?`,
+        [...where.params, q.limit, q.from],
+      );
+    return rows.map(toSummary);
+  }
+
+  /** Number of rooms matching the filters of a listing (ignoring from/limit). */
+  async count(em: Em, q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): Promise<number> {
+    const where = whereClause(q);
+    const rows = await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats s ${where.sql}`, where.params);
+    return Number(rows[0].n);
+  }
+
+  /** Details of a known room (null when the rooms table has no row for it). */
+  async details(em: Em, roomId: string): Promise<RoomDetails | null> {
+    const rows = await em.execute<(SummaryRow & { topic: string | null; avatar: string | null; tombstone_successor: string | null; devices: string; forgotten: boolean; tombstoned: boolean })[]>(
+      `SELECT r.room_id, ${STATS_COLUMNS}, s.topic, s.avatar, s.tombstone_successor,
+         (SELECT count(*) FROM local_current_membership m JOIN devices d ON d.user_id = m.user_id
+           WHERE m.room_id = r.room_id AND m.membership = 'join' AND NOT d.hidden) AS devices,
+         NOT EXISTS (SELECT 1 FROM local_current_membership m WHERE m.room_id = r.room_id AND NOT m.forgotten) AS forgotten,
+         EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = r.room_id AND c.type = 'm.room.tombstone' AND c.state_key = '') AS tombstoned
+       FROM rooms r LEFT JOIN room_stats s ON s.room_id = r.room_id
+       WHERE r.room_id = ?`,
+      [roomId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      ...toSummary(r),
+      topic: r.topic,
+      avatar: r.avatar,
+      joined_local_devices: Number(r.devices),
+      forgotten: r.forgotten,
+      tombstoned: r.tombstoned,
+      replacement_room: r.tombstone_successor,
+    };
+  }
+
+  async roomExists(em: Em, roomId: string): Promise<boolean> {
+    const rows = await em.execute<unknown[]>('SELECT 1 FROM rooms WHERE room_id = ?', [roomId]);
+    return rows.length > 0;
+  }
+
+  /** Users (local and remote) whose current membership is `join`. */
+  async joinedMembers(em: Em, roomId: string): Promise<string[]> {
+    const rows = await em.execute<{ state_key: string }[]>(
+        "SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' ORDER BY state_key",
+        [roomId],
+      );
+    return rows.map((r) => r.state_key);
+  }
+}
