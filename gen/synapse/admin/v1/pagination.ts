@@ -5,26 +5,1653 @@
 // source: synapse/admin/v1/pagination.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct";
+import {
+  Direction,
+  directionFromJSON,
+  directionToJSON,
+  Event,
+  EventFormat,
+  eventFormatFromJSON,
+  eventFormatToJSON,
+} from "./common";
 
 export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/pagination.proto";
 
-/** Room history: `/messages`, purge history and its status. */
+/** Status of a history purge, as Synapse reports it. */
+export enum PurgeStatus {
+  PURGE_STATUS_UNSPECIFIED = 0,
+  /** PURGE_STATUS_ACTIVE - Scheduled or running. */
+  PURGE_STATUS_ACTIVE = 1,
+  PURGE_STATUS_COMPLETE = 2,
+  PURGE_STATUS_FAILED = 3,
+  /** PURGE_STATUS_CANCELLED - Cancelled through the task scheduler before it finished. */
+  PURGE_STATUS_CANCELLED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function purgeStatusFromJSON(object: any): PurgeStatus {
+  switch (object) {
+    case 0:
+    case "PURGE_STATUS_UNSPECIFIED":
+      return PurgeStatus.PURGE_STATUS_UNSPECIFIED;
+    case 1:
+    case "PURGE_STATUS_ACTIVE":
+      return PurgeStatus.PURGE_STATUS_ACTIVE;
+    case 2:
+    case "PURGE_STATUS_COMPLETE":
+      return PurgeStatus.PURGE_STATUS_COMPLETE;
+    case 3:
+    case "PURGE_STATUS_FAILED":
+      return PurgeStatus.PURGE_STATUS_FAILED;
+    case 4:
+    case "PURGE_STATUS_CANCELLED":
+      return PurgeStatus.PURGE_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PurgeStatus.UNRECOGNIZED;
+  }
+}
+
+export function purgeStatusToJSON(object: PurgeStatus): string {
+  switch (object) {
+    case PurgeStatus.PURGE_STATUS_UNSPECIFIED:
+      return "PURGE_STATUS_UNSPECIFIED";
+    case PurgeStatus.PURGE_STATUS_ACTIVE:
+      return "PURGE_STATUS_ACTIVE";
+    case PurgeStatus.PURGE_STATUS_COMPLETE:
+      return "PURGE_STATUS_COMPLETE";
+    case PurgeStatus.PURGE_STATUS_FAILED:
+      return "PURGE_STATUS_FAILED";
+    case PurgeStatus.PURGE_STATUS_CANCELLED:
+      return "PURGE_STATUS_CANCELLED";
+    case PurgeStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * What to paginate and how. Tokens are Synapse `StreamToken`s (`s<stream>`, `t<depth>-<stream>`,
+ * `m<min>~<id>.<pos>…` room keys followed by nine `_`-separated integers).
+ */
+export interface MessagesQuery {
+  roomId: string;
+  /** DIRECTION_UNSPECIFIED means forwards, as Synapse defaults `dir` to `f`. */
+  dir: Direction;
+  /** Absent: the start of the room (forwards) or its current end (backwards). */
+  from?: string | undefined;
+  to?:
+    | string
+    | undefined;
+  /** Absent: 10. Values above 1000 are capped to 1000. */
+  limit?:
+    | number
+    | undefined;
+  /**
+   * A RoomEventFilter (types, not_types, senders, not_senders, rooms, not_rooms, contains_url,
+   * org.matrix.labels, org.matrix.not_labels, related_by_senders, related_by_rel_types,
+   * lazy_load_members, event_format).
+   */
+  filter?:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * EVENT_FORMAT_FEDERATION as with the `raw` query parameter; the filter's
+   * `event_format: "federation"` has the same effect.
+   */
+  format: EventFormat;
+}
+
+/** One page of events, in pagination order. */
+export interface MessagesPage {
+  chunk: Event[];
+  /** The `from` token as used (a left member's backwards pagination is clamped at their leave). */
+  start: string;
+  /** Token for the next page; absent when there is nothing more to read in this direction. */
+  end?:
+    | string
+    | undefined;
+  /** The member events of the chunk's senders (filter `lazy_load_members`). */
+  state: Event[];
+  /** The format the events are to be rendered in. */
+  format: EventFormat;
+}
+
+export interface GetRoomMessagesRequest {
+  query?: MessagesQuery | undefined;
+}
+
+export interface GetRoomMessagesResponse {
+  page?: MessagesPage | undefined;
+}
+
+export interface AdminGetRoomMessagesRequest {
+  query?: MessagesQuery | undefined;
+}
+
+export interface AdminGetRoomMessagesResponse {
+  page?: MessagesPage | undefined;
+}
+
+export interface AdminGetEventContextRequest {
+  roomId: string;
+  eventId: string;
+  /** Events before and after, in total (before = limit / 2 rounded down). Absent: 10. */
+  limit?:
+    | number
+    | undefined;
+  /** A RoomEventFilter applied to the surrounding events and the state. */
+  filter?: { [key: string]: any } | undefined;
+}
+
+export interface AdminGetEventContextResponse {
+  /** Newest first. */
+  eventsBefore: Event[];
+  event?:
+    | Event
+    | undefined;
+  /** Oldest first. */
+  eventsAfter: Event[];
+  /** The state at the last event returned (only the senders' member events with lazy_load_members). */
+  state: Event[];
+  /** Token to paginate backwards from the first event before. */
+  start: string;
+  /** Token to paginate forwards from the last event after. */
+  end: string;
+}
+
+export interface PurgeHistoryRequest {
+  roomId: string;
+  /** Purge the events before this one (it is kept). Takes precedence over purge_up_to_ts. */
+  purgeUpToEventId?:
+    | string
+    | undefined;
+  /** Purge the events before the last event of the room received at or before this time (ms). */
+  purgeUpToTs?:
+    | number
+    | undefined;
+  /** Also delete events sent by local users (otherwise they are kept out of the timeline). */
+  deleteLocalEvents: boolean;
+}
+
+export interface PurgeHistoryResponse {
+  purgeId: string;
+}
+
+export interface GetPurgeHistoryStatusRequest {
+  purgeId: string;
+}
+
+export interface GetPurgeHistoryStatusResponse {
+  status: PurgeStatus;
+  /** Present when the purge failed, e.g. "400: topological_ordering is greater than forward extremities". */
+  error?:
+    | string
+    | undefined;
+  /** While running: `{"phase", "events_purged", "events_total"}`. */
+  progress?: { [key: string]: any } | undefined;
+}
+
+function createBaseMessagesQuery(): MessagesQuery {
+  return { roomId: "", dir: 0, from: undefined, to: undefined, limit: undefined, filter: undefined, format: 0 };
+}
+
+export const MessagesQuery: MessageFns<MessagesQuery> = {
+  encode(message: MessagesQuery, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.dir !== 0) {
+      writer.uint32(16).int32(message.dir);
+    }
+    if (message.from !== undefined) {
+      writer.uint32(26).string(message.from);
+    }
+    if (message.to !== undefined) {
+      writer.uint32(34).string(message.to);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(40).uint32(message.limit);
+    }
+    if (message.filter !== undefined) {
+      Struct.encode(Struct.wrap(message.filter), writer.uint32(50).fork()).join();
+    }
+    if (message.format !== 0) {
+      writer.uint32(56).int32(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessagesQuery {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessagesQuery();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.filter = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessagesQuery {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+      from: isSet(object.from) ? globalThis.String(object.from) : undefined,
+      to: isSet(object.to) ? globalThis.String(object.to) : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      filter: isObject(object.filter) ? object.filter : undefined,
+      format: isSet(object.format) ? eventFormatFromJSON(object.format) : 0,
+    };
+  },
+
+  toJSON(message: MessagesQuery): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
+    if (message.from !== undefined) {
+      obj.from = message.from;
+    }
+    if (message.to !== undefined) {
+      obj.to = message.to;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.filter !== undefined) {
+      obj.filter = message.filter;
+    }
+    if (message.format !== 0) {
+      obj.format = eventFormatToJSON(message.format);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessagesQuery>): MessagesQuery {
+    return MessagesQuery.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessagesQuery>): MessagesQuery {
+    const message = createBaseMessagesQuery();
+    message.roomId = object.roomId ?? "";
+    message.dir = object.dir ?? 0;
+    message.from = object.from ?? undefined;
+    message.to = object.to ?? undefined;
+    message.limit = object.limit ?? undefined;
+    message.filter = object.filter ?? undefined;
+    message.format = object.format ?? 0;
+    return message;
+  },
+};
+
+function createBaseMessagesPage(): MessagesPage {
+  return { chunk: [], start: "", end: undefined, state: [], format: 0 };
+}
+
+export const MessagesPage: MessageFns<MessagesPage> = {
+  encode(message: MessagesPage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.chunk) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.start !== "") {
+      writer.uint32(18).string(message.start);
+    }
+    if (message.end !== undefined) {
+      writer.uint32(26).string(message.end);
+    }
+    for (const v of message.state) {
+      Event.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.format !== 0) {
+      writer.uint32(40).int32(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessagesPage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessagesPage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chunk.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.start = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.end = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MessagesPage {
+    return {
+      chunk: globalThis.Array.isArray(object?.chunk) ? object.chunk.map((e: any) => Event.fromJSON(e)) : [],
+      start: isSet(object.start) ? globalThis.String(object.start) : "",
+      end: isSet(object.end) ? globalThis.String(object.end) : undefined,
+      state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
+      format: isSet(object.format) ? eventFormatFromJSON(object.format) : 0,
+    };
+  },
+
+  toJSON(message: MessagesPage): unknown {
+    const obj: any = {};
+    if (message.chunk?.length) {
+      obj.chunk = message.chunk.map((e) => Event.toJSON(e));
+    }
+    if (message.start !== "") {
+      obj.start = message.start;
+    }
+    if (message.end !== undefined) {
+      obj.end = message.end;
+    }
+    if (message.state?.length) {
+      obj.state = message.state.map((e) => Event.toJSON(e));
+    }
+    if (message.format !== 0) {
+      obj.format = eventFormatToJSON(message.format);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MessagesPage>): MessagesPage {
+    return MessagesPage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MessagesPage>): MessagesPage {
+    const message = createBaseMessagesPage();
+    message.chunk = object.chunk?.map((e) => Event.fromPartial(e)) || [];
+    message.start = object.start ?? "";
+    message.end = object.end ?? undefined;
+    message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
+    message.format = object.format ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetRoomMessagesRequest(): GetRoomMessagesRequest {
+  return { query: undefined };
+}
+
+export const GetRoomMessagesRequest: MessageFns<GetRoomMessagesRequest> = {
+  encode(message: GetRoomMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== undefined) {
+      MessagesQuery.encode(message.query, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = MessagesQuery.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomMessagesRequest {
+    return { query: isSet(object.query) ? MessagesQuery.fromJSON(object.query) : undefined };
+  },
+
+  toJSON(message: GetRoomMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.query !== undefined) {
+      obj.query = MessagesQuery.toJSON(message.query);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomMessagesRequest>): GetRoomMessagesRequest {
+    return GetRoomMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomMessagesRequest>): GetRoomMessagesRequest {
+    const message = createBaseGetRoomMessagesRequest();
+    message.query = (object.query !== undefined && object.query !== null)
+      ? MessagesQuery.fromPartial(object.query)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRoomMessagesResponse(): GetRoomMessagesResponse {
+  return { page: undefined };
+}
+
+export const GetRoomMessagesResponse: MessageFns<GetRoomMessagesResponse> = {
+  encode(message: GetRoomMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      MessagesPage.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = MessagesPage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomMessagesResponse {
+    return { page: isSet(object.page) ? MessagesPage.fromJSON(object.page) : undefined };
+  },
+
+  toJSON(message: GetRoomMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = MessagesPage.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomMessagesResponse>): GetRoomMessagesResponse {
+    return GetRoomMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomMessagesResponse>): GetRoomMessagesResponse {
+    const message = createBaseGetRoomMessagesResponse();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? MessagesPage.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAdminGetRoomMessagesRequest(): AdminGetRoomMessagesRequest {
+  return { query: undefined };
+}
+
+export const AdminGetRoomMessagesRequest: MessageFns<AdminGetRoomMessagesRequest> = {
+  encode(message: AdminGetRoomMessagesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== undefined) {
+      MessagesQuery.encode(message.query, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminGetRoomMessagesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminGetRoomMessagesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = MessagesQuery.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminGetRoomMessagesRequest {
+    return { query: isSet(object.query) ? MessagesQuery.fromJSON(object.query) : undefined };
+  },
+
+  toJSON(message: AdminGetRoomMessagesRequest): unknown {
+    const obj: any = {};
+    if (message.query !== undefined) {
+      obj.query = MessagesQuery.toJSON(message.query);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminGetRoomMessagesRequest>): AdminGetRoomMessagesRequest {
+    return AdminGetRoomMessagesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminGetRoomMessagesRequest>): AdminGetRoomMessagesRequest {
+    const message = createBaseAdminGetRoomMessagesRequest();
+    message.query = (object.query !== undefined && object.query !== null)
+      ? MessagesQuery.fromPartial(object.query)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAdminGetRoomMessagesResponse(): AdminGetRoomMessagesResponse {
+  return { page: undefined };
+}
+
+export const AdminGetRoomMessagesResponse: MessageFns<AdminGetRoomMessagesResponse> = {
+  encode(message: AdminGetRoomMessagesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.page !== undefined) {
+      MessagesPage.encode(message.page, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminGetRoomMessagesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminGetRoomMessagesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.page = MessagesPage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminGetRoomMessagesResponse {
+    return { page: isSet(object.page) ? MessagesPage.fromJSON(object.page) : undefined };
+  },
+
+  toJSON(message: AdminGetRoomMessagesResponse): unknown {
+    const obj: any = {};
+    if (message.page !== undefined) {
+      obj.page = MessagesPage.toJSON(message.page);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminGetRoomMessagesResponse>): AdminGetRoomMessagesResponse {
+    return AdminGetRoomMessagesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminGetRoomMessagesResponse>): AdminGetRoomMessagesResponse {
+    const message = createBaseAdminGetRoomMessagesResponse();
+    message.page = (object.page !== undefined && object.page !== null)
+      ? MessagesPage.fromPartial(object.page)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAdminGetEventContextRequest(): AdminGetEventContextRequest {
+  return { roomId: "", eventId: "", limit: undefined, filter: undefined };
+}
+
+export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest> = {
+  encode(message: AdminGetEventContextRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    if (message.filter !== undefined) {
+      Struct.encode(Struct.wrap(message.filter), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminGetEventContextRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminGetEventContextRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filter = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminGetEventContextRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      filter: isObject(object.filter) ? object.filter : undefined,
+    };
+  },
+
+  toJSON(message: AdminGetEventContextRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.filter !== undefined) {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminGetEventContextRequest>): AdminGetEventContextRequest {
+    return AdminGetEventContextRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminGetEventContextRequest>): AdminGetEventContextRequest {
+    const message = createBaseAdminGetEventContextRequest();
+    message.roomId = object.roomId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.limit = object.limit ?? undefined;
+    message.filter = object.filter ?? undefined;
+    return message;
+  },
+};
+
+function createBaseAdminGetEventContextResponse(): AdminGetEventContextResponse {
+  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "" };
+}
+
+export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextResponse> = {
+  encode(message: AdminGetEventContextResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.eventsBefore) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.eventsAfter) {
+      Event.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.state) {
+      Event.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.start !== "") {
+      writer.uint32(42).string(message.start);
+    }
+    if (message.end !== "") {
+      writer.uint32(50).string(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AdminGetEventContextResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAdminGetEventContextResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventsBefore.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventsAfter.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.start = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.end = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AdminGetEventContextResponse {
+    return {
+      eventsBefore: globalThis.Array.isArray(object?.eventsBefore)
+        ? object.eventsBefore.map((e: any) => Event.fromJSON(e))
+        : globalThis.Array.isArray(object?.events_before)
+        ? object.events_before.map((e: any) => Event.fromJSON(e))
+        : [],
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      eventsAfter: globalThis.Array.isArray(object?.eventsAfter)
+        ? object.eventsAfter.map((e: any) => Event.fromJSON(e))
+        : globalThis.Array.isArray(object?.events_after)
+        ? object.events_after.map((e: any) => Event.fromJSON(e))
+        : [],
+      state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
+      start: isSet(object.start) ? globalThis.String(object.start) : "",
+      end: isSet(object.end) ? globalThis.String(object.end) : "",
+    };
+  },
+
+  toJSON(message: AdminGetEventContextResponse): unknown {
+    const obj: any = {};
+    if (message.eventsBefore?.length) {
+      obj.eventsBefore = message.eventsBefore.map((e) => Event.toJSON(e));
+    }
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.eventsAfter?.length) {
+      obj.eventsAfter = message.eventsAfter.map((e) => Event.toJSON(e));
+    }
+    if (message.state?.length) {
+      obj.state = message.state.map((e) => Event.toJSON(e));
+    }
+    if (message.start !== "") {
+      obj.start = message.start;
+    }
+    if (message.end !== "") {
+      obj.end = message.end;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AdminGetEventContextResponse>): AdminGetEventContextResponse {
+    return AdminGetEventContextResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AdminGetEventContextResponse>): AdminGetEventContextResponse {
+    const message = createBaseAdminGetEventContextResponse();
+    message.eventsBefore = object.eventsBefore?.map((e) => Event.fromPartial(e)) || [];
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.eventsAfter = object.eventsAfter?.map((e) => Event.fromPartial(e)) || [];
+    message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
+    message.start = object.start ?? "";
+    message.end = object.end ?? "";
+    return message;
+  },
+};
+
+function createBasePurgeHistoryRequest(): PurgeHistoryRequest {
+  return { roomId: "", purgeUpToEventId: undefined, purgeUpToTs: undefined, deleteLocalEvents: false };
+}
+
+export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
+  encode(message: PurgeHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.purgeUpToEventId !== undefined) {
+      writer.uint32(18).string(message.purgeUpToEventId);
+    }
+    if (message.purgeUpToTs !== undefined) {
+      writer.uint32(24).int64(message.purgeUpToTs);
+    }
+    if (message.deleteLocalEvents !== false) {
+      writer.uint32(32).bool(message.deleteLocalEvents);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.purgeUpToEventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.purgeUpToTs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deleteLocalEvents = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeHistoryRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      purgeUpToEventId: isSet(object.purgeUpToEventId)
+        ? globalThis.String(object.purgeUpToEventId)
+        : isSet(object.purge_up_to_event_id)
+        ? globalThis.String(object.purge_up_to_event_id)
+        : undefined,
+      purgeUpToTs: isSet(object.purgeUpToTs)
+        ? globalThis.Number(object.purgeUpToTs)
+        : isSet(object.purge_up_to_ts)
+        ? globalThis.Number(object.purge_up_to_ts)
+        : undefined,
+      deleteLocalEvents: isSet(object.deleteLocalEvents)
+        ? globalThis.Boolean(object.deleteLocalEvents)
+        : isSet(object.delete_local_events)
+        ? globalThis.Boolean(object.delete_local_events)
+        : false,
+    };
+  },
+
+  toJSON(message: PurgeHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.purgeUpToEventId !== undefined) {
+      obj.purgeUpToEventId = message.purgeUpToEventId;
+    }
+    if (message.purgeUpToTs !== undefined) {
+      obj.purgeUpToTs = Math.round(message.purgeUpToTs);
+    }
+    if (message.deleteLocalEvents !== false) {
+      obj.deleteLocalEvents = message.deleteLocalEvents;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeHistoryRequest>): PurgeHistoryRequest {
+    return PurgeHistoryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PurgeHistoryRequest>): PurgeHistoryRequest {
+    const message = createBasePurgeHistoryRequest();
+    message.roomId = object.roomId ?? "";
+    message.purgeUpToEventId = object.purgeUpToEventId ?? undefined;
+    message.purgeUpToTs = object.purgeUpToTs ?? undefined;
+    message.deleteLocalEvents = object.deleteLocalEvents ?? false;
+    return message;
+  },
+};
+
+function createBasePurgeHistoryResponse(): PurgeHistoryResponse {
+  return { purgeId: "" };
+}
+
+export const PurgeHistoryResponse: MessageFns<PurgeHistoryResponse> = {
+  encode(message: PurgeHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.purgeId !== "") {
+      writer.uint32(10).string(message.purgeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.purgeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeHistoryResponse {
+    return {
+      purgeId: isSet(object.purgeId)
+        ? globalThis.String(object.purgeId)
+        : isSet(object.purge_id)
+        ? globalThis.String(object.purge_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PurgeHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.purgeId !== "") {
+      obj.purgeId = message.purgeId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PurgeHistoryResponse>): PurgeHistoryResponse {
+    return PurgeHistoryResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PurgeHistoryResponse>): PurgeHistoryResponse {
+    const message = createBasePurgeHistoryResponse();
+    message.purgeId = object.purgeId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPurgeHistoryStatusRequest(): GetPurgeHistoryStatusRequest {
+  return { purgeId: "" };
+}
+
+export const GetPurgeHistoryStatusRequest: MessageFns<GetPurgeHistoryStatusRequest> = {
+  encode(message: GetPurgeHistoryStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.purgeId !== "") {
+      writer.uint32(10).string(message.purgeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPurgeHistoryStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPurgeHistoryStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.purgeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPurgeHistoryStatusRequest {
+    return {
+      purgeId: isSet(object.purgeId)
+        ? globalThis.String(object.purgeId)
+        : isSet(object.purge_id)
+        ? globalThis.String(object.purge_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetPurgeHistoryStatusRequest): unknown {
+    const obj: any = {};
+    if (message.purgeId !== "") {
+      obj.purgeId = message.purgeId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPurgeHistoryStatusRequest>): GetPurgeHistoryStatusRequest {
+    return GetPurgeHistoryStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPurgeHistoryStatusRequest>): GetPurgeHistoryStatusRequest {
+    const message = createBaseGetPurgeHistoryStatusRequest();
+    message.purgeId = object.purgeId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetPurgeHistoryStatusResponse(): GetPurgeHistoryStatusResponse {
+  return { status: 0, error: undefined, progress: undefined };
+}
+
+export const GetPurgeHistoryStatusResponse: MessageFns<GetPurgeHistoryStatusResponse> = {
+  encode(message: GetPurgeHistoryStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.error !== undefined) {
+      writer.uint32(18).string(message.error);
+    }
+    if (message.progress !== undefined) {
+      Struct.encode(Struct.wrap(message.progress), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetPurgeHistoryStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetPurgeHistoryStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.progress = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetPurgeHistoryStatusResponse {
+    return {
+      status: isSet(object.status) ? purgeStatusFromJSON(object.status) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : undefined,
+      progress: isObject(object.progress) ? object.progress : undefined,
+    };
+  },
+
+  toJSON(message: GetPurgeHistoryStatusResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = purgeStatusToJSON(message.status);
+    }
+    if (message.error !== undefined) {
+      obj.error = message.error;
+    }
+    if (message.progress !== undefined) {
+      obj.progress = message.progress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetPurgeHistoryStatusResponse>): GetPurgeHistoryStatusResponse {
+    return GetPurgeHistoryStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetPurgeHistoryStatusResponse>): GetPurgeHistoryStatusResponse {
+    const message = createBaseGetPurgeHistoryStatusResponse();
+    message.status = object.status ?? 0;
+    message.error = object.error ?? undefined;
+    message.progress = object.progress ?? undefined;
+    return message;
+  },
+};
+
+/** Room history: `/messages`, event context, purge history and its status. */
 export type PaginationServiceService = typeof PaginationServiceService;
-export const PaginationServiceService = {} as const;
+export const PaginationServiceService = {
+  /**
+   * A page of a room's timeline as a member sees it (`GET /_matrix/client/v3/rooms/<room_id>/messages`):
+   * membership gate, history visibility, retention hiding. Guests allowed.
+   */
+  getRoomMessages: {
+    path: "/synapse.admin.v1.PaginationService/GetRoomMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomMessagesRequest): Buffer =>
+      Buffer.from(GetRoomMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomMessagesRequest => GetRoomMessagesRequest.decode(value),
+    responseSerialize: (value: GetRoomMessagesResponse): Buffer =>
+      Buffer.from(GetRoomMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomMessagesResponse => GetRoomMessagesResponse.decode(value),
+  },
+  /**
+   * A page of a room's timeline without any visibility filtering
+   * (`GET /_synapse/admin/v1/rooms/<room_id>/messages`). Needs a server-admin credential.
+   */
+  adminGetRoomMessages: {
+    path: "/synapse.admin.v1.PaginationService/AdminGetRoomMessages" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdminGetRoomMessagesRequest): Buffer =>
+      Buffer.from(AdminGetRoomMessagesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdminGetRoomMessagesRequest => AdminGetRoomMessagesRequest.decode(value),
+    responseSerialize: (value: AdminGetRoomMessagesResponse): Buffer =>
+      Buffer.from(AdminGetRoomMessagesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdminGetRoomMessagesResponse => AdminGetRoomMessagesResponse.decode(value),
+  },
+  /**
+   * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
+   * Needs a server-admin credential.
+   */
+  adminGetEventContext: {
+    path: "/synapse.admin.v1.PaginationService/AdminGetEventContext" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdminGetEventContextRequest): Buffer =>
+      Buffer.from(AdminGetEventContextRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdminGetEventContextRequest => AdminGetEventContextRequest.decode(value),
+    responseSerialize: (value: AdminGetEventContextResponse): Buffer =>
+      Buffer.from(AdminGetEventContextResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AdminGetEventContextResponse => AdminGetEventContextResponse.decode(value),
+  },
+  /**
+   * Starts a `purge_history` task (`POST /_synapse/admin/v1/purge_history/<room_id>[/<event_id>]`).
+   * Needs a server-admin credential.
+   */
+  purgeHistory: {
+    path: "/synapse.admin.v1.PaginationService/PurgeHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeHistoryRequest): Buffer => Buffer.from(PurgeHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeHistoryRequest => PurgeHistoryRequest.decode(value),
+    responseSerialize: (value: PurgeHistoryResponse): Buffer =>
+      Buffer.from(PurgeHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeHistoryResponse => PurgeHistoryResponse.decode(value),
+  },
+  /**
+   * The status of a history purge (`GET /_synapse/admin/v1/purge_history_status/<purge_id>`).
+   * Needs a server-admin credential.
+   */
+  getPurgeHistoryStatus: {
+    path: "/synapse.admin.v1.PaginationService/GetPurgeHistoryStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetPurgeHistoryStatusRequest): Buffer =>
+      Buffer.from(GetPurgeHistoryStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetPurgeHistoryStatusRequest => GetPurgeHistoryStatusRequest.decode(value),
+    responseSerialize: (value: GetPurgeHistoryStatusResponse): Buffer =>
+      Buffer.from(GetPurgeHistoryStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetPurgeHistoryStatusResponse => GetPurgeHistoryStatusResponse.decode(value),
+  },
+} as const;
 
 export interface PaginationServiceServer extends UntypedServiceImplementation {
+  /**
+   * A page of a room's timeline as a member sees it (`GET /_matrix/client/v3/rooms/<room_id>/messages`):
+   * membership gate, history visibility, retention hiding. Guests allowed.
+   */
+  getRoomMessages: handleUnaryCall<GetRoomMessagesRequest, GetRoomMessagesResponse>;
+  /**
+   * A page of a room's timeline without any visibility filtering
+   * (`GET /_synapse/admin/v1/rooms/<room_id>/messages`). Needs a server-admin credential.
+   */
+  adminGetRoomMessages: handleUnaryCall<AdminGetRoomMessagesRequest, AdminGetRoomMessagesResponse>;
+  /**
+   * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
+   * Needs a server-admin credential.
+   */
+  adminGetEventContext: handleUnaryCall<AdminGetEventContextRequest, AdminGetEventContextResponse>;
+  /**
+   * Starts a `purge_history` task (`POST /_synapse/admin/v1/purge_history/<room_id>[/<event_id>]`).
+   * Needs a server-admin credential.
+   */
+  purgeHistory: handleUnaryCall<PurgeHistoryRequest, PurgeHistoryResponse>;
+  /**
+   * The status of a history purge (`GET /_synapse/admin/v1/purge_history_status/<purge_id>`).
+   * Needs a server-admin credential.
+   */
+  getPurgeHistoryStatus: handleUnaryCall<GetPurgeHistoryStatusRequest, GetPurgeHistoryStatusResponse>;
 }
 
 export interface PaginationServiceClient extends Client {
+  /**
+   * A page of a room's timeline as a member sees it (`GET /_matrix/client/v3/rooms/<room_id>/messages`):
+   * membership gate, history visibility, retention hiding. Guests allowed.
+   */
+  getRoomMessages(
+    request: GetRoomMessagesRequest,
+    callback: (error: ServiceError | null, response: GetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  getRoomMessages(
+    request: GetRoomMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  getRoomMessages(
+    request: GetRoomMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A page of a room's timeline without any visibility filtering
+   * (`GET /_synapse/admin/v1/rooms/<room_id>/messages`). Needs a server-admin credential.
+   */
+  adminGetRoomMessages(
+    request: AdminGetRoomMessagesRequest,
+    callback: (error: ServiceError | null, response: AdminGetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  adminGetRoomMessages(
+    request: AdminGetRoomMessagesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdminGetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  adminGetRoomMessages(
+    request: AdminGetRoomMessagesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdminGetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
+   * Needs a server-admin credential.
+   */
+  adminGetEventContext(
+    request: AdminGetEventContextRequest,
+    callback: (error: ServiceError | null, response: AdminGetEventContextResponse) => void,
+  ): ClientUnaryCall;
+  adminGetEventContext(
+    request: AdminGetEventContextRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AdminGetEventContextResponse) => void,
+  ): ClientUnaryCall;
+  adminGetEventContext(
+    request: AdminGetEventContextRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AdminGetEventContextResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Starts a `purge_history` task (`POST /_synapse/admin/v1/purge_history/<room_id>[/<event_id>]`).
+   * Needs a server-admin credential.
+   */
+  purgeHistory(
+    request: PurgeHistoryRequest,
+    callback: (error: ServiceError | null, response: PurgeHistoryResponse) => void,
+  ): ClientUnaryCall;
+  purgeHistory(
+    request: PurgeHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeHistoryResponse) => void,
+  ): ClientUnaryCall;
+  purgeHistory(
+    request: PurgeHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeHistoryResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The status of a history purge (`GET /_synapse/admin/v1/purge_history_status/<purge_id>`).
+   * Needs a server-admin credential.
+   */
+  getPurgeHistoryStatus(
+    request: GetPurgeHistoryStatusRequest,
+    callback: (error: ServiceError | null, response: GetPurgeHistoryStatusResponse) => void,
+  ): ClientUnaryCall;
+  getPurgeHistoryStatus(
+    request: GetPurgeHistoryStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetPurgeHistoryStatusResponse) => void,
+  ): ClientUnaryCall;
+  getPurgeHistoryStatus(
+    request: GetPurgeHistoryStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetPurgeHistoryStatusResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const PaginationServiceClient = makeGenericClientConstructor(
@@ -35,3 +1662,40 @@ export const PaginationServiceClient = makeGenericClientConstructor(
   service: typeof PaginationServiceService;
   serviceName: string;
 };
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}
