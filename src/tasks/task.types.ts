@@ -63,6 +63,15 @@ export interface ScheduleOptions {
   timestamp?: number | null;
 }
 
+/** Synapse's update_task: only the given fields change; the timestamp defaults to now. */
+export interface TaskUpdate {
+  /** `scheduled` (with a future timestamp) stages a later step; terminal statuses are refused. */
+  status?: TaskStatus | null;
+  result?: Json | null;
+  error?: string | null;
+  timestamp?: number | null;
+}
+
 export interface TaskFilter {
   actions?: string[] | null;
   resourceId?: string | null;
@@ -84,6 +93,8 @@ export interface TaskScheduler {
   cancelTask(em: Em, id: string): Promise<ScheduledTask | null>;
   /** Refused (throws) for active tasks. */
   deleteTask(em: Em, id: string): Promise<void>;
+  /** Heartbeat/checkpoint outside a run (unfenced); false when the task does not exist. */
+  updateTask(em: Em, id: string, update: TaskUpdate): Promise<boolean>;
 }
 
 export class LeaseLostError extends Error {

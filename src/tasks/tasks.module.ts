@@ -1,15 +1,32 @@
 import { createLockManager } from '../infra/locks/lock-manager';
 import type { AppModule, ModuleDeps } from '../module';
+import { PgTaskScheduler } from './task-scheduler';
 
-/** Background infrastructure other modules build on: the lock manager ('locks'). */
+/**
+ * Background infrastructure other modules build on: the lock manager ('locks') and the task
+ * scheduler ('scheduler'). Modules created later register their actions on the scheduler at
+ * creation; claiming starts with start(), once every action is known.
+ */
 export function createTasksModule(d: ModuleDeps): AppModule {
   const locks = createLockManager({ redis: d.redis, keyPrefix: d.config.redisKeyPrefix, log: d.log });
+  const scheduler = new PgTaskScheduler({
+    orm: d.orm,
+    log: d.log.child({ component: 'tasks' }),
+    instanceName: d.config.instanceName,
+    connectionString: d.orm.config.get('clientUrl')!,
+    maxConcurrentTasks: d.config.maxConcurrentTasks,
+  });
   d.registry.set('locks', locks);
+  d.registry.set('scheduler', scheduler);
   return {
     name: 'tasks',
     bindings: [],
     routes: [],
+    async start() {
+      await scheduler.start();
+    },
     async stop() {
+      await scheduler.stop();
       await locks.close();
     },
   };

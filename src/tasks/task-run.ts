@@ -1,0 +1,141 @@
+/**
+ * One execution of a task on this instance: the TaskRun handed to the action (fenced writes
+ * under the run's lease) and the recording of what the action returned.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Orm } from '../infra/orm';
+import type { Em } from '../infra/orm';
+import type { Logger } from '../logger';
+import { MatrixError } from '../errors';
+import type { Clock } from './clock';
+import type { LeaseRef, TaskRepository, TaskRow } from './task.repository';
+import { LeaseLostError, type Json, type ScheduledTask, type TaskOutcome, type TaskRun, type TaskStatus } from './task.types';
+
+/** Abort reason of runs stopped because this instance shuts down (the task resumes elsewhere). */
+export class TaskShutdownError extends Error {
+  constructor() {
+    super('the instance is shutting down');
+    this.name = 'TaskShutdownError';
+  }
+}
+
+/** Abort reason of runs whose task was cancelled. */
+export class TaskCancelledError extends Error {
+  constructor(id: string) {
+    super(`task ${id} was cancelled`);
+    this.name = 'TaskCancelledError';
+  }
+}
+
+export interface RunDeps {
+  orm: Orm;
+  repo: TaskRepository;
+  clock: Clock;
+  log: Logger;
+  leaseMs: number;
+  /** Called with the task's new state after each write (for watchers). */
+  changed(task: ScheduledTask): void;
+}
+
+const TERMINAL: TaskStatus[] = ['complete', 'failed', 'cancelled'];
+export const isTerminal = (s: TaskStatus) => TERMINAL.includes(s);
+
+/** Synapse records a failed task's exception text; a MatrixError renders as "<code>: <msg>". */
+export function errorText(err: unknown): string {
+  if (err instanceof MatrixError) return err.toTaskError();
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class ActiveRun implements TaskRun {
+  readonly controller = new AbortController();
+  readonly lease: LeaseRef;
+  /** Clock time of the last write made by the action (stuck-task warnings). */
+  lastUpdate: number;
+  warnedAt = 0;
+  readonly task: ScheduledTask;
+  /** The transaction of the fenced() call in progress, if any. */
+  private readonly inTx = new AsyncLocalStorage<Em>();
+
+  constructor(
+    row: TaskRow,
+    private readonly d: RunDeps,
+  ) {
+    const { leaseId, ...task } = row;
+    this.task = task;
+    this.lease = { id: row.id, leaseId: leaseId! };
+    this.lastUpdate = d.clock.now();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  async updateResult(result: Json): Promise<void> {
+    await this.write({ result });
+    this.task.result = result;
+    this.d.changed({ ...this.task });
+  }
+
+  async reportProgress(progress: Json): Promise<void> {
+    await this.write({ progress });
+    this.task.progress = progress;
+    this.d.changed({ ...this.task });
+  }
+
+  fenced<T>(fn: (em: Em) => Promise<T>): Promise<T> {
+    return this.d.orm.em.fork().transactional(async (tx) => {
+      if (!(await this.d.repo.lockLease(tx, this.lease, this.d.leaseMs))) throw this.lost();
+      return this.inTx.run(tx, () => fn(tx));
+    });
+  }
+
+  /** Aborts the run (once) with `reason`. */
+  abort(reason: Error): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason);
+  }
+
+  private async write(patch: { result?: Json; progress?: Json }): Promise<void> {
+    const now = this.d.clock.now();
+    // Inside fenced() the write joins its transaction: the row is locked by it, so a write on
+    // another connection would wait for it forever.
+    const em = this.inTx.getStore() ?? this.d.orm.em.fork();
+    if (!(await this.d.repo.fencedUpdate(em, this.lease, { ...patch, timestamp: now }))) throw this.lost();
+    this.lastUpdate = now;
+    this.task.timestamp = now;
+  }
+
+  private lost(): LeaseLostError {
+    const err = new LeaseLostError(this.task.id);
+    this.abort(err);
+    return err;
+  }
+
+  /**
+   * Records the action's outcome under the lease. A run stopped by shutdown that did not finish
+   * keeps its checkpoint and is handed back (active, no lease) for another instance to resume.
+   * Returns true when the task was handed back.
+   */
+  async settle(outcome: TaskOutcome): Promise<boolean> {
+    const reason = this.controller.signal.reason;
+    if (reason instanceof TaskCancelledError || reason instanceof LeaseLostError) return false;
+    let o = outcome;
+    const handBack = reason instanceof TaskShutdownError && o.status !== 'complete';
+    if (handBack) o = { status: 'active', result: o.result ?? null };
+    const status: TaskStatus = o.status;
+    const written = await this.d.repo.finish(this.d.orm.em.fork(), this.lease, {
+      status,
+      result: o.result ?? null,
+      error: status === 'failed' ? (o.error ?? null) : null,
+      timestamp: this.d.clock.now(),
+    });
+    if (!written) {
+      this.d.log.warn({ taskId: this.task.id }, 'task lease was lost before its outcome could be recorded');
+      return false;
+    }
+    this.task.status = status;
+    if (o.result) this.task.result = o.result;
+    if (status === 'failed' && o.error) this.task.error = o.error;
+    this.d.changed({ ...this.task });
+    return handBack || status === 'active';
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * Persistent background tasks shared by every instance on one database.
+ *
+ * How it works / things to keep in mind:
+ * - A task is a row of `scheduled_tasks`. Any instance claims due tasks of the actions *it* has
+ *   registered, in one `UPDATE ... FOR UPDATE SKIP LOCKED` statement, up to maxConcurrentTasks
+ *   running at once. A claim gives the task a fresh lease (a `lease_id` from a sequence and an
+ *   expiry on the database clock) that this instance renews every leaseRenewMs while the action
+ *   runs.
+ * - Every write of a run (checkpoint, progress, fenced transaction, outcome) names its lease and
+ *   succeeds only while the lease is the task's current one: a runner that was paused or cut off
+ *   long enough for another instance to take the task over cannot write anything.
+ * - An instance that dies stops renewing; its tasks' leases expire after leaseMs and the next claim
+ *   pass anywhere (a notification, a due timer or the pollIntervalMs fallback) resumes them from
+ *   their last checkpoint.
+ * - Wake-ups: scheduling a task sends NOTIFY; every instance LISTENs on a dedicated connection
+ *   and runs a claim pass at once. Future tasks arm a timer on the scheduler's clock for their due
+ *   time. Polling every pollIntervalMs covers lost notifications and expired leases.
+ * - Cancellation marks the row `cancelled` (voiding the lease) and aborts the run's signal on
+ *   whichever instance runs it (NOTIFY).
+ * - stop(): no more claims; running actions are aborted with TaskShutdownError, and whatever did
+ *   not complete is handed back (active, no lease) so another instance resumes it immediately.
+ * - Finished tasks are deleted keepTasksForMs after their last update.
+ */
+import { setMaxListeners, EventEmitter } from 'node:events';
+import type { Em, Orm } from '../infra/orm';
+import type { Logger } from '../logger';
+import { badRequest, notFound } from '../errors';
+import { randomLetters } from '../ids';
+import { systemClock, type Clock } from './clock';
+import { ActiveRun, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
+import { TaskListener } from './task-listener';
+import { TaskRepository, type TaskRow } from './task.repository';
+import { LeaseLostError, type Json, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
+
+/** A run's lease lasts this long (database clock) unless renewed. */
+export const TASK_LEASE_MS = 5_000;
+/** Renewal period of the leases of running tasks. */
+export const LEASE_RENEW_INTERVAL_MS = 1_000;
+/** Fallback claim pass period (lost notifications, expired leases of dead instances). */
+export const POLL_INTERVAL_MS = 1_000;
+/** Finished tasks are kept this long after their last update (Synapse: 7 days). */
+export const KEEP_TASKS_FOR_MS = 7 * 24 * 3_600_000;
+/** Period of the cleanup of finished tasks (Synapse: every minute). */
+export const CLEANUP_INTERVAL_MS = 60_000;
+/** A running task without any update for this long is reported as possibly stuck (Synapse: 24 h). */
+export const LAST_UPDATE_BEFORE_WARNING_MS = 24 * 3_600_000;
+/** How long stop() lets aborted actions checkpoint before handing their tasks back anyway. */
+export const STOP_GRACE_MS = 5_000;
+
+export interface TaskSchedulerOptions {
+  orm: Orm;
+  log: Logger;
+  /** Recorded as the lease owner. */
+  instanceName: string;
+  /** Connection string for the dedicated LISTEN connection. */
+  connectionString: string;
+  maxConcurrentTasks: number;
+  clock?: Clock;
+  leaseMs?: number;
+  leaseRenewMs?: number;
+  pollIntervalMs?: number;
+  keepTasksForMs?: number;
+  cleanupIntervalMs?: number;
+  warnAfterMs?: number;
+  stopGraceMs?: number;
+}
+
+export class PgTaskScheduler implements TaskScheduler {
+  readonly clock: Clock;
+  private readonly repo = new TaskRepository();
+  private readonly actions = new Map<string, TaskAction>();
+  private readonly running = new Map<string, { run: ActiveRun; done: Promise<void> }>();
+  private readonly watchers = new EventEmitter();
+  private readonly listener: TaskListener;
+  private readonly o: Required<Omit<TaskSchedulerOptions, 'clock'>>;
+  private started = false;
+  private stopping = false;
+  private passing = false;
+  private again = false;
+  private timers: NodeJS.Timeout[] = [];
+  private cancelDueTimer: (() => void) | null = null;
+  private dueTimerAt = Infinity;
+  private cancelCleanup: (() => void) | null = null;
+  private lastRenewal = Date.now();
+
+  constructor(opts: TaskSchedulerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.o = {
+      leaseMs: TASK_LEASE_MS,
+      leaseRenewMs: LEASE_RENEW_INTERVAL_MS,
+      pollIntervalMs: POLL_INTERVAL_MS,
+      keepTasksForMs: KEEP_TASKS_FOR_MS,
+      cleanupIntervalMs: CLEANUP_INTERVAL_MS,
+      warnAfterMs: LAST_UPDATE_BEFORE_WARNING_MS,
+      stopGraceMs: STOP_GRACE_MS,
+      ...opts,
+    } as Required<Omit<TaskSchedulerOptions, 'clock'>>;
+    setMaxListeners(0, this.watchers);
+    this.listener = new TaskListener(
+      opts.connectionString,
+      {
+        onNew: (action, at) => this.actions.has(action) && (at <= this.clock.now() ? this.kick() : this.armDueTimer(at)),
+        onCancel: (id) => this.running.get(id)?.run.abort(new TaskCancelledError(id)),
+        onConnected: () => this.kick(),
+      },
+      opts.log,
+    );
+  }
+
+  /** Registers the function of an action; call before start() so resumed tasks find it. */
+  registerAction(name: string, action: TaskAction): void {
+    this.actions.set(name, action);
+    if (this.started) this.kick();
+  }
+
+  /**
+   * Persists a task (status `scheduled`) and wakes a runner on any instance. A timestamp absent
+   * or in the past means now. Throws when the action is not registered.
+   */
+  async scheduleTask(em: Em, action: string, opts: ScheduleOptions = {}): Promise<string> {
+    if (!this.actions.has(action)) throw new Error(`No function associated with action ${action}`);
+    const id = randomLetters(16);
+    const now = this.clock.now();
+    const timestamp = opts.timestamp === undefined || opts.timestamp === null || opts.timestamp < now ? now : opts.timestamp;
+    await this.repo.insert(em, { id, action, timestamp, resourceId: opts.resourceId ?? null, params: opts.params ?? null });
+    if (timestamp <= now) this.kick();
+    else this.armDueTimer(timestamp);
+    return id;
+  }
+
+  /** The task, or null (also once cleaned up). */
+  async getTask(em: Em, id: string): Promise<ScheduledTask | null> {
+    const row = await this.repo.get(em, id);
+    return row && publicTask(row);
+  }
+
+  /** Tasks matching Synapse's get_tasks filters, oldest first. */
+  async getTasks(em: Em, filter: TaskFilter): Promise<ScheduledTask[]> {
+    return (await this.repo.list(em, filter)).map(publicTask);
+  }
+
+  /**
+   * Synapse's update_task (unfenced; runners use TaskRun.updateResult). Every update refreshes
+   * the timestamp unless one is given. Throws 400 for terminal statuses; false when missing.
+   */
+  async updateTask(em: Em, id: string, u: TaskUpdate): Promise<boolean> {
+    if (u.status && isTerminal(u.status)) throw badRequest(`Cannot set the status of task ${id} to ${u.status}`);
+    const ok = await this.repo.update(em, id, { status: u.status ?? undefined, result: u.result ?? undefined, error: u.error ?? undefined, timestamp: u.timestamp ?? this.clock.now() });
+    if (ok && u.status === 'scheduled') this.kick();
+    return ok;
+  }
+
+  /**
+   * Marks a scheduled or active task `cancelled` and aborts its run wherever it runs. Terminal
+   * tasks are returned unchanged; null when the task does not exist.
+   */
+  async cancelTask(em: Em, id: string): Promise<ScheduledTask | null> {
+    const row = await this.repo.cancel(em, id, this.clock.now());
+    if (!row) return this.getTask(em, id);
+    await this.repo.notify(em, `c|${id}`);
+    this.running.get(id)?.run.abort(new TaskCancelledError(id));
+    const task = publicTask(row);
+    this.watchers.emit(id, task);
+    return task;
+  }
+
+  /** Deletes a task. Throws 404 when missing and 400 when it is active. */
+  async deleteTask(em: Em, id: string): Promise<void> {
+    const res = await this.repo.delete(em, id);
+    if (res === 'missing') throw notFound('Task not found');
+    if (res === 'active') throw badRequest('Cannot delete an active task');
+  }
+
+  /**
+   * Yields the task now and after every change (local changes at once, others within
+   * WATCH_POLL_MS) until it is finished, deleted, or `signal` aborts.
+   */
+  async *watchTask(em: Em, id: string, signal: AbortSignal, pollMs = 500): AsyncGenerator<ScheduledTask> {
+    let last = '';
+    let pending: ScheduledTask | null = null;
+    let wake: (() => void) | null = null;
+    const onChange = (t: ScheduledTask) => {
+      pending = t;
+      wake?.();
+    };
+    this.watchers.on(id, onChange);
+    try {
+      for (;;) {
+        const task = pending ?? (await this.getTask(em.fork(), id));
+        pending = null;
+        if (!task) return;
+        const key = JSON.stringify(task);
+        if (key !== last) {
+          last = key;
+          yield task;
+        }
+        if (isTerminal(task.status) || signal.aborted) return;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, pollMs);
+          wake = () => (clearTimeout(t), resolve());
+          signal.addEventListener('abort', wake, { once: true });
+        });
+        wake = null;
+      }
+    } finally {
+      this.watchers.off(id, onChange);
+    }
+  }
+
+  /** Starts claiming: LISTEN, timers, then a first pass (which resumes orphaned tasks). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.listener.start();
+    this.timers.push(setInterval(() => this.kick(), this.o.pollIntervalMs));
+    this.timers.push(setInterval(() => void this.renewLeases(), this.o.leaseRenewMs));
+    this.timers.forEach((t) => t.unref());
+    this.scheduleCleanup();
+    this.kick();
+  }
+
+  /**
+   * Stops claiming, aborts running actions (TaskShutdownError) and hands back, after at most
+   * stopGraceMs, every task that did not finish so another instance resumes it at once.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.timers.forEach((t) => clearInterval(t));
+    this.cancelDueTimer?.();
+    this.cancelCleanup?.();
+    await this.listener.stop();
+    const entries = [...this.running.values()];
+    entries.forEach((e) => e.run.abort(new TaskShutdownError()));
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled(entries.map((e) => e.done)), new Promise((r) => (grace = setTimeout(r, this.o.stopGraceMs)))]);
+    clearTimeout(grace);
+    const left = [...this.running.values()].map((e) => e.run);
+    if (left.length === 0) return;
+    const em = this.o.orm.em.fork();
+    await this.repo.release(em, left.map((r) => r.lease)).catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not hand tasks back; their leases will expire'));
+    await this.announce([...new Set(left.map((r) => r.task.action))]);
+  }
+
+  /** Ids of the tasks running on this instance. */
+  runningTaskIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Runs a claim pass now (or right after the one in progress). */
+  kick(): void {
+    if (!this.started || this.stopping) return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    this.passing = true;
+    void this.pass().finally(() => (this.passing = false));
+  }
+
+  private async pass(): Promise<void> {
+    do {
+      this.again = false;
+      const free = this.o.maxConcurrentTasks - this.running.size;
+      if (free <= 0 || this.stopping) return;
+      const actions = [...this.actions.keys()];
+      try {
+        const em = this.o.orm.em.fork();
+        const claimed = await this.repo.claim(em, { owner: this.o.instanceName, actions, now: this.clock.now(), limit: free, leaseMs: this.o.leaseMs });
+        claimed.forEach((row) => this.launch(row));
+        if (claimed.length < free) {
+          const at = await this.repo.nextDue(em, actions);
+          if (at !== null && at > this.clock.now()) this.armDueTimer(at);
+        }
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message }, 'task claim pass failed; retrying on the next poll');
+        return;
+      }
+    } while (this.again);
+  }
+
+  private armDueTimer(at: number): void {
+    if (at >= this.dueTimerAt) return;
+    this.cancelDueTimer?.();
+    this.dueTimerAt = at;
+    this.cancelDueTimer = this.clock.setTimer(at - this.clock.now(), () => {
+      this.dueTimerAt = Infinity;
+      this.cancelDueTimer = null;
+      this.kick();
+    });
+  }
+
+  private launch(row: TaskRow): void {
+    const action = this.actions.get(row.action)!;
+    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) {
+      this.o.log.warn({ taskId: row.id, action: row.action }, 'task has had no update for a long time; it may be stuck');
+    }
+    const run = new ActiveRun(row, {
+      orm: this.o.orm,
+      repo: this.repo,
+      clock: this.clock,
+      log: this.o.log,
+      leaseMs: this.o.leaseMs,
+      changed: (t) => this.watchers.emit(t.id, t),
+    });
+    this.watchers.emit(row.id, { ...run.task });
+    const done = this.execute(run, action).finally(() => {
+      this.running.delete(row.id);
+      this.kick();
+    });
+    this.running.set(row.id, { run, done });
+  }
+
+  private async execute(run: ActiveRun, action: TaskAction): Promise<void> {
+    let outcome;
+    try {
+      outcome = await action(run);
+    } catch (err) {
+      if (err instanceof LeaseLostError) run.abort(err);
+      outcome = { status: 'failed' as const, error: errorText(err) };
+    }
+    try {
+      const handedBack = await run.settle(outcome);
+      if (handedBack) await this.announce([run.task.action]);
+    } catch (err) {
+      this.o.log.error({ err, taskId: run.task.id }, 'could not record the outcome of a task; it will be resumed');
+    }
+  }
+
+  /** Tells every instance that tasks of these actions are claimable now. */
+  private async announce(actions: string[]): Promise<void> {
+    const em = this.o.orm.em.fork();
+    for (const a of actions) await this.repo.notify(em, `n|0|${a}`).catch(() => undefined);
+  }
+
+  private async renewLeases(): Promise<void> {
+    const runs = [...this.running.values()].map((e) => e.run).filter((r) => !r.signal.aborted);
+    if (runs.length === 0) return void (this.lastRenewal = Date.now());
+    try {
+      const renewed = await this.repo.renew(this.o.orm.em.fork(), runs.map((r) => r.lease), this.o.leaseMs);
+      this.lastRenewal = Date.now();
+      runs.filter((r) => !renewed.has(r.task.id)).forEach((r) => r.abort(new LeaseLostError(r.task.id)));
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'task lease renewal failed');
+      // Past the lease, another instance may own these tasks: stop before doing damage.
+      if (Date.now() - this.lastRenewal >= this.o.leaseMs) runs.forEach((r) => r.abort(new LeaseLostError(r.task.id)));
+    }
+    this.warnStuck(runs);
+  }
+
+  private warnStuck(runs: ActiveRun[]): void {
+    const now = this.clock.now();
+    for (const r of runs) {
+      if (now - r.lastUpdate < this.o.warnAfterMs || now - r.warnedAt < this.o.warnAfterMs) continue;
+      r.warnedAt = now;
+      this.o.log.warn({ taskId: r.task.id, action: r.task.action, sinceMs: now - r.lastUpdate }, 'running task has made no update for a long time; it may be stuck');
+    }
+  }
+
+  private scheduleCleanup(): void {
+    this.cancelCleanup = this.clock.setTimer(this.o.cleanupIntervalMs, () => {
+      if (this.stopping) return;
+      this.scheduleCleanup();
+      this.repo.cleanup(this.o.orm.em.fork(), this.clock.now() - this.o.keepTasksForMs).catch((err: Error) => this.o.log.warn({ err: err.message }, 'task cleanup failed'));
+    });
+  }
+}
+
+function publicTask(row: TaskRow): ScheduledTask {
+  const { leaseId: _lease, ...task } = row;
+  return task;
+}
+
+export type { Json };

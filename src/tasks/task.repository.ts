@@ -1,0 +1,234 @@
+/**
+ * Every query on `scheduled_tasks`. Writes made on behalf of a running task name its lease
+ * (`lease_id`) and succeed only while that lease is still the task's current one and the task is
+ * still active, so a runner whose lease was taken over (or whose task was cancelled) writes
+ * nothing. Lease times use the database clock (DB_NOW_MS); task timestamps use the scheduler's
+ * clock and arrive as parameters.
+ */
+import type { Em } from '../infra/orm';
+import type { Json, ScheduledTask, TaskFilter, TaskStatus } from './task.types';
+
+const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+/** pg_notify channel shared by every instance (payload formats in task-listener.ts). */
+export const TASKS_CHANNEL = 'scheduled_tasks';
+const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress';
+
+export interface TaskRow extends ScheduledTask {
+  leaseId: number | null;
+}
+
+export interface LeaseRef {
+  id: string;
+  leaseId: number;
+}
+
+interface RawRow {
+  id: string;
+  action: string;
+  status: TaskStatus;
+  timestamp: string | number;
+  resource_id: string | null;
+  params: Json | null;
+  result: Json | null;
+  error: string | null;
+  progress: Json | null;
+  lease_id?: string | number | null;
+}
+
+function run<T>(em: Em, text: string, params: unknown[] = []): Promise<T[]> {
+  return em.getConnection().execute<T[]>(text, params, 'all', em.getTransactionContext());
+}
+
+const json = (v: Json | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+export function toTask(r: RawRow): TaskRow {
+  return {
+    id: r.id,
+    action: r.action,
+    status: r.status,
+    timestamp: Number(r.timestamp),
+    resourceId: r.resource_id,
+    params: r.params,
+    result: r.result,
+    error: r.error,
+    progress: r.progress,
+    leaseId: r.lease_id === undefined || r.lease_id === null ? null : Number(r.lease_id),
+  };
+}
+
+export class TaskRepository {
+  /** Inserts a scheduled task and notifies every instance (delivered at commit). */
+  async insert(em: Em, t: { id: string; action: string; timestamp: number; resourceId: string | null; params: Json | null }): Promise<void> {
+    await run(em, `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb)`, [
+      t.id,
+      t.action,
+      t.timestamp,
+      t.resourceId,
+      json(t.params),
+    ]);
+    await this.notify(em, `n|${t.timestamp}|${t.action}`);
+  }
+
+  async notify(em: Em, payload: string): Promise<void> {
+    await run(em, 'SELECT pg_notify(?, ?)', [TASKS_CHANNEL, payload]);
+  }
+
+  async get(em: Em, id: string): Promise<TaskRow | null> {
+    const rows = await run<RawRow>(em, `SELECT ${COLUMNS}, lease_id FROM scheduled_tasks WHERE id = ?`, [id]);
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** Synapse's get_tasks filters; a list filter (even empty) means "IN list". */
+  async list(em: Em, f: TaskFilter): Promise<TaskRow[]> {
+    if ((f.actions && f.actions.length === 0) || (f.statuses && f.statuses.length === 0)) return [];
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.actions) where.push('action IN (?)') && params.push(f.actions);
+    if (f.resourceId) where.push('resource_id = ?') && params.push(f.resourceId);
+    if (f.statuses) where.push('status IN (?)') && params.push(f.statuses);
+    if (f.maxTimestamp !== undefined && f.maxTimestamp !== null) where.push('"timestamp" <= ?') && params.push(f.maxTimestamp);
+    let text = `SELECT ${COLUMNS}, lease_id FROM scheduled_tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY "timestamp", id`;
+    if (f.limit !== undefined && f.limit !== null) text += ` LIMIT ${Math.max(0, Math.floor(f.limit))}`;
+    return (await run<RawRow>(em, text, params)).map(toTask);
+  }
+
+  /**
+   * Claims up to `limit` runnable tasks of the given actions in one statement: active tasks whose
+   * lease expired (or was released) first, then scheduled tasks that are due, oldest first. Rows
+   * locked by another claimer are skipped. Each claimed row gets a fresh lease id.
+   */
+  async claim(em: Em, o: { owner: string; actions: string[]; now: number; limit: number; leaseMs: number }): Promise<TaskRow[]> {
+    if (o.actions.length === 0 || o.limit <= 0) return [];
+    const rows = await run<RawRow>(
+      em,
+      `WITH due AS (
+         SELECT id FROM scheduled_tasks
+         WHERE status IN ('scheduled', 'active') AND action IN (?)
+           AND ((status = 'scheduled' AND "timestamp" <= ?) OR (status = 'active' AND (lease_expires_at IS NULL OR lease_expires_at < ${DB_NOW_MS})))
+         ORDER BY (status = 'active') DESC, "timestamp", id
+         LIMIT ?
+         FOR UPDATE SKIP LOCKED)
+       UPDATE scheduled_tasks t
+       SET status = 'active', lease_owner = ?, lease_id = nextval('scheduled_tasks_lease_seq'),
+           lease_expires_at = ${DB_NOW_MS} + ?, attempts = t.attempts + 1,
+           "timestamp" = CASE WHEN t.status = 'scheduled' THEN ? ELSE t."timestamp" END
+       FROM due WHERE t.id = due.id
+       RETURNING t.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.lease_id`,
+      [o.actions, o.now, o.limit, o.owner, o.leaseMs, o.now],
+    );
+    return rows.map(toTask);
+  }
+
+  /** Renews the leases still held; returns the ids whose lease was renewed. */
+  async renew(em: Em, leases: LeaseRef[], leaseMs: number): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
+    const rows = await run<{ id: string }>(
+      em,
+      `UPDATE scheduled_tasks t SET lease_expires_at = ${DB_NOW_MS} + ?
+       FROM jsonb_to_recordset(?::jsonb) AS l(id text, "leaseId" bigint)
+       WHERE t.id = l.id AND t.lease_id = l."leaseId" AND t.status = 'active'
+       RETURNING t.id`,
+      [leaseMs, JSON.stringify(leases)],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Verifies the lease (locking the row until the transaction ends) and renews it. False when
+   * the lease is no longer the task's.
+   */
+  async lockLease(em: Em, lease: LeaseRef, leaseMs: number): Promise<boolean> {
+    const rows = await run(
+      em,
+      `UPDATE scheduled_tasks SET lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
+      [leaseMs, lease.id, lease.leaseId],
+    );
+    return rows.length === 1;
+  }
+
+  /** A runner's checkpoint or progress write; false when the lease was lost. */
+  async fencedUpdate(em: Em, lease: LeaseRef, patch: { result?: Json; progress?: Json; timestamp: number }): Promise<boolean> {
+    const rows = await run(
+      em,
+      `UPDATE scheduled_tasks SET "timestamp" = ?, result = COALESCE(?::jsonb, result), progress = COALESCE(?::jsonb, progress)
+       WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
+      [patch.timestamp, json(patch.result), json(patch.progress), lease.id, lease.leaseId],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Records what the action returned and gives the lease up. A null result keeps the last
+   * checkpoint. Returns false when the lease was lost meanwhile.
+   */
+  async finish(em: Em, lease: LeaseRef, o: { status: TaskStatus; result: Json | null; error: string | null; timestamp: number }): Promise<boolean> {
+    const rows = await run(
+      em,
+      `UPDATE scheduled_tasks SET status = ?, "timestamp" = ?, result = COALESCE(?::jsonb, result), error = COALESCE(?, error),
+         lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
+       WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
+      [o.status, o.timestamp, json(o.result), o.error, lease.id, lease.leaseId],
+    );
+    return rows.length === 1;
+  }
+
+  /** Gives leases back without finishing the tasks (shutdown): they are claimable at once. */
+  async release(em: Em, leases: LeaseRef[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const rows = await run(
+      em,
+      `UPDATE scheduled_tasks t SET lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
+       FROM jsonb_to_recordset(?::jsonb) AS l(id text, "leaseId" bigint)
+       WHERE t.id = l.id AND t.lease_id = l."leaseId" AND t.status = 'active' RETURNING t.id`,
+      [JSON.stringify(leases)],
+    );
+    return rows.length;
+  }
+
+  /** Synapse's update_task (not fenced): only the given fields change. */
+  async update(em: Em, id: string, u: { status?: TaskStatus; result?: Json; error?: string; timestamp: number }): Promise<boolean> {
+    const rows = await run(
+      em,
+      `UPDATE scheduled_tasks SET "timestamp" = ?, status = COALESCE(?, status), result = COALESCE(?::jsonb, result), error = COALESCE(?, error)
+       WHERE id = ? RETURNING id`,
+      [u.timestamp, u.status ?? null, json(u.result), u.error ?? null, id],
+    );
+    return rows.length === 1;
+  }
+
+  /** Marks a scheduled or active task cancelled (which voids its lease); null when it was neither. */
+  async cancel(em: Em, id: string, now: number): Promise<TaskRow | null> {
+    const rows = await run<RawRow>(
+      em,
+      `UPDATE scheduled_tasks SET status = 'cancelled', "timestamp" = ?, lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
+       WHERE id = ? AND status IN ('scheduled', 'active') RETURNING ${COLUMNS}`,
+      [now, id],
+    );
+    return rows.length ? toTask(rows[0]) : null;
+  }
+
+  /** Deletes a task unless it is active. */
+  async delete(em: Em, id: string): Promise<'deleted' | 'missing' | 'active'> {
+    const rows = await run<{ status: string; deleted: boolean }>(
+      em,
+      `WITH d AS (DELETE FROM scheduled_tasks WHERE id = ? AND status <> 'active' RETURNING id)
+       SELECT 'deleted' AS status FROM d UNION ALL SELECT status FROM scheduled_tasks WHERE id = ? AND NOT EXISTS (SELECT 1 FROM d)`,
+      [id, id],
+    );
+    if (rows.length === 0) return 'missing';
+    return rows[0].status === 'deleted' ? 'deleted' : 'active';
+  }
+
+  /** Deletes finished tasks last updated at or before `before`. */
+  async cleanup(em: Em, before: number): Promise<number> {
+    const rows = await run(em, `DELETE FROM scheduled_tasks WHERE status IN ('complete', 'failed', 'cancelled') AND "timestamp" <= ? RETURNING id`, [before]);
+    return rows.length;
+  }
+
+  /** Due time of the next scheduled task of these actions, or null. */
+  async nextDue(em: Em, actions: string[]): Promise<number | null> {
+    if (actions.length === 0) return null;
+    const rows = await run<{ at: string | null }>(em, `SELECT min("timestamp") AS at FROM scheduled_tasks WHERE status = 'scheduled' AND action IN (?)`, [actions]);
+    return rows[0]?.at === null || rows[0]?.at === undefined ? null : Number(rows[0].at);
+  }
+}
