@@ -1,0 +1,256 @@
+/**
+ * The SQL of the event persister: lock rooms, load what the auth rules need, and write a whole
+ * batch (events and every derived row) in one statement of data-modifying CTEs, each fed by one
+ * JSON parameter (set-based whatever the batch size).
+ */
+import type { Em } from '../infra/orm';
+import type { Json } from './room.types';
+import { sql, sqlBound } from './sql';
+
+export interface LockedRoom {
+  roomId: string;
+  lastDepth: number;
+  roomVersion: string;
+}
+
+export interface StateRow {
+  room_id: string;
+  type: string;
+  state_key: string;
+  event_id: string;
+  membership: string | null;
+  sender: string;
+  content: Json;
+  stream_ordering: string;
+  depth: string;
+}
+
+export interface TxnRow {
+  room_id: string;
+  sender: string;
+  txn_scope: string;
+  txn_id: string;
+  event_id: string;
+  stream_ordering: string;
+  depth: string;
+}
+
+export interface BatchContext {
+  state: StateRow[];
+  extremities: { room_id: string; event_id: string }[];
+  txns: TxnRow[];
+  streams: number[];
+}
+
+export interface StateKeyRef {
+  room_id: string;
+  type: string;
+  state_key: string;
+}
+
+export interface TxnRef {
+  room_id: string;
+  sender: string;
+  txn_scope: string;
+  txn_id: string;
+}
+
+/** The rows a batch writes, per table (empty lists are skipped). */
+export interface BatchWrite {
+  newRooms: Json[];
+  newStats: Json[];
+  depths: { room_id: string; last_depth: number }[];
+  events: Json[];
+  currentState: Json[];
+  memberships: Json[];
+  localMemberships: Json[];
+  relations: Json[];
+  retention: Json[];
+  redactions: { event_id: string; room_id: string; redacted_by: string }[];
+  extremities: { room_id: string; event_id: string }[];
+  stats: Json[];
+  aliases: { room_alias: string; room_id: string; creator: string }[];
+}
+
+const EVENT_RECORD = `event_id text, room_id text, type text, state_key text, sender text, content jsonb,
+  origin_server_ts bigint, received_ts bigint, depth bigint, stream_ordering bigint, prev_events text[], auth_events text[],
+  redacts text, replaces_state text, redacted_by text, txn_scope text, txn_id text, contains_url boolean, labels text[]`;
+
+/** One CTE per table; `?` is that table's JSON parameter. Order matters only for readability. */
+const PARTS: { key: keyof BatchWrite; cte: string }[] = [
+  {
+    key: 'newRooms',
+    cte: `INSERT INTO rooms (room_id, room_version, creator, room_type, is_public, created_ts, last_depth)
+      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, room_version text, creator text, room_type text, is_public boolean, created_ts bigint, last_depth bigint)`,
+  },
+  {
+    key: 'newStats',
+    cte: `INSERT INTO room_stats (room_id, name, canonical_alias, topic, avatar, join_rules, history_visibility, guest_access, encryption,
+        federatable, is_public, room_version, creator, room_type, tombstone_successor, joined_members, joined_local_members, invited_members,
+        left_members, banned_members, knocked_members, state_events)
+      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, name text, canonical_alias text, topic text, avatar text, join_rules text,
+        history_visibility text, guest_access text, encryption text, federatable boolean, is_public boolean, room_version text, creator text,
+        room_type text, tombstone_successor text, joined_members int, joined_local_members int, invited_members int, left_members int,
+        banned_members int, knocked_members int, state_events int)`,
+  },
+  {
+    key: 'depths',
+    cte: `UPDATE rooms r SET last_depth = x.last_depth FROM json_to_recordset(?::json) AS x(room_id text, last_depth bigint) WHERE r.room_id = x.room_id`,
+  },
+  {
+    key: 'events',
+    cte: `INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, received_ts, depth,
+        prev_events, auth_events, redacts, replaces_state, redacted_by, txn_scope, txn_id, contains_url, labels)
+      SELECT stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, received_ts, depth,
+        prev_events, auth_events, redacts, replaces_state, redacted_by, txn_scope, txn_id, contains_url, labels
+      FROM json_to_recordset(?::json) AS x(${EVENT_RECORD})`,
+  },
+  {
+    key: 'currentState',
+    cte: `INSERT INTO current_state_events (room_id, type, state_key, event_id, membership)
+      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, type text, state_key text, event_id text, membership text)
+      ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership`,
+  },
+  {
+    key: 'memberships',
+    cte: `INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, display_name, avatar_url, stream_ordering, depth)
+      SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, user_id text, sender text, membership text,
+        display_name text, avatar_url text, stream_ordering bigint, depth bigint)`,
+  },
+  {
+    key: 'localMemberships',
+    cte: `INSERT INTO local_current_membership (room_id, user_id, event_id, membership, forgotten)
+      SELECT room_id, user_id, event_id, membership, false FROM json_to_recordset(?::json) AS x(room_id text, user_id text, event_id text, membership text)
+      ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership, forgotten = false`,
+  },
+  {
+    key: 'relations',
+    cte: `INSERT INTO event_relations (event_id, room_id, relates_to_id, relation_type, aggregation_key, sender, stream_ordering)
+      SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, relates_to_id text, relation_type text, aggregation_key text,
+        sender text, stream_ordering bigint)`,
+  },
+  {
+    key: 'retention',
+    cte: `INSERT INTO room_retention (event_id, room_id, min_lifetime, max_lifetime)
+      SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, min_lifetime bigint, max_lifetime bigint)`,
+  },
+  {
+    key: 'redactions',
+    cte: `UPDATE events e SET redacted_by = x.redacted_by FROM json_to_recordset(?::json) AS x(event_id text, room_id text, redacted_by text)
+      WHERE e.event_id = x.event_id AND e.room_id = x.room_id AND e.redacted_by IS NULL`,
+  },
+  {
+    key: 'stats',
+    cte: `UPDATE room_stats s SET
+        joined_members = s.joined_members + x.dj, joined_local_members = s.joined_local_members + x.djl,
+        invited_members = s.invited_members + x.di, left_members = s.left_members + x.dl, banned_members = s.banned_members + x.db,
+        knocked_members = s.knocked_members + x.dk, state_events = s.state_events + x.ds,
+        name = CASE WHEN x.patch -> 'name' IS NULL THEN s.name ELSE x.patch ->> 'name' END,
+        canonical_alias = CASE WHEN x.patch -> 'canonical_alias' IS NULL THEN s.canonical_alias ELSE x.patch ->> 'canonical_alias' END,
+        topic = CASE WHEN x.patch -> 'topic' IS NULL THEN s.topic ELSE x.patch ->> 'topic' END,
+        avatar = CASE WHEN x.patch -> 'avatar' IS NULL THEN s.avatar ELSE x.patch ->> 'avatar' END,
+        join_rules = CASE WHEN x.patch -> 'join_rules' IS NULL THEN s.join_rules ELSE x.patch ->> 'join_rules' END,
+        history_visibility = CASE WHEN x.patch -> 'history_visibility' IS NULL THEN s.history_visibility ELSE x.patch ->> 'history_visibility' END,
+        guest_access = CASE WHEN x.patch -> 'guest_access' IS NULL THEN s.guest_access ELSE x.patch ->> 'guest_access' END,
+        encryption = CASE WHEN x.patch -> 'encryption' IS NULL THEN s.encryption ELSE x.patch ->> 'encryption' END,
+        tombstone_successor = CASE WHEN x.patch -> 'tombstone_successor' IS NULL THEN s.tombstone_successor ELSE x.patch ->> 'tombstone_successor' END,
+        room_type = CASE WHEN x.patch -> 'room_type' IS NULL THEN s.room_type ELSE x.patch ->> 'room_type' END,
+        federatable = CASE WHEN x.patch -> 'federatable' IS NULL THEN s.federatable ELSE (x.patch ->> 'federatable')::boolean END
+      FROM json_to_recordset(?::json) AS x(room_id text, dj int, djl int, di int, dl int, db int, dk int, ds int, patch jsonb)
+      WHERE s.room_id = x.room_id`,
+  },
+  {
+    key: 'aliases',
+    cte: `INSERT INTO room_aliases (room_alias, room_id, creator) SELECT * FROM json_to_recordset(?::json) AS x(room_alias text, room_id text, creator text)`,
+  },
+];
+
+const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f USING json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE f.room_id = x.room_id`;
+const EXTREMITIES_INSERT = `INSERT INTO event_forward_extremities (room_id, event_id) SELECT * FROM json_to_recordset(?::json) AS x(room_id text, event_id text)`;
+
+export class EventWriteRepository {
+  /**
+   * Locks the rows of existing rooms (in room id order, so concurrent multi-room batches cannot
+   * deadlock) until the transaction ends. Rooms that do not exist are absent from the result.
+   */
+  async lockRooms(em: Em, roomIds: string[]): Promise<Map<string, LockedRoom>> {
+    const out = new Map<string, LockedRoom>();
+    if (roomIds.length === 0) return out;
+    const rows = await sql<{ room_id: string; last_depth: string; room_version: string }>(
+      em,
+      roomIds.length === 1
+        ? 'SELECT room_id, last_depth, room_version FROM rooms WHERE room_id = ? FOR UPDATE'
+        : 'SELECT room_id, last_depth, room_version FROM rooms WHERE room_id IN (?) ORDER BY room_id FOR UPDATE',
+      roomIds.length === 1 ? [roomIds[0]] : [roomIds],
+    );
+    for (const r of rows) out.set(r.room_id, { roomId: r.room_id, lastDepth: Number(r.last_depth), roomVersion: r.room_version });
+    return out;
+  }
+
+  /**
+   * One round trip for everything a batch needs: the requested current state entries (with their
+   * events' sender and content), the forward extremities of `rooms`, earlier sends with the same
+   * transaction ids, and `streams` fresh stream orderings.
+   */
+  async loadContext(em: Em, keys: StateKeyRef[], rooms: string[], txns: TxnRef[], streams: number): Promise<BatchContext> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (keys.length > 0) {
+      parts.push(`SELECT 's' AS kind, c.room_id, c.type, c.state_key, c.event_id, c.membership, e.sender, e.content, e.stream_ordering, e.depth, NULL AS txn_scope, NULL AS txn_id
+        FROM json_to_recordset(?::json) AS k(room_id text, type text, state_key text)
+        JOIN current_state_events c ON c.room_id = k.room_id AND c.type = k.type AND c.state_key = k.state_key
+        JOIN events e ON e.event_id = c.event_id`);
+      params.push(JSON.stringify(keys));
+    }
+    if (rooms.length > 0) {
+      parts.push(`SELECT 'x' AS kind, room_id, NULL AS type, NULL AS state_key, event_id, NULL AS membership, NULL AS sender, NULL::jsonb AS content,
+        NULL::bigint AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM event_forward_extremities WHERE room_id IN (?)`);
+      params.push(rooms);
+    }
+    if (txns.length > 0) {
+      parts.push(`SELECT 't' AS kind, e.room_id, NULL AS type, NULL AS state_key, e.event_id, NULL AS membership, e.sender, NULL::jsonb AS content,
+        e.stream_ordering, e.depth, e.txn_scope, e.txn_id
+        FROM json_to_recordset(?::json) AS t(room_id text, sender text, txn_scope text, txn_id text)
+        JOIN events e ON e.room_id = t.room_id AND e.sender = t.sender AND e.txn_scope = t.txn_scope AND e.txn_id = t.txn_id`);
+      params.push(JSON.stringify(txns));
+    }
+    if (streams > 0) {
+      parts.push(`SELECT 'n' AS kind, NULL AS room_id, NULL AS type, NULL AS state_key, NULL AS event_id, NULL AS membership, NULL AS sender,
+        NULL::jsonb AS content, nextval('events_stream_seq') AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM generate_series(1, ?)`);
+      params.push(streams);
+    }
+    const ctx: BatchContext = { state: [], extremities: [], txns: [], streams: [] };
+    if (parts.length === 0) return ctx;
+    const rows = await sql<StateRow & { kind: string; txn_scope: string; txn_id: string }>(em, parts.join('\nUNION ALL\n'), params);
+    for (const r of rows) {
+      if (r.kind === 's') ctx.state.push(r);
+      else if (r.kind === 'x') ctx.extremities.push({ room_id: r.room_id, event_id: r.event_id });
+      else if (r.kind === 't') ctx.txns.push(r);
+      else ctx.streams.push(Number(r.stream_ordering));
+    }
+    ctx.streams.sort((a, b) => a - b);
+    return ctx;
+  }
+
+  /** Writes a batch in one statement (a second one replaces forward extremities). */
+  async write(em: Em, w: BatchWrite): Promise<void> {
+    const ctes: string[] = [];
+    const params: string[] = [];
+    for (const p of PARTS) {
+      const rows = w[p.key] as unknown[];
+      if (rows.length === 0) continue;
+      ctes.push(`w${ctes.length} AS (${p.cte})`);
+      params.push(JSON.stringify(rows));
+    }
+    if (w.extremities.length > 0) {
+      // Deleting and inserting extremities in one statement would let the DELETE see only the
+      // pre-statement rows, which is what we want: the new extremity is never among them.
+      ctes.push(`w${ctes.length} AS (${EXTREMITIES_DELETE})`);
+      params.push(JSON.stringify(w.extremities));
+      ctes.push(`w${ctes.length} AS (${EXTREMITIES_INSERT})`);
+      params.push(JSON.stringify(w.extremities));
+    }
+    if (ctes.length === 0) return;
+    await sqlBound(em, `WITH ${ctes.join(',\n')} SELECT 1`, params);
+  }
+}

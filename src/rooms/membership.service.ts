@@ -1,0 +1,146 @@
+/**
+ * Membership changes (Synapse's RoomMemberHandler.update_membership) and forgetting rooms. The
+ * rules that depend on the target's current membership run under the room lock (as prechecks of
+ * the persisted draft); the event auth rules then apply as for any event.
+ */
+import { Codes, MatrixError, badRequest, forbidden } from '../errors';
+import type { Em } from '../infra/orm';
+import type { Config } from '../config';
+import type { TaskScheduler } from '../tasks/task.types';
+import { stateMapKey, type StateMap } from './event-auth';
+import { type EventPersister, type EventDraft, UnknownRoomError } from './event-persister';
+import { RoomRepository } from './room.repository';
+import type { Json, Membership, MembershipAction, MembershipOptions, SendEventResult } from './room.types';
+import { txnOf } from './txn';
+import { isLocalUser } from './room-creation';
+
+const ACTIONS: readonly MembershipAction[] = ['join', 'leave', 'invite', 'kick', 'ban', 'unban', 'knock'];
+/** Synapse's limits on per-room profile fields. */
+export const MAX_DISPLAYNAME_LEN = 256;
+export const MAX_AVATAR_URL_LEN = 1000;
+/** Membership types whose events carry the target's profile (Synapse's default, with invites). */
+const PROFILE_MEMBERSHIPS = new Set<string>(['join', 'invite', 'knock']);
+
+export const BLOCKED_ROOM_MESSAGE = 'This room has been blocked on this server';
+export const NO_KNOWN_SERVERS_JOIN = "Can't join remote room because no servers that are in the room have been provided.";
+
+export interface MembershipDeps {
+  serverName: string;
+  config: Config;
+  persister: EventPersister;
+  scheduler: () => TaskScheduler | undefined;
+  repo?: RoomRepository;
+}
+
+export class MembershipService {
+  private readonly repo: RoomRepository;
+
+  constructor(private readonly d: MembershipDeps) {
+    this.repo = d.repo ?? new RoomRepository();
+  }
+
+  /**
+   * Changes `target`'s membership of `roomId` on behalf of `actor`. Returns the new member event
+   * (or the identical current one). Throws 400 for a bad action or profile, 403 for blocked rooms
+   * and auth rule violations (with Synapse's texts), 404 for unknown rooms (join/leave/knock).
+   */
+  async update(em: Em, actor: string, target: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
+    if (!ACTIONS.includes(action)) throw badRequest('Invalid membership key');
+    const membership: Membership = action === 'kick' || action === 'unban' ? 'leave' : action;
+    const content: Json = { ...(opts.content ?? {}) };
+    delete content.join_authorised_via_users_server;
+    if (opts.reason !== undefined) content.reason = opts.reason;
+    checkProfileLengths(content);
+    if (PROFILE_MEMBERSHIPS.has(membership) && !('displayname' in content) && isLocalUser(target, this.d.serverName)) {
+      const names = await this.repo.getDisplayNames(em, [target]);
+      if (names.has(target)) content.displayname = names.get(target) ?? target.slice(1, target.indexOf(':'));
+    }
+    if (membership !== 'leave' && membership !== 'ban' && !opts.ignoreBlock && (await this.repo.getBlock(em, roomId)).blocked) {
+      throw new MatrixError(403, BLOCKED_ROOM_MESSAGE, Codes.UNKNOWN);
+    }
+    await this.checkHostInRoom(em, roomId, target, membership);
+    content.membership = membership;
+    const draft: EventDraft = {
+      type: 'm.room.member',
+      stateKey: target,
+      sender: actor,
+      content,
+      txn: txnOf(opts),
+      dedupeState: true,
+      needsState: opts.isGuest ? [['m.room.guest_access', '']] : undefined,
+      precheck: (state) => {
+        checkTransition(state, target, action);
+        if (membership === 'join' && opts.isGuest && state.get(stateMapKey('m.room.guest_access', ''))?.content.guest_access !== 'can_join') {
+          throw forbidden('Guest access not allowed');
+        }
+      },
+    };
+    try {
+      const [[res]] = await this.d.persister.persist(em, [{ roomId, drafts: [draft] }]);
+      return res;
+    } catch (err) {
+      if (err instanceof UnknownRoomError) throw unknownRoomError(membership);
+      throw err;
+    }
+  }
+
+  /**
+   * A room the server has no local joined member in cannot be joined or knocked locally (Synapse
+   * would need another server), and a leave needs a local membership to act on.
+   */
+  private async checkHostInRoom(em: Em, roomId: string, target: string, membership: Membership): Promise<void> {
+    if (membership !== 'join' && membership !== 'knock' && membership !== 'leave') return;
+    if (await this.repo.hasLocalJoinedMember(em, roomId)) return;
+    if (membership === 'leave') {
+      if (!(await this.repo.getLocalMembership(em, roomId, target))) throw new MatrixError(404, 'Not a known room');
+      return;
+    }
+    throw unknownRoomError(membership);
+  }
+
+  /**
+   * Marks the room forgotten for `userId` (who must have left or been banned: 400 otherwise).
+   * When FORGOTTEN_ROOM_RETENTION_PERIOD is set, `scheduleForgottenPurge` is true and no local
+   * membership of the room remains un-forgotten, schedules a `purge_room` task for now + period.
+   */
+  async forget(em: Em, userId: string, roomId: string, opts: { scheduleForgottenPurge: boolean }): Promise<void> {
+    const current = await this.repo.getMembership(em, roomId, userId);
+    if (current && current.membership !== 'leave' && current.membership !== 'ban') throw badRequest(`User ${userId} in room ${roomId}`);
+    await this.repo.forget(em, roomId, userId);
+    const period = this.d.config.forgottenRoomRetentionPeriodMs;
+    if (!opts.scheduleForgottenPurge || period === null) return;
+    if (!(await this.repo.isLocallyForgotten(em, roomId))) return;
+    const scheduler = this.d.scheduler();
+    if (!scheduler) throw new MatrixError(503, 'The task scheduler is not available');
+    await scheduler.scheduleTask(em, 'purge_room', { resourceId: roomId, timestamp: Date.now() + period });
+  }
+}
+
+function unknownRoomError(membership: Membership): MatrixError {
+  if (membership === 'join') return new MatrixError(404, NO_KNOWN_SERVERS_JOIN);
+  if (membership === 'knock') return new MatrixError(404, 'No known servers');
+  if (membership === 'leave') return new MatrixError(404, 'Not a known room');
+  return forbidden('Unknown room');
+}
+
+function checkProfileLengths(content: Json): void {
+  const dn = content.displayname;
+  if (typeof dn === 'string' && dn.length > MAX_DISPLAYNAME_LEN) throw new MatrixError(400, `Displayname is too long (max ${MAX_DISPLAYNAME_LEN})`, Codes.BAD_JSON);
+  const av = content.avatar_url;
+  if (typeof av === 'string' && av.length > MAX_AVATAR_URL_LEN) throw new MatrixError(400, `Avatar URL is too long (max ${MAX_AVATAR_URL_LEN})`, Codes.BAD_JSON);
+}
+
+/** Synapse's transition rules on the target's current membership (checked under the room lock). */
+function checkTransition(state: StateMap, target: string, action: MembershipAction): void {
+  const old = state.get(stateMapKey('m.room.member', target));
+  const oldMembership = old?.membership ?? null;
+  if (action === 'unban' && oldMembership !== 'ban') {
+    throw new MatrixError(403, `Cannot unban user who was not banned (membership=${oldMembership ?? 'None'})`, 'M_BAD_STATE');
+  }
+  if (oldMembership === 'ban' && action !== 'ban' && action !== 'unban' && action !== 'leave') {
+    throw new MatrixError(403, `Cannot ${action} user who was banned`, 'M_BAD_STATE');
+  }
+  if (action === 'kick' && (oldMembership === null || oldMembership === 'ban' || oldMembership === 'leave')) {
+    throw forbidden('The target user is not in the room');
+  }
+}

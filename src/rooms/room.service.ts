@@ -1,0 +1,346 @@
+/**
+ * RoomService: rooms, events, membership and the directory, for the client API handlers and for
+ * other modules (registry name 'rooms'). Every method takes the caller's EntityManager first;
+ * every event is written by the one EventPersister.
+ */
+import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { randomLetters } from '../ids';
+import type { Em } from '../infra/orm';
+import type { Config } from '../config';
+import type { LockManager } from '../infra/locks/lock.types';
+import type { TaskScheduler } from '../tasks/task.types';
+import { redactionNeedsOwnership, stateMapKey, type StateMap } from './event-auth';
+import { EventPersister, UnknownRoomError, redactsOf, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
+import { EventRepository } from './event.repository';
+import { EventSerializer, type EventView, type SerializeOptions } from './event.serializer';
+import { validateNewEvent } from './event-validator';
+import { DirectoryService, type DirectoryActor } from './directory.service';
+import { MembershipService } from './membership.service';
+import { isLocalUser, planRoom, validateCreateRoom } from './room-creation';
+import { RoomRepository } from './room.repository';
+import type { RoomVersion } from './room-versions';
+import { txnOf } from './txn';
+import type {
+  AliasInfo, BlockInfo, CreateRoomOptions, CreateRoomResult, Json, JoinedMember, MembershipAction, MembershipInfo, MembershipOptions,
+  RoomInfo, SendEventInput, SendEventResult, SenderSession, StoredEvent,
+} from './room.types';
+
+/** Length of the random part of generated room ids (Synapse's). */
+const ROOM_ID_LETTERS = 18;
+/** Versions from which event content must be canonical JSON (no floats, bounded integers). */
+const STRICT_CANONICAL_JSON_FROM = 6;
+
+export interface RoomServiceDeps {
+  serverName: string;
+  config: Config;
+  /** Looked up per call: these services may be registered after the rooms module is built. */
+  locks: () => LockManager | undefined;
+  scheduler: () => TaskScheduler | undefined;
+}
+
+export class RoomService {
+  readonly persister: EventPersister;
+  readonly serializer = new EventSerializer();
+  readonly directory: DirectoryService;
+  private readonly membership: MembershipService;
+  private readonly rooms = new RoomRepository();
+  private readonly events = new EventRepository();
+
+  constructor(private readonly d: RoomServiceDeps) {
+    this.persister = new EventPersister(d.serverName, d.locks);
+    this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
+    this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, scheduler: d.scheduler, repo: this.rooms });
+  }
+
+  get serverName(): string {
+    return this.d.serverName;
+  }
+
+  /**
+   * Creates a room as `creatorUserId` with Synapse's initial events (a public room by one user:
+   * create, join, power levels, join rules, history visibility; then alias/guest access/initial
+   * state/name/topic/invites as asked). Atomic: the room exists with all of them or not at all.
+   * Throws 400 (unsupported version M_UNSUPPORTED_ROOM_VERSION, bad preset M_BAD_JSON, bad alias,
+   * alias taken M_ROOM_IN_USE, bad invitee, bad initial state content).
+   */
+  async createRoom(em: Em, creatorUserId: string, options: CreateRoomOptions = {}): Promise<CreateRoomResult> {
+    const { version, alias } = validateCreateRoom(creatorUserId, options, this.d.serverName);
+    if (alias && (await this.rooms.getAlias(em, alias))) throw new MatrixError(400, 'Room alias already taken', Codes.ROOM_IN_USE);
+    const roomId = `!${randomLetters(ROOM_ID_LETTERS)}:${this.d.serverName}`;
+    const locals = [creatorUserId, ...(options.invite ?? [])].filter((u) => isLocalUser(u, this.d.serverName));
+    const names = await this.rooms.getDisplayNames(em, locals);
+    const profile = (userId: string): Json => (names.has(userId) ? { displayname: names.get(userId) ?? userId.slice(1, userId.indexOf(':')) } : {});
+    const plan = planRoom(creatorUserId, options, version, alias, options.creatorJoinProfile ?? profile(creatorUserId));
+    const drafts: EventDraft[] = plan.events.map((e) => {
+      const content = e.type === 'm.room.member' && e.content.membership === 'invite' ? { ...profile(e.stateKey), ...e.content } : e.content;
+      const draft = { type: e.type, stateKey: e.stateKey, sender: creatorUserId, content };
+      validateNewEvent({ roomId, ...draft }, Number(version.identifier) >= STRICT_CANONICAL_JSON_FROM);
+      return draft;
+    });
+    const batch: RoomBatch = { roomId, newRoom: { roomVersion: version.identifier, isPublic: plan.isPublic }, drafts, aliases: alias ? [{ alias, creator: creatorUserId }] : [] };
+    await this.persister.persist(em, [batch]);
+    return alias ? { roomId, roomAlias: alias } : { roomId };
+  }
+
+  /**
+   * Sends an event as a local user who is joined to the room. State events of type
+   * m.room.member go through updateMembership. Idempotent per (sender, device-or-token, txnId);
+   * a state event identical to the current one (same sender and content) returns the current
+   * one. Throws 403 "User <u> not in room <r>" (also for unknown rooms), 400 for invalid content
+   * (including m.room.retention, spec §8.2) and bad relations, 403/404 for refused redactions,
+   * and the auth rules' 403s.
+   */
+  async sendEvent(em: Em, senderUserId: string, roomId: string, input: SendEventInput): Promise<SendEventResult> {
+    const stateKey = input.stateKey ?? null;
+    if (input.type === 'm.room.member' && stateKey !== null) return this.sendMemberState(em, senderUserId, roomId, stateKey, input);
+    const content = input.content ?? {};
+    const shape = { roomId, type: input.type, stateKey, sender: senderUserId, content };
+    await this.validateRelation(em, roomId, senderUserId, input.type, content);
+    const target = input.type === 'm.room.redaction' ? await this.redactionTarget(em, input) : null;
+    const draft: EventDraft = {
+      ...shape,
+      redacts: input.redacts ?? null,
+      txn: txnOf(input),
+      dedupeState: stateKey !== null && !input.allowDuplicateState,
+      precheck: (state, version) => {
+        requireJoined(state, senderUserId, roomId);
+        validateNewEvent(shape, Number(version.identifier) >= STRICT_CANONICAL_JSON_FROM);
+        if (input.type === 'm.room.redaction') checkRedaction(version, { ...shape, redacts: input.redacts ?? null }, state, target);
+      },
+    };
+    return this.persistOne(em, roomId, draft, () => forbidden(`User ${senderUserId} not in room ${roomId}`));
+  }
+
+  /**
+   * Redacts `eventId` as `senderUserId` (an m.room.redaction with an optional reason). Same errors
+   * as sendEvent, plus 403 "Redacting create events is not permitted" and 400 for another room's
+   * event.
+   */
+  async redactEvent(em: Em, senderUserId: string, roomId: string, eventId: string, opts: SenderSession & { reason?: string; txnId?: string | null; content?: Json } = {}): Promise<SendEventResult> {
+    const room = await this.rooms.getRoom(em, roomId);
+    const content: Json = { ...(opts.content ?? {}) };
+    if (opts.reason !== undefined) content.reason = opts.reason;
+    if (room && Number(room.roomVersion) >= 11) content.redacts = eventId;
+    return this.sendEvent(em, senderUserId, roomId, { type: 'm.room.redaction', content, redacts: eventId, txnId: opts.txnId, deviceId: opts.deviceId, tokenId: opts.tokenId });
+  }
+
+  /**
+   * Changes a membership ('kick'/'unban' produce leave events). Blocked rooms refuse join, invite
+   * and knock with 403 M_UNKNOWN "This room has been blocked on this server". See
+   * MembershipService.update for the other errors.
+   */
+  updateMembership(em: Em, actorUserId: string, targetUserId: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
+    return this.membership.update(em, actorUserId, targetUserId, roomId, action, opts);
+  }
+
+  /**
+   * Forgets a room the user left or was banned from (400 "User <u> in room <r>" otherwise); may
+   * schedule the forgotten-room purge (see MembershipService.forget).
+   */
+  forgetRoom(em: Em, userId: string, roomId: string, opts: { scheduleForgottenPurge: boolean }): Promise<void> {
+    return this.membership.forget(em, userId, roomId, opts);
+  }
+
+  /**
+   * Persists pre-built batches through the one write path (internal callers: bulk import,
+   * shutdown). Returns one result per draft. Throws UnknownRoomError or the rules' MatrixErrors.
+   */
+  persistBatches(em: Em, batches: RoomBatch[]): Promise<PersistedEvent[][]> {
+    return this.persister.persist(em, batches);
+  }
+
+  // ---- reads ----
+
+  /** The room row, or null. */
+  getRoom(em: Em, roomId: string): Promise<RoomInfo | null> {
+    return this.rooms.getRoom(em, roomId);
+  }
+
+  /** An event by id (any room), or null. */
+  getEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
+    return this.events.getEvent(em, eventId);
+  }
+
+  /** Events by id (missing ones skipped). */
+  getEvents(em: Em, eventIds: string[]): Promise<StoredEvent[]> {
+    return this.events.getEvents(em, eventIds);
+  }
+
+  /** The room's current state (optionally one type), sorted by type and state key. */
+  getCurrentState(em: Em, roomId: string, type?: string): Promise<StoredEvent[]> {
+    return this.events.getCurrentState(em, roomId, type);
+  }
+
+  /** The current state event for (type, stateKey), or null. */
+  getStateEvent(em: Em, roomId: string, type: string, stateKey = ''): Promise<StoredEvent | null> {
+    return this.events.getStateEvent(em, roomId, type, stateKey);
+  }
+
+  /**
+   * The state of the room just after `eventId` (inclusive). `types`/`memberKeys` narrow it (see
+   * EventRepository.getStateAt). Throws 404 when the event is unknown or in another room.
+   */
+  async getStateAtEvent(em: Em, roomId: string, eventId: string, filter: { types?: string[] | null; memberKeys?: string[] | null } = {}): Promise<StoredEvent[]> {
+    const ev = await this.events.getEvent(em, eventId);
+    if (!ev || ev.roomId !== roomId) throw notFound('Event not found.');
+    return this.events.getStateAt(em, roomId, ev.streamOrdering, filter);
+  }
+
+  /** The state of the room after stream position `streamOrdering` (inclusive). */
+  getStateAtStream(em: Em, roomId: string, streamOrdering: number, filter: { types?: string[] | null; memberKeys?: string[] | null } = {}): Promise<StoredEvent[]> {
+    return this.events.getStateAt(em, roomId, streamOrdering, filter);
+  }
+
+  /** Serialises events to the proto Event shape with unsigned computed. */
+  serializeEvents(em: Em, events: StoredEvent[], opts: SerializeOptions = {}): Promise<EventView[]> {
+    return this.serializer.serialize(em, events, opts);
+  }
+
+  /** Whether the room is blocked, and by whom. */
+  isBlocked(em: Em, roomId: string): Promise<BlockInfo> {
+    return this.rooms.getBlock(em, roomId);
+  }
+
+  /** Blocks a room (works for unknown rooms); re-blocking keeps the first blocker. */
+  blockRoom(em: Em, roomId: string, byUserId: string): Promise<void> {
+    return this.rooms.block(em, roomId, byUserId);
+  }
+
+  /** Removes a block (idempotent). */
+  unblockRoom(em: Em, roomId: string): Promise<void> {
+    return this.rooms.unblock(em, roomId);
+  }
+
+  /** A local user's current membership (with its forgotten flag), or null. */
+  getLocalMembership(em: Em, roomId: string, userId: string): Promise<MembershipInfo | null> {
+    return this.rooms.getLocalMembership(em, roomId, userId);
+  }
+
+  /** Rooms a local user is joined to. */
+  getJoinedRooms(em: Em, userId: string): Promise<string[]> {
+    return this.rooms.getJoinedRoomIds(em, userId);
+  }
+
+  /** Joined members of a room with their room profile. */
+  getJoinedMembers(em: Em, roomId: string): Promise<JoinedMember[]> {
+    return this.rooms.getJoinedMembers(em, roomId);
+  }
+
+  // ---- directory ----
+
+  resolveAlias(em: Em, alias: string): Promise<AliasInfo> {
+    return this.directory.resolveAlias(em, alias);
+  }
+
+  /** A room id as is, or the room an alias points to (404 / 400 as Synapse's admin API). */
+  resolveRoomIdOrAlias(em: Em, roomIdOrAlias: string): Promise<string> {
+    return this.directory.resolveRoomIdOrAlias(em, roomIdOrAlias);
+  }
+
+  setAlias(em: Em, actor: DirectoryActor, alias: string, roomId: string): Promise<void> {
+    return this.directory.setAlias(em, actor, alias, roomId);
+  }
+
+  /**
+   * Deletes an alias, then drops it from the room's canonical alias event when it is there (as
+   * the actor; skipped silently when the actor may not send that event).
+   */
+  async deleteAlias(em: Em, actor: DirectoryActor, alias: string): Promise<void> {
+    const roomId = await this.directory.deleteAlias(em, actor, alias);
+    const canonical = await this.events.getStateEvent(em, roomId, 'm.room.canonical_alias', '');
+    if (!canonical) return;
+    const content = { ...canonical.content };
+    let changed = false;
+    if (content.alias === alias) {
+      delete content.alias;
+      changed = true;
+    }
+    if (Array.isArray(content.alt_aliases) && content.alt_aliases.includes(alias)) {
+      content.alt_aliases = content.alt_aliases.filter((a) => a !== alias);
+      changed = true;
+    }
+    if (!changed) return;
+    await this.sendEvent(em, actor.userId, roomId, { type: 'm.room.canonical_alias', stateKey: '', content }).catch((err) => {
+      if (!(err instanceof MatrixError && err.httpStatus === 403)) throw err;
+    });
+  }
+
+  getAliases(em: Em, roomId: string): Promise<string[]> {
+    return this.directory.getAliases(em, roomId);
+  }
+
+  getVisibility(em: Em, roomId: string): Promise<'public' | 'private'> {
+    return this.directory.getVisibility(em, roomId);
+  }
+
+  setVisibility(em: Em, actor: DirectoryActor, roomId: string, visibility: 'public' | 'private'): Promise<void> {
+    return this.directory.setVisibility(em, actor, roomId, visibility);
+  }
+
+  // ---- helpers ----
+
+  private async persistOne(em: Em, roomId: string, draft: EventDraft, unknownRoom: () => MatrixError): Promise<SendEventResult> {
+    try {
+      const [[res]] = await this.persister.persist(em, [{ roomId, drafts: [draft] }]);
+      return res;
+    } catch (err) {
+      if (err instanceof UnknownRoomError) throw unknownRoom();
+      throw err;
+    }
+  }
+
+  /** A state PUT of m.room.member is a membership change with the given content. */
+  private sendMemberState(em: Em, sender: string, roomId: string, target: string, input: SendEventInput): Promise<SendEventResult> {
+    const membership = input.content?.membership;
+    if (typeof membership !== 'string' || !['join', 'leave', 'invite', 'ban', 'knock'].includes(membership)) throw badRequest('Invalid membership key');
+    const { membership: _m, ...content } = input.content;
+    return this.membership.update(em, sender, target, roomId, membership as MembershipAction, { content, txnId: input.txnId, deviceId: input.deviceId, tokenId: input.tokenId });
+  }
+
+  private async redactionTarget(em: Em, input: SendEventInput): Promise<StoredEvent | null> {
+    const id = typeof input.redacts === 'string' ? input.redacts : typeof input.content?.redacts === 'string' ? input.content.redacts : null;
+    return id ? this.events.getEvent(em, id) : null;
+  }
+
+  /** Synapse's relation checks on new events (parent known and in this room, annotation rules). */
+  private async validateRelation(em: Em, roomId: string, sender: string, type: string, content: Json): Promise<void> {
+    const rel = content['m.relates_to'];
+    if (!rel || typeof rel !== 'object' || Array.isArray(rel)) return;
+    const { rel_type: relType, event_id: parentId, key } = rel as Json;
+    if (typeof relType !== 'string' || typeof parentId !== 'string') return;
+    const parent = await this.events.getEvent(em, parentId);
+    if (parent && parent.roomId !== roomId) throw badRequest('Relations must be in the same room');
+    if (!parent && !(await this.events.isRelationTarget(em, parentId))) throw badRequest("Can't send relation to unknown event");
+    if (relType === 'm.annotation') {
+      if (key === undefined || key === null) throw badRequest('Missing aggregation key');
+      if (typeof key === 'string' && key.length > 500) throw badRequest('Aggregation key is too long');
+      if (typeof key === 'string' && (await this.events.hasAnnotation(em, parentId, type, key, sender))) {
+        throw new MatrixError(400, "Can't send same reaction twice", 'M_DUPLICATE_ANNOTATION');
+      }
+    } else if (relType === 'm.thread' && (await this.events.isRelation(em, parentId))) {
+      throw badRequest('Cannot start threads from an event with a relation');
+    }
+  }
+}
+
+/** Client sends need the sender joined (Synapse checks this before building the event). */
+function requireJoined(state: StateMap, userId: string, roomId: string): void {
+  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${userId} not in room ${roomId}`);
+}
+
+function checkRedaction(version: RoomVersion, ev: { roomId: string; type: string; stateKey: string | null; sender: string; content: Json; redacts: string | null }, state: StateMap, target: StoredEvent | null): void {
+  const redacts = redactsOf(version, ev);
+  if (!redacts) throw badRequest("Missing 'redacts'");
+  if (target && target.eventId === redacts) {
+    if (target.type === 'm.room.create') throw forbidden('Redacting create events is not permitted');
+    if (target.roomId !== ev.roomId) throw badRequest('Cannot redact event from a different room');
+    if (target.type === 'm.room.server_acl') throw forbidden('Redacting server ACL events is not permitted');
+  }
+  const authEv = { ...ev, redacts, prevEvents: [] };
+  if (redactionNeedsOwnership(version, authEv, state, `$pending:${ev.sender.slice(ev.sender.indexOf(':') + 1)}`)) {
+    if (!target || target.eventId !== redacts) throw notFound(`Could not find event ${redacts}`);
+    if (target.sender !== ev.sender) throw forbidden("You don't have permission to redact events");
+  }
+}
+
+export type { DirectoryActor };

@@ -1,0 +1,19 @@
+import type { LockManager } from '../infra/locks/lock.types';
+import type { AppModule, ModuleDeps } from '../module';
+import type { TaskScheduler } from '../tasks/task.types';
+import { RoomService } from './room.service';
+
+/**
+ * Rooms, events, membership and the directory. Registers RoomService as 'rooms' for the modules
+ * created after it (room admin, pagination).
+ */
+export function createRoomsModule(d: ModuleDeps): AppModule {
+  const service = new RoomService({
+    serverName: d.config.serverName,
+    config: d.config,
+    locks: () => d.registry.get('locks') as LockManager | undefined,
+    scheduler: () => d.registry.get('scheduler') as TaskScheduler | undefined,
+  });
+  d.registry.set('rooms', service);
+  return { name: 'rooms', bindings: [], routes: [] };
+}
