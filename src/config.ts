@@ -24,6 +24,8 @@ export interface RetentionConfig {
   allowedLifetimeMinMs: number | null;
   allowedLifetimeMaxMs: number | null;
   purgeJobs: RetentionPurgeJob[];
+  /** Rooms a retention purge job purges at once (Synapse purges every room at once). */
+  purgeConcurrency: number;
 }
 
 export interface Config {
@@ -57,6 +59,8 @@ export interface Config {
   /** Delay before a room whose last local member forgot it is purged; null disables. */
   forgottenRoomRetentionPeriodMs: number | null;
   retention: RetentionConfig;
+  /** Honour the MSC3874 `org.matrix.msc3874.rel_types` / `not_rel_types` event filter fields. */
+  msc3874Enabled: boolean;
   /** Largest accepted JSON request body. */
   maxRequestBodyBytes: number;
 }
@@ -118,12 +122,13 @@ function retentionConfig(env: Env): RetentionConfig {
     allowedLifetimeMinMs: optionalDuration(env, 'RETENTION_ALLOWED_LIFETIME_MIN'),
     allowedLifetimeMaxMs: optionalDuration(env, 'RETENTION_ALLOWED_LIFETIME_MAX'),
     purgeJobs: [],
+    purgeConcurrency: int(env, 'RETENTION_PURGE_CONCURRENCY', 2, 1, 64),
   };
   if (cfg.defaultMinLifetimeMs !== null && cfg.defaultMaxLifetimeMs !== null && cfg.defaultMinLifetimeMs > cfg.defaultMaxLifetimeMs) {
-    throw new ConfigError('RETENTION_DEFAULT_MIN_LIFETIME', "(the default retention policy's 'min_lifetime') can not be greater than its 'max_lifetime'");
+    throw new ConfigError('RETENTION_DEFAULT_MIN_LIFETIME', "is invalid: The default retention policy's 'min_lifetime' can not be greater than its 'max_lifetime'");
   }
   if (cfg.allowedLifetimeMinMs !== null && cfg.allowedLifetimeMaxMs !== null && cfg.allowedLifetimeMinMs > cfg.allowedLifetimeMaxMs) {
-    throw new ConfigError('RETENTION_ALLOWED_LIFETIME_MIN', "is invalid: 'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'");
+    throw new ConfigError('RETENTION_ALLOWED_LIFETIME_MIN', "is invalid: Invalid retention policy limits: 'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'");
   }
   cfg.purgeJobs = parsePurgeJobs(env.RETENTION_PURGE_JOBS);
   return cfg;
@@ -188,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize,
     forgottenRoomRetentionPeriodMs: optionalDuration(env, 'FORGOTTEN_ROOM_RETENTION_PERIOD'),
     retention: retentionConfig(env),
+    msc3874Enabled: bool(env, 'EXPERIMENTAL_MSC3874_ENABLED', false),
     maxRequestBodyBytes: int(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
   };
 }
