@@ -1,0 +1,102 @@
+/**
+ * Proto `Event` → Synapse's event JSON. Client format (spec §5.6): the event's public keys with
+ * `unsigned` computed upstream, DAG internals removed, and the legacy v1 copies (`user_id`, and
+ * `age`/`redacted_because`/`replaces_state`/`prev_content` mirrored at the top level).
+ * Federation format: the PDU (auth/prev events, depth, hashes) plus `event_id` and `unsigned`.
+ * `unsigned.redacted_because` arrives as a nested proto-shaped Event and is presented the same way.
+ */
+import { createHash } from 'node:crypto';
+import { EventFormat, type Event } from '../../../gen/synapse/admin/v1/common';
+
+type Json = Record<string, unknown>;
+
+/** Keys of `unsigned` Synapse also copies to the top level of client events (legacy v1 format). */
+const LEGACY_UNSIGNED_COPIES = ['age', 'redacted_because', 'replaces_state', 'prev_content', 'invite_room_state', 'knock_room_state'];
+/** Keys of `unsigned` never shown to clients. */
+const PRIVATE_UNSIGNED = ['age_ts', 'invite_room_state', 'knock_room_state'];
+
+export interface ClientFormatOptions {
+  /** Add the legacy v1 top-level copies (default true, as Synapse's default serialiser). */
+  legacy?: boolean;
+}
+
+function isEvent(v: unknown): v is Event {
+  return !!v && typeof v === 'object' && typeof (v as Event).eventId === 'string' && typeof (v as Event).roomId === 'string';
+}
+
+/** `redacts` is mirrored between the top level and the content of redactions (room versions differ). */
+function mirrorRedacts(e: Event, out: Json, content: Json): void {
+  if (e.type !== 'm.room.redaction') return;
+  const redacts = e.redacts ?? (typeof content.redacts === 'string' ? content.redacts : undefined);
+  if (redacts === undefined) return;
+  out.redacts = redacts;
+  out.content = { ...content, redacts };
+}
+
+/** Synapse's client serialisation of one event. */
+export function toClientEvent(e: Event, opts: ClientFormatOptions = {}): Json {
+  const legacy = opts.legacy ?? true;
+  const content = e.content ?? {};
+  const unsigned: Json = { ...(e.unsigned ?? {}) };
+  if (isEvent(unsigned.redacted_because)) unsigned.redacted_because = toClientEvent(unsigned.redacted_because, opts);
+  const out: Json = {
+    content,
+    event_id: e.eventId,
+    origin_server_ts: e.originServerTs,
+    room_id: e.roomId,
+    sender: e.sender,
+    type: e.type,
+  };
+  if (e.stateKey !== undefined) out.state_key = e.stateKey;
+  mirrorRedacts(e, out, content);
+  if (legacy) {
+    out.user_id = e.sender;
+    for (const k of LEGACY_UNSIGNED_COPIES) if (k in unsigned) out[k] = unsigned[k];
+  }
+  for (const k of PRIVATE_UNSIGNED) delete unsigned[k];
+  out.unsigned = unsigned;
+  return out;
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Json)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The PDU of one event (federation format), with `event_id` and `unsigned`. */
+export function toFederationEvent(e: Event): Json {
+  const pdu: Json = {
+    auth_events: e.authEvents,
+    content: e.content ?? {},
+    depth: e.depth,
+    origin_server_ts: e.originServerTs,
+    prev_events: e.prevEvents,
+    room_id: e.roomId,
+    sender: e.sender,
+    type: e.type,
+  };
+  if (e.stateKey !== undefined) pdu.state_key = e.stateKey;
+  if (e.redacts !== undefined) pdu.redacts = e.redacts;
+  pdu.hashes = { sha256: createHash('sha256').update(canonicalJson(pdu)).digest('base64').replace(/=+$/, '') };
+  pdu.signatures = {};
+  const unsigned: Json = { ...(e.unsigned ?? {}) };
+  if (isEvent(unsigned.redacted_because)) unsigned.redacted_because = toFederationEvent(unsigned.redacted_because);
+  delete unsigned.age_ts;
+  return { ...pdu, event_id: e.eventId, unsigned };
+}
+
+/** Either format, as the request asked (`raw` / filter `event_format`). */
+export function presentEvent(e: Event, format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json {
+  return format === EventFormat.EVENT_FORMAT_FEDERATION ? toFederationEvent(e) : toClientEvent(e, opts);
+}
+
+/** Presents a list of events in one format. */
+export function presentEvents(events: Event[], format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json[] {
+  return events.map((e) => presentEvent(e, format, opts));
+}
