@@ -37,6 +37,11 @@ export interface RunDeps {
   changed(task: ScheduledTask): void;
 }
 
+/** Delay before a task whose action returned `active` runs again (Synapse relaunches after 0.1 s). */
+export const RERUN_DELAY_MS = 100;
+
+export type Settled = 'done' | 'rerun' | 'handedBack';
+
 const TERMINAL: TaskStatus[] = ['complete', 'failed', 'cancelled'];
 export const isTerminal = (s: TaskStatus) => TERMINAL.includes(s);
 
@@ -112,12 +117,12 @@ export class ActiveRun implements TaskRun {
 
   /**
    * Records the action's outcome under the lease. A run stopped by shutdown that did not finish
-   * keeps its checkpoint and is handed back (active, no lease) for another instance to resume.
-   * Returns true when the task was handed back.
+   * keeps its checkpoint and is handed back (active, no lease) for another instance to resume at
+   * once; an action that returned `active` ("run me again") is claimable after RERUN_DELAY_MS.
    */
-  async settle(outcome: TaskOutcome): Promise<boolean> {
+  async settle(outcome: TaskOutcome): Promise<Settled> {
     const reason = this.controller.signal.reason;
-    if (reason instanceof TaskCancelledError || reason instanceof LeaseLostError) return false;
+    if (reason instanceof TaskCancelledError || reason instanceof LeaseLostError) return 'done';
     let o = outcome;
     const handBack = reason instanceof TaskShutdownError && o.status !== 'complete';
     if (handBack) o = { status: 'active', result: o.result ?? null };
@@ -127,15 +132,17 @@ export class ActiveRun implements TaskRun {
       result: o.result ?? null,
       error: status === 'failed' ? (o.error ?? null) : null,
       timestamp: this.d.clock.now(),
+      claimableInMs: handBack ? 0 : RERUN_DELAY_MS,
     });
     if (!written) {
       this.d.log.warn({ taskId: this.task.id }, 'task lease was lost before its outcome could be recorded');
-      return false;
+      return 'done';
     }
     this.task.status = status;
     if (o.result) this.task.result = o.result;
     if (status === 'failed' && o.error) this.task.error = o.error;
     this.d.changed({ ...this.task });
-    return handBack || status === 'active';
+    if (handBack) return 'handedBack';
+    return status === 'active' ? 'rerun' : 'done';
   }
 }

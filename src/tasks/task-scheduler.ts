@@ -28,7 +28,7 @@ import type { Logger } from '../logger';
 import { badRequest, notFound } from '../errors';
 import { randomLetters } from '../ids';
 import { systemClock, type Clock } from './clock';
-import { ActiveRun, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
+import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
 import { TaskListener } from './task-listener';
 import { TaskRepository, type TaskRow } from './task.repository';
 import { LeaseLostError, type Json, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
@@ -321,8 +321,9 @@ export class PgTaskScheduler implements TaskScheduler {
       outcome = { status: 'failed' as const, error: errorText(err) };
     }
     try {
-      const handedBack = await run.settle(outcome);
-      if (handedBack) await this.announce([run.task.action]);
+      const settled = await run.settle(outcome);
+      if (settled === 'handedBack') await this.announce([run.task.action]);
+      if (settled === 'rerun') setTimeout(() => this.kick(), RERUN_DELAY_MS + 1).unref();
     } catch (err) {
       this.o.log.error({ err, taskId: run.task.id }, 'could not record the outcome of a task; it will be resumed');
     }

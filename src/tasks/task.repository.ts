@@ -159,15 +159,16 @@ export class TaskRepository {
 
   /**
    * Records what the action returned and gives the lease up. A null result keeps the last
-   * checkpoint. Returns false when the lease was lost meanwhile.
+   * checkpoint. A task left active becomes claimable after `claimableInMs`. Returns false when
+   * the lease was lost meanwhile.
    */
-  async finish(em: Em, lease: LeaseRef, o: { status: TaskStatus; result: Json | null; error: string | null; timestamp: number }): Promise<boolean> {
+  async finish(em: Em, lease: LeaseRef, o: { status: TaskStatus; result: Json | null; error: string | null; timestamp: number; claimableInMs: number }): Promise<boolean> {
     const rows = await run(
       em,
       `UPDATE scheduled_tasks SET status = ?, "timestamp" = ?, result = COALESCE(?::jsonb, result), error = COALESCE(?, error),
-         lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
+         lease_owner = NULL, lease_id = NULL, lease_expires_at = CASE WHEN ? = 'active' THEN ${DB_NOW_MS} + ? END
        WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
-      [o.status, o.timestamp, json(o.result), o.error, lease.id, lease.leaseId],
+      [o.status, o.timestamp, json(o.result), o.error, o.status, o.claimableInMs, lease.id, lease.leaseId],
     );
     return rows.length === 1;
   }

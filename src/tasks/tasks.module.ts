@@ -1,3 +1,6 @@
+import { TaskSchedulerServiceService } from '../../gen/synapse/admin/v1/task_scheduler';
+import { taskSchedulerHandler } from '../grpc/handlers/task-scheduler.handler';
+import { taskRoutes } from '../gateway/routes/tasks.routes';
 import { createLockManager } from '../infra/locks/lock-manager';
 import type { AppModule, ModuleDeps } from '../module';
 import { PgTaskScheduler } from './task-scheduler';
@@ -20,8 +23,8 @@ export function createTasksModule(d: ModuleDeps): AppModule {
   d.registry.set('scheduler', scheduler);
   return {
     name: 'tasks',
-    bindings: [],
-    routes: [],
+    bindings: [{ name: 'synapse.admin.v1.TaskSchedulerService', definition: TaskSchedulerServiceService, implementation: taskSchedulerHandler(d.adapter, scheduler) }],
+    routes: taskRoutes,
     async start() {
       await scheduler.start();
     },

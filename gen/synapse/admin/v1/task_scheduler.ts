@@ -5,26 +5,1310 @@
 // source: synapse/admin/v1/task_scheduler.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct";
 
 export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/task_scheduler.proto";
 
-/** Persistent background tasks. Every method needs a server-admin credential. */
+/** Synapse's task statuses. */
+export enum TaskStatus {
+  TASK_STATUS_UNSPECIFIED = 0,
+  /** TASK_STATUS_SCHEDULED - Waiting for its start time or for a free runner. */
+  TASK_STATUS_SCHEDULED = 1,
+  /** TASK_STATUS_ACTIVE - Running, or to be resumed. */
+  TASK_STATUS_ACTIVE = 2,
+  TASK_STATUS_COMPLETE = 3,
+  TASK_STATUS_FAILED = 4,
+  TASK_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function taskStatusFromJSON(object: any): TaskStatus {
+  switch (object) {
+    case 0:
+    case "TASK_STATUS_UNSPECIFIED":
+      return TaskStatus.TASK_STATUS_UNSPECIFIED;
+    case 1:
+    case "TASK_STATUS_SCHEDULED":
+      return TaskStatus.TASK_STATUS_SCHEDULED;
+    case 2:
+    case "TASK_STATUS_ACTIVE":
+      return TaskStatus.TASK_STATUS_ACTIVE;
+    case 3:
+    case "TASK_STATUS_COMPLETE":
+      return TaskStatus.TASK_STATUS_COMPLETE;
+    case 4:
+    case "TASK_STATUS_FAILED":
+      return TaskStatus.TASK_STATUS_FAILED;
+    case 5:
+    case "TASK_STATUS_CANCELLED":
+      return TaskStatus.TASK_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TaskStatus.UNRECOGNIZED;
+  }
+}
+
+export function taskStatusToJSON(object: TaskStatus): string {
+  switch (object) {
+    case TaskStatus.TASK_STATUS_UNSPECIFIED:
+      return "TASK_STATUS_UNSPECIFIED";
+    case TaskStatus.TASK_STATUS_SCHEDULED:
+      return "TASK_STATUS_SCHEDULED";
+    case TaskStatus.TASK_STATUS_ACTIVE:
+      return "TASK_STATUS_ACTIVE";
+    case TaskStatus.TASK_STATUS_COMPLETE:
+      return "TASK_STATUS_COMPLETE";
+    case TaskStatus.TASK_STATUS_FAILED:
+      return "TASK_STATUS_FAILED";
+    case TaskStatus.TASK_STATUS_CANCELLED:
+      return "TASK_STATUS_CANCELLED";
+    case TaskStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface Task {
+  /** 16 random letters. */
+  id: string;
+  /** The registered action, e.g. `purge_history`, `purge_room`, `shutdown_and_purge_room`. */
+  action: string;
+  status: TaskStatus;
+  /** While scheduled: when it starts; otherwise when it was last updated (ms since the epoch). */
+  timestampMs: number;
+  /** What the task works on (e.g. a room id), if anything. */
+  resourceId?: string | undefined;
+  params?:
+    | { [key: string]: any }
+    | undefined;
+  /** The outcome, or the last checkpoint while the task runs. */
+  result?:
+    | { [key: string]: any }
+    | undefined;
+  /** Why the task failed. */
+  error?:
+    | string
+    | undefined;
+  /** The latest progress report of the running task, e.g. {"done": 1200, "total": 5000}. */
+  progress?: { [key: string]: any } | undefined;
+}
+
+export interface GetTaskRequest {
+  taskId: string;
+}
+
+export interface GetTaskResponse {
+  task?: Task | undefined;
+}
+
+export interface ListTasksRequest {
+  /** Only these actions (no filter when empty). */
+  actions: string[];
+  /** Only tasks on this resource (no filter when absent or empty). */
+  resourceId?:
+    | string
+    | undefined;
+  /** Only these statuses (no filter when empty). */
+  statuses: TaskStatus[];
+  /** Only tasks whose timestamp is at or before this (ms since the epoch). */
+  maxTimestampMs?:
+    | number
+    | undefined;
+  /** At most this many tasks. */
+  limit?: number | undefined;
+}
+
+export interface ListTasksResponse {
+  tasks: Task[];
+}
+
+export interface CancelTaskRequest {
+  taskId: string;
+}
+
+export interface CancelTaskResponse {
+  task?: Task | undefined;
+}
+
+export interface DeleteTaskRequest {
+  taskId: string;
+}
+
+export interface DeleteTaskResponse {
+}
+
+export interface WatchTaskRequest {
+  taskId: string;
+}
+
+export interface WatchTaskResponse {
+  task?: Task | undefined;
+}
+
+function createBaseTask(): Task {
+  return {
+    id: "",
+    action: "",
+    status: 0,
+    timestampMs: 0,
+    resourceId: undefined,
+    params: undefined,
+    result: undefined,
+    error: undefined,
+    progress: undefined,
+  };
+}
+
+export const Task: MessageFns<Task> = {
+  encode(message: Task, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.action !== "") {
+      writer.uint32(18).string(message.action);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.timestampMs !== 0) {
+      writer.uint32(32).int64(message.timestampMs);
+    }
+    if (message.resourceId !== undefined) {
+      writer.uint32(42).string(message.resourceId);
+    }
+    if (message.params !== undefined) {
+      Struct.encode(Struct.wrap(message.params), writer.uint32(50).fork()).join();
+    }
+    if (message.result !== undefined) {
+      Struct.encode(Struct.wrap(message.result), writer.uint32(58).fork()).join();
+    }
+    if (message.error !== undefined) {
+      writer.uint32(66).string(message.error);
+    }
+    if (message.progress !== undefined) {
+      Struct.encode(Struct.wrap(message.progress), writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Task {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTask();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timestampMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.params = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.result = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.progress = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Task {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      status: isSet(object.status) ? taskStatusFromJSON(object.status) : 0,
+      timestampMs: isSet(object.timestampMs)
+        ? globalThis.Number(object.timestampMs)
+        : isSet(object.timestamp_ms)
+        ? globalThis.Number(object.timestamp_ms)
+        : 0,
+      resourceId: isSet(object.resourceId)
+        ? globalThis.String(object.resourceId)
+        : isSet(object.resource_id)
+        ? globalThis.String(object.resource_id)
+        : undefined,
+      params: isObject(object.params) ? object.params : undefined,
+      result: isObject(object.result) ? object.result : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : undefined,
+      progress: isObject(object.progress) ? object.progress : undefined,
+    };
+  },
+
+  toJSON(message: Task): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.status !== 0) {
+      obj.status = taskStatusToJSON(message.status);
+    }
+    if (message.timestampMs !== 0) {
+      obj.timestampMs = Math.round(message.timestampMs);
+    }
+    if (message.resourceId !== undefined) {
+      obj.resourceId = message.resourceId;
+    }
+    if (message.params !== undefined) {
+      obj.params = message.params;
+    }
+    if (message.result !== undefined) {
+      obj.result = message.result;
+    }
+    if (message.error !== undefined) {
+      obj.error = message.error;
+    }
+    if (message.progress !== undefined) {
+      obj.progress = message.progress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Task>): Task {
+    return Task.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Task>): Task {
+    const message = createBaseTask();
+    message.id = object.id ?? "";
+    message.action = object.action ?? "";
+    message.status = object.status ?? 0;
+    message.timestampMs = object.timestampMs ?? 0;
+    message.resourceId = object.resourceId ?? undefined;
+    message.params = object.params ?? undefined;
+    message.result = object.result ?? undefined;
+    message.error = object.error ?? undefined;
+    message.progress = object.progress ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetTaskRequest(): GetTaskRequest {
+  return { taskId: "" };
+}
+
+export const GetTaskRequest: MessageFns<GetTaskRequest> = {
+  encode(message: GetTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTaskRequest>): GetTaskRequest {
+    return GetTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTaskRequest>): GetTaskRequest {
+    const message = createBaseGetTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetTaskResponse(): GetTaskResponse {
+  return { task: undefined };
+}
+
+export const GetTaskResponse: MessageFns<GetTaskResponse> = {
+  encode(message: GetTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetTaskResponse {
+    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: GetTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetTaskResponse>): GetTaskResponse {
+    return GetTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetTaskResponse>): GetTaskResponse {
+    const message = createBaseGetTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
+function createBaseListTasksRequest(): ListTasksRequest {
+  return { actions: [], resourceId: undefined, statuses: [], maxTimestampMs: undefined, limit: undefined };
+}
+
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(message: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.actions) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.resourceId !== undefined) {
+      writer.uint32(18).string(message.resourceId);
+    }
+    if (message.statuses.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.statuses) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.maxTimestampMs !== undefined) {
+      writer.uint32(32).int64(message.maxTimestampMs);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(40).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actions.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.statuses.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.statuses.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxTimestampMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksRequest {
+    return {
+      actions: globalThis.Array.isArray(object?.actions) ? object.actions.map((e: any) => globalThis.String(e)) : [],
+      resourceId: isSet(object.resourceId)
+        ? globalThis.String(object.resourceId)
+        : isSet(object.resource_id)
+        ? globalThis.String(object.resource_id)
+        : undefined,
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => taskStatusFromJSON(e))
+        : [],
+      maxTimestampMs: isSet(object.maxTimestampMs)
+        ? globalThis.Number(object.maxTimestampMs)
+        : isSet(object.max_timestamp_ms)
+        ? globalThis.Number(object.max_timestamp_ms)
+        : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+    };
+  },
+
+  toJSON(message: ListTasksRequest): unknown {
+    const obj: any = {};
+    if (message.actions?.length) {
+      obj.actions = message.actions;
+    }
+    if (message.resourceId !== undefined) {
+      obj.resourceId = message.resourceId;
+    }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses.map((e) => taskStatusToJSON(e));
+    }
+    if (message.maxTimestampMs !== undefined) {
+      obj.maxTimestampMs = Math.round(message.maxTimestampMs);
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    return ListTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    const message = createBaseListTasksRequest();
+    message.actions = object.actions?.map((e) => e) || [];
+    message.resourceId = object.resourceId ?? undefined;
+    message.statuses = object.statuses?.map((e) => e) || [];
+    message.maxTimestampMs = object.maxTimestampMs ?? undefined;
+    message.limit = object.limit ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasks: [] };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      Task.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(Task.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksResponse {
+    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListTasksResponse): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => Task.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    return ListTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    const message = createBaseListTasksResponse();
+    message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCancelTaskRequest(): CancelTaskRequest {
+  return { taskId: "" };
+}
+
+export const CancelTaskRequest: MessageFns<CancelTaskRequest> = {
+  encode(message: CancelTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelTaskRequest>): CancelTaskRequest {
+    return CancelTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelTaskRequest>): CancelTaskRequest {
+    const message = createBaseCancelTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelTaskResponse(): CancelTaskResponse {
+  return { task: undefined };
+}
+
+export const CancelTaskResponse: MessageFns<CancelTaskResponse> = {
+  encode(message: CancelTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelTaskResponse {
+    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: CancelTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelTaskResponse>): CancelTaskResponse {
+    return CancelTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelTaskResponse>): CancelTaskResponse {
+    const message = createBaseCancelTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
+function createBaseDeleteTaskRequest(): DeleteTaskRequest {
+  return { taskId: "" };
+}
+
+export const DeleteTaskRequest: MessageFns<DeleteTaskRequest> = {
+  encode(message: DeleteTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteTaskRequest>): DeleteTaskRequest {
+    return DeleteTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteTaskRequest>): DeleteTaskRequest {
+    const message = createBaseDeleteTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteTaskResponse(): DeleteTaskResponse {
+  return {};
+}
+
+export const DeleteTaskResponse: MessageFns<DeleteTaskResponse> = {
+  encode(_: DeleteTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteTaskResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteTaskResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteTaskResponse>): DeleteTaskResponse {
+    return DeleteTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteTaskResponse>): DeleteTaskResponse {
+    const message = createBaseDeleteTaskResponse();
+    return message;
+  },
+};
+
+function createBaseWatchTaskRequest(): WatchTaskRequest {
+  return { taskId: "" };
+}
+
+export const WatchTaskRequest: MessageFns<WatchTaskRequest> = {
+  encode(message: WatchTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchTaskRequest {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchTaskRequest): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchTaskRequest>): WatchTaskRequest {
+    return WatchTaskRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchTaskRequest>): WatchTaskRequest {
+    const message = createBaseWatchTaskRequest();
+    message.taskId = object.taskId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchTaskResponse(): WatchTaskResponse {
+  return { task: undefined };
+}
+
+export const WatchTaskResponse: MessageFns<WatchTaskResponse> = {
+  encode(message: WatchTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchTaskResponse {
+    return { task: isSet(object.task) ? Task.fromJSON(object.task) : undefined };
+  },
+
+  toJSON(message: WatchTaskResponse): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchTaskResponse>): WatchTaskResponse {
+    return WatchTaskResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchTaskResponse>): WatchTaskResponse {
+    const message = createBaseWatchTaskResponse();
+    message.task = (object.task !== undefined && object.task !== null) ? Task.fromPartial(object.task) : undefined;
+    return message;
+  },
+};
+
+/**
+ * Persistent background tasks (room deletions, history purges, ...). Tasks are created by the
+ * services that own them (e.g. RoomAdminService); this service reads, watches, cancels and
+ * deletes them. Every method needs a server-admin credential.
+ */
 export type TaskSchedulerServiceService = typeof TaskSchedulerServiceService;
-export const TaskSchedulerServiceService = {} as const;
+export const TaskSchedulerServiceService = {
+  /** One task (NOT_FOUND / 404 M_NOT_FOUND when it does not exist or was cleaned up). */
+  getTask: {
+    path: "/synapse.admin.v1.TaskSchedulerService/GetTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskRequest): Buffer => Buffer.from(GetTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskRequest => GetTaskRequest.decode(value),
+    responseSerialize: (value: GetTaskResponse): Buffer => Buffer.from(GetTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTaskResponse => GetTaskResponse.decode(value),
+  },
+  /**
+   * Tasks matching every given filter, oldest timestamp first
+   * (REST: GET /_synapse/admin/v1/scheduled_tasks).
+   */
+  listTasks: {
+    path: "/synapse.admin.v1.TaskSchedulerService/ListTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
+  /**
+   * Stops a scheduled or running task cooperatively and marks it cancelled. Finished tasks are
+   * returned unchanged.
+   */
+  cancelTask: {
+    path: "/synapse.admin.v1.TaskSchedulerService/CancelTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelTaskRequest): Buffer => Buffer.from(CancelTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelTaskRequest => CancelTaskRequest.decode(value),
+    responseSerialize: (value: CancelTaskResponse): Buffer => Buffer.from(CancelTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelTaskResponse => CancelTaskResponse.decode(value),
+  },
+  /** Deletes a task that is not active (an active task is refused with 400 M_UNKNOWN). */
+  deleteTask: {
+    path: "/synapse.admin.v1.TaskSchedulerService/DeleteTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteTaskRequest): Buffer => Buffer.from(DeleteTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteTaskRequest => DeleteTaskRequest.decode(value),
+    responseSerialize: (value: DeleteTaskResponse): Buffer => Buffer.from(DeleteTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteTaskResponse => DeleteTaskResponse.decode(value),
+  },
+  /** The task now, then after every change (status, checkpoint, progress) until it is finished. */
+  watchTask: {
+    path: "/synapse.admin.v1.TaskSchedulerService/WatchTask" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchTaskRequest): Buffer => Buffer.from(WatchTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchTaskRequest => WatchTaskRequest.decode(value),
+    responseSerialize: (value: WatchTaskResponse): Buffer => Buffer.from(WatchTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchTaskResponse => WatchTaskResponse.decode(value),
+  },
+} as const;
 
 export interface TaskSchedulerServiceServer extends UntypedServiceImplementation {
+  /** One task (NOT_FOUND / 404 M_NOT_FOUND when it does not exist or was cleaned up). */
+  getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
+  /**
+   * Tasks matching every given filter, oldest timestamp first
+   * (REST: GET /_synapse/admin/v1/scheduled_tasks).
+   */
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  /**
+   * Stops a scheduled or running task cooperatively and marks it cancelled. Finished tasks are
+   * returned unchanged.
+   */
+  cancelTask: handleUnaryCall<CancelTaskRequest, CancelTaskResponse>;
+  /** Deletes a task that is not active (an active task is refused with 400 M_UNKNOWN). */
+  deleteTask: handleUnaryCall<DeleteTaskRequest, DeleteTaskResponse>;
+  /** The task now, then after every change (status, checkpoint, progress) until it is finished. */
+  watchTask: handleServerStreamingCall<WatchTaskRequest, WatchTaskResponse>;
 }
 
 export interface TaskSchedulerServiceClient extends Client {
+  /** One task (NOT_FOUND / 404 M_NOT_FOUND when it does not exist or was cleaned up). */
+  getTask(
+    request: GetTaskRequest,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Tasks matching every given filter, oldest timestamp first
+   * (REST: GET /_synapse/admin/v1/scheduled_tasks).
+   */
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stops a scheduled or running task cooperatively and marks it cancelled. Finished tasks are
+   * returned unchanged.
+   */
+  cancelTask(
+    request: CancelTaskRequest,
+    callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
+  ): ClientUnaryCall;
+  cancelTask(
+    request: CancelTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
+  ): ClientUnaryCall;
+  cancelTask(
+    request: CancelTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelTaskResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes a task that is not active (an active task is refused with 400 M_UNKNOWN). */
+  deleteTask(
+    request: DeleteTaskRequest,
+    callback: (error: ServiceError | null, response: DeleteTaskResponse) => void,
+  ): ClientUnaryCall;
+  deleteTask(
+    request: DeleteTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteTaskResponse) => void,
+  ): ClientUnaryCall;
+  deleteTask(
+    request: DeleteTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteTaskResponse) => void,
+  ): ClientUnaryCall;
+  /** The task now, then after every change (status, checkpoint, progress) until it is finished. */
+  watchTask(request: WatchTaskRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchTaskResponse>;
+  watchTask(
+    request: WatchTaskRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchTaskResponse>;
 }
 
 export const TaskSchedulerServiceClient = makeGenericClientConstructor(
@@ -35,3 +1319,40 @@ export const TaskSchedulerServiceClient = makeGenericClientConstructor(
   service: typeof TaskSchedulerServiceService;
   serviceName: string;
 };
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}

@@ -1,0 +1,71 @@
+import { TaskStatus as PbStatus, type Task, type TaskSchedulerServiceServer } from '../../../gen/synapse/admin/v1/task_scheduler';
+import { invalidParam, notFound } from '../../errors';
+import type { PgTaskScheduler } from '../../tasks/task-scheduler';
+import type { ScheduledTask, TaskStatus } from '../../tasks/task.types';
+import type { CallAdapter } from '../adapter';
+
+const STATUSES: [TaskStatus, PbStatus][] = [
+  ['scheduled', PbStatus.TASK_STATUS_SCHEDULED],
+  ['active', PbStatus.TASK_STATUS_ACTIVE],
+  ['complete', PbStatus.TASK_STATUS_COMPLETE],
+  ['failed', PbStatus.TASK_STATUS_FAILED],
+  ['cancelled', PbStatus.TASK_STATUS_CANCELLED],
+];
+const toPbStatus = new Map(STATUSES);
+const fromPbStatus = new Map(STATUSES.map(([s, p]) => [p, s]));
+
+export const toTask = (t: ScheduledTask): Task => ({
+  id: t.id,
+  action: t.action,
+  status: toPbStatus.get(t.status)!,
+  timestampMs: t.timestamp,
+  resourceId: t.resourceId ?? undefined,
+  params: t.params ?? undefined,
+  result: t.result ?? undefined,
+  error: t.error ?? undefined,
+  progress: t.progress ?? undefined,
+});
+
+function statusOf(s: PbStatus): TaskStatus {
+  const status = fromPbStatus.get(s);
+  if (!status) throw invalidParam(`Unknown task status ${s}`);
+  return status;
+}
+
+export function taskSchedulerHandler(a: CallAdapter, scheduler: PgTaskScheduler): TaskSchedulerServiceServer {
+  return {
+    getTask: a.unary('admin', async (req, ctx) => {
+      const task = await scheduler.getTask(ctx.em, req.taskId);
+      if (!task) throw notFound('Task not found');
+      return { task: toTask(task) };
+    }),
+    listTasks: a.unary('admin', async (req, ctx) => ({
+      tasks: (
+        await scheduler.getTasks(ctx.em, {
+          actions: req.actions.length ? req.actions : null,
+          resourceId: req.resourceId || null,
+          statuses: req.statuses.length ? req.statuses.map(statusOf) : null,
+          maxTimestamp: req.maxTimestampMs ?? null,
+          limit: req.limit ?? null,
+        })
+      ).map(toTask),
+    })),
+    cancelTask: a.unary('admin', async (req, ctx) => {
+      const task = await scheduler.cancelTask(ctx.em, req.taskId);
+      if (!task) throw notFound('Task not found');
+      return { task: toTask(task) };
+    }),
+    deleteTask: a.unary('admin', async (req, ctx) => {
+      await scheduler.deleteTask(ctx.em, req.taskId);
+      return {};
+    }),
+    watchTask: a.serverStream('admin', async (req, ctx, write) => {
+      let seen = false;
+      for await (const task of scheduler.watchTask(ctx.em, req.taskId, ctx.signal)) {
+        seen = true;
+        write({ task: toTask(task) });
+      }
+      if (!seen) throw notFound('Task not found');
+    }),
+  };
+}
