@@ -16,11 +16,12 @@ import { UserService } from './users/user.service';
 import { createUsersModule } from './users/users.module';
 import { createTasksModule } from './tasks/tasks.module';
 import { createRoomsModule } from './rooms/rooms.module';
+import { createRoomAdminModule } from './admin/room-admin.module';
 import type { AppModule, ModuleDeps } from './module';
 import type { Route } from './gateway/router';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
-const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule];
+const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule];
 
 const HEALTH_INTERVAL_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -6,6 +6,8 @@
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
 import { isValidAlias, isValidRoomId } from '../ids';
+import type { RoomService } from '../rooms/room.service';
+import type { EventView } from '../rooms/event.serializer';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository } from './room-list.repository';
 import type { Dir, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy } from './room-admin.types';
@@ -34,6 +36,8 @@ export const notLegalRoomId = (roomId: string) => badRequest(`${roomId} is not a
 export class RoomAdminService {
   readonly list = new RoomListRepository();
   readonly repo = new RoomAdminRepository();
+
+  constructor(private readonly rooms: RoomService) {}
 
   /** One page of rooms with Synapse's offset/total/next_batch/prev_batch. Throws 400 M_INVALID_PARAM for bad input. */
   async listRooms(em: Em, input: ListRoomsInput): Promise<RoomListPage> {
@@ -69,6 +73,16 @@ export class RoomAdminService {
   async joinedMembers(em: Em, roomId: string): Promise<string[]> {
     if (!(await this.list.roomExists(em, roomId))) throw notFound('Room not found');
     return this.list.joinedMembers(em, roomId);
+  }
+
+  /**
+   * The room's current state (only events of `type` when it is non-empty), serialised with
+   * `unsigned` computed now. Throws 404 "Room not found".
+   */
+  async currentState(em: Em, roomId: string, type: string | null): Promise<EventView[]> {
+    if (!(await this.list.roomExists(em, roomId))) throw notFound('Room not found');
+    const events = await this.rooms.getCurrentState(em, roomId, type || undefined);
+    return this.rooms.serializeEvents(em, events);
   }
 
   /** Blocks (keeping an existing blocker) or unblocks a room, known or not. Throws 400 for an invalid room id. */

@@ -88,21 +88,40 @@ function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emp
 
 /** Read queries over rooms for the admin API. */
 export class RoomListRepository {
-  /** One page of rooms in the requested order (room id breaks ties, in the same direction). */
+  /**
+   * One page of rooms in the requested order (room id breaks ties, in the same direction). The
+   * offset is skipped inside a subquery that only needs the (sort column, room_id) index, so deep
+   * pages skip index entries instead of whole rows.
+   */
   async listPage(em: Em, q: ListRoomsQuery): Promise<RoomSummary[]> {
     if (q.limit === 0) return [];
     const { column, forward } = ORDER_COLUMNS[q.orderBy];
     const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
+    const order = `s.${column} ${direction}, s.room_id ${direction}`;
     const where = whereClause(q);
     const rows = await em.execute<SummaryRow[]>(
-        `SELECT s.room_id, ${STATS_COLUMNS} FROM room_stats s ${where.sql} ORDER BY s.${column} ${direction}, s.room_id ${direction} LIMIT ? OFFSET ?`,
-        [...where.params, q.limit, q.from],
-      );
+      `SELECT s.room_id, ${STATS_COLUMNS} FROM room_stats s
+        JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id
+       ORDER BY ${order}`,
+      [...where.params, q.limit, q.from],
+    );
     return rows.map(toSummary);
   }
 
-  /** Number of rooms matching the filters of a listing (ignoring from/limit). */
+  /**
+   * Number of rooms matching the filters of a listing (ignoring from/limit). Without a search term
+   * it is a sum over the trigger-maintained buckets of `room_stats_counts`; with one, a count over
+   * the trigram-indexed matches.
+   */
   async count(em: Em, q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): Promise<number> {
+    if (q.searchTerm === null) {
+      const parts: string[] = [];
+      const params: unknown[] = [];
+      if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
+      if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
+      const rows = await em.execute<{ n: string | null }[]>(`SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
+      return Number(rows[0].n ?? 0);
+    }
     const where = whereClause(q);
     const rows = await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats s ${where.sql}`, where.params);
     return Number(rows[0].n);

@@ -1,0 +1,53 @@
+/**
+ * Set-based reads and writes of the shutdown procedure (the events themselves go through
+ * RoomService's one write path).
+ */
+import type { Em } from '../infra/orm';
+
+export interface LocalMember {
+  userId: string;
+  membership: 'join' | 'invite' | 'knock';
+}
+
+/** Queries behind shutting a room down. */
+export class RoomShutdownRepository {
+  /** Local users whose current membership is one of `memberships`, in user id order, after `afterUserId`. */
+  async localMembers(em: Em, roomId: string, memberships: string[], afterUserId: string | null, limit: number): Promise<LocalMember[]> {
+    const rows = await em.execute<{ user_id: string; membership: LocalMember['membership'] }[]>(
+      `SELECT user_id, membership FROM local_current_membership
+        WHERE room_id = ? AND membership = ANY(?::text[]) AND user_id > ? ORDER BY user_id LIMIT ?`,
+      [roomId, `{${memberships.join(',')}}`, afterUserId ?? '', limit],
+    );
+    return rows.map((r) => ({ userId: r.user_id, membership: r.membership }));
+  }
+
+  async countLocalMembers(em: Em, roomId: string, memberships: string[]): Promise<number> {
+    const rows = await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM local_current_membership WHERE room_id = ? AND membership = ANY(?::text[])', [roomId, `{${memberships.join(',')}}`]);
+    return Number(rows[0].n);
+  }
+
+  /** Marks the room forgotten for these local users (no forgotten-room purge is scheduled). */
+  async forget(em: Em, roomId: string, userIds: string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await em.execute('UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [roomId, JSON.stringify(userIds)]);
+  }
+
+  /** Display names of registered users (absent for unknown users). */
+  async displayNames(em: Em, userIds: string[]): Promise<Map<string, string | null>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await em.execute<{ name: string; displayname: string | null }[]>('SELECT name, displayname FROM users WHERE name IN (SELECT jsonb_array_elements_text(?::jsonb))', [JSON.stringify(userIds)]);
+    return new Map(rows.map((r) => [r.name, r.displayname]));
+  }
+
+  /** Local aliases (of `serverName`) pointing at the room. */
+  async localAliases(em: Em, roomId: string, serverName: string): Promise<string[]> {
+    const rows = await em.execute<{ room_alias: string }[]>("SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias", [roomId, serverName]);
+    return rows.map((r) => r.room_alias);
+  }
+
+  /** Re-points aliases from one room to another, recording `creator` as their creator. */
+  async moveAliases(em: Em, aliases: string[], fromRoomId: string, toRoomId: string, creator: string): Promise<void> {
+    if (aliases.length === 0) return;
+    await em.execute('UPDATE room_aliases SET room_id = ?, creator = ? WHERE room_id = ? AND room_alias IN (SELECT jsonb_array_elements_text(?::jsonb))', [toRoomId, creator, fromRoomId, JSON.stringify(aliases)]);
+  }
+}

@@ -1,0 +1,237 @@
+import { Direction } from '../../../gen/synapse/admin/v1/common';
+import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
+import { Codes, MatrixError, badJson, badRequest, invalidParam } from '../../errors';
+import { isValidRoomId } from '../../ids';
+import type { Body } from '../params';
+import type { GatewayRequest, Route } from '../router';
+import { toClientEvent } from '../presenters/event.presenter';
+import { deleteTaskJson, roomDetailsJson, roomSummaryJson, shutdownResultJson } from '../presenters/room-admin.presenter';
+
+/** Synapse's `order_by` values, in its error message order. */
+const ORDER_BY = ['alphabetical', 'size', 'name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events'] as const;
+const DIRS = ['b', 'f'] as const;
+
+const toDirection = (d: 'b' | 'f' | undefined) => (d === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS);
+const toOrderBy = (o: (typeof ORDER_BY)[number]) => RoomOrderBy[`ROOM_ORDER_BY_${o.toUpperCase()}` as keyof typeof RoomOrderBy];
+
+/** A key that, when present, must be a JSON boolean (null included, as Synapse's isinstance check). */
+function strictBool(b: Body, key: string): boolean | undefined {
+  if (!(key in b.json)) return undefined;
+  const v = b.json[key];
+  if (typeof v !== 'boolean') throw badJson(`Param '${key}' must be a boolean, if given`);
+  return v;
+}
+
+/** A key that, when present and not null, must be a string. */
+function optionalString(b: Body, key: string): string | undefined {
+  const v = b.json[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw badJson(`Param '${key}' must be a string`);
+  return v;
+}
+
+/** The body of both delete versions, validated in Synapse's order (block, purge, force_purge). */
+function deleteOptions(r: GatewayRequest): DeleteRoomOptions {
+  const b = r.body();
+  const block = strictBool(b, 'block');
+  const purge = strictBool(b, 'purge');
+  const forcePurge = strictBool(b, 'force_purge');
+  return { block, purge, forcePurge, newRoomUserId: optionalString(b, 'new_room_user_id'), roomName: optionalString(b, 'room_name'), message: optionalString(b, 'message') };
+}
+
+const listRooms: Route = {
+  method: 'GET',
+  path: '/_synapse/admin/v1/rooms',
+  auth: 'admin',
+  handler: async (r) => {
+    const q = r.query;
+    const from = q.int('from');
+    const limit = q.int('limit');
+    const orderBy = q.choice('order_by', ORDER_BY) ?? 'name';
+    const searchTerm = q.string('search_term');
+    if (searchTerm === '') throw invalidParam('search_term cannot be an empty string');
+    const publicRooms = q.bool('public_rooms');
+    const emptyRooms = q.bool('empty_rooms');
+    const dir = q.choice('dir', DIRS);
+    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: toOrderBy(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms });
+    const body: Record<string, unknown> = { offset: res.offset, rooms: res.rooms.map(roomSummaryJson), total_rooms: res.totalRooms };
+    if (res.nextBatch !== undefined) body.next_batch = res.nextBatch;
+    if (res.prevBatch !== undefined) body.prev_batch = res.prevBatch;
+    return { body };
+  },
+};
+
+const roomRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}',
+    auth: 'admin',
+    handler: async (r) => ({ body: roomDetailsJson((await r.rpc(r.clients.roomAdmin, 'getRoomDetails', { roomId: r.params.roomId })).room) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/_synapse/admin/v1/rooms/{roomId}',
+    auth: 'admin',
+    // A synchronous delete of a big room takes as long as it takes.
+    timeoutMs: 24 * 3_600_000,
+    handler: async (r) => ({ body: shutdownResultJson((await r.rpc(r.clients.roomAdmin, 'deleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).result) }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/members',
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.roomAdmin, 'listRoomMembers', { roomId: r.params.roomId });
+      return { body: { members: res.members, total: res.total } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/state',
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.roomAdmin, 'listRoomState', { roomId: r.params.roomId, type: r.query.string('type') });
+      return { body: { state: res.state.map((e) => toClientEvent(e)) } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/timestamp_to_event',
+    auth: 'admin',
+    handler: async (r) => {
+      const ts = r.query.int('ts', { required: true }) as number;
+      const dir = r.query.choice('dir', DIRS);
+      const res = await r.rpc(r.clients.roomAdmin, 'timestampToEvent', { roomId: r.params.roomId, ts, dir: toDirection(dir) });
+      return { body: { event_id: res.eventId, origin_server_ts: res.originServerTs } };
+    },
+  },
+];
+
+const blockRoutes: Route[] = [
+  {
+    method: 'PUT',
+    path: '/_synapse/admin/v1/rooms/{roomId}/block',
+    auth: 'admin',
+    handler: async (r) => {
+      const b = r.body();
+      if (!isValidRoomId(r.params.roomId)) throw badRequest(`${r.params.roomId} is not a legal room ID`);
+      b.require('block');
+      if (typeof b.json.block !== 'boolean') throw badJson("Param 'block' must be a boolean.");
+      const res = await r.rpc(r.clients.roomAdmin, 'setRoomBlock', { roomId: r.params.roomId, block: b.json.block });
+      return { body: { block: res.block } };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/block',
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.roomAdmin, 'getRoomBlock', { roomId: r.params.roomId });
+      return { body: res.block ? { block: true, user_id: res.userId ?? '' } : { block: false } };
+    },
+  },
+];
+
+const deleteV2Routes: Route[] = [
+  {
+    method: 'DELETE',
+    path: '/_synapse/admin/v2/rooms/{roomId}',
+    auth: 'admin',
+    handler: async (r) => ({ body: { delete_id: (await r.rpc(r.clients.roomAdmin, 'startDeleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).deleteId } }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v2/rooms/{roomId}/delete_status',
+    auth: 'admin',
+    handler: async (r) => ({ body: { results: (await r.rpc(r.clients.roomAdmin, 'listDeleteStatuses', { roomId: r.params.roomId })).results.map(deleteTaskJson) } }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v2/rooms/delete_status/{deleteId}',
+    auth: 'admin',
+    handler: async (r) => ({ body: deleteTaskJson((await r.rpc(r.clients.roomAdmin, 'getDeleteStatus', { deleteId: r.params.deleteId })).task) }),
+  },
+];
+
+const membershipRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/rooms/{roomIdOrAlias}/make_room_admin',
+    auth: 'admin',
+    handler: async (r) => {
+      const b = r.body(true);
+      await r.rpc(r.clients.roomAdmin, 'makeRoomAdmin', { roomIdOrAlias: r.params.roomIdOrAlias, userId: optionalString(b, 'user_id') });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/join/{roomIdOrAlias}',
+    auth: 'admin',
+    handler: async (r) => {
+      const b = r.body();
+      b.require('user_id');
+      if (typeof b.json.user_id !== 'string') throw invalidParam("Expected UserID string to start with '@'");
+      const res = await r.rpc(r.clients.roomAdmin, 'adminJoinRoom', { roomIdOrAlias: r.params.roomIdOrAlias, userId: b.json.user_id, serverNames: r.query.strings('server_name') });
+      return { body: { room_id: res.roomId } };
+    },
+  },
+];
+
+const extremityRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomIdOrAlias}/forward_extremities',
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.roomAdmin, 'getForwardExtremities', { roomIdOrAlias: r.params.roomIdOrAlias });
+      return { body: { count: res.count, results: res.results.map((e) => ({ event_id: e.eventId, state_group: e.stateGroup ?? null, depth: e.depth, received_ts: e.receivedTs })) } };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/_synapse/admin/v1/rooms/{roomIdOrAlias}/forward_extremities',
+    auth: 'admin',
+    handler: async (r) => ({ body: { deleted: (await r.rpc(r.clients.roomAdmin, 'deleteForwardExtremities', { roomIdOrAlias: r.params.roomIdOrAlias })).deleted } }),
+  },
+];
+
+/** The endpoints removed in Synapse v1.42, answered as v1.41 did. */
+const deprecatedRoutes: Route[] = [
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/shutdown_room/{roomId}',
+    auth: 'admin',
+    timeoutMs: 24 * 3_600_000,
+    handler: async (r) => {
+      // Synapse's pattern needs a non-empty room id segment.
+      if (r.params.roomId === '') throw new MatrixError(404, 'Unrecognized request', Codes.UNRECOGNIZED);
+      const b = r.body();
+      b.require('new_room_user_id');
+      const newRoomUserId = optionalString(b, 'new_room_user_id');
+      if (newRoomUserId === undefined) throw badJson("Param 'new_room_user_id' must be a string");
+      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', { roomId: r.params.roomId, newRoomUserId, roomName: optionalString(b, 'room_name'), message: optionalString(b, 'message') });
+      return { body: shutdownResultJson(res.result) };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/purge_room',
+    auth: 'admin',
+    timeoutMs: 24 * 3_600_000,
+    handler: async (r) => {
+      const b = r.body();
+      b.require('room_id');
+      const roomId = optionalString(b, 'room_id');
+      if (roomId === undefined) throw badJson("Param 'room_id' must be a string");
+      await r.rpc(r.clients.roomAdmin, 'purgeRoom', { roomId });
+      return { body: {} };
+    },
+  },
+];
+
+/**
+ * The room admin REST API (Synapse's paths). The admin `/messages` and `/context` paths belong to
+ * the pagination routes.
+ */
+export const roomAdminRoutes: Route[] = [listRooms, ...roomRoutes, ...blockRoutes, ...deleteV2Routes, ...membershipRoutes, ...extremityRoutes, ...deprecatedRoutes];

@@ -1,0 +1,133 @@
+import { Direction } from '../../../gen/synapse/admin/v1/common';
+import {
+  RoomDeleteStatus,
+  RoomOrderBy,
+  type DeleteRoomOptions,
+  type RoomAdminServiceServer,
+  type RoomDeleteTask,
+  type RoomDetails as RoomDetailsMsg,
+  type RoomSummary as RoomSummaryMsg,
+  type ShutdownResult as ShutdownResultMsg,
+} from '../../../gen/synapse/admin/v1/room_admin';
+import { requesterOf } from '../../context';
+import type { RoomAdminService } from '../../admin/room-admin.service';
+import type { RoomDeleteService } from '../../admin/room-delete.service';
+import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
+import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
+import type { CallAdapter } from '../adapter';
+
+export interface RoomAdminHandlerDeps {
+  admin: RoomAdminService;
+  deletes: RoomDeleteService;
+  memberships: RoomMembershipAdminService;
+}
+
+const orderByOf = (o: RoomOrderBy): OrderBy | null => {
+  const name = RoomOrderBy[o]?.replace('ROOM_ORDER_BY_', '').toLowerCase();
+  return (ROOM_ORDER_BY as readonly string[]).includes(name) ? (name as OrderBy) : null;
+};
+const dirOf = (d: Direction): Dir => (d === Direction.DIRECTION_BACKWARDS ? 'b' : 'f');
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+const toSummary = (s: RoomSummary): RoomSummaryMsg => ({
+  roomId: s.room_id,
+  name: opt(s.name),
+  canonicalAlias: opt(s.canonical_alias),
+  joinedMembers: s.joined_members,
+  joinedLocalMembers: s.joined_local_members,
+  version: opt(s.version),
+  creator: opt(s.creator),
+  encryption: opt(s.encryption),
+  federatable: s.federatable,
+  public: s.public,
+  joinRules: opt(s.join_rules),
+  guestAccess: opt(s.guest_access),
+  historyVisibility: opt(s.history_visibility),
+  stateEvents: s.state_events,
+  roomType: opt(s.room_type),
+});
+
+const toDetails = (d: RoomDetails): RoomDetailsMsg => ({
+  summary: toSummary(d),
+  topic: opt(d.topic),
+  avatar: opt(d.avatar),
+  joinedLocalDevices: d.joined_local_devices,
+  forgotten: d.forgotten,
+  tombstoned: d.tombstoned,
+  replacementRoom: opt(d.replacement_room),
+});
+
+const toResult = (r: ShutdownResult): ShutdownResultMsg => ({
+  kickedUsers: r.kicked_users,
+  failedToKickUsers: r.failed_to_kick_users,
+  localAliases: r.local_aliases,
+  newRoomId: opt(r.new_room_id),
+});
+
+const STATUS: Record<DeleteTaskView['status'], RoomDeleteStatus> = {
+  scheduled: RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED,
+  active: RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE,
+  complete: RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE,
+  failed: RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED,
+  cancelled: RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED,
+};
+
+const toTask = (t: DeleteTaskView): RoomDeleteTask => ({
+  deleteId: t.delete_id,
+  status: STATUS[t.status],
+  roomId: t.room_id,
+  shutdownRoom: t.shutdown_room ? toResult(t.shutdown_room) : undefined,
+  progress: opt(t.progress),
+  error: opt(t.error),
+});
+
+const toOptions = (o: DeleteRoomOptions | undefined): DeleteOptions => ({
+  newRoomUserId: o?.newRoomUserId,
+  roomName: o?.roomName,
+  message: o?.message,
+  block: o?.block,
+  purge: o?.purge,
+  forcePurge: o?.forcePurge,
+});
+
+export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomAdminServiceServer {
+  return {
+    listRooms: a.unary('admin', async (req, ctx) => {
+      const page = await d.admin.listRooms(ctx.em, { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms });
+      return { rooms: page.rooms.map(toSummary), offset: page.offset, totalRooms: page.total_rooms, nextBatch: page.next_batch, prevBatch: page.prev_batch };
+    }),
+    getRoomDetails: a.unary('admin', async (req, ctx) => ({ room: toDetails(await d.admin.roomDetails(ctx.em, req.roomId)) })),
+    listRoomMembers: a.unary('admin', async (req, ctx) => {
+      const members = await d.admin.joinedMembers(ctx.em, req.roomId);
+      return { members, total: members.length };
+    }),
+    listRoomState: a.unary('admin', async (req, ctx) => ({ state: await d.admin.currentState(ctx.em, req.roomId, req.type ?? null) })),
+    setRoomBlock: a.unary('admin', async (req, ctx) => ({ block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId) })),
+    getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId).then((b) => ({ block: b.block, userId: b.user_id }))),
+    deleteRoom: a.unary('admin', async (req, ctx) => ({ result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)) })),
+    startDeleteRoom: a.unary('admin', async (req, ctx) => ({ deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId) })),
+    listDeleteStatuses: a.unary('admin', async (req, ctx) => ({ results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask) })),
+    getDeleteStatus: a.unary('admin', async (req, ctx) => ({ task: toTask(await d.deletes.statusById(ctx.em, req.deleteId)) })),
+    shutdownRoom: a.unary('admin', async (req, ctx) => ({
+      result: toResult(await d.deletes.legacyShutdown(ctx.em, req.roomId, { newRoomUserId: req.newRoomUserId, roomName: req.roomName, message: req.message }, requesterOf(ctx).userId)),
+    })),
+    purgeRoom: a.unary('admin', async (req) => {
+      await d.deletes.legacyPurge(req.roomId);
+      return {};
+    }),
+    makeRoomAdmin: a.unary('admin', async (req, ctx) => {
+      await d.memberships.makeRoomAdmin(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId ?? null);
+      return {};
+    }),
+    getForwardExtremities: a.unary('admin', async (req, ctx) => {
+      const results = await d.admin.forwardExtremities(ctx.em, req.roomIdOrAlias);
+      return { count: results.length, results: results.map((e) => ({ eventId: e.event_id, stateGroup: opt(e.state_group), depth: e.depth, receivedTs: e.received_ts })) };
+    }),
+    deleteForwardExtremities: a.unary('admin', async (req, ctx) => ({ deleted: await d.admin.deleteForwardExtremities(ctx.em, req.roomIdOrAlias) })),
+    adminJoinRoom: a.unary('admin', async (req, ctx) => ({ roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId) })),
+    timestampToEvent: a.unary('admin', async (req, ctx) => {
+      const found = await d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir));
+      return { eventId: found.event_id, originServerTs: found.origin_server_ts };
+    }),
+  };
+}
