@@ -17,11 +17,12 @@ import { createUsersModule } from './users/users.module';
 import { createTasksModule } from './tasks/tasks.module';
 import { createRoomsModule } from './rooms/rooms.module';
 import { createRoomAdminModule } from './admin/room-admin.module';
+import { createPaginationModule } from './pagination/pagination.module';
 import type { AppModule, ModuleDeps } from './module';
 import type { Route } from './gateway/router';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
-const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule];
+const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule];
 
 const HEALTH_INTERVAL_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 10_000;

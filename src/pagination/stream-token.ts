@@ -12,8 +12,10 @@
  * - historic `t<depth>-<stream>`: ordered by (depth, stream ordering);
  * - multi-writer live `m<min>~<instance>.<pos>~...`: per-writer positions ahead of `min`. This
  *   service has a single event writer, so such a token is honoured through its min/max positions
- *   (see `pageBounds`), never emitted by us except when echoing a client's token.
+ *   (the stream bounds of pagination use its min or max position), never emitted by us except
+ *   when echoing a client's token.
  */
+import { badRequest } from '../errors';
 
 /** Parts of a StreamToken after the room key. */
 const OTHER_PART_COUNT = 9;
@@ -156,4 +158,18 @@ export function isBeforeOrEq(a: RoomStreamToken, b: RoomStreamToken): boolean {
     if ((a.instances.get(id) ?? a.stream) > (b.instances.get(id) ?? b.stream)) return false;
   }
   return true;
+}
+
+/**
+ * Parses an optional `from`/`to` request parameter (empty = absent; `from=END` is the legacy
+ * spelling of absent); throws Synapse's 400 "'<name>' parameter is invalid".
+ */
+export function parseTokenParam(value: string | null | undefined, name: 'from' | 'to'): StreamToken | null {
+  if (value === null || value === undefined || value === '' || (name === 'from' && value === 'END')) return null;
+  try {
+    return parseStreamToken(value);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) throw badRequest(`'${name}' parameter is invalid`);
+    throw err;
+  }
 }

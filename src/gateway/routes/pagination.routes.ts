@@ -1,0 +1,129 @@
+import { Direction, EventFormat, type Event } from '../../../gen/synapse/admin/v1/common';
+import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
+import { badJson } from '../../errors';
+import { parseTokenParam } from '../../pagination/stream-token';
+import { presentEvent } from '../presenters/event.presenter';
+import type { GatewayRequest, Route } from '../router';
+import { clientPaths } from './auth.routes';
+
+type Json = Record<string, unknown>;
+
+function isEvent(v: unknown): v is Event {
+  return !!v && typeof v === 'object' && typeof (v as Event).eventId === 'string' && typeof (v as Event).roomId === 'string';
+}
+
+/** An event with the events nested in its bundled aggregations presented in the same format. */
+export function presentWithRelations(e: Event, format: EventFormat): Json {
+  const relations = e.unsigned?.['m.relations'] as Json | undefined;
+  if (!relations) return presentEvent(e, format);
+  const out: Json = { ...relations };
+  if (isEvent(out['m.replace'])) out['m.replace'] = presentEvent(out['m.replace'], format);
+  const thread = out['m.thread'] as Json | undefined;
+  if (thread && isEvent(thread.latest_event)) out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
+  return presentEvent({ ...e, unsigned: { ...e.unsigned, 'm.relations': out } }, format);
+}
+
+/**
+ * The query of /messages, validated in Synapse's order (dir, from, to, limit, filter) so the
+ * first bad parameter is the one reported. Tokens are only checked here; the service parses them.
+ */
+function messagesQuery(r: GatewayRequest): MessagesQuery {
+  const dir = r.query.choice('dir', ['b', 'f'] as const) ?? 'f';
+  const from = r.query.string('from');
+  parseTokenParam(from, 'from');
+  const to = r.query.string('to');
+  parseTokenParam(to, 'to');
+  const limit = r.query.int('limit');
+  const filter = r.query.json('filter');
+  return {
+    roomId: r.params.roomId,
+    dir: dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS,
+    from,
+    to,
+    limit,
+    filter,
+    format: r.query.has('raw') ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT,
+  };
+}
+
+function pageJson(p: MessagesPage | undefined): Json {
+  if (!p) return { chunk: [] };
+  const out: Json = { chunk: p.chunk.map((e) => presentWithRelations(e, p.format)), start: p.start };
+  if (p.end !== undefined) out.end = p.end;
+  if (p.state.length > 0) out.state = p.state.map((e) => presentEvent(e, p.format));
+  return out;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  [PurgeStatus.PURGE_STATUS_ACTIVE]: 'active',
+  [PurgeStatus.PURGE_STATUS_COMPLETE]: 'complete',
+  [PurgeStatus.PURGE_STATUS_FAILED]: 'failed',
+  // Synapse has no cancelled purges: report them as failed so clients stop polling.
+  [PurgeStatus.PURGE_STATUS_CANCELLED]: 'failed',
+};
+
+async function purgeHistory(r: GatewayRequest) {
+  const b = r.body(true);
+  let eventId: string | undefined = r.params.eventId;
+  if (eventId === undefined) {
+    const v = b.json.purge_up_to_event_id;
+    if (v !== undefined && v !== null && typeof v !== 'string') throw badJson('purge_up_to_event_id must be a string');
+    eventId = (v as string | null | undefined) ?? undefined;
+  }
+  let ts: number | undefined;
+  if (eventId === undefined && 'purge_up_to_ts' in b.json) {
+    const v = b.json.purge_up_to_ts;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badJson('purge_up_to_ts must be an int');
+    ts = v;
+  }
+  const res = await r.rpc(r.clients.pagination, 'purgeHistory', { roomId: r.params.roomId, purgeUpToEventId: eventId, purgeUpToTs: ts, deleteLocalEvents: b.truthy('delete_local_events') });
+  return { body: { purge_id: res.purgeId } };
+}
+
+export const paginationRoutes: Route[] = [
+  ...clientPaths('/rooms/{roomId}/messages', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => ({ body: pageJson((await r.rpc(r.clients.pagination, 'getRoomMessages', { query: messagesQuery(r) })).page) }),
+  }),
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/messages',
+    auth: 'admin',
+    handler: async (r) => ({ body: pageJson((await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: messagesQuery(r) })).page) }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}',
+    auth: 'admin',
+    handler: async (r) => {
+      const limit = r.query.int('limit');
+      const filter = r.query.json('filter');
+      const c = await r.rpc(r.clients.pagination, 'adminGetEventContext', { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
+      const fmt = EventFormat.EVENT_FORMAT_CLIENT;
+      return {
+        body: {
+          events_before: c.eventsBefore.map((e) => presentWithRelations(e, fmt)),
+          event: c.event ? presentWithRelations(c.event, fmt) : {},
+          events_after: c.eventsAfter.map((e) => presentWithRelations(e, fmt)),
+          state: c.state.map((e) => presentEvent(e, fmt)),
+          start: c.start,
+          end: c.end,
+        },
+      };
+    },
+  },
+  { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}', auth: 'admin', handler: purgeHistory },
+  { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}/{eventId}', auth: 'admin', handler: purgeHistory },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/purge_history_status/{purgeId}',
+    auth: 'admin',
+    handler: async (r) => {
+      const s = await r.rpc(r.clients.pagination, 'getPurgeHistoryStatus', { purgeId: r.params.purgeId });
+      const status = STATUS_TEXT[s.status] ?? 'active';
+      const error = s.error || (s.status === PurgeStatus.PURGE_STATUS_CANCELLED ? 'cancelled' : undefined);
+      return { body: error ? { status, error } : { status } };
+    },
+  },
+];

@@ -1,0 +1,64 @@
+import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
+import { PurgeStatus, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import { requesterOf, type Ctx } from '../../context';
+import type { MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
+import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
+import type { CallAdapter } from '../adapter';
+
+export interface PaginationHandlerDeps {
+  pagination: PaginationService;
+  purges: PurgeHistoryService;
+}
+
+const STATUS: Record<PurgeStatusName, PurgeStatus> = {
+  active: PurgeStatus.PURGE_STATUS_ACTIVE,
+  complete: PurgeStatus.PURGE_STATUS_COMPLETE,
+  failed: PurgeStatus.PURGE_STATUS_FAILED,
+  cancelled: PurgeStatus.PURGE_STATUS_CANCELLED,
+};
+
+const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
+  roomId: q?.roomId ?? '',
+  dir: q?.dir === Direction.DIRECTION_BACKWARDS ? 'b' : 'f',
+  from: q?.from ?? null,
+  to: q?.to ?? null,
+  limit: q?.limit ?? null,
+  filter: q?.filter ?? null,
+  federationFormat: q?.format === EventFormat.EVENT_FORMAT_FEDERATION,
+});
+
+const toPage = (p: MessagesPage): MessagesPageMsg => ({
+  chunk: p.chunk,
+  start: p.start,
+  end: p.end ?? undefined,
+  state: p.state,
+  format: p.federationFormat ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT,
+});
+
+const readerOf = (ctx: Ctx) => {
+  const r = requesterOf(ctx);
+  return { userId: r.userId, deviceId: r.deviceId, tokenId: r.tokenId };
+};
+
+export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): PaginationServiceServer {
+  return {
+    getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false)) })),
+    adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true)) })),
+    adminGetEventContext: a.unary('admin', async (req, ctx) => {
+      const c = await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null);
+      return { eventsBefore: c.eventsBefore, event: c.event, eventsAfter: c.eventsAfter, state: c.state, start: c.start, end: c.end };
+    }),
+    purgeHistory: a.unary('admin', async (req, ctx) => ({
+      purgeId: await d.purges.startPurge(ctx.em, {
+        roomId: req.roomId,
+        eventId: req.purgeUpToEventId ?? null,
+        upToTs: req.purgeUpToTs ?? null,
+        deleteLocalEvents: req.deleteLocalEvents,
+      }),
+    })),
+    getPurgeHistoryStatus: a.unary('admin', async (req, ctx) => {
+      const s = await d.purges.getStatus(ctx.em, req.purgeId);
+      return { status: STATUS[s.status], error: s.error ?? undefined, progress: s.progress ?? undefined };
+    }),
+  };
+}

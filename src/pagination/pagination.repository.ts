@@ -1,0 +1,245 @@
+/**
+ * The SQL of `/messages` and event context: one round trip for everything the membership gate and
+ * the visibility computation need, then the page itself — an index range scan over
+ * events(room_id, depth, stream_ordering) per visible range, never a scan of invisible history.
+ */
+import type { Em } from '../infra/orm';
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
+import type { StoredEvent } from '../rooms/room.types';
+import { sql } from '../rooms/sql';
+import { filterToSql, type RoomEventFilter } from './event-filter';
+import { maxStreamPos, type RoomStreamToken } from './stream-token';
+import { comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
+
+/** Event types never sent to clients (spec §5.7 step 2). */
+const HIDDEN_FROM_CLIENTS = ['org.matrix.dummy_event', 'm.room.aliases'];
+/** Visible ranges per statement; more are read by further statements only when needed. */
+const RANGES_PER_QUERY = 16;
+
+export interface RoomView {
+  exists: boolean;
+  /** Greatest depth of any event of the room (0 when none). */
+  maxDepth: number;
+  /** Greatest stream ordering on the server (0 when none). */
+  maxStream: number;
+  /** The requester's current membership, when they have one. */
+  membership: { membership: string; eventId: string; forgotten: boolean } | null;
+  /** `history_visibility` of the current state (null when unset). */
+  currentVisibility: string | null;
+  /** The room's current retention policy row (null when the room has none). */
+  retention: { minLifetime: number | null; maxLifetime: number | null } | null;
+  /** History-visibility events and the requester's member events (only loaded for a requester). */
+  changes: Change[];
+}
+
+export type Dir = 'f' | 'b';
+
+export interface PageQuery {
+  roomId: string;
+  dir: Dir;
+  from: RoomStreamToken;
+  to: RoomStreamToken | null;
+  limit: number;
+  filter: RoomEventFilter | null;
+  /** The visible parts of the timeline, ascending; null = all of it (admin). */
+  ranges: readonly Range[] | null;
+  /** Client-only conditions: null for the admin API. */
+  client: { minOriginTs: number | null } | null;
+}
+
+interface ViewRow {
+  exists: boolean;
+  max_depth: string | null;
+  max_stream: string | null;
+  membership: string | null;
+  member_event_id: string | null;
+  forgotten: boolean | null;
+  visibility: string | null;
+  retention: { min: number | null; max: number | null } | null;
+  changes: [string, number, number, string, string | null][] | null;
+}
+
+export class PaginationRepository {
+  /** Room facts, the requester's membership and the visibility change points, in one statement. */
+  async loadRoomView(em: Em, roomId: string, userId: string | null): Promise<RoomView> {
+    const changes = userId
+      ? `(SELECT json_agg(json_build_array(e.type, e.depth, e.stream_ordering, e.event_id,
+            CASE WHEN e.type = 'm.room.member' THEN e.content ->> 'membership' ELSE e.content ->> 'history_visibility' END))
+          FROM events e WHERE e.room_id = ? AND e.state_key IS NOT NULL AND e.rejected_reason IS NULL AND NOT e.soft_failed
+           AND ((e.type = 'm.room.history_visibility' AND e.state_key = '') OR (e.type = 'm.room.member' AND e.state_key = ?)))`
+      : 'NULL';
+    const rows = await sql<ViewRow>(
+      em,
+      `SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = ?) AS exists,
+         (SELECT max(depth) FROM events WHERE room_id = ?) AS max_depth,
+         (SELECT max(stream_ordering) FROM events) AS max_stream,
+         m.membership, m.event_id AS member_event_id,
+         (SELECT forgotten FROM local_current_membership WHERE room_id = ? AND user_id = ?) AS forgotten,
+         (SELECT v.content ->> 'history_visibility' FROM current_state_events c JOIN events v ON v.event_id = c.event_id
+           WHERE c.room_id = ? AND c.type = 'm.room.history_visibility' AND c.state_key = '') AS visibility,
+         (SELECT json_build_object('min', rr.min_lifetime, 'max', rr.max_lifetime) FROM current_state_events c
+            JOIN room_retention rr ON rr.event_id = c.event_id WHERE c.room_id = ? AND c.type = 'm.room.retention' AND c.state_key = '') AS retention,
+         ${changes} AS changes
+       FROM (SELECT 1) AS one
+       LEFT JOIN current_state_events m ON m.room_id = ? AND m.type = 'm.room.member' AND m.state_key = ?`,
+      [roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId] : []), roomId, userId ?? ''],
+    );
+    const r = rows[0];
+    return {
+      exists: r.exists,
+      maxDepth: Number(r.max_depth ?? 0),
+      maxStream: Number(r.max_stream ?? 0),
+      membership: r.membership && r.member_event_id ? { membership: r.membership, eventId: r.member_event_id, forgotten: r.forgotten ?? false } : null,
+      currentVisibility: r.visibility,
+      retention: r.retention ? { minLifetime: r.retention.min, maxLifetime: r.retention.max } : null,
+      changes: (r.changes ?? []).map(([type, depth, stream, eventId, value]) => ({
+        kind: type === 'm.room.member' ? 'membership' : 'visibility',
+        depth: Number(depth),
+        stream: Number(stream),
+        eventId,
+        value,
+      })),
+    };
+  }
+
+  /**
+   * One page of the room's timeline in pagination order (at most `limit` events), restricted to
+   * the visible ranges: each range is an index range scan, and ranges are read in pagination
+   * order only until the page is full.
+   */
+  async page(em: Em, q: PageQuery): Promise<StoredEvent[]> {
+    if (q.limit <= 0) return [];
+    const ranges = orderedRanges(q);
+    if (ranges === null) return this.rangePage(em, q, [null], q.limit);
+    const out: StoredEvent[] = [];
+    for (let i = 0; i < ranges.length && out.length < q.limit; i += RANGES_PER_QUERY) {
+      out.push(...(await this.rangePage(em, q, ranges.slice(i, i + RANGES_PER_QUERY), q.limit - out.length)));
+    }
+    return out;
+  }
+
+  private async rangePage(em: Em, q: PageQuery, ranges: (Range | null)[], limit: number): Promise<StoredEvent[]> {
+    const base = baseConditions(q);
+    const order = q.dir === 'b' ? 'DESC' : 'ASC';
+    const params: unknown[] = [];
+    const parts = ranges.map((range) => {
+      const conds = [...base.conds];
+      params.push(...base.params);
+      if (range) conds.push(...rangeConditions(range, params));
+      params.push(limit);
+      return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?)`;
+    });
+    // Ranges are disjoint and listed in pagination order, so the concatenation is already in
+    // order; the outer LIMIT stops reading further ranges once the page is full.
+    const text = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) p LIMIT ?`;
+    if (parts.length > 1) params.push(limit);
+    const rows = await sql<EventRow>(em, text, params);
+    const events = rows.map(toStoredEvent);
+    if (parts.length > 1) events.sort((a, b) => (q.dir === 'b' ? -1 : 1) * comparePos(posOf(a), posOf(b)));
+    return events;
+  }
+
+  /** Smallest depth of a room event at or after a stream position (else the latest event's depth). */
+  async depthAtStream(em: Em, roomId: string, stream: number): Promise<number> {
+    const rows = await sql<{ depth: string | null }>(
+      em,
+      `SELECT coalesce(
+         (SELECT min(depth) FROM events WHERE room_id = ? AND stream_ordering >= least(?, (SELECT max(stream_ordering) FROM events WHERE room_id = ?))),
+         0) AS depth`,
+      [roomId, stream, roomId],
+    );
+    return Number(rows[0].depth ?? 0);
+  }
+
+  /** The member events of `userIds` in the state after position `at` (lazy-loaded members). */
+  async membersAt(em: Em, roomId: string, userIds: string[], at: Pos): Promise<StoredEvent[]> {
+    if (userIds.length === 0) return [];
+    const rows = await sql<EventRow>(
+      em,
+      `SELECT m.* FROM unnest(ARRAY[?]::text[]) AS u(user_id)
+       CROSS JOIN LATERAL (
+         SELECT ${EVENT_COLUMNS} FROM events e
+          WHERE e.room_id = ? AND e.type = 'm.room.member' AND e.state_key = u.user_id AND e.stream_ordering <= ?
+            AND (e.depth, e.stream_ordering) <= (?, ?) AND e.rejected_reason IS NULL AND NOT e.soft_failed
+          ORDER BY e.stream_ordering DESC LIMIT 1) m`,
+      [userIds, roomId, at.stream, at.depth, at.stream],
+    );
+    return rows.map(toStoredEvent);
+  }
+}
+
+export function posOf(e: { depth: number; streamOrdering: number }): Pos {
+  return { depth: e.depth, stream: e.streamOrdering };
+}
+
+function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
+  const conds = ['e.room_id = ?', 'NOT e.outlier', 'e.rejected_reason IS NULL'];
+  const params: unknown[] = [q.roomId];
+  if (q.client) {
+    conds.push('NOT e.soft_failed', 'e.type <> ALL(ARRAY[?]::text[])');
+    params.push(HIDDEN_FROM_CLIENTS);
+    if (q.client.minOriginTs !== null) {
+      // Retention hides expired messages, never state (MSC1763).
+      conds.push('(e.state_key IS NOT NULL OR e.origin_server_ts >= ?)');
+      params.push(q.client.minOriginTs);
+    }
+  }
+  conds.push(...tokenBounds(q, params));
+  const f = filterToSql(q.filter);
+  if (f.sql) {
+    conds.push(f.sql);
+    params.push(...f.params);
+  }
+  return { conds, params };
+}
+
+/**
+ * The token bounds (spec §5.3): backwards = at or before `from` and after `to`; forwards = after
+ * `from` and at or before `to`. Live tokens bound the stream ordering only.
+ */
+function tokenBounds(q: PageQuery, params: unknown[]): string[] {
+  const out: string[] = [];
+  const bound = (t: RoomStreamToken, op: string, stream: number) => {
+    if (t.topological !== null) {
+      out.push(`(e.depth, e.stream_ordering) ${op} (?, ?)`);
+      params.push(t.topological, t.stream);
+    } else {
+      out.push(`e.stream_ordering ${op} ?`);
+      params.push(stream);
+    }
+  };
+  if (q.dir === 'b') {
+    bound(q.from, '<=', maxStreamPos(q.from));
+    if (q.to) bound(q.to, '>', q.to.stream);
+  } else {
+    bound(q.from, '>', q.from.stream);
+    if (q.to) bound(q.to, '<=', maxStreamPos(q.to));
+  }
+  return out;
+}
+
+function rangeConditions(r: Range, params: unknown[]): string[] {
+  const out: string[] = [];
+  const push = (b: Bound, op: string) => {
+    out.push(`(e.depth, e.stream_ordering) ${op} (?, ?)`);
+    params.push(b.pos.depth, b.pos.stream);
+  };
+  if (r.lo) push(r.lo, r.lo.inclusive ? '>=' : '>');
+  if (r.hi) push(r.hi, r.hi.inclusive ? '<=' : '<');
+  return out;
+}
+
+/**
+ * The visible ranges that can hold events of this page, in pagination order; null when the
+ * whole timeline is visible. Ranges wholly beyond a historic `from` token are dropped here.
+ */
+function orderedRanges(q: PageQuery): Range[] | null {
+  if (q.ranges === null || (q.ranges.length === 1 && !q.ranges[0].lo && !q.ranges[0].hi)) return null;
+  const from = q.from.topological === null ? null : { depth: q.from.topological, stream: q.from.stream };
+  const kept = q.ranges.filter((r) => {
+    if (!from) return true;
+    if (q.dir === 'b') return !r.lo || comparePos(r.lo.pos, from) < 0 || (r.lo.inclusive && comparePos(r.lo.pos, from) === 0);
+    return !r.hi || comparePos(r.hi.pos, from) > 0;
+  });
+  return q.dir === 'b' ? kept.reverse() : kept;
+}

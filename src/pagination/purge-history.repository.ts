@@ -1,0 +1,144 @@
+/**
+ * The SQL of history purges (spec §2.16): finding the cut-off event, and purging a room's history
+ * before a depth in bounded batches, each one statement.
+ */
+import type { Em } from '../infra/orm';
+import { sql } from '../rooms/sql';
+import type { Pos } from './visibility';
+
+/**
+ * How far past the cut-off depth to look for events whose `prev_events` point into the purged
+ * range. Events created here always sit one depth above their newest parent, so only the first
+ * depths after the cut-off can reference purged events; the margin covers imported forks.
+ */
+const BACKWARD_EXTREMITY_SCAN_DEPTHS = 100;
+
+export interface EventPosition extends Pos {
+  eventId: string;
+}
+
+export interface PurgeBatchResult {
+  /** Candidate events handled by this batch (deleted or turned into outliers). */
+  examined: number;
+  deleted: number;
+  /** The last candidate handled, to resume after. */
+  last: Pos | null;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export class PurgeHistoryRepository {
+  /** An event's room and position, or null (rejected events count as missing, as in Synapse). */
+  async eventPosition(em: Em, eventId: string): Promise<(EventPosition & { roomId: string }) | null> {
+    const rows = await sql<{ room_id: string; depth: string; stream_ordering: string }>(
+      em,
+      'SELECT room_id, depth, stream_ordering FROM events WHERE event_id = ? AND rejected_reason IS NULL',
+      [eventId],
+    );
+    return rows[0] ? { roomId: rows[0].room_id, depth: Number(rows[0].depth), stream: Number(rows[0].stream_ordering), eventId } : null;
+  }
+
+  /**
+   * The stream ordering of the first event (server-wide) received at or after `ts`; one past the
+   * newest event when there is none (Synapse's find_first_stream_ordering_after_ts).
+   */
+  async firstStreamReceivedAfter(em: Em, ts: number): Promise<number> {
+    const rows = await sql<{ s: string | null }>(
+      em,
+      `SELECT coalesce(
+         (SELECT stream_ordering FROM events WHERE received_ts >= ? ORDER BY received_ts, stream_ordering LIMIT 1),
+         (SELECT max(stream_ordering) + 1 FROM events), 0) AS s`,
+      [ts],
+    );
+    return Number(rows[0].s ?? 0);
+  }
+
+  /** The room's latest timeline event at or before a stream ordering (not outlier, not rejected). */
+  async roomEventAtOrBefore(em: Em, roomId: string, stream: number): Promise<EventPosition | null> {
+    const rows = await sql<{ event_id: string; depth: string; stream_ordering: string }>(
+      em,
+      `SELECT event_id, depth, stream_ordering FROM events
+        WHERE room_id = ? AND stream_ordering <= ? AND NOT outlier AND rejected_reason IS NULL
+        ORDER BY stream_ordering DESC LIMIT 1`,
+      [roomId, stream],
+    );
+    return rows[0] ? { eventId: rows[0].event_id, depth: Number(rows[0].depth), stream: Number(rows[0].stream_ordering) } : null;
+  }
+
+  /** Greatest depth among the room's forward extremities (null when it has none). */
+  async maxExtremityDepth(em: Em, roomId: string): Promise<number | null> {
+    const rows = await sql<{ d: string | null }>(
+      em,
+      `SELECT max(e.depth) AS d FROM event_forward_extremities f JOIN events e ON e.event_id = f.event_id AND e.room_id = f.room_id WHERE f.room_id = ?`,
+      [roomId],
+    );
+    return rows[0].d === null ? null : Number(rows[0].d);
+  }
+
+  /** Timeline events a purge up to `depth` still has to handle (for progress). */
+  async countCandidates(em: Em, roomId: string, depth: number): Promise<number> {
+    const rows = await sql<{ n: string }>(em, 'SELECT count(*) AS n FROM events WHERE room_id = ? AND depth < ? AND NOT outlier', [roomId, depth]);
+    return Number(rows[0].n);
+  }
+
+  /**
+   * Purges up to `limit` events of the room below `depth`, after position `after`, in one
+   * statement: non-state events are deleted (with their relations and extremity rows), except
+   * local ones when `keepLocalOf` names our server; state events and kept local events become
+   * outliers (out of the timeline, still part of the room state).
+   */
+  async purgeBatch(em: Em, roomId: string, depth: number, after: Pos | null, keepLocalOf: string | null, limit: number): Promise<PurgeBatchResult> {
+    const deletable = keepLocalOf === null ? 'e.state_key IS NULL' : "e.state_key IS NULL AND e.sender NOT LIKE ? ESCAPE '\\'";
+    const localParam = keepLocalOf === null ? [] : [`%:${escapeLike(keepLocalOf)}`];
+    const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null }>(
+      em,
+      `WITH batch AS (
+         SELECT e.stream_ordering, e.event_id, e.depth, (${deletable}) AS del FROM events e
+          WHERE e.room_id = ? AND e.depth < ? AND (e.depth, e.stream_ordering) > (?, ?) AND (NOT e.outlier OR (${deletable}))
+          ORDER BY e.depth, e.stream_ordering LIMIT ?
+       ), rel AS (
+         DELETE FROM event_relations r USING batch b WHERE b.del AND r.event_id = b.event_id
+       ), fwd AS (
+         DELETE FROM event_forward_extremities f USING batch b WHERE b.del AND f.room_id = ? AND f.event_id = b.event_id
+       ), del AS (
+         DELETE FROM events e USING batch b WHERE b.del AND e.stream_ordering = b.stream_ordering RETURNING 1
+       ), outl AS (
+         UPDATE events e SET outlier = true FROM batch b WHERE NOT b.del AND e.stream_ordering = b.stream_ordering AND NOT e.outlier
+       ), last AS (
+         SELECT depth, stream_ordering FROM batch ORDER BY depth DESC, stream_ordering DESC LIMIT 1
+       )
+       SELECT (SELECT count(*) FROM batch) AS examined, (SELECT count(*) FROM del) AS deleted,
+              (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream`,
+      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId],
+    );
+    const r = rows[0];
+    return {
+      examined: Number(r.examined),
+      deleted: Number(r.deleted),
+      last: r.last_depth === null ? after : { depth: Number(r.last_depth), stream: Number(r.last_stream) },
+    };
+  }
+
+  /**
+   * Replaces the room's backward extremities with the purged events that remaining timeline
+   * events point to (where the room's history now starts).
+   */
+  async resetBackwardExtremities(em: Em, roomId: string, depth: number): Promise<void> {
+    await sql(
+      em,
+      `WITH refs AS (
+         SELECT DISTINCT p.prev AS event_id FROM events e CROSS JOIN LATERAL unnest(e.prev_events) AS p(prev)
+          WHERE e.room_id = ? AND e.depth >= ? AND e.depth < ? AND NOT e.outlier
+       ), purged AS (
+         SELECT r.event_id FROM refs r LEFT JOIN events x ON x.event_id = r.event_id
+          WHERE x.event_id IS NULL OR (x.room_id = ? AND x.outlier AND x.depth < ?)
+       ), cleared AS (
+         DELETE FROM event_backward_extremities WHERE room_id = ?
+       )
+       INSERT INTO event_backward_extremities (room_id, event_id) SELECT ?, event_id FROM purged ON CONFLICT DO NOTHING`,
+      [roomId, depth, depth + BACKWARD_EXTREMITY_SCAN_DEPTHS, roomId, depth, roomId, roomId],
+    );
+  }
+}
