@@ -27,6 +27,7 @@ export class DirectoryService {
 
   /** Resolves an alias; 404 M_NOT_FOUND "Room alias <alias> not found" when unknown. */
   async resolveAlias(em: Em, alias: string): Promise<AliasInfo> {
+    if (!isValidAlias(alias)) throw new MatrixError(400, 'Room alias invalid', Codes.INVALID_PARAM);
     const hit = await this.rooms.getAlias(em, alias);
     if (!hit) throw new MatrixError(404, `Room alias ${alias} not found`, Codes.NOT_FOUND);
     const members = await this.rooms.getJoinedMembers(em, hit.roomId);

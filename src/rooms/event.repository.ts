@@ -142,6 +142,33 @@ export class EventRepository {
     return out;
   }
 
+  /** The policy of the room's current m.room.retention event (null when it has none or it was invalid). */
+  async getRetentionPolicy(em: Em, roomId: string): Promise<{ minLifetime: number | null; maxLifetime: number | null } | null> {
+    const rows = await sql<{ min_lifetime: string | null; max_lifetime: string | null }>(
+      em,
+      `SELECT r.min_lifetime, r.max_lifetime FROM current_state_events c JOIN room_retention r ON r.event_id = c.event_id
+        WHERE c.room_id = ? AND c.type = 'm.room.retention' AND c.state_key = ''`,
+      [roomId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return { minLifetime: r.min_lifetime === null ? null : Number(r.min_lifetime), maxLifetime: r.max_lifetime === null ? null : Number(r.max_lifetime) };
+  }
+
+  /**
+   * The last accepted, non-outlier event of the room at or before a stream position (and, for a
+   * historic token, at or before its depth).
+   */
+  async getLastEventBefore(em: Em, roomId: string, depth: number | null, stream: number): Promise<StoredEvent | null> {
+    const rows = await sql<EventRow>(
+      em,
+      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.room_id = ? AND e.stream_ordering <= ? ${depth === null ? '' : 'AND e.depth <= ?'}
+         AND NOT e.outlier AND e.rejected_reason IS NULL ORDER BY e.stream_ordering DESC LIMIT 1`,
+      depth === null ? [roomId, stream] : [roomId, stream, depth],
+    );
+    return rows[0] ? toStoredEvent(rows[0]) : null;
+  }
+
   /** Whether `sender` already annotated `target` with `key` (same event type). */
   async hasAnnotation(em: Em, target: string, type: string, key: string, sender: string): Promise<boolean> {
     const rows = await sql(

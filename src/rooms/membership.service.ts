@@ -46,6 +46,9 @@ export class MembershipService {
    */
   async update(em: Em, actor: string, target: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
     if (!ACTIONS.includes(action)) throw badRequest('Invalid membership key');
+    if (opts.isGuest && action === 'knock') throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+    if (opts.isGuest && action !== 'join' && action !== 'leave') throw forbidden('Guest access not allowed');
+    checkUserId(target);
     const membership: Membership = action === 'kick' || action === 'unban' ? 'leave' : action;
     const content: Json = { ...(opts.content ?? {}) };
     delete content.join_authorised_via_users_server;
@@ -114,6 +117,12 @@ export class MembershipService {
     if (!scheduler) throw new MatrixError(503, 'The task scheduler is not available');
     await scheduler.scheduleTask(em, 'purge_room', { resourceId: roomId, timestamp: Date.now() + period });
   }
+}
+
+/** Synapse's UserID.from_string errors. */
+function checkUserId(userId: string): void {
+  if (!userId.startsWith('@')) throw new MatrixError(400, "Expected UserID string to start with '@'", Codes.INVALID_PARAM);
+  if (!userId.slice(1).includes(':')) throw new MatrixError(400, "Expected UserID of the form '@localname:domain'", Codes.INVALID_PARAM);
 }
 
 function unknownRoomError(membership: Membership): MatrixError {

@@ -9,8 +9,9 @@ import type { Em } from '../infra/orm';
 import type { Config } from '../config';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { TaskScheduler } from '../tasks/task.types';
-import { redactionNeedsOwnership, stateMapKey, type StateMap } from './event-auth';
-import { EventPersister, UnknownRoomError, redactsOf, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
+import { EventPersister, UnknownRoomError, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
+import { checkRedaction, requireJoined, validateRelation } from './send-checks';
+import { ClientReadService } from './client-read.service';
 import { EventRepository } from './event.repository';
 import { EventSerializer, type EventView, type SerializeOptions } from './event.serializer';
 import { validateNewEvent } from './event-validator';
@@ -18,7 +19,6 @@ import { DirectoryService, type DirectoryActor } from './directory.service';
 import { MembershipService } from './membership.service';
 import { isLocalUser, planRoom, validateCreateRoom } from './room-creation';
 import { RoomRepository } from './room.repository';
-import type { RoomVersion } from './room-versions';
 import { txnOf } from './txn';
 import type {
   AliasInfo, BlockInfo, CreateRoomOptions, CreateRoomResult, Json, JoinedMember, MembershipAction, MembershipInfo, MembershipOptions,
@@ -42,6 +42,8 @@ export class RoomService {
   readonly persister: EventPersister;
   readonly serializer = new EventSerializer();
   readonly directory: DirectoryService;
+  /** Client API reads, gated by membership and history visibility. */
+  readonly client: ClientReadService;
   private readonly membership: MembershipService;
   private readonly rooms = new RoomRepository();
   private readonly events = new EventRepository();
@@ -49,6 +51,7 @@ export class RoomService {
   constructor(private readonly d: RoomServiceDeps) {
     this.persister = new EventPersister(d.serverName, d.locks);
     this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
+    this.client = new ClientReadService(d.config, this.serializer, this.rooms, this.events);
     this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, scheduler: d.scheduler, repo: this.rooms });
   }
 
@@ -95,7 +98,7 @@ export class RoomService {
     if (input.type === 'm.room.member' && stateKey !== null) return this.sendMemberState(em, senderUserId, roomId, stateKey, input);
     const content = input.content ?? {};
     const shape = { roomId, type: input.type, stateKey, sender: senderUserId, content };
-    await this.validateRelation(em, roomId, senderUserId, input.type, content);
+    await validateRelation(this.events, em, roomId, senderUserId, input.type, content);
     const target = input.type === 'm.room.redaction' ? await this.redactionTarget(em, input) : null;
     const draft: EventDraft = {
       ...shape,
@@ -131,6 +134,16 @@ export class RoomService {
    */
   updateMembership(em: Em, actorUserId: string, targetUserId: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
     return this.membership.update(em, actorUserId, targetUserId, roomId, action, opts);
+  }
+
+  /**
+   * Membership change on a room given by id or alias (`/join/{idOrAlias}`, `/knock/{idOrAlias}`):
+   * resolves the alias first (404 "Room alias <a> not found", 400 "<x> was not legal room ID or
+   * room alias"). Returns the room id with the result.
+   */
+  async updateMembershipByIdOrAlias(em: Em, actorUserId: string, targetUserId: string, roomIdOrAlias: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult & { roomId: string }> {
+    const roomId = await this.directory.resolveRoomIdOrAlias(em, roomIdOrAlias);
+    return { ...(await this.membership.update(em, actorUserId, targetUserId, roomId, action, opts)), roomId };
   }
 
   /**
@@ -300,46 +313,6 @@ export class RoomService {
   private async redactionTarget(em: Em, input: SendEventInput): Promise<StoredEvent | null> {
     const id = typeof input.redacts === 'string' ? input.redacts : typeof input.content?.redacts === 'string' ? input.content.redacts : null;
     return id ? this.events.getEvent(em, id) : null;
-  }
-
-  /** Synapse's relation checks on new events (parent known and in this room, annotation rules). */
-  private async validateRelation(em: Em, roomId: string, sender: string, type: string, content: Json): Promise<void> {
-    const rel = content['m.relates_to'];
-    if (!rel || typeof rel !== 'object' || Array.isArray(rel)) return;
-    const { rel_type: relType, event_id: parentId, key } = rel as Json;
-    if (typeof relType !== 'string' || typeof parentId !== 'string') return;
-    const parent = await this.events.getEvent(em, parentId);
-    if (parent && parent.roomId !== roomId) throw badRequest('Relations must be in the same room');
-    if (!parent && !(await this.events.isRelationTarget(em, parentId))) throw badRequest("Can't send relation to unknown event");
-    if (relType === 'm.annotation') {
-      if (key === undefined || key === null) throw badRequest('Missing aggregation key');
-      if (typeof key === 'string' && key.length > 500) throw badRequest('Aggregation key is too long');
-      if (typeof key === 'string' && (await this.events.hasAnnotation(em, parentId, type, key, sender))) {
-        throw new MatrixError(400, "Can't send same reaction twice", 'M_DUPLICATE_ANNOTATION');
-      }
-    } else if (relType === 'm.thread' && (await this.events.isRelation(em, parentId))) {
-      throw badRequest('Cannot start threads from an event with a relation');
-    }
-  }
-}
-
-/** Client sends need the sender joined (Synapse checks this before building the event). */
-function requireJoined(state: StateMap, userId: string, roomId: string): void {
-  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${userId} not in room ${roomId}`);
-}
-
-function checkRedaction(version: RoomVersion, ev: { roomId: string; type: string; stateKey: string | null; sender: string; content: Json; redacts: string | null }, state: StateMap, target: StoredEvent | null): void {
-  const redacts = redactsOf(version, ev);
-  if (!redacts) throw badRequest("Missing 'redacts'");
-  if (target && target.eventId === redacts) {
-    if (target.type === 'm.room.create') throw forbidden('Redacting create events is not permitted');
-    if (target.roomId !== ev.roomId) throw badRequest('Cannot redact event from a different room');
-    if (target.type === 'm.room.server_acl') throw forbidden('Redacting server ACL events is not permitted');
-  }
-  const authEv = { ...ev, redacts, prevEvents: [] };
-  if (redactionNeedsOwnership(version, authEv, state, `$pending:${ev.sender.slice(ev.sender.indexOf(':') + 1)}`)) {
-    if (!target || target.eventId !== redacts) throw notFound(`Could not find event ${redacts}`);
-    if (target.sender !== ev.sender) throw forbidden("You don't have permission to redact events");
   }
 }
 

@@ -1,3 +1,6 @@
+import { RoomServiceService } from '../../gen/synapse/admin/v1/rooms';
+import { roomsHandler } from '../grpc/handlers/rooms.handler';
+import { roomRoutes } from '../gateway/routes/rooms.routes';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { AppModule, ModuleDeps } from '../module';
 import type { TaskScheduler } from '../tasks/task.types';
@@ -15,5 +18,9 @@ export function createRoomsModule(d: ModuleDeps): AppModule {
     scheduler: () => d.registry.get('scheduler') as TaskScheduler | undefined,
   });
   d.registry.set('rooms', service);
-  return { name: 'rooms', bindings: [], routes: [] };
+  return {
+    name: 'rooms',
+    bindings: [{ name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(d.adapter, service) }],
+    routes: roomRoutes,
+  };
 }

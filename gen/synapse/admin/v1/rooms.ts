@@ -5,26 +5,4046 @@
 // source: synapse/admin/v1/rooms.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
+  type CallOptions,
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientUnaryCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct";
+import { Event } from "./common";
 
 export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/rooms.proto";
 
-/** Rooms, events, membership and the room directory: the subset of the Matrix client API used to create the data this service administers. */
+/** Membership changes of the client API. */
+export enum MembershipAction {
+  MEMBERSHIP_ACTION_UNSPECIFIED = 0,
+  MEMBERSHIP_ACTION_JOIN = 1,
+  MEMBERSHIP_ACTION_LEAVE = 2,
+  MEMBERSHIP_ACTION_INVITE = 3,
+  MEMBERSHIP_ACTION_KICK = 4,
+  MEMBERSHIP_ACTION_BAN = 5,
+  MEMBERSHIP_ACTION_UNBAN = 6,
+  MEMBERSHIP_ACTION_KNOCK = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function membershipActionFromJSON(object: any): MembershipAction {
+  switch (object) {
+    case 0:
+    case "MEMBERSHIP_ACTION_UNSPECIFIED":
+      return MembershipAction.MEMBERSHIP_ACTION_UNSPECIFIED;
+    case 1:
+    case "MEMBERSHIP_ACTION_JOIN":
+      return MembershipAction.MEMBERSHIP_ACTION_JOIN;
+    case 2:
+    case "MEMBERSHIP_ACTION_LEAVE":
+      return MembershipAction.MEMBERSHIP_ACTION_LEAVE;
+    case 3:
+    case "MEMBERSHIP_ACTION_INVITE":
+      return MembershipAction.MEMBERSHIP_ACTION_INVITE;
+    case 4:
+    case "MEMBERSHIP_ACTION_KICK":
+      return MembershipAction.MEMBERSHIP_ACTION_KICK;
+    case 5:
+    case "MEMBERSHIP_ACTION_BAN":
+      return MembershipAction.MEMBERSHIP_ACTION_BAN;
+    case 6:
+    case "MEMBERSHIP_ACTION_UNBAN":
+      return MembershipAction.MEMBERSHIP_ACTION_UNBAN;
+    case 7:
+    case "MEMBERSHIP_ACTION_KNOCK":
+      return MembershipAction.MEMBERSHIP_ACTION_KNOCK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MembershipAction.UNRECOGNIZED;
+  }
+}
+
+export function membershipActionToJSON(object: MembershipAction): string {
+  switch (object) {
+    case MembershipAction.MEMBERSHIP_ACTION_UNSPECIFIED:
+      return "MEMBERSHIP_ACTION_UNSPECIFIED";
+    case MembershipAction.MEMBERSHIP_ACTION_JOIN:
+      return "MEMBERSHIP_ACTION_JOIN";
+    case MembershipAction.MEMBERSHIP_ACTION_LEAVE:
+      return "MEMBERSHIP_ACTION_LEAVE";
+    case MembershipAction.MEMBERSHIP_ACTION_INVITE:
+      return "MEMBERSHIP_ACTION_INVITE";
+    case MembershipAction.MEMBERSHIP_ACTION_KICK:
+      return "MEMBERSHIP_ACTION_KICK";
+    case MembershipAction.MEMBERSHIP_ACTION_BAN:
+      return "MEMBERSHIP_ACTION_BAN";
+    case MembershipAction.MEMBERSHIP_ACTION_UNBAN:
+      return "MEMBERSHIP_ACTION_UNBAN";
+    case MembershipAction.MEMBERSHIP_ACTION_KNOCK:
+      return "MEMBERSHIP_ACTION_KNOCK";
+    case MembershipAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Directory visibility of a room. */
+export enum RoomVisibility {
+  ROOM_VISIBILITY_UNSPECIFIED = 0,
+  ROOM_VISIBILITY_PUBLIC = 1,
+  ROOM_VISIBILITY_PRIVATE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function roomVisibilityFromJSON(object: any): RoomVisibility {
+  switch (object) {
+    case 0:
+    case "ROOM_VISIBILITY_UNSPECIFIED":
+      return RoomVisibility.ROOM_VISIBILITY_UNSPECIFIED;
+    case 1:
+    case "ROOM_VISIBILITY_PUBLIC":
+      return RoomVisibility.ROOM_VISIBILITY_PUBLIC;
+    case 2:
+    case "ROOM_VISIBILITY_PRIVATE":
+      return RoomVisibility.ROOM_VISIBILITY_PRIVATE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoomVisibility.UNRECOGNIZED;
+  }
+}
+
+export function roomVisibilityToJSON(object: RoomVisibility): string {
+  switch (object) {
+    case RoomVisibility.ROOM_VISIBILITY_UNSPECIFIED:
+      return "ROOM_VISIBILITY_UNSPECIFIED";
+    case RoomVisibility.ROOM_VISIBILITY_PUBLIC:
+      return "ROOM_VISIBILITY_PUBLIC";
+    case RoomVisibility.ROOM_VISIBILITY_PRIVATE:
+      return "ROOM_VISIBILITY_PRIVATE";
+    case RoomVisibility.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** One entry of `initial_state`. */
+export interface InitialStateEvent {
+  type: string;
+  /** Defaults to "". */
+  stateKey?: string | undefined;
+  content?: { [key: string]: any } | undefined;
+}
+
+export interface CreateRoomRequest {
+  /** private_chat, public_chat or trusted_private_chat (default from visibility). */
+  preset?:
+    | string
+    | undefined;
+  /** "public" or "private" (default). */
+  visibility?: string | undefined;
+  name?: string | undefined;
+  topic?:
+    | string
+    | undefined;
+  /** Local part of an alias to create. */
+  roomAliasName?: string | undefined;
+  invite: string[];
+  initialState: InitialStateEvent[];
+  creationContent?: { [key: string]: any } | undefined;
+  powerLevelContentOverride?: { [key: string]: any } | undefined;
+  roomVersion?: string | undefined;
+  isDirect: boolean;
+}
+
+export interface CreateRoomResponse {
+  roomId: string;
+  /** Present when room_alias_name was given. */
+  roomAlias?: string | undefined;
+}
+
+export interface SendEventRequest {
+  roomId: string;
+  type: string;
+  /** Present (possibly empty) for state events. */
+  stateKey?: string | undefined;
+  content?:
+    | { [key: string]: any }
+    | undefined;
+  /** Client transaction id: repeating it from the same device returns the first event. */
+  txnId?: string | undefined;
+}
+
+export interface SendEventResponse {
+  eventId: string;
+}
+
+export interface RedactEventRequest {
+  roomId: string;
+  eventId: string;
+  /** The redaction's content (e.g. `reason`). */
+  content?: { [key: string]: any } | undefined;
+  txnId?: string | undefined;
+}
+
+export interface RedactEventResponse {
+  eventId: string;
+}
+
+export interface GetEventRequest {
+  roomId: string;
+  eventId: string;
+}
+
+export interface GetEventResponse {
+  event?: Event | undefined;
+}
+
+export interface GetRoomStateRequest {
+  roomId: string;
+}
+
+export interface GetRoomStateResponse {
+  events: Event[];
+}
+
+export interface GetStateEventRequest {
+  roomId: string;
+  type: string;
+  stateKey: string;
+}
+
+export interface GetStateEventResponse {
+  event?: Event | undefined;
+}
+
+export interface UpdateMembershipRequest {
+  /** The room: an id used as is, or an id or alias to resolve (`/join/{idOrAlias}`, `/knock/{idOrAlias}`). */
+  room?: { $case: "roomId"; value: string } | { $case: "roomIdOrAlias"; value: string } | undefined;
+  action: MembershipAction;
+  /** The target of invite, kick, ban and unban; the caller otherwise. */
+  userId?: string | undefined;
+  reason?: string | undefined;
+  txnId?:
+    | string
+    | undefined;
+  /** Extra member event content (e.g. displayname). */
+  content?: { [key: string]: any } | undefined;
+}
+
+export interface UpdateMembershipResponse {
+  roomId: string;
+  eventId: string;
+}
+
+export interface ForgetRoomRequest {
+  roomId: string;
+}
+
+export interface ForgetRoomResponse {
+}
+
+export interface GetJoinedRoomsRequest {
+}
+
+export interface GetJoinedRoomsResponse {
+  roomIds: string[];
+}
+
+export interface GetJoinedMembersRequest {
+  roomId: string;
+}
+
+/** A joined member and their room profile. */
+export interface JoinedMember {
+  userId: string;
+  displayName?: string | undefined;
+  avatarUrl?: string | undefined;
+}
+
+export interface GetJoinedMembersResponse {
+  members: JoinedMember[];
+}
+
+export interface GetMembersRequest {
+  roomId: string;
+  /** A stream token: members as of that point. */
+  at?:
+    | string
+    | undefined;
+  /** Keep only this membership. */
+  membership?:
+    | string
+    | undefined;
+  /** Drop this membership. */
+  notMembership?: string | undefined;
+}
+
+export interface GetMembersResponse {
+  events: Event[];
+}
+
+export interface GetRoomAliasesRequest {
+  roomId: string;
+}
+
+export interface GetRoomAliasesResponse {
+  aliases: string[];
+}
+
+export interface ResolveRoomAliasRequest {
+  roomAlias: string;
+}
+
+export interface ResolveRoomAliasResponse {
+  roomId: string;
+  servers: string[];
+}
+
+export interface SetRoomAliasRequest {
+  roomAlias: string;
+  roomId: string;
+}
+
+export interface SetRoomAliasResponse {
+}
+
+export interface DeleteRoomAliasRequest {
+  roomAlias: string;
+}
+
+export interface DeleteRoomAliasResponse {
+}
+
+export interface GetRoomVisibilityRequest {
+  roomId: string;
+}
+
+export interface GetRoomVisibilityResponse {
+  visibility: RoomVisibility;
+}
+
+export interface SetRoomVisibilityRequest {
+  roomId: string;
+  visibility: RoomVisibility;
+}
+
+export interface SetRoomVisibilityResponse {
+}
+
+function createBaseInitialStateEvent(): InitialStateEvent {
+  return { type: "", stateKey: undefined, content: undefined };
+}
+
+export const InitialStateEvent: MessageFns<InitialStateEvent> = {
+  encode(message: InitialStateEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.stateKey !== undefined) {
+      writer.uint32(18).string(message.stateKey);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InitialStateEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInitialStateEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InitialStateEvent {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : undefined,
+      content: isObject(object.content) ? object.content : undefined,
+    };
+  },
+
+  toJSON(message: InitialStateEvent): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stateKey !== undefined) {
+      obj.stateKey = message.stateKey;
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InitialStateEvent>): InitialStateEvent {
+    return InitialStateEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InitialStateEvent>): InitialStateEvent {
+    const message = createBaseInitialStateEvent();
+    message.type = object.type ?? "";
+    message.stateKey = object.stateKey ?? undefined;
+    message.content = object.content ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCreateRoomRequest(): CreateRoomRequest {
+  return {
+    preset: undefined,
+    visibility: undefined,
+    name: undefined,
+    topic: undefined,
+    roomAliasName: undefined,
+    invite: [],
+    initialState: [],
+    creationContent: undefined,
+    powerLevelContentOverride: undefined,
+    roomVersion: undefined,
+    isDirect: false,
+  };
+}
+
+export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
+  encode(message: CreateRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.preset !== undefined) {
+      writer.uint32(10).string(message.preset);
+    }
+    if (message.visibility !== undefined) {
+      writer.uint32(18).string(message.visibility);
+    }
+    if (message.name !== undefined) {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.topic !== undefined) {
+      writer.uint32(34).string(message.topic);
+    }
+    if (message.roomAliasName !== undefined) {
+      writer.uint32(42).string(message.roomAliasName);
+    }
+    for (const v of message.invite) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.initialState) {
+      InitialStateEvent.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.creationContent !== undefined) {
+      Struct.encode(Struct.wrap(message.creationContent), writer.uint32(66).fork()).join();
+    }
+    if (message.powerLevelContentOverride !== undefined) {
+      Struct.encode(Struct.wrap(message.powerLevelContentOverride), writer.uint32(74).fork()).join();
+    }
+    if (message.roomVersion !== undefined) {
+      writer.uint32(82).string(message.roomVersion);
+    }
+    if (message.isDirect !== false) {
+      writer.uint32(88).bool(message.isDirect);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.preset = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.visibility = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.topic = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.roomAliasName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.invite.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.initialState.push(InitialStateEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.creationContent = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.powerLevelContentOverride = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.roomVersion = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.isDirect = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateRoomRequest {
+    return {
+      preset: isSet(object.preset) ? globalThis.String(object.preset) : undefined,
+      visibility: isSet(object.visibility) ? globalThis.String(object.visibility) : undefined,
+      name: isSet(object.name) ? globalThis.String(object.name) : undefined,
+      topic: isSet(object.topic) ? globalThis.String(object.topic) : undefined,
+      roomAliasName: isSet(object.roomAliasName)
+        ? globalThis.String(object.roomAliasName)
+        : isSet(object.room_alias_name)
+        ? globalThis.String(object.room_alias_name)
+        : undefined,
+      invite: globalThis.Array.isArray(object?.invite) ? object.invite.map((e: any) => globalThis.String(e)) : [],
+      initialState: globalThis.Array.isArray(object?.initialState)
+        ? object.initialState.map((e: any) => InitialStateEvent.fromJSON(e))
+        : globalThis.Array.isArray(object?.initial_state)
+        ? object.initial_state.map((e: any) => InitialStateEvent.fromJSON(e))
+        : [],
+      creationContent: isObject(object.creationContent)
+        ? object.creationContent
+        : isObject(object.creation_content)
+        ? object.creation_content
+        : undefined,
+      powerLevelContentOverride: isObject(object.powerLevelContentOverride)
+        ? object.powerLevelContentOverride
+        : isObject(object.power_level_content_override)
+        ? object.power_level_content_override
+        : undefined,
+      roomVersion: isSet(object.roomVersion)
+        ? globalThis.String(object.roomVersion)
+        : isSet(object.room_version)
+        ? globalThis.String(object.room_version)
+        : undefined,
+      isDirect: isSet(object.isDirect)
+        ? globalThis.Boolean(object.isDirect)
+        : isSet(object.is_direct)
+        ? globalThis.Boolean(object.is_direct)
+        : false,
+    };
+  },
+
+  toJSON(message: CreateRoomRequest): unknown {
+    const obj: any = {};
+    if (message.preset !== undefined) {
+      obj.preset = message.preset;
+    }
+    if (message.visibility !== undefined) {
+      obj.visibility = message.visibility;
+    }
+    if (message.name !== undefined) {
+      obj.name = message.name;
+    }
+    if (message.topic !== undefined) {
+      obj.topic = message.topic;
+    }
+    if (message.roomAliasName !== undefined) {
+      obj.roomAliasName = message.roomAliasName;
+    }
+    if (message.invite?.length) {
+      obj.invite = message.invite;
+    }
+    if (message.initialState?.length) {
+      obj.initialState = message.initialState.map((e) => InitialStateEvent.toJSON(e));
+    }
+    if (message.creationContent !== undefined) {
+      obj.creationContent = message.creationContent;
+    }
+    if (message.powerLevelContentOverride !== undefined) {
+      obj.powerLevelContentOverride = message.powerLevelContentOverride;
+    }
+    if (message.roomVersion !== undefined) {
+      obj.roomVersion = message.roomVersion;
+    }
+    if (message.isDirect !== false) {
+      obj.isDirect = message.isDirect;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateRoomRequest>): CreateRoomRequest {
+    return CreateRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateRoomRequest>): CreateRoomRequest {
+    const message = createBaseCreateRoomRequest();
+    message.preset = object.preset ?? undefined;
+    message.visibility = object.visibility ?? undefined;
+    message.name = object.name ?? undefined;
+    message.topic = object.topic ?? undefined;
+    message.roomAliasName = object.roomAliasName ?? undefined;
+    message.invite = object.invite?.map((e) => e) || [];
+    message.initialState = object.initialState?.map((e) => InitialStateEvent.fromPartial(e)) || [];
+    message.creationContent = object.creationContent ?? undefined;
+    message.powerLevelContentOverride = object.powerLevelContentOverride ?? undefined;
+    message.roomVersion = object.roomVersion ?? undefined;
+    message.isDirect = object.isDirect ?? false;
+    return message;
+  },
+};
+
+function createBaseCreateRoomResponse(): CreateRoomResponse {
+  return { roomId: "", roomAlias: undefined };
+}
+
+export const CreateRoomResponse: MessageFns<CreateRoomResponse> = {
+  encode(message: CreateRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.roomAlias !== undefined) {
+      writer.uint32(18).string(message.roomAlias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomAlias = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateRoomResponse {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      roomAlias: isSet(object.roomAlias)
+        ? globalThis.String(object.roomAlias)
+        : isSet(object.room_alias)
+        ? globalThis.String(object.room_alias)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CreateRoomResponse): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.roomAlias !== undefined) {
+      obj.roomAlias = message.roomAlias;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateRoomResponse>): CreateRoomResponse {
+    return CreateRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateRoomResponse>): CreateRoomResponse {
+    const message = createBaseCreateRoomResponse();
+    message.roomId = object.roomId ?? "";
+    message.roomAlias = object.roomAlias ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSendEventRequest(): SendEventRequest {
+  return { roomId: "", type: "", stateKey: undefined, content: undefined, txnId: undefined };
+}
+
+export const SendEventRequest: MessageFns<SendEventRequest> = {
+  encode(message: SendEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.stateKey !== undefined) {
+      writer.uint32(26).string(message.stateKey);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(34).fork()).join();
+    }
+    if (message.txnId !== undefined) {
+      writer.uint32(42).string(message.txnId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.txnId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendEventRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : undefined,
+      content: isObject(object.content) ? object.content : undefined,
+      txnId: isSet(object.txnId)
+        ? globalThis.String(object.txnId)
+        : isSet(object.txn_id)
+        ? globalThis.String(object.txn_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SendEventRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stateKey !== undefined) {
+      obj.stateKey = message.stateKey;
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    if (message.txnId !== undefined) {
+      obj.txnId = message.txnId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SendEventRequest>): SendEventRequest {
+    return SendEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SendEventRequest>): SendEventRequest {
+    const message = createBaseSendEventRequest();
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? "";
+    message.stateKey = object.stateKey ?? undefined;
+    message.content = object.content ?? undefined;
+    message.txnId = object.txnId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSendEventResponse(): SendEventResponse {
+  return { eventId: "" };
+}
+
+export const SendEventResponse: MessageFns<SendEventResponse> = {
+  encode(message: SendEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SendEventResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSendEventResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SendEventResponse {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SendEventResponse): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SendEventResponse>): SendEventResponse {
+    return SendEventResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SendEventResponse>): SendEventResponse {
+    const message = createBaseSendEventResponse();
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseRedactEventRequest(): RedactEventRequest {
+  return { roomId: "", eventId: "", content: undefined, txnId: undefined };
+}
+
+export const RedactEventRequest: MessageFns<RedactEventRequest> = {
+  encode(message: RedactEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(26).fork()).join();
+    }
+    if (message.txnId !== undefined) {
+      writer.uint32(34).string(message.txnId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedactEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedactEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.txnId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedactEventRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      content: isObject(object.content) ? object.content : undefined,
+      txnId: isSet(object.txnId)
+        ? globalThis.String(object.txnId)
+        : isSet(object.txn_id)
+        ? globalThis.String(object.txn_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RedactEventRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    if (message.txnId !== undefined) {
+      obj.txnId = message.txnId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedactEventRequest>): RedactEventRequest {
+    return RedactEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedactEventRequest>): RedactEventRequest {
+    const message = createBaseRedactEventRequest();
+    message.roomId = object.roomId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.content = object.content ?? undefined;
+    message.txnId = object.txnId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseRedactEventResponse(): RedactEventResponse {
+  return { eventId: "" };
+}
+
+export const RedactEventResponse: MessageFns<RedactEventResponse> = {
+  encode(message: RedactEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RedactEventResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRedactEventResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RedactEventResponse {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RedactEventResponse): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RedactEventResponse>): RedactEventResponse {
+    return RedactEventResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RedactEventResponse>): RedactEventResponse {
+    const message = createBaseRedactEventResponse();
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetEventRequest(): GetEventRequest {
+  return { roomId: "", eventId: "" };
+}
+
+export const GetEventRequest: MessageFns<GetEventRequest> = {
+  encode(message: GetEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEventRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetEventRequest>): GetEventRequest {
+    return GetEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEventRequest>): GetEventRequest {
+    const message = createBaseGetEventRequest();
+    message.roomId = object.roomId ?? "";
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetEventResponse(): GetEventResponse {
+  return { event: undefined };
+}
+
+export const GetEventResponse: MessageFns<GetEventResponse> = {
+  encode(message: GetEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventResponse {
+    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: GetEventResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetEventResponse>): GetEventResponse {
+    return GetEventResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEventResponse>): GetEventResponse {
+    const message = createBaseGetEventResponse();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRoomStateRequest(): GetRoomStateRequest {
+  return { roomId: "" };
+}
+
+export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
+  encode(message: GetRoomStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomStateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomStateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomStateRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomStateRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomStateRequest>): GetRoomStateRequest {
+    return GetRoomStateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomStateRequest>): GetRoomStateRequest {
+    const message = createBaseGetRoomStateRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRoomStateResponse(): GetRoomStateResponse {
+  return { events: [] };
+}
+
+export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
+  encode(message: GetRoomStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomStateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomStateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomStateResponse {
+    return { events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetRoomStateResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => Event.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomStateResponse>): GetRoomStateResponse {
+    return GetRoomStateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomStateResponse>): GetRoomStateResponse {
+    const message = createBaseGetRoomStateResponse();
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetStateEventRequest(): GetStateEventRequest {
+  return { roomId: "", type: "", stateKey: "" };
+}
+
+export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
+  encode(message: GetStateEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.stateKey !== "") {
+      writer.uint32(26).string(message.stateKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStateEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStateEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStateEventRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : "",
+    };
+  },
+
+  toJSON(message: GetStateEventRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stateKey !== "") {
+      obj.stateKey = message.stateKey;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetStateEventRequest>): GetStateEventRequest {
+    return GetStateEventRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetStateEventRequest>): GetStateEventRequest {
+    const message = createBaseGetStateEventRequest();
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? "";
+    message.stateKey = object.stateKey ?? "";
+    return message;
+  },
+};
+
+function createBaseGetStateEventResponse(): GetStateEventResponse {
+  return { event: undefined };
+}
+
+export const GetStateEventResponse: MessageFns<GetStateEventResponse> = {
+  encode(message: GetStateEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStateEventResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStateEventResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStateEventResponse {
+    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: GetStateEventResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetStateEventResponse>): GetStateEventResponse {
+    return GetStateEventResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetStateEventResponse>): GetStateEventResponse {
+    const message = createBaseGetStateEventResponse();
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateMembershipRequest(): UpdateMembershipRequest {
+  return { room: undefined, action: 0, userId: undefined, reason: undefined, txnId: undefined, content: undefined };
+}
+
+export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
+  encode(message: UpdateMembershipRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.room?.$case) {
+      case "roomId":
+        writer.uint32(10).string(message.room.value);
+        break;
+      case "roomIdOrAlias":
+        writer.uint32(18).string(message.room.value);
+        break;
+    }
+    if (message.action !== 0) {
+      writer.uint32(24).int32(message.action);
+    }
+    if (message.userId !== undefined) {
+      writer.uint32(34).string(message.userId);
+    }
+    if (message.reason !== undefined) {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.txnId !== undefined) {
+      writer.uint32(50).string(message.txnId);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateMembershipRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateMembershipRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = { $case: "roomId", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.room = { $case: "roomIdOrAlias", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.txnId = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateMembershipRequest {
+    return {
+      room: isSet(object.roomId)
+        ? { $case: "roomId", value: globalThis.String(object.roomId) }
+        : isSet(object.room_id)
+        ? { $case: "roomId", value: globalThis.String(object.room_id) }
+        : isSet(object.roomIdOrAlias)
+        ? { $case: "roomIdOrAlias", value: globalThis.String(object.roomIdOrAlias) }
+        : isSet(object.room_id_or_alias)
+        ? { $case: "roomIdOrAlias", value: globalThis.String(object.room_id_or_alias) }
+        : undefined,
+      action: isSet(object.action) ? membershipActionFromJSON(object.action) : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : undefined,
+      txnId: isSet(object.txnId)
+        ? globalThis.String(object.txnId)
+        : isSet(object.txn_id)
+        ? globalThis.String(object.txn_id)
+        : undefined,
+      content: isObject(object.content) ? object.content : undefined,
+    };
+  },
+
+  toJSON(message: UpdateMembershipRequest): unknown {
+    const obj: any = {};
+    if (message.room?.$case === "roomId") {
+      obj.roomId = message.room.value;
+    } else if (message.room?.$case === "roomIdOrAlias") {
+      obj.roomIdOrAlias = message.room.value;
+    }
+    if (message.action !== 0) {
+      obj.action = membershipActionToJSON(message.action);
+    }
+    if (message.userId !== undefined) {
+      obj.userId = message.userId;
+    }
+    if (message.reason !== undefined) {
+      obj.reason = message.reason;
+    }
+    if (message.txnId !== undefined) {
+      obj.txnId = message.txnId;
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateMembershipRequest>): UpdateMembershipRequest {
+    return UpdateMembershipRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateMembershipRequest>): UpdateMembershipRequest {
+    const message = createBaseUpdateMembershipRequest();
+    switch (object.room?.$case) {
+      case "roomId": {
+        if (object.room?.value !== undefined && object.room?.value !== null) {
+          message.room = { $case: "roomId", value: object.room.value };
+        }
+        break;
+      }
+      case "roomIdOrAlias": {
+        if (object.room?.value !== undefined && object.room?.value !== null) {
+          message.room = { $case: "roomIdOrAlias", value: object.room.value };
+        }
+        break;
+      }
+    }
+    message.action = object.action ?? 0;
+    message.userId = object.userId ?? undefined;
+    message.reason = object.reason ?? undefined;
+    message.txnId = object.txnId ?? undefined;
+    message.content = object.content ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateMembershipResponse(): UpdateMembershipResponse {
+  return { roomId: "", eventId: "" };
+}
+
+export const UpdateMembershipResponse: MessageFns<UpdateMembershipResponse> = {
+  encode(message: UpdateMembershipResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateMembershipResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateMembershipResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateMembershipResponse {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UpdateMembershipResponse): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateMembershipResponse>): UpdateMembershipResponse {
+    return UpdateMembershipResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateMembershipResponse>): UpdateMembershipResponse {
+    const message = createBaseUpdateMembershipResponse();
+    message.roomId = object.roomId ?? "";
+    message.eventId = object.eventId ?? "";
+    return message;
+  },
+};
+
+function createBaseForgetRoomRequest(): ForgetRoomRequest {
+  return { roomId: "" };
+}
+
+export const ForgetRoomRequest: MessageFns<ForgetRoomRequest> = {
+  encode(message: ForgetRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForgetRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForgetRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForgetRoomRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ForgetRoomRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForgetRoomRequest>): ForgetRoomRequest {
+    return ForgetRoomRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForgetRoomRequest>): ForgetRoomRequest {
+    const message = createBaseForgetRoomRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseForgetRoomResponse(): ForgetRoomResponse {
+  return {};
+}
+
+export const ForgetRoomResponse: MessageFns<ForgetRoomResponse> = {
+  encode(_: ForgetRoomResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForgetRoomResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForgetRoomResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ForgetRoomResponse {
+    return {};
+  },
+
+  toJSON(_: ForgetRoomResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForgetRoomResponse>): ForgetRoomResponse {
+    return ForgetRoomResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ForgetRoomResponse>): ForgetRoomResponse {
+    const message = createBaseForgetRoomResponse();
+    return message;
+  },
+};
+
+function createBaseGetJoinedRoomsRequest(): GetJoinedRoomsRequest {
+  return {};
+}
+
+export const GetJoinedRoomsRequest: MessageFns<GetJoinedRoomsRequest> = {
+  encode(_: GetJoinedRoomsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinedRoomsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinedRoomsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetJoinedRoomsRequest {
+    return {};
+  },
+
+  toJSON(_: GetJoinedRoomsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetJoinedRoomsRequest>): GetJoinedRoomsRequest {
+    return GetJoinedRoomsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetJoinedRoomsRequest>): GetJoinedRoomsRequest {
+    const message = createBaseGetJoinedRoomsRequest();
+    return message;
+  },
+};
+
+function createBaseGetJoinedRoomsResponse(): GetJoinedRoomsResponse {
+  return { roomIds: [] };
+}
+
+export const GetJoinedRoomsResponse: MessageFns<GetJoinedRoomsResponse> = {
+  encode(message: GetJoinedRoomsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.roomIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinedRoomsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinedRoomsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJoinedRoomsResponse {
+    return {
+      roomIds: globalThis.Array.isArray(object?.roomIds)
+        ? object.roomIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.room_ids)
+        ? object.room_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetJoinedRoomsResponse): unknown {
+    const obj: any = {};
+    if (message.roomIds?.length) {
+      obj.roomIds = message.roomIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetJoinedRoomsResponse>): GetJoinedRoomsResponse {
+    return GetJoinedRoomsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetJoinedRoomsResponse>): GetJoinedRoomsResponse {
+    const message = createBaseGetJoinedRoomsResponse();
+    message.roomIds = object.roomIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetJoinedMembersRequest(): GetJoinedMembersRequest {
+  return { roomId: "" };
+}
+
+export const GetJoinedMembersRequest: MessageFns<GetJoinedMembersRequest> = {
+  encode(message: GetJoinedMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinedMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinedMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJoinedMembersRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetJoinedMembersRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetJoinedMembersRequest>): GetJoinedMembersRequest {
+    return GetJoinedMembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetJoinedMembersRequest>): GetJoinedMembersRequest {
+    const message = createBaseGetJoinedMembersRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinedMember(): JoinedMember {
+  return { userId: "", displayName: undefined, avatarUrl: undefined };
+}
+
+export const JoinedMember: MessageFns<JoinedMember> = {
+  encode(message: JoinedMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.displayName !== undefined) {
+      writer.uint32(18).string(message.displayName);
+    }
+    if (message.avatarUrl !== undefined) {
+      writer.uint32(26).string(message.avatarUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinedMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinedMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinedMember {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : undefined,
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : undefined,
+    };
+  },
+
+  toJSON(message: JoinedMember): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.displayName !== undefined) {
+      obj.displayName = message.displayName;
+    }
+    if (message.avatarUrl !== undefined) {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JoinedMember>): JoinedMember {
+    return JoinedMember.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JoinedMember>): JoinedMember {
+    const message = createBaseJoinedMember();
+    message.userId = object.userId ?? "";
+    message.displayName = object.displayName ?? undefined;
+    message.avatarUrl = object.avatarUrl ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetJoinedMembersResponse(): GetJoinedMembersResponse {
+  return { members: [] };
+}
+
+export const GetJoinedMembersResponse: MessageFns<GetJoinedMembersResponse> = {
+  encode(message: GetJoinedMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.members) {
+      JoinedMember.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJoinedMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJoinedMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.members.push(JoinedMember.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJoinedMembersResponse {
+    return {
+      members: globalThis.Array.isArray(object?.members)
+        ? object.members.map((e: any) => JoinedMember.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetJoinedMembersResponse): unknown {
+    const obj: any = {};
+    if (message.members?.length) {
+      obj.members = message.members.map((e) => JoinedMember.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetJoinedMembersResponse>): GetJoinedMembersResponse {
+    return GetJoinedMembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetJoinedMembersResponse>): GetJoinedMembersResponse {
+    const message = createBaseGetJoinedMembersResponse();
+    message.members = object.members?.map((e) => JoinedMember.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetMembersRequest(): GetMembersRequest {
+  return { roomId: "", at: undefined, membership: undefined, notMembership: undefined };
+}
+
+export const GetMembersRequest: MessageFns<GetMembersRequest> = {
+  encode(message: GetMembersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.at !== undefined) {
+      writer.uint32(18).string(message.at);
+    }
+    if (message.membership !== undefined) {
+      writer.uint32(26).string(message.membership);
+    }
+    if (message.notMembership !== undefined) {
+      writer.uint32(34).string(message.notMembership);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMembersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMembersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.membership = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.notMembership = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMembersRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      at: isSet(object.at) ? globalThis.String(object.at) : undefined,
+      membership: isSet(object.membership) ? globalThis.String(object.membership) : undefined,
+      notMembership: isSet(object.notMembership)
+        ? globalThis.String(object.notMembership)
+        : isSet(object.not_membership)
+        ? globalThis.String(object.not_membership)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetMembersRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.at !== undefined) {
+      obj.at = message.at;
+    }
+    if (message.membership !== undefined) {
+      obj.membership = message.membership;
+    }
+    if (message.notMembership !== undefined) {
+      obj.notMembership = message.notMembership;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetMembersRequest>): GetMembersRequest {
+    return GetMembersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetMembersRequest>): GetMembersRequest {
+    const message = createBaseGetMembersRequest();
+    message.roomId = object.roomId ?? "";
+    message.at = object.at ?? undefined;
+    message.membership = object.membership ?? undefined;
+    message.notMembership = object.notMembership ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetMembersResponse(): GetMembersResponse {
+  return { events: [] };
+}
+
+export const GetMembersResponse: MessageFns<GetMembersResponse> = {
+  encode(message: GetMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetMembersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetMembersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetMembersResponse {
+    return { events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetMembersResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => Event.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetMembersResponse>): GetMembersResponse {
+    return GetMembersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetMembersResponse>): GetMembersResponse {
+    const message = createBaseGetMembersResponse();
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetRoomAliasesRequest(): GetRoomAliasesRequest {
+  return { roomId: "" };
+}
+
+export const GetRoomAliasesRequest: MessageFns<GetRoomAliasesRequest> = {
+  encode(message: GetRoomAliasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomAliasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomAliasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomAliasesRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomAliasesRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomAliasesRequest>): GetRoomAliasesRequest {
+    return GetRoomAliasesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomAliasesRequest>): GetRoomAliasesRequest {
+    const message = createBaseGetRoomAliasesRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRoomAliasesResponse(): GetRoomAliasesResponse {
+  return { aliases: [] };
+}
+
+export const GetRoomAliasesResponse: MessageFns<GetRoomAliasesResponse> = {
+  encode(message: GetRoomAliasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.aliases) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomAliasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomAliasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomAliasesResponse {
+    return {
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: GetRoomAliasesResponse): unknown {
+    const obj: any = {};
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomAliasesResponse>): GetRoomAliasesResponse {
+    return GetRoomAliasesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomAliasesResponse>): GetRoomAliasesResponse {
+    const message = createBaseGetRoomAliasesResponse();
+    message.aliases = object.aliases?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseResolveRoomAliasRequest(): ResolveRoomAliasRequest {
+  return { roomAlias: "" };
+}
+
+export const ResolveRoomAliasRequest: MessageFns<ResolveRoomAliasRequest> = {
+  encode(message: ResolveRoomAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomAlias !== "") {
+      writer.uint32(10).string(message.roomAlias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveRoomAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveRoomAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomAlias = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolveRoomAliasRequest {
+    return {
+      roomAlias: isSet(object.roomAlias)
+        ? globalThis.String(object.roomAlias)
+        : isSet(object.room_alias)
+        ? globalThis.String(object.room_alias)
+        : "",
+    };
+  },
+
+  toJSON(message: ResolveRoomAliasRequest): unknown {
+    const obj: any = {};
+    if (message.roomAlias !== "") {
+      obj.roomAlias = message.roomAlias;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResolveRoomAliasRequest>): ResolveRoomAliasRequest {
+    return ResolveRoomAliasRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveRoomAliasRequest>): ResolveRoomAliasRequest {
+    const message = createBaseResolveRoomAliasRequest();
+    message.roomAlias = object.roomAlias ?? "";
+    return message;
+  },
+};
+
+function createBaseResolveRoomAliasResponse(): ResolveRoomAliasResponse {
+  return { roomId: "", servers: [] };
+}
+
+export const ResolveRoomAliasResponse: MessageFns<ResolveRoomAliasResponse> = {
+  encode(message: ResolveRoomAliasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    for (const v of message.servers) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolveRoomAliasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolveRoomAliasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.servers.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolveRoomAliasResponse {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      servers: globalThis.Array.isArray(object?.servers) ? object.servers.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ResolveRoomAliasResponse): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.servers?.length) {
+      obj.servers = message.servers;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResolveRoomAliasResponse>): ResolveRoomAliasResponse {
+    return ResolveRoomAliasResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolveRoomAliasResponse>): ResolveRoomAliasResponse {
+    const message = createBaseResolveRoomAliasResponse();
+    message.roomId = object.roomId ?? "";
+    message.servers = object.servers?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSetRoomAliasRequest(): SetRoomAliasRequest {
+  return { roomAlias: "", roomId: "" };
+}
+
+export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
+  encode(message: SetRoomAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomAlias !== "") {
+      writer.uint32(10).string(message.roomAlias);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(18).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomAlias = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoomAliasRequest {
+    return {
+      roomAlias: isSet(object.roomAlias)
+        ? globalThis.String(object.roomAlias)
+        : isSet(object.room_alias)
+        ? globalThis.String(object.room_alias)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SetRoomAliasRequest): unknown {
+    const obj: any = {};
+    if (message.roomAlias !== "") {
+      obj.roomAlias = message.roomAlias;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomAliasRequest>): SetRoomAliasRequest {
+    return SetRoomAliasRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRoomAliasRequest>): SetRoomAliasRequest {
+    const message = createBaseSetRoomAliasRequest();
+    message.roomAlias = object.roomAlias ?? "";
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseSetRoomAliasResponse(): SetRoomAliasResponse {
+  return {};
+}
+
+export const SetRoomAliasResponse: MessageFns<SetRoomAliasResponse> = {
+  encode(_: SetRoomAliasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomAliasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomAliasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetRoomAliasResponse {
+    return {};
+  },
+
+  toJSON(_: SetRoomAliasResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomAliasResponse>): SetRoomAliasResponse {
+    return SetRoomAliasResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetRoomAliasResponse>): SetRoomAliasResponse {
+    const message = createBaseSetRoomAliasResponse();
+    return message;
+  },
+};
+
+function createBaseDeleteRoomAliasRequest(): DeleteRoomAliasRequest {
+  return { roomAlias: "" };
+}
+
+export const DeleteRoomAliasRequest: MessageFns<DeleteRoomAliasRequest> = {
+  encode(message: DeleteRoomAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomAlias !== "") {
+      writer.uint32(10).string(message.roomAlias);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoomAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoomAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomAlias = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRoomAliasRequest {
+    return {
+      roomAlias: isSet(object.roomAlias)
+        ? globalThis.String(object.roomAlias)
+        : isSet(object.room_alias)
+        ? globalThis.String(object.room_alias)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteRoomAliasRequest): unknown {
+    const obj: any = {};
+    if (message.roomAlias !== "") {
+      obj.roomAlias = message.roomAlias;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoomAliasRequest>): DeleteRoomAliasRequest {
+    return DeleteRoomAliasRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteRoomAliasRequest>): DeleteRoomAliasRequest {
+    const message = createBaseDeleteRoomAliasRequest();
+    message.roomAlias = object.roomAlias ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRoomAliasResponse(): DeleteRoomAliasResponse {
+  return {};
+}
+
+export const DeleteRoomAliasResponse: MessageFns<DeleteRoomAliasResponse> = {
+  encode(_: DeleteRoomAliasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRoomAliasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRoomAliasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteRoomAliasResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteRoomAliasResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteRoomAliasResponse>): DeleteRoomAliasResponse {
+    return DeleteRoomAliasResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteRoomAliasResponse>): DeleteRoomAliasResponse {
+    const message = createBaseDeleteRoomAliasResponse();
+    return message;
+  },
+};
+
+function createBaseGetRoomVisibilityRequest(): GetRoomVisibilityRequest {
+  return { roomId: "" };
+}
+
+export const GetRoomVisibilityRequest: MessageFns<GetRoomVisibilityRequest> = {
+  encode(message: GetRoomVisibilityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomVisibilityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomVisibilityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomVisibilityRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomVisibilityRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomVisibilityRequest>): GetRoomVisibilityRequest {
+    return GetRoomVisibilityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomVisibilityRequest>): GetRoomVisibilityRequest {
+    const message = createBaseGetRoomVisibilityRequest();
+    message.roomId = object.roomId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRoomVisibilityResponse(): GetRoomVisibilityResponse {
+  return { visibility: 0 };
+}
+
+export const GetRoomVisibilityResponse: MessageFns<GetRoomVisibilityResponse> = {
+  encode(message: GetRoomVisibilityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.visibility !== 0) {
+      writer.uint32(8).int32(message.visibility);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomVisibilityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomVisibilityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.visibility = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomVisibilityResponse {
+    return { visibility: isSet(object.visibility) ? roomVisibilityFromJSON(object.visibility) : 0 };
+  },
+
+  toJSON(message: GetRoomVisibilityResponse): unknown {
+    const obj: any = {};
+    if (message.visibility !== 0) {
+      obj.visibility = roomVisibilityToJSON(message.visibility);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomVisibilityResponse>): GetRoomVisibilityResponse {
+    return GetRoomVisibilityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomVisibilityResponse>): GetRoomVisibilityResponse {
+    const message = createBaseGetRoomVisibilityResponse();
+    message.visibility = object.visibility ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetRoomVisibilityRequest(): SetRoomVisibilityRequest {
+  return { roomId: "", visibility: 0 };
+}
+
+export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
+  encode(message: SetRoomVisibilityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.visibility !== 0) {
+      writer.uint32(16).int32(message.visibility);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomVisibilityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomVisibilityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.visibility = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoomVisibilityRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      visibility: isSet(object.visibility) ? roomVisibilityFromJSON(object.visibility) : 0,
+    };
+  },
+
+  toJSON(message: SetRoomVisibilityRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.visibility !== 0) {
+      obj.visibility = roomVisibilityToJSON(message.visibility);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomVisibilityRequest>): SetRoomVisibilityRequest {
+    return SetRoomVisibilityRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRoomVisibilityRequest>): SetRoomVisibilityRequest {
+    const message = createBaseSetRoomVisibilityRequest();
+    message.roomId = object.roomId ?? "";
+    message.visibility = object.visibility ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetRoomVisibilityResponse(): SetRoomVisibilityResponse {
+  return {};
+}
+
+export const SetRoomVisibilityResponse: MessageFns<SetRoomVisibilityResponse> = {
+  encode(_: SetRoomVisibilityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomVisibilityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomVisibilityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetRoomVisibilityResponse {
+    return {};
+  },
+
+  toJSON(_: SetRoomVisibilityResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomVisibilityResponse>): SetRoomVisibilityResponse {
+    return SetRoomVisibilityResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetRoomVisibilityResponse>): SetRoomVisibilityResponse {
+    const message = createBaseSetRoomVisibilityResponse();
+    return message;
+  },
+};
+
+/**
+ * Rooms, events, membership and the room directory: the subset of the Matrix client API used to create the data this service administers.
+ * Methods act as the caller (user credential) unless noted; errors carry Synapse's status, errcode and text.
+ */
 export type RoomServiceService = typeof RoomServiceService;
-export const RoomServiceService = {} as const;
+export const RoomServiceService = {
+  /** Creates a room with Synapse's initial events (`POST /createRoom`). */
+  createRoom: {
+    path: "/synapse.admin.v1.RoomService/CreateRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateRoomRequest): Buffer => Buffer.from(CreateRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateRoomRequest => CreateRoomRequest.decode(value),
+    responseSerialize: (value: CreateRoomResponse): Buffer => Buffer.from(CreateRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateRoomResponse => CreateRoomResponse.decode(value),
+  },
+  /** Sends a message or state event (`PUT /rooms/{roomId}/send/{type}/{txnId}`, `PUT /rooms/{roomId}/state/{type}/{stateKey}`). */
+  sendEvent: {
+    path: "/synapse.admin.v1.RoomService/SendEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SendEventRequest): Buffer => Buffer.from(SendEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SendEventRequest => SendEventRequest.decode(value),
+    responseSerialize: (value: SendEventResponse): Buffer => Buffer.from(SendEventResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SendEventResponse => SendEventResponse.decode(value),
+  },
+  /** Redacts an event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`). */
+  redactEvent: {
+    path: "/synapse.admin.v1.RoomService/RedactEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RedactEventRequest): Buffer => Buffer.from(RedactEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RedactEventRequest => RedactEventRequest.decode(value),
+    responseSerialize: (value: RedactEventResponse): Buffer => Buffer.from(RedactEventResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RedactEventResponse => RedactEventResponse.decode(value),
+  },
+  /** One event the caller may see (`GET /rooms/{roomId}/event/{eventId}`). */
+  getEvent: {
+    path: "/synapse.admin.v1.RoomService/GetEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEventRequest): Buffer => Buffer.from(GetEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEventRequest => GetEventRequest.decode(value),
+    responseSerialize: (value: GetEventResponse): Buffer => Buffer.from(GetEventResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEventResponse => GetEventResponse.decode(value),
+  },
+  /** The room state visible to the caller (`GET /rooms/{roomId}/state`). */
+  getRoomState: {
+    path: "/synapse.admin.v1.RoomService/GetRoomState" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomStateRequest): Buffer => Buffer.from(GetRoomStateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomStateRequest => GetRoomStateRequest.decode(value),
+    responseSerialize: (value: GetRoomStateResponse): Buffer =>
+      Buffer.from(GetRoomStateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomStateResponse => GetRoomStateResponse.decode(value),
+  },
+  /** One state event visible to the caller (`GET /rooms/{roomId}/state/{type}/{stateKey}`). */
+  getStateEvent: {
+    path: "/synapse.admin.v1.RoomService/GetStateEvent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStateEventRequest): Buffer => Buffer.from(GetStateEventRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStateEventRequest => GetStateEventRequest.decode(value),
+    responseSerialize: (value: GetStateEventResponse): Buffer =>
+      Buffer.from(GetStateEventResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetStateEventResponse => GetStateEventResponse.decode(value),
+  },
+  /** Join, leave, invite, kick, ban, unban or knock (`/rooms/{roomId}/<action>`, `/join/{idOrAlias}`, `/knock/{idOrAlias}`). */
+  updateMembership: {
+    path: "/synapse.admin.v1.RoomService/UpdateMembership" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateMembershipRequest): Buffer =>
+      Buffer.from(UpdateMembershipRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateMembershipRequest => UpdateMembershipRequest.decode(value),
+    responseSerialize: (value: UpdateMembershipResponse): Buffer =>
+      Buffer.from(UpdateMembershipResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateMembershipResponse => UpdateMembershipResponse.decode(value),
+  },
+  /** Forgets a room the caller left (`POST /rooms/{roomId}/forget`). */
+  forgetRoom: {
+    path: "/synapse.admin.v1.RoomService/ForgetRoom" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ForgetRoomRequest): Buffer => Buffer.from(ForgetRoomRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForgetRoomRequest => ForgetRoomRequest.decode(value),
+    responseSerialize: (value: ForgetRoomResponse): Buffer => Buffer.from(ForgetRoomResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForgetRoomResponse => ForgetRoomResponse.decode(value),
+  },
+  /** Rooms the caller is joined to (`GET /joined_rooms`). */
+  getJoinedRooms: {
+    path: "/synapse.admin.v1.RoomService/GetJoinedRooms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJoinedRoomsRequest): Buffer =>
+      Buffer.from(GetJoinedRoomsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJoinedRoomsRequest => GetJoinedRoomsRequest.decode(value),
+    responseSerialize: (value: GetJoinedRoomsResponse): Buffer =>
+      Buffer.from(GetJoinedRoomsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetJoinedRoomsResponse => GetJoinedRoomsResponse.decode(value),
+  },
+  /** Joined members with their room profile (`GET /rooms/{roomId}/joined_members`). */
+  getJoinedMembers: {
+    path: "/synapse.admin.v1.RoomService/GetJoinedMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJoinedMembersRequest): Buffer =>
+      Buffer.from(GetJoinedMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJoinedMembersRequest => GetJoinedMembersRequest.decode(value),
+    responseSerialize: (value: GetJoinedMembersResponse): Buffer =>
+      Buffer.from(GetJoinedMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetJoinedMembersResponse => GetJoinedMembersResponse.decode(value),
+  },
+  /** Member events visible to the caller (`GET /rooms/{roomId}/members`). */
+  getMembers: {
+    path: "/synapse.admin.v1.RoomService/GetMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetMembersRequest): Buffer => Buffer.from(GetMembersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetMembersRequest => GetMembersRequest.decode(value),
+    responseSerialize: (value: GetMembersResponse): Buffer => Buffer.from(GetMembersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetMembersResponse => GetMembersResponse.decode(value),
+  },
+  /** Local aliases of a room (`GET /rooms/{roomId}/aliases`). */
+  getRoomAliases: {
+    path: "/synapse.admin.v1.RoomService/GetRoomAliases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomAliasesRequest): Buffer =>
+      Buffer.from(GetRoomAliasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomAliasesRequest => GetRoomAliasesRequest.decode(value),
+    responseSerialize: (value: GetRoomAliasesResponse): Buffer =>
+      Buffer.from(GetRoomAliasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomAliasesResponse => GetRoomAliasesResponse.decode(value),
+  },
+  /** Resolves an alias; no credential needed (`GET /directory/room/{alias}`). */
+  resolveRoomAlias: {
+    path: "/synapse.admin.v1.RoomService/ResolveRoomAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResolveRoomAliasRequest): Buffer =>
+      Buffer.from(ResolveRoomAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResolveRoomAliasRequest => ResolveRoomAliasRequest.decode(value),
+    responseSerialize: (value: ResolveRoomAliasResponse): Buffer =>
+      Buffer.from(ResolveRoomAliasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResolveRoomAliasResponse => ResolveRoomAliasResponse.decode(value),
+  },
+  /** Creates an alias (`PUT /directory/room/{alias}`). */
+  setRoomAlias: {
+    path: "/synapse.admin.v1.RoomService/SetRoomAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRoomAliasRequest): Buffer => Buffer.from(SetRoomAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRoomAliasRequest => SetRoomAliasRequest.decode(value),
+    responseSerialize: (value: SetRoomAliasResponse): Buffer =>
+      Buffer.from(SetRoomAliasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRoomAliasResponse => SetRoomAliasResponse.decode(value),
+  },
+  /** Deletes an alias (`DELETE /directory/room/{alias}`). */
+  deleteRoomAlias: {
+    path: "/synapse.admin.v1.RoomService/DeleteRoomAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRoomAliasRequest): Buffer =>
+      Buffer.from(DeleteRoomAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRoomAliasRequest => DeleteRoomAliasRequest.decode(value),
+    responseSerialize: (value: DeleteRoomAliasResponse): Buffer =>
+      Buffer.from(DeleteRoomAliasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteRoomAliasResponse => DeleteRoomAliasResponse.decode(value),
+  },
+  /** The room's directory visibility; no credential needed (`GET /directory/list/room/{roomId}`). */
+  getRoomVisibility: {
+    path: "/synapse.admin.v1.RoomService/GetRoomVisibility" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomVisibilityRequest): Buffer =>
+      Buffer.from(GetRoomVisibilityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomVisibilityRequest => GetRoomVisibilityRequest.decode(value),
+    responseSerialize: (value: GetRoomVisibilityResponse): Buffer =>
+      Buffer.from(GetRoomVisibilityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomVisibilityResponse => GetRoomVisibilityResponse.decode(value),
+  },
+  /** Publishes or unpublishes a room (`PUT /directory/list/room/{roomId}`). */
+  setRoomVisibility: {
+    path: "/synapse.admin.v1.RoomService/SetRoomVisibility" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRoomVisibilityRequest): Buffer =>
+      Buffer.from(SetRoomVisibilityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRoomVisibilityRequest => SetRoomVisibilityRequest.decode(value),
+    responseSerialize: (value: SetRoomVisibilityResponse): Buffer =>
+      Buffer.from(SetRoomVisibilityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRoomVisibilityResponse => SetRoomVisibilityResponse.decode(value),
+  },
+} as const;
 
 export interface RoomServiceServer extends UntypedServiceImplementation {
+  /** Creates a room with Synapse's initial events (`POST /createRoom`). */
+  createRoom: handleUnaryCall<CreateRoomRequest, CreateRoomResponse>;
+  /** Sends a message or state event (`PUT /rooms/{roomId}/send/{type}/{txnId}`, `PUT /rooms/{roomId}/state/{type}/{stateKey}`). */
+  sendEvent: handleUnaryCall<SendEventRequest, SendEventResponse>;
+  /** Redacts an event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`). */
+  redactEvent: handleUnaryCall<RedactEventRequest, RedactEventResponse>;
+  /** One event the caller may see (`GET /rooms/{roomId}/event/{eventId}`). */
+  getEvent: handleUnaryCall<GetEventRequest, GetEventResponse>;
+  /** The room state visible to the caller (`GET /rooms/{roomId}/state`). */
+  getRoomState: handleUnaryCall<GetRoomStateRequest, GetRoomStateResponse>;
+  /** One state event visible to the caller (`GET /rooms/{roomId}/state/{type}/{stateKey}`). */
+  getStateEvent: handleUnaryCall<GetStateEventRequest, GetStateEventResponse>;
+  /** Join, leave, invite, kick, ban, unban or knock (`/rooms/{roomId}/<action>`, `/join/{idOrAlias}`, `/knock/{idOrAlias}`). */
+  updateMembership: handleUnaryCall<UpdateMembershipRequest, UpdateMembershipResponse>;
+  /** Forgets a room the caller left (`POST /rooms/{roomId}/forget`). */
+  forgetRoom: handleUnaryCall<ForgetRoomRequest, ForgetRoomResponse>;
+  /** Rooms the caller is joined to (`GET /joined_rooms`). */
+  getJoinedRooms: handleUnaryCall<GetJoinedRoomsRequest, GetJoinedRoomsResponse>;
+  /** Joined members with their room profile (`GET /rooms/{roomId}/joined_members`). */
+  getJoinedMembers: handleUnaryCall<GetJoinedMembersRequest, GetJoinedMembersResponse>;
+  /** Member events visible to the caller (`GET /rooms/{roomId}/members`). */
+  getMembers: handleUnaryCall<GetMembersRequest, GetMembersResponse>;
+  /** Local aliases of a room (`GET /rooms/{roomId}/aliases`). */
+  getRoomAliases: handleUnaryCall<GetRoomAliasesRequest, GetRoomAliasesResponse>;
+  /** Resolves an alias; no credential needed (`GET /directory/room/{alias}`). */
+  resolveRoomAlias: handleUnaryCall<ResolveRoomAliasRequest, ResolveRoomAliasResponse>;
+  /** Creates an alias (`PUT /directory/room/{alias}`). */
+  setRoomAlias: handleUnaryCall<SetRoomAliasRequest, SetRoomAliasResponse>;
+  /** Deletes an alias (`DELETE /directory/room/{alias}`). */
+  deleteRoomAlias: handleUnaryCall<DeleteRoomAliasRequest, DeleteRoomAliasResponse>;
+  /** The room's directory visibility; no credential needed (`GET /directory/list/room/{roomId}`). */
+  getRoomVisibility: handleUnaryCall<GetRoomVisibilityRequest, GetRoomVisibilityResponse>;
+  /** Publishes or unpublishes a room (`PUT /directory/list/room/{roomId}`). */
+  setRoomVisibility: handleUnaryCall<SetRoomVisibilityRequest, SetRoomVisibilityResponse>;
 }
 
 export interface RoomServiceClient extends Client {
+  /** Creates a room with Synapse's initial events (`POST /createRoom`). */
+  createRoom(
+    request: CreateRoomRequest,
+    callback: (error: ServiceError | null, response: CreateRoomResponse) => void,
+  ): ClientUnaryCall;
+  createRoom(
+    request: CreateRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateRoomResponse) => void,
+  ): ClientUnaryCall;
+  createRoom(
+    request: CreateRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateRoomResponse) => void,
+  ): ClientUnaryCall;
+  /** Sends a message or state event (`PUT /rooms/{roomId}/send/{type}/{txnId}`, `PUT /rooms/{roomId}/state/{type}/{stateKey}`). */
+  sendEvent(
+    request: SendEventRequest,
+    callback: (error: ServiceError | null, response: SendEventResponse) => void,
+  ): ClientUnaryCall;
+  sendEvent(
+    request: SendEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SendEventResponse) => void,
+  ): ClientUnaryCall;
+  sendEvent(
+    request: SendEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SendEventResponse) => void,
+  ): ClientUnaryCall;
+  /** Redacts an event (`PUT /rooms/{roomId}/redact/{eventId}/{txnId}`). */
+  redactEvent(
+    request: RedactEventRequest,
+    callback: (error: ServiceError | null, response: RedactEventResponse) => void,
+  ): ClientUnaryCall;
+  redactEvent(
+    request: RedactEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RedactEventResponse) => void,
+  ): ClientUnaryCall;
+  redactEvent(
+    request: RedactEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RedactEventResponse) => void,
+  ): ClientUnaryCall;
+  /** One event the caller may see (`GET /rooms/{roomId}/event/{eventId}`). */
+  getEvent(
+    request: GetEventRequest,
+    callback: (error: ServiceError | null, response: GetEventResponse) => void,
+  ): ClientUnaryCall;
+  getEvent(
+    request: GetEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEventResponse) => void,
+  ): ClientUnaryCall;
+  getEvent(
+    request: GetEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEventResponse) => void,
+  ): ClientUnaryCall;
+  /** The room state visible to the caller (`GET /rooms/{roomId}/state`). */
+  getRoomState(
+    request: GetRoomStateRequest,
+    callback: (error: ServiceError | null, response: GetRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  getRoomState(
+    request: GetRoomStateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  getRoomState(
+    request: GetRoomStateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomStateResponse) => void,
+  ): ClientUnaryCall;
+  /** One state event visible to the caller (`GET /rooms/{roomId}/state/{type}/{stateKey}`). */
+  getStateEvent(
+    request: GetStateEventRequest,
+    callback: (error: ServiceError | null, response: GetStateEventResponse) => void,
+  ): ClientUnaryCall;
+  getStateEvent(
+    request: GetStateEventRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetStateEventResponse) => void,
+  ): ClientUnaryCall;
+  getStateEvent(
+    request: GetStateEventRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetStateEventResponse) => void,
+  ): ClientUnaryCall;
+  /** Join, leave, invite, kick, ban, unban or knock (`/rooms/{roomId}/<action>`, `/join/{idOrAlias}`, `/knock/{idOrAlias}`). */
+  updateMembership(
+    request: UpdateMembershipRequest,
+    callback: (error: ServiceError | null, response: UpdateMembershipResponse) => void,
+  ): ClientUnaryCall;
+  updateMembership(
+    request: UpdateMembershipRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateMembershipResponse) => void,
+  ): ClientUnaryCall;
+  updateMembership(
+    request: UpdateMembershipRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateMembershipResponse) => void,
+  ): ClientUnaryCall;
+  /** Forgets a room the caller left (`POST /rooms/{roomId}/forget`). */
+  forgetRoom(
+    request: ForgetRoomRequest,
+    callback: (error: ServiceError | null, response: ForgetRoomResponse) => void,
+  ): ClientUnaryCall;
+  forgetRoom(
+    request: ForgetRoomRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ForgetRoomResponse) => void,
+  ): ClientUnaryCall;
+  forgetRoom(
+    request: ForgetRoomRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ForgetRoomResponse) => void,
+  ): ClientUnaryCall;
+  /** Rooms the caller is joined to (`GET /joined_rooms`). */
+  getJoinedRooms(
+    request: GetJoinedRoomsRequest,
+    callback: (error: ServiceError | null, response: GetJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  getJoinedRooms(
+    request: GetJoinedRoomsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  getJoinedRooms(
+    request: GetJoinedRoomsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  /** Joined members with their room profile (`GET /rooms/{roomId}/joined_members`). */
+  getJoinedMembers(
+    request: GetJoinedMembersRequest,
+    callback: (error: ServiceError | null, response: GetJoinedMembersResponse) => void,
+  ): ClientUnaryCall;
+  getJoinedMembers(
+    request: GetJoinedMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetJoinedMembersResponse) => void,
+  ): ClientUnaryCall;
+  getJoinedMembers(
+    request: GetJoinedMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetJoinedMembersResponse) => void,
+  ): ClientUnaryCall;
+  /** Member events visible to the caller (`GET /rooms/{roomId}/members`). */
+  getMembers(
+    request: GetMembersRequest,
+    callback: (error: ServiceError | null, response: GetMembersResponse) => void,
+  ): ClientUnaryCall;
+  getMembers(
+    request: GetMembersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetMembersResponse) => void,
+  ): ClientUnaryCall;
+  getMembers(
+    request: GetMembersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetMembersResponse) => void,
+  ): ClientUnaryCall;
+  /** Local aliases of a room (`GET /rooms/{roomId}/aliases`). */
+  getRoomAliases(
+    request: GetRoomAliasesRequest,
+    callback: (error: ServiceError | null, response: GetRoomAliasesResponse) => void,
+  ): ClientUnaryCall;
+  getRoomAliases(
+    request: GetRoomAliasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomAliasesResponse) => void,
+  ): ClientUnaryCall;
+  getRoomAliases(
+    request: GetRoomAliasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomAliasesResponse) => void,
+  ): ClientUnaryCall;
+  /** Resolves an alias; no credential needed (`GET /directory/room/{alias}`). */
+  resolveRoomAlias(
+    request: ResolveRoomAliasRequest,
+    callback: (error: ServiceError | null, response: ResolveRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  resolveRoomAlias(
+    request: ResolveRoomAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResolveRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  resolveRoomAlias(
+    request: ResolveRoomAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResolveRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates an alias (`PUT /directory/room/{alias}`). */
+  setRoomAlias(
+    request: SetRoomAliasRequest,
+    callback: (error: ServiceError | null, response: SetRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  setRoomAlias(
+    request: SetRoomAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  setRoomAlias(
+    request: SetRoomAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes an alias (`DELETE /directory/room/{alias}`). */
+  deleteRoomAlias(
+    request: DeleteRoomAliasRequest,
+    callback: (error: ServiceError | null, response: DeleteRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  deleteRoomAlias(
+    request: DeleteRoomAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  deleteRoomAlias(
+    request: DeleteRoomAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteRoomAliasResponse) => void,
+  ): ClientUnaryCall;
+  /** The room's directory visibility; no credential needed (`GET /directory/list/room/{roomId}`). */
+  getRoomVisibility(
+    request: GetRoomVisibilityRequest,
+    callback: (error: ServiceError | null, response: GetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  getRoomVisibility(
+    request: GetRoomVisibilityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  getRoomVisibility(
+    request: GetRoomVisibilityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  /** Publishes or unpublishes a room (`PUT /directory/list/room/{roomId}`). */
+  setRoomVisibility(
+    request: SetRoomVisibilityRequest,
+    callback: (error: ServiceError | null, response: SetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  setRoomVisibility(
+    request: SetRoomVisibilityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  setRoomVisibility(
+    request: SetRoomVisibilityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRoomVisibilityResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RoomServiceClient = makeGenericClientConstructor(
@@ -35,3 +4055,29 @@ export const RoomServiceClient = makeGenericClientConstructor(
   service: typeof RoomServiceService;
   serviceName: string;
 };
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T> {
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
+}

@@ -1,0 +1,219 @@
+/**
+ * The Matrix client API subset that creates rooms and events: createRoom, send, state, event,
+ * redact, membership, joined rooms/members, members, aliases and the room directory. Each route
+ * parses the request (Synapse's parse errors), makes one RoomService call and renders JSON.
+ */
+import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
+import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
+import { toClientEvent } from '../presenters/event.presenter';
+import type { Body, GatewayRequest, Route } from '../router';
+import { clientPaths } from './auth.routes';
+
+type Json = Record<string, unknown>;
+
+function initialState(b: Body): InitialStateEvent[] {
+  const v = b.json.initial_state;
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw badJson("Param 'initial_state' must be a list of state events");
+  return v.map((s: unknown) => {
+    if (!s || typeof s !== 'object' || Array.isArray(s)) throw badJson("Param 'initial_state' must be a list of state events");
+    const e = s as Json;
+    if (typeof e.type !== 'string') throw badJson("'type' of an initial state event must be a string");
+    if (e.state_key !== undefined && typeof e.state_key !== 'string') throw badJson("'state_key' of an initial state event must be a string");
+    if (!e.content || typeof e.content !== 'object' || Array.isArray(e.content)) throw badJson("'content' of an initial state event must be an object");
+    return { type: e.type, stateKey: e.state_key as string | undefined, content: e.content as Json };
+  });
+}
+
+async function createRoom(r: GatewayRequest) {
+  const b = r.body();
+  const res = await r.rpc(r.clients.rooms, 'createRoom', {
+    preset: b.string('preset', "Param 'preset' must be a string"),
+    visibility: b.string('visibility', "Param 'visibility' must be a string"),
+    name: b.string('name', "Param 'name' must be a string"),
+    topic: b.string('topic', "Param 'topic' must be a string"),
+    roomAliasName: b.string('room_alias_name', "Param 'room_alias_name' must be a string"),
+    invite: b.stringList('invite', "Param 'invite' must be a list of user ids") ?? [],
+    initialState: initialState(b),
+    creationContent: b.object('creation_content', "Param 'creation_content' must be an object"),
+    powerLevelContentOverride: b.object('power_level_content_override', "Param 'power_level_content_override' must be an object"),
+    roomVersion: b.string('room_version', 'room_version must be a string'),
+    isDirect: b.truthy('is_direct'),
+  });
+  return { body: { room_id: res.roomId } };
+}
+
+async function sendEvent(r: GatewayRequest) {
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type: r.params.eventType, content: r.body().json, txnId: r.params.txnId });
+  return { body: { event_id: res.eventId } };
+}
+
+async function putState(r: GatewayRequest) {
+  const content = r.body().json;
+  const type = r.params.eventType;
+  if (type === 'm.room.member' && typeof content.membership !== 'string') throw badRequest('Invalid membership (must be a string)');
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', content });
+  return { body: { event_id: res.eventId } };
+}
+
+async function getState(r: GatewayRequest) {
+  const format = r.query.choice('format', ['content', 'event'] as const) ?? 'content';
+  const res = await r.rpc(r.clients.rooms, 'getStateEvent', { roomId: r.params.roomId, type: r.params.eventType, stateKey: r.params.stateKey ?? '' });
+  if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
+  return { body: format === 'event' ? toClientEvent(res.event, { legacy: false }) : (res.event.content ?? {}) };
+}
+
+async function redact(r: GatewayRequest) {
+  const res = await r.rpc(r.clients.rooms, 'redactEvent', { roomId: r.params.roomId, eventId: r.params.eventId, content: r.body().json, txnId: r.params.txnId });
+  return { body: { event_id: res.eventId } };
+}
+
+const TARGETED: Record<string, MembershipAction> = {
+  invite: MembershipAction.MEMBERSHIP_ACTION_INVITE,
+  kick: MembershipAction.MEMBERSHIP_ACTION_KICK,
+  ban: MembershipAction.MEMBERSHIP_ACTION_BAN,
+  unban: MembershipAction.MEMBERSHIP_ACTION_UNBAN,
+};
+
+function reasonOf(b: Body): string | undefined {
+  return b.string('reason', "Param 'reason' must be a string");
+}
+
+/** `POST /rooms/{roomId}/<action>`: invite/kick/ban/unban name their target in `user_id`. */
+function membershipRoute(name: 'join' | 'leave' | 'invite' | 'kick' | 'ban' | 'unban'): (r: GatewayRequest) => Promise<{ body: Json }> {
+  return async (r) => {
+    const b = r.body(true);
+    let userId: string | undefined;
+    if (name in TARGETED) {
+      if (!('user_id' in b.json)) throw missingParams(['user_id']);
+      userId = b.string('user_id', "Param 'user_id' must be a string");
+    }
+    const action = TARGETED[name] ?? (name === 'join' ? MembershipAction.MEMBERSHIP_ACTION_JOIN : MembershipAction.MEMBERSHIP_ACTION_LEAVE);
+    const res = await r.rpc(r.clients.rooms, 'updateMembership', { room: { $case: 'roomId', value: r.params.roomId }, action, userId, reason: reasonOf(b), txnId: r.params.txnId });
+    return { body: name === 'join' ? { room_id: res.roomId } : {} };
+  };
+}
+
+/** `POST /join/{roomIdOrAlias}` (empty body allowed) and `POST /knock/{roomIdOrAlias}` (body required). */
+function byIdOrAlias(action: MembershipAction): (r: GatewayRequest) => Promise<{ body: Json }> {
+  return async (r) => {
+    const b = r.body(action === MembershipAction.MEMBERSHIP_ACTION_JOIN);
+    const content = action === MembershipAction.MEMBERSHIP_ACTION_JOIN ? b.json : undefined;
+    const res = await r.rpc(r.clients.rooms, 'updateMembership', {
+      room: { $case: 'roomIdOrAlias', value: r.params.roomIdOrAlias },
+      action,
+      reason: reasonOf(b),
+      txnId: r.params.txnId,
+      content: content ? stripReserved(content) : undefined,
+    });
+    return { body: { room_id: res.roomId } };
+  };
+}
+
+/** Keys of a join body that are not member event content. */
+function stripReserved(content: Json): Json {
+  const { reason: _r, third_party_signed: _t, membership: _m, ...rest } = content;
+  return rest;
+}
+
+async function forget(r: GatewayRequest) {
+  await r.rpc(r.clients.rooms, 'forgetRoom', { roomId: r.params.roomId });
+  return { body: {} };
+}
+
+async function joinedMembers(r: GatewayRequest) {
+  const res = await r.rpc(r.clients.rooms, 'getJoinedMembers', { roomId: r.params.roomId });
+  const joined: Json = {};
+  for (const m of res.members) joined[m.userId] = { avatar_url: m.avatarUrl ?? null, display_name: m.displayName ?? null };
+  return { body: { joined } };
+}
+
+async function members(r: GatewayRequest) {
+  const res = await r.rpc(r.clients.rooms, 'getMembers', {
+    roomId: r.params.roomId,
+    at: r.query.string('at'),
+    membership: r.query.string('membership'),
+    notMembership: r.query.string('not_membership'),
+  });
+  return { body: { chunk: res.events.map((e) => toClientEvent(e)) } };
+}
+
+async function putAlias(r: GatewayRequest) {
+  const b = r.body();
+  if (!('room_id' in b.json)) throw badJson('room_id: field required');
+  const roomId = b.string('room_id', 'room_id: str type expected');
+  b.stringList('servers', 'servers: value is not a valid list');
+  await r.rpc(r.clients.rooms, 'setRoomAlias', { roomAlias: r.params.roomAlias, roomId: roomId ?? '' });
+  return { body: {} };
+}
+
+async function putVisibility(r: GatewayRequest) {
+  const b = r.body();
+  const v = b.json.visibility ?? 'public';
+  if (v !== 'public' && v !== 'private') throw badJson("visibility: unexpected value; permitted: 'public', 'private'");
+  await r.rpc(r.clients.rooms, 'setRoomVisibility', { roomId: r.params.roomId, visibility: v === 'public' ? RoomVisibility.ROOM_VISIBILITY_PUBLIC : RoomVisibility.ROOM_VISIBILITY_PRIVATE });
+  return { body: {} };
+}
+
+/** POST `<path>` and PUT `<path>/{txnId}`, as Synapse's register_txn_path. */
+function txnPaths(suffix: string, handler: Route['handler']): Route[] {
+  return [...clientPaths(suffix, { method: 'POST', auth: 'user', handler }), ...clientPaths(`${suffix}/{txnId}`, { method: 'PUT', auth: 'user', handler })];
+}
+
+export const roomRoutes: Route[] = [
+  ...clientPaths('/createRoom', { method: 'POST', auth: 'user', handler: createRoom }),
+  ...txnPaths('/rooms/{roomId}/send/{eventType}', sendEvent),
+  ...clientPaths('/rooms/{roomId}/state/{eventType}/{stateKey}', { method: 'PUT', auth: 'user', handler: putState }),
+  ...clientPaths('/rooms/{roomId}/state/{eventType}', { method: 'PUT', auth: 'user', handler: putState }),
+  ...clientPaths('/rooms/{roomId}/state/{eventType}/{stateKey}', { method: 'GET', auth: 'user', handler: getState }),
+  ...clientPaths('/rooms/{roomId}/state/{eventType}', { method: 'GET', auth: 'user', handler: getState }),
+  ...clientPaths('/rooms/{roomId}/state', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => ({ body: (await r.rpc(r.clients.rooms, 'getRoomState', { roomId: r.params.roomId })).events.map((e) => toClientEvent(e)) }),
+  }),
+  ...clientPaths('/rooms/{roomId}/event/{eventId}', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.rooms, 'getEvent', { roomId: r.params.roomId, eventId: r.params.eventId });
+      if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
+      return { body: toClientEvent(res.event) };
+    },
+  }),
+  ...txnPaths('/rooms/{roomId}/redact/{eventId}', redact),
+  ...txnPaths('/join/{roomIdOrAlias}', byIdOrAlias(MembershipAction.MEMBERSHIP_ACTION_JOIN)),
+  ...txnPaths('/knock/{roomIdOrAlias}', byIdOrAlias(MembershipAction.MEMBERSHIP_ACTION_KNOCK)),
+  ...(['join', 'leave', 'invite', 'kick', 'ban', 'unban'] as const).flatMap((a) => txnPaths(`/rooms/{roomId}/${a}`, membershipRoute(a))),
+  ...txnPaths('/rooms/{roomId}/forget', forget),
+  ...clientPaths('/joined_rooms', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { joined_rooms: (await r.rpc(r.clients.rooms, 'getJoinedRooms', {})).roomIds } }) }),
+  ...clientPaths('/rooms/{roomId}/joined_members', { method: 'GET', auth: 'user', handler: joinedMembers }),
+  ...clientPaths('/rooms/{roomId}/members', { method: 'GET', auth: 'user', handler: members }),
+  ...clientPaths('/rooms/{roomId}/aliases', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { aliases: (await r.rpc(r.clients.rooms, 'getRoomAliases', { roomId: r.params.roomId })).aliases } }) }),
+  ...clientPaths('/directory/room/{roomAlias}', {
+    method: 'GET',
+    auth: 'none',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.rooms, 'resolveRoomAlias', { roomAlias: r.params.roomAlias });
+      return { body: { room_id: res.roomId, servers: res.servers } };
+    },
+  }),
+  ...clientPaths('/directory/room/{roomAlias}', { method: 'PUT', auth: 'user', handler: putAlias }),
+  ...clientPaths('/directory/room/{roomAlias}', {
+    method: 'DELETE',
+    auth: 'user',
+    handler: async (r) => {
+      await r.rpc(r.clients.rooms, 'deleteRoomAlias', { roomAlias: r.params.roomAlias });
+      return { body: {} };
+    },
+  }),
+  ...clientPaths('/directory/list/room/{roomId}', {
+    method: 'GET',
+    auth: 'none',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.rooms, 'getRoomVisibility', { roomId: r.params.roomId });
+      return { body: { visibility: res.visibility === RoomVisibility.ROOM_VISIBILITY_PUBLIC ? 'public' : 'private' } };
+    },
+  }),
+  ...clientPaths('/directory/list/room/{roomId}', { method: 'PUT', auth: 'user', handler: putVisibility }),
+];

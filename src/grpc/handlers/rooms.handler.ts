@@ -1,0 +1,101 @@
+import {
+  MembershipAction,
+  RoomVisibility,
+  type RoomServiceServer,
+} from '../../../gen/synapse/admin/v1/rooms';
+import { requesterOf, type Requester } from '../../context';
+import { badRequest } from '../../errors';
+import type { RoomService } from '../../rooms/room.service';
+import type { MembershipAction as DomainAction } from '../../rooms/room.types';
+import type { CallAdapter } from '../adapter';
+
+const ACTIONS: Record<number, DomainAction> = {
+  [MembershipAction.MEMBERSHIP_ACTION_JOIN]: 'join',
+  [MembershipAction.MEMBERSHIP_ACTION_LEAVE]: 'leave',
+  [MembershipAction.MEMBERSHIP_ACTION_INVITE]: 'invite',
+  [MembershipAction.MEMBERSHIP_ACTION_KICK]: 'kick',
+  [MembershipAction.MEMBERSHIP_ACTION_BAN]: 'ban',
+  [MembershipAction.MEMBERSHIP_ACTION_UNBAN]: 'unban',
+  [MembershipAction.MEMBERSHIP_ACTION_KNOCK]: 'knock',
+};
+
+function toAction(a: MembershipAction): DomainAction {
+  const action = ACTIONS[a];
+  if (!action) throw badRequest('Invalid membership key');
+  return action;
+}
+
+function toVisibility(v: RoomVisibility): 'public' | 'private' {
+  if (v === RoomVisibility.ROOM_VISIBILITY_PUBLIC) return 'public';
+  if (v === RoomVisibility.ROOM_VISIBILITY_PRIVATE) return 'private';
+  throw badRequest('visibility must be "public" or "private"');
+}
+
+const session = (r: Requester) => ({ deviceId: r.deviceId, tokenId: r.tokenId });
+const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest: r.isGuest });
+
+export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceServer {
+  return {
+    createRoom: a.unary('user', async (req, ctx) => {
+      const res = await rooms.createRoom(ctx.em, requesterOf(ctx).userId, {
+        ...req,
+        initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: s.content ?? {} })),
+      });
+      return { roomId: res.roomId, roomAlias: res.roomAlias };
+    }),
+    sendEvent: a.unary('user', async (req, ctx) => {
+      const r = requesterOf(ctx);
+      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content: req.content ?? {}, txnId: req.txnId ?? null, ...session(r) });
+      return { eventId: res.eventId };
+    }),
+    redactEvent: a.unary('user', async (req, ctx) => {
+      const r = requesterOf(ctx);
+      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: req.content ?? {}, txnId: req.txnId ?? null, ...session(r) });
+      return { eventId: res.eventId };
+    }),
+    getEvent: a.unary('user', async (req, ctx) => ({ event: await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId) })),
+    getRoomState: a.unary('user', async (req, ctx) => ({ events: await rooms.client.getRoomState(ctx.em, requesterOf(ctx), req.roomId) })),
+    getStateEvent: a.unary('user', async (req, ctx) => ({ event: await rooms.client.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey) })),
+    updateMembership: a.unary('user', async (req, ctx) => {
+      const r = requesterOf(ctx);
+      const action = toAction(req.action);
+      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: req.content, isGuest: r.isGuest, ...session(r) };
+      const target = req.userId ?? r.userId;
+      if (req.room?.$case === 'roomIdOrAlias') {
+        const res = await rooms.updateMembershipByIdOrAlias(ctx.em, r.userId, target, req.room.value, action, opts);
+        return { roomId: res.roomId, eventId: res.eventId };
+      }
+      const roomId = req.room?.value ?? '';
+      const res = await rooms.updateMembership(ctx.em, r.userId, target, roomId, action, opts);
+      return { roomId, eventId: res.eventId };
+    }),
+    forgetRoom: a.unary('user', async (req, ctx) => {
+      await rooms.forgetRoom(ctx.em, requesterOf(ctx).userId, req.roomId, { scheduleForgottenPurge: true });
+      return {};
+    }),
+    getJoinedRooms: a.unary('user', async (_req, ctx) => ({ roomIds: await rooms.getJoinedRooms(ctx.em, requesterOf(ctx).userId) })),
+    getJoinedMembers: a.unary('user', async (req, ctx) => ({
+      members: (await rooms.client.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({ userId: m.userId, displayName: m.displayName ?? undefined, avatarUrl: m.avatarUrl ?? undefined })),
+    })),
+    getMembers: a.unary('user', async (req, ctx) => ({
+      events: await rooms.client.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership }),
+    })),
+    getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await rooms.client.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
+    resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),
+    setRoomAlias: a.unary('user', async (req, ctx) => {
+      await rooms.setAlias(ctx.em, actor(requesterOf(ctx)), req.roomAlias, req.roomId);
+      return {};
+    }),
+    deleteRoomAlias: a.unary('user', async (req, ctx) => {
+      await rooms.deleteAlias(ctx.em, actor(requesterOf(ctx)), req.roomAlias);
+      return {};
+    }),
+    getRoomVisibility: a.unary('none', async (req, ctx) => ({
+      visibility: (await rooms.getVisibility(ctx.em, req.roomId)) === 'public' ? RoomVisibility.ROOM_VISIBILITY_PUBLIC : RoomVisibility.ROOM_VISIBILITY_PRIVATE,
+    })),
+    setRoomVisibility: a.unary('user', async (req, ctx) => {
+      await rooms.setVisibility(ctx.em, actor(requesterOf(ctx)), req.roomId, toVisibility(req.visibility));
+      return {};
+    }),
+  };
+}

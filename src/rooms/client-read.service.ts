@@ -1,0 +1,157 @@
+/**
+ * Reads of the client API, gated as Synapse gates them: current members see current state;
+ * users who left (and did not forget) see the state as of their leave; anyone may preview a
+ * world-readable room; everyone else gets 403.
+ */
+import type { Requester } from '../context';
+import type { Config } from '../config';
+import { badRequest, forbidden, notFound } from '../errors';
+import type { Em } from '../infra/orm';
+import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../pagination/stream-token';
+import { EventRepository } from './event.repository';
+import type { EventSerializer, EventView } from './event.serializer';
+import { isEventVisible } from './event-visibility';
+import { RoomRepository } from './room.repository';
+import type { JoinedMember, StoredEvent } from './room.types';
+
+export interface RoomAccess {
+  /** 'join' when peeking a world-readable room too. */
+  membership: 'join' | 'leave';
+  /** The user's own member event (null when peeking). */
+  memberEventId: string | null;
+}
+
+export interface MembersQuery {
+  at?: string;
+  membership?: string;
+  notMembership?: string;
+}
+
+export class ClientReadService {
+  constructor(
+    private readonly config: Config,
+    private readonly serializer: EventSerializer,
+    private readonly rooms = new RoomRepository(),
+    private readonly events = new EventRepository(),
+  ) {}
+
+  /**
+   * Synapse's check_user_in_room_or_world_readable: joined users, departed users (when allowed
+   * and not forgotten) and previews of world-readable rooms pass; otherwise 403 "User <u> not in
+   * room <r>, and room previews are disabled".
+   */
+  async access(em: Em, userId: string, roomId: string, allowDeparted: boolean): Promise<RoomAccess> {
+    const m = await this.rooms.getLocalMembership(em, roomId, userId);
+    if (m?.membership === 'join') return { membership: 'join', memberEventId: m.eventId };
+    if (allowDeparted && m?.membership === 'leave' && !m.forgotten) return { membership: 'leave', memberEventId: m.eventId };
+    const hv = await this.events.getStateEvent(em, roomId, 'm.room.history_visibility', '');
+    if (hv?.content.history_visibility === 'world_readable') return { membership: 'join', memberEventId: null };
+    throw forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
+  }
+
+  /** The state visible to the user (current, or as of their leave). */
+  private async visibleState(em: Em, userId: string, roomId: string, filter: { types?: string[] } = {}): Promise<StoredEvent[]> {
+    const a = await this.access(em, userId, roomId, true);
+    if (a.membership === 'join') {
+      if (filter.types?.length === 1) return this.events.getCurrentState(em, roomId, filter.types[0]);
+      return this.events.getCurrentState(em, roomId);
+    }
+    const leave = await this.events.getEvent(em, a.memberEventId as string);
+    if (!leave) return [];
+    return this.events.getStateAt(em, roomId, leave.streamOrdering, { types: filter.types ?? null });
+  }
+
+  /** `GET /rooms/{roomId}/state`. */
+  async getRoomState(em: Em, requester: Requester, roomId: string): Promise<EventView[]> {
+    return this.serializer.serialize(em, await this.visibleState(em, requester.userId, roomId), { requester });
+  }
+
+  /** `GET /rooms/{roomId}/state/{type}/{stateKey}`: 404 "Event not found." when absent. */
+  async getStateEvent(em: Em, requester: Requester, roomId: string, type: string, stateKey: string): Promise<EventView> {
+    const state = await this.visibleState(em, requester.userId, roomId, { types: [type] });
+    const hit = state.find((e) => e.type === type && e.stateKey === stateKey);
+    if (!hit) throw notFound('Event not found.');
+    return (await this.serializer.serialize(em, [hit], { requester }))[0];
+  }
+
+  /**
+   * `GET /rooms/{roomId}/event/{eventId}`: the event if it is in this room and visible to the
+   * user (history visibility, retention); 404 "Event not found." otherwise.
+   */
+  async getEvent(em: Em, requester: Requester, roomId: string, eventId: string): Promise<EventView> {
+    const e = await this.events.getEvent(em, eventId);
+    if (!e || e.roomId !== roomId || !(await this.canSee(em, requester.userId, e))) throw notFound('Event not found.');
+    return (await this.serializer.serialize(em, [e], { requester }))[0];
+  }
+
+  /** Whether one event passes the client visibility rules for the user. */
+  async canSee(em: Em, userId: string, e: StoredEvent): Promise<boolean> {
+    const local = await this.rooms.getLocalMembership(em, e.roomId, userId);
+    const state = await this.events.getStateAt(em, e.roomId, e.streamOrdering, { types: ['m.room.history_visibility', 'm.room.member'], memberKeys: [userId] });
+    const hv = state.find((s) => s.type === 'm.room.history_visibility');
+    const member = state.find((s) => s.type === 'm.room.member');
+    const replaced = e.replacesState ? await this.events.getContents(em, [e.replacesState]) : new Map();
+    const prev = e.replacesState ? replaced.get(e.replacesState)?.content : undefined;
+    return isEventVisible(e, userId, {
+      visibility: typeof hv?.content.history_visibility === 'string' ? hv.content.history_visibility : null,
+      previousVisibility: typeof prev?.history_visibility === 'string' ? prev.history_visibility : null,
+      membership: typeof member?.content.membership === 'string' ? member.content.membership : null,
+      previousMembership: typeof prev?.membership === 'string' ? prev.membership : null,
+      peeking: local?.membership !== 'join',
+      maxLifetimeMs: await this.maxLifetime(em, e.roomId),
+      now: Date.now(),
+    });
+  }
+
+  /** The room's effective retention max_lifetime (spec §8.2): null when retention is off or unset. */
+  async maxLifetime(em: Em, roomId: string): Promise<number | null> {
+    const r = this.config.retention;
+    if (!r.enabled) return null;
+    const policy = await this.events.getRetentionPolicy(em, roomId);
+    return policy?.maxLifetime ?? r.defaultMaxLifetimeMs;
+  }
+
+  /**
+   * `GET /rooms/{roomId}/members`: member events visible to the user, optionally as of a stream
+   * token (`at`) and filtered by membership. 404/403 as Synapse for tokens it cannot serve.
+   */
+  async getMembers(em: Em, requester: Requester, roomId: string, q: MembersQuery): Promise<EventView[]> {
+    let events: StoredEvent[];
+    if (q.at !== undefined) {
+      const token = parseAt(q.at);
+      const last = await this.events.getLastEventBefore(em, roomId, token.room.topological, maxStreamPos(token.room));
+      if (!last) throw notFound(`Can't find event for token ${q.at}`);
+      if (!(await this.canSee(em, requester.userId, last))) throw forbidden(`User ${requester.userId} not allowed to view events in room ${roomId} at token ${q.at}`);
+      events = await this.events.getStateAt(em, roomId, last.streamOrdering, { types: ['m.room.member'] });
+    } else events = await this.visibleState(em, requester.userId, roomId, { types: ['m.room.member'] });
+    events = events.filter((e) => {
+      const m = e.content.membership;
+      return !(q.membership && m !== q.membership) && !(q.notMembership && m === q.notMembership);
+    });
+    return this.serializer.serialize(em, events, { requester });
+  }
+
+  /** `GET /rooms/{roomId}/joined_members`: only for current members (403 otherwise). */
+  async getJoinedMembers(em: Em, requester: Requester, roomId: string): Promise<JoinedMember[]> {
+    const a = await this.access(em, requester.userId, roomId, true);
+    if (a.membership !== 'join') {
+      throw forbidden('Getting joined members while not being a current member of the room is forbidden.');
+    }
+    return this.rooms.getJoinedMembers(em, roomId);
+  }
+
+  /** `GET /rooms/{roomId}/aliases`: members (or previewers of world-readable rooms) only. */
+  async getAliases(em: Em, requester: Requester, roomId: string): Promise<string[]> {
+    await this.access(em, requester.userId, roomId, false);
+    return this.rooms.getAliasesForRoom(em, roomId);
+  }
+}
+
+function parseAt(at: string): StreamToken {
+  try {
+    return parseStreamToken(at);
+  } catch (err) {
+    if (err instanceof InvalidTokenError) throw badRequest(`Invalid stream token '${at}'`);
+    throw err;
+  }
+}
