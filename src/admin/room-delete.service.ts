@@ -15,6 +15,7 @@ import type { Em, Orm } from '../infra/orm';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { Logger } from '../logger';
 import type { ScheduledTask, TaskRun, TaskScheduler, TaskOutcome } from '../tasks/task.types';
+import { KEEP_TASKS_FOR_MS } from '../tasks/task-scheduler';
 import { badRequest, notFound } from '../errors';
 import { domainOf, isValidRoomId } from '../ids';
 import type { RoomPurgeService } from './room-purge.service';
@@ -97,7 +98,8 @@ export class RoomDeleteService {
    */
   async statusesByRoom(em: Em, roomId: string): Promise<DeleteTaskView[]> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
-    const tasks = await this.d.scheduler.getTasks(em, { actions: DELETE_ACTIONS, resourceId: roomId, statuses: ['active', 'complete', 'failed', 'cancelled'] });
+    const all = await this.d.scheduler.getTasks(em, { actions: DELETE_ACTIONS, resourceId: roomId, statuses: ['active', 'complete', 'failed', 'cancelled'] });
+    const tasks = all.filter((t) => !expired(t));
     if (tasks.length === 0) throw notFound(`No delete task for room_id '${roomId}' found`);
     return tasks.map(toView);
   }
@@ -105,7 +107,7 @@ export class RoomDeleteService {
   /** One delete task, whatever its status. Throws 404 "delete id '<id>' not found". */
   async statusById(em: Em, deleteId: string): Promise<DeleteTaskView> {
     const task = await this.d.scheduler.getTask(em, deleteId);
-    if (!task || !DELETE_ACTIONS.includes(task.action)) throw notFound(`delete id '${deleteId}' not found`);
+    if (!task || !DELETE_ACTIONS.includes(task.action) || expired(task)) throw notFound(`delete id '${deleteId}' not found`);
     return toView(task);
   }
 
@@ -153,6 +155,14 @@ export class RoomDeleteService {
     if (params.purge) await this.d.purger.purgeRoom(roomId, { force: params.force_purge === true, run });
     return { status: 'complete', result: { ...result } };
   }
+}
+
+/**
+ * Finished tasks are shown for KEEP_TASKS_FOR_MS after their last update, to the millisecond (the
+ * scheduler's periodic cleanup deletes them up to a cleanup period later).
+ */
+function expired(t: ScheduledTask): boolean {
+  return t.status !== 'active' && t.status !== 'scheduled' && t.timestamp <= Date.now() - KEEP_TASKS_FOR_MS;
 }
 
 function toView(t: ScheduledTask): DeleteTaskView {
