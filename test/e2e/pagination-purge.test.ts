@@ -3,7 +3,7 @@
  * (§9.2) and tests/storage/test_purge.py (§9.6), plus the API's errors.
  */
 import { strict as assert } from 'node:assert';
-import type { PurgeRoomService } from '../../src/admin/room-purge.service';
+import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import type { TaskScheduler } from '../../src/tasks/task.types';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
@@ -70,7 +70,7 @@ describe('PurgeTestCase (storage)', () => {
   it('test_purge_room', async () => {
     const { room, msgs } = await fourMessages();
     const create = (await messages(s, admin.token, room, { dir: 'f', limit: 1 }, true)).body.chunk[0].event_id;
-    await (s.app.registry.get('purgeRoom') as PurgeRoomService).purgeRoom(room, { force: true });
+    await (s.app.registry.get('purgeRoom') as RoomPurgeService).purgeRoom(room, { force: true });
     assert.equal(await eventExists(s, create), false);
     assert.equal(await eventExists(s, msgs[0]), false);
   });
