@@ -70,6 +70,11 @@ export interface PersistedEvent {
   deduplicated: boolean;
 }
 
+export interface PersistOptions {
+  /** Prefix rule violations with the failing draft's position (`rooms[i].events[j]: ...`), for bulk callers. */
+  locateErrors?: boolean;
+}
+
 /** Thrown when a batch targets a room with no row. */
 export class UnknownRoomError extends Error {
   constructor(readonly roomId: string) {
@@ -135,10 +140,10 @@ export class EventPersister {
    * Persists the batches atomically and returns, per batch, one result per draft. Throws the first
    * rule violation (MatrixError) or UnknownRoomError; nothing is written then.
    */
-  async persist(em: Em, batches: RoomBatch[]): Promise<PersistedEvent[][]> {
+  async persist(em: Em, batches: RoomBatch[], opts: PersistOptions = {}): Promise<PersistedEvent[][]> {
     return this.withEventLocks(
       batches.map((b) => b.roomId),
-      () => em.transactional((tem) => this.persistLocked(tem, batches)),
+      () => em.transactional((tem) => this.persistLocked(tem, batches, opts)),
     );
   }
 
@@ -151,7 +156,7 @@ export class EventPersister {
     return locks.withMulti(unique.map((key) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key })), 'read', fn);
   }
 
-  private async persistLocked(em: Em, batches: RoomBatch[]): Promise<PersistedEvent[][]> {
+  private async persistLocked(em: Em, batches: RoomBatch[], opts: PersistOptions): Promise<PersistedEvent[][]> {
     const existing = batches.filter((b) => !b.newRoom).map((b) => b.roomId);
     const locked = await this.repo.lockRooms(em, existing);
     const keys: StateKeyRef[] = [];
@@ -177,11 +182,16 @@ export class EventPersister {
     const out = acc.out;
     const streams = ctx.streams;
     let next = 0;
-    const results = works.map((w) =>
-      w.batch.drafts.map((d) => {
+    const results = works.map((w, bi) =>
+      w.batch.drafts.map((d, di) => {
         const hit = d.txn ? txnHits.get(`${w.batch.roomId}\u0001${d.sender}\u0001${d.txn.scope}\u0001${d.txn.id}`) : undefined;
         if (hit) return { eventId: hit.event_id, roomId: hit.room_id, depth: Number(hit.depth), streamOrdering: Number(hit.stream_ordering), deduplicated: true };
-        return this.fold(w, d, streams[next++], acc);
+        try {
+          return this.fold(w, d, streams[next++], acc);
+        } catch (err) {
+          if (opts.locateErrors && err instanceof MatrixError) throw new MatrixError(err.httpStatus, `rooms[${bi}].events[${di}]: ${err.message}`, err.errcode);
+          throw err;
+        }
       }),
     );
     for (const w of works) this.finishWork(w, out);

@@ -12,6 +12,7 @@ import type { TaskScheduler } from '../tasks/task.types';
 import { EventPersister, UnknownRoomError, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
 import { checkRedaction, requireJoined, validateRelation } from './send-checks';
 import { ClientReadService } from './client-read.service';
+import { ImportService, type ImportedRoom, type ImportedRoomResult, type ImportOptions } from './import.service';
 import { EventRepository } from './event.repository';
 import { EventSerializer, type EventView, type SerializeOptions } from './event.serializer';
 import { validateNewEvent } from './event-validator';
@@ -45,12 +46,14 @@ export class RoomService {
   /** Client API reads, gated by membership and history visibility. */
   readonly client: ClientReadService;
   private readonly membership: MembershipService;
+  private readonly importer: ImportService;
   private readonly rooms = new RoomRepository();
   private readonly events = new EventRepository();
 
   constructor(private readonly d: RoomServiceDeps) {
     this.persister = new EventPersister(d.serverName, d.locks);
     this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
+    this.importer = new ImportService(d.serverName, this.persister, this.rooms);
     this.client = new ClientReadService(d.config, this.serializer, this.rooms, this.events);
     this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, scheduler: d.scheduler, repo: this.rooms });
   }
@@ -160,6 +163,14 @@ export class RoomService {
    */
   persistBatches(em: Em, batches: RoomBatch[]): Promise<PersistedEvent[][]> {
     return this.persister.persist(em, batches);
+  }
+
+  /**
+   * Bulk import of many rooms' events in one atomic, set-based call through the same rules and
+   * write path as sends (see ImportService.importRooms for the input and errors).
+   */
+  importRooms(em: Em, rooms: ImportedRoom[], opts: ImportOptions = {}): Promise<ImportedRoomResult[]> {
+    return this.importer.importRooms(em, rooms, opts);
   }
 
   // ---- reads ----

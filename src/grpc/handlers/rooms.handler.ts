@@ -97,5 +97,15 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       await rooms.setVisibility(ctx.em, actor(requesterOf(ctx)), req.roomId, toVisibility(req.visibility));
       return {};
     }),
+    importRooms: a.unary('admin', async (req, ctx) => {
+      const imported = req.rooms.map((r) => ({
+        roomId: r.roomId,
+        isPublic: r.isPublic,
+        aliases: r.aliases,
+        events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? null, sender: e.sender, content: e.content ?? {}, originServerTs: e.originServerTs, redacts: e.redacts, eventId: e.eventId })),
+      }));
+      const res = await rooms.importRooms(ctx.em, imported, { returnEventIds: req.returnEventIds });
+      return { rooms: res.map((r) => ({ ...r, eventIds: r.eventIds ?? [] })) };
+    }),
   };
 }

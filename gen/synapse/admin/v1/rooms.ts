@@ -339,6 +339,61 @@ export interface SetRoomVisibilityRequest {
 export interface SetRoomVisibilityResponse {
 }
 
+/** One event to import. Senders may be local or remote users. */
+export interface ImportedEvent {
+  type: string;
+  /** Present (possibly empty) for state events. */
+  stateKey?: string | undefined;
+  sender: string;
+  content?:
+    | { [key: string]: any }
+    | undefined;
+  /** Defaults to the import time. */
+  originServerTs?:
+    | number
+    | undefined;
+  /** For m.room.redaction in room versions before 11. */
+  redacts?:
+    | string
+    | undefined;
+  /** Kept when given (a federated event's id); generated otherwise. */
+  eventId?: string | undefined;
+}
+
+/** The events of one room. A new room starts with its m.room.create event. */
+export interface ImportedRoom {
+  /** Required for existing rooms; generated for new ones when absent. */
+  roomId?:
+    | string
+    | undefined;
+  /** New rooms: published in the directory. */
+  isPublic: boolean;
+  /** New rooms: local aliases to create, owned by the creator. */
+  aliases: string[];
+  events: ImportedEvent[];
+}
+
+export interface ImportRoomsRequest {
+  rooms: ImportedRoom[];
+  /** Return every new event id (in order) per room. */
+  returnEventIds: boolean;
+}
+
+/** What one room's import wrote. */
+export interface ImportedRoomResult {
+  roomId: string;
+  created: boolean;
+  events: number;
+  firstStreamOrdering: number;
+  lastStreamOrdering: number;
+  lastDepth: number;
+  eventIds: string[];
+}
+
+export interface ImportRoomsResponse {
+  rooms: ImportedRoomResult[];
+}
+
 function createBaseInitialStateEvent(): InitialStateEvent {
   return { type: "", stateKey: undefined, content: undefined };
 }
@@ -3538,6 +3593,669 @@ export const SetRoomVisibilityResponse: MessageFns<SetRoomVisibilityResponse> = 
   },
 };
 
+function createBaseImportedEvent(): ImportedEvent {
+  return {
+    type: "",
+    stateKey: undefined,
+    sender: "",
+    content: undefined,
+    originServerTs: undefined,
+    redacts: undefined,
+    eventId: undefined,
+  };
+}
+
+export const ImportedEvent: MessageFns<ImportedEvent> = {
+  encode(message: ImportedEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.stateKey !== undefined) {
+      writer.uint32(18).string(message.stateKey);
+    }
+    if (message.sender !== "") {
+      writer.uint32(26).string(message.sender);
+    }
+    if (message.content !== undefined) {
+      Struct.encode(Struct.wrap(message.content), writer.uint32(34).fork()).join();
+    }
+    if (message.originServerTs !== undefined) {
+      writer.uint32(40).int64(message.originServerTs);
+    }
+    if (message.redacts !== undefined) {
+      writer.uint32(50).string(message.redacts);
+    }
+    if (message.eventId !== undefined) {
+      writer.uint32(58).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sender = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.originServerTs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.redacts = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedEvent {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : undefined,
+      sender: isSet(object.sender) ? globalThis.String(object.sender) : "",
+      content: isObject(object.content) ? object.content : undefined,
+      originServerTs: isSet(object.originServerTs)
+        ? globalThis.Number(object.originServerTs)
+        : isSet(object.origin_server_ts)
+        ? globalThis.Number(object.origin_server_ts)
+        : undefined,
+      redacts: isSet(object.redacts) ? globalThis.String(object.redacts) : undefined,
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ImportedEvent): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stateKey !== undefined) {
+      obj.stateKey = message.stateKey;
+    }
+    if (message.sender !== "") {
+      obj.sender = message.sender;
+    }
+    if (message.content !== undefined) {
+      obj.content = message.content;
+    }
+    if (message.originServerTs !== undefined) {
+      obj.originServerTs = Math.round(message.originServerTs);
+    }
+    if (message.redacts !== undefined) {
+      obj.redacts = message.redacts;
+    }
+    if (message.eventId !== undefined) {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportedEvent>): ImportedEvent {
+    return ImportedEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportedEvent>): ImportedEvent {
+    const message = createBaseImportedEvent();
+    message.type = object.type ?? "";
+    message.stateKey = object.stateKey ?? undefined;
+    message.sender = object.sender ?? "";
+    message.content = object.content ?? undefined;
+    message.originServerTs = object.originServerTs ?? undefined;
+    message.redacts = object.redacts ?? undefined;
+    message.eventId = object.eventId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseImportedRoom(): ImportedRoom {
+  return { roomId: undefined, isPublic: false, aliases: [], events: [] };
+}
+
+export const ImportedRoom: MessageFns<ImportedRoom> = {
+  encode(message: ImportedRoom, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== undefined) {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.isPublic !== false) {
+      writer.uint32(16).bool(message.isPublic);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.events) {
+      ImportedEvent.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedRoom {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedRoom();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.isPublic = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.events.push(ImportedEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedRoom {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : undefined,
+      isPublic: isSet(object.isPublic)
+        ? globalThis.Boolean(object.isPublic)
+        : isSet(object.is_public)
+        ? globalThis.Boolean(object.is_public)
+        : false,
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => ImportedEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ImportedRoom): unknown {
+    const obj: any = {};
+    if (message.roomId !== undefined) {
+      obj.roomId = message.roomId;
+    }
+    if (message.isPublic !== false) {
+      obj.isPublic = message.isPublic;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => ImportedEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportedRoom>): ImportedRoom {
+    return ImportedRoom.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportedRoom>): ImportedRoom {
+    const message = createBaseImportedRoom();
+    message.roomId = object.roomId ?? undefined;
+    message.isPublic = object.isPublic ?? false;
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.events = object.events?.map((e) => ImportedEvent.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImportRoomsRequest(): ImportRoomsRequest {
+  return { rooms: [], returnEventIds: false };
+}
+
+export const ImportRoomsRequest: MessageFns<ImportRoomsRequest> = {
+  encode(message: ImportRoomsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rooms) {
+      ImportedRoom.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.returnEventIds !== false) {
+      writer.uint32(16).bool(message.returnEventIds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportRoomsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportRoomsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rooms.push(ImportedRoom.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.returnEventIds = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportRoomsRequest {
+    return {
+      rooms: globalThis.Array.isArray(object?.rooms) ? object.rooms.map((e: any) => ImportedRoom.fromJSON(e)) : [],
+      returnEventIds: isSet(object.returnEventIds)
+        ? globalThis.Boolean(object.returnEventIds)
+        : isSet(object.return_event_ids)
+        ? globalThis.Boolean(object.return_event_ids)
+        : false,
+    };
+  },
+
+  toJSON(message: ImportRoomsRequest): unknown {
+    const obj: any = {};
+    if (message.rooms?.length) {
+      obj.rooms = message.rooms.map((e) => ImportedRoom.toJSON(e));
+    }
+    if (message.returnEventIds !== false) {
+      obj.returnEventIds = message.returnEventIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportRoomsRequest>): ImportRoomsRequest {
+    return ImportRoomsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportRoomsRequest>): ImportRoomsRequest {
+    const message = createBaseImportRoomsRequest();
+    message.rooms = object.rooms?.map((e) => ImportedRoom.fromPartial(e)) || [];
+    message.returnEventIds = object.returnEventIds ?? false;
+    return message;
+  },
+};
+
+function createBaseImportedRoomResult(): ImportedRoomResult {
+  return {
+    roomId: "",
+    created: false,
+    events: 0,
+    firstStreamOrdering: 0,
+    lastStreamOrdering: 0,
+    lastDepth: 0,
+    eventIds: [],
+  };
+}
+
+export const ImportedRoomResult: MessageFns<ImportedRoomResult> = {
+  encode(message: ImportedRoomResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
+    }
+    if (message.events !== 0) {
+      writer.uint32(24).int32(message.events);
+    }
+    if (message.firstStreamOrdering !== 0) {
+      writer.uint32(32).int64(message.firstStreamOrdering);
+    }
+    if (message.lastStreamOrdering !== 0) {
+      writer.uint32(40).int64(message.lastStreamOrdering);
+    }
+    if (message.lastDepth !== 0) {
+      writer.uint32(48).int64(message.lastDepth);
+    }
+    for (const v of message.eventIds) {
+      writer.uint32(58).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportedRoomResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportedRoomResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.events = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.firstStreamOrdering = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.lastStreamOrdering = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.lastDepth = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.eventIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportedRoomResult {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+      events: isSet(object.events) ? globalThis.Number(object.events) : 0,
+      firstStreamOrdering: isSet(object.firstStreamOrdering)
+        ? globalThis.Number(object.firstStreamOrdering)
+        : isSet(object.first_stream_ordering)
+        ? globalThis.Number(object.first_stream_ordering)
+        : 0,
+      lastStreamOrdering: isSet(object.lastStreamOrdering)
+        ? globalThis.Number(object.lastStreamOrdering)
+        : isSet(object.last_stream_ordering)
+        ? globalThis.Number(object.last_stream_ordering)
+        : 0,
+      lastDepth: isSet(object.lastDepth)
+        ? globalThis.Number(object.lastDepth)
+        : isSet(object.last_depth)
+        ? globalThis.Number(object.last_depth)
+        : 0,
+      eventIds: globalThis.Array.isArray(object?.eventIds)
+        ? object.eventIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.event_ids)
+        ? object.event_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportedRoomResult): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
+    }
+    if (message.events !== 0) {
+      obj.events = Math.round(message.events);
+    }
+    if (message.firstStreamOrdering !== 0) {
+      obj.firstStreamOrdering = Math.round(message.firstStreamOrdering);
+    }
+    if (message.lastStreamOrdering !== 0) {
+      obj.lastStreamOrdering = Math.round(message.lastStreamOrdering);
+    }
+    if (message.lastDepth !== 0) {
+      obj.lastDepth = Math.round(message.lastDepth);
+    }
+    if (message.eventIds?.length) {
+      obj.eventIds = message.eventIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportedRoomResult>): ImportedRoomResult {
+    return ImportedRoomResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportedRoomResult>): ImportedRoomResult {
+    const message = createBaseImportedRoomResult();
+    message.roomId = object.roomId ?? "";
+    message.created = object.created ?? false;
+    message.events = object.events ?? 0;
+    message.firstStreamOrdering = object.firstStreamOrdering ?? 0;
+    message.lastStreamOrdering = object.lastStreamOrdering ?? 0;
+    message.lastDepth = object.lastDepth ?? 0;
+    message.eventIds = object.eventIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseImportRoomsResponse(): ImportRoomsResponse {
+  return { rooms: [] };
+}
+
+export const ImportRoomsResponse: MessageFns<ImportRoomsResponse> = {
+  encode(message: ImportRoomsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rooms) {
+      ImportedRoomResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImportRoomsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImportRoomsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rooms.push(ImportedRoomResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImportRoomsResponse {
+    return {
+      rooms: globalThis.Array.isArray(object?.rooms)
+        ? object.rooms.map((e: any) => ImportedRoomResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ImportRoomsResponse): unknown {
+    const obj: any = {};
+    if (message.rooms?.length) {
+      obj.rooms = message.rooms.map((e) => ImportedRoomResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ImportRoomsResponse>): ImportRoomsResponse {
+    return ImportRoomsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ImportRoomsResponse>): ImportRoomsResponse {
+    const message = createBaseImportRoomsResponse();
+    message.rooms = object.rooms?.map((e) => ImportedRoomResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Rooms, events, membership and the room directory: the subset of the Matrix client API used to create the data this service administers.
  * Methods act as the caller (user credential) unless noted; errors carry Synapse's status, errcode and text.
@@ -3733,6 +4451,19 @@ export const RoomServiceService = {
       Buffer.from(SetRoomVisibilityResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SetRoomVisibilityResponse => SetRoomVisibilityResponse.decode(value),
   },
+  /**
+   * Imports the events of many rooms in one call, through the same rules and write path as sends
+   * (for internal services, data generators and benchmarks). Atomic. Server admins only.
+   */
+  importRooms: {
+    path: "/synapse.admin.v1.RoomService/ImportRooms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ImportRoomsRequest): Buffer => Buffer.from(ImportRoomsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ImportRoomsRequest => ImportRoomsRequest.decode(value),
+    responseSerialize: (value: ImportRoomsResponse): Buffer => Buffer.from(ImportRoomsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImportRoomsResponse => ImportRoomsResponse.decode(value),
+  },
 } as const;
 
 export interface RoomServiceServer extends UntypedServiceImplementation {
@@ -3770,6 +4501,11 @@ export interface RoomServiceServer extends UntypedServiceImplementation {
   getRoomVisibility: handleUnaryCall<GetRoomVisibilityRequest, GetRoomVisibilityResponse>;
   /** Publishes or unpublishes a room (`PUT /directory/list/room/{roomId}`). */
   setRoomVisibility: handleUnaryCall<SetRoomVisibilityRequest, SetRoomVisibilityResponse>;
+  /**
+   * Imports the events of many rooms in one call, through the same rules and write path as sends
+   * (for internal services, data generators and benchmarks). Atomic. Server admins only.
+   */
+  importRooms: handleUnaryCall<ImportRoomsRequest, ImportRoomsResponse>;
 }
 
 export interface RoomServiceClient extends Client {
@@ -4045,6 +4781,25 @@ export interface RoomServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SetRoomVisibilityResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Imports the events of many rooms in one call, through the same rules and write path as sends
+   * (for internal services, data generators and benchmarks). Atomic. Server admins only.
+   */
+  importRooms(
+    request: ImportRoomsRequest,
+    callback: (error: ServiceError | null, response: ImportRoomsResponse) => void,
+  ): ClientUnaryCall;
+  importRooms(
+    request: ImportRoomsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ImportRoomsResponse) => void,
+  ): ClientUnaryCall;
+  importRooms(
+    request: ImportRoomsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ImportRoomsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RoomServiceClient = makeGenericClientConstructor(
@@ -4064,6 +4819,17 @@ export type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;
