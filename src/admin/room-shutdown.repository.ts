@@ -32,6 +32,20 @@ export class RoomShutdownRepository {
     await em.execute('UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [roomId, JSON.stringify(userIds)]);
   }
 
+  /**
+   * A replacement room already created for `oldRoomId` by `creator` (found by the marker in its
+   * create event), or null. Lets a shutdown that crashed between creating the room and recording it
+   * reuse that room instead of creating a second one.
+   */
+  async replacementRoom(em: Em, oldRoomId: string, creator: string, markerKey: string): Promise<string | null> {
+    const rows = await em.execute<{ room_id: string }[]>(
+      `SELECT e.room_id FROM rooms r JOIN events e ON e.room_id = r.room_id AND e.type = 'm.room.create' AND e.state_key = ''
+        WHERE r.creator = ? AND e.content ->> ? = ? ORDER BY e.stream_ordering LIMIT 1`,
+      [creator, markerKey, oldRoomId],
+    );
+    return rows[0]?.room_id ?? null;
+  }
+
   /** Display names of registered users (absent for unknown users). */
   async displayNames(em: Em, userIds: string[]): Promise<Map<string, string | null>> {
     if (userIds.length === 0) return new Map();

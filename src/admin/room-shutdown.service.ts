@@ -28,6 +28,8 @@ export const DEFAULT_ROOM_NAME = 'Content Violation Notification';
 export const DEFAULT_MESSAGE = 'Sharing illegal content on this server is not permitted and rooms in violation will be blocked.';
 /** Members moved per transaction. */
 export const KICK_BATCH_USERS = 500;
+/** Key of the replacement room's create event naming the room it replaces (makes creation resumable). */
+export const REPLACES_ROOM_KEY = 'org.matrix.room_admin.replaces_room';
 /** Power level of users joining the replacement room (they cannot speak). */
 const NEW_ROOM_USERS_DEFAULT = -10;
 
@@ -69,8 +71,7 @@ export class RoomShutdownService {
     const newRoomUser = params.new_room_user_id;
     if (newRoomUser && !result.new_room_id) {
       if (domainOf(newRoomUser) !== this.serverName) throw badRequest(`User must be our own: ${newRoomUser}`);
-      const created = await this.rooms.createRoom(em, newRoomUser, { preset: 'public_chat', name: params.new_room_name || DEFAULT_ROOM_NAME, powerLevelContentOverride: { users_default: NEW_ROOM_USERS_DEFAULT } });
-      result.new_room_id = created.roomId;
+      result.new_room_id = await this.replacementRoom(em, roomId, newRoomUser, params.new_room_name || DEFAULT_ROOM_NAME);
       await hooks.update?.(result);
     }
     await this.moveMembers(em, roomId, result, hooks, variant.legacy ? ['join'] : ['join', 'invite', 'knock']);
@@ -90,6 +91,19 @@ export class RoomShutdownService {
     await this.repo.moveAliases(em, aliases, roomId, result.new_room_id, params.requester_user_id ?? newRoomUser);
     await hooks.update?.(result);
     return result;
+  }
+
+  /** The replacement room: the one an interrupted attempt already created, or a new one. */
+  private async replacementRoom(em: Em, roomId: string, creator: string, name: string): Promise<string> {
+    const existing = await this.repo.replacementRoom(em, roomId, creator, REPLACES_ROOM_KEY);
+    if (existing) return existing;
+    const created = await this.rooms.createRoom(em, creator, {
+      preset: 'public_chat',
+      name,
+      creationContent: { [REPLACES_ROOM_KEY]: roomId },
+      powerLevelContentOverride: { users_default: NEW_ROOM_USERS_DEFAULT },
+    });
+    return created.roomId;
   }
 
   /** Moves every selected local member out of the room, chunk by chunk. */

@@ -62,7 +62,7 @@ describe('room admin auth table', () => {
     const client = new grpc.Client(s.grpcAddress, grpc.credentials.createInsecure());
     const call = (path: string, md: grpc.Metadata) =>
       new Promise<grpc.ServiceError>((ok) => {
-        const def = Object.values(RoomAdminServiceService).find((m) => m.path === path)!;
+        const def = Object.values(RoomAdminServiceService).find((m) => m.path === path) as unknown as { requestSerialize(v: object): Buffer; responseDeserialize(b: Buffer): object };
         // A default (empty) request message of the method's type.
         const type = (messages as unknown as Record<string, { fromPartial(o: object): object }>)[`${path.split('/').pop()}Request`];
         client.makeUnaryRequest(path, def.requestSerialize, def.responseDeserialize, type.fromPartial({}), md, (err) => ok(err as grpc.ServiceError));

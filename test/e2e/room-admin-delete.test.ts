@@ -165,6 +165,9 @@ describe('DeleteRoomTestCase', () => {
     assert.deepEqual((await adminMembers(s, admin.token, newRoom)).sort(), [admin.userId, user.userId, member.userId].sort());
     const resolved = await http(s, 'GET', `/_matrix/client/v3/directory/room/${enc(alias)}`, { token: user.token });
     assert.equal(resolved.body.room_id, newRoom);
+    // A second shutdown attempt of the same room (a resumed task) finds and reuses this room.
+    const create = await http(s, 'GET', `${v1(newRoom)}/state?type=m.room.create`, { token: admin.token });
+    assert.equal(create.body.state[0].content['org.matrix.room_admin.replaces_room'], roomId);
     const details = await http(s, 'GET', v1(newRoom), { token: admin.token });
     assert.equal(details.body.name, DEFAULT_ROOM_NAME);
     assert.equal(details.body.join_rules, 'public');
