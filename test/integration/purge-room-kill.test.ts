@@ -1,0 +1,145 @@
+/**
+ * A v2 room delete interrupted by kill -9 (SIGKILL) of the service, at points spread over the
+ * shutdown phase, the purge phase and a random moment, resumes after each restart and finishes
+ * with no row of the room left, every member moved exactly once, and the replacement room
+ * consistent (one replacement room, one notice, aliases moved, stats matching the state).
+ *
+ * The service runs as the real entry point in a child process (single-instance mode: in-process
+ * locks, so a killed holder leaves no lock behind); the room is built beforehand in this process
+ * through RoomService's bulk write path.
+ */
+import { strict as assert } from 'node:assert';
+import { createHmac, randomInt } from 'node:crypto';
+import { loadConfig } from '../../src/config';
+import { createOrm, type Orm } from '../../src/infra/orm';
+import { RoomService } from '../../src/rooms/room.service';
+import type { EventDraft } from '../../src/rooms/event-persister';
+import { PURGE_TABLES } from '../../src/admin/purge-tables';
+import { REPLACES_ROOM_KEY } from '../../src/admin/room-shutdown.service';
+import { spawnService, type ServiceProcess } from '../support/process';
+import { SHARED_SECRET, createDatabase, dbUrl, dropDatabase } from '../support/stack';
+
+const MEMBERS = 1_200;
+const MESSAGES = 60_000;
+const DRAFTS_PER_CALL = 5_000;
+const POLL_MS = 20;
+const MAX_POLLS = 3_000;
+
+describe('room delete survives kill -9', () => {
+  let dbName: string;
+  let orm: Orm;
+  let svc: ServiceProcess | null = null;
+  const env = () => ({ DATABASE_URL: dbUrl(dbName), SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET, INSTANCE_NAME: 'kill-test', LOG_LEVEL: 'info' });
+  const base = () => `http://127.0.0.1:${svc!.httpPort}`;
+
+  async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(base() + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  }
+
+  async function registerAdmin(): Promise<string> {
+    const { body: n } = await call('GET', '/_synapse/admin/v1/register');
+    const mac = createHmac('sha1', SHARED_SECRET).update(`${n.nonce}\0admin\0pass\0admin`).digest('hex');
+    const r = await call('POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: 'admin', password: 'pass', admin: true, mac });
+    return r.body.access_token;
+  }
+
+  /** A public room with MEMBERS local members, an alias and MESSAGES messages, written in bulk. */
+  async function buildRoom(): Promise<{ roomId: string; members: string[] }> {
+    const rooms = new RoomService({ serverName: 'test', config: loadConfig({ SERVER_NAME: 'test' }), locks: () => undefined, scheduler: () => undefined });
+    const em = orm.em.fork();
+    const { roomId } = await rooms.createRoom(em, '@creator:test', { preset: 'public_chat', roomAliasName: 'doomed', name: 'Doomed' });
+    const members = Array.from({ length: MEMBERS }, (_, i) => `@member${String(i).padStart(5, '0')}:test`);
+    const joins: EventDraft[] = members.map((u) => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } }));
+    await rooms.persistBatches(em, [{ roomId, drafts: joins }]);
+    for (let done = 0; done < MESSAGES; done += DRAFTS_PER_CALL) {
+      const drafts: EventDraft[] = Array.from({ length: Math.min(DRAFTS_PER_CALL, MESSAGES - done) }, (_, i) => ({ type: 'm.room.message', stateKey: null, sender: members[(done + i) % MEMBERS], content: { msgtype: 'm.text', body: `message ${done + i}` } }));
+      await rooms.persistBatches(em, [{ roomId, drafts }]);
+    }
+    return { roomId, members: ['@creator:test', ...members] };
+  }
+
+  async function restart(): Promise<void> {
+    svc = await spawnService(env());
+  }
+
+  function kill(): Promise<unknown> {
+    const s = svc!;
+    s.child.kill('SIGKILL');
+    svc = null;
+    return s.exited;
+  }
+
+  async function status(token: string, deleteId: string): Promise<any> {
+    return (await call('GET', `/_synapse/admin/v2/rooms/delete_status/${deleteId}`, token)).body;
+  }
+
+  /** Polls until `pred` holds for the delete status; returns it, or null if the task finished first. */
+  async function waitUntil(token: string, deleteId: string, pred: (st: any) => boolean): Promise<any | null> {
+    for (let i = 0; i < MAX_POLLS; i++) {
+      const st = await status(token, deleteId);
+      if (pred(st)) return st;
+      if (st.status === 'complete' || st.status === 'failed') return null;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    throw new Error('delete made no progress');
+  }
+
+  before(async () => {
+    dbName = await createDatabase();
+    await restart(); // applies the migrations
+    orm = await createOrm({ clientUrl: dbUrl(dbName), poolSize: 4 });
+  });
+
+  after(async () => {
+    if (svc) await kill();
+    await orm?.close(true);
+    if (dbName) await dropDatabase(dbName);
+  });
+
+  it('resumes after every kill and leaves a clean result', async function () {
+    this.timeout(10 * 60_000);
+    const token = await registerAdmin();
+    const { roomId, members } = await buildRoom();
+    const start = await call('DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(roomId)}`, token, { new_room_user_id: '@admin:test', block: true, room_name: 'Moved', message: 'Gone' });
+    assert.equal(start.status, 200);
+    const deleteId = start.body.delete_id;
+
+    const kills: string[] = [];
+    const killWhen = async (what: string, pred: (st: any) => boolean) => {
+      const seen = await waitUntil(token, deleteId, pred);
+      if (!seen) return;
+      await kill();
+      kills.push(`${what}: ${JSON.stringify(seen.progress)}`);
+      await restart();
+    };
+    await killWhen('mid-shutdown', (st) => st.progress?.phase === 'shutting_down' && st.progress.users_done >= 500);
+    await killWhen('mid-purge', (st) => st.progress?.phase === 'purging' && st.progress.events_deleted > 0);
+    await new Promise((r) => setTimeout(r, randomInt(0, 300)));
+    if ((await status(token, deleteId)).status === 'active') await killWhen('random', () => true);
+    assert.ok(kills.length >= 2, `the delete must have been killed mid-way at least twice (${kills.join('; ')})`);
+
+    const done = await waitUntil(token, deleteId, (st) => st.status === 'complete' || st.status === 'failed');
+    const final = done ?? (await status(token, deleteId));
+    assert.equal(final.status, 'complete', JSON.stringify(final));
+    const result = final.shutdown_room;
+    assert.deepEqual([...result.kicked_users].sort(), [...members].sort());
+    assert.deepEqual(result.failed_to_kick_users, []);
+    assert.deepEqual(result.local_aliases, ['#doomed:test']);
+    const newRoom = result.new_room_id;
+
+    const q = async (sql: string, params: unknown[] = []) => orm.em.fork().execute<Record<string, string>[]>(sql, params);
+    for (const { table } of PURGE_TABLES) assert.equal(Number((await q(`SELECT count(*) AS n FROM ${table} WHERE room_id = ?`, [roomId]))[0].n), 0, `${table} has rows of the deleted room`);
+    assert.equal((await q('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]))[0].user_id, '@admin:test');
+
+    const replacements = await q(`SELECT room_id FROM events WHERE type = 'm.room.create' AND content ->> ? = ?`, [REPLACES_ROOM_KEY, roomId]);
+    assert.deepEqual(replacements.map((r) => r.room_id), [newRoom], 'exactly one replacement room');
+    const joined = (await q("SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'", [newRoom])).map((r) => r.state_key);
+    assert.deepEqual(joined.sort(), ['@admin:test', ...members].sort());
+    const notices = await q("SELECT content ->> 'body' AS body FROM events WHERE room_id = ? AND type = 'm.room.message'", [newRoom]);
+    assert.deepEqual(notices.map((r) => r.body), ['Gone']);
+    const stats = (await q('SELECT joined_members, joined_local_members, name FROM room_stats WHERE room_id = ?', [newRoom]))[0];
+    assert.deepEqual([Number(stats.joined_members), Number(stats.joined_local_members), stats.name], [members.length + 1, members.length + 1, 'Moved']);
+    assert.equal((await q('SELECT room_id FROM room_aliases WHERE room_alias = ?', ['#doomed:test']))[0].room_id, newRoom);
+  });
+});
