@@ -41,28 +41,25 @@ export class PurgeHistoryRepository {
   }
 
   /**
-   * The stream ordering of the first event (server-wide) received at or after `ts`; one past the
-   * newest event when there is none (Synapse's find_first_stream_ordering_after_ts).
+   * Where a purge "up to ts" cuts the room: its first timeline event received at or after `ts`
+   * (everything received before goes), or its latest event when all are older (the latest event is
+   * never purged); null for a room without timeline events.
+   *
+   * Synapse finds the first event received after `ts` on the whole server and cuts the room at its
+   * last event before that stream position, which keeps the room's last expired event whenever
+   * the next event after `ts` belongs to another room; looking inside the room is what it intends.
    */
-  async firstStreamReceivedAfter(em: Em, ts: number): Promise<number> {
-    const rows = await sql<{ s: string | null }>(
-      em,
-      `SELECT coalesce(
-         (SELECT stream_ordering FROM events WHERE received_ts >= ? ORDER BY received_ts, stream_ordering LIMIT 1),
-         (SELECT max(stream_ordering) + 1 FROM events), 0) AS s`,
-      [ts],
-    );
-    return Number(rows[0].s ?? 0);
-  }
-
-  /** The room's latest timeline event at or before a stream ordering (not outlier, not rejected). */
-  async roomEventAtOrBefore(em: Em, roomId: string, stream: number): Promise<EventPosition | null> {
+  async cutOffForTs(em: Em, roomId: string, ts: number): Promise<EventPosition | null> {
     const rows = await sql<{ event_id: string; depth: string; stream_ordering: string }>(
       em,
-      `SELECT event_id, depth, stream_ordering FROM events
-        WHERE room_id = ? AND stream_ordering <= ? AND NOT outlier AND rejected_reason IS NULL
-        ORDER BY stream_ordering DESC LIMIT 1`,
-      [roomId, stream],
+      `SELECT event_id, depth, stream_ordering FROM (
+         (SELECT event_id, depth, stream_ordering, 0 AS pref FROM events
+           WHERE room_id = ? AND NOT outlier AND rejected_reason IS NULL AND received_ts >= ? ORDER BY stream_ordering LIMIT 1)
+         UNION ALL
+         (SELECT event_id, depth, stream_ordering, 1 FROM events
+           WHERE room_id = ? AND NOT outlier AND rejected_reason IS NULL ORDER BY stream_ordering DESC LIMIT 1)
+       ) c ORDER BY pref LIMIT 1`,
+      [roomId, ts, roomId],
     );
     return rows[0] ? { eventId: rows[0].event_id, depth: Number(rows[0].depth), stream: Number(rows[0].stream_ordering) } : null;
   }

@@ -113,10 +113,9 @@ export class PurgeHistoryService {
     throw badJson('must specify purge_up_to_event_id or purge_up_to_ts');
   }
 
-  /** The room's last timeline event at or before the first event received at or after `ts`. */
-  async cutOffForTs(em: Em, roomId: string, ts: number): Promise<Pos | null> {
-    const stream = await this.repo.firstStreamReceivedAfter(em, ts);
-    return this.repo.roomEventAtOrBefore(em, roomId, stream);
+  /** Where a purge up to `ts` cuts the room (see PurgeHistoryRepository.cutOffForTs). */
+  cutOffForTs(em: Em, roomId: string, ts: number): Promise<Pos | null> {
+    return this.repo.cutOffForTs(em, roomId, ts);
   }
 
   /** A purge's status; 404 "purge id '<id>' not found" for unknown ids and other actions. */

@@ -6,21 +6,14 @@ import { strict as assert } from 'node:assert';
 import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import type { TaskScheduler } from '../../src/tasks/task.types';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { bodies, createRoom, enc, eventExists, eventToken, join, messages, purgeAndWait, purgeHistory, send, sendState, waitForPurge } from './pagination.helpers';
 
 describe('PurgeHistoryTestCase', () => {
-  let s: Stack;
-
-  // Synapse's test purges up to ts 0 on a fresh server whose first event is this room's.
-  before(async () => {
-    s = await startStack();
-  });
-  after(async () => s?.stop());
-
   it('test_purge_history', async () => {
-    const admin = await registerUser(s, 'admin', { admin: true });
-    const user = await registerUser(s, 'user');
+    const s = await sharedStack();
+    const admin = await registerUser(s, uniq('admin'), { admin: true });
+    const user = await registerUser(s, uniq('user'));
     const room = await createRoom(s, user.token, { preset: 'public_chat' });
     const r = await purgeHistory(s, admin.token, room, { delete_local_events: true, purge_up_to_ts: 0 });
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -101,23 +94,21 @@ describe('purge history: admin API', () => {
     const room = await createRoom(s, user.token);
     const msg = await send(s, user.token, room, 'x');
     const other = await createRoom(s, user.token);
-    const cases: [unknown, string | undefined, number, Record<string, string>][] = [
-      [{}, undefined, 400, { errcode: 'M_BAD_JSON', error: 'must specify purge_up_to_event_id or purge_up_to_ts' }],
-      [{ purge_up_to_ts: '1' }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
-      [{ purge_up_to_ts: true }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
-      [{ purge_up_to_ts: null }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
-      [{ purge_up_to_ts: 1.5 }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
-      [{ purge_up_to_event_id: 5 }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_event_id must be a string' }],
-      [{ purge_up_to_event_id: '$nope' }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'Could not find event $nope' }],
-      [{}, '$nope', 404, { errcode: 'M_NOT_FOUND', error: 'Could not find event $nope' }],
-      [{ purge_up_to_ts: '1' }, msg, 400, { errcode: 'M_UNKNOWN', error: 'Event is for wrong room.' }],
-      // ts 0: the first event on the server belongs to another room.
-      [{ purge_up_to_ts: 0 }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'there is no event to be purged' }],
+    const cases: [string, unknown, string | undefined, number, Record<string, string>][] = [
+      [room, {}, undefined, 400, { errcode: 'M_BAD_JSON', error: 'must specify purge_up_to_event_id or purge_up_to_ts' }],
+      [room, { purge_up_to_ts: '1' }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
+      [room, { purge_up_to_ts: true }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
+      [room, { purge_up_to_ts: null }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
+      [room, { purge_up_to_ts: 1.5 }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_ts must be an int' }],
+      [room, { purge_up_to_event_id: 5 }, undefined, 400, { errcode: 'M_BAD_JSON', error: 'purge_up_to_event_id must be a string' }],
+      [room, { purge_up_to_event_id: '$nope' }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'Could not find event $nope' }],
+      [room, {}, '$nope', 404, { errcode: 'M_NOT_FOUND', error: 'Could not find event $nope' }],
+      [other, { purge_up_to_ts: '1' }, msg, 400, { errcode: 'M_UNKNOWN', error: 'Event is for wrong room.' }],
+      ['!unknown:test', { purge_up_to_ts: 0 }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'there is no event to be purged' }],
     ];
-    for (const [body, eventId, status, error] of cases) {
-      const target = eventId === msg ? other : room;
+    for (const [target, body, eventId, status, error] of cases) {
       const r = await purgeHistory(s, admin.token, target, body, eventId);
-      assert.deepEqual([r.status, r.body], [status, error], JSON.stringify([body, eventId]));
+      assert.deepEqual([r.status, r.body], [status, error], JSON.stringify([target, body, eventId]));
     }
     const notJson = await http(s, 'POST', `/_synapse/admin/v1/purge_history/${enc(room)}`, { token: admin.token, rawBody: '{bad' });
     assert.deepEqual([notJson.status, notJson.body.errcode], [400, 'M_NOT_JSON']);
