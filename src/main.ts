@@ -13,19 +13,25 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await startApp(config);
+  // Handlers go in before start-up so a signal arriving while starting still stops cleanly.
+  let requested: string | null = null;
+  let app: Awaited<ReturnType<typeof startApp>> | null = null;
   const shutdown = (signal: string) => {
+    requested = signal;
+    if (!app) return;
     app.log.info({ signal }, 'shutting down');
     app.stop().then(
       () => process.exit(0),
       (err) => {
-        app.log.error({ err }, 'shutdown failed');
+        app?.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  app = await startApp(config);
+  if (requested) shutdown(requested);
 }
 
 main().catch((err) => {
