@@ -11,9 +11,9 @@
 export interface PurgeTable {
   table: string;
   /**
-   * A unique, indexed (room_id, key) column to walk in key order: each batch seeks past the last key
-   * instead of re-reading the entries the previous batches deleted. Without one the table is
-   * deleted in batches of physical row ids.
+   * A unique integer column with a (room_id, key) index to walk in key order: each batch is one
+   * key range (found in the index, then deleted by an index range scan), seeking past the entries
+   * the previous batches deleted. Without one the table is deleted in batches of physical row ids.
    */
   walkKey?: string;
 }

@@ -9,34 +9,37 @@ export interface BatchResult {
   deleted: number;
   /** The highest walk key deleted (tables with a walk key), to seek past next time. */
   lastKey: number | null;
+  /** Nothing of the room is left in the table. */
+  done: boolean;
 }
 
 /** Row deletions and the checks a room purge needs. */
 export class RoomPurgeRepository {
   /**
-   * Deletes up to `limit` rows of the room from one table in one statement. Tables with a walk key
-   * are deleted in key order starting after `afterKey`; the others by physical row id.
+   * Deletes up to `limit` rows of the room from one table. Tables with a walk key are deleted by
+   * key range: the upper key of the batch is found in the (room_id, key) index, then one DELETE
+   * takes the range (an index range scan, no per-row join). The others are deleted by physical row
+   * id. Both statements of a batch run in the caller's transaction.
    */
   async deleteBatch(em: Em, t: PurgeTable, roomId: string, afterKey: number | null, limit: number): Promise<BatchResult> {
     if (t.walkKey) {
       const k = t.walkKey;
-      const rows = await em.execute<{ n: string; last: string | null }[]>(
-        `WITH batch AS (
-           SELECT ${k} FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} LIMIT ?
-         ), del AS (
-           DELETE FROM ${t.table} x USING batch b WHERE x.${k} = b.${k} RETURNING x.${k}
-         )
-         SELECT count(*) AS n, max(${k}) AS last FROM del`,
-        [roomId, afterKey ?? Number.MIN_SAFE_INTEGER, limit],
+      const lower = afterKey ?? Number.MIN_SAFE_INTEGER;
+      const upperRows = await em.execute<{ key: string }[]>(`SELECT ${k} AS key FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} OFFSET ? LIMIT 1`, [roomId, lower, limit - 1]);
+      const upper = upperRows.length ? Number(upperRows[0].key) : null;
+      const res = await em.execute<{ affectedRows: number }>(
+        `DELETE FROM ${t.table} WHERE room_id = ? AND ${k} > ?${upper === null ? '' : ` AND ${k} <= ?`}`,
+        upper === null ? [roomId, lower] : [roomId, lower, upper],
+        'run',
       );
-      return { deleted: Number(rows[0].n), lastKey: rows[0].last === null ? afterKey : Number(rows[0].last) };
+      return { deleted: res.affectedRows, lastKey: upper, done: upper === null };
     }
     const res = await em.execute<{ affectedRows: number }>(
       `DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE room_id = ? LIMIT ?))`,
       [roomId, limit],
       'run',
     );
-    return { deleted: res.affectedRows, lastKey: null };
+    return { deleted: res.affectedRows, lastKey: null, done: res.affectedRows < limit };
   }
 
   /** Events of the room still present (for progress). */

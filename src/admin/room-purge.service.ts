@@ -97,7 +97,7 @@ export class RoomPurgeService {
     for (;;) {
       signal?.throwIfAborted();
       const batch = (e: Em) => this.repo.deleteBatch(e, table, roomId, afterKey, limit);
-      const res = opts.run ? await opts.run.fenced(batch) : await batch(em);
+      const res = opts.run ? await opts.run.fenced(batch) : await em.transactional(batch);
       afterKey = res.lastKey;
       progress.rows_deleted += res.deleted;
       if (table.table === 'events') progress.events_deleted += res.deleted;
@@ -105,7 +105,7 @@ export class RoomPurgeService {
         await opts.run?.reportProgress({ ...progress });
         await opts.onBatch?.({ ...progress });
       }
-      if (res.deleted < limit) return;
+      if (res.done) return;
     }
   }
 
