@@ -22,6 +22,7 @@ export interface TaskEvents {
 export class TaskListener {
   private client: Client | null = null;
   private stopped = false;
+  private connected = false;
   private retry: NodeJS.Timeout | null = null;
 
   constructor(
@@ -49,7 +50,20 @@ export class TaskListener {
       return this.failed(err as Error, client);
     }
     if (this.stopped) return void client.end().catch(() => undefined);
+    this.connected = true;
     this.events.onConnected();
+  }
+
+  /**
+   * Runs a query on the listening connection (kept away from the pool, so it never queues behind
+   * busy pooled connections); null when that connection is down.
+   */
+  async query<T>(text: string, params: unknown[]): Promise<T[] | null> {
+    const c = this.client;
+    if (!c || !this.connected) return null;
+    let i = 0;
+    const res = await c.query(text.replace(/\?/g, () => `$${++i}`), params);
+    return res.rows as T[];
   }
 
   private dispatch(payload: string): void {
@@ -61,6 +75,7 @@ export class TaskListener {
   private failed(err: Error, client: Client): void {
     if (client !== this.client) return;
     this.client = null;
+    this.connected = false;
     client?.removeAllListeners('end');
     client?.end().catch(() => undefined);
     if (this.stopped || this.retry) return;
@@ -77,6 +92,7 @@ export class TaskListener {
     if (this.retry) clearTimeout(this.retry);
     const c = this.client;
     this.client = null;
+    this.connected = false;
     if (c) {
       c.removeAllListeners('end');
       await c.end().catch(() => undefined);

@@ -8,6 +8,7 @@ import type { Em } from '../infra/orm';
 import type { Logger } from '../logger';
 import { MatrixError } from '../errors';
 import type { Clock } from './clock';
+import type { OutcomeBatcher } from './outcome-batcher';
 import type { LeaseRef, TaskRepository, TaskRow } from './task.repository';
 import { LeaseLostError, type Json, type ScheduledTask, type TaskOutcome, type TaskRun, type TaskStatus } from './task.types';
 
@@ -33,6 +34,7 @@ export interface RunDeps {
   clock: Clock;
   log: Logger;
   leaseMs: number;
+  outcomes: OutcomeBatcher;
   /** Called with the task's new state after each write (for watchers). */
   changed(task: ScheduledTask): void;
 }
@@ -88,8 +90,12 @@ export class ActiveRun implements TaskRun {
   }
 
   fenced<T>(fn: (em: Em) => Promise<T>): Promise<T> {
+    // Nested calls join the outer transaction (a second one would wait for the row it locked).
+    const outer = this.inTx.getStore();
+    if (outer) return fn(outer);
     return this.d.orm.em.fork().transactional(async (tx) => {
       if (!(await this.d.repo.lockLease(tx, this.lease, this.d.leaseMs))) throw this.lost();
+      await this.d.repo.limitIdleInTransaction(tx, this.d.leaseMs);
       return this.inTx.run(tx, () => fn(tx));
     });
   }
@@ -127,7 +133,8 @@ export class ActiveRun implements TaskRun {
     const handBack = reason instanceof TaskShutdownError && o.status !== 'complete';
     if (handBack) o = { status: 'active', result: o.result ?? null };
     const status: TaskStatus = o.status;
-    const written = await this.d.repo.finish(this.d.orm.em.fork(), this.lease, {
+    const written = await this.d.outcomes.record({
+      ...this.lease,
       status,
       result: o.result ?? null,
       error: status === 'failed' ? (o.error ?? null) : null,

@@ -30,7 +30,9 @@ import { randomLetters } from '../ids';
 import { systemClock, type Clock } from './clock';
 import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
 import { TaskListener } from './task-listener';
-import { TaskRepository, type TaskRow } from './task.repository';
+import { OutcomeBatcher } from './outcome-batcher';
+import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
+import { TaskRepository, execOn, type Exec, type TaskRow } from './task.repository';
 import { LeaseLostError, type Json, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
 /** A run's lease lasts this long (database clock) unless renewed. */
@@ -69,6 +71,8 @@ export interface TaskSchedulerOptions {
 export class PgTaskScheduler implements TaskScheduler {
   readonly clock: Clock;
   private readonly repo = new TaskRepository();
+  private readonly claims = new TaskClaimsRepository();
+  private readonly outcomes: OutcomeBatcher;
   private readonly actions = new Map<string, TaskAction>();
   private readonly running = new Map<string, { run: ActiveRun; done: Promise<void> }>();
   private readonly watchers = new EventEmitter();
@@ -78,6 +82,8 @@ export class PgTaskScheduler implements TaskScheduler {
   private stopping = false;
   private passing = false;
   private again = false;
+  /** Slots held by claims in flight. */
+  private reserved = 0;
   private timers: NodeJS.Timeout[] = [];
   private cancelDueTimer: (() => void) | null = null;
   private dueTimerAt = Infinity;
@@ -97,6 +103,10 @@ export class PgTaskScheduler implements TaskScheduler {
       ...opts,
     } as Required<Omit<TaskSchedulerOptions, 'clock'>>;
     setMaxListeners(0, this.watchers);
+    this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
+      claimFor: (freed) => (this.started && !this.stopping ? this.reserve(freed) : null),
+      claimed: (spec, rows) => this.claimed(spec, rows),
+    });
     this.listener = new TaskListener(
       opts.connectionString,
       {
@@ -262,15 +272,20 @@ export class PgTaskScheduler implements TaskScheduler {
   private async pass(): Promise<void> {
     do {
       this.again = false;
-      const free = this.o.maxConcurrentTasks - this.running.size;
-      if (free <= 0 || this.stopping) return;
-      const actions = [...this.actions.keys()];
+      if (this.stopping) return;
+      const spec = this.reserve(0);
+      if (!spec) return;
       try {
         const em = this.o.orm.em.fork();
-        const claimed = await this.repo.claim(em, { owner: this.o.instanceName, actions, now: this.clock.now(), limit: free, leaseMs: this.o.leaseMs });
-        claimed.forEach((row) => this.launch(row));
-        if (claimed.length < free) {
-          const at = await this.repo.nextDue(em, actions);
+        let rows: TaskRow[] = [];
+        try {
+          rows = await this.claims.claim(em, spec);
+        } finally {
+          // Launched (and so renewed) at once: a claimed task must not wait for anything else.
+          this.claimed(spec, rows);
+        }
+        if (rows.length < spec.limit) {
+          const at = await this.repo.nextDue(em, spec.actions);
           if (at !== null && at > this.clock.now()) this.armDueTimer(at);
         }
       } catch (err) {
@@ -278,6 +293,22 @@ export class PgTaskScheduler implements TaskScheduler {
         return;
       }
     } while (this.again);
+  }
+
+  /**
+   * Reserves the slots a claim may fill: the free ones plus `freed` (runs whose outcome is being
+   * written with this claim). Reservations keep concurrent claims from overfilling the instance.
+   */
+  private reserve(freed: number): ClaimSpec | null {
+    const limit = this.o.maxConcurrentTasks - this.running.size - this.reserved + freed;
+    if (limit <= 0) return null;
+    this.reserved += limit;
+    return { owner: this.o.instanceName, actions: [...this.actions.keys()], now: this.clock.now(), limit, leaseMs: this.o.leaseMs };
+  }
+
+  private claimed(spec: ClaimSpec | null, rows: TaskRow[]): void {
+    if (spec) this.reserved -= spec.limit;
+    rows.forEach((row) => this.launch(row));
   }
 
   private armDueTimer(at: number): void {
@@ -302,6 +333,7 @@ export class PgTaskScheduler implements TaskScheduler {
       clock: this.clock,
       log: this.o.log,
       leaseMs: this.o.leaseMs,
+      outcomes: this.outcomes,
       changed: (t) => this.watchers.emit(t.id, t),
     });
     this.watchers.emit(row.id, { ...run.task });
@@ -339,7 +371,10 @@ export class PgTaskScheduler implements TaskScheduler {
     const runs = [...this.running.values()].map((e) => e.run).filter((r) => !r.signal.aborted);
     if (runs.length === 0) return void (this.lastRenewal = Date.now());
     try {
-      const renewed = await this.repo.renew(this.o.orm.em.fork(), runs.map((r) => r.lease), this.o.leaseMs);
+      // On the listener's own connection when it is up: renewals must not queue behind the pool.
+      const pooled = execOn(this.o.orm.em.fork());
+      const exec: Exec = async (text, params) => (await this.listener.query(text, params)) ?? pooled(text, params);
+      const renewed = await this.repo.renew(exec, runs.map((r) => r.lease), this.o.leaseMs);
       this.lastRenewal = Date.now();
       runs.filter((r) => !renewed.has(r.task.id)).forEach((r) => r.abort(new LeaseLostError(r.task.id)));
     } catch (err) {

@@ -8,7 +8,7 @@
 import type { Em } from '../infra/orm';
 import type { Json, ScheduledTask, TaskFilter, TaskStatus } from './task.types';
 
-const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+export const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 /** pg_notify channel shared by every instance (payload formats in task-listener.ts). */
 export const TASKS_CHANNEL = 'scheduled_tasks';
 const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress';
@@ -22,7 +22,15 @@ export interface LeaseRef {
   leaseId: number;
 }
 
-interface RawRow {
+export interface Outcome extends LeaseRef {
+  status: TaskStatus;
+  result: Json | null;
+  error: string | null;
+  timestamp: number;
+  claimableInMs: number;
+}
+
+export interface RawRow {
   id: string;
   action: string;
   status: TaskStatus;
@@ -35,11 +43,16 @@ interface RawRow {
   lease_id?: string | number | null;
 }
 
-function run<T>(em: Em, text: string, params: unknown[] = []): Promise<T[]> {
+/** Runs SQL with `?` placeholders somewhere (a pooled EntityManager or a dedicated connection). */
+export type Exec = <T>(text: string, params: unknown[]) => Promise<T[]>;
+
+export const execOn = (em: Em): Exec => (text, params) => run(em, text, params);
+
+export function run<T>(em: Em, text: string, params: unknown[] = []): Promise<T[]> {
   return em.getConnection().execute<T[]>(text, params, 'all', em.getTransactionContext());
 }
 
-const json = (v: Json | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
+export const json = (v: Json | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
 
 export function toTask(r: RawRow): TaskRow {
   return {
@@ -59,14 +72,12 @@ export function toTask(r: RawRow): TaskRow {
 export class TaskRepository {
   /** Inserts a scheduled task and notifies every instance (delivered at commit). */
   async insert(em: Em, t: { id: string; action: string; timestamp: number; resourceId: string | null; params: Json | null }): Promise<void> {
-    await run(em, `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb)`, [
-      t.id,
-      t.action,
-      t.timestamp,
-      t.resourceId,
-      json(t.params),
-    ]);
-    await this.notify(em, `n|${t.timestamp}|${t.action}`);
+    await run(
+      em,
+      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb) RETURNING id)
+       SELECT pg_notify(?, ?) FROM ins`,
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), TASKS_CHANNEL, `n|${t.timestamp}|${t.action}`],
+    );
   }
 
   async notify(em: Em, payload: string): Promise<void> {
@@ -93,42 +104,19 @@ export class TaskRepository {
   }
 
   /**
-   * Claims up to `limit` runnable tasks of the given actions in one statement: active tasks whose
-   * lease expired (or was released) first, then scheduled tasks that are due, oldest first. Rows
-   * locked by another claimer are skipped. Each claimed row gets a fresh lease id.
+   * Renews the leases still held and returns the ids of those that are still ours. A row locked
+   * by its own run's fenced transaction is skipped rather than waited for (that transaction
+   * renews it itself), so one slow batch never delays the renewal of the others.
    */
-  async claim(em: Em, o: { owner: string; actions: string[]; now: number; limit: number; leaseMs: number }): Promise<TaskRow[]> {
-    if (o.actions.length === 0 || o.limit <= 0) return [];
-    const rows = await run<RawRow>(
-      em,
-      `WITH due AS (
-         SELECT id FROM scheduled_tasks
-         WHERE status IN ('scheduled', 'active') AND action IN (?)
-           AND ((status = 'scheduled' AND "timestamp" <= ?) OR (status = 'active' AND (lease_expires_at IS NULL OR lease_expires_at < ${DB_NOW_MS})))
-         ORDER BY (status = 'active') DESC, "timestamp", id
-         LIMIT ?
-         FOR UPDATE SKIP LOCKED)
-       UPDATE scheduled_tasks t
-       SET status = 'active', lease_owner = ?, lease_id = nextval('scheduled_tasks_lease_seq'),
-           lease_expires_at = ${DB_NOW_MS} + ?, attempts = t.attempts + 1,
-           "timestamp" = CASE WHEN t.status = 'scheduled' THEN ? ELSE t."timestamp" END
-       FROM due WHERE t.id = due.id
-       RETURNING t.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.lease_id`,
-      [o.actions, o.now, o.limit, o.owner, o.leaseMs, o.now],
-    );
-    return rows.map(toTask);
-  }
-
-  /** Renews the leases still held; returns the ids whose lease was renewed. */
-  async renew(em: Em, leases: LeaseRef[], leaseMs: number): Promise<Set<string>> {
+  async renew(exec: Exec, leases: LeaseRef[], leaseMs: number): Promise<Set<string>> {
     if (leases.length === 0) return new Set();
-    const rows = await run<{ id: string }>(
-      em,
-      `UPDATE scheduled_tasks t SET lease_expires_at = ${DB_NOW_MS} + ?
-       FROM jsonb_to_recordset(?::jsonb) AS l(id text, "leaseId" bigint)
-       WHERE t.id = l.id AND t.lease_id = l."leaseId" AND t.status = 'active'
-       RETURNING t.id`,
-      [leaseMs, JSON.stringify(leases)],
+    const rows = await exec<{ id: string }>(
+      `WITH l AS (SELECT * FROM jsonb_to_recordset(?::jsonb) AS l(id text, "leaseId" bigint)),
+       mine AS (SELECT t.id FROM scheduled_tasks t JOIN l ON t.id = l.id AND t.lease_id = l."leaseId" WHERE t.status = 'active'),
+       free AS (SELECT t.id FROM scheduled_tasks t JOIN l ON t.id = l.id AND t.lease_id = l."leaseId" WHERE t.status = 'active' FOR UPDATE OF t SKIP LOCKED),
+       renewed AS (UPDATE scheduled_tasks t SET lease_expires_at = ${DB_NOW_MS} + ? FROM free WHERE t.id = free.id RETURNING t.id)
+       SELECT id FROM mine`,
+      [JSON.stringify(leases), leaseMs],
     );
     return new Set(rows.map((r) => r.id));
   }
@@ -146,6 +134,14 @@ export class TaskRepository {
     return rows.length === 1;
   }
 
+  /**
+   * Ends the session if this transaction sits idle longer than `ms`: a runner frozen inside a
+   * fenced transaction must not keep the task row locked (and so unclaimable) past its lease.
+   */
+  async limitIdleInTransaction(em: Em, ms: number): Promise<void> {
+    await run(em, `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(ms))}`);
+  }
+
   /** A runner's checkpoint or progress write; false when the lease was lost. */
   async fencedUpdate(em: Em, lease: LeaseRef, patch: { result?: Json; progress?: Json; timestamp: number }): Promise<boolean> {
     const rows = await run(
@@ -153,22 +149,6 @@ export class TaskRepository {
       `UPDATE scheduled_tasks SET "timestamp" = ?, result = COALESCE(?::jsonb, result), progress = COALESCE(?::jsonb, progress)
        WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
       [patch.timestamp, json(patch.result), json(patch.progress), lease.id, lease.leaseId],
-    );
-    return rows.length === 1;
-  }
-
-  /**
-   * Records what the action returned and gives the lease up. A null result keeps the last
-   * checkpoint. A task left active becomes claimable after `claimableInMs`. Returns false when
-   * the lease was lost meanwhile.
-   */
-  async finish(em: Em, lease: LeaseRef, o: { status: TaskStatus; result: Json | null; error: string | null; timestamp: number; claimableInMs: number }): Promise<boolean> {
-    const rows = await run(
-      em,
-      `UPDATE scheduled_tasks SET status = ?, "timestamp" = ?, result = COALESCE(?::jsonb, result), error = COALESCE(?, error),
-         lease_owner = NULL, lease_id = NULL, lease_expires_at = CASE WHEN ? = 'active' THEN ${DB_NOW_MS} + ? END
-       WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
-      [o.status, o.timestamp, json(o.result), o.error, o.status, o.claimableInMs, lease.id, lease.leaseId],
     );
     return rows.length === 1;
   }

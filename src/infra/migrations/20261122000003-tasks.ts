@@ -34,8 +34,9 @@ export class Migration20261122000003Tasks extends Migration {
       )`);
     this.addSql('CREATE INDEX scheduled_tasks_status_idx ON scheduled_tasks (status)');
     this.addSql('CREATE INDEX scheduled_tasks_timestamp_idx ON scheduled_tasks ("timestamp")');
-    // Claims scan only runnable rows, oldest first.
-    this.addSql(`CREATE INDEX scheduled_tasks_runnable_idx ON scheduled_tasks ("timestamp") WHERE status IN ('scheduled', 'active')`);
+    // Claims: due scheduled tasks in timestamp order, and the (few) active tasks whose lease is gone.
+    this.addSql(`CREATE INDEX scheduled_tasks_due_idx ON scheduled_tasks ("timestamp", id) WHERE status = 'scheduled'`);
+    this.addSql(`CREATE INDEX scheduled_tasks_active_idx ON scheduled_tasks ("timestamp", id) WHERE status = 'active'`);
     // Delete-status lookups by room.
     this.addSql('CREATE INDEX scheduled_tasks_resource_idx ON scheduled_tasks (resource_id, action) WHERE resource_id IS NOT NULL');
   }

@@ -1,0 +1,180 @@
+/**
+ * Several scheduler instances in separate processes on one database: 1,000 tasks run exactly once
+ * each; an instance killed with SIGKILL mid-task has the task resumed from its checkpoint by
+ * another; a runner frozen (SIGSTOP) past its lease cannot write once it wakes up.
+ *
+ * When run with SCHED_CHILD_DB set, this file is one scheduler instance (see child()): it prints
+ * `ready`, `committed <task> <step>` after each fenced step and `lease-lost <task>` when a write
+ * is refused.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createOrm, migrate, type Orm } from '../../src/infra/orm';
+import { createLogger } from '../../src/logger';
+import { PgTaskScheduler, TASK_LEASE_MS } from '../../src/tasks/task-scheduler';
+import { LeaseLostError, type TaskAction } from '../../src/tasks/task.types';
+import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
+
+const CHILD_LEASE_MS = 1_000;
+
+/** Effects of runs, written in the runs' fenced transactions. */
+const EFFECTS_TABLE = 'CREATE TABLE test_effects (seq bigserial PRIMARY KEY, task_id text NOT NULL, instance text NOT NULL, step integer NOT NULL)';
+
+function actions(name: string, print: (line: string) => void): Record<string, TaskAction> {
+  const effect = (run: Parameters<TaskAction>[0], step: number) =>
+    run.fenced((em) => em.getConnection().execute('INSERT INTO test_effects (task_id, instance, step) VALUES (?, ?, ?)', [run.task.id, name, step], 'run', em.getTransactionContext()));
+  return {
+    count_once: async (run) => {
+      await effect(run, 0);
+      return { status: 'complete' };
+    },
+    stepper: async (run) => {
+      const { steps, stepMs } = run.task.params as { steps: number; stepMs: number };
+      for (let i = Number(run.task.result?.next ?? 0); i < steps; i++) {
+        await new Promise((r) => setTimeout(r, stepMs)); // the step's work
+        try {
+          await run.fenced(async () => {
+            await effect(run, i);
+            await run.updateResult({ next: i + 1, by: name });
+          });
+        } catch (err) {
+          if (err instanceof LeaseLostError) print(`lease-lost ${run.task.id}`);
+          throw err;
+        }
+        print(`committed ${run.task.id} ${i}`);
+      }
+      return { status: 'complete', result: { next: steps, finishedBy: name } };
+    },
+  };
+}
+
+async function child(): Promise<void> {
+  const name = process.env.SCHED_CHILD_NAME!;
+  const orm = await createOrm({ clientUrl: process.env.SCHED_CHILD_DB!, poolSize: 10 });
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const s = new PgTaskScheduler({ orm, log: createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name }), instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, leaseMs: Number(process.env.SCHED_CHILD_LEASE_MS), leaseRenewMs: Number(process.env.SCHED_CHILD_LEASE_MS) / 4, pollIntervalMs: 250 });
+  for (const [n, fn] of Object.entries(actions(name, print))) s.registerAction(n, fn);
+  await s.start();
+  print('ready');
+}
+
+interface Instance {
+  name: string;
+  proc: ChildProcess;
+  lines: string[];
+  waitFor(pred: (line: string) => boolean): Promise<string>;
+}
+
+if (process.env.SCHED_CHILD_DB) {
+  void child();
+} else {
+  describe('TaskScheduler: several instances in separate processes', () => {
+    let dbName: string;
+    let orm: Orm;
+    let scheduling: PgTaskScheduler;
+    const instances: Instance[] = [];
+    const em = () => orm.em.fork();
+    const q = <T>(text: string, params: unknown[] = []) => em().getConnection().execute<T[]>(text, params);
+
+    before(async () => {
+      dbName = await createDatabase();
+      orm = await createOrm({ clientUrl: dbUrl(dbName), poolSize: 5 });
+      await migrate(orm);
+      await q(EFFECTS_TABLE);
+      // Schedules only (never started, so it claims nothing).
+      scheduling = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'scheduler-only', connectionString: dbUrl(dbName), maxConcurrentTasks: 1 });
+      for (const [n, fn] of Object.entries(actions('parent', () => undefined))) scheduling.registerAction(n, fn);
+    });
+    afterEach(async () => {
+      for (const i of instances.splice(0)) {
+        i.proc.kill('SIGCONT');
+        i.proc.kill('SIGKILL');
+      }
+      await q('TRUNCATE scheduled_tasks, test_effects');
+    });
+    after(async () => {
+      await orm.close(true);
+      await dropDatabase(dbName);
+    });
+
+    async function instance(name: string, leaseMs = CHILD_LEASE_MS): Promise<Instance> {
+      const env = { ...process.env, SCHED_CHILD_DB: dbUrl(dbName), SCHED_CHILD_NAME: name, SCHED_CHILD_LEASE_MS: String(leaseMs) };
+      const proc = spawn(process.execPath, ['--import', 'tsx', __filename], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const lines: string[] = [];
+      const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        lines.push(line);
+        for (const w of waiters.splice(0)) (w.pred(line) ? w.ok(line) : waiters.push(w));
+      });
+      const waitFor = (pred: (l: string) => boolean) => new Promise<string>((ok) => (lines.find(pred) ? ok(lines.find(pred)!) : waiters.push({ pred, ok })));
+      const inst = { name, proc, lines, waitFor };
+      instances.push(inst);
+      await waitFor((l) => l === 'ready');
+      return inst;
+    }
+
+    async function until(cond: () => Promise<boolean>): Promise<void> {
+      for (let i = 0; i < 20_000; i++) {
+        if (await cond()) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('condition never became true');
+    }
+    const effectsOf = (id: string) => q<{ seq: string; instance: string; step: number }>('SELECT seq, instance, step FROM test_effects WHERE task_id = ? ORDER BY seq', [id]);
+    const statusOf = async (id: string) => (await scheduling.getTask(em(), id))?.status;
+
+    it('1,000 tasks over three instances: each runs exactly once', async () => {
+      // The default lease: nothing expires here unless an instance stalls for seconds.
+      await Promise.all(['a', 'b', 'c'].map((n) => instance(n, TASK_LEASE_MS)));
+      await em().transactional(async (tx) => {
+        for (let i = 0; i < 1000; i++) await scheduling.scheduleTask(tx, 'count_once');
+      });
+      await until(async () => (await q<{ n: string }>(`SELECT count(*) AS n FROM scheduled_tasks WHERE status = 'complete'`))[0].n === '1000');
+      const [totals] = await q<{ runs: string; tasks: string }>('SELECT count(*) AS runs, count(DISTINCT task_id) AS tasks FROM test_effects');
+      const attempts = await q('SELECT attempts, count(*) AS n FROM scheduled_tasks GROUP BY attempts');
+      const dups = await q(`SELECT e.task_id, array_agg(e.instance ORDER BY seq) AS by, t.attempts FROM test_effects e JOIN scheduled_tasks t ON t.id = e.task_id GROUP BY e.task_id, t.attempts HAVING count(*) > 1 LIMIT 5`);
+      assert.deepEqual(totals, { runs: '1000', tasks: '1000' }, JSON.stringify({ attempts, dups }));
+      const per = await q<{ instance: string; n: string }>('SELECT instance, count(*) AS n FROM test_effects GROUP BY instance ORDER BY instance');
+      assert.deepEqual(per.map((r) => r.instance), ['a', 'b', 'c'], `every instance took part: ${JSON.stringify(per)}`);
+    });
+
+    it('kill -9 mid-task: another instance resumes it from its checkpoint and completes it', async () => {
+      const both = await Promise.all([instance('a'), instance('b')]);
+      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 12, stepMs: 100 } });
+      const third = (l: string) => l === `committed ${id} 3`;
+      const victim = await Promise.race(both.map(async (i) => (await i.waitFor(third), i)));
+      const heir = both.find((i) => i !== victim)!;
+      victim.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      const first = await heir.waitFor((l) => l.startsWith(`committed ${id} `));
+      const resumedAfterMs = Date.now() - killedAt;
+      await until(async () => (await statusOf(id)) === 'complete');
+      const effects = await effectsOf(id);
+      assert.deepEqual(effects.map((e) => e.step), [...Array(12).keys()], 'every step exactly once, in order');
+      const firstByHeir = effects.findIndex((e) => e.instance === heir.name);
+      assert.ok(firstByHeir >= 4 && effects.slice(0, firstByHeir).every((e) => e.instance === victim.name));
+      assert.ok(effects.slice(firstByHeir).every((e) => e.instance === heir.name));
+      assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
+      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 12, finishedBy: heir.name });
+      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; lease ${CHILD_LEASE_MS} ms)\n`);
+    });
+
+    it("a runner frozen past its lease cannot write when it wakes (stale runner's write rejected)", async () => {
+      const a = await instance('a');
+      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 8, stepMs: 200 } });
+      await a.waitFor((l) => l === `committed ${id} 2`);
+      a.proc.kill('SIGSTOP'); // a long GC pause, between two steps
+      const b = await instance('b');
+      await until(async () => (await statusOf(id)) === 'complete');
+      a.proc.kill('SIGCONT');
+      await a.waitFor((l) => l === `lease-lost ${id}`);
+      const effects = await effectsOf(id);
+      assert.deepEqual(effects.map((e) => e.step), [...Array(8).keys()]);
+      const firstByB = effects.findIndex((e) => e.instance === 'b');
+      assert.ok(effects.slice(firstByB).every((e) => e.instance === 'b'), 'nothing from the stale runner after the take-over');
+      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 8, finishedBy: 'b' });
+      assert.ok(b.lines.includes(`committed ${id} 7`));
+    });
+  });
+}
