@@ -52,7 +52,7 @@ export class RedisLockHandle implements LockHandle {
     this.released = true;
     if (this.timer) clearTimeout(this.timer);
     try {
-      await this.init.manager.releaseRemote(this.init.ids, this.init.token);
+      await this.init.manager.releaseRemote(this.init.ids, this.init.token, this.init.mode);
     } catch {
       // Redis unreachable: the lease expires by itself.
     } finally {

@@ -33,8 +33,8 @@ import { RedisLockHandle } from './redis-lock-handle';
 export const LOCK_TTL_MS = 30_000;
 /** Longest sleep of a waiter between attempts when no release is published. */
 export const WAIT_POLL_MS = 1_000;
-/** A waiting writer's intent lives this long unless refreshed by its next attempt. */
-const WRITER_INTENT_TTL_MS = 3 * WAIT_POLL_MS;
+/** A waiter's registration (and a writer's intent) lives this long unless refreshed by its next attempt. */
+const WAITER_TTL_MS = 3 * WAIT_POLL_MS;
 /** Poll interval of waiters while a release channel is not subscribed (start-up, reconnects). */
 const UNSUBSCRIBED_POLL_MS = 50;
 /** Per-node answer deadline: small against the TTL, as the Redlock algorithm asks. */
@@ -157,10 +157,10 @@ export class RedisLockManager extends BaseLockManager {
   }
 
   /** One Redlock round over all nodes. Returns the fencing token, or null when some id is taken. */
-  private async attempt(ids: string[], mode: LockMode, token: string, intent: boolean): Promise<number | null> {
+  private async attempt(ids: string[], mode: LockMode, token: string, waiting: boolean): Promise<number | null> {
     const started = Date.now();
     const keys = [...this.keysOf(ids), `${this.opts.keyPrefix}lock:fencing`];
-    const args = [token, this.ttlMs, mode, intent ? '1' : '0', WRITER_INTENT_TTL_MS];
+    const args = [token, this.ttlMs, mode, waiting ? '1' : '0', Math.max(WAITER_TTL_MS, 3 * this.waitPollMs)];
     const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, ACQUIRE, keys, args))));
     const votes: Vote[] = results.map((r) => (r instanceof Error ? 'error' : r > 0 ? 'granted' : 'taken'));
     const granted = votes.filter((v) => v === 'granted').length;
@@ -189,10 +189,13 @@ export class RedisLockManager extends BaseLockManager {
     return false;
   }
 
-  /** Releases on every node (best effort: a node that does not answer lets the lease expire). */
-  async releaseRemote(ids: string[], token: string): Promise<void> {
+  /**
+   * Releases on every node (best effort: a node that does not answer lets the lease expire).
+   * `any` also withdraws the token's waiter registrations (a waiter giving up, a failed round).
+   */
+  async releaseRemote(ids: string[], token: string, mode: LockMode | 'any' = 'any'): Promise<void> {
     const keys = this.keysOf(ids);
-    const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, RELEASE, keys, [token, this.channel, ...ids]))));
+    const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, RELEASE, keys, [token, this.channel, mode, ...ids]))));
     if (results.some((r) => r instanceof Error)) this.opts.log.warn({ ids }, 'lock release did not reach every node; the lease will expire');
     // Local waiters need no round trip through the subscriber.
     ids.forEach((id) => this.wake(id));
@@ -201,7 +204,7 @@ export class RedisLockManager extends BaseLockManager {
   private keysOf(ids: string[]): string[] {
     return ids.flatMap((id) => {
       const base = `${this.opts.keyPrefix}lock:${id}`;
-      return [`${base}:w`, `${base}:r`, `${base}:ww`];
+      return [`${base}:w`, `${base}:r`, `${base}:ww`, `${base}:wt`];
     });
   }
 

@@ -1,67 +1,87 @@
 /**
  * The Redis side of the lock protocol: three Lua scripts run atomically on each quorum node.
  *
- * Keys of one lock id (three per id, in this order):
+ * Keys of one lock id (four per id, in this order):
  * - `<p>lock:<id>:w`  string: the writer's token, with a PX expiry (the writer's lease);
  * - `<p>lock:<id>:r`  sorted set: reader tokens scored by their expiry (ms, Redis clock);
  * - `<p>lock:<id>:ww` sorted set: tokens of writers waiting for the id, scored by expiry. While
  *   it is non-empty new readers are refused, which makes the lock writer-preferring across
- *   instances.
+ *   instances;
+ * - `<p>lock:<id>:wt` sorted set: tokens of every waiter (reader or writer), scored by expiry. A
+ *   release publishes a wake-up only when it is non-empty, so uncontended locks cost no pub/sub
+ *   traffic. Entries of waiters that died expire on their own.
  * Times come from the Redis server's clock (TIME), so instances never compare their own clocks.
  */
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 
+// Sorted sets are pruned of expired entries only when non-empty, and the clock is read only
+// then: an uncontended acquire or release is a handful of O(1) calls.
 const PRELUDE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local n = math.floor(#KEYS / 3)
-local function prune(i)
-  redis.call('ZREMRANGEBYSCORE', KEYS[i * 3 + 2], '-inf', now)
-  redis.call('ZREMRANGEBYSCORE', KEYS[i * 3 + 3], '-inf', now)
+local clock
+local function now()
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
+local n = math.floor(#KEYS / 4)
+local function k(i, j) return KEYS[i * 4 + j] end
+local function live(key)
+  if redis.call('ZCARD', key) == 0 then return 0 end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now())
+  return redis.call('ZCARD', key)
 end
 local function keepReaders(i, ttl)
-  local r = KEYS[i * 3 + 2]
+  local r = k(i, 2)
   if redis.call('PTTL', r) < ttl then redis.call('PEXPIRE', r, ttl) end
+end
+local function mark(key, token, ttl)
+  redis.call('ZADD', key, now() + ttl, token)
+  redis.call('PEXPIRE', key, ttl)
 end
 `;
 
 /**
- * ARGV: token, ttlMs, mode, registerIntent ('1'|'0'), intentTtlMs. The last KEY is the fencing
- * counter. Returns the new fencing token, or 0 when some id is taken (a waiting writer then
- * registers its intent on every id).
+ * ARGV: token, ttlMs, mode, waiting ('1'|'0'), waitTtlMs. The last KEY is the fencing counter.
+ * Returns the new fencing token, or 0 when some id is taken (a waiter then registers on every id,
+ * a writer also as an intent that holds new readers back).
  */
 export const ACQUIRE = `${PRELUDE}
-local token, ttl, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local token, ttl, mode, waiting = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1'
 local free = true
 for i = 0, n - 1 do
-  prune(i)
-  local holder = redis.call('GET', KEYS[i * 3 + 1])
+  local holder = redis.call('GET', k(i, 1))
   if holder and holder ~= token then
     free = false
   elseif mode == 'write' then
-    if redis.call('ZCARD', KEYS[i * 3 + 2]) > 0 then free = false end
-  elseif redis.call('ZCARD', KEYS[i * 3 + 3]) > 0 then
+    if live(k(i, 2)) > 0 then free = false end
+  elseif live(k(i, 3)) > 0 then
     free = false
   end
+  if not free then break end
 end
 if not free then
-  if ARGV[4] == '1' and mode == 'write' then
-    local intentTtl = tonumber(ARGV[5])
+  if waiting then
+    local waitTtl = tonumber(ARGV[5])
     for i = 0, n - 1 do
-      redis.call('ZADD', KEYS[i * 3 + 3], now + intentTtl, token)
-      redis.call('PEXPIRE', KEYS[i * 3 + 3], intentTtl)
+      mark(k(i, 4), token, waitTtl)
+      if mode == 'write' then mark(k(i, 3), token, waitTtl) end
     end
   end
   return 0
 end
 for i = 0, n - 1 do
   if mode == 'write' then
-    redis.call('SET', KEYS[i * 3 + 1], token, 'PX', ttl)
-    redis.call('ZREM', KEYS[i * 3 + 3], token)
+    redis.call('SET', k(i, 1), token, 'PX', ttl)
   else
-    redis.call('ZADD', KEYS[i * 3 + 2], now + ttl, token)
+    redis.call('ZADD', k(i, 2), now() + ttl, token)
     keepReaders(i, ttl)
+  end
+  if waiting then
+    redis.call('ZREM', k(i, 3), token)
+    redis.call('ZREM', k(i, 4), token)
   end
 end
 return redis.call('INCR', KEYS[#KEYS])
@@ -72,18 +92,18 @@ export const EXTEND = `${PRELUDE}
 local token, ttl, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for i = 0, n - 1 do
   if mode == 'write' then
-    if redis.call('GET', KEYS[i * 3 + 1]) ~= token then return 0 end
+    if redis.call('GET', k(i, 1)) ~= token then return 0 end
   else
-    local s = redis.call('ZSCORE', KEYS[i * 3 + 2], token)
-    if not s or tonumber(s) <= now then return 0 end
+    local s = redis.call('ZSCORE', k(i, 2), token)
+    if not s or tonumber(s) <= now() then return 0 end
   end
 end
 if ARGV[4] == '1' then return 1 end
 for i = 0, n - 1 do
   if mode == 'write' then
-    redis.call('PEXPIRE', KEYS[i * 3 + 1], ttl)
+    redis.call('PEXPIRE', k(i, 1), ttl)
   else
-    redis.call('ZADD', KEYS[i * 3 + 2], 'XX', now + ttl, token)
+    redis.call('ZADD', k(i, 2), 'XX', now() + ttl, token)
     keepReaders(i, ttl)
   end
 end
@@ -91,16 +111,20 @@ return 1
 `;
 
 /**
- * ARGV: token, channel, id1..idN. Drops whatever the token holds or waits for on every id and
- * publishes each id on the channel, waking waiters on every instance.
+ * ARGV: token, channel, mode ('read'|'write'|'any'), id1..idN. Drops what the token holds
+ * (`any`: also what it waits for) on every id and, for each id somebody waits for, publishes the
+ * id on the channel (waking the waiters of every instance).
  */
 export const RELEASE = `${PRELUDE}
-local token, channel = ARGV[1], ARGV[2]
+local token, channel, mode = ARGV[1], ARGV[2], ARGV[3]
 for i = 0, n - 1 do
-  if redis.call('GET', KEYS[i * 3 + 1]) == token then redis.call('DEL', KEYS[i * 3 + 1]) end
-  redis.call('ZREM', KEYS[i * 3 + 2], token)
-  redis.call('ZREM', KEYS[i * 3 + 3], token)
-  redis.call('PUBLISH', channel, ARGV[i + 3])
+  if mode ~= 'read' and redis.call('GET', k(i, 1)) == token then redis.call('DEL', k(i, 1)) end
+  if mode ~= 'write' then redis.call('ZREM', k(i, 2), token) end
+  if mode == 'any' then
+    redis.call('ZREM', k(i, 3), token)
+    redis.call('ZREM', k(i, 4), token)
+  end
+  if live(k(i, 4)) > 0 then redis.call('PUBLISH', channel, ARGV[i + 4]) end
 end
 return 1
 `;
