@@ -5,6 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
+import { pageColumns, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
 import { sql } from '../rooms/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
@@ -105,20 +106,20 @@ export class PaginationRepository {
   /**
    * One page of the room's timeline in pagination order (at most `limit` events), restricted to
    * the visible ranges: each range is an index range scan, and ranges are read in pagination
-   * order only until the page is full.
+   * order only until the page is full. Rows carry what presenting them needs (see page-rows.ts).
    */
-  async page(em: Em, q: PageQuery): Promise<StoredEvent[]> {
+  async page(em: Em, q: PageQuery, extras: ExtrasOptions): Promise<PageRow[]> {
     if (q.limit <= 0) return [];
     const ranges = orderedRanges(q);
-    if (ranges === null) return this.rangePage(em, q, [null], q.limit);
-    const out: StoredEvent[] = [];
+    if (ranges === null) return this.rangePage(em, q, [null], q.limit, extras);
+    const out: PageRow[] = [];
     for (let i = 0; i < ranges.length && out.length < q.limit; i += RANGES_PER_QUERY) {
-      out.push(...(await this.rangePage(em, q, ranges.slice(i, i + RANGES_PER_QUERY), q.limit - out.length)));
+      out.push(...(await this.rangePage(em, q, ranges.slice(i, i + RANGES_PER_QUERY), q.limit - out.length, extras)));
     }
     return out;
   }
 
-  private async rangePage(em: Em, q: PageQuery, ranges: (Range | null)[], limit: number): Promise<StoredEvent[]> {
+  private async rangePage(em: Em, q: PageQuery, ranges: (Range | null)[], limit: number, extras: ExtrasOptions): Promise<PageRow[]> {
     const base = baseConditions(q);
     const order = q.dir === 'b' ? 'DESC' : 'ASC';
     const params: unknown[] = [];
@@ -130,13 +131,21 @@ export class PaginationRepository {
       return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?)`;
     });
     // Ranges are disjoint and listed in pagination order, so the concatenation is already in
-    // order; the outer LIMIT stops reading further ranges once the page is full.
-    const text = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) p LIMIT ?`;
+    // order; the LIMIT stops reading further ranges once the page is full.
+    const page = parts.length === 1 ? parts[0].slice(1, -1) : `${parts.join(' UNION ALL ')} LIMIT ?`;
     if (parts.length > 1) params.push(limit);
-    const rows = await sql<EventRow>(em, text, params);
-    const events = rows.map(toStoredEvent);
-    if (parts.length > 1) events.sort((a, b) => (q.dir === 'b' ? -1 : 1) * comparePos(posOf(a), posOf(b)));
-    return events;
+    const cols = pageColumns('x', extras);
+    const rows = await sql<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
+    const sign = q.dir === 'b' ? -1 : 1;
+    return rows.map(toPageRow).sort((a, b) => sign * comparePos(posOf(a), posOf(b)));
+  }
+
+  /** Events by id with the page extras (missing ids are skipped). */
+  async eventsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
+    if (eventIds.length === 0) return [];
+    const cols = pageColumns('x', extras);
+    const rows = await sql<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
+    return rows.map(toPageRow);
   }
 
   /** Smallest depth of a room event at or after a stream position (else the latest event's depth). */

@@ -13,17 +13,19 @@
  * - No lock is taken: a page is read by one statement, so it never shows a half-purged batch.
  */
 import type { Ctx } from '../context';
-import { forbidden, MatrixError, Codes } from '../errors';
+import { MatrixError, Codes } from '../errors';
 import type { Em } from '../infra/orm';
 import type { EventView } from '../rooms/event.serializer';
 import type { RoomService } from '../rooms/room.service';
 import type { StoredEvent } from '../rooms/room.types';
-import { attachAggregations, bundledAggregations } from './aggregations';
 import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './event-filter';
+import type { ExtrasOptions, PageRow } from './page-rows';
+import { PagePresenter } from './page-presenter';
+import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
 import { PaginationRepository, posOf, type Dir, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
-import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken, type StreamToken } from './stream-token';
-import { VisibilityTimeline, type Range } from './visibility';
+import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from './stream-token';
+import type { VisibilityTimeline } from './visibility';
 
 /** Events per page when the request does not say. */
 export const DEFAULT_PAGE_LIMIT = 10;
@@ -67,14 +69,35 @@ interface Reader {
   tokenId: number;
 }
 
+/** Remembered room views (per requester and room) used to start page queries early. */
+const MAX_VIEW_HINTS = 10_000;
+const EMPTY_VIEW: RoomView = { exists: true, maxDepth: 0, maxStream: 0, membership: null, currentVisibility: null, retention: null, changes: [] };
+
+/**
+ * The early read's rows when the current plan reads the same rows: same plan, or the early read
+ * ran to the open end of the room and found nothing past the end the current view knows.
+ */
+async function reusableRows(early: { plan: PagePlan; rows: Promise<PageRow[]> }, plan: PagePlan, dir: Dir): Promise<PageRow[] | null> {
+  if (samePlan(early.plan, plan)) return early.rows;
+  if (early.plan.from.room !== OPEN_END || !samePlan({ ...early.plan, from: plan.from }, plan)) return null;
+  const rows = await early.rows;
+  const end = plan.from.room;
+  const beyond = (r: PageRow) => end.topological === null || r.depth > end.topological || (r.depth === end.topological && r.streamOrdering > end.stream);
+  return dir === 'b' && rows.some(beyond) ? null : rows;
+}
+
 export class PaginationService {
   private readonly repo = new PaginationRepository();
+  private readonly viewHints = new Map<string, RoomView>();
+  private readonly presenter: PagePresenter;
 
   constructor(
     private readonly rooms: RoomService,
     private readonly retention: RetentionService,
     private readonly opts: { msc3874Enabled: boolean },
-  ) {}
+  ) {
+    this.presenter = new PagePresenter(rooms.serializer, this.repo);
+  }
 
   /** Parses a RoomEventFilter JSON object (400 M_BAD_JSON for wrongly-typed fields). */
   parseFilter(json: Json | null): RoomEventFilter | null {
@@ -94,34 +117,20 @@ export class PaginationService {
     const limit = Math.min(req.limit ?? DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT);
     const filter = this.parseFilter(req.filter);
     const federationFormat = req.federationFormat || (filter?.federationFormat ?? false);
-    const view = await this.repo.loadRoomView(em, req.roomId, asAdmin ? null : reader.userId);
-    let from = given ?? (req.dir === 'f' ? START_TOKEN : withRoomKey(START_TOKEN, historicToken(view.maxDepth, view.maxStream)));
-    let ranges: Range[] | null = null;
-    let timeline: VisibilityTimeline | null = null;
-    if (!asAdmin) {
-      const peeking = this.checkMembership(view, reader.userId, req.roomId);
-      if (req.dir === 'b' && !peeking && view.membership?.membership === 'leave') from = await this.clampToLeave(em, req.roomId, from, view);
-      timeline = new VisibilityTimeline(view.changes, peeking);
-      ranges = timeline.visibleRanges();
-    }
-    const page: MessagesPage = { chunk: [], start: streamTokenToString(from), end: null, state: [], federationFormat };
-    if (to && (req.dir === 'f' ? isBeforeOrEq(to.room, from.room) : isBeforeOrEq(from.room, to.room))) return page;
-    const rows = await this.repo.page(em, {
-      roomId: req.roomId,
-      dir: req.dir,
-      from: from.room,
-      to: to?.room ?? null,
-      limit,
-      filter,
-      ranges,
-      client: asAdmin ? null : { minOriginTs: this.retention.visibleSince(view.retention) },
-    });
+    const extras: ExtrasOptions = { dagFields: federationFormat, aggregationsFor: reader.userId };
+    const read = (plan: PagePlan): Promise<PageRow[]> => {
+      if (to && (req.dir === 'f' ? isBeforeOrEq(to.room, plan.from.room) : isBeforeOrEq(plan.from.room, to.room))) return Promise.resolve([]);
+      const client = asAdmin ? null : { minOriginTs: plan.minOriginTs };
+      return this.repo.page(em, { roomId: req.roomId, dir: req.dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client }, extras);
+    };
+    const { plan, rows } = await this.readPage(em, { userId: reader.userId, roomId: req.roomId, dir: req.dir, given, asAdmin, minOriginTs: null }, read);
+    const page: MessagesPage = { chunk: [], start: streamTokenToString(plan.from), end: null, state: [], federationFormat };
     if (rows.length === 0) return page;
     const last = rows[rows.length - 1];
-    page.end = streamTokenToString(withRoomKey(from, historicToken(last.depth, req.dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
+    page.end = streamTokenToString(withRoomKey(plan.from, historicToken(last.depth, req.dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
     const events = filter && !isNoop(filter) ? rows.filter((e) => matchesFilter(filter, e)) : rows;
     if (events.length === 0) return page;
-    page.chunk = await this.present(em, reader, events, timeline);
+    page.chunk = await this.present(em, reader, events, plan.timeline, extras);
     if (filter?.lazyLoadMembers) {
       const senders = [...new Set(events.map((e) => e.sender))];
       page.state = await this.rooms.serializeEvents(em, await this.repo.membersAt(em, req.roomId, senders, posOf(events[0])), { requester: reader });
@@ -129,35 +138,54 @@ export class PaginationService {
     return page;
   }
 
-  /** The membership gate (spec §5.5 step 2); returns whether the user is peeking. */
-  private checkMembership(view: RoomView, userId: string, roomId: string): boolean {
-    const m = view.membership;
-    if (m?.membership === 'join') return false;
-    if (m?.membership === 'leave' && !m.forgotten) return false;
-    // Anyone else may only preview a world-readable room (and is then "peeking").
-    if (view.currentVisibility === 'world_readable') return true;
-    throw forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
+  /**
+   * Plans and reads the page. The page query is started at once from the plan the requester's
+   * previous view of the room gives (admins need no view), in parallel with loading the current
+   * view; its rows are used only if the current view plans exactly the same read.
+   */
+  private async readPage(em: Em, input: PlanInput, read: (plan: PagePlan) => Promise<PageRow[]>): Promise<{ plan: PagePlan; rows: PageRow[] }> {
+    const now = this.retention.now();
+    const key = `${input.asAdmin ? '' : input.userId}\u0000${input.roomId}`;
+    const hint = input.asAdmin ? EMPTY_VIEW : this.viewHints.get(key);
+    let early: { plan: PagePlan; rows: Promise<PageRow[]> } | null = null;
+    if (hint && !needsDepthLookup(hint, input, input.given ?? START_TOKEN)) {
+      try {
+        const plan = planPage(hint, { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(hint.retention, now) }, OPEN_END);
+        early = { plan, rows: read(plan) };
+        early.rows.catch(() => undefined);
+      } catch {
+        // The remembered view refuses the user: decide from the current one.
+      }
+    }
+    if (input.asAdmin && input.given && early) return { plan: early.plan, rows: await early.rows };
+    const view = await this.repo.loadRoomView(em, input.roomId, input.asAdmin ? null : input.userId);
+    const from = input.given ?? START_TOKEN;
+    const depthAtFrom = needsDepthLookup(view, input, from) ? await this.repo.depthAtStream(em, input.roomId, from.room.stream) : null;
+    const plan = planPage(view, { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(view.retention, now) }, historicToken(view.maxDepth, view.maxStream), depthAtFrom);
+    if (!input.asAdmin) this.rememberView(key, view);
+    if (early) {
+      const reusable = await reusableRows(early, plan, input.dir);
+      if (reusable) return { plan, rows: reusable };
+    }
+    return { plan, rows: await read(plan) };
   }
 
-  /** A departed user paginating backwards starts at their leave event at the latest (step 4). */
-  private async clampToLeave(em: Em, roomId: string, from: StreamToken, view: RoomView): Promise<StreamToken> {
-    const leave = view.changes.find((c) => c.eventId === view.membership?.eventId);
-    if (!leave) return from;
-    const current = from.room.topological ?? (await this.repo.depthAtStream(em, roomId, from.room.stream));
-    return leave.depth < current ? withRoomKey(from, historicToken(leave.depth, leave.stream)) : from;
+  private rememberView(key: string, view: RoomView): void {
+    this.viewHints.delete(key);
+    this.viewHints.set(key, view);
+    if (this.viewHints.size > MAX_VIEW_HINTS) this.viewHints.delete(this.viewHints.keys().next().value as string);
   }
 
-  /** Serialises events with `unsigned.membership` (clients) and bundled aggregations. */
-  private async present(em: Em, reader: Reader, events: StoredEvent[], timeline: VisibilityTimeline | null): Promise<EventView[]> {
-    const [views, aggregations] = await Promise.all([this.rooms.serializeEvents(em, events, { requester: reader }), bundledAggregations(em, events, reader.userId)]);
+  /** Presents rows with bundled aggregations and, for clients, `unsigned.membership`. */
+  private async present(em: Em, reader: Reader, rows: PageRow[], timeline: VisibilityTimeline | null, extras: ExtrasOptions): Promise<EventView[]> {
+    const views = await this.presenter.present(em, rows, reader, extras);
     if (timeline) {
       views.forEach((v, i) => {
-        const e = events[i];
+        const e = rows[i];
         const own = e.type === 'm.room.member' && e.stateKey === reader.userId ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : null;
         v.unsigned.membership = timeline.membershipAfter(posOf(e), own);
       });
     }
-    await attachAggregations(em, this.rooms, views, aggregations, reader);
     return views;
   }
 
@@ -168,24 +196,25 @@ export class PaginationService {
   async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, limit: number | null, filterJson: Json | null): Promise<EventContext> {
     const em = ctx.em;
     const filter = this.parseFilter(filterJson);
-    const event = await this.rooms.getEvent(em, eventId);
+    const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
+    const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);
     const beforeLimit = Math.floor(total / 2);
     const beforeFrom = historicToken(event.depth - 1, event.streamOrdering);
     const afterFrom = historicToken(event.depth, event.streamOrdering);
-    const side = (dir: Dir, from: RoomStreamToken, n: number) => this.repo.page(em, { roomId, dir, from, to: null, limit: n, filter, ranges: null, client: null });
+    const side = (dir: Dir, from: RoomStreamToken, n: number) => this.repo.page(em, { roomId, dir, from, to: null, limit: n, filter, ranges: null, client: null }, extras);
     const [before, after] = await Promise.all([side('b', beforeFrom, beforeLimit), side('f', afterFrom, total - beforeLimit)]);
     const start = before.length ? historicToken(before[before.length - 1].depth, before[before.length - 1].streamOrdering - 1) : beforeFrom;
     const end = after.length ? historicToken(after[after.length - 1].depth, after[after.length - 1].streamOrdering) : afterFrom;
-    const keep = (list: StoredEvent[]) => (filter && !isNoop(filter) ? list.filter((e) => matchesFilter(filter, e)) : list);
+    const keep = <T extends StoredEvent>(list: T[]) => (filter && !isNoop(filter) ? list.filter((e) => matchesFilter(filter, e)) : list);
     const eventsBefore = keep(before);
     const eventsAfter = keep(after);
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
     const state = keep(await this.rooms.getStateAtStream(em, roomId, lastEvent.streamOrdering, { memberKeys: members }));
-    const all = await this.present(em, reader, [...eventsBefore, event, ...eventsAfter], null);
+    const all = await this.present(em, reader, [...eventsBefore, event, ...eventsAfter], null, extras);
     return {
       eventsBefore: all.slice(0, eventsBefore.length),
       event: all[eventsBefore.length],

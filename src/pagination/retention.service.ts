@@ -52,7 +52,7 @@ export class RetentionService {
     private readonly locks: LockManager,
     private readonly scheduler: TaskScheduler,
     private readonly purges: PurgeHistoryService,
-    private readonly now: () => number,
+    readonly now: () => number,
     private readonly log: Logger,
   ) {}
 
@@ -70,9 +70,9 @@ export class RetentionService {
   }
 
   /** Oldest origin_server_ts of a message clients may still see, or null when none expire. */
-  visibleSince(room: RetentionPolicy | null): number | null {
+  visibleSince(room: RetentionPolicy | null, now = this.now()): number | null {
     const max = this.effectivePolicy(room).maxLifetime;
-    return max === null ? null : this.now() - max;
+    return max === null ? null : now - max;
   }
 
   register(): void {

@@ -267,6 +267,20 @@ describe('/messages: history visibility (spec §9.8)', () => {
     assert.deepEqual([denied.status, denied.body], [403, { errcode: 'M_FORBIDDEN', error: `User ${stranger.userId} not in room ${room}, and room previews are disabled` }]);
   });
 
+  it('never answers from what the user could see before: leave, new events, forget', async () => {
+    const room = await createRoom(s, resident.token, { preset: 'public_chat' });
+    const reader = await registerUser(s, uniq('reader'));
+    await join(s, reader.token, room);
+    await send(s, resident.token, room, 'while joined');
+    assert.deepEqual(bodies(await messages(s, reader.token, room, { dir: 'b', filter: MESSAGE_FILTER })), ['while joined']);
+    await leave(s, reader.token, room);
+    await send(s, resident.token, room, 'after leaving');
+    assert.deepEqual(bodies(await messages(s, reader.token, room, { dir: 'b', filter: MESSAGE_FILTER })), ['while joined']);
+    await http(s, 'POST', `/_matrix/client/v3/rooms/${enc(room)}/forget`, { token: reader.token, body: {} });
+    const denied = await messages(s, reader.token, room, { dir: 'b' });
+    assert.equal(denied.status, 403);
+  });
+
   it('lets anyone preview a world-readable room (peeking sees only world-readable history)', async () => {
     const room = await createRoom(s, resident.token, { preset: 'public_chat' });
     await send(s, resident.token, room, 'shared era');

@@ -1,0 +1,96 @@
+/**
+ * What a page row carries besides the event, so a whole page is presented from one statement:
+ * the content of the state it replaced (`prev_content`), its redaction and the room version (to
+ * prune it), and its bundled aggregations (references, latest edit, thread summary), looked up
+ * with correlated subqueries that cost one index probe for events nothing relates to.
+ *
+ * Bundling follows Synapse: state events, reactions and edits carry no bundle; an event that is
+ * itself in a relation cannot be a thread root; edits of redacted events are not bundled;
+ * annotations are not bundled at all.
+ */
+import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
+import type { Json, StoredEvent } from '../rooms/room.types';
+
+export interface AggregationRow {
+  /** Ids of the events referencing this one, in stream order. */
+  refs: string[] | null;
+  /** Id of the latest applicable edit. */
+  edit: string | null;
+  /** [latest event id, count, requester participated] */
+  thread: [string, number, boolean] | null;
+}
+
+export interface PageRow extends StoredEvent {
+  prevContent: Json | null;
+  prevSender: string | null;
+  redaction: StoredEvent | null;
+  roomVersion: string | null;
+  aggregations: AggregationRow | null;
+}
+
+export interface ExtrasOptions {
+  /** Also load prev_events/auth_events (only the federation format shows them). */
+  dagFields: boolean;
+  /** Compute bundled aggregations for this requester (null: none). */
+  aggregationsFor: string | null;
+}
+
+/** A well-formed `m.relates_to` of the event aliased `x` (rel_type and event_id strings). */
+const IS_RELATION = (x: string) =>
+  `coalesce(jsonb_typeof(${x}.content -> 'm.relates_to' -> 'rel_type') = 'string' AND jsonb_typeof(${x}.content -> 'm.relates_to' -> 'event_id') = 'string', false)`;
+
+function aggregationsSql(x: string): string {
+  return `CASE WHEN ${x}.state_key IS NULL
+      AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
+      AND EXISTS (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread'))
+    THEN json_build_object(
+      'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference'),
+      'edit', CASE WHEN ${x}.redacted_by IS NULL AND ${x}.type = 'm.room.message' THEN (
+        SELECT r.event_id FROM event_relations r JOIN events ed ON ed.event_id = r.event_id
+         WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.replace' AND ed.type = ${x}.type AND ed.sender = ${x}.sender
+           AND ed.room_id = ${x}.room_id AND ed.rejected_reason IS NULL
+         ORDER BY ed.origin_server_ts DESC, ed.event_id DESC LIMIT 1) END,
+      'thread', CASE WHEN NOT ${IS_RELATION(x)} THEN (
+        SELECT json_build_array((array_agg(r.event_id ORDER BY te.depth DESC, te.stream_ordering DESC))[1], count(*), bool_or(r.sender = ?) OR ${x}.sender = ?)
+          FROM event_relations r JOIN events te ON te.event_id = r.event_id
+         WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.thread' AND te.rejected_reason IS NULL AND NOT te.soft_failed
+        HAVING count(*) > 0) END)
+    END`;
+}
+
+/**
+ * The select list of page rows over an `events` row aliased `x` (the caller joins
+ * `events p ON p.event_id = x.replaces_state`), and its parameters (in text order).
+ */
+export function pageColumns(x: string, opts: ExtrasOptions): { sql: string; params: unknown[] } {
+  const base = EVENT_COLUMNS.replace(/\be\./g, `${x}.`);
+  const cols = opts.dagFields ? base : base.replace(`${x}.prev_events, ${x}.auth_events`, `'{}'::text[] AS prev_events, '{}'::text[] AS auth_events`);
+  const redaction = `CASE WHEN ${x}.redacted_by IS NOT NULL THEN (
+      SELECT json_build_object('row', row_to_json(rd), 'room_version', (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id))
+        FROM (SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ${x}.redacted_by) rd) END`;
+  const aggs = opts.aggregationsFor === null ? 'NULL' : aggregationsSql(x);
+  return {
+    sql: `${cols}, p.content AS prev_content, p.sender AS prev_sender, ${redaction} AS redaction, ${aggs} AS aggs`,
+    params: opts.aggregationsFor === null ? [] : [opts.aggregationsFor, opts.aggregationsFor],
+  };
+}
+
+interface RawPageRow extends EventRow {
+  prev_content: Json | null;
+  prev_sender: string | null;
+  redaction: { row: EventRow; room_version: string | null } | null;
+  aggs: AggregationRow | null;
+}
+
+export function toPageRow(r: RawPageRow): PageRow {
+  // Built field by field: spreading the stored event copies through a dictionary-mode object.
+  const e = toStoredEvent(r) as PageRow;
+  e.prevContent = r.prev_content;
+  e.prevSender = r.prev_sender;
+  e.redaction = r.redaction ? toStoredEvent(r.redaction.row) : null;
+  e.roomVersion = r.redaction?.room_version ?? null;
+  e.aggregations = r.aggs;
+  return e;
+}
+
+export type { RawPageRow };
