@@ -55,6 +55,12 @@ export interface Config {
   logLevel: string;
   /** Concurrent background tasks per instance. */
   maxConcurrentTasks: number;
+  /** Lease of a running task: an instance that stops renewing it loses the task after this long. */
+  taskLeaseMs: number;
+  /** Finished tasks are deleted this long after their last update. */
+  keepTasksForMs: number;
+  /** A running task with no update for this long is logged as possibly stuck. */
+  taskStuckWarningMs: number;
   dbPoolSize: number;
   /** Delay before a room whose last local member forgot it is purged; null disables. */
   forgottenRoomRetentionPeriodMs: number | null;
@@ -190,12 +196,22 @@ export function loadConfig(env: Env = process.env): Config {
     instanceName,
     logLevel: pick(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     maxConcurrentTasks: int(env, 'MAX_CONCURRENT_TASKS', Math.max(1, Math.floor(dbPoolSize / 2)), 1, 1000),
+    taskLeaseMs: durationAtLeast(env, 'TASK_LEASE', 5_000, 1_000),
+    keepTasksForMs: durationAtLeast(env, 'TASK_RETENTION', 7 * 86_400_000, 0),
+    taskStuckWarningMs: durationAtLeast(env, 'TASK_STUCK_WARNING', 86_400_000, 1_000),
     dbPoolSize,
     forgottenRoomRetentionPeriodMs: optionalDuration(env, 'FORGOTTEN_ROOM_RETENTION_PERIOD'),
     retention: retentionConfig(env),
     msc3874Enabled: bool(env, 'EXPERIMENTAL_MSC3874_ENABLED', false),
     maxRequestBodyBytes: int(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
   };
+}
+
+/** A duration setting with a default and a lower bound. */
+function durationAtLeast(env: Env, name: string, fallback: number, min: number): number {
+  const ms = optionalDuration(env, name) ?? fallback;
+  if (ms < min) throw new ConfigError(name, `must be at least ${min} ms (got ${ms})`);
+  return ms;
 }
 
 function pick(env: Env, name: string, fallback: string, allowed: string[]): string {

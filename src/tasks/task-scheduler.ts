@@ -22,51 +22,19 @@
  *   not complete is handed back (active, no lease) so another instance resumes it immediately.
  * - Finished tasks are deleted keepTasksForMs after their last update.
  */
-import { setMaxListeners, EventEmitter } from 'node:events';
-import type { Em, Orm } from '../infra/orm';
-import type { Logger } from '../logger';
+import type { Em } from '../infra/orm';
 import { badRequest, notFound } from '../errors';
 import { randomLetters } from '../ids';
 import { systemClock, type Clock } from './clock';
+import { withDefaults, type ResolvedOptions, type TaskSchedulerOptions } from './scheduler-options';
 import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
 import { TaskListener } from './task-listener';
+import { TaskWatchers } from './task-watch';
 import { OutcomeBatcher } from './outcome-batcher';
 import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
-import { TaskRepository, execOn, type Exec, type TaskRow } from './task.repository';
-import { LeaseLostError, type Json, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
-
-/** A run's lease lasts this long (database clock) unless renewed. */
-export const TASK_LEASE_MS = 5_000;
-/** Renewal period of the leases of running tasks. */
-export const LEASE_RENEW_INTERVAL_MS = 1_000;
-/** Fallback claim pass period (lost notifications, expired leases of dead instances). */
-export const POLL_INTERVAL_MS = 1_000;
-/** Finished tasks are kept this long after their last update (Synapse: 7 days). */
-export const KEEP_TASKS_FOR_MS = 7 * 24 * 3_600_000;
-/** Period of the cleanup of finished tasks (Synapse: every minute). */
-export const CLEANUP_INTERVAL_MS = 60_000;
-/** A running task without any update for this long is reported as possibly stuck (Synapse: 24 h). */
-export const LAST_UPDATE_BEFORE_WARNING_MS = 24 * 3_600_000;
-/** How long stop() lets aborted actions checkpoint before handing their tasks back anyway. */
-export const STOP_GRACE_MS = 5_000;
-
-export interface TaskSchedulerOptions {
-  orm: Orm;
-  log: Logger;
-  /** Recorded as the lease owner. */
-  instanceName: string;
-  /** Connection string for the dedicated LISTEN connection. */
-  connectionString: string;
-  maxConcurrentTasks: number;
-  clock?: Clock;
-  leaseMs?: number;
-  leaseRenewMs?: number;
-  pollIntervalMs?: number;
-  keepTasksForMs?: number;
-  cleanupIntervalMs?: number;
-  warnAfterMs?: number;
-  stopGraceMs?: number;
-}
+import { TaskRepository, type TaskRow } from './task.repository';
+import { LeaseKeeper } from './lease-keeper';
+import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
 export class PgTaskScheduler implements TaskScheduler {
   readonly clock: Clock;
@@ -75,9 +43,10 @@ export class PgTaskScheduler implements TaskScheduler {
   private readonly outcomes: OutcomeBatcher;
   private readonly actions = new Map<string, TaskAction>();
   private readonly running = new Map<string, { run: ActiveRun; done: Promise<void> }>();
-  private readonly watchers = new EventEmitter();
+  private readonly watchers = new TaskWatchers();
   private readonly listener: TaskListener;
-  private readonly o: Required<Omit<TaskSchedulerOptions, 'clock'>>;
+  private readonly leases: LeaseKeeper;
+  private readonly o: ResolvedOptions;
   private started = false;
   private stopping = false;
   private passing = false;
@@ -88,21 +57,10 @@ export class PgTaskScheduler implements TaskScheduler {
   private cancelDueTimer: (() => void) | null = null;
   private dueTimerAt = Infinity;
   private cancelCleanup: (() => void) | null = null;
-  private lastRenewal = Date.now();
 
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
-    this.o = {
-      leaseMs: TASK_LEASE_MS,
-      leaseRenewMs: LEASE_RENEW_INTERVAL_MS,
-      pollIntervalMs: POLL_INTERVAL_MS,
-      keepTasksForMs: KEEP_TASKS_FOR_MS,
-      cleanupIntervalMs: CLEANUP_INTERVAL_MS,
-      warnAfterMs: LAST_UPDATE_BEFORE_WARNING_MS,
-      stopGraceMs: STOP_GRACE_MS,
-      ...opts,
-    } as Required<Omit<TaskSchedulerOptions, 'clock'>>;
-    setMaxListeners(0, this.watchers);
+    this.o = withDefaults(opts);
     this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
       claimFor: (freed) => (this.started && !this.stopping ? this.reserve(freed) : null),
       claimed: (spec, rows) => this.claimed(spec, rows),
@@ -116,6 +74,7 @@ export class PgTaskScheduler implements TaskScheduler {
       },
       opts.log,
     );
+    this.leases = new LeaseKeeper({ orm: opts.orm, repo: this.repo, listener: this.listener, log: opts.log, clock: this.clock, leaseMs: this.o.leaseMs, warnAfterMs: this.o.warnAfterMs });
   }
 
   /** Registers the function of an action; call before start() so resumed tasks find it. */
@@ -171,7 +130,7 @@ export class PgTaskScheduler implements TaskScheduler {
     await this.repo.notify(em, `c|${id}`);
     this.running.get(id)?.run.abort(new TaskCancelledError(id));
     const task = publicTask(row);
-    this.watchers.emit(id, task);
+    this.watchers.changed(task);
     return task;
   }
 
@@ -186,36 +145,8 @@ export class PgTaskScheduler implements TaskScheduler {
    * Yields the task now and after every change (local changes at once, others within
    * WATCH_POLL_MS) until it is finished, deleted, or `signal` aborts.
    */
-  async *watchTask(em: Em, id: string, signal: AbortSignal, pollMs = 500): AsyncGenerator<ScheduledTask> {
-    let last = '';
-    let pending: ScheduledTask | null = null;
-    let wake: (() => void) | null = null;
-    const onChange = (t: ScheduledTask) => {
-      pending = t;
-      wake?.();
-    };
-    this.watchers.on(id, onChange);
-    try {
-      for (;;) {
-        const task = pending ?? (await this.getTask(em.fork(), id));
-        pending = null;
-        if (!task) return;
-        const key = JSON.stringify(task);
-        if (key !== last) {
-          last = key;
-          yield task;
-        }
-        if (isTerminal(task.status) || signal.aborted) return;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, pollMs);
-          wake = () => (clearTimeout(t), resolve());
-          signal.addEventListener('abort', wake, { once: true });
-        });
-        wake = null;
-      }
-    } finally {
-      this.watchers.off(id, onChange);
-    }
+  watchTask(em: Em, id: string, signal: AbortSignal): AsyncGenerator<ScheduledTask> {
+    return this.watchers.watch(id, () => this.getTask(em.fork(), id), signal);
   }
 
   /** Starts claiming: LISTEN, timers, then a first pass (which resumes orphaned tasks). */
@@ -224,7 +155,7 @@ export class PgTaskScheduler implements TaskScheduler {
     this.started = true;
     await this.listener.start();
     this.timers.push(setInterval(() => this.kick(), this.o.pollIntervalMs));
-    this.timers.push(setInterval(() => void this.renewLeases(), this.o.leaseRenewMs));
+    this.timers.push(setInterval(() => void this.leases.renew([...this.running.values()].map((e) => e.run)), this.o.leaseRenewMs));
     this.timers.forEach((t) => t.unref());
     this.scheduleCleanup();
     this.kick();
@@ -334,9 +265,9 @@ export class PgTaskScheduler implements TaskScheduler {
       log: this.o.log,
       leaseMs: this.o.leaseMs,
       outcomes: this.outcomes,
-      changed: (t) => this.watchers.emit(t.id, t),
+      changed: (t) => this.watchers.changed(t),
     });
-    this.watchers.emit(row.id, { ...run.task });
+    this.watchers.changed({ ...run.task });
     const done = this.execute(run, action).finally(() => {
       this.running.delete(row.id);
       this.kick();
@@ -367,33 +298,6 @@ export class PgTaskScheduler implements TaskScheduler {
     for (const a of actions) await this.repo.notify(em, `n|0|${a}`).catch(() => undefined);
   }
 
-  private async renewLeases(): Promise<void> {
-    const runs = [...this.running.values()].map((e) => e.run).filter((r) => !r.signal.aborted);
-    if (runs.length === 0) return void (this.lastRenewal = Date.now());
-    try {
-      // On the listener's own connection when it is up: renewals must not queue behind the pool.
-      const pooled = execOn(this.o.orm.em.fork());
-      const exec: Exec = async (text, params) => (await this.listener.query(text, params)) ?? pooled(text, params);
-      const renewed = await this.repo.renew(exec, runs.map((r) => r.lease), this.o.leaseMs);
-      this.lastRenewal = Date.now();
-      runs.filter((r) => !renewed.has(r.task.id)).forEach((r) => r.abort(new LeaseLostError(r.task.id)));
-    } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, 'task lease renewal failed');
-      // Past the lease, another instance may own these tasks: stop before doing damage.
-      if (Date.now() - this.lastRenewal >= this.o.leaseMs) runs.forEach((r) => r.abort(new LeaseLostError(r.task.id)));
-    }
-    this.warnStuck(runs);
-  }
-
-  private warnStuck(runs: ActiveRun[]): void {
-    const now = this.clock.now();
-    for (const r of runs) {
-      if (now - r.lastUpdate < this.o.warnAfterMs || now - r.warnedAt < this.o.warnAfterMs) continue;
-      r.warnedAt = now;
-      this.o.log.warn({ taskId: r.task.id, action: r.task.action, sinceMs: now - r.lastUpdate }, 'running task has made no update for a long time; it may be stuck');
-    }
-  }
-
   private scheduleCleanup(): void {
     this.cancelCleanup = this.clock.setTimer(this.o.cleanupIntervalMs, () => {
       if (this.stopping) return;
@@ -408,4 +312,4 @@ function publicTask(row: TaskRow): ScheduledTask {
   return task;
 }
 
-export type { Json };
+export { TASK_LEASE_MS, type TaskSchedulerOptions } from './scheduler-options';

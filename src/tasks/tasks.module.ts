@@ -18,6 +18,10 @@ export function createTasksModule(d: ModuleDeps): AppModule {
     instanceName: d.config.instanceName,
     connectionString: d.orm.config.get('clientUrl')!,
     maxConcurrentTasks: d.config.maxConcurrentTasks,
+    leaseMs: d.config.taskLeaseMs,
+    leaseRenewMs: Math.max(250, Math.floor(d.config.taskLeaseMs / 5)),
+    keepTasksForMs: d.config.keepTasksForMs,
+    warnAfterMs: d.config.taskStuckWarningMs,
   });
   d.registry.set('locks', locks);
   d.registry.set('scheduler', scheduler);

@@ -1,0 +1,53 @@
+/** The scheduler's limits (named, with their units) and its options. */
+import type { Orm } from '../infra/orm';
+import type { Logger } from '../logger';
+import type { Clock } from './clock';
+
+/** A run's lease lasts this long (database clock) unless renewed. */
+export const TASK_LEASE_MS = 5_000;
+/** Renewal period of the leases of running tasks. */
+export const LEASE_RENEW_INTERVAL_MS = 1_000;
+/** Fallback claim pass period (lost notifications, expired leases of dead instances). */
+export const POLL_INTERVAL_MS = 1_000;
+/** Finished tasks are kept this long after their last update (Synapse: 7 days). */
+export const KEEP_TASKS_FOR_MS = 7 * 24 * 3_600_000;
+/** Period of the cleanup of finished tasks (Synapse: every minute). */
+export const CLEANUP_INTERVAL_MS = 60_000;
+/** A running task without any update for this long is reported as possibly stuck (Synapse: 24 h). */
+export const LAST_UPDATE_BEFORE_WARNING_MS = 24 * 3_600_000;
+/** How long stop() lets aborted actions checkpoint before handing their tasks back anyway. */
+export const STOP_GRACE_MS = 5_000;
+
+export interface TaskSchedulerOptions {
+  orm: Orm;
+  log: Logger;
+  /** Recorded as the lease owner. */
+  instanceName: string;
+  /** Connection string for the dedicated LISTEN connection. */
+  connectionString: string;
+  maxConcurrentTasks: number;
+  clock?: Clock;
+  leaseMs?: number;
+  leaseRenewMs?: number;
+  pollIntervalMs?: number;
+  keepTasksForMs?: number;
+  cleanupIntervalMs?: number;
+  warnAfterMs?: number;
+  stopGraceMs?: number;
+}
+
+export type ResolvedOptions = Required<Omit<TaskSchedulerOptions, 'clock'>>;
+
+/** The options with every unset limit at its default. */
+export function withDefaults(opts: TaskSchedulerOptions): ResolvedOptions {
+  return {
+    leaseMs: TASK_LEASE_MS,
+    leaseRenewMs: LEASE_RENEW_INTERVAL_MS,
+    pollIntervalMs: POLL_INTERVAL_MS,
+    keepTasksForMs: KEEP_TASKS_FOR_MS,
+    cleanupIntervalMs: CLEANUP_INTERVAL_MS,
+    warnAfterMs: LAST_UPDATE_BEFORE_WARNING_MS,
+    stopGraceMs: STOP_GRACE_MS,
+    ...opts,
+  } as ResolvedOptions;
+}
