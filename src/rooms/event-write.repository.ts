@@ -5,7 +5,13 @@
  */
 import type { Em } from '../infra/orm';
 import type { Json } from './room.types';
-import { sql, sqlBound } from './sql';
+import { sqlPrepared } from './sql';
+
+/** Numbers `?` placeholders as `$1, $2, ...` (for prepared statements). */
+function numbered(text: string): string {
+  let n = 0;
+  return text.replace(/\?/g, () => `$${++n}`);
+}
 
 export interface LockedRoom {
   roomId: string;
@@ -36,6 +42,8 @@ export interface TxnRow {
 }
 
 export interface BatchContext {
+  /** Existing rooms found: their last depth and version. */
+  rooms: Map<string, { lastDepth: number; roomVersion: string }>;
   state: StateRow[];
   extremities: { room_id: string; event_id: string }[];
   txns: TxnRow[];
@@ -57,9 +65,10 @@ export interface TxnRef {
 
 /** The rows a batch writes, per table (empty lists are skipped). */
 export interface BatchWrite {
+  /** Compare-and-set of existing rooms' depth: the whole write happens only if every one holds. */
+  guards: { room_id: string; old_depth: number; new_depth: number }[];
   newRooms: Json[];
   newStats: Json[];
-  depths: { room_id: string; last_depth: number }[];
   events: Json[];
   currentState: Json[];
   memberships: Json[];
@@ -81,7 +90,7 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
   {
     key: 'newRooms',
     cte: `INSERT INTO rooms (room_id, room_version, creator, room_type, is_public, created_ts, last_depth)
-      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, room_version text, creator text, room_type text, is_public boolean, created_ts bigint, last_depth bigint)`,
+      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, room_version text, creator text, room_type text, is_public boolean, created_ts bigint, last_depth bigint) WHERE {GATE}`,
   },
   {
     key: 'newStats',
@@ -91,11 +100,7 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
       SELECT * FROM json_to_recordset(?::json) AS x(room_id text, name text, canonical_alias text, topic text, avatar text, join_rules text,
         history_visibility text, guest_access text, encryption text, federatable boolean, is_public boolean, room_version text, creator text,
         room_type text, tombstone_successor text, joined_members int, joined_local_members int, invited_members int, left_members int,
-        banned_members int, knocked_members int, state_events int)`,
-  },
-  {
-    key: 'depths',
-    cte: `UPDATE rooms r SET last_depth = x.last_depth FROM json_to_recordset(?::json) AS x(room_id text, last_depth bigint) WHERE r.room_id = x.room_id`,
+        banned_members int, knocked_members int, state_events int) WHERE {GATE}`,
   },
   {
     key: 'events',
@@ -103,41 +108,41 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
         prev_events, auth_events, redacts, replaces_state, redacted_by, txn_scope, txn_id, contains_url, labels)
       SELECT stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, received_ts, depth,
         prev_events, auth_events, redacts, replaces_state, redacted_by, txn_scope, txn_id, contains_url, labels
-      FROM json_to_recordset(?::json) AS x(${EVENT_RECORD})`,
+      FROM json_to_recordset(?::json) AS x(${EVENT_RECORD}) WHERE {GATE}`,
   },
   {
     key: 'currentState',
     cte: `INSERT INTO current_state_events (room_id, type, state_key, event_id, membership)
-      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, type text, state_key text, event_id text, membership text)
+      SELECT * FROM json_to_recordset(?::json) AS x(room_id text, type text, state_key text, event_id text, membership text) WHERE {GATE}
       ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership`,
   },
   {
     key: 'memberships',
     cte: `INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, display_name, avatar_url, stream_ordering, depth)
       SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, user_id text, sender text, membership text,
-        display_name text, avatar_url text, stream_ordering bigint, depth bigint)`,
+        display_name text, avatar_url text, stream_ordering bigint, depth bigint) WHERE {GATE}`,
   },
   {
     key: 'localMemberships',
     cte: `INSERT INTO local_current_membership (room_id, user_id, event_id, membership, forgotten)
-      SELECT room_id, user_id, event_id, membership, false FROM json_to_recordset(?::json) AS x(room_id text, user_id text, event_id text, membership text)
+      SELECT room_id, user_id, event_id, membership, false FROM json_to_recordset(?::json) AS x(room_id text, user_id text, event_id text, membership text) WHERE {GATE}
       ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership, forgotten = false`,
   },
   {
     key: 'relations',
     cte: `INSERT INTO event_relations (event_id, room_id, relates_to_id, relation_type, aggregation_key, sender, stream_ordering)
       SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, relates_to_id text, relation_type text, aggregation_key text,
-        sender text, stream_ordering bigint)`,
+        sender text, stream_ordering bigint) WHERE {GATE}`,
   },
   {
     key: 'retention',
     cte: `INSERT INTO room_retention (event_id, room_id, min_lifetime, max_lifetime)
-      SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, min_lifetime bigint, max_lifetime bigint)`,
+      SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, min_lifetime bigint, max_lifetime bigint) WHERE {GATE}`,
   },
   {
     key: 'redactions',
     cte: `UPDATE events e SET redacted_by = x.redacted_by FROM json_to_recordset(?::json) AS x(event_id text, room_id text, redacted_by text)
-      WHERE e.event_id = x.event_id AND e.room_id = x.room_id AND e.redacted_by IS NULL`,
+      WHERE {GATE} AND e.event_id = x.event_id AND e.room_id = x.room_id AND e.redacted_by IS NULL`,
   },
   {
     key: 'stats',
@@ -157,16 +162,16 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
         room_type = CASE WHEN x.patch -> 'room_type' IS NULL THEN s.room_type ELSE x.patch ->> 'room_type' END,
         federatable = CASE WHEN x.patch -> 'federatable' IS NULL THEN s.federatable ELSE (x.patch ->> 'federatable')::boolean END
       FROM json_to_recordset(?::json) AS x(room_id text, dj int, djl int, di int, dl int, db int, dk int, ds int, patch jsonb)
-      WHERE s.room_id = x.room_id`,
+      WHERE {GATE} AND s.room_id = x.room_id`,
   },
   {
     key: 'aliases',
-    cte: `INSERT INTO room_aliases (room_alias, room_id, creator) SELECT * FROM json_to_recordset(?::json) AS x(room_alias text, room_id text, creator text)`,
+    cte: `INSERT INTO room_aliases (room_alias, room_id, creator) SELECT * FROM json_to_recordset(?::json) AS x(room_alias text, room_id text, creator text) WHERE {GATE}`,
   },
 ];
 
-const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f USING json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE f.room_id = x.room_id`;
-const EXTREMITIES_INSERT = `INSERT INTO event_forward_extremities (room_id, event_id) SELECT * FROM json_to_recordset(?::json) AS x(room_id text, event_id text)`;
+const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f USING json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE {GATE} AND f.room_id = x.room_id`;
+const EXTREMITIES_INSERT = `INSERT INTO event_forward_extremities (room_id, event_id) SELECT * FROM json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE {GATE}`;
 
 export class EventWriteRepository {
   /**
@@ -176,12 +181,10 @@ export class EventWriteRepository {
   async lockRooms(em: Em, roomIds: string[]): Promise<Map<string, LockedRoom>> {
     const out = new Map<string, LockedRoom>();
     if (roomIds.length === 0) return out;
-    const rows = await sql<{ room_id: string; last_depth: string; room_version: string }>(
+    const rows = await sqlPrepared<{ room_id: string; last_depth: string; room_version: string }>(
       em,
-      roomIds.length === 1
-        ? 'SELECT room_id, last_depth, room_version FROM rooms WHERE room_id = ? FOR UPDATE'
-        : 'SELECT room_id, last_depth, room_version FROM rooms WHERE room_id IN (?) ORDER BY room_id FOR UPDATE',
-      roomIds.length === 1 ? [roomIds[0]] : [roomIds],
+      'SELECT room_id, last_depth, room_version FROM rooms WHERE room_id = ANY($1::text[]) ORDER BY room_id FOR UPDATE',
+      [roomIds],
     );
     for (const r of rows) out.set(r.room_id, { roomId: r.room_id, lastDepth: Number(r.last_depth), roomVersion: r.room_version });
     return out;
@@ -203,8 +206,11 @@ export class EventWriteRepository {
       params.push(JSON.stringify(keys));
     }
     if (rooms.length > 0) {
+      parts.push(`SELECT 'r' AS kind, room_id, NULL AS type, NULL AS state_key, NULL AS event_id, room_version AS membership, NULL AS sender, NULL::jsonb AS content,
+        NULL::bigint AS stream_ordering, last_depth AS depth, NULL AS txn_scope, NULL AS txn_id FROM rooms WHERE room_id = ANY(?::text[])`);
+      params.push(rooms);
       parts.push(`SELECT 'x' AS kind, room_id, NULL AS type, NULL AS state_key, event_id, NULL AS membership, NULL AS sender, NULL::jsonb AS content,
-        NULL::bigint AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM event_forward_extremities WHERE room_id IN (?)`);
+        NULL::bigint AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM event_forward_extremities WHERE room_id = ANY(?::text[])`);
       params.push(rooms);
     }
     if (txns.length > 0) {
@@ -216,14 +222,15 @@ export class EventWriteRepository {
     }
     if (streams > 0) {
       parts.push(`SELECT 'n' AS kind, NULL AS room_id, NULL AS type, NULL AS state_key, NULL AS event_id, NULL AS membership, NULL AS sender,
-        NULL::jsonb AS content, nextval('events_stream_seq') AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM generate_series(1, ?)`);
+        NULL::jsonb AS content, nextval('events_stream_seq') AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM generate_series(1, ?::int)`);
       params.push(streams);
     }
-    const ctx: BatchContext = { state: [], extremities: [], txns: [], streams: [] };
+    const ctx: BatchContext = { rooms: new Map(), state: [], extremities: [], txns: [], streams: [] };
     if (parts.length === 0) return ctx;
-    const rows = await sql<StateRow & { kind: string; txn_scope: string; txn_id: string }>(em, parts.join('\nUNION ALL\n'), params);
+    const rows = await sqlPrepared<StateRow & { kind: string; txn_scope: string; txn_id: string }>(em, numbered(parts.join('\nUNION ALL\n')), params);
     for (const r of rows) {
       if (r.kind === 's') ctx.state.push(r);
+      else if (r.kind === 'r') ctx.rooms.set(r.room_id, { lastDepth: Number(r.depth), roomVersion: r.membership as string });
       else if (r.kind === 'x') ctx.extremities.push({ room_id: r.room_id, event_id: r.event_id });
       else if (r.kind === 't') ctx.txns.push(r);
       else ctx.streams.push(Number(r.stream_ordering));
@@ -232,25 +239,40 @@ export class EventWriteRepository {
     return ctx;
   }
 
-  /** Writes a batch in one statement (a second one replaces forward extremities). */
-  async write(em: Em, w: BatchWrite): Promise<void> {
+  /**
+   * Writes a batch in one statement. With guards, every part is conditional on all of them
+   * holding; returns how many held (fewer than asked = nothing was written).
+   */
+  async write(em: Em, w: BatchWrite): Promise<number> {
     const ctes: string[] = [];
     const params: string[] = [];
+    const add = (sql: string, rows: unknown[]) => {
+      ctes.push(`w${ctes.length} AS (${sql})`);
+      params.push(JSON.stringify(rows));
+    };
+    if (w.guards.length > 0) add(GUARD, w.guards);
+    // Every INSERT/UPDATE/DELETE below is fed by json_to_recordset(...) AS x: gating its rows on the
+    // guard count makes the whole statement write nothing when a guard failed.
+    const gate = w.guards.length > 0 ? `(SELECT count(*) FROM w0) = ${w.guards.length}` : '';
     for (const p of PARTS) {
       const rows = w[p.key] as unknown[];
-      if (rows.length === 0) continue;
-      ctes.push(`w${ctes.length} AS (${p.cte})`);
-      params.push(JSON.stringify(rows));
+      if (rows.length > 0) add(withGate(p.cte, gate), rows);
     }
     if (w.extremities.length > 0) {
-      // Deleting and inserting extremities in one statement would let the DELETE see only the
-      // pre-statement rows, which is what we want: the new extremity is never among them.
-      ctes.push(`w${ctes.length} AS (${EXTREMITIES_DELETE})`);
-      params.push(JSON.stringify(w.extremities));
-      ctes.push(`w${ctes.length} AS (${EXTREMITIES_INSERT})`);
-      params.push(JSON.stringify(w.extremities));
+      // The DELETE sees only the pre-statement rows, never the new extremity inserted beside it.
+      add(withGate(EXTREMITIES_DELETE, gate), w.extremities);
+      add(withGate(EXTREMITIES_INSERT, gate), w.extremities);
     }
-    if (ctes.length === 0) return;
-    await sqlBound(em, `WITH ${ctes.join(',\n')} SELECT 1`, params);
+    if (ctes.length === 0) return 0;
+    const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${w.guards.length > 0 ? '(SELECT count(*) FROM w0)' : '0'} AS guarded`), params);
+    return Number(rows[0]?.guarded ?? 0);
   }
+}
+
+const GUARD = `UPDATE rooms r SET last_depth = x.new_depth FROM json_to_recordset(?::json) AS x(room_id text, old_depth bigint, new_depth bigint)
+  WHERE r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;
+
+/** Puts the guard condition (or TRUE) where a part says {GATE}. */
+function withGate(sql: string, gate: string): string {
+  return sql.replace('{GATE}', gate || 'TRUE');
 }

@@ -88,7 +88,7 @@ export class ImportService {
       results = await this.persister.persist(em, batches, { locateErrors: true });
     } catch (err) {
       if (err instanceof UnknownRoomError) throw new MatrixError(404, `Unknown room ${err.roomId}: a new room must start with its m.room.create event`);
-      if ((err as { code?: string }).code === '23505') throw new MatrixError(409, 'A room or event of this import already exists');
+      if ((err as { code?: string }).code === '23505') throw new MatrixError(409, `A room or event of this import already exists (${(err as Error).message.split(' - ').pop()})`);
       throw err;
     }
     return results.map((events, i) => ({

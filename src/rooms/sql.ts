@@ -1,7 +1,9 @@
 /**
- * Query helpers for the rooms repositories. Both honour the EntityManager's open transaction
- * (a plain `getConnection().execute()` would not).
+ * Query helpers for the rooms repositories. All honour the EntityManager's open transaction (a
+ * plain `getConnection().execute()` would not).
  */
+import { createHash } from 'node:crypto';
+import type { Knex } from '@mikro-orm/postgresql';
 import type { Em } from '../infra/orm';
 
 /** Runs parameterised SQL (`?` placeholders) inside the em's transaction, if any. */
@@ -9,20 +11,36 @@ export function sql<T = Record<string, unknown>>(em: Em, text: string, params: u
   return em.getConnection().execute<T[]>(text, params, 'all', em.getTransactionContext());
 }
 
+interface PgConnection {
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `rooms_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 /**
- * Runs SQL whose parameters are sent as bind values instead of being inlined in the text: used
- * for the multi-megabyte JSON documents of bulk writes, so no escaping pass runs over them.
- * Placeholders are `?`; array parameters must not be used (pass JSON).
+ * Runs SQL with `$n` placeholders as a named prepared statement on the em's transaction
+ * connection (or a pooled one): PostgreSQL plans the hot-path statements once per connection
+ * instead of on every send, and parameters travel as bind values (no escaping pass over the
+ * multi-megabyte JSON documents of bulk writes). Arrays bind as PostgreSQL arrays.
  */
-export async function sqlBound<T = Record<string, unknown>>(em: Em, text: string, params: unknown[]): Promise<T[]> {
-  const knex = em.getConnection().getKnex();
-  const query = knex.raw(text, params as unknown as readonly string[]);
-  const trx = em.getTransactionContext();
-  if (trx) query.transacting(trx);
+export async function sqlPrepared<T = Record<string, unknown>>(em: Em, text: string, values: unknown[]): Promise<T[]> {
+  const trx = em.getTransactionContext() as Knex.Transaction | undefined;
+  const client = (trx ?? em.getConnection().getKnex()).client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
+  const conn = await client.acquireConnection();
   try {
-    const res = (await query) as { rows: T[] };
-    return res.rows;
+    return (await conn.query({ name: statementName(text), text, values })).rows as T[];
   } catch (err) {
     throw em.getDriver().getPlatform().getExceptionConverter().convertException(err as Error);
+  } finally {
+    await client.releaseConnection(conn);
   }
 }

@@ -6,6 +6,7 @@
  * is valid under the auth rules at the point it is emitted; event ids are generated here so later
  * events can relate to earlier ones.
  */
+import { createHash } from 'node:crypto';
 import { planRoom } from '../room-creation';
 import { KNOWN_ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from '../room-versions';
 import type { ImportedEvent } from '../import.service';
@@ -45,6 +46,7 @@ export class RoomBuilder {
   private readonly recent: { id: string; sender: string }[] = [];
   private readonly iterator: Iterator<ImportedEvent>;
   private emitted = 0;
+  private idCounter = 0;
   private totalPlanned = 0;
   /** Whether the room's first events (m.room.create ...) were handed out already. */
   started = false;
@@ -68,8 +70,10 @@ export class RoomBuilder {
     return out;
   }
 
+  /** Unique and reproducible: a hash of the room id and the event's position (PRNG streams of different rooms can overlap). */
   private newId(): string {
-    return `$${this.rng.letters(43)}`;
+    this.idCounter += 1;
+    return `$${createHash('sha256').update(`${this.profile.roomId}/${this.idCounter}`).digest('base64url')}`;
   }
 
   private ts(): number {
