@@ -3,7 +3,7 @@
  * 1.114 applies them), as pure functions over the room state in force before the event. Error
  * texts are Synapse's; Synapse's "unstable spec" auth errors are plain M_FORBIDDEN by default.
  */
-import { MatrixError, badRequest, forbidden } from '../errors';
+import { badRequest, forbidden } from '../errors';
 import { domainOf } from '../ids';
 import type { RoomVersion } from './room-versions';
 import type { Json, Membership } from './room.types';
@@ -214,7 +214,8 @@ function checkMembership(version: RoomVersion, ev: EventToAuth, state: StateMap)
       if (userLevel <= targetLevel) throw forbidden("You don't have permission to ban this user");
       return;
     case 'knock':
-      if (!version.knockJoinRule) break;
+      // Synapse answers 500 "Unknown membership" here (rooms before v7 have no knock); refuse instead.
+      if (!version.knockJoinRule) throw forbidden("You don't have permission to knock");
       if (joinRule !== 'knock' && !(version.knockRestrictedJoinRule && joinRule === 'knock_restricted')) throw forbidden("You don't have permission to knock");
       if (target !== ev.sender) throw forbidden('You cannot knock for other users');
       if (targetMembership === 'join') throw forbidden('You cannot knock on a room you are already in');
@@ -222,7 +223,7 @@ function checkMembership(version: RoomVersion, ev: EventToAuth, state: StateMap)
       if (targetBanned) throw forbidden('You are banned from this room');
       return;
   }
-  throw new MatrixError(500, `Unknown membership ${membership}`);
+  throw badRequest('Invalid membership key');
 }
 
 interface JoinFacts {
