@@ -1,7 +1,8 @@
 /**
  * LISTEN on the tasks channel over a dedicated PostgreSQL connection (a pooled connection would
  * be handed to other work and lose the subscription). Payloads:
- * - `n|<timestamp>|<action>`: a task was scheduled (due at `timestamp`) or a lease was given back;
+ * - `n|<timestamp>|<id>|<action>`: a task was scheduled (due at `timestamp`), or tasks of the
+ *   action were handed back (no id, timestamp 0);
  * - `c|<id>`: a task was cancelled (its runner, wherever it is, stops).
  * The connection is re-opened after a failure; the scheduler's polling covers the gap.
  */
@@ -13,7 +14,7 @@ import { TASKS_CHANNEL } from './task.repository';
 const RECONNECT_DELAY_MS = 1_000;
 
 export interface TaskEvents {
-  onNew(action: string, timestamp: number): void;
+  onNew(action: string, timestamp: number, id: string): void;
   onCancel(id: string): void;
   /** The subscription (re)started: anything may have been missed. */
   onConnected(): void;
@@ -67,8 +68,8 @@ export class TaskListener {
   }
 
   private dispatch(payload: string): void {
-    const [kind, a, ...rest] = payload.split('|');
-    if (kind === 'n') this.events.onNew(rest.join('|'), Number(a));
+    const [kind, a, b, ...rest] = payload.split('|');
+    if (kind === 'n') this.events.onNew(rest.join('|'), Number(a), b);
     else if (kind === 'c') this.events.onCancel(a);
   }
 

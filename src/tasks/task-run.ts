@@ -95,7 +95,6 @@ export class ActiveRun implements TaskRun {
     if (outer) return fn(outer);
     return this.d.orm.em.fork().transactional(async (tx) => {
       if (!(await this.d.repo.lockLease(tx, this.lease, this.d.leaseMs))) throw this.lost();
-      await this.d.repo.limitIdleInTransaction(tx, this.d.leaseMs);
       return this.inTx.run(tx, () => fn(tx));
     });
   }

@@ -36,6 +36,9 @@ import { TaskRepository, type TaskRow } from './task.repository';
 import { LeaseKeeper } from './lease-keeper';
 import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
+/** Bound of the set of notification echoes to ignore (entries whose echo was lost are dropped). */
+const MAX_ECHOES = 10_000;
+
 export class PgTaskScheduler implements TaskScheduler {
   readonly clock: Clock;
   private readonly repo = new TaskRepository();
@@ -51,6 +54,9 @@ export class PgTaskScheduler implements TaskScheduler {
   private stopping = false;
   private passing = false;
   private again = false;
+  private lookAhead = false;
+  /** Ids of tasks scheduled and claimed for here, whose own notification is to be ignored. */
+  private readonly echoes = new Set<string>();
   /** Slots held by claims in flight. */
   private reserved = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -68,9 +74,9 @@ export class PgTaskScheduler implements TaskScheduler {
     this.listener = new TaskListener(
       opts.connectionString,
       {
-        onNew: (action, at) => this.actions.has(action) && (at <= this.clock.now() ? this.kick() : this.armDueTimer(at)),
+        onNew: (action, at, id) => this.onNew(action, at, id),
         onCancel: (id) => this.running.get(id)?.run.abort(new TaskCancelledError(id)),
-        onConnected: () => this.kick(),
+        onConnected: () => this.kick(true),
       },
       opts.log,
     );
@@ -93,9 +99,21 @@ export class PgTaskScheduler implements TaskScheduler {
     const now = this.clock.now();
     const timestamp = opts.timestamp === undefined || opts.timestamp === null || opts.timestamp < now ? now : opts.timestamp;
     await this.repo.insert(em, { id, action, timestamp, resourceId: opts.resourceId ?? null, params: opts.params ?? null });
-    if (timestamp <= now) this.kick();
-    else this.armDueTimer(timestamp);
+    if (timestamp > now) this.armDueTimer(timestamp);
+    else if (!em.isInTransaction()) {
+      // Committed already: claim now and ignore the notification's echo. Inside a transaction the
+      // row is invisible until commit, and the notification (sent at commit) is the wake-up.
+      this.kick();
+      if (this.echoes.size >= MAX_ECHOES) this.echoes.clear();
+      this.echoes.add(id);
+    }
     return id;
+  }
+
+  private onNew(action: string, at: number, id: string): void {
+    if (this.echoes.delete(id) || !this.actions.has(action)) return;
+    if (at <= this.clock.now()) this.kick();
+    else this.armDueTimer(at);
   }
 
   /** The task, or null (also once cleaned up). */
@@ -154,11 +172,11 @@ export class PgTaskScheduler implements TaskScheduler {
     if (this.started) return;
     this.started = true;
     await this.listener.start();
-    this.timers.push(setInterval(() => this.kick(), this.o.pollIntervalMs));
+    this.timers.push(setInterval(() => this.kick(true), this.o.pollIntervalMs));
     this.timers.push(setInterval(() => void this.leases.renew([...this.running.values()].map((e) => e.run)), this.o.leaseRenewMs));
     this.timers.forEach((t) => t.unref());
     this.scheduleCleanup();
-    this.kick();
+    this.kick(true);
   }
 
   /**
@@ -189,9 +207,13 @@ export class PgTaskScheduler implements TaskScheduler {
     return [...this.running.keys()];
   }
 
-  /** Runs a claim pass now (or right after the one in progress). */
-  kick(): void {
+  /**
+   * Runs a claim pass now (or right after the one in progress). `lookAhead` also finds the next
+   * future due time (start-up, polls, reconnects: tasks this instance was not told about).
+   */
+  kick(lookAhead = false): void {
     if (!this.started || this.stopping) return;
+    this.lookAhead ||= lookAhead;
     if (this.passing) {
       this.again = true;
       return;
@@ -204,6 +226,8 @@ export class PgTaskScheduler implements TaskScheduler {
     do {
       this.again = false;
       if (this.stopping) return;
+      const lookAhead = this.lookAhead;
+      this.lookAhead = false;
       const spec = this.reserve(0);
       if (!spec) return;
       try {
@@ -215,7 +239,7 @@ export class PgTaskScheduler implements TaskScheduler {
           // Launched (and so renewed) at once: a claimed task must not wait for anything else.
           this.claimed(spec, rows);
         }
-        if (rows.length < spec.limit) {
+        if (lookAhead && rows.length < spec.limit) {
           const at = await this.repo.nextDue(em, spec.actions);
           if (at !== null && at > this.clock.now()) this.armDueTimer(at);
         }
@@ -295,7 +319,7 @@ export class PgTaskScheduler implements TaskScheduler {
   /** Tells every instance that tasks of these actions are claimable now. */
   private async announce(actions: string[]): Promise<void> {
     const em = this.o.orm.em.fork();
-    for (const a of actions) await this.repo.notify(em, `n|0|${a}`).catch(() => undefined);
+    for (const a of actions) await this.repo.notify(em, `n|0||${a}`).catch(() => undefined);
   }
 
   private scheduleCleanup(): void {

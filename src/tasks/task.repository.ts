@@ -76,7 +76,7 @@ export class TaskRepository {
       em,
       `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), TASKS_CHANNEL, `n|${t.timestamp}|${t.action}`],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
     );
   }
 
@@ -122,24 +122,19 @@ export class TaskRepository {
   }
 
   /**
-   * Verifies the lease (locking the row until the transaction ends) and renews it. False when
-   * the lease is no longer the task's.
+   * Opens a fenced transaction: verifies the lease (locking the row until the transaction ends),
+   * renews it, and limits the transaction's idle time to the lease, so a runner frozen inside it
+   * cannot keep the row locked (and so the task unclaimable) past its lease. False when the lease
+   * is no longer the task's.
    */
   async lockLease(em: Em, lease: LeaseRef, leaseMs: number): Promise<boolean> {
     const rows = await run(
       em,
-      `UPDATE scheduled_tasks SET lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
-      [leaseMs, lease.id, lease.leaseId],
+      `WITH l AS (UPDATE scheduled_tasks SET lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id)
+       SELECT id, set_config('idle_in_transaction_session_timeout', ?, true) FROM l`,
+      [leaseMs, lease.id, lease.leaseId, String(Math.max(1, Math.floor(leaseMs)))],
     );
     return rows.length === 1;
-  }
-
-  /**
-   * Ends the session if this transaction sits idle longer than `ms`: a runner frozen inside a
-   * fenced transaction must not keep the task row locked (and so unclaimable) past its lease.
-   */
-  async limitIdleInTransaction(em: Em, ms: number): Promise<void> {
-    await run(em, `SET LOCAL idle_in_transaction_session_timeout = ${Math.max(1, Math.floor(ms))}`);
   }
 
   /** A runner's checkpoint or progress write; false when the lease was lost. */
