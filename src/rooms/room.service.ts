@@ -4,13 +4,13 @@
  * every event is written by the one EventPersister.
  */
 import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
-import { randomLetters } from '../ids';
+import { isValidAlias, randomLetters } from '../ids';
 import type { Em } from '../infra/orm';
 import type { Config } from '../config';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { TaskScheduler } from '../tasks/task.types';
 import { EventPersister, UnknownRoomError, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
-import { checkRedaction, requireJoined, validateRelation } from './send-checks';
+import { checkRedaction, requireJoined, validateCanonicalAlias, validateRelation } from './send-checks';
 import { ClientReadService } from './client-read.service';
 import { ImportService, type ImportedRoom, type ImportedRoomResult, type ImportOptions } from './import.service';
 import { EventRepository } from './event.repository';
@@ -102,6 +102,7 @@ export class RoomService {
     const content = input.content ?? {};
     const shape = { roomId, type: input.type, stateKey, sender: senderUserId, content };
     await validateRelation(this.events, em, roomId, senderUserId, input.type, content);
+    if (input.type === 'm.room.canonical_alias' && stateKey === '') await this.checkCanonicalAlias(em, roomId, content);
     const target = input.type === 'm.room.redaction' ? await this.redactionTarget(em, input) : null;
     const draft: EventDraft = {
       ...shape,
@@ -311,6 +312,12 @@ export class RoomService {
       if (err instanceof UnknownRoomError) throw unknownRoom();
       throw err;
     }
+  }
+
+  private async checkCanonicalAlias(em: Em, roomId: string, content: Json): Promise<void> {
+    const current = await this.events.getStateEvent(em, roomId, 'm.room.canonical_alias', '');
+    const resolve = async (alias: string) => (isValidAlias(alias) ? ((await this.rooms.getAlias(em, alias))?.roomId ?? null) : null);
+    await validateCanonicalAlias(resolve, roomId, content, current?.content ?? null);
   }
 
   /** A state PUT of m.room.member is a membership change with the given content. */

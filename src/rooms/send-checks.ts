@@ -63,3 +63,19 @@ export function checkRedaction(version: RoomVersion, ev: RedactionShape, state: 
     if (target.sender !== ev.sender) throw forbidden("You don't have permission to redact events");
   }
 }
+
+/**
+ * Synapse's canonical alias rules: a new `alias` or `alt_aliases` entry must currently point to
+ * this room (400 M_BAD_ALIAS), and `alt_aliases` must be a list (400 M_INVALID_PARAM).
+ */
+export async function validateCanonicalAlias(resolve: (alias: string) => Promise<string | null>, roomId: string, content: Json, current: Json | null): Promise<void> {
+  const check = async (alias: string) => {
+    if ((await resolve(alias)) !== roomId) throw new MatrixError(400, `Room alias ${alias} does not point to the room`, 'M_BAD_ALIAS');
+  };
+  const alias = content.alias;
+  if (typeof alias === 'string' && alias && alias !== current?.alias) await check(alias);
+  const alt = content.alt_aliases ?? [];
+  if (!Array.isArray(alt)) throw new MatrixError(400, 'The alt_aliases property must be a list.', 'M_INVALID_PARAM');
+  const before = Array.isArray(current?.alt_aliases) ? (current?.alt_aliases as unknown[]) : [];
+  for (const a of new Set(alt)) if (!before.includes(a)) await check(String(a));
+}
