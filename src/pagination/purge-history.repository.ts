@@ -96,7 +96,10 @@ export class PurgeHistoryRepository {
           WHERE e.room_id = ? AND e.depth < ? AND (e.depth, e.stream_ordering) > (?, ?) AND (NOT e.outlier OR (${deletable}))
           ORDER BY e.depth, e.stream_ordering LIMIT ?
        ), rel AS (
-         DELETE FROM event_relations r USING batch b WHERE b.del AND r.event_id = b.event_id
+         -- A relation row carries its event's stream ordering: one index range scan finds the batch's.
+         DELETE FROM event_relations r
+          WHERE r.room_id = ? AND r.stream_ordering >= (SELECT min(stream_ordering) FROM batch) AND r.stream_ordering <= (SELECT max(stream_ordering) FROM batch)
+            AND r.event_id IN (SELECT event_id FROM batch WHERE del)
        ), fwd AS (
          DELETE FROM event_forward_extremities f USING batch b WHERE b.del AND f.room_id = ? AND f.event_id = b.event_id
        ), del AS (
@@ -108,7 +111,7 @@ export class PurgeHistoryRepository {
        )
        SELECT (SELECT count(*) FROM batch) AS examined, (SELECT count(*) FROM del) AS deleted,
               (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream`,
-      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId],
+      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId, roomId],
     );
     const r = rows[0];
     return {

@@ -26,7 +26,7 @@ import type { Pos } from './visibility';
 
 export const PURGE_HISTORY_ACTION_NAME = 'purge_history';
 /** Events handled per purge statement. */
-export const PURGE_HISTORY_BATCH_EVENTS = 10_000;
+export const PURGE_HISTORY_BATCH_EVENTS = 20_000;
 
 export interface PurgeHistoryInput {
   roomId: string;
@@ -138,8 +138,7 @@ export class PurgeHistoryService {
         resumeFrom: (run.task.result as PurgeCheckpoint | null) ?? null,
         signal: run.signal,
         onBatch: async (cp, progress) => {
-          await run.updateResult({ ...cp });
-          await run.reportProgress({ ...progress });
+          await Promise.all([run.updateResult({ ...cp }), run.reportProgress({ ...progress })]);
         },
       });
       return { status: 'complete' };

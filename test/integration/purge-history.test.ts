@@ -136,6 +136,20 @@ describe('purge history under concurrency', () => {
     assert.deepEqual([r1.deleted, r2.deleted], [100, 100]);
   });
 
+  it('deletes the relations of purged events and keeps those of kept events', async () => {
+    const room = await createRoom(s, user.token, { preset: 'public_chat' });
+    const rel = (relType: string, target: string) => ({ 'm.relates_to': { rel_type: relType, event_id: target, ...(relType === 'm.annotation' ? { key: 'x' } : {}) } });
+    const old = await send(s, user.token, room, 'old');
+    const reaction = await send(s, user.token, room, rel('m.annotation', old), 'm.reaction');
+    const cut = await send(s, user.token, room, 'cut');
+    const reference = await send(s, user.token, room, { ...rel('m.reference', old) }, 'm.room.test');
+    const thread = await send(s, user.token, room, { msgtype: 'm.text', body: 'reply', ...rel('m.thread', cut) });
+    await services.purges.purgeHistory(room, await eventToken(s, cut), true, { batchEvents: 2 });
+    const rows = await s.app.orm.em.fork().getConnection().execute<{ event_id: string }[]>('SELECT event_id FROM event_relations WHERE room_id = ? ORDER BY stream_ordering', [room]);
+    assert.deepEqual(rows.map((r) => r.event_id), [reference, thread]);
+    assert.equal(await eventExists(s, reaction), false);
+  });
+
   it('resumes an interrupted purge from its checkpoint', async () => {
     const { room, msgs } = await roomWith(500);
     const token = await eventToken(s, msgs[400]);

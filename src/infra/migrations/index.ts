@@ -5,10 +5,12 @@ import { Migration20261122000001Users } from './20261122000001-users';
 import { Migration20261122000002RoomsEvents } from './20261122000002-rooms-events';
 import { Migration20261122000003Tasks } from './20261122000003-tasks';
 import { Migration20261122000005RoomStatsCounts } from './20261122000005-room-stats-counts';
+import { Migration20261122000006PaginationPurgeIndexes } from './20261122000006-pagination-purge-indexes';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
   { name: 'Migration20261122000002RoomsEvents', class: Migration20261122000002RoomsEvents },
   { name: 'Migration20261122000003Tasks', class: Migration20261122000003Tasks },
   { name: 'Migration20261122000005RoomStatsCounts', class: Migration20261122000005RoomStatsCounts },
+  { name: 'Migration20261122000006PaginationPurgeIndexes', class: Migration20261122000006PaginationPurgeIndexes },
 ];
