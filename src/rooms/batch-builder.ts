@@ -58,10 +58,24 @@ export interface PersistedEvent {
 
 const knownVersion = (id: string) => KNOWN_ROOM_VERSIONS.has(id);
 
+/** Random bytes for event ids, drawn from a refilled pool: one small randomBytes() call costs a system call. */
+const ID_POOL_BYTES = 8192;
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+
+function randomChunk(n: number): Buffer {
+  if (idPoolAt + n > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idPoolAt = 0;
+  }
+  idPoolAt += n;
+  return idPool.subarray(idPoolAt - n, idPoolAt);
+}
+
 /** A new event id in the room version's format. */
 export function newEventId(version: RoomVersion, serverName: string): string {
   if (version.eventIdFormat === 'legacy') return `$${randomLetters(18)}:${serverName}`;
-  const bytes = randomBytes(32);
+  const bytes = randomChunk(32);
   return `$${version.eventIdFormat === 'base64' ? bytes.toString('base64').replace(/=+$/, '') : bytes.toString('base64url')}`;
 }
 
