@@ -29,6 +29,24 @@ export const DELETE_ACTIONS = ['purge_room', 'shutdown_and_purge_room'];
 /** Exclusive lock taken while a job firing checks for and schedules its task. */
 const JOB_LOCK_NAME = 'retention_purge_job';
 
+/** Longest delay a Node timer accepts (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `fn` every `ms` (any length, e.g. "1y"); returns a function that stops it. */
+function every(ms: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => {
+      if (left > MAX_TIMER_MS) return arm(left - MAX_TIMER_MS);
+      fn();
+      arm(Math.max(1, ms));
+    }, Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  arm(Math.max(1, ms));
+  return () => clearTimeout(timer);
+}
+
 export interface RetentionPolicy {
   minLifetime: number | null;
   maxLifetime: number | null;
@@ -83,9 +101,7 @@ export class RetentionService {
   start(): void {
     if (!this.cfg.enabled) return;
     this.cfg.purgeJobs.forEach((job, i) => {
-      const timer = setInterval(() => void this.fireJob(i).catch((err) => this.log.warn({ err, job: i }, '[purge] retention job failed to start')), job.intervalMs);
-      timer.unref();
-      this.timers.push(() => clearInterval(timer));
+      this.timers.push(every(job.intervalMs, () => void this.fireJob(i).catch((err) => this.log.warn({ err, job: i }, '[purge] retention job failed to start'))));
     });
   }
 

@@ -378,6 +378,9 @@ describe('/messages: tokens, limits and bad input', () => {
 
   it('caps the limit at 1000 and answers limit=0 with an empty chunk', async () => {
     assert.equal((await get('limit=100000')).status, 200);
+    const huge = await get('limit=99999999999&dir=b');
+    assert.equal(huge.status, 200);
+    assert.equal(huge.body.chunk[huge.body.chunk.length - 1].type, 'm.room.create', 'the whole room in one page');
     const zero = await get('limit=0');
     assert.deepEqual(zero.body.chunk, []);
     assert.ok(!('end' in zero.body));

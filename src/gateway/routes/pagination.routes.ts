@@ -8,6 +8,9 @@ import { clientPaths } from './auth.routes';
 
 type Json = Record<string, unknown>;
 
+/** Limits travel as uint32; anything larger is capped by the service anyway. */
+const uint32 = (n: number | undefined) => (n === undefined ? undefined : Math.min(n, 0xffff_ffff));
+
 function isEvent(v: unknown): v is Event {
   return !!v && typeof v === 'object' && typeof (v as Event).eventId === 'string' && typeof (v as Event).roomId === 'string';
 }
@@ -33,7 +36,7 @@ function messagesQuery(r: GatewayRequest): MessagesQuery {
   parseTokenParam(from, 'from');
   const to = r.query.string('to');
   parseTokenParam(to, 'to');
-  const limit = r.query.int('limit');
+  const limit = uint32(r.query.int('limit'));
   const filter = r.query.json('filter');
   return {
     roomId: r.params.roomId,
@@ -97,7 +100,7 @@ export const paginationRoutes: Route[] = [
     path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}',
     auth: 'admin',
     handler: async (r) => {
-      const limit = r.query.int('limit');
+      const limit = uint32(r.query.int('limit'));
       const filter = r.query.json('filter');
       const c = await r.rpc(r.clients.pagination, 'adminGetEventContext', { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
       const fmt = EventFormat.EVENT_FORMAT_CLIENT;
