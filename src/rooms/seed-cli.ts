@@ -1,6 +1,10 @@
 /**
  * `npm run seed -- --rooms N --events M [--users U] [--members K] [--remote-ratio R] [--public P]
- * [--aliases A] [--spaces S] [--encrypted E] [--churn C] [--batch B] [--seed X]`
+ * [--aliases A] [--spaces S] [--encrypted E] [--churn C] [--batch B] [--seed X] [--jitter J]`
+ *
+ * --events and --members are per-room means (varying by ± jitter, default 0.5; 0 = exact); the
+ * ratios are fractions of rooms (public, aliased, spaces, encrypted), of members (remote) and of
+ * timeline events (state churn).
  *
  * Generates a realistic data set (names, aliases, local and remote members, spaces, encrypted
  * rooms, state churn) into the configured database (DATABASE_URL, else the embedded PostgreSQL of
@@ -30,6 +34,7 @@ const FLAGS: Record<string, keyof typeof DEFAULT_GENERATOR_OPTIONS | 'users'> = 
   churn: 'stateChurn',
   batch: 'batchEvents',
   seed: 'seed',
+  jitter: 'jitter',
 };
 
 function parseArgs(argv: string[]): Record<string, number> {

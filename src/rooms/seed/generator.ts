@@ -32,6 +32,8 @@ export interface GeneratorOptions {
   seed: number;
   /** Timestamps span [now - historyMs, now]. */
   historyMs: number;
+  /** Per-room counts vary uniformly by ± this fraction of the mean (0 = exact counts). */
+  jitter: number;
 }
 
 export const DEFAULT_GENERATOR_OPTIONS: Omit<GeneratorOptions, 'serverName' | 'localUsers'> = {
@@ -48,29 +50,44 @@ export const DEFAULT_GENERATOR_OPTIONS: Omit<GeneratorOptions, 'serverName' | 'l
   batchEvents: 5_000,
   seed: 1,
   historyMs: 365 * 86_400_000,
+  jitter: 0.5,
 };
 
-/** Pick `n` distinct items (or all of them). */
-function sample<T>(rng: Rng, items: readonly T[], n: number): T[] {
-  const pool = [...items];
+/** Pick `n` distinct items (or all of them); `exclude` is never picked. */
+function sample<T>(rng: Rng, items: readonly T[], n: number, exclude?: T): T[] {
+  const available = items.length - (exclude !== undefined && items.includes(exclude) ? 1 : 0);
+  const want = Math.min(n, available);
+  const picked = new Set<number>();
   const out: T[] = [];
-  while (out.length < n && pool.length > 0) out.push(pool.splice(rng.int(pool.length), 1)[0]);
+  if (want * 2 > items.length) {
+    const pool = items.filter((x) => x !== exclude);
+    while (out.length < want) out.push(pool.splice(rng.int(pool.length), 1)[0]);
+    return out;
+  }
+  // Few of many: draw indices until enough distinct ones (no copy of a large pool per room).
+  while (out.length < want) {
+    const i = rng.int(items.length);
+    if (picked.has(i) || items[i] === exclude) continue;
+    picked.add(i);
+    out.push(items[i]);
+  }
   return out;
 }
 
-/** Around `mean` (uniform in [mean/2, 3*mean/2]), at least 0. */
-const around = (rng: Rng, mean: number) => Math.max(0, Math.round(mean / 2 + rng.next() * mean));
+/** Around `mean` (uniform in [mean × (1 - jitter), mean × (1 + jitter)]), at least 0. */
+const around = (rng: Rng, mean: number, jitter: number) => Math.max(0, Math.round(mean * (1 - jitter) + rng.next() * 2 * jitter * mean));
 
 function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
   const now = Date.now();
   const ids = Array.from({ length: o.rooms }, () => `!${rng.letters(18)}:${o.serverName}`);
-  const remotes = o.remoteServers.flatMap((server, s) => Array.from({ length: 50 }, (_, i) => `@${personName(i + s * 7)}:${server}`));
+  const perServer = Math.max(50, Math.ceil((o.membersPerRoom * 1.5 * o.remoteMemberRatio) / Math.max(1, o.remoteServers.length)));
+  const remotes = o.remoteServers.flatMap((server, s) => Array.from({ length: perServer }, (_, i) => `@${personName(i + s * 7)}:${server}`));
   const out = ids.map((roomId): RoomProfile => {
     const name = roomName(rng);
-    const memberCount = around(rng, o.membersPerRoom);
+    const memberCount = around(rng, o.membersPerRoom, o.jitter);
     const remoteCount = Math.round(memberCount * o.remoteMemberRatio);
     const creator = rng.pick(o.localUsers);
-    const locals = sample(rng, o.localUsers.filter((u) => u !== creator), memberCount - remoteCount);
+    const locals = sample(rng, o.localUsers, memberCount - remoteCount, creator);
     return {
       roomId,
       creator,
@@ -81,7 +98,7 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
       name,
       topic: topic(rng),
       members: [...locals, ...sample(rng, remotes, remoteCount)],
-      timelineEvents: around(rng, o.eventsPerRoom),
+      timelineEvents: around(rng, o.eventsPerRoom, o.jitter),
       children: [],
       stateChurn: o.stateChurn,
       startTs: now - o.historyMs + rng.int(Math.max(1, Math.floor(o.historyMs / 2))),
