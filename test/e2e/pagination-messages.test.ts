@@ -4,8 +4,10 @@
  * and the visibility cases of §9.8, plus bad input and the behaviour this service adds.
  */
 import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
+import { Direction, EventFormat } from '../../gen/synapse/admin/v1/common';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { bodies, createRoom, enc, eventToken, ids, join, leave, messages, purgeAndWait, send, sendState } from './pagination.helpers';
 
 const MESSAGE_FILTER = { types: ['m.room.message'] };
@@ -402,5 +404,25 @@ describe('/messages: tokens, limits and bad input', () => {
     assert.equal(r.body.state[0].content.membership, 'join');
     const none = await messages(s, user.token, r2, { dir: 'b', limit: 1 });
     assert.ok(!('state' in none.body));
+  });
+});
+
+describe('PaginationService over gRPC', () => {
+  it('serves pages, tokens and errors as the REST paths do', async () => {
+    const s = await sharedStack();
+    const user = await registerUser(s, uniq('grpc'));
+    const room = await createRoom(s, user.token);
+    const msg = await send(s, user.token, room, 'over grpc');
+    const p = s.clients.pagination;
+    const query = { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 1, format: EventFormat.EVENT_FORMAT_UNSPECIFIED };
+    const res = await grpcCall(p, p.getRoomMessages, { query }, bearer(user.token));
+    assert.equal(res.page?.chunk[0].eventId, msg);
+    assert.equal(res.page?.chunk[0].content?.body, 'over grpc');
+    assert.equal(res.page?.chunk[0].unsigned?.membership, 'join');
+    assert.match(res.page?.end ?? '', /^t\d+-\d+_0_0_0_0_0_0_0_0_0$/);
+    await assert.rejects(grpcCall(p, p.getRoomMessages, { query }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(grpcCall(p, p.adminGetRoomMessages, { query }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, from: 'x' } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'from' parameter is invalid");
+    await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, filter: { senders: 'x' } } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
   });
 });
