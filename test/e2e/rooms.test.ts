@@ -151,6 +151,25 @@ describe('rooms: client API', () => {
       assert.deepEqual([retention.status, retention.body], [400, { errcode: 'M_BAD_JSON', error: "'max_lifetime' must be an integer" }]);
     });
 
+    it('16 concurrent senders into one room get distinct, gap-free depths and increasing stream orderings', async () => {
+      const senders = await Promise.all(Array.from({ length: 16 }, () => registerUser(s, uniq('conc'))));
+      const room = await createRoom(user, { preset: 'public_chat' });
+      for (const t of senders) assert.equal((await join(t, room)).status, 200);
+      const sent = await Promise.all(senders.flatMap((t) => [1, 2, 3].map((n) => send(t, room, { msgtype: 'm.text', body: `${t.userId} ${n}` }))));
+      assert.ok(sent.every((r) => r.status === 200));
+      const rows = await s.app.orm.em.fork().getConnection().execute<any[]>('SELECT depth, stream_ordering FROM events WHERE room_id = ? ORDER BY depth', [room]);
+      assert.equal(rows.length, 5 + 16 + 48);
+      rows.forEach((r, i) => assert.equal(Number(r.depth), i + 1));
+      for (let i = 1; i < rows.length; i++) assert.ok(Number(rows[i].stream_ordering) > Number(rows[i - 1].stream_ordering));
+    });
+
+    it('oversized events and keys are 413 M_TOO_LARGE', async () => {
+      const longType = await send(user, roomId, { a: 1 }, uniq('t'), 'x'.repeat(300));
+      assert.deepEqual([longType.status, longType.body], [413, { errcode: 'M_TOO_LARGE', error: "'type' too large" }]);
+      const big = await send(user, roomId, { msgtype: 'm.text', body: 'x'.repeat(70_000) });
+      assert.deepEqual([big.status, big.body], [413, { errcode: 'M_TOO_LARGE', error: 'event too large' }]);
+    });
+
     it('GET /event is 404 for unknown events, other rooms and non-members of non-world-readable rooms', async () => {
       const a = await send(user, roomId, { msgtype: 'm.text', body: 'secret' });
       const elsewhere = await createRoom(user, { preset: 'private_chat' });
