@@ -15,7 +15,6 @@ import type { Em, Orm } from '../infra/orm';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { Logger } from '../logger';
 import type { ScheduledTask, TaskRun, TaskScheduler, TaskOutcome } from '../tasks/task.types';
-import { KEEP_TASKS_FOR_MS } from '../tasks/task-scheduler';
 import { badRequest, notFound } from '../errors';
 import { domainOf, isValidRoomId } from '../ids';
 import type { RoomPurgeService } from './room-purge.service';
@@ -26,6 +25,8 @@ import type { DeleteOptions, DeleteTaskView, ShutdownParams, ShutdownResult } fr
 export const PURGE_ROOM_ACTION_NAME = 'purge_room';
 export const SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME = 'shutdown_and_purge_room';
 const DELETE_ACTIONS = [PURGE_ROOM_ACTION_NAME, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME];
+/** Finished delete tasks are shown this long after their last update (Synapse: 7 days, as the scheduler keeps them). */
+export const DELETE_STATUS_KEPT_FOR_MS = 7 * 24 * 3_600_000;
 /** Lock serialising the "already in progress?" check with the scheduling of a delete. */
 const DELETE_SCHEDULING_LOCK_NAME = 'room_delete_scheduling';
 const DELETE_SCHEDULING_LOCK_TIMEOUT_MS = 10_000;
@@ -158,11 +159,11 @@ export class RoomDeleteService {
 }
 
 /**
- * Finished tasks are shown for KEEP_TASKS_FOR_MS after their last update, to the millisecond (the
- * scheduler's periodic cleanup deletes them up to a cleanup period later).
+ * Finished tasks are shown for DELETE_STATUS_KEPT_FOR_MS after their last update, to the
+ * millisecond (the scheduler's periodic cleanup deletes them up to a cleanup period later).
  */
 function expired(t: ScheduledTask): boolean {
-  return t.status !== 'active' && t.status !== 'scheduled' && t.timestamp <= Date.now() - KEEP_TASKS_FOR_MS;
+  return t.status !== 'active' && t.status !== 'scheduled' && t.timestamp <= Date.now() - DELETE_STATUS_KEPT_FOR_MS;
 }
 
 function toView(t: ScheduledTask): DeleteTaskView {
