@@ -32,7 +32,7 @@ import { TaskListener } from './task-listener';
 import { TaskWatchers } from './task-watch';
 import { OutcomeBatcher } from './outcome-batcher';
 import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
-import { TaskRepository, type TaskRow } from './task.repository';
+import { TaskRepository, type NewTask, type TaskRow } from './task.repository';
 import { LeaseKeeper } from './lease-keeper';
 import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
@@ -90,24 +90,38 @@ export class PgTaskScheduler implements TaskScheduler {
   }
 
   /**
-   * Persists a task (status `scheduled`) and wakes a runner on any instance. A timestamp absent
-   * or in the past means now. Throws when the action is not registered.
+   * Persists a task and wakes a runner on any instance. A timestamp absent or in the past means
+   * now. A task due now that this instance has a free slot for is claimed in the same statement
+   * (it is `active` at once, as in Synapse 1.114); otherwise it is `scheduled` and notified.
+   * Throws when the action is not registered.
    */
   async scheduleTask(em: Em, action: string, opts: ScheduleOptions = {}): Promise<string> {
     if (!this.actions.has(action)) throw new Error(`No function associated with action ${action}`);
-    const id = randomLetters(16);
     const now = this.clock.now();
-    const timestamp = opts.timestamp === undefined || opts.timestamp === null || opts.timestamp < now ? now : opts.timestamp;
-    await this.repo.insert(em, { id, action, timestamp, resourceId: opts.resourceId ?? null, params: opts.params ?? null });
-    if (timestamp > now) this.armDueTimer(timestamp);
-    else if (!em.isInTransaction()) {
-      // Committed already: claim now and ignore the notification's echo. Inside a transaction the
-      // row is invisible until commit, and the notification (sent at commit) is the wake-up.
+    const t: NewTask = { id: randomLetters(16), action, timestamp: now, resourceId: opts.resourceId ?? null, params: opts.params ?? null };
+    if (opts.timestamp !== undefined && opts.timestamp !== null && opts.timestamp >= now) t.timestamp = opts.timestamp;
+    // Inside a transaction the row stays invisible until commit: the notification (sent at
+    // commit) is the wake-up.
+    const committed = !em.isInTransaction();
+    const spec = committed && t.timestamp <= now && this.started && !this.stopping ? this.reserve(0, 1) : null;
+    if (spec) {
+      let rows: TaskRow[] = [];
+      try {
+        rows = [await this.repo.insertClaimed(em, t, spec)];
+      } finally {
+        this.claimed(spec, rows);
+      }
+      return t.id;
+    }
+    await this.repo.insert(em, t);
+    if (t.timestamp > now) this.armDueTimer(t.timestamp);
+    else if (committed) {
+      // Claim now (no free slot: a finishing run will), and ignore the notification's echo.
       this.kick();
       if (this.echoes.size >= MAX_ECHOES) this.echoes.clear();
-      this.echoes.add(id);
+      this.echoes.add(t.id);
     }
-    return id;
+    return t.id;
   }
 
   private onNew(action: string, at: number, id: string): void {
@@ -254,8 +268,8 @@ export class PgTaskScheduler implements TaskScheduler {
    * Reserves the slots a claim may fill: the free ones plus `freed` (runs whose outcome is being
    * written with this claim). Reservations keep concurrent claims from overfilling the instance.
    */
-  private reserve(freed: number): ClaimSpec | null {
-    const limit = this.o.maxConcurrentTasks - this.running.size - this.reserved + freed;
+  private reserve(freed: number, cap = Infinity): ClaimSpec | null {
+    const limit = Math.min(cap, this.o.maxConcurrentTasks - this.running.size - this.reserved + freed);
     if (limit <= 0) return null;
     this.reserved += limit;
     return { owner: this.o.instanceName, actions: [...this.actions.keys()], now: this.clock.now(), limit, leaseMs: this.o.leaseMs };

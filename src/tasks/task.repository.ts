@@ -13,6 +13,14 @@ export const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint
 export const TASKS_CHANNEL = 'scheduled_tasks';
 const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress';
 
+export interface NewTask {
+  id: string;
+  action: string;
+  timestamp: number;
+  resourceId: string | null;
+  params: Json | null;
+}
+
 export interface TaskRow extends ScheduledTask {
   leaseId: number | null;
 }
@@ -71,13 +79,25 @@ export function toTask(r: RawRow): TaskRow {
 
 export class TaskRepository {
   /** Inserts a scheduled task and notifies every instance (delivered at commit). */
-  async insert(em: Em, t: { id: string; action: string; timestamp: number; resourceId: string | null; params: Json | null }): Promise<void> {
+  async insert(em: Em, t: NewTask): Promise<void> {
     await run(
       em,
       `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
       [t.id, t.action, t.timestamp, t.resourceId, json(t.params), TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
     );
+  }
+
+  /** Inserts a task due now already claimed by `owner` (who has a free slot for it). */
+  async insertClaimed(em: Em, t: NewTask, claim: { owner: string; leaseMs: number }): Promise<TaskRow> {
+    const rows = await run<RawRow>(
+      em,
+      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, lease_owner, lease_id, lease_expires_at, attempts)
+       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
+       RETURNING ${COLUMNS}, lease_id`,
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), claim.owner, claim.leaseMs],
+    );
+    return toTask(rows[0]);
   }
 
   async notify(em: Em, payload: string): Promise<void> {
