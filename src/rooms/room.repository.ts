@@ -116,6 +116,7 @@ export class RoomRepository {
     return rows.map((r) => r.room_alias);
   }
 
+  /** Whether a room is blocked, and by whom. */
   async getBlock(em: Em, roomId: string): Promise<BlockInfo> {
     const rows = await sql<{ user_id: string }>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
     return rows[0] ? { blocked: true, userId: rows[0].user_id } : { blocked: false, userId: null };
@@ -126,6 +127,7 @@ export class RoomRepository {
     await sql(em, 'INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
   }
 
+  /** Removes a block (idempotent). */
   async unblock(em: Em, roomId: string): Promise<void> {
     await sql(em, 'DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
   }

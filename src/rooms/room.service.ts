@@ -253,6 +253,7 @@ export class RoomService {
 
   // ---- directory ----
 
+  /** Resolves an alias to its room and the servers in it (400 M_INVALID_PARAM bad alias, 404 unknown). */
   resolveAlias(em: Em, alias: string): Promise<AliasInfo> {
     return this.directory.resolveAlias(em, alias);
   }
@@ -262,6 +263,7 @@ export class RoomService {
     return this.directory.resolveRoomIdOrAlias(em, roomIdOrAlias);
   }
 
+  /** Creates a local alias for a room the actor is joined to (see DirectoryService.setAlias). */
   setAlias(em: Em, actor: DirectoryActor, alias: string, roomId: string): Promise<void> {
     return this.directory.setAlias(em, actor, alias, roomId);
   }
@@ -290,14 +292,17 @@ export class RoomService {
     });
   }
 
+  /** Local aliases pointing at a room, sorted (no access check). */
   getAliases(em: Em, roomId: string): Promise<string[]> {
     return this.directory.getAliases(em, roomId);
   }
 
+  /** The room's directory visibility (404 "Unknown room"). */
   getVisibility(em: Em, roomId: string): Promise<'public' | 'private'> {
     return this.directory.getVisibility(em, roomId);
   }
 
+  /** Publishes or unpublishes a room (see DirectoryService.setVisibility for the errors). */
   setVisibility(em: Em, actor: DirectoryActor, roomId: string, visibility: 'public' | 'private'): Promise<void> {
     return this.directory.setVisibility(em, actor, roomId, visibility);
   }
