@@ -211,6 +211,33 @@ describe('RoomTestCase', () => {
     }
   });
 
+  it('keeps total_rooms exact through creations, joins, leaves, publication changes and purges', async () => {
+    const rooms = [];
+    for (let i = 0; i < 6; i++) rooms.push(await createRoom(s, admin.token, {}, i % 2 === 0));
+    const setVisibility = (roomId: string, visibility: string) => http(s, 'PUT', `/_matrix/client/v3/directory/list/room/${enc(roomId)}`, { token: admin.token, body: { visibility } });
+    assert.equal((await setVisibility(rooms[4], 'private')).status, 200);
+    assert.equal((await setVisibility(rooms[5], 'public')).status, 200);
+    await join(s, other.token, rooms[2]);
+    await leave(s, admin.token, rooms[2]);
+    await leave(s, admin.token, rooms[3]);
+    await leave(s, admin.token, rooms[4]);
+    await http(s, 'DELETE', `${ROOMS}/${enc(rooms[0])}`, { token: admin.token, body: {} });
+    const em = s.app.orm.em.fork();
+    for (const pub of [undefined, true, false]) {
+      for (const empty of [undefined, true, false]) {
+        const where = [pub === undefined ? null : `is_public = ${pub}`, empty === undefined ? null : `(joined_members = 0) = ${empty}`].filter(Boolean);
+        const expected = Number((await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`))[0].n);
+        const q = new URLSearchParams();
+        if (pub !== undefined) q.set('public_rooms', String(pub));
+        if (empty !== undefined) q.set('empty_rooms', String(empty));
+        const r = await list(`?${q}`);
+        assert.equal(r.body.total_rooms, expected, `public_rooms=${pub} empty_rooms=${empty}`);
+        assert.equal(r.body.rooms.length, expected);
+      }
+    }
+    assert.equal((await list()).body.total_rooms, 5);
+  });
+
   it('limit=0 returns no rooms and next_batch equal to from', async () => {
     await createRoom(s, admin.token);
     await createRoom(s, admin.token);
