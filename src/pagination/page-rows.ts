@@ -40,9 +40,9 @@ const IS_RELATION = (x: string) =>
   `coalesce(jsonb_typeof(${x}.content -> 'm.relates_to' -> 'rel_type') = 'string' AND jsonb_typeof(${x}.content -> 'm.relates_to' -> 'event_id') = 'string', false)`;
 
 function aggregationsSql(x: string): string {
-  return `CASE WHEN ${x}.state_key IS NULL
-      AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
-      AND EXISTS (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread'))
+  // The index probe comes first: most events have no relation, and then no content is inspected.
+  return `CASE WHEN EXISTS (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread'))
+      AND ${x}.state_key IS NULL AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
     THEN json_build_object(
       'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference'),
       'edit', CASE WHEN ${x}.redacted_by IS NULL AND ${x}.type = 'm.room.message' THEN (
