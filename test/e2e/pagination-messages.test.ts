@@ -262,6 +262,7 @@ describe('/messages: history visibility (spec §9.8)', () => {
     await send(s, resident.token, room, 'after leaving');
     const r = await messages(s, leaver.token, room, { dir: 'b', filter: MESSAGE_FILTER });
     assert.deepEqual(bodies(r), ['while joined']);
+    assert.deepEqual(bodies(await messages(s, leaver.token, room, { dir: 'b', filter: MESSAGE_FILTER, from: 's999999999' })), ['while joined'], 'live tokens are clamped too');
     const leaveToken = await eventToken(s, ids(await messages(s, leaver.token, room, { dir: 'b', limit: 1 }))[0]);
     assert.ok(r.body.start.startsWith(`${leaveToken}_`), `start ${r.body.start} is the leave event's token ${leaveToken}`);
     const stranger = await registerUser(s, uniq('stranger'));
@@ -345,9 +346,14 @@ describe('/messages: tokens, limits and bad input', () => {
     }
   });
 
-  it('pads short tokens and re-serialises them', async () => {
+  it('pads short tokens and re-serialises them; accepts multi-writer tokens', async () => {
     const r = await get('from=s0&limit=1');
     assert.equal(r.body.start, 's0_0_0_0_0_0_0_0_0_0');
+    const m = await get(`from=${enc('m1~2.5~~3.9_0_0_m2~4.7_0_0_0_0_0_0')}&limit=1&dir=f`);
+    assert.equal(m.status, 200);
+    assert.equal(m.body.start, 'm1~2.5~3.9_0_0_m2~4.7_0_0_0_0_0_0');
+    const bad = await get(`from=${enc('m5~1.4')}`);
+    assert.deepEqual([bad.status, bad.body.error], [400, "'from' parameter is invalid"]);
   });
 
   it('pages forwards and backwards with `to`, without gaps or repeats', async () => {
