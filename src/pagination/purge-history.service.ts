@@ -27,6 +27,11 @@ import type { Pos } from './visibility';
 export const PURGE_HISTORY_ACTION_NAME = 'purge_history';
 /** Events handled per purge statement. */
 export const PURGE_HISTORY_BATCH_EVENTS = 20_000;
+/**
+ * After each batch the purge pauses for this fraction of the batch's duration, leaving the
+ * database that share of its time for everything else (other rooms' reads and writes).
+ */
+export const PURGE_PAUSE_RATIO = 0.25;
 
 export interface PurgeHistoryInput {
   roomId: string;
@@ -67,6 +72,8 @@ export interface PurgeRunOptions {
   onBatch?: (cp: PurgeCheckpoint, progress: PurgeProgress) => Promise<void>;
   signal?: AbortSignal;
   batchEvents?: number;
+  /** Overrides PURGE_PAUSE_RATIO. */
+  pauseRatio?: number;
 }
 
 export class PurgeHistoryService {
@@ -172,19 +179,37 @@ export class PurgeHistoryService {
     const cp: PurgeCheckpoint = { after: opts.resumeFrom?.after ?? null, purged: opts.resumeFrom?.purged ?? 0, deleted: opts.resumeFrom?.deleted ?? 0 };
     const total = cp.purged + (await this.repo.countCandidates(em, roomId, depth));
     const limit = opts.batchEvents ?? PURGE_HISTORY_BATCH_EVENTS;
+    const pauseRatio = opts.pauseRatio ?? PURGE_PAUSE_RATIO;
     for (;;) {
       signal?.throwIfAborted();
+      const started = performance.now();
       const res = await fenced((e) => this.repo.purgeBatch(e, roomId, depth, cp.after, deleteLocal ? null : this.serverName, limit));
       cp.after = res.last;
       cp.purged += res.examined;
       cp.deleted += res.deleted;
       if (res.examined > 0) await opts.onBatch?.({ ...cp }, { phase: 'purging', events_total: total, events_purged: cp.purged, events_deleted: cp.deleted });
       if (res.examined < limit) break;
+      if (pauseRatio > 0) await pause((performance.now() - started) * pauseRatio, signal);
     }
     await fenced((e) => this.repo.resetBackwardExtremities(e, roomId, depth));
     this.log.info({ roomId, depth, purged: cp.purged, deleted: cp.deleted }, '[purge] complete');
     return { purged: cp.purged, deleted: cp.deleted };
   }
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** A signal aborted when any of the given ones is (undefined when none is given). */
