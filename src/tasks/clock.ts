@@ -73,3 +73,32 @@ export class ManualClock implements Clock {
     due.forEach((t) => t.fn());
   }
 }
+
+/** One timer for the earliest of the due times it is given; fires `fn` then. */
+export class DueTimer {
+  private at = Infinity;
+  private cancel: (() => void) | null = null;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly fn: () => void,
+  ) {}
+
+  /** Arms the timer for `at` unless it is already armed for an earlier time. */
+  arm(at: number): void {
+    if (at >= this.at) return;
+    this.cancel?.();
+    this.at = at;
+    this.cancel = this.clock.setTimer(at - this.clock.now(), () => {
+      this.at = Infinity;
+      this.cancel = null;
+      this.fn();
+    });
+  }
+
+  disarm(): void {
+    this.cancel?.();
+    this.cancel = null;
+    this.at = Infinity;
+  }
+}

@@ -152,3 +152,15 @@ export class ActiveRun implements TaskRun {
     return status === 'active' ? 'rerun' : 'done';
   }
 }
+
+/** Runs the action and records its outcome; a thrown error is the outcome `failed`. */
+export async function runAction(run: ActiveRun, action: (run: ActiveRun) => Promise<TaskOutcome>): Promise<Settled> {
+  let outcome: TaskOutcome;
+  try {
+    outcome = await action(run);
+  } catch (err) {
+    if (err instanceof LeaseLostError) run.abort(err);
+    outcome = { status: 'failed', error: errorText(err) };
+  }
+  return run.settle(outcome);
+}

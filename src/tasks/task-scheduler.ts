@@ -25,16 +25,16 @@
 import type { Em } from '../infra/orm';
 import { badRequest, notFound } from '../errors';
 import { randomLetters } from '../ids';
-import { systemClock, type Clock } from './clock';
+import { DueTimer, systemClock, type Clock } from './clock';
 import { withDefaults, type ResolvedOptions, type TaskSchedulerOptions } from './scheduler-options';
-import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, errorText, isTerminal } from './task-run';
+import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, isTerminal, runAction } from './task-run';
 import { TaskListener } from './task-listener';
 import { TaskWatchers } from './task-watch';
 import { OutcomeBatcher } from './outcome-batcher';
 import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
 import { TaskRepository, type NewTask, type TaskRow } from './task.repository';
 import { LeaseKeeper } from './lease-keeper';
-import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
+import { type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
 /** Bound of the set of notification echoes to ignore (entries whose echo was lost are dropped). */
 const MAX_ECHOES = 10_000;
@@ -60,13 +60,13 @@ export class PgTaskScheduler implements TaskScheduler {
   /** Slots held by claims in flight. */
   private reserved = 0;
   private timers: NodeJS.Timeout[] = [];
-  private cancelDueTimer: (() => void) | null = null;
-  private dueTimerAt = Infinity;
+  private readonly due: DueTimer;
   private cancelCleanup: (() => void) | null = null;
 
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.o = withDefaults(opts);
+    this.due = new DueTimer(this.clock, () => this.kick());
     this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
       claimFor: (freed) => (this.started && !this.stopping ? this.reserve(freed) : null),
       claimed: (spec, rows) => this.claimed(spec, rows),
@@ -114,7 +114,7 @@ export class PgTaskScheduler implements TaskScheduler {
       return t.id;
     }
     await this.repo.insert(em, t);
-    if (t.timestamp > now) this.armDueTimer(t.timestamp);
+    if (t.timestamp > now) this.due.arm(t.timestamp);
     else if (committed) {
       // Claim now (no free slot: a finishing run will), and ignore the notification's echo.
       this.kick();
@@ -127,7 +127,7 @@ export class PgTaskScheduler implements TaskScheduler {
   private onNew(action: string, at: number, id: string): void {
     if (this.echoes.delete(id) || !this.actions.has(action)) return;
     if (at <= this.clock.now()) this.kick();
-    else this.armDueTimer(at);
+    else this.due.arm(at);
   }
 
   /** The task, or null (also once cleaned up). */
@@ -201,7 +201,7 @@ export class PgTaskScheduler implements TaskScheduler {
     if (this.stopping) return;
     this.stopping = true;
     this.timers.forEach((t) => clearInterval(t));
-    this.cancelDueTimer?.();
+    this.due.disarm();
     this.cancelCleanup?.();
     await this.listener.stop();
     const entries = [...this.running.values()];
@@ -255,7 +255,7 @@ export class PgTaskScheduler implements TaskScheduler {
         }
         if (lookAhead && rows.length < spec.limit) {
           const at = await this.repo.nextDue(em, spec.actions);
-          if (at !== null && at > this.clock.now()) this.armDueTimer(at);
+          if (at !== null && at > this.clock.now()) this.due.arm(at);
         }
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'task claim pass failed; retrying on the next poll');
@@ -278,17 +278,6 @@ export class PgTaskScheduler implements TaskScheduler {
   private claimed(spec: ClaimSpec | null, rows: TaskRow[]): void {
     if (spec) this.reserved -= spec.limit;
     rows.forEach((row) => this.launch(row));
-  }
-
-  private armDueTimer(at: number): void {
-    if (at >= this.dueTimerAt) return;
-    this.cancelDueTimer?.();
-    this.dueTimerAt = at;
-    this.cancelDueTimer = this.clock.setTimer(at - this.clock.now(), () => {
-      this.dueTimerAt = Infinity;
-      this.cancelDueTimer = null;
-      this.kick();
-    });
   }
 
   private launch(row: TaskRow): void {
@@ -314,15 +303,8 @@ export class PgTaskScheduler implements TaskScheduler {
   }
 
   private async execute(run: ActiveRun, action: TaskAction): Promise<void> {
-    let outcome;
     try {
-      outcome = await action(run);
-    } catch (err) {
-      if (err instanceof LeaseLostError) run.abort(err);
-      outcome = { status: 'failed' as const, error: errorText(err) };
-    }
-    try {
-      const settled = await run.settle(outcome);
+      const settled = await runAction(run, action);
       if (settled === 'handedBack') await this.announce([run.task.action]);
       if (settled === 'rerun') setTimeout(() => this.kick(), RERUN_DELAY_MS + 1).unref();
     } catch (err) {
