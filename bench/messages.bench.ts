@@ -10,6 +10,8 @@ import http from 'node:http';
 import { Client as PgClient } from 'pg';
 import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/rooms/seed/generator';
 import type { RoomService } from '../src/rooms/room.service';
+import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
+import { bearer, grpcCall } from '../test/support/stack';
 import { fmt, measure, options, registerUser, startStack, table, type Stack, type TestUser } from './support';
 
 const PAGE = 100;
@@ -142,16 +144,25 @@ export async function run(args: string[]): Promise<void> {
       let sqlEvents = 0;
       const viaRest = async (i: number) => (restEvents += await restGet(port, agent, path(c, b.positions[i % b.positions.length]), token));
       const viaSql = async (i: number) => (sqlEvents += (await pg.query(rawSql(c, b, b.positions[i % b.positions.length]))).rowCount ?? 0);
+      const md = bearer(token);
+      const viaGrpc = (i: number) => {
+        const p = b.positions[i % b.positions.length];
+        const query = { roomId: b.roomId, dir: c.dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS, limit: PAGE, from: `t${p.depth}-${p.stream}`, filter: c.filter ? MESSAGE_FILTER : undefined, format: EventFormat.EVENT_FORMAT_CLIENT };
+        return grpcCall(stack.clients.pagination, stack.clients.pagination.getRoomMessages, { query }, md);
+      };
       await measure(50, o.concurrency, viaRest);
+      await measure(50, o.concurrency, viaGrpc);
       await measure(50, o.concurrency, viaSql);
       restEvents = 0;
       sqlEvents = 0;
       const sqlStats = await measure(o.pages, o.concurrency, viaSql);
+      const grpc = await measure(o.pages, o.concurrency, viaGrpc);
       const rest = await measure(o.pages, o.concurrency, viaRest);
       rows.push({
         case: c.name,
         'REST p50 ms': fmt(rest.p50),
         'REST p99 ms': fmt(rest.p99),
+        'gRPC p50 ms': fmt(grpc.p50),
         'SQL p50 ms': fmt(sqlStats.p50),
         'SQL p99 ms': fmt(sqlStats.p99),
         'REST/SQL p50': fmt(rest.p50 / sqlStats.p50),
