@@ -297,6 +297,29 @@ describe('/messages: history visibility (spec §9.8)', () => {
   });
 });
 
+describe('/messages: events never shown', () => {
+  it('test_room_messages_paginate_through_rejected_events (pages skip rejected events instead of shrinking)', async () => {
+    const s = await sharedStack();
+    const user = await registerUser(s, uniq('rej'));
+    const admin = await registerUser(s, uniq('admin'), { admin: true });
+    const room = await createRoom(s, user.token);
+    const early = await send(s, user.token, room, 'early');
+    const rejected = [await send(s, user.token, room, 'r1'), await send(s, user.token, room, 'r2'), await send(s, user.token, room, 'r3')];
+    const softFailed = await send(s, user.token, room, 'soft');
+    const dummy = await send(s, user.token, room, {}, 'org.matrix.dummy_event');
+    const latest = await send(s, user.token, room, 'latest');
+    const conn = s.app.orm.em.fork().getConnection();
+    // Rejection and soft failure only happen to federated events; mark these as such.
+    await conn.execute("UPDATE events SET rejected_reason = 'auth_error' WHERE event_id IN (?)", [rejected]);
+    await conn.execute('UPDATE events SET soft_failed = true WHERE event_id = ?', [softFailed]);
+    const first = await messages(s, user.token, room, { dir: 'b', limit: 2 });
+    assert.deepEqual(ids(first), [latest, early]);
+    assert.ok(first.body.end);
+    const asAdmin = await messages(s, admin.token, room, { dir: 'b', limit: 3 }, true);
+    assert.deepEqual(ids(asAdmin), [latest, dummy, softFailed], 'admins see soft-failed and dummy events, never rejected ones');
+  });
+});
+
 describe('/messages: tokens, limits and bad input', () => {
   let s: Stack;
   let user: TestUser;
