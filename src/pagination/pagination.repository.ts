@@ -130,9 +130,9 @@ export class PaginationRepository {
       params.push(limit);
       return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?)`;
     });
-    // Ranges are disjoint and listed in pagination order, so the concatenation is already in
-    // order; the LIMIT stops reading further ranges once the page is full.
-    const page = parts.length === 1 ? parts[0].slice(1, -1) : `${parts.join(' UNION ALL ')} LIMIT ?`;
+    // Ranges are disjoint and listed in pagination order: the first `limit` rows in (range,
+    // position) order are the page. Each range reads at most `limit` rows by itself.
+    const page = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ?`;
     if (parts.length > 1) params.push(limit);
     const cols = pageColumns('x', extras);
     const rows = await sql<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
