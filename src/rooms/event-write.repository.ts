@@ -7,10 +7,17 @@ import type { Em } from '../infra/orm';
 import type { Json } from './room.types';
 import { sqlPrepared } from './sql';
 
-/** Numbers `?` placeholders as `$1, $2, ...` (for prepared statements). */
+const numberedCache = new Map<string, string>();
+
+/** Numbers `?` placeholders as `$1, $2, ...` (for prepared statements); statements repeat, so cached. */
 function numbered(text: string): string {
-  let n = 0;
-  return text.replace(/\?/g, () => `$${++n}`);
+  let out = numberedCache.get(text);
+  if (out === undefined) {
+    let n = 0;
+    out = text.replace(/\?/g, () => `$${++n}`);
+    numberedCache.set(text, out);
+  }
+  return out;
 }
 
 export interface LockedRoom {
@@ -86,7 +93,18 @@ const EVENT_RECORD = `event_id text, room_id text, type text, state_key text, se
   redacts text, replaces_state text, redacted_by text, txn_scope text, txn_id text, contains_url boolean, labels text[]`;
 
 /** One CTE per table; `?` is that table's JSON parameter. Order matters only for readability. */
-const PARTS: { key: keyof BatchWrite; cte: string }[] = [
+/**
+ * One CTE per table; its first `?` is the table's JSON rows. UPDATE/DELETE parts also name the
+ * target keys as an array (`{IDS}`, matched with `= ANY`), so PostgreSQL probes the primary key
+ * for those few rows instead of hash-joining the whole table against a recordset it cannot size.
+ */
+interface Part {
+  key: keyof BatchWrite;
+  cte: string;
+  ids?: (row: Json) => string;
+}
+
+const PARTS: Part[] = [
   {
     key: 'newRooms',
     cte: `INSERT INTO rooms (room_id, room_version, creator, room_type, is_public, created_ts, last_depth)
@@ -142,7 +160,8 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
   {
     key: 'redactions',
     cte: `UPDATE events e SET redacted_by = x.redacted_by FROM json_to_recordset(?::json) AS x(event_id text, room_id text, redacted_by text)
-      WHERE {GATE} AND e.event_id = x.event_id AND e.room_id = x.room_id AND e.redacted_by IS NULL`,
+      WHERE {GATE} AND e.event_id = ANY({IDS}) AND e.event_id = x.event_id AND e.room_id = x.room_id AND e.redacted_by IS NULL`,
+    ids: (r) => r.event_id as string,
   },
   {
     key: 'stats',
@@ -162,7 +181,8 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
         room_type = CASE WHEN x.patch -> 'room_type' IS NULL THEN s.room_type ELSE x.patch ->> 'room_type' END,
         federatable = CASE WHEN x.patch -> 'federatable' IS NULL THEN s.federatable ELSE (x.patch ->> 'federatable')::boolean END
       FROM json_to_recordset(?::json) AS x(room_id text, dj int, djl int, di int, dl int, db int, dk int, ds int, patch jsonb)
-      WHERE {GATE} AND s.room_id = x.room_id`,
+      WHERE {GATE} AND s.room_id = ANY({IDS}) AND s.room_id = x.room_id`,
+    ids: (r) => r.room_id as string,
   },
   {
     key: 'aliases',
@@ -170,7 +190,7 @@ const PARTS: { key: keyof BatchWrite; cte: string }[] = [
   },
 ];
 
-const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f USING json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE {GATE} AND f.room_id = x.room_id`;
+const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f WHERE {GATE} AND f.room_id = ANY({IDS})`;
 const EXTREMITIES_INSERT = `INSERT INTO event_forward_extremities (room_id, event_id) SELECT * FROM json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE {GATE}`;
 
 export class EventWriteRepository {
@@ -199,10 +219,12 @@ export class EventWriteRepository {
     const parts: string[] = [];
     const params: unknown[] = [];
     if (keys.length > 0) {
+      // LIMIT 1 keeps each LATERAL a per-key index probe (a plain join would be planned as a hash join
+      // over the whole table: the recordset's size is unknown to the planner).
       parts.push(`SELECT 's' AS kind, c.room_id, c.type, c.state_key, c.event_id, c.membership, e.sender, e.content, e.stream_ordering, e.depth, NULL AS txn_scope, NULL AS txn_id
         FROM json_to_recordset(?::json) AS k(room_id text, type text, state_key text)
-        JOIN current_state_events c ON c.room_id = k.room_id AND c.type = k.type AND c.state_key = k.state_key
-        JOIN events e ON e.event_id = c.event_id`);
+        CROSS JOIN LATERAL (SELECT * FROM current_state_events c WHERE c.room_id = k.room_id AND c.type = k.type AND c.state_key = k.state_key LIMIT 1) c
+        CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.event_id = c.event_id LIMIT 1) e`);
       params.push(JSON.stringify(keys));
     }
     if (rooms.length > 0) {
@@ -217,7 +239,7 @@ export class EventWriteRepository {
       parts.push(`SELECT 't' AS kind, e.room_id, NULL AS type, NULL AS state_key, e.event_id, NULL AS membership, e.sender, NULL::jsonb AS content,
         e.stream_ordering, e.depth, e.txn_scope, e.txn_id
         FROM json_to_recordset(?::json) AS t(room_id text, sender text, txn_scope text, txn_id text)
-        JOIN events e ON e.room_id = t.room_id AND e.sender = t.sender AND e.txn_scope = t.txn_scope AND e.txn_id = t.txn_id`);
+        CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.room_id = t.room_id AND e.sender = t.sender AND e.txn_scope = t.txn_scope AND e.txn_id = t.txn_id AND e.txn_id IS NOT NULL LIMIT 1) e`);
       params.push(JSON.stringify(txns));
     }
     if (streams > 0) {
@@ -245,23 +267,28 @@ export class EventWriteRepository {
    */
   async write(em: Em, w: BatchWrite): Promise<number> {
     const ctes: string[] = [];
-    const params: string[] = [];
-    const add = (sql: string, rows: unknown[]) => {
-      ctes.push(`w${ctes.length} AS (${sql})`);
-      params.push(JSON.stringify(rows));
+    const params: unknown[] = [];
+    // Every part is gated on all guards holding: a lost race writes nothing. The guard count is a
+    // parameter so the statement text (and its prepared plan) depends only on the batch's shape.
+    const add = (sql: string, rows: Json[] | null, ids?: (row: Json) => string, sourceRows: Json[] = rows ?? []) => {
+      const text = sql.replace(/\?|\{GATE\}|\{IDS\}/g, (token) => {
+        if (token === '?') params.push(JSON.stringify(rows));
+        else if (token === '{IDS}') params.push([...new Set(sourceRows.map(ids as (row: Json) => string))]);
+        else if (w.guards.length === 0) return 'TRUE';
+        else params.push(w.guards.length);
+        return token === '?' ? '?' : token === '{IDS}' ? '?::text[]' : '(SELECT count(*) FROM w0) = ?::int';
+      });
+      ctes.push(`w${ctes.length} AS (${text})`);
     };
-    if (w.guards.length > 0) add(GUARD, w.guards);
-    // Every INSERT/UPDATE/DELETE below is fed by json_to_recordset(...) AS x: gating its rows on the
-    // guard count makes the whole statement write nothing when a guard failed.
-    const gate = w.guards.length > 0 ? `(SELECT count(*) FROM w0) = ${w.guards.length}` : '';
+    if (w.guards.length > 0) add(GUARD, w.guards, (g) => g.room_id as string);
     for (const p of PARTS) {
-      const rows = w[p.key] as unknown[];
-      if (rows.length > 0) add(withGate(p.cte, gate), rows);
+      const rows = w[p.key] as Json[];
+      if (rows.length > 0) add(p.cte, rows, p.ids);
     }
     if (w.extremities.length > 0) {
       // The DELETE sees only the pre-statement rows, never the new extremity inserted beside it.
-      add(withGate(EXTREMITIES_DELETE, gate), w.extremities);
-      add(withGate(EXTREMITIES_INSERT, gate), w.extremities);
+      add(EXTREMITIES_DELETE, null, (x) => x.room_id as string, w.extremities);
+      add(EXTREMITIES_INSERT, w.extremities);
     }
     if (ctes.length === 0) return 0;
     const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${w.guards.length > 0 ? '(SELECT count(*) FROM w0)' : '0'} AS guarded`), params);
@@ -270,9 +297,4 @@ export class EventWriteRepository {
 }
 
 const GUARD = `UPDATE rooms r SET last_depth = x.new_depth FROM json_to_recordset(?::json) AS x(room_id text, old_depth bigint, new_depth bigint)
-  WHERE r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;
-
-/** Puts the guard condition (or TRUE) where a part says {GATE}. */
-function withGate(sql: string, gate: string): string {
-  return sql.replace('{GATE}', gate || 'TRUE');
-}
+  WHERE r.room_id = ANY({IDS}) AND r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;

@@ -16,6 +16,8 @@ interface PgConnection {
 }
 
 const statementNames = new Map<string, string>();
+/** Connections already told to keep generic plans for prepared statements. */
+const genericPlanConnections = new WeakSet<PgConnection>();
 
 function statementName(text: string): string {
   let name = statementNames.get(text);
@@ -37,6 +39,13 @@ export async function sqlPrepared<T = Record<string, unknown>>(em: Em, text: str
   const client = (trx ?? em.getConnection().getKnex()).client as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
   const conn = await client.acquireConnection();
   try {
+    if (!genericPlanConnections.has(conn)) {
+      // Only named prepared statements (this module's) are affected: PostgreSQL would otherwise
+      // keep choosing custom plans for them (their recordset estimates never improve) and re-plan
+      // on every call, which costs more than executing them.
+      await conn.query({ name: '', text: 'SET plan_cache_mode = force_generic_plan', values: [] } as never);
+      genericPlanConnections.add(conn);
+    }
     return (await conn.query({ name: statementName(text), text, values })).rows as T[];
   } catch (err) {
     throw em.getDriver().getPlatform().getExceptionConverter().convertException(err as Error);
