@@ -10,7 +10,7 @@ import type { StoredEvent } from '../rooms/room.types';
 import { sql } from '../rooms/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
 import { maxStreamPos, type RoomStreamToken } from './stream-token';
-import { comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
+import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
 
 /** Event types never sent to clients (spec §5.7 step 2). */
 const HIDDEN_FROM_CLIENTS = ['org.matrix.dummy_event', 'm.room.aliases'];
@@ -111,7 +111,6 @@ export class PaginationRepository {
   async page(em: Em, q: PageQuery, extras: ExtrasOptions): Promise<PageRow[]> {
     if (q.limit <= 0) return [];
     const ranges = orderedRanges(q);
-    if (ranges === null) return this.rangePage(em, q, [null], q.limit, extras);
     const out: PageRow[] = [];
     for (let i = 0; i < ranges.length && out.length < q.limit; i += RANGES_PER_QUERY) {
       out.push(...(await this.rangePage(em, q, ranges.slice(i, i + RANGES_PER_QUERY), q.limit - out.length, extras)));
@@ -119,14 +118,14 @@ export class PaginationRepository {
     return out;
   }
 
-  private async rangePage(em: Em, q: PageQuery, ranges: (Range | null)[], limit: number, extras: ExtrasOptions): Promise<PageRow[]> {
+  private async rangePage(em: Em, q: PageQuery, ranges: Range[], limit: number, extras: ExtrasOptions): Promise<PageRow[]> {
     const base = baseConditions(q);
     const order = q.dir === 'b' ? 'DESC' : 'ASC';
     const params: unknown[] = [];
     const parts = ranges.map((range) => {
       const conds = [...base.conds];
       params.push(...base.params);
-      if (range) conds.push(...rangeConditions(range, params));
+      conds.push(...rangeConditions(range, params));
       params.push(limit);
       return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?)`;
     });
@@ -193,7 +192,7 @@ function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
       params.push(q.client.minOriginTs);
     }
   }
-  conds.push(...tokenBounds(q, params));
+  conds.push(...liveTokenBounds(q, params));
   const f = filterToSql(q.filter);
   if (f.sql) {
     conds.push(f.sql);
@@ -204,27 +203,56 @@ function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
 
 /**
  * The token bounds (spec §5.3): backwards = at or before `from` and after `to`; forwards = after
- * `from` and at or before `to`. Live tokens bound the stream ordering only.
+ * `from` and at or before `to`. Historic tokens bound (depth, stream ordering) and are returned
+ * as a range, to be merged with each visible range; live tokens bound the stream ordering only.
  */
-function tokenBounds(q: PageQuery, params: unknown[]): string[] {
+function tokenRange(q: PageQuery): Range {
+  const pos = (t: RoomStreamToken) => ({ depth: t.topological as number, stream: t.stream });
+  const r: Range = { lo: null, hi: null };
+  const [upper, lower] = q.dir === 'b' ? [q.from, q.to] : [q.to, q.from];
+  if (upper && upper.topological !== null) r.hi = { pos: pos(upper), inclusive: true };
+  if (lower && lower.topological !== null) r.lo = { pos: pos(lower), inclusive: false };
+  return r;
+}
+
+function liveTokenBounds(q: PageQuery, params: unknown[]): string[] {
   const out: string[] = [];
-  const bound = (t: RoomStreamToken, op: string, stream: number) => {
-    if (t.topological !== null) {
-      out.push(`(e.depth, e.stream_ordering) ${op} (?, ?)`);
-      params.push(t.topological, t.stream);
-    } else {
-      out.push(`e.stream_ordering ${op} ?`);
-      params.push(stream);
-    }
+  const bound = (t: RoomStreamToken | null, op: string, stream: (t: RoomStreamToken) => number) => {
+    if (!t || t.topological !== null) return;
+    out.push(`e.stream_ordering ${op} ?`);
+    params.push(stream(t));
   };
   if (q.dir === 'b') {
-    bound(q.from, '<=', maxStreamPos(q.from));
-    if (q.to) bound(q.to, '>', q.to.stream);
+    bound(q.from, '<=', maxStreamPos);
+    bound(q.to, '>', (t) => t.stream);
   } else {
-    bound(q.from, '>', q.from.stream);
-    if (q.to) bound(q.to, '<=', maxStreamPos(q.to));
+    bound(q.from, '>', (t) => t.stream);
+    bound(q.to, '<=', maxStreamPos);
   }
   return out;
+}
+
+/** The tighter of two bounds of the same side (`sign` 1 for lower bounds, -1 for upper ones). */
+function tighter(a: Bound | null, b: Bound | null, sign: 1 | -1): Bound | null {
+  if (!a || !b) return a ?? b;
+  const c = comparePos(a.pos, b.pos) * sign;
+  if (c !== 0) return c > 0 ? a : b;
+  return a.inclusive ? b : a;
+}
+
+/**
+ * The part of `a` inside `b`, or null when empty. Merging the bounds here keeps one bound per
+ * side in SQL: with two row comparisons on one side PostgreSQL may start the index scan at the
+ * looser one and walk everything in between.
+ */
+function intersect(a: Range, b: Range): Range | null {
+  const lo = tighter(a.lo, b.lo, 1);
+  const hi = tighter(a.hi, b.hi, -1);
+  if (lo && hi) {
+    const c = comparePos(lo.pos, hi.pos);
+    if (c > 0 || (c === 0 && !(lo.inclusive && hi.inclusive))) return null;
+  }
+  return { lo, hi };
 }
 
 function rangeConditions(r: Range, params: unknown[]): string[] {
@@ -238,17 +266,9 @@ function rangeConditions(r: Range, params: unknown[]): string[] {
   return out;
 }
 
-/**
- * The visible ranges that can hold events of this page, in pagination order; null when the
- * whole timeline is visible. Ranges wholly beyond a historic `from` token are dropped here.
- */
-function orderedRanges(q: PageQuery): Range[] | null {
-  if (q.ranges === null || (q.ranges.length === 1 && !q.ranges[0].lo && !q.ranges[0].hi)) return null;
-  const from = q.from.topological === null ? null : { depth: q.from.topological, stream: q.from.stream };
-  const kept = q.ranges.filter((r) => {
-    if (!from) return true;
-    if (q.dir === 'b') return !r.lo || comparePos(r.lo.pos, from) < 0 || (r.lo.inclusive && comparePos(r.lo.pos, from) === 0);
-    return !r.hi || comparePos(r.hi.pos, from) > 0;
-  });
+/** The parts of the timeline to read, each within the token bounds, in pagination order. */
+function orderedRanges(q: PageQuery): Range[] {
+  const tokens = tokenRange(q);
+  const kept = (q.ranges ?? EVERYTHING).map((r) => intersect(r, tokens)).filter((r): r is Range => r !== null);
   return q.dir === 'b' ? kept.reverse() : kept;
 }
