@@ -11,6 +11,11 @@
  */
 import { Client as PgClient } from 'pg';
 import http from 'node:http';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createClients, type Clients } from '../src/gateway/grpc-clients';
+import { SHARED_SECRET, TEST_REDIS_URL } from '../test/support/stack';
 import { bearer, grpcCall } from '../test/support/stack';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches } from '../src/rooms/seed/generator';
 import type { ImportedRoom } from '../src/rooms/import.service';
@@ -80,7 +85,58 @@ async function plainInsert(stack: Stack, roomIds: string[], batchEvents: number)
   }
 }
 
-async function singleSends(stack: Stack, senders: TestUser[], sharedRoom: boolean, n: number, via: 'rest' | 'grpc', agent: http.Agent) {
+/** Where sends go: the bench's own in-process server, or a server in its own process. */
+interface Target {
+  label: string;
+  baseUrl: string;
+  clients: Clients;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, ko) => {
+    const srv = net.createServer();
+    srv.once('error', ko);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+/**
+ * The service as deployed (`npm start`), in its own process, on the stack's database and Redis
+ * prefix, so the load generator does not share its event loop.
+ */
+async function startServerProcess(stack: Stack): Promise<{ target: Target; child: ChildProcess }> {
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    DATABASE_URL: stack.app.databaseUrl,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: stack.config.redisKeyPrefix,
+    SERVER_NAME: 'test',
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: String(grpcPort),
+    REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+    INSTANCE_NAME: 'ingest-bench-server',
+    LOG_LEVEL: 'warn',
+    DB_POOL_SIZE: '20',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
+    const ok = await fetch(`${baseUrl}/health`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (attempt > 600) throw new Error('server process did not become healthy');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, target: { label: 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`) } };
+}
+
+async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boolean, n: number, via: 'rest' | 'grpc', agent: http.Agent) {
   const rooms: string[] = [];
   for (const [i, u] of senders.entries()) {
     if (sharedRoom && i > 0) {
@@ -121,6 +177,7 @@ export async function run(args: string[]): Promise<void> {
   const o = options(args, { rooms: 2_000, events: 100, members: 8, batch: 5_000, sends: 8_000, concurrency: 16, seed: 1 });
   const stack = await startStack({ LOG_LEVEL: 'silent', DB_POOL_SIZE: '20' });
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+  let server: { target: Target; child: ChildProcess } | null = null;
   try {
     const admin = await registerUser(stack, 'ingestadmin', { admin: true });
     const locals = [admin];
@@ -142,17 +199,27 @@ export async function run(args: string[]): Promise<void> {
     if (o.sends === 0) return;
     const senders = [];
     for (let i = 0; i < o.concurrency; i++) senders.push(await registerUser(stack, `sender${i}`));
-    await singleSends(stack, senders.slice(0, 4), false, 400, 'rest', agent);
+    server = await startServerProcess(stack);
     const rows = [];
-    for (const shared of [false, true]) {
-      for (const via of ['rest', 'grpc'] as const) {
-        const st = await singleSends(stack, senders, shared, o.sends, via, agent);
-        rows.push({ path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, senders: o.concurrency, events: st.n, 'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99) });
+    for (const target of [server.target, { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients }]) {
+      await singleSends(target, senders.slice(0, 4), false, 400, 'rest', agent);
+      await singleSends(target, senders.slice(0, 4), false, 400, 'grpc', agent);
+      for (const shared of [false, true]) {
+        for (const via of ['rest', 'grpc'] as const) {
+          const st = await singleSends(target, senders, shared, o.sends, via, agent);
+          rows.push({ server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n, 'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99) });
+        }
       }
     }
     table(`single sends, ${o.concurrency} concurrent senders (target: gateway ≥ 1000 events/s)`, rows);
   } finally {
     agent.destroy();
+    server?.target.clients.close();
+    if (server && server.child.exitCode === null) {
+      const exited = new Promise((ok) => server?.child.once('exit', ok));
+      server.child.kill('SIGTERM');
+      await exited;
+    }
     await stack.stop();
   }
 }

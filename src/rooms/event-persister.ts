@@ -17,6 +17,8 @@
  * locks the rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guard then always holds.
  * Depth is therefore gap-free per room, and since a room's stream orderings are allocated after
  * its previous event committed, they increase with depth. Any failure writes nothing.
+ * Single-event sends into a room that already has a write in flight are coalesced into the next
+ * write (RoomSendQueue): one commit for the lot, each draft accepted or refused on its own.
  */
 import { MatrixError } from '../errors';
 import type { Em } from '../infra/orm';
@@ -25,6 +27,7 @@ import { NEW_EVENT_DURING_PURGE_LOCK_NAME } from '../infra/locks/lock.types';
 import { authStateKeys, stateMapKey } from './event-auth';
 import { BatchBuilder, startWork, type EventDraft, type PersistedEvent, type RoomBatch, type RoomWork } from './batch-builder';
 import { EventWriteRepository, type BatchContext, type StateKeyRef, type TxnRef } from './event-write.repository';
+import { RoomSendQueue } from './room-send-queue';
 import type { Membership } from './room.types';
 
 export { newEventId, redactsOf, type EventDraft, type NewRoom, type PersistedEvent, type RoomBatch } from './batch-builder';
@@ -32,6 +35,11 @@ export { newEventId, redactsOf, type EventDraft, type NewRoom, type PersistedEve
 export interface PersistOptions {
   /** Prefix rule violations with the failing draft's position (`rooms[i].events[j]: ...`), for bulk callers. */
   locateErrors?: boolean;
+}
+
+interface AttemptOptions extends PersistOptions {
+  /** A draft that breaks a rule yields its error in its slot instead of failing the call (coalesced sends). */
+  isolateErrors?: boolean;
 }
 
 /** Thrown when a batch targets a room with no row. */
@@ -45,6 +53,8 @@ export class UnknownRoomError extends Error {
 const txnKey = (roomId: string, sender: string, scope: string, id: string) => `${roomId}\u0001${sender}\u0001${scope}\u0001${id}`;
 
 export class EventPersister {
+  private readonly sends = new RoomSendQueue((em, roomId, drafts) => this.persistIsolated(em, roomId, drafts));
+
   constructor(
     private readonly serverName: string,
     /** Resolved per call: the lock manager may be registered after this module is built. */
@@ -57,6 +67,19 @@ export class EventPersister {
    * rule violation (MatrixError) or UnknownRoomError; nothing is written then.
    */
   async persist(em: Em, batches: RoomBatch[], opts: PersistOptions = {}): Promise<PersistedEvent[][]> {
+    const [only] = batches;
+    if (batches.length === 1 && !only.newRoom && only.drafts.length === 1 && !opts.locateErrors && !em.getTransactionContext()) {
+      return [[await this.sends.submit(em, only.roomId, only.drafts[0])]];
+    }
+    return (await this.run(em, batches, opts)) as PersistedEvent[][];
+  }
+
+  /** Several single-event sends into one room in one write; each draft succeeds or fails alone. */
+  private async persistIsolated(em: Em, roomId: string, drafts: EventDraft[]): Promise<(PersistedEvent | Error)[]> {
+    return (await this.run(em, [{ roomId, drafts }], { isolateErrors: true }))[0];
+  }
+
+  private run(em: Em, batches: RoomBatch[], opts: AttemptOptions): Promise<(PersistedEvent | Error)[][]> {
     return this.withEventLocks(
       batches.map((b) => b.roomId),
       async () => {
@@ -64,7 +87,7 @@ export class EventPersister {
           const done = await this.attempt(em, batches, opts, false);
           if (done) return done;
         }
-        return em.transactional(async (tem) => (await this.attempt(tem, batches, opts, true)) as PersistedEvent[][]);
+        return em.transactional(async (tem) => (await this.attempt(tem, batches, opts, true)) as (PersistedEvent | Error)[][]);
       },
     );
   }
@@ -79,21 +102,27 @@ export class EventPersister {
   }
 
   /** One load-fold-write pass; null when an optimistic pass lost a room to a concurrent writer. */
-  private async attempt(em: Em, batches: RoomBatch[], opts: PersistOptions, lockFirst: boolean): Promise<PersistedEvent[][] | null> {
+  private async attempt(em: Em, batches: RoomBatch[], opts: AttemptOptions, lockFirst: boolean): Promise<(PersistedEvent | Error)[][] | null> {
     const existing = batches.filter((b) => !b.newRoom).map((b) => b.roomId);
     if (lockFirst) await this.repo.lockRooms(em, existing);
     const ctx = await this.load(em, batches, existing);
     const works = this.startWorks(batches, ctx);
     const builder = new BatchBuilder(this.serverName);
-    const txnHits = new Map(ctx.txns.map((t) => [txnKey(t.room_id, t.sender, t.txn_scope, t.txn_id), t]));
+    const txnHits = new Map<string, PersistedEvent>(
+      ctx.txns.map((t) => [txnKey(t.room_id, t.sender, t.txn_scope, t.txn_id), { eventId: t.event_id, roomId: t.room_id, depth: Number(t.depth), streamOrdering: Number(t.stream_ordering), deduplicated: true }]),
+    );
     let next = 0;
     const results = works.map((w, bi) =>
-      w.batch.drafts.map((d, di) => {
-        const hit = d.txn ? txnHits.get(txnKey(w.batch.roomId, d.sender, d.txn.scope, d.txn.id)) : undefined;
-        if (hit) return { eventId: hit.event_id, roomId: hit.room_id, depth: Number(hit.depth), streamOrdering: Number(hit.stream_ordering), deduplicated: true };
+      w.batch.drafts.map((d, di): PersistedEvent | Error => {
+        const key = d.txn ? txnKey(w.batch.roomId, d.sender, d.txn.scope, d.txn.id) : null;
+        const hit = key ? txnHits.get(key) : undefined;
+        if (hit) return { ...hit, deduplicated: true };
         try {
-          return builder.fold(w, d, ctx.streams[next++]);
+          const r = builder.fold(w, d, ctx.streams[next++]);
+          if (key) txnHits.set(key, r);
+          return r;
         } catch (err) {
+          if (opts.isolateErrors && err instanceof Error) return err;
           if (opts.locateErrors && err instanceof MatrixError) throw new MatrixError(err.httpStatus, `rooms[${bi}].events[${di}]: ${err.message}`, err.errcode);
           throw err;
         }

@@ -176,6 +176,22 @@ describe('RoomService', () => {
       assert.deepEqual(ext.map((x) => Number(x.depth)), [5 + n]);
     });
 
+    it('concurrent sends into one room are accepted or refused one by one', async () => {
+      const { roomId: r } = await rooms.createRoom(em, alice.userId, { preset: 'public_chat' });
+      const fork = () => s.app.orm.em.fork();
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 12 }, (_, i) => rooms.sendEvent(fork(), alice.userId, r, msg(`ok ${i}`))),
+        ...Array.from({ length: 4 }, () => rooms.sendEvent(fork(), carol.userId, r, msg('not a member'))),
+        ...Array.from({ length: 4 }, () => rooms.sendEvent(fork(), alice.userId, r, { type: 'm.room.message', content: { body: 'no msgtype' } })),
+      ]);
+      assert.equal(outcomes.slice(0, 12).filter((o) => o.status === 'fulfilled').length, 12);
+      for (const o of outcomes.slice(12, 16)) assert.ok(o.status === 'rejected' && (o.reason as MatrixError).httpStatus === 403);
+      for (const o of outcomes.slice(16)) assert.ok(o.status === 'rejected' && (o.reason as MatrixError).httpStatus === 400);
+      const tl = await timeline(em, r);
+      assert.equal(tl.length, 5 + 12);
+      assert.deepEqual(tl.map((e) => e.depth), Array.from({ length: 17 }, (_, i) => i + 1));
+    });
+
     it('links prev_events to the previous event and records auth events', async () => {
       const first = await rooms.sendEvent(em, alice.userId, roomId, msg('a'));
       const second = await rooms.sendEvent(em, alice.userId, roomId, msg('b'));
