@@ -14,6 +14,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createClients, type Clients } from '../src/gateway/grpc-clients';
 import { SHARED_SECRET, TEST_REDIS_URL } from '../test/support/stack';
 import { bearer, grpcCall } from '../test/support/stack';
@@ -85,11 +86,39 @@ async function plainInsert(stack: Stack, roomIds: string[], batchEvents: number)
   }
 }
 
+/** CPU time (ms) used so far by a process, or by every PostgreSQL backend of a database. */
+function cpuMs(pid: number | 'self', database?: string): number {
+  if (pid === 'self') {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  const ticks = (p: string) => {
+    const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_S);
+  };
+  if (!database) return ticks(String(pid));
+  let total = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(database)) total += ticks(p);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
+/** Linux's USER_HZ. */
+const CLOCK_TICKS_PER_S = 100;
+
 /** Where sends go: the bench's own in-process server, or a server in its own process. */
 interface Target {
   label: string;
   baseUrl: string;
   clients: Clients;
+  /** The process serving it. */
+  pid: number | 'self';
 }
 
 function freePort(): Promise<number> {
@@ -133,7 +162,7 @@ async function startServerProcess(stack: Stack): Promise<{ target: Target; child
     if (attempt > 600) throw new Error('server process did not become healthy');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, target: { label: 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`) } };
+  return { child, target: { label: 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
 }
 
 async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boolean, n: number, via: 'rest' | 'grpc', agent: http.Agent) {
@@ -201,13 +230,19 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 0; i < o.concurrency; i++) senders.push(await registerUser(stack, `sender${i}`));
     server = await startServerProcess(stack);
     const rows = [];
-    for (const target of [server.target, { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients }]) {
+    for (const target of [server.target, { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const }]) {
       await singleSends(target, senders.slice(0, 4), false, 400, 'rest', agent);
       await singleSends(target, senders.slice(0, 4), false, 400, 'grpc', agent);
       for (const shared of [false, true]) {
         for (const via of ['rest', 'grpc'] as const) {
+          const [node0, pg0] = [cpuMs(target.pid), cpuMs(0, stack.dbName)];
           const st = await singleSends(target, senders, shared, o.sends, via, agent);
-          rows.push({ server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n, 'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99) });
+          const [node1, pg1] = [cpuMs(target.pid), cpuMs(0, stack.dbName)];
+          rows.push({
+            server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n,
+            'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99),
+            'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3), 'postgres cpu ms/event': fmt((pg1 - pg0) / st.n, 3),
+          });
         }
       }
     }

@@ -17,8 +17,9 @@
  * locks the rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guard then always holds.
  * Depth is therefore gap-free per room, and since a room's stream orderings are allocated after
  * its previous event committed, they increase with depth. Any failure writes nothing.
- * Single-event sends into a room that already has a write in flight are coalesced into the next
- * write (RoomSendQueue): one commit for the lot, each draft accepted or refused on its own.
+ * Single-event sends that arrive while a write is in flight are coalesced into the next
+ * write (SendQueue), grouped by room: one commit for the lot, each draft accepted or refused
+ * on its own.
  */
 import { MatrixError } from '../errors';
 import type { Em } from '../infra/orm';
@@ -27,7 +28,8 @@ import { NEW_EVENT_DURING_PURGE_LOCK_NAME } from '../infra/locks/lock.types';
 import { authStateKeys, stateMapKey } from './event-auth';
 import { BatchBuilder, startWork, type EventDraft, type PersistedEvent, type RoomBatch, type RoomWork } from './batch-builder';
 import { EventWriteRepository, type BatchContext, type StateKeyRef, type TxnRef } from './event-write.repository';
-import { RoomSendQueue } from './room-send-queue';
+import { SendQueue, type QueuedSend } from './room-send-queue';
+import { DeadlockException } from '@mikro-orm/core';
 import type { Membership } from './room.types';
 
 export { newEventId, redactsOf, type EventDraft, type NewRoom, type PersistedEvent, type RoomBatch } from './batch-builder';
@@ -50,10 +52,12 @@ export class UnknownRoomError extends Error {
   }
 }
 
+const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));
+
 const txnKey = (roomId: string, sender: string, scope: string, id: string) => `${roomId}\u0001${sender}\u0001${scope}\u0001${id}`;
 
 export class EventPersister {
-  private readonly sends = new RoomSendQueue((em, roomId, drafts) => this.persistIsolated(em, roomId, drafts));
+  private readonly sends = new SendQueue((em, queued) => this.persistCoalesced(em, queued));
 
   constructor(
     private readonly serverName: string,
@@ -74,22 +78,68 @@ export class EventPersister {
     return (await this.run(em, batches, opts)) as PersistedEvent[][];
   }
 
-  /** Several single-event sends into one room in one write; each draft succeeds or fails alone. */
-  private async persistIsolated(em: Em, roomId: string, drafts: EventDraft[]): Promise<(PersistedEvent | Error)[]> {
-    return (await this.run(em, [{ roomId, drafts }], { isolateErrors: true }))[0];
+  /**
+   * Queued single-event sends of any rooms in one write, grouped by room (queue order kept within
+   * a room); each draft succeeds or fails alone. If a room's purge lock is taken, the rooms go out
+   * one by one instead, so a room being purged never holds up the others.
+   */
+  private async persistCoalesced(em: Em, queued: QueuedSend[]): Promise<(PersistedEvent | Error)[]> {
+    const byRoom = new Map<string, number[]>();
+    queued.forEach((q, i) => byRoom.set(q.roomId, [...(byRoom.get(q.roomId) ?? []), i]));
+    const groups = [...byRoom.entries()];
+    const batches: RoomBatch[] = groups.map(([roomId, idx]) => ({ roomId, drafts: idx.map((i) => queued[i].draft) }));
+    const out: (PersistedEvent | Error)[] = new Array(queued.length);
+    const place = (g: number, results: (PersistedEvent | Error)[]) => results.forEach((r, k) => (out[groups[g][1][k]] = r));
+    const locks = this.locks();
+    const handle = locks && batches.length > 1 ? await locks.tryAcquireMulti(batches.map((b) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key: b.roomId })), 'read') : null;
+    try {
+      if (batches.length === 1 || handle || !locks) {
+        const results = await (handle ? this.write(em, batches, { isolateErrors: true }) : this.run(em, batches, { isolateErrors: true })).catch(() => null);
+        if (results) {
+          results.forEach((r, g) => place(g, r));
+          return out;
+        }
+      }
+    } finally {
+      await handle?.release();
+    }
+    // A room's purge lock is taken, or the shared write failed (a constraint another instance won):
+    // rooms go out one by one, and a room that still fails, one send at a time.
+    const each = await Promise.all(batches.map((b) => this.persistRoomAlone(em, b)));
+    each.forEach((r, g) => place(g, r));
+    return out;
+  }
+
+  private async persistRoomAlone(em: Em, batch: RoomBatch): Promise<(PersistedEvent | Error)[]> {
+    const whole = await this.run(em, [batch], { isolateErrors: true }).then((r) => r[0], () => null);
+    if (whole) return whole;
+    const one = (d: EventDraft) => this.run(em, [{ roomId: batch.roomId, drafts: [d] }], { isolateErrors: true }).then((r) => r[0][0], asError);
+    const results: (PersistedEvent | Error)[] = [];
+    for (const d of batch.drafts) results.push(await one(d));
+    return results;
   }
 
   private run(em: Em, batches: RoomBatch[], opts: AttemptOptions): Promise<(PersistedEvent | Error)[][]> {
     return this.withEventLocks(
       batches.map((b) => b.roomId),
-      async () => {
-        if (batches.filter((b) => !b.newRoom).length <= 1) {
-          const done = await this.attempt(em, batches, opts, false);
-          if (done) return done;
-        }
-        return em.transactional(async (tem) => (await this.attempt(tem, batches, opts, true)) as (PersistedEvent | Error)[][]);
-      },
+      () => this.write(em, batches, opts),
     );
+  }
+
+  /**
+   * An optimistic autocommit pass (one existing room, or coalesced sends), then, if a guard failed
+   * or the pass deadlocked with another multi-room writer, a pass that locks the rows first.
+   */
+  private async write(em: Em, batches: RoomBatch[], opts: AttemptOptions): Promise<(PersistedEvent | Error)[][]> {
+    if (opts.isolateErrors || batches.filter((b) => !b.newRoom).length <= 1) {
+      try {
+        const done = await this.attempt(em, batches, opts, false);
+        if (done) return done;
+      } catch (err) {
+        if (!(err instanceof DeadlockException)) throw err;
+      }
+    }
+    return em.transactional(async (tem) => (await this.attempt(tem, batches, opts, true)) as (PersistedEvent | Error)[][]);
   }
 
   /** Runs `fn` holding the read side of the new-event-during-purge lock of every room. */
@@ -106,7 +156,7 @@ export class EventPersister {
     const existing = batches.filter((b) => !b.newRoom).map((b) => b.roomId);
     if (lockFirst) await this.repo.lockRooms(em, existing);
     const ctx = await this.load(em, batches, existing);
-    const works = this.startWorks(batches, ctx);
+    const works = this.startWorks(batches, ctx, !!opts.isolateErrors);
     const builder = new BatchBuilder(this.serverName);
     const txnHits = new Map<string, PersistedEvent>(
       ctx.txns.map((t) => [txnKey(t.room_id, t.sender, t.txn_scope, t.txn_id), { eventId: t.event_id, roomId: t.room_id, depth: Number(t.depth), streamOrdering: Number(t.stream_ordering), deduplicated: true }]),
@@ -114,6 +164,7 @@ export class EventPersister {
     let next = 0;
     const results = works.map((w, bi) =>
       w.batch.drafts.map((d, di): PersistedEvent | Error => {
+        if (w.unknown) return new UnknownRoomError(w.batch.roomId);
         const key = d.txn ? txnKey(w.batch.roomId, d.sender, d.txn.scope, d.txn.id) : null;
         const hit = key ? txnHits.get(key) : undefined;
         if (hit) return { ...hit, deduplicated: true };
@@ -147,11 +198,12 @@ export class EventPersister {
     return this.repo.loadContext(em, [...keys.values()], existing, txns, total);
   }
 
-  private startWorks(batches: RoomBatch[], ctx: BatchContext): RoomWork[] {
+  /** The rooms' working state; an unknown room throws, or (isolating errors) is marked and skipped. */
+  private startWorks(batches: RoomBatch[], ctx: BatchContext, isolate: boolean): (RoomWork & { unknown?: boolean })[] {
     const works = batches.map((b) => {
       const room = ctx.rooms.get(b.roomId);
-      if (!b.newRoom && !room) throw new UnknownRoomError(b.roomId);
-      return startWork(b, room?.lastDepth ?? 0, room?.roomVersion);
+      if (!b.newRoom && !room && !isolate) throw new UnknownRoomError(b.roomId);
+      return { ...startWork(b, room?.lastDepth ?? 0, room?.roomVersion), unknown: !b.newRoom && !room };
     });
     const byRoom = new Map(works.map((w) => [w.batch.roomId, w]));
     for (const r of ctx.state) {

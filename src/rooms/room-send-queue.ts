@@ -1,57 +1,58 @@
 /**
- * Group commit for sends into one room: while a write to a room is in flight, further single-event
- * writes to that room queue up and go out together in the next write (one round trip, one commit,
- * each draft still checked on its own). An idle room's send goes out at once, so this adds no
- * latency; a busy room's sends stop paying one serialised commit each.
+ * Group commit for single-event sends: while a write is in flight, further sends (into any room)
+ * queue up and go out together in the next write, grouped by room: one lock round trip, one load,
+ * one write statement and one commit for the lot, each draft still checked and answered on its
+ * own. An idle server's send goes out at once, so this adds no latency under light load; under
+ * load the per-write costs (locks, round trips, commits) are shared by every queued send.
  */
 import type { Em } from '../infra/orm';
 import type { EventDraft, PersistedEvent } from './batch-builder';
 
 /** Most sends folded into one write. */
-export const MAX_COALESCED_SENDS = 200;
+export const MAX_COALESCED_SENDS = 256;
 
-interface Pending {
-  em: Em;
+export interface QueuedSend {
+  roomId: string;
   draft: EventDraft;
+}
+
+interface Pending extends QueuedSend {
+  em: Em;
   resolve(r: PersistedEvent): void;
   reject(e: unknown): void;
 }
 
-/** Persists one room's drafts; a failed draft yields its Error in its slot. */
-export type RoomWriter = (em: Em, roomId: string, drafts: EventDraft[]) => Promise<(PersistedEvent | Error)[]>;
+/** Persists queued sends; a refused draft yields its Error in its slot (same order as given). */
+export type SendWriter = (em: Em, sends: QueuedSend[]) => Promise<(PersistedEvent | Error)[]>;
 
-export class RoomSendQueue {
-  private readonly rooms = new Map<string, Pending[]>();
+export class SendQueue {
+  private readonly pending: Pending[] = [];
+  private draining = false;
 
-  constructor(private readonly write: RoomWriter) {}
+  constructor(private readonly write: SendWriter) {}
 
   /** Resolves with the draft's event (or rejects with the rule it broke). */
   submit(em: Em, roomId: string, draft: EventDraft): Promise<PersistedEvent> {
     return new Promise((resolve, reject) => {
-      const waiting = this.rooms.get(roomId);
-      if (waiting) {
-        waiting.push({ em, draft, resolve, reject });
-        return;
-      }
-      const queue: Pending[] = [{ em, draft, resolve, reject }];
-      this.rooms.set(roomId, queue);
-      void this.drain(roomId, queue);
+      this.pending.push({ em, roomId, draft, resolve, reject });
+      if (!this.draining) void this.drain();
     });
   }
 
-  private async drain(roomId: string, queue: Pending[]): Promise<void> {
+  private async drain(): Promise<void> {
+    this.draining = true;
     try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, MAX_COALESCED_SENDS);
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_COALESCED_SENDS);
         try {
-          const results = await this.write(batch[0].em, roomId, batch.map((p) => p.draft));
+          const results = await this.write(batch[0].em, batch);
           results.forEach((r, i) => (r instanceof Error ? batch[i].reject(r) : batch[i].resolve(r)));
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
       }
     } finally {
-      this.rooms.delete(roomId);
+      this.draining = false;
     }
   }
 }

@@ -192,6 +192,18 @@ describe('RoomService', () => {
       assert.deepEqual(tl.map((e) => e.depth), Array.from({ length: 17 }, (_, i) => i + 1));
     });
 
+    it('concurrent sends into many rooms (and an unknown one) each get their own outcome', async () => {
+      const ids = await Promise.all([1, 2, 3, 4].map(async () => (await rooms.createRoom(s.app.orm.em.fork(), alice.userId, { preset: 'public_chat' })).roomId));
+      const fork = () => s.app.orm.em.fork();
+      const sends = [...ids, '!unknown:test'].flatMap((r) => Array.from({ length: 6 }, (_, i) => ({ r, p: rooms.sendEvent(fork(), alice.userId, r, msg(`${r} ${i}`)) })));
+      const outcomes = await Promise.allSettled(sends.map((x) => x.p));
+      outcomes.forEach((o, i) => {
+        if (sends[i].r === '!unknown:test') assert.ok(o.status === 'rejected' && (o.reason as MatrixError).message === `User ${alice.userId} not in room !unknown:test`);
+        else assert.equal(o.status, 'fulfilled');
+      });
+      for (const r of ids) assert.deepEqual((await timeline(em, r)).map((e) => e.depth), Array.from({ length: 11 }, (_, i) => i + 1));
+    });
+
     it('links prev_events to the previous event and records auth events', async () => {
       const first = await rooms.sendEvent(em, alice.userId, roomId, msg('a'));
       const second = await rooms.sendEvent(em, alice.userId, roomId, msg('b'));
