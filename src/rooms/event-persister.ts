@@ -13,8 +13,9 @@
  *    (`UPDATE rooms SET last_depth = <new> WHERE last_depth = <loaded>`): the row lock it takes
  *    serialises writers of a room, and a writer that lost the race writes nothing.
  * A call with at most one existing room runs optimistically in autocommit (two round trips); if
- * its guard fails, or it spans several existing rooms, it runs again in a transaction that first
- * locks the rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guard then always holds.
+ * its guard fails it runs again, like calls spanning several existing rooms, in a transaction that
+ * first locks the rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guards then hold
+ * (and a partly held multi-room guard can never commit alone).
  * Depth is therefore gap-free per room, and since a room's stream orderings are allocated after
  * its previous event committed, they increase with depth. Any failure writes nothing.
  * Single-event sends that arrive while a write is in flight are coalesced into the next
@@ -29,7 +30,6 @@ import { authStateKeys, stateMapKey } from './event-auth';
 import { BatchBuilder, startWork, type EventDraft, type PersistedEvent, type RoomBatch, type RoomWork } from './batch-builder';
 import { EventWriteRepository, type BatchContext, type StateKeyRef, type TxnRef } from './event-write.repository';
 import { SendQueue, type QueuedSend } from './room-send-queue';
-import { DeadlockException } from '@mikro-orm/core';
 import type { Membership } from './room.types';
 
 export { newEventId, redactsOf, type EventDraft, type NewRoom, type PersistedEvent, type RoomBatch } from './batch-builder';
@@ -127,17 +127,15 @@ export class EventPersister {
   }
 
   /**
-   * An optimistic autocommit pass (one existing room, or coalesced sends), then, if a guard failed
-   * or the pass deadlocked with another multi-room writer, a pass that locks the rows first.
+   * An optimistic autocommit pass when at most one existing room is written (its guard failing
+   * leaves nothing behind), then, if that guard failed or several existing rooms are written, a
+   * pass in a transaction that locks the rows first (a partly held multi-room guard must not
+   * commit the rooms it did update).
    */
   private async write(em: Em, batches: RoomBatch[], opts: AttemptOptions): Promise<(PersistedEvent | Error)[][]> {
-    if (opts.isolateErrors || batches.filter((b) => !b.newRoom).length <= 1) {
-      try {
-        const done = await this.attempt(em, batches, opts, false);
-        if (done) return done;
-      } catch (err) {
-        if (!(err instanceof DeadlockException)) throw err;
-      }
+    if (batches.filter((b) => !b.newRoom).length <= 1) {
+      const done = await this.attempt(em, batches, opts, false);
+      if (done) return done;
     }
     return em.transactional(async (tem) => (await this.attempt(tem, batches, opts, true)) as (PersistedEvent | Error)[][]);
   }

@@ -10,6 +10,11 @@ import type { EventDraft, PersistedEvent } from './batch-builder';
 
 /** Most sends folded into one write. */
 export const MAX_COALESCED_SENDS = 256;
+/**
+ * Writes in flight at once: a second write is prepared and sent while the first waits for its
+ * commit to reach the disk. Their room rows are locked in room id order, so they cannot deadlock.
+ */
+export const MAX_WRITES_IN_FLIGHT = 2;
 
 export interface QueuedSend {
   roomId: string;
@@ -27,7 +32,7 @@ export type SendWriter = (em: Em, sends: QueuedSend[]) => Promise<(PersistedEven
 
 export class SendQueue {
   private readonly pending: Pending[] = [];
-  private draining = false;
+  private draining = 0;
 
   constructor(private readonly write: SendWriter) {}
 
@@ -35,12 +40,12 @@ export class SendQueue {
   submit(em: Em, roomId: string, draft: EventDraft): Promise<PersistedEvent> {
     return new Promise((resolve, reject) => {
       this.pending.push({ em, roomId, draft, resolve, reject });
-      if (!this.draining) void this.drain();
+      if (this.draining < MAX_WRITES_IN_FLIGHT) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.draining = true;
+    this.draining += 1;
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, MAX_COALESCED_SENDS);
@@ -52,7 +57,7 @@ export class SendQueue {
         }
       }
     } finally {
-      this.draining = false;
+      this.draining -= 1;
     }
   }
 }
