@@ -363,6 +363,37 @@ describe('RoomService', () => {
     });
   });
 
+  describe('mixed concurrent workload', () => {
+    it('keeps stats, current state, depth and extremities consistent', async () => {
+      const users = [alice, bob, carol];
+      const ids = await Promise.all([1, 2, 3].map(async () => (await rooms.createRoom(s.app.orm.em.fork(), alice.userId, { preset: 'public_chat' })).roomId));
+      const ops: Promise<unknown>[] = [];
+      for (let i = 0; i < 90; i++) {
+        const r = ids[i % 3];
+        const u = users[i % 3];
+        const fork = s.app.orm.em.fork();
+        if (i % 10 === 0) ops.push(rooms.updateMembership(fork, u.userId, u.userId, r, i % 20 === 0 ? 'join' : 'leave'));
+        else if (i % 7 === 0) ops.push(rooms.sendEvent(fork, alice.userId, r, { type: 'm.room.topic', stateKey: '', content: { topic: `t${i}` } }));
+        else ops.push(rooms.sendEvent(fork, u.userId, r, msg(`m${i}`)));
+      }
+      await Promise.allSettled(ops);
+      const bad = await em.getConnection().execute<any[]>(
+        `SELECT s.room_id FROM room_stats s WHERE s.room_id IN (?) AND (
+            s.joined_members <> (SELECT count(*) FROM current_state_events c WHERE c.room_id = s.room_id AND c.membership = 'join')
+         OR s.left_members <> (SELECT count(*) FROM current_state_events c WHERE c.room_id = s.room_id AND c.membership = 'leave')
+         OR s.state_events <> (SELECT count(*) FROM current_state_events c WHERE c.room_id = s.room_id)
+         OR s.topic IS DISTINCT FROM (SELECT e.content->>'topic' FROM current_state_events c JOIN events e USING (event_id) WHERE c.room_id = s.room_id AND c.type = 'm.room.topic')
+         OR (SELECT count(*) FROM event_forward_extremities f WHERE f.room_id = s.room_id) <> 1
+         OR (SELECT max(depth) <> count(*) OR count(DISTINCT depth) <> count(*) FROM events e WHERE e.room_id = s.room_id)
+         OR (SELECT r.last_depth FROM rooms r WHERE r.room_id = s.room_id) <> (SELECT max(depth) FROM events e WHERE e.room_id = s.room_id)
+         OR EXISTS (SELECT 1 FROM local_current_membership l JOIN current_state_events c ON c.room_id = l.room_id AND c.type = 'm.room.member' AND c.state_key = l.user_id
+                     WHERE l.room_id = s.room_id AND (l.event_id <> c.event_id OR l.membership <> c.membership)))`,
+        [ids],
+      );
+      assert.deepEqual(bad, []);
+    });
+  });
+
   describe('forgotten room purge scheduling', () => {
     let s2: Stack;
     before(async () => {
