@@ -74,32 +74,37 @@ export class PurgeHistoryRepository {
     return rows[0].d === null ? null : Number(rows[0].d);
   }
 
-  /** Timeline events a purge up to `depth` still has to handle (for progress). */
-  async countCandidates(em: Em, roomId: string, depth: number): Promise<number> {
-    const rows = await sql<{ n: string }>(em, 'SELECT count(*) AS n FROM events WHERE room_id = ? AND depth < ? AND NOT outlier', [roomId, depth]);
-    return Number(rows[0].n);
+  /** Whether the room still has timeline events below `depth`. */
+  async hasCandidates(em: Em, roomId: string, depth: number): Promise<boolean> {
+    const rows = await sql(em, 'SELECT 1 FROM events WHERE room_id = ? AND depth < ? AND NOT outlier LIMIT 1', [roomId, depth]);
+    return rows.length > 0;
   }
 
   /**
-   * Purges up to `limit` events of the room below `depth`, after position `after`, in one
-   * statement: non-state events are deleted (with their relations and extremity rows), except
-   * local ones when `keepLocalOf` names our server; state events and kept local events become
-   * outliers (out of the timeline, still part of the room state).
+   * About how many timeline events lie below `depth` (for progress): the depth span from the
+   * first of them, one index probe instead of counting a million rows. Depths of a room's events
+   * are consecutive, so this is exact for rooms without forks.
+   */
+  async estimateCandidates(em: Em, roomId: string, depth: number): Promise<number> {
+    const rows = await sql<{ d: string | null }>(em, 'SELECT min(depth) AS d FROM events WHERE room_id = ? AND depth < ? AND NOT outlier', [roomId, depth]);
+    return rows[0].d === null ? 0 : depth - Number(rows[0].d);
+  }
+
+  /**
+   * Purges up to `limit` events of the room below `depth`, after position `after`: non-state
+   * events are deleted (with their relations and extremity rows), except local ones when
+   * `keepLocalOf` names our server; state events and kept local events become outliers (out of
+   * the timeline, still part of the room state). Two statements: run it in one transaction.
    */
   async purgeBatch(em: Em, roomId: string, depth: number, after: Pos | null, keepLocalOf: string | null, limit: number): Promise<PurgeBatchResult> {
     const deletable = keepLocalOf === null ? 'e.state_key IS NULL' : "e.state_key IS NULL AND e.sender NOT LIKE ? ESCAPE '\\'";
     const localParam = keepLocalOf === null ? [] : [`%:${escapeLike(keepLocalOf)}`];
-    const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null }>(
+    const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null; min_stream: string | null; max_stream: string | null }>(
       em,
       `WITH batch AS (
          SELECT e.stream_ordering, e.event_id, e.depth, (${deletable}) AS del FROM events e
           WHERE e.room_id = ? AND e.depth < ? AND (e.depth, e.stream_ordering) > (?, ?) AND (NOT e.outlier OR (${deletable}))
           ORDER BY e.depth, e.stream_ordering LIMIT ?
-       ), rel AS (
-         -- A relation row carries its event's stream ordering: one index range scan finds the batch's.
-         DELETE FROM event_relations r
-          WHERE r.room_id = ? AND r.stream_ordering >= (SELECT min(stream_ordering) FROM batch) AND r.stream_ordering <= (SELECT max(stream_ordering) FROM batch)
-            AND r.event_id IN (SELECT event_id FROM batch WHERE del)
        ), fwd AS (
          DELETE FROM event_forward_extremities f USING batch b WHERE b.del AND f.room_id = ? AND f.event_id = b.event_id
        ), del AS (
@@ -110,10 +115,21 @@ export class PurgeHistoryRepository {
          SELECT depth, stream_ordering FROM batch ORDER BY depth DESC, stream_ordering DESC LIMIT 1
        )
        SELECT (SELECT count(*) FROM batch) AS examined, (SELECT count(*) FROM del) AS deleted,
-              (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream`,
-      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId, roomId],
+              (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream,
+              (SELECT min(stream_ordering) FROM batch) AS min_stream, (SELECT max(stream_ordering) FROM batch) AS max_stream`,
+      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId],
     );
     const r = rows[0];
+    if (r.min_stream !== null) {
+      // A relation row carries its event's stream ordering: one index range scan over the batch's
+      // stream range finds the relations, and those whose event is now gone are the batch's.
+      await sql(
+        em,
+        `DELETE FROM event_relations r WHERE r.room_id = ? AND r.stream_ordering >= ? AND r.stream_ordering <= ?
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)`,
+        [roomId, Number(r.min_stream), Number(r.max_stream)],
+      );
+    }
     return {
       examined: Number(r.examined),
       deleted: Number(r.deleted),

@@ -51,6 +51,7 @@ export interface PurgeStatus {
 /** Progress published while a purge runs. */
 export interface PurgeProgress {
   phase: 'purging';
+  /** Estimated (see PurgeHistoryRepository.estimateCandidates). */
   events_total: number;
   events_purged: number;
   events_deleted: number;
@@ -64,7 +65,7 @@ export interface PurgeCheckpoint {
 }
 
 export interface PurgeRunOptions {
-  /** Runs each destructive statement (inside a task: TaskRun.fenced, so a stale runner cannot commit). */
+  /** Runs each batch in one transaction (inside a task: TaskRun.fenced, so a stale runner cannot commit). */
   fenced?: <T>(fn: (em: Em) => Promise<T>) => Promise<T>;
   /** Resume point from an earlier, interrupted run. */
   resumeFrom?: PurgeCheckpoint | null;
@@ -173,11 +174,11 @@ export class PurgeHistoryService {
 
   private async purgeLocked(roomId: string, depth: number, deleteLocal: boolean, opts: PurgeRunOptions, signal: AbortSignal | undefined) {
     const em = this.orm.em.fork();
-    const fenced = opts.fenced ?? (<T>(fn: (e: Em) => Promise<T>) => fn(em));
+    const fenced = opts.fenced ?? (<T>(fn: (e: Em) => Promise<T>) => this.orm.em.fork().transactional(fn));
     const maxExtremity = await this.repo.maxExtremityDepth(em, roomId);
     if (maxExtremity !== null && maxExtremity < depth) throw badRequest('topological_ordering is greater than forward extremities');
     const cp: PurgeCheckpoint = { after: opts.resumeFrom?.after ?? null, purged: opts.resumeFrom?.purged ?? 0, deleted: opts.resumeFrom?.deleted ?? 0 };
-    const total = cp.purged + (await this.repo.countCandidates(em, roomId, depth));
+    const total = cp.purged + (await this.repo.estimateCandidates(em, roomId, depth));
     const limit = opts.batchEvents ?? PURGE_HISTORY_BATCH_EVENTS;
     const pauseRatio = opts.pauseRatio ?? PURGE_PAUSE_RATIO;
     for (;;) {

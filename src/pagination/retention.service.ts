@@ -177,7 +177,7 @@ export class RetentionService {
     if (this.cfg.allowedLifetimeMinMs !== null) maxLifetime = Math.max(this.cfg.allowedLifetimeMinMs, maxLifetime);
     if (this.cfg.allowedLifetimeMaxMs !== null) maxLifetime = Math.min(maxLifetime, this.cfg.allowedLifetimeMaxMs);
     const cutOff = await this.purges.cutOffForTs(em, roomId, now - maxLifetime);
-    if (!cutOff || (await this.events.countCandidates(em, roomId, cutOff.depth)) === 0) return 0;
+    if (!cutOff || !(await this.events.hasCandidates(em, roomId, cutOff.depth))) return 0;
     const token = roomTokenToString(historicToken(cutOff.depth, cutOff.stream));
     const res = await this.purges.purgeHistory(roomId, token, true, { fenced: (fn) => run.fenced(fn), signal: run.signal });
     return res.purged;
