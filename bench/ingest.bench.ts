@@ -86,26 +86,37 @@ async function plainInsert(stack: Stack, roomIds: string[], batchEvents: number)
   }
 }
 
-/** CPU time (ms) used so far by a process, or by every PostgreSQL backend of a database. */
-function cpuMs(pid: number | 'self', database?: string): number {
-  if (pid === 'self') {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
-  }
-  const ticks = (p: string) => {
-    const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_S);
-  };
-  if (!database) return ticks(String(pid));
-  let total = 0;
+/** CPU time (ms) of a process from /proc. */
+function ticksMs(pid: string): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_S);
+}
+
+/** CPU time (ms) used so far by a process. */
+function cpuMs(pid: number | 'self'): number {
+  if (pid !== 'self') return ticksMs(String(pid));
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** CPU time (ms) per PostgreSQL backend of a database, by pid. */
+function backendCpu(database: string): Map<string, number> {
+  const out = new Map<string, number>();
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(database)) total += ticks(p);
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(database)) out.set(p, ticksMs(p));
     } catch {
       // the process ended meanwhile
     }
   }
+  return out;
+}
+
+/** CPU the database's backends used between two snapshots (backends that ended in between are missed). */
+function backendCpuDelta(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
 }
 
@@ -235,13 +246,13 @@ export async function run(args: string[]): Promise<void> {
       await singleSends(target, senders.slice(0, 4), false, 400, 'grpc', agent);
       for (const shared of [false, true]) {
         for (const via of ['rest', 'grpc'] as const) {
-          const [node0, pg0] = [cpuMs(target.pid), cpuMs(0, stack.dbName)];
+          const [node0, pg0] = [cpuMs(target.pid), backendCpu(stack.dbName)];
           const st = await singleSends(target, senders, shared, o.sends, via, agent);
-          const [node1, pg1] = [cpuMs(target.pid), cpuMs(0, stack.dbName)];
+          const [node1, pg1] = [cpuMs(target.pid), backendCpu(stack.dbName)];
           rows.push({
             server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n,
             'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99),
-            'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3), 'postgres cpu ms/event': fmt((pg1 - pg0) / st.n, 3),
+            'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3), 'postgres cpu ms/event': fmt(backendCpuDelta(pg0, pg1) / st.n, 3),
           });
         }
       }
