@@ -91,20 +91,27 @@ export class PurgeHistoryRepository {
   }
 
   /**
-   * Purges up to `limit` events of the room below `depth`, after position `after`: non-state
-   * events are deleted (with their relations and extremity rows), except local ones when
-   * `keepLocalOf` names our server; state events and kept local events become outliers (out of
-   * the timeline, still part of the room state). Two statements: run it in one transaction.
+   * Purges up to `limit` events of the room below `depth`, after position `after`, in one
+   * statement: non-state events are deleted (with their relations and extremity rows), except
+   * local ones when `keepLocalOf` names our server; state events and kept local events become
+   * outliers (out of the timeline, still part of the room state).
    */
   async purgeBatch(em: Em, roomId: string, depth: number, after: Pos | null, keepLocalOf: string | null, limit: number): Promise<PurgeBatchResult> {
     const deletable = keepLocalOf === null ? 'e.state_key IS NULL' : "e.state_key IS NULL AND e.sender NOT LIKE ? ESCAPE '\\'";
     const localParam = keepLocalOf === null ? [] : [`%:${escapeLike(keepLocalOf)}`];
-    const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null; min_stream: string | null; max_stream: string | null }>(
+    const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null }>(
       em,
       `WITH batch AS (
          SELECT e.stream_ordering, e.event_id, e.depth, (${deletable}) AS del FROM events e
           WHERE e.room_id = ? AND e.depth < ? AND (e.depth, e.stream_ordering) > (?, ?) AND (NOT e.outlier OR (${deletable}))
           ORDER BY e.depth, e.stream_ordering LIMIT ?
+       ), rels AS MATERIALIZED (
+         -- A relation row carries its event's stream ordering: one index range scan over the
+         -- batch's stream range finds its candidates, a hash join with the batch picks them.
+         SELECT r.ctid AS rid, r.event_id FROM event_relations r
+          WHERE r.room_id = ? AND r.stream_ordering >= (SELECT min(stream_ordering) FROM batch) AND r.stream_ordering <= (SELECT max(stream_ordering) FROM batch)
+       ), rel AS (
+         DELETE FROM event_relations r USING rels x JOIN batch b ON b.event_id = x.event_id AND b.del WHERE r.ctid = x.rid
        ), fwd AS (
          DELETE FROM event_forward_extremities f USING batch b WHERE b.del AND f.room_id = ? AND f.event_id = b.event_id
        ), del AS (
@@ -115,21 +122,10 @@ export class PurgeHistoryRepository {
          SELECT depth, stream_ordering FROM batch ORDER BY depth DESC, stream_ordering DESC LIMIT 1
        )
        SELECT (SELECT count(*) FROM batch) AS examined, (SELECT count(*) FROM del) AS deleted,
-              (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream,
-              (SELECT min(stream_ordering) FROM batch) AS min_stream, (SELECT max(stream_ordering) FROM batch) AS max_stream`,
-      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId],
+              (SELECT depth FROM last) AS last_depth, (SELECT stream_ordering FROM last) AS last_stream`,
+      [...localParam, roomId, depth, after?.depth ?? -1, after?.stream ?? -1, ...localParam, limit, roomId, roomId],
     );
     const r = rows[0];
-    if (r.min_stream !== null) {
-      // A relation row carries its event's stream ordering: one index range scan over the batch's
-      // stream range finds the relations, and those whose event is now gone are the batch's.
-      await sql(
-        em,
-        `DELETE FROM event_relations r WHERE r.room_id = ? AND r.stream_ordering >= ? AND r.stream_ordering <= ?
-           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)`,
-        [roomId, Number(r.min_stream), Number(r.max_stream)],
-      );
-    }
     return {
       examined: Number(r.examined),
       deleted: Number(r.deleted),
