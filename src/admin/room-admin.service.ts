@@ -55,8 +55,8 @@ export class RoomAdminService {
       publicRooms: input.publicRooms ?? null,
       emptyRooms: input.emptyRooms ?? null,
     };
-    // Two independent statements on two pool connections: one round trip of latency, not two.
-    const [rooms, total] = await Promise.all([this.list.listPage(em, q), this.list.count(em, q)]);
+    // A search is one statement; otherwise two independent ones on two pool connections.
+    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q) : await Promise.all([this.list.listPage(em, q), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
     const page: RoomListPage = { rooms, offset: from, total_rooms: total };
     if (from + q.limit < total) page.next_batch = from + q.limit;
     if (from > 0) page.prev_batch = from > q.limit ? from - q.limit : 0;

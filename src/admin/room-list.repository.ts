@@ -109,6 +109,28 @@ export class RoomListRepository {
   }
 
   /**
+   * A page of a search and the number of matches, in one statement. The matches (with their sort
+   * key) are gathered once through the trigram/primary-key indexes, then counted and sorted: an
+   * ordered walk of the sort index would read every row sorting before the first match (a term
+   * matching names that sort late, e.g. "Hidden …" by name, read a third of the table).
+   */
+  async searchPage(em: Em, q: ListRoomsQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+    const { column, forward } = ORDER_COLUMNS[q.orderBy];
+    const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
+    const order = `k ${direction}, room_id ${direction}`;
+    const where = whereClause(q);
+    const rows = await em.execute<(SummaryRow & { total: string })[]>(
+      `WITH m AS MATERIALIZED (SELECT s.room_id, s.${column} AS k FROM room_stats s ${where.sql}),
+            page AS (SELECT room_id, k FROM m ORDER BY ${order} LIMIT ? OFFSET ?)
+       SELECT (SELECT count(*) FROM m) AS total, s.room_id, ${STATS_COLUMNS}
+         FROM (SELECT 1) one LEFT JOIN page ON true LEFT JOIN room_stats s ON s.room_id = page.room_id
+        ORDER BY page.${order.replace(', room_id', ', page.room_id')}`,
+      [...where.params, q.limit, q.from],
+    );
+    return { rooms: rows.filter((r) => r.room_id !== null).map(toSummary), total: Number(rows[0]?.total ?? 0) };
+  }
+
+  /**
    * Number of rooms matching the filters of a listing (ignoring from/limit). Without a search term
    * it is a sum over the trigger-maintained buckets of `room_stats_counts`; with one, a count over
    * the trigram-indexed matches.
