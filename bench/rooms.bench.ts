@@ -2,9 +2,9 @@
  * Room admin at scale, in one run on one stack:
  * - list rooms over a generated data set (default 100,000 rooms, built through the bulk import):
  *   p50/p99 of several order_by / search_term / filter / page combinations through the REST
- *   gateway and over gRPC, beside the same listing done by the service's repository alone (no
- *   transport: its SQL and mapping) and by the plain SQL of the listing (page query + COUNT(*) of the filter, through
- *   a bare pg client) timed in the same run;
+ *   gateway and over gRPC, beside the same listing done by the service alone (its SQL and
+ *   mapping, no transport) and by the plain SQL of the listing (page query + COUNT(*) of the
+ *   filter, through a bare pg client) timed in the same run;
  * - a v2 delete of a room with 1,000 local members and 1,000,000 events: wall time, time of each
  *   phase, events purged per second, and the latency of another room's reads and sends while it
  *   runs, beside the same latencies idle.
