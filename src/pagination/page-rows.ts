@@ -41,7 +41,8 @@ const IS_RELATION = (x: string) =>
 
 function aggregationsSql(x: string): string {
   // The index probe comes first: most events have no relation, and then no content is inspected.
-  return `CASE WHEN EXISTS (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread'))
+  // A scalar subquery with LIMIT stays an index probe (EXISTS may become a hashed scan of the table).
+  return `CASE WHEN (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread') LIMIT 1) IS NOT NULL
       AND ${x}.state_key IS NULL AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
     THEN json_build_object(
       'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference'),

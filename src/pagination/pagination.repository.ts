@@ -8,6 +8,7 @@ import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repo
 import { pageColumns, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
 import { sql } from '../rooms/sql';
+import { preparedRead } from './prepared';
 import { filterToSql, type RoomEventFilter } from './event-filter';
 import { maxStreamPos, type RoomStreamToken } from './stream-token';
 import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
@@ -16,6 +17,8 @@ import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range }
 const HIDDEN_FROM_CLIENTS = ['org.matrix.dummy_event', 'm.room.aliases'];
 /** Visible ranges per statement; more are read by further statements only when needed. */
 const RANGES_PER_QUERY = 16;
+/** Row counts a page statement is written for (a page of `limit` reads the next bucket up). */
+const LIMIT_BUCKETS = [1, 10, 20, 50, 100, 200, 500, 1000];
 
 export interface RoomView {
   exists: boolean;
@@ -69,7 +72,7 @@ export class PaginationRepository {
           FROM events e WHERE e.room_id = ? AND e.state_key IS NOT NULL AND e.rejected_reason IS NULL AND NOT e.soft_failed
            AND ((e.type = 'm.room.history_visibility' AND e.state_key = '') OR (e.type = 'm.room.member' AND e.state_key = ?)))`
       : 'NULL';
-    const rows = await sql<ViewRow>(
+    const rows = await preparedRead<ViewRow>(
       em,
       `SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = ?) AS exists,
          (SELECT max(depth) FROM events WHERE room_id = ?) AS max_depth,
@@ -121,29 +124,33 @@ export class PaginationRepository {
   private async rangePage(em: Em, q: PageQuery, ranges: Range[], limit: number, extras: ExtrasOptions): Promise<PageRow[]> {
     const base = baseConditions(q);
     const order = q.dir === 'b' ? 'DESC' : 'ASC';
+    // A literal LIMIT: with a parameter the prepared statement's generic plan is made for an
+    // unknown row count and can be far slower. Buckets keep the number of statement texts small.
+    const bucket = LIMIT_BUCKETS.find((b) => b >= limit) ?? limit;
     const params: unknown[] = [];
     const parts = ranges.map((range) => {
       const conds = [...base.conds];
       params.push(...base.params);
       conds.push(...rangeConditions(range, params));
-      params.push(limit);
-      return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?)`;
+      return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ${bucket})`;
     });
-    // Ranges are disjoint and listed in pagination order: the first `limit` rows in (range,
-    // position) order are the page. Each range reads at most `limit` rows by itself.
-    const page = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ?`;
-    if (parts.length > 1) params.push(limit);
+    // Ranges are disjoint and listed in pagination order: the first rows in position order are
+    // the page. Each range reads at most a page by itself.
+    const page = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
     const cols = pageColumns('x', extras);
-    const rows = await sql<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
+    const rows = await preparedRead<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
     const sign = q.dir === 'b' ? -1 : 1;
-    return rows.map(toPageRow).sort((a, b) => sign * comparePos(posOf(a), posOf(b)));
+    return rows
+      .map(toPageRow)
+      .sort((a, b) => sign * comparePos(posOf(a), posOf(b)))
+      .slice(0, limit);
   }
 
   /** Events by id with the page extras (missing ids are skipped). */
   async eventsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
     if (eventIds.length === 0) return [];
     const cols = pageColumns('x', extras);
-    const rows = await sql<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
+    const rows = await preparedRead<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
     return rows.map(toPageRow);
   }
 
