@@ -4,13 +4,17 @@
  * bulk import), backwards and forwards, with and without a filter, for a member and for a former
  * member (non-member) whose visible history is a window in the middle of the room. Beside each:
  * the equivalent raw SQL (the same page, written by hand, over a plain pg connection), measured in
- * the same run on the same positions. Target: p50 ≤ 10 ms and ≤ 2× the raw SQL.
+ * the same run on the same positions. Also shown: the same page over gRPC, and from the service
+ * called in-process (no transport), to show where the time goes. Target: p50 ≤ 10 ms and ≤ 2×
+ * the raw SQL.
  */
 import http from 'node:http';
 import { Client as PgClient } from 'pg';
 import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/rooms/seed/generator';
 import type { RoomService } from '../src/rooms/room.service';
 import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
+import type { Ctx } from '../src/context';
+import type { PaginationModuleServices } from '../src/pagination/pagination.module';
 import { bearer, grpcCall } from '../test/support/stack';
 import { fmt, measure, options, registerUser, startStack, table, type Stack, type TestUser } from './support';
 
@@ -150,19 +154,29 @@ export async function run(args: string[]): Promise<void> {
         const query = { roomId: b.roomId, dir: c.dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS, limit: PAGE, from: `t${p.depth}-${p.stream}`, filter: c.filter ? MESSAGE_FILTER : undefined, format: EventFormat.EVENT_FORMAT_CLIENT };
         return grpcCall(stack.clients.pagination, stack.clients.pagination.getRoomMessages, { query }, md);
       };
+      const services = stack.app.registry.get('pagination') as PaginationModuleServices;
+      const reader = { userId: c.who === 'member' ? b.member.userId : b.leaver.userId, deviceId: null, tokenId: 0 };
+      const viaService = (i: number) => {
+        const p = b.positions[i % b.positions.length];
+        const req = { roomId: b.roomId, dir: c.dir, from: `t${p.depth}-${p.stream}`, to: null, limit: PAGE, filter: c.filter ? MESSAGE_FILTER : null, federationFormat: false };
+        return services.pagination.getMessages({ em: stack.app.orm.em.fork() } as Ctx, reader, req, false);
+      };
       await measure(50, o.concurrency, viaRest);
       await measure(50, o.concurrency, viaGrpc);
+      await measure(50, o.concurrency, viaService);
       await measure(50, o.concurrency, viaSql);
       restEvents = 0;
       sqlEvents = 0;
       const sqlStats = await measure(o.pages, o.concurrency, viaSql);
       const grpc = await measure(o.pages, o.concurrency, viaGrpc);
+      const service = await measure(o.pages, o.concurrency, viaService);
       const rest = await measure(o.pages, o.concurrency, viaRest);
       rows.push({
         case: c.name,
         'REST p50 ms': fmt(rest.p50),
         'REST p99 ms': fmt(rest.p99),
         'gRPC p50 ms': fmt(grpc.p50),
+        'service p50 ms': fmt(service.p50),
         'SQL p50 ms': fmt(sqlStats.p50),
         'SQL p99 ms': fmt(sqlStats.p99),
         'REST/SQL p50': fmt(rest.p50 / sqlStats.p50),
