@@ -4,7 +4,7 @@
  */
 import { MatrixError, badRequest, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
-import { redactionNeedsOwnership, stateMapKey, type StateMap } from './event-auth';
+import { redactionNeedsOwnership, stateMapKey, type EventToAuth, type StateMap } from './event-auth';
 import { redactsOf } from './event-persister';
 import type { EventRepository } from './event.repository';
 import type { RoomVersion } from './room-versions';
@@ -38,14 +38,7 @@ export function requireJoined(state: StateMap, userId: string, roomId: string): 
   if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${userId} not in room ${roomId}`);
 }
 
-export interface RedactionShape {
-  roomId: string;
-  type: string;
-  stateKey: string | null;
-  sender: string;
-  content: Json;
-  redacts: string | null;
-}
+export type RedactionShape = Omit<EventToAuth, 'prevEvents'>;
 
 /** Synapse's checks on a redaction once the state is known (under the room lock). */
 export function checkRedaction(version: RoomVersion, ev: RedactionShape, state: StateMap, target: StoredEvent | null): void {
