@@ -6,15 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { http, type HttpResult, type Stack } from '../support/stack';
 
-const C = '/_matrix/client/v3';
-export const enc = encodeURIComponent;
-let txn = 0;
+import { C, enc, ok } from '../support/client';
 
-async function ok(res: Promise<HttpResult>, what: string): Promise<HttpResult> {
-  const r = await res;
-  assert.equal(r.status, 200, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r;
-}
+export { enc };
+export { sendState, join, leave, forget, invite, knock, setAlias, joinedRooms } from '../support/client';
+let txn = 0;
 
 export async function createRoom(s: Stack, token: string, body: Record<string, unknown> = {}): Promise<string> {
   return (await ok(http(s, 'POST', `${C}/createRoom`, { token, body }), 'createRoom')).body.room_id;
@@ -27,25 +23,10 @@ export async function send(s: Stack, token: string, roomId: string, content: Rec
   return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/${enc(type)}/p${txn}_${process.pid}`, { token, body }), `send ${type}`)).body.event_id;
 }
 
-export async function sendState(s: Stack, token: string, roomId: string, type: string, content: Record<string, unknown>, stateKey = ''): Promise<string> {
-  return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`, { token, body: content }), `state ${type}`)).body.event_id;
-}
 
-export async function join(s: Stack, token: string, roomId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/join/${enc(roomId)}`, { token, body: {} }), 'join');
-}
 
-export async function leave(s: Stack, token: string, roomId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/leave`, { token, body: {} }), 'leave');
-}
 
-export async function forget(s: Stack, token: string, roomId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/forget`, { token, body: {} }), 'forget');
-}
 
-export async function invite(s: Stack, token: string, roomId: string, userId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/invite`, { token, body: { user_id: userId } }), 'invite');
-}
 
 /** `GET …/messages` with a query string built from `q` (values are URL-encoded). */
 export function messages(s: Stack, token: string, roomId: string, q: Record<string, string | number | object> = {}, admin = false): Promise<HttpResult> {

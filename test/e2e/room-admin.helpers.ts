@@ -4,17 +4,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
-import { http, type HttpResult, type Stack } from '../support/stack';
+import { http, type Stack } from '../support/stack';
 
-const C = '/_matrix/client/v3';
-export const enc = encodeURIComponent;
+import { C, enc, ok } from '../support/client';
+
+export { enc };
+export { sendState, join, leave, forget, invite, knock, setAlias, joinedRooms } from '../support/client';
 let txn = 0;
-
-async function ok(res: Promise<HttpResult>, what: string): Promise<HttpResult> {
-  const r = await res;
-  assert.equal(r.status, 200, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r;
-}
 
 /** Like Synapse's test helper create_room_as: a public room (published, public_chat) unless `isPublic` is false. */
 export async function createRoom(s: Stack, token: string, body: Record<string, unknown> = {}, isPublic = true): Promise<string> {
@@ -28,37 +24,13 @@ export async function sendMessage(s: Stack, token: string, roomId: string, body 
   return r.body.event_id;
 }
 
-export async function sendState(s: Stack, token: string, roomId: string, type: string, content: Record<string, unknown>, stateKey = ''): Promise<string> {
-  return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`, { token, body: content }), `state ${type}`)).body.event_id;
-}
 
-export async function join(s: Stack, token: string, roomIdOrAlias: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/join/${enc(roomIdOrAlias)}`, { token, body: {} }), 'join');
-}
 
-export async function leave(s: Stack, token: string, roomId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/leave`, { token, body: {} }), 'leave');
-}
 
-export async function forget(s: Stack, token: string, roomId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/forget`, { token, body: {} }), 'forget');
-}
 
-export async function invite(s: Stack, token: string, roomId: string, userId: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/rooms/${enc(roomId)}/invite`, { token, body: { user_id: userId } }), 'invite');
-}
 
-export async function knock(s: Stack, token: string, roomIdOrAlias: string): Promise<void> {
-  await ok(http(s, 'POST', `${C}/knock/${enc(roomIdOrAlias)}`, { token, body: {} }), 'knock');
-}
 
-export async function setAlias(s: Stack, token: string, alias: string, roomId: string): Promise<void> {
-  await ok(http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token, body: { room_id: roomId } }), 'alias');
-}
 
-export async function joinedRooms(s: Stack, token: string): Promise<string[]> {
-  return (await ok(http(s, 'GET', `${C}/joined_rooms`, { token }), 'joined_rooms')).body.joined_rooms;
-}
 
 /** Joined members of a room as the admin API reports them. */
 export async function adminMembers(s: Stack, adminToken: string, roomId: string): Promise<string[]> {
