@@ -6,9 +6,9 @@
 import { strict as assert } from 'node:assert';
 import { http, type HttpResult, type Stack } from '../support/stack';
 
-import { C, enc, ok } from '../support/client';
+import { C, enc, ok, waitFor } from '../support/client';
 
-export { enc };
+export { enc, waitFor };
 export { sendState, join, leave, forget, invite, knock, setAlias, joinedRooms } from '../support/client';
 let txn = 0;
 
@@ -48,17 +48,6 @@ export async function eventToken(s: Stack, eventId: string): Promise<string> {
 export async function eventExists(s: Stack, eventId: string): Promise<boolean> {
   const rows = await s.app.orm.em.fork().getConnection().execute<unknown[]>('SELECT 1 FROM events WHERE event_id = ?', [eventId]);
   return rows.length > 0;
-}
-
-/** Polls `fn` until `done(value)` (bounded: fails after `attempts` polls). */
-export async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, attempts = 400, stepMs = 25): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await fn();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`condition not reached; last value: ${JSON.stringify(last)}`);
 }
 
 /** Starts a history purge; returns the response. */

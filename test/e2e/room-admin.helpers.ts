@@ -6,9 +6,9 @@ import { strict as assert } from 'node:assert';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
 import { http, type Stack } from '../support/stack';
 
-import { C, enc, ok } from '../support/client';
+import { C, enc, ok, waitFor } from '../support/client';
 
-export { enc };
+export { enc, waitFor };
 export { sendState, join, leave, forget, invite, knock, setAlias, joinedRooms } from '../support/client';
 let txn = 0;
 
@@ -36,17 +36,6 @@ export async function sendMessage(s: Stack, token: string, roomId: string, body 
 export async function adminMembers(s: Stack, adminToken: string, roomId: string): Promise<string[]> {
   const r = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}/members`, { token: adminToken });
   return r.status === 200 ? r.body.members : [];
-}
-
-/** Polls `fn` until `done(value)` (bounded: fails after `attempts` polls). */
-export async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, attempts = 400, stepMs = 25): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await fn();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`condition not reached; last value: ${JSON.stringify(last)}`);
 }
 
 /** Polls a delete task until it is terminal; returns its status item. */
