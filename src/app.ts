@@ -13,6 +13,8 @@ import { startGrpcServer, type GrpcServerHandle } from './grpc/server';
 import { Gateway } from './gateway/http';
 import { createClients, type Clients } from './gateway/grpc-clients';
 import { UserService } from './users/user.service';
+import { TokenCache } from './users/token-cache';
+import { listenForAuthChanges } from './users/auth-invalidation';
 import { createUsersModule } from './users/users.module';
 import { createTasksModule } from './tasks/tasks.module';
 import { createRoomsModule } from './rooms/rooms.module';
@@ -45,6 +47,7 @@ export interface App {
   orm: Orm;
   redis: Redis[];
   registry: Map<string, unknown>;
+  users: UserService;
   /** Every REST route the gateway serves. */
   routes: Route[];
   grpcPort: number;
@@ -98,7 +101,9 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   await Promise.all(redis.map((r) => waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does'))));
   if (redis.length === 0) log.info('REDIS_URL is not set: locks are in-process, running in single-instance mode');
 
-  const users = new UserService(config.serverName, secret);
+  const users = new UserService(config.serverName, secret, new TokenCache(config.authCacheTtlMs));
+  const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, users.tokens, log) : null;
+  await authListener?.start();
   const adapter = new CallAdapter({ orm, users, log });
   const registry = new Map<string, unknown>();
   const deps: ModuleDeps = { config, orm, log, adapter, users, redis, registry };
@@ -135,6 +140,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     orm,
     redis,
     registry,
+    users,
     routes: modules.flatMap((m) => m.routes),
     grpcPort,
     httpPort,
@@ -149,6 +155,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       for (const m of [...modules].reverse()) await m.stop?.();
       await grpcServer?.shutdown(SHUTDOWN_GRACE_MS);
       clients?.close();
+      await authListener?.stop();
       await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
       await orm.close(true);
       await embedded?.stop();

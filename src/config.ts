@@ -55,6 +55,8 @@ export interface Config {
   logLevel: string;
   /** Concurrent background tasks per instance. */
   maxConcurrentTasks: number;
+  /** How long a resolved access token may be served from memory (0: every call asks the database). */
+  authCacheTtlMs: number;
   /** Lease of a running task: an instance that stops renewing it loses the task after this long. */
   taskLeaseMs: number;
   /** Finished tasks are deleted this long after their last update. */
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     registrationSharedSecretGenerated: false,
     instanceName,
     logLevel: pick(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    authCacheTtlMs: durationAtLeast(env, 'AUTH_CACHE_TTL', 60_000, 0),
     maxConcurrentTasks: int(env, 'MAX_CONCURRENT_TASKS', Math.max(1, Math.floor(dbPoolSize / 2)), 1, 1000),
     taskLeaseMs: durationAtLeast(env, 'TASK_LEASE', 5_000, 1_000),
     keepTasksForMs: durationAtLeast(env, 'TASK_RETENTION', 7 * 86_400_000, 0),

@@ -18,12 +18,12 @@ export class UserRepository {
     return em.findOne(UserEntity, { name: userId });
   }
 
-  /** Resolves an access token to its owner in one indexed lookup. */
-  async findTokenOwner(em: Em, token: string): Promise<TokenOwner | null> {
+  /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
+  async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
     const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; admin: boolean; deactivated: boolean; is_guest: boolean }[]>(
       `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, u.admin, u.deactivated, u.is_guest
          FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
-      [hashToken(token)],
+      [tokenHash],
     );
     const r = rows[0];
     if (!r) return null;

@@ -7,7 +7,8 @@ import type { Em } from '../infra/orm';
 import type { Requester } from '../context';
 import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
-import { hashPassword, newAccessToken, newDeviceId, verifyPassword } from './credentials';
+import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
+import { TokenCache } from './token-cache';
 import { UserEntity } from './user.entity';
 import { UserRepository } from './user.repository';
 
@@ -55,12 +56,21 @@ export class UserService {
   constructor(
     private readonly serverName: string,
     private readonly sharedSecret: string | null,
+    /** Resolved tokens (disabled unless its invalidation channel is live). */
+    readonly tokens = new TokenCache(0),
     private readonly repo = new UserRepository(),
   ) {}
 
   /** Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. */
   async authenticate(em: Em, token: string): Promise<Requester> {
-    const owner = await this.repo.findTokenOwner(em, token);
+    const hash = hashToken(token);
+    const key = hash.toString('hex');
+    let owner = this.tokens.get(key);
+    if (!owner) {
+      const mark = this.tokens.mark();
+      owner = await this.repo.findTokenOwner(em, hash);
+      if (owner) this.tokens.set(key, owner, mark);
+    }
     if (!owner) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
     if (owner.validUntilMs !== null && owner.validUntilMs < Date.now()) {
       throw new MatrixError(401, 'Access token has expired', Codes.UNKNOWN_TOKEN, { soft_logout: true });
@@ -130,6 +140,7 @@ export class UserService {
   async logout(em: Em, requester: Requester): Promise<void> {
     if (requester.deviceId) await this.repo.deleteDevice(em, requester.userId, requester.deviceId);
     else await this.repo.deleteToken(em, requester.tokenId);
+    this.tokens.evictUser(requester.userId);
   }
 
   /** PUT /_synapse/admin/v2/users/<user_id>: create or modify a local user. */
@@ -158,6 +169,7 @@ export class UserService {
       }
     }
     await em.flush();
+    this.tokens.evictUser(input.userId);
     return { user: toView(user), created };
   }
 

@@ -50,20 +50,25 @@ export async function dropDatabase(name: string): Promise<void> {
   await withPgAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
-/** Starts a full stack; `env` overrides configuration variables. */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
-  const dbName = await createDatabase();
+/**
+ * Starts a full stack; `env` overrides configuration variables. With `shareDatabaseWith`, the
+ * stack is a second instance of the same deployment (same database and Redis prefix, which the
+ * first stack owns and drops).
+ */
+export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack } = {}): Promise<Stack> {
+  const shared = opts.shareDatabaseWith;
+  const dbName = shared ? shared.dbName : await createDatabase();
   const config = loadConfig({
     DATABASE_URL: dbUrl(dbName),
     REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `sra-test-${randomBytes(4).toString('hex')}:`,
+    REDIS_KEY_PREFIX: shared ? shared.config.redisKeyPrefix : `sra-test-${randomBytes(4).toString('hex')}:`,
     SERVER_NAME: 'test',
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
     GRPC_PORT: '0',
     GRPC_HOST: '127.0.0.1',
     REGISTRATION_SHARED_SECRET: SHARED_SECRET,
-    INSTANCE_NAME: `test-${process.pid}`,
+    INSTANCE_NAME: `test-${process.pid}${shared ? `-${randomBytes(2).toString('hex')}` : ''}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
@@ -80,7 +85,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     async stop() {
       clients.close();
       await app.stop();
-      await dropDatabase(dbName);
+      if (!shared) await dropDatabase(dbName);
     },
   };
 }

@@ -6,6 +6,7 @@ import { Migration20261122000002RoomsEvents } from './20261122000002-rooms-event
 import { Migration20261122000003Tasks } from './20261122000003-tasks';
 import { Migration20261122000005RoomStatsCounts } from './20261122000005-room-stats-counts';
 import { Migration20261122000006PaginationPurgeIndexes } from './20261122000006-pagination-purge-indexes';
+import { Migration20261201000007AuthInvalidation } from './20261201000007-auth-invalidation';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122000003Tasks', class: Migration20261122000003Tasks },
   { name: 'Migration20261122000005RoomStatsCounts', class: Migration20261122000005RoomStatsCounts },
   { name: 'Migration20261122000006PaginationPurgeIndexes', class: Migration20261122000006PaginationPurgeIndexes },
+  { name: 'Migration20261201000007AuthInvalidation', class: Migration20261201000007AuthInvalidation },
 ];

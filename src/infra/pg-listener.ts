@@ -1,0 +1,92 @@
+/**
+ * A LISTEN subscription on a dedicated PostgreSQL connection (a pooled connection would be handed
+ * to other work and lose it). The connection is re-opened after any failure; `onState` tells when
+ * the subscription is up (anything published while it was down may have been missed) or down.
+ */
+import { Client } from 'pg';
+import type { Logger } from '../logger';
+
+/** Delay before re-opening a failed LISTEN connection. */
+const RECONNECT_DELAY_MS = 1_000;
+
+export interface ListenerHandlers {
+  onPayload(payload: string): void;
+  onState(up: boolean): void;
+}
+
+export class PgListener {
+  private client: Client | null = null;
+  private stopped = false;
+  private up = false;
+  private retry: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly channel: string,
+    private readonly handlers: ListenerHandlers,
+    private readonly log: Logger,
+  ) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+  }
+
+  get connected(): boolean {
+    return this.up;
+  }
+
+  /** Opens the subscription; failures are retried in the background. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  /** The backend pid of the listening connection (null while down). */
+  get backendPid(): number | null {
+    return this.up ? ((this.client as unknown as { processID?: number })?.processID ?? null) : null;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({ connectionString: this.connectionString, application_name: `synapse-room-admin/${this.channel}-listener` });
+    client.on('error', (err) => this.failed(err, client));
+    client.on('end', () => this.failed(new Error('connection ended'), client));
+    client.on('notification', (msg) => msg.payload && this.handlers.onPayload(msg.payload));
+    this.client = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.channel}`);
+    } catch (err) {
+      return this.failed(err as Error, client);
+    }
+    if (this.stopped) return void client.end().catch(() => undefined);
+    this.up = true;
+    this.handlers.onState(true);
+  }
+
+  private failed(err: Error, client: Client): void {
+    if (client !== this.client) return;
+    this.client = null;
+    const wasUp = this.up;
+    this.up = false;
+    if (wasUp) this.handlers.onState(false);
+    client.removeAllListeners('end');
+    client.end().catch(() => undefined);
+    if (this.stopped || this.retry) return;
+    this.log.warn({ err: err.message, channel: this.channel }, 'listener disconnected; retrying');
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.stopped) void this.connect();
+    }, RECONNECT_DELAY_MS);
+    this.retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    const c = this.client;
+    this.client = null;
+    if (this.up) this.handlers.onState(false);
+    this.up = false;
+    if (c) {
+      c.removeAllListeners('end');
+      await c.end().catch(() => undefined);
+    }
+  }
+}
