@@ -336,7 +336,7 @@ describe('RoomTestCase', () => {
     assert.deepEqual(members, { members: [admin.userId], total: 1 });
     const state = await grpcCall(c, c.listRoomState, { roomId, type: 'm.room.name' }, md);
     assert.equal(state.state.length, 1);
-    assert.equal(state.state[0].content?.name, 'grpc room');
+    assert.equal(JSON.parse(state.state[0].contentJson).name, 'grpc room');
     await assert.rejects(grpcCall(c, c.getRoomDetails, { roomId: '!nope:test' }, md), (e: { details: string }) => e.details === 'Room not found');
     await assert.rejects(grpcCall(c, c.listRooms, { from: -1, orderBy: 0, dir: 0 }, md), (e: { details: string }) => /from/.test(e.details));
   });

@@ -3,12 +3,29 @@
  * `unsigned` computed upstream, DAG internals removed, and the legacy v1 copies (`user_id`, and
  * `age`/`redacted_because`/`replaces_state`/`prev_content` mirrored at the top level).
  * Federation format: the PDU (auth/prev events, depth, hashes) plus `event_id` and `unsigned`.
- * `unsigned.redacted_because` arrives as a nested proto-shaped Event and is presented the same way.
+ * `content` and `unsigned` arrive as JSON text (`content_json`, `unsigned_json`); events nested in
+ * `unsigned` (`redacted_because`, bundled relations) arrive inside that JSON as objects with the
+ * proto's field names, and are presented the same way.
  */
 import { createHash } from 'node:crypto';
 import { EventFormat, type Event } from '../../../gen/synapse/admin/v1/common';
 
 type Json = Record<string, unknown>;
+
+/** An event with `content` and `unsigned` as objects: a decoded proto Event, or one nested in `unsigned`. */
+export type EventData = Omit<Event, 'contentJson' | 'unsignedJson'> & { content: Json; unsigned: Json };
+
+/** What the presenters accept: the proto Event as received, or an already decoded one. */
+export type AnyEvent = Event | EventData;
+
+const parseObject = (text: string): Json => (text ? (JSON.parse(text) as Json) : {});
+
+/** The event with its JSON fields parsed (decoded events are returned as they are). */
+export function decodeEvent(e: AnyEvent): EventData {
+  if (!('contentJson' in e)) return e;
+  const { contentJson, unsignedJson, ...rest } = e;
+  return { ...rest, content: parseObject(contentJson), unsigned: parseObject(unsignedJson) };
+}
 
 /** Keys of `unsigned` Synapse also copies to the top level of client events (legacy v1 format). */
 const LEGACY_UNSIGNED_COPIES = ['age', 'redacted_because', 'replaces_state', 'prev_content', 'invite_room_state', 'knock_room_state'];
@@ -20,12 +37,12 @@ export interface ClientFormatOptions {
   legacy?: boolean;
 }
 
-function isEvent(v: unknown): v is Event {
-  return !!v && typeof v === 'object' && typeof (v as Event).eventId === 'string' && typeof (v as Event).roomId === 'string';
+export function isEvent(v: unknown): v is EventData {
+  return !!v && typeof v === 'object' && typeof (v as EventData).eventId === 'string' && typeof (v as EventData).roomId === 'string';
 }
 
 /** `redacts` is mirrored between the top level and the content of redactions (room versions differ). */
-function mirrorRedacts(e: Event, out: Json, content: Json): void {
+function mirrorRedacts(e: EventData, out: Json, content: Json): void {
   if (e.type !== 'm.room.redaction') return;
   const redacts = e.redacts ?? (typeof content.redacts === 'string' ? content.redacts : undefined);
   if (redacts === undefined) return;
@@ -34,7 +51,8 @@ function mirrorRedacts(e: Event, out: Json, content: Json): void {
 }
 
 /** Synapse's client serialisation of one event. */
-export function toClientEvent(e: Event, opts: ClientFormatOptions = {}): Json {
+export function toClientEvent(event: AnyEvent, opts: ClientFormatOptions = {}): Json {
+  const e = decodeEvent(event);
   const legacy = opts.legacy ?? true;
   const content = e.content ?? {};
   const unsigned: Json = { ...(e.unsigned ?? {}) };
@@ -70,7 +88,8 @@ function canonicalJson(v: unknown): string {
 }
 
 /** The PDU of one event (federation format), with `event_id` and `unsigned`. */
-export function toFederationEvent(e: Event): Json {
+export function toFederationEvent(event: AnyEvent): Json {
+  const e = decodeEvent(event);
   const pdu: Json = {
     auth_events: e.authEvents,
     content: e.content ?? {},
@@ -92,11 +111,11 @@ export function toFederationEvent(e: Event): Json {
 }
 
 /** Either format, as the request asked (`raw` / filter `event_format`). */
-export function presentEvent(e: Event, format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json {
+export function presentEvent(e: AnyEvent, format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json {
   return format === EventFormat.EVENT_FORMAT_FEDERATION ? toFederationEvent(e) : toClientEvent(e, opts);
 }
 
 /** Presents a list of events in one format. */
-export function presentEvents(events: Event[], format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json[] {
+export function presentEvents(events: AnyEvent[], format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json[] {
   return events.map((e) => presentEvent(e, format, opts));
 }

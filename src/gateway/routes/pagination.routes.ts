@@ -1,8 +1,8 @@
-import { Direction, EventFormat, type Event } from '../../../gen/synapse/admin/v1/common';
+import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { badJson } from '../../errors';
 import { parseTokenParam } from '../../pagination/stream-token';
-import { presentEvent } from '../presenters/event.presenter';
+import { decodeEvent, isEvent, presentEvent, type AnyEvent } from '../presenters/event.presenter';
 import type { GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -11,12 +11,9 @@ type Json = Record<string, unknown>;
 /** Limits travel as uint32; anything larger is capped by the service anyway. */
 const uint32 = (n: number | undefined) => (n === undefined ? undefined : Math.min(n, 0xffff_ffff));
 
-function isEvent(v: unknown): v is Event {
-  return !!v && typeof v === 'object' && typeof (v as Event).eventId === 'string' && typeof (v as Event).roomId === 'string';
-}
-
 /** An event with the events nested in its bundled aggregations presented in the same format. */
-export function presentWithRelations(e: Event, format: EventFormat): Json {
+export function presentWithRelations(event: AnyEvent, format: EventFormat): Json {
+  const e = decodeEvent(event);
   const relations = e.unsigned?.['m.relations'] as Json | undefined;
   if (!relations) return presentEvent(e, format);
   const out: Json = { ...relations };

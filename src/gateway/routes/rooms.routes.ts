@@ -5,7 +5,7 @@
  */
 import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
-import { toClientEvent } from '../presenters/event.presenter';
+import { decodeEvent, toClientEvent } from '../presenters/event.presenter';
 import type { Body, GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -60,7 +60,7 @@ async function getState(r: GatewayRequest) {
   const format = r.query.choice('format', ['content', 'event'] as const) ?? 'content';
   const res = await r.rpc(r.clients.rooms, 'getStateEvent', { roomId: r.params.roomId, type: r.params.eventType, stateKey: r.params.stateKey ?? '' });
   if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-  return { body: format === 'event' ? toClientEvent(res.event, { legacy: false }) : (res.event.content ?? {}) };
+  return { body: format === 'event' ? toClientEvent(res.event, { legacy: false }) : decodeEvent(res.event).content };
 }
 
 async function redact(r: GatewayRequest) {

@@ -4,6 +4,7 @@ import { requesterOf, type Ctx } from '../../context';
 import type { MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
+import { toEventMessage, toEventMessages } from './event-message';
 
 export interface PaginationHandlerDeps {
   pagination: PaginationService;
@@ -28,10 +29,10 @@ const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
 });
 
 const toPage = (p: MessagesPage): MessagesPageMsg => ({
-  chunk: p.chunk,
+  chunk: toEventMessages(p.chunk),
   start: p.start,
   end: p.end ?? undefined,
-  state: p.state,
+  state: toEventMessages(p.state),
   format: p.federationFormat ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT,
 });
 
@@ -46,7 +47,7 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
     adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true)) })),
     adminGetEventContext: a.unary('admin', async (req, ctx) => {
       const c = await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null);
-      return { eventsBefore: c.eventsBefore, event: c.event, eventsAfter: c.eventsAfter, state: c.state, start: c.start, end: c.end };
+      return { eventsBefore: toEventMessages(c.eventsBefore), event: toEventMessage(c.event), eventsAfter: toEventMessages(c.eventsAfter), state: toEventMessages(c.state), start: c.start, end: c.end };
     }),
     purgeHistory: a.unary('admin', async (req, ctx) => ({
       purgeId: await d.purges.startPurge(ctx.em, {

@@ -15,6 +15,7 @@ import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
 import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
 import type { CallAdapter } from '../adapter';
+import { toEventMessages } from './event-message';
 
 export interface RoomAdminHandlerDeps {
   admin: RoomAdminService;
@@ -101,7 +102,7 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
       const members = await d.admin.joinedMembers(ctx.em, req.roomId);
       return { members, total: members.length };
     }),
-    listRoomState: a.unary('admin', async (req, ctx) => ({ state: await d.admin.currentState(ctx.em, req.roomId, req.type ?? null) })),
+    listRoomState: a.unary('admin', async (req, ctx) => ({ state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)) })),
     setRoomBlock: a.unary('admin', async (req, ctx) => ({ block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId) })),
     getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId).then((b) => ({ block: b.block, userId: b.user_id }))),
     deleteRoom: a.unary('admin', async (req, ctx) => ({ result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)) })),

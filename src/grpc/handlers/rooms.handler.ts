@@ -8,6 +8,7 @@ import { badRequest } from '../../errors';
 import type { RoomService } from '../../rooms/room.service';
 import type { MembershipAction as DomainAction } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
+import { toEventMessage, toEventMessages } from './event-message';
 
 const ACTIONS: Record<number, DomainAction> = {
   [MembershipAction.MEMBERSHIP_ACTION_JOIN]: 'join',
@@ -53,9 +54,9 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: req.content ?? {}, txnId: req.txnId ?? null, ...session(r) });
       return { eventId: res.eventId };
     }),
-    getEvent: a.unary('user', async (req, ctx) => ({ event: await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId) })),
-    getRoomState: a.unary('user', async (req, ctx) => ({ events: await rooms.client.getRoomState(ctx.em, requesterOf(ctx), req.roomId) })),
-    getStateEvent: a.unary('user', async (req, ctx) => ({ event: await rooms.client.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey) })),
+    getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
+    getRoomState: a.unary('user', async (req, ctx) => ({ events: toEventMessages(await rooms.client.getRoomState(ctx.em, requesterOf(ctx), req.roomId)) })),
+    getStateEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)) })),
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
@@ -78,7 +79,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       members: (await rooms.client.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({ userId: m.userId, displayName: m.displayName ?? undefined, avatarUrl: m.avatarUrl ?? undefined })),
     })),
     getMembers: a.unary('user', async (req, ctx) => ({
-      events: await rooms.client.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership }),
+      events: toEventMessages(await rooms.client.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership })),
     })),
     getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await rooms.client.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
     resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),

@@ -6,7 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Struct } from "../../../google/protobuf/struct";
 
 export const protobufPackage = "synapse.admin.v1";
 
@@ -96,7 +95,11 @@ export function directionToJSON(object: Direction): string {
   }
 }
 
-/** An event of a room. `content` and `unsigned` are free-form JSON objects, as in Matrix. */
+/**
+ * An event of a room. `content` and `unsigned` are free-form JSON objects in Matrix; they travel
+ * as JSON text (UTF-8), exactly as the client API shows them, which keeps Matrix's integer/float
+ * distinction and costs far less to encode than google.protobuf.Struct.
+ */
 export interface Event {
   eventId: string;
   roomId: string;
@@ -104,15 +107,16 @@ export interface Event {
   /** Present (possibly empty) for state events only. */
   stateKey?: string | undefined;
   sender: string;
-  content?: { [key: string]: any } | undefined;
+  /** The content, a JSON object. */
+  contentJson: string;
   originServerTs: number;
   /**
-   * Computed at read time: age, prev_content, replaces_state, redacted_because, membership,
-   * m.relations, transaction_id.
+   * A JSON object computed at read time: age, prev_content, replaces_state, redacted_because,
+   * membership, m.relations, transaction_id. Events nested in it (redacted_because, the
+   * m.relations edit and thread latest_event) are JSON objects with this message's fields in
+   * their JSON (lowerCamelCase) names and `content` / `unsigned` as objects.
    */
-  unsigned?:
-    | { [key: string]: any }
-    | undefined;
+  unsignedJson: string;
   /** For m.room.redaction events. */
   redacts?:
     | string
@@ -134,9 +138,9 @@ function createBaseEvent(): Event {
     type: "",
     stateKey: undefined,
     sender: "",
-    content: undefined,
+    contentJson: "",
     originServerTs: 0,
-    unsigned: undefined,
+    unsignedJson: "",
     redacts: undefined,
     depth: 0,
     streamOrdering: 0,
@@ -164,14 +168,14 @@ export const Event: MessageFns<Event> = {
     if (message.sender !== "") {
       writer.uint32(42).string(message.sender);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(50).fork()).join();
+    if (message.contentJson !== "") {
+      writer.uint32(130).string(message.contentJson);
     }
     if (message.originServerTs !== 0) {
       writer.uint32(56).int64(message.originServerTs);
     }
-    if (message.unsigned !== undefined) {
-      Struct.encode(Struct.wrap(message.unsigned), writer.uint32(66).fork()).join();
+    if (message.unsignedJson !== "") {
+      writer.uint32(138).string(message.unsignedJson);
     }
     if (message.redacts !== undefined) {
       writer.uint32(74).string(message.redacts);
@@ -250,12 +254,12 @@ export const Event: MessageFns<Event> = {
             message.sender = reader.string();
             continue;
           }
-          case 6: {
-            if (tag !== 50) {
+          case 16: {
+            if (tag !== 130) {
               break;
             }
 
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.contentJson = reader.string();
             continue;
           }
           case 7: {
@@ -266,12 +270,12 @@ export const Event: MessageFns<Event> = {
             message.originServerTs = longToNumber(reader.int64());
             continue;
           }
-          case 8: {
-            if (tag !== 66) {
+          case 17: {
+            if (tag !== 138) {
               break;
             }
 
-            message.unsigned = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.unsignedJson = reader.string();
             continue;
           }
           case 9: {
@@ -361,13 +365,21 @@ export const Event: MessageFns<Event> = {
         ? globalThis.String(object.state_key)
         : undefined,
       sender: isSet(object.sender) ? globalThis.String(object.sender) : "",
-      content: isObject(object.content) ? object.content : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
       originServerTs: isSet(object.originServerTs)
         ? globalThis.Number(object.originServerTs)
         : isSet(object.origin_server_ts)
         ? globalThis.Number(object.origin_server_ts)
         : 0,
-      unsigned: isObject(object.unsigned) ? object.unsigned : undefined,
+      unsignedJson: isSet(object.unsignedJson)
+        ? globalThis.String(object.unsignedJson)
+        : isSet(object.unsigned_json)
+        ? globalThis.String(object.unsigned_json)
+        : "",
       redacts: isSet(object.redacts) ? globalThis.String(object.redacts) : undefined,
       depth: isSet(object.depth) ? globalThis.Number(object.depth) : 0,
       streamOrdering: isSet(object.streamOrdering)
@@ -407,14 +419,14 @@ export const Event: MessageFns<Event> = {
     if (message.sender !== "") {
       obj.sender = message.sender;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
     }
     if (message.originServerTs !== 0) {
       obj.originServerTs = Math.round(message.originServerTs);
     }
-    if (message.unsigned !== undefined) {
-      obj.unsigned = message.unsigned;
+    if (message.unsignedJson !== "") {
+      obj.unsignedJson = message.unsignedJson;
     }
     if (message.redacts !== undefined) {
       obj.redacts = message.redacts;
@@ -450,9 +462,9 @@ export const Event: MessageFns<Event> = {
     message.type = object.type ?? "";
     message.stateKey = object.stateKey ?? undefined;
     message.sender = object.sender ?? "";
-    message.content = object.content ?? undefined;
+    message.contentJson = object.contentJson ?? "";
     message.originServerTs = object.originServerTs ?? 0;
-    message.unsigned = object.unsigned ?? undefined;
+    message.unsignedJson = object.unsignedJson ?? "";
     message.redacts = object.redacts ?? undefined;
     message.depth = object.depth ?? 0;
     message.streamOrdering = object.streamOrdering ?? 0;
@@ -482,10 +494,6 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
