@@ -1,8 +1,9 @@
 /**
- * Records the outcomes of finished runs in batches, and refills the slots they free in the same
- * statement. Outcomes that arrive in the same turn of the event loop share one statement (one
- * commit), and a few statements may be in flight at once, so a slot waits for one round trip
- * between two tasks, not for other batches.
+ * Records the outcomes of finished runs in batches, and claims work for the instance's free room
+ * (free slots and the prefetch queue) in the same statement. Outcomes that arrive in the same turn
+ * of the event loop share one statement (one commit), and a few statements may be in flight at
+ * once. A finished action frees its slot before its outcome is written: the next task starts from
+ * the prefetch queue while this statement runs.
  */
 import type { Orm } from '../infra/orm';
 import type { ClaimSpec, TaskClaimsRepository } from './task-claims.repository';
@@ -20,8 +21,8 @@ const MAX_BATCH = 500;
 const MAX_IN_FLIGHT = 3;
 
 export interface SlotRefill {
-  /** What to claim for `freed` slots about to be freed (null: claim nothing); reserves them. */
-  claimFor(freed: number): ClaimSpec | null;
+  /** What to claim for the instance's free room (null: claim nothing); reserves it. */
+  claimFor(): ClaimSpec | null;
   /** Ends the reservation of `spec` and starts the tasks claimed with it (none on failure). */
   claimed(spec: ClaimSpec | null, rows: TaskRow[]): void;
 }
@@ -56,7 +57,7 @@ export class OutcomeBatcher {
 
   private async write(batch: Pending[]): Promise<void> {
     this.inFlight += 1;
-    const spec = this.refill.claimFor(batch.length);
+    const spec = this.refill.claimFor();
     try {
       const { finished, claimed } = await this.repo.finishAndClaim(this.orm.em.fork(), batch.map((p) => p.outcome), spec);
       this.refill.claimed(spec, claimed);

@@ -17,6 +17,13 @@ export const CLEANUP_INTERVAL_MS = 60_000;
 export const LAST_UPDATE_BEFORE_WARNING_MS = 24 * 3_600_000;
 /** How long stop() lets aborted actions checkpoint before handing their tasks back anyway. */
 export const STOP_GRACE_MS = 5_000;
+/**
+ * Tasks claimed ahead of free slots, per slot: the claim that refills them rides along with the
+ * outcomes of the runs they replace, so the queue bounds how many tasks one commit carries.
+ */
+export const PREFETCH_PER_SLOT = 2;
+/** A task claimed ahead of a free slot is handed back when no slot freed up for it within this long. */
+export const PREFETCH_HOLD_MS = 200;
 
 export interface TaskSchedulerOptions {
   orm: Orm;
@@ -26,6 +33,9 @@ export interface TaskSchedulerOptions {
   /** Connection string for the dedicated LISTEN connection. */
   connectionString: string;
   maxConcurrentTasks: number;
+  /** Tasks claimed ahead of free slots (see prefetch-queue.ts); default PREFETCH_PER_SLOT per slot, 0 disables. */
+  prefetch?: number;
+  prefetchHoldMs?: number;
   clock?: Clock;
   leaseMs?: number;
   leaseRenewMs?: number;
@@ -48,6 +58,8 @@ export function withDefaults(opts: TaskSchedulerOptions): ResolvedOptions {
     cleanupIntervalMs: CLEANUP_INTERVAL_MS,
     warnAfterMs: LAST_UPDATE_BEFORE_WARNING_MS,
     stopGraceMs: STOP_GRACE_MS,
+    prefetch: PREFETCH_PER_SLOT * opts.maxConcurrentTasks,
+    prefetchHoldMs: PREFETCH_HOLD_MS,
     ...opts,
   } as ResolvedOptions;
 }

@@ -153,14 +153,19 @@ export class ActiveRun implements TaskRun {
   }
 }
 
-/** Runs the action and records its outcome; a thrown error is the outcome `failed`. */
-export async function runAction(run: ActiveRun, action: (run: ActiveRun) => Promise<TaskOutcome>): Promise<Settled> {
+/**
+ * Runs the action and records its outcome; a thrown error is the outcome `failed`. `returned` is
+ * called as soon as the action has returned, before the outcome is written (its slot is free).
+ */
+export async function runAction(run: ActiveRun, action: (run: ActiveRun) => Promise<TaskOutcome>, returned?: () => void): Promise<Settled> {
   let outcome: TaskOutcome;
   try {
     outcome = await action(run);
   } catch (err) {
     if (err instanceof LeaseLostError) run.abort(err);
     outcome = { status: 'failed', error: errorText(err) };
+  } finally {
+    returned?.();
   }
   return run.settle(outcome);
 }

@@ -4,9 +4,14 @@
  * How it works / things to keep in mind:
  * - A task is a row of `scheduled_tasks`. Any instance claims due tasks of the actions *it* has
  *   registered, in one `UPDATE ... FOR UPDATE SKIP LOCKED` statement, up to maxConcurrentTasks
- *   running at once. A claim gives the task a fresh lease (a `lease_id` from a sequence and an
- *   expiry on the database clock) that this instance renews every leaseRenewMs while the action
- *   runs.
+ *   actions running at once. A claim gives the task a fresh lease (a `lease_id` from a sequence and
+ *   an expiry on the database clock) that this instance renews every leaseRenewMs until the outcome
+ *   is recorded.
+ * - While actions are short, claims also fill a small prefetch queue (prefetch-queue.ts): a
+ *   finishing action's slot goes to a queued task at once, and its outcome is written together
+ *   with the claim that refills the queue (outcome-batcher.ts). A queued task is leased like a
+ *   running one: renewed, cancellable, handed back on stop(), and handed back when no slot freed
+ *   up for it within prefetchHoldMs.
  * - Every write of a run (checkpoint, progress, fenced transaction, outcome) names its lease and
  *   succeeds only while the lease is the task's current one: a runner that was paused or cut off
  *   long enough for another instance to take the task over cannot write anything.
@@ -34,6 +39,7 @@ import { OutcomeBatcher } from './outcome-batcher';
 import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
 import { TaskRepository, type NewTask, type TaskRow } from './task.repository';
 import { LeaseKeeper } from './lease-keeper';
+import { PrefetchQueue } from './prefetch-queue';
 import { type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
 /** Bound of the set of notification echoes to ignore (entries whose echo was lost are dropped). */
@@ -45,7 +51,16 @@ export class PgTaskScheduler implements TaskScheduler {
   private readonly claims = new TaskClaimsRepository();
   private readonly outcomes: OutcomeBatcher;
   private readonly actions = new Map<string, TaskAction>();
+  /** Started runs, until their outcome is recorded. */
   private readonly running = new Map<string, { run: ActiveRun; done: Promise<void> }>();
+  /** Actions executing now (at most maxConcurrentTasks). */
+  private busy = 0;
+  private readonly queue: PrefetchQueue;
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** The claim pass in progress, if any (stop() waits for it). */
+  private passDone: Promise<void> | null = null;
+  /** Hand-backs in progress (stop() waits for them). */
+  private readonly handingBack = new Set<Promise<void>>();
   private readonly watchers = new TaskWatchers();
   private readonly listener: TaskListener;
   private readonly leases: LeaseKeeper;
@@ -66,16 +81,17 @@ export class PgTaskScheduler implements TaskScheduler {
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.o = withDefaults(opts);
+    this.queue = new PrefetchQueue(this.o.prefetch, this.o.prefetchHoldMs);
     this.due = new DueTimer(this.clock, () => this.kick());
     this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
-      claimFor: (freed) => (this.started && !this.stopping ? this.reserve(freed) : null),
+      claimFor: () => (this.started && !this.stopping ? this.reserve() : null),
       claimed: (spec, rows) => this.claimed(spec, rows),
     });
     this.listener = new TaskListener(
       opts.connectionString,
       {
         onNew: (action, at, id) => this.onNew(action, at, id),
-        onCancel: (id) => this.running.get(id)?.run.abort(new TaskCancelledError(id)),
+        onCancel: (id) => this.leased(id)?.abort(new TaskCancelledError(id)),
         onConnected: () => this.kick(true),
       },
       opts.log,
@@ -103,7 +119,7 @@ export class PgTaskScheduler implements TaskScheduler {
     // Inside a transaction the row stays invisible until commit: the notification (sent at
     // commit) is the wake-up.
     const committed = !em.isInTransaction();
-    const spec = committed && t.timestamp <= now && this.started && !this.stopping ? this.reserve(0, 1) : null;
+    const spec = committed && t.timestamp <= now && this.started && !this.stopping ? this.reserve(1, false) : null;
     if (spec) {
       let rows: TaskRow[] = [];
       try {
@@ -160,7 +176,7 @@ export class PgTaskScheduler implements TaskScheduler {
     const row = await this.repo.cancel(em, id, this.clock.now());
     if (!row) return this.getTask(em, id);
     await this.repo.notify(em, `c|${id}`);
-    this.running.get(id)?.run.abort(new TaskCancelledError(id));
+    this.leased(id)?.abort(new TaskCancelledError(id));
     const task = publicTask(row);
     this.watchers.changed(task);
     return task;
@@ -187,38 +203,67 @@ export class PgTaskScheduler implements TaskScheduler {
     this.started = true;
     await this.listener.start();
     this.timers.push(setInterval(() => this.kick(true), this.o.pollIntervalMs));
-    this.timers.push(setInterval(() => void this.leases.renew([...this.running.values()].map((e) => e.run)), this.o.leaseRenewMs));
+    this.timers.push(setInterval(() => void this.leases.renew([...[...this.running.values()].map((e) => e.run), ...this.queue.runs()]), this.o.leaseRenewMs));
     this.timers.forEach((t) => t.unref());
     this.scheduleCleanup();
     this.kick(true);
   }
 
   /**
-   * Stops claiming, aborts running actions (TaskShutdownError) and hands back, after at most
-   * stopGraceMs, every task that did not finish so another instance resumes it at once.
+   * Stops claiming, hands queued tasks back, aborts running actions (TaskShutdownError) and hands
+   * back, after at most stopGraceMs, every task that did not finish so another instance resumes it
+   * at once.
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.timers.forEach((t) => clearInterval(t));
+    if (this.holdTimer) clearTimeout(this.holdTimer);
     this.due.disarm();
     this.cancelCleanup?.();
     await this.listener.stop();
+    const queued = this.queue.takeAll();
+    queued.forEach((r) => r.abort(new TaskShutdownError()));
+    this.handBack(queued);
+    // A claim in flight hands its tasks back when it returns (see claimed()).
+    await this.passDone;
     const entries = [...this.running.values()];
     entries.forEach((e) => e.run.abort(new TaskShutdownError()));
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([Promise.allSettled(entries.map((e) => e.done)), new Promise((r) => (grace = setTimeout(r, this.o.stopGraceMs)))]);
     clearTimeout(grace);
-    const left = [...this.running.values()].map((e) => e.run);
-    if (left.length === 0) return;
+    this.handBack([...this.running.values()].map((e) => e.run));
+    await Promise.all([...this.handingBack]);
+  }
+
+  /**
+   * Gives the leases of `runs` back (their tasks stay active, claimable at once by any instance)
+   * and announces them. A failure is logged: the leases then expire.
+   */
+  private handBack(runs: ActiveRun[]): void {
+    if (runs.length === 0) return;
     const em = this.o.orm.em.fork();
-    await this.repo.release(em, left.map((r) => r.lease)).catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not hand tasks back; their leases will expire'));
-    await this.announce([...new Set(left.map((r) => r.task.action))]);
+    const p: Promise<void> = this.repo
+      .release(em, runs.map((r) => r.lease))
+      .then(() => this.announce([...new Set(runs.map((r) => r.task.action))]))
+      .catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not hand tasks back; their leases will expire'))
+      .finally(() => this.handingBack.delete(p));
+    this.handingBack.add(p);
+  }
+
+  /** The run of a task leased by this instance (running or queued), if any. */
+  private leased(id: string): ActiveRun | undefined {
+    return this.running.get(id)?.run ?? this.queue.get(id);
   }
 
   /** Ids of the tasks running on this instance. */
   runningTaskIds(): string[] {
     return [...this.running.keys()];
+  }
+
+  /** Ids of the tasks this instance claimed ahead of a free slot (leased, not started yet). */
+  queuedTaskIds(): string[] {
+    return this.queue.runs().filter((r) => !r.signal.aborted).map((r) => r.task.id);
   }
 
   /**
@@ -233,7 +278,10 @@ export class PgTaskScheduler implements TaskScheduler {
       return;
     }
     this.passing = true;
-    void this.pass().finally(() => (this.passing = false));
+    this.passDone = this.pass().finally(() => {
+      this.passing = false;
+      this.passDone = null;
+    });
   }
 
   private async pass(): Promise<void> {
@@ -242,7 +290,7 @@ export class PgTaskScheduler implements TaskScheduler {
       if (this.stopping) return;
       const lookAhead = this.lookAhead;
       this.lookAhead = false;
-      const spec = this.reserve(0);
+      const spec = this.reserve();
       if (!spec) return;
       try {
         const em = this.o.orm.em.fork();
@@ -265,23 +313,54 @@ export class PgTaskScheduler implements TaskScheduler {
   }
 
   /**
-   * Reserves the slots a claim may fill: the free ones plus `freed` (runs whose outcome is being
-   * written with this claim). Reservations keep concurrent claims from overfilling the instance.
+   * Reserves the room a claim may fill (at most `cap`): free slots not promised to queued tasks,
+   * plus, with `queue` and while prefetching is on, free places in the prefetch queue.
+   * Reservations keep concurrent claims from overfilling the instance.
    */
-  private reserve(freed: number, cap = Infinity): ClaimSpec | null {
-    const limit = Math.min(cap, this.o.maxConcurrentTasks - this.running.size - this.reserved + freed);
+  private reserve(cap = Infinity, queue = true): ClaimSpec | null {
+    const room = this.o.maxConcurrentTasks + (queue ? this.queue.capacity() : 0) - this.busy - this.queue.size - this.reserved;
+    const limit = Math.min(cap, room);
     if (limit <= 0) return null;
     this.reserved += limit;
     return { owner: this.o.instanceName, actions: [...this.actions.keys()], now: this.clock.now(), limit, leaseMs: this.o.leaseMs };
   }
 
+  /** Ends the reservation of `spec` and queues the claimed tasks, starting those that have a slot. */
   private claimed(spec: ClaimSpec | null, rows: TaskRow[]): void {
     if (spec) this.reserved -= spec.limit;
-    rows.forEach((row) => this.launch(row));
+    if (rows.length === 0) return;
+    const runs = rows.map((row) => this.prepare(row));
+    // Claimed while stopping (a claim that was in flight): straight back.
+    if (this.stopping) return this.handBack(runs);
+    runs.forEach((run) => this.queue.push(run));
+    this.pump();
+    this.armHold();
   }
 
-  private launch(row: TaskRow): void {
-    const action = this.actions.get(row.action)!;
+  /** Starts queued tasks while slots are free (none once stopping: they are handed back). */
+  private pump(): void {
+    while (!this.stopping && this.busy < this.o.maxConcurrentTasks) {
+      const run = this.queue.next();
+      if (!run) return;
+      this.begin(run);
+    }
+  }
+
+  /** Hands back queued tasks that waited prefetchHoldMs for a slot, when the oldest one may have. */
+  private armHold(): void {
+    if (this.holdTimer || this.stopping) return;
+    const ms = this.queue.untilStale();
+    if (ms === null) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      if (this.stopping) return;
+      this.handBack(this.queue.takeStale().filter((r) => !r.signal.aborted));
+      this.armHold();
+    }, ms + 1);
+    this.holdTimer.unref();
+  }
+
+  private prepare(row: TaskRow): ActiveRun {
     if (this.clock.now() > row.timestamp + this.o.warnAfterMs) {
       this.o.log.warn({ taskId: row.id, action: row.action }, 'task has had no update for a long time; it may be stuck');
     }
@@ -295,16 +374,29 @@ export class PgTaskScheduler implements TaskScheduler {
       changed: (t) => this.watchers.changed(t),
     });
     this.watchers.changed({ ...run.task });
-    const done = this.execute(run, action).finally(() => {
-      this.running.delete(row.id);
-      this.kick();
-    });
-    this.running.set(row.id, { run, done });
+    return run;
   }
 
-  private async execute(run: ActiveRun, action: TaskAction): Promise<void> {
+  /** Runs a leased task's action in a slot; the slot is free again as soon as the action returns. */
+  private begin(run: ActiveRun): void {
+    const action = this.actions.get(run.task.action)!;
+    this.busy += 1;
+    const startedAt = performance.now();
+    const returned = () => {
+      this.busy -= 1;
+      this.queue.ran(performance.now() - startedAt);
+      this.pump();
+    };
+    const done = this.execute(run, action, returned).finally(() => {
+      this.running.delete(run.task.id);
+      this.kick();
+    });
+    this.running.set(run.task.id, { run, done });
+  }
+
+  private async execute(run: ActiveRun, action: TaskAction, returned: () => void): Promise<void> {
     try {
-      const settled = await runAction(run, action);
+      const settled = await runAction(run, action, returned);
       if (settled === 'handedBack') await this.announce([run.task.action]);
       if (settled === 'rerun') setTimeout(() => this.kick(), RERUN_DELAY_MS + 1).unref();
     } catch (err) {

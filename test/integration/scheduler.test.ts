@@ -306,6 +306,101 @@ describe('TaskScheduler', () => {
     });
   });
 
+  describe('prefetch queue (tasks claimed ahead of a free slot)', () => {
+    /**
+     * An instance with one slot and a queue of two: a quick task turns prefetching on, then a
+     * blocking task takes the slot and two more tasks are claimed into the queue.
+     */
+    async function withQueue(opts: Partial<TaskSchedulerOptions> = {}) {
+      const g = gate();
+      const ran: string[] = [];
+      const a = scheduler(
+        {
+          quick: async (run) => (ran.push(run.task.id), { status: 'complete', result: { by: 'a' } }),
+          blocking: async () => (await g.opened, { status: 'complete' }),
+        },
+        { maxConcurrentTasks: 1, prefetch: 2, prefetchHoldMs: 60_000, ...opts },
+      );
+      await a.start();
+      const warm = await a.scheduleTask(em(), 'quick');
+      await until(async () => (await statusOf(a, warm)) === 'complete');
+      const blocker = await a.scheduleTask(em(), 'blocking');
+      await until(() => a.runningTaskIds().includes(blocker));
+      const queued = [await a.scheduleTask(em(), 'quick'), await a.scheduleTask(em(), 'quick')];
+      await until(() => a.queuedTaskIds().length === 2);
+      assert.deepEqual(a.queuedTaskIds().sort(), [...queued].sort());
+      ran.splice(0);
+      return { a, g, ran, blocker, queued };
+    }
+    const leaseOf = async (id: string) =>
+      (await em().getConnection().execute<{ lease_owner: string | null; lease_id: string | null; lease_expires_at: string | null; status: string }[]>('SELECT status, lease_owner, lease_id, lease_expires_at FROM scheduled_tasks WHERE id = ?', [id]))[0];
+
+    it('queued tasks are leased by the instance, and start when a slot frees up', async () => {
+      const { a, g, ran, queued } = await withQueue();
+      for (const id of queued) assert.deepEqual([(await leaseOf(id)).status, (await leaseOf(id)).lease_owner], ['active', 'i0']);
+      assert.deepEqual(ran, [], 'not started while the slot is busy');
+      g.open();
+      await until(async () => (await Promise.all(queued.map((id) => statusOf(a, id)))).every((st) => st === 'complete'));
+      assert.deepEqual(ran, queued, 'in claim order');
+    });
+
+    it('a cancelled queued task never starts', async () => {
+      const { a, g, ran, queued } = await withQueue();
+      assert.equal((await a.cancelTask(em(), queued[0]))!.status, 'cancelled');
+      assert.deepEqual(a.queuedTaskIds(), [queued[1]]);
+      g.open();
+      await until(async () => (await statusOf(a, queued[1])) === 'complete');
+      assert.deepEqual(ran, [queued[1]]);
+      assert.equal(await statusOf(a, queued[0]), 'cancelled');
+    });
+
+    it('queued tasks are cancelled through the notification when cancelled by another instance', async () => {
+      const { a, g, ran, queued } = await withQueue();
+      const other = scheduler({ quick: async () => ({ status: 'complete' }) });
+      await other.cancelTask(em(), queued[0]);
+      await until(() => a.queuedTaskIds().length === 1);
+      g.open();
+      await until(async () => (await statusOf(a, queued[1])) === 'complete');
+      assert.deepEqual(ran, [queued[1]]);
+    });
+
+    it('stop() hands queued tasks back and another instance runs them at once', async () => {
+      const { a, g, queued } = await withQueue({ leaseMs: 60_000 });
+      const b = scheduler({ quick: async () => ({ status: 'complete', result: { by: 'b' } }), blocking: async () => ({ status: 'complete' }) }, { leaseMs: 60_000 });
+      await b.start();
+      const stopping = a.stop();
+      g.open();
+      await stopping;
+      // The lease lasts a minute: only the hand-back lets b run them now.
+      await until(async () => (await Promise.all(queued.map((id) => statusOf(b, id)))).every((st) => st === 'complete'));
+      for (const id of queued) assert.deepEqual((await b.getTask(em(), id))!.result, { by: 'b' });
+    });
+
+    it('a queued task that waits too long for a slot is handed back to an instance with a free one', async () => {
+      const { a, g, queued } = await withQueue({ leaseMs: 60_000, prefetchHoldMs: 100 });
+      const b = scheduler({ quick: async () => ({ status: 'complete', result: { by: 'b' } }) }, { leaseMs: 60_000 });
+      await b.start();
+      await until(async () => (await Promise.all(queued.map((id) => statusOf(b, id)))).every((st) => st === 'complete'));
+      for (const id of queued) assert.deepEqual((await b.getTask(em(), id))!.result, { by: 'b' });
+      assert.deepEqual(a.queuedTaskIds(), []);
+      g.open();
+    });
+
+    it("queued tasks' leases are renewed like running ones", async () => {
+      const { a, g, ran, queued } = await withQueue({ leaseMs: 300, leaseRenewMs: 50 });
+      const first = await leaseOf(queued[0]);
+      const b = scheduler({ quick: async () => ({ status: 'complete', result: { by: 'b' } }) }, { leaseMs: 300 });
+      await b.start();
+      // Renewed past the end of the lease it was claimed with: another instance could not take it.
+      await until(async () => Number((await leaseOf(queued[0])).lease_expires_at) > Number(first.lease_expires_at) + 600);
+      assert.equal((await leaseOf(queued[0])).lease_id, first.lease_id);
+      g.open();
+      await until(async () => (await Promise.all(queued.map((id) => statusOf(a, id)))).every((st) => st === 'complete'));
+      assert.deepEqual(ran, queued);
+      for (const id of queued) assert.deepEqual((await a.getTask(em(), id))!.result, { by: 'a' });
+    });
+  });
+
   describe('several instances on one database', () => {
     it('an instance never claims tasks of actions it has not registered', async () => {
       const a = scheduler({ only_a: async () => ({ status: 'complete' }) });
