@@ -1,7 +1,8 @@
 /**
  * Several scheduler instances in separate processes on one database: 1,000 tasks run exactly once
  * each; an instance killed with SIGKILL mid-task has the task resumed from its checkpoint by
- * another; a runner frozen (SIGSTOP) past its lease cannot write once it wakes up.
+ * another (with a short lease, and with every setting at its default); a runner frozen (SIGSTOP)
+ * past its lease cannot write once it wakes up.
  *
  * When run with SCHED_CHILD_DB set, this file is one scheduler instance (see child()): it prints
  * `ready`, `committed <task> <step>` after each fenced step and `lease-lost <task>` when a write
@@ -53,7 +54,10 @@ async function child(): Promise<void> {
   const name = process.env.SCHED_CHILD_NAME!;
   const orm = await createOrm({ clientUrl: process.env.SCHED_CHILD_DB!, poolSize: 10 });
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  const s = new PgTaskScheduler({ orm, log: createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name }), instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, leaseMs: Number(process.env.SCHED_CHILD_LEASE_MS), leaseRenewMs: Number(process.env.SCHED_CHILD_LEASE_MS) / 4, pollIntervalMs: 250 });
+  const leaseMs = Number(process.env.SCHED_CHILD_LEASE_MS);
+  // A lease of 0 means every setting at its default (as the service starts with no configuration).
+  const timing = leaseMs > 0 ? { leaseMs, leaseRenewMs: leaseMs / 4, pollIntervalMs: 250 } : {};
+  const s = new PgTaskScheduler({ orm, log: createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name }), instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, ...timing });
   for (const [n, fn] of Object.entries(actions(name, print))) s.registerAction(n, fn);
   await s.start();
   print('ready');
@@ -158,6 +162,25 @@ if (process.env.SCHED_CHILD_DB) {
       assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
       assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 12, finishedBy: heir.name });
       process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; lease ${CHILD_LEASE_MS} ms)\n`);
+    });
+
+    it('kill -9 at the default settings: another instance resumes the task from its checkpoint', async () => {
+      const both = await Promise.all([instance('a', 0), instance('b', 0)]);
+      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 30, stepMs: 100 } });
+      const victim = await Promise.race(both.map(async (i) => (await i.waitFor((l) => l === `committed ${id} 3`), i)));
+      const heir = both.find((i) => i !== victim)!;
+      victim.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      const first = await heir.waitFor((l) => l.startsWith(`committed ${id} `));
+      const resumedAfterMs = Date.now() - killedAt;
+      await until(async () => (await statusOf(id)) === 'complete');
+      const effects = await effectsOf(id);
+      assert.deepEqual(effects.map((e) => e.step), [...Array(30).keys()], 'every step exactly once, in order');
+      const firstByHeir = effects.findIndex((e) => e.instance === heir.name);
+      assert.ok(firstByHeir >= 4 && effects.slice(firstByHeir).every((e) => e.instance === heir.name));
+      assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
+      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 30, finishedBy: heir.name });
+      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; default lease ${TASK_LEASE_MS} ms)\n`);
     });
 
     it("a runner frozen past its lease cannot write when it wakes (stale runner's write rejected)", async () => {
