@@ -14,7 +14,7 @@ import { HealthClient } from '../../gen/grpc/health/v1/health';
 
 export function createClients(address: string) {
   const creds = grpc.credentials.createInsecure();
-  const options: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 };
+  const options: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0, 'grpc.enable_retries': 0 };
   const channel = new grpc.Channel(address, creds, options);
   const opts = { channelOverride: channel };
   return {

@@ -76,12 +76,31 @@ function isConnectionRefused(err: unknown): boolean {
 export class CallAdapter {
   constructor(private readonly deps: AdapterDeps) {}
 
-  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel) {
+  /**
+   * The call's context. The EntityManager fork and the child logger are made on first use (many
+   * calls need neither); the abort reason is only built for a call that is really cancelled
+   * (grpc-js also reports the end of a finished call as a cancellation).
+   */
+  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean) {
     const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
     const controller = new AbortController();
-    call.on('cancelled', () => controller.abort(new MatrixError(499, 'Request cancelled')));
-    const log = this.deps.log.child({ requestId, method });
-    const ctx: Ctx = { em: this.deps.orm.em.fork(), requester: null, signal: controller.signal, requestId, log };
+    call.on('cancelled', () => {
+      if (!finished()) controller.abort(new MatrixError(499, 'Request cancelled'));
+    });
+    const { orm, log } = this.deps;
+    let em: Ctx['em'] | null = null;
+    let child: Logger | null = null;
+    const ctx: Ctx = {
+      get em() {
+        return (em ??= orm.em.fork());
+      },
+      get log() {
+        return (child ??= log.child({ requestId, method }));
+      },
+      requester: null,
+      signal: controller.signal,
+      requestId,
+    };
     ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level);
     return ctx;
   }
@@ -91,13 +110,18 @@ export class CallAdapter {
     return (call, callback) => {
       const method = call.getPath();
       const started = process.hrtime.bigint();
-      this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level)
+      let finished = false;
+      this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
           const res = await fn(call.request, ctx);
-          ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+          if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+          finished = true;
           callback(null, res);
         })
-        .catch((err) => callback(toServiceError(err, this.deps.log.child({ method }))));
+        .catch((err) => {
+          finished = true;
+          callback(toServiceError(err, this.deps.log.child({ method })));
+        });
     };
   }
 
@@ -105,12 +129,15 @@ export class CallAdapter {
   serverStream<Req, Res>(level: AuthLevel, fn: StreamFn<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
       const method = call.getPath();
-      this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level)
+      let finished = false;
+      this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
           await fn(call.request, ctx, (res) => call.write(res));
+          finished = true;
           call.end();
         })
         .catch((err) => {
+          finished = true;
           const status = toServiceError(err, this.deps.log.child({ method }));
           call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
         });
