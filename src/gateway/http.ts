@@ -128,7 +128,9 @@ export class Gateway {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const log = this.opts.log.child({ requestId });
+    let child: Logger | null = null;
+    const parent = this.opts.log;
+    const logOf = () => (child ??= parent.child({ requestId }));
     const url = new URL(req.url ?? '/', 'http://gateway');
     const method = req.method ?? 'GET';
     try {
@@ -157,7 +159,9 @@ export class Gateway {
         rawBody,
         requestId,
         clients,
-        log,
+        get log() {
+          return logOf();
+        },
         body: (emptyAllowed = false) => new Body(parseJsonObject(rawBody, emptyAllowed)),
         rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) =>
           new Promise((ok, ko) => {
@@ -178,8 +182,8 @@ export class Gateway {
       }
       send(res, result.status ?? 200, result.body, requestId);
     } catch (err) {
-      const { status, body } = renderError(err, log);
-      if (status >= 500) log.warn({ status, errcode: body.errcode, path: url.pathname }, 'request failed');
+      const { status, body } = renderError(err, logOf());
+      if (status >= 500) logOf().warn({ status, errcode: body.errcode, path: url.pathname }, 'request failed');
       send(res, status, body, requestId);
     }
   }
