@@ -36,7 +36,7 @@ function toProto(batch: ImportedRoom[]): ProtoImportedRoom[] {
     roomId: r.roomId,
     isPublic: r.isPublic ?? false,
     aliases: r.aliases ?? [],
-    events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? undefined, sender: e.sender, content: e.content, originServerTs: e.originServerTs, redacts: e.redacts ?? undefined, eventId: e.eventId })),
+    events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? undefined, sender: e.sender, contentJson: JSON.stringify(e.content), originServerTs: e.originServerTs, redacts: e.redacts ?? undefined, eventId: e.eventId })),
   }));
 }
 
@@ -191,7 +191,7 @@ async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boole
     const k = i % senders.length;
     const content = { msgtype: 'm.text', body: `message ${i}` };
     if (via === 'grpc') {
-      await grpcCall(stack.clients.rooms, stack.clients.rooms.sendEvent, { roomId: rooms[k], type: 'm.room.message', content, txnId: `${run}-${i}` }, mds[k]);
+      await grpcCall(stack.clients.rooms, stack.clients.rooms.sendEvent, { roomId: rooms[k], type: 'm.room.message', contentJson: JSON.stringify(content), txnId: `${run}-${i}` }, mds[k]);
       return;
     }
     const { status, body } = await put(agent, `${stack.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(rooms[k])}/send/m.room.message/${run}-${i}`, senders[k].token, JSON.stringify(content));

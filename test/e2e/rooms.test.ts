@@ -4,6 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
+import * as grpc from '@grpc/grpc-js';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 
 const enc = encodeURIComponent;
@@ -320,14 +321,16 @@ describe('rooms: client API', () => {
       const created = await grpcCall(s.clients.rooms, s.clients.rooms.createRoom, { invite: [], initialState: [], isDirect: false, preset: 'public_chat', roomAliasName: uniq('grpc') }, md);
       assert.match(created.roomId, /^!/);
       assert.match(created.roomAlias ?? '', /^#grpc/);
-      const sent = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', content: { msgtype: 'm.text', body: 'hi' }, txnId: 'g1' }, md);
-      const again = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', content: { msgtype: 'm.text', body: 'hi' }, txnId: 'g1' }, md);
+      const sent = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: JSON.stringify({ msgtype: 'm.text', body: 'hi' }), txnId: 'g1' }, md);
+      const again = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{"msgtype":"m.text","body":"hi"}', txnId: 'g1' }, md);
       assert.equal(again.eventId, sent.eventId);
       const got = await grpcCall(s.clients.rooms, s.clients.rooms.getEvent, { roomId: created.roomId, eventId: sent.eventId }, md);
       assert.equal(got.event?.depth, 7, 'create, join, power levels, canonical alias, join rules, history visibility, message');
       assert.equal(JSON.parse(got.event?.unsignedJson ?? '{}').transaction_id, 'g1');
       await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.updateMembership, { action: 0, room: { $case: 'roomId', value: created.roomId } }, md), /Invalid membership key/);
-      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', content: {} }), /Missing access token/);
+      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{}' }), /Missing access token/);
+      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{nope' }, md), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' is not valid JSON");
+      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '[1]' }, md), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' must be a JSON object");
     });
   });
 });

@@ -107,7 +107,7 @@ describe('RoomService.importRooms', () => {
 
   it('ImportRooms over gRPC is for server admins', async () => {
     const user = await registerUser(s, uniq('notadmin'));
-    const req = { rooms: [{ isPublic: false, aliases: [], events: createEvents(admin.userId).map((e) => ({ ...e, stateKey: e.stateKey })) }], returnEventIds: true };
+    const req = { rooms: [{ isPublic: false, aliases: [], events: createEvents(admin.userId).map(({ content, ...e }) => ({ ...e, contentJson: JSON.stringify(content) })) }], returnEventIds: true };
     await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.importRooms, req, bearer(user.token)), /You are not a server admin/);
     const res = await grpcCall(s.clients.rooms, s.clients.rooms.importRooms, req, bearer(admin.token));
     assert.equal(res.rooms[0].events, 3);

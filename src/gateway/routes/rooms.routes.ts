@@ -21,7 +21,7 @@ function initialState(b: Body): InitialStateEvent[] {
     if (typeof e.type !== 'string') throw badJson("'type' of an initial state event must be a string");
     if (e.state_key !== undefined && typeof e.state_key !== 'string') throw badJson("'state_key' of an initial state event must be a string");
     if (!e.content || typeof e.content !== 'object' || Array.isArray(e.content)) throw badJson("'content' of an initial state event must be an object");
-    return { type: e.type, stateKey: e.state_key as string | undefined, content: e.content as Json };
+    return { type: e.type, stateKey: e.state_key as string | undefined, contentJson: JSON.stringify(e.content) };
   });
 }
 
@@ -35,16 +35,24 @@ async function createRoom(r: GatewayRequest) {
     roomAliasName: b.string('room_alias_name', "Param 'room_alias_name' must be a string"),
     invite: b.stringList('invite', "Param 'invite' must be a list of user ids") ?? [],
     initialState: initialState(b),
-    creationContent: b.object('creation_content', "Param 'creation_content' must be an object"),
-    powerLevelContentOverride: b.object('power_level_content_override', "Param 'power_level_content_override' must be an object"),
+    creationContentJson: jsonText(b.object('creation_content', "Param 'creation_content' must be an object")),
+    powerLevelContentOverrideJson: jsonText(b.object('power_level_content_override', "Param 'power_level_content_override' must be an object")),
     roomVersion: b.string('room_version', 'room_version must be a string'),
     isDirect: b.truthy('is_direct'),
   });
   return { body: { room_id: res.roomId } };
 }
 
+/** The request body, once checked to be a JSON object, passed on as the JSON text it is. */
+function bodyText(r: GatewayRequest): string {
+  r.body();
+  return r.rawBody.toString('utf8');
+}
+
+const jsonText = (v: Json | undefined) => (v === undefined ? undefined : JSON.stringify(v));
+
 async function sendEvent(r: GatewayRequest) {
-  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type: r.params.eventType, content: r.body().json, txnId: r.params.txnId });
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type: r.params.eventType, contentJson: bodyText(r), txnId: r.params.txnId });
   return { body: { event_id: res.eventId } };
 }
 
@@ -52,7 +60,7 @@ async function putState(r: GatewayRequest) {
   const content = r.body().json;
   const type = r.params.eventType;
   if (type === 'm.room.member' && typeof content.membership !== 'string') throw badRequest('Invalid membership (must be a string)');
-  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', content });
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', contentJson: bodyText(r) });
   return { body: { event_id: res.eventId } };
 }
 
@@ -64,7 +72,7 @@ async function getState(r: GatewayRequest) {
 }
 
 async function redact(r: GatewayRequest) {
-  const res = await r.rpc(r.clients.rooms, 'redactEvent', { roomId: r.params.roomId, eventId: r.params.eventId, content: r.body().json, txnId: r.params.txnId });
+  const res = await r.rpc(r.clients.rooms, 'redactEvent', { roomId: r.params.roomId, eventId: r.params.eventId, contentJson: bodyText(r), txnId: r.params.txnId });
   return { body: { event_id: res.eventId } };
 }
 
@@ -104,7 +112,7 @@ function byIdOrAlias(action: MembershipAction): (r: GatewayRequest) => Promise<{
       action,
       reason: reasonOf(b),
       txnId: r.params.txnId,
-      content: content ? stripReserved(content) : undefined,
+      contentJson: jsonText(content ? stripReserved(content) : undefined),
     });
     return { body: { room_id: res.roomId } };
   };

@@ -9,6 +9,7 @@ import type { RoomService } from '../../rooms/room.service';
 import type { MembershipAction as DomainAction } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessage, toEventMessages } from './event-message';
+import { jsonObject, optionalJsonObject } from './json-fields';
 
 const ACTIONS: Record<number, DomainAction> = {
   [MembershipAction.MEMBERSHIP_ACTION_JOIN]: 'join',
@@ -38,20 +39,23 @@ const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest
 export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceServer {
   return {
     createRoom: a.unary('user', async (req, ctx) => {
+      const { creationContentJson, powerLevelContentOverrideJson, ...rest } = req;
       const res = await rooms.createRoom(ctx.em, requesterOf(ctx).userId, {
-        ...req,
-        initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: s.content ?? {} })),
+        ...rest,
+        creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
+        powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
+        initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: jsonObject(s.contentJson, 'initial_state.content_json') })),
       });
       return { roomId: res.roomId, roomAlias: res.roomAlias };
     }),
     sendEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content: req.content ?? {}, txnId: req.txnId ?? null, ...session(r) });
+      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, ...session(r) });
       return { eventId: res.eventId };
     }),
     redactEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: req.content ?? {}, txnId: req.txnId ?? null, ...session(r) });
+      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, ...session(r) });
       return { eventId: res.eventId };
     }),
     getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
@@ -60,7 +64,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
-      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: req.content, isGuest: r.isGuest, ...session(r) };
+      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: optionalJsonObject(req.contentJson, 'content_json'), isGuest: r.isGuest, ...session(r) };
       const target = req.userId ?? r.userId;
       if (req.room?.$case === 'roomIdOrAlias') {
         const res = await rooms.updateMembershipByIdOrAlias(ctx.em, r.userId, target, req.room.value, action, opts);
@@ -103,7 +107,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
         roomId: r.roomId,
         isPublic: r.isPublic,
         aliases: r.aliases,
-        events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? null, sender: e.sender, content: e.content ?? {}, originServerTs: e.originServerTs, redacts: e.redacts, eventId: e.eventId })),
+        events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? null, sender: e.sender, content: jsonObject(e.contentJson, 'events.content_json'), originServerTs: e.originServerTs, redacts: e.redacts, eventId: e.eventId })),
       }));
       const res = await rooms.importRooms(ctx.em, imported, { returnEventIds: req.returnEventIds });
       return { rooms: res.map((r) => ({ ...r, eventIds: r.eventIds ?? [] })) };

@@ -18,7 +18,6 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Struct } from "../../../google/protobuf/struct";
 import { Event } from "./common";
 
 export const protobufPackage = "synapse.admin.v1";
@@ -139,8 +138,11 @@ export function roomVisibilityToJSON(object: RoomVisibility): string {
 export interface InitialStateEvent {
   type: string;
   /** Defaults to "". */
-  stateKey?: string | undefined;
-  content?: { [key: string]: any } | undefined;
+  stateKey?:
+    | string
+    | undefined;
+  /** The content, a JSON object as text (absent: {}). */
+  contentJson: string;
 }
 
 export interface CreateRoomRequest {
@@ -158,9 +160,15 @@ export interface CreateRoomRequest {
   roomAliasName?: string | undefined;
   invite: string[];
   initialState: InitialStateEvent[];
-  creationContent?: { [key: string]: any } | undefined;
-  powerLevelContentOverride?: { [key: string]: any } | undefined;
-  roomVersion?: string | undefined;
+  roomVersion?:
+    | string
+    | undefined;
+  /** Extra m.room.create content, a JSON object as text. */
+  creationContentJson?:
+    | string
+    | undefined;
+  /** Merged into the initial m.room.power_levels content, a JSON object as text. */
+  powerLevelContentOverrideJson?: string | undefined;
   isDirect: boolean;
 }
 
@@ -174,10 +182,11 @@ export interface SendEventRequest {
   roomId: string;
   type: string;
   /** Present (possibly empty) for state events. */
-  stateKey?: string | undefined;
-  content?:
-    | { [key: string]: any }
+  stateKey?:
+    | string
     | undefined;
+  /** The content, a JSON object as text (absent: {}). */
+  contentJson: string;
   /** Client transaction id: repeating it from the same device returns the first event. */
   txnId?: string | undefined;
 }
@@ -189,9 +198,11 @@ export interface SendEventResponse {
 export interface RedactEventRequest {
   roomId: string;
   eventId: string;
-  /** The redaction's content (e.g. `reason`). */
-  content?: { [key: string]: any } | undefined;
-  txnId?: string | undefined;
+  txnId?:
+    | string
+    | undefined;
+  /** The redaction's content (e.g. `reason`), a JSON object as text (absent: {}). */
+  contentJson: string;
 }
 
 export interface RedactEventResponse {
@@ -235,8 +246,8 @@ export interface UpdateMembershipRequest {
   txnId?:
     | string
     | undefined;
-  /** Extra member event content (e.g. displayname). */
-  content?: { [key: string]: any } | undefined;
+  /** Extra member event content (e.g. displayname), a JSON object as text. */
+  contentJson?: string | undefined;
 }
 
 export interface UpdateMembershipResponse {
@@ -345,9 +356,8 @@ export interface ImportedEvent {
   /** Present (possibly empty) for state events. */
   stateKey?: string | undefined;
   sender: string;
-  content?:
-    | { [key: string]: any }
-    | undefined;
+  /** The content, a JSON object as text (absent: {}). */
+  contentJson: string;
   /** Defaults to the import time. */
   originServerTs?:
     | number
@@ -395,7 +405,7 @@ export interface ImportRoomsResponse {
 }
 
 function createBaseInitialStateEvent(): InitialStateEvent {
-  return { type: "", stateKey: undefined, content: undefined };
+  return { type: "", stateKey: undefined, contentJson: "" };
 }
 
 export const InitialStateEvent: MessageFns<InitialStateEvent> = {
@@ -406,8 +416,8 @@ export const InitialStateEvent: MessageFns<InitialStateEvent> = {
     if (message.stateKey !== undefined) {
       writer.uint32(18).string(message.stateKey);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(26).fork()).join();
+    if (message.contentJson !== "") {
+      writer.uint32(34).string(message.contentJson);
     }
     return writer;
   },
@@ -441,12 +451,12 @@ export const InitialStateEvent: MessageFns<InitialStateEvent> = {
             message.stateKey = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
+          case 4: {
+            if (tag !== 34) {
               break;
             }
 
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.contentJson = reader.string();
             continue;
           }
         }
@@ -469,7 +479,11 @@ export const InitialStateEvent: MessageFns<InitialStateEvent> = {
         : isSet(object.state_key)
         ? globalThis.String(object.state_key)
         : undefined,
-      content: isObject(object.content) ? object.content : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
     };
   },
 
@@ -481,8 +495,8 @@ export const InitialStateEvent: MessageFns<InitialStateEvent> = {
     if (message.stateKey !== undefined) {
       obj.stateKey = message.stateKey;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
     }
     return obj;
   },
@@ -494,7 +508,7 @@ export const InitialStateEvent: MessageFns<InitialStateEvent> = {
     const message = createBaseInitialStateEvent();
     message.type = object.type ?? "";
     message.stateKey = object.stateKey ?? undefined;
-    message.content = object.content ?? undefined;
+    message.contentJson = object.contentJson ?? "";
     return message;
   },
 };
@@ -508,9 +522,9 @@ function createBaseCreateRoomRequest(): CreateRoomRequest {
     roomAliasName: undefined,
     invite: [],
     initialState: [],
-    creationContent: undefined,
-    powerLevelContentOverride: undefined,
     roomVersion: undefined,
+    creationContentJson: undefined,
+    powerLevelContentOverrideJson: undefined,
     isDirect: false,
   };
 }
@@ -538,14 +552,14 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     for (const v of message.initialState) {
       InitialStateEvent.encode(v!, writer.uint32(58).fork()).join();
     }
-    if (message.creationContent !== undefined) {
-      Struct.encode(Struct.wrap(message.creationContent), writer.uint32(66).fork()).join();
-    }
-    if (message.powerLevelContentOverride !== undefined) {
-      Struct.encode(Struct.wrap(message.powerLevelContentOverride), writer.uint32(74).fork()).join();
-    }
     if (message.roomVersion !== undefined) {
       writer.uint32(82).string(message.roomVersion);
+    }
+    if (message.creationContentJson !== undefined) {
+      writer.uint32(98).string(message.creationContentJson);
+    }
+    if (message.powerLevelContentOverrideJson !== undefined) {
+      writer.uint32(106).string(message.powerLevelContentOverrideJson);
     }
     if (message.isDirect !== false) {
       writer.uint32(88).bool(message.isDirect);
@@ -622,28 +636,28 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
             message.initialState.push(InitialStateEvent.decode(reader, reader.uint32()));
             continue;
           }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.creationContent = Struct.unwrap(Struct.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.powerLevelContentOverride = Struct.unwrap(Struct.decode(reader, reader.uint32()));
-            continue;
-          }
           case 10: {
             if (tag !== 82) {
               break;
             }
 
             message.roomVersion = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.creationContentJson = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.powerLevelContentOverrideJson = reader.string();
             continue;
           }
           case 11: {
@@ -683,20 +697,20 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
         : globalThis.Array.isArray(object?.initial_state)
         ? object.initial_state.map((e: any) => InitialStateEvent.fromJSON(e))
         : [],
-      creationContent: isObject(object.creationContent)
-        ? object.creationContent
-        : isObject(object.creation_content)
-        ? object.creation_content
-        : undefined,
-      powerLevelContentOverride: isObject(object.powerLevelContentOverride)
-        ? object.powerLevelContentOverride
-        : isObject(object.power_level_content_override)
-        ? object.power_level_content_override
-        : undefined,
       roomVersion: isSet(object.roomVersion)
         ? globalThis.String(object.roomVersion)
         : isSet(object.room_version)
         ? globalThis.String(object.room_version)
+        : undefined,
+      creationContentJson: isSet(object.creationContentJson)
+        ? globalThis.String(object.creationContentJson)
+        : isSet(object.creation_content_json)
+        ? globalThis.String(object.creation_content_json)
+        : undefined,
+      powerLevelContentOverrideJson: isSet(object.powerLevelContentOverrideJson)
+        ? globalThis.String(object.powerLevelContentOverrideJson)
+        : isSet(object.power_level_content_override_json)
+        ? globalThis.String(object.power_level_content_override_json)
         : undefined,
       isDirect: isSet(object.isDirect)
         ? globalThis.Boolean(object.isDirect)
@@ -729,14 +743,14 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     if (message.initialState?.length) {
       obj.initialState = message.initialState.map((e) => InitialStateEvent.toJSON(e));
     }
-    if (message.creationContent !== undefined) {
-      obj.creationContent = message.creationContent;
-    }
-    if (message.powerLevelContentOverride !== undefined) {
-      obj.powerLevelContentOverride = message.powerLevelContentOverride;
-    }
     if (message.roomVersion !== undefined) {
       obj.roomVersion = message.roomVersion;
+    }
+    if (message.creationContentJson !== undefined) {
+      obj.creationContentJson = message.creationContentJson;
+    }
+    if (message.powerLevelContentOverrideJson !== undefined) {
+      obj.powerLevelContentOverrideJson = message.powerLevelContentOverrideJson;
     }
     if (message.isDirect !== false) {
       obj.isDirect = message.isDirect;
@@ -756,9 +770,9 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     message.roomAliasName = object.roomAliasName ?? undefined;
     message.invite = object.invite?.map((e) => e) || [];
     message.initialState = object.initialState?.map((e) => InitialStateEvent.fromPartial(e)) || [];
-    message.creationContent = object.creationContent ?? undefined;
-    message.powerLevelContentOverride = object.powerLevelContentOverride ?? undefined;
     message.roomVersion = object.roomVersion ?? undefined;
+    message.creationContentJson = object.creationContentJson ?? undefined;
+    message.powerLevelContentOverrideJson = object.powerLevelContentOverrideJson ?? undefined;
     message.isDirect = object.isDirect ?? false;
     return message;
   },
@@ -858,7 +872,7 @@ export const CreateRoomResponse: MessageFns<CreateRoomResponse> = {
 };
 
 function createBaseSendEventRequest(): SendEventRequest {
-  return { roomId: "", type: "", stateKey: undefined, content: undefined, txnId: undefined };
+  return { roomId: "", type: "", stateKey: undefined, contentJson: "", txnId: undefined };
 }
 
 export const SendEventRequest: MessageFns<SendEventRequest> = {
@@ -872,8 +886,8 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     if (message.stateKey !== undefined) {
       writer.uint32(26).string(message.stateKey);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(34).fork()).join();
+    if (message.contentJson !== "") {
+      writer.uint32(50).string(message.contentJson);
     }
     if (message.txnId !== undefined) {
       writer.uint32(42).string(message.txnId);
@@ -918,12 +932,12 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
             message.stateKey = reader.string();
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 6: {
+            if (tag !== 50) {
               break;
             }
 
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.contentJson = reader.string();
             continue;
           }
           case 5: {
@@ -959,7 +973,11 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
         : isSet(object.state_key)
         ? globalThis.String(object.state_key)
         : undefined,
-      content: isObject(object.content) ? object.content : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
       txnId: isSet(object.txnId)
         ? globalThis.String(object.txnId)
         : isSet(object.txn_id)
@@ -979,8 +997,8 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     if (message.stateKey !== undefined) {
       obj.stateKey = message.stateKey;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
     }
     if (message.txnId !== undefined) {
       obj.txnId = message.txnId;
@@ -996,7 +1014,7 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     message.roomId = object.roomId ?? "";
     message.type = object.type ?? "";
     message.stateKey = object.stateKey ?? undefined;
-    message.content = object.content ?? undefined;
+    message.contentJson = object.contentJson ?? "";
     message.txnId = object.txnId ?? undefined;
     return message;
   },
@@ -1076,7 +1094,7 @@ export const SendEventResponse: MessageFns<SendEventResponse> = {
 };
 
 function createBaseRedactEventRequest(): RedactEventRequest {
-  return { roomId: "", eventId: "", content: undefined, txnId: undefined };
+  return { roomId: "", eventId: "", txnId: undefined, contentJson: "" };
 }
 
 export const RedactEventRequest: MessageFns<RedactEventRequest> = {
@@ -1087,11 +1105,11 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     if (message.eventId !== "") {
       writer.uint32(18).string(message.eventId);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(26).fork()).join();
-    }
     if (message.txnId !== undefined) {
       writer.uint32(34).string(message.txnId);
+    }
+    if (message.contentJson !== "") {
+      writer.uint32(42).string(message.contentJson);
     }
     return writer;
   },
@@ -1125,20 +1143,20 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
             message.eventId = reader.string();
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
-            continue;
-          }
           case 4: {
             if (tag !== 34) {
               break;
             }
 
             message.txnId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.contentJson = reader.string();
             continue;
           }
         }
@@ -1165,12 +1183,16 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
         : isSet(object.event_id)
         ? globalThis.String(object.event_id)
         : "",
-      content: isObject(object.content) ? object.content : undefined,
       txnId: isSet(object.txnId)
         ? globalThis.String(object.txnId)
         : isSet(object.txn_id)
         ? globalThis.String(object.txn_id)
         : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
     };
   },
 
@@ -1182,11 +1204,11 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     if (message.eventId !== "") {
       obj.eventId = message.eventId;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
-    }
     if (message.txnId !== undefined) {
       obj.txnId = message.txnId;
+    }
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
     }
     return obj;
   },
@@ -1198,8 +1220,8 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     const message = createBaseRedactEventRequest();
     message.roomId = object.roomId ?? "";
     message.eventId = object.eventId ?? "";
-    message.content = object.content ?? undefined;
     message.txnId = object.txnId ?? undefined;
+    message.contentJson = object.contentJson ?? "";
     return message;
   },
 };
@@ -1754,7 +1776,7 @@ export const GetStateEventResponse: MessageFns<GetStateEventResponse> = {
 };
 
 function createBaseUpdateMembershipRequest(): UpdateMembershipRequest {
-  return { room: undefined, action: 0, userId: undefined, reason: undefined, txnId: undefined, content: undefined };
+  return { room: undefined, action: 0, userId: undefined, reason: undefined, txnId: undefined, contentJson: undefined };
 }
 
 export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
@@ -1779,8 +1801,8 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     if (message.txnId !== undefined) {
       writer.uint32(50).string(message.txnId);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(58).fork()).join();
+    if (message.contentJson !== undefined) {
+      writer.uint32(66).string(message.contentJson);
     }
     return writer;
   },
@@ -1846,12 +1868,12 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
             message.txnId = reader.string();
             continue;
           }
-          case 7: {
-            if (tag !== 58) {
+          case 8: {
+            if (tag !== 66) {
               break;
             }
 
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.contentJson = reader.string();
             continue;
           }
         }
@@ -1889,7 +1911,11 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
         : isSet(object.txn_id)
         ? globalThis.String(object.txn_id)
         : undefined,
-      content: isObject(object.content) ? object.content : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : undefined,
     };
   },
 
@@ -1912,8 +1938,8 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     if (message.txnId !== undefined) {
       obj.txnId = message.txnId;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
+    if (message.contentJson !== undefined) {
+      obj.contentJson = message.contentJson;
     }
     return obj;
   },
@@ -1941,7 +1967,7 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     message.userId = object.userId ?? undefined;
     message.reason = object.reason ?? undefined;
     message.txnId = object.txnId ?? undefined;
-    message.content = object.content ?? undefined;
+    message.contentJson = object.contentJson ?? undefined;
     return message;
   },
 };
@@ -3598,7 +3624,7 @@ function createBaseImportedEvent(): ImportedEvent {
     type: "",
     stateKey: undefined,
     sender: "",
-    content: undefined,
+    contentJson: "",
     originServerTs: undefined,
     redacts: undefined,
     eventId: undefined,
@@ -3616,8 +3642,8 @@ export const ImportedEvent: MessageFns<ImportedEvent> = {
     if (message.sender !== "") {
       writer.uint32(26).string(message.sender);
     }
-    if (message.content !== undefined) {
-      Struct.encode(Struct.wrap(message.content), writer.uint32(34).fork()).join();
+    if (message.contentJson !== "") {
+      writer.uint32(66).string(message.contentJson);
     }
     if (message.originServerTs !== undefined) {
       writer.uint32(40).int64(message.originServerTs);
@@ -3668,12 +3694,12 @@ export const ImportedEvent: MessageFns<ImportedEvent> = {
             message.sender = reader.string();
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 8: {
+            if (tag !== 66) {
               break;
             }
 
-            message.content = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            message.contentJson = reader.string();
             continue;
           }
           case 5: {
@@ -3721,7 +3747,11 @@ export const ImportedEvent: MessageFns<ImportedEvent> = {
         ? globalThis.String(object.state_key)
         : undefined,
       sender: isSet(object.sender) ? globalThis.String(object.sender) : "",
-      content: isObject(object.content) ? object.content : undefined,
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
       originServerTs: isSet(object.originServerTs)
         ? globalThis.Number(object.originServerTs)
         : isSet(object.origin_server_ts)
@@ -3747,8 +3777,8 @@ export const ImportedEvent: MessageFns<ImportedEvent> = {
     if (message.sender !== "") {
       obj.sender = message.sender;
     }
-    if (message.content !== undefined) {
-      obj.content = message.content;
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
     }
     if (message.originServerTs !== undefined) {
       obj.originServerTs = Math.round(message.originServerTs);
@@ -3770,7 +3800,7 @@ export const ImportedEvent: MessageFns<ImportedEvent> = {
     message.type = object.type ?? "";
     message.stateKey = object.stateKey ?? undefined;
     message.sender = object.sender ?? "";
-    message.content = object.content ?? undefined;
+    message.contentJson = object.contentJson ?? "";
     message.originServerTs = object.originServerTs ?? undefined;
     message.redacts = object.redacts ?? undefined;
     message.eventId = object.eventId ?? undefined;
@@ -4829,10 +4859,6 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
