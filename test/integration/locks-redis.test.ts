@@ -77,6 +77,20 @@ if (process.env.LOCK_HOLDER_PREFIX) {
       await held.release();
     });
 
+    it('every held lock is extended, whenever it was taken (one timer for all of them)', async () => {
+      const p = prefix();
+      const a = await manager([await node()], p);
+      const first = (await a.tryAcquire('name', 'one')) as RedisLockHandle;
+      await until(() => first.extensions >= 1);
+      const second = (await a.tryAcquireReadWrite('name', 'two', 'read')) as RedisLockHandle;
+      const short = (await a.tryAcquire('name', 'released-early'))!;
+      await short.release();
+      await until(() => second.extensions >= 3);
+      assert.ok(first.extensions >= 3);
+      assert.deepEqual([await first.isStillValid(), await second.isStillValid(), first.signal.aborted, second.signal.aborted], [true, true, false, false]);
+      await Promise.all([first.release(), second.release()]);
+    });
+
     it('test_timeout_lock: a holder cut off from Redis is told (signal) and the lease expires for others', async () => {
       const p = prefix();
       const holderNode = await node();
@@ -147,6 +161,20 @@ if (process.env.LOCK_HOLDER_PREFIX) {
         const again = await m.acquireReadWrite('name', 'key', 'write');
         assert.ok(again.fencingToken > 0);
         await again.release();
+        assert.equal(m.heldCount(), 0);
+      });
+
+      it('a node that stops answering (SIGSTOP) counts as down once its deadline passes', async () => {
+        const servers = [await redisServer(), await redisServer(), await redisServer()];
+        const nodes = await Promise.all(servers.map((s) => node(s.url)));
+        const m = await manager(nodes, prefix(), 2_000);
+        cleanups.push(() => servers.forEach((s) => s.proc.kill('SIGCONT')));
+        servers[0].proc.kill('SIGSTOP'); // connected, but silent
+        const h = await m.acquireReadWrite('name', 'key', 'write');
+        assert.ok(await h.isStillValid());
+        await h.release();
+        servers[1].proc.kill('SIGSTOP');
+        await assert.rejects(m.acquireReadWrite('name', 'key', 'write'), is503);
         assert.equal(m.heldCount(), 0);
       });
 

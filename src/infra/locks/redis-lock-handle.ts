@@ -1,7 +1,9 @@
 /**
  * A held Redis lock: extends its lease every ttl/3 and aborts its signal as soon as it can no
  * longer prove that it holds the lock (an extension was refused, or the lease ran out while Redis
- * did not answer).
+ * did not answer). Extensions are scheduled on the manager's shared timer queue, and the signal's
+ * AbortController is only created once somebody looks at the signal or it must abort: most locks
+ * are released long before their first extension.
  */
 import { unavailable } from '../../errors';
 import type { LockHandle, LockMode } from './lock.types';
@@ -23,10 +25,9 @@ export class RedisLockHandle implements LockHandle {
   readonly fencingToken: number;
   /** Successful extensions so far (observable by tests). */
   extensions = 0;
-  private readonly controller = new AbortController();
+  private controller: AbortController | null = null;
   private released = false;
   private validUntil: number;
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly init: RedisLockHandleInit) {
     this.fencingToken = init.fencingToken;
@@ -35,11 +36,11 @@ export class RedisLockHandle implements LockHandle {
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return (this.controller ??= new AbortController()).signal;
   }
 
   async isStillValid(): Promise<boolean> {
-    if (this.released || this.controller.signal.aborted) return false;
+    if (this.released || this.controller?.signal.aborted) return false;
     try {
       return await this.init.manager.extend(this.init.ids, this.init.mode, this.init.token, true);
     } catch {
@@ -50,7 +51,7 @@ export class RedisLockHandle implements LockHandle {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.init.manager.timers.cancel(this);
     try {
       await this.init.manager.releaseRemote(this.init.ids, this.init.token, this.init.mode);
     } catch {
@@ -62,14 +63,18 @@ export class RedisLockHandle implements LockHandle {
 
   /** Shutdown: tell the holder to stop, then give the lock back. */
   async revoke(reason: unknown): Promise<void> {
-    this.controller.abort(reason);
+    this.abort(reason);
     await this.release();
+  }
+
+  private abort(reason: unknown): void {
+    const c = (this.controller ??= new AbortController());
+    if (!c.signal.aborted) c.abort(reason);
   }
 
   private schedule(ms: number): void {
     if (this.released) return;
-    this.timer = setTimeout(() => void this.extendOnce(), ms);
-    this.timer.unref();
+    this.init.manager.timers.schedule(this, ms, () => void this.extendOnce());
   }
 
   private async extendOnce(): Promise<void> {
@@ -95,6 +100,6 @@ export class RedisLockHandle implements LockHandle {
   private lose(): void {
     const err = unavailable('Lock lease was lost');
     this.init.manager.leaseLost(this.init.ids, err);
-    this.controller.abort(err);
+    this.abort(err);
   }
 }

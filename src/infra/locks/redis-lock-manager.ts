@@ -17,6 +17,10 @@
  *   nothing is held; ioredis reconnects by itself and service resumes.
  * - Redis locks are efficiency locks. Destructive work also checks a lease in PostgreSQL in the
  *   same transaction as its writes (TaskRun.fenced), so a paused holder cannot do damage.
+ * - The uncontended path is one script call to acquire and one to release, and is kept cheap on
+ *   the JS side too: tokens are a random per-manager prefix and a counter, the Redis keys of an id
+ *   are computed once, and the per-node deadlines and lease extensions share one timer
+ *   (timer-queue.ts) instead of arming and clearing a timer per call.
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -26,8 +30,9 @@ import type { Logger } from '../../logger';
 import { BaseLockManager } from './base-lock-manager';
 import { LocalLockTable, lockTimeoutError } from './local-lock-table';
 import type { AcquireOptions, LockHandle, LockMode } from './lock.types';
-import { ACQUIRE, EXTEND, RELEASE, runScript } from './redis-lock-scripts';
+import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, RELEASE_SCRIPT, runScript, type Script } from './redis-lock-scripts';
 import { RedisLockHandle } from './redis-lock-handle';
+import { TimerQueue } from './timer-queue';
 
 /** Lease of a lock in Redis; extended every LOCK_TTL_MS / 3 while held. */
 export const LOCK_TTL_MS = 30_000;
@@ -41,6 +46,8 @@ const UNSUBSCRIBED_POLL_MS = 50;
 const NODE_TIMEOUT_MS = 500;
 /** Redlock's clock-drift allowance: 1% of the TTL plus 2 ms. */
 const CLOCK_DRIFT_FACTOR = 0.01;
+/** Lock ids whose Redis key names are kept computed (the cache is emptied when it is full). */
+const KEY_CACHE_SIZE = 1_024;
 
 export interface RedisLockOptions {
   keyPrefix: string;
@@ -53,6 +60,18 @@ export interface RedisLockOptions {
 
 type Vote = 'granted' | 'taken' | 'error';
 
+/** A waiter's interest in releases of its ids, registered before each attempt so none is missed. */
+interface Waker {
+  fired: boolean;
+  wake: (() => void) | null;
+}
+
+/** The Redis keys of one lock id (see redis-lock-scripts.ts), and the same with the fencing counter. */
+interface IdKeys {
+  keys: string[];
+  withFencing: string[];
+}
+
 export class RedisLockManager extends BaseLockManager {
   readonly ttlMs: number;
   private readonly waitPollMs: number;
@@ -60,7 +79,14 @@ export class RedisLockManager extends BaseLockManager {
   private readonly channel: string;
   private readonly local = new LocalLockTable();
   private readonly held = new Set<RedisLockHandle>();
-  private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly wakers = new Map<string, Set<Waker>>();
+  private readonly keyCache = new Map<string, IdKeys>();
+  private readonly fencingKey: string;
+  /** Tokens are this random prefix and a counter: unique without a CSPRNG call per acquisition. */
+  private readonly tokenPrefix = randomBytes(12).toString('hex');
+  private tokenSeq = 0;
+  /** Per-node answer deadlines and lease extensions (RedisLockHandle). */
+  readonly timers = new TimerQueue();
   private readonly subscribers: Redis[];
   private readonly liveSubscribers = new Set<Redis>();
   private readonly closing = new AbortController();
@@ -74,6 +100,7 @@ export class RedisLockManager extends BaseLockManager {
     this.waitPollMs = opts.waitPollMs ?? WAIT_POLL_MS;
     this.quorum = Math.floor(nodes.length / 2) + 1;
     this.channel = `${opts.keyPrefix}lock:released`;
+    this.fencingKey = `${opts.keyPrefix}lock:fencing`;
     setMaxListeners(0, this.closing.signal);
     this.subscribers = nodes.map((node) => this.subscribe(node));
   }
@@ -111,13 +138,13 @@ export class RedisLockManager extends BaseLockManager {
   protected async lock(ids: string[], mode: LockMode, wait: boolean, opts: AcquireOptions): Promise<LockHandle | null> {
     if (this.closing.signal.aborted) throw unavailable('Lock manager is shutting down');
     const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+    if (opts.signal?.aborted) throw opts.signal.reason;
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
-    if (!wait) {
-      if (!this.local.tryTake(ids, mode)) return null;
-    } else {
+    if (!this.local.tryTake(ids, mode)) {
+      if (!wait) return null;
       await this.local.take(ids, mode, signal, opts.timeoutMs);
     }
-    const token = randomBytes(16).toString('hex');
+    const token = `${this.tokenPrefix}:${(this.tokenSeq++).toString(36)}`;
     try {
       const fencing = await this.acquireRemote(ids, mode, token, wait, signal, deadline);
       if (fencing === null) {
@@ -140,28 +167,31 @@ export class RedisLockManager extends BaseLockManager {
 
   /** Attempts until granted (wait) or once (no wait); cleans up its writer intent on the way out. */
   private async acquireRemote(ids: string[], mode: LockMode, token: string, wait: boolean, signal: AbortSignal, deadline?: number): Promise<number | null> {
+    // '1': a waiter's first attempt, which has no registration to withdraw when granted; '2' later.
+    let waiting = wait ? '1' : '0';
     for (;;) {
-      const woken = this.wakeOn(ids);
+      const waker = wait ? this.listen(ids) : null;
       try {
-        const fencing = await this.attempt(ids, mode, token, wait);
+        const fencing = await this.attempt(ids, mode, token, waiting);
         if (fencing !== null) return fencing;
-        if (!wait) return null;
-        await this.sleep(woken.promise, signal, deadline);
+        if (!waker) return null;
+        waiting = '2';
+        await this.sleep(waker, signal, deadline);
       } catch (err) {
         if (wait) await this.releaseRemote(ids, token).catch(() => undefined);
         throw err;
       } finally {
-        woken.cancel();
+        if (waker) this.unlisten(ids, waker);
       }
     }
   }
 
   /** One Redlock round over all nodes. Returns the fencing token, or null when some id is taken. */
-  private async attempt(ids: string[], mode: LockMode, token: string, waiting: boolean): Promise<number | null> {
+  private async attempt(ids: string[], mode: LockMode, token: string, waiting: string): Promise<number | null> {
     const started = Date.now();
-    const keys = [...this.keysOf(ids), `${this.opts.keyPrefix}lock:fencing`];
-    const args = [token, this.ttlMs, mode, waiting ? '1' : '0', Math.max(WAITER_TTL_MS, 3 * this.waitPollMs)];
-    const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, ACQUIRE, keys, args))));
+    const keys = this.keysOf(ids).withFencing;
+    const args = [token, this.ttlMs, mode, waiting, Math.max(WAITER_TTL_MS, 3 * this.waitPollMs)];
+    const results = await this.onEveryNode(ACQUIRE_SCRIPT, keys, args);
     const votes: Vote[] = results.map((r) => (r instanceof Error ? 'error' : r > 0 ? 'granted' : 'taken'));
     const granted = votes.filter((v) => v === 'granted').length;
     const drift = Math.round(this.ttlMs * CLOCK_DRIFT_FACTOR) + 2;
@@ -180,8 +210,7 @@ export class RedisLockManager extends BaseLockManager {
 
   /** Extends (or, with checkOnly, verifies) a lease on a majority of nodes. */
   async extend(ids: string[], mode: LockMode, token: string, checkOnly: boolean): Promise<boolean> {
-    const keys = this.keysOf(ids);
-    const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, EXTEND, keys, [token, this.ttlMs, mode, checkOnly ? '1' : '0']))));
+    const results = await this.onEveryNode(EXTEND_SCRIPT, this.keysOf(ids).keys, [token, this.ttlMs, mode, checkOnly ? '1' : '0']);
     const ok = results.filter((r) => r === 1).length;
     if (ok >= this.quorum) return true;
     const errors = results.filter((r) => r instanceof Error).length;
@@ -194,68 +223,101 @@ export class RedisLockManager extends BaseLockManager {
    * `any` also withdraws the token's waiter registrations (a waiter giving up, a failed round).
    */
   async releaseRemote(ids: string[], token: string, mode: LockMode | 'any' = 'any'): Promise<void> {
-    const keys = this.keysOf(ids);
-    const results = await Promise.all(this.nodes.map((node) => this.onNode(node, () => runScript(node, RELEASE, keys, [token, this.channel, mode, ...ids]))));
+    const results = await this.onEveryNode(RELEASE_SCRIPT, this.keysOf(ids).keys, [token, this.channel, mode, ...ids]);
     if (results.some((r) => r instanceof Error)) this.opts.log.warn({ ids }, 'lock release did not reach every node; the lease will expire');
     // Local waiters need no round trip through the subscriber.
-    ids.forEach((id) => this.wake(id));
+    for (const id of ids) this.wake(id);
   }
 
-  private keysOf(ids: string[]): string[] {
-    return ids.flatMap((id) => {
+  /** The Redis keys of `ids`, four per id (computed once per id for single-id locks). */
+  private keysOf(ids: string[]): IdKeys {
+    if (ids.length > 1) return this.computeKeys(ids);
+    let k = this.keyCache.get(ids[0]);
+    if (!k) {
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.clear();
+      this.keyCache.set(ids[0], (k = this.computeKeys(ids)));
+    }
+    return k;
+  }
+
+  private computeKeys(ids: string[]): IdKeys {
+    const keys = ids.flatMap((id) => {
       const base = `${this.opts.keyPrefix}lock:${id}`;
       return [`${base}:w`, `${base}:r`, `${base}:ww`, `${base}:wt`];
     });
+    return { keys, withFencing: [...keys, this.fencingKey] };
   }
 
-  private async onNode<T>(node: Redis, fn: () => Promise<T>): Promise<T | Error> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Error>((resolve) => (timer = setTimeout(() => resolve(new Error('redis node timed out')), NODE_TIMEOUT_MS)));
-    try {
-      return await Promise.race([fn().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Runs a script on every node at once; each answer is its result or an Error (also on a timeout). */
+  private onEveryNode(s: Script, keys: string[], args: (string | number)[]): Promise<(number | Error)[]> {
+    if (this.nodes.length === 1) return this.onNode(this.nodes[0], s, keys, args).then((r) => [r]);
+    return Promise.all(this.nodes.map((node) => this.onNode(node, s, keys, args)));
+  }
+
+  /** One script call, answered within NODE_TIMEOUT_MS or turned into an Error. */
+  private onNode(node: Redis, s: Script, keys: string[], args: (string | number)[]): Promise<number | Error> {
+    return new Promise((resolve) => {
+      this.timers.schedule(resolve, NODE_TIMEOUT_MS, () => resolve(new Error('redis node timed out')));
+      runScript(node, s, keys, args).then(
+        (r) => {
+          this.timers.cancel(resolve);
+          resolve(r);
+        },
+        (err: unknown) => {
+          this.timers.cancel(resolve);
+          resolve(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    });
   }
 
   /** Registers interest in releases of `ids` before an attempt, so a release in between is not missed. */
-  private wakeOn(ids: string[]): { promise: Promise<void>; cancel(): void } {
-    let fire!: () => void;
-    const promise = new Promise<void>((resolve) => (fire = resolve));
+  private listen(ids: string[]): Waker {
+    const w: Waker = { fired: false, wake: null };
     for (const id of ids) {
       let set = this.wakers.get(id);
       if (!set) this.wakers.set(id, (set = new Set()));
-      set.add(fire);
+      set.add(w);
     }
-    const cancel = () => {
-      for (const id of ids) {
-        const set = this.wakers.get(id);
-        set?.delete(fire);
-        if (set?.size === 0) this.wakers.delete(id);
-      }
-    };
-    return { promise, cancel };
+    return w;
+  }
+
+  private unlisten(ids: string[], w: Waker): void {
+    for (const id of ids) {
+      const set = this.wakers.get(id);
+      if (!set) continue;
+      set.delete(w);
+      if (set.size === 0) this.wakers.delete(id);
+    }
   }
 
   private wake(id: string): void {
-    this.wakers.get(id)?.forEach((fire) => fire());
+    const set = this.wakers.get(id);
+    if (!set) return;
+    for (const w of set) {
+      w.fired = true;
+      w.wake?.();
+    }
   }
 
-  private sleep(woken: Promise<void>, signal: AbortSignal, deadline?: number): Promise<void> {
+  /** Waits for a release of one of the waker's ids (or one since it was registered), the poll, the deadline or the signal. */
+  private sleep(w: Waker, signal: AbortSignal, deadline?: number): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(lockTimeoutError());
+    if (w.fired) return Promise.resolve();
     const ms = Math.min(this.subscribed ? this.waitPollMs : UNSUBSCRIBED_POLL_MS, deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()));
     return new Promise<void>((resolve, reject) => {
       const done = (err?: unknown) => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
+        w.wake = null;
         if (err === undefined) resolve();
         else reject(err);
       };
       const onAbort = () => done(signal.reason);
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', onAbort, { once: true });
-      void woken.then(() => done());
+      w.wake = () => done();
     });
   }
 

@@ -16,7 +16,9 @@ import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
 
 // Sorted sets are pruned of expired entries only when non-empty, and the clock is read only
-// then: an uncontended acquire or release is a handful of O(1) calls.
+// then: an uncontended acquire or release is a handful of O(1) calls. Redis runs the whole script
+// at every call, so the prelude only defines what the scripts share, and key j (1..4) of id i is
+// KEYS[i * 4 + j], indexed inline.
 const PRELUDE = `
 local clock
 local function now()
@@ -27,14 +29,12 @@ local function now()
   return clock
 end
 local n = math.floor(#KEYS / 4)
-local function k(i, j) return KEYS[i * 4 + j] end
 local function live(key)
   if redis.call('ZCARD', key) == 0 then return 0 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now())
   return redis.call('ZCARD', key)
 end
-local function keepReaders(i, ttl)
-  local r = k(i, 2)
+local function keepReaders(r, ttl)
   if redis.call('PTTL', r) < ttl then redis.call('PEXPIRE', r, ttl) end
 end
 local function mark(key, token, ttl)
@@ -44,21 +44,24 @@ end
 `;
 
 /**
- * ARGV: token, ttlMs, mode, waiting ('1'|'0'), waitTtlMs. The last KEY is the fencing counter.
- * Returns the new fencing token, or 0 when some id is taken (a waiter then registers on every id,
- * a writer also as an intent that holds new readers back).
+ * ARGV: token, ttlMs, mode, waiting, waitTtlMs. The last KEY is the fencing counter. `waiting` is
+ * '0' for a single try, '1' for a waiter's first attempt, '2' for its later attempts (after a
+ * failed one registered it). Returns the new fencing token, or 0 when some id is taken (a waiter
+ * then registers on every id, a writer also as an intent that holds new readers back). A grant
+ * withdraws the registrations only when there can be some. An id whose blocking keys (the writer
+ * and, for a writer, the readers; for a reader, the writers' intents) do not exist at all is free
+ * after one EXISTS: an uncontended acquisition of one id costs three calls (EXISTS, SET, INCR).
  */
 export const ACQUIRE = `${PRELUDE}
-local token, ttl, mode, waiting = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] == '1'
+local token, ttl, mode, waiting, registered = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] ~= '0', ARGV[4] == '2'
 local free = true
 for i = 0, n - 1 do
-  local holder = redis.call('GET', k(i, 1))
-  if holder and holder ~= token then
-    free = false
-  elseif mode == 'write' then
-    if live(k(i, 2)) > 0 then free = false end
-  elseif live(k(i, 3)) > 0 then
-    free = false
+  local b = i * 4
+  -- Writers are blocked by readers (:r), readers by waiting writers (:ww).
+  local blockers = mode == 'write' and KEYS[b + 2] or KEYS[b + 3]
+  if redis.call('EXISTS', KEYS[b + 1], blockers) > 0 then
+    local holder = redis.call('GET', KEYS[b + 1])
+    if (holder and holder ~= token) or live(blockers) > 0 then free = false end
   end
   if not free then break end
 end
@@ -66,22 +69,23 @@ if not free then
   if waiting then
     local waitTtl = tonumber(ARGV[5])
     for i = 0, n - 1 do
-      mark(k(i, 4), token, waitTtl)
-      if mode == 'write' then mark(k(i, 3), token, waitTtl) end
+      mark(KEYS[i * 4 + 4], token, waitTtl)
+      if mode == 'write' then mark(KEYS[i * 4 + 3], token, waitTtl) end
     end
   end
   return 0
 end
 for i = 0, n - 1 do
+  local b = i * 4
   if mode == 'write' then
-    redis.call('SET', k(i, 1), token, 'PX', ttl)
+    redis.call('SET', KEYS[b + 1], token, 'PX', ttl)
   else
-    redis.call('ZADD', k(i, 2), now() + ttl, token)
-    keepReaders(i, ttl)
+    redis.call('ZADD', KEYS[b + 2], now() + ttl, token)
+    keepReaders(KEYS[b + 2], ttl)
   end
-  if waiting then
-    redis.call('ZREM', k(i, 3), token)
-    redis.call('ZREM', k(i, 4), token)
+  if registered then
+    redis.call('ZREM', KEYS[b + 3], token)
+    redis.call('ZREM', KEYS[b + 4], token)
   end
 end
 return redis.call('INCR', KEYS[#KEYS])
@@ -91,20 +95,22 @@ return redis.call('INCR', KEYS[#KEYS])
 export const EXTEND = `${PRELUDE}
 local token, ttl, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for i = 0, n - 1 do
+  local b = i * 4
   if mode == 'write' then
-    if redis.call('GET', k(i, 1)) ~= token then return 0 end
+    if redis.call('GET', KEYS[b + 1]) ~= token then return 0 end
   else
-    local s = redis.call('ZSCORE', k(i, 2), token)
+    local s = redis.call('ZSCORE', KEYS[b + 2], token)
     if not s or tonumber(s) <= now() then return 0 end
   end
 end
 if ARGV[4] == '1' then return 1 end
 for i = 0, n - 1 do
+  local b = i * 4
   if mode == 'write' then
-    redis.call('PEXPIRE', k(i, 1), ttl)
+    redis.call('PEXPIRE', KEYS[b + 1], ttl)
   else
-    redis.call('ZADD', k(i, 2), 'XX', now() + ttl, token)
-    keepReaders(i, ttl)
+    redis.call('ZADD', KEYS[b + 2], 'XX', now() + ttl, token)
+    keepReaders(KEYS[b + 2], ttl)
   end
 end
 return 1
@@ -118,30 +124,35 @@ return 1
 export const RELEASE = `${PRELUDE}
 local token, channel, mode = ARGV[1], ARGV[2], ARGV[3]
 for i = 0, n - 1 do
-  if mode ~= 'read' and redis.call('GET', k(i, 1)) == token then redis.call('DEL', k(i, 1)) end
-  if mode ~= 'write' then redis.call('ZREM', k(i, 2), token) end
+  local b = i * 4
+  if mode ~= 'read' and redis.call('GET', KEYS[b + 1]) == token then redis.call('DEL', KEYS[b + 1]) end
+  if mode ~= 'write' then redis.call('ZREM', KEYS[b + 2], token) end
   if mode == 'any' then
-    redis.call('ZREM', k(i, 3), token)
-    redis.call('ZREM', k(i, 4), token)
+    redis.call('ZREM', KEYS[b + 3], token)
+    redis.call('ZREM', KEYS[b + 4], token)
   end
-  if live(k(i, 4)) > 0 then redis.call('PUBLISH', channel, ARGV[i + 4]) end
+  if live(KEYS[b + 4]) > 0 then redis.call('PUBLISH', channel, ARGV[i + 4]) end
 end
 return 1
 `;
 
-const shas = new Map<string, string>();
-const shaOf = (script: string) => {
-  let sha = shas.get(script);
-  if (!sha) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-  return sha;
-};
+/** A script with its SHA1, computed once. */
+export interface Script {
+  text: string;
+  sha: string;
+}
+
+const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') });
+export const ACQUIRE_SCRIPT = script(ACQUIRE);
+export const EXTEND_SCRIPT = script(EXTEND);
+export const RELEASE_SCRIPT = script(RELEASE);
 
 /** EVALSHA with a fallback to EVAL when the node has not cached the script yet. */
-export async function runScript(node: Redis, script: string, keys: string[], args: (string | number)[]): Promise<number> {
+export async function runScript(node: Redis, s: Script, keys: string[], args: (string | number)[]): Promise<number> {
   try {
-    return (await node.evalsha(shaOf(script), keys.length, ...keys, ...args)) as number;
+    return (await node.evalsha(s.sha, keys.length, ...keys, ...args)) as number;
   } catch (err) {
     if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-    return (await node.eval(script, keys.length, ...keys, ...args)) as number;
+    return (await node.eval(s.text, keys.length, ...keys, ...args)) as number;
   }
 }
