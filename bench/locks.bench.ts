@@ -2,7 +2,9 @@
  * Locks: uncontended acquire+release per second and contended hand-off latency (release on one
  * instance → acquisition on another), for the Redis lock manager and the in-process one, beside
  * baselines measured in the same run: a bare `SET NX PX` + compare-and-delete loop on the same
- * Redis, and the redlock 5.0.0-beta.2 library.
+ * Redis, and the redlock 5.0.0-beta.2 library. The Redis CPU column is the server's own time
+ * (INFO commandstats, every command) per sequential acquire+release; the Redis server is shared,
+ * so anything else using it meanwhile shows up there too.
  * Targets: ≥ 5,000 uncontended acquire+release/s; contended hand-off p50 ≤ 5 ms.
  */
 import { randomBytes } from 'node:crypto';
@@ -21,6 +23,12 @@ async function connect(): Promise<Redis> {
   const r = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   if (r.status !== 'ready') await new Promise((ok) => r.once('ready', ok));
   return r;
+}
+
+/** Total microseconds the Redis server spent in commands so far (INFO commandstats). */
+async function redisUsec(r: Redis): Promise<number> {
+  const info = await r.info('commandstats');
+  return [...info.matchAll(/,usec=(\d+),/g)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
 /** One manager acquires and releases (name, key_i) in a loop; `concurrency` loops run at once. */
@@ -89,11 +97,13 @@ export async function run(args: string[]): Promise<void> {
       ['baseline: bare SET NX PX + Lua DEL', (n, c) => bareSetNx(nodes[2], n, c)],
       ['baseline: redlock 5.0.0-beta.2', (n, c) => redlockLoop(nodes[2], n, c)],
     ];
-    const results = new Map<string, { seq: LatencyStats[]; par: LatencyStats[] }>(variants.map(([w]) => [w, { seq: [], par: [] }]));
+    const results = new Map<string, { seq: LatencyStats[]; par: LatencyStats[]; usec: number[] }>(variants.map(([w]) => [w, { seq: [], par: [], usec: [] }]));
     const handoffs: { redis: LatencyStats[]; local: LatencyStats[] } = { redis: [], local: [] };
     for (let round = 0; round < o.rounds; round++) {
       for (const [what, fn] of variants) {
+        const before = await redisUsec(nodes[2]);
         results.get(what)!.seq.push(await fn(o.n / 4, 1));
+        results.get(what)!.usec.push((await redisUsec(nodes[2])) - before);
         results.get(what)!.par.push(await fn(o.n, o.concurrency));
       }
       handoffs.redis.push(await handOff(ra, rb, o.handoffs));
@@ -104,7 +114,8 @@ export async function run(args: string[]): Promise<void> {
       `locks: uncontended acquire+release, median of ${o.rounds} rounds (n=${o.n}; ${o.concurrency} loops on distinct keys when parallel)`,
       variants.map(([what]) => {
         const r = results.get(what)!;
-        return { what, 'sequential ops/s': fmt(med(r.seq, (x) => x.perSecond), 0), 'sequential p50 ms': fmt(med(r.seq, (x) => x.p50), 3), [`×${o.concurrency} ops/s`]: fmt(med(r.par, (x) => x.perSecond), 0), [`×${o.concurrency} p99 ms`]: fmt(med(r.par, (x) => x.p99), 3) };
+        const usec = [...r.usec].sort((a, b) => a - b)[Math.floor(r.usec.length / 2)] / (o.n / 4);
+        return { what, 'sequential ops/s': fmt(med(r.seq, (x) => x.perSecond), 0), 'sequential p50 ms': fmt(med(r.seq, (x) => x.p50), 3), 'Redis CPU µs/op': fmt(usec, 1), [`×${o.concurrency} ops/s`]: fmt(med(r.par, (x) => x.perSecond), 0), [`×${o.concurrency} p99 ms`]: fmt(med(r.par, (x) => x.p99), 3) };
       }),
     );
     table(`locks: contended hand-off latency, release → acquisition by the waiter, median of ${o.rounds} rounds (n=${o.handoffs})`, [
