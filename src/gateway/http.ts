@@ -13,7 +13,7 @@ import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } f
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
 import type { Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
-import { Router, type GatewayRequest, type Route } from './router';
+import { RawJson, Router, type GatewayRequest, type Route } from './router';
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -56,7 +56,7 @@ export function renderError(err: unknown, log: Logger): ErrorBody {
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, requestId: string): void {
-  const payload = JSON.stringify(body);
+  const payload = body instanceof RawJson ? body.text : JSON.stringify(body);
   res.writeHead(status, {
     ...CORS_HEADERS,
     'Content-Type': 'application/json',

@@ -14,7 +14,13 @@ export type AuthLevel = 'none' | 'user' | 'admin';
 
 export interface RouteResult {
   status?: number;
+  /** Rendered with JSON.stringify, or sent as is when already JSON text (RawJson). */
   body: unknown;
+}
+
+/** A response body that is already JSON text (assembled from JSON received upstream). */
+export class RawJson {
+  constructor(readonly text: string) {}
 }
 
 type Last<T> = T extends { (...a: infer A): infer R } ? (...a: A) => R : never;

@@ -2,8 +2,9 @@ import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { badJson } from '../../errors';
 import { parseTokenParam } from '../../pagination/stream-token';
-import { decodeEvent, isEvent, presentEvent, type AnyEvent } from '../presenters/event.presenter';
-import type { GatewayRequest, Route } from '../router';
+import type { Event } from '../../../gen/synapse/admin/v1/common';
+import { clientEventText, decodeEvent, isEvent, presentEvent, type AnyEvent } from '../presenters/event.presenter';
+import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
 type Json = Record<string, unknown>;
@@ -11,16 +12,27 @@ type Json = Record<string, unknown>;
 /** Limits travel as uint32; anything larger is capped by the service anyway. */
 const uint32 = (n: number | undefined) => (n === undefined ? undefined : Math.min(n, 0xffff_ffff));
 
-/** An event with the events nested in its bundled aggregations presented in the same format. */
-export function presentWithRelations(event: AnyEvent, format: EventFormat): Json {
-  const e = decodeEvent(event);
-  const relations = e.unsigned?.['m.relations'] as Json | undefined;
-  if (!relations) return presentEvent(e, format);
+/** `unsigned` with the events nested in its bundled aggregations presented in `format`. */
+function presentRelations(unsigned: Json, format: EventFormat): Json {
+  const relations = unsigned['m.relations'] as Json | undefined;
+  if (!relations) return unsigned;
   const out: Json = { ...relations };
   if (isEvent(out['m.replace'])) out['m.replace'] = presentEvent(out['m.replace'], format);
   const thread = out['m.thread'] as Json | undefined;
   if (thread && isEvent(thread.latest_event)) out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
-  return presentEvent({ ...e, unsigned: { ...e.unsigned, 'm.relations': out } }, format);
+  return { ...unsigned, 'm.relations': out };
+}
+
+/** An event with the events nested in its bundled aggregations presented in the same format. */
+export function presentWithRelations(event: AnyEvent, format: EventFormat): Json {
+  const e = decodeEvent(event);
+  return presentEvent({ ...e, unsigned: presentRelations(e.unsigned, format) }, format);
+}
+
+/** presentWithRelations as JSON text (client format: the content is never parsed). */
+function presentWithRelationsText(e: Event, format: EventFormat): string {
+  if (format === EventFormat.EVENT_FORMAT_FEDERATION) return JSON.stringify(presentWithRelations(e, format));
+  return clientEventText(e, {}, (u) => presentRelations(u, format));
 }
 
 /**
@@ -46,12 +58,13 @@ function messagesQuery(r: GatewayRequest): MessagesQuery {
   };
 }
 
-function pageJson(p: MessagesPage | undefined): Json {
-  if (!p) return { chunk: [] };
-  const out: Json = { chunk: p.chunk.map((e) => presentWithRelations(e, p.format)), start: p.start };
-  if (p.end !== undefined) out.end = p.end;
-  if (p.state.length > 0) out.state = p.state.map((e) => presentEvent(e, p.format));
-  return out;
+/** The /messages body, as JSON text: `chunk`, `start`, then `end` and `state` when present. */
+function pageJson(p: MessagesPage | undefined): RawJson {
+  if (!p) return new RawJson('{"chunk":[]}');
+  let out = `{"chunk":[${p.chunk.map((e) => presentWithRelationsText(e, p.format)).join(',')}],"start":${JSON.stringify(p.start)}`;
+  if (p.end !== undefined) out += `,"end":${JSON.stringify(p.end)}`;
+  if (p.state.length > 0) out += `,"state":[${p.state.map((e) => presentWithRelationsText(e, p.format)).join(',')}]`;
+  return new RawJson(`${out}}`);
 }
 
 const STATUS_TEXT: Record<number, string> = {
