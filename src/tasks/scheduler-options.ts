@@ -21,7 +21,7 @@ export const STOP_GRACE_MS = 5_000;
  * Tasks claimed ahead of free slots, per slot: the claim that refills them rides along with the
  * outcomes of the runs they replace, so the queue bounds how many tasks one commit carries.
  */
-export const PREFETCH_PER_SLOT = 2;
+export const PREFETCH_PER_SLOT = 3;
 /** A task claimed ahead of a free slot is handed back when no slot freed up for it within this long. */
 export const PREFETCH_HOLD_MS = 200;
 
