@@ -22,6 +22,8 @@ export const STOP_GRACE_MS = 5_000;
  * outcomes of the runs they replace, so the queue bounds how many tasks one commit carries.
  */
 export const PREFETCH_PER_SLOT = 3;
+/** Upper bound of the default prefetch depth, whatever the number of slots. */
+export const MAX_PREFETCH = 100;
 /** A task claimed ahead of a free slot is handed back when no slot freed up for it within this long. */
 export const PREFETCH_HOLD_MS = 200;
 
@@ -33,7 +35,7 @@ export interface TaskSchedulerOptions {
   /** Connection string for the dedicated LISTEN connection. */
   connectionString: string;
   maxConcurrentTasks: number;
-  /** Tasks claimed ahead of free slots (see prefetch-queue.ts); default PREFETCH_PER_SLOT per slot, 0 disables. */
+  /** Tasks claimed ahead of free slots (see prefetch-queue.ts); default PREFETCH_PER_SLOT per slot (at most MAX_PREFETCH), 0 disables. */
   prefetch?: number;
   prefetchHoldMs?: number;
   clock?: Clock;
@@ -58,7 +60,7 @@ export function withDefaults(opts: TaskSchedulerOptions): ResolvedOptions {
     cleanupIntervalMs: CLEANUP_INTERVAL_MS,
     warnAfterMs: LAST_UPDATE_BEFORE_WARNING_MS,
     stopGraceMs: STOP_GRACE_MS,
-    prefetch: PREFETCH_PER_SLOT * opts.maxConcurrentTasks,
+    prefetch: Math.min(MAX_PREFETCH, PREFETCH_PER_SLOT * opts.maxConcurrentTasks),
     prefetchHoldMs: PREFETCH_HOLD_MS,
     ...opts,
   } as ResolvedOptions;
