@@ -360,6 +360,7 @@ export class PgTaskScheduler implements TaskScheduler {
     this.holdTimer.unref();
   }
 
+  /** The run of a claimed task (leased from now on, started later by pump()). */
   private prepare(row: TaskRow): ActiveRun {
     if (this.clock.now() > row.timestamp + this.o.warnAfterMs) {
       this.o.log.warn({ taskId: row.id, action: row.action }, 'task has had no update for a long time; it may be stuck');
