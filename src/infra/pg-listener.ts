@@ -25,6 +25,8 @@ export class PgListener {
     private readonly channel: string,
     private readonly handlers: ListenerHandlers,
     private readonly log: Logger,
+    /** Names the connection in pg_stat_activity. */
+    private readonly applicationName = `synapse-room-admin/${channel}-listener`,
   ) {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
   }
@@ -38,13 +40,20 @@ export class PgListener {
     await this.connect();
   }
 
-  /** The backend pid of the listening connection (null while down). */
-  get backendPid(): number | null {
-    return this.up ? ((this.client as unknown as { processID?: number })?.processID ?? null) : null;
+  /**
+   * Runs a query on the listening connection (kept away from the pool, so it never queues behind
+   * busy pooled connections; `?` placeholders); null when that connection is down.
+   */
+  async query<T>(text: string, params: unknown[]): Promise<T[] | null> {
+    const c = this.client;
+    if (!c || !this.up) return null;
+    let i = 0;
+    const res = await c.query(text.replace(/\?/g, () => `$${++i}`), params);
+    return res.rows as T[];
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.connectionString, application_name: `synapse-room-admin/${this.channel}-listener` });
+    const client = new Client({ connectionString: this.connectionString, application_name: this.applicationName });
     client.on('error', (err) => this.failed(err, client));
     client.on('end', () => this.failed(new Error('connection ended'), client));
     client.on('notification', (msg) => msg.payload && this.handlers.onPayload(msg.payload));

@@ -143,30 +143,14 @@ if (process.env.SCHED_CHILD_DB) {
       assert.deepEqual(per.map((r) => r.instance), ['a', 'b', 'c'], `every instance took part: ${JSON.stringify(per)}`);
     });
 
-    it('kill -9 mid-task: another instance resumes it from its checkpoint and completes it', async () => {
-      const both = await Promise.all([instance('a'), instance('b')]);
-      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 12, stepMs: 100 } });
-      const third = (l: string) => l === `committed ${id} 3`;
-      const victim = await Promise.race(both.map(async (i) => (await i.waitFor(third), i)));
-      const heir = both.find((i) => i !== victim)!;
-      victim.proc.kill('SIGKILL');
-      const killedAt = Date.now();
-      const first = await heir.waitFor((l) => l.startsWith(`committed ${id} `));
-      const resumedAfterMs = Date.now() - killedAt;
-      await until(async () => (await statusOf(id)) === 'complete');
-      const effects = await effectsOf(id);
-      assert.deepEqual(effects.map((e) => e.step), [...Array(12).keys()], 'every step exactly once, in order');
-      const firstByHeir = effects.findIndex((e) => e.instance === heir.name);
-      assert.ok(firstByHeir >= 4 && effects.slice(0, firstByHeir).every((e) => e.instance === victim.name));
-      assert.ok(effects.slice(firstByHeir).every((e) => e.instance === heir.name));
-      assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
-      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 12, finishedBy: heir.name });
-      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; lease ${CHILD_LEASE_MS} ms)\n`);
-    });
-
-    it('kill -9 at the default settings: another instance resumes the task from its checkpoint', async () => {
-      const both = await Promise.all([instance('a', 0), instance('b', 0)]);
-      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 30, stepMs: 100 } });
+    /**
+     * Two instances (child lease `leaseMs`, 0 for the defaults) run a `steps`-step task; the one
+     * running it is killed after step 3 and the other must finish it from its checkpoint, every
+     * step exactly once and in order.
+     */
+    async function killAndResume(leaseMs: number | undefined, steps: number, leaseLabel: string) {
+      const both = await Promise.all([instance('a', leaseMs), instance('b', leaseMs)]);
+      const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps, stepMs: 100 } });
       const victim = await Promise.race(both.map(async (i) => (await i.waitFor((l) => l === `committed ${id} 3`), i)));
       const heir = both.find((i) => i !== victim)!;
       victim.proc.kill('SIGKILL');
@@ -175,12 +159,21 @@ if (process.env.SCHED_CHILD_DB) {
       const resumedAfterMs = Date.now() - killedAt;
       await until(async () => (await statusOf(id)) === 'complete');
       const effects = await effectsOf(id);
-      assert.deepEqual(effects.map((e) => e.step), [...Array(30).keys()], 'every step exactly once, in order');
+      assert.deepEqual(effects.map((e) => e.step), [...Array(steps).keys()], 'every step exactly once, in order');
       const firstByHeir = effects.findIndex((e) => e.instance === heir.name);
-      assert.ok(firstByHeir >= 4 && effects.slice(firstByHeir).every((e) => e.instance === heir.name));
+      assert.ok(firstByHeir >= 4 && effects.slice(0, firstByHeir).every((e) => e.instance === victim.name));
+      assert.ok(effects.slice(firstByHeir).every((e) => e.instance === heir.name));
       assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
-      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 30, finishedBy: heir.name });
-      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; default lease ${TASK_LEASE_MS} ms)\n`);
+      assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: steps, finishedBy: heir.name });
+      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; ${leaseLabel})\n`);
+    }
+
+    it('kill -9 mid-task: another instance resumes it from its checkpoint and completes it', async () => {
+      await killAndResume(undefined, 12, `lease ${CHILD_LEASE_MS} ms`);
+    });
+
+    it('kill -9 at the default settings: another instance resumes the task from its checkpoint', async () => {
+      await killAndResume(0, 30, `default lease ${TASK_LEASE_MS} ms`);
     });
 
     it("a runner frozen past its lease cannot write when it wakes (stale runner's write rejected)", async () => {
