@@ -6,7 +6,10 @@
  *   the same size, into a copy of the table with the same indexes;
  * - single sends with 16 concurrent senders: through the REST gateway
  *   (`PUT /rooms/{id}/send/m.room.message/{txn}`) and directly over gRPC (SendEvent), each sender in
- *   its own room, then all senders in one room.
+ *   its own room, then all senders in one room; against the service in its own process, with
+ *   `WORKERS=--workers` (default 2) processes, and inside the bench process. Beside each: the CPU
+ *   the server processes, PostgreSQL's backends and the load generator (this process) spent per
+ *   event.
  * Targets: bulk import ≥ 0.5 × the baseline rate; gateway sends ≥ 1,000 events/s.
  */
 import { Client as PgClient } from 'pg';
@@ -92,9 +95,24 @@ function ticksMs(pid: string): number {
   return (Number(f[11]) + Number(f[12])) * (1000 / CLOCK_TICKS_PER_S);
 }
 
-/** CPU time (ms) used so far by a process. */
+/** The process and its descendants (a WORKERS primary and its workers). */
+function processTree(root: number): string[] {
+  const parents = new Map<string, string>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      parents.set(p, readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const inTree = (p: string): boolean => p === String(root) || (parents.has(p) && p !== '1' && inTree(parents.get(p)!));
+  return [...parents.keys()].filter(inTree);
+}
+
+/** CPU time (ms) used so far by a process and its descendants. */
 function cpuMs(pid: number | 'self'): number {
-  if (pid !== 'self') return ticksMs(String(pid));
+  if (pid !== 'self') return processTree(pid).reduce((sum, p) => sum + ticksMs(p), 0);
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
@@ -147,7 +165,7 @@ function freePort(): Promise<number> {
  * The service as deployed (`npm start`), in its own process, on the stack's database and Redis
  * prefix, so the load generator does not share its event loop.
  */
-async function startServerProcess(stack: Stack): Promise<{ target: Target; child: ChildProcess }> {
+async function startServerProcess(stack: Stack, workers: number): Promise<{ target: Target; child: ChildProcess }> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const env = {
     ...process.env,
@@ -162,7 +180,8 @@ async function startServerProcess(stack: Stack): Promise<{ target: Target; child
     REGISTRATION_SHARED_SECRET: SHARED_SECRET,
     INSTANCE_NAME: 'ingest-bench-server',
     LOG_LEVEL: 'warn',
-    DB_POOL_SIZE: '20',
+    DB_POOL_SIZE: workers > 1 ? '10' : '20',
+    WORKERS: String(workers),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const baseUrl = `http://127.0.0.1:${httpPort}`;
@@ -173,7 +192,7 @@ async function startServerProcess(stack: Stack): Promise<{ target: Target; child
     if (attempt > 600) throw new Error('server process did not become healthy');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, target: { label: 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
+  return { child, target: { label: workers > 1 ? `server, WORKERS=${workers}` : 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
 }
 
 async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boolean, n: number, via: 'rest' | 'grpc', agent: http.Agent) {
@@ -214,10 +233,10 @@ function put(agent: http.Agent, url: string, token: string, body: string): Promi
 }
 
 export async function run(args: string[]): Promise<void> {
-  const o = options(args, { rooms: 2_000, events: 100, members: 8, batch: 5_000, sends: 8_000, concurrency: 16, seed: 1 });
+  const o = options(args, { rooms: 2_000, events: 100, members: 8, batch: 5_000, sends: 8_000, concurrency: 16, seed: 1, workers: 2 });
   const stack = await startStack({ LOG_LEVEL: 'silent', DB_POOL_SIZE: '20' });
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  let server: { target: Target; child: ChildProcess } | null = null;
+  const servers: { target: Target; child: ChildProcess }[] = [];
   try {
     const admin = await registerUser(stack, 'ingestadmin', { admin: true });
     const locals = [admin];
@@ -237,22 +256,27 @@ export async function run(args: string[]): Promise<void> {
       { path: 'ratio import / baseline (target ≥ 0.50)', events: '', 'seconds': '', 'events/s': fmt(importRate / baselineRate) },
     ]);
     if (o.sends === 0) return;
+    // Settle the tables the import just filled (what autovacuum would do on a live server), so
+    // vacuum work does not run during, and get counted in, the send measurements.
+    await stack.app.orm.em.fork().execute('VACUUM ANALYZE');
     const senders = [];
     for (let i = 0; i < o.concurrency; i++) senders.push(await registerUser(stack, `sender${i}`));
-    server = await startServerProcess(stack);
+    servers.push(await startServerProcess(stack, 1));
+    if (o.workers > 1) servers.push(await startServerProcess(stack, o.workers));
     const rows = [];
-    for (const target of [server.target, { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const }]) {
+    for (const target of [...servers.map((x) => x.target), { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const }]) {
       await singleSends(target, senders.slice(0, 4), false, 400, 'rest', agent);
       await singleSends(target, senders.slice(0, 4), false, 400, 'grpc', agent);
       for (const shared of [false, true]) {
         for (const via of ['rest', 'grpc'] as const) {
-          const [node0, pg0] = [cpuMs(target.pid), backendCpu(stack.dbName)];
+          const [node0, pg0, self0] = [cpuMs(target.pid), backendCpu(stack.dbName), cpuMs('self')];
           const st = await singleSends(target, senders, shared, o.sends, via, agent);
-          const [node1, pg1] = [cpuMs(target.pid), backendCpu(stack.dbName)];
+          const [node1, pg1, self1] = [cpuMs(target.pid), backendCpu(stack.dbName), cpuMs('self')];
           rows.push({
             server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n,
             'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99),
             'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3), 'postgres cpu ms/event': fmt(backendCpuDelta(pg0, pg1) / st.n, 3),
+            'load generator cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((self1 - self0) / st.n, 3),
           });
         }
       }
@@ -260,9 +284,10 @@ export async function run(args: string[]): Promise<void> {
     table(`single sends, ${o.concurrency} concurrent senders (target: gateway ≥ 1000 events/s)`, rows);
   } finally {
     agent.destroy();
-    server?.target.clients.close();
-    if (server && server.child.exitCode === null) {
-      const exited = new Promise((ok) => server?.child.once('exit', ok));
+    for (const server of servers) {
+      server.target.clients.close();
+      if (server.child.exitCode !== null) continue;
+      const exited = new Promise((ok) => server.child.once('exit', ok));
       server.child.kill('SIGTERM');
       await exited;
     }

@@ -48,6 +48,8 @@ export interface Config {
   grpcEnabled: boolean;
   /** gRPC address the gateway calls; defaults to this process's own gRPC server. */
   gatewayUpstream: string | null;
+  /** Processes serving the same ports, each a full instance (1: this process serves alone). */
+  workers: number;
   registrationSharedSecret: string | null;
   /** True when the secret was generated at this start (it is then printed once). */
   registrationSharedSecretGenerated: boolean;
@@ -179,6 +181,8 @@ export function loadConfig(env: Env = process.env): Config {
   const instanceName = env.INSTANCE_NAME?.trim() || `instance-${randomBytes(3).toString('hex')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceName)) throw new ConfigError('INSTANCE_NAME', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
   const gatewayUpstream = env.GATEWAY_UPSTREAM?.trim() || null;
+  const workers = int(env, 'WORKERS', 1, 1, 64);
+  if (workers > 1 && redisUrls.length === 0) throw new ConfigError('WORKERS', 'more than 1 needs REDIS_URL: the workers are separate instances and must share their locks');
   if (gatewayUpstream !== null && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(gatewayUpstream)) throw new ConfigError('GATEWAY_UPSTREAM', 'must be host:port');
   return {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -193,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     gatewayEnabled: bool(env, 'GATEWAY_ENABLED', true),
     grpcEnabled: bool(env, 'GRPC_ENABLED', true),
     gatewayUpstream,
+    workers,
     registrationSharedSecret: secret === undefined || secret === '' ? null : secret,
     registrationSharedSecretGenerated: false,
     instanceName,

@@ -1,6 +1,12 @@
-/** Entry point: `npm start`. Runs the gRPC services and the REST gateway in one process. */
+/**
+ * Entry point: `npm start`. Runs the gRPC services and the REST gateway in one process, or with
+ * `WORKERS=N` a primary that runs N such processes on the same ports (src/workers.ts).
+ */
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config';
 import { startApp } from './app';
+import { createLogger } from './logger';
+import { runPrimary } from './workers';
 
 async function main(): Promise<void> {
   let config;
@@ -13,12 +19,18 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  if (config.workers > 1 && cluster.isPrimary) {
+    await runPrimary(config, createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }));
+    return;
+  }
   // Handlers go in before start-up so a signal arriving while starting still stops cleanly.
   let requested: string | null = null;
   let app: Awaited<ReturnType<typeof startApp>> | null = null;
+  let stopping = false;
   const shutdown = (signal: string) => {
     requested = signal;
-    if (!app) return;
+    if (!app || stopping) return;
+    stopping = true;
     app.log.info({ signal }, 'shutting down');
     app.stop().then(
       () => process.exit(0),

@@ -26,6 +26,8 @@ describe('config', () => {
     [{ INSTANCE_NAME: 'a b' }, /INSTANCE_NAME/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL must be one of/],
     [{ GATEWAY_ENABLED: 'maybe' }, /GATEWAY_ENABLED must be true or false/],
+    [{ WORKERS: '2' }, /WORKERS more than 1 needs REDIS_URL/],
+    [{ WORKERS: '0', REDIS_URL: 'redis://x' }, /WORKERS must be between 1 and 64/],
     [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
     [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
     [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],
