@@ -54,3 +54,18 @@ export const missingParams = (keys: string[]) =>
   new MatrixError(400, `Missing params: [${keys.map((k) => `'${k}'`).join(', ')}]`, Codes.MISSING_PARAM);
 /** A dependency (Redis, PostgreSQL) is unreachable: fail fast, nothing half-done. */
 export const unavailable = (msg: string) => new MatrixError(503, msg, Codes.UNKNOWN);
+
+/**
+ * Parses JSON text that must be an object: 400 M_NOT_JSON (`notJson`) when it is not JSON,
+ * 400 M_BAD_JSON (`notObject`) when it is JSON but not an object.
+ */
+export function parseJsonObjectText(text: string, notJson: string, notObject: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new MatrixError(400, notJson, Codes.NOT_JSON);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badJson(notObject);
+  return value as Record<string, unknown>;
+}

@@ -2,7 +2,7 @@
  * Parsing of query strings and JSON bodies with Synapse's exact errors (spec §0.3). These only
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
-import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
+import { Codes, MatrixError, badJson, invalidParam, missingParams, parseJsonObjectText } from '../errors';
 
 export type Json = Record<string, unknown>;
 
@@ -83,14 +83,7 @@ function safeDecode(s: string): string {
 /** Parses a request body as a JSON object; `emptyAllowed` treats a zero-length body as `{}`. */
 export function parseJsonObject(raw: Buffer, emptyAllowed: boolean): Json {
   if (raw.length === 0 && emptyAllowed) return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new MatrixError(400, 'Content not JSON.', Codes.NOT_JSON);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badJson('Content must be a JSON object.');
-  return value as Json;
+  return parseJsonObjectText(raw.toString('utf8'), 'Content not JSON.', 'Content must be a JSON object.');
 }
 
 /** Typed accessors over a parsed JSON body. */

@@ -1,19 +1,12 @@
 /** The `*_json` fields of requests: JSON objects carried as text, parsed with a 400 for bad input. */
-import { Codes, MatrixError, badJson } from '../../errors';
+import { parseJsonObjectText } from '../../errors';
 
 type Json = Record<string, unknown>;
 
 /** The object in `text` ('' means {}); 400 M_NOT_JSON / M_BAD_JSON naming the field otherwise. */
 export function jsonObject(text: string | undefined, field: string): Json {
   if (text === undefined || text === '') return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new MatrixError(400, `'${field}' is not valid JSON`, Codes.NOT_JSON);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badJson(`'${field}' must be a JSON object`);
-  return value as Json;
+  return parseJsonObjectText(text, `'${field}' is not valid JSON`, `'${field}' must be a JSON object`);
 }
 
 /** As jsonObject, but an absent field stays absent. */
