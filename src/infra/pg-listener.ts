@@ -31,10 +31,6 @@ export class PgListener {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
   }
 
-  get connected(): boolean {
-    return this.up;
-  }
-
   /** Opens the subscription; failures are retried in the background. */
   async start(): Promise<void> {
     await this.connect();

@@ -2,7 +2,7 @@
  * Resolved access tokens, kept in memory so an authenticated call does not pay a database round
  * trip. Revocation stays immediate:
  * - this instance evicts on its own writes (logout, password change, deactivation, admin flag);
- * - other instances evict when PostgreSQL announces the change (`sra_auth`, see AuthListener),
+ * - other instances evict when PostgreSQL announces the change (`sra_auth`, see listenForAuthChanges),
  *   which it does at commit, for changes made by any instance or by hand;
  * - nothing is served from the cache while the announcement channel is down (and the cache is
  *   emptied when it comes back), so a missed announcement can never keep a revoked token alive;

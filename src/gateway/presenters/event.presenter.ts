@@ -58,7 +58,10 @@ function mirrorRedacts(e: EventData, out: Json, content: Json): void {
  */
 export function clientEventText(e: Event, opts: ClientFormatOptions = {}, adjustUnsigned: (u: Json) => Json = (u) => u): string {
   const given = adjustUnsigned(parseObject(e.unsignedJson));
-  if (e.type === 'm.room.redaction') return JSON.stringify(toClientEvent({ ...decodeEvent(e), unsigned: given }, opts));
+  if (e.type === 'm.room.redaction') {
+    const { contentJson, unsignedJson: _u, ...rest } = e;
+    return JSON.stringify(toClientEvent({ ...rest, content: parseObject(contentJson), unsigned: given }, opts));
+  }
   const unsigned: Json = { ...given };
   if (isEvent(unsigned.redacted_because)) unsigned.redacted_because = toClientEvent(unsigned.redacted_because, opts);
   const str = JSON.stringify;

@@ -43,7 +43,7 @@ async function createRoom(r: GatewayRequest) {
   return { body: { room_id: res.roomId } };
 }
 
-/** The request body, once checked to be a JSON object, passed on as the JSON text it is. */
+/** The request body, checked to be a JSON object, passed on as the JSON text it is. */
 function bodyText(r: GatewayRequest): string {
   r.body();
   return r.rawBody.toString('utf8');
@@ -60,7 +60,7 @@ async function putState(r: GatewayRequest) {
   const content = r.body().json;
   const type = r.params.eventType;
   if (type === 'm.room.member' && typeof content.membership !== 'string') throw badRequest('Invalid membership (must be a string)');
-  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', contentJson: bodyText(r) });
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', contentJson: r.rawBody.toString('utf8') });
   return { body: { event_id: res.eventId } };
 }
 
