@@ -454,4 +454,28 @@ describe('PaginationService over gRPC', () => {
     await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, from: 'x' } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'from' parameter is invalid");
     await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, filter: { senders: 'x' } } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
   });
+
+  it('renders the page as the REST body with as_json_body, in either format', async () => {
+    const s = await sharedStack();
+    const user = await registerUser(s, uniq('grpcjson'));
+    const room = await createRoom(s, user.token);
+    await send(s, user.token, room, 'rendered');
+    const p = s.clients.pagination;
+    const query = { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 3, format: EventFormat.EVENT_FORMAT_CLIENT, asJsonBody: true };
+    const res = await grpcCall(p, p.getRoomMessages, { query }, bearer(user.token));
+    assert.deepEqual(res.page?.chunk, []);
+    const body = JSON.parse(res.page?.jsonBody ?? 'null');
+    const rest = await messages(s, user.token, room, { dir: 'b', limit: 3 });
+    for (const e of [...body.chunk, ...rest.body.chunk]) delete e.unsigned.age;
+    for (const e of [...body.chunk, ...rest.body.chunk]) delete e.age;
+    assert.deepEqual(body, rest.body);
+    assert.equal(body.chunk[0].content.body, 'rendered');
+    assert.equal(body.chunk[0].user_id, user.userId);
+    const fed = await grpcCall(p, p.getRoomMessages, { query: { ...query, format: EventFormat.EVENT_FORMAT_FEDERATION } }, bearer(user.token));
+    const pdu = JSON.parse(fed.page?.jsonBody ?? 'null').chunk[0];
+    assert.ok(Array.isArray(pdu.prev_events) && typeof pdu.hashes.sha256 === 'string' && !('user_id' in pdu));
+    const typed = await grpcCall(p, p.getRoomMessages, { query: { ...query, asJsonBody: false } }, bearer(user.token));
+    assert.equal(typed.page?.jsonBody, undefined);
+    assert.equal(typed.page?.chunk.length, body.chunk.length);
+  });
 });

@@ -2,38 +2,12 @@ import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { badJson } from '../../errors';
 import { parseTokenParam } from '../../pagination/stream-token';
-import type { Event } from '../../../gen/synapse/admin/v1/common';
-import { clientEventText, decodeEvent, isEvent, presentEvent, type AnyEvent } from '../presenters/event.presenter';
+import { presentEvent, presentWithRelations } from '../../rooms/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
-type Json = Record<string, unknown>;
-
 /** Limits travel as uint32; anything larger is capped by the service anyway. */
 const uint32 = (n: number | undefined) => (n === undefined ? undefined : Math.min(n, 0xffff_ffff));
-
-/** `unsigned` with the events nested in its bundled aggregations presented in `format`. */
-function presentRelations(unsigned: Json, format: EventFormat): Json {
-  const relations = unsigned['m.relations'] as Json | undefined;
-  if (!relations) return unsigned;
-  const out: Json = { ...relations };
-  if (isEvent(out['m.replace'])) out['m.replace'] = presentEvent(out['m.replace'], format);
-  const thread = out['m.thread'] as Json | undefined;
-  if (thread && isEvent(thread.latest_event)) out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
-  return { ...unsigned, 'm.relations': out };
-}
-
-/** An event with the events nested in its bundled aggregations presented in the same format. */
-export function presentWithRelations(event: AnyEvent, format: EventFormat): Json {
-  const e = decodeEvent(event);
-  return presentEvent({ ...e, unsigned: presentRelations(e.unsigned, format) }, format);
-}
-
-/** presentWithRelations as JSON text (client format: the content is never parsed). */
-function presentWithRelationsText(e: Event, format: EventFormat): string {
-  if (format === EventFormat.EVENT_FORMAT_FEDERATION) return JSON.stringify(presentWithRelations(e, format));
-  return clientEventText(e, {}, (u) => presentRelations(u, format));
-}
 
 /**
  * The query of /messages, validated in Synapse's order (dir, from, to, limit, filter) so the
@@ -58,13 +32,10 @@ function messagesQuery(r: GatewayRequest): MessagesQuery {
   };
 }
 
-/** The /messages body, as JSON text: `chunk`, `start`, then `end` and `state` when present. */
-function pageJson(p: MessagesPage | undefined): RawJson {
-  if (!p) return new RawJson('{"chunk":[]}');
-  let out = `{"chunk":[${p.chunk.map((e) => presentWithRelationsText(e, p.format)).join(',')}],"start":${JSON.stringify(p.start)}`;
-  if (p.end !== undefined) out += `,"end":${JSON.stringify(p.end)}`;
-  if (p.state.length > 0) out += `,"state":[${p.state.map((e) => presentWithRelationsText(e, p.format)).join(',')}]`;
-  return new RawJson(`${out}}`);
+/** The /messages body, rendered by the service (asked for with `as_json_body`). */
+function pageBody(p: MessagesPage | undefined): RawJson {
+  if (!p?.jsonBody) throw new Error('the pagination service returned a page without its JSON body');
+  return new RawJson(p.jsonBody);
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -97,13 +68,13 @@ export const paginationRoutes: Route[] = [
   ...clientPaths('/rooms/{roomId}/messages', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({ body: pageJson((await r.rpc(r.clients.pagination, 'getRoomMessages', { query: messagesQuery(r) })).page) }),
+    handler: async (r) => ({ body: pageBody((await r.rpc(r.clients.pagination, 'getRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page) }),
   }),
   {
     method: 'GET',
     path: '/_synapse/admin/v1/rooms/{roomId}/messages',
     auth: 'admin',
-    handler: async (r) => ({ body: pageJson((await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: messagesQuery(r) })).page) }),
+    handler: async (r) => ({ body: pageBody((await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page) }),
   },
   {
     method: 'GET',

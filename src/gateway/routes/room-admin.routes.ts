@@ -4,7 +4,7 @@ import { Codes, MatrixError, badJson, badRequest, invalidParam } from '../../err
 import { isValidRoomId } from '../../ids';
 import type { Body } from '../params';
 import type { GatewayRequest, Route } from '../router';
-import { toClientEvent } from '../presenters/event.presenter';
+import { toClientEvent } from '../../rooms/event-formats';
 import { deleteTaskJson, roomDetailsJson, roomSummaryJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 /** Synapse's `order_by` values, in its error message order. */

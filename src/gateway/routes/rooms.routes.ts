@@ -5,7 +5,7 @@
  */
 import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
-import { decodeEvent, toClientEvent } from '../presenters/event.presenter';
+import { decodeEvent, toClientEvent } from '../../rooms/event-formats';
 import type { Body, GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 

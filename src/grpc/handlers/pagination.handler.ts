@@ -4,6 +4,7 @@ import { requesterOf, type Ctx } from '../../context';
 import type { MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
+import { presentWithRelations } from '../../rooms/event-formats';
 import { toEventMessage, toEventMessages } from './event-message';
 
 export interface PaginationHandlerDeps {
@@ -28,13 +29,19 @@ const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
   federationFormat: q?.format === EventFormat.EVENT_FORMAT_FEDERATION,
 });
 
-const toPage = (p: MessagesPage): MessagesPageMsg => ({
-  chunk: toEventMessages(p.chunk),
-  start: p.start,
-  end: p.end ?? undefined,
-  state: toEventMessages(p.state),
-  format: p.federationFormat ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT,
-});
+/** The client-server API's /messages body: `chunk`, `start`, then `end` and `state` when present. */
+function jsonBody(p: MessagesPage, format: EventFormat): string {
+  const body: Record<string, unknown> = { chunk: p.chunk.map((e) => presentWithRelations(e, format)), start: p.start };
+  if (p.end !== null) body.end = p.end;
+  if (p.state.length > 0) body.state = p.state.map((e) => presentWithRelations(e, format));
+  return JSON.stringify(body);
+}
+
+const toPage = (p: MessagesPage, asJsonBody: boolean): MessagesPageMsg => {
+  const format = p.federationFormat ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT;
+  if (asJsonBody) return { chunk: [], start: p.start, end: p.end ?? undefined, state: [], format, jsonBody: jsonBody(p, format) };
+  return { chunk: toEventMessages(p.chunk), start: p.start, end: p.end ?? undefined, state: toEventMessages(p.state), format };
+};
 
 const readerOf = (ctx: Ctx) => {
   const r = requesterOf(ctx);
@@ -43,8 +50,8 @@ const readerOf = (ctx: Ctx) => {
 
 export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): PaginationServiceServer {
   return {
-    getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false)) })),
-    adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true)) })),
+    getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false) })),
+    adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false) })),
     adminGetEventContext: a.unary('admin', async (req, ctx) => {
       const c = await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null);
       return { eventsBefore: toEventMessages(c.eventsBefore), event: toEventMessage(c.event), eventsAfter: toEventMessages(c.eventsAfter), state: toEventMessages(c.state), start: c.start, end: c.end };

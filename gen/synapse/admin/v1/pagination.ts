@@ -117,6 +117,12 @@ export interface MessagesQuery {
    * `event_format: "federation"` has the same effect.
    */
   format: EventFormat;
+  /**
+   * Return the page as `MessagesPage.json_body`, the client-server API's response body (`chunk`,
+   * `start`, `end`, `state`, events in `format`), instead of typed events: what the REST gateway
+   * serves, rendered in one pass with no per-event message to build and parse.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 /** One page of events, in pagination order. */
@@ -132,6 +138,8 @@ export interface MessagesPage {
   state: Event[];
   /** The format the events are to be rendered in. */
   format: EventFormat;
+  /** With `as_json_body`: the whole page as JSON text, and `chunk` and `state` left empty. */
+  jsonBody?: string | undefined;
 }
 
 export interface GetRoomMessagesRequest {
@@ -210,7 +218,16 @@ export interface GetPurgeHistoryStatusResponse {
 }
 
 function createBaseMessagesQuery(): MessagesQuery {
-  return { roomId: "", dir: 0, from: undefined, to: undefined, limit: undefined, filter: undefined, format: 0 };
+  return {
+    roomId: "",
+    dir: 0,
+    from: undefined,
+    to: undefined,
+    limit: undefined,
+    filter: undefined,
+    format: 0,
+    asJsonBody: undefined,
+  };
 }
 
 export const MessagesQuery: MessageFns<MessagesQuery> = {
@@ -235,6 +252,9 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     }
     if (message.format !== 0) {
       writer.uint32(56).int32(message.format);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(64).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -308,6 +328,14 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
             message.format = reader.int32() as any;
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -333,6 +361,11 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
       filter: isObject(object.filter) ? object.filter : undefined,
       format: isSet(object.format) ? eventFormatFromJSON(object.format) : 0,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -359,6 +392,9 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     if (message.format !== 0) {
       obj.format = eventFormatToJSON(message.format);
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -374,12 +410,13 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     message.limit = object.limit ?? undefined;
     message.filter = object.filter ?? undefined;
     message.format = object.format ?? 0;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseMessagesPage(): MessagesPage {
-  return { chunk: [], start: "", end: undefined, state: [], format: 0 };
+  return { chunk: [], start: "", end: undefined, state: [], format: 0, jsonBody: undefined };
 }
 
 export const MessagesPage: MessageFns<MessagesPage> = {
@@ -398,6 +435,9 @@ export const MessagesPage: MessageFns<MessagesPage> = {
     }
     if (message.format !== 0) {
       writer.uint32(40).int32(message.format);
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(50).string(message.jsonBody);
     }
     return writer;
   },
@@ -455,6 +495,14 @@ export const MessagesPage: MessageFns<MessagesPage> = {
             message.format = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.jsonBody = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -474,6 +522,11 @@ export const MessagesPage: MessageFns<MessagesPage> = {
       end: isSet(object.end) ? globalThis.String(object.end) : undefined,
       state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
       format: isSet(object.format) ? eventFormatFromJSON(object.format) : 0,
+      jsonBody: isSet(object.jsonBody)
+        ? globalThis.String(object.jsonBody)
+        : isSet(object.json_body)
+        ? globalThis.String(object.json_body)
+        : undefined,
     };
   },
 
@@ -494,6 +547,9 @@ export const MessagesPage: MessageFns<MessagesPage> = {
     if (message.format !== 0) {
       obj.format = eventFormatToJSON(message.format);
     }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = message.jsonBody;
+    }
     return obj;
   },
 
@@ -507,6 +563,7 @@ export const MessagesPage: MessageFns<MessagesPage> = {
     message.end = object.end ?? undefined;
     message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
     message.format = object.format ?? 0;
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { Event } from '../../gen/synapse/admin/v1/common';
-import { clientEventText, toClientEvent } from '../../src/gateway/presenters/event.presenter';
+import { clientEventText, toClientEvent } from '../../src/rooms/event-formats';
 
 const base = (over: Partial<Event> & { content?: unknown; unsigned?: unknown }): Event => {
   const { content = { msgtype: 'm.text', body: 'hi' }, unsigned = { age: 5 }, ...rest } = over;

@@ -1,14 +1,16 @@
 /**
- * Proto `Event` → Synapse's event JSON. Client format (spec §5.6): the event's public keys with
+ * Events as Synapse serialises them to clients and admins, used by the gateway (for proto `Event`s
+ * it receives) and by the server (for pages it renders as JSON bodies). Client format (spec §5.6): the event's public keys with
  * `unsigned` computed upstream, DAG internals removed, and the legacy v1 copies (`user_id`, and
  * `age`/`redacted_because`/`replaces_state`/`prev_content` mirrored at the top level).
  * Federation format: the PDU (auth/prev events, depth, hashes) plus `event_id` and `unsigned`.
  * `content` and `unsigned` arrive as JSON text (`content_json`, `unsigned_json`); events nested in
  * `unsigned` (`redacted_because`, bundled relations) arrive inside that JSON as objects with the
- * proto's field names, and are presented the same way.
+ * proto's field names, and are presented the same way. The service's EventView has the same
+ * shape as a decoded Event, so it is presented directly.
  */
 import { createHash } from 'node:crypto';
-import { EventFormat, type Event } from '../../../gen/synapse/admin/v1/common';
+import { EventFormat, type Event } from '../../gen/synapse/admin/v1/common';
 
 type Json = Record<string, unknown>;
 
@@ -143,4 +145,21 @@ export function presentEvent(e: AnyEvent, format: EventFormat = EventFormat.EVEN
 /** Presents a list of events in one format. */
 export function presentEvents(events: AnyEvent[], format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json[] {
   return events.map((e) => presentEvent(e, format, opts));
+}
+
+/** `unsigned` with the events nested in its bundled aggregations presented in `format`. */
+function presentRelations(unsigned: Json, format: EventFormat): Json {
+  const relations = unsigned['m.relations'] as Json | undefined;
+  if (!relations) return unsigned;
+  const out: Json = { ...relations };
+  if (isEvent(out['m.replace'])) out['m.replace'] = presentEvent(out['m.replace'], format);
+  const thread = out['m.thread'] as Json | undefined;
+  if (thread && isEvent(thread.latest_event)) out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
+  return { ...unsigned, 'm.relations': out };
+}
+
+/** An event with the events nested in its bundled aggregations presented in the same format. */
+export function presentWithRelations(event: AnyEvent, format: EventFormat): Json {
+  const e = decodeEvent(event);
+  return presentEvent({ ...e, unsigned: presentRelations(e.unsigned, format) }, format);
 }
