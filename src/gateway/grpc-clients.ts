@@ -3,6 +3,7 @@
  * promise wrapper that forwards the caller's credential and request id.
  */
 import * as grpc from '@grpc/grpc-js';
+import { AccountDataServiceClient } from '../../gen/synapse/admin/v1/account_data';
 import { AuthServiceClient } from '../../gen/synapse/admin/v1/auth';
 import { ServerServiceClient } from '../../gen/synapse/admin/v1/server';
 import { UserAdminServiceClient } from '../../gen/synapse/admin/v1/user_admin';
@@ -21,6 +22,7 @@ export function createClients(address: string) {
     channel,
     server: new ServerServiceClient(address, creds, opts),
     auth: new AuthServiceClient(address, creds, opts),
+    accountData: new AccountDataServiceClient(address, creds, opts),
     userAdmin: new UserAdminServiceClient(address, creds, opts),
     rooms: new RoomServiceClient(address, creds, opts),
     roomAdmin: new RoomAdminServiceClient(address, creds, opts),

@@ -29,6 +29,8 @@ export interface PagePlan {
   ranges: Range[] | null;
   timeline: VisibilityTimeline | null;
   minOriginTs: number | null;
+  /** Senders whose non-state events are left out (empty for admins). */
+  ignored: string[];
 }
 
 /** The membership gate (step 2); returns whether the user is peeking. Throws the 403. */
@@ -52,7 +54,7 @@ export function needsDepthLookup(view: RoomView, input: PlanInput, from: StreamT
  */
 export function planPage(view: RoomView, input: PlanInput, end: StreamToken['room'], depthAtFrom: number | null = null): PagePlan {
   let from = input.given ?? (input.dir === 'f' ? START_TOKEN : withRoomKey(START_TOKEN, end));
-  if (input.asAdmin) return { from, ranges: null, timeline: null, minOriginTs: null };
+  if (input.asAdmin) return { from, ranges: null, timeline: null, minOriginTs: null, ignored: [] };
   const peeking = checkMembership(view, input.userId, input.roomId);
   if (input.dir === 'b' && !peeking && view.membership?.membership === 'leave') {
     // A departed user paginating backwards starts at their leave event at the latest (step 4).
@@ -61,10 +63,10 @@ export function planPage(view: RoomView, input: PlanInput, end: StreamToken['roo
     if (leave && current !== null && leave.depth < current) from = withRoomKey(from, historicToken(leave.depth, leave.stream));
   }
   const timeline = new VisibilityTimeline(view.changes, peeking);
-  return { from, ranges: timeline.visibleRanges(), timeline, minOriginTs: input.minOriginTs };
+  return { from, ranges: timeline.visibleRanges(), timeline, minOriginTs: input.minOriginTs, ignored: view.ignored };
 }
 
 /** Whether two plans read the same rows (their `from` compared by its room key). */
 export function samePlan(a: PagePlan, b: PagePlan): boolean {
-  return roomTokenToString(a.from.room) === roomTokenToString(b.from.room) && a.minOriginTs === b.minOriginTs && JSON.stringify(a.ranges) === JSON.stringify(b.ranges);
+  return roomTokenToString(a.from.room) === roomTokenToString(b.from.room) && a.minOriginTs === b.minOriginTs && a.ignored.join('\n') === b.ignored.join('\n') && JSON.stringify(a.ranges) === JSON.stringify(b.ranges);
 }

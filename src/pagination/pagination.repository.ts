@@ -34,6 +34,8 @@ export interface RoomView {
   retention: { minLifetime: number | null; maxLifetime: number | null } | null;
   /** History-visibility events and the requester's member events (only loaded for a requester). */
   changes: Change[];
+  /** Users whose non-state events the requester ignores (`m.ignored_user_list`), sorted. */
+  ignored: string[];
 }
 
 export type Dir = 'f' | 'b';
@@ -48,7 +50,7 @@ export interface PageQuery {
   /** The visible parts of the timeline, ascending; null = all of it (admin). */
   ranges: readonly Range[] | null;
   /** Client-only conditions: null for the admin API. */
-  client: { minOriginTs: number | null } | null;
+  client: { minOriginTs: number | null; ignoredSenders: readonly string[] } | null;
 }
 
 interface ViewRow {
@@ -61,6 +63,7 @@ interface ViewRow {
   visibility: string | null;
   retention: { min: number | null; max: number | null } | null;
   changes: [string, number, number, string, string | null][] | null;
+  ignored: string[] | null;
 }
 
 export class PaginationRepository {
@@ -83,10 +86,11 @@ export class PaginationRepository {
            WHERE c.room_id = ? AND c.type = 'm.room.history_visibility' AND c.state_key = '') AS visibility,
          (SELECT json_build_object('min', rr.min_lifetime, 'max', rr.max_lifetime) FROM current_state_events c
             JOIN room_retention rr ON rr.event_id = c.event_id WHERE c.room_id = ? AND c.type = 'm.room.retention' AND c.state_key = '') AS retention,
-         ${changes} AS changes
+         ${changes} AS changes,
+         ${userId ? '(SELECT array_agg(ignored_user_id ORDER BY ignored_user_id) FROM ignored_users WHERE ignorer_user_id = ?)' : 'NULL::text[]'} AS ignored
        FROM (SELECT 1) AS one
        LEFT JOIN current_state_events m ON m.room_id = ? AND m.type = 'm.room.member' AND m.state_key = ?`,
-      [roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId] : []), roomId, userId ?? ''],
+      [roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId, userId] : []), roomId, userId ?? ''],
     );
     const r = rows[0];
     return {
@@ -103,6 +107,7 @@ export class PaginationRepository {
         eventId,
         value,
       })),
+      ignored: r.ignored ?? [],
     };
   }
 
@@ -197,6 +202,11 @@ function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
       // Retention hides expired messages, never state (MSC1763).
       conds.push('(e.state_key IS NOT NULL OR e.origin_server_ts >= ?)');
       params.push(q.client.minOriginTs);
+    }
+    if (q.client.ignoredSenders.length > 0) {
+      // Ignored users' state events stay visible (spec §5.7 step 2).
+      conds.push('(e.state_key IS NOT NULL OR e.sender <> ALL(ARRAY[?]::text[]))');
+      params.push(q.client.ignoredSenders);
     }
   }
   conds.push(...liveTokenBounds(q, params));

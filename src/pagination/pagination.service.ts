@@ -8,7 +8,7 @@
  *   events); visibility becomes a handful of visible ranges of the timeline, and the page is read
  *   inside them only. A user who cannot see a stretch of history never receives empty pages for
  *   it: the query skips it.
- * - Filters, rejected/soft-failed events, hidden event types and retention-expired messages are
+ * - Filters, rejected/soft-failed events, hidden event types, ignored senders and retention-expired messages are
  *   excluded in SQL, so a page is short only when the room has nothing more to show.
  * - No lock is taken: a page is read by one statement, so it never shows a half-purged batch.
  */
@@ -71,7 +71,7 @@ interface Reader {
 
 /** Remembered room views (per requester and room) used to start page queries early. */
 const MAX_VIEW_HINTS = 10_000;
-const EMPTY_VIEW: RoomView = { exists: true, maxDepth: 0, maxStream: 0, membership: null, currentVisibility: null, retention: null, changes: [] };
+const EMPTY_VIEW: RoomView = { exists: true, maxDepth: 0, maxStream: 0, membership: null, currentVisibility: null, retention: null, changes: [], ignored: [] };
 
 /**
  * The early read's rows when the current plan reads the same rows: same plan, or the early read
@@ -120,7 +120,7 @@ export class PaginationService {
     const extras: ExtrasOptions = { dagFields: federationFormat, aggregationsFor: reader.userId };
     const read = (plan: PagePlan): Promise<PageRow[]> => {
       if (to && (req.dir === 'f' ? isBeforeOrEq(to.room, plan.from.room) : isBeforeOrEq(plan.from.room, to.room))) return Promise.resolve([]);
-      const client = asAdmin ? null : { minOriginTs: plan.minOriginTs };
+      const client = asAdmin ? null : { minOriginTs: plan.minOriginTs, ignoredSenders: plan.ignored };
       return this.repo.page(em, { roomId: req.roomId, dir: req.dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client }, extras);
     };
     const { plan, rows } = await this.readPage(em, { userId: reader.userId, roomId: req.roomId, dir: req.dir, given, asAdmin, minOriginTs: null }, read);

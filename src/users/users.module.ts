@@ -1,6 +1,8 @@
+import { AccountDataServiceService } from '../../gen/synapse/admin/v1/account_data';
 import { AuthServiceService } from '../../gen/synapse/admin/v1/auth';
 import { ServerServiceService } from '../../gen/synapse/admin/v1/server';
 import { UserAdminServiceService } from '../../gen/synapse/admin/v1/user_admin';
+import { accountDataHandler } from '../grpc/handlers/account-data.handler';
 import { authHandler } from '../grpc/handlers/auth.handler';
 import { serverHandler } from '../grpc/handlers/server.handler';
 import { userAdminHandler } from '../grpc/handlers/user-admin.handler';
@@ -8,6 +10,7 @@ import { authRoutes } from '../gateway/routes/auth.routes';
 import { serverRoutes } from '../gateway/routes/server.routes';
 import { userRoutes } from '../gateway/routes/users.routes';
 import type { AppModule, ModuleDeps } from '../module';
+import { AccountDataService } from './account-data.service';
 
 export function createUsersModule(d: ModuleDeps): AppModule {
   return {
@@ -15,6 +18,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
     bindings: [
       { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(d.adapter) },
       { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(d.adapter, d.users) },
+      { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(d.adapter, new AccountDataService()) },
       { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users) },
     ],
     routes: [...serverRoutes, ...authRoutes, ...userRoutes],

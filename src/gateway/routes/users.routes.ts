@@ -1,5 +1,6 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
-import type { Route } from '../router';
+import { RawJson, type Route } from '../router';
+import { clientPaths } from './auth.routes';
 
 /** Synapse's user admin JSON. */
 export function userJson(u: User | undefined): Record<string, unknown> {
@@ -19,7 +20,25 @@ export function userJson(u: User | undefined): Record<string, unknown> {
   };
 }
 
+/** Global account data: the body goes to the service as received (it checks ownership before the body). */
+const accountDataRoutes: Route[] = [
+  ...clientPaths('/user/{userId}/account_data/{type}', {
+    method: 'PUT',
+    auth: 'user',
+    handler: async (r) => {
+      await r.rpc(r.clients.accountData, 'setAccountData', { userId: r.params.userId, type: r.params.type, contentJson: r.rawBody.toString('utf8') });
+      return { body: {} };
+    },
+  }),
+  ...clientPaths('/user/{userId}/account_data/{type}', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.accountData, 'getAccountData', { userId: r.params.userId, type: r.params.type })).contentJson) }),
+  }),
+];
+
 export const userRoutes: Route[] = [
+  ...accountDataRoutes,
   {
     method: 'PUT',
     path: '/_synapse/admin/v2/users/{userId}',

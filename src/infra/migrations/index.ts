@@ -7,6 +7,7 @@ import { Migration20261122000003Tasks } from './20261122000003-tasks';
 import { Migration20261122000005RoomStatsCounts } from './20261122000005-room-stats-counts';
 import { Migration20261122000006PaginationPurgeIndexes } from './20261122000006-pagination-purge-indexes';
 import { Migration20261201000007AuthInvalidation } from './20261201000007-auth-invalidation';
+import { Migration20261201000008AccountData } from './20261201000008-account-data';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122000005RoomStatsCounts', class: Migration20261122000005RoomStatsCounts },
   { name: 'Migration20261122000006PaginationPurgeIndexes', class: Migration20261122000006PaginationPurgeIndexes },
   { name: 'Migration20261201000007AuthInvalidation', class: Migration20261201000007AuthInvalidation },
+  { name: 'Migration20261201000008AccountData', class: Migration20261201000008AccountData },
 ];

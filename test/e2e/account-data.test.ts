@@ -1,0 +1,129 @@
+/**
+ * Global account data through the gateway and over gRPC, and `m.ignored_user_list` as /messages
+ * applies it (spec §5.7 step 2: an ignored user's non-state events are left out, their state
+ * events stay; the admin API is not filtered).
+ */
+import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
+import { sharedStack } from '../support/root-hooks';
+import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { C, enc } from '../support/client';
+import { bodies, createRoom, join, messages, send, sendState } from './pagination.helpers';
+
+const path = (userId: string, type: string) => `${C}/user/${enc(userId)}/account_data/${enc(type)}`;
+const ignore = (s: Stack, u: TestUser, users: string[]) => http(s, 'PUT', path(u.userId, 'm.ignored_user_list'), { token: u.token, body: { ignored_users: Object.fromEntries(users.map((x) => [x, {}])) } });
+
+describe('Account data', () => {
+  let s: Stack;
+  let user: TestUser;
+  let other: TestUser;
+
+  before(async () => {
+    s = await sharedStack();
+    user = await registerUser(s, uniq('ad'));
+    other = await registerUser(s, uniq('adother'));
+  });
+
+  it('stores, replaces and returns a type of account data', async () => {
+    assert.equal((await http(s, 'PUT', path(user.userId, 'org.example.settings'), { token: user.token, body: { a: 1, nested: { b: [1.5, 'x'] } } })).status, 200);
+    assert.deepEqual((await http(s, 'GET', path(user.userId, 'org.example.settings'), { token: user.token })).body, { a: 1, nested: { b: [1.5, 'x'] } });
+    await http(s, 'PUT', path(user.userId, 'org.example.settings'), { token: user.token, body: { c: true } });
+    const got = await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/account_data/org.example.settings`, { token: user.token });
+    assert.deepEqual(got.body, { c: true });
+  });
+
+  it('answers 404 for a type never set, and 403 for another user', async () => {
+    const missing = await http(s, 'GET', path(user.userId, 'org.example.never'), { token: user.token });
+    assert.equal(missing.status, 404);
+    assert.deepEqual(missing.body, { errcode: 'M_NOT_FOUND', error: 'Account data not found' });
+    const put = await http(s, 'PUT', path(other.userId, 'org.example.x'), { token: user.token, rawBody: 'not json' });
+    assert.equal(put.status, 403);
+    assert.deepEqual(put.body, { errcode: 'M_FORBIDDEN', error: 'Cannot add account data for other users.' });
+    const get = await http(s, 'GET', path(other.userId, 'org.example.x'), { token: user.token });
+    assert.deepEqual([get.status, get.body.error], [403, 'Cannot get account data for other users.']);
+    assert.equal((await http(s, 'GET', path(user.userId, 'org.example.x'))).status, 401);
+  });
+
+  it('refuses bad bodies and the types that have their own API', async () => {
+    const notJson = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, rawBody: '{"a":' });
+    assert.deepEqual([notJson.status, notJson.body.errcode], [400, 'M_NOT_JSON']);
+    const notObject = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, body: [1, 2] });
+    assert.deepEqual([notObject.status, notObject.body.errcode], [400, 'M_BAD_JSON']);
+    const empty = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, rawBody: '' });
+    assert.deepEqual([empty.status, empty.body.errcode], [400, 'M_NOT_JSON']);
+    for (const type of ['m.fully_read', 'm.push_rules']) {
+      const r = await http(s, 'PUT', path(user.userId, type), { token: user.token, body: {} });
+      assert.deepEqual([r.status, r.body.errcode], [405, 'M_BAD_JSON']);
+      assert.match(r.body.error, new RegExp(`Cannot set ${type.replace('.', '\\.')} through this API`));
+    }
+    assert.equal((await http(s, 'GET', path(user.userId, 'org.example.bad'), { token: user.token })).status, 404);
+  });
+
+  it('is served over gRPC with the same rules', async () => {
+    const c = s.clients.accountData;
+    await grpcCall(c, c.setAccountData, { userId: user.userId, type: 'org.example.grpc', contentJson: '{"k":"v"}' }, bearer(user.token));
+    const res = await grpcCall(c, c.getAccountData, { userId: user.userId, type: 'org.example.grpc' }, bearer(user.token));
+    assert.deepEqual(JSON.parse(res.contentJson), { k: 'v' });
+    await assert.rejects(grpcCall(c, c.getAccountData, { userId: other.userId, type: 'org.example.grpc' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(grpcCall(c, c.getAccountData, { userId: user.userId, type: 'org.example.none' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    await assert.rejects(grpcCall(c, c.setAccountData, { userId: user.userId, type: 'org.example.grpc', contentJson: '[]' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(grpcCall(c, c.setAccountData, { userId: user.userId, type: 'x', contentJson: '{}' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('Ignored users in /messages', () => {
+  let s: Stack;
+  let reader: TestUser;
+  let spammer: TestUser;
+  let friend: TestUser;
+  let admin: TestUser;
+  let room: string;
+
+  before(async () => {
+    s = await sharedStack();
+    reader = await registerUser(s, uniq('reader'));
+    spammer = await registerUser(s, uniq('spammer'));
+    friend = await registerUser(s, uniq('friend'));
+    admin = await registerUser(s, uniq('igadmin'), { admin: true });
+    room = await createRoom(s, reader.token, { preset: 'public_chat' });
+    await join(s, spammer.token, room);
+    await join(s, friend.token, room);
+    await send(s, spammer.token, room, 'spam 1');
+    await send(s, friend.token, room, 'hello');
+    await sendState(s, reader.token, room, 'm.room.power_levels', { users: { [reader.userId]: 100, [spammer.userId]: 50 } });
+    await sendState(s, spammer.token, room, 'm.room.topic', { topic: 'set by the spammer' });
+    await send(s, spammer.token, room, 'spam 2');
+  });
+
+  it("leaves out an ignored user's messages but keeps their state events", async () => {
+    assert.equal((await ignore(s, reader, [spammer.userId, '@nobody:elsewhere'])).status, 200);
+    const page = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
+    assert.equal(page.status, 200);
+    assert.deepEqual(bodies(page).filter((b) => b !== undefined), ['hello']);
+    const fromSpammer = page.body.chunk.filter((e: { sender: string }) => e.sender === spammer.userId).map((e: { type: string }) => e.type);
+    assert.deepEqual(fromSpammer.sort(), ['m.room.member', 'm.room.topic']);
+    // The page is full: the ignored events are skipped in the query, not dropped from a short page.
+    const two = await messages(s, reader.token, room, { dir: 'b', limit: 2 });
+    assert.equal(two.body.chunk.length, 2);
+    assert.ok(two.body.chunk.every((e: { sender: string; state_key?: string }) => e.sender !== spammer.userId || e.state_key !== undefined));
+  });
+
+  it('filters only for the user who ignores, never for admins, and stops when the list is emptied', async () => {
+    await ignore(s, reader, [spammer.userId]);
+    const friendView = await messages(s, friend.token, room, { dir: 'b', limit: 50 });
+    assert.deepEqual(bodies(friendView).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+    const adminView = await messages(s, admin.token, room, { dir: 'b', limit: 50 }, true);
+    assert.deepEqual(bodies(adminView).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+    await ignore(s, reader, []);
+    const again = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
+    assert.deepEqual(bodies(again).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+  });
+
+  it('ignores nobody for an ignored_users that is not an object', async () => {
+    await ignore(s, reader, [spammer.userId]);
+    await http(s, 'PUT', path(reader.userId, 'm.ignored_user_list'), { token: reader.token, body: { ignored_users: [spammer.userId] } });
+    const page = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
+    assert.ok(bodies(page).includes('spam 1'));
+    assert.deepEqual((await http(s, 'GET', path(reader.userId, 'm.ignored_user_list'), { token: reader.token })).body, { ignored_users: [spammer.userId] });
+  });
+});
