@@ -52,31 +52,6 @@ function mirrorRedacts(e: EventData, out: Json, content: Json): void {
   out.content = { ...content, redacts };
 }
 
-/**
- * toClientEvent's JSON text for a proto Event as received: the content is spliced in as the JSON
- * text it arrived as, never parsed; only `unsigned` is (optionally rewritten by `adjustUnsigned`).
- * The text is the same as JSON.stringify(toClientEvent(e)) would give. Redactions, whose content
- * may be rewritten, take the object path.
- */
-export function clientEventText(e: Event, opts: ClientFormatOptions = {}, adjustUnsigned: (u: Json) => Json = (u) => u): string {
-  const given = adjustUnsigned(parseObject(e.unsignedJson));
-  if (e.type === 'm.room.redaction') {
-    const { contentJson, unsignedJson: _u, ...rest } = e;
-    return JSON.stringify(toClientEvent({ ...rest, content: parseObject(contentJson), unsigned: given }, opts));
-  }
-  const unsigned: Json = { ...given };
-  if (isEvent(unsigned.redacted_because)) unsigned.redacted_because = toClientEvent(unsigned.redacted_because, opts);
-  const str = JSON.stringify;
-  let out = `{"content":${e.contentJson || '{}'},"event_id":${str(e.eventId)},"origin_server_ts":${str(e.originServerTs)},"room_id":${str(e.roomId)},"sender":${str(e.sender)},"type":${str(e.type)}`;
-  if (e.stateKey !== undefined) out += `,"state_key":${str(e.stateKey)}`;
-  if (opts.legacy ?? true) {
-    out += `,"user_id":${str(e.sender)}`;
-    for (const k of LEGACY_UNSIGNED_COPIES) if (k in unsigned && unsigned[k] !== undefined) out += `,${str(k)}:${str(unsigned[k])}`;
-  }
-  for (const k of PRIVATE_UNSIGNED) delete unsigned[k];
-  return `${out},"unsigned":${str(unsigned)}}`;
-}
-
 /** Synapse's client serialisation of one event. */
 export function toClientEvent(event: AnyEvent, opts: ClientFormatOptions = {}): Json {
   const e = decodeEvent(event);
@@ -140,11 +115,6 @@ export function toFederationEvent(event: AnyEvent): Json {
 /** Either format, as the request asked (`raw` / filter `event_format`). */
 export function presentEvent(e: AnyEvent, format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json {
   return format === EventFormat.EVENT_FORMAT_FEDERATION ? toFederationEvent(e) : toClientEvent(e, opts);
-}
-
-/** Presents a list of events in one format. */
-export function presentEvents(events: AnyEvent[], format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json[] {
-  return events.map((e) => presentEvent(e, format, opts));
 }
 
 /** `unsigned` with the events nested in its bundled aggregations presented in `format`. */
