@@ -8,8 +8,8 @@
  *   events); visibility becomes a handful of visible ranges of the timeline, and the page is read
  *   inside them only. A user who cannot see a stretch of history never receives empty pages for
  *   it: the query skips it.
- * - Filters, rejected/soft-failed events, hidden event types, ignored senders and retention-expired messages are
- *   excluded in SQL, so a page is short only when the room has nothing more to show.
+ * - Filters, rejected/soft-failed events, hidden event types, ignored senders and retention-expired
+ *   messages are excluded in SQL, so a page is short only when the room has nothing more to show.
  * - No lock is taken: a page is read by one statement, so it never shows a half-purged batch.
  */
 import type { Ctx } from '../context';

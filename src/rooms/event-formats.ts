@@ -1,8 +1,9 @@
 /**
  * Events as Synapse serialises them to clients and admins, used by the gateway (for proto `Event`s
- * it receives) and by the server (for pages it renders as JSON bodies). Client format (spec §5.6): the event's public keys with
- * `unsigned` computed upstream, DAG internals removed, and the legacy v1 copies (`user_id`, and
- * `age`/`redacted_because`/`replaces_state`/`prev_content` mirrored at the top level).
+ * it receives) and by the server (for pages it renders as JSON bodies). Client format (spec §5.6):
+ * the event's public keys with `unsigned` computed upstream, DAG internals removed, and the legacy
+ * v1 copies (`user_id`, and `age`/`redacted_because`/`replaces_state`/`prev_content` mirrored at
+ * the top level).
  * Federation format: the PDU (auth/prev events, depth, hashes) plus `event_id` and `unsigned`.
  * `content` and `unsigned` arrive as JSON text (`content_json`, `unsigned_json`); events nested in
  * `unsigned` (`redacted_because`, bundled relations) arrive inside that JSON as objects with the

@@ -10,7 +10,7 @@ import { sql } from '../rooms/sql';
 
 type Json = Record<string, unknown>;
 
-export const IGNORED_USER_LIST = 'm.ignored_user_list';
+const IGNORED_USER_LIST = 'm.ignored_user_list';
 
 /** The types with their own APIs, refused here as Synapse does (405 M_BAD_JSON). */
 const OWN_API: Record<string, string> = {
@@ -19,7 +19,7 @@ const OWN_API: Record<string, string> = {
 };
 
 /** The users an `m.ignored_user_list` content ignores. */
-export function ignoredUsersOf(content: Json): string[] {
+function ignoredUsersOf(content: Json): string[] {
   const list = content.ignored_users;
   return list && typeof list === 'object' && !Array.isArray(list) ? Object.keys(list) : [];
 }
@@ -39,7 +39,7 @@ export class AccountDataService {
         tx,
         `INSERT INTO account_data (user_id, account_data_type, content, updated_ts) VALUES (?, ?, ?::jsonb, ?)
          ON CONFLICT (user_id, account_data_type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
-        [userId, type, JSON.stringify(content), Date.now()],
+        [userId, type, contentText, Date.now()],
       );
       if (type !== IGNORED_USER_LIST) return;
       await sql(tx, 'DELETE FROM ignored_users WHERE ignorer_user_id = ?', [userId]);
@@ -48,10 +48,10 @@ export class AccountDataService {
     });
   }
 
-  /** The stored content; 404 "Account data not found" when none, 403 for another user's. */
-  async get(em: Em, requesterId: string, userId: string, type: string): Promise<Json> {
+  /** The stored content as JSON text; 404 "Account data not found" when none, 403 for another user's. */
+  async get(em: Em, requesterId: string, userId: string, type: string): Promise<string> {
     if (userId !== requesterId) throw forbidden('Cannot get account data for other users.');
-    const rows = await sql<{ content: Json }>(em, 'SELECT content FROM account_data WHERE user_id = ? AND account_data_type = ?', [userId, type]);
+    const rows = await sql<{ content: string }>(em, 'SELECT content::text AS content FROM account_data WHERE user_id = ? AND account_data_type = ?', [userId, type]);
     if (rows.length === 0) throw notFound('Account data not found');
     return rows[0].content;
   }

@@ -9,6 +9,6 @@ export function accountDataHandler(a: CallAdapter, accountData: AccountDataServi
       await accountData.set(ctx.em, requesterOf(ctx).userId, req.userId, req.type, req.contentJson);
       return {};
     }),
-    getAccountData: a.unary('user', async (req, ctx) => ({ contentJson: JSON.stringify(await accountData.get(ctx.em, requesterOf(ctx).userId, req.userId, req.type)) })),
+    getAccountData: a.unary('user', async (req, ctx) => ({ contentJson: await accountData.get(ctx.em, requesterOf(ctx).userId, req.userId, req.type) })),
   };
 }
