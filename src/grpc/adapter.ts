@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DriverException, ConnectionException } from '@mikro-orm/core';
 import type { Ctx, Requester } from '../context';
-import { Codes, MatrixError } from '../errors';
+import { Codes, MatrixError, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
 import type { Logger } from '../logger';
 import type { UserService } from '../users/user.service';
@@ -46,6 +46,23 @@ export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata,
     if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);
   }
   return requester;
+}
+
+/** Whether a decoded request holds a string (or map key) with U+0000 anywhere; bytes fields are skipped. */
+export function hasNulString(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\0');
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return false;
+  if (Array.isArray(v)) return v.some(hasNulString);
+  for (const k in v) if (k.includes('\0') || hasNulString((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
+/**
+ * PostgreSQL cannot store U+0000 in text. A request carrying it is refused before any work, so it
+ * can neither fail a write halfway nor spoil a group commit it would have joined.
+ */
+function checkStrings(req: unknown): void {
+  if (hasNulString(req)) throw invalidParam('Strings may not contain the NUL character (U+0000)');
 }
 
 /** Converts any thrown value to a gRPC status object; unexpected errors are logged with their stack. */
@@ -113,6 +130,7 @@ export class CallAdapter {
       let finished = false;
       this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
+          checkStrings(call.request);
           const res = await fn(call.request, ctx);
           if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
           finished = true;
@@ -132,6 +150,7 @@ export class CallAdapter {
       let finished = false;
       this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
+          checkStrings(call.request);
           await fn(call.request, ctx, (res) => call.write(res));
           finished = true;
           call.end();

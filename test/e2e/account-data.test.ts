@@ -49,6 +49,8 @@ describe('Account data', () => {
     assert.deepEqual([notJson.status, notJson.body.errcode], [400, 'M_NOT_JSON']);
     const notObject = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, body: [1, 2] });
     assert.deepEqual([notObject.status, notObject.body.errcode], [400, 'M_BAD_JSON']);
+    const nul = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, rawBody: '{"a":"\\u0000"}' });
+    assert.deepEqual([nul.status, nul.body.errcode], [400, 'M_BAD_JSON']);
     const empty = await http(s, 'PUT', path(user.userId, 'org.example.bad'), { token: user.token, rawBody: '' });
     assert.deepEqual([empty.status, empty.body.errcode], [400, 'M_NOT_JSON']);
     for (const type of ['m.fully_read', 'm.push_rules']) {

@@ -148,6 +148,15 @@ describe('rooms: client API', () => {
       assert.deepEqual([badContent.status, badContent.body.error], [400, "'body' not in content"]);
       const notJson = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: 'nope' });
       assert.equal(notJson.body.errcode, 'M_NOT_JSON');
+      // PostgreSQL cannot store U+0000: a 400 before any write, in values and in keys alike.
+      for (const raw of ['{"msgtype":"m.text","body":"a\\u0000b"}', '{"msgtype":"m.text","body":"x","k\\u0000":1}']) {
+        const nul = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: raw });
+        assert.deepEqual([nul.status, nul.body.errcode], [400, 'M_BAD_JSON']);
+      }
+      const escaped = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: '{"msgtype":"m.text","body":"\\\\u0000"}' });
+      assert.equal(escaped.status, 200);
+      const ev = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(escaped.body.event_id)}`, { token: user.token });
+      assert.equal(ev.body.content.body, '\\u0000');
       const retention = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.retention`, { token: user.token, body: { max_lifetime: 'soon' } });
       assert.deepEqual([retention.status, retention.body], [400, { errcode: 'M_BAD_JSON', error: "'max_lifetime' must be an integer" }]);
     });

@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
 import { sharedStack } from '../support/root-hooks';
-import { registerUser, uniq, type Stack } from '../support/stack';
+import { bearer, grpcCall, http, registerUser, uniq, type Stack } from '../support/stack';
+import { C, enc } from '../support/client';
 
 const exec = promisify(execFile);
 const BUF = 'node_modules/.bin/buf';
@@ -62,5 +63,30 @@ describe('gRPC server: reflection, health, error mapping', () => {
       new Promise((ok, ko) => s.clients.server.getServerVersion({}, new grpc.Metadata(), { deadline: Date.now() - 1 }, (e, r) => (e ? ko(e) : ok(r)))),
       (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED,
     );
+  });
+
+  it('refuses U+0000 in any request string with a 400 before any work, over gRPC and REST', async () => {
+    const user = await registerUser(s, uniq('nul'));
+    const room = await http(s, 'POST', `${C}/createRoom`, { token: user.token, body: {} });
+    const roomId: string = room.body.room_id;
+    const r = s.clients.rooms;
+    const refused = (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.metadata.get('matrix-errcode')[0] === 'M_INVALID_PARAM';
+    await assert.rejects(grpcCall(r, r.sendEvent, { roomId, type: 'm.x\0', contentJson: '{}', txnId: 'a' }, bearer(user.token)), refused);
+    await assert.rejects(grpcCall(r, r.getJoinedMembers, { roomId: `${roomId}\0` }, bearer(user.token)), refused);
+    // Authentication still comes first.
+    await assert.rejects(grpcCall(r, r.getJoinedMembers, { roomId: '\0' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    for (const [method, path] of [
+      ['PUT', `${C}/rooms/${enc(roomId)}/send/m.x%00/t1`],
+      ['PUT', `${C}/rooms/${enc(roomId)}/send/m.x/t%00`],
+      ['PUT', `${C}/rooms/${enc(roomId)}/state/m.x/a%00b`],
+      ['GET', `${C}/rooms/%00/messages`],
+      ['PUT', `${C}/user/${enc(user.userId)}/account_data/a%00`],
+    ]) {
+      const res = await http(s, method, path, { token: user.token, body: method === 'PUT' ? { msgtype: 'm.text', body: 'x' } : undefined });
+      assert.deepEqual([res.status, res.body.errcode, path], [400, 'M_INVALID_PARAM', path]);
+    }
+    // Nothing was written: the room still holds only its creation events.
+    const state = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state`, { token: user.token });
+    assert.ok(state.body.every((e: { type: string }) => e.type !== 'm.x'));
   });
 });
