@@ -12,10 +12,11 @@
  * 4. one statement writes everything, guarded by a compare-and-set on every existing room's row
  *    (`UPDATE rooms SET last_depth = <new> WHERE last_depth = <loaded>`): the row lock it takes
  *    serialises writers of a room, and a writer that lost the race writes nothing.
- * A call with at most one existing room runs optimistically in autocommit (two round trips); if
- * its guard fails it runs again, like calls spanning several existing rooms, in a transaction that
- * first locks the rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guards then hold
- * (and a partly held multi-room guard can never commit alone).
+ * A call runs optimistically in autocommit first (two round trips): if only some of its rooms'
+ * guards hold, the statement raises and writes nothing, so a partly held multi-room guard can
+ * never commit alone. If a guard fails, the call runs again in a transaction that first locks the
+ * rooms' rows (`SELECT ... FOR UPDATE`, room id order), so the guards then hold. Inside a
+ * caller's transaction only single-room calls take the optimistic pass.
  * Depth is therefore gap-free per room, and since a room's stream orderings are allocated after
  * its previous event committed, they increase with depth. Any failure writes nothing.
  * Single-event sends that arrive while a write is in flight are coalesced into the next
@@ -127,13 +128,13 @@ export class EventPersister {
   }
 
   /**
-   * An optimistic autocommit pass when at most one existing room is written (its guard failing
-   * leaves nothing behind), then, if that guard failed or several existing rooms are written, a
-   * pass in a transaction that locks the rows first (a partly held multi-room guard must not
-   * commit the rooms it did update).
+   * An optimistic pass without row locks (a lost guard leaves nothing behind: with several rooms
+   * the statement fails as a whole), then, if a guard was lost, a pass in a transaction that locks
+   * the rows first. Inside a caller's transaction a failed statement would abort it, so there
+   * only single-room writes are tried optimistically.
    */
   private async write(em: Em, batches: RoomBatch[], opts: AttemptOptions): Promise<(PersistedEvent | Error)[][]> {
-    if (batches.filter((b) => !b.newRoom).length <= 1) {
+    if (!em.getTransactionContext() || batches.filter((b) => !b.newRoom).length <= 1) {
       const done = await this.attempt(em, batches, opts, false);
       if (done) return done;
     }

@@ -263,7 +263,8 @@ export class EventWriteRepository {
 
   /**
    * Writes a batch in one statement. With guards, every part is conditional on all of them
-   * holding; returns how many held (fewer than asked = nothing was written).
+   * holding, and a statement in which only some held fails as a whole; returns how many held
+   * (fewer than asked = nothing was written).
    */
   async write(em: Em, w: BatchWrite): Promise<number> {
     const ctes: string[] = [];
@@ -291,10 +292,28 @@ export class EventWriteRepository {
       add(EXTREMITIES_INSERT, w.extremities);
     }
     if (ctes.length === 0) return 0;
-    const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${w.guards.length > 0 ? '(SELECT count(*) FROM w0)' : '0'} AS guarded`), params);
-    return Number(rows[0]?.guarded ?? 0);
+    let result = '0';
+    if (w.guards.length > 0) {
+      // Raises (the statement then writes nothing at all) if only some of the rooms' guards held.
+      result = 'CASE WHEN event_write_guards_hold((SELECT count(*) FROM w0), ?::int) THEN (SELECT count(*) FROM w0) ELSE 0 END';
+      params.push(w.guards.length);
+    }
+    try {
+      const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${result} AS guarded`), params);
+      return Number(rows[0]?.guarded ?? 0);
+    } catch (err) {
+      // Outside a transaction, a partly held guard (or a deadlock between two such writes) is a lost
+      // race like any other: nothing was written and the caller retries with the rooms locked.
+      const code = (err as { code?: string }).code;
+      if (!em.getTransactionContext() && (code === PARTIAL_GUARD || code === DEADLOCK_DETECTED)) return 0;
+      throw err;
+    }
   }
 }
+
+/** SQLSTATE raised by event_write_guards_hold (migration 0009). */
+const PARTIAL_GUARD = 'SR001';
+const DEADLOCK_DETECTED = '40P01';
 
 const GUARD = `UPDATE rooms r SET last_depth = x.new_depth FROM json_to_recordset(?::json) AS x(room_id text, old_depth bigint, new_depth bigint)
   WHERE r.room_id = ANY({IDS}) AND r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;

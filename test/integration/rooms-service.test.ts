@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import type { RoomService } from '../../src/rooms/room.service';
+import { EventWriteRepository } from '../../src/rooms/event-write.repository';
 import type { Em } from '../../src/infra/orm';
 import { MatrixError } from '../../src/errors';
 import type { TaskScheduler } from '../../src/tasks/task.types';
@@ -202,6 +203,39 @@ describe('RoomService', () => {
         else assert.equal(o.status, 'fulfilled');
       });
       for (const r of ids) assert.deepEqual((await timeline(em, r)).map((e) => e.depth), Array.from({ length: 11 }, (_, i) => i + 1));
+    });
+
+    it('overlapping multi-room writes keep every room gap-free (optimistic guards lost and retried)', async () => {
+      const ids = await Promise.all([1, 2, 3].map(async () => (await rooms.createRoom(s.app.orm.em.fork(), alice.userId, { preset: 'public_chat' })).roomId));
+      const draft = (body: string) => ({ ...msg(body), stateKey: null, sender: alice.userId });
+      // Each call writes two rooms; every pair of calls shares a room, so optimistic guards collide.
+      const pairs = Array.from({ length: 24 }, (_, i) => [ids[i % 3], ids[(i + 1) % 3]]);
+      await Promise.all(pairs.map((pair, i) => rooms.persister.persist(s.app.orm.em.fork(), pair.map((roomId) => ({ roomId, drafts: [draft(`w${i}`), draft(`w${i}b`)] })))));
+      for (const r of ids) {
+        const tl = await timeline(em, r);
+        assert.equal(tl.length, 5 + 16 * 2);
+        assert.deepEqual(tl.map((e) => e.depth), Array.from({ length: tl.length }, (_, i) => i + 1));
+        const last = await em.getConnection().execute<any[]>('SELECT last_depth FROM rooms WHERE room_id = ?', [r]);
+        assert.equal(Number(last[0].last_depth), tl.length);
+      }
+    });
+
+    it('a write whose guards hold for only some of its rooms writes nothing at all', async () => {
+      const [a, b] = await Promise.all([1, 2].map(async () => (await rooms.createRoom(s.app.orm.em.fork(), alice.userId, { preset: 'public_chat' })).roomId));
+      const repo = new EventWriteRepository();
+      const fork = s.app.orm.em.fork();
+      const stream = Number((await fork.getConnection().execute<any[]>("SELECT nextval('events_stream_seq') AS n"))[0].n);
+      const event = (roomId: string, id: string) => ({ event_id: id, room_id: roomId, type: 'm.room.message', state_key: null, sender: alice.userId, content: { body: 'x' }, origin_server_ts: 1, received_ts: 1, depth: 6, stream_ordering: stream + (roomId === a ? 0 : 1), prev_events: [], auth_events: [], redacts: null, replaces_state: null, redacted_by: null, txn_scope: null, txn_id: null, contains_url: false, labels: [] });
+      const empty = { newRooms: [], newStats: [], currentState: [], memberships: [], localMemberships: [], relations: [], retention: [], redactions: [], extremities: [], stats: [], aliases: [] };
+      // Room a's guard holds (its depth is 5); room b's names a stale depth.
+      const held = await repo.write(fork, { ...empty, guards: [{ room_id: a, old_depth: 5, new_depth: 6 }, { room_id: b, old_depth: 4, new_depth: 6 }], events: [event(a, `$partial-a-${stream}`), event(b, `$partial-b-${stream}`)] });
+      assert.equal(held, 0);
+      const depths = await fork.getConnection().execute<any[]>('SELECT room_id, last_depth FROM rooms WHERE room_id IN (?, ?)', [a, b]);
+      assert.deepEqual(depths.map((d) => Number(d.last_depth)), [5, 5]);
+      const written = await fork.getConnection().execute<any[]>('SELECT count(*)::int AS n FROM events WHERE event_id IN (?, ?)', [`$partial-a-${stream}`, `$partial-b-${stream}`]);
+      assert.equal(written[0].n, 0);
+      // The same write with both guards right goes through.
+      assert.equal(await repo.write(fork, { ...empty, guards: [{ room_id: a, old_depth: 5, new_depth: 6 }, { room_id: b, old_depth: 5, new_depth: 6 }], events: [event(a, `$whole-a-${stream}`), event(b, `$whole-b-${stream}`)] }), 2);
     });
 
     it('links prev_events to the previous event and records auth events', async () => {

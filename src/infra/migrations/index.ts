@@ -8,6 +8,7 @@ import { Migration20261122000005RoomStatsCounts } from './20261122000005-room-st
 import { Migration20261122000006PaginationPurgeIndexes } from './20261122000006-pagination-purge-indexes';
 import { Migration20261201000007AuthInvalidation } from './20261201000007-auth-invalidation';
 import { Migration20261201000008AccountData } from './20261201000008-account-data';
+import { Migration20261202000009WriteGuard } from './20261202000009-write-guard';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261122000006PaginationPurgeIndexes', class: Migration20261122000006PaginationPurgeIndexes },
   { name: 'Migration20261201000007AuthInvalidation', class: Migration20261201000007AuthInvalidation },
   { name: 'Migration20261201000008AccountData', class: Migration20261201000008AccountData },
+  { name: 'Migration20261202000009WriteGuard', class: Migration20261202000009WriteGuard },
 ];
