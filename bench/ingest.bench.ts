@@ -7,7 +7,8 @@
  * - single sends with 16 concurrent senders: through the REST gateway
  *   (`PUT /rooms/{id}/send/m.room.message/{txn}`) and directly over gRPC (SendEvent), each sender in
  *   its own room, then all senders in one room; against the service in its own process, with
- *   `WORKERS=--workers` (default 2) processes, and inside the bench process. Beside each: the CPU
+ *   `WORKERS=--workers` (default 2) processes, as one services process beside one gateway process
+ *   (`GATEWAY_WORKERS=1`), and inside the bench process. Beside each: the CPU
  *   the server processes, PostgreSQL's backends and the load generator (this process) spent per
  *   event.
  * Targets: bulk import ≥ 0.5 × the baseline rate; gateway sends ≥ 1,000 events/s.
@@ -165,7 +166,7 @@ function freePort(): Promise<number> {
  * The service as deployed (`npm start`), in its own process, on the stack's database and Redis
  * prefix, so the load generator does not share its event loop.
  */
-async function startServerProcess(stack: Stack, workers: number): Promise<{ target: Target; child: ChildProcess }> {
+async function startServerProcess(stack: Stack, workers: number, gatewayWorkers = 0): Promise<{ target: Target; child: ChildProcess }> {
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const env = {
     ...process.env,
@@ -182,6 +183,7 @@ async function startServerProcess(stack: Stack, workers: number): Promise<{ targ
     LOG_LEVEL: 'warn',
     DB_POOL_SIZE: workers > 1 ? '10' : '20',
     WORKERS: String(workers),
+    GATEWAY_WORKERS: String(gatewayWorkers),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const baseUrl = `http://127.0.0.1:${httpPort}`;
@@ -192,7 +194,8 @@ async function startServerProcess(stack: Stack, workers: number): Promise<{ targ
     if (attempt > 600) throw new Error('server process did not become healthy');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, target: { label: workers > 1 ? `server, WORKERS=${workers}` : 'separate server process', baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
+  const label = gatewayWorkers > 0 ? `services + gateway processes, WORKERS=${workers} GATEWAY_WORKERS=${gatewayWorkers}` : workers > 1 ? `server, WORKERS=${workers}` : 'separate server process';
+  return { child, target: { label, baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
 }
 
 async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boolean, n: number, via: 'rest' | 'grpc', agent: http.Agent) {
@@ -263,6 +266,7 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 0; i < o.concurrency; i++) senders.push(await registerUser(stack, `sender${i}`));
     servers.push(await startServerProcess(stack, 1));
     if (o.workers > 1) servers.push(await startServerProcess(stack, o.workers));
+    servers.push(await startServerProcess(stack, 1, 1));
     const rows = [];
     for (const target of [...servers.map((x) => x.target), { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const }]) {
       await singleSends(target, senders.slice(0, 4), false, 400, 'rest', agent);

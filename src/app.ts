@@ -11,7 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embe
 import { CallAdapter } from './grpc/adapter';
 import { startGrpcServer, type GrpcServerHandle } from './grpc/server';
 import { Gateway } from './gateway/http';
-import { createClients, type Clients } from './gateway/grpc-clients';
+import { createClientPool, type Clients } from './gateway/grpc-clients';
 import { UserService } from './users/user.service';
 import { TokenCache } from './users/token-cache';
 import { listenForAuthChanges } from './users/auth-invalidation';
@@ -112,7 +112,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
 
   let grpcServer: GrpcServerHandle | null = null;
   let gateway: Gateway | null = null;
-  let clients: Clients | null = null;
+  let clients: Clients[] = [];
   let httpPort: number | null = null;
   let grpcPort = 0;
   if (config.grpcEnabled) {
@@ -121,11 +121,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   }
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
-    clients = createClients(upstream);
+    clients = createClientPool(upstream, config.gatewayUpstreamConnections);
     gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
-  for (const m of modules) await m.start?.();
+  // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
+  if (config.grpcEnabled) for (const m of modules) await m.start?.();
 
   let stopping = false;
   const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis)));
@@ -152,9 +153,9 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       clearInterval(healthTimer);
       grpcServer?.setServing(false);
       await gateway?.close();
-      for (const m of [...modules].reverse()) await m.stop?.();
+      if (config.grpcEnabled) for (const m of [...modules].reverse()) await m.stop?.();
       await grpcServer?.shutdown(SHUTDOWN_GRACE_MS);
-      clients?.close();
+      clients.forEach((c) => c.close());
       await authListener?.stop();
       await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
       await orm.close(true);

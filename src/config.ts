@@ -50,6 +50,13 @@ export interface Config {
   gatewayUpstream: string | null;
   /** Processes serving the same ports, each a full instance (1: this process serves alone). */
   workers: number;
+  /**
+   * Gateway-only processes the primary runs beside the workers (0: every worker serves its own
+   * gateway). With 1 or more, the workers run the gRPC services only.
+   */
+  gatewayWorkers: number;
+  /** HTTP/2 connections the gateway keeps to its upstream (several spread its calls over the upstream's workers). */
+  gatewayUpstreamConnections: number;
   registrationSharedSecret: string | null;
   /** True when the secret was generated at this start (it is then printed once). */
   registrationSharedSecretGenerated: boolean;
@@ -182,6 +189,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceName)) throw new ConfigError('INSTANCE_NAME', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
   const gatewayUpstream = env.GATEWAY_UPSTREAM?.trim() || null;
   const workers = int(env, 'WORKERS', 1, 1, 64);
+  const gatewayWorkers = int(env, 'GATEWAY_WORKERS', 0, 0, 64);
+  if (gatewayWorkers > 0 && !bool(env, 'GATEWAY_ENABLED', true)) throw new ConfigError('GATEWAY_WORKERS', 'needs the gateway enabled (GATEWAY_ENABLED)');
+  if (gatewayWorkers > 0 && !bool(env, 'GRPC_ENABLED', true)) throw new ConfigError('GATEWAY_WORKERS', 'needs the gRPC services enabled (GRPC_ENABLED): the gateway processes call them');
   if (workers > 1 && redisUrls.length === 0) throw new ConfigError('WORKERS', 'more than 1 needs REDIS_URL: the workers are separate instances and must share their locks');
   if (gatewayUpstream !== null && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(gatewayUpstream)) throw new ConfigError('GATEWAY_UPSTREAM', 'must be host:port');
   return {
@@ -198,6 +208,8 @@ export function loadConfig(env: Env = process.env): Config {
     grpcEnabled: bool(env, 'GRPC_ENABLED', true),
     gatewayUpstream,
     workers,
+    gatewayWorkers,
+    gatewayUpstreamConnections: int(env, 'GATEWAY_UPSTREAM_CONNECTIONS', 1, 1, 64),
     registrationSharedSecret: secret === undefined || secret === '' ? null : secret,
     registrationSharedSecretGenerated: false,
     instanceName,

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.workers > 1 && cluster.isPrimary) {
+  if ((config.workers > 1 || config.gatewayWorkers > 0) && cluster.isPrimary) {
     await runPrimary(config, createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }));
     return;
   }
@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   app = await startApp(config);
+  // A worker tells the primary it serves (gateway processes start once a worker does).
+  if (cluster.isWorker) process.send?.({ kind: 'ready' });
   if (requested) shutdown(requested);
 }
 

@@ -1,6 +1,7 @@
 /**
- * The gateway's real gRPC clients: one HTTP/2 channel shared by a client per service, and a
- * promise wrapper that forwards the caller's credential and request id.
+ * The gateway's real gRPC clients: one HTTP/2 channel shared by a client per service (or a pool of
+ * such sets, each on its own connection), and a promise wrapper that forwards the caller's
+ * credential and request id.
  */
 import * as grpc from '@grpc/grpc-js';
 import { AccountDataServiceClient } from '../../gen/synapse/admin/v1/account_data';
@@ -13,9 +14,16 @@ import { PaginationServiceClient } from '../../gen/synapse/admin/v1/pagination';
 import { TaskSchedulerServiceClient } from '../../gen/synapse/admin/v1/task_scheduler';
 import { HealthClient } from '../../gen/grpc/health/v1/health';
 
-export function createClients(address: string) {
+/** `ownConnection`: the channel opens its own HTTP/2 connection instead of sharing one with same-address channels. */
+export function createClients(address: string, ownConnection = false) {
   const creds = grpc.credentials.createInsecure();
-  const options: grpc.ChannelOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0, 'grpc.enable_retries': 0 };
+  const options: grpc.ChannelOptions = {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.enable_channelz': 0,
+    'grpc.enable_retries': 0,
+    ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+  };
   const channel = new grpc.Channel(address, creds, options);
   const opts = { channelOverride: channel };
   return {
@@ -34,6 +42,15 @@ export function createClients(address: string) {
 }
 
 export type Clients = ReturnType<typeof createClients>;
+
+/**
+ * `connections` client sets, each on its own HTTP/2 connection. Behind a port shared by several
+ * worker processes, each connection is accepted by one of them, so the calls spread over them.
+ */
+export function createClientPool(address: string, connections: number): Clients[] {
+  if (connections === 1) return [createClients(address)];
+  return Array.from({ length: connections }, () => createClients(address, true));
+}
 
 type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
 

@@ -25,7 +25,8 @@ export const CORS_HEADERS: Record<string, string> = {
 const DEFAULT_TIMEOUT_MS = 60_000;
 
 export interface GatewayOptions {
-  clients: Clients;
+  /** One or more client sets (connections); requests take them in turn. */
+  clients: Clients[];
   routes: Route[];
   log: Logger;
   maxBodyBytes: number;
@@ -105,6 +106,7 @@ export function extractToken(req: http.IncomingMessage, query: URLSearchParams):
 export class Gateway {
   private readonly router: Router;
   readonly server: http.Server;
+  private turn = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     this.router = new Router(opts.routes);
@@ -151,7 +153,8 @@ export class Gateway {
         if (token !== null) md.set('authorization', `Bearer ${token}`);
       }
       const rawBody = method === 'GET' ? Buffer.alloc(0) : await readBody(req, this.opts.maxBodyBytes);
-      const clients = this.opts.clients;
+      const pool = this.opts.clients;
+      const clients = pool.length === 1 ? pool[0] : pool[this.turn++ % pool.length];
       const greq: GatewayRequest = {
         method,
         params,
@@ -189,7 +192,7 @@ export class Gateway {
   }
 
   private async health(res: http.ServerResponse, requestId: string): Promise<void> {
-    const health = this.opts.clients.health;
+    const health = this.opts.clients[0].health;
     const status = await new Promise<number>((ok) =>
       health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)),
     );

@@ -1,14 +1,16 @@
 /**
  * WORKERS=2: the entry point runs two worker processes on the same ports. Both serve, a worker
- * killed with SIGKILL is replaced, and SIGTERM stops everything with exit code 0.
+ * killed with SIGKILL is replaced, and SIGTERM stops everything with exit code 0. GATEWAY_WORKERS=1:
+ * the gateway runs in a process of its own and calls the worker over gRPC.
  */
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { spawnService, type ServiceProcess } from '../support/process';
-import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
+import { SHARED_SECRET, TEST_REDIS_URL, bearer, createDatabase, dbUrl, dropDatabase, grpcCall } from '../support/stack';
+import { createClients } from '../../src/gateway/grpc-clients';
 import { waitFor } from '../support/client';
 
 describe('WORKERS: several processes on the same ports', function () {
@@ -69,5 +71,69 @@ describe('WORKERS: several processes on the same ports', function () {
     svc.child.kill('SIGTERM');
     assert.equal(await svc.exited, 0);
     await waitFor(workerPids, (names) => names.length === 0);
+  });
+});
+
+describe('GATEWAY_WORKERS: the REST gateway in processes of its own', function () {
+  this.timeout(120_000);
+  let dbName: string;
+  let svc: ServiceProcess;
+  const name = `g${randomBytes(3).toString('hex')}`;
+  const base = () => `http://127.0.0.1:${svc.httpPort}`;
+  const readyOf = (instance: string) => svc.output.filter((l) => l.includes('"msg":"ready"') && l.includes(`"instance":"${instance}"`));
+
+  before(async () => {
+    dbName = await createDatabase();
+    svc = await spawnService({
+      DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, WORKERS: '1', GATEWAY_WORKERS: '1', INSTANCE_NAME: name,
+      SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+    });
+  });
+  after(async () => {
+    if (svc && svc.child.exitCode === null) svc.child.kill('SIGKILL');
+    if (dbName) await dropDatabase(dbName);
+  });
+
+  it('serves REST from the gateway process, which calls the worker over gRPC', async () => {
+    // The worker serves gRPC only, the gateway process HTTP only.
+    assert.match(readyOf(`${name}-1`)[0], /"httpPort":null/);
+    assert.match(readyOf(`${name}-gateway-1`)[0], /"grpcPort":0/);
+    const nonce = ((await (await fetch(`${base()}/_synapse/admin/v1/register`)).json()) as { nonce: string }).nonce;
+    const mac = createHmac('sha1', SHARED_SECRET).update(`${nonce}\0alice\0pass\0notadmin`).digest('hex');
+    const reg = await fetch(`${base()}/_synapse/admin/v1/register`, { method: 'POST', body: JSON.stringify({ nonce, username: 'alice', password: 'pass', mac }) });
+    assert.equal(reg.status, 200);
+    const token = ((await reg.json()) as { access_token: string }).access_token;
+    const auth = { authorization: `Bearer ${token}` };
+    const created = await fetch(`${base()}/_matrix/client/v3/createRoom`, { method: 'POST', headers: auth, body: JSON.stringify({ preset: 'public_chat' }) });
+    assert.equal(created.status, 200);
+    const roomId = ((await created.json()) as { room_id: string }).room_id;
+    const sent = await fetch(`${base()}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, { method: 'PUT', headers: auth, body: JSON.stringify({ msgtype: 'm.text', body: 'hi' }) });
+    assert.equal(sent.status, 200);
+    const eventId = ((await sent.json()) as { event_id: string }).event_id;
+    // The worker's own gRPC port answers for the same event.
+    const clients = createClients(`127.0.0.1:${svc.grpcPort}`);
+    try {
+      const got = await grpcCall(clients.rooms, clients.rooms.getEvent, { roomId, eventId }, bearer(token));
+      assert.equal(got.event?.eventId, eventId);
+    } finally {
+      clients.close();
+    }
+  });
+
+  it('replaces a gateway process that was killed', async () => {
+    // The gateway process is the primary's node child that serves no gRPC port.
+    const children = execFileSync('pgrep', ['-P', String(svc.child.pid)]).toString().trim().split('\n').map(Number)
+      .filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('esbuild'));
+    assert.equal(children.length, 2, 'a worker and a gateway process');
+    const gateway = children.find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('GRPC_ENABLED=false'));
+    assert.ok(gateway);
+    process.kill(gateway, 'SIGKILL');
+    await waitFor(() => Promise.resolve(readyOf(`${name}-gateway-1`).length), (n) => n === 2);
+    assert.equal(await fetch(`${base()}/health`).then((r) => r.status), 200);
+  });
+
+  it('stops every process on SIGTERM and exits 0', async () => {
+    svc.child.kill('SIGTERM');
+    assert.equal(await svc.exited, 0);
   });
 });

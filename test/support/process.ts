@@ -1,4 +1,8 @@
-/** Runs the real entry point (`src/main.ts`) as a child process and waits for its "ready" log line. */
+/**
+ * Runs the real entry point (`src/main.ts`) as a child process and waits until "ready" log lines
+ * have named both an HTTP and a gRPC port (one line for a full instance; with GATEWAY_WORKERS,
+ * a worker's line and a gateway process's line).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -20,6 +24,8 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
+  let httpPort = 0;
+  let grpcPort = 0;
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
   return new Promise((ok, ko) => {
     const timer = setTimeout(() => {
@@ -31,9 +37,12 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
         output.push(line);
         if (!line.startsWith('{')) continue;
         const rec = JSON.parse(line) as { msg?: string; httpPort?: number; grpcPort?: number };
-        if (rec.msg === 'ready') {
+        if (rec.msg !== 'ready') continue;
+        httpPort ||= rec.httpPort ?? 0;
+        grpcPort ||= rec.grpcPort ?? 0;
+        if (httpPort && grpcPort) {
           clearTimeout(timer);
-          ok({ child, httpPort: rec.httpPort!, grpcPort: rec.grpcPort!, output, exited });
+          ok({ child, httpPort, grpcPort, output, exited });
         }
       }
     };
