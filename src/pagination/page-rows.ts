@@ -26,6 +26,8 @@ export interface PageRow extends StoredEvent {
   redaction: StoredEvent | null;
   roomVersion: string | null;
   aggregations: AggregationRow | null;
+  /** The room's version when the sender is erased (their events may have to be shown pruned); else null. */
+  erasedSenderRoomVersion: string | null;
 }
 
 export interface ExtrasOptions {
@@ -70,8 +72,11 @@ export function pageColumns(x: string, opts: ExtrasOptions): { sql: string; para
       SELECT json_build_object('row', row_to_json(rd), 'room_version', (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id))
         FROM (SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ${x}.redacted_by) rd) END`;
   const aggs = opts.aggregationsFor === null ? 'NULL' : aggregationsSql(x);
+  // The emptiness check runs once per statement: while nobody is erased, rows cost no probe.
+  const erased = `CASE WHEN (SELECT EXISTS (SELECT 1 FROM erased_users)) AND EXISTS (SELECT 1 FROM erased_users u WHERE u.user_id = ${x}.sender)
+    THEN (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id) END`;
   return {
-    sql: `${cols}, p.content AS prev_content, p.sender AS prev_sender, ${redaction} AS redaction, ${aggs} AS aggs`,
+    sql: `${cols}, p.content AS prev_content, p.sender AS prev_sender, ${redaction} AS redaction, ${aggs} AS aggs, ${erased} AS erased_room_version`,
     params: opts.aggregationsFor === null ? [] : [opts.aggregationsFor, opts.aggregationsFor],
   };
 }
@@ -81,6 +86,7 @@ interface RawPageRow extends EventRow {
   prev_sender: string | null;
   redaction: { row: EventRow; room_version: string | null } | null;
   aggs: AggregationRow | null;
+  erased_room_version: string | null;
 }
 
 export function toPageRow(r: RawPageRow): PageRow {
@@ -91,6 +97,7 @@ export function toPageRow(r: RawPageRow): PageRow {
   e.redaction = r.redaction ? toStoredEvent(r.redaction.row) : null;
   e.roomVersion = r.redaction?.room_version ?? null;
   e.aggregations = r.aggs;
+  e.erasedSenderRoomVersion = r.erased_room_version;
   return e;
 }
 

@@ -176,7 +176,10 @@ export class PaginationService {
     if (this.viewHints.size > MAX_VIEW_HINTS) this.viewHints.delete(this.viewHints.keys().next().value as string);
   }
 
-  /** Presents rows with bundled aggregations and, for clients, `unsigned.membership`. */
+  /**
+   * Presents rows with bundled aggregations and, for clients, `unsigned.membership`; an erased
+   * sender's event is pruned for a client who was not joined when it was sent (spec §5.7 step 7).
+   */
   private async present(em: Em, reader: Reader, rows: PageRow[], timeline: VisibilityTimeline | null, extras: ExtrasOptions): Promise<EventView[]> {
     const views = await this.presenter.present(em, rows, reader, extras);
     if (timeline) {
@@ -184,6 +187,7 @@ export class PaginationService {
         const e = rows[i];
         const own = e.type === 'm.room.member' && e.stateKey === reader.userId ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : null;
         v.unsigned.membership = timeline.membershipAfter(posOf(e), own);
+        if (e.erasedSenderRoomVersion !== null && v.unsigned.membership !== 'join') this.presenter.prune(v, e, e.erasedSenderRoomVersion);
       });
     }
     return views;

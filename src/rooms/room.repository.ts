@@ -71,6 +71,12 @@ export class RoomRepository {
     return rows.map((r) => r.room_id);
   }
 
+  /** Rooms a local user is joined to, invited to or knocking on. */
+  async getActiveRoomIds(em: Em, userId: string): Promise<string[]> {
+    const rows = await sql<{ room_id: string }>(em, "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY room_id", [userId]);
+    return rows.map((r) => r.room_id);
+  }
+
   /** Joined members (local and remote) with their room profile. */
   async getJoinedMembers(em: Em, roomId: string): Promise<JoinedMember[]> {
     const rows = await sql<{ user_id: string; display_name: string | null; avatar_url: string | null }>(

@@ -151,6 +151,24 @@ export class RoomService {
   }
 
   /**
+   * Deactivation: the user leaves every room they are joined to, and withdraws every invite and
+   * knock, one leave event per room. A room that refuses (it was deleted meanwhile) is skipped.
+   * Returns the rooms left.
+   */
+  async partUser(em: Em, userId: string): Promise<string[]> {
+    const parted: string[] = [];
+    for (const roomId of await this.rooms.getActiveRoomIds(em, userId)) {
+      try {
+        await this.membership.update(em, userId, userId, roomId, 'leave');
+        parted.push(roomId);
+      } catch (err) {
+        if (!(err instanceof MatrixError)) throw err;
+      }
+    }
+    return parted;
+  }
+
+  /**
    * Forgets a room the user left or was banned from (400 "User <u> in room <r>" otherwise); may
    * schedule the forgotten-room purge (see MembershipService.forget).
    */

@@ -59,6 +59,31 @@ export class UserRepository {
     if (exceptTokenId === undefined) await em.nativeDelete(DeviceEntity, { userId });
   }
 
+  async isErased(em: Em, userId: string): Promise<boolean> {
+    const rows = await em.getConnection().execute<unknown[]>('SELECT 1 FROM erased_users WHERE user_id = ?', [userId]);
+    return rows.length > 0;
+  }
+
+  async setErased(em: Em, userId: string, erased: boolean): Promise<void> {
+    const text = erased ? 'INSERT INTO erased_users (user_id) VALUES (?) ON CONFLICT DO NOTHING' : 'DELETE FROM erased_users WHERE user_id = ?';
+    await em.getConnection().execute(text, [userId], 'run', em.getTransactionContext());
+  }
+
+  /** Deactivation's account changes, atomically (one statement). */
+  async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
+    await em.getConnection().execute(
+      `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = ?),
+        devices AS (DELETE FROM devices WHERE user_id = ?),
+        data AS (DELETE FROM account_data WHERE user_id = ?),
+        ignored AS (DELETE FROM ignored_users WHERE ignorer_user_id = ?),
+        erased AS (INSERT INTO erased_users (user_id) SELECT ? WHERE ?::boolean ON CONFLICT DO NOTHING)
+      UPDATE users SET deactivated = true, password_hash = NULL, displayname = CASE WHEN ?::boolean THEN NULL ELSE displayname END WHERE name = ?`,
+      [userId, userId, userId, userId, userId, erase, erase, userId],
+      'run',
+      em.getTransactionContext(),
+    );
+  }
+
   async insertNonce(em: Em, nonce: string, now: number, maxAgeMs: number): Promise<void> {
     await em.nativeDelete(RegistrationNonceEntity, { createdTs: { $lt: now - maxAgeMs } });
     await em.insert(RegistrationNonceEntity, { nonce, createdTs: now });

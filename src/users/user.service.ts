@@ -31,6 +31,7 @@ export interface UserView {
   isGuest: boolean;
   creationTs: number;
   userType: string | null;
+  erased: boolean;
 }
 
 export interface RegisterRequest {
@@ -164,13 +165,29 @@ export class UserService {
       if (input.displayname !== undefined) user.displayname = input.displayname;
       if (input.deactivated !== undefined) {
         if (input.deactivated && !user.deactivated) await this.repo.deleteAllSessions(em, user.name);
+        // Reactivating an erased account lifts the erasure, as Synapse does.
+        if (!input.deactivated && user.deactivated) await this.repo.setErased(em, user.name, false);
         user.deactivated = input.deactivated;
         if (input.deactivated) user.passwordHash = null;
       }
     }
     await em.flush();
     this.tokens.evictUser(input.userId);
-    return { user: toView(user), created };
+    return { user: toView(user, await this.repo.isErased(em, user.name)), created };
+  }
+
+  /**
+   * The account part of POST /_synapse/admin/v1/deactivate/<user_id>, in one statement: devices,
+   * tokens, account data and the ignore list are deleted, the password cleared and the account
+   * marked deactivated; with `erase`, also marked erased and the display name cleared. Leaving
+   * the user's rooms is the caller's part. 400 for invalid or remote ids, 404 "User not found".
+   */
+  async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
+    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+    await this.repo.deactivate(em, userId, erase);
+    this.tokens.evictUser(userId);
   }
 
   async getUser(em: Em, userId: string): Promise<UserView> {
@@ -178,7 +195,7 @@ export class UserService {
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only look up local users');
     const user = await this.repo.findUser(em, userId);
     if (!user) throw notFound('User not found');
-    return toView(user);
+    return toView(user, await this.repo.isErased(em, userId));
   }
 
   /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
@@ -194,6 +211,6 @@ export class UserService {
   }
 }
 
-function toView(u: UserEntity): UserView {
-  return { name: u.name, displayname: u.displayname, admin: u.admin, deactivated: u.deactivated, isGuest: u.isGuest, creationTs: Number(u.creationTs), userType: u.userType };
+function toView(u: UserEntity, erased: boolean): UserView {
+  return { name: u.name, displayname: u.displayname, admin: u.admin, deactivated: u.deactivated, isGuest: u.isGuest, creationTs: Number(u.creationTs), userType: u.userType, erased };
 }

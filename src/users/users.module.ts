@@ -10,6 +10,7 @@ import { authRoutes } from '../gateway/routes/auth.routes';
 import { serverRoutes } from '../gateway/routes/server.routes';
 import { userRoutes } from '../gateway/routes/users.routes';
 import type { AppModule, ModuleDeps } from '../module';
+import type { RoomService } from '../rooms/room.service';
 import { AccountDataService } from './account-data.service';
 
 export function createUsersModule(d: ModuleDeps): AppModule {
@@ -19,7 +20,10 @@ export function createUsersModule(d: ModuleDeps): AppModule {
       { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(d.adapter) },
       { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(d.adapter, d.users) },
       { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(d.adapter, new AccountDataService()) },
-      { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users) },
+      { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users, () => {
+        const rooms = d.registry.get('rooms') as RoomService;
+        return (em, userId) => rooms.partUser(em, userId);
+      }) },
     ],
     routes: [...serverRoutes, ...authRoutes, ...userRoutes],
   };

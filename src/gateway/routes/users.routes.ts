@@ -13,6 +13,7 @@ export function userJson(u: User | undefined): Record<string, unknown> {
     is_guest: u.isGuest,
     creation_ts: u.creationTs,
     user_type: u.userType ?? null,
+    erased: u.erased,
     locked: false,
     shadow_banned: false,
     threepids: [],
@@ -61,6 +62,16 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v2/users/{userId}',
     auth: 'admin',
     handler: async (r) => ({ body: userJson((await r.rpc(r.clients.userAdmin, 'getUser', { userId: r.params.userId })).user) }),
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/deactivate/{userId}',
+    auth: 'admin',
+    handler: async (r) => {
+      const erase = r.body(true).bool('erase');
+      const res = await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, erase });
+      return { body: { id_server_unbind_result: res.idServerUnbindResult } };
+    },
   },
   {
     method: 'POST',

@@ -1,5 +1,5 @@
 import type { User, UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
-import { requesterOf } from '../../context';
+import { requesterOf, type Ctx } from '../../context';
 import type { UserService, UserView } from '../../users/user.service';
 import type { CallAdapter } from '../adapter';
 
@@ -11,9 +11,13 @@ const toUser = (u: UserView): User => ({
   isGuest: u.isGuest,
   creationTs: u.creationTs,
   userType: u.userType ?? undefined,
+  erased: u.erased,
 });
 
-export function userAdminHandler(a: CallAdapter, users: UserService): UserAdminServiceServer {
+/** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
+export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
+
+export function userAdminHandler(a: CallAdapter, users: UserService, partUser: () => PartUser): UserAdminServiceServer {
   return {
     upsertUser: a.unary('admin', async (req, ctx) => {
       const { user, created } = await users.upsertUser(ctx.em, req);
@@ -23,5 +27,11 @@ export function userAdminHandler(a: CallAdapter, users: UserService): UserAdminS
     loginAsUser: a.unary('admin', async (req, ctx) => ({
       accessToken: await users.loginAsUser(ctx.em, requesterOf(ctx), req.userId, req.validUntilMs ?? null),
     })),
+    deactivateUser: a.unary('admin', async (req, ctx) => {
+      // The account first (the user can no longer act), then the rooms: an interrupted call is
+      // finished by repeating it.
+      await users.deactivate(ctx.em, req.userId, req.erase ?? false);
+      return { idServerUnbindResult: 'success', partedRoomIds: await partUser()(ctx.em, req.userId) };
+    }),
   };
 }

@@ -9,6 +9,7 @@ import { Migration20261122000006PaginationPurgeIndexes } from './20261122000006-
 import { Migration20261201000007AuthInvalidation } from './20261201000007-auth-invalidation';
 import { Migration20261201000008AccountData } from './20261201000008-account-data';
 import { Migration20261202000009WriteGuard } from './20261202000009-write-guard';
+import { Migration20261202000010ErasedUsers } from './20261202000010-erased-users';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000007AuthInvalidation', class: Migration20261201000007AuthInvalidation },
   { name: 'Migration20261201000008AccountData', class: Migration20261201000008AccountData },
   { name: 'Migration20261202000009WriteGuard', class: Migration20261202000009WriteGuard },
+  { name: 'Migration20261202000010ErasedUsers', class: Migration20261202000010ErasedUsers },
 ];

@@ -30,7 +30,11 @@ export interface User {
   deactivated: boolean;
   isGuest: boolean;
   creationTs: number;
-  userType?: string | undefined;
+  userType?:
+    | string
+    | undefined;
+  /** Deactivated with `erase` (cleared when the account is reactivated). */
+  erased: boolean;
 }
 
 export interface UpsertUserRequest {
@@ -68,6 +72,18 @@ export interface LoginAsUserResponse {
   accessToken: string;
 }
 
+export interface DeactivateUserRequest {
+  userId: string;
+  erase?: boolean | undefined;
+}
+
+export interface DeactivateUserResponse {
+  /** Always "success": no third-party identifiers are bound to identity servers here. */
+  idServerUnbindResult: string;
+  /** Rooms the user left (or whose invite or knock was withdrawn) during this call. */
+  partedRoomIds: string[];
+}
+
 function createBaseUser(): User {
   return {
     name: "",
@@ -77,6 +93,7 @@ function createBaseUser(): User {
     isGuest: false,
     creationTs: 0,
     userType: undefined,
+    erased: false,
   };
 }
 
@@ -102,6 +119,9 @@ export const User: MessageFns<User> = {
     }
     if (message.userType !== undefined) {
       writer.uint32(58).string(message.userType);
+    }
+    if (message.erased !== false) {
+      writer.uint32(64).bool(message.erased);
     }
     return writer;
   },
@@ -175,6 +195,14 @@ export const User: MessageFns<User> = {
             message.userType = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.erased = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -208,6 +236,7 @@ export const User: MessageFns<User> = {
         : isSet(object.user_type)
         ? globalThis.String(object.user_type)
         : undefined,
+      erased: isSet(object.erased) ? globalThis.Boolean(object.erased) : false,
     };
   },
 
@@ -234,6 +263,9 @@ export const User: MessageFns<User> = {
     if (message.userType !== undefined) {
       obj.userType = message.userType;
     }
+    if (message.erased !== false) {
+      obj.erased = message.erased;
+    }
     return obj;
   },
 
@@ -249,6 +281,7 @@ export const User: MessageFns<User> = {
     message.isGuest = object.isGuest ?? false;
     message.creationTs = object.creationTs ?? 0;
     message.userType = object.userType ?? undefined;
+    message.erased = object.erased ?? false;
     return message;
   },
 };
@@ -808,6 +841,188 @@ export const LoginAsUserResponse: MessageFns<LoginAsUserResponse> = {
   },
 };
 
+function createBaseDeactivateUserRequest(): DeactivateUserRequest {
+  return { userId: "", erase: undefined };
+}
+
+export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
+  encode(message: DeactivateUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.erase !== undefined) {
+      writer.uint32(16).bool(message.erase);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeactivateUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeactivateUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.erase = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeactivateUserRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      erase: isSet(object.erase) ? globalThis.Boolean(object.erase) : undefined,
+    };
+  },
+
+  toJSON(message: DeactivateUserRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.erase !== undefined) {
+      obj.erase = message.erase;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeactivateUserRequest>): DeactivateUserRequest {
+    return DeactivateUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeactivateUserRequest>): DeactivateUserRequest {
+    const message = createBaseDeactivateUserRequest();
+    message.userId = object.userId ?? "";
+    message.erase = object.erase ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDeactivateUserResponse(): DeactivateUserResponse {
+  return { idServerUnbindResult: "", partedRoomIds: [] };
+}
+
+export const DeactivateUserResponse: MessageFns<DeactivateUserResponse> = {
+  encode(message: DeactivateUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.idServerUnbindResult !== "") {
+      writer.uint32(10).string(message.idServerUnbindResult);
+    }
+    for (const v of message.partedRoomIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeactivateUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeactivateUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.idServerUnbindResult = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partedRoomIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeactivateUserResponse {
+    return {
+      idServerUnbindResult: isSet(object.idServerUnbindResult)
+        ? globalThis.String(object.idServerUnbindResult)
+        : isSet(object.id_server_unbind_result)
+        ? globalThis.String(object.id_server_unbind_result)
+        : "",
+      partedRoomIds: globalThis.Array.isArray(object?.partedRoomIds)
+        ? object.partedRoomIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.parted_room_ids)
+        ? object.parted_room_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeactivateUserResponse): unknown {
+    const obj: any = {};
+    if (message.idServerUnbindResult !== "") {
+      obj.idServerUnbindResult = message.idServerUnbindResult;
+    }
+    if (message.partedRoomIds?.length) {
+      obj.partedRoomIds = message.partedRoomIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeactivateUserResponse>): DeactivateUserResponse {
+    return DeactivateUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeactivateUserResponse>): DeactivateUserResponse {
+    const message = createBaseDeactivateUserResponse();
+    message.idServerUnbindResult = object.idServerUnbindResult ?? "";
+    message.partedRoomIds = object.partedRoomIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * User administration (`/_synapse/admin/v2/users/<user_id>`, `/_synapse/admin/v1/users/<user_id>/login`).
  * Every method needs a server-admin credential.
@@ -844,6 +1059,24 @@ export const UserAdminServiceService = {
     responseSerialize: (value: LoginAsUserResponse): Buffer => Buffer.from(LoginAsUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LoginAsUserResponse => LoginAsUserResponse.decode(value),
   },
+  /**
+   * Deactivates a local user (`POST /_synapse/admin/v1/deactivate/<user_id>`): every device and
+   * token is removed, the password cleared, account data deleted, and the user leaves every room
+   * they are joined to, invited to or knocking on. With `erase`, the user is also marked erased:
+   * the display name is cleared and their events are shown pruned to readers who were not joined
+   * when they were sent. Repeating the call finishes a deactivation that was interrupted.
+   */
+  deactivateUser: {
+    path: "/synapse.admin.v1.UserAdminService/DeactivateUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeactivateUserRequest): Buffer =>
+      Buffer.from(DeactivateUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeactivateUserRequest => DeactivateUserRequest.decode(value),
+    responseSerialize: (value: DeactivateUserResponse): Buffer =>
+      Buffer.from(DeactivateUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeactivateUserResponse => DeactivateUserResponse.decode(value),
+  },
 } as const;
 
 export interface UserAdminServiceServer extends UntypedServiceImplementation {
@@ -853,6 +1086,14 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
   getUser: handleUnaryCall<GetUserRequest, GetUserResponse>;
   /** Mints an access token for another local user (no device is created). */
   loginAsUser: handleUnaryCall<LoginAsUserRequest, LoginAsUserResponse>;
+  /**
+   * Deactivates a local user (`POST /_synapse/admin/v1/deactivate/<user_id>`): every device and
+   * token is removed, the password cleared, account data deleted, and the user leaves every room
+   * they are joined to, invited to or knocking on. With `erase`, the user is also marked erased:
+   * the display name is cleared and their events are shown pruned to readers who were not joined
+   * when they were sent. Repeating the call finishes a deactivation that was interrupted.
+   */
+  deactivateUser: handleUnaryCall<DeactivateUserRequest, DeactivateUserResponse>;
 }
 
 export interface UserAdminServiceClient extends Client {
@@ -903,6 +1144,28 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LoginAsUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deactivates a local user (`POST /_synapse/admin/v1/deactivate/<user_id>`): every device and
+   * token is removed, the password cleared, account data deleted, and the user leaves every room
+   * they are joined to, invited to or knocking on. With `erase`, the user is also marked erased:
+   * the display name is cleared and their events are shown pruned to readers who were not joined
+   * when they were sent. Repeating the call finishes a deactivation that was interrupted.
+   */
+  deactivateUser(
+    request: DeactivateUserRequest,
+    callback: (error: ServiceError | null, response: DeactivateUserResponse) => void,
+  ): ClientUnaryCall;
+  deactivateUser(
+    request: DeactivateUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeactivateUserResponse) => void,
+  ): ClientUnaryCall;
+  deactivateUser(
+    request: DeactivateUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeactivateUserResponse) => void,
   ): ClientUnaryCall;
 }
 
