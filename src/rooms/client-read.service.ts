@@ -9,7 +9,8 @@ import { badRequest, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
 import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../pagination/stream-token';
 import { EventRepository } from './event.repository';
-import type { EventSerializer, EventView } from './event.serializer';
+import { prunedContent, type EventSerializer, type EventView } from './event.serializer';
+import { roomVersionOf } from './room-versions';
 import { isEventVisible } from './event-visibility';
 import { RoomRepository } from './room.repository';
 import type { JoinedMember, StoredEvent } from './room.types';
@@ -80,27 +81,43 @@ export class ClientReadService {
    */
   async getEvent(em: Em, requester: Requester, roomId: string, eventId: string): Promise<EventView> {
     const e = await this.events.getEvent(em, eventId);
-    if (!e || e.roomId !== roomId || !(await this.canSee(em, requester.userId, e))) throw notFound('Event not found.');
-    return (await this.serializer.serialize(em, [e], { requester }))[0];
+    const seen = e && e.roomId === roomId ? await this.sight(em, requester.userId, e) : null;
+    if (!e || !seen?.visible) throw notFound('Event not found.');
+    const [view] = await this.serializer.serialize(em, [e], { requester });
+    // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
+    if (seen.membership !== 'join' && (await this.rooms.isUserErased(em, e.sender))) {
+      const room = await this.rooms.getRoom(em, roomId);
+      view.content = prunedContent(roomVersionOf(room?.roomVersion ?? '10'), e.type, e.content);
+      delete view.unsigned.prev_content;
+      delete view.unsigned.prev_sender;
+    }
+    return view;
   }
 
   /** Whether one event passes the client visibility rules for the user. */
   async canSee(em: Em, userId: string, e: StoredEvent): Promise<boolean> {
+    return (await this.sight(em, userId, e)).visible;
+  }
+
+  /** The visibility decision for one event, with the user's membership after it (null when none). */
+  private async sight(em: Em, userId: string, e: StoredEvent): Promise<{ visible: boolean; membership: string | null }> {
     const local = await this.rooms.getLocalMembership(em, e.roomId, userId);
     const state = await this.events.getStateAt(em, e.roomId, e.streamOrdering, { types: ['m.room.history_visibility', 'm.room.member'], memberKeys: [userId] });
     const hv = state.find((s) => s.type === 'm.room.history_visibility');
     const member = state.find((s) => s.type === 'm.room.member');
     const replaced = e.replacesState ? await this.events.getContents(em, [e.replacesState]) : new Map();
     const prev = e.replacesState ? replaced.get(e.replacesState)?.content : undefined;
-    return isEventVisible(e, userId, {
+    const membership = typeof member?.content.membership === 'string' ? member.content.membership : null;
+    const visible = isEventVisible(e, userId, {
       visibility: typeof hv?.content.history_visibility === 'string' ? hv.content.history_visibility : null,
       previousVisibility: typeof prev?.history_visibility === 'string' ? prev.history_visibility : null,
-      membership: typeof member?.content.membership === 'string' ? member.content.membership : null,
+      membership,
       previousMembership: typeof prev?.membership === 'string' ? prev.membership : null,
       peeking: local?.membership !== 'join',
       maxLifetimeMs: await this.maxLifetime(em, e.roomId),
       now: Date.now(),
     });
+    return { visible, membership };
   }
 
   /** The room's effective retention max_lifetime (spec §8.2): null when retention is off or unset. */

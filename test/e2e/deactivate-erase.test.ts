@@ -1,6 +1,6 @@
 /**
  * POST /_synapse/admin/v1/deactivate/<user_id> through the gateway and over gRPC, and erased
- * senders in /messages (spec §5.7 step 7): an erased user's events are shown pruned to readers
+ * senders in /messages and GET /event (spec §5.7 step 7): an erased user's events are shown pruned to readers
  * who were not joined when they were sent, in full to those who were, and in full to admins.
  */
 import { strict as assert } from 'node:assert';
@@ -98,6 +98,10 @@ describe('Deactivation and erasure', () => {
     assert.deepEqual(byId(early, secret).content, { msgtype: 'm.text', body: 'my secret' }, 'a reader joined at the time sees it in full');
     const asAdmin = (await messages(s, admin.token, room, { dir: 'b', limit: 50 }, true)).body.chunk as Ev[];
     assert.equal(byId(asAdmin, secret).content.body, 'my secret');
+    // GET /event applies the same rule.
+    const one = (u: TestUser) => http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(secret)}`, { token: u.token });
+    assert.deepEqual((await one(newcomer)).body.content, {});
+    assert.equal((await one(resident)).body.content.body, 'my secret');
     // The gRPC page (typed events) agrees with the REST body.
     const res = await grpcCall(s.clients.pagination, s.clients.pagination.getRoomMessages, { query: { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 50, format: EventFormat.EVENT_FORMAT_UNSPECIFIED } }, bearer(newcomer.token));
     const ev = res.page?.chunk.find((e) => e.eventId === secret);
