@@ -38,9 +38,11 @@ export function tokenFromMetadata(md: grpc.Metadata): string | null {
 /** Checks the credential against the method's auth level (spec §0.5 order). */
 export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel): Promise<Requester | null> {
   const token = tokenFromMetadata(md);
-  if (level === 'none') return token ? users.authenticate(ctx.em, token).catch(() => null) : null;
+  // The EntityManager is forked only if the token has to be looked up (not for a cached one).
+  const em = () => ctx.em;
+  if (level === 'none') return token ? users.authenticate(em, token).catch(() => null) : null;
   if (!token) throw new MatrixError(401, 'Missing access token', Codes.MISSING_TOKEN);
-  const requester = await users.authenticate(ctx.em, token);
+  const requester = await users.authenticate(em, token);
   if (level === 'admin') {
     if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);
@@ -94,15 +96,19 @@ export class CallAdapter {
   constructor(private readonly deps: AdapterDeps) {}
 
   /**
-   * The call's context. The EntityManager fork and the child logger are made on first use (many
-   * calls need neither); the abort reason is only built for a call that is really cancelled
-   * (grpc-js also reports the end of a finished call as a cancellation).
+   * The call's context. The EntityManager fork, the child logger and the abort signal are made on
+   * first use (many calls need none of them); the abort reason is only built for a call that is
+   * really cancelled (grpc-js also reports the end of a finished call as a cancellation).
    */
   private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean) {
     const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
-    const controller = new AbortController();
+    // The AbortController is made only for a call whose handler asks for its signal.
+    let controller: AbortController | null = null;
+    let cancelled = false;
     call.on('cancelled', () => {
-      if (!finished()) controller.abort(new MatrixError(499, 'Request cancelled'));
+      if (finished()) return;
+      cancelled = true;
+      controller?.abort(new MatrixError(499, 'Request cancelled'));
     });
     const { orm, log } = this.deps;
     let em: Ctx['em'] | null = null;
@@ -115,7 +121,13 @@ export class CallAdapter {
         return (child ??= log.child({ requestId, method }));
       },
       requester: null,
-      signal: controller.signal,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (cancelled) controller.abort(new MatrixError(499, 'Request cancelled'));
+        }
+        return controller.signal;
+      },
       requestId,
     };
     ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level);

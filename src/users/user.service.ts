@@ -62,14 +62,17 @@ export class UserService {
     private readonly repo = new UserRepository(),
   ) {}
 
-  /** Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. */
-  async authenticate(em: Em, token: string): Promise<Requester> {
+  /**
+   * Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. `em` is
+   * called only when the token is not served from memory.
+   */
+  async authenticate(em: () => Em, token: string): Promise<Requester> {
     const hash = hashToken(token);
     const key = hash.toString('hex');
     let owner = this.tokens.get(key);
     if (!owner) {
       const mark = this.tokens.mark();
-      owner = await this.repo.findTokenOwner(em, hash);
+      owner = await this.repo.findTokenOwner(em(), hash);
       if (owner) this.tokens.set(key, owner, mark);
     }
     if (!owner) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
