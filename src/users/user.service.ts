@@ -147,13 +147,18 @@ export class UserService {
     this.tokens.evictUser(requester.userId);
   }
 
-  /** PUT /_synapse/admin/v2/users/<user_id>: create or modify a local user. */
-  async upsertUser(em: Em, input: UpsertUserInput): Promise<{ user: UserView; created: boolean }> {
+  /**
+   * PUT /_synapse/admin/v2/users/<user_id>: create or modify a local user. Deactivating an active
+   * user does what the deactivate endpoint does to the account (`deactivated` in the result: the
+   * caller then parts the user from their rooms).
+   */
+  async upsertUser(em: Em, input: UpsertUserInput): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
     if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${input.userId}`, Codes.INVALID_PARAM);
     if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
     if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
     let user = await this.repo.findUser(em, input.userId);
     const created = !user;
+    let deactivated = false;
     if (!user) {
       const localpart = localpartOf(input.userId);
       await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null);
@@ -167,7 +172,10 @@ export class UserService {
       if (input.admin !== undefined) user.admin = input.admin;
       if (input.displayname !== undefined) user.displayname = input.displayname;
       if (input.deactivated !== undefined) {
-        if (input.deactivated && !user.deactivated) await this.repo.deleteAllSessions(em, user.name);
+        if (input.deactivated && !user.deactivated) {
+          await this.repo.deactivate(em, user.name, false);
+          deactivated = true;
+        }
         // Reactivating an erased account lifts the erasure, as Synapse does.
         if (!input.deactivated && user.deactivated) await this.repo.setErased(em, user.name, false);
         user.deactivated = input.deactivated;
@@ -176,7 +184,7 @@ export class UserService {
     }
     await em.flush();
     this.tokens.evictUser(input.userId);
-    return { user: toView(user, await this.repo.isErased(em, user.name)), created };
+    return { user: toView(user, await this.repo.isErased(em, user.name)), created, deactivated };
   }
 
   /**

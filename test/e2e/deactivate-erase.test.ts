@@ -68,6 +68,17 @@ describe('Deactivation and erasure', () => {
     assert.equal((await deactivate(s, admin, target.userId, { erase: false })).status, 200);
   });
 
+  it('PUT /_synapse/admin/v2/users with deactivated: true also leaves the rooms', async () => {
+    const owner = await registerUser(s, uniq('deputowner'));
+    const target = await registerUser(s, uniq('deputtarget'));
+    const room = await createRoom(s, owner.token, { preset: 'public_chat' });
+    await join(s, target.token, room);
+    const res = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, { token: admin.token, body: { deactivated: true } });
+    assert.deepEqual([res.status, res.body.deactivated], [200, true]);
+    assert.equal(await membershipOf(s, owner.token, room, target.userId), 'leave');
+    assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: target.token })).status, 401);
+  });
+
   it('erase marks the user erased and clears the display name; reactivation lifts the erasure', async () => {
     const target = await registerUser(s, uniq('deerase'));
     assert.equal((await deactivate(s, admin, target.userId, { erase: true })).status, 200);

@@ -20,7 +20,9 @@ export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
 export function userAdminHandler(a: CallAdapter, users: UserService, partUser: () => PartUser): UserAdminServiceServer {
   return {
     upsertUser: a.unary('admin', async (req, ctx) => {
-      const { user, created } = await users.upsertUser(ctx.em, req);
+      const { user, created, deactivated } = await users.upsertUser(ctx.em, req);
+      // As with DeactivateUser, a deactivated user leaves their rooms.
+      if (deactivated) await partUser()(ctx.em, req.userId);
       return { user: toUser(user), created };
     }),
     getUser: a.unary('admin', async (req, ctx) => ({ user: toUser(await users.getUser(ctx.em, req.userId)) })),
