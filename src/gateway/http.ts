@@ -61,7 +61,7 @@ function send(res: http.ServerResponse, status: number, body: unknown, requestId
   res.writeHead(status, {
     ...CORS_HEADERS,
     'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(payload),
+    'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength,
     'Cache-Control': 'no-cache, no-store, must-revalidate',
     'Synapse-Trace-Id': requestId,
   });

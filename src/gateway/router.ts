@@ -19,8 +19,9 @@ export interface RouteResult {
 }
 
 /** A response body that is already JSON text (assembled from JSON received upstream). */
+/** A body that is already JSON: text, or its UTF-8 bytes (sent as they are). */
 export class RawJson {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string | Uint8Array) {}
 }
 
 type Last<T> = T extends { (...a: infer A): infer R } ? (...a: A) => R : never;

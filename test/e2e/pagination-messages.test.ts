@@ -464,7 +464,7 @@ describe('PaginationService over gRPC', () => {
     const query = { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 3, format: EventFormat.EVENT_FORMAT_CLIENT, asJsonBody: true };
     const res = await grpcCall(p, p.getRoomMessages, { query }, bearer(user.token));
     assert.deepEqual(res.page?.chunk, []);
-    const body = JSON.parse(res.page?.jsonBody ?? 'null');
+    const body = JSON.parse(Buffer.from(res.page?.jsonBody ?? 'null').toString());
     const rest = await messages(s, user.token, room, { dir: 'b', limit: 3 });
     for (const e of [...body.chunk, ...rest.body.chunk]) delete e.unsigned.age;
     for (const e of [...body.chunk, ...rest.body.chunk]) delete e.age;
@@ -472,7 +472,7 @@ describe('PaginationService over gRPC', () => {
     assert.equal(body.chunk[0].content.body, 'rendered');
     assert.equal(body.chunk[0].user_id, user.userId);
     const fed = await grpcCall(p, p.getRoomMessages, { query: { ...query, format: EventFormat.EVENT_FORMAT_FEDERATION } }, bearer(user.token));
-    const pdu = JSON.parse(fed.page?.jsonBody ?? 'null').chunk[0];
+    const pdu = JSON.parse(Buffer.from(fed.page?.jsonBody ?? 'null').toString()).chunk[0];
     assert.ok(Array.isArray(pdu.prev_events) && typeof pdu.hashes.sha256 === 'string' && !('user_id' in pdu));
     const typed = await grpcCall(p, p.getRoomMessages, { query: { ...query, asJsonBody: false } }, bearer(user.token));
     assert.equal(typed.page?.jsonBody, undefined);

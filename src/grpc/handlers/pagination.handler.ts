@@ -30,11 +30,11 @@ const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
 });
 
 /** The client-server API's /messages body: `chunk`, `start`, then `end` and `state` when present. */
-function jsonBody(p: MessagesPage, format: EventFormat): string {
+function jsonBody(p: MessagesPage, format: EventFormat): Buffer {
   const body: Record<string, unknown> = { chunk: p.chunk.map((e) => presentWithRelations(e, format)), start: p.start };
   if (p.end !== null) body.end = p.end;
   if (p.state.length > 0) body.state = p.state.map((e) => presentWithRelations(e, format));
-  return JSON.stringify(body);
+  return Buffer.from(JSON.stringify(body));
 }
 
 const toPage = (p: MessagesPage, asJsonBody: boolean): MessagesPageMsg => {

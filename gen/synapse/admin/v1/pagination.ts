@@ -138,8 +138,11 @@ export interface MessagesPage {
   state: Event[];
   /** The format the events are to be rendered in. */
   format: EventFormat;
-  /** With `as_json_body`: the whole page as JSON text, and `chunk` and `state` left empty. */
-  jsonBody?: string | undefined;
+  /**
+   * With `as_json_body`: the whole page as UTF-8 JSON text, and `chunk` and `state` left empty.
+   * Bytes, so the gateway can pass it on as received (no decoding and re-encoding of the text).
+   */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface GetRoomMessagesRequest {
@@ -437,7 +440,7 @@ export const MessagesPage: MessageFns<MessagesPage> = {
       writer.uint32(40).int32(message.format);
     }
     if (message.jsonBody !== undefined) {
-      writer.uint32(50).string(message.jsonBody);
+      writer.uint32(50).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -500,7 +503,7 @@ export const MessagesPage: MessageFns<MessagesPage> = {
               break;
             }
 
-            message.jsonBody = reader.string();
+            message.jsonBody = Buffer.from(reader.bytes());
             continue;
           }
         }
@@ -523,9 +526,9 @@ export const MessagesPage: MessageFns<MessagesPage> = {
       state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
       format: isSet(object.format) ? eventFormatFromJSON(object.format) : 0,
       jsonBody: isSet(object.jsonBody)
-        ? globalThis.String(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
         : isSet(object.json_body)
-        ? globalThis.String(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
         : undefined,
     };
   },
@@ -548,7 +551,7 @@ export const MessagesPage: MessageFns<MessagesPage> = {
       obj.format = eventFormatToJSON(message.format);
     }
     if (message.jsonBody !== undefined) {
-      obj.jsonBody = message.jsonBody;
+      obj.jsonBody = base64FromBytes(message.jsonBody);
     }
     return obj;
   },
@@ -1719,6 +1722,14 @@ export const PaginationServiceClient = makeGenericClientConstructor(
   service: typeof PaginationServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
