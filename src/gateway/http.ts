@@ -153,8 +153,7 @@ export class Gateway {
         if (token !== null) md.set('authorization', `Bearer ${token}`);
       }
       const rawBody = method === 'GET' ? Buffer.alloc(0) : await readBody(req, this.opts.maxBodyBytes);
-      const pool = this.opts.clients;
-      const clients = pool.length === 1 ? pool[0] : pool[this.turn++ % pool.length];
+      const clients = this.opts.clients[this.turn++ % this.opts.clients.length];
       const greq: GatewayRequest = {
         method,
         params,

@@ -18,7 +18,6 @@ export interface RouteResult {
   body: unknown;
 }
 
-/** A response body that is already JSON text (assembled from JSON received upstream). */
 /** A body that is already JSON: text, or its UTF-8 bytes (sent as they are). */
 export class RawJson {
   constructor(readonly text: string | Uint8Array) {}

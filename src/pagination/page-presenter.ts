@@ -36,18 +36,6 @@ export class PagePresenter {
     return view;
   }
 
-  /**
-   * The pruned form of an event (an erased sender's, for a reader who was not joined): content
-   * reduced to what the room version keeps on redaction; no previous state content and no
-   * bundled aggregations.
-   */
-  prune(view: EventView, r: PageRow, roomVersion: string): void {
-    view.content = prunedContent(roomVersionOf(roomVersion), r.type, r.content);
-    delete view.unsigned.prev_content;
-    delete view.unsigned.prev_sender;
-    delete view.unsigned['m.relations'];
-  }
-
   /** Rows in order, with their bundled aggregations (one more statement only when a bundle names events). */
   async present(em: Em, rows: PageRow[], requester: Requester, extras: ExtrasOptions): Promise<EventView[]> {
     const now = Date.now();

@@ -15,7 +15,7 @@
 import type { Ctx } from '../context';
 import { MatrixError, Codes } from '../errors';
 import type { Em } from '../infra/orm';
-import type { EventView } from '../rooms/event.serializer';
+import { pruneView, type EventView } from '../rooms/event.serializer';
 import type { RoomService } from '../rooms/room.service';
 import type { StoredEvent } from '../rooms/room.types';
 import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './event-filter';
@@ -187,7 +187,7 @@ export class PaginationService {
         const e = rows[i];
         const own = e.type === 'm.room.member' && e.stateKey === reader.userId ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : null;
         v.unsigned.membership = timeline.membershipAfter(posOf(e), own);
-        if (e.erasedSenderRoomVersion !== null && v.unsigned.membership !== 'join') this.presenter.prune(v, e, e.erasedSenderRoomVersion);
+        if (e.erasedSenderRoomVersion !== null && v.unsigned.membership !== 'join') pruneView(v, e.erasedSenderRoomVersion, e);
       });
     }
     return views;

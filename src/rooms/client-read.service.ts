@@ -9,8 +9,8 @@ import { badRequest, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
 import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../pagination/stream-token';
 import { EventRepository } from './event.repository';
-import { prunedContent, type EventSerializer, type EventView } from './event.serializer';
-import { roomVersionOf } from './room-versions';
+import { pruneView, type EventSerializer, type EventView } from './event.serializer';
+import { UserRepository } from '../users/user.repository';
 import { isEventVisible } from './event-visibility';
 import { RoomRepository } from './room.repository';
 import type { JoinedMember, StoredEvent } from './room.types';
@@ -34,6 +34,7 @@ export class ClientReadService {
     private readonly serializer: EventSerializer,
     private readonly rooms = new RoomRepository(),
     private readonly events = new EventRepository(),
+    private readonly users = new UserRepository(),
   ) {}
 
   /**
@@ -85,11 +86,8 @@ export class ClientReadService {
     if (!e || !seen?.visible) throw notFound('Event not found.');
     const [view] = await this.serializer.serialize(em, [e], { requester });
     // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
-    if (seen.membership !== 'join' && (await this.rooms.isUserErased(em, e.sender))) {
-      const room = await this.rooms.getRoom(em, roomId);
-      view.content = prunedContent(roomVersionOf(room?.roomVersion ?? '10'), e.type, e.content);
-      delete view.unsigned.prev_content;
-      delete view.unsigned.prev_sender;
+    if (seen.membership !== 'join' && (await this.users.isErased(em, e.sender))) {
+      pruneView(view, (await this.rooms.getRoom(em, roomId))?.roomVersion ?? '10', e);
     }
     return view;
   }

@@ -35,6 +35,17 @@ export interface SerializeOptions {
   requester?: { userId: string; deviceId?: string | null; tokenId?: number | null } | null;
 }
 
+/**
+ * Shows an event in its pruned form (an erased sender's, to a reader who was not joined when it was
+ * sent): the content a redaction keeps, and no previous state content or bundled aggregations.
+ */
+export function pruneView(view: EventView, roomVersion: string, e: { type: string; content: Json }): void {
+  view.content = prunedContent(roomVersionOf(roomVersion), e.type, e.content);
+  delete view.unsigned.prev_content;
+  delete view.unsigned.prev_sender;
+  delete view.unsigned['m.relations'];
+}
+
 /** The content kept by a redaction (Synapse's prune_event_dict). */
 export function prunedContent(version: RoomVersion, type: string, content: Json): Json {
   const keep = (...keys: string[]) => Object.fromEntries(keys.filter((k) => k in content).map((k) => [k, content[k]]));

@@ -71,11 +71,6 @@ export class RoomRepository {
     return rows.map((r) => r.room_id);
   }
 
-  /** Whether the user was deactivated with erasure. */
-  async isUserErased(em: Em, userId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM erased_users WHERE user_id = ?', [userId])).length > 0;
-  }
-
   /** Rooms a local user is joined to, invited to or knocking on. */
   async getActiveRoomIds(em: Em, userId: string): Promise<string[]> {
     const rows = await sql<{ room_id: string }>(em, "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY room_id", [userId]);

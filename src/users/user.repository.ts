@@ -64,9 +64,9 @@ export class UserRepository {
     return rows.length > 0;
   }
 
-  async setErased(em: Em, userId: string, erased: boolean): Promise<void> {
-    const text = erased ? 'INSERT INTO erased_users (user_id) VALUES (?) ON CONFLICT DO NOTHING' : 'DELETE FROM erased_users WHERE user_id = ?';
-    await em.getConnection().execute(text, [userId], 'run', em.getTransactionContext());
+  /** Lifts an erasure (the account is reactivated); deactivate() sets it. */
+  async clearErased(em: Em, userId: string): Promise<void> {
+    await em.getConnection().execute('DELETE FROM erased_users WHERE user_id = ?', [userId], 'run', em.getTransactionContext());
   }
 
   /** Deactivation's account changes, atomically (one statement). */

@@ -177,7 +177,7 @@ export class UserService {
           deactivated = true;
         }
         // Reactivating an erased account lifts the erasure, as Synapse does.
-        if (!input.deactivated && user.deactivated) await this.repo.setErased(em, user.name, false);
+        if (!input.deactivated && user.deactivated) await this.repo.clearErased(em, user.name);
         user.deactivated = input.deactivated;
         if (input.deactivated) user.passwordHash = null;
       }
