@@ -331,7 +331,9 @@ export class RedisLockManager extends BaseLockManager {
     const reason = unavailable('Lock manager is shutting down');
     this.closing.abort(reason);
     await Promise.all([...this.held].map((h) => h.revoke(reason)));
-    await Promise.all(this.subscribers.map((s) => s.quit().catch(() => s.disconnect())));
+    // Subscribers have nothing to flush. QUIT could wait forever: with a node down, it queues
+    // behind a queued SUBSCRIBE in the offline queue, which never drains.
+    for (const s of this.subscribers) s.disconnect();
   }
 
   /** Logged when a held lease is lost; the holder learns it through its signal. */
