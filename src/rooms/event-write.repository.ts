@@ -281,7 +281,7 @@ export class EventWriteRepository {
       });
       ctes.push(`w${ctes.length} AS (${text})`);
     };
-    if (w.guards.length > 0) add(GUARD, w.guards, (g) => g.room_id as string);
+    if (w.guards.length > 0) add(w.guards.length === 1 ? GUARD : GUARD_IN_ROOM_ORDER, w.guards, (g) => g.room_id as string);
     for (const p of PARTS) {
       const rows = w[p.key] as Json[];
       if (rows.length > 0) add(p.cte, rows, p.ids);
@@ -302,10 +302,9 @@ export class EventWriteRepository {
       const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${result} AS guarded`), params);
       return Number(rows[0]?.guarded ?? 0);
     } catch (err) {
-      // Outside a transaction, a partly held guard (or a deadlock between two such writes) is a lost
-      // race like any other: nothing was written and the caller retries with the rooms locked.
-      const code = (err as { code?: string }).code;
-      if (!em.getTransactionContext() && (code === PARTIAL_GUARD || code === DEADLOCK_DETECTED)) return 0;
+      // Outside a transaction, a partly held guard is a lost race like any other: nothing was
+      // written and the caller retries with the rooms locked.
+      if (!em.getTransactionContext() && (err as { code?: string }).code === PARTIAL_GUARD) return 0;
       throw err;
     }
   }
@@ -313,7 +312,15 @@ export class EventWriteRepository {
 
 /** SQLSTATE raised by event_write_guards_hold (migration 0009). */
 const PARTIAL_GUARD = 'SR001';
-const DEADLOCK_DETECTED = '40P01';
 
 const GUARD = `UPDATE rooms r SET last_depth = x.new_depth FROM json_to_recordset(?::json) AS x(room_id text, old_depth bigint, new_depth bigint)
   WHERE r.room_id = ANY({IDS}) AND r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;
+/**
+ * The guard of several rooms. Their rows are locked in room id order first, as the locking pass
+ * (lockRooms) does: the UPDATE alone would lock them in whatever order its plan visits them, and
+ * an optimistic write and a locking transaction over the same rooms could then deadlock. Every
+ * row the UPDATE changes has been locked by the ordered subquery before.
+ */
+const GUARD_IN_ROOM_ORDER = `UPDATE rooms r SET last_depth = x.new_depth FROM json_to_recordset(?::json) AS x(room_id text, old_depth bigint, new_depth bigint),
+    (SELECT room_id FROM rooms WHERE room_id = ANY({IDS}) ORDER BY room_id FOR UPDATE) l
+  WHERE r.room_id = l.room_id AND r.room_id = x.room_id AND r.last_depth = x.old_depth RETURNING r.room_id`;

@@ -224,8 +224,10 @@ describe('RoomService', () => {
       const [a, b] = await Promise.all([1, 2].map(async () => (await rooms.createRoom(s.app.orm.em.fork(), alice.userId, { preset: 'public_chat' })).roomId));
       const repo = new EventWriteRepository();
       const fork = s.app.orm.em.fork();
-      const stream = Number((await fork.getConnection().execute<any[]>("SELECT nextval('events_stream_seq') AS n"))[0].n);
-      const event = (roomId: string, id: string) => ({ event_id: id, room_id: roomId, type: 'm.room.message', state_key: null, sender: alice.userId, content: { body: 'x' }, origin_server_ts: 1, received_ts: 1, depth: 6, stream_ordering: stream + (roomId === a ? 0 : 1), prev_events: [], auth_events: [], redacts: null, replaces_state: null, redacted_by: null, txn_scope: null, txn_id: null, contains_url: false, labels: [] });
+      // Stream orderings come from the sequence, so no other write can be given the same ones.
+      const streams = (await fork.getConnection().execute<any[]>("SELECT nextval('events_stream_seq') AS n FROM generate_series(1, 4)")).map((r) => Number(r.n));
+      const stream = streams[0];
+      const event = (roomId: string, id: string) => ({ event_id: id, room_id: roomId, type: 'm.room.message', state_key: null, sender: alice.userId, content: { body: 'x' }, origin_server_ts: 1, received_ts: 1, depth: 6, stream_ordering: streams[(roomId === a ? 0 : 1) + (id.startsWith('$whole') ? 2 : 0)], prev_events: [], auth_events: [], redacts: null, replaces_state: null, redacted_by: null, txn_scope: null, txn_id: null, contains_url: false, labels: [] });
       const empty = { newRooms: [], newStats: [], currentState: [], memberships: [], localMemberships: [], relations: [], retention: [], redactions: [], extremities: [], stats: [], aliases: [] };
       // Room a's guard holds (its depth is 5); room b's names a stale depth.
       const held = await repo.write(fork, { ...empty, guards: [{ room_id: a, old_depth: 5, new_depth: 6 }, { room_id: b, old_depth: 4, new_depth: 6 }], events: [event(a, `$partial-a-${stream}`), event(b, `$partial-b-${stream}`)] });
