@@ -187,6 +187,10 @@ export async function run(args: string[]): Promise<void> {
       });
     }
     table(`/messages, ${PAGE}-event pages from ${b.positions.length} random positions of a ${o.events}-event room (concurrency ${o.concurrency})`, rows);
+    // What any authenticated REST call costs here before it does any work: HTTP, the gateway, the
+    // gRPC hop and the (cached) token check, with no database.
+    const floor = await measure(o.pages, o.concurrency, () => restGet(port, agent, '/_matrix/client/v3/account/whoami', b.member.token));
+    process.stdout.write(`\nREST floor (GET /account/whoami, no database): p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms\n`);
     agent.destroy();
   } finally {
     await pg.end();

@@ -82,6 +82,15 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
   const ids = Array.from({ length: o.rooms }, () => `!${rng.letters(18)}:${o.serverName}`);
   const perServer = Math.max(50, Math.ceil((o.membersPerRoom * 1.5 * o.remoteMemberRatio) / Math.max(1, o.remoteServers.length)));
   const remotes = o.remoteServers.flatMap((server, s) => Array.from({ length: perServer }, (_, i) => `@${personName(i + s * 7)}:${server}`));
+  // Aliases are drawn until unused: over ~50,000 rooms a name and four letters start to repeat.
+  const aliases = new Set<string>();
+  const aliasFor = (name: string) => {
+    let alias: string;
+    do alias = `#${aliasPart(name, rng)}:${o.serverName}`;
+    while (aliases.has(alias));
+    aliases.add(alias);
+    return alias;
+  };
   const out = ids.map((roomId): RoomProfile => {
     const name = roomName(rng);
     const memberCount = around(rng, o.membersPerRoom, o.jitter);
@@ -94,7 +103,7 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
       isPublic: rng.chance(o.publicRatio),
       isSpace: rng.chance(o.spaceRatio),
       encrypted: rng.chance(o.encryptedRatio),
-      alias: rng.chance(o.aliasRatio) ? `#${aliasPart(name, rng)}:${o.serverName}` : null,
+      alias: rng.chance(o.aliasRatio) ? aliasFor(name) : null,
       name,
       topic: topic(rng),
       members: [...locals, ...sample(rng, remotes, remoteCount)],
@@ -120,7 +129,17 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
  */
 export function* generateImportBatches(options: GeneratorOptions): Generator<ImportedRoom[]> {
   const rng = new Rng(options.seed);
-  const builders = profiles(options, rng).map((p) => new RoomBuilder(p, new Rng(rng.int(2 ** 31)), options.serverName));
+  // Each room's events come from its own stream. Seeds are drawn until unused: two rooms with one
+  // seed would get the same event ids (among 100,000 rooms a 31-bit seed repeats about twice).
+  const seeds = new Set<number>();
+  const seedOf = () => {
+    let seed: number;
+    do seed = rng.int(2 ** 31);
+    while (seeds.has(seed));
+    seeds.add(seed);
+    return seed;
+  };
+  const builders = profiles(options, rng).map((p) => new RoomBuilder(p, new Rng(seedOf()), options.serverName));
   let batch: ImportedRoom[] = [];
   let size = 0;
   for (const b of builders) {
