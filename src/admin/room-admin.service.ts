@@ -31,6 +31,14 @@ export interface ListRoomsInput {
   emptyRooms?: boolean | null;
 }
 
+/** Synapse's offset, total and the offsets of the neighbouring pages. */
+function batches(q: ListRoomsQuery, total: number): Omit<RoomListPage, 'rooms'> {
+  const page: Omit<RoomListPage, 'rooms'> = { offset: q.from, total_rooms: total };
+  if (q.from + q.limit < total) page.next_batch = q.from + q.limit;
+  if (q.from > 0) page.prev_batch = q.from > q.limit ? q.from - q.limit : 0;
+  return page;
+}
+
 export const notLegalRoomId = (roomId: string) => badRequest(`${roomId} is not a legal room ID`);
 
 export class RoomAdminService {
@@ -41,12 +49,30 @@ export class RoomAdminService {
 
   /** One page of rooms with Synapse's offset/total/next_batch/prev_batch. Throws 400 M_INVALID_PARAM for bad input. */
   async listRooms(em: Em, input: ListRoomsInput): Promise<RoomListPage> {
+    const q = this.listQuery(input);
+    // A search is one statement; otherwise two independent ones on two pool connections.
+    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q, 'rows') : await Promise.all([this.list.listPage(em, q, 'rows'), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
+    return { rooms, ...batches(q, total) };
+  }
+
+  /**
+   * The same page as the JSON text of Synapse's response body (`offset`, `rooms`, `total_rooms`,
+   * then `next_batch`/`prev_batch` when present), with the rooms rendered by the database.
+   */
+  async listRoomsJson(em: Em, input: ListRoomsInput): Promise<string> {
+    const q = this.listQuery(input);
+    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q, 'json') : await Promise.all([this.list.listPage(em, q, 'json'), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
+    const b = batches(q, total);
+    return `{"offset":${b.offset},"rooms":${rooms},"total_rooms":${b.total_rooms}${b.next_batch !== undefined ? `,"next_batch":${b.next_batch}` : ''}${b.prev_batch !== undefined ? `,"prev_batch":${b.prev_batch}` : ''}}`;
+  }
+
+  private listQuery(input: ListRoomsInput): ListRoomsQuery {
     const from = input.from ?? 0;
     const requested = input.limit ?? DEFAULT_ROOMS_PER_PAGE;
     if (!Number.isSafeInteger(from) || from < 0) throw invalidParam('Query parameter from must be a positive integer.');
     if (!Number.isSafeInteger(requested) || requested < 0) throw invalidParam('Query parameter limit must be a positive integer.');
     if (input.searchTerm === '') throw invalidParam('search_term cannot be an empty string');
-    const q: ListRoomsQuery = {
+    return {
       from,
       limit: Math.min(requested, MAX_ROOMS_PER_PAGE),
       orderBy: input.orderBy ?? 'name',
@@ -55,12 +81,6 @@ export class RoomAdminService {
       publicRooms: input.publicRooms ?? null,
       emptyRooms: input.emptyRooms ?? null,
     };
-    // A search is one statement; otherwise two independent ones on two pool connections.
-    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q) : await Promise.all([this.list.listPage(em, q), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
-    const page: RoomListPage = { rooms, offset: from, total_rooms: total };
-    if (from + q.limit < total) page.next_batch = from + q.limit;
-    if (from > 0) page.prev_batch = from > q.limit ? from - q.limit : 0;
-    return page;
   }
 
   /** Throws 404 "Room not found" for a room the server does not know. */

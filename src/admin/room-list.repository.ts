@@ -30,6 +30,19 @@ const STATS_COLUMNS = `s.name, s.canonical_alias, s.joined_members, s.joined_loc
   s.creator, s.encryption, s.federatable, s.is_public, s.join_rules, s.guest_access, s.history_visibility,
   s.state_events, s.room_type`;
 
+/**
+ * The same summary as JSON, built by PostgreSQL (Synapse's field names; NULL becomes null). A page
+ * rendered this way reaches the client without a per-field value to parse, map and re-encode.
+ */
+const SUMMARY_JSON = `json_build_object('room_id', s.room_id, 'name', s.name, 'canonical_alias', s.canonical_alias,
+  'joined_members', s.joined_members, 'joined_local_members', s.joined_local_members, 'version', s.room_version,
+  'creator', s.creator, 'encryption', s.encryption, 'federatable', s.federatable, 'public', s.is_public,
+  'join_rules', s.join_rules, 'guest_access', s.guest_access, 'history_visibility', s.history_visibility,
+  'state_events', s.state_events, 'room_type', s.room_type)`;
+
+/** How a page's rooms come back: typed summaries, or the JSON array text of them. */
+export type PageShape = 'rows' | 'json';
+
 interface SummaryRow {
   room_id: string;
   name: string | null;
@@ -93,18 +106,22 @@ export class RoomListRepository {
    * offset is skipped inside a subquery that only needs the (sort column, room_id) index, so deep
    * pages skip index entries instead of whole rows.
    */
-  async listPage(em: Em, q: ListRoomsQuery): Promise<RoomSummary[]> {
-    if (q.limit === 0) return [];
+  listPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<RoomSummary[]>;
+  listPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<string>;
+  async listPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<RoomSummary[] | string> {
+    if (q.limit === 0) return shape === 'json' ? '[]' : [];
     const { column, forward } = ORDER_COLUMNS[q.orderBy];
     const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
     const order = `s.${column} ${direction}, s.room_id ${direction}`;
     const where = whereClause(q);
-    const rows = await em.execute<SummaryRow[]>(
-      `SELECT s.room_id, ${STATS_COLUMNS} FROM room_stats s
-        JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id
-       ORDER BY ${order}`,
-      [...where.params, q.limit, q.from],
-    );
+    const page = `FROM room_stats s
+        JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
+    const params = [...where.params, q.limit, q.from];
+    if (shape === 'json') {
+      const rows = await em.execute<{ rooms: string }[]>(`SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`, params);
+      return rows[0].rooms;
+    }
+    const rows = await em.execute<SummaryRow[]>(`SELECT s.room_id, ${STATS_COLUMNS} ${page} ORDER BY ${order}`, params);
     return rows.map(toSummary);
   }
 
@@ -114,18 +131,31 @@ export class RoomListRepository {
    * ordered walk of the sort index would read every row sorting before the first match (a term
    * matching names that sort late, e.g. "Hidden …" by name, read a third of the table).
    */
-  async searchPage(em: Em, q: ListRoomsQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+  searchPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<{ rooms: RoomSummary[]; total: number }>;
+  searchPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<{ rooms: string; total: number }>;
+  async searchPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<{ rooms: RoomSummary[] | string; total: number }> {
     const { column, forward } = ORDER_COLUMNS[q.orderBy];
     const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
-    const order = `k ${direction}, room_id ${direction}`;
+    const order = `page.k ${direction}, page.room_id ${direction}`;
     const where = whereClause(q);
+    const matches = `WITH m AS MATERIALIZED (SELECT s.room_id, s.${column} AS k FROM room_stats s ${where.sql}),
+            page AS (SELECT room_id, k FROM m page ORDER BY ${order} LIMIT ? OFFSET ?)`;
+    const params = [...where.params, q.limit, q.from];
+    if (shape === 'json') {
+      const rows = await em.execute<{ total: string; rooms: string }[]>(
+        `${matches}
+         SELECT (SELECT count(*) FROM m) AS total,
+                (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text FROM page JOIN room_stats s ON s.room_id = page.room_id) AS rooms`,
+        params,
+      );
+      return { rooms: rows[0].rooms, total: Number(rows[0].total) };
+    }
     const rows = await em.execute<(SummaryRow & { total: string })[]>(
-      `WITH m AS MATERIALIZED (SELECT s.room_id, s.${column} AS k FROM room_stats s ${where.sql}),
-            page AS (SELECT room_id, k FROM m ORDER BY ${order} LIMIT ? OFFSET ?)
+      `${matches}
        SELECT (SELECT count(*) FROM m) AS total, s.room_id, ${STATS_COLUMNS}
          FROM (SELECT 1) one LEFT JOIN page ON true LEFT JOIN room_stats s ON s.room_id = page.room_id
-        ORDER BY page.${order.replace(', room_id', ', page.room_id')}`,
-      [...where.params, q.limit, q.from],
+        ORDER BY ${order}`,
+      params,
     );
     return { rooms: rows.filter((r) => r.room_id !== null).map(toSummary), total: Number(rows[0]?.total ?? 0) };
   }

@@ -10,6 +10,10 @@ import { RoomOrderBy } from '../../gen/synapse/admin/v1/room_admin';
 import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { createRoom, enc, join, leave, sendState, setAlias } from './room-admin.helpers';
+import { roomSummaryJson } from '../../src/gateway/presenters/room-admin.presenter';
+
+let aliasCounter = 0;
+const uniqAlias = (prefix: string) => `${prefix}${++aliasCounter}${Date.now().toString(36)}`;
 
 const ROOMS = '/_synapse/admin/v1/rooms';
 
@@ -315,6 +319,34 @@ describe('RoomTestCase', () => {
     const r = await http(s, 'GET', `/_matrix/client/r0/rooms/${enc(roomId)}/joined_members`, { token: other.token });
     assert.equal(r.status, 403);
     assert.equal(r.body.errcode, 'M_FORBIDDEN');
+  });
+
+  it('renders the REST list from the database exactly as the typed gRPC summaries read', async () => {
+    await createRoom(s, admin.token, { name: 'Ünïcödé "quoted" \\ room', visibility: 'public', room_alias_name: uniqAlias('parity') });
+    await createRoom(s, admin.token, {}, false);
+    await createRoom(s, admin.token, { name: 'space', creation_content: { type: 'm.space' }, initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }] });
+    const md = bearer(admin.token);
+    const c = s.clients.roomAdmin;
+    const queries: [string, Partial<{ from: number; limit: number; orderBy: RoomOrderBy; dir: Direction; searchTerm: string; publicRooms: boolean }>][] = [
+      ['', {}],
+      ['?order_by=joined_members&dir=b&limit=2', { orderBy: RoomOrderBy.ROOM_ORDER_BY_JOINED_MEMBERS, dir: Direction.DIRECTION_BACKWARDS, limit: 2 }],
+      ['?order_by=canonical_alias&from=1', { orderBy: RoomOrderBy.ROOM_ORDER_BY_CANONICAL_ALIAS, from: 1 }],
+      ['?search_term=%C3%BC', { searchTerm: 'ü' }],
+      ['?search_term=space&public_rooms=false&order_by=creator', { searchTerm: 'space', publicRooms: false, orderBy: RoomOrderBy.ROOM_ORDER_BY_CREATOR }],
+      ['?search_term=nothing-like-this', { searchTerm: 'nothing-like-this' }],
+      ['?limit=0', { limit: 0 }],
+    ];
+    for (const [query, req] of queries) {
+      const rest = await list(query);
+      assert.equal(rest.status, 200, query);
+      const typed = await grpcCall(c, c.listRooms, { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req }, md);
+      const expected: Record<string, unknown> = { offset: typed.offset, rooms: typed.rooms.map(roomSummaryJson), total_rooms: typed.totalRooms };
+      if (typed.nextBatch !== undefined) expected.next_batch = typed.nextBatch;
+      if (typed.prevBatch !== undefined) expected.prev_batch = typed.prevBatch;
+      assert.deepEqual(rest.body, expected, query);
+    }
+    const spaces = (await list('?search_term=space')).body as { rooms: Record<string, unknown>[] };
+    assert.deepEqual([spaces.rooms[0].room_type, spaces.rooms[0].encryption, spaces.rooms[0].public], ['m.space', 'm.megolm.v1.aes-sha2', true]);
   });
 
   it('serves the same list, details, members and state over gRPC', async () => {

@@ -3,9 +3,9 @@ import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/
 import { Codes, MatrixError, badJson, badRequest, invalidParam } from '../../errors';
 import { isValidRoomId } from '../../ids';
 import type { Body } from '../params';
-import type { GatewayRequest, Route } from '../router';
+import { RawJson, type GatewayRequest, type Route } from '../router';
 import { toClientEvent } from '../../rooms/event-formats';
-import { deleteTaskJson, roomDetailsJson, roomSummaryJson, shutdownResultJson } from '../presenters/room-admin.presenter';
+import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 /** Synapse's `order_by` values, in its error message order. */
 const ORDER_BY = ['alphabetical', 'size', 'name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events'] as const;
@@ -53,11 +53,9 @@ const listRooms: Route = {
     const publicRooms = q.bool('public_rooms');
     const emptyRooms = q.bool('empty_rooms');
     const dir = q.choice('dir', DIRS);
-    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: toOrderBy(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms });
-    const body: Record<string, unknown> = { offset: res.offset, rooms: res.rooms.map(roomSummaryJson), total_rooms: res.totalRooms };
-    if (res.nextBatch !== undefined) body.next_batch = res.nextBatch;
-    if (res.prevBatch !== undefined) body.prev_batch = res.prevBatch;
-    return { body };
+    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: toOrderBy(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms, asJsonBody: true });
+    if (!res.jsonBody) throw new Error('the room admin service returned a room list without its JSON body');
+    return { body: new RawJson(res.jsonBody) };
   },
 };
 

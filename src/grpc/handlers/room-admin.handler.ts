@@ -94,7 +94,9 @@ const toOptions = (o: DeleteRoomOptions | undefined): DeleteOptions => ({
 export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomAdminServiceServer {
   return {
     listRooms: a.unary('admin', async (req, ctx) => {
-      const page = await d.admin.listRooms(ctx.em, { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms });
+      const input = { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms };
+      if (req.asJsonBody) return { rooms: [], offset: req.from, totalRooms: 0, jsonBody: Buffer.from(await d.admin.listRoomsJson(ctx.em, input)) };
+      const page = await d.admin.listRooms(ctx.em, input);
       return { rooms: page.rooms.map(toSummary), offset: page.offset, totalRooms: page.total_rooms, nextBatch: page.next_batch, prevBatch: page.prev_batch };
     }),
     getRoomDetails: a.unary('admin', async (req, ctx) => ({ room: toDetails(await d.admin.roomDetails(ctx.em, req.roomId)) })),

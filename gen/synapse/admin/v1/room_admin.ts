@@ -271,7 +271,15 @@ export interface ListRoomsRequest {
     | boolean
     | undefined;
   /** true: only rooms nobody is joined to; false: only the others. */
-  emptyRooms?: boolean | undefined;
+  emptyRooms?:
+    | boolean
+    | undefined;
+  /**
+   * Return the page as `ListRoomsResponse.json_body`, the body of Synapse's
+   * `GET /_synapse/admin/v1/rooms` (`offset`, `rooms`, `total_rooms`, `next_batch`, `prev_batch`),
+   * instead of typed summaries: what the REST gateway serves, rendered by the database in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface ListRoomsResponse {
@@ -284,7 +292,11 @@ export interface ListRoomsResponse {
     | number
     | undefined;
   /** Offset of the previous page, when `from` > 0. */
-  prevBatch?: number | undefined;
+  prevBatch?:
+    | number
+    | undefined;
+  /** With `as_json_body`: the whole response body as UTF-8 JSON text, and `rooms` left empty. */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface GetRoomDetailsRequest {
@@ -877,6 +889,7 @@ function createBaseListRoomsRequest(): ListRoomsRequest {
     searchTerm: undefined,
     publicRooms: undefined,
     emptyRooms: undefined,
+    asJsonBody: undefined,
   };
 }
 
@@ -902,6 +915,9 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     }
     if (message.emptyRooms !== undefined) {
       writer.uint32(56).bool(message.emptyRooms);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(64).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -975,6 +991,14 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
             message.emptyRooms = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1012,6 +1036,11 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
         : isSet(object.empty_rooms)
         ? globalThis.Boolean(object.empty_rooms)
         : undefined,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1038,6 +1067,9 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     if (message.emptyRooms !== undefined) {
       obj.emptyRooms = message.emptyRooms;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -1053,12 +1085,13 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     message.searchTerm = object.searchTerm ?? undefined;
     message.publicRooms = object.publicRooms ?? undefined;
     message.emptyRooms = object.emptyRooms ?? undefined;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseListRoomsResponse(): ListRoomsResponse {
-  return { rooms: [], offset: 0, totalRooms: 0, nextBatch: undefined, prevBatch: undefined };
+  return { rooms: [], offset: 0, totalRooms: 0, nextBatch: undefined, prevBatch: undefined, jsonBody: undefined };
 }
 
 export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
@@ -1077,6 +1110,9 @@ export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
     }
     if (message.prevBatch !== undefined) {
       writer.uint32(40).int64(message.prevBatch);
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(50).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1134,6 +1170,14 @@ export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
             message.prevBatch = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1165,6 +1209,11 @@ export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
         : isSet(object.prev_batch)
         ? globalThis.Number(object.prev_batch)
         : undefined,
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
     };
   },
 
@@ -1185,6 +1234,9 @@ export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
     if (message.prevBatch !== undefined) {
       obj.prevBatch = Math.round(message.prevBatch);
     }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
+    }
     return obj;
   },
 
@@ -1198,6 +1250,7 @@ export const ListRoomsResponse: MessageFns<ListRoomsResponse> = {
     message.totalRooms = object.totalRooms ?? 0;
     message.nextBatch = object.nextBatch ?? undefined;
     message.prevBatch = object.prevBatch ?? undefined;
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };
@@ -5081,6 +5134,14 @@ export const RoomAdminServiceClient = makeGenericClientConstructor(
   service: typeof RoomAdminServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
