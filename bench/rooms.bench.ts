@@ -175,7 +175,7 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
       const input = { from: c.from, limit: c.limit, orderBy: c.orderBy as OrderBy, dir: c.dir, searchTerm: c.searchTerm ?? null, publicRooms: c.publicRooms ?? null, emptyRooms: c.emptyRooms ?? null };
       const viaRest = () => rest.get(restQuery(c));
       const viaGrpc = () => grpcCall(stack.clients.roomAdmin, stack.clients.roomAdmin.listRooms, grpcRequest(c), md);
-      const viaRepo = () => service.listRoomsJson(stack.app.orm.em.fork(), input);
+      const viaRepo = () => service.listRoomsJson(stack.app.orm.em.fork(), input).then((r) => r.json);
       const viaSql = async () => {
         await pg.query(sql.page);
         await pg.query(sql.count);

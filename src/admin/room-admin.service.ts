@@ -9,8 +9,8 @@ import { isValidAlias, isValidRoomId } from '../ids';
 import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
 import { RoomAdminRepository } from './room-admin.repository';
-import { RoomListRepository } from './room-list.repository';
-import type { Dir, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy } from './room-admin.types';
+import { RoomListRepository, type PageShape } from './room-list.repository';
+import type { Dir, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Default page size of the room list (Synapse's). */
 export const DEFAULT_ROOMS_PER_PAGE = 100;
@@ -50,20 +50,29 @@ export class RoomAdminService {
   /** One page of rooms with Synapse's offset/total/next_batch/prev_batch. Throws 400 M_INVALID_PARAM for bad input. */
   async listRooms(em: Em, input: ListRoomsInput): Promise<RoomListPage> {
     const q = this.listQuery(input);
-    // A search is one statement; otherwise two independent ones on two pool connections.
-    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q, 'rows') : await Promise.all([this.list.listPage(em, q, 'rows'), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
+    const { rooms, total } = await this.pageOf(em, q, 'rows');
     return { rooms, ...batches(q, total) };
   }
 
   /**
-   * The same page as the JSON text of Synapse's response body (`offset`, `rooms`, `total_rooms`,
-   * then `next_batch`/`prev_batch` when present), with the rooms rendered by the database.
+   * The same page with its rooms rendered by the database, and `json` the text of Synapse's
+   * response body (`offset`, `rooms`, `total_rooms`, then `next_batch`/`prev_batch` when present).
    */
-  async listRoomsJson(em: Em, input: ListRoomsInput): Promise<string> {
+  async listRoomsJson(em: Em, input: ListRoomsInput): Promise<{ json: string; page: Omit<RoomListPage, 'rooms'> }> {
     const q = this.listQuery(input);
-    const { rooms, total } = q.searchTerm !== null ? await this.list.searchPage(em, q, 'json') : await Promise.all([this.list.listPage(em, q, 'json'), this.list.count(em, q)]).then(([r, t]) => ({ rooms: r, total: t }));
+    const { rooms, total } = await this.pageOf(em, q, 'json');
     const b = batches(q, total);
-    return `{"offset":${b.offset},"rooms":${rooms},"total_rooms":${b.total_rooms}${b.next_batch !== undefined ? `,"next_batch":${b.next_batch}` : ''}${b.prev_batch !== undefined ? `,"prev_batch":${b.prev_batch}` : ''}}`;
+    const json = `{"offset":${b.offset},"rooms":${rooms},"total_rooms":${b.total_rooms}${b.next_batch !== undefined ? `,"next_batch":${b.next_batch}` : ''}${b.prev_batch !== undefined ? `,"prev_batch":${b.prev_batch}` : ''}}`;
+    return { json, page: b };
+  }
+
+  /** The page's rooms and the number of matches: a search is one statement, otherwise two independent ones on two pool connections. */
+  private pageOf(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<{ rooms: RoomSummary[]; total: number }>;
+  private pageOf(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<{ rooms: string; total: number }>;
+  private async pageOf(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<{ rooms: RoomSummary[] | string; total: number }> {
+    if (q.searchTerm !== null) return this.list.searchPage(em, q, shape);
+    const [rooms, total] = await Promise.all([this.list.listPage(em, q, shape), this.list.count(em, q)]);
+    return { rooms, total };
   }
 
   private listQuery(input: ListRoomsInput): ListRoomsQuery {

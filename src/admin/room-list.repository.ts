@@ -108,6 +108,7 @@ export class RoomListRepository {
    */
   listPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<RoomSummary[]>;
   listPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<string>;
+  listPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<RoomSummary[] | string>;
   async listPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<RoomSummary[] | string> {
     if (q.limit === 0) return shape === 'json' ? '[]' : [];
     const { column, forward } = ORDER_COLUMNS[q.orderBy];
@@ -133,6 +134,7 @@ export class RoomListRepository {
    */
   searchPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<{ rooms: RoomSummary[]; total: number }>;
   searchPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<{ rooms: string; total: number }>;
+  searchPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<{ rooms: RoomSummary[] | string; total: number }>;
   async searchPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<{ rooms: RoomSummary[] | string; total: number }> {
     const { column, forward } = ORDER_COLUMNS[q.orderBy];
     const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';

@@ -344,6 +344,8 @@ describe('RoomTestCase', () => {
       if (typed.nextBatch !== undefined) expected.next_batch = typed.nextBatch;
       if (typed.prevBatch !== undefined) expected.prev_batch = typed.prevBatch;
       assert.deepEqual(rest.body, expected, query);
+      const asJson = await grpcCall(c, c.listRooms, { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req, asJsonBody: true }, md);
+      assert.deepEqual([asJson.rooms, asJson.offset, asJson.totalRooms, asJson.nextBatch, asJson.prevBatch], [[], typed.offset, typed.totalRooms, typed.nextBatch, typed.prevBatch], query);
     }
     const spaces = (await list('?search_term=space')).body as { rooms: Record<string, unknown>[] };
     assert.deepEqual([spaces.rooms[0].room_type, spaces.rooms[0].encryption, spaces.rooms[0].public], ['m.space', 'm.megolm.v1.aes-sha2', true]);

@@ -13,7 +13,7 @@ import { requesterOf } from '../../context';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
-import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
+import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomListPage, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessages } from './event-message';
 
@@ -95,9 +95,13 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
   return {
     listRooms: a.unary('admin', async (req, ctx) => {
       const input = { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms };
-      if (req.asJsonBody) return { rooms: [], offset: req.from, totalRooms: 0, jsonBody: Buffer.from(await d.admin.listRoomsJson(ctx.em, input)) };
+      const counts = (p: Omit<RoomListPage, 'rooms'>) => ({ offset: p.offset, totalRooms: p.total_rooms, nextBatch: p.next_batch, prevBatch: p.prev_batch });
+      if (req.asJsonBody) {
+        const { json, page } = await d.admin.listRoomsJson(ctx.em, input);
+        return { rooms: [], ...counts(page), jsonBody: Buffer.from(json) };
+      }
       const page = await d.admin.listRooms(ctx.em, input);
-      return { rooms: page.rooms.map(toSummary), offset: page.offset, totalRooms: page.total_rooms, nextBatch: page.next_batch, prevBatch: page.prev_batch };
+      return { rooms: page.rooms.map(toSummary), ...counts(page) };
     }),
     getRoomDetails: a.unary('admin', async (req, ctx) => ({ room: toDetails(await d.admin.roomDetails(ctx.em, req.roomId)) })),
     listRoomMembers: a.unary('admin', async (req, ctx) => {

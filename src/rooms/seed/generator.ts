@@ -77,6 +77,15 @@ function sample<T>(rng: Rng, items: readonly T[], n: number, exclude?: T): T[] {
 /** Around `mean` (uniform in [mean × (1 - jitter), mean × (1 + jitter)]), at least 0. */
 const around = (rng: Rng, mean: number, jitter: number) => Math.max(0, Math.round(mean * (1 - jitter) + rng.next() * 2 * jitter * mean));
 
+/** Draws until the value is not in `used`, and records it. */
+function drawUnused<T>(used: Set<T>, draw: () => T): T {
+  let v: T;
+  do v = draw();
+  while (used.has(v));
+  used.add(v);
+  return v;
+}
+
 function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
   const now = Date.now();
   const ids = Array.from({ length: o.rooms }, () => `!${rng.letters(18)}:${o.serverName}`);
@@ -84,13 +93,7 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
   const remotes = o.remoteServers.flatMap((server, s) => Array.from({ length: perServer }, (_, i) => `@${personName(i + s * 7)}:${server}`));
   // Aliases are drawn until unused: over ~50,000 rooms a name and four letters start to repeat.
   const aliases = new Set<string>();
-  const aliasFor = (name: string) => {
-    let alias: string;
-    do alias = `#${aliasPart(name, rng)}:${o.serverName}`;
-    while (aliases.has(alias));
-    aliases.add(alias);
-    return alias;
-  };
+  const aliasFor = (name: string) => drawUnused(aliases, () => `#${aliasPart(name, rng)}:${o.serverName}`);
   const out = ids.map((roomId): RoomProfile => {
     const name = roomName(rng);
     const memberCount = around(rng, o.membersPerRoom, o.jitter);
@@ -132,14 +135,7 @@ export function* generateImportBatches(options: GeneratorOptions): Generator<Imp
   // Each room's events come from its own stream. Seeds are drawn until unused: two rooms with one
   // seed would get the same event ids (among 100,000 rooms a 31-bit seed repeats about twice).
   const seeds = new Set<number>();
-  const seedOf = () => {
-    let seed: number;
-    do seed = rng.int(2 ** 31);
-    while (seeds.has(seed));
-    seeds.add(seed);
-    return seed;
-  };
-  const builders = profiles(options, rng).map((p) => new RoomBuilder(p, new Rng(seedOf()), options.serverName));
+  const builders = profiles(options, rng).map((p) => new RoomBuilder(p, new Rng(drawUnused(seeds, () => rng.int(2 ** 31))), options.serverName));
   let batch: ImportedRoom[] = [];
   let size = 0;
   for (const b of builders) {
