@@ -7,18 +7,20 @@ import type { Em } from '../infra/orm';
 export interface LocalMember {
   userId: string;
   membership: 'join' | 'invite' | 'knock';
+  /** The membership's event when it is out of band (an invite from another server): its id. */
+  outOfBandEventId: string | null;
 }
 
 /** Queries behind shutting a room down. */
 export class RoomShutdownRepository {
   /** Local users whose current membership is one of `memberships`, in user id order, after `afterUserId`. */
   async localMembers(em: Em, roomId: string, memberships: string[], afterUserId: string | null, limit: number): Promise<LocalMember[]> {
-    const rows = await em.execute<{ user_id: string; membership: LocalMember['membership'] }[]>(
-      `SELECT user_id, membership FROM local_current_membership
-        WHERE room_id = ? AND membership = ANY(?::text[]) AND user_id > ? ORDER BY user_id LIMIT ?`,
+    const rows = await em.execute<{ user_id: string; membership: LocalMember['membership']; event_id: string; outlier: boolean | null }[]>(
+      `SELECT m.user_id, m.membership, m.event_id, e.outlier FROM local_current_membership m LEFT JOIN events e ON e.event_id = m.event_id
+        WHERE m.room_id = ? AND m.membership = ANY(?::text[]) AND m.user_id > ? ORDER BY m.user_id LIMIT ?`,
       [roomId, `{${memberships.join(',')}}`, afterUserId ?? '', limit],
     );
-    return rows.map((r) => ({ userId: r.user_id, membership: r.membership }));
+    return rows.map((r) => ({ userId: r.user_id, membership: r.membership, outOfBandEventId: r.outlier ? r.event_id : null }));
   }
 
   async countLocalMembers(em: Em, roomId: string, memberships: string[]): Promise<number> {

@@ -149,12 +149,19 @@ export class RoomShutdownService {
   private async kick(em: Em, roomId: string, newRoomId: string | null, members: LocalMember[]): Promise<void> {
     const joiners = newRoomId ? members.filter((m) => m.membership === 'join').map((m) => m.userId) : [];
     const names = await this.repo.displayNames(em, joiners);
-    const batches: RoomBatch[] = [{ roomId, drafts: members.map((m) => memberDraft(m.userId, { membership: 'leave' })) }];
+    // Invites from other servers (this server is not in their rooms) are rejected out of band.
+    const inRoom = members.filter((m) => m.outOfBandEventId === null);
+    const outOfBand = members.filter((m) => m.outOfBandEventId !== null);
+    const batches: RoomBatch[] = inRoom.length > 0 ? [{ roomId, drafts: inRoom.map((m) => memberDraft(m.userId, { membership: 'leave' })) }] : [];
     if (newRoomId && joiners.length > 0) {
       batches.push({ roomId: newRoomId, drafts: joiners.map((u) => memberDraft(u, joinContent(u, names))) });
     }
     await em.transactional(async (tem) => {
-      await this.rooms.persistBatches(tem, batches);
+      if (batches.length > 0) await this.rooms.persistBatches(tem, batches);
+      for (const m of outOfBand) {
+        const previous = await this.rooms.outOfBand.outOfBandEvent(tem, m.outOfBandEventId as string);
+        if (previous) await this.rooms.outOfBand.leave(tem, previous, {}, null);
+      }
       await this.repo.forget(tem, roomId, members.map((m) => m.userId));
     });
   }

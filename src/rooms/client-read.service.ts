@@ -85,6 +85,10 @@ export class ClientReadService {
     const seen = e && e.roomId === roomId ? await this.sight(em, requester.userId, e) : null;
     if (!e || !seen?.visible) throw notFound('Event not found.');
     const [view] = await this.serializer.serialize(em, [e], { requester });
+    // The requester's membership after the event (spec §5.7 step 8): their own member event's,
+    // else the state's (an out-of-band membership has no state: it is always their own event).
+    const own = e.type === 'm.room.member' && e.stateKey === requester.userId;
+    view.unsigned.membership = own ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : (seen.membership ?? 'leave');
     // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
     if (seen.membership !== 'join' && (await this.users.isErased(em, e.sender))) {
       pruneView(view, (await this.rooms.getRoom(em, roomId))?.roomVersion ?? '10', e);

@@ -13,6 +13,8 @@ import { RoomRepository } from './room.repository';
 import type { Json, Membership, MembershipAction, MembershipOptions, SendEventResult } from './room.types';
 import { txnOf } from './txn';
 import { isLocalUser } from './room-creation';
+import type { OutOfBandMemberships } from './out-of-band';
+import type { StoredEvent } from './room.types';
 
 const ACTIONS: readonly MembershipAction[] = ['join', 'leave', 'invite', 'kick', 'ban', 'unban', 'knock'];
 /** Synapse's limits on per-room profile fields. */
@@ -28,6 +30,7 @@ export interface MembershipDeps {
   serverName: string;
   config: Config;
   persister: EventPersister;
+  outOfBand: OutOfBandMemberships;
   scheduler: () => TaskScheduler | undefined;
   repo?: RoomRepository;
 }
@@ -61,7 +64,10 @@ export class MembershipService {
     if (membership !== 'leave' && membership !== 'ban' && !opts.ignoreBlock && (await this.repo.getBlock(em, roomId)).blocked) {
       throw new MatrixError(403, BLOCKED_ROOM_MESSAGE, Codes.UNKNOWN);
     }
-    await this.checkHostInRoom(em, roomId, target, membership);
+    const outOfBand = await this.checkHostInRoom(em, roomId, target, membership);
+    // Rejecting an invite from a remote server while this server is not in the room: a local
+    // out-of-band leave, as Synapse writes when the inviting server cannot be reached.
+    if (outOfBand && action === 'leave') return this.d.outOfBand.leave(em, outOfBand, content, txnOf(opts));
     content.membership = membership;
     const draft: EventDraft = {
       type: 'm.room.member',
@@ -89,14 +95,16 @@ export class MembershipService {
 
   /**
    * A room the server has no local joined member in cannot be joined or knocked locally (Synapse
-   * would need another server), and a leave needs a local membership to act on.
+   * would need another server), and a leave needs a local membership to act on. Returns that
+   * membership's event when it is out of band (an invite received from another server).
    */
-  private async checkHostInRoom(em: Em, roomId: string, target: string, membership: Membership): Promise<void> {
-    if (membership !== 'join' && membership !== 'knock' && membership !== 'leave') return;
-    if (await this.repo.hasLocalJoinedMember(em, roomId)) return;
+  private async checkHostInRoom(em: Em, roomId: string, target: string, membership: Membership): Promise<StoredEvent | null> {
+    if (membership !== 'join' && membership !== 'knock' && membership !== 'leave') return null;
+    if (await this.repo.hasLocalJoinedMember(em, roomId)) return null;
     if (membership === 'leave') {
-      if (!(await this.repo.getLocalMembership(em, roomId, target))) throw new MatrixError(404, 'Not a known room');
-      return;
+      const local = await this.repo.getLocalMembership(em, roomId, target);
+      if (!local) throw new MatrixError(404, 'Not a known room');
+      return this.d.outOfBand.outOfBandEvent(em, local.eventId);
     }
     throw unknownRoomError(membership);
   }

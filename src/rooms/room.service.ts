@@ -18,6 +18,7 @@ import { EventSerializer, type EventView, type SerializeOptions } from './event.
 import { validateNewEvent } from './event-validator';
 import { DirectoryService, type DirectoryActor } from './directory.service';
 import { MembershipService } from './membership.service';
+import { OutOfBandMemberships } from './out-of-band';
 import { isLocalUser, planRoom, validateCreateRoom } from './room-creation';
 import { RoomRepository } from './room.repository';
 import { txnOf } from './txn';
@@ -45,6 +46,8 @@ export class RoomService {
   readonly directory: DirectoryService;
   /** Client API reads, gated by membership and history visibility. */
   readonly client: ClientReadService;
+  /** Memberships of rooms this server is not in (invites from other servers, their rejections). */
+  readonly outOfBand: OutOfBandMemberships;
   private readonly membership: MembershipService;
   private readonly importer: ImportService;
   private readonly rooms = new RoomRepository();
@@ -55,7 +58,8 @@ export class RoomService {
     this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
     this.importer = new ImportService(d.serverName, this.persister, this.rooms);
     this.client = new ClientReadService(d.config, this.serializer, this.rooms, this.events);
-    this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, scheduler: d.scheduler, repo: this.rooms });
+    this.outOfBand = new OutOfBandMemberships(d.serverName, (roomId, fn) => this.persister.withEventLocks([roomId], fn));
+    this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, outOfBand: this.outOfBand, scheduler: d.scheduler, repo: this.rooms });
   }
 
   get serverName(): string {

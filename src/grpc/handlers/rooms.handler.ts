@@ -112,5 +112,22 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       const res = await rooms.importRooms(ctx.em, imported, { returnEventIds: req.returnEventIds });
       return { rooms: res.map((r) => ({ ...r, eventIds: r.eventIds ?? [] })) };
     }),
+    receiveInvite: a.unary('admin', async (req, ctx) => {
+      const res = await rooms.outOfBand.receiveInvite(ctx.em, {
+        origin: req.origin,
+        roomVersion: req.roomVersion,
+        roomId: req.roomId,
+        type: req.type,
+        stateKey: req.stateKey ?? null,
+        sender: req.sender,
+        content: jsonObject(req.contentJson, 'content_json'),
+        originServerTs: req.originServerTs,
+        depth: req.depth,
+        prevEvents: req.prevEvents,
+        authEvents: req.authEvents,
+        eventId: req.eventId,
+      });
+      return { eventId: res.eventId, streamOrdering: res.streamOrdering, deduplicated: res.deduplicated };
+    }),
   };
 }

@@ -404,6 +404,33 @@ export interface ImportRoomsResponse {
   rooms: ImportedRoomResult[];
 }
 
+export interface ReceiveInviteRequest {
+  /** The server that sent the invite; the sender must be one of its users. */
+  origin: string;
+  /** The room's version, as the federation `invite` API gives it. */
+  roomVersion: string;
+  roomId: string;
+  /** The invite event: m.room.member with membership "invite", state_key the invited local user. */
+  type: string;
+  stateKey?: string | undefined;
+  sender: string;
+  /** The content, a JSON object as text. */
+  contentJson: string;
+  originServerTs?: number | undefined;
+  depth?: number | undefined;
+  prevEvents: string[];
+  authEvents: string[];
+  /** The id the sending server gave the event; generated when absent. */
+  eventId?: string | undefined;
+}
+
+export interface ReceiveInviteResponse {
+  eventId: string;
+  streamOrdering: number;
+  /** True when this event id was already stored (a repeated delivery). */
+  deduplicated: boolean;
+}
+
 function createBaseInitialStateEvent(): InitialStateEvent {
   return { type: "", stateKey: undefined, contentJson: "" };
 }
@@ -4286,6 +4313,405 @@ export const ImportRoomsResponse: MessageFns<ImportRoomsResponse> = {
   },
 };
 
+function createBaseReceiveInviteRequest(): ReceiveInviteRequest {
+  return {
+    origin: "",
+    roomVersion: "",
+    roomId: "",
+    type: "",
+    stateKey: undefined,
+    sender: "",
+    contentJson: "",
+    originServerTs: undefined,
+    depth: undefined,
+    prevEvents: [],
+    authEvents: [],
+    eventId: undefined,
+  };
+}
+
+export const ReceiveInviteRequest: MessageFns<ReceiveInviteRequest> = {
+  encode(message: ReceiveInviteRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.origin !== "") {
+      writer.uint32(10).string(message.origin);
+    }
+    if (message.roomVersion !== "") {
+      writer.uint32(18).string(message.roomVersion);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(26).string(message.roomId);
+    }
+    if (message.type !== "") {
+      writer.uint32(34).string(message.type);
+    }
+    if (message.stateKey !== undefined) {
+      writer.uint32(42).string(message.stateKey);
+    }
+    if (message.sender !== "") {
+      writer.uint32(50).string(message.sender);
+    }
+    if (message.contentJson !== "") {
+      writer.uint32(58).string(message.contentJson);
+    }
+    if (message.originServerTs !== undefined) {
+      writer.uint32(64).int64(message.originServerTs);
+    }
+    if (message.depth !== undefined) {
+      writer.uint32(72).int64(message.depth);
+    }
+    for (const v of message.prevEvents) {
+      writer.uint32(82).string(v!);
+    }
+    for (const v of message.authEvents) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.eventId !== undefined) {
+      writer.uint32(98).string(message.eventId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiveInviteRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiveInviteRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stateKey = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sender = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.contentJson = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.originServerTs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.depth = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.prevEvents.push(reader.string());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.authEvents.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReceiveInviteRequest {
+    return {
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      roomVersion: isSet(object.roomVersion)
+        ? globalThis.String(object.roomVersion)
+        : isSet(object.room_version)
+        ? globalThis.String(object.room_version)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      stateKey: isSet(object.stateKey)
+        ? globalThis.String(object.stateKey)
+        : isSet(object.state_key)
+        ? globalThis.String(object.state_key)
+        : undefined,
+      sender: isSet(object.sender) ? globalThis.String(object.sender) : "",
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
+      originServerTs: isSet(object.originServerTs)
+        ? globalThis.Number(object.originServerTs)
+        : isSet(object.origin_server_ts)
+        ? globalThis.Number(object.origin_server_ts)
+        : undefined,
+      depth: isSet(object.depth) ? globalThis.Number(object.depth) : undefined,
+      prevEvents: globalThis.Array.isArray(object?.prevEvents)
+        ? object.prevEvents.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.prev_events)
+        ? object.prev_events.map((e: any) => globalThis.String(e))
+        : [],
+      authEvents: globalThis.Array.isArray(object?.authEvents)
+        ? object.authEvents.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.auth_events)
+        ? object.auth_events.map((e: any) => globalThis.String(e))
+        : [],
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ReceiveInviteRequest): unknown {
+    const obj: any = {};
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.roomVersion !== "") {
+      obj.roomVersion = message.roomVersion;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.stateKey !== undefined) {
+      obj.stateKey = message.stateKey;
+    }
+    if (message.sender !== "") {
+      obj.sender = message.sender;
+    }
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
+    }
+    if (message.originServerTs !== undefined) {
+      obj.originServerTs = Math.round(message.originServerTs);
+    }
+    if (message.depth !== undefined) {
+      obj.depth = Math.round(message.depth);
+    }
+    if (message.prevEvents?.length) {
+      obj.prevEvents = message.prevEvents;
+    }
+    if (message.authEvents?.length) {
+      obj.authEvents = message.authEvents;
+    }
+    if (message.eventId !== undefined) {
+      obj.eventId = message.eventId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReceiveInviteRequest>): ReceiveInviteRequest {
+    return ReceiveInviteRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiveInviteRequest>): ReceiveInviteRequest {
+    const message = createBaseReceiveInviteRequest();
+    message.origin = object.origin ?? "";
+    message.roomVersion = object.roomVersion ?? "";
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? "";
+    message.stateKey = object.stateKey ?? undefined;
+    message.sender = object.sender ?? "";
+    message.contentJson = object.contentJson ?? "";
+    message.originServerTs = object.originServerTs ?? undefined;
+    message.depth = object.depth ?? undefined;
+    message.prevEvents = object.prevEvents?.map((e) => e) || [];
+    message.authEvents = object.authEvents?.map((e) => e) || [];
+    message.eventId = object.eventId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseReceiveInviteResponse(): ReceiveInviteResponse {
+  return { eventId: "", streamOrdering: 0, deduplicated: false };
+}
+
+export const ReceiveInviteResponse: MessageFns<ReceiveInviteResponse> = {
+  encode(message: ReceiveInviteResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.streamOrdering !== 0) {
+      writer.uint32(16).int64(message.streamOrdering);
+    }
+    if (message.deduplicated !== false) {
+      writer.uint32(24).bool(message.deduplicated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiveInviteResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiveInviteResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.streamOrdering = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deduplicated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReceiveInviteResponse {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      streamOrdering: isSet(object.streamOrdering)
+        ? globalThis.Number(object.streamOrdering)
+        : isSet(object.stream_ordering)
+        ? globalThis.Number(object.stream_ordering)
+        : 0,
+      deduplicated: isSet(object.deduplicated) ? globalThis.Boolean(object.deduplicated) : false,
+    };
+  },
+
+  toJSON(message: ReceiveInviteResponse): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.streamOrdering !== 0) {
+      obj.streamOrdering = Math.round(message.streamOrdering);
+    }
+    if (message.deduplicated !== false) {
+      obj.deduplicated = message.deduplicated;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReceiveInviteResponse>): ReceiveInviteResponse {
+    return ReceiveInviteResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReceiveInviteResponse>): ReceiveInviteResponse {
+    const message = createBaseReceiveInviteResponse();
+    message.eventId = object.eventId ?? "";
+    message.streamOrdering = object.streamOrdering ?? 0;
+    message.deduplicated = object.deduplicated ?? false;
+    return message;
+  },
+};
+
 /**
  * Rooms, events, membership and the room directory: the subset of the Matrix client API used to create the data this service administers.
  * Methods act as the caller (user credential) unless noted; errors carry Synapse's status, errcode and text.
@@ -4494,6 +4920,22 @@ export const RoomServiceService = {
     responseSerialize: (value: ImportRoomsResponse): Buffer => Buffer.from(ImportRoomsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImportRoomsResponse => ImportRoomsResponse.decode(value),
   },
+  /**
+   * Stores an invite of a local user sent by another server (the federation `invite` API, for the
+   * service that receives federation traffic) into a room this server is not in: an out-of-band
+   * membership, visible only to the invitee, which they can reject (POST /rooms/{roomId}/leave)
+   * and forget. A repeated delivery of the same event id returns the stored event. Server admins only.
+   */
+  receiveInvite: {
+    path: "/synapse.admin.v1.RoomService/ReceiveInvite" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReceiveInviteRequest): Buffer => Buffer.from(ReceiveInviteRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReceiveInviteRequest => ReceiveInviteRequest.decode(value),
+    responseSerialize: (value: ReceiveInviteResponse): Buffer =>
+      Buffer.from(ReceiveInviteResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReceiveInviteResponse => ReceiveInviteResponse.decode(value),
+  },
 } as const;
 
 export interface RoomServiceServer extends UntypedServiceImplementation {
@@ -4536,6 +4978,13 @@ export interface RoomServiceServer extends UntypedServiceImplementation {
    * (for internal services, data generators and benchmarks). Atomic. Server admins only.
    */
   importRooms: handleUnaryCall<ImportRoomsRequest, ImportRoomsResponse>;
+  /**
+   * Stores an invite of a local user sent by another server (the federation `invite` API, for the
+   * service that receives federation traffic) into a room this server is not in: an out-of-band
+   * membership, visible only to the invitee, which they can reject (POST /rooms/{roomId}/leave)
+   * and forget. A repeated delivery of the same event id returns the stored event. Server admins only.
+   */
+  receiveInvite: handleUnaryCall<ReceiveInviteRequest, ReceiveInviteResponse>;
 }
 
 export interface RoomServiceClient extends Client {
@@ -4829,6 +5278,27 @@ export interface RoomServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ImportRoomsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stores an invite of a local user sent by another server (the federation `invite` API, for the
+   * service that receives federation traffic) into a room this server is not in: an out-of-band
+   * membership, visible only to the invitee, which they can reject (POST /rooms/{roomId}/leave)
+   * and forget. A repeated delivery of the same event id returns the stored event. Server admins only.
+   */
+  receiveInvite(
+    request: ReceiveInviteRequest,
+    callback: (error: ServiceError | null, response: ReceiveInviteResponse) => void,
+  ): ClientUnaryCall;
+  receiveInvite(
+    request: ReceiveInviteRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReceiveInviteResponse) => void,
+  ): ClientUnaryCall;
+  receiveInvite(
+    request: ReceiveInviteRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReceiveInviteResponse) => void,
   ): ClientUnaryCall;
 }
 

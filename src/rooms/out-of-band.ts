@@ -1,0 +1,196 @@
+/**
+ * Out-of-band memberships: a local user's membership of a room this server is not in. An invite
+ * from a remote user arrives as a single event (the federation `invite` API, delivered here by an
+ * internal service); rejecting it while the server still has no member in the room writes a local
+ * leave that hangs off the invite (Synapse's local fallback when the inviting server cannot be
+ * reached: prev_events = [invite], auth_events = invite's auth events + invite).
+ *
+ * Both events are outliers: outside the room's timeline, current state and statistics, shown to
+ * nobody but their user (spec §5.7 step 3). They do move the user's local membership, so the
+ * invite is listed among the user's rooms, can be rejected and forgotten, and the room can be
+ * shut down and purged like any other.
+ */
+import { Codes, MatrixError, badRequest, forbidden } from '../errors';
+import { domainOf } from '../ids';
+import type { Em } from '../infra/orm';
+import { newEventId, type PersistedEvent } from './batch-builder';
+import { EventRepository } from './event.repository';
+import { KNOWN_ROOM_VERSIONS, roomVersionOf } from './room-versions';
+import type { Json, StoredEvent } from './room.types';
+import { sql } from './sql';
+
+/** An invite as the federation `invite` API hands it over. */
+export interface ReceivedInvite {
+  /** The server that sent the invite (the sender must be one of its users). */
+  origin: string;
+  roomVersion: string;
+  roomId: string;
+  type: string;
+  stateKey: string | null;
+  sender: string;
+  content: Json;
+  originServerTs?: number;
+  depth?: number;
+  prevEvents?: string[];
+  authEvents?: string[];
+  /** The id the sending server gave the event; generated when absent. */
+  eventId?: string;
+}
+
+interface OutlierRow {
+  eventId: string;
+  roomId: string;
+  stateKey: string;
+  sender: string;
+  content: Json;
+  originServerTs: number;
+  depth: number;
+  prevEvents: string[];
+  authEvents: string[];
+  txn: { scope: string; id: string } | null;
+  membership: string;
+  /** The local membership the write replaces (compare-and-set), or null to replace any. */
+  replacing: string | null;
+}
+
+export class OutOfBandMemberships {
+  private readonly events = new EventRepository();
+
+  constructor(
+    private readonly serverName: string,
+    /** Runs a write holding the room's new-event-during-purge lock (read side). */
+    private readonly withRoomLock: <T>(roomId: string, fn: () => Promise<T>) => Promise<T>,
+  ) {}
+
+  /**
+   * Stores a remote user's invite of a local user, with Synapse's checks in Synapse's order. A
+   * repeated delivery (same event id) returns the stored event. Refused when this server is in
+   * the room: there the invite is an event of the room's timeline, not an out-of-band one.
+   */
+  async receiveInvite(em: Em, inv: ReceivedInvite): Promise<PersistedEvent> {
+    if (inv.stateKey === null) throw badRequest('The invite event did not have a state key');
+    if (await this.isBlocked(em, inv.roomId)) throw forbidden('This room has been blocked on this server');
+    if (inv.type !== 'm.room.member' || inv.content.membership !== 'invite') throw badRequest('The event was not an m.room.member invite event');
+    if (domainOf(inv.sender) !== inv.origin) throw badRequest('The invite event was not from the server sending it');
+    if (domainOf(inv.stateKey) !== this.serverName) throw badRequest('The invite event must be for this server');
+    if (inv.origin === this.serverName) throw badRequest('An out-of-band invite comes from another server');
+    if (!KNOWN_ROOM_VERSIONS.has(inv.roomVersion)) throw new MatrixError(400, 'Homeserver does not support this room version', Codes.UNSUPPORTED_ROOM_VERSION);
+    if (!/^![^:]+:.+$/.test(inv.roomId)) throw new MatrixError(400, `Invalid room ID: ${inv.roomId}`, Codes.INVALID_PARAM);
+    if ((await sql(em, 'SELECT 1 FROM users WHERE name = ?', [inv.stateKey])).length === 0) throw new MatrixError(404, 'Unknown user', Codes.NOT_FOUND);
+    const stateKey = inv.stateKey;
+    return this.withRoomLock(inv.roomId, () =>
+      em.transactional(async (tem) => {
+        if (inv.eventId) {
+          const known = await this.stored(tem, inv.eventId);
+          if (known) {
+            if (known.roomId !== inv.roomId || known.type !== 'm.room.member' || known.stateKey !== stateKey) throw badRequest(`Event ${inv.eventId} is already stored as another event`);
+            return persisted(known, true);
+          }
+        }
+        if ((await sql(tem, "SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [inv.roomId])).length > 0) {
+          throw new MatrixError(400, 'This server is in the room: the invite belongs to the room timeline', Codes.UNKNOWN);
+        }
+        // The room is known from now on (its version, at least), as Synapse records it.
+        await sql(tem, 'INSERT INTO rooms (room_id, room_version, created_ts) VALUES (?, ?, ?) ON CONFLICT (room_id) DO NOTHING', [inv.roomId, inv.roomVersion, Date.now()]);
+        return this.write(tem, inv.roomId, {
+          eventId: inv.eventId ?? newEventId(roomVersionOf(inv.roomVersion), this.serverName),
+          roomId: inv.roomId,
+          stateKey,
+          sender: inv.sender,
+          content: inv.content,
+          originServerTs: inv.originServerTs ?? Date.now(),
+          depth: inv.depth ?? 1,
+          prevEvents: inv.prevEvents ?? [],
+          authEvents: inv.authEvents ?? [],
+          txn: null,
+          membership: 'invite',
+          replacing: null,
+        });
+      }),
+    );
+  }
+
+  /** The event behind a local membership when it is out of band (an outlier), else null. */
+  async outOfBandEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
+    const e = await this.stored(em, eventId);
+    return e && e.outlier ? e : null;
+  }
+
+  /**
+   * The user's leave of a room they hold an out-of-band membership of: a local outlier following
+   * `previous` (their invite). A repeated transaction id returns the earlier leave; a membership
+   * that is already a leave is returned as it is.
+   */
+  async leave(em: Em, previous: StoredEvent, content: Json, txn: { scope: string; id: string } | null): Promise<PersistedEvent> {
+    const userId = previous.stateKey as string;
+    if (previous.content.membership === 'leave') return persisted(previous, true);
+    return this.withRoomLock(previous.roomId, () =>
+      em.transactional(async (tem) => {
+        if (txn) {
+          const rows = await sql<{ event_id: string }>(tem, 'SELECT event_id FROM events WHERE room_id = ? AND sender = ? AND txn_scope = ? AND txn_id = ?', [previous.roomId, userId, txn.scope, txn.id]);
+          const earlier = rows[0] ? await this.stored(tem, rows[0].event_id) : null;
+          if (earlier) return persisted(earlier, true);
+        }
+        const version = (await sql<{ room_version: string }>(tem, 'SELECT room_version FROM rooms WHERE room_id = ?', [previous.roomId]))[0]?.room_version ?? '10';
+        return this.write(tem, previous.roomId, {
+          eventId: newEventId(roomVersionOf(version), this.serverName),
+          roomId: previous.roomId,
+          stateKey: userId,
+          sender: userId,
+          content: { ...content, membership: 'leave' },
+          originServerTs: Date.now(),
+          depth: previous.depth + 1,
+          prevEvents: [previous.eventId],
+          authEvents: [...previous.authEvents, previous.eventId],
+          txn,
+          membership: 'leave',
+          replacing: previous.eventId,
+        });
+      }),
+    );
+  }
+
+  /** Inserts the outlier and moves the user's local membership to it, in one statement. */
+  private async write(em: Em, roomId: string, r: OutlierRow): Promise<PersistedEvent> {
+    const rows = await sql<{ stream_ordering: string; moved: boolean }>(
+      em,
+      `WITH ev AS (
+         INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, received_ts, depth,
+                             prev_events, auth_events, outlier, txn_scope, txn_id)
+         VALUES (nextval('events_stream_seq'), ?, ?, 'm.room.member', ?, ?, ?::jsonb, ?, ?, ?, ?::text[], ?::text[], true, ?, ?)
+         RETURNING stream_ordering, event_id),
+       moved AS (
+         INSERT INTO local_current_membership AS m (room_id, user_id, event_id, membership, forgotten)
+         SELECT ?, ?, ev.event_id, ?, false FROM ev
+         ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership, forgotten = false
+          WHERE ?::text IS NULL OR m.event_id = ?::text
+         RETURNING 1)
+       SELECT ev.stream_ordering, EXISTS (SELECT 1 FROM moved) AS moved FROM ev`,
+      [
+        r.eventId, roomId, r.stateKey, r.sender, JSON.stringify(r.content), r.originServerTs, Date.now(), r.depth,
+        pgArray(r.prevEvents), pgArray(r.authEvents), r.txn?.scope ?? null, r.txn?.id ?? null,
+        roomId, r.stateKey, r.membership, r.replacing, r.replacing,
+      ],
+    );
+    // Another change of the user's membership won the race: nothing of this one may stay.
+    if (!rows[0].moved) throw new MatrixError(409, 'The membership changed meanwhile; try again', Codes.UNKNOWN);
+    return { eventId: r.eventId, roomId, depth: r.depth, streamOrdering: Number(rows[0].stream_ordering), deduplicated: false };
+  }
+
+  private async isBlocked(em: Em, roomId: string): Promise<boolean> {
+    return (await sql(em, 'SELECT 1 FROM blocked_rooms WHERE room_id = ?', [roomId])).length > 0;
+  }
+
+  private stored(em: Em, eventId: string): Promise<StoredEvent | null> {
+    return this.events.getEvent(em, eventId);
+  }
+}
+
+function persisted(e: StoredEvent, deduplicated: boolean): PersistedEvent {
+  return { eventId: e.eventId, roomId: e.roomId, depth: e.depth, streamOrdering: e.streamOrdering, deduplicated };
+}
+
+/** A text[] literal (elements quoted, so ids with any characters survive). */
+function pgArray(items: string[]): string {
+  return `{${items.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+}
