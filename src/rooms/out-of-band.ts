@@ -15,9 +15,10 @@ import { domainOf } from '../ids';
 import type { Em } from '../infra/orm';
 import { newEventId, type PersistedEvent } from './batch-builder';
 import { EventRepository } from './event.repository';
-import { KNOWN_ROOM_VERSIONS, roomVersionOf } from './room-versions';
+import { DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, roomVersionOf } from './room-versions';
 import type { Json, StoredEvent } from './room.types';
-import { sql } from './sql';
+import { RoomRepository } from './room.repository';
+import { sql, sqlPrepared } from './sql';
 
 /** An invite as the federation `invite` API hands it over. */
 export interface ReceivedInvite {
@@ -60,6 +61,7 @@ export class OutOfBandMemberships {
     private readonly serverName: string,
     /** Runs a write holding the room's new-event-during-purge lock (read side). */
     private readonly withRoomLock: <T>(roomId: string, fn: () => Promise<T>) => Promise<T>,
+    private readonly rooms: RoomRepository,
   ) {}
 
   /**
@@ -69,7 +71,7 @@ export class OutOfBandMemberships {
    */
   async receiveInvite(em: Em, inv: ReceivedInvite): Promise<PersistedEvent> {
     if (inv.stateKey === null) throw badRequest('The invite event did not have a state key');
-    if (await this.isBlocked(em, inv.roomId)) throw forbidden('This room has been blocked on this server');
+    if ((await this.rooms.getBlock(em, inv.roomId)).blocked) throw forbidden('This room has been blocked on this server');
     if (inv.type !== 'm.room.member' || inv.content.membership !== 'invite') throw badRequest('The event was not an m.room.member invite event');
     if (domainOf(inv.sender) !== inv.origin) throw badRequest('The invite event was not from the server sending it');
     if (domainOf(inv.stateKey) !== this.serverName) throw badRequest('The invite event must be for this server');
@@ -87,7 +89,7 @@ export class OutOfBandMemberships {
             return persisted(known, true);
           }
         }
-        if ((await sql(tem, "SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [inv.roomId])).length > 0) {
+        if (await this.rooms.hasLocalJoinedMember(tem, inv.roomId)) {
           throw new MatrixError(400, 'This server is in the room: the invite belongs to the room timeline', Codes.UNKNOWN);
         }
         // The room is known from now on (its version, at least), as Synapse records it.
@@ -131,9 +133,9 @@ export class OutOfBandMemberships {
           const earlier = rows[0] ? await this.stored(tem, rows[0].event_id) : null;
           if (earlier) return persisted(earlier, true);
         }
-        const version = (await sql<{ room_version: string }>(tem, 'SELECT room_version FROM rooms WHERE room_id = ?', [previous.roomId]))[0]?.room_version ?? '10';
+        const room = await this.rooms.getRoom(tem, previous.roomId);
         return this.write(tem, previous.roomId, {
-          eventId: newEventId(roomVersionOf(version), this.serverName),
+          eventId: newEventId(roomVersionOf(room?.roomVersion ?? DEFAULT_ROOM_VERSION), this.serverName),
           roomId: previous.roomId,
           stateKey: userId,
           sender: userId,
@@ -152,33 +154,28 @@ export class OutOfBandMemberships {
 
   /** Inserts the outlier and moves the user's local membership to it, in one statement. */
   private async write(em: Em, roomId: string, r: OutlierRow): Promise<PersistedEvent> {
-    const rows = await sql<{ stream_ordering: string; moved: boolean }>(
+    const rows = await sqlPrepared<{ stream_ordering: string; moved: boolean }>(
       em,
       `WITH ev AS (
          INSERT INTO events (stream_ordering, event_id, room_id, type, state_key, sender, content, origin_server_ts, received_ts, depth,
                              prev_events, auth_events, outlier, txn_scope, txn_id)
-         VALUES (nextval('events_stream_seq'), ?, ?, 'm.room.member', ?, ?, ?::jsonb, ?, ?, ?, ?::text[], ?::text[], true, ?, ?)
+         VALUES (nextval('events_stream_seq'), $1, $2, 'm.room.member', $3, $4, $5::jsonb, $6, $7, $8, $9::text[], $10::text[], true, $11, $12)
          RETURNING stream_ordering, event_id),
        moved AS (
          INSERT INTO local_current_membership AS m (room_id, user_id, event_id, membership, forgotten)
-         SELECT ?, ?, ev.event_id, ?, false FROM ev
+         SELECT $2, $3, ev.event_id, $13, false FROM ev
          ON CONFLICT (room_id, user_id) DO UPDATE SET event_id = EXCLUDED.event_id, membership = EXCLUDED.membership, forgotten = false
-          WHERE ?::text IS NULL OR m.event_id = ?::text
+          WHERE $14::text IS NULL OR m.event_id = $14::text
          RETURNING 1)
        SELECT ev.stream_ordering, EXISTS (SELECT 1 FROM moved) AS moved FROM ev`,
       [
         r.eventId, roomId, r.stateKey, r.sender, JSON.stringify(r.content), r.originServerTs, Date.now(), r.depth,
-        pgArray(r.prevEvents), pgArray(r.authEvents), r.txn?.scope ?? null, r.txn?.id ?? null,
-        roomId, r.stateKey, r.membership, r.replacing, r.replacing,
+        r.prevEvents, r.authEvents, r.txn?.scope ?? null, r.txn?.id ?? null, r.membership, r.replacing,
       ],
     );
     // Another change of the user's membership won the race: nothing of this one may stay.
     if (!rows[0].moved) throw new MatrixError(409, 'The membership changed meanwhile; try again', Codes.UNKNOWN);
     return { eventId: r.eventId, roomId, depth: r.depth, streamOrdering: Number(rows[0].stream_ordering), deduplicated: false };
-  }
-
-  private async isBlocked(em: Em, roomId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM blocked_rooms WHERE room_id = ?', [roomId])).length > 0;
   }
 
   private stored(em: Em, eventId: string): Promise<StoredEvent | null> {
@@ -188,9 +185,4 @@ export class OutOfBandMemberships {
 
 function persisted(e: StoredEvent, deduplicated: boolean): PersistedEvent {
   return { eventId: e.eventId, roomId: e.roomId, depth: e.depth, streamOrdering: e.streamOrdering, deduplicated };
-}
-
-/** A text[] literal (elements quoted, so ids with any characters survive). */
-function pgArray(items: string[]): string {
-  return `{${items.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }

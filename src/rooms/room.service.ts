@@ -58,7 +58,7 @@ export class RoomService {
     this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
     this.importer = new ImportService(d.serverName, this.persister, this.rooms);
     this.client = new ClientReadService(d.config, this.serializer, this.rooms, this.events);
-    this.outOfBand = new OutOfBandMemberships(d.serverName, (roomId, fn) => this.persister.withEventLocks([roomId], fn));
+    this.outOfBand = new OutOfBandMemberships(d.serverName, (roomId, fn) => this.persister.withEventLocks([roomId], fn), this.rooms);
     this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, outOfBand: this.outOfBand, scheduler: d.scheduler, repo: this.rooms });
   }
 
