@@ -7,6 +7,8 @@ import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { C, enc } from '../support/client';
+import type { MatrixError } from '../../src/errors';
+import type { RoomService } from '../../src/rooms/room.service';
 
 describe('Out-of-band memberships', () => {
   let s: Stack;
@@ -87,5 +89,27 @@ describe('Out-of-band memberships', () => {
     assert.deepEqual(del.body.failed_to_kick_users, []);
     const r = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(invite.eventId)}`, { token: user.token });
     assert.equal(r.status, 404);
+  });
+  it('a leave that lost a race with another change of the membership is refused with 409 and leaves nothing behind', async () => {
+    const user = await registerUser(s, uniq('oobrace'));
+    const roomId = `!${uniq('remote')}:other.example`;
+    const first = await receive(roomId, user.userId);
+    // A second invite replaces the first as the user's membership, as a concurrent delivery would.
+    const second = await receive(roomId, user.userId, { sender: '@another:other.example' });
+    const rooms = s.app.registry.get('rooms') as RoomService;
+    const em = s.app.orm.em.fork();
+    const stale = await rooms.outOfBand.outOfBandEvent(em, first.eventId);
+    assert.ok(stale);
+    const count = async () => Number((await em.getConnection().execute<{ n: string }[]>('SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]))[0].n);
+    const before = await count();
+    await assert.rejects(rooms.outOfBand.leave(em, stale, {}, null), (e: MatrixError) => e.httpStatus === 409 && e.errcode === 'M_UNKNOWN');
+    assert.equal(await count(), before, 'the losing leave is not stored');
+    const current = await em.getConnection().execute<{ event_id: string; membership: string }[]>('SELECT event_id, membership FROM local_current_membership WHERE room_id = ? AND user_id = ?', [roomId, user.userId]);
+    assert.deepEqual(current, [{ event_id: second.eventId, membership: 'invite' }]);
+    // The user's own leave goes through against the current membership.
+    const reject = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/leave`, { token: user.token, body: {} });
+    assert.deepEqual([reject.status, reject.body], [200, {}]);
+    const after = await em.getConnection().execute<{ membership: string }[]>('SELECT membership FROM local_current_membership WHERE room_id = ? AND user_id = ?', [roomId, user.userId]);
+    assert.deepEqual(after, [{ membership: 'leave' }]);
   });
 });
