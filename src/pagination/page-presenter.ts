@@ -5,20 +5,15 @@
  * the page statement already loaded, plus bundled aggregations (`unsigned["m.relations"]`:
  * `m.reference` chunk, the latest `m.replace` event, the `m.thread` summary).
  */
-import type { Em } from '../infra/orm';
 import { prunedContent, type EventSerializer, type EventView, type SerializeOptions } from '../rooms/event.serializer';
 import { roomVersionOf } from '../rooms/room-versions';
 import type { Json } from '../rooms/room.types';
-import type { ExtrasOptions, PageRow } from './page-rows';
-import type { PaginationRepository } from './pagination.repository';
+import type { PageRow } from './page-rows';
 
 type Requester = NonNullable<SerializeOptions['requester']>;
 
 export class PagePresenter {
-  constructor(
-    private readonly serializer: EventSerializer,
-    private readonly repo: PaginationRepository,
-  ) {}
+  constructor(private readonly serializer: EventSerializer) {}
 
   /** One row, as EventSerializer.serialize would present it (same `unsigned`, same pruning). */
   view(r: PageRow, now: number, requester: Requester): EventView {
@@ -36,30 +31,19 @@ export class PagePresenter {
     return view;
   }
 
-  /** Rows in order, with their bundled aggregations (one more statement only when a bundle names events). */
-  async present(em: Em, rows: PageRow[], requester: Requester, extras: ExtrasOptions): Promise<EventView[]> {
+  /** Rows in order, with their bundled aggregations (the events they show come with the rows). */
+  present(rows: PageRow[], requester: Requester): EventView[] {
     const now = Date.now();
-    const views = rows.map((r) => this.view(r, now, requester));
-    const nestedIds = new Set<string>();
-    for (const r of rows) {
-      if (r.aggregations?.edit) nestedIds.add(r.aggregations.edit);
-      if (r.aggregations?.thread) nestedIds.add(r.aggregations.thread[0]);
-    }
-    const nested = new Map<string, EventView>();
-    if (nestedIds.size > 0) {
-      for (const n of await this.repo.eventsById(em, [...nestedIds], { dagFields: extras.dagFields, aggregationsFor: null })) nested.set(n.eventId, this.view(n, now, requester));
-    }
-    rows.forEach((r, i) => {
+    return rows.map((r) => {
+      const view = this.view(r, now, requester);
       const a = r.aggregations;
-      if (!a) return;
+      if (!a) return view;
       const relations: Json = {};
       if (a.refs && a.refs.length > 0) relations['m.reference'] = { chunk: a.refs.map((event_id) => ({ event_id })) };
-      const edit = a.edit ? nested.get(a.edit) : undefined;
-      if (edit) relations['m.replace'] = edit;
-      const latest = a.thread ? nested.get(a.thread[0]) : undefined;
-      if (a.thread && latest) relations['m.thread'] = { latest_event: latest, count: Number(a.thread[1]), current_user_participated: Boolean(a.thread[2]) };
-      if (Object.keys(relations).length > 0) views[i].unsigned['m.relations'] = relations;
+      if (a.edit) relations['m.replace'] = this.view(a.edit, now, requester);
+      if (a.thread) relations['m.thread'] = { latest_event: this.view(a.thread[0], now, requester), count: a.thread[1], current_user_participated: a.thread[2] };
+      if (Object.keys(relations).length > 0) view.unsigned['m.relations'] = relations;
+      return view;
     });
-    return views;
   }
 }

@@ -96,7 +96,7 @@ export class PaginationService {
     private readonly retention: RetentionService,
     private readonly opts: { msc3874Enabled: boolean },
   ) {
-    this.presenter = new PagePresenter(rooms.serializer, this.repo);
+    this.presenter = new PagePresenter(rooms.serializer);
   }
 
   /** Parses a RoomEventFilter JSON object (400 M_BAD_JSON for wrongly-typed fields). */
@@ -130,7 +130,7 @@ export class PaginationService {
     page.end = streamTokenToString(withRoomKey(plan.from, historicToken(last.depth, req.dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
     const events = filter && !isNoop(filter) ? rows.filter((e) => matchesFilter(filter, e)) : rows;
     if (events.length === 0) return page;
-    page.chunk = await this.present(em, reader, events, plan.timeline, extras);
+    page.chunk = this.present(reader, events, plan.timeline);
     if (filter?.lazyLoadMembers) {
       const senders = [...new Set(events.map((e) => e.sender))];
       page.state = await this.rooms.serializeEvents(em, await this.repo.membersAt(em, req.roomId, senders, posOf(events[0])), { requester: reader });
@@ -180,8 +180,8 @@ export class PaginationService {
    * Presents rows with bundled aggregations and, for clients, `unsigned.membership`; an erased
    * sender's event is pruned for a client who was not joined when it was sent (spec §5.7 step 7).
    */
-  private async present(em: Em, reader: Reader, rows: PageRow[], timeline: VisibilityTimeline | null, extras: ExtrasOptions): Promise<EventView[]> {
-    const views = await this.presenter.present(em, rows, reader, extras);
+  private present(reader: Reader, rows: PageRow[], timeline: VisibilityTimeline | null): EventView[] {
+    const views = this.presenter.present(rows, reader);
     if (timeline) {
       views.forEach((v, i) => {
         const e = rows[i];
@@ -218,7 +218,7 @@ export class PaginationService {
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
     const state = keep(await this.rooms.getStateAtStream(em, roomId, lastEvent.streamOrdering, { memberKeys: members }));
-    const all = await this.present(em, reader, [...eventsBefore, event, ...eventsAfter], null, extras);
+    const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], null);
     return {
       eventsBefore: all.slice(0, eventsBefore.length),
       event: all[eventsBefore.length],
