@@ -109,6 +109,8 @@ describe('/messages JSON bodies', () => {
     assert.ok(chunk.some((e) => (unsigned(e)['m.relations'] as Json)?.['m.reference']));
     assert.ok(chunk.some((e) => unsigned(e).redacted_because));
     assert.ok(chunk.some((e) => e.type === 'm.room.member' && e.state_key === reader.userId && unsigned(e).membership === 'join'));
+    const lazy = (await both(reader, false, 'b', { filter: { lazy_load_members: true } })).rest;
+    assert.ok(Array.isArray(lazy.state) && (lazy.state as Json[]).some((e) => e.state_key === author.userId), 'lazy-loaded members come as state');
     const lateChunk = (await both(late, false, 'b', {})).rest.chunk as Json[];
     const fromErased = lateChunk.filter((e) => e.sender === erased.userId && e.type === 'm.room.message');
     assert.ok(fromErased.length > 0 && fromErased.every((e) => Object.keys(e.content as Json).length === 0), 'an erased sender is pruned for a later reader');
