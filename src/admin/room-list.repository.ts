@@ -6,6 +6,7 @@
  */
 import type { Em } from '../infra/orm';
 import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
+import { preparedRead } from '../rooms/sql';
 
 /** Column and natural (dir=f) direction of each sort key. */
 const ORDER_COLUMNS: Record<RoomOrderBy, { column: string; forward: 'ASC' | 'DESC' }> = {
@@ -130,7 +131,9 @@ export class RoomListRepository {
    * A page of a search and the number of matches, in one statement. The matches (with their sort
    * key) are gathered once through the trigram/primary-key indexes, then counted and sorted: an
    * ordered walk of the sort index would read every row sorting before the first match (a term
-   * matching names that sort late, e.g. "Hidden …" by name, read a third of the table).
+   * matching names that sort late, e.g. "Hidden …" by name, read a third of the table). Prepared:
+   * estimating a trigram condition reads the index, so planning cost milliseconds on every call;
+   * the plan's shape does not depend on the term (the matches are always gathered first).
    */
   searchPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<{ rooms: RoomSummary[]; total: number }>;
   searchPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<{ rooms: string; total: number }>;
@@ -144,7 +147,8 @@ export class RoomListRepository {
             page AS (SELECT room_id, k FROM m page ORDER BY ${order} LIMIT ? OFFSET ?)`;
     const params = [...where.params, q.limit, q.from];
     if (shape === 'json') {
-      const rows = await em.execute<{ total: string; rooms: string }[]>(
+      const rows = await preparedRead<{ total: string; rooms: string }>(
+        em,
         `${matches}
          SELECT (SELECT count(*) FROM m) AS total,
                 (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text FROM page JOIN room_stats s ON s.room_id = page.room_id) AS rooms`,
@@ -152,7 +156,8 @@ export class RoomListRepository {
       );
       return { rooms: rows[0].rooms, total: Number(rows[0].total) };
     }
-    const rows = await em.execute<(SummaryRow & { total: string })[]>(
+    const rows = await preparedRead<SummaryRow & { total: string }>(
+      em,
       `${matches}
        SELECT (SELECT count(*) FROM m) AS total, s.room_id, ${STATS_COLUMNS}
          FROM (SELECT 1) one LEFT JOIN page ON true LEFT JOIN room_stats s ON s.room_id = page.room_id
@@ -177,7 +182,7 @@ export class RoomListRepository {
       return Number(rows[0].n ?? 0);
     }
     const where = whereClause(q);
-    const rows = await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats s ${where.sql}`, where.params);
+    const rows = await preparedRead<{ n: string }>(em, `SELECT count(*) AS n FROM room_stats s ${where.sql}`, where.params);
     return Number(rows[0].n);
   }
 

@@ -53,3 +53,29 @@ export async function sqlPrepared<T = Record<string, unknown>>(em: Em, text: str
     await client.releaseConnection(conn);
   }
 }
+
+const ARRAY_PARAM = /ARRAY\[\?\]::text\[\]/g;
+
+/** `?` → `$1, $2, …` (the statements given here have no `?` inside literals or operators). */
+export function toNumbered(text: string): string {
+  let n = 0;
+  return text.replace(ARRAY_PARAM, '?::text[]').replace(/\?/g, () => `$${++n}`);
+}
+
+const numbered = new Map<string, string>();
+
+/**
+ * A read statement written with the `?` placeholders (and `ARRAY[?]::text[]` lists) the rest of
+ * the code uses, run as a named prepared statement: statements whose planning costs as much as
+ * their execution (page statements with correlated subqueries, trigram searches, whose estimate
+ * reads the index) are planned once per connection.
+ */
+export function preparedRead<T>(em: Em, text: string, params: unknown[]): Promise<T[]> {
+  let t = numbered.get(text);
+  if (t === undefined) {
+    t = toNumbered(text);
+    // Statement texts vary only by shape (ranges, filter fields, sort orders), so the map stays small.
+    numbered.set(text, t);
+  }
+  return sqlPrepared<T>(em, t, params);
+}
