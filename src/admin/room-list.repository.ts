@@ -5,8 +5,8 @@
  * trigram indexes.
  */
 import type { Em } from '../infra/orm';
-import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 import { preparedRead } from '../rooms/sql';
+import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Column and natural (dir=f) direction of each sort key. */
 const ORDER_COLUMNS: Record<RoomOrderBy, { column: string; forward: 'ASC' | 'DESC' }> = {
@@ -168,22 +168,16 @@ export class RoomListRepository {
   }
 
   /**
-   * Number of rooms matching the filters of a listing (ignoring from/limit). Without a search term
-   * it is a sum over the trigger-maintained buckets of `room_stats_counts`; with one, a count over
-   * the trigram-indexed matches.
+   * Number of rooms matching the filters of a listing without a search term (a search counts its
+   * matches in `searchPage`): a sum over the trigger-maintained buckets of `room_stats_counts`.
    */
-  async count(em: Em, q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): Promise<number> {
-    if (q.searchTerm === null) {
-      const parts: string[] = [];
-      const params: unknown[] = [];
-      if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
-      if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
-      const rows = await em.execute<{ n: string | null }[]>(`SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
-      return Number(rows[0].n ?? 0);
-    }
-    const where = whereClause(q);
-    const rows = await preparedRead<{ n: string }>(em, `SELECT count(*) AS n FROM room_stats s ${where.sql}`, where.params);
-    return Number(rows[0].n);
+  async count(em: Em, q: Pick<ListRoomsQuery, 'publicRooms' | 'emptyRooms'>): Promise<number> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
+    if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
+    const rows = await em.execute<{ n: string | null }[]>(`SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
+    return Number(rows[0].n ?? 0);
   }
 
   /** Details of a known room (null when the rooms table has no row for it). */

@@ -90,6 +90,7 @@ describe('Out-of-band memberships', () => {
     const r = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(invite.eventId)}`, { token: user.token });
     assert.equal(r.status, 404);
   });
+
   it('a leave that lost a race with another change of the membership is refused with 409 and leaves nothing behind', async () => {
     const user = await registerUser(s, uniq('oobrace'));
     const roomId = `!${uniq('remote')}:other.example`;
