@@ -16,7 +16,7 @@ import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
 import type { Ctx } from '../src/context';
 import type { PaginationModuleServices } from '../src/pagination/pagination.module';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, registerUser, startStack, table, type Stack, type TestUser } from './support';
+import { fmt, measure, options, printTransportFloor, registerUser, startStack, table, type Stack, type TestUser } from './support';
 
 const PAGE = 100;
 const MESSAGE_FILTER = { types: ['m.room.message'] };
@@ -192,6 +192,7 @@ export async function run(args: string[]): Promise<void> {
     const floor = await measure(o.pages, o.concurrency, () => restGet(port, agent, '/_matrix/client/v3/account/whoami', b.member.token));
     process.stdout.write(`\nREST floor (GET /account/whoami, no database): p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms\n`);
     agent.destroy();
+    await printTransportFloor(o.pages, 45_000);
   } finally {
     await pg.end();
     await stack.stop();

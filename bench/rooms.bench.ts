@@ -23,7 +23,7 @@ import type { EventDraft } from '../src/rooms/event-persister';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/rooms/seed/generator';
 import { UserService } from '../src/users/user.service';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, registerUser, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
+import { fmt, measure, options, printTransportFloor, registerUser, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
 
 const SORT_COLUMN: Record<string, [string, 'ASC' | 'DESC']> = {
   name: ['name', 'ASC'],
@@ -198,6 +198,7 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
   const floor = await measure(o.n, 1, () => floorGet.get('/_matrix/client/v3/account/whoami'));
   floorGet.close();
   process.stdout.write(`\nREST floor (GET /account/whoami, no database): p50 ${fmt(floor.p50)} ms, p99 ${fmt(floor.p99)} ms\n`);
+  await printTransportFloor(o.n, 45_000);
 }
 
 /** A public room with `members` local members and `events` messages, written through the bulk write path. */

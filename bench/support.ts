@@ -61,3 +61,57 @@ export function options(args: string[], defaults: Record<string, number>): Recor
   }
   return out;
 }
+
+/**
+ * The cost of the two hops alone, with no work behind them: a bare node:http server whose handler
+ * makes one unary call to a bare grpc-js server (raw bytes, no protobuf, no auth, no database) and
+ * writes the reply back, all in this process as the real stack is. Measured for a small reply and
+ * for one of `bodyBytes`, so a REST/SQL ratio can be read against what the transport costs by itself.
+ */
+export async function transportFloor(n: number, bodyBytes: number): Promise<{ small: LatencyStats; large: LatencyStats }> {
+  const grpc = await import('@grpc/grpc-js');
+  const http = await import('node:http');
+  const raw = { path: '/floor.Echo/Get', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+  const bodies = { small: Buffer.from('{"user_id":"@floor:test"}'), large: Buffer.from(JSON.stringify({ chunk: 'x'.repeat(Math.max(0, bodyBytes - 14)) })) };
+  const server = new grpc.Server();
+  server.addService({ Get: raw }, { Get: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request[0] === 0x6c ? bodies.large : bodies.small) });
+  const grpcPort = await new Promise<number>((ok, ko) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))));
+  const Client = grpc.makeGenericClientConstructor({ Get: raw }, 'Echo');
+  const client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as { Get(req: Buffer, cb: (e: Error | null, r: Buffer) => void): void; close(): void };
+  const front = http.createServer((req, res) => {
+    client.Get(Buffer.from(req.url === '/large' ? 'l' : 's'), (e, body) => {
+      res.writeHead(e ? 500 : 200, { 'content-type': 'application/json', 'content-length': e ? 0 : body.length });
+      res.end(e ? undefined : body);
+    });
+  });
+  await new Promise<void>((ok) => front.listen(0, '127.0.0.1', ok));
+  const port = (front.address() as { port: number }).port;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (path: string) =>
+    new Promise<void>((ok, ko) => {
+      http
+        .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? ok() : ko(new Error(`floor ${res.statusCode}`))));
+        })
+        .on('error', ko);
+    });
+  try {
+    await measure(200, 1, () => get('/small'));
+    await measure(200, 1, () => get('/large'));
+    return { small: await measure(n, 1, () => get('/small')), large: await measure(n, 1, () => get('/large')) };
+  } finally {
+    agent.destroy();
+    client.close();
+    await new Promise<void>((ok) => front.close(() => ok()));
+    server.forceShutdown();
+  }
+}
+
+/** Prints `transportFloor` for a small reply and one of `bodyBytes`. */
+export async function printTransportFloor(n: number, bodyBytes: number): Promise<void> {
+  const f = await transportFloor(n, bodyBytes);
+  process.stdout.write(
+    `transport floor (bare http server → one bare grpc-js call → reply, no work, same process): small p50 ${fmt(f.small.p50)} ms, p99 ${fmt(f.small.p99)} ms; ${bodyBytes}-byte p50 ${fmt(f.large.p50)} ms, p99 ${fmt(f.large.p99)} ms\n`,
+  );
+}
