@@ -57,7 +57,7 @@ function plainSql(c: ListCase): { page: { text: string; values: unknown[] }; cou
   if (c.searchTerm !== undefined) {
     const p = `%${c.searchTerm.toLowerCase()}%`;
     values.push(p, `#${p}:%`, c.searchTerm);
-    where.push('(lower(name) LIKE $1 OR lower(canonical_alias) LIKE $2 OR room_id = $3)');
+    where.push('(name_lower LIKE $1 OR canonical_alias_lower LIKE $2 OR room_id = $3)');
   }
   if (c.publicRooms !== undefined) where.push(c.publicRooms ? 'is_public' : 'NOT is_public');
   if (c.emptyRooms !== undefined) where.push(c.emptyRooms ? 'joined_members = 0' : 'joined_members <> 0');
@@ -135,7 +135,7 @@ async function seedRooms(stack: Stack, o: Record<string, number>): Promise<void>
 /** A word of the generated names (the vocabulary is small: a word matches ~5% of rooms), a rare alias fragment, and a room id. */
 async function searchTerms(stack: Stack): Promise<{ word: string; wordMatches: number; fragment: string; fragmentMatches: number; roomId: string }> {
   const em = stack.app.orm.em.fork();
-  const count = async (term: string) => Number((await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM room_stats WHERE lower(name) LIKE ? OR lower(canonical_alias) LIKE ?', [`%${term}%`, `#%${term}%:%`]))[0].n);
+  const count = async (term: string) => Number((await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM room_stats WHERE name_lower LIKE ? OR canonical_alias_lower LIKE ?', [`%${term}%`, `#%${term}%:%`]))[0].n);
   const rows = await em.execute<{ room_id: string; name: string }[]>('SELECT room_id, name FROM room_stats WHERE name IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 777');
   const word = rows[0].name.split(/\s+/).sort((a, b) => b.length - a.length)[0].toLowerCase().slice(0, 6);
   const alias = await em.execute<{ canonical_alias: string }[]>('SELECT canonical_alias FROM room_stats WHERE canonical_alias IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 333');

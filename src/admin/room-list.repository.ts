@@ -85,14 +85,15 @@ function toSummary(r: SummaryRow): RoomSummary {
 /**
  * The WHERE clause of a listing. The search is parenthesised (Synapse's intended semantics: the
  * other filters apply to every branch). The term goes into LIKE patterns as Synapse does, so `%`
- * and `_` act as wildcards; it is always a bound parameter.
+ * and `_` act as wildcards; it is always a bound parameter. Its name and alias branches are
+ * answered from the trigram indexes of migration 11 (a test checks the planner can use them).
  */
-function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): { sql: string; params: unknown[] } {
+export function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms' | 'emptyRooms'>): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   if (q.searchTerm !== null) {
     const pattern = `%${q.searchTerm.toLowerCase()}%`;
-    parts.push('(lower(s.name) LIKE ? OR lower(s.canonical_alias) LIKE ? OR s.room_id = ?)');
+    parts.push('(s.name_lower LIKE ? OR s.canonical_alias_lower LIKE ? OR s.room_id = ?)');
     params.push(pattern, `#${pattern}:%`, q.searchTerm);
   }
   if (q.publicRooms !== null) parts.push(q.publicRooms ? 's.is_public' : 'NOT s.is_public');

@@ -11,6 +11,7 @@ import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { createRoom, enc, join, leave, sendState, setAlias } from './room-admin.helpers';
 import { roomSummaryJson } from '../../src/gateway/presenters/room-admin.presenter';
+import { whereClause } from '../../src/admin/room-list.repository';
 
 let aliasCounter = 0;
 const uniqAlias = (prefix: string) => `${prefix}${++aliasCounter}${Date.now().toString(36)}`;
@@ -177,6 +178,32 @@ describe('RoomTestCase', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body.rooms[0].room_id, roomId);
     assert.equal(r.body.rooms[0].name, 'ж');
+  });
+
+  it('finds a renamed room by its new name and alias only, and answers the search from the trigram indexes', async () => {
+    const roomId = await createRoom(s, admin.token, { name: 'Old Harbour' });
+    const oldAlias = `#${uniqAlias('OldPort')}:test`;
+    await setAlias(s, admin.token, oldAlias, roomId);
+    await sendState(s, admin.token, roomId, 'm.room.canonical_alias', { alias: oldAlias });
+    assert.deepEqual(ids((await list('?search_term=HARBOUR')).body), [roomId]);
+    assert.deepEqual(ids((await list('?search_term=oldport')).body), [roomId]);
+    const newAlias = `#${uniqAlias('NewDock')}:test`;
+    await setAlias(s, admin.token, newAlias, roomId);
+    await sendState(s, admin.token, roomId, 'm.room.canonical_alias', { alias: newAlias });
+    await sendState(s, admin.token, roomId, 'm.room.name', { name: 'Ünïcode STATION' });
+    for (const [term, expected] of [['harbour', []], ['oldport', []], ['station', [roomId]], ['ÜNÏCODE', [roomId]], ['newdock', [roomId]]] as [string, string[]][]) {
+      assert.deepEqual(ids((await list(`?search_term=${enc(term)}`)).body), expected, term);
+    }
+    // With sequential scans priced out, the planner must reach both branches through their indexes:
+    // a predicate that no longer matches an index's expression would leave it a table scan.
+    const where = whereClause({ searchTerm: 'station', publicRooms: null, emptyRooms: null });
+    const plan = await s.app.orm.em.fork().transactional(async (em) => {
+      await em.execute('SET LOCAL enable_seqscan = off');
+      return (await em.execute<{ 'QUERY PLAN': string }[]>(`EXPLAIN SELECT s.room_id FROM room_stats s ${where.sql}`, where.params)).map((r) => r['QUERY PLAN']).join('\n');
+    });
+    assert.match(plan, /Bitmap Index Scan on room_stats_name_lower_trgm_idx/, plan);
+    assert.match(plan, /Bitmap Index Scan on room_stats_alias_lower_trgm_idx/, plan);
+    assert.doesNotMatch(plan, /Seq Scan/, plan);
   });
 
   it('applies the other filters to every branch of the search (parenthesised, as intended)', async () => {

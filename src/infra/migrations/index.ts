@@ -10,6 +10,7 @@ import { Migration20261201000007AuthInvalidation } from './20261201000007-auth-i
 import { Migration20261201000008AccountData } from './20261201000008-account-data';
 import { Migration20261202000009WriteGuard } from './20261202000009-write-guard';
 import { Migration20261202000010ErasedUsers } from './20261202000010-erased-users';
+import { Migration20261203000011RoomSearchColumns } from './20261203000011-room-search-columns';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261201000008AccountData', class: Migration20261201000008AccountData },
   { name: 'Migration20261202000009WriteGuard', class: Migration20261202000009WriteGuard },
   { name: 'Migration20261202000010ErasedUsers', class: Migration20261202000010ErasedUsers },
+  { name: 'Migration20261203000011RoomSearchColumns', class: Migration20261203000011RoomSearchColumns },
 ];
