@@ -16,7 +16,7 @@ import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
 import type { Ctx } from '../src/context';
 import type { PaginationModuleServices } from '../src/pagination/pagination.module';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, printTransportFloor, registerUser, startStack, table, type Stack, type TestUser } from './support';
+import { fmt, measure, options, printTransportFloor, registerUser, settleHeap, startStack, table, type Stack, type TestUser } from './support';
 
 const PAGE = 100;
 const MESSAGE_FILTER = { types: ['m.room.message'] };
@@ -130,6 +130,7 @@ export async function run(args: string[]): Promise<void> {
   await pg.connect();
   try {
     const b = await buildRoom(stack, o.events, o.pages);
+    settleHeap();
     const port = stack.app.httpPort!;
     const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
     const cases: Case[] = [

@@ -12,7 +12,7 @@ import { Client as PgClient } from 'pg';
 import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/rooms/seed/generator';
 import type { RoomService } from '../src/rooms/room.service';
 import { PURGE_HISTORY_BATCH_EVENTS } from '../src/pagination/purge-history.service';
-import { fmt, options, registerUser, startStack, stats, table, type Stack, type TestUser } from './support';
+import { fmt, options, registerUser, settleHeap, startStack, stats, table, type Stack, type TestUser } from './support';
 
 const PAGE = 100;
 const STATUS_POLL_MS = 50;
@@ -80,7 +80,7 @@ async function baselineDelete(pg: PgClient, roomId: string, maxDepth: number): P
 }
 
 export async function run(args: string[]): Promise<void> {
-  const o = options(args, { events: 1_000_000, otherEvents: 20_000, idleReads: 300 });
+  const o = options(args, { events: 1_000_000, otherEvents: 20_000, idleReads: 1000 });
   const stack = await startStack({ LOG_LEVEL: 'silent' });
   const pg = new PgClient({ connectionString: stack.app.databaseUrl });
   await pg.connect();
@@ -99,6 +99,7 @@ export async function run(args: string[]): Promise<void> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
     const { rows: [range] } = await pg.query('SELECT min(depth) AS min, max(depth) AS max FROM events WHERE room_id = $1', [other]);
     const depths = Array.from({ length: 97 }, (_, i) => Number(range.min) + Math.floor(((i * 37) % 97 / 97) * (Number(range.max) - Number(range.min))));
+    settleHeap();
     await readWhile(port, agent, reader, other, depths, () => true, 50);
     const idle = stats(await readWhile(port, agent, reader, other, depths, () => true, o.idleReads), 1);
 
@@ -124,6 +125,7 @@ export async function run(args: string[]): Promise<void> {
     const aloneMs = await purge(middle.event_id);
     const secondHalf = await below(Number(last.depth));
     let done = false;
+    settleHeap();
     const reads = readWhile(port, agent, reader, other, depths, () => done);
     const busyMs = await purge(last.event_id).finally(() => (done = true));
     const during = stats(await reads, busyMs);

@@ -23,7 +23,7 @@ import type { EventDraft } from '../src/rooms/event-persister';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/rooms/seed/generator';
 import { UserService } from '../src/users/user.service';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, printTransportFloor, registerUser, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
+import { fmt, measure, options, printTransportFloor, registerUser, settleHeap, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
 
 const SORT_COLUMN: Record<string, [string, 'ASC' | 'DESC']> = {
   name: ['name', 'ASC'],
@@ -278,6 +278,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const admin = await registerUser(stack, 'benchadmin', { admin: true });
     await seedRooms(stack, o);
+    settleHeap();
     await listRoomsBench(stack, admin, o);
     if (o.bigEvents > 0) await bigDeleteBench(stack, admin, o);
   } finally {

@@ -19,6 +19,15 @@ export function stats(samplesNs: number[], wallMs: number): LatencyStats {
   return { n: sorted.length, p50: pick(0.5), p99: pick(0.99), mean, perSecond: (sorted.length / wallMs) * 1000 };
 }
 
+/**
+ * A full garbage collection (the bench runner starts node with --expose-gc). Called after a data
+ * set is generated in this process, so that what the generator left on the heap is not collected
+ * in the middle of one measured phase and not another.
+ */
+export function settleHeap(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** Runs `fn` `n` times with `concurrency` workers; returns per-call latencies. */
 export async function measure(n: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<LatencyStats> {
   const samples: number[] = [];

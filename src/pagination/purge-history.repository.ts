@@ -74,6 +74,21 @@ export class PurgeHistoryRepository {
     return rows[0].d === null ? null : Number(rows[0].d);
   }
 
+  /**
+   * Statements other sessions of this database are running right now (any instance of the
+   * service, or anything else connected to it). The purge reads it between batches to tell whether
+   * it is alone on the database.
+   */
+  async otherActiveStatements(em: Em): Promise<number> {
+    const rows = await sql<{ n: string }>(
+      em,
+      `SELECT count(*) AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()`,
+      [],
+    );
+    return Number(rows[0].n);
+  }
+
   /** Whether the room still has timeline events below `depth`. */
   async hasCandidates(em: Em, roomId: string, depth: number): Promise<boolean> {
     const rows = await sql(em, 'SELECT 1 FROM events WHERE room_id = ? AND depth < ? AND NOT outlier LIMIT 1', [roomId, depth]);

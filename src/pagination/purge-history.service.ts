@@ -25,13 +25,21 @@ import { InvalidTokenError, parseRoomToken, roomTokenToString, historicToken } f
 import type { Pos } from './visibility';
 
 export const PURGE_HISTORY_ACTION_NAME = 'purge_history';
-/** Events handled per purge statement. */
-export const PURGE_HISTORY_BATCH_EVENTS = 20_000;
+/** Events handled per purge statement (each its own short transaction). */
+export const PURGE_HISTORY_BATCH_EVENTS = 5_000;
 /**
- * After each batch the purge pauses for this fraction of the batch's duration, leaving the
- * database that share of its time for everything else (other rooms' reads and writes).
+ * After each batch the purge pauses for a fraction of the batch's duration. Alone on the database
+ * it barely pauses; while other statements run (other rooms' reads and writes, from any
+ * instance), it pauses as long as the batch took, leaving them half of the database's time.
  */
-export const PURGE_PAUSE_RATIO = 0.25;
+export const PURGE_PAUSE_RATIO_ALONE = 0.1;
+export const PURGE_PAUSE_RATIO_SHARED = 1.0;
+/**
+ * Other statements are sampled once per batch and once per pause; the purge counts as sharing
+ * the database until this many samples in a row have seen none (a request spends only part of
+ * its time in the database, so one empty sample does not mean it is alone).
+ */
+export const PURGE_SHARED_SAMPLES = 16;
 
 export interface PurgeHistoryInput {
   roomId: string;
@@ -55,6 +63,8 @@ export interface PurgeProgress {
   events_total: number;
   events_purged: number;
   events_deleted: number;
+  /** Whether the purge is yielding to other statements (pausing as long as each batch takes). */
+  yielding: boolean;
 }
 
 /** Where a purge stopped: resumes after `after`; counts are cumulative. */
@@ -69,11 +79,16 @@ export interface PurgeRunOptions {
   fenced?: <T>(fn: (em: Em) => Promise<T>) => Promise<T>;
   /** Resume point from an earlier, interrupted run. */
   resumeFrom?: PurgeCheckpoint | null;
-  /** Called after every batch that handled events (checkpointing, progress). */
+  /**
+   * Called inside every batch's transaction that handled events, with the checkpoint and progress
+   * the batch reaches: what it writes commits with the batch or not at all (a task's checkpoint).
+   */
+  record?: (cp: PurgeCheckpoint, progress: PurgeProgress) => Promise<void>;
+  /** Called after every committed batch that handled events. */
   onBatch?: (cp: PurgeCheckpoint, progress: PurgeProgress) => Promise<void>;
   signal?: AbortSignal;
   batchEvents?: number;
-  /** Overrides PURGE_PAUSE_RATIO. */
+  /** A fixed pause ratio instead of PURGE_PAUSE_RATIO_ALONE / _SHARED. */
   pauseRatio?: number;
 }
 
@@ -145,8 +160,11 @@ export class PurgeHistoryService {
         fenced: (fn) => run.fenced(fn),
         resumeFrom: (run.task.result as PurgeCheckpoint | null) ?? null,
         signal: run.signal,
-        onBatch: async (cp, progress) => {
-          await Promise.all([run.updateResult({ ...cp }), run.reportProgress({ ...progress })]);
+        // The checkpoint and progress are written in the batch's own transaction: one commit per
+        // batch, and a checkpoint that never runs ahead of, or behind, what was deleted.
+        record: async (cp, progress) => {
+          await run.updateResult({ ...cp });
+          await run.reportProgress({ ...progress });
         },
       });
       return { status: 'complete' };
@@ -180,21 +198,44 @@ export class PurgeHistoryService {
     const cp: PurgeCheckpoint = { after: opts.resumeFrom?.after ?? null, purged: opts.resumeFrom?.purged ?? 0, deleted: opts.resumeFrom?.deleted ?? 0 };
     const total = cp.purged + (await this.repo.estimateCandidates(em, roomId, depth));
     const limit = opts.batchEvents ?? PURGE_HISTORY_BATCH_EVENTS;
-    const pauseRatio = opts.pauseRatio ?? PURGE_PAUSE_RATIO;
+    const load = new LoadSampler(() => this.repo.otherActiveStatements(em));
+    const progressOf = (c: PurgeCheckpoint): PurgeProgress => ({ phase: 'purging', events_total: total, events_purged: c.purged, events_deleted: c.deleted, yielding: load.shared });
+    await load.sample();
     for (;;) {
       signal?.throwIfAborted();
       const started = performance.now();
-      const res = await fenced((e) => this.repo.purgeBatch(e, roomId, depth, cp.after, deleteLocal ? null : this.serverName, limit));
-      cp.after = res.last;
-      cp.purged += res.examined;
-      cp.deleted += res.deleted;
-      if (res.examined > 0) await opts.onBatch?.({ ...cp }, { phase: 'purging', events_total: total, events_purged: cp.purged, events_deleted: cp.deleted });
+      const { res, next } = await fenced(async (e) => {
+        const batch = await this.repo.purgeBatch(e, roomId, depth, cp.after, deleteLocal ? null : this.serverName, limit);
+        const reached: PurgeCheckpoint = { after: batch.last, purged: cp.purged + batch.examined, deleted: cp.deleted + batch.deleted };
+        if (batch.examined > 0) await opts.record?.({ ...reached }, progressOf(reached));
+        return { res: batch, next: reached };
+      });
+      Object.assign(cp, next);
+      if (res.examined > 0) await opts.onBatch?.({ ...cp }, progressOf(cp));
       if (res.examined < limit) break;
-      if (pauseRatio > 0) await pause((performance.now() - started) * pauseRatio, signal);
+      await load.sample();
+      const ratio = opts.pauseRatio ?? (load.shared ? PURGE_PAUSE_RATIO_SHARED : PURGE_PAUSE_RATIO_ALONE);
+      if (ratio > 0) await pause((performance.now() - started) * ratio, signal);
+      await load.sample();
     }
     await fenced((e) => this.repo.resetBackwardExtremities(e, roomId, depth));
     this.log.info({ roomId, depth, purged: cp.purged, deleted: cp.deleted }, '[purge] complete');
     return { purged: cp.purged, deleted: cp.deleted };
+  }
+}
+
+/** Whether other statements have been seen on the database within the last PURGE_SHARED_SAMPLES samples. */
+export class LoadSampler {
+  private sinceSeen = Infinity;
+
+  constructor(private readonly count: () => Promise<number>) {}
+
+  get shared(): boolean {
+    return this.sinceSeen < PURGE_SHARED_SAMPLES;
+  }
+
+  async sample(): Promise<void> {
+    this.sinceSeen = (await this.count()) > 0 ? 0 : this.sinceSeen + 1;
   }
 }
 

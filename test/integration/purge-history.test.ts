@@ -4,6 +4,7 @@
  * lock, and an interrupted purge resuming from its checkpoint.
  */
 import { strict as assert } from 'node:assert';
+import { Client as PgClient } from 'pg';
 import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
 import type { PaginationModuleServices } from '../../src/pagination/pagination.module';
 import type { PurgeCheckpoint } from '../../src/pagination/purge-history.service';
@@ -178,4 +179,30 @@ describe('purge history under concurrency', () => {
     for (const i of [0, 179, 180, 399]) assert.equal(await eventExists(s, msgs[i]), false);
     assert.equal(await eventExists(s, msgs[400]), true);
   });
+
+  it('yields to other statements on the database, and publishes that it does', async () => {
+    const { room, msgs } = await roomWith(500);
+    // Another session runs a statement for the whole purge: every sample sees it.
+    const other = new PgClient({ connectionString: s.app.databaseUrl });
+    await other.connect();
+    const started = Date.now();
+    const sleeping = other.query('SELECT pg_sleep(30)').catch(() => undefined);
+    const seen: boolean[] = [];
+    try {
+      await waitFor(
+        async () => (await s.app.orm.em.fork().execute<{ n: string }[]>("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'"))[0].n,
+        (n) => n === '1',
+      );
+      const res = await services.purges.purgeHistory(room, await eventToken(s, msgs[400]), true, { batchEvents: 100, onBatch: async (_cp, p) => void seen.push(p.yielding) });
+      assert.equal(res.deleted, 400);
+    } finally {
+      await s.app.orm.em.fork().execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'");
+      await sleeping;
+      await other.end();
+    }
+    assert.ok(Date.now() - started < 30_000, 'the other statement was still running');
+    assert.ok(seen.length >= 4, `batches: ${seen.length}`);
+    assert.deepEqual(seen, seen.map(() => true));
+  });
 });
+
