@@ -10,6 +10,8 @@
  *   runs, beside the same latencies idle.
  * Targets: list p50 ≤ 10 ms through REST and ≤ 1.5× the plain SQL; delete ≤ 20 s (≥ 50,000 events/s).
  *
+ * The four ways of one case are timed in turn, request by request, so host drift weighs on all alike.
+ *
  * Options: --rooms N --events M (per room) --members K (big room) --bigEvents E (0: no delete) --n R (requests per case)
  */
 import http from 'node:http';
@@ -23,7 +25,7 @@ import type { EventDraft } from '../src/rooms/event-persister';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/rooms/seed/generator';
 import { UserService } from '../src/users/user.service';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, printTransportFloor, registerUser, settleHeap, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
+import { fmt, measure, measureInterleaved, options, printTransportFloor, registerUser, settleHeap, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
 
 const SORT_COLUMN: Record<string, [string, 'ASC' | 'DESC']> = {
   name: ['name', 'ASC'],
@@ -180,11 +182,8 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
         await pg.query(sql.page);
         await pg.query(sql.count);
       };
-      for (const f of [viaRest, viaGrpc, viaRepo, viaSql]) await measure(20, 1, f);
-      const r = await measure(o.n, 1, viaRest);
-      const g = await measure(o.n, 1, viaGrpc);
-      const p = await measure(o.n, 1, viaRepo);
-      const b = await measure(o.n, 1, viaSql);
+      await measureInterleaved(20, [viaRest, viaGrpc, viaRepo, viaSql]);
+      const [r, g, p, b] = await measureInterleaved(o.n, [viaRest, viaGrpc, viaRepo, viaSql]);
       rows.push({ case: c.label, 'REST p50/p99 ms': ms(r), 'gRPC p50/p99 ms': ms(g), 'service, no transport p50/p99 ms': ms(p), 'plain SQL p50/p99 ms': ms(b), 'REST/plain p50': fmt(r.p50 / b.p50) });
     }
   } finally {

@@ -46,6 +46,26 @@ export async function measure(n: number, concurrency: number, fn: (i: number) =>
   return stats(samples, Number(process.hrtime.bigint() - started) / 1e6);
 }
 
+/**
+ * Runs each of `fns` `n` times, one after another in turn (f1, f2, …, f1, f2, …), one call at a
+ * time; returns per-function latencies. Drift of the host during the run then weighs on every
+ * function alike instead of on whichever block of calls it fell in.
+ */
+export async function measureInterleaved(n: number, fns: (() => Promise<unknown>)[]): Promise<LatencyStats[]> {
+  const samples = fns.map(() => [] as number[]);
+  const spent = fns.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    for (const [k, fn] of fns.entries()) {
+      const t0 = process.hrtime.bigint();
+      await fn();
+      const ns = Number(process.hrtime.bigint() - t0);
+      samples[k].push(ns);
+      spent[k] += ns;
+    }
+  }
+  return samples.map((s, k) => stats(s, spent[k] / 1e6));
+}
+
 export function fmt(n: number, digits = 2): string {
   return n.toFixed(digits);
 }

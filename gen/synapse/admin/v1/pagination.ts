@@ -216,7 +216,11 @@ export interface GetPurgeHistoryStatusResponse {
   error?:
     | string
     | undefined;
-  /** While running: `{"phase", "events_purged", "events_total"}`. */
+  /**
+   * While running: `{"phase", "events_total", "events_purged", "events_deleted", "yielding"}`;
+   * `yielding` is true while the purge pauses as long as each batch takes, because other
+   * statements are running on the database.
+   */
   progress?: { [key: string]: any } | undefined;
 }
 
