@@ -187,6 +187,13 @@ export class UserService {
     return { user: toView(user, await this.repo.isErased(em, user.name)), created, deactivated };
   }
 
+  /** Throws what deactivating `userId` would refuse it with: 400 for an invalid or remote id, 404 for an unknown user. */
+  async checkDeactivatable(em: Em, userId: string): Promise<void> {
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
+    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+  }
+
   /**
    * The account part of POST /_synapse/admin/v1/deactivate/<user_id>, in one statement: devices,
    * tokens, account data and the ignore list are deleted, the password cleared and the account
@@ -194,9 +201,7 @@ export class UserService {
    * the user's rooms is the caller's part. 400 for invalid or remote ids, 404 "User not found".
    */
   async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
-    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
-    if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
-    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+    await this.checkDeactivatable(em, userId);
     await this.repo.deactivate(em, userId, erase);
     this.tokens.evictUser(userId);
   }

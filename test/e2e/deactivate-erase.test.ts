@@ -39,8 +39,33 @@ describe('Deactivation and erasure', () => {
     assert.deepEqual([badErase.status, badErase.body.errcode, badErase.body.error], [400, 'M_BAD_JSON', "Param 'erase' must be a boolean, if given"]);
     const notJson = await deactivate(s, admin, target.userId, undefined, '{"erase":');
     assert.deepEqual([notJson.status, notJson.body.errcode], [400, 'M_NOT_JSON']);
+    const nullErase = await deactivate(s, admin, target.userId, { erase: null });
+    assert.deepEqual([nullErase.status, nullErase.body.errcode], [400, 'M_BAD_JSON']);
     // Nothing happened to the user.
     assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: target.token })).status, 200);
+  });
+
+  it('checks the user before the body, in Synapse order: remote 400, then unknown 404, then the body', async () => {
+    const nobody = `@${uniq('nobody')}:test`;
+    const cases: [string, unknown, string | undefined, number, string][] = [
+      ['@someone:elsewhere.org', { erase: 'yes' }, undefined, 400, 'Can only deactivate local users'],
+      ['@someone:elsewhere.org', undefined, '{"erase":', 400, 'Can only deactivate local users'],
+      [nobody, { erase: 'yes' }, undefined, 404, 'User not found'],
+      [nobody, undefined, '[1]', 404, 'User not found'],
+    ];
+    for (const [userId, body, raw, status, error] of cases) {
+      const r = await deactivate(s, admin, userId, body, raw);
+      assert.deepEqual([r.status, r.body.error], [status, error], `${userId} ${raw ?? JSON.stringify(body)}`);
+    }
+  });
+
+  it('over gRPC, validate_only reports what a deactivation would refuse and changes nothing', async () => {
+    const target = await registerUser(s, uniq('devalid'));
+    const md = bearer(admin.token);
+    await grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: target.userId, validateOnly: true }, md);
+    assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: target.token })).status, 200);
+    assert.equal((await userInfo(s, admin, target.userId)).deactivated, false);
+    await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: `@${uniq('nobody')}:test`, validateOnly: true }, md), (e: { code: number }) => e.code === 5);
   });
 
   it('logs the user out everywhere, leaves their rooms, withdraws invites and clears account data', async () => {

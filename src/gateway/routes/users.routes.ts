@@ -1,4 +1,5 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
+import { badJson } from '../../errors';
 import { RawJson, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -68,7 +69,17 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v1/deactivate/{userId}',
     auth: 'admin',
     handler: async (r) => {
-      const erase = r.body(true).bool('erase');
+      let erase: boolean;
+      try {
+        // As Synapse: a present `erase`, null included, must be a boolean.
+        const raw = r.body(true).json.erase;
+        if (raw !== undefined && typeof raw !== 'boolean') throw badJson("Param 'erase' must be a boolean, if given");
+        erase = raw ?? false;
+      } catch (err) {
+        // Synapse checks the user (valid, local, known) before it reads the body.
+        await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, validateOnly: true });
+        throw err;
+      }
       const res = await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, erase });
       return { body: { id_server_unbind_result: res.idServerUnbindResult } };
     },

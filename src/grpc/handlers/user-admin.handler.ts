@@ -30,6 +30,10 @@ export function userAdminHandler(a: CallAdapter, users: UserService, partUser: (
       accessToken: await users.loginAsUser(ctx.em, requesterOf(ctx), req.userId, req.validUntilMs ?? null),
     })),
     deactivateUser: a.unary('admin', async (req, ctx) => {
+      if (req.validateOnly) {
+        await users.checkDeactivatable(ctx.em, req.userId);
+        return { idServerUnbindResult: '', partedRoomIds: [] };
+      }
       // The account first (the user can no longer act), then the rooms: an interrupted call is
       // finished by repeating it.
       await users.deactivate(ctx.em, req.userId, req.erase ?? false);

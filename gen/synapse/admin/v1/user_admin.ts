@@ -74,7 +74,15 @@ export interface LoginAsUserResponse {
 
 export interface DeactivateUserRequest {
   userId: string;
-  erase?: boolean | undefined;
+  erase?:
+    | boolean
+    | undefined;
+  /**
+   * Only check that the user can be deactivated (a valid id of an existing local user), with the
+   * same errors, and change nothing. The REST gateway asks it before refusing a bad body, so the
+   * user's errors come first, in Synapse's order.
+   */
+  validateOnly?: boolean | undefined;
 }
 
 export interface DeactivateUserResponse {
@@ -842,7 +850,7 @@ export const LoginAsUserResponse: MessageFns<LoginAsUserResponse> = {
 };
 
 function createBaseDeactivateUserRequest(): DeactivateUserRequest {
-  return { userId: "", erase: undefined };
+  return { userId: "", erase: undefined, validateOnly: undefined };
 }
 
 export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
@@ -852,6 +860,9 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     }
     if (message.erase !== undefined) {
       writer.uint32(16).bool(message.erase);
+    }
+    if (message.validateOnly !== undefined) {
+      writer.uint32(24).bool(message.validateOnly);
     }
     return writer;
   },
@@ -885,6 +896,14 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
             message.erase = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.validateOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -905,6 +924,11 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
         ? globalThis.String(object.user_id)
         : "",
       erase: isSet(object.erase) ? globalThis.Boolean(object.erase) : undefined,
+      validateOnly: isSet(object.validateOnly)
+        ? globalThis.Boolean(object.validateOnly)
+        : isSet(object.validate_only)
+        ? globalThis.Boolean(object.validate_only)
+        : undefined,
     };
   },
 
@@ -916,6 +940,9 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     if (message.erase !== undefined) {
       obj.erase = message.erase;
     }
+    if (message.validateOnly !== undefined) {
+      obj.validateOnly = message.validateOnly;
+    }
     return obj;
   },
 
@@ -926,6 +953,7 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     const message = createBaseDeactivateUserRequest();
     message.userId = object.userId ?? "";
     message.erase = object.erase ?? undefined;
+    message.validateOnly = object.validateOnly ?? undefined;
     return message;
   },
 };
