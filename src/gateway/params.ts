@@ -102,7 +102,8 @@ export class Body {
   /** An optional boolean; `message` is Synapse's error text for a non-boolean. */
   bool(key: string, message = `Param '${key}' must be a boolean, if given`): boolean | undefined {
     const v = this.json[key];
-    if (v === undefined || v === null) return undefined;
+    // Synapse reads these with body.get(key, default) and an isinstance check: null is refused.
+    if (v === undefined) return undefined;
     if (typeof v !== 'boolean') throw badJson(message);
     return v;
   }

@@ -109,6 +109,8 @@ describe('Deactivation and erasure', () => {
     assert.equal((await deactivate(s, admin, target.userId, { erase: true })).status, 200);
     const info = await userInfo(s, admin, target.userId);
     assert.deepEqual([info.deactivated, info.erased, info.displayname], [true, true, null]);
+    const nullFlag = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, { token: admin.token, body: { deactivated: null } });
+    assert.deepEqual([nullFlag.status, nullFlag.body.error], [400, "'deactivated' parameter is not of type boolean"]);
     const back = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, { token: admin.token, body: { deactivated: false, password: 'new-pass' } });
     assert.equal(back.status, 200);
     assert.deepEqual([back.body.deactivated, back.body.erased], [false, false]);

@@ -1,5 +1,4 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
-import { badJson } from '../../errors';
 import { RawJson, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -71,10 +70,7 @@ export const userRoutes: Route[] = [
     handler: async (r) => {
       let erase: boolean;
       try {
-        // As Synapse: a present `erase`, null included, must be a boolean.
-        const raw = r.body(true).json.erase;
-        if (raw !== undefined && typeof raw !== 'boolean') throw badJson("Param 'erase' must be a boolean, if given");
-        erase = raw ?? false;
+        erase = r.body(true).bool('erase') ?? false;
       } catch (err) {
         // Synapse checks the user (valid, local, known) before it reads the body.
         await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, validateOnly: true });
