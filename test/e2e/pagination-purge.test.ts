@@ -6,12 +6,23 @@ import { strict as assert } from 'node:assert';
 import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import type { TaskScheduler } from '../../src/tasks/task.types';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { bodies, createRoom, enc, eventExists, eventToken, join, messages, purgeAndWait, purgeHistory, send, sendState, waitForPurge } from './pagination.helpers';
 
 describe('PurgeHistoryTestCase', () => {
+  // Synapse's test purges up to ts 0 in a room holding the server's first event, the one case
+  // where a ts before the room's first event still finds an event to cut at; a fresh stack
+  // reproduces that (on the shared stack other rooms came first, and the answer is 404).
+  let fresh: Stack;
+  before(async () => {
+    fresh = await startStack();
+  });
+  after(async () => {
+    await fresh?.stop();
+  });
+
   it('test_purge_history', async () => {
-    const s = await sharedStack();
+    const s = fresh;
     const admin = await registerUser(s, uniq('admin'), { admin: true });
     const user = await registerUser(s, uniq('user'));
     const room = await createRoom(s, user.token, { preset: 'public_chat' });
@@ -105,6 +116,9 @@ describe('purge history: admin API', () => {
       [room, {}, '$nope', 404, { errcode: 'M_NOT_FOUND', error: 'Could not find event $nope' }],
       [other, { purge_up_to_ts: '1' }, msg, 400, { errcode: 'M_UNKNOWN', error: 'Event is for wrong room.' }],
       ['!unknown:test', { purge_up_to_ts: 0 }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'there is no event to be purged' }],
+      // Before the room's first event (other rooms' events came first): nothing to purge.
+      [room, { purge_up_to_ts: 0 }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'there is no event to be purged' }],
+      [room, { purge_up_to_ts: 1 }, undefined, 404, { errcode: 'M_NOT_FOUND', error: 'there is no event to be purged' }],
     ];
     for (const [target, body, eventId, status, error] of cases) {
       const r = await purgeHistory(s, admin.token, target, body, eventId);

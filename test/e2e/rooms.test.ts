@@ -292,7 +292,10 @@ describe('rooms: client API', () => {
       const invalid = await http(s, 'GET', `${C}/directory/room/notanalias`);
       assert.deepEqual([invalid.status, invalid.body.errcode], [400, 'M_INVALID_PARAM']);
       const missingBody = await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: {} });
-      assert.deepEqual([missingBody.status, missingBody.body.errcode], [400, 'M_BAD_JSON']);
+      assert.deepEqual([missingBody.status, missingBody.body.errcode], [400, 'M_MISSING_PARAM']);
+      // Two errors in the body (no room_id, servers not a list): Synapse's catch-all M_BAD_JSON.
+      const twoErrors = await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { servers: 5 } });
+      assert.deepEqual([twoErrors.status, twoErrors.body.errcode], [400, 'M_BAD_JSON']);
       const denied = await http(s, 'DELETE', `${C}/directory/room/${enc(alias)}`, { token: third.token });
       assert.equal(denied.status, 403);
       assert.equal((await http(s, 'DELETE', `${C}/directory/room/${enc(alias)}`, { token: user.token })).status, 200);

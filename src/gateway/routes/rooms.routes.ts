@@ -148,7 +148,12 @@ async function members(r: GatewayRequest) {
 
 async function putAlias(r: GatewayRequest) {
   const b = r.body();
-  if (!('room_id' in b.json)) throw badJson('room_id: field required');
+  if (!('room_id' in b.json)) {
+    // Synapse's body model: a missing field alone is M_MISSING_PARAM, together with another
+    // error (a bad `servers`) the catch-all M_BAD_JSON.
+    b.stringList('servers', 'room_id: field required');
+    throw new MatrixError(400, 'room_id: field required', Codes.MISSING_PARAM);
+  }
   const roomId = b.string('room_id', 'room_id: str type expected');
   b.stringList('servers', 'servers: value is not a valid list');
   await r.rpc(r.clients.rooms, 'setRoomAlias', { roomAlias: r.params.roomAlias, roomId: roomId ?? '' });
