@@ -296,6 +296,8 @@ describe('rooms: client API', () => {
       // Two errors in the body (no room_id, servers not a list): Synapse's catch-all M_BAD_JSON.
       const twoErrors = await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { servers: 5 } });
       assert.deepEqual([twoErrors.status, twoErrors.body.errcode], [400, 'M_BAD_JSON']);
+      const nullRoom = await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { room_id: null } });
+      assert.deepEqual([nullRoom.status, nullRoom.body.errcode], [400, 'M_BAD_JSON']);
       const denied = await http(s, 'DELETE', `${C}/directory/room/${enc(alias)}`, { token: third.token });
       assert.equal(denied.status, 403);
       assert.equal((await http(s, 'DELETE', `${C}/directory/room/${enc(alias)}`, { token: user.token })).status, 200);

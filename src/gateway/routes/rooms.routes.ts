@@ -154,6 +154,7 @@ async function putAlias(r: GatewayRequest) {
     b.stringList('servers', 'room_id: field required');
     throw new MatrixError(400, 'room_id: field required', Codes.MISSING_PARAM);
   }
+  if (b.json.room_id === null) throw badJson('room_id: none is not an allowed value');
   const roomId = b.string('room_id', 'room_id: str type expected');
   b.stringList('servers', 'servers: value is not a valid list');
   await r.rpc(r.clients.rooms, 'setRoomAlias', { roomAlias: r.params.roomAlias, roomId: roomId ?? '' });
