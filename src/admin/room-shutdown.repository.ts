@@ -48,13 +48,6 @@ export class RoomShutdownRepository {
     return rows[0]?.room_id ?? null;
   }
 
-  /** Display names of registered users (absent for unknown users). */
-  async displayNames(em: Em, userIds: string[]): Promise<Map<string, string | null>> {
-    if (userIds.length === 0) return new Map();
-    const rows = await em.execute<{ name: string; displayname: string | null }[]>('SELECT name, displayname FROM users WHERE name IN (SELECT jsonb_array_elements_text(?::jsonb))', [JSON.stringify(userIds)]);
-    return new Map(rows.map((r) => [r.name, r.displayname]));
-  }
-
   /** Local aliases (of `serverName`) pointing at the room. */
   async localAliases(em: Em, roomId: string, serverName: string): Promise<string[]> {
     const rows = await em.execute<{ room_alias: string }[]>("SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias", [roomId, serverName]);

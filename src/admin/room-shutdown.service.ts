@@ -20,6 +20,7 @@ import type { Logger } from '../logger';
 import type { RoomService } from '../rooms/room.service';
 import type { EventDraft, RoomBatch } from '../rooms/event-persister';
 import { MatrixError } from '../errors';
+import { loadProfiles, withProfile } from '../rooms/profile';
 import { notLegalRoomId } from './room-admin.service';
 import { RoomShutdownRepository, type LocalMember } from './room-shutdown.repository';
 import { emptyShutdownResult, type ShutdownParams, type ShutdownResult } from './room-admin.types';
@@ -148,13 +149,13 @@ export class RoomShutdownService {
 
   private async kick(em: Em, roomId: string, newRoomId: string | null, members: LocalMember[]): Promise<void> {
     const joiners = newRoomId ? members.filter((m) => m.membership === 'join').map((m) => m.userId) : [];
-    const names = await this.repo.displayNames(em, joiners);
+    const profiles = await loadProfiles(em, joiners);
     // Invites from other servers (this server is not in their rooms) are rejected out of band.
     const inRoom = members.filter((m) => m.outOfBandEventId === null);
     const outOfBand = members.filter((m) => m.outOfBandEventId !== null);
     const batches: RoomBatch[] = inRoom.length > 0 ? [{ roomId, drafts: inRoom.map((m) => memberDraft(m.userId, { membership: 'leave' })) }] : [];
     if (newRoomId && joiners.length > 0) {
-      batches.push({ roomId: newRoomId, drafts: joiners.map((u) => memberDraft(u, joinContent(u, names))) });
+      batches.push({ roomId: newRoomId, drafts: joiners.map((u) => memberDraft(u, withProfile({ membership: 'join' }, profiles.get(u)))) });
     }
     await em.transactional(async (tem) => {
       if (batches.length > 0) await this.rooms.persistBatches(tem, batches);
@@ -170,12 +171,6 @@ export class RoomShutdownService {
 /** A member event sent by the user about themselves; an identical current event is reused. */
 function memberDraft(userId: string, content: Record<string, unknown>): EventDraft {
   return { type: 'm.room.member', stateKey: userId, sender: userId, content, dedupeState: true };
-}
-
-/** A join carrying the user's profile name, as a join through the client API would. */
-function joinContent(userId: string, names: Map<string, string | null>): Record<string, unknown> {
-  if (!names.has(userId)) return { membership: 'join' };
-  return { membership: 'join', displayname: names.get(userId) ?? localpartOf(userId) };
 }
 
 /** Rule violations concern the user; infrastructure errors (5xx, driver errors) stop the shutdown. */

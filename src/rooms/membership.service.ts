@@ -15,6 +15,7 @@ import { txnOf } from './txn';
 import { isLocalUser } from './room-creation';
 import type { OutOfBandMemberships } from './out-of-band';
 import type { StoredEvent } from './room.types';
+import { loadProfiles, withProfile } from './profile';
 
 const ACTIONS: readonly MembershipAction[] = ['join', 'leave', 'invite', 'kick', 'ban', 'unban', 'knock'];
 /** Synapse's limits on per-room profile fields. */
@@ -53,13 +54,12 @@ export class MembershipService {
     if (opts.isGuest && action !== 'join' && action !== 'leave') throw forbidden('Guest access not allowed');
     checkUserId(target);
     const membership: Membership = action === 'kick' || action === 'unban' ? 'leave' : action;
-    const content: Json = { ...(opts.content ?? {}) };
+    let content: Json = { ...(opts.content ?? {}) };
     delete content.join_authorised_via_users_server;
     if (opts.reason !== undefined) content.reason = opts.reason;
     checkProfileLengths(content);
-    if (PROFILE_MEMBERSHIPS.has(membership) && !('displayname' in content) && isLocalUser(target, this.d.serverName)) {
-      const names = await this.repo.getDisplayNames(em, [target]);
-      if (names.has(target)) content.displayname = names.get(target) ?? target.slice(1, target.indexOf(':'));
+    if (PROFILE_MEMBERSHIPS.has(membership) && isLocalUser(target, this.d.serverName)) {
+      content = withProfile(content, (await loadProfiles(em, [target])).get(target));
     }
     if (membership !== 'leave' && membership !== 'ban' && !opts.ignoreBlock && (await this.repo.getBlock(em, roomId)).blocked) {
       throw new MatrixError(403, BLOCKED_ROOM_MESSAGE, Codes.UNKNOWN);

@@ -89,15 +89,6 @@ export class RoomRepository {
     return rows.map((r) => ({ userId: r.user_id, displayName: r.display_name, avatarUrl: r.avatar_url }));
   }
 
-  /** The global display name of local users (absent users are skipped). */
-  async getDisplayNames(em: Em, userIds: string[]): Promise<Map<string, string | null>> {
-    const out = new Map<string, string | null>();
-    if (userIds.length === 0) return out;
-    const rows = await sql<{ name: string; displayname: string | null }>(em, 'SELECT name, displayname FROM users WHERE name IN (?)', [userIds]);
-    for (const r of rows) out.set(r.name, r.displayname);
-    return out;
-  }
-
   /** The room an alias points to, or null. */
   async getAlias(em: Em, alias: string): Promise<{ roomId: string; creator: string } | null> {
     const rows = await sql<{ room_id: string; creator: string }>(em, 'SELECT room_id, creator FROM room_aliases WHERE room_alias = ?', [alias]);

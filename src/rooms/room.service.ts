@@ -21,6 +21,7 @@ import { MembershipService } from './membership.service';
 import { OutOfBandMemberships } from './out-of-band';
 import { isLocalUser, planRoom, validateCreateRoom } from './room-creation';
 import { RoomRepository } from './room.repository';
+import { loadProfiles, withProfile } from './profile';
 import { txnOf } from './txn';
 import type {
   AliasInfo, BlockInfo, CreateRoomOptions, CreateRoomResult, Json, JoinedMember, MembershipAction, MembershipInfo, MembershipOptions,
@@ -78,8 +79,8 @@ export class RoomService {
     if (alias && (await this.rooms.getAlias(em, alias))) throw new MatrixError(400, 'Room alias already taken', Codes.ROOM_IN_USE);
     const roomId = `!${randomLetters(ROOM_ID_LETTERS)}:${this.d.serverName}`;
     const locals = [creatorUserId, ...(options.invite ?? [])].filter((u) => isLocalUser(u, this.d.serverName));
-    const names = await this.rooms.getDisplayNames(em, locals);
-    const profile = (userId: string): Json => (names.has(userId) ? { displayname: names.get(userId) ?? userId.slice(1, userId.indexOf(':')) } : {});
+    const profiles = await loadProfiles(em, locals);
+    const profile = (userId: string): Json => withProfile({}, profiles.get(userId));
     const plan = planRoom(creatorUserId, options, version, alias, options.creatorJoinProfile ?? profile(creatorUserId));
     const drafts: EventDraft[] = plan.events.map((e) => {
       const content = e.type === 'm.room.member' && e.content.membership === 'invite' ? { ...profile(e.stateKey), ...e.content } : e.content;
@@ -170,6 +171,25 @@ export class RoomService {
       }
     }
     return parted;
+  }
+
+  /**
+   * A local user's global profile changed: writes a join with the new profile into every room the
+   * user is joined to, as Synapse does (a join identical to the current one is not repeated). A
+   * room that refuses (blocked, deleted meanwhile) is skipped, as Synapse logs and skips it.
+   * Returns the rooms written to.
+   */
+  async propagateProfile(em: Em, userId: string): Promise<string[]> {
+    const updated: string[] = [];
+    for (const roomId of await this.rooms.getJoinedRoomIds(em, userId)) {
+      try {
+        await this.membership.update(em, userId, userId, roomId, 'join');
+        updated.push(roomId);
+      } catch (err) {
+        if (!(err instanceof MatrixError)) throw err;
+      }
+    }
+    return updated;
   }
 
   /**

@@ -2,7 +2,7 @@ import { Entity, PrimaryKey, Property, OptionalProps, BigIntType } from '@mikro-
 
 @Entity({ tableName: 'users' })
 export class UserEntity {
-  [OptionalProps]?: 'admin' | 'deactivated' | 'isGuest' | 'passwordHash' | 'userType' | 'displayname';
+  [OptionalProps]?: 'admin' | 'deactivated' | 'isGuest' | 'passwordHash' | 'userType' | 'displayname' | 'avatarUrl' | 'lastSeenTs';
   @PrimaryKey({ type: 'text' }) name!: string;
   @Property({ type: 'text', nullable: true }) passwordHash: string | null = null;
   @Property({ type: 'boolean' }) admin = false;
@@ -10,7 +10,9 @@ export class UserEntity {
   @Property({ type: 'boolean' }) isGuest = false;
   @Property({ type: 'text', nullable: true }) userType: string | null = null;
   @Property({ type: 'text', nullable: true }) displayname: string | null = null;
+  @Property({ type: 'text', nullable: true }) avatarUrl: string | null = null;
   @Property({ type: new BigIntType('number') }) creationTs!: number;
+  @Property({ type: new BigIntType('number'), nullable: true }) lastSeenTs: number | null = null;
 }
 
 @Entity({ tableName: 'devices' })

@@ -5,6 +5,8 @@ import { hashToken } from './credentials';
 export interface TokenOwner {
   tokenId: number;
   userId: string;
+  /** The admin acting through a login-as token, else the user. */
+  authenticatedEntity: string;
   deviceId: string | null;
   validUntilMs: number | null;
   admin: boolean;
@@ -20,14 +22,14 @@ export class UserRepository {
 
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
-    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; admin: boolean; deactivated: boolean; is_guest: boolean }[]>(
-      `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, u.admin, u.deactivated, u.is_guest
+    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean }[]>(
+      `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id, u.admin, u.deactivated, u.is_guest
          FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
       [tokenHash],
     );
     const r = rows[0];
     if (!r) return null;
-    return { tokenId: Number(r.id), userId: r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest };
+    return { tokenId: Number(r.id), userId: r.user_id, authenticatedEntity: r.puppets_user_id ?? r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest };
   }
 
   async insertToken(em: Em, token: string, userId: string, deviceId: string | null, validUntilMs: number | null = null, puppetsUserId: string | null = null): Promise<void> {
@@ -69,7 +71,20 @@ export class UserRepository {
     await em.getConnection().execute('DELETE FROM erased_users WHERE user_id = ?', [userId], 'run', em.getTransactionContext());
   }
 
-  /** Deactivation's account changes, atomically (one statement). */
+  /** Records that `userId` was seen at `now` (a no-op when a later time is already stored). */
+  async touchLastSeen(em: Em, userId: string, now: number): Promise<void> {
+    await em.getConnection().execute('UPDATE users SET last_seen_ts = ? WHERE name = ? AND (last_seen_ts IS NULL OR last_seen_ts < ?)', [now, userId, now], 'run');
+  }
+
+  /** Sets one field of the user's global profile; false when there is no such user. */
+  async setProfileField(em: Em, userId: string, field: 'displayname' | 'avatar_url', value: string | null): Promise<boolean> {
+    // The column name is one of two literals, never caller text.
+    const column = field === 'displayname' ? 'displayname' : 'avatar_url';
+    const rows = await em.getConnection().execute<unknown[]>(`UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId], 'all', em.getTransactionContext());
+    return rows.length > 0;
+  }
+
+  /** Deactivation's account changes, atomically (one statement). The profile is ProfileService's. */
   async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
     await em.getConnection().execute(
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = ?),
@@ -77,8 +92,8 @@ export class UserRepository {
         data AS (DELETE FROM account_data WHERE user_id = ?),
         ignored AS (DELETE FROM ignored_users WHERE ignorer_user_id = ?),
         erased AS (INSERT INTO erased_users (user_id) SELECT ? WHERE ?::boolean ON CONFLICT DO NOTHING)
-      UPDATE users SET deactivated = true, password_hash = NULL, displayname = CASE WHEN ?::boolean THEN NULL ELSE displayname END WHERE name = ?`,
-      [userId, userId, userId, userId, userId, erase, erase, userId],
+      UPDATE users SET deactivated = true, password_hash = NULL WHERE name = ?`,
+      [userId, userId, userId, userId, userId, erase, userId],
       'run',
       em.getTransactionContext(),
     );

@@ -13,6 +13,10 @@ import { UserEntity } from './user.entity';
 import { UserRepository } from './user.repository';
 
 export const NONCE_TIMEOUT_MS = 60_000;
+/** A user's last-seen time is kept to this precision (Synapse's LAST_SEEN_GRANULARITY). */
+export const LAST_SEEN_GRANULARITY_MS = 120_000;
+/** Users whose last-seen write this instance remembers before it starts afresh. */
+const LAST_SEEN_MEMORY = 100_000;
 const MAX_CREDENTIAL_LENGTH = 512;
 const USER_TYPES = ['support', 'bot'];
 
@@ -32,6 +36,9 @@ export interface UserView {
   creationTs: number;
   userType: string | null;
   erased: boolean;
+  avatarUrl: string | null;
+  /** When one of the user's tokens last authenticated a request (ms), if ever. */
+  lastSeenTs: number | null;
 }
 
 export interface RegisterRequest {
@@ -50,8 +57,12 @@ export interface UpsertUserInput {
   admin?: boolean;
   deactivated?: boolean;
   displayname?: string;
+  avatarUrl?: string;
   logoutDevices?: boolean;
 }
+
+/** Profile changes of an existing user, applied (and written into their rooms) by ProfileService. */
+export type ApplyProfile = (change: { displayname?: string; avatarUrl?: string }) => Promise<void>;
 
 export class UserService {
   constructor(
@@ -61,6 +72,9 @@ export class UserService {
     readonly tokens = new TokenCache(0),
     private readonly repo = new UserRepository(),
   ) {}
+
+  /** When this instance last wrote each user's last-seen time. */
+  private readonly seenWrittenAt = new Map<string, number>();
 
   /**
    * Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. `em` is
@@ -80,7 +94,21 @@ export class UserService {
       throw new MatrixError(401, 'Access token has expired', Codes.UNKNOWN_TOKEN, { soft_logout: true });
     }
     if (owner.deactivated) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
+    await this.noteSeen(em, owner.authenticatedEntity);
     return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest };
+  }
+
+  /**
+   * Records that the user (for a login-as token, the admin using it) made a request, at most once
+   * per LAST_SEEN_GRANULARITY_MS per user and instance, as Synapse records client IPs.
+   */
+  private async noteSeen(em: () => Em, userId: string): Promise<void> {
+    const now = Date.now();
+    const last = this.seenWrittenAt.get(userId);
+    if (last !== undefined && now - last < LAST_SEEN_GRANULARITY_MS) return;
+    if (this.seenWrittenAt.size >= LAST_SEEN_MEMORY) this.seenWrittenAt.clear();
+    this.seenWrittenAt.set(userId, now);
+    await this.repo.touchLastSeen(em(), userId, now);
   }
 
   async newRegistrationNonce(em: Em): Promise<string> {
@@ -150,9 +178,11 @@ export class UserService {
   /**
    * PUT /_synapse/admin/v2/users/<user_id>: create or modify a local user. Deactivating an active
    * user does what the deactivate endpoint does to the account (`deactivated` in the result: the
-   * caller then parts the user from their rooms).
+   * caller then parts the user from their rooms). An existing user's display name and avatar go
+   * through `applyProfile` (before deactivation, in Synapse's order), so the change reaches the
+   * rooms; a new user's are stored as given ("" for no avatar).
    */
-  async upsertUser(em: Em, input: UpsertUserInput): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
+  async upsertUser(em: Em, input: UpsertUserInput, applyProfile?: ApplyProfile): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
     if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${input.userId}`, Codes.INVALID_PARAM);
     if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
     if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
@@ -163,14 +193,20 @@ export class UserService {
       const localpart = localpartOf(input.userId);
       await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null);
       user = (await this.repo.findUser(em, input.userId))!;
+      if (input.avatarUrl) user.avatarUrl = input.avatarUrl;
       if (input.deactivated) user.deactivated = true;
     } else {
+      if (input.displayname !== undefined || input.avatarUrl !== undefined) {
+        if (!applyProfile) throw new Error('upsertUser: a profile change needs applyProfile');
+        await applyProfile({ displayname: input.displayname, avatarUrl: input.avatarUrl });
+        // Re-read what it stored; nothing else of the user has changed yet.
+        await em.refresh(user);
+      }
       if (input.password !== undefined) {
         user.passwordHash = await hashPassword(input.password);
         if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
       }
       if (input.admin !== undefined) user.admin = input.admin;
-      if (input.displayname !== undefined) user.displayname = input.displayname;
       if (input.deactivated !== undefined) {
         if (input.deactivated && !user.deactivated) {
           await this.repo.deactivate(em, user.name, false);
@@ -197,8 +233,8 @@ export class UserService {
   /**
    * The account part of POST /_synapse/admin/v1/deactivate/<user_id>, in one statement: devices,
    * tokens, account data and the ignore list are deleted, the password cleared and the account
-   * marked deactivated; with `erase`, also marked erased and the display name cleared. Leaving
-   * the user's rooms is the caller's part. 400 for invalid or remote ids, 404 "User not found".
+   * marked deactivated; with `erase`, also marked erased. Clearing the profile
+   * (ProfileService.erase) and leaving the user's rooms are the caller's part. 400 for invalid or remote ids, 404 "User not found".
    */
   async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
     await this.checkDeactivatable(em, userId);
@@ -228,5 +264,16 @@ export class UserService {
 }
 
 function toView(u: UserEntity, erased: boolean): UserView {
-  return { name: u.name, displayname: u.displayname, admin: u.admin, deactivated: u.deactivated, isGuest: u.isGuest, creationTs: Number(u.creationTs), userType: u.userType, erased };
+  return {
+    name: u.name,
+    displayname: u.displayname,
+    admin: u.admin,
+    deactivated: u.deactivated,
+    isGuest: u.isGuest,
+    creationTs: Number(u.creationTs),
+    userType: u.userType,
+    erased,
+    avatarUrl: u.avatarUrl,
+    lastSeenTs: u.lastSeenTs === null ? null : Number(u.lastSeenTs),
+  };
 }

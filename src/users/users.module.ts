@@ -12,15 +12,22 @@ import { userRoutes } from '../gateway/routes/users.routes';
 import type { AppModule, ModuleDeps } from '../module';
 import type { RoomService } from '../rooms/room.service';
 import { AccountDataService } from './account-data.service';
+import { ProfileService } from './profile.service';
 
 export function createUsersModule(d: ModuleDeps): AppModule {
+  // The rooms module is built after this one: resolve it when a profile change needs it.
+  const profiles = new ProfileService(() => {
+    const rooms = d.registry.get('rooms') as RoomService;
+    return (em, userId) => rooms.propagateProfile(em, userId);
+  });
+  d.registry.set('profiles', profiles);
   return {
     name: 'users',
     bindings: [
       { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(d.adapter) },
       { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(d.adapter, d.users) },
       { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(d.adapter, new AccountDataService()) },
-      { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users, () => {
+      { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users, profiles, () => {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
       }) },

@@ -1,24 +1,43 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
-import { RawJson, type Route } from '../router';
+import { invalidParam } from '../../errors';
+import { RawJson, type Body, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
-/** Synapse's user admin JSON. */
+/**
+ * Synapse's user admin JSON, every key it returns. Application services, consent tracking,
+ * account locking, shadow-banning, third-party ids and external auth providers do not exist here,
+ * so their keys hold what Synapse answers for a user without them (with consent disabled).
+ */
 export function userJson(u: User | undefined): Record<string, unknown> {
   if (!u) return {};
   return {
     name: u.name,
-    displayname: u.displayname ?? null,
     admin: u.admin,
     deactivated: u.deactivated,
-    is_guest: u.isGuest,
-    creation_ts: u.creationTs,
-    user_type: u.userType ?? null,
-    erased: u.erased,
     locked: false,
     shadow_banned: false,
+    creation_ts: u.creationTs,
+    appservice_id: null,
+    consent_server_notice_sent: null,
+    consent_version: null,
+    consent_ts: null,
+    user_type: u.userType ?? null,
+    is_guest: u.isGuest,
+    displayname: u.displayname ?? null,
+    avatar_url: u.avatarUrl ?? null,
     threepids: [],
     external_ids: [],
+    erased: u.erased,
+    last_seen_ts: u.lastSeenTs ?? null,
   };
+}
+
+/** Synapse's set_avatar_url type check (it runs when the field is applied). */
+function avatarUrl(b: Body): string | undefined {
+  const v = b.json.avatar_url;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw invalidParam("'avatar_url' must be a string");
+  return v;
 }
 
 /** Global account data: the body goes to the service as received (it checks ownership before the body). */
@@ -52,6 +71,7 @@ export const userRoutes: Route[] = [
         admin: b.bool('admin', "'admin' parameter is not of type boolean"),
         deactivated: b.bool('deactivated', "'deactivated' parameter is not of type boolean"),
         displayname: b.string('displayname', 'Invalid displayname'),
+        avatarUrl: avatarUrl(b),
         logoutDevices: b.bool('logout_devices', "'logout_devices' parameter is not of type boolean"),
       });
       return { status: res.created ? 201 : 200, body: userJson(res.user) };

@@ -1,6 +1,7 @@
 import type { User, UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
 import { requesterOf, type Ctx } from '../../context';
 import type { UserService, UserView } from '../../users/user.service';
+import type { ProfileService } from '../../users/profile.service';
 import type { CallAdapter } from '../adapter';
 
 const toUser = (u: UserView): User => ({
@@ -12,15 +13,21 @@ const toUser = (u: UserView): User => ({
   creationTs: u.creationTs,
   userType: u.userType ?? undefined,
   erased: u.erased,
+  avatarUrl: u.avatarUrl ?? undefined,
+  lastSeenTs: u.lastSeenTs ?? undefined,
 });
 
 /** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
 export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
 
-export function userAdminHandler(a: CallAdapter, users: UserService, partUser: () => PartUser): UserAdminServiceServer {
+export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: () => PartUser): UserAdminServiceServer {
   return {
     upsertUser: a.unary('admin', async (req, ctx) => {
-      const { user, created, deactivated } = await users.upsertUser(ctx.em, req);
+      const { user, created, deactivated } = await users.upsertUser(ctx.em, req, async (change) => {
+        // Synapse's order: the display name, then the avatar, each written into the rooms.
+        if (change.displayname !== undefined) await profiles.setDisplayname(ctx.em, req.userId, change.displayname);
+        if (change.avatarUrl !== undefined) await profiles.setAvatarUrl(ctx.em, req.userId, change.avatarUrl);
+      });
       // As with DeactivateUser, a deactivated user leaves their rooms.
       if (deactivated) await partUser()(ctx.em, req.userId);
       return { user: toUser(user), created };
@@ -37,6 +44,8 @@ export function userAdminHandler(a: CallAdapter, users: UserService, partUser: (
       // The account first (the user can no longer act), then the rooms: an interrupted call is
       // finished by repeating it.
       await users.deactivate(ctx.em, req.userId, req.erase ?? false);
+      // Erasure clears the profile in the rooms first, so each leave replaces a join without it.
+      if (req.erase) await profiles.erase(ctx.em, req.userId);
       return { idServerUnbindResult: 'success', partedRoomIds: await partUser()(ctx.em, req.userId) };
     }),
   };

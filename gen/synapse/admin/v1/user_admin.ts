@@ -35,6 +35,16 @@ export interface User {
     | undefined;
   /** Deactivated with `erase` (cleared when the account is reactivated). */
   erased: boolean;
+  /** The avatar of the user's global profile. */
+  avatarUrl?:
+    | string
+    | undefined;
+  /**
+   * When one of the user's access tokens last authenticated a request, in ms since the epoch
+   * (kept to the nearest two minutes; a token used by an admin to act as the user counts for the
+   * admin). Absent for a user whose tokens were never used.
+   */
+  lastSeenTs?: number | undefined;
 }
 
 export interface UpsertUserRequest {
@@ -46,7 +56,14 @@ export interface UpsertUserRequest {
     | string
     | undefined;
   /** Keep existing tokens and devices when the password changes (default: log the user out). */
-  logoutDevices?: boolean | undefined;
+  logoutDevices?:
+    | boolean
+    | undefined;
+  /**
+   * The avatar of the user's global profile ("" clears it). Like `displayname`, a change is written
+   * into every room the user is joined to as a join carrying the new profile.
+   */
+  avatarUrl?: string | undefined;
 }
 
 export interface UpsertUserResponse {
@@ -102,6 +119,8 @@ function createBaseUser(): User {
     creationTs: 0,
     userType: undefined,
     erased: false,
+    avatarUrl: undefined,
+    lastSeenTs: undefined,
   };
 }
 
@@ -130,6 +149,12 @@ export const User: MessageFns<User> = {
     }
     if (message.erased !== false) {
       writer.uint32(64).bool(message.erased);
+    }
+    if (message.avatarUrl !== undefined) {
+      writer.uint32(74).string(message.avatarUrl);
+    }
+    if (message.lastSeenTs !== undefined) {
+      writer.uint32(80).int64(message.lastSeenTs);
     }
     return writer;
   },
@@ -211,6 +236,22 @@ export const User: MessageFns<User> = {
             message.erased = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.lastSeenTs = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -245,6 +286,16 @@ export const User: MessageFns<User> = {
         ? globalThis.String(object.user_type)
         : undefined,
       erased: isSet(object.erased) ? globalThis.Boolean(object.erased) : false,
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : undefined,
+      lastSeenTs: isSet(object.lastSeenTs)
+        ? globalThis.Number(object.lastSeenTs)
+        : isSet(object.last_seen_ts)
+        ? globalThis.Number(object.last_seen_ts)
+        : undefined,
     };
   },
 
@@ -274,6 +325,12 @@ export const User: MessageFns<User> = {
     if (message.erased !== false) {
       obj.erased = message.erased;
     }
+    if (message.avatarUrl !== undefined) {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    if (message.lastSeenTs !== undefined) {
+      obj.lastSeenTs = Math.round(message.lastSeenTs);
+    }
     return obj;
   },
 
@@ -290,6 +347,8 @@ export const User: MessageFns<User> = {
     message.creationTs = object.creationTs ?? 0;
     message.userType = object.userType ?? undefined;
     message.erased = object.erased ?? false;
+    message.avatarUrl = object.avatarUrl ?? undefined;
+    message.lastSeenTs = object.lastSeenTs ?? undefined;
     return message;
   },
 };
@@ -302,6 +361,7 @@ function createBaseUpsertUserRequest(): UpsertUserRequest {
     deactivated: undefined,
     displayname: undefined,
     logoutDevices: undefined,
+    avatarUrl: undefined,
   };
 }
 
@@ -324,6 +384,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     }
     if (message.logoutDevices !== undefined) {
       writer.uint32(48).bool(message.logoutDevices);
+    }
+    if (message.avatarUrl !== undefined) {
+      writer.uint32(58).string(message.avatarUrl);
     }
     return writer;
   },
@@ -389,6 +452,14 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
             message.logoutDevices = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -417,6 +488,11 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
         : isSet(object.logout_devices)
         ? globalThis.Boolean(object.logout_devices)
         : undefined,
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : undefined,
     };
   },
 
@@ -440,6 +516,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     if (message.logoutDevices !== undefined) {
       obj.logoutDevices = message.logoutDevices;
     }
+    if (message.avatarUrl !== undefined) {
+      obj.avatarUrl = message.avatarUrl;
+    }
     return obj;
   },
 
@@ -454,6 +533,7 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     message.deactivated = object.deactivated ?? undefined;
     message.displayname = object.displayname ?? undefined;
     message.logoutDevices = object.logoutDevices ?? undefined;
+    message.avatarUrl = object.avatarUrl ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,128 @@
+/**
+ * Behaviours found to differ from a real Synapse in a side-by-side comparison (issue 22), each
+ * checked here as Synapse answered the same requests.
+ */
+import { strict as assert } from 'node:assert';
+import { sharedStack } from '../support/root-hooks';
+import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { C, enc } from '../support/client';
+import { createRoom, send } from './pagination.helpers';
+
+const A = '/_synapse/admin';
+type Ev = { event_id: string; type: string; state_key?: string; sender: string; content: Record<string, unknown>; unsigned?: Record<string, any> };
+
+/** The room's newest events, newest first, as an admin sees them. */
+async function newest(s: Stack, admin: TestUser, roomId: string, limit = 3): Promise<Ev[]> {
+  const r = await http(s, 'GET', `${A}/v1/rooms/${enc(roomId)}/messages?dir=b&limit=${limit}`, { token: admin.token });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.chunk;
+}
+
+const putUser = (s: Stack, admin: TestUser, userId: string, body: unknown) => http(s, 'PUT', `${A}/v2/users/${enc(userId)}`, { token: admin.token, body });
+const getUser = async (s: Stack, admin: TestUser, userId: string) => (await http(s, 'GET', `${A}/v2/users/${enc(userId)}`, { token: admin.token })).body;
+
+describe('Synapse parity (issue 22)', () => {
+  let s: Stack;
+  let admin: TestUser;
+
+  before(async () => {
+    s = await sharedStack();
+    admin = await registerUser(s, uniq('parity_admin'), { admin: true });
+  });
+
+  describe('item 2: a profile change is written into the user’s rooms', () => {
+    it('a new display name is a join with it in every joined room, once; an avatar too', async () => {
+      const carol = await registerUser(s, uniq('carol'));
+      const local = carol.userId.slice(1, carol.userId.indexOf(':'));
+      const room = await createRoom(s, carol.token, { preset: 'public_chat' });
+      const other = await createRoom(s, carol.token);
+      await send(s, carol.token, room, 'hi');
+      assert.equal((await putUser(s, admin, carol.userId, { displayname: 'Carol C' })).status, 200);
+      for (const r of [room, other]) {
+        const [ev] = await newest(s, admin, r, 1);
+        assert.deepEqual([ev.type, ev.state_key, ev.sender, ev.content], ['m.room.member', carol.userId, carol.userId, { membership: 'join', displayname: 'Carol C' }]);
+        assert.deepEqual(ev.unsigned?.prev_content, { membership: 'join', displayname: local });
+      }
+      // The same name again writes nothing (the join would equal the current one).
+      assert.equal((await putUser(s, admin, carol.userId, { displayname: 'Carol C' })).status, 200);
+      const [latest, before] = await newest(s, admin, room, 2);
+      assert.deepEqual([latest.type, before.type], ['m.room.member', 'm.room.message']);
+
+      const av = await putUser(s, admin, carol.userId, { avatar_url: 'mxc://test/abc' });
+      assert.deepEqual([av.status, av.body.avatar_url, av.body.displayname], [200, 'mxc://test/abc', 'Carol C']);
+      const [withAvatar] = await newest(s, admin, other, 1);
+      assert.deepEqual(withAvatar.content, { membership: 'join', displayname: 'Carol C', avatar_url: 'mxc://test/abc' });
+
+      // Both at once: Synapse applies the name, then the avatar, each written separately.
+      assert.equal((await putUser(s, admin, carol.userId, { displayname: 'C3', avatar_url: 'mxc://test/zz' })).status, 200);
+      const [second, first] = await newest(s, admin, other, 2);
+      assert.deepEqual(first.content, { membership: 'join', displayname: 'C3', avatar_url: 'mxc://test/abc' });
+      assert.deepEqual(second.content, { membership: 'join', displayname: 'C3', avatar_url: 'mxc://test/zz' });
+
+      // Synapse's profile rules: trimmed, "" clears, too long and non-string refused.
+      assert.equal((await putUser(s, admin, carol.userId, { displayname: '  spaced  ' })).body.displayname, 'spaced');
+      const long = await putUser(s, admin, carol.userId, { displayname: 'x'.repeat(257) });
+      assert.deepEqual([long.status, long.body], [400, { errcode: 'M_UNKNOWN', error: 'Displayname is too long (max 256)' }]);
+      const notString = await putUser(s, admin, carol.userId, { avatar_url: 5 });
+      assert.deepEqual([notString.status, notString.body], [400, { errcode: 'M_INVALID_PARAM', error: "'avatar_url' must be a string" }]);
+      const cleared = await putUser(s, admin, carol.userId, { avatar_url: '' });
+      assert.equal(cleared.body.avatar_url, null);
+      const [noAvatar] = await newest(s, admin, room, 1);
+      assert.deepEqual(noAvatar.content, { membership: 'join', displayname: 'spaced' });
+    });
+
+    it('erasure writes a join without the profile, then the leave', async () => {
+      const dave = await registerUser(s, uniq('dave'));
+      const room = await createRoom(s, dave.token, { preset: 'public_chat' });
+      await putUser(s, admin, dave.userId, { displayname: 'Dave', avatar_url: 'mxc://test/d' });
+      const r = await http(s, 'POST', `${A}/v1/deactivate/${enc(dave.userId)}`, { token: admin.token, body: { erase: true } });
+      assert.equal(r.status, 200);
+      const [leave, bare, noAvatar, full] = await newest(s, admin, room, 4);
+      assert.deepEqual(full.content, { membership: 'join', displayname: 'Dave', avatar_url: 'mxc://test/d' });
+      assert.deepEqual(noAvatar.content, { membership: 'join', displayname: 'Dave' });
+      assert.deepEqual(bare.content, { membership: 'join' });
+      assert.deepEqual(leave.content, { membership: 'leave' });
+      assert.equal(leave.unsigned?.replaces_state, bare.event_id);
+      assert.deepEqual(leave.unsigned?.prev_content, { membership: 'join' });
+      const info = await getUser(s, admin, dave.userId);
+      assert.deepEqual([info.displayname, info.avatar_url, info.erased], [null, null, true]);
+    });
+  });
+
+  describe('item 7: admin user details carry every key Synapse returns', () => {
+    const SYNAPSE_KEYS = [
+      'admin', 'appservice_id', 'avatar_url', 'consent_server_notice_sent', 'consent_ts', 'consent_version', 'creation_ts', 'deactivated', 'displayname', 'erased',
+      'external_ids', 'is_guest', 'last_seen_ts', 'locked', 'name', 'shadow_banned', 'threepids', 'user_type',
+    ];
+
+    it('a fresh user: every key, nulls where Synapse has none, last_seen_ts null until a token is used', async () => {
+      const fresh = await registerUser(s, uniq('fresh'));
+      const info = await getUser(s, admin, fresh.userId);
+      assert.deepEqual(Object.keys(info).sort(), SYNAPSE_KEYS);
+      const { creation_ts: created, name, ...rest } = info;
+      assert.equal(name, fresh.userId);
+      assert.equal(typeof created, 'number');
+      assert.deepEqual(rest, {
+        admin: false, deactivated: false, locked: false, shadow_banned: false, appservice_id: null, consent_server_notice_sent: null, consent_version: null, consent_ts: null,
+        user_type: null, is_guest: false, displayname: fresh.userId.slice(1, fresh.userId.indexOf(':')), avatar_url: null, threepids: [], external_ids: [], erased: false, last_seen_ts: null,
+      });
+      const before = Date.now();
+      assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: fresh.token })).status, 200);
+      const seen = (await getUser(s, admin, fresh.userId)).last_seen_ts;
+      assert.ok(typeof seen === 'number' && seen >= before && seen <= Date.now(), String(seen));
+    });
+
+    it('an admin who made requests has a last_seen_ts; a token used to act as a user counts for the admin', async () => {
+      const other = await registerUser(s, uniq('parity_admin2'), { admin: true });
+      const target = await registerUser(s, uniq('puppet'));
+      const login = await http(s, 'POST', `${A}/v1/users/${enc(target.userId)}/login`, { token: other.token, body: {} });
+      assert.equal(login.status, 200);
+      const info = await getUser(s, admin, other.userId);
+      assert.deepEqual(Object.keys(info).sort(), SYNAPSE_KEYS);
+      assert.equal(typeof info.last_seen_ts, 'number');
+      assert.equal(info.admin, true);
+      assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: login.body.access_token })).status, 200);
+      assert.equal((await getUser(s, admin, target.userId)).last_seen_ts, null, 'the puppet token counts for the admin, not the user');
+    });
+  });
+});
