@@ -21,7 +21,12 @@ import { badRequest } from '../errors';
 const OTHER_PART_COUNT = 9;
 /** Index (among the non-room parts) of the receipts key, the only other multi-writer part. */
 const RECEIPT_PART = 2;
-const DIGITS = /^\d+$/;
+/**
+ * An integer as Python's int() reads it (Synapse parses every position with it): optional ASCII
+ * whitespace around, an optional sign. Underscores, which int() also allows between digits, cannot
+ * occur: they separate the token's parts.
+ */
+const PY_INT = /^[ \t\n\r\f\v]*([+-]?\d+)[ \t\n\r\f\v]*$/;
 
 export class InvalidTokenError extends Error {
   constructor(token: string) {
@@ -48,11 +53,20 @@ export interface StreamToken {
 
 const NO_INSTANCES: ReadonlyMap<number, number> = new Map();
 
+/**
+ * A position. Negative ones are valid, as in Synapse (where backfilled events have negative
+ * stream orderings): here every event's stream ordering and depth are positive, so a negative
+ * position lies before all of them, like 0. A position beyond the safe integer range (Synapse's
+ * integers are unbounded) is held as the largest safe one of its sign, which lies beyond every
+ * event just the same; such a token is echoed with that bound.
+ */
 function integer(text: string, whole: string): number {
-  if (!DIGITS.test(text)) throw new InvalidTokenError(whole);
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new InvalidTokenError(whole);
-  return n;
+  const m = PY_INT.exec(text);
+  if (!m) throw new InvalidTokenError(whole);
+  const n = Number(m[1]);
+  // Number('-0') is -0, which prints as "0": Synapse's int('-0') is 0 too.
+  if (n === 0) return 0;
+  return Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, n));
 }
 
 /** Parses `<min>~<id>.<pos>~...` (the text after the `m`). */
@@ -97,10 +111,14 @@ export function roomTokenToString(t: RoomStreamToken): string {
 }
 
 function canonicalOtherPart(text: string, index: number, whole: string): string {
-  if (index === RECEIPT_PART && text.startsWith('m')) {
-    const { stream, instances } = parseMultiWriter(text.slice(1), whole);
-    const entries = [...instances].map(([id, pos]) => `${id}.${pos}`);
-    return entries.length > 0 ? `m${stream}~${entries.join('~')}` : String(stream);
+  if (index === RECEIPT_PART) {
+    if (text.startsWith('m')) {
+      const { stream, instances } = parseMultiWriter(text.slice(1), whole);
+      const entries = [...instances].map(([id, pos]) => `${id}.${pos}`);
+      return entries.length > 0 ? `m${stream}~${entries.join('~')}` : String(stream);
+    }
+    // Synapse's multi-writer key starts with a digit or `m`: no sign, no whitespace.
+    if (!/^\d/.test(text)) throw new InvalidTokenError(whole);
   }
   return String(integer(text, whole));
 }
@@ -162,10 +180,12 @@ export function isBeforeOrEq(a: RoomStreamToken, b: RoomStreamToken): boolean {
 
 /**
  * Parses an optional `from`/`to` request parameter (empty = absent; `from=END` is the legacy
- * spelling of absent); throws Synapse's 400 "'<name>' parameter is invalid".
+ * spelling of absent); throws Synapse's 400 "Query parameter '<name>' must be ascii" and "'<name>' parameter is invalid".
  */
 export function parseTokenParam(value: string | null | undefined, name: 'from' | 'to'): StreamToken | null {
   if (value === null || value === undefined || value === '' || (name === 'from' && value === 'END')) return null;
+  // Synapse reads string query parameters as ASCII.
+  if (/[^\x00-\x7f]/.test(value)) throw badRequest(`Query parameter '${name}' must be ascii`);
   try {
     return parseStreamToken(value);
   } catch (err) {

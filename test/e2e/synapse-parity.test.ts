@@ -125,4 +125,33 @@ describe('Synapse parity (issue 22)', () => {
       assert.equal((await getUser(s, admin, target.userId)).last_seen_ts, null, 'the puppet token counts for the admin, not the user');
     });
   });
+
+  describe('item 9: /messages tokens with negative, signed and huge positions', () => {
+    it('reads them as Synapse does: s-1 lies before every event, a huge position after every one', async () => {
+      const user = await registerUser(s, uniq('tok'));
+      const room = await createRoom(s, user.token, { preset: 'public_chat' });
+      for (let i = 0; i < 12; i++) await send(s, user.token, room, `m${i}`);
+      const page = (from: string, dir?: 'b' | 'f') =>
+        http(s, 'GET', `${C}/rooms/${enc(room)}/messages?from=${enc(from)}${dir ? `&dir=${dir}` : ''}`, { token: user.token });
+      // Synapse 1.94, same requests: s-1 forwards (the default direction) is the room from its create event.
+      const fromMinus = await page('s-1');
+      assert.equal(fromMinus.status, 200, JSON.stringify(fromMinus.body));
+      assert.deepEqual([fromMinus.body.chunk.length, fromMinus.body.chunk[0].type, fromMinus.body.start], [10, 'm.room.create', 's-1_0_0_0_0_0_0_0_0_0']);
+      const backwards = await page('s-1', 'b');
+      assert.deepEqual([backwards.status, backwards.body.chunk, 'end' in backwards.body], [200, [], false]);
+      assert.deepEqual((await page('t1--2')).body.chunk[0].type, 'm.room.create');
+      assert.equal((await page('s-0')).body.start, 's0_0_0_0_0_0_0_0_0_0');
+      assert.equal((await page('s+1')).body.start, 's1_0_0_0_0_0_0_0_0_0');
+      const huge = await page('s99999999999999999999', 'b');
+      assert.deepEqual([huge.status, huge.body.chunk.length, huge.body.chunk[0].content.body], [200, 10, 'm11']);
+      assert.deepEqual((await page('s99999999999999999999')).body.chunk, []);
+      // Still invalid in Synapse: t-1-2 (the depth is read up to the first '-'), a bare s.
+      for (const bad of ['t-1-2', 's', 's1.5']) {
+        const r = await page(bad);
+        assert.deepEqual([r.status, r.body], [400, { errcode: 'M_UNKNOWN', error: "'from' parameter is invalid" }], bad);
+      }
+      const nonAscii = await page('s\u0663');
+      assert.deepEqual([nonAscii.status, nonAscii.body], [400, { errcode: 'M_UNKNOWN', error: "Query parameter 'from' must be ascii" }]);
+    });
+  });
 });

@@ -36,9 +36,25 @@ describe('pagination stream tokens (spec §5.2)', () => {
   });
 
   it('rejects malformed tokens', () => {
-    const bad = ['', 'x1', 's', 's-1', 's+1', 's 1', 's1.5', 't1', 't-1-2', 't1-', 't1-2-3', 'ta-1', 'm5~1.5', 'm5~1.4', 'm5~1', 'm5~a.9', 'm',
-      's1_0_0_0_0_0_0_0_0_0_0', 's1__0', 's1_x', 's1_0_0_m2~1.1', 's99999999999999999999', 'END'];
+    const bad = ['', 'x1', 's', 's1.5', 's--1', 's+-1', 's1 2', 't1', 't-1-2', 't-1--1', 't1-', 't1-2-3', 'ta-1', 'm5~1.5', 'm5~1.4', 'm5~1', 'm5~a.9', 'm',
+      's1_0_0_0_0_0_0_0_0_0_0', 's1__0', 's1_x', 's1_0_0_m2~1.1', 's1_0_0_-1', 's1_0_0_+1', 's1_0_0_ 1', 'END'];
     for (const t of bad) assert.throws(() => parseStreamToken(t), InvalidTokenError, t);
+  });
+
+  it("reads positions as Synapse's int() does: signs, surrounding whitespace, any size", () => {
+    const read: [string, string][] = [
+      ['s-1', 's-1_0_0_0_0_0_0_0_0_0'],
+      ['s-0', 's0_0_0_0_0_0_0_0_0_0'],
+      ['s+1', 's1_0_0_0_0_0_0_0_0_0'],
+      ['s 1 ', 's1_0_0_0_0_0_0_0_0_0'],
+      ['t1--2', 't1--2_0_0_0_0_0_0_0_0_0'],
+      ['s1_-1', 's1_-1_0_0_0_0_0_0_0_0'],
+      // Beyond the safe integers: held as the bound, which lies beyond every event all the same.
+      ['s99999999999999999999', `s${Number.MAX_SAFE_INTEGER}_0_0_0_0_0_0_0_0_0`],
+      ['t1-99999999999999999999', `t1-${Number.MAX_SAFE_INTEGER}_0_0_0_0_0_0_0_0_0`],
+      ['s-99999999999999999999', `s-${Number.MAX_SAFE_INTEGER}_0_0_0_0_0_0_0_0_0`],
+    ];
+    for (const [text, canonical] of read) assert.equal(streamTokenToString(parseStreamToken(text)), canonical, text);
   });
 
   it('compares stream positions only', () => {
