@@ -31,15 +31,33 @@ export class RoomAdminRepository {
     return rows[0]?.room_id ?? null;
   }
 
-  /** Forward extremities of a room with their event's depth and reception time, newest first. */
+  /**
+   * Forward extremities of a room with their event's depth, reception time and state group,
+   * newest first.
+   *
+   * The state group names the room state after the event, as Synapse's does: the stream ordering
+   * of the state event that made that state (the room's last accepted state event at or before
+   * the event, itself included). A room's events are written in one order, so events sharing a
+   * state share the group, a state event starts a new one, and the number never changes. Null
+   * when the event is gone.
+   */
   async forwardExtremities(em: Em, roomId: string): Promise<ForwardExtremity[]> {
-    const rows = await em.execute<{ event_id: string; depth: string | null; received_ts: string | null }[]>(
-      `SELECT f.event_id, e.depth, e.received_ts
+    const rows = await em.execute<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }[]>(
+      `SELECT f.event_id, e.depth, e.received_ts,
+              (SELECT s.stream_ordering FROM events s
+                WHERE s.room_id = f.room_id AND s.stream_ordering <= e.stream_ordering AND s.state_key IS NOT NULL
+                  AND NOT s.outlier AND NOT s.soft_failed AND s.rejected_reason IS NULL
+                ORDER BY s.stream_ordering DESC LIMIT 1) AS state_group
          FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
         WHERE f.room_id = ? ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id`,
       [roomId],
     );
-    return rows.map((r) => ({ event_id: r.event_id, state_group: null, depth: Number(r.depth ?? 0), received_ts: Number(r.received_ts ?? 0) }));
+    return rows.map((r) => ({
+      event_id: r.event_id,
+      state_group: r.state_group === null ? null : Number(r.state_group),
+      depth: Number(r.depth ?? 0),
+      received_ts: Number(r.received_ts ?? 0),
+    }));
   }
 
   /**

@@ -154,4 +154,31 @@ describe('Synapse parity (issue 22)', () => {
       assert.deepEqual([nonAscii.status, nonAscii.body], [400, { errcode: 'M_UNKNOWN', error: "Query parameter 'from' must be ascii" }]);
     });
   });
+
+  describe('item 8: forward extremities carry a state group', () => {
+    it('the state after the event: shared by events with the same state, new for each state event, stable', async () => {
+      const user = await registerUser(s, uniq('extrem'));
+      const room = await createRoom(s, user.token, { preset: 'public_chat' });
+      const extremity = async () => {
+        const r = await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/forward_extremities`, { token: admin.token });
+        assert.equal(r.status, 200);
+        assert.equal(r.body.count, 1);
+        return r.body.results[0] as { event_id: string; state_group: number | null };
+      };
+      const afterCreate = await extremity();
+      assert.equal(typeof afterCreate.state_group, 'number');
+      const m1 = await send(s, user.token, room, 'one');
+      const first = await extremity();
+      assert.equal(first.event_id, m1);
+      assert.equal(first.state_group, afterCreate.state_group, 'a message keeps the state group of the state before it');
+      await send(s, user.token, room, 'two');
+      assert.equal((await extremity()).state_group, first.state_group);
+      const topic = (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.topic`, { token: user.token, body: { topic: 't' } })).body.event_id;
+      const afterTopic = await extremity();
+      assert.equal(afterTopic.event_id, topic);
+      assert.ok((afterTopic.state_group as number) > (first.state_group as number), 'a state event starts a new state group');
+      await send(s, user.token, room, 'three');
+      assert.equal((await extremity()).state_group, afterTopic.state_group);
+    });
+  });
 });

@@ -489,7 +489,11 @@ export interface GetForwardExtremitiesRequest {
 
 export interface ForwardExtremity {
   eventId: string;
-  /** State groups are not kept by this server: always absent. */
+  /**
+   * The room state after the event: the stream ordering of the state event that made it (the
+   * room's last accepted state event at or before this one). Events sharing a state share it.
+   * Absent when the event is gone.
+   */
   stateGroup?: number | undefined;
   depth: number;
   receivedTs: number;

@@ -51,7 +51,13 @@ export interface UpsertUserRequest {
   userId: string;
   password?: string | undefined;
   admin?: boolean | undefined;
-  deactivated?: boolean | undefined;
+  deactivated?:
+    | boolean
+    | undefined;
+  /**
+   * The display name of the user's global profile ("" clears it). A change to an existing user is
+   * written into every room the user is joined to as a join carrying the new profile.
+   */
   displayname?:
     | string
     | undefined;
@@ -59,10 +65,7 @@ export interface UpsertUserRequest {
   logoutDevices?:
     | boolean
     | undefined;
-  /**
-   * The avatar of the user's global profile ("" clears it). Like `displayname`, a change is written
-   * into every room the user is joined to as a join carrying the new profile.
-   */
+  /** The avatar of the user's global profile ("" clears it), written into the rooms as `displayname` is. */
   avatarUrl?: string | undefined;
 }
 
