@@ -7,7 +7,11 @@ import type { Em } from '../infra/orm';
 export interface LocalMember {
   userId: string;
   membership: 'join' | 'invite' | 'knock';
-  /** The membership's event when it is out of band (an invite from another server): its id. */
+  /**
+   * The membership's event id when the room's state is unknown here, so a leave must be written
+   * out of band: an invite from another server (an outlier), or any membership of a room the
+   * server has left (its current state is gone).
+   */
   outOfBandEventId: string | null;
 }
 
@@ -16,7 +20,9 @@ export class RoomShutdownRepository {
   /** Local users whose current membership is one of `memberships`, in user id order, after `afterUserId`. */
   async localMembers(em: Em, roomId: string, memberships: string[], afterUserId: string | null, limit: number): Promise<LocalMember[]> {
     const rows = await em.execute<{ user_id: string; membership: LocalMember['membership']; event_id: string; outlier: boolean | null }[]>(
-      `SELECT m.user_id, m.membership, m.event_id, e.outlier FROM local_current_membership m LEFT JOIN events e ON e.event_id = m.event_id
+      `SELECT m.user_id, m.membership, m.event_id,
+              e.outlier OR NOT EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = m.room_id) AS outlier
+         FROM local_current_membership m LEFT JOIN events e ON e.event_id = m.event_id
         WHERE m.room_id = ? AND m.membership = ANY(?::text[]) AND m.user_id > ? ORDER BY m.user_id LIMIT ?`,
       [roomId, `{${memberships.join(',')}}`, afterUserId ?? '', limit],
     );

@@ -150,7 +150,8 @@ export class RoomShutdownService {
   private async kick(em: Em, roomId: string, newRoomId: string | null, members: LocalMember[]): Promise<void> {
     const joiners = newRoomId ? members.filter((m) => m.membership === 'join').map((m) => m.userId) : [];
     const profiles = await loadProfiles(em, joiners);
-    // Invites from other servers (this server is not in their rooms) are rejected out of band.
+    // Invites from other servers, and memberships of a room this server has left (its state is
+    // gone), are rejected out of band.
     const inRoom = members.filter((m) => m.outOfBandEventId === null);
     const outOfBand = members.filter((m) => m.outOfBandEventId !== null);
     const batches: RoomBatch[] = inRoom.length > 0 ? [{ roomId, drafts: inRoom.map((m) => memberDraft(m.userId, { membership: 'leave' })) }] : [];
@@ -160,7 +161,7 @@ export class RoomShutdownService {
     await em.transactional(async (tem) => {
       if (batches.length > 0) await this.rooms.persistBatches(tem, batches);
       for (const m of outOfBand) {
-        const previous = await this.rooms.outOfBand.outOfBandEvent(tem, m.outOfBandEventId as string);
+        const previous = await this.rooms.outOfBand.membershipEvent(tem, m.outOfBandEventId as string);
         if (previous) await this.rooms.outOfBand.leave(tem, previous, {}, null);
       }
       await this.repo.forget(tem, roomId, members.map((m) => m.userId));

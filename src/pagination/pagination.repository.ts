@@ -88,8 +88,18 @@ export class PaginationRepository {
          ${changes} AS changes,
          ${userId ? '(SELECT array_agg(ignored_user_id ORDER BY ignored_user_id) FROM ignored_users WHERE ignorer_user_id = ?)' : 'NULL::text[]'} AS ignored
        FROM (SELECT 1) AS one
-       LEFT JOIN current_state_events m ON m.room_id = ? AND m.type = 'm.room.member' AND m.state_key = ?`,
-      [roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId, userId] : []), roomId, userId ?? ''],
+       LEFT JOIN LATERAL (
+         SELECT c.membership, c.event_id FROM current_state_events c WHERE c.room_id = ? AND c.type = 'm.room.member' AND c.state_key = ?
+         UNION ALL
+         -- A room the server has left has no current state: the user's local membership stands
+         -- in (as Synapse reads it), unless it is out of band.
+         SELECT l.membership, l.event_id FROM local_current_membership l JOIN events e ON e.event_id = l.event_id AND NOT e.outlier
+          WHERE l.room_id = ? AND l.user_id = ? AND NOT EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = ?)
+         LIMIT 1) m ON true`,
+      [
+        roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId, userId] : []),
+        roomId, userId ?? '', roomId, userId ?? '', roomId,
+      ],
     );
     const r = rows[0];
     return {

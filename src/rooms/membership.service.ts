@@ -96,7 +96,9 @@ export class MembershipService {
   /**
    * A room the server has no local joined member in cannot be joined or knocked locally (Synapse
    * would need another server), and a leave needs a local membership to act on. Returns that
-   * membership's event when it is out of band (an invite received from another server).
+   * membership's event: the room's state is not known here (an invite received from another
+   * server, or a room the server has left and whose current state is gone), so the leave is
+   * written out of band, as Synapse rejects locally what it cannot send to the room.
    */
   private async checkHostInRoom(em: Em, roomId: string, target: string, membership: Membership): Promise<StoredEvent | null> {
     if (membership !== 'join' && membership !== 'knock' && membership !== 'leave') return null;
@@ -104,7 +106,7 @@ export class MembershipService {
     if (membership === 'leave') {
       const local = await this.repo.getLocalMembership(em, roomId, target);
       if (!local) throw new MatrixError(404, 'Not a known room');
-      return this.d.outOfBand.outOfBandEvent(em, local.eventId);
+      return this.d.outOfBand.membershipEvent(em, local.eventId);
     }
     throw unknownRoomError(membership);
   }

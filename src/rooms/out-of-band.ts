@@ -112,10 +112,9 @@ export class OutOfBandMemberships {
     );
   }
 
-  /** The event behind a local membership when it is out of band (an outlier), else null. */
-  async outOfBandEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
-    const e = await this.stored(em, eventId);
-    return e && e.outlier ? e : null;
+  /** The event behind a local membership (null when it is gone). */
+  membershipEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
+    return this.stored(em, eventId);
   }
 
   /**

@@ -99,7 +99,7 @@ describe('Out-of-band memberships', () => {
     const second = await receive(roomId, user.userId, { sender: '@another:other.example' });
     const rooms = s.app.registry.get('rooms') as RoomService;
     const em = s.app.orm.em.fork();
-    const stale = await rooms.outOfBand.outOfBandEvent(em, first.eventId);
+    const stale = await rooms.outOfBand.membershipEvent(em, first.eventId);
     assert.ok(stale);
     const count = async () => Number((await em.getConnection().execute<{ n: string }[]>('SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]))[0].n);
     const before = await count();

@@ -30,6 +30,67 @@ describe('Synapse parity (issue 22)', () => {
     admin = await registerUser(s, uniq('parity_admin'), { admin: true });
   });
 
+  describe('item 1: a room the server has left has no current state', () => {
+    it('details, state, members, search, make_room_admin, joins and deletes read it as Synapse does', async () => {
+      const carol = await registerUser(s, uniq('carol'));
+      const dave = await registerUser(s, uniq('dave'));
+      const name = uniq('Empty');
+      const aliasName = uniq('empty');
+      const room = await createRoom(s, carol.token, { preset: 'public_chat', name, topic: 'tp', room_alias_name: aliasName });
+      await http(s, 'PUT', `${C}/directory/list/room/${enc(room)}`, { token: carol.token, body: { visibility: 'public' } });
+      await send(s, carol.token, room, 'hi');
+      await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: carol.token, body: { user_id: dave.userId } });
+      const listed = await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(name)}`, { token: admin.token });
+      assert.equal(listed.body.total_rooms, 1);
+      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(room)}/leave`, { token: carol.token, body: {} })).status, 200);
+
+      // Synapse 1.94, same steps: the state fields are null, the counts and version stay.
+      const details = await http(s, 'GET', `${A}/v1/rooms/${enc(room)}`, { token: admin.token });
+      assert.equal(details.status, 200);
+      const { room_id: _id, creator, ...rest } = details.body;
+      assert.equal(creator, carol.userId);
+      assert.deepEqual(rest, {
+        name: null, canonical_alias: null, joined_members: 0, joined_local_members: 0, version: '10', encryption: null, federatable: true, public: true,
+        join_rules: null, guest_access: null, history_visibility: null, state_events: 9, room_type: null, topic: null, avatar: null, joined_local_devices: 0,
+        forgotten: false, tombstoned: false, replacement_room: null,
+      });
+      assert.deepEqual((await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/state`, { token: admin.token })).body, { state: [] });
+      assert.deepEqual((await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/members`, { token: admin.token })).body, { members: [], total: 0 });
+      assert.equal((await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(name)}`, { token: admin.token })).body.total_rooms, 0, 'no name to match any more');
+      const byId = await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(room)}`, { token: admin.token });
+      assert.deepEqual([byId.body.total_rooms, byId.body.rooms[0].name, byId.body.rooms[0].join_rules], [1, null, null]);
+      const mra = await http(s, 'POST', `${A}/v1/rooms/${enc(room)}/make_room_admin`, { token: admin.token, body: {} });
+      assert.deepEqual([mra.status, mra.body], [400, { errcode: 'M_UNKNOWN', error: 'Server not in room' }]);
+      const noServers = { errcode: 'M_UNKNOWN', error: "Can't join remote room because no servers that are in the room have been provided." };
+      const adminJoin = await http(s, 'POST', `${A}/v1/join/${enc(room)}`, { token: admin.token, body: { user_id: dave.userId } });
+      assert.deepEqual([adminJoin.status, adminJoin.body], [404, noServers]);
+      const rejoin = await http(s, 'POST', `${C}/rooms/${enc(room)}/join`, { token: carol.token, body: {} });
+      assert.deepEqual([rejoin.status, rejoin.body], [404, noServers]);
+      // The directory flag, the alias and the history stay; the user who left still reads up to the leave.
+      assert.deepEqual((await http(s, 'GET', `${C}/directory/list/room/${enc(room)}`)).body, { visibility: 'public' });
+      assert.deepEqual((await http(s, 'GET', `${C}/directory/room/${enc(`#${aliasName}:test`)}`)).body.room_id, room);
+      const history = await http(s, 'GET', `${C}/rooms/${enc(room)}/messages?dir=b`, { token: carol.token });
+      assert.deepEqual([history.status, history.body.chunk.length], [200, 10]);
+      assert.deepEqual((await http(s, 'GET', `${C}/rooms/${enc(room)}/state/m.room.name`, { token: carol.token })).body, { name });
+      assert.equal((await http(s, 'GET', `${C}/rooms/${enc(room)}/messages?dir=b`, { token: dave.token })).status, 403);
+
+      // The invitee can still reject the invite (written out of band, as Synapse rejects locally).
+      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(room)}/leave`, { token: dave.token, body: {} })).status, 200);
+      const del = await http(s, 'DELETE', `${A}/v1/rooms/${enc(room)}`, { token: admin.token, body: {} });
+      assert.deepEqual([del.status, del.body], [200, { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null }]);
+
+      // A delete of a room the server has left still withdraws a pending invite, out of band
+      // (current Synapse kicks every local member; 1.94 only the joined ones, read from the state).
+      const other = await createRoom(s, carol.token, { preset: 'public_chat' });
+      await http(s, 'POST', `${C}/rooms/${enc(other)}/invite`, { token: carol.token, body: { user_id: dave.userId } });
+      await http(s, 'POST', `${C}/rooms/${enc(other)}/leave`, { token: carol.token, body: {} });
+      const del2 = await http(s, 'DELETE', `${A}/v1/rooms/${enc(other)}`, { token: admin.token, body: { purge: false } });
+      assert.deepEqual([del2.status, del2.body.kicked_users, del2.body.failed_to_kick_users], [200, [dave.userId], []]);
+      const daveRooms = await http(s, 'GET', `${A}/v1/rooms/${enc(other)}/members`, { token: admin.token });
+      assert.deepEqual(daveRooms.body, { members: [], total: 0 });
+    });
+  });
+
   describe('item 2: a profile change is written into the user’s rooms', () => {
     it('a new display name is a join with it in every joined room, once; an avatar too', async () => {
       const carol = await registerUser(s, uniq('carol'));

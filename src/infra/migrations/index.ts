@@ -12,6 +12,7 @@ import { Migration20261202000009WriteGuard } from './20261202000009-write-guard'
 import { Migration20261202000010ErasedUsers } from './20261202000010-erased-users';
 import { Migration20261203000011RoomSearchColumns } from './20261203000011-room-search-columns';
 import { Migration20261207000012UserProfileLastSeen } from './20261207000012-user-profile-last-seen';
+import { Migration20261207000013ServerLeftRoom } from './20261207000013-server-left-room';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202000010ErasedUsers', class: Migration20261202000010ErasedUsers },
   { name: 'Migration20261203000011RoomSearchColumns', class: Migration20261203000011RoomSearchColumns },
   { name: 'Migration20261207000012UserProfileLastSeen', class: Migration20261207000012UserProfileLastSeen },
+  { name: 'Migration20261207000013ServerLeftRoom', class: Migration20261207000013ServerLeftRoom },
 ];
