@@ -43,15 +43,11 @@ export class PurgeHistoryRepository {
   /**
    * Where a purge "up to ts" cuts the room: its first timeline event received at or after `ts`
    * (everything received before goes), or its latest event when all are older (the latest event is
-   * never purged); null for a room without timeline events, and null (nothing to purge) when the
-   * room has no timeline event at or before the server's first event received at or after `ts`.
+   * never purged); null for a room without timeline events.
    *
-   * That last condition is Synapse's: it finds the first event received at or after `ts` on the
-   * whole server and takes the room's last event at or before that stream position, answering
-   * "there is no event to be purged" when there is none (a `ts` before the room's first event,
-   * unless that first event is the server's first one after `ts`). It then cuts the room at that
-   * event, which keeps the room's last expired event whenever the next event after `ts` belongs to
-   * another room; looking inside the room for the cut is what it intends, so the cut is ours.
+   * Synapse finds the first event received after `ts` on the whole server and cuts the room at its
+   * last event before that stream position, which keeps the room's last expired event whenever
+   * the next event after `ts` belongs to another room; looking inside the room is what it intends.
    */
   async cutOffForTs(em: Em, roomId: string, ts: number): Promise<EventPosition | null> {
     const rows = await sql<{ event_id: string; depth: string; stream_ordering: string }>(
@@ -62,17 +58,30 @@ export class PurgeHistoryRepository {
          UNION ALL
          (SELECT event_id, depth, stream_ordering, 1 FROM events
            WHERE room_id = ? AND NOT outlier AND rejected_reason IS NULL ORDER BY stream_ordering DESC LIMIT 1)
-       ) c
-       WHERE EXISTS (
-         SELECT 1 FROM events
-          WHERE room_id = ? AND NOT outlier AND rejected_reason IS NULL
-            AND stream_ordering <= coalesce(
-              (SELECT stream_ordering FROM events WHERE received_ts >= ? ORDER BY received_ts, stream_ordering LIMIT 1),
-              9223372036854775807))
-       ORDER BY pref LIMIT 1`,
-      [roomId, ts, roomId, roomId, ts],
+       ) c ORDER BY pref LIMIT 1`,
+      [roomId, ts, roomId],
     );
     return rows[0] ? { eventId: rows[0].event_id, depth: Number(rows[0].depth), stream: Number(rows[0].stream_ordering) } : null;
+  }
+
+  /**
+   * Synapse's test for "there is no event to be purged" up to `ts`: whether the room has a timeline
+   * event at or before the server's first event received at or after `ts` (any event at all when
+   * none was received since). False for a `ts` before the room's first event, unless that event is
+   * the server's first one after `ts`.
+   */
+  async hasEventUpToFirstReceivedAfter(em: Em, roomId: string, ts: number): Promise<boolean> {
+    const rows = await sql(
+      em,
+      `SELECT 1 FROM events
+        WHERE room_id = ? AND NOT outlier AND rejected_reason IS NULL
+          AND stream_ordering <= coalesce(
+            (SELECT stream_ordering FROM events WHERE received_ts >= ? ORDER BY received_ts, stream_ordering LIMIT 1),
+            9223372036854775807)
+        LIMIT 1`,
+      [roomId, ts],
+    );
+    return rows.length > 0;
   }
 
   /** Greatest depth among the room's forward extremities (null when it has none). */

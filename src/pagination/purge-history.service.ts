@@ -129,8 +129,9 @@ export class PurgeHistoryService {
       return roomTokenToString(historicToken(ev.depth, ev.stream));
     }
     if (input.upToTs !== null) {
+      // Whether there is anything to purge is Synapse's question; where to cut is ours (see the repository).
       const ev = await this.cutOffForTs(em, input.roomId, input.upToTs);
-      if (!ev) throw notFound('there is no event to be purged');
+      if (!ev || !(await this.repo.hasEventUpToFirstReceivedAfter(em, input.roomId, input.upToTs))) throw notFound('there is no event to be purged');
       return roomTokenToString(historicToken(ev.depth, ev.stream));
     }
     throw badJson('must specify purge_up_to_event_id or purge_up_to_ts');

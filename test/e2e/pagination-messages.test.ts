@@ -342,7 +342,7 @@ describe('/messages: tokens, limits and bad input', () => {
       ['from=s1_x', 400, 'M_UNKNOWN', "'from' parameter is invalid"],
       ['from=s1_0_0_0_0_0_0_0_0_0_0', 400, 'M_UNKNOWN', "'from' parameter is invalid"],
       ['from=t1-2-3', 400, 'M_UNKNOWN', "'from' parameter is invalid"],
-      ['to=s-1', 400, 'M_UNKNOWN', "'to' parameter is invalid"],
+      ['to=t-1-2', 400, 'M_UNKNOWN', "'to' parameter is invalid"],
       ['from=bad&to=bad', 400, 'M_UNKNOWN', "'from' parameter is invalid"],
       ['limit=abc', 400, 'M_INVALID_PARAM', 'Query parameter limit must be an integer'],
       ['limit=-1', 400, 'M_INVALID_PARAM', 'Query parameter limit must be a positive integer.'],
