@@ -64,6 +64,12 @@ export class UserRepository {
     return rows.length > 0;
   }
 
+  /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`). */
+  async ignores(em: Em, userId: string, otherId: string): Promise<boolean> {
+    const rows = await em.getConnection().execute<unknown[]>('SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId], 'all', em.getTransactionContext());
+    return rows.length > 0;
+  }
+
   /** Lifts an erasure (the account is reactivated); deactivate() sets it. */
   async clearErased(em: Em, userId: string): Promise<void> {
     await em.getConnection().execute('DELETE FROM erased_users WHERE user_id = ?', [userId], 'run', em.getTransactionContext());

@@ -129,3 +129,69 @@ describe('Ignored users in /messages', () => {
     assert.deepEqual((await http(s, 'GET', path(reader.userId, 'm.ignored_user_list'), { token: reader.token })).body, { ignored_users: [spammer.userId] });
   });
 });
+
+describe('Ignored users in single-event reads and bundled aggregations', () => {
+  let s: Stack;
+  let reader: TestUser;
+  let spammer: TestUser;
+  let friend: TestUser;
+  let room: string;
+  const ev: Record<'root' | 'reply' | 'spamReply' | 'spamOnlyRoot' | 'referenced' | 'spam' | 'topic', string> = { root: '', reply: '', spamReply: '', spamOnlyRoot: '', referenced: '', spam: '', topic: '' };
+  const thread = (root: string, body: string) => ({ msgtype: 'm.text', body, 'm.relates_to': { rel_type: 'm.thread', event_id: root } });
+  const eventOf = (id: string) => http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(id)}`, { token: reader.token });
+  const bundleOf = async (id: string) => {
+    const page = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
+    const e = page.body.chunk.find((x: { event_id: string }) => x.event_id === id);
+    return e.unsigned['m.relations'];
+  };
+
+  before(async () => {
+    s = await sharedStack();
+    reader = await registerUser(s, uniq('igreader'));
+    spammer = await registerUser(s, uniq('igspammer'));
+    friend = await registerUser(s, uniq('igfriend'));
+    room = await createRoom(s, reader.token, { preset: 'public_chat' });
+    await join(s, spammer.token, room);
+    await join(s, friend.token, room);
+    ev.root = await send(s, friend.token, room, 'root');
+    ev.reply = await send(s, friend.token, room, thread(ev.root, 'friendly reply'));
+    ev.spamReply = await send(s, spammer.token, room, thread(ev.root, 'spam reply'));
+    ev.spamOnlyRoot = await send(s, friend.token, room, 'only spam replies here');
+    await send(s, spammer.token, room, thread(ev.spamOnlyRoot, 'spam reply 2'));
+    ev.referenced = await send(s, friend.token, room, 'referenced');
+    await send(s, spammer.token, room, { msgtype: 'm.text', body: 'ref', 'm.relates_to': { rel_type: 'm.reference', event_id: ev.referenced } });
+    ev.spam = await send(s, spammer.token, room, 'spam');
+    await sendState(s, reader.token, room, 'm.room.power_levels', { users: { [reader.userId]: 100, [spammer.userId]: 50 } });
+    ev.topic = await sendState(s, spammer.token, room, 'm.room.topic', { topic: 'by the spammer' });
+  });
+
+  it("answers 404 for an ignored user's message, but serves their state events", async () => {
+    assert.equal((await eventOf(ev.spam)).status, 200);
+    await ignore(s, reader, [spammer.userId]);
+    const r = await eventOf(ev.spam);
+    assert.deepEqual([r.status, r.body], [404, { errcode: 'M_NOT_FOUND', error: 'Event not found.' }]);
+    assert.equal((await eventOf(ev.topic)).status, 200);
+    await ignore(s, reader, []);
+    assert.equal((await eventOf(ev.spam)).status, 200, 'served again once the list no longer names the sender');
+  });
+
+  it("leaves ignored users' replies and references out of bundles, in /messages and GET /event alike", async () => {
+    const before = await bundleOf(ev.root);
+    assert.deepEqual([before['m.thread'].count, before['m.thread'].latest_event.event_id], [2, ev.spamReply]);
+    assert.ok((await bundleOf(ev.spamOnlyRoot))['m.thread']);
+    assert.ok((await bundleOf(ev.referenced))['m.reference']);
+
+    await ignore(s, reader, [spammer.userId]);
+    for (const read of [bundleOf, async (id: string) => (await eventOf(id)).body.unsigned['m.relations']]) {
+      const root = await read(ev.root);
+      assert.deepEqual([root['m.thread'].count, root['m.thread'].latest_event.event_id], [1, ev.reply]);
+      assert.equal(root['m.thread'].current_user_participated, false);
+      assert.equal(await read(ev.spamOnlyRoot), undefined, 'a thread only ignored users replied to has no summary');
+      assert.equal(await read(ev.referenced), undefined, "an ignored user's reference is not bundled");
+    }
+
+    await ignore(s, reader, []);
+    const after = await bundleOf(ev.root);
+    assert.deepEqual([after['m.thread'].count, after['m.thread'].latest_event.event_id], [2, ev.spamReply]);
+  });
+});
