@@ -81,10 +81,11 @@ export class UserRepository {
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = ?),
         devices AS (DELETE FROM devices WHERE user_id = ?),
         data AS (DELETE FROM account_data WHERE user_id = ?),
+        room_data AS (DELETE FROM room_account_data WHERE user_id = ?),
         ignored AS (DELETE FROM ignored_users WHERE ignorer_user_id = ?),
         erased AS (INSERT INTO erased_users (user_id) SELECT ? WHERE ?::boolean ON CONFLICT DO NOTHING)
       UPDATE users SET deactivated = true, password_hash = NULL, displayname = CASE WHEN ?::boolean THEN NULL ELSE displayname END WHERE name = ?`,
-      [userId, userId, userId, userId, userId, erase, erase, userId],
+      [userId, userId, userId, userId, userId, userId, erase, erase, userId],
       'run',
       em.getTransactionContext(),
     );

@@ -195,3 +195,77 @@ describe('Ignored users in single-event reads and bundled aggregations', () => {
     assert.deepEqual([after['m.thread'].count, after['m.thread'].latest_event.event_id], [2, ev.spamReply]);
   });
 });
+
+describe('Room account data', () => {
+  let s: Stack;
+  let user: TestUser;
+  let other: TestUser;
+  let admin: TestUser;
+  let room: string;
+  const roomPath = (userId: string, roomId: string, type: string) => `${C}/user/${enc(userId)}/rooms/${enc(roomId)}/account_data/${enc(type)}`;
+  const put = (u: TestUser, roomId: string, type: string, body: unknown, userId = u.userId) => http(s, 'PUT', roomPath(userId, roomId, type), { token: u.token, body });
+  const get = (u: TestUser, roomId: string, type: string, userId = u.userId) => http(s, 'GET', roomPath(userId, roomId, type), { token: u.token });
+
+  before(async () => {
+    s = await sharedStack();
+    user = await registerUser(s, uniq('rad'));
+    other = await registerUser(s, uniq('radother'));
+    admin = await registerUser(s, uniq('radadmin'), { admin: true });
+    room = await createRoom(s, user.token, { preset: 'public_chat' });
+  });
+
+  it('stores, replaces and returns one type per room, apart from global data and other rooms', async () => {
+    assert.deepEqual([(await put(user, room, 'org.example.tag', { a: 1, f: 1.5 })).status], [200]);
+    assert.deepEqual((await get(user, room, 'org.example.tag')).body, { a: 1, f: 1.5 });
+    await put(user, room, 'org.example.tag', { b: true });
+    assert.deepEqual((await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/rooms/${enc(room)}/account_data/org.example.tag`, { token: user.token })).body, { b: true });
+    const elsewhere = await get(user, '!other:elsewhere.example', 'org.example.tag');
+    assert.deepEqual([elsewhere.status, elsewhere.body], [404, { errcode: 'M_NOT_FOUND', error: 'Room account data not found' }]);
+    assert.equal((await http(s, 'GET', path(user.userId, 'org.example.tag'), { token: user.token })).status, 404, 'global data is apart');
+    // Any well-formed room id is accepted, as Synapse does; m.push_rules is plain data in a room.
+    assert.equal((await put(user, '!unknown:elsewhere.example', 'm.push_rules', { x: 1 })).status, 200);
+    assert.deepEqual((await get(user, '!unknown:elsewhere.example', 'm.push_rules')).body, { x: 1 });
+  });
+
+  it("answers Synapse's errors, in Synapse's order", async () => {
+    const cases: [Promise<{ status: number; body: any }>, number, string, string][] = [
+      [http(s, 'PUT', roomPath(other.userId, room, 'x'), { token: user.token, rawBody: 'nope' }), 403, 'M_FORBIDDEN', 'Cannot add account data for other users.'],
+      [get(user, room, 'x', other.userId), 403, 'M_FORBIDDEN', 'Cannot get account data for other users.'],
+      [put(user, 'notaroom', 'm.fully_read', {}), 400, 'M_INVALID_PARAM', 'notaroom is not a valid room ID'],
+      [get(user, '!abc', 'x'), 400, 'M_INVALID_PARAM', '!abc is not a valid room ID'],
+      [http(s, 'PUT', roomPath(user.userId, room, 'm.fully_read'), { token: user.token, rawBody: 'nope' }), 405, 'M_BAD_JSON', 'Cannot set m.fully_read through this API. Use /rooms/!roomId:server.name/read_markers'],
+      [http(s, 'PUT', roomPath(user.userId, room, 'x'), { token: user.token, rawBody: '{"a":' }), 400, 'M_NOT_JSON', 'Content not JSON.'],
+      [put(user, room, 'x', [1]), 400, 'M_BAD_JSON', 'Content must be a JSON object.'],
+    ];
+    for (const [res, status, errcode, error] of cases) assert.deepEqual(await res.then((r) => [r.status, r.body]), [status, { errcode, error }]);
+    assert.equal((await http(s, 'GET', roomPath(user.userId, room, 'x'))).status, 401);
+  });
+
+  it('is served over gRPC with the same rules', async () => {
+    const c = s.clients.accountData;
+    await grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'org.example.grpc', contentJson: '{"k":"v"}' }, bearer(user.token));
+    const res = await grpcCall(c, c.getRoomAccountData, { userId: user.userId, roomId: room, type: 'org.example.grpc' }, bearer(user.token));
+    assert.deepEqual(JSON.parse(res.contentJson), { k: 'v' });
+    await assert.rejects(grpcCall(c, c.getRoomAccountData, { userId: user.userId, roomId: 'bad', type: 'x' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(grpcCall(c, c.getRoomAccountData, { userId: other.userId, roomId: room, type: 'x' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    await assert.rejects(grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'x', contentJson: '{}' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+  });
+
+  it("is deleted with the room's purge and with the user's deactivation, and kept otherwise", async () => {
+    const purged = await createRoom(s, user.token, { preset: 'public_chat' });
+    const kept = await createRoom(s, user.token, { preset: 'public_chat' });
+    await put(user, purged, 'org.example.a', { a: 1 });
+    await put(other, purged, 'org.example.a', { o: 1 });
+    await put(user, kept, 'org.example.a', { k: 1 });
+    const del = await http(s, 'DELETE', `/_synapse/admin/v1/rooms/${enc(purged)}`, { token: admin.token, body: { purge: true } });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    assert.equal((await get(user, purged, 'org.example.a')).status, 404);
+    assert.equal((await get(other, purged, 'org.example.a')).status, 404);
+    assert.deepEqual((await get(user, kept, 'org.example.a')).body, { k: 1 });
+    const rows = async () => (await s.app.orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM room_account_data WHERE user_id = ?', [other.userId]))[0].n;
+    await put(other, kept, 'org.example.a', { o: 2 });
+    assert.equal(await rows(), '1');
+    assert.equal((await http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(other.userId)}`, { token: admin.token, body: {} })).status, 200);
+    assert.equal(await rows(), '0');
+  });
+});

@@ -10,5 +10,10 @@ export function accountDataHandler(a: CallAdapter, accountData: AccountDataServi
       return {};
     }),
     getAccountData: a.unary('user', async (req, ctx) => ({ contentJson: await accountData.get(ctx.em, requesterOf(ctx).userId, req.userId, req.type) })),
+    setRoomAccountData: a.unary('user', async (req, ctx) => {
+      await accountData.setForRoom(ctx.em, requesterOf(ctx).userId, req.userId, req.roomId, req.type, req.contentJson);
+      return {};
+    }),
+    getRoomAccountData: a.unary('user', async (req, ctx) => ({ contentJson: await accountData.getForRoom(ctx.em, requesterOf(ctx).userId, req.userId, req.roomId, req.type) })),
   };
 }

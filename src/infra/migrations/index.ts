@@ -11,6 +11,7 @@ import { Migration20261201000008AccountData } from './20261201000008-account-dat
 import { Migration20261202000009WriteGuard } from './20261202000009-write-guard';
 import { Migration20261202000010ErasedUsers } from './20261202000010-erased-users';
 import { Migration20261203000011RoomSearchColumns } from './20261203000011-room-search-columns';
+import { Migration20261207000012RoomAccountData } from './20261207000012-room-account-data';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261202000009WriteGuard', class: Migration20261202000009WriteGuard },
   { name: 'Migration20261202000010ErasedUsers', class: Migration20261202000010ErasedUsers },
   { name: 'Migration20261203000011RoomSearchColumns', class: Migration20261203000011RoomSearchColumns },
+  { name: 'Migration20261207000012RoomAccountData', class: Migration20261207000012RoomAccountData },
 ];
