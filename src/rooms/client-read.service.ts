@@ -31,6 +31,8 @@ export interface MembersQuery {
 }
 
 export class ClientReadService {
+  private readonly presenter: PagePresenter;
+
   constructor(
     private readonly config: Config,
     private readonly serializer: EventSerializer,
@@ -40,8 +42,6 @@ export class ClientReadService {
   ) {
     this.presenter = new PagePresenter(serializer);
   }
-
-  private readonly presenter: PagePresenter;
 
   /**
    * Synapse's check_user_in_room_or_world_readable: joined users, departed users (when allowed
@@ -97,9 +97,7 @@ export class ClientReadService {
     const own = e.type === 'm.room.member' && e.stateKey === requester.userId;
     view.unsigned.membership = own ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : (seen.membership ?? 'leave');
     // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
-    if (seen.membership !== 'join' && (await this.users.isErased(em, e.sender))) {
-      pruneView(view, (await this.rooms.getRoom(em, roomId))?.roomVersion ?? '10', e);
-    }
+    if (seen.membership !== 'join' && e.erasedSenderRoomVersion !== null) pruneView(view, e.erasedSenderRoomVersion, e);
     return view;
   }
 
