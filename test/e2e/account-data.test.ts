@@ -241,6 +241,16 @@ describe('Room account data', () => {
     assert.equal((await http(s, 'GET', roomPath(user.userId, room, 'x'))).status, 401);
   });
 
+  // Synapse's account data servlets authenticate without allow_guest, global and per room alike.
+  it('refuses guests', async () => {
+    const guest = await registerUser(s, uniq('radguest'));
+    await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [guest.userId]);
+    const refused = [403, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' }];
+    assert.deepEqual(await put(guest, room, 'x', {}).then((r) => [r.status, r.body]), refused);
+    assert.deepEqual(await get(guest, room, 'x').then((r) => [r.status, r.body]), refused);
+    assert.deepEqual(await http(s, 'PUT', path(guest.userId, 'x'), { token: guest.token, body: {} }).then((r) => [r.status, r.body]), refused);
+  });
+
   it('is served over gRPC with the same rules', async () => {
     const c = s.clients.accountData;
     await grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'org.example.grpc', contentJson: '{"k":"v"}' }, bearer(user.token));
