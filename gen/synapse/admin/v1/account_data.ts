@@ -756,7 +756,7 @@ export const GetAccountDataResponse: MessageFns<GetAccountDataResponse> = {
  * and `PUT|GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}`.
  * `m.ignored_user_list` (the keys of its `ignored_users` object) decides whose non-state events
  * the user's `/messages` pages leave out. Needs the user's own credential: another user's account
- * data is refused with PERMISSION_DENIED (403).
+ * data is refused with PERMISSION_DENIED (403), and so is a guest (M_GUEST_ACCESS_FORBIDDEN).
  */
 export type AccountDataServiceService = typeof AccountDataServiceService;
 export const AccountDataServiceService = {
