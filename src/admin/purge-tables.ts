@@ -23,6 +23,7 @@ export const PURGE_TABLES: readonly PurgeTable[] = [
   { table: 'local_current_membership' },
   { table: 'current_state_events' },
   { table: 'room_aliases' },
+  { table: 'room_account_data' },
   { table: 'event_forward_extremities' },
   { table: 'event_backward_extremities' },
   { table: 'room_memberships' },

@@ -8,10 +8,15 @@
  *
  * Bundling follows Synapse: state events, reactions and edits carry no bundle; an event that is
  * itself in a relation cannot be a thread root; edits of redacted events are not bundled;
- * annotations are not bundled at all.
+ * annotations are not bundled at all. Senders the requester ignores (`ignored_users`, read in
+ * the same statement, so a changed list applies to the next read) are left out of references and
+ * of thread summaries: neither counted nor shown as the latest event, and a thread only they
+ * replied to has no summary. Participation still counts every reply, as in Synapse.
  */
+import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
 import type { Json, StoredEvent } from '../rooms/room.types';
+import { preparedRead } from '../rooms/sql';
 
 export interface AggregationRow {
   /** Ids of the events referencing this one, in stream order. */
@@ -56,13 +61,20 @@ function nestedRowSql(id: string, dagFields: boolean): string {
       FROM events n LEFT JOIN events np ON np.event_id = n.replaces_state WHERE n.event_id = ${id}) nr)`;
 }
 
+/** Whether the requester (the statement's `?`) ignores the sender of the relation aliased `r`. */
+const IGNORED_SENDER = (r: string) => `EXISTS (SELECT 1 FROM ignored_users i WHERE i.ignorer_user_id = ? AND i.ignored_user_id = ${r}.sender)`;
+
+/** Placeholders of aggregationsSql, each bound to the requester. */
+const AGGREGATION_PARAMS = 4;
+
 function aggregationsSql(x: string, dagFields: boolean): string {
   // The index probe comes first: most events have no relation, and then no content is inspected.
   // A scalar subquery with LIMIT stays an index probe (EXISTS may become a hashed scan of the table).
   return `CASE WHEN (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread') LIMIT 1) IS NOT NULL
       AND ${x}.state_key IS NULL AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
     THEN json_build_object(
-      'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference'),
+      'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r
+                WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference' AND NOT ${IGNORED_SENDER('r')}),
       'edit', CASE WHEN ${x}.redacted_by IS NULL AND ${x}.type = 'm.room.message' THEN ${nestedRowSql(`(
         SELECT r.event_id FROM event_relations r JOIN events ed ON ed.event_id = r.event_id
          WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.replace' AND ed.type = ${x}.type AND ed.sender = ${x}.sender
@@ -70,10 +82,12 @@ function aggregationsSql(x: string, dagFields: boolean): string {
          ORDER BY ed.origin_server_ts DESC, ed.event_id DESC LIMIT 1)`, dagFields)} END,
       'thread', CASE WHEN NOT ${IS_RELATION(x)} THEN (
         SELECT json_build_array(${nestedRowSql('t.latest', dagFields)}, t.count, t.participated) FROM (
-          SELECT (array_agg(r.event_id ORDER BY te.depth DESC, te.stream_ordering DESC))[1] AS latest, count(*) AS count, bool_or(r.sender = ?) OR ${x}.sender = ? AS participated
+          SELECT (array_agg(r.event_id ORDER BY te.depth DESC, te.stream_ordering DESC) FILTER (WHERE NOT g.ignored))[1] AS latest,
+                 count(*) FILTER (WHERE NOT g.ignored) AS count, bool_or(r.sender = ?) OR ${x}.sender = ? AS participated
             FROM event_relations r JOIN events te ON te.event_id = r.event_id
+            CROSS JOIN LATERAL (SELECT ${IGNORED_SENDER('r')} AS ignored) g
            WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.thread' AND te.rejected_reason IS NULL AND NOT te.soft_failed
-          HAVING count(*) > 0) t) END)
+          HAVING count(*) FILTER (WHERE NOT g.ignored) > 0) t) END)
     END`;
 }
 
@@ -93,8 +107,16 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
     THEN (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id) END`;
   return {
     sql: `${cols}, ${prev}.content AS prev_content, ${prev}.sender AS prev_sender, ${redaction} AS redaction, ${aggs} AS aggs, ${erased} AS erased_room_version`,
-    params: opts.aggregationsFor === null ? [] : [opts.aggregationsFor, opts.aggregationsFor],
+    params: opts.aggregationsFor === null ? [] : new Array<string>(AGGREGATION_PARAMS).fill(opts.aggregationsFor),
   };
+}
+
+/** Events by id as page rows (missing ids are skipped): what a single-event read presents. */
+export async function pageRowsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
+  if (eventIds.length === 0) return [];
+  const cols = pageColumns('x', extras);
+  const rows = await preparedRead<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
+  return rows.map(toPageRow);
 }
 
 interface RawPageRow extends EventRow {

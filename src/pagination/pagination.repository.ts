@@ -5,7 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
-import { pageColumns, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
+import { pageColumns, pageRowsById, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
 import { preparedRead, sql } from '../rooms/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
@@ -161,11 +161,8 @@ export class PaginationRepository {
   }
 
   /** Events by id with the page extras (missing ids are skipped). */
-  async eventsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
-    if (eventIds.length === 0) return [];
-    const cols = pageColumns('x', extras);
-    const rows = await preparedRead<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
-    return rows.map(toPageRow);
+  eventsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
+    return pageRowsById(em, eventIds, extras);
   }
 
   /** Smallest depth of a room event at or after a stream position (else the latest event's depth). */

@@ -13,7 +13,7 @@
  * - No lock is taken: a page is read by one statement, so it never shows a half-purged batch.
  */
 import type { Ctx } from '../context';
-import { MatrixError, Codes } from '../errors';
+import { MatrixError, Codes, forbidden } from '../errors';
 import type { Em } from '../infra/orm';
 import { pruneView, type EventView } from '../rooms/event.serializer';
 import type { RoomService } from '../rooms/room.service';
@@ -22,10 +22,10 @@ import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } fro
 import type { ExtrasOptions, PageRow } from './page-rows';
 import { PagePresenter } from './page-presenter';
 import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
-import { PaginationRepository, posOf, type Dir, type RoomView } from './pagination.repository';
+import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
 import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from './stream-token';
-import type { VisibilityTimeline } from './visibility';
+import { VisibilityTimeline, type Range } from './visibility';
 
 /** Events per page when the request does not say. */
 export const DEFAULT_PAGE_LIMIT = 10;
@@ -194,21 +194,29 @@ export class PaginationService {
   }
 
   /**
-   * The events around an event, for admins (spec §2.13): 404 "Event not found." for unknown
-   * events, 404 M_UNKNOWN "No row found (events)" for an event of another room.
+   * The events around an event. Admins (spec §2.13, `asAdmin`) see everything. Clients (Synapse's
+   * RoomEventContextServlet): 403 "You don't have permission to access that event." when the event
+   * is hidden from them (as `GET /event` decides: history visibility with "peeking" for anyone not
+   * joined now, ignored senders, retention); the events around it are read inside the ranges they
+   * may see, without ignored senders' messages or expired ones, so each side keeps its full size
+   * where Synapse filters after fetching. Both: 404 "Event not found." for unknown events, 404
+   * M_UNKNOWN "No row found (events)" for an event of another room.
    */
-  async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, limit: number | null, filterJson: Json | null): Promise<EventContext> {
+  async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, limit: number | null, filterJson: Json | null, asAdmin = true): Promise<EventContext> {
     const em = ctx.em;
     const filter = this.parseFilter(filterJson);
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
     const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
+    if (!asAdmin && !(await this.rooms.client.canSee(em, reader.userId, event))) throw forbidden("You don't have permission to access that event.");
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
+    const sight = asAdmin ? null : await this.clientSight(em, reader.userId, roomId);
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);
     const beforeLimit = Math.floor(total / 2);
     const beforeFrom = historicToken(event.depth - 1, event.streamOrdering);
     const afterFrom = historicToken(event.depth, event.streamOrdering);
-    const side = (dir: Dir, from: RoomStreamToken, n: number) => this.repo.page(em, { roomId, dir, from, to: null, limit: n, filter, ranges: null, client: null }, extras);
+    const side = (dir: Dir, from: RoomStreamToken, n: number) =>
+      this.repo.page(em, { roomId, dir, from, to: null, limit: n, filter, ranges: sight?.ranges ?? null, client: sight?.client ?? null }, extras);
     const [before, after] = await Promise.all([side('b', beforeFrom, beforeLimit), side('f', afterFrom, total - beforeLimit)]);
     const start = before.length ? historicToken(before[before.length - 1].depth, before[before.length - 1].streamOrdering - 1) : beforeFrom;
     const end = after.length ? historicToken(after[after.length - 1].depth, after[after.length - 1].streamOrdering) : afterFrom;
@@ -218,7 +226,7 @@ export class PaginationService {
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
     const state = keep(await this.rooms.getStateAtStream(em, roomId, lastEvent.streamOrdering, { memberKeys: members }));
-    const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], null);
+    const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], sight?.timeline ?? null);
     return {
       eventsBefore: all.slice(0, eventsBefore.length),
       event: all[eventsBefore.length],
@@ -228,5 +236,14 @@ export class PaginationService {
       end: streamTokenToString(withRoomKey(START_TOKEN, end)),
     };
   }
-}
 
+  /**
+   * What a client may see of a room outside `/messages`' membership gate: Synapse filters each
+   * event with "peeking" for anyone not joined now (a departed user included).
+   */
+  private async clientSight(em: Em, userId: string, roomId: string): Promise<{ ranges: Range[]; timeline: VisibilityTimeline; client: PageQuery['client'] }> {
+    const view = await this.repo.loadRoomView(em, roomId, userId);
+    const timeline = new VisibilityTimeline(view.changes, view.membership?.membership !== 'join');
+    return { ranges: timeline.visibleRanges(), timeline, client: { minOriginTs: this.retention.visibleSince(view.retention), ignoredSenders: view.ignored } };
+  }
+}

@@ -96,7 +96,11 @@ export class VisibilityTimeline {
   private readonly changes: Change[];
   private readonly memberships: Change[];
 
-  /** `changes` in any order; `peeking` = the user is not (and was not) in the room (world-readable preview). */
+  /**
+   * `changes` in any order; `peeking` is Synapse's is_peeking: for /messages, the user has no
+   * membership (a world-readable preview); for the client event context, the user is not joined
+   * now (a departed user included).
+   */
   constructor(
     changes: Change[],
     private readonly peeking: boolean,

@@ -7,6 +7,8 @@ import type { Requester } from '../context';
 import type { Config } from '../config';
 import { badRequest, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
+import { pageRowsById } from '../pagination/page-rows';
+import { PagePresenter } from '../pagination/page-presenter';
 import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../pagination/stream-token';
 import { EventRepository } from './event.repository';
 import { pruneView, type EventSerializer, type EventView } from './event.serializer';
@@ -29,13 +31,17 @@ export interface MembersQuery {
 }
 
 export class ClientReadService {
+  private readonly presenter: PagePresenter;
+
   constructor(
     private readonly config: Config,
     private readonly serializer: EventSerializer,
     private readonly rooms = new RoomRepository(),
     private readonly events = new EventRepository(),
     private readonly users = new UserRepository(),
-  ) {}
+  ) {
+    this.presenter = new PagePresenter(serializer);
+  }
 
   /**
    * Synapse's check_user_in_room_or_world_readable: joined users, departed users (when allowed
@@ -81,18 +87,17 @@ export class ClientReadService {
    * user (history visibility, retention); 404 "Event not found." otherwise.
    */
   async getEvent(em: Em, requester: Requester, roomId: string, eventId: string): Promise<EventView> {
-    const e = await this.events.getEvent(em, eventId);
+    // The row /messages presents, bundled aggregations included (Synapse bundles them here too).
+    const [e] = await pageRowsById(em, [eventId], { dagFields: false, aggregationsFor: requester.userId });
     const seen = e && e.roomId === roomId ? await this.sight(em, requester.userId, e) : null;
     if (!e || !seen?.visible) throw notFound('Event not found.');
-    const [view] = await this.serializer.serialize(em, [e], { requester });
+    const [view] = this.presenter.present([e], requester);
     // The requester's membership after the event (spec §5.7 step 8): their own member event's,
     // else the state's (an out-of-band membership has no state: it is always their own event).
     const own = e.type === 'm.room.member' && e.stateKey === requester.userId;
     view.unsigned.membership = own ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : (seen.membership ?? 'leave');
     // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
-    if (seen.membership !== 'join' && (await this.users.isErased(em, e.sender))) {
-      pruneView(view, (await this.rooms.getRoom(em, roomId))?.roomVersion ?? '10', e);
-    }
+    if (seen.membership !== 'join' && e.erasedSenderRoomVersion !== null) pruneView(view, e.erasedSenderRoomVersion, e);
     return view;
   }
 
@@ -110,7 +115,9 @@ export class ClientReadService {
     const replaced = e.replacesState ? await this.events.getContents(em, [e.replacesState]) : new Map();
     const prev = e.replacesState ? replaced.get(e.replacesState)?.content : undefined;
     const membership = typeof member?.content.membership === 'string' ? member.content.membership : null;
+    const senderIgnored = e.stateKey === null && (await this.users.ignores(em, userId, e.sender));
     const visible = isEventVisible(e, userId, {
+      senderIgnored,
       visibility: typeof hv?.content.history_visibility === 'string' ? hv.content.history_visibility : null,
       previousVisibility: typeof prev?.history_visibility === 'string' ? prev.history_visibility : null,
       membership,

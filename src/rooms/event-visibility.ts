@@ -21,6 +21,8 @@ export interface VisibilityFacts {
   previousMembership: string | null;
   /** The user is not in the room now (a world-readable preview). */
   peeking: boolean;
+  /** The user ignores the event's sender (`m.ignored_user_list`). */
+  senderIgnored: boolean;
   /** Effective retention max_lifetime of the room (null: nothing expires). */
   maxLifetimeMs: number | null;
   now: number;
@@ -42,6 +44,8 @@ function mostJoined(a: string, b: string): string {
 export function isEventVisible(e: StoredEvent, userId: string, f: VisibilityFacts): boolean {
   if (e.softFailed || e.rejectedReason !== null) return false;
   if (e.type === 'org.matrix.dummy_event' || e.type === 'm.room.aliases') return false;
+  // An ignored user's state events stay visible (the room's state must make sense).
+  if (e.stateKey === null && f.senderIgnored) return false;
   if (e.stateKey === null && f.maxLifetimeMs !== null && e.originServerTs < f.now - f.maxLifetimeMs) return false;
   if (e.outlier) return e.type === 'm.room.member' && e.stateKey === userId;
   let visibility = normalise(f.visibility);

@@ -1,10 +1,14 @@
 /**
- * Global account data (Synapse's `/user/{userId}/account_data/{type}`): one JSON object per user
- * and type, replaced whole on every write. Writing `m.ignored_user_list` also rewrites the user's
+ * Account data: global (Synapse's `/user/{userId}/account_data/{type}`) and per room
+ * (`/user/{userId}/rooms/{roomId}/account_data/{type}`), one JSON object per user (and room) and
+ * type, replaced whole on every write. Per-room data is kept for any well-formed room id, as
+ * Synapse does; a room purge deletes it, and so does deactivation. Writing `m.ignored_user_list` also rewrites the user's
  * rows in `ignored_users` (the keys of its `ignored_users` object; anything else there ignores
  * nobody, as Synapse reads it), in the same transaction, so pagination sees the list it was given.
  */
-import { MatrixError, Codes, forbidden, notFound, parseJsonObjectText } from '../errors';
+import { MatrixError, Codes, forbidden, invalidParam, notFound, parseJsonObjectText } from '../errors';
+import { isValidRoomId } from '../ids';
+import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { sql } from '../rooms/sql';
 
@@ -18,6 +22,23 @@ const OWN_API: Record<string, string> = {
   'm.push_rules': 'Cannot set m.push_rules through this API. Use /pushrules',
 };
 
+/** Per room, only m.fully_read has its own API (room push rules are not account data in Synapse). */
+const OWN_API_IN_ROOMS: Record<string, string> = { 'm.fully_read': OWN_API['m.fully_read'] };
+
+type Caller = Pick<Requester, 'userId' | 'isGuest'>;
+
+/** Only the user themself, and no guest (Synapse's servlets authenticate without allow_guest). */
+function checkOwner(caller: Caller, userId: string, verb: 'add' | 'get'): void {
+  if (caller.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+  if (userId !== caller.userId) throw forbidden(`Cannot ${verb} account data for other users.`);
+}
+
+/** Synapse's checks of a per-room request, in its order: the user themself, then the room id. */
+function checkRoomRequest(caller: Caller, userId: string, roomId: string, verb: 'add' | 'get'): void {
+  checkOwner(caller, userId, verb);
+  if (!isValidRoomId(roomId)) throw invalidParam(`${roomId} is not a valid room ID`);
+}
+
 /** The users an `m.ignored_user_list` content ignores. */
 function ignoredUsersOf(content: Json): string[] {
   const list = content.ignored_users;
@@ -28,10 +49,10 @@ export class AccountDataService {
   /**
    * Stores the JSON object `contentText` for (`userId`, `type`). Checked in Synapse's order: only
    * the user themself may (403), types with their own API are refused (405), then the content must
-   * be a JSON object (400 M_NOT_JSON / M_BAD_JSON).
+   * be a JSON object (400 M_NOT_JSON / M_BAD_JSON). Guests are refused (403 M_GUEST_ACCESS_FORBIDDEN).
    */
-  async set(em: Em, requesterId: string, userId: string, type: string, contentText: string): Promise<void> {
-    if (userId !== requesterId) throw forbidden('Cannot add account data for other users.');
+  async set(em: Em, caller: Caller, userId: string, type: string, contentText: string): Promise<void> {
+    checkOwner(caller, userId, 'add');
     if (type in OWN_API) throw new MatrixError(405, OWN_API[type], Codes.BAD_JSON);
     const content = parseJsonObjectText(contentText, 'Content not JSON.', 'Content must be a JSON object.');
     await em.transactional(async (tx) => {
@@ -49,10 +70,35 @@ export class AccountDataService {
   }
 
   /** The stored content as JSON text; 404 "Account data not found" when none, 403 for another user's. */
-  async get(em: Em, requesterId: string, userId: string, type: string): Promise<string> {
-    if (userId !== requesterId) throw forbidden('Cannot get account data for other users.');
+  async get(em: Em, caller: Caller, userId: string, type: string): Promise<string> {
+    checkOwner(caller, userId, 'get');
     const rows = await sql<{ content: string }>(em, 'SELECT content::text AS content FROM account_data WHERE user_id = ? AND account_data_type = ?', [userId, type]);
     if (rows.length === 0) throw notFound('Account data not found');
+    return rows[0].content;
+  }
+
+  /**
+   * Stores the JSON object `contentText` for (`userId`, `roomId`, `type`). Checked in Synapse's
+   * order: only the user themself (403), a well-formed room id (400 M_INVALID_PARAM; the room need
+   * not exist), m.fully_read refused (405), then the content must be a JSON object (400).
+   */
+  async setForRoom(em: Em, caller: Caller, userId: string, roomId: string, type: string, contentText: string): Promise<void> {
+    checkRoomRequest(caller, userId, roomId, 'add');
+    if (type in OWN_API_IN_ROOMS) throw new MatrixError(405, OWN_API_IN_ROOMS[type], Codes.BAD_JSON);
+    parseJsonObjectText(contentText, 'Content not JSON.', 'Content must be a JSON object.');
+    await sql(
+      em,
+      `INSERT INTO room_account_data (user_id, room_id, account_data_type, content, updated_ts) VALUES (?, ?, ?, ?::jsonb, ?)
+       ON CONFLICT (user_id, room_id, account_data_type) DO UPDATE SET content = excluded.content, updated_ts = excluded.updated_ts`,
+      [userId, roomId, type, contentText, Date.now()],
+    );
+  }
+
+  /** The stored per-room content as JSON text; 404 "Room account data not found" when none; 403/400 as setForRoom. */
+  async getForRoom(em: Em, caller: Caller, userId: string, roomId: string, type: string): Promise<string> {
+    checkRoomRequest(caller, userId, roomId, 'get');
+    const rows = await sql<{ content: string }>(em, 'SELECT content::text AS content FROM room_account_data WHERE user_id = ? AND room_id = ? AND account_data_type = ?', [userId, roomId, type]);
+    if (rows.length === 0) throw notFound('Room account data not found');
     return rows[0].content;
   }
 }

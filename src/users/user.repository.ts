@@ -66,6 +66,12 @@ export class UserRepository {
     return rows.length > 0;
   }
 
+  /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`). */
+  async ignores(em: Em, userId: string, otherId: string): Promise<boolean> {
+    const rows = await em.getConnection().execute<unknown[]>('SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId], 'all', em.getTransactionContext());
+    return rows.length > 0;
+  }
+
   /** Lifts an erasure (the account is reactivated); deactivate() sets it. */
   async clearErased(em: Em, userId: string): Promise<void> {
     await em.getConnection().execute('DELETE FROM erased_users WHERE user_id = ?', [userId], 'run', em.getTransactionContext());
@@ -90,10 +96,11 @@ export class UserRepository {
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = ?),
         devices AS (DELETE FROM devices WHERE user_id = ?),
         data AS (DELETE FROM account_data WHERE user_id = ?),
+        room_data AS (DELETE FROM room_account_data WHERE user_id = ?),
         ignored AS (DELETE FROM ignored_users WHERE ignorer_user_id = ?),
         erased AS (INSERT INTO erased_users (user_id) SELECT ? WHERE ?::boolean ON CONFLICT DO NOTHING)
       UPDATE users SET deactivated = true, password_hash = NULL WHERE name = ?`,
-      [userId, userId, userId, userId, userId, erase, userId],
+      [userId, userId, userId, userId, userId, userId, erase, userId],
       'run',
       em.getTransactionContext(),
     );

@@ -3,7 +3,8 @@
  * in that test) and the bundled aggregations `/messages` attaches.
  */
 import { strict as assert } from 'node:assert';
-import { registerUser, startStack, type Stack, type TestUser } from '../support/stack';
+import { http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
+import { C, enc } from '../support/client';
 import { createRoom, ids, join, messages, send } from './pagination.helpers';
 
 const rel = (relType: string, eventId: string, extra: Record<string, unknown> = {}) => ({ ...extra, 'm.relates_to': { rel_type: relType, event_id: eventId, ...(relType === 'm.annotation' ? { key: '👍' } : {}) } });
@@ -113,6 +114,21 @@ describe('RelationsTestCase', () => {
       assert.equal(thread.current_user_participated, true);
       assert.equal(thread.latest_event.event_id, reply);
       assert.equal(thread.latest_event.content.body, 'second reply');
+    });
+
+    // Synapse 1.94: GET /event of an edited message carries m.relations.m.replace, a thread root m.thread.
+    it('bundles the same aggregations into an event fetched alone', async () => {
+      const strip = (v: any): any => (Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'age').map(([k, x]) => [k, strip(x)])) : v);
+      for (const id of [original, root, ev.E2]) {
+        const r = await http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(id)}`, { token: second.token });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.ok(r.body.unsigned['m.relations'], `${id} has its bundle`);
+        assert.deepEqual(strip(r.body.unsigned['m.relations']), strip(bundles[id].unsigned['m.relations']));
+      }
+      const alone = await http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(original)}`, { token: second.token });
+      assert.equal(alone.body.unsigned['m.relations']['m.replace'].user_id, test.userId, 'the edit is presented in client format');
+      const plain = await http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(ev.N)}`, { token: second.token });
+      assert.ok(!('m.relations' in plain.body.unsigned));
     });
   });
 });

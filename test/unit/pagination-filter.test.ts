@@ -39,9 +39,15 @@ describe('RoomEventFilter (spec §5.4)', () => {
   });
 
   it('rejects wrongly-typed fields with M_BAD_JSON', () => {
-    for (const bad of [{ types: 'm.room.message' }, { senders: [1] }, { contains_url: 'yes' }, { lazy_load_members: 1 }, { event_format: 3 }]) {
+    for (const bad of [{ types: 'm.room.message' }, { senders: [1] }, { contains_url: 'yes' }, { lazy_load_members: 1 }]) {
       assert.throws(() => parseRoomEventFilter(bad, on), (e: unknown) => e instanceof MatrixError && e.errcode === 'M_BAD_JSON' && e.httpStatus === 400);
     }
+  });
+
+  // Synapse reads event_format only as "federation" or not (it is no RoomEventFilter field of its schema).
+  it('reads any event_format but "federation" as the client format', () => {
+    for (const format of [5, 'client', 'foo', null, ['federation'], { a: 1 }]) assert.equal(parseRoomEventFilter({ event_format: format }, on).federationFormat, false);
+    assert.equal(parseRoomEventFilter({ event_format: 'federation' }, on).federationFormat, true);
   });
 
   it('builds parameterised SQL with escaped LIKE prefixes', () => {

@@ -64,6 +64,24 @@ async function purgeHistory(r: GatewayRequest) {
   return { body: { purge_id: res.purgeId } };
 }
 
+/** Event context, for clients or admins: the same query and the same body. */
+async function eventContext(r: GatewayRequest, rpc: 'getEventContext' | 'adminGetEventContext') {
+  const limit = uint32(r.query.int('limit'));
+  const filter = r.query.json('filter');
+  const c = await r.rpc(r.clients.pagination, rpc, { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
+  const fmt = EventFormat.EVENT_FORMAT_CLIENT;
+  return {
+    body: {
+      events_before: c.eventsBefore.map((e) => presentWithRelations(e, fmt)),
+      event: c.event ? presentWithRelations(c.event, fmt) : {},
+      events_after: c.eventsAfter.map((e) => presentWithRelations(e, fmt)),
+      state: c.state.map((e) => presentEvent(e, fmt)),
+      start: c.start,
+      end: c.end,
+    },
+  };
+}
+
 export const paginationRoutes: Route[] = [
   ...clientPaths('/rooms/{roomId}/messages', {
     method: 'GET',
@@ -76,27 +94,8 @@ export const paginationRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => ({ body: pageBody((await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page) }),
   },
-  {
-    method: 'GET',
-    path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}',
-    auth: 'admin',
-    handler: async (r) => {
-      const limit = uint32(r.query.int('limit'));
-      const filter = r.query.json('filter');
-      const c = await r.rpc(r.clients.pagination, 'adminGetEventContext', { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
-      const fmt = EventFormat.EVENT_FORMAT_CLIENT;
-      return {
-        body: {
-          events_before: c.eventsBefore.map((e) => presentWithRelations(e, fmt)),
-          event: c.event ? presentWithRelations(c.event, fmt) : {},
-          events_after: c.eventsAfter.map((e) => presentWithRelations(e, fmt)),
-          state: c.state.map((e) => presentEvent(e, fmt)),
-          start: c.start,
-          end: c.end,
-        },
-      };
-    },
-  },
+  ...clientPaths('/rooms/{roomId}/context/{eventId}', { method: 'GET', auth: 'user', handler: (r) => eventContext(r, 'getEventContext') }),
+  { method: 'GET', path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}', auth: 'admin', handler: (r) => eventContext(r, 'adminGetEventContext') },
   { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}', auth: 'admin', handler: purgeHistory },
   { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}/{eventId}', auth: 'admin', handler: purgeHistory },
   {

@@ -5,7 +5,8 @@
  */
 import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
-import { decodeEvent, toClientEvent } from '../../rooms/event-formats';
+import { EventFormat } from '../../../gen/synapse/admin/v1/common';
+import { decodeEvent, presentWithRelations, toClientEvent } from '../../rooms/event-formats';
 import type { Body, GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -192,7 +193,7 @@ export const roomRoutes: Route[] = [
     handler: async (r) => {
       const res = await r.rpc(r.clients.rooms, 'getEvent', { roomId: r.params.roomId, eventId: r.params.eventId });
       if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-      return { body: toClientEvent(res.event) };
+      return { body: presentWithRelations(res.event, EventFormat.EVENT_FORMAT_CLIENT) };
     },
   }),
   ...txnPaths('/rooms/{roomId}/redact/{eventId}', redact),

@@ -40,7 +40,7 @@ function avatarUrl(b: Body): string | undefined {
   return v;
 }
 
-/** Global account data: the body goes to the service as received (it checks ownership before the body). */
+/** Account data, global and per room: the body goes to the service as received (it checks ownership before the body). */
 const accountDataRoutes: Route[] = [
   ...clientPaths('/user/{userId}/account_data/{type}', {
     method: 'PUT',
@@ -54,6 +54,20 @@ const accountDataRoutes: Route[] = [
     method: 'GET',
     auth: 'user',
     handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.accountData, 'getAccountData', { userId: r.params.userId, type: r.params.type })).contentJson) }),
+  }),
+  ...clientPaths('/user/{userId}/rooms/{roomId}/account_data/{type}', {
+    method: 'PUT',
+    auth: 'user',
+    handler: async (r) => {
+      const { userId, roomId, type } = r.params;
+      await r.rpc(r.clients.accountData, 'setRoomAccountData', { userId, roomId, type, contentJson: r.rawBody.toString('utf8') });
+      return { body: {} };
+    },
+  }),
+  ...clientPaths('/user/{userId}/rooms/{roomId}/account_data/{type}', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.accountData, 'getRoomAccountData', { userId: r.params.userId, roomId: r.params.roomId, type: r.params.type })).contentJson) }),
   }),
 ];
 

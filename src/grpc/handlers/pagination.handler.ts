@@ -1,7 +1,7 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import { PurgeStatus, type GetEventContextResponse, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
 import { requesterOf, type Ctx } from '../../context';
-import type { MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
+import type { EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
 import { presentWithRelations } from '../../rooms/event-formats';
@@ -43,6 +43,15 @@ const toPage = (p: MessagesPage, asJsonBody: boolean): MessagesPageMsg => {
   return { chunk: toEventMessages(p.chunk), start: p.start, end: p.end ?? undefined, state: toEventMessages(p.state), format };
 };
 
+const toContext = (c: EventContext): GetEventContextResponse => ({
+  eventsBefore: toEventMessages(c.eventsBefore),
+  event: toEventMessage(c.event),
+  eventsAfter: toEventMessages(c.eventsAfter),
+  state: toEventMessages(c.state),
+  start: c.start,
+  end: c.end,
+});
+
 const readerOf = (ctx: Ctx) => {
   const r = requesterOf(ctx);
   return { userId: r.userId, deviceId: r.deviceId, tokenId: r.tokenId };
@@ -52,10 +61,8 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
   return {
     getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false) })),
     adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false) })),
-    adminGetEventContext: a.unary('admin', async (req, ctx) => {
-      const c = await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null);
-      return { eventsBefore: toEventMessages(c.eventsBefore), event: toEventMessage(c.event), eventsAfter: toEventMessages(c.eventsAfter), state: toEventMessages(c.state), start: c.start, end: c.end };
-    }),
+    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, false))),
+    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, true))),
     purgeHistory: a.unary('admin', async (req, ctx) => ({
       purgeId: await d.purges.startPurge(ctx.em, {
         roomId: req.roomId,

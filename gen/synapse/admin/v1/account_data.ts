@@ -23,6 +23,28 @@ export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/account_data.proto";
 
+export interface SetRoomAccountDataRequest {
+  userId: string;
+  roomId: string;
+  type: string;
+  /** A JSON object, as text. */
+  contentJson: string;
+}
+
+export interface SetRoomAccountDataResponse {
+}
+
+export interface GetRoomAccountDataRequest {
+  userId: string;
+  roomId: string;
+  type: string;
+}
+
+export interface GetRoomAccountDataResponse {
+  /** A JSON object, as text. */
+  contentJson: string;
+}
+
 export interface SetAccountDataRequest {
   userId: string;
   type: string;
@@ -42,6 +64,369 @@ export interface GetAccountDataResponse {
   /** A JSON object, as text. */
   contentJson: string;
 }
+
+function createBaseSetRoomAccountDataRequest(): SetRoomAccountDataRequest {
+  return { userId: "", roomId: "", type: "", contentJson: "" };
+}
+
+export const SetRoomAccountDataRequest: MessageFns<SetRoomAccountDataRequest> = {
+  encode(message: SetRoomAccountDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(18).string(message.roomId);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.contentJson !== "") {
+      writer.uint32(34).string(message.contentJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomAccountDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomAccountDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.contentJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRoomAccountDataRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
+    };
+  },
+
+  toJSON(message: SetRoomAccountDataRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomAccountDataRequest>): SetRoomAccountDataRequest {
+    return SetRoomAccountDataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRoomAccountDataRequest>): SetRoomAccountDataRequest {
+    const message = createBaseSetRoomAccountDataRequest();
+    message.userId = object.userId ?? "";
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? "";
+    message.contentJson = object.contentJson ?? "";
+    return message;
+  },
+};
+
+function createBaseSetRoomAccountDataResponse(): SetRoomAccountDataResponse {
+  return {};
+}
+
+export const SetRoomAccountDataResponse: MessageFns<SetRoomAccountDataResponse> = {
+  encode(_: SetRoomAccountDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomAccountDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomAccountDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetRoomAccountDataResponse {
+    return {};
+  },
+
+  toJSON(_: SetRoomAccountDataResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRoomAccountDataResponse>): SetRoomAccountDataResponse {
+    return SetRoomAccountDataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetRoomAccountDataResponse>): SetRoomAccountDataResponse {
+    const message = createBaseSetRoomAccountDataResponse();
+    return message;
+  },
+};
+
+function createBaseGetRoomAccountDataRequest(): GetRoomAccountDataRequest {
+  return { userId: "", roomId: "", type: "" };
+}
+
+export const GetRoomAccountDataRequest: MessageFns<GetRoomAccountDataRequest> = {
+  encode(message: GetRoomAccountDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.roomId !== "") {
+      writer.uint32(18).string(message.roomId);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomAccountDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomAccountDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomAccountDataRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+    };
+  },
+
+  toJSON(message: GetRoomAccountDataRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomAccountDataRequest>): GetRoomAccountDataRequest {
+    return GetRoomAccountDataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomAccountDataRequest>): GetRoomAccountDataRequest {
+    const message = createBaseGetRoomAccountDataRequest();
+    message.userId = object.userId ?? "";
+    message.roomId = object.roomId ?? "";
+    message.type = object.type ?? "";
+    return message;
+  },
+};
+
+function createBaseGetRoomAccountDataResponse(): GetRoomAccountDataResponse {
+  return { contentJson: "" };
+}
+
+export const GetRoomAccountDataResponse: MessageFns<GetRoomAccountDataResponse> = {
+  encode(message: GetRoomAccountDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.contentJson !== "") {
+      writer.uint32(10).string(message.contentJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRoomAccountDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRoomAccountDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.contentJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRoomAccountDataResponse {
+    return {
+      contentJson: isSet(object.contentJson)
+        ? globalThis.String(object.contentJson)
+        : isSet(object.content_json)
+        ? globalThis.String(object.content_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetRoomAccountDataResponse): unknown {
+    const obj: any = {};
+    if (message.contentJson !== "") {
+      obj.contentJson = message.contentJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRoomAccountDataResponse>): GetRoomAccountDataResponse {
+    return GetRoomAccountDataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRoomAccountDataResponse>): GetRoomAccountDataResponse {
+    const message = createBaseGetRoomAccountDataResponse();
+    message.contentJson = object.contentJson ?? "";
+    return message;
+  },
+};
 
 function createBaseSetAccountDataRequest(): SetAccountDataRequest {
   return { userId: "", type: "", contentJson: "" };
@@ -367,10 +752,11 @@ export const GetAccountDataResponse: MessageFns<GetAccountDataResponse> = {
 };
 
 /**
- * A user's global account data. Paths: `PUT|GET /_matrix/client/v3/user/{userId}/account_data/{type}`.
+ * A user's account data, global and per room. Paths: `PUT|GET /_matrix/client/v3/user/{userId}/account_data/{type}`
+ * and `PUT|GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}`.
  * `m.ignored_user_list` (the keys of its `ignored_users` object) decides whose non-state events
  * the user's `/messages` pages leave out. Needs the user's own credential: another user's account
- * data is refused with PERMISSION_DENIED (403).
+ * data is refused with PERMISSION_DENIED (403), and so is a guest (M_GUEST_ACCESS_FORBIDDEN).
  */
 export type AccountDataServiceService = typeof AccountDataServiceService;
 export const AccountDataServiceService = {
@@ -398,6 +784,34 @@ export const AccountDataServiceService = {
       Buffer.from(GetAccountDataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAccountDataResponse => GetAccountDataResponse.decode(value),
   },
+  /**
+   * Stores (replaces) one type of account data of one room. INVALID_ARGUMENT (400 M_INVALID_PARAM)
+   * for a malformed room id (the room need not exist); m.fully_read is refused (405 M_BAD_JSON).
+   * A room purge deletes the room's account data.
+   */
+  setRoomAccountData: {
+    path: "/synapse.admin.v1.AccountDataService/SetRoomAccountData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRoomAccountDataRequest): Buffer =>
+      Buffer.from(SetRoomAccountDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRoomAccountDataRequest => SetRoomAccountDataRequest.decode(value),
+    responseSerialize: (value: SetRoomAccountDataResponse): Buffer =>
+      Buffer.from(SetRoomAccountDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetRoomAccountDataResponse => SetRoomAccountDataResponse.decode(value),
+  },
+  /** One type of account data of one room; NOT_FOUND "Room account data not found" when never set. */
+  getRoomAccountData: {
+    path: "/synapse.admin.v1.AccountDataService/GetRoomAccountData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRoomAccountDataRequest): Buffer =>
+      Buffer.from(GetRoomAccountDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRoomAccountDataRequest => GetRoomAccountDataRequest.decode(value),
+    responseSerialize: (value: GetRoomAccountDataResponse): Buffer =>
+      Buffer.from(GetRoomAccountDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetRoomAccountDataResponse => GetRoomAccountDataResponse.decode(value),
+  },
 } as const;
 
 export interface AccountDataServiceServer extends UntypedServiceImplementation {
@@ -405,6 +819,14 @@ export interface AccountDataServiceServer extends UntypedServiceImplementation {
   setAccountData: handleUnaryCall<SetAccountDataRequest, SetAccountDataResponse>;
   /** One type of account data; NOT_FOUND "Account data not found" when never set. */
   getAccountData: handleUnaryCall<GetAccountDataRequest, GetAccountDataResponse>;
+  /**
+   * Stores (replaces) one type of account data of one room. INVALID_ARGUMENT (400 M_INVALID_PARAM)
+   * for a malformed room id (the room need not exist); m.fully_read is refused (405 M_BAD_JSON).
+   * A room purge deletes the room's account data.
+   */
+  setRoomAccountData: handleUnaryCall<SetRoomAccountDataRequest, SetRoomAccountDataResponse>;
+  /** One type of account data of one room; NOT_FOUND "Room account data not found" when never set. */
+  getRoomAccountData: handleUnaryCall<GetRoomAccountDataRequest, GetRoomAccountDataResponse>;
 }
 
 export interface AccountDataServiceClient extends Client {
@@ -439,6 +861,42 @@ export interface AccountDataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stores (replaces) one type of account data of one room. INVALID_ARGUMENT (400 M_INVALID_PARAM)
+   * for a malformed room id (the room need not exist); m.fully_read is refused (405 M_BAD_JSON).
+   * A room purge deletes the room's account data.
+   */
+  setRoomAccountData(
+    request: SetRoomAccountDataRequest,
+    callback: (error: ServiceError | null, response: SetRoomAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  setRoomAccountData(
+    request: SetRoomAccountDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetRoomAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  setRoomAccountData(
+    request: SetRoomAccountDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetRoomAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  /** One type of account data of one room; NOT_FOUND "Room account data not found" when never set. */
+  getRoomAccountData(
+    request: GetRoomAccountDataRequest,
+    callback: (error: ServiceError | null, response: GetRoomAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  getRoomAccountData(
+    request: GetRoomAccountDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetRoomAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  getRoomAccountData(
+    request: GetRoomAccountDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetRoomAccountDataResponse) => void,
   ): ClientUnaryCall;
 }
 

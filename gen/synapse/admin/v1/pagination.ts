@@ -188,6 +188,34 @@ export interface AdminGetEventContextResponse {
   end: string;
 }
 
+export interface GetEventContextRequest {
+  roomId: string;
+  eventId: string;
+  /** Events before and after, in total (before = limit / 2 rounded down). Absent: 10. */
+  limit?:
+    | number
+    | undefined;
+  /** A RoomEventFilter applied to the surrounding events and the state. */
+  filter?: { [key: string]: any } | undefined;
+}
+
+/** The same fields as AdminGetEventContextResponse; events carry `unsigned.membership`. */
+export interface GetEventContextResponse {
+  /** Newest first. */
+  eventsBefore: Event[];
+  event?:
+    | Event
+    | undefined;
+  /** Oldest first. */
+  eventsAfter: Event[];
+  /** The state at the last event returned (only the senders' member events with lazy_load_members). */
+  state: Event[];
+  /** Token to paginate backwards from the first event before. */
+  start: string;
+  /** Token to paginate forwards from the last event after. */
+  end: string;
+}
+
 export interface PurgeHistoryRequest {
   roomId: string;
   /** Purge the events before this one (it is kept). Takes precedence over purge_up_to_ts. */
@@ -1133,6 +1161,288 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
   },
 };
 
+function createBaseGetEventContextRequest(): GetEventContextRequest {
+  return { roomId: "", eventId: "", limit: undefined, filter: undefined };
+}
+
+export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
+  encode(message: GetEventContextRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.eventId !== "") {
+      writer.uint32(18).string(message.eventId);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(24).uint32(message.limit);
+    }
+    if (message.filter !== undefined) {
+      Struct.encode(Struct.wrap(message.filter), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventContextRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventContextRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filter = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventContextRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      filter: isObject(object.filter) ? object.filter : undefined,
+    };
+  },
+
+  toJSON(message: GetEventContextRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.filter !== undefined) {
+      obj.filter = message.filter;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetEventContextRequest>): GetEventContextRequest {
+    return GetEventContextRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEventContextRequest>): GetEventContextRequest {
+    const message = createBaseGetEventContextRequest();
+    message.roomId = object.roomId ?? "";
+    message.eventId = object.eventId ?? "";
+    message.limit = object.limit ?? undefined;
+    message.filter = object.filter ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetEventContextResponse(): GetEventContextResponse {
+  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "" };
+}
+
+export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
+  encode(message: GetEventContextResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.eventsBefore) {
+      Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.event !== undefined) {
+      Event.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.eventsAfter) {
+      Event.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.state) {
+      Event.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.start !== "") {
+      writer.uint32(42).string(message.start);
+    }
+    if (message.end !== "") {
+      writer.uint32(50).string(message.end);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEventContextResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEventContextResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventsBefore.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = Event.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.eventsAfter.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.start = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.end = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEventContextResponse {
+    return {
+      eventsBefore: globalThis.Array.isArray(object?.eventsBefore)
+        ? object.eventsBefore.map((e: any) => Event.fromJSON(e))
+        : globalThis.Array.isArray(object?.events_before)
+        ? object.events_before.map((e: any) => Event.fromJSON(e))
+        : [],
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      eventsAfter: globalThis.Array.isArray(object?.eventsAfter)
+        ? object.eventsAfter.map((e: any) => Event.fromJSON(e))
+        : globalThis.Array.isArray(object?.events_after)
+        ? object.events_after.map((e: any) => Event.fromJSON(e))
+        : [],
+      state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
+      start: isSet(object.start) ? globalThis.String(object.start) : "",
+      end: isSet(object.end) ? globalThis.String(object.end) : "",
+    };
+  },
+
+  toJSON(message: GetEventContextResponse): unknown {
+    const obj: any = {};
+    if (message.eventsBefore?.length) {
+      obj.eventsBefore = message.eventsBefore.map((e) => Event.toJSON(e));
+    }
+    if (message.event !== undefined) {
+      obj.event = Event.toJSON(message.event);
+    }
+    if (message.eventsAfter?.length) {
+      obj.eventsAfter = message.eventsAfter.map((e) => Event.toJSON(e));
+    }
+    if (message.state?.length) {
+      obj.state = message.state.map((e) => Event.toJSON(e));
+    }
+    if (message.start !== "") {
+      obj.start = message.start;
+    }
+    if (message.end !== "") {
+      obj.end = message.end;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetEventContextResponse>): GetEventContextResponse {
+    return GetEventContextResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetEventContextResponse>): GetEventContextResponse {
+    const message = createBaseGetEventContextResponse();
+    message.eventsBefore = object.eventsBefore?.map((e) => Event.fromPartial(e)) || [];
+    message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.eventsAfter = object.eventsAfter?.map((e) => Event.fromPartial(e)) || [];
+    message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
+    message.start = object.start ?? "";
+    message.end = object.end ?? "";
+    return message;
+  },
+};
+
 function createBasePurgeHistoryRequest(): PurgeHistoryRequest {
   return { roomId: "", purgeUpToEventId: undefined, purgeUpToTs: undefined, deleteLocalEvents: false };
 }
@@ -1547,6 +1857,24 @@ export const PaginationServiceService = {
     responseDeserialize: (value: Buffer): AdminGetRoomMessagesResponse => AdminGetRoomMessagesResponse.decode(value),
   },
   /**
+   * The events around an event as the requester may see them
+   * (`GET /_matrix/client/v3/rooms/<room_id>/context/<event_id>`): PERMISSION_DENIED (403 "You
+   * don't have permission to access that event.") when the event itself is hidden from them
+   * (history visibility, an ignored sender, retention); the surrounding events and their tokens
+   * skip what they may not see. Guests allowed.
+   */
+  getEventContext: {
+    path: "/synapse.admin.v1.PaginationService/GetEventContext" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEventContextRequest): Buffer =>
+      Buffer.from(GetEventContextRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEventContextRequest => GetEventContextRequest.decode(value),
+    responseSerialize: (value: GetEventContextResponse): Buffer =>
+      Buffer.from(GetEventContextResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEventContextResponse => GetEventContextResponse.decode(value),
+  },
+  /**
    * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
    * Needs a server-admin credential.
    */
@@ -1604,6 +1932,14 @@ export interface PaginationServiceServer extends UntypedServiceImplementation {
    */
   adminGetRoomMessages: handleUnaryCall<AdminGetRoomMessagesRequest, AdminGetRoomMessagesResponse>;
   /**
+   * The events around an event as the requester may see them
+   * (`GET /_matrix/client/v3/rooms/<room_id>/context/<event_id>`): PERMISSION_DENIED (403 "You
+   * don't have permission to access that event.") when the event itself is hidden from them
+   * (history visibility, an ignored sender, retention); the surrounding events and their tokens
+   * skip what they may not see. Guests allowed.
+   */
+  getEventContext: handleUnaryCall<GetEventContextRequest, GetEventContextResponse>;
+  /**
    * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
    * Needs a server-admin credential.
    */
@@ -1658,6 +1994,28 @@ export interface PaginationServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AdminGetRoomMessagesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The events around an event as the requester may see them
+   * (`GET /_matrix/client/v3/rooms/<room_id>/context/<event_id>`): PERMISSION_DENIED (403 "You
+   * don't have permission to access that event.") when the event itself is hidden from them
+   * (history visibility, an ignored sender, retention); the surrounding events and their tokens
+   * skip what they may not see. Guests allowed.
+   */
+  getEventContext(
+    request: GetEventContextRequest,
+    callback: (error: ServiceError | null, response: GetEventContextResponse) => void,
+  ): ClientUnaryCall;
+  getEventContext(
+    request: GetEventContextRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEventContextResponse) => void,
+  ): ClientUnaryCall;
+  getEventContext(
+    request: GetEventContextRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEventContextResponse) => void,
   ): ClientUnaryCall;
   /**
    * The events around an event (`GET /_synapse/admin/v1/rooms/<room_id>/context/<event_id>`).
