@@ -27,7 +27,6 @@ import type { Route } from './gateway/router';
 const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule];
 
 const HEALTH_INTERVAL_MS = 5_000;
-const SHUTDOWN_GRACE_MS = 10_000;
 const REDIS_READY_TIMEOUT_MS = 5_000;
 
 function waitReady(r: Redis, timeoutMs: number): Promise<void> {
@@ -39,6 +38,13 @@ function waitReady(r: Redis, timeoutMs: number): Promise<void> {
       ok();
     });
   });
+}
+
+/** Waits for `p`, for at most `ms`. */
+async function untilOrTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((ok) => (timer = setTimeout(ok, ms)))]);
+  clearTimeout(timer);
 }
 
 export interface App {
@@ -55,7 +61,21 @@ export interface App {
   databaseUrl: string;
   /** The shared secret in force (from the environment or generated at first start). */
   registrationSharedSecret: string;
-  stop(): Promise<void>;
+  /**
+   * Graceful shutdown, bounded by SHUTDOWN_TIMEOUT: stops accepting, hands running tasks back at
+   * once, lets in-flight calls finish (HTTP answers say `Connection: close`; idle keep-alive
+   * connections are closed at once), destroys whatever connection is still busy at the timeout,
+   * then closes the pools.
+   */
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  /**
+   * Keeps the gRPC server accepting calls until this settles (or the timeout): a gRPC-only worker
+   * whose callers are gateway processes draining their own requests.
+   */
+  keepServingUntil?: Promise<void>;
 }
 
 async function ensureSharedSecret(orm: Orm, config: Config): Promise<{ secret: string; generated: boolean }> {
@@ -129,6 +149,27 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   if (config.grpcEnabled) for (const m of modules) await m.start?.();
 
   let stopping = false;
+  let stopped: Promise<void> | null = null;
+  const shutdown = async (opts: StopOptions) => {
+    stopping = true;
+    const deadline = Date.now() + config.shutdownTimeoutMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    clearInterval(healthTimer);
+    grpcServer?.setServing(false);
+    // Tasks go back at once, while the servers drain (another instance resumes them meanwhile).
+    const background = config.grpcEnabled ? Promise.allSettled([...modules].reverse().map((m) => m.stop?.())) : Promise.resolve([]);
+    await gateway?.close(left());
+    if (opts.keepServingUntil) await untilOrTimeout(opts.keepServingUntil, left());
+    await grpcServer?.shutdown(left());
+    for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a module failed to stop');
+    clients.forEach((c) => c.close());
+    for (const m of [...modules].reverse()) await m.close?.();
+    await authListener?.stop();
+    await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
+    await orm.close(true);
+    await embedded?.stop();
+    log.info('stopped');
+  };
   const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis)));
   await refreshHealth();
   const healthTimer = setInterval(() => void refreshHealth(), HEALTH_INTERVAL_MS);
@@ -147,20 +188,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     httpPort,
     databaseUrl,
     registrationSharedSecret: secret,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      clearInterval(healthTimer);
-      grpcServer?.setServing(false);
-      await gateway?.close();
-      if (config.grpcEnabled) for (const m of [...modules].reverse()) await m.stop?.();
-      await grpcServer?.shutdown(SHUTDOWN_GRACE_MS);
-      clients.forEach((c) => c.close());
-      await authListener?.stop();
-      await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
-      await orm.close(true);
-      await embedded?.stop();
-      log.info('stopped');
+    stop(opts: StopOptions = {}) {
+      return (stopped ??= shutdown(opts));
     },
   };
 }

@@ -72,6 +72,11 @@ export interface Config {
   keepTasksForMs: number;
   /** A running task with no update for this long is logged as possibly stuck. */
   taskStuckWarningMs: number;
+  /**
+   * On SIGTERM/SIGINT: how long in-flight requests may take to finish before their connections are
+   * destroyed (running tasks are handed back at once, whatever this is).
+   */
+  shutdownTimeoutMs: number;
   dbPoolSize: number;
   /** Delay before a room whose last local member forgot it is purged; null disables. */
   forgottenRoomRetentionPeriodMs: number | null;
@@ -219,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     taskLeaseMs: durationAtLeast(env, 'TASK_LEASE', 5_000, 1_000),
     keepTasksForMs: durationAtLeast(env, 'TASK_RETENTION', 7 * 86_400_000, 0),
     taskStuckWarningMs: durationAtLeast(env, 'TASK_STUCK_WARNING', 86_400_000, 1_000),
+    shutdownTimeoutMs: durationAtLeast(env, 'SHUTDOWN_TIMEOUT', 10_000, 0),
     dbPoolSize,
     forgottenRoomRetentionPeriodMs: optionalDuration(env, 'FORGOTTEN_ROOM_RETENTION_PERIOD'),
     retention: retentionConfig(env),

@@ -8,6 +8,9 @@ import { startApp } from './app';
 import { createLogger } from './logger';
 import { runPrimary } from './workers';
 
+/** How long after SHUTDOWN_TIMEOUT a stop that has not finished gives up and exits. */
+const BACKSTOP_MS = 10_000;
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -27,12 +30,23 @@ async function main(): Promise<void> {
   let requested: string | null = null;
   let app: Awaited<ReturnType<typeof startApp>> | null = null;
   let stopping = false;
+  // A gRPC-only worker of GATEWAY_WORKERS keeps serving until the primary says the gateway
+  // processes, which call it, have drained.
+  const gatewaysStopped =
+    cluster.isWorker && !config.gatewayEnabled
+      ? new Promise<void>((ok) => process.on('message', (m: { kind?: string }) => m?.kind === 'gateways-stopped' && ok()))
+      : undefined;
   const shutdown = (signal: string) => {
     requested = signal;
     if (!app || stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
-    app.stop().then(
+    app.log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    // Last resort: closing the pools waits for statements still running; never wait forever.
+    setTimeout(() => {
+      app?.log.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + BACKSTOP_MS).unref();
+    app.stop({ keepServingUntil: gatewaysStopped }).then(
       () => process.exit(0),
       (err) => {
         app?.log.error({ err }, 'shutdown failed');

@@ -27,6 +27,11 @@ export interface AppModule {
   routes: Route[];
   /** Starts background work once the servers listen. */
   start?(): Promise<void>;
-  /** Stops background work: finish or checkpoint in-flight tasks, release locks. */
+  /**
+   * Stops background work at the start of a shutdown, while the servers still drain their calls:
+   * checkpoint running tasks and hand them back.
+   */
   stop?(): Promise<void>;
+  /** Releases what the servers' last calls may still need (locks), once the servers are closed. */
+  close?(): Promise<void>;
 }

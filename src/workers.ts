@@ -10,7 +10,9 @@
  *   (`<INSTANCE_NAME>-gateway-<j>`, HTTP port only), started once a worker listens, each with
  *   one connection per worker; the N workers then serve the gRPC services only;
  * - replaces a worker that exits unexpectedly (after RESTART_DELAY_MS);
- * - on SIGTERM/SIGINT stops every worker gracefully (each hands its tasks back), then exits 0.
+ * - on SIGTERM/SIGINT stops every process gracefully, each within SHUTDOWN_TIMEOUT (tasks are
+ *   handed back at once; the service workers keep serving gRPC until the gateway processes have
+ *   drained), then exits 0.
  */
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
@@ -20,8 +22,8 @@ import { createOrm, migrate } from './infra/orm';
 import type { Logger } from './logger';
 
 const RESTART_DELAY_MS = 1_000;
-/** How long workers get to stop before they are killed. */
-const STOP_TIMEOUT_MS = 30_000;
+/** How long past SHUTDOWN_TIMEOUT a worker gets to finish stopping before it is killed. */
+const STOP_MARGIN_MS = 15_000;
 
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let embedded: EmbeddedPostgresHandle | null = null;
@@ -32,10 +34,15 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, workers: workers.size }, 'stopping workers');
-    const exits = [...workers.values()].map((w) => new Promise((ok) => (w.isDead() ? ok(null) : w.once('exit', ok))));
-    for (const w of workers.values()) w.process.kill('SIGTERM');
-    const timer = setTimeout(() => [...workers.values()].forEach((w) => w.process.kill('SIGKILL')), STOP_TIMEOUT_MS);
-    await Promise.all(exits);
+    const exit = (w: Worker) => new Promise((ok) => (w.isDead() ? ok(null) : w.once('exit', ok)));
+    const all = [...workers.entries()];
+    // Every process starts stopping at once (each hands its tasks back at once); the service
+    // workers keep their gRPC server open until the gateway processes calling them have drained.
+    for (const [, w] of all) w.process.kill('SIGTERM');
+    const timer = setTimeout(() => all.forEach(([, w]) => w.isDead() || w.process.kill('SIGKILL')), config.shutdownTimeoutMs + STOP_MARGIN_MS);
+    await Promise.all(all.filter(([key]) => key.startsWith('gateway-')).map(([, w]) => exit(w)));
+    for (const [, w] of all) if (w.isConnected()) w.send({ kind: 'gateways-stopped' });
+    await Promise.all(all.map(([, w]) => exit(w)));
     clearTimeout(timer);
     await embedded?.stop();
     process.exit(0);

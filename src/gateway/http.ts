@@ -107,10 +107,16 @@ export class Gateway {
   private readonly router: Router;
   readonly server: http.Server;
   private turn = 0;
+  /** Responses not sent yet (their requests are in flight). */
+  private readonly inFlight = new Set<http.ServerResponse>();
+  private closing = false;
 
   constructor(private readonly opts: GatewayOptions) {
     this.router = new Router(opts.routes);
-    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => void this.handle(req, res));
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.track(res);
+      void this.handle(req, res);
+    });
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -121,11 +127,31 @@ export class Gateway {
     return (this.server.address() as AddressInfo).port;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting connections and closes idle keep-alive ones at once. Requests in flight are
+   * answered with `Connection: close`, so each connection closes as soon as its last answer is
+   * sent; connections still open after `graceMs` are destroyed.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     await new Promise<void>((ok) => {
-      this.server.close(() => ok());
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        ok();
+      });
       this.server.closeIdleConnections();
     });
+  }
+
+  private track(res: http.ServerResponse): void {
+    if (this.closing) {
+      res.setHeader('Connection', 'close');
+      return;
+    }
+    this.inFlight.add(res);
+    res.once('close', () => this.inFlight.delete(res));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

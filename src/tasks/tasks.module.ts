@@ -4,6 +4,7 @@ import { taskRoutes } from '../gateway/routes/tasks.routes';
 import { createLockManager } from '../infra/locks/lock-manager';
 import type { AppModule, ModuleDeps } from '../module';
 import { PgTaskScheduler } from './task-scheduler';
+import { STOP_GRACE_MS } from './scheduler-options';
 
 /**
  * Background infrastructure other modules build on: the lock manager ('locks') and the task
@@ -22,6 +23,8 @@ export function createTasksModule(d: ModuleDeps): AppModule {
     leaseRenewMs: Math.max(250, Math.floor(d.config.taskLeaseMs / 5)),
     keepTasksForMs: d.config.keepTasksForMs,
     warnAfterMs: d.config.taskStuckWarningMs,
+    // Aborted actions get at most the shutdown timeout to checkpoint before their tasks go back.
+    stopGraceMs: Math.min(STOP_GRACE_MS, d.config.shutdownTimeoutMs),
   });
   d.registry.set('locks', locks);
   d.registry.set('scheduler', scheduler);
@@ -34,6 +37,8 @@ export function createTasksModule(d: ModuleDeps): AppModule {
     },
     async stop() {
       await scheduler.stop();
+    },
+    async close() {
       await locks.close();
     },
   };

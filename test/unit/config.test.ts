@@ -10,6 +10,13 @@ describe('config', () => {
     assert.equal(c.databaseUrl, null);
     assert.deepEqual(c.redisUrls, []);
     assert.equal(c.registrationSharedSecret, null);
+    assert.equal(c.shutdownTimeoutMs, 10_000);
+  });
+
+  it('reads SHUTDOWN_TIMEOUT as a Synapse duration', () => {
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '30s' }).shutdownTimeoutMs, 30_000);
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '2500' }).shutdownTimeoutMs, 2_500);
+    assert.equal(loadConfig({ SHUTDOWN_TIMEOUT: '0' }).shutdownTimeoutMs, 0);
   });
 
   it('reads a Redlock quorum from a comma-separated REDIS_URL', () => {
@@ -32,6 +39,7 @@ describe('config', () => {
     [{ GATEWAY_WORKERS: '1', GATEWAY_ENABLED: 'false' }, /GATEWAY_WORKERS needs the gateway enabled/],
     [{ GATEWAY_WORKERS: '1', GRPC_ENABLED: 'false' }, /GATEWAY_WORKERS needs the gRPC services enabled/],
     [{ GATEWAY_UPSTREAM_CONNECTIONS: '0' }, /GATEWAY_UPSTREAM_CONNECTIONS must be between 1 and 64/],
+    [{ SHUTDOWN_TIMEOUT: 'soon' }, /SHUTDOWN_TIMEOUT must be a duration/],
     [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
     [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
     [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],
