@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Config } from './config';
-import { createLogger, type Logger } from './logger';
+import { createLogger, FaultLog, type Logger } from './logger';
 import { createOrm, migrate, type Orm } from './infra/orm';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
 import { CallAdapter } from './grpc/adapter';
@@ -90,14 +90,18 @@ async function ensureSharedSecret(orm: Orm, config: Config): Promise<{ secret: s
   return { secret: rows[0].value, generated: rows[0].inserted };
 }
 
-async function dependenciesAnswer(orm: Orm, redis: Redis[]): Promise<boolean> {
-  try {
-    await orm.em.getConnection().execute('SELECT 1');
-    await Promise.all(redis.map((r) => r.ping()));
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether PostgreSQL and every Redis node answer. Each dependency's outage is logged as it starts
+ * and ends (with its duration), with a summary now and then, by its FaultLog.
+ */
+async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: FaultLog; redis: FaultLog[] }): Promise<boolean> {
+  const check = (p: Promise<unknown>, fault: FaultLog) =>
+    p.then(
+      () => (fault.ok(), true),
+      (err: unknown) => (fault.failed(err), false),
+    );
+  const answers = await Promise.all([check(orm.em.getConnection().execute('SELECT 1'), faults.database), ...redis.map((r, i) => check(r.ping(), faults.redis[i]))]);
+  return answers.every(Boolean);
 }
 
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
@@ -155,6 +159,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     const deadline = Date.now() + config.shutdownTimeoutMs;
     const left = () => Math.max(0, deadline - Date.now());
     clearInterval(healthTimer);
+    [healthFaults.database, ...healthFaults.redis].forEach((f) => f.close());
     grpcServer?.setServing(false);
     // Tasks go back at once, while the servers drain (another instance resumes them meanwhile).
     const background = config.grpcEnabled ? Promise.allSettled([...modules].reverse().map((m) => m.stop?.())) : Promise.resolve([]);
@@ -163,6 +168,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await grpcServer?.shutdown(left());
     for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a module failed to stop');
     clients.forEach((c) => c.close());
+    adapter.close();
     for (const m of [...modules].reverse()) await m.close?.();
     await authListener?.stop();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
@@ -170,7 +176,11 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await embedded?.stop();
     log.info('stopped');
   };
-  const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis)));
+  const healthFaults = {
+    database: new FaultLog(log, 'database', { check: 'health' }),
+    redis: redis.map((_, i) => new FaultLog(log, 'redis node', { check: 'health', node: i, nodes: redis.length })),
+  };
+  const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis, healthFaults)));
   await refreshHealth();
   const healthTimer = setInterval(() => void refreshHealth(), HEALTH_INTERVAL_MS);
   healthTimer.unref();

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Codes, MatrixError } from '../errors';
-import type { Logger } from '../logger';
+import { FaultLog, type Logger } from '../logger';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } from '../grpc/status';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
 import type { Clients } from './grpc-clients';
@@ -110,9 +110,18 @@ export class Gateway {
   /** Responses not sent yet (their requests are in flight). */
   private readonly inFlight = new Set<http.ServerResponse>();
   private closing = false;
+  /**
+   * Requests answered 5xx: logged when they start, summarised while they go on (an outage fails
+   * every request that needs the missing dependency), and once a summary period passed without one.
+   */
+  private readonly failing: FaultLog;
 
   constructor(private readonly opts: GatewayOptions) {
     this.router = new Router(opts.routes);
+    this.failing = new FaultLog(opts.log, 'requests', {}, {
+      recoverWhenQuiet: true,
+      messages: { down: 'request failed', still: 'requests still failing', up: 'requests no longer failing' },
+    });
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.track(res);
       void this.handle(req, res);
@@ -134,6 +143,7 @@ export class Gateway {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    this.failing.close();
     for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     await new Promise<void>((ok) => {
       const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
@@ -211,7 +221,7 @@ export class Gateway {
       send(res, result.status ?? 200, result.body, requestId);
     } catch (err) {
       const { status, body } = renderError(err, logOf());
-      if (status >= 500) logOf().warn({ status, errcode: body.errcode, path: url.pathname }, 'request failed');
+      if (status >= 500) this.failing.failed(body.error, { requestId, status, errcode: body.errcode, path: url.pathname });
       send(res, status, body, requestId);
     }
   }

@@ -9,7 +9,7 @@ import { DriverException, ConnectionException } from '@mikro-orm/core';
 import type { Ctx, Requester } from '../context';
 import { Codes, MatrixError, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
-import type { Logger } from '../logger';
+import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, grpcCodeForHttp } from './status';
 
@@ -67,12 +67,17 @@ function checkStrings(req: unknown): void {
   if (hasNulString(req)) throw invalidParam('Strings may not contain the NUL character (U+0000)');
 }
 
-/** Converts any thrown value to a gRPC status object; unexpected errors are logged with their stack. */
-export function toServiceError(err: unknown, log: Logger): Partial<grpc.StatusObject> {
+/**
+ * Converts any thrown value to a gRPC status object; unexpected errors are logged with their stack
+ * (without statement values: see serializeError). A database outage is logged through
+ * `databaseFault` (its start, a summary now and then, its end), not once per call.
+ */
+export function toServiceError(err: unknown, log: Logger, databaseFault?: FaultLog): Partial<grpc.StatusObject> {
   let m: MatrixError;
   if (err instanceof MatrixError) m = err;
   else if (err instanceof ConnectionException || isConnectionRefused(err)) {
-    log.error({ err }, 'database unavailable');
+    if (databaseFault) databaseFault.failed(err);
+    else log.error({ err }, 'database unavailable');
     m = new MatrixError(503, 'Database unavailable', Codes.UNKNOWN);
   } else if (err instanceof DriverException && (err as { code?: string }).code === '57014') {
     m = new MatrixError(504, 'Request timed out', Codes.UNKNOWN);
@@ -93,7 +98,21 @@ function isConnectionRefused(err: unknown): boolean {
 }
 
 export class CallAdapter {
-  constructor(private readonly deps: AdapterDeps) {}
+  /** Calls failing because the database is unreachable; over once a summary period passes without one. */
+  private readonly databaseFault: FaultLog;
+
+  constructor(private readonly deps: AdapterDeps) {
+    this.databaseFault = new FaultLog(deps.log, 'database', {}, {
+      level: 'error',
+      recoverWhenQuiet: true,
+      messages: { down: 'database unavailable', still: 'database still unavailable', up: 'calls no longer fail on the database' },
+    });
+  }
+
+  /** Stops the fault log's timer (shutdown). */
+  close(): void {
+    this.databaseFault.close();
+  }
 
   /**
    * The call's context. The EntityManager fork, the child logger and the abort signal are made on
@@ -150,7 +169,7 @@ export class CallAdapter {
         })
         .catch((err) => {
           finished = true;
-          callback(toServiceError(err, this.deps.log.child({ method })));
+          callback(toServiceError(err, this.deps.log.child({ method }), this.databaseFault));
         });
     };
   }
@@ -169,7 +188,7 @@ export class CallAdapter {
         })
         .catch((err) => {
           finished = true;
-          const status = toServiceError(err, this.deps.log.child({ method }));
+          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
           call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
         });
     };

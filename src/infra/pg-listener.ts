@@ -4,7 +4,7 @@
  * the subscription is up (anything published while it was down may have been missed) or down.
  */
 import { Client } from 'pg';
-import type { Logger } from '../logger';
+import { FaultLog, type Logger } from '../logger';
 
 /** Delay before re-opening a failed LISTEN connection. */
 const RECONNECT_DELAY_MS = 1_000;
@@ -19,6 +19,8 @@ export class PgListener {
   private stopped = false;
   private up = false;
   private retry: NodeJS.Timeout | null = null;
+  /** The subscription's outage: its start, summaries of the failed reconnects, its end. */
+  private readonly fault: FaultLog;
 
   constructor(
     private readonly connectionString: string,
@@ -29,6 +31,7 @@ export class PgListener {
     private readonly applicationName = `synapse-room-admin/${channel}-listener`,
   ) {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+    this.fault = new FaultLog(log, 'listener', { channel }, { messages: { down: 'listener disconnected; retrying', still: 'listener still disconnected; retrying', up: 'listener reconnected' } });
   }
 
   /** Opens the subscription; failures are retried in the background. */
@@ -62,6 +65,7 @@ export class PgListener {
     }
     if (this.stopped) return void client.end().catch(() => undefined);
     this.up = true;
+    this.fault.ok();
     this.handlers.onState(true);
   }
 
@@ -74,7 +78,7 @@ export class PgListener {
     client.removeAllListeners('end');
     client.end().catch(() => undefined);
     if (this.stopped || this.retry) return;
-    this.log.warn({ err: err.message, channel: this.channel }, 'listener disconnected; retrying');
+    this.fault.failed(err);
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.stopped) void this.connect();
@@ -84,6 +88,7 @@ export class PgListener {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.fault.close();
     if (this.retry) clearTimeout(this.retry);
     const c = this.client;
     this.client = null;

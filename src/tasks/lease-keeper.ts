@@ -5,7 +5,7 @@
  * long time (possibly stuck, though alive).
  */
 import type { Orm } from '../infra/orm';
-import type { Logger } from '../logger';
+import { FaultLog, type Logger } from '../logger';
 import type { Clock } from './clock';
 import type { ActiveRun } from './task-run';
 import type { TaskListener } from './task-listener';
@@ -24,8 +24,16 @@ export interface LeaseKeeperDeps {
 
 export class LeaseKeeper {
   private lastRenewal = Date.now();
+  /** Failing renewals (database down): logged when they start, summarised, and when they end. */
+  private readonly fault: FaultLog;
 
-  constructor(private readonly d: LeaseKeeperDeps) {}
+  constructor(private readonly d: LeaseKeeperDeps) {
+    this.fault = new FaultLog(d.log, 'task lease renewal', {}, { messages: { down: 'task lease renewal failed', still: 'task lease renewals still failing', up: 'task lease renewals work again' } });
+  }
+
+  close(): void {
+    this.fault.close();
+  }
 
   /** Renews the leases of `runs`; aborts the runs whose lease is lost. */
   async renew(runs: ActiveRun[]): Promise<void> {
@@ -37,9 +45,10 @@ export class LeaseKeeper {
       const exec: Exec = async (text, params) => (await this.d.listener.query(text, params)) ?? pooled(text, params);
       const renewed = await this.d.repo.renew(exec, live.map((r) => r.lease), this.d.leaseMs);
       this.lastRenewal = Date.now();
+      this.fault.ok();
       live.filter((r) => !renewed.has(r.task.id)).forEach((r) => r.abort(new LeaseLostError(r.task.id)));
     } catch (err) {
-      this.d.log.warn({ err: (err as Error).message }, 'task lease renewal failed');
+      this.fault.failed(err);
       // Past the lease, another instance may own these tasks: stop before doing damage.
       if (Date.now() - this.lastRenewal >= this.d.leaseMs) live.forEach((r) => r.abort(new LeaseLostError(r.task.id)));
     }

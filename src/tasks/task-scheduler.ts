@@ -28,6 +28,7 @@
  * - Finished tasks are deleted keepTasksForMs after their last update.
  */
 import type { Em } from '../infra/orm';
+import { FaultLog } from '../logger';
 import { badRequest, notFound } from '../errors';
 import { randomLetters } from '../ids';
 import { DueTimer, systemClock, type Clock } from './clock';
@@ -77,10 +78,13 @@ export class PgTaskScheduler implements TaskScheduler {
   private timers: NodeJS.Timeout[] = [];
   private readonly due: DueTimer;
   private cancelCleanup: (() => void) | null = null;
+  /** Failing claim passes (database down): logged when they start, summarised, and when they end. */
+  private readonly claimFault: FaultLog;
 
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.o = withDefaults(opts);
+    this.claimFault = new FaultLog(opts.log, 'task claims', {}, { messages: { down: 'task claim pass failed; retrying on the next poll', still: 'task claim passes still failing', up: 'task claim passes work again' } });
     this.queue = new PrefetchQueue(this.o.prefetch, this.o.prefetchHoldMs);
     this.due = new DueTimer(this.clock, () => this.kick());
     this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
@@ -221,6 +225,8 @@ export class PgTaskScheduler implements TaskScheduler {
     if (this.holdTimer) clearTimeout(this.holdTimer);
     this.due.disarm();
     this.cancelCleanup?.();
+    this.claimFault.close();
+    this.leases.close();
     await this.listener.stop();
     const queued = this.queue.takeAll();
     queued.forEach((r) => r.abort(new TaskShutdownError()));
@@ -297,6 +303,7 @@ export class PgTaskScheduler implements TaskScheduler {
         let rows: TaskRow[] = [];
         try {
           rows = await this.claims.claim(em, spec);
+          this.claimFault.ok();
         } finally {
           // Launched (and so renewed) at once: a claimed task must not wait for anything else.
           this.claimed(spec, rows);
@@ -306,7 +313,7 @@ export class PgTaskScheduler implements TaskScheduler {
           if (at !== null && at > this.clock.now()) this.due.arm(at);
         }
       } catch (err) {
-        this.o.log.warn({ err: (err as Error).message }, 'task claim pass failed; retrying on the next poll');
+        this.claimFault.failed(err);
         return;
       }
     } while (this.again);

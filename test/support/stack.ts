@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Client as PgClient } from 'pg';
 import { loadConfig, type Config } from '../../src/config';
 import { startApp, type App } from '../../src/app';
+import type { DestinationStream } from 'pino';
 import { createLogger } from '../../src/logger';
 import { createClients, type Clients } from '../../src/gateway/grpc-clients';
 
@@ -53,9 +54,9 @@ export async function dropDatabase(name: string): Promise<void> {
 /**
  * Starts a full stack; `env` overrides configuration variables. With `shareDatabaseWith`, the
  * stack is a second instance of the same deployment (same database and Redis prefix, which the
- * first stack owns and drops).
+ * first stack owns and drops). `logDestination` receives the log lines (stdout by default).
  */
-export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack } = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack; logDestination?: DestinationStream } = {}): Promise<Stack> {
   const shared = opts.shareDatabaseWith;
   const dbName = shared ? shared.dbName : await createDatabase();
   const config = loadConfig({
@@ -72,7 +73,7 @@ export async function startStack(env: Record<string, string> = {}, opts: { share
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const app = await startApp(config, createLogger(config.logLevel));
+  const app = await startApp(config, createLogger(config.logLevel, {}, opts.logDestination));
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const clients = createClients(grpcAddress);
   return {

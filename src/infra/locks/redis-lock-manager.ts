@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type Redis from 'ioredis';
 import { MatrixError, unavailable } from '../../errors';
-import type { Logger } from '../../logger';
+import { FaultLog, type Logger } from '../../logger';
 import { BaseLockManager } from './base-lock-manager';
 import { LocalLockTable, lockTimeoutError } from './local-lock-table';
 import type { AcquireOptions, LockHandle, LockMode } from './lock.types';
@@ -90,6 +90,10 @@ export class RedisLockManager extends BaseLockManager {
   private readonly subscribers: Redis[];
   private readonly liveSubscribers = new Set<Redis>();
   private readonly closing = new AbortController();
+  /** Per node: its outage (first failure, summaries, recovery with its duration), not every failed call. */
+  private readonly nodeFaults: FaultLog[];
+  /** Lock requests refused because too few nodes answer. */
+  private readonly quorumFault: FaultLog;
 
   constructor(
     private readonly nodes: Redis[],
@@ -102,10 +106,12 @@ export class RedisLockManager extends BaseLockManager {
     this.channel = `${opts.keyPrefix}lock:released`;
     this.fencingKey = `${opts.keyPrefix}lock:fencing`;
     setMaxListeners(0, this.closing.signal);
-    this.subscribers = nodes.map((node) => this.subscribe(node));
+    this.nodeFaults = nodes.map((_, i) => new FaultLog(opts.log, 'lock node', { node: i, nodes: nodes.length }));
+    this.quorumFault = new FaultLog(opts.log, 'lock quorum', { nodes: nodes.length }, { messages: { down: 'lock quorum unreachable', still: 'lock quorum still unreachable', up: 'lock quorum reachable again' } });
+    this.subscribers = nodes.map((node, i) => this.subscribe(node, i));
   }
 
-  private subscribe(node: Redis): Redis {
+  private subscribe(node: Redis, i: number): Redis {
     const sub = node.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, autoResubscribe: false });
     sub.on('error', (err: Error) => this.opts.log.debug({ err: err.message }, 'lock subscriber connection error'));
     sub.on('message', (_channel: string, id: string) => this.wake(id));
@@ -119,7 +125,7 @@ export class RedisLockManager extends BaseLockManager {
           // Whatever was released before the subscription took effect: let everybody look again.
           [...this.wakers.keys()].forEach((id) => this.wake(id));
         },
-        (err: Error) => this.opts.log.warn({ err: err.message }, 'lock subscription failed'),
+        (err: Error) => this.nodeFaults[i].failed(err, { op: 'subscribe' }),
       );
     });
     return sub;
@@ -195,14 +201,15 @@ export class RedisLockManager extends BaseLockManager {
     const votes: Vote[] = results.map((r) => (r instanceof Error ? 'error' : r > 0 ? 'granted' : 'taken'));
     const granted = votes.filter((v) => v === 'granted').length;
     const drift = Math.round(this.ttlMs * CLOCK_DRIFT_FACTOR) + 2;
+    const errors = votes.filter((v) => v === 'error').length;
+    if (this.nodes.length - errors >= this.quorum) this.quorumFault.ok();
     if (granted >= this.quorum && this.ttlMs - (Date.now() - started) - drift > 0) {
       return Math.max(...results.filter((r): r is number => typeof r === 'number'));
     }
     // Never keep a minority (or an already-expired majority): give back what was granted.
     if (granted > 0) await this.releaseRemote(ids, token).catch(() => undefined);
-    const errors = votes.filter((v) => v === 'error').length;
     if (this.nodes.length - errors < this.quorum) {
-      this.opts.log.warn({ errors, nodes: this.nodes.length }, 'lock quorum unreachable');
+      this.quorumFault.failed(undefined, { errors });
       throw unavailable('Lock service unavailable');
     }
     return null;
@@ -224,7 +231,7 @@ export class RedisLockManager extends BaseLockManager {
    */
   async releaseRemote(ids: string[], token: string, mode: LockMode | 'any' = 'any'): Promise<void> {
     const results = await this.onEveryNode(RELEASE_SCRIPT, this.keysOf(ids).keys, [token, this.channel, mode, ...ids]);
-    if (results.some((r) => r instanceof Error)) this.opts.log.warn({ ids }, 'lock release did not reach every node; the lease will expire');
+    // A node that missed the release lets the lease expire; its outage is logged by onEveryNode.
     // Local waiters need no round trip through the subscriber.
     for (const id of ids) this.wake(id);
   }
@@ -249,9 +256,10 @@ export class RedisLockManager extends BaseLockManager {
   }
 
   /** Runs a script on every node at once; each answer is its result or an Error (also on a timeout). */
-  private onEveryNode(s: Script, keys: string[], args: (string | number)[]): Promise<(number | Error)[]> {
-    if (this.nodes.length === 1) return this.onNode(this.nodes[0], s, keys, args).then((r) => [r]);
-    return Promise.all(this.nodes.map((node) => this.onNode(node, s, keys, args)));
+  private async onEveryNode(s: Script, keys: string[], args: (string | number)[]): Promise<(number | Error)[]> {
+    const results = this.nodes.length === 1 ? [await this.onNode(this.nodes[0], s, keys, args)] : await Promise.all(this.nodes.map((node) => this.onNode(node, s, keys, args)));
+    results.forEach((r, i) => (r instanceof Error ? this.nodeFaults[i].failed(r) : this.nodeFaults[i].ok()));
+    return results;
   }
 
   /** One script call, answered within NODE_TIMEOUT_MS or turned into an Error. */
@@ -334,6 +342,7 @@ export class RedisLockManager extends BaseLockManager {
     // Subscribers have nothing to flush. QUIT could wait forever: with a node down, it queues
     // behind a queued SUBSCRIBE in the offline queue, which never drains.
     for (const s of this.subscribers) s.disconnect();
+    [...this.nodeFaults, this.quorumFault].forEach((f) => f.close());
   }
 
   /** Logged when a held lease is lost; the holder learns it through its signal. */
