@@ -7,14 +7,14 @@
  */
 import { strict as assert } from 'node:assert';
 import http from 'node:http';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
 import { RoomService } from '../../src/rooms/room.service';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { spawnService, type ServiceProcess } from '../support/process';
-import { SHARED_SECRET, createDatabase, dbUrl, dropDatabase } from '../support/stack';
+import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 /** The load runs this long after SIGTERM unless the process is gone (the old code exited only then). */
@@ -59,6 +59,87 @@ function send(agent: http.Agent, port: number, path: string, token: string, body
   });
 }
 
+/** Every load started (stopped by the after hooks when a test fails half-way). */
+const loads: Load[] = [];
+
+/** CLIENTS kept-alive connections sending one message after another into `roomId`. */
+class Load {
+  readonly outcomes: Outcome[] = [];
+  unanswered = 0;
+  private endAt = Infinity;
+  private over = false;
+  private txn = 0;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+  private readonly done: Promise<void[]>;
+
+  constructor(
+    private readonly port: number,
+    private readonly token: string,
+    private readonly roomId: string,
+  ) {
+    this.done = Promise.all(Array.from({ length: CLIENTS }, () => this.client()));
+    loads.push(this);
+  }
+
+  /** The clients go on for `ms` more (unless stopped earlier). */
+  runFor(ms: number): void {
+    this.endAt = Date.now() + ms;
+  }
+
+  get running(): boolean {
+    return !this.over && Date.now() < this.endAt;
+  }
+
+  async until(answers: number): Promise<void> {
+    while (this.outcomes.length < answers) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async stop(): Promise<void> {
+    this.over = true;
+    await this.done;
+    this.agent.destroy();
+  }
+
+  private async client(): Promise<void> {
+    while (this.running) {
+      const path = `/_matrix/client/v3/rooms/${encodeURIComponent(this.roomId)}/send/m.room.message/t${++this.txn}`;
+      const o = await send(this.agent, this.port, path, this.token, { msgtype: 'm.text', body: `load ${this.txn}` });
+      if (o) this.outcomes.push(o);
+      else {
+        this.unanswered += 1;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+}
+
+/**
+ * SIGTERM while `load` runs: the process must exit 0 while the clients are still sending, every
+ * answer must be whole (those after SIGTERM saying Connection: close) and every acknowledged
+ * message stored. Prints the time from SIGTERM to exit.
+ */
+async function shutdownUnderLoad(svc: ServiceProcess, load: Load, pg: PgClient, what = 'one process'): Promise<void> {
+  const signalledAt = Date.now();
+  load.runFor(LOAD_AFTER_SIGTERM_MS);
+  svc.child.kill('SIGTERM');
+  const code = await svc.exited;
+  const exitedAt = Date.now();
+  const loadStillRunning = load.running;
+  await load.stop();
+  const after = load.outcomes.filter((o) => o.at >= signalledAt);
+  console.log(`      ${what}: exit ${exitedAt - signalledAt} ms after SIGTERM (SHUTDOWN_TIMEOUT ${SHUTDOWN_TIMEOUT_MS} ms, ${CLIENTS} kept-alive clients); ${load.outcomes.length} answers, ${after.length} of them after SIGTERM, ${load.unanswered} attempts unanswered`);
+
+  assert.equal(code, 0, svc.output.slice(-20).join('\n'));
+  assert.ok(loadStillRunning, 'the process must exit while the clients are still sending');
+  assert.ok(svc.output.some((l) => l.includes('"msg":"stopped"')));
+  assert.deepEqual(load.outcomes.filter((o) => !o.complete), [], 'incomplete answers');
+  assert.ok(after.some((o) => o.connectionClose), 'answers after SIGTERM carry Connection: close');
+  const acked = load.outcomes.filter((o) => o.status === 200).map((o) => o.eventId!);
+  assert.ok(acked.length > 0);
+  const { rows } = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE event_id = ANY($1)', [acked]);
+  assert.equal(Number(rows[0].n), acked.length, 'acknowledged messages missing from the database');
+}
+
 describe('SIGTERM under load', function () {
   this.timeout(5 * 60_000);
   let dbName: string;
@@ -101,6 +182,7 @@ describe('SIGTERM under load', function () {
   });
 
   after(async () => {
+    await Promise.all(loads.map((l) => l.stop()));
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await pg?.end();
     await orm?.close(true);
@@ -114,26 +196,8 @@ describe('SIGTERM under load', function () {
     const doomed = await buildRoom();
     const busy = (await call(first, 'POST', '/_matrix/client/v3/createRoom', sender, { preset: 'public_chat' })).body.room_id as string;
 
-    // The load: CLIENTS kept-alive connections sending one message after another.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-    const outcomes: Outcome[] = [];
-    let unanswered = 0;
-    let loadEnd = Infinity;
-    let exitedAt = 0;
-    let txn = 0;
-    const path = () => `/_matrix/client/v3/rooms/${encodeURIComponent(busy)}/send/m.room.message/t${++txn}`;
-    const client = async () => {
-      while (Date.now() < loadEnd && !exitedAt) {
-        const o = await send(agent, first.httpPort, path(), sender, { msgtype: 'm.text', body: `load ${txn}` });
-        if (o) outcomes.push(o);
-        else {
-          unanswered += 1;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-    };
-    const load = Promise.all(Array.from({ length: CLIENTS }, client));
-    while (outcomes.length < 200) await new Promise((r) => setTimeout(r, 20));
+    const load = new Load(first.httpPort, sender, busy);
+    await load.until(200);
 
     // The delete runs (kicking members, then purging) when SIGTERM arrives.
     const started = await call(first, 'DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(doomed)}`, admin, { block: true, purge: true });
@@ -149,28 +213,7 @@ describe('SIGTERM under load', function () {
       }
       await new Promise((r) => setTimeout(r, 10));
     }
-    const signalledAt = Date.now();
-    loadEnd = signalledAt + LOAD_AFTER_SIGTERM_MS;
-    first.child.kill('SIGTERM');
-    const code = await first.exited;
-    exitedAt = Date.now();
-    const loadStillRunning = exitedAt < loadEnd;
-    await load;
-    agent.destroy();
-    const after = outcomes.filter((o) => o.at >= signalledAt);
-    console.log(`      exit ${exitedAt - signalledAt} ms after SIGTERM (SHUTDOWN_TIMEOUT ${SHUTDOWN_TIMEOUT_MS} ms, ${CLIENTS} kept-alive clients); ${outcomes.length} answers, ${after.length} of them after SIGTERM, ${unanswered} attempts unanswered`);
-
-    assert.equal(code, 0, first.output.slice(-20).join('\n'));
-    assert.ok(loadStillRunning, 'the process must exit while the clients are still sending');
-    assert.ok(first.output.some((l) => l.includes('"msg":"stopped"')));
-    // Every answer given, before or after SIGTERM, is whole; the answers after SIGTERM close their connection.
-    assert.deepEqual(outcomes.filter((o) => !o.complete), [], 'incomplete answers');
-    assert.ok(after.some((o) => o.connectionClose), 'answers after SIGTERM carry Connection: close');
-    // Every acknowledged message is stored.
-    const acked = outcomes.filter((o) => o.status === 200).map((o) => o.eventId!);
-    assert.ok(acked.length > 0);
-    const { rows } = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE event_id = ANY($1)', [acked]);
-    assert.equal(Number(rows[0].n), acked.length, 'acknowledged messages missing from the database');
+    await shutdownUnderLoad(first, load, pg);
 
     // The delete went back at its checkpoint: active, no lease, progress kept.
     const task = (await pg.query('SELECT status, lease_owner, lease_id, result, progress FROM scheduled_tasks WHERE id = $1', [deleteId])).rows[0];
@@ -195,4 +238,41 @@ describe('SIGTERM under load', function () {
     second.child.kill('SIGTERM');
     assert.equal(await second.exited, 0);
   });
+});
+
+describe('SIGTERM under load, multi-process layouts', function () {
+  this.timeout(3 * 60_000);
+  const layouts: [string, Record<string, string>][] = [
+    ['WORKERS=2', { WORKERS: '2' }],
+    ['WORKERS=2, GATEWAY_WORKERS=1', { WORKERS: '2', GATEWAY_WORKERS: '1' }],
+  ];
+  for (const [what, layout] of layouts) {
+    it(`${what}: every process stops within SHUTDOWN_TIMEOUT while clients keep sending, losing no acknowledged write`, async () => {
+      const dbName = await createDatabase();
+      const pg = new PgClient({ connectionString: dbUrl(dbName) });
+      let svc: ServiceProcess | null = null;
+      try {
+        const name = `s${randomBytes(3).toString('hex')}`;
+        svc = await spawnService({
+          DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, INSTANCE_NAME: name, SERVER_NAME: 'test',
+          REGISTRATION_SHARED_SECRET: SHARED_SECRET, SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}`, ...layout,
+        });
+        await pg.connect();
+        const base = `http://127.0.0.1:${svc.httpPort}`;
+        const { nonce } = (await (await fetch(`${base}/_synapse/admin/v1/register`)).json()) as { nonce: string };
+        const mac = createHmac('sha1', SHARED_SECRET).update(`${nonce}\0sender\0pass\0notadmin`).digest('hex');
+        const token = ((await (await fetch(`${base}/_synapse/admin/v1/register`, { method: 'POST', body: JSON.stringify({ nonce, username: 'sender', password: 'pass', mac }) })).json()) as { access_token: string }).access_token;
+        const created = await fetch(`${base}/_matrix/client/v3/createRoom`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ preset: 'public_chat' }) });
+        const roomId = ((await created.json()) as { room_id: string }).room_id;
+        const load = new Load(svc.httpPort, token, roomId);
+        await load.until(200);
+        await shutdownUnderLoad(svc, load, pg, what);
+      } finally {
+        await Promise.all(loads.map((l) => l.stop()));
+        if (svc && svc.child.exitCode === null && svc.child.signalCode === null) svc.child.kill('SIGKILL');
+        await pg.end().catch(() => undefined);
+        await dropDatabase(dbName);
+      }
+    });
+  }
 });
