@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnService } from '../support/process';
+import { spawnService, type ServiceProcess } from '../support/process';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 describe('start-up and shutdown of the real entry point', () => {
@@ -21,6 +22,30 @@ describe('start-up and shutdown of the real entry point', () => {
       assert.ok(svc.output.some((l) => l.includes('"msg":"stopped"')));
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('destroys a connection still busy at SHUTDOWN_TIMEOUT and exits', async () => {
+    const db = await createDatabase();
+    let svc: ServiceProcess | null = null;
+    try {
+      svc = await spawnService({ DATABASE_URL: dbUrl(db), SHUTDOWN_TIMEOUT: '1s' });
+      // A request whose body never finishes arriving: in flight until the timeout destroys it.
+      const socket = net.connect(svc.httpPort, '127.0.0.1');
+      await new Promise((ok) => socket.once('connect', ok));
+      socket.write('PUT /_matrix/client/v3/rooms/!r:test/send/m.room.message/t1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"msgtype"');
+      const closed = new Promise((ok) => socket.once('close', ok));
+      socket.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      svc.child.kill('SIGTERM');
+      // Before, the stop waited for this request (up to Node's 300 s request timeout): the test's
+      // own timeout (60 s, far above the 1 s expected) is the bound.
+      assert.equal(await svc.exited, 0);
+      await closed;
+      assert.ok(svc.output.some((l) => l.includes('"msg":"stopped"')));
+    } finally {
+      if (svc && svc.child.exitCode === null && svc.child.signalCode === null) svc.child.kill('SIGKILL');
+      await dropDatabase(db);
     }
   });
 
