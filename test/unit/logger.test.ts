@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createLogger, FaultLog, redactSqlValues } from '../../src/logger';
 
 /** A logger whose lines are collected (parsed) instead of written to stdout. */
-export function capturedLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, any>[] } {
+function capturedLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, any>[] } {
   const lines: Record<string, any>[] = [];
   const log = createLogger(level, {}, { write: (s: string) => void lines.push(JSON.parse(s)) });
   return { log, lines };
