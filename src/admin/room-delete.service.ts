@@ -152,6 +152,7 @@ export class RoomDeleteService {
       update: (r) => run.updateResult({ ...r }),
       progress: (p) => run.reportProgress(p),
       signal: run.signal,
+      fenced: (fn) => run.fenced(fn),
     });
     if (params.purge) await this.d.purger.purgeRoom(roomId, { force: params.force_purge === true, run });
     return { status: 'complete', result: { ...result } };

@@ -40,6 +40,11 @@ export interface ShutdownHooks {
   progress?: (progress: Record<string, unknown>) => Promise<void>;
   /** Checked between chunks. */
   signal?: AbortSignal;
+  /**
+   * Runs a chunk's writes in one transaction (inside a task: TaskRun.fenced, so a runner whose
+   * lease was taken over commits no kick into the room its successor purges). Default: a plain one.
+   */
+  fenced?: <T>(fn: (em: Em) => Promise<T>) => Promise<T>;
 }
 
 export interface ShutdownVariant {
@@ -120,7 +125,7 @@ export class RoomShutdownService {
       after = chunk[chunk.length - 1].userId;
       record(result, chunk.map((m) => m.userId), []);
       await hooks.update?.(result);
-      const failed = await this.kickChunk(em, roomId, result.new_room_id, chunk);
+      const failed = await this.kickChunk(em, roomId, result.new_room_id, chunk, hooks);
       if (failed.length > 0) {
         record(result, [], failed);
         await hooks.update?.(result);
@@ -131,9 +136,9 @@ export class RoomShutdownService {
   }
 
   /** Kicks a chunk in one transaction; when refused, user by user. Returns the users that failed. */
-  private async kickChunk(em: Em, roomId: string, newRoomId: string | null, chunk: LocalMember[]): Promise<string[]> {
+  private async kickChunk(em: Em, roomId: string, newRoomId: string | null, chunk: LocalMember[], hooks: ShutdownHooks): Promise<string[]> {
     try {
-      await this.kick(em, roomId, newRoomId, chunk);
+      await this.kick(em, roomId, newRoomId, chunk, hooks);
       return [];
     } catch (err) {
       if (!isUserLevelFailure(err)) throw err;
@@ -143,11 +148,11 @@ export class RoomShutdownService {
       }
     }
     const failed: string[] = [];
-    for (const member of chunk) failed.push(...(await this.kickChunk(em, roomId, newRoomId, [member])));
+    for (const member of chunk) failed.push(...(await this.kickChunk(em, roomId, newRoomId, [member], hooks)));
     return failed;
   }
 
-  private async kick(em: Em, roomId: string, newRoomId: string | null, members: LocalMember[]): Promise<void> {
+  private async kick(em: Em, roomId: string, newRoomId: string | null, members: LocalMember[], hooks: ShutdownHooks): Promise<void> {
     const joiners = newRoomId ? members.filter((m) => m.membership === 'join').map((m) => m.userId) : [];
     const profiles = await loadProfiles(em, joiners);
     // Invites from other servers, and memberships of a room this server has left (its state is
@@ -158,7 +163,8 @@ export class RoomShutdownService {
     if (newRoomId && joiners.length > 0) {
       batches.push({ roomId: newRoomId, drafts: joiners.map((u) => memberDraft(u, withProfile({ membership: 'join' }, profiles.get(u)))) });
     }
-    await em.transactional(async (tem) => {
+    const transaction = hooks.fenced ?? (<T>(fn: (tem: Em) => Promise<T>) => em.transactional(fn));
+    await transaction(async (tem) => {
       if (batches.length > 0) await this.rooms.persistBatches(tem, batches);
       for (const m of outOfBand) {
         const previous = await this.rooms.outOfBand.membershipEvent(tem, m.outOfBandEventId as string);

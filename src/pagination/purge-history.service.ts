@@ -16,6 +16,7 @@
  *   left with no latest event to build on).
  */
 import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../infra/locks/lock.types';
+import { isTransient } from '../infra/transient';
 import type { Em, Orm } from '../infra/orm';
 import type { Logger } from '../logger';
 import { MatrixError, badJson, badRequest, notFound } from '../errors';
@@ -170,8 +171,9 @@ export class PurgeHistoryService {
       });
       return { status: 'complete' };
     } catch (err) {
-      // Cancellation, shutdown and a lost lease are the scheduler's business, not a failure.
-      if (run.signal.aborted) throw err;
+      // Cancellation, shutdown, a lost lease and transient errors (retried with back-off) are the
+      // scheduler's business, not a failure.
+      if (run.signal.aborted || isTransient(err)) throw err;
       this.log.warn({ err, roomId: resourceId }, '[purge] failed');
       return { status: 'failed', error: err instanceof MatrixError ? err.toTaskError() : err instanceof Error ? err.message : String(err) };
     }

@@ -15,6 +15,7 @@
  */
 import type { RetentionConfig, RetentionPurgeJob } from '../config';
 import type { LockManager } from '../infra/locks/lock.types';
+import { isTransient } from '../infra/transient';
 import type { Orm } from '../infra/orm';
 import type { Logger } from '../logger';
 import type { TaskOutcome, TaskRun, TaskScheduler } from '../tasks/task.types';
@@ -143,8 +144,9 @@ export class RetentionService {
         run.signal.throwIfAborted();
         const room = todo[next++];
         purged += await this.purgeRoom(run, room.roomId, room.maxLifetime, p.now).catch((err) => {
-          // One room's failure must not stop the others; a stopped task is the scheduler's business.
-          if (run.signal.aborted) throw err;
+          // One room's failure must not stop the others; a stopped task, and a transient error
+          // (the whole job retries with back-off, rooms done are skipped), are the scheduler's business.
+          if (run.signal.aborted || isTransient(err)) throw err;
           this.log.warn({ err, roomId: room.roomId }, '[purge] retention purge of a room failed');
           return 0;
         });

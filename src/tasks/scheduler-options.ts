@@ -26,6 +26,14 @@ export const PREFETCH_PER_SLOT = 3;
 export const MAX_PREFETCH = 100;
 /** A task claimed ahead of a free slot is handed back when no slot freed up for it within this long. */
 export const PREFETCH_HOLD_MS = 200;
+/**
+ * Back-off of a task whose action met a transient error (Redis or PostgreSQL out, a conflict):
+ * the first retry waits about RETRY_BASE_MS, each next one twice as long, never more than
+ * RETRY_MAX_MS, with a random half taken off. Retries are not capped in number: an outage can
+ * last any time, a waiting task holds no lease, lock or connection, and it can be cancelled.
+ */
+export const RETRY_BASE_MS = 1_000;
+export const RETRY_MAX_MS = 60_000;
 
 export interface TaskSchedulerOptions {
   orm: Orm;
@@ -46,6 +54,8 @@ export interface TaskSchedulerOptions {
   cleanupIntervalMs?: number;
   warnAfterMs?: number;
   stopGraceMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
 }
 
 export type ResolvedOptions = Required<Omit<TaskSchedulerOptions, 'clock'>>;
@@ -62,6 +72,8 @@ export function withDefaults(opts: TaskSchedulerOptions): ResolvedOptions {
     stopGraceMs: STOP_GRACE_MS,
     prefetch: Math.min(MAX_PREFETCH, PREFETCH_PER_SLOT * opts.maxConcurrentTasks),
     prefetchHoldMs: PREFETCH_HOLD_MS,
+    retryBaseMs: RETRY_BASE_MS,
+    retryMaxMs: RETRY_MAX_MS,
     ...opts,
   } as ResolvedOptions;
 }

@@ -46,9 +46,10 @@ function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; para
 }
 
 const OUTCOMES_CTE = `f AS (SELECT * FROM jsonb_to_recordset(?::jsonb)
-         AS f(id text, "leaseId" bigint, status text, "timestamp" bigint, result jsonb, error text, "claimableInMs" bigint))`;
+         AS f(id text, "leaseId" bigint, status text, "timestamp" bigint, result jsonb, error text, progress jsonb, "claimableInMs" bigint))`;
 const FINISH_CTE = `fin AS (
          UPDATE scheduled_tasks t SET status = f.status, "timestamp" = f."timestamp", result = COALESCE(f.result, t.result), error = COALESCE(f.error, t.error),
+           progress = COALESCE(f.progress, t.progress),
            lease_owner = NULL, lease_id = NULL, lease_expires_at = CASE WHEN f.status = 'active' THEN ${DB_NOW_MS} + f."claimableInMs" END
          FROM f WHERE t.id = f.id AND t.lease_id = f."leaseId" AND t.status = 'active'
          RETURNING t.id)`;
@@ -64,7 +65,8 @@ export class TaskClaimsRepository {
   }
 
   /**
-   * Records outcomes (giving their leases up; a null result keeps the last checkpoint; a task
+   * Records outcomes (giving their leases up; a null result keeps the last checkpoint, a null
+   * progress the last progress; a task
    * left active becomes claimable after `claimableInMs`) and, when `claim` is given, claims tasks
    * for the freed slots, in one statement. Returns the ids written (a run whose lease was lost
    * is not) and the claimed tasks.

@@ -25,6 +25,9 @@
  *   whichever instance runs it (NOTIFY).
  * - stop(): no more claims; running actions are aborted with TaskShutdownError, and whatever did
  *   not complete is handed back (active, no lease) so another instance resumes it immediately.
+ * - An action that throws a transient error (isTransient: Redis or PostgreSQL out, a conflict)
+ *   does not fail its task: the task stays active with its checkpoint, shows `progress.retry`, and
+ *   is claimable again after an exponential back-off (retryBaseMs doubling to retryMaxMs, jitter).
  * - Finished tasks are deleted keepTasksForMs after their last update.
  */
 import type { Em } from '../infra/orm';
@@ -378,6 +381,8 @@ export class PgTaskScheduler implements TaskScheduler {
       clock: this.clock,
       log: this.o.log,
       leaseMs: this.o.leaseMs,
+      retryBaseMs: this.o.retryBaseMs,
+      retryMaxMs: this.o.retryMaxMs,
       outcomes: this.outcomes,
       changed: (t) => this.watchers.changed(t),
     });
@@ -407,6 +412,7 @@ export class PgTaskScheduler implements TaskScheduler {
       const settled = await runAction(run, action, returned);
       if (settled === 'handedBack') await this.announce([run.task.action]);
       if (settled === 'rerun') setTimeout(() => this.kick(), RERUN_DELAY_MS + 1).unref();
+      if (settled === 'retry') setTimeout(() => this.kick(), run.retryInMs + 1).unref();
     } catch (err) {
       this.o.log.error({ err, taskId: run.task.id }, 'could not record the outcome of a task; it will be resumed');
     }

@@ -34,6 +34,8 @@ export interface Outcome extends LeaseRef {
   status: TaskStatus;
   result: Json | null;
   error: string | null;
+  /** Replaces the task's progress when not null (a transient failure's retry state). */
+  progress: Json | null;
   timestamp: number;
   claimableInMs: number;
 }

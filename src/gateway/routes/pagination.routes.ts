@@ -106,7 +106,9 @@ export const paginationRoutes: Route[] = [
       const s = await r.rpc(r.clients.pagination, 'getPurgeHistoryStatus', { purgeId: r.params.purgeId });
       const status = STATUS_TEXT[s.status] ?? 'active';
       const error = s.error || (s.status === PurgeStatus.PURGE_STATUS_CANCELLED ? 'cancelled' : undefined);
-      return { body: error ? { status, error } : { status } };
+      // Synapse's body, plus `retry` while the purge waits to retry after a transient error.
+      const retry = s.progress?.retry;
+      return { body: { status, ...(error ? { error } : {}), ...(retry ? { retry } : {}) } };
     },
   },
 ];

@@ -247,7 +247,9 @@ export interface GetPurgeHistoryStatusResponse {
   /**
    * While running: `{"phase", "events_total", "events_purged", "events_deleted", "yielding"}`;
    * `yielding` is true while the purge pauses as long as each batch takes, because other
-   * statements are running on the database.
+   * statements are running on the database. While the purge waits to retry after a transient
+   * error (Redis or PostgreSQL unavailable, a conflict), `retry`: `{"retries", "next_retry_at",
+   * "last_error"}` (the status stays active).
    */
   progress?: { [key: string]: any } | undefined;
 }

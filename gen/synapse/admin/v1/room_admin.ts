@@ -428,7 +428,11 @@ export interface RoomDeleteTask {
   shutdownRoom?:
     | ShutdownResult
     | undefined;
-  /** Present while the task runs: `phase` (`shutting_down` or `purging`) and counts. */
+  /**
+   * Present while the task runs: `phase` (`shutting_down` or `purging`) and counts; while it waits
+   * to retry after a transient error (Redis or PostgreSQL unavailable, a conflict), also `retry`:
+   * `{"retries", "next_retry_at", "last_error"}` (the status stays active).
+   */
   progress?:
     | { [key: string]: any }
     | undefined;

@@ -107,7 +107,10 @@ export interface Task {
   error?:
     | string
     | undefined;
-  /** The latest progress report of the running task, e.g. {"done": 1200, "total": 5000}. */
+  /**
+   * The latest progress report of the running task, e.g. {"done": 1200, "total": 5000}. A task
+   * waiting to retry after a transient error also has `retry`: {"retries", "next_retry_at", "last_error"}.
+   */
   progress?: { [key: string]: any } | undefined;
 }
 
