@@ -10,6 +10,7 @@
  * locks; with one busy room that was every second write.
  */
 import type { Em } from '../infra/orm';
+import { runWithoutLockOwner } from '../infra/locks/lock-owner';
 import type { EventDraft, PersistedEvent } from './batch-builder';
 
 /** Most sends folded into one write. */
@@ -46,7 +47,8 @@ export class SendQueue {
   submit(em: Em, roomId: string, draft: EventDraft): Promise<PersistedEvent> {
     return new Promise((resolve, reject) => {
       this.pending.push({ em, roomId, draft, resolve, reject });
-      if (this.draining < MAX_WRITES_IN_FLIGHT) void this.drain();
+      // The drain writes other callers' sends too: its locks are nobody's task's (lock-owner.ts).
+      if (this.draining < MAX_WRITES_IN_FLIGHT) void runWithoutLockOwner(() => this.drain());
     });
   }
 

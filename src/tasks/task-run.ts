@@ -8,6 +8,7 @@ import type { Em } from '../infra/orm';
 import type { Logger } from '../logger';
 import { MatrixError } from '../errors';
 import { isTransient } from '../infra/transient';
+import { runAsLockOwner } from '../infra/locks/lock-owner';
 import type { Clock } from './clock';
 import type { OutcomeBatcher } from './outcome-batcher';
 import type { LeaseRef, TaskRepository, TaskRow } from './task.repository';
@@ -217,7 +218,8 @@ export class ActiveRun implements TaskRun {
 export async function runAction(run: ActiveRun, action: (run: ActiveRun) => Promise<TaskOutcome>, returned?: () => void): Promise<Settled> {
   let outcome: Recorded;
   try {
-    outcome = await action(run);
+    // Locks the action takes name the task and this lease (a later lease may take them over).
+    outcome = await runAsLockOwner({ taskId: run.task.id, leaseId: run.lease.leaseId }, () => action(run));
   } catch (err) {
     if (err instanceof LeaseLostError) run.abort(err);
     outcome = isTransient(err) ? run.retryOutcome(err) : { status: 'failed', error: errorText(err) };

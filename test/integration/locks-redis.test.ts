@@ -16,6 +16,7 @@ import { createLogger } from '../../src/logger';
 import { MatrixError } from '../../src/errors';
 import { RedisLockManager } from '../../src/infra/locks/redis-lock-manager';
 import type { RedisLockHandle } from '../../src/infra/locks/redis-lock-handle';
+import { runAsLockOwner } from '../../src/infra/locks/lock-owner';
 import { TEST_REDIS_URL } from '../support/stack';
 
 const log = createLogger('silent');
@@ -122,6 +123,41 @@ if (process.env.LOCK_HOLDER_PREFIX) {
       child.kill('SIGKILL');
       const h = await b.acquireReadWrite('name', 'key', 'write');
       await h.release();
+    });
+
+    it("a later lease of the same task takes over the task's locks at once; nobody else can", async () => {
+      const p = prefix();
+      const nodeA = await node();
+      const a = await manager([nodeA], p, 30_000);
+      const b = await manager([await node()], p, 30_000);
+      const c = await manager([await node()], p, 30_000);
+      const first = { taskId: 'TaskTaskTaskTask', leaseId: 7 };
+      // The runner of lease 7 holds the purge's write lock and an event read lock, then stops
+      // (its node is cut, as by kill -9: no release, the 30 s leases stay in Redis).
+      const write = (await runAsLockOwner(first, () => a.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write')))!;
+      const read = (await runAsLockOwner(first, () => a.tryAcquireReadWrite('event', '!s', 'read')))!;
+      assert.ok(write && read);
+      nodeA.disconnect();
+      const takeovers = async () => Number((await c['nodes'][0].get(c.takeoversKey)) ?? 0);
+      // Not for another task, an earlier lease, the same lease, or a caller without a task.
+      for (const owner of [{ taskId: 'OtherTaskOtherTa', leaseId: 8 }, { taskId: first.taskId, leaseId: 6 }, first]) {
+        assert.equal(await runAsLockOwner(owner, () => b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write')), null, JSON.stringify(owner));
+      }
+      assert.equal(await b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write'), null);
+      assert.equal(await b.tryAcquireReadWrite('event', '!s', 'write'), null);
+      assert.equal(await takeovers(), 0);
+      // Lease 8 of the same task gets both at once, long before the 30 s leases could run out.
+      const next = { taskId: first.taskId, leaseId: 8 };
+      const w2 = await runAsLockOwner(next, () => b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write'));
+      const r2 = await runAsLockOwner(next, () => b.tryAcquireReadWrite('event', '!s', 'write'));
+      assert.ok(w2 && r2);
+      assert.equal(await takeovers(), 3);
+      // The new holder holds them like any other.
+      assert.equal(await c.tryAcquireReadWrite('event', '!s', 'read'), null);
+      await Promise.all([w2.release(), r2.release()]);
+      const again = await c.tryAcquireReadWrite('event', '!s', 'read');
+      assert.ok(again);
+      await again.release();
     });
 
     describe('with private Redis servers', () => {

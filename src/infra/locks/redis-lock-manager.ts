@@ -33,6 +33,7 @@ import type { AcquireOptions, LockHandle, LockMode } from './lock.types';
 import { ACQUIRE_SCRIPT, EXTEND_SCRIPT, RELEASE_SCRIPT, runScript, type Script } from './redis-lock-scripts';
 import { RedisLockHandle } from './redis-lock-handle';
 import { TimerQueue } from './timer-queue';
+import { currentLockOwner, ownerTokenPrefix } from './lock-owner';
 
 /** Lease of a lock in Redis; extended every LOCK_TTL_MS / 3 while held. */
 export const LOCK_TTL_MS = 30_000;
@@ -66,7 +67,7 @@ interface Waker {
   wake: (() => void) | null;
 }
 
-/** The Redis keys of one lock id (see redis-lock-scripts.ts), and the same with the fencing counter. */
+/** The Redis keys of one lock id (see redis-lock-scripts.ts), and the same with the takeover and fencing counters. */
 interface IdKeys {
   keys: string[];
   withFencing: string[];
@@ -82,6 +83,8 @@ export class RedisLockManager extends BaseLockManager {
   private readonly wakers = new Map<string, Set<Waker>>();
   private readonly keyCache = new Map<string, IdKeys>();
   private readonly fencingKey: string;
+  /** Counts locks taken over from an earlier lease of the same task (see redis-lock-scripts.ts). */
+  readonly takeoversKey: string;
   /** Tokens are this random prefix and a counter: unique without a CSPRNG call per acquisition. */
   private readonly tokenPrefix = randomBytes(12).toString('hex');
   private tokenSeq = 0;
@@ -105,6 +108,7 @@ export class RedisLockManager extends BaseLockManager {
     this.quorum = Math.floor(nodes.length / 2) + 1;
     this.channel = `${opts.keyPrefix}lock:released`;
     this.fencingKey = `${opts.keyPrefix}lock:fencing`;
+    this.takeoversKey = `${opts.keyPrefix}lock:takeovers`;
     setMaxListeners(0, this.closing.signal);
     this.nodeFaults = nodes.map((_, i) => new FaultLog(opts.log, 'lock node', { node: i, nodes: nodes.length }));
     this.quorumFault = new FaultLog(opts.log, 'lock quorum', { nodes: nodes.length }, { messages: { down: 'lock quorum unreachable', still: 'lock quorum still unreachable', up: 'lock quorum reachable again' } });
@@ -150,7 +154,8 @@ export class RedisLockManager extends BaseLockManager {
       if (!wait) return null;
       await this.local.take(ids, mode, signal, opts.timeoutMs);
     }
-    const token = `${this.tokenPrefix}:${(this.tokenSeq++).toString(36)}`;
+    // Locks taken for a task name it and its lease, so a later lease of the task may take them over.
+    const token = `${ownerTokenPrefix(currentLockOwner())}${this.tokenPrefix}:${(this.tokenSeq++).toString(36)}`;
     try {
       const fencing = await this.acquireRemote(ids, mode, token, wait, signal, deadline);
       if (fencing === null) {
@@ -252,7 +257,7 @@ export class RedisLockManager extends BaseLockManager {
       const base = `${this.opts.keyPrefix}lock:${id}`;
       return [`${base}:w`, `${base}:r`, `${base}:ww`, `${base}:wt`];
     });
-    return { keys, withFencing: [...keys, this.fencingKey] };
+    return { keys, withFencing: [...keys, this.takeoversKey, this.fencingKey] };
   }
 
   /** Runs a script on every node at once; each answer is its result or an Error (also on a timeout). */

@@ -44,7 +44,14 @@ end
 `;
 
 /**
- * ARGV: token, ttlMs, mode, waiting, waitTtlMs. The last KEY is the fencing counter. `waiting` is
+ * Task-owned tokens start with `t:<task id>:<lease id>:` (lock-owner.ts). A token of a later lease
+ * of the same task supersedes them: it is granted as if they were not there, and removes them (a
+ * takeover, counted in the second-to-last KEY). Only the holder of the task's current PostgreSQL
+ * lease can present such a token, and the runner of an earlier lease has stopped or can no longer
+ * commit anything (docs/failure-modes.md).
+ *
+ * ARGV: token, ttlMs, mode, waiting, waitTtlMs. The last KEY is the fencing counter, the one
+ * before it the takeover counter. `waiting` is
  * '0' for a single try, '1' for a waiter's first attempt, '2' for its later attempts (after a
  * failed one registered it). Returns the new fencing token, or 0 when some id is taken (a waiter
  * then registers on every id, a writer also as an intent that holds new readers back). A grant
@@ -54,6 +61,23 @@ end
  */
 export const ACQUIRE = `${PRELUDE}
 local token, ttl, mode, waiting, registered = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4] ~= '0', ARGV[4] == '2'
+local myTask, myLease = string.match(token, '^t:([^:]+):(%d+):')
+myLease = tonumber(myLease)
+-- Whether our token supersedes \`other\` (a token of an earlier lease of our task).
+local function supersedes(other)
+  if not myTask then return false end
+  local task, lease = string.match(other, '^t:([^:]+):(%d+):')
+  return task == myTask and tonumber(lease) < myLease
+end
+-- Live entries of a sorted set that our token does not supersede.
+local function blocking(key)
+  local count = live(key)
+  if count == 0 or not myTask then return count end
+  for _, t in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+    if supersedes(t) then count = count - 1 end
+  end
+  return count
+end
 local free = true
 for i = 0, n - 1 do
   local b = i * 4
@@ -61,7 +85,7 @@ for i = 0, n - 1 do
   local blockers = mode == 'write' and KEYS[b + 2] or KEYS[b + 3]
   if redis.call('EXISTS', KEYS[b + 1], blockers) > 0 then
     local holder = redis.call('GET', KEYS[b + 1])
-    if (holder and holder ~= token) or live(blockers) > 0 then free = false end
+    if (holder and holder ~= token and not supersedes(holder)) or blocking(blockers) > 0 then free = false end
   end
   if not free then break end
 end
@@ -74,6 +98,28 @@ if not free then
     end
   end
   return 0
+end
+local took = 0
+if myTask then
+  for i = 0, n - 1 do
+    local b = i * 4
+    local holder = redis.call('GET', KEYS[b + 1])
+    if holder and supersedes(holder) then
+      redis.call('DEL', KEYS[b + 1])
+      took = took + 1
+    end
+    for k = 2, 4 do
+      if redis.call('EXISTS', KEYS[b + k]) == 1 then
+        for _, t in ipairs(redis.call('ZRANGE', KEYS[b + k], 0, -1)) do
+          if supersedes(t) then
+            redis.call('ZREM', KEYS[b + k], t)
+            if k == 2 then took = took + 1 end
+          end
+        end
+      end
+    end
+  end
+  if took > 0 then redis.call('INCRBY', KEYS[#KEYS - 1], took) end
 end
 for i = 0, n - 1 do
   local b = i * 4
