@@ -7,7 +7,8 @@
 import { strict as assert } from 'node:assert';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
 import { createLogger } from '../../src/logger';
-import { MatrixError } from '../../src/errors';
+import { MatrixError, unavailable } from '../../src/errors';
+import { retryDelayMs } from '../../src/tasks/task-run';
 import { ManualClock } from '../../src/tasks/clock';
 import { PgTaskScheduler, type TaskSchedulerOptions } from '../../src/tasks/task-scheduler';
 import { LeaseLostError, type ScheduledTask, type TaskAction } from '../../src/tasks/task.types';
@@ -21,6 +22,15 @@ export async function until(cond: () => boolean | Promise<boolean>, maxTries = 2
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error('condition never became true');
+}
+
+/** Whether the back-off of retries 1..4 (1 s doubling, capped at 4 s) stays within [ceiling / 2, ceiling]. */
+function retryDelays(): boolean[] {
+  return [1, 2, 3, 4].map((n) => {
+    const ceiling = Math.min(4_000, 1_000 * 2 ** (n - 1));
+    const [low, high] = [retryDelayMs(n, 1_000, 4_000, () => 0), retryDelayMs(n, 1_000, 4_000, () => 0.999999)];
+    return low === ceiling / 2 && high <= ceiling && high > ceiling * 0.99;
+  });
 }
 
 /** A promise resolved from outside (a test-controlled gate for an action). */
@@ -279,6 +289,47 @@ describe('TaskScheduler', () => {
       await until(async () => (await statusOf(s, id)) === 'failed');
       const t = (await s.getTask(em(), id))!;
       assert.deepEqual([t.error, t.result], ['400: Users are still joined to this room', { done: 3 }]);
+    });
+
+    it('a transient error is retried with back-off, showing progress.retry, until the action succeeds', async () => {
+      const conflict = Object.assign(new Error('could not serialize access due to concurrent update'), { code: '40001' });
+      const failures: Error[] = [unavailable('Lock service unavailable'), unavailable('Lock service unavailable'), conflict];
+      const seen: unknown[] = [];
+      const r = scheduler(
+        {
+          flaky: async (run) => {
+            seen.push((run.task.progress?.retry as { retries?: number } | undefined)?.retries);
+            if (seen.length === 1) await run.updateResult({ checkpoint: 1 });
+            const err = failures.shift();
+            if (err) throw err;
+            return { status: 'complete' };
+          },
+        },
+        { retryBaseMs: 20, retryMaxMs: 80 },
+      );
+      await r.start();
+      const id = await r.scheduleTask(em(), 'flaky');
+      await until(async () => (await statusOf(r, id)) === 'complete');
+      // Each run saw the retries before it; the checkpoint of the first run was kept throughout.
+      assert.deepEqual(seen, [undefined, 1, 2, 3]);
+      const t = (await r.getTask(em(), id))!;
+      assert.deepEqual([t.error, t.result], [null, { checkpoint: 1 }]);
+      assert.deepEqual(retryDelays(), [true, true, true, true]);
+    });
+
+    it('a task waiting to retry shows it in progress.retry, and a permanent error still fails it', async () => {
+      const r = scheduler({ down: async () => Promise.reject(unavailable('Lock service unavailable')), broken: async () => Promise.reject(new Error('bug')) }, { retryBaseMs: 60_000, retryMaxMs: 60_000 });
+      await r.start();
+      const down = await r.scheduleTask(em(), 'down');
+      const broken = await r.scheduleTask(em(), 'broken');
+      await until(async () => (await r.getTask(em(), down))?.progress?.retry !== undefined);
+      const t = (await r.getTask(em(), down))!;
+      const retry = t.progress!.retry as { retries: number; next_retry_at: number; last_error: string };
+      assert.equal(t.status, 'active');
+      assert.deepEqual([retry.retries, retry.last_error], [1, '503: Lock service unavailable']);
+      assert.ok(retry.next_retry_at >= Date.now() + 20_000, 'waits at least half of the 60 s first back-off');
+      await until(async () => (await statusOf(r, broken)) === 'failed');
+      assert.equal((await r.getTask(em(), broken))!.error, 'bug');
     });
 
     it('progress is visible through getTask and watchTask while the task runs', async () => {
