@@ -2,7 +2,10 @@
  * Several scheduler instances in separate processes on one database: 1,000 tasks run exactly once
  * each; an instance killed with SIGKILL mid-task has the task resumed from its checkpoint by
  * another (with a short lease, and with every setting at its default); a runner frozen (SIGSTOP)
- * past its lease cannot write once it wakes up.
+ * past its lease cannot write once it wakes up. The multi-step task holds a Redis write lock (30 s
+ * lease) for its whole run, as a purge holds its room's: the instance that resumes it takes the
+ * lock over from the killed or frozen one (a later lease of the same task) instead of waiting for
+ * it to expire.
  *
  * When run with SCHED_CHILD_DB set, this file is one scheduler instance (see child()): it prints
  * `ready`, `committed <task> <step>` after each fenced step and `lease-lost <task>` when a write
@@ -11,18 +14,22 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { RedisLockManager } from '../../src/infra/locks/redis-lock-manager';
+import type { LockManager } from '../../src/infra/locks/lock.types';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
 import { createLogger } from '../../src/logger';
 import { PgTaskScheduler, TASK_LEASE_MS } from '../../src/tasks/task-scheduler';
 import { LeaseLostError, type TaskAction } from '../../src/tasks/task.types';
-import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
+import { TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const CHILD_LEASE_MS = 1_000;
 
 /** Effects of runs, written in the runs' fenced transactions. */
 const EFFECTS_TABLE = 'CREATE TABLE test_effects (seq bigserial PRIMARY KEY, task_id text NOT NULL, instance text NOT NULL, step integer NOT NULL)';
 
-function actions(name: string, print: (line: string) => void): Record<string, TaskAction> {
+function actions(name: string, print: (line: string) => void, locks?: LockManager): Record<string, TaskAction> {
   const effect = (run: Parameters<TaskAction>[0], step: number) =>
     run.fenced((em) => em.getConnection().execute('INSERT INTO test_effects (task_id, instance, step) VALUES (?, ?, ?)', [run.task.id, name, step], 'run', em.getTransactionContext()));
   return {
@@ -32,22 +39,26 @@ function actions(name: string, print: (line: string) => void): Record<string, Ta
     },
     stepper: async (run) => {
       const { steps, stepMs } = run.task.params as { steps: number; stepMs: number };
-      for (let i = Number(run.task.result?.next ?? 0); i < steps; i++) {
-        await new Promise((r) => setTimeout(r, stepMs)); // the step's work
-        try {
-          await run.fenced(async () => {
-            await effect(run, i);
-            await run.updateResult({ next: i + 1, by: name });
-          });
-        } catch (err) {
-          if (err instanceof LeaseLostError) print(`lease-lost ${run.task.id}`);
-          throw err;
-        }
-        print(`committed ${run.task.id} ${i}`);
-      }
-      return { status: 'complete', result: { next: steps, finishedBy: name } };
+      if (!locks) throw new Error('the stepper runs under a lock');
+      return locks.withReadWrite('stepper', run.task.id, 'write', () => stepThrough(run, steps, stepMs));
     },
   };
+  async function stepThrough(run: Parameters<TaskAction>[0], steps: number, stepMs: number) {
+    for (let i = Number(run.task.result?.next ?? 0); i < steps; i++) {
+      await new Promise((r) => setTimeout(r, stepMs)); // the step's work
+      try {
+        await run.fenced(async () => {
+          await effect(run, i);
+          await run.updateResult({ next: i + 1, by: name });
+        });
+      } catch (err) {
+        if (err instanceof LeaseLostError) print(`lease-lost ${run.task.id}`);
+        throw err;
+      }
+      print(`committed ${run.task.id} ${i}`);
+    }
+    return { status: 'complete' as const, result: { next: steps, finishedBy: name } };
+  }
 }
 
 async function child(): Promise<void> {
@@ -57,8 +68,11 @@ async function child(): Promise<void> {
   const leaseMs = Number(process.env.SCHED_CHILD_LEASE_MS);
   // A lease of 0 means every setting at its default (as the service starts with no configuration).
   const timing = leaseMs > 0 ? { leaseMs, leaseRenewMs: leaseMs / 4, pollIntervalMs: 250 } : {};
-  const s = new PgTaskScheduler({ orm, log: createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name }), instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, ...timing });
-  for (const [n, fn] of Object.entries(actions(name, print))) s.registerAction(n, fn);
+  const log = createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name });
+  const s = new PgTaskScheduler({ orm, log, instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, ...timing });
+  // Locks at their default 30 s lease: longer than any resume this file waits for.
+  const locks = new RedisLockManager([new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })], { keyPrefix: process.env.SCHED_CHILD_REDIS_PREFIX!, log });
+  for (const [n, fn] of Object.entries(actions(name, print, locks))) s.registerAction(n, fn);
   await s.start();
   print('ready');
 }
@@ -78,6 +92,9 @@ if (process.env.SCHED_CHILD_DB) {
     let orm: Orm;
     let scheduling: PgTaskScheduler;
     const instances: Instance[] = [];
+    const redisPrefix = `sra-test-${randomBytes(4).toString('hex')}:`;
+    let redis: Redis;
+    const takeovers = async () => Number((await redis.get(`${redisPrefix}lock:takeovers`)) ?? 0);
     const em = () => orm.em.fork();
     const q = <T>(text: string, params: unknown[] = []) => em().getConnection().execute<T[]>(text, params);
 
@@ -86,6 +103,7 @@ if (process.env.SCHED_CHILD_DB) {
       orm = await createOrm({ clientUrl: dbUrl(dbName), poolSize: 5 });
       await migrate(orm);
       await q(EFFECTS_TABLE);
+      redis = new Redis(TEST_REDIS_URL);
       // Schedules only (never started, so it claims nothing).
       scheduling = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'scheduler-only', connectionString: dbUrl(dbName), maxConcurrentTasks: 1 });
       for (const [n, fn] of Object.entries(actions('parent', () => undefined))) scheduling.registerAction(n, fn);
@@ -98,12 +116,15 @@ if (process.env.SCHED_CHILD_DB) {
       await q('TRUNCATE scheduled_tasks, test_effects');
     });
     after(async () => {
+      const keys = await redis.keys(`${redisPrefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
       await orm.close(true);
       await dropDatabase(dbName);
     });
 
     async function instance(name: string, leaseMs = CHILD_LEASE_MS): Promise<Instance> {
-      const env = { ...process.env, SCHED_CHILD_DB: dbUrl(dbName), SCHED_CHILD_NAME: name, SCHED_CHILD_LEASE_MS: String(leaseMs) };
+      const env = { ...process.env, SCHED_CHILD_DB: dbUrl(dbName), SCHED_CHILD_NAME: name, SCHED_CHILD_LEASE_MS: String(leaseMs), SCHED_CHILD_REDIS_PREFIX: redisPrefix };
       const proc = spawn(process.execPath, ['--import', 'tsx', __filename], { env, stdio: ['ignore', 'pipe', 'inherit'] });
       const lines: string[] = [];
       const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
@@ -153,6 +174,7 @@ if (process.env.SCHED_CHILD_DB) {
       const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps, stepMs: 100 } });
       const victim = await Promise.race(both.map(async (i) => (await i.waitFor((l) => l === `committed ${id} 3`), i)));
       const heir = both.find((i) => i !== victim)!;
+      const tookOver = await takeovers();
       victim.proc.kill('SIGKILL');
       const killedAt = Date.now();
       const first = await heir.waitFor((l) => l.startsWith(`committed ${id} `));
@@ -165,7 +187,9 @@ if (process.env.SCHED_CHILD_DB) {
       assert.ok(effects.slice(firstByHeir).every((e) => e.instance === heir.name));
       assert.equal(first, `committed ${id} ${firstByHeir}`, 'resumed from the checkpoint, not from scratch');
       assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: steps, finishedBy: heir.name });
-      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL; ${leaseLabel})\n`);
+      // The killed run's lock (30 s lease) was taken over, not waited out.
+      assert.equal((await takeovers()) - tookOver, 1, 'the heir took the lock over');
+      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL, its lock taken over; ${leaseLabel})\n`);
     }
 
     it('kill -9 mid-task: another instance resumes it from its checkpoint and completes it', async () => {
@@ -181,6 +205,7 @@ if (process.env.SCHED_CHILD_DB) {
       const id = await scheduling.scheduleTask(em(), 'stepper', { params: { steps: 8, stepMs: 200 } });
       await a.waitFor((l) => l === `committed ${id} 2`);
       a.proc.kill('SIGSTOP'); // a long GC pause, between two steps
+      const tookOver = await takeovers();
       const b = await instance('b');
       await until(async () => (await statusOf(id)) === 'complete');
       a.proc.kill('SIGCONT');
@@ -191,6 +216,7 @@ if (process.env.SCHED_CHILD_DB) {
       assert.ok(effects.slice(firstByB).every((e) => e.instance === 'b'), 'nothing from the stale runner after the take-over');
       assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 8, finishedBy: 'b' });
       assert.ok(b.lines.includes(`committed ${id} 7`));
+      assert.equal((await takeovers()) - tookOver, 1, "b took the frozen runner's lock over");
     });
   });
 }
