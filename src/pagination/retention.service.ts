@@ -139,8 +139,9 @@ export class RetentionService {
     const todo = rooms.filter((r) => !done.has(r.roomId));
     let purged = 0;
     let next = 0;
+    let stopped = false;
     const worker = async () => {
-      while (next < todo.length) {
+      while (next < todo.length && !stopped) {
         run.signal.throwIfAborted();
         const room = todo[next++];
         purged += await this.purgeRoom(run, room.roomId, room.maxLifetime, p.now).catch((err) => {
@@ -155,7 +156,11 @@ export class RetentionService {
         await run.reportProgress({ rooms_total: rooms.length, rooms_done: done.size, events_purged: purged });
       }
     };
-    await Promise.all(Array.from({ length: this.cfg.purgeConcurrency }, worker));
+    // A worker that throws (the task stopped, or a transient error it retries for) stops the others
+    // after their current room, and the run ends once none is left running.
+    const settled = await Promise.allSettled(Array.from({ length: this.cfg.purgeConcurrency }, () => worker().catch((err) => ((stopped = true), Promise.reject(err)))));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return { status: 'complete', result: { done: [...done], rooms: rooms.length, events_purged: purged } };
   }
 
