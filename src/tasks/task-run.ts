@@ -200,7 +200,7 @@ export class ActiveRun implements TaskRun {
 
   /**
    * The outcome of a transient failure: the task stays active with its checkpoint and is claimable
-   * again (by any instance) after the back-off of its retries in a row.
+   * again (by any instance) after a back-off that grows with the retries so far.
    */
   retryOutcome(err: unknown): Recorded {
     const retries = this.priorRetries + 1;
