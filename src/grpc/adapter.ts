@@ -12,7 +12,7 @@ import type { Orm } from '../infra/orm';
 import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
 import { FieldLimits } from './field-limits';
-import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, grpcCodeForHttp } from './status';
+import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
 
 /** Who may call a method: anyone, any user with a valid token, or server admins only. */
 export type AuthLevel = 'none' | 'user' | 'admin';
@@ -72,19 +72,10 @@ function checkStrings(limits: FieldLimits, method: string, req: unknown): void {
   limits.check(method, req);
 }
 
-/**
- * The most a status message (grpc-message trailer) may hold, in UTF-16 code units. grpc-js
- * percent-encodes it (at most 9 bytes a unit), so it stays far below the 64 KiB an HTTP/2 peer's
- * HPACK decoder accepts for one header field: past that, nghttp2 ends the whole connection with
- * COMPRESSION_ERROR, and a Node client never notices (every call on it hangs).
- */
-export const MAX_STATUS_DETAILS_CHARS = 1024;
 /** The most the JSON of an error's extra body fields (matrix-error-extra trailer) may hold. */
 export const MAX_ERROR_EXTRA_BYTES = 4096;
 const MAX_ECHO_ERRCODE_CHARS = 128;
 
-/** Lone surrogates make encodeURI (grpc-js's grpc-message encoder) throw: they become U+FFFD. */
-const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 /** Metadata values must be printable ASCII: JSON keeps its meaning with every other character escaped. */
 const asciiJson = (v: unknown) => JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
@@ -115,7 +106,7 @@ export function toServiceError(err: unknown, log: Logger, databaseFault?: FaultL
     if (extra.length <= MAX_ERROR_EXTRA_BYTES) metadata.set(META_ERROR_EXTRA, extra);
     else log.warn({ bytes: extra.length }, 'error body fields dropped: too large for a trailer');
   }
-  return { code: grpcCodeForHttp(m.httpStatus), details: wellFormed(echo(m.message, MAX_STATUS_DETAILS_CHARS)), metadata };
+  return { code: grpcCodeForHttp(m.httpStatus), details: boundStatusDetails(m.message), metadata };
 }
 
 function isConnectionRefused(err: unknown): boolean {

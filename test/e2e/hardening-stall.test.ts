@@ -88,6 +88,17 @@ describe('hardening: no input stalls the gateway', () => {
         assert.equal(r, null);
       },
     ],
+    [
+      'a 100 KB gRPC health service name (a handler outside the call adapter)',
+      async () => {
+        const err = await new Promise<grpc.ServiceError | null>((ok) => s.clients.health.check({ service: huge(100_000) }, new grpc.Metadata(), {}, (e) => ok(e)));
+        assert.ok(err, 'the check was refused');
+        assert.equal(err.code, grpc.status.NOT_FOUND);
+        assert.ok(err.details.length < 2000, `details of ${err.details.length} characters`);
+        const r = await new Promise<grpc.ServiceError | null>((ok) => s.clients.health.check({ service: '' }, new grpc.Metadata(), {}, (e) => ok(e)));
+        assert.equal(r, null);
+      },
+    ],
   ];
 
   for (const [name, send] of reproducers) {

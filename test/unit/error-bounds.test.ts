@@ -4,9 +4,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { MAX_ECHO_CHARS, MatrixError, echo } from '../../src/errors';
-import { MAX_ERROR_EXTRA_BYTES, MAX_STATUS_DETAILS_CHARS, toServiceError } from '../../src/grpc/adapter';
+import { MAX_ERROR_EXTRA_BYTES, toServiceError } from '../../src/grpc/adapter';
 import { createLogger } from '../../src/logger';
-import { META_ERROR_EXTRA } from '../../src/grpc/status';
+import { MAX_STATUS_DETAILS_CHARS, META_ERROR_EXTRA } from '../../src/grpc/status';
 
 const log = createLogger('silent');
 
