@@ -68,10 +68,18 @@ export function boundStatusDetails(details: string): string {
 }
 
 /**
- * A server interceptor bounding the message of every status the server sends, whichever handler
- * made it (the call adapter bounds its own; grpc-health-check, for one, echoes the service name).
+ * A server interceptor bounding the message of every status sent by a handler outside the call
+ * adapter (grpc-health-check, for one, echoes the service name it was asked about). The services
+ * of this contract all answer through the adapter, whose `toServiceError` bounds its statuses, so
+ * their calls pass through unwrapped.
  */
-export const boundStatusInterceptor: grpc.ServerInterceptor = (_method, call) =>
-  new grpc.ServerInterceptingCall(call, {
-    sendStatus: (status, next) => next(status.details && status.details.length > MAX_STATUS_DETAILS_CHARS ? { ...status, details: boundStatusDetails(status.details) } : status),
-  });
+export const boundStatusInterceptor: grpc.ServerInterceptor = (method, call) =>
+  method.path.startsWith(ADAPTER_PATH_PREFIX)
+    ? // grpc-js chains interceptors through the call interface, so the call itself may be returned.
+      (call as grpc.ServerInterceptingCall)
+    : new grpc.ServerInterceptingCall(call, {
+        sendStatus: (status, next) => next(status.details && status.details.length > MAX_STATUS_DETAILS_CHARS ? { ...status, details: boundStatusDetails(status.details) } : status),
+      });
+
+/** The package whose services answer through the call adapter. */
+const ADAPTER_PATH_PREFIX = '/synapse.admin.v1.';
