@@ -49,6 +49,8 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   device_id: { max: 512, unit: 'chars', error: () => invalidParam('device_id cannot be longer than 512 characters.') },
   // Shared-secret registration: "Invalid username" past 512 characters.
   username: { max: 512, unit: 'chars', error: () => badRequest('Invalid username') },
+  // Creating a user (PUT /_synapse/admin/v2/users/<user_id>): Synapse's check_username.
+  'UpsertUserRequest.user_id': { max: MAX_ID_BYTES, unit: 'bytes', error: () => badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME) },
   room_alias_name: { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
   'SetRoomAliasRequest.room_alias': { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
 };

@@ -44,6 +44,7 @@ describe('hardening: over-long ids are 4xx, never 500', () => {
     ['m.room.member state_key', 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(`@${long()}:test`)}`, { membership: 'invite' }, 413, { errcode: 'M_TOO_LARGE', error: "'state_key' too large" }],
     ['state event type', 'PUT', `${C}/rooms/${enc(roomId)}/state/${long()}/k`, { a: 1 }, 413, { errcode: 'M_TOO_LARGE', error: "'type' too large" }],
     ['v2 room delete', 'DELETE', `/_synapse/admin/v2/rooms/${enc(`!${long()}:test`)}`, {}, 400, tooLong('room_id')],
+    ['new user id', 'PUT', `/_synapse/admin/v2/users/${enc(`@${long()}:test`)}`, { password: 'p' }, 400, { errcode: 'M_INVALID_USERNAME', error: 'User ID may not be longer than 255 characters' }],
     ['room id of a join', 'POST', `${C}/join/${enc(`!${long()}:test`)}`, {}, 400, tooLong('room_id_or_alias')],
     ['alias of a directory entry', 'PUT', `${C}/directory/room/${enc(`#${long()}:test`)}`, { room_id: roomId }, 400, { errcode: 'M_INVALID_PARAM', error: "Can't create aliases longer than 255 characters" }],
   ];
