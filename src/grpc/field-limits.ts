@@ -9,7 +9,7 @@
  *   server names...): `MAX_ID_BYTES`, as the Matrix spec says. An id that long can also never
  *   overflow a btree index entry (about 2.7 KB).
  * - JSON text (`*_json`) and `google.protobuf.Struct` contents: the request body limit.
- * - Free text that ends up inside an event (`name`, `topic`, `reason`, `password`...):
+ * - Free text that ends up inside an event or a profile (`name`, `topic`, `reason`, `avatar_url`...):
  *   `MAX_TEXT_BYTES`, a whole PDU's size.
  * - Everything else (tokens, enum-like words such as `preset` or a login `type`): `MAX_SHORT_BYTES`.
  *
@@ -38,7 +38,7 @@ const eventKeyTooLarge = (field: string) => new MatrixError(413, `'${field}' too
 const aliasTooLong = () => invalidParam(`Can't create aliases longer than ${MAX_ID_BYTES} characters`);
 
 const ID_NAMES = /(^|_)ids?$|^(state_key|type|sender|redacts|origin|invite|aliases|auth_events|prev_events|server_names|room_alias|room_alias_name|room_id_or_alias|user)$/;
-const TEXT_NAMES = /^(name|topic|reason|message|room_name|displayname|initial_device_display_name|search_term|password)$/;
+const TEXT_NAMES = /^(name|topic|reason|message|room_name|displayname|avatar_url|initial_device_display_name|search_term|password)$/;
 const JSON_NAMES = /_json$/;
 
 /** Fields Synapse bounds itself, with its own answer. Keys are `Message.field` or `field`. */
