@@ -77,7 +77,7 @@ const isCanonicalInt = (v: unknown) => Number.isInteger(v) && (v as number) >= C
 
 function intError(path: string | null, v: unknown): MatrixError {
   const what = Number.isInteger(v) ? `${String(v)} is ${(v as number) < 0 ? 'less than the minimum of' : 'greater than the maximum of'} ${(v as number) < 0 ? CANONICALJSON_MIN_INT : CANONICALJSON_MAX_INT}` : `${pyRepr(v)} is not of type 'integer'`;
-  return new MatrixError(400, path === null ? what : `"${path}": ${what}`, Codes.BAD_JSON);
+  return new MatrixError(400, path === null ? what : `"${echo(path)}": ${what}`, Codes.BAD_JSON);
 }
 
 /** The power levels JSON schema Synapse validates local events against. */
