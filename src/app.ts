@@ -128,7 +128,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const users = new UserService(config.serverName, secret, new TokenCache(config.authCacheTtlMs));
   const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, users.tokens, log) : null;
   await authListener?.start();
-  const adapter = new CallAdapter({ orm, users, log });
+  const adapter = new CallAdapter({ orm, users, log, maxJsonTextBytes: config.maxRequestBodyBytes });
   const registry = new Map<string, unknown>();
   const deps: ModuleDeps = { config, orm, log, adapter, users, redis, registry };
   const modules: AppModule[] = [];

@@ -45,6 +45,22 @@ export class MatrixError extends Error {
   }
 }
 
+/** How much of a request value an error message repeats (UTF-16 code units); the rest is cut. */
+export const MAX_ECHO_CHARS = 200;
+
+/**
+ * A request value as an error message repeats it: as given when short, else its first
+ * `MAX_ECHO_CHARS` characters and an ellipsis, so no error text (and no gRPC trailer carrying it)
+ * grows with the input. Never splits a surrogate pair.
+ */
+export function echo(value: unknown, max = MAX_ECHO_CHARS): string {
+  const s = typeof value === 'string' ? value : String(value);
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  const cut = code >= 0xd800 && code <= 0xdbff ? max - 1 : max;
+  return `${s.slice(0, cut)}…`;
+}
+
 export const notFound = (msg = 'Not found') => new MatrixError(404, msg, Codes.NOT_FOUND);
 export const forbidden = (msg: string) => new MatrixError(403, msg, Codes.FORBIDDEN);
 export const badRequest = (msg: string, errcode: Errcode = Codes.UNKNOWN) => new MatrixError(400, msg, errcode);

@@ -4,7 +4,7 @@
  * membership-changing calls in room-membership-admin.service.ts.
  */
 import type { Em } from '../infra/orm';
-import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, invalidParam, notFound } from '../errors';
 import { isValidAlias, isValidRoomId } from '../ids';
 import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
@@ -39,7 +39,7 @@ function batches(q: ListRoomsQuery, total: number): Omit<RoomListPage, 'rooms'> 
   return page;
 }
 
-export const notLegalRoomId = (roomId: string) => badRequest(`${roomId} is not a legal room ID`);
+export const notLegalRoomId = (roomId: string) => badRequest(`${echo(roomId)} is not a legal room ID`);
 
 export class RoomAdminService {
   readonly list = new RoomListRepository();
@@ -138,10 +138,10 @@ export class RoomAdminService {
     if (isValidRoomId(roomIdOrAlias)) return roomIdOrAlias;
     if (isValidAlias(roomIdOrAlias)) {
       const roomId = await this.repo.roomForAlias(em, roomIdOrAlias);
-      if (!roomId) throw notFound(`Room alias ${roomIdOrAlias} not found`);
+      if (!roomId) throw notFound(`Room alias ${echo(roomIdOrAlias)} not found`);
       return roomId;
     }
-    throw badRequest(`${roomIdOrAlias} was not legal room ID or room alias`);
+    throw badRequest(`${echo(roomIdOrAlias)} was not legal room ID or room alias`);
   }
 
   async forwardExtremities(em: Em, roomIdOrAlias: string): Promise<ForwardExtremity[]> {
@@ -152,7 +152,7 @@ export class RoomAdminService {
   async deleteForwardExtremities(em: Em, roomIdOrAlias: string): Promise<number> {
     const roomId = await this.resolveRoom(em, roomIdOrAlias);
     const deleted = await this.repo.deleteOlderForwardExtremities(em, roomId);
-    if (deleted === null) throw badRequest(`No forward extremity event found for room ${roomId}`);
+    if (deleted === null) throw badRequest(`No forward extremity event found for room ${echo(roomId)}`);
     return deleted;
   }
 

@@ -15,7 +15,7 @@ import type { Em, Orm } from '../infra/orm';
 import type { LockManager } from '../infra/locks/lock.types';
 import type { Logger } from '../logger';
 import type { ScheduledTask, TaskRun, TaskScheduler, TaskOutcome } from '../tasks/task.types';
-import { badRequest, notFound } from '../errors';
+import { badRequest, echo, notFound } from '../errors';
 import { domainOf, isValidRoomId } from '../ids';
 import type { RoomPurgeService } from './room-purge.service';
 import type { RoomShutdownService } from './room-shutdown.service';
@@ -83,8 +83,8 @@ export class RoomDeleteService {
     const params = shutdownParams(o, requesterUserId);
     const lock = await this.d.locks.acquire(DELETE_SCHEDULING_LOCK_NAME, roomId, { timeoutMs: DELETE_SCHEDULING_LOCK_TIMEOUT_MS });
     try {
-      if ((await this.runningDeletes(em, roomId)).length > 0) throw badRequest(`Purge already in progress for ${roomId}`);
-      if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName) throw badRequest(`User must be our own: ${params.new_room_user_id}`);
+      if ((await this.runningDeletes(em, roomId)).length > 0) throw badRequest(`Purge already in progress for ${echo(roomId)}`);
+      if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName) throw badRequest(`User must be our own: ${echo(params.new_room_user_id)}`);
       const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, { resourceId: roomId, params: { ...params } });
       this.d.log.info({ roomId, deleteId: id }, 'starting shutdown');
       return id;
@@ -101,14 +101,14 @@ export class RoomDeleteService {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
     const all = await this.d.scheduler.getTasks(em, { actions: DELETE_ACTIONS, resourceId: roomId, statuses: ['active', 'complete', 'failed', 'cancelled'] });
     const tasks = all.filter((t) => !expired(t));
-    if (tasks.length === 0) throw notFound(`No delete task for room_id '${roomId}' found`);
+    if (tasks.length === 0) throw notFound(`No delete task for room_id '${echo(roomId)}' found`);
     return tasks.map(toView);
   }
 
   /** One delete task, whatever its status. Throws 404 "delete id '<id>' not found". */
   async statusById(em: Em, deleteId: string): Promise<DeleteTaskView> {
     const task = await this.d.scheduler.getTask(em, deleteId);
-    if (!task || !DELETE_ACTIONS.includes(task.action) || expired(task)) throw notFound(`delete id '${deleteId}' not found`);
+    if (!task || !DELETE_ACTIONS.includes(task.action) || expired(task)) throw notFound(`delete id '${echo(deleteId)}' not found`);
     return toView(task);
   }
 

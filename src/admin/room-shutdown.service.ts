@@ -13,7 +13,7 @@
  *   A chunk's users are recorded as kicked just before the chunk is written (write-ahead): after
  *   a crash they are either done or still members (and redone), never silently lost.
  */
-import { badRequest, notFound } from '../errors';
+import { badRequest, echo, notFound } from '../errors';
 import { domainOf, isValidRoomId, localpartOf } from '../ids';
 import type { Em } from '../infra/orm';
 import type { Logger } from '../logger';
@@ -68,7 +68,7 @@ export class RoomShutdownService {
   async shutdownRoom(em: Em, roomId: string, params: ShutdownParams, previous: ShutdownResult | null, hooks: ShutdownHooks, variant: ShutdownVariant = {}): Promise<ShutdownResult> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
     const result = previous ? normalise(previous) : emptyShutdownResult();
-    if (variant.legacy && !(await this.rooms.getRoom(em, roomId))) throw notFound(`Unknown room id ${roomId}`);
+    if (variant.legacy && !(await this.rooms.getRoom(em, roomId))) throw notFound(`Unknown room id ${echo(roomId)}`);
     if (params.block) {
       if (!params.requester_user_id) throw new Error('Cannot block a room without a requester');
       await this.rooms.blockRoom(em, roomId, params.requester_user_id);
@@ -76,7 +76,7 @@ export class RoomShutdownService {
     if (!(await this.rooms.getRoom(em, roomId))) return result;
     const newRoomUser = params.new_room_user_id;
     if (newRoomUser && !result.new_room_id) {
-      if (domainOf(newRoomUser) !== this.serverName) throw badRequest(`User must be our own: ${newRoomUser}`);
+      if (domainOf(newRoomUser) !== this.serverName) throw badRequest(`User must be our own: ${echo(newRoomUser)}`);
       result.new_room_id = await this.replacementRoom(em, roomId, newRoomUser, params.new_room_name || DEFAULT_ROOM_NAME);
       await hooks.update?.(result);
     }

@@ -11,7 +11,7 @@ import { Codes, MatrixError } from '../errors';
 import { FaultLog, type Logger } from '../logger';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } from '../grpc/status';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
-import type { Clients } from './grpc-clients';
+import { unary, type Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
 import { RawJson, Router, type GatewayRequest, type Route } from './router';
 
@@ -202,10 +202,7 @@ export class Gateway {
         },
         body: (emptyAllowed = false) => new Body(parseJsonObject(rawBody, emptyAllowed)),
         rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) =>
-          new Promise((ok, ko) => {
-            const fn = client[name] as unknown as (...a: unknown[]) => unknown;
-            fn.call(client, request, md, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, r: never) => (err ? ko(err) : ok(r)));
-          }),
+          unary(client as unknown as grpc.Client, client[name] as unknown as Parameters<typeof unary>[1], request, md, timeoutMs) as never,
       };
       let result;
       try {

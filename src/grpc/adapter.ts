@@ -7,11 +7,12 @@ import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DriverException, ConnectionException } from '@mikro-orm/core';
 import type { Ctx, Requester } from '../context';
-import { Codes, MatrixError, invalidParam } from '../errors';
+import { Codes, MatrixError, echo, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
 import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
-import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, grpcCodeForHttp } from './status';
+import { FieldLimits } from './field-limits';
+import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
 
 /** Who may call a method: anyone, any user with a valid token, or server admins only. */
 export type AuthLevel = 'none' | 'user' | 'admin';
@@ -20,6 +21,8 @@ export interface AdapterDeps {
   orm: Orm;
   users: UserService;
   log: Logger;
+  /** The bound on JSON text fields of a request: the REST gateway's body limit. */
+  maxJsonTextBytes: number;
 }
 
 export type UnaryFn<Req, Res> = (req: Req, ctx: Ctx) => Promise<Res>;
@@ -60,12 +63,21 @@ export function hasNulString(v: unknown): boolean {
 }
 
 /**
- * PostgreSQL cannot store U+0000 in text. A request carrying it is refused before any work, so it
- * can neither fail a write halfway nor spoil a group commit it would have joined.
+ * PostgreSQL cannot store U+0000 in text, and no string may be longer than its field's limit
+ * (see field-limits.ts). Such a request is refused before any work, so it can neither fail a write
+ * halfway nor spoil a group commit it would have joined.
  */
-function checkStrings(req: unknown): void {
+function checkStrings(limits: FieldLimits, method: string, req: unknown): void {
   if (hasNulString(req)) throw invalidParam('Strings may not contain the NUL character (U+0000)');
+  limits.check(method, req);
 }
+
+/** The most the JSON of an error's extra body fields (matrix-error-extra trailer) may hold. */
+export const MAX_ERROR_EXTRA_BYTES = 4096;
+const MAX_ECHO_ERRCODE_CHARS = 128;
+
+/** Metadata values must be printable ASCII: JSON keeps its meaning with every other character escaped. */
+const asciiJson = (v: unknown) => JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Converts any thrown value to a gRPC status object; unexpected errors are logged with their stack
@@ -85,11 +97,16 @@ export function toServiceError(err: unknown, log: Logger, databaseFault?: FaultL
     log.error({ err }, 'unexpected error');
     m = new MatrixError(500, 'Internal server error', Codes.UNKNOWN);
   }
+  // The last line of defence: whatever a message or its extra fields hold, the trailer is bounded.
   const metadata = new grpc.Metadata();
-  metadata.set(META_ERRCODE, m.errcode);
+  metadata.set(META_ERRCODE, echo(m.errcode, MAX_ECHO_ERRCODE_CHARS).replace(/[^\x20-\x7e]/g, '?'));
   metadata.set(META_HTTP_STATUS, String(m.httpStatus));
-  if (Object.keys(m.extra).length > 0) metadata.set(META_ERROR_EXTRA, JSON.stringify(m.extra));
-  return { code: grpcCodeForHttp(m.httpStatus), details: m.message, metadata };
+  if (Object.keys(m.extra).length > 0) {
+    const extra = asciiJson(m.extra);
+    if (extra.length <= MAX_ERROR_EXTRA_BYTES) metadata.set(META_ERROR_EXTRA, extra);
+    else log.warn({ bytes: extra.length }, 'error body fields dropped: too large for a trailer');
+  }
+  return { code: grpcCodeForHttp(m.httpStatus), details: boundStatusDetails(m.message), metadata };
 }
 
 function isConnectionRefused(err: unknown): boolean {
@@ -100,8 +117,10 @@ function isConnectionRefused(err: unknown): boolean {
 export class CallAdapter {
   /** Calls failing because the database is unreachable; over once a summary period passes without one. */
   private readonly databaseFault: FaultLog;
+  private readonly limits: FieldLimits;
 
   constructor(private readonly deps: AdapterDeps) {
+    this.limits = new FieldLimits(deps.maxJsonTextBytes);
     this.databaseFault = new FaultLog(deps.log, 'database', {}, {
       level: 'error',
       recoverWhenQuiet: true,
@@ -161,7 +180,7 @@ export class CallAdapter {
       let finished = false;
       this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
-          checkStrings(call.request);
+          checkStrings(this.limits, method, call.request);
           const res = await fn(call.request, ctx);
           if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
           finished = true;
@@ -181,7 +200,7 @@ export class CallAdapter {
       let finished = false;
       this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
-          checkStrings(call.request);
+          checkStrings(this.limits, method, call.request);
           await fn(call.request, ctx, (res) => call.write(res));
           finished = true;
           call.end();

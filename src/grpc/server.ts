@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { boundStatusInterceptor } from './status';
 
 export interface ServiceBinding {
   name: string;
@@ -45,7 +46,7 @@ export interface GrpcServerHandle {
 }
 
 export async function startGrpcServer(bindings: ServiceBinding[], host: string, port: number): Promise<GrpcServerHandle> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0 });
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0, interceptors: [boundStatusInterceptor] });
   const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING' };
   for (const b of bindings) {
     server.addService(b.definition, b.implementation);

@@ -4,7 +4,7 @@
  * retention cut-off. Pure, so the same decision can be taken from a remembered view to start the
  * page query early (see PaginationService), then checked against the fresh view.
  */
-import { forbidden } from '../errors';
+import { echo, forbidden } from '../errors';
 import type { Dir, RoomView } from './pagination.repository';
 import { START_TOKEN, historicToken, roomTokenToString, withRoomKey, type StreamToken } from './stream-token';
 import { VisibilityTimeline, type Range } from './visibility';
@@ -40,7 +40,7 @@ export function checkMembership(view: RoomView, userId: string, roomId: string):
   if (m?.membership === 'leave' && !m.forgotten) return false;
   // Anyone else may only preview a world-readable room (and is then "peeking").
   if (view.currentVisibility === 'world_readable') return true;
-  throw forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
+  throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)}, and room previews are disabled`);
 }
 
 /** Whether planning needs the depth at `from`'s stream position (a departed user's live token). */

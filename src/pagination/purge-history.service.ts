@@ -19,7 +19,7 @@ import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../infra/locks/loc
 import { isTransient } from '../infra/transient';
 import type { Em, Orm } from '../infra/orm';
 import type { Logger } from '../logger';
-import { MatrixError, badJson, badRequest, notFound } from '../errors';
+import { MatrixError, badJson, badRequest, echo, notFound } from '../errors';
 import type { Json, ScheduledTask, TaskOutcome, TaskRun, TaskScheduler } from '../tasks/task.types';
 import { PurgeHistoryRepository } from './purge-history.repository';
 import { InvalidTokenError, parseRoomToken, roomTokenToString, historicToken } from './stream-token';
@@ -125,7 +125,7 @@ export class PurgeHistoryService {
   private async cutOffToken(em: Em, input: PurgeHistoryInput): Promise<string> {
     if (input.eventId !== null) {
       const ev = await this.repo.eventPosition(em, input.eventId);
-      if (!ev) throw notFound(`Could not find event ${input.eventId}`);
+      if (!ev) throw notFound(`Could not find event ${echo(input.eventId)}`);
       if (ev.roomId !== input.roomId) throw badRequest('Event is for wrong room.');
       return roomTokenToString(historicToken(ev.depth, ev.stream));
     }
@@ -146,7 +146,7 @@ export class PurgeHistoryService {
   /** A purge's status; 404 "purge id '<id>' not found" for unknown ids and other actions. */
   async getStatus(em: Em, purgeId: string): Promise<PurgeStatus> {
     const task: ScheduledTask | null = await this.scheduler.getTask(em, purgeId);
-    if (!task || task.action !== PURGE_HISTORY_ACTION_NAME) throw notFound(`purge id '${purgeId}' not found`);
+    if (!task || task.action !== PURGE_HISTORY_ACTION_NAME) throw notFound(`purge id '${echo(purgeId)}' not found`);
     const status: PurgeStatusName = task.status === 'scheduled' ? 'active' : task.status;
     return { status, error: task.error || null, progress: status === 'active' ? task.progress : null };
   }

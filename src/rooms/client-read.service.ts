@@ -5,7 +5,7 @@
  */
 import type { Requester } from '../context';
 import type { Config } from '../config';
-import { badRequest, forbidden, notFound } from '../errors';
+import { badRequest, echo, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
 import { pageRowsById } from '../pagination/page-rows';
 import { PagePresenter } from '../pagination/page-presenter';
@@ -54,7 +54,7 @@ export class ClientReadService {
     if (allowDeparted && m?.membership === 'leave' && !m.forgotten) return { membership: 'leave', memberEventId: m.eventId };
     const hv = await this.events.getStateEvent(em, roomId, 'm.room.history_visibility', '');
     if (hv?.content.history_visibility === 'world_readable') return { membership: 'join', memberEventId: null };
-    throw forbidden(`User ${userId} not in room ${roomId}, and room previews are disabled`);
+    throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)}, and room previews are disabled`);
   }
 
   /** The state visible to the user (current, or as of their leave). */
@@ -146,8 +146,8 @@ export class ClientReadService {
     if (q.at !== undefined) {
       const token = parseAt(q.at);
       const last = await this.events.getLastEventBefore(em, roomId, token.room.topological, maxStreamPos(token.room));
-      if (!last) throw notFound(`Can't find event for token ${q.at}`);
-      if (!(await this.canSee(em, requester.userId, last))) throw forbidden(`User ${requester.userId} not allowed to view events in room ${roomId} at token ${q.at}`);
+      if (!last) throw notFound(`Can't find event for token ${echo(q.at)}`);
+      if (!(await this.canSee(em, requester.userId, last))) throw forbidden(`User ${echo(requester.userId)} not allowed to view events in room ${echo(roomId)} at token ${echo(q.at)}`);
       events = await this.events.getStateAt(em, roomId, last.streamOrdering, { types: ['m.room.member'] });
     } else events = await this.visibleState(em, requester.userId, roomId, { types: ['m.room.member'] });
     events = events.filter((e) => {
@@ -177,7 +177,7 @@ function parseAt(at: string): StreamToken {
   try {
     return parseStreamToken(at);
   } catch (err) {
-    if (err instanceof InvalidTokenError) throw badRequest(`Invalid stream token '${at}'`);
+    if (err instanceof InvalidTokenError) throw badRequest(`Invalid stream token '${echo(at)}'`);
     throw err;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Room aliases and the room directory flag (Synapse's DirectoryHandler), with its texts.
  */
-import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import { domainOf, isValidAlias, isValidRoomId } from '../ids';
 import type { Em } from '../infra/orm';
 import { EventRepository } from './event.repository';
@@ -29,7 +29,7 @@ export class DirectoryService {
   async resolveAlias(em: Em, alias: string): Promise<AliasInfo> {
     if (!isValidAlias(alias)) throw new MatrixError(400, 'Room alias invalid', Codes.INVALID_PARAM);
     const hit = await this.rooms.getAlias(em, alias);
-    if (!hit) throw new MatrixError(404, `Room alias ${alias} not found`, Codes.NOT_FOUND);
+    if (!hit) throw new MatrixError(404, `Room alias ${echo(alias)} not found`, Codes.NOT_FOUND);
     const members = await this.rooms.getJoinedMembers(em, hit.roomId);
     const servers = new Set<string>([this.serverName]);
     for (const m of members) servers.add(domainOf(m.userId));
@@ -43,7 +43,7 @@ export class DirectoryService {
   async resolveRoomIdOrAlias(em: Em, roomIdOrAlias: string): Promise<string> {
     if (isValidRoomId(roomIdOrAlias)) return roomIdOrAlias;
     if (isValidAlias(roomIdOrAlias)) return (await this.resolveAlias(em, roomIdOrAlias)).roomId;
-    throw badRequest(`${roomIdOrAlias} was not legal room ID or room alias`);
+    throw badRequest(`${echo(roomIdOrAlias)} was not legal room ID or room alias`);
   }
 
   /**
@@ -59,7 +59,7 @@ export class DirectoryService {
     const local = alias.slice(1, alias.indexOf(':'));
     if (/\s/.test(local)) throw badRequest('Invalid characters in room alias');
     if (domainOf(alias) !== this.serverName) throw badRequest('Room alias must be local');
-    if (!(await this.rooms.insertAlias(em, alias, roomId, actor.userId))) throw new MatrixError(409, `Room alias ${alias} already exists`);
+    if (!(await this.rooms.insertAlias(em, alias, roomId, actor.userId))) throw new MatrixError(409, `Room alias ${echo(alias)} already exists`);
   }
 
   /**
@@ -108,7 +108,7 @@ export class DirectoryService {
     if (actor.isAdmin) return true;
     const m = await this.rooms.getMembership(em, roomId, actor.userId);
     if (m?.membership !== 'join') {
-      if (requireJoined) throw forbidden(`User ${actor.userId} not in room ${roomId}`);
+      if (requireJoined) throw forbidden(`User ${echo(actor.userId)} not in room ${echo(roomId)}`);
       return false;
     }
     const room = await this.rooms.getRoom(em, roomId);

@@ -3,7 +3,7 @@
  * 1.114 applies them), as pure functions over the room state in force before the event. Error
  * texts are Synapse's; Synapse's "unstable spec" auth errors are plain M_FORBIDDEN by default.
  */
-import { badRequest, forbidden } from '../errors';
+import { badRequest, echo, forbidden } from '../errors';
 import { domainOf } from '../ids';
 import type { RoomVersion } from './room-versions';
 import type { Json, Membership } from './room.types';
@@ -113,14 +113,14 @@ function memberRepr(entry: StateEntry | undefined): string {
 }
 
 function checkJoinedRoom(entry: StateEntry | undefined, userId: string, roomId: string): void {
-  if (!entry || entry.membership !== 'join') throw forbidden(`User ${userId} not in room ${roomId} (${memberRepr(entry)})`);
+  if (!entry || entry.membership !== 'join') throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)} (${memberRepr(entry)})`);
 }
 
 function checkCreate(ev: EventToAuth, knownVersion: (id: string) => boolean, version: RoomVersion): void {
   if (ev.prevEvents.length > 0) throw forbidden('Create event has prev events');
   if (domainOf(ev.roomId) !== domainOf(ev.sender)) throw forbidden("Creation event's room_id domain does not match sender's");
   const rv = ev.content.room_version ?? '1';
-  if (typeof rv !== 'string' || !knownVersion(rv)) throw forbidden(`room appears to have unsupported version ${String(rv)}`);
+  if (typeof rv !== 'string' || !knownVersion(rv)) throw forbidden(`room appears to have unsupported version ${echo(String(rv))}`);
   if (!version.implicitRoomCreator && !('creator' in ev.content)) throw forbidden("Create event lacks a 'creator' property");
 }
 
@@ -192,21 +192,21 @@ function checkMembership(version: RoomVersion, ev: EventToAuth, state: StateMap)
   const banLevel = namedLevel(state, 'ban', 50);
   if (membership !== 'join' && membership !== 'knock') {
     if ((callerInvited || callerKnocked) && membership === 'leave' && target === ev.sender) return;
-    if (!callerInRoom) throw forbidden(`${ev.sender} not in room ${ev.roomId}.`);
+    if (!callerInRoom) throw forbidden(`${echo(ev.sender)} not in room ${echo(ev.roomId)}.`);
   }
   switch (membership) {
     case 'invite':
-      if (targetBanned) throw forbidden(`${target} is banned from the room`);
-      if (targetMembership === 'join') throw forbidden(`${target} is already in the room.`);
+      if (targetBanned) throw forbidden(`${echo(target)} is banned from the room`);
+      if (targetMembership === 'join') throw forbidden(`${echo(target)} is already in the room.`);
       if (userLevel < namedLevel(state, 'invite', 0)) throw forbidden("You don't have permission to invite users");
       return;
     case 'join':
       return checkJoin(version, ev, state, { target, targetBanned, callerInRoom, callerInvited, joinRule });
     case 'leave':
-      if (targetBanned && userLevel < banLevel) throw forbidden(`You cannot unban user ${target}.`);
+      if (targetBanned && userLevel < banLevel) throw forbidden(`You cannot unban user ${echo(target)}.`);
       if (target !== ev.sender) {
         const kickLevel = namedLevel(state, 'kick', 50);
-        if (userLevel < kickLevel || userLevel <= targetLevel) throw forbidden(`You cannot kick user ${target}.`);
+        if (userLevel < kickLevel || userLevel <= targetLevel) throw forbidden(`You cannot kick user ${echo(target)}.`);
       }
       return;
     case 'ban':
@@ -259,15 +259,15 @@ const PL_SCALARS = ['users_default', 'events_default', 'state_default', 'ban', '
 function checkPowerLevels(version: RoomVersion, ev: EventToAuth, state: StateMap): void {
   const users = asObject(ev.content.users);
   for (const [k, v] of Object.entries(users)) {
-    if (!/^@[^:]*:.+$/.test(k)) throw badRequest(`Not a valid user_id: ${k}`);
-    if (Number.isNaN(pyInt(v))) throw badRequest(`Not a valid power level: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    if (!/^@[^:]*:.+$/.test(k)) throw badRequest(`Not a valid user_id: ${echo(k)}`);
+    if (Number.isNaN(pyInt(v))) throw badRequest(`Not a valid power level: ${echo(typeof v === 'string' ? v : JSON.stringify(v))}`);
   }
   if (version.enforceIntPowerLevels) {
     for (const [k, v] of Object.entries(ev.content)) {
-      if (PL_SCALARS.includes(k) && !Number.isInteger(v)) throw badRequest(`${pyRepr(v)} must be an integer.`);
+      if (PL_SCALARS.includes(k) && !Number.isInteger(v)) throw badRequest(`${echo(pyRepr(v))} must be an integer.`);
       if (['events', 'notifications', 'users'].includes(k)) {
         const ok = v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => Number.isInteger(x));
-        if (!ok) throw badRequest(`${JSON.stringify(v)} must be a dict wherein all the values are integers.`);
+        if (!ok) throw badRequest(`${echo(JSON.stringify(v))} must be a dict wherein all the values are integers.`);
       }
     }
   }

@@ -3,7 +3,7 @@
  * validate_new), including the `m.room.retention` rules of spec §8.2. Pure functions; they run
  * before any database work.
  */
-import { Codes, MatrixError, badJson, badRequest } from '../errors';
+import { Codes, MatrixError, badJson, badRequest, echo } from '../errors';
 import { MEMBERSHIPS, type Json } from './room.types';
 import { pyRepr } from './event-auth';
 
@@ -32,7 +32,7 @@ function ensureStrings(content: Json, keys: string[]): void {
 }
 
 function ensureState(d: DraftShape): void {
-  if (d.stateKey === null) throw badRequest(`'${d.type}' must be state events`);
+  if (d.stateKey === null) throw badRequest(`'${echo(d.type)}' must be state events`);
 }
 
 /** validate_builder: the checks every locally created event passes. */
@@ -77,7 +77,7 @@ const isCanonicalInt = (v: unknown) => Number.isInteger(v) && (v as number) >= C
 
 function intError(path: string | null, v: unknown): MatrixError {
   const what = Number.isInteger(v) ? `${String(v)} is ${(v as number) < 0 ? 'less than the minimum of' : 'greater than the maximum of'} ${(v as number) < 0 ? CANONICALJSON_MIN_INT : CANONICALJSON_MAX_INT}` : `${pyRepr(v)} is not of type 'integer'`;
-  return new MatrixError(400, path === null ? what : `"${path}": ${what}`, Codes.BAD_JSON);
+  return new MatrixError(400, path === null ? what : `"${echo(path)}": ${what}`, Codes.BAD_JSON);
 }
 
 /** The power levels JSON schema Synapse validates local events against. */
@@ -88,7 +88,7 @@ export function validatePowerLevels(content: Json): void {
   for (const k of PL_MAP_KEYS) {
     if (!(k in content)) continue;
     const v = content[k];
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MatrixError(400, `"${k}": ${JSON.stringify(v)} is not of type 'object'`, Codes.BAD_JSON);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MatrixError(400, `"${k}": ${echo(JSON.stringify(v))} is not of type 'object'`, Codes.BAD_JSON);
     for (const [sub, level] of Object.entries(v as Json)) if (!isCanonicalInt(level)) throw intError(sub, level);
   }
 }

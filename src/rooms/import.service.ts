@@ -5,7 +5,7 @@
  * rooms are appended after their current extremity. Senders may be local or remote users (this
  * is how federated history enters the server), but every event still passes the auth rules.
  */
-import { MatrixError, badRequest } from '../errors';
+import { MatrixError, badRequest, echo } from '../errors';
 import { domainOf, isValidAlias, isValidRoomId, isValidUserId, randomLetters } from '../ids';
 import type { Em } from '../infra/orm';
 import type { EventDraft, EventPersister, RoomBatch } from './event-persister';
@@ -87,8 +87,8 @@ export class ImportService {
     try {
       results = await this.persister.persist(em, batches, { locateErrors: true });
     } catch (err) {
-      if (err instanceof UnknownRoomError) throw new MatrixError(404, `Unknown room ${err.roomId}: a new room must start with its m.room.create event`);
-      if ((err as { code?: string }).code === '23505') throw new MatrixError(409, `A room or event of this import already exists (${(err as Error).message.split(' - ').pop()})`);
+      if (err instanceof UnknownRoomError) throw new MatrixError(404, `Unknown room ${echo(err.roomId)}: a new room must start with its m.room.create event`);
+      if ((err as { code?: string }).code === '23505') throw new MatrixError(409, `A room or event of this import already exists (${echo((err as Error).message.split(' - ').pop())})`);
       throw err;
     }
     return results.map((events, i) => ({
@@ -114,21 +114,21 @@ export class ImportService {
       redacts: e.redacts ?? null,
       eventId: e.eventId,
     }));
-    if (r.roomId !== undefined && !isValidRoomId(r.roomId)) throw badRequest(`rooms[${i}]: '${r.roomId}' is not a legal room ID`);
+    if (r.roomId !== undefined && !isValidRoomId(r.roomId)) throw badRequest(`rooms[${i}]: '${echo(r.roomId)}' is not a legal room ID`);
     if (r.roomId !== undefined && existing.has(r.roomId)) {
       if (r.aliases?.length) throw badRequest(`rooms[${i}]: aliases can only be created with a new room`);
       return { roomId: r.roomId, drafts };
     }
     const create = r.events[0];
     if (create.type !== 'm.room.create' || (create.stateKey ?? null) !== '') {
-      if (r.roomId !== undefined) throw new MatrixError(404, `Unknown room ${r.roomId}: a new room must start with its m.room.create event`);
+      if (r.roomId !== undefined) throw new MatrixError(404, `Unknown room ${echo(r.roomId)}: a new room must start with its m.room.create event`);
       throw badRequest(`rooms[${i}]: a new room must start with its m.room.create event`);
     }
     const version = typeof create.content.room_version === 'string' ? create.content.room_version : '1';
-    if (!KNOWN_ROOM_VERSIONS.has(version)) throw badRequest(`rooms[${i}]: unsupported room version ${version}`);
+    if (!KNOWN_ROOM_VERSIONS.has(version)) throw badRequest(`rooms[${i}]: unsupported room version ${echo(version)}`);
     const roomId = r.roomId ?? `!${randomLetters(18)}:${domainOf(create.sender)}`;
     const aliases = (r.aliases ?? []).map((alias) => {
-      if (!isValidAlias(alias) || domainOf(alias) !== this.serverName) throw badRequest(`rooms[${i}]: '${alias}' is not a local alias`);
+      if (!isValidAlias(alias) || domainOf(alias) !== this.serverName) throw badRequest(`rooms[${i}]: '${echo(alias)}' is not a local alias`);
       return { alias, creator: create.sender };
     });
     return { roomId, newRoom: { roomVersion: version, isPublic: r.isPublic ?? false }, drafts, aliases };

@@ -3,7 +3,7 @@
  * rules that depend on the target's current membership run under the room lock (as prechecks of
  * the persisted draft); the event auth rules then apply as for any event.
  */
-import { Codes, MatrixError, badRequest, forbidden } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden } from '../errors';
 import type { Em } from '../infra/orm';
 import type { Config } from '../config';
 import type { TaskScheduler } from '../tasks/task.types';
@@ -118,7 +118,7 @@ export class MembershipService {
    */
   async forget(em: Em, userId: string, roomId: string, opts: { scheduleForgottenPurge: boolean }): Promise<void> {
     const current = await this.repo.getMembership(em, roomId, userId);
-    if (current && current.membership !== 'leave' && current.membership !== 'ban') throw badRequest(`User ${userId} in room ${roomId}`);
+    if (current && current.membership !== 'leave' && current.membership !== 'ban') throw badRequest(`User ${echo(userId)} in room ${echo(roomId)}`);
     await this.repo.forget(em, roomId, userId);
     const period = this.d.config.forgottenRoomRetentionPeriodMs;
     if (!opts.scheduleForgottenPurge || period === null) return;

@@ -10,7 +10,7 @@
  * invite is listed among the user's rooms, can be rejected and forgotten, and the room can be
  * shut down and purged like any other.
  */
-import { Codes, MatrixError, badRequest, forbidden } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden } from '../errors';
 import { domainOf } from '../ids';
 import type { Em } from '../infra/orm';
 import { newEventId, type PersistedEvent } from './batch-builder';
@@ -77,7 +77,7 @@ export class OutOfBandMemberships {
     if (domainOf(inv.stateKey) !== this.serverName) throw badRequest('The invite event must be for this server');
     if (inv.origin === this.serverName) throw badRequest('An out-of-band invite comes from another server');
     if (!KNOWN_ROOM_VERSIONS.has(inv.roomVersion)) throw new MatrixError(400, 'Homeserver does not support this room version', Codes.UNSUPPORTED_ROOM_VERSION);
-    if (!/^![^:]+:.+$/.test(inv.roomId)) throw new MatrixError(400, `Invalid room ID: ${inv.roomId}`, Codes.INVALID_PARAM);
+    if (!/^![^:]+:.+$/.test(inv.roomId)) throw new MatrixError(400, `Invalid room ID: ${echo(inv.roomId)}`, Codes.INVALID_PARAM);
     if ((await sql(em, 'SELECT 1 FROM users WHERE name = ?', [inv.stateKey])).length === 0) throw new MatrixError(404, 'Unknown user', Codes.NOT_FOUND);
     const stateKey = inv.stateKey;
     return this.withRoomLock(inv.roomId, () =>
@@ -85,7 +85,7 @@ export class OutOfBandMemberships {
         if (inv.eventId) {
           const known = await this.stored(tem, inv.eventId);
           if (known) {
-            if (known.roomId !== inv.roomId || known.type !== 'm.room.member' || known.stateKey !== stateKey) throw badRequest(`Event ${inv.eventId} is already stored as another event`);
+            if (known.roomId !== inv.roomId || known.type !== 'm.room.member' || known.stateKey !== stateKey) throw badRequest(`Event ${echo(inv.eventId)} is already stored as another event`);
             return persisted(known, true);
           }
         }

@@ -3,7 +3,7 @@
  * create, creator join, power levels, canonical alias, join rules, history visibility, guest
  * access, initial_state, encryption, name, topic, then one invite per invitee.
  */
-import { Codes, MatrixError, badRequest } from '../errors';
+import { Codes, MatrixError, badRequest, echo } from '../errors';
 import { domainOf, isValidUserId } from '../ids';
 import { KNOWN_ROOM_VERSIONS, DEFAULT_ROOM_VERSION, type RoomVersion } from './room-versions';
 import type { CreateRoomOptions, Json, RoomPreset } from './room.types';
@@ -42,7 +42,7 @@ function presetOf(o: CreateRoomOptions): PresetConfig {
   const visibility = o.visibility ?? 'private';
   const name = o.preset ?? (visibility === 'private' ? 'private_chat' : 'public_chat');
   const preset = PRESETS[name as RoomPreset];
-  if (!preset) throw new MatrixError(400, `'${name}' is not a valid preset`, Codes.BAD_JSON);
+  if (!preset) throw new MatrixError(400, `'${echo(name)}' is not a valid preset`, Codes.BAD_JSON);
   return preset;
 }
 
@@ -59,10 +59,10 @@ export function validateCreateRoom(creator: string, o: CreateRoomOptions, server
     }
     alias = `#${o.roomAliasName}:${serverName}`;
   }
-  for (const i of o.invite ?? []) if (!isValidUserId(i)) throw badRequest(`Invalid user_id: ${i}`);
+  for (const i of o.invite ?? []) if (!isValidUserId(i)) throw badRequest(`Invalid user_id: ${echo(i)}`);
   const users = o.powerLevelContentOverride?.users;
   if (users && typeof users === 'object' && !(creator in (users as Json))) {
-    throw badRequest(`Not a valid power_level_content_override: 'users' did not contain ${creator}`);
+    throw badRequest(`Not a valid power_level_content_override: 'users' did not contain ${echo(creator)}`);
   }
   presetOf(o);
   return { version, alias };

@@ -3,7 +3,7 @@
  * other modules (registry name 'rooms'). Every method takes the caller's EntityManager first;
  * every event is written by the one EventPersister.
  */
-import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import { isValidAlias, randomLetters } from '../ids';
 import type { Em } from '../infra/orm';
 import type { Config } from '../config';
@@ -120,7 +120,7 @@ export class RoomService {
         if (input.type === 'm.room.redaction') checkRedaction(version, { ...shape, redacts: input.redacts ?? null }, state, target);
       },
     };
-    return this.persistOne(em, roomId, draft, () => forbidden(`User ${senderUserId} not in room ${roomId}`));
+    return this.persistOne(em, roomId, draft, () => forbidden(`User ${echo(senderUserId)} not in room ${echo(roomId)}`));
   }
 
   /**

@@ -2,7 +2,7 @@
  * Checks of client sends that need more than the auth rules: relations (Synapse's
  * _validate_event_relation) and redactions (target rules and the ownership recheck).
  */
-import { MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
 import { redactionNeedsOwnership, stateMapKey, type EventToAuth, type StateMap } from './event-auth';
 import { redactsOf } from './event-persister';
@@ -35,7 +35,7 @@ export async function validateRelation(events: EventRepository, em: Em, roomId: 
 
 /** Client sends need the sender joined (Synapse checks this before building the event). */
 export function requireJoined(state: StateMap, userId: string, roomId: string): void {
-  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${userId} not in room ${roomId}`);
+  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)}`);
 }
 
 export type RedactionShape = Omit<EventToAuth, 'prevEvents'>;
@@ -52,7 +52,7 @@ export function checkRedaction(version: RoomVersion, ev: RedactionShape, state: 
   // A locally created redaction's id carries the sender's server (room versions 1-2 compare it).
   const localId = `$redaction:${ev.sender.slice(ev.sender.indexOf(':') + 1)}`;
   if (redactionNeedsOwnership(version, { ...ev, redacts, prevEvents: [] }, state, localId)) {
-    if (!target || target.eventId !== redacts) throw notFound(`Could not find event ${redacts}`);
+    if (!target || target.eventId !== redacts) throw notFound(`Could not find event ${echo(redacts)}`);
     if (target.sender !== ev.sender) throw forbidden("You don't have permission to redact events");
   }
 }
@@ -63,7 +63,7 @@ export function checkRedaction(version: RoomVersion, ev: RedactionShape, state: 
  */
 export async function validateCanonicalAlias(resolve: (alias: string) => Promise<string | null>, roomId: string, content: Json, current: Json | null): Promise<void> {
   const check = async (alias: string) => {
-    if ((await resolve(alias)) !== roomId) throw new MatrixError(400, `Room alias ${alias} does not point to the room`, 'M_BAD_ALIAS');
+    if ((await resolve(alias)) !== roomId) throw new MatrixError(400, `Room alias ${echo(alias)} does not point to the room`, 'M_BAD_ALIAS');
   };
   const alias = content.alias;
   if (typeof alias === 'string' && alias && alias !== current?.alias) await check(alias);

@@ -32,7 +32,7 @@
  */
 import type { Em } from '../infra/orm';
 import { FaultLog } from '../logger';
-import { badRequest, notFound } from '../errors';
+import { badRequest, echo, notFound } from '../errors';
 import { randomLetters } from '../ids';
 import { DueTimer, systemClock, type Clock } from './clock';
 import { withDefaults, type ResolvedOptions, type TaskSchedulerOptions } from './scheduler-options';
@@ -169,7 +169,7 @@ export class PgTaskScheduler implements TaskScheduler {
    * the timestamp unless one is given. Throws 400 for terminal statuses; false when missing.
    */
   async updateTask(em: Em, id: string, u: TaskUpdate): Promise<boolean> {
-    if (u.status && isTerminal(u.status)) throw badRequest(`Cannot set the status of task ${id} to ${u.status}`);
+    if (u.status && isTerminal(u.status)) throw badRequest(`Cannot set the status of task ${echo(id)} to ${echo(u.status)}`);
     const ok = await this.repo.update(em, id, { status: u.status ?? undefined, result: u.result ?? undefined, error: u.error ?? undefined, timestamp: u.timestamp ?? this.clock.now() });
     if (ok && u.status === 'scheduled') this.kick();
     return ok;

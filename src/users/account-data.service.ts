@@ -6,7 +6,7 @@
  * rows in `ignored_users` (the keys of its `ignored_users` object; anything else there ignores
  * nobody, as Synapse reads it), in the same transaction, so pagination sees the list it was given.
  */
-import { MatrixError, Codes, forbidden, invalidParam, notFound, parseJsonObjectText } from '../errors';
+import { MatrixError, Codes, echo, forbidden, invalidParam, notFound, parseJsonObjectText } from '../errors';
 import { isValidRoomId } from '../ids';
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
@@ -36,7 +36,7 @@ function checkOwner(caller: Caller, userId: string, verb: 'add' | 'get'): void {
 /** Synapse's checks of a per-room request, in its order: the user themself, then the room id. */
 function checkRoomRequest(caller: Caller, userId: string, roomId: string, verb: 'add' | 'get'): void {
   checkOwner(caller, userId, verb);
-  if (!isValidRoomId(roomId)) throw invalidParam(`${roomId} is not a valid room ID`);
+  if (!isValidRoomId(roomId)) throw invalidParam(`${echo(roomId)} is not a valid room ID`);
 }
 
 /** The users an `m.ignored_user_list` content ignores. */

@@ -5,7 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Em } from '../infra/orm';
 import type { Requester } from '../context';
-import { Codes, MatrixError, badRequest, forbidden, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
@@ -160,7 +160,7 @@ export class UserService {
   }
 
   async login(em: Em, type: string, user: string, password: string, deviceId: string | null, displayName: string | null): Promise<Session> {
-    if (type !== 'm.login.password') throw badRequest(`Unknown login type ${type}`);
+    if (type !== 'm.login.password') throw badRequest(`Unknown login type ${echo(type)}`);
     if (!user) throw badRequest('Invalid username or password', Codes.INVALID_PARAM);
     const userId = user.startsWith('@') ? user : `@${user.toLowerCase()}:${this.serverName}`;
     const found = isValidUserId(userId) ? await this.repo.findUser(em, userId) : null;
@@ -183,7 +183,7 @@ export class UserService {
    * rooms; a new user's are stored as given ("" for no avatar).
    */
   async upsertUser(em: Em, input: UpsertUserInput, applyProfile?: ApplyProfile): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
-    if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${input.userId}`, Codes.INVALID_PARAM);
+    if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${echo(input.userId)}`, Codes.INVALID_PARAM);
     if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
     if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
     let user = await this.repo.findUser(em, input.userId);
@@ -225,7 +225,7 @@ export class UserService {
 
   /** Throws what deactivating `userId` would refuse it with: 400 for an invalid or remote id, 404 for an unknown user. */
   async checkDeactivatable(em: Em, userId: string): Promise<void> {
-    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
     if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
   }
@@ -243,7 +243,7 @@ export class UserService {
   }
 
   async getUser(em: Em, userId: string): Promise<UserView> {
-    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only look up local users');
     const user = await this.repo.findUser(em, userId);
     if (!user) throw notFound('User not found');
@@ -252,7 +252,7 @@ export class UserService {
 
   /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
   async loginAsUser(em: Em, requester: Requester, userId: string, validUntilMs: number | null): Promise<string> {
-    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${userId}`, Codes.INVALID_PARAM);
+    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Only local users can be logged in as');
     if (requester.userId === userId) throw badRequest('Cannot use admin API to login as self');
     const user = await this.repo.findUser(em, userId);

@@ -1,6 +1,6 @@
 import { Direction } from '../../../gen/synapse/admin/v1/common';
 import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
-import { Codes, MatrixError, badJson, badRequest, invalidParam } from '../../errors';
+import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
 import { isValidRoomId } from '../../ids';
 import type { Body } from '../params';
 import { RawJson, type GatewayRequest, type Route } from '../router';
@@ -112,7 +112,7 @@ const blockRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const b = r.body();
-      if (!isValidRoomId(r.params.roomId)) throw badRequest(`${r.params.roomId} is not a legal room ID`);
+      if (!isValidRoomId(r.params.roomId)) throw badRequest(`${echo(r.params.roomId)} is not a legal room ID`);
       b.require('block');
       if (typeof b.json.block !== 'boolean') throw badJson("Param 'block' must be a boolean.");
       const res = await r.rpc(r.clients.roomAdmin, 'setRoomBlock', { roomId: r.params.roomId, block: b.json.block });

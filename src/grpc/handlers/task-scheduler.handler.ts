@@ -1,5 +1,5 @@
 import { TaskStatus as PbStatus, type Task, type TaskSchedulerServiceServer } from '../../../gen/synapse/admin/v1/task_scheduler';
-import { invalidParam, notFound } from '../../errors';
+import { echo, invalidParam, notFound } from '../../errors';
 import type { PgTaskScheduler } from '../../tasks/task-scheduler';
 import type { ScheduledTask, TaskStatus } from '../../tasks/task.types';
 import type { CallAdapter } from '../adapter';
@@ -28,7 +28,7 @@ export const toTask = (t: ScheduledTask): Task => ({
 
 function statusOf(s: PbStatus): TaskStatus {
   const status = fromPbStatus.get(s);
-  if (!status) throw invalidParam(`Unknown task status ${s}`);
+  if (!status) throw invalidParam(`Unknown task status ${echo(s)}`);
   return status;
 }
 
