@@ -26,7 +26,7 @@ export class Query {
   ascii(name: string, opts: { required?: boolean } = {}): string | undefined {
     const raw = this.params.get(name);
     if (raw === null) {
-      if (opts.required) throw new MatrixError(400, `Missing string query parameter ${name}`, Codes.MISSING_PARAM);
+      if (opts.required) throw new MatrixError(400, `Missing string query parameter '${name}'`, Codes.MISSING_PARAM);
       return undefined;
     }
     if (!isAscii(raw)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
