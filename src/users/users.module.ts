@@ -11,7 +11,11 @@ import { serverRoutes } from '../gateway/routes/server.routes';
 import { userRoutes } from '../gateway/routes/users.routes';
 import type { AppModule, ModuleDeps } from '../module';
 import type { RoomService } from '../rooms/room.service';
+import { profileRoutes } from '../gateway/routes/profile.routes';
 import { userAdminRoutes } from '../gateway/routes/user-admin.routes';
+import { ProfileServiceService } from '../../gen/synapse/admin/v1/profile';
+import { profileHandler } from '../grpc/handlers/profile.handler';
+import { ProfileReadService } from './profile-read.service';
 import { AccountDataService } from './account-data.service';
 import { ProfileService } from './profile.service';
 import { DeviceAdminService } from './device-admin.service';
@@ -36,7 +40,8 @@ export function createUsersModule(d: ModuleDeps): AppModule {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
       }, reads) },
+      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileReadService(d.config.serverName)) },
     ],
-    routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes],
+    routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes, ...profileRoutes],
   };
 }
