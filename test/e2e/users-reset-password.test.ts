@@ -78,6 +78,9 @@ describe('ResetPasswordTestCase', () => {
       ['@nobody:test', { body: { new_password: 'x' } }, 404, { errcode: 'M_NOT_FOUND', error: 'Unknown user' }],
       ['@nobody:elsewhere.org', { body: { new_password: 'x' } }, 404, { errcode: 'M_NOT_FOUND', error: 'Unknown user' }],
       ['garbage', { body: { new_password: 'x' } }, 400, { errcode: 'M_INVALID_PARAM', error: "Expected UserID string to start with '@'" }],
+      // The id is checked before the body, its existence after.
+      ['garbage', { body: {} }, 400, { errcode: 'M_INVALID_PARAM', error: "Expected UserID string to start with '@'" }],
+      ['@nobody:test', { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['new_password']" }],
     ];
     for (const [userId, opts, status, body] of cases) {
       const r = await reset(userId, opts);

@@ -198,12 +198,20 @@ const resetPassword: Route = {
   path: '/_synapse/admin/v1/reset_password/{userId}',
   auth: 'admin',
   handler: async (r) => {
-    const b = r.body();
-    b.require('new_password');
-    // Synapse hashes whatever it is given (a non-string is a 500 there).
-    const newPassword = b.json.new_password;
-    if (typeof newPassword !== 'string') throw invalidParam('Invalid password');
-    const logoutDevices = b.bool('logout_devices', "'logout_devices' parameter is not of type boolean");
+    let newPassword: string;
+    let logoutDevices: boolean | undefined;
+    try {
+      const b = r.body();
+      b.require('new_password');
+      // Synapse hashes whatever it is given (a non-string is a 500 there).
+      if (typeof b.json.new_password !== 'string') throw invalidParam('Invalid password');
+      newPassword = b.json.new_password;
+      logoutDevices = b.bool('logout_devices', "'logout_devices' parameter is not of type boolean");
+    } catch (err) {
+      // Synapse parses the user id before it reads the body.
+      await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword: '', validateOnly: true });
+      throw err;
+    }
     await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword, logoutDevices });
     return { body: {} };
   },

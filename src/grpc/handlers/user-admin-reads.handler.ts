@@ -7,7 +7,7 @@ import type { UserOrderBy } from '../../users/user-list.repository';
 import type { UserListService } from '../../users/user-list.service';
 import type { DeviceRow } from '../../users/user-reads.repository';
 import type { UserSummaryRow } from '../../users/user-list.repository';
-import type { UserReadsService } from '../../users/user-reads.service';
+import { parseUserId, type UserReadsService } from '../../users/user-reads.service';
 import type { CallAdapter } from '../adapter';
 
 export interface UserAdminReadsDeps {
@@ -94,6 +94,10 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
       return {};
     }),
     resetPassword: a.unary('admin', async (req, ctx) => {
+      if (req.validateOnly) {
+        parseUserId(req.userId);
+        return {};
+      }
       await d.devices.resetPassword(ctx.em, requesterOf(ctx), req.userId, req.newPassword, req.logoutDevices ?? true);
       return {};
     }),

@@ -310,7 +310,14 @@ export interface ResetPasswordRequest {
   userId: string;
   newPassword: string;
   /** Default true: every device and access token of the user is deleted. */
-  logoutDevices?: boolean | undefined;
+  logoutDevices?:
+    | boolean
+    | undefined;
+  /**
+   * Only check the user id (what Synapse checks before it reads the body) and change nothing. The
+   * REST gateway asks it before refusing a bad body, so errors come in Synapse's order.
+   */
+  validateOnly?: boolean | undefined;
 }
 
 export interface ResetPasswordResponse {
@@ -3006,7 +3013,7 @@ export const DeleteDevicesResponse: MessageFns<DeleteDevicesResponse> = {
 };
 
 function createBaseResetPasswordRequest(): ResetPasswordRequest {
-  return { userId: "", newPassword: "", logoutDevices: undefined };
+  return { userId: "", newPassword: "", logoutDevices: undefined, validateOnly: undefined };
 }
 
 export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
@@ -3019,6 +3026,9 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     }
     if (message.logoutDevices !== undefined) {
       writer.uint32(24).bool(message.logoutDevices);
+    }
+    if (message.validateOnly !== undefined) {
+      writer.uint32(32).bool(message.validateOnly);
     }
     return writer;
   },
@@ -3060,6 +3070,14 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
             message.logoutDevices = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.validateOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3089,6 +3107,11 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
         : isSet(object.logout_devices)
         ? globalThis.Boolean(object.logout_devices)
         : undefined,
+      validateOnly: isSet(object.validateOnly)
+        ? globalThis.Boolean(object.validateOnly)
+        : isSet(object.validate_only)
+        ? globalThis.Boolean(object.validate_only)
+        : undefined,
     };
   },
 
@@ -3103,6 +3126,9 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     if (message.logoutDevices !== undefined) {
       obj.logoutDevices = message.logoutDevices;
     }
+    if (message.validateOnly !== undefined) {
+      obj.validateOnly = message.validateOnly;
+    }
     return obj;
   },
 
@@ -3114,6 +3140,7 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     message.userId = object.userId ?? "";
     message.newPassword = object.newPassword ?? "";
     message.logoutDevices = object.logoutDevices ?? undefined;
+    message.validateOnly = object.validateOnly ?? undefined;
     return message;
   },
 };
