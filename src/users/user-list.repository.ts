@@ -1,5 +1,5 @@
 /**
- * Read queries behind the admin users list (migration 12): a page is read in order from the
+ * Read queries behind the admin users list (migration 20261207000015-users-list): a page is read in order from the
  * (sort key, name) index of its direction, the `total` of a listing without a search term is a
  * sum over the `user_counts` buckets, and searches gather their matches through trigram indexes
  * before sorting them.

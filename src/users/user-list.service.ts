@@ -1,6 +1,6 @@
 /**
  * The admin users list (`GET /_synapse/admin/v2/users`, `/v3/users`): Synapse's filters, sort keys
- * and paging, over the indexes and counts of migration 12.
+ * and paging, over the indexes and counts of migration 20261207000015-users-list.
  */
 import type { Em } from '../infra/orm';
 import { invalidParam } from '../errors';

@@ -10,10 +10,10 @@ const FILTER_COLUMNS = 'is_guest, deactivated, admin, locked, suspended, user_ty
  * The admin users list (`GET /_synapse/admin/v2|v3/users`) at scale.
  *
  * - The account flags and profile fields Synapse lists (`avatar_url`, `locked`, `suspended`,
- *   `shadow_banned`) become columns of `users` (added only if missing: other changes may add them
- *   first), and `last_seen_ts` is kept on the user row by a trigger on `devices`: the latest time any
- *   of the user's devices was seen. It never goes back when a device is deleted, as Synapse's
- *   `user_ips` history does not.
+ *   `shadow_banned`, `last_seen_ts`) become columns of `users`, added only if missing: other
+ *   changes (the admin user details) add some of them too. `last_seen_ts` is raised by a trigger on
+ *   `devices` to the latest time any of the user's devices was seen (whatever else raises it too);
+ *   it never goes back when a device is deleted, as Synapse's `user_ips` history does not.
  * - Each sort key has two indexes: (key ASC, name) and (key DESC, name). Synapse breaks ties by
  *   name ascending in both directions, so a backward listing needs its own index to be read in
  *   order instead of sorted. The indexes carry the filter columns, so the entries a deep page
@@ -26,7 +26,7 @@ const FILTER_COLUMNS = 'is_guest, deactivated, admin, locked, suspended, user_ty
  *   suspended, user type) bucket, kept by statement-level triggers as `room_stats_counts` is, so the
  *   `total` of a listing without a search term is a sum over a few rows instead of a count.
  */
-export class Migration20261207000012UsersList extends Migration {
+export class Migration20261207000015UsersList extends Migration {
   async up(): Promise<void> {
     this.addSql(`ALTER TABLE users
       ADD COLUMN IF NOT EXISTS avatar_url text,
