@@ -131,7 +131,7 @@ export class UserListRepository {
     const where = userWhereClause(q);
     const order = userOrder(q);
     const matches = searching(q)
-      ? `WITH m AS MATERIALIZED (SELECT u.* FROM users u ${where.sql}),
+      ? `WITH m AS MATERIALIZED (SELECT ${q.orderBy === 'name' ? 'u.name' : `u.name, u.${q.orderBy}`} FROM users u ${where.sql}),
               page AS (SELECT u.name FROM m u ORDER BY ${order} LIMIT ? OFFSET ?)`
       : `WITH page AS (SELECT u.name FROM users u ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?)`;
     const total = searching(q) ? { sql: '(SELECT count(*) FROM m)', params: [] } : this.countSql(q);

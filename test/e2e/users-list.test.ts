@@ -139,6 +139,10 @@ describe('UsersListTestCase', () => {
     // `name` matches the localpart only, `user_id` the whole id; `name` wins when both are given.
     await searchTest(null, 'test');
     assert.equal((await list('?user_id=test')).body.total, 3);
+    // A search sorted by another key, and paged.
+    const sorted = await list('?name=name&order_by=displayname&dir=b&limit=1');
+    assert.deepEqual([names(sorted.body), sorted.body.total, sorted.body.next_token], [['@user2:test'], 2, '1']);
+    assert.deepEqual(names((await list('?user_id=user&order_by=creation_ts&from=1')).body).length, 1);
     const both = await list('?name=er1&user_id=user2');
     assert.deepEqual(names(both.body), ['@user1:test']);
     // A display name may be searched with non-ASCII text; user_id is ASCII only.
