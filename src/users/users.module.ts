@@ -15,7 +15,7 @@ import { profileRoutes } from '../gateway/routes/profile.routes';
 import { userAdminRoutes } from '../gateway/routes/user-admin.routes';
 import { ProfileServiceService } from '../../gen/synapse/admin/v1/profile';
 import { profileHandler } from '../grpc/handlers/profile.handler';
-import { ProfileReadService } from './profile-read.service';
+import { ProfileApiService } from './profile-api.service';
 import { AccountDataService } from './account-data.service';
 import { ProfileService } from './profile.service';
 import { DeviceAdminService } from './device-admin.service';
@@ -40,7 +40,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
       }, reads) },
-      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileReadService(d.config.serverName)) },
+      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles)) },
     ],
     routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes, ...profileRoutes],
   };

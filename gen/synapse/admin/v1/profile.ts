@@ -34,6 +34,16 @@ export interface GetProfileResponse {
   avatarUrl?: string | undefined;
 }
 
+export interface SetProfileFieldRequest {
+  userId: string;
+  /** "displayname" or "avatar_url". */
+  field: string;
+  value: string;
+}
+
+export interface SetProfileFieldResponse {
+}
+
 function createBaseGetProfileRequest(): GetProfileRequest {
   return { userId: "", field: undefined };
 }
@@ -212,9 +222,166 @@ export const GetProfileResponse: MessageFns<GetProfileResponse> = {
   },
 };
 
+function createBaseSetProfileFieldRequest(): SetProfileFieldRequest {
+  return { userId: "", field: "", value: "" };
+}
+
+export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
+  encode(message: SetProfileFieldRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.field !== "") {
+      writer.uint32(18).string(message.field);
+    }
+    if (message.value !== "") {
+      writer.uint32(26).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProfileFieldRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProfileFieldRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetProfileFieldRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: SetProfileFieldRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetProfileFieldRequest>): SetProfileFieldRequest {
+    return SetProfileFieldRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetProfileFieldRequest>): SetProfileFieldRequest {
+    const message = createBaseSetProfileFieldRequest();
+    message.userId = object.userId ?? "";
+    message.field = object.field ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseSetProfileFieldResponse(): SetProfileFieldResponse {
+  return {};
+}
+
+export const SetProfileFieldResponse: MessageFns<SetProfileFieldResponse> = {
+  encode(_: SetProfileFieldResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetProfileFieldResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetProfileFieldResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetProfileFieldResponse {
+    return {};
+  },
+
+  toJSON(_: SetProfileFieldResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetProfileFieldResponse>): SetProfileFieldResponse {
+    return SetProfileFieldResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetProfileFieldResponse>): SetProfileFieldResponse {
+    const message = createBaseSetProfileFieldResponse();
+    return message;
+  },
+};
+
 /**
- * The client profile API (`GET /_matrix/client/v3/profile/<user_id>[/<field>]`). Readable without
- * a credential, as Synapse allows by default.
+ * The client profile API (`/_matrix/client/v3/profile/<user_id>[/<field>]`). Readable without a
+ * credential, as Synapse allows by default; changes need one.
  */
 export type ProfileServiceService = typeof ProfileServiceService;
 export const ProfileServiceService = {
@@ -232,6 +399,22 @@ export const ProfileServiceService = {
     responseSerialize: (value: GetProfileResponse): Buffer => Buffer.from(GetProfileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetProfileResponse => GetProfileResponse.decode(value),
   },
+  /**
+   * Sets the display name or the avatar URL ("" clears it) of the caller, or of anyone for a
+   * server admin, and writes the new profile into every room the user is joined to, as a join
+   * event (`PUT …/profile/<user_id>/displayname|avatar_url`).
+   */
+  setProfileField: {
+    path: "/synapse.admin.v1.ProfileService/SetProfileField" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetProfileFieldRequest): Buffer =>
+      Buffer.from(SetProfileFieldRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetProfileFieldRequest => SetProfileFieldRequest.decode(value),
+    responseSerialize: (value: SetProfileFieldResponse): Buffer =>
+      Buffer.from(SetProfileFieldResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetProfileFieldResponse => SetProfileFieldResponse.decode(value),
+  },
 } as const;
 
 export interface ProfileServiceServer extends UntypedServiceImplementation {
@@ -241,6 +424,12 @@ export interface ProfileServiceServer extends UntypedServiceImplementation {
    * not query other servers).
    */
   getProfile: handleUnaryCall<GetProfileRequest, GetProfileResponse>;
+  /**
+   * Sets the display name or the avatar URL ("" clears it) of the caller, or of anyone for a
+   * server admin, and writes the new profile into every room the user is joined to, as a join
+   * event (`PUT …/profile/<user_id>/displayname|avatar_url`).
+   */
+  setProfileField: handleUnaryCall<SetProfileFieldRequest, SetProfileFieldResponse>;
 }
 
 export interface ProfileServiceClient extends Client {
@@ -263,6 +452,26 @@ export interface ProfileServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetProfileResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Sets the display name or the avatar URL ("" clears it) of the caller, or of anyone for a
+   * server admin, and writes the new profile into every room the user is joined to, as a join
+   * event (`PUT …/profile/<user_id>/displayname|avatar_url`).
+   */
+  setProfileField(
+    request: SetProfileFieldRequest,
+    callback: (error: ServiceError | null, response: SetProfileFieldResponse) => void,
+  ): ClientUnaryCall;
+  setProfileField(
+    request: SetProfileFieldRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetProfileFieldResponse) => void,
+  ): ClientUnaryCall;
+  setProfileField(
+    request: SetProfileFieldRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetProfileFieldResponse) => void,
   ): ClientUnaryCall;
 }
 
