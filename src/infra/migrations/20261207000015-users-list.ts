@@ -9,11 +9,8 @@ const FILTER_COLUMNS = 'is_guest, deactivated, admin, locked, suspended, user_ty
 /**
  * The admin users list (`GET /_synapse/admin/v2|v3/users`) at scale.
  *
- * - The account flags and profile fields Synapse lists (`avatar_url`, `locked`, `suspended`,
- *   `shadow_banned`, `last_seen_ts`) become columns of `users`, added only if missing: other
- *   changes (the admin user details) add some of them too. `last_seen_ts` is raised by a trigger on
- *   `devices` to the latest time any of the user's devices was seen (whatever else raises it too);
- *   it never goes back when a device is deleted, as Synapse's `user_ips` history does not.
+ * - The account flags Synapse lists and filters on (`locked`, `shadow_banned`, and `suspended`)
+ *   become columns of `users`, beside `avatar_url` and `last_seen_ts` (migration 12).
  * - Each sort key has two indexes: (key ASC, name) and (key DESC, name). Synapse breaks ties by
  *   name ascending in both directions, so a backward listing needs its own index to be read in
  *   order instead of sorted. The indexes carry the filter columns, so the entries a deep page
@@ -28,25 +25,11 @@ const FILTER_COLUMNS = 'is_guest, deactivated, admin, locked, suspended, user_ty
  */
 export class Migration20261207000015UsersList extends Migration {
   async up(): Promise<void> {
+    // IF NOT EXISTS: the locked and suspended semantics may add their columns in their own change.
     this.addSql(`ALTER TABLE users
-      ADD COLUMN IF NOT EXISTS avatar_url text,
       ADD COLUMN IF NOT EXISTS locked boolean NOT NULL DEFAULT false,
       ADD COLUMN IF NOT EXISTS suspended boolean NOT NULL DEFAULT false,
-      ADD COLUMN IF NOT EXISTS shadow_banned boolean NOT NULL DEFAULT false,
-      ADD COLUMN IF NOT EXISTS last_seen_ts bigint`);
-    this.addSql(`UPDATE users u SET last_seen_ts = d.ts
-      FROM (SELECT user_id, max(last_seen_ts) AS ts FROM devices GROUP BY user_id) d
-      WHERE d.user_id = u.name AND d.ts IS NOT NULL`);
-    this.addSql(`
-      CREATE FUNCTION users_last_seen_apply() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.last_seen_ts IS NOT NULL THEN
-          UPDATE users SET last_seen_ts = NEW.last_seen_ts
-           WHERE name = NEW.user_id AND (last_seen_ts IS NULL OR last_seen_ts < NEW.last_seen_ts);
-        END IF;
-        RETURN NULL;
-      END $$`);
-    this.addSql('CREATE TRIGGER devices_last_seen AFTER INSERT OR UPDATE OF last_seen_ts ON devices FOR EACH ROW EXECUTE FUNCTION users_last_seen_apply()');
+      ADD COLUMN IF NOT EXISTS shadow_banned boolean NOT NULL DEFAULT false`);
 
     this.addSql(`CREATE INDEX users_name_idx ON users (name) INCLUDE (${FILTER_COLUMNS})`);
     for (const col of USER_SORT_COLUMNS) {
@@ -110,8 +93,6 @@ export class Migration20261207000015UsersList extends Migration {
     this.addSql('DROP INDEX users_name_trgm_idx, users_displayname_lower_trgm_idx, users_name_lower_idx, room_memberships_invite_sender_idx');
     for (const col of USER_SORT_COLUMNS) this.addSql(`DROP INDEX users_${col}_idx, users_${col}_desc_idx`);
     this.addSql('DROP INDEX users_name_idx');
-    this.addSql('DROP TRIGGER devices_last_seen ON devices');
-    this.addSql('DROP FUNCTION users_last_seen_apply()');
-    this.addSql('ALTER TABLE users DROP COLUMN last_seen_ts');
+    this.addSql('ALTER TABLE users DROP COLUMN locked, DROP COLUMN suspended, DROP COLUMN shadow_banned');
   }
 }
