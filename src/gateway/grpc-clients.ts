@@ -19,6 +19,7 @@ import { AccountDataServiceClient } from '../../gen/synapse/admin/v1/account_dat
 import { AuthServiceClient } from '../../gen/synapse/admin/v1/auth';
 import { ServerServiceClient } from '../../gen/synapse/admin/v1/server';
 import { UserAdminServiceClient } from '../../gen/synapse/admin/v1/user_admin';
+import { ProfileServiceClient } from '../../gen/synapse/admin/v1/profile';
 import { RoomServiceClient } from '../../gen/synapse/admin/v1/rooms';
 import { RoomAdminServiceClient } from '../../gen/synapse/admin/v1/room_admin';
 import { PaginationServiceClient } from '../../gen/synapse/admin/v1/pagination';
@@ -63,6 +64,7 @@ export function createClients(address: string, ownConnection = false, tuning: Ch
     auth: new AuthServiceClient(address, creds, opts),
     accountData: new AccountDataServiceClient(address, creds, opts),
     userAdmin: new UserAdminServiceClient(address, creds, opts),
+    profile: new ProfileServiceClient(address, creds, opts),
     rooms: new RoomServiceClient(address, creds, opts),
     roomAdmin: new RoomAdminServiceClient(address, creds, opts),
     pagination: new PaginationServiceClient(address, creds, opts),

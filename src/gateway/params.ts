@@ -22,6 +22,24 @@ export class Query {
     return this.params.getAll(name);
   }
 
+  /** A string Synapse decodes as ASCII: 400 M_UNKNOWN "Query parameter '<name>' must be ascii" otherwise. */
+  ascii(name: string, opts: { required?: boolean } = {}): string | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) {
+      if (opts.required) throw new MatrixError(400, `Missing string query parameter '${name}'`, Codes.MISSING_PARAM);
+      return undefined;
+    }
+    if (!isAscii(raw)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
+    return raw;
+  }
+
+  /** Every occurrence of a repeated parameter, each decoded as ASCII (as `ascii`). */
+  asciiStrings(name: string): string[] {
+    const values = this.params.getAll(name);
+    if (!values.every(isAscii)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
+    return values;
+  }
+
   int(name: string, opts: { required?: boolean } = {}): number | undefined {
     const raw = this.params.get(name);
     if (raw === null) {
@@ -71,6 +89,8 @@ export class Query {
     return value as Json;
   }
 }
+
+const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
 
 function safeDecode(s: string): string {
   try {

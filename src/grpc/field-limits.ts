@@ -38,7 +38,7 @@ const eventKeyTooLarge = (field: string) => new MatrixError(413, `'${field}' too
 const aliasTooLong = () => invalidParam(`Can't create aliases longer than ${MAX_ID_BYTES} characters`);
 
 const ID_NAMES = /(^|_)ids?$|^(state_key|type|sender|redacts|origin|invite|aliases|auth_events|prev_events|server_names|room_alias|room_alias_name|room_id_or_alias|user)$/;
-const TEXT_NAMES = /^(name|topic|reason|message|room_name|displayname|avatar_url|initial_device_display_name|search_term|password)$/;
+const TEXT_NAMES = /^(name|topic|reason|message|room_name|displayname|avatar_url|initial_device_display_name|display_name|search_term|password|new_password)$/;
 const JSON_NAMES = /_json$/;
 
 /** Fields Synapse bounds itself, with its own answer. Keys are `Message.field` or `field`. */
@@ -52,6 +52,8 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   // Creating a user (PUT /_synapse/admin/v2/users/<user_id>): Synapse's check_username.
   'UpsertUserRequest.user_id': { max: MAX_ID_BYTES, unit: 'bytes', error: () => badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME) },
   room_alias_name: { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
+  // The new value of a profile field (display name or avatar URL): the service answers Synapse's per-field errors.
+  'SetProfileFieldRequest.value': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
   'SetRoomAliasRequest.room_alias': { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
 };
 

@@ -11,8 +11,16 @@ import { serverRoutes } from '../gateway/routes/server.routes';
 import { userRoutes } from '../gateway/routes/users.routes';
 import type { AppModule, ModuleDeps } from '../module';
 import type { RoomService } from '../rooms/room.service';
+import { profileRoutes } from '../gateway/routes/profile.routes';
+import { userAdminRoutes } from '../gateway/routes/user-admin.routes';
+import { ProfileServiceService } from '../../gen/synapse/admin/v1/profile';
+import { profileHandler } from '../grpc/handlers/profile.handler';
+import { ProfileApiService } from './profile-api.service';
 import { AccountDataService } from './account-data.service';
 import { ProfileService } from './profile.service';
+import { DeviceAdminService } from './device-admin.service';
+import { UserListService } from './user-list.service';
+import { UserReadsService } from './user-reads.service';
 
 export function createUsersModule(d: ModuleDeps): AppModule {
   // The rooms module is built after this one: resolve it when a profile change needs it.
@@ -21,6 +29,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
     return (em, userId) => rooms.propagateProfile(em, userId);
   });
   d.registry.set('profiles', profiles);
+  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName), devices: new DeviceAdminService(d.config.serverName, d.users.tokens) };
   return {
     name: 'users',
     bindings: [
@@ -30,8 +39,9 @@ export function createUsersModule(d: ModuleDeps): AppModule {
       { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users, profiles, () => {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
-      }) },
+      }, reads) },
+      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles)) },
     ],
-    routes: [...serverRoutes, ...authRoutes, ...userRoutes],
+    routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes, ...profileRoutes],
   };
 }

@@ -56,7 +56,7 @@ describe('auth table: every authenticated route', () => {
 
   it('only lets the documented public routes through without a token', () => {
     const open = s.app.routes.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`).sort();
-    const allowed = [/\/_matrix\/client\/versions$/, /\/_synapse\/admin\/v1\/server_version$/, /\/_synapse\/admin\/v1\/register$/, /\/_matrix\/client\/(r0|v3)\/login$/, /\/directory\/room\/\{roomAlias\}$/, /\/directory\/list\/room\/\{roomId\}$/];
+    const allowed = [/\/_matrix\/client\/versions$/, /\/_synapse\/admin\/v1\/server_version$/, /\/_synapse\/admin\/v1\/register$/, /\/_matrix\/client\/(r0|v3)\/login$/, /\/directory\/room\/\{roomAlias\}$/, /\/directory\/list\/room\/\{roomId\}$/, /\/_matrix\/client\/(r0|v3)\/profile\/\{userId\}(\/displayname|\/avatar_url)?$/];
     for (const r of open) assert.ok(allowed.some((re) => re.test(r)), `unexpected public route ${r}`);
   });
 });

@@ -81,6 +81,21 @@ describe('access token cache with cross-instance revocation', function () {
     await waitFor(() => status(a, other.token), (s) => s === 401);
   });
 
+  it('an admin deleting a device or resetting a password on another instance is honoured', async () => {
+    const admin = await registerUser(a, uniq('devadmin'), { admin: true });
+    const u = await registerUser(a, uniq('devtarget'));
+    assert.equal(await status(a, u.token), 200);
+    const del = await http(b, 'DELETE', `/_synapse/admin/v2/users/${encodeURIComponent(u.userId)}/devices/${encodeURIComponent(u.deviceId)}`, { token: admin.token });
+    assert.equal(del.status, 200);
+    await waitFor(() => status(a, u.token), (s) => s === 401);
+
+    const v = await registerUser(a, uniq('pwtarget'));
+    assert.equal(await status(a, v.token), 200);
+    const reset = await http(b, 'POST', `/_synapse/admin/v1/reset_password/${encodeURIComponent(v.userId)}`, { token: admin.token, body: { new_password: 'changed' } });
+    assert.equal(reset.status, 200);
+    await waitFor(() => status(a, v.token), (s) => s === 401);
+  });
+
   it('asks the database on every call while its announcement channel is down', async () => {
     const u = await registerUser(a, uniq('down'));
     assert.equal(await status(a, u.token), 200);

@@ -3,6 +3,7 @@ import { requesterOf, type Ctx } from '../../context';
 import type { UserService, UserView } from '../../users/user.service';
 import type { ProfileService } from '../../users/profile.service';
 import type { CallAdapter } from '../adapter';
+import { userAdminReadsHandler, type UserAdminReadsDeps } from './user-admin-reads.handler';
 
 const toUser = (u: UserView): User => ({
   name: u.name,
@@ -20,8 +21,9 @@ const toUser = (u: UserView): User => ({
 /** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
 export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
 
-export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: () => PartUser): UserAdminServiceServer {
+export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: () => PartUser, reads: UserAdminReadsDeps): UserAdminServiceServer {
   return {
+    ...userAdminReadsHandler(a, reads),
     upsertUser: a.unary('admin', async (req, ctx) => {
       const { user, created, deactivated } = await users.upsertUser(ctx.em, req, async (change) => {
         // Synapse's order: the display name, then the avatar, each written into the rooms.

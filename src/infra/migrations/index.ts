@@ -14,6 +14,7 @@ import { Migration20261203000011RoomSearchColumns } from './20261203000011-room-
 import { Migration20261207000012UserProfileLastSeen } from './20261207000012-user-profile-last-seen';
 import { Migration20261207000013ServerLeftRoom } from './20261207000013-server-left-room';
 import { Migration20261207000014RoomAccountData } from './20261207000014-room-account-data';
+import { Migration20261207000015UsersList } from './20261207000015-users-list';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000012UserProfileLastSeen', class: Migration20261207000012UserProfileLastSeen },
   { name: 'Migration20261207000013ServerLeftRoom', class: Migration20261207000013ServerLeftRoom },
   { name: 'Migration20261207000014RoomAccountData', class: Migration20261207000014RoomAccountData },
+  { name: 'Migration20261207000015UsersList', class: Migration20261207000015UsersList },
 ];

@@ -18,6 +18,32 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import {
+  CheckUsernameAvailableRequest,
+  CheckUsernameAvailableResponse,
+  CountJoinedRoomsRequest,
+  CountJoinedRoomsResponse,
+  CountSentInvitesRequest,
+  CountSentInvitesResponse,
+  DeleteDevicesRequest,
+  DeleteDevicesResponse,
+  GetDeviceRequest,
+  GetDeviceResponse,
+  ListDevicesRequest,
+  ListDevicesResponse,
+  ListJoinedRoomsRequest,
+  ListJoinedRoomsResponse,
+  ListMembershipsRequest,
+  ListMembershipsResponse,
+  ListUsersRequest,
+  ListUsersResponse,
+  ResetPasswordRequest,
+  ResetPasswordResponse,
+  UpdateDeviceRequest,
+  UpdateDeviceResponse,
+  WhoisRequest,
+  WhoisResponse,
+} from "./user_admin_reads";
 
 export const protobufPackage = "synapse.admin.v1";
 
@@ -1188,6 +1214,146 @@ export const UserAdminServiceService = {
       Buffer.from(DeactivateUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeactivateUserResponse => DeactivateUserResponse.decode(value),
   },
+  /** Lists and searches local accounts (`GET /_synapse/admin/v2/users`, `/v3/users`). */
+  listUsers: {
+    path: "/synapse.admin.v1.UserAdminService/ListUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListUsersRequest): Buffer => Buffer.from(ListUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListUsersRequest => ListUsersRequest.decode(value),
+    responseSerialize: (value: ListUsersResponse): Buffer => Buffer.from(ListUsersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListUsersResponse => ListUsersResponse.decode(value),
+  },
+  /** Rooms the user is joined to (`GET /_synapse/admin/v1/users/<user_id>/joined_rooms`). */
+  listJoinedRooms: {
+    path: "/synapse.admin.v1.UserAdminService/ListJoinedRooms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListJoinedRoomsRequest): Buffer =>
+      Buffer.from(ListJoinedRoomsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListJoinedRoomsRequest => ListJoinedRoomsRequest.decode(value),
+    responseSerialize: (value: ListJoinedRoomsResponse): Buffer =>
+      Buffer.from(ListJoinedRoomsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListJoinedRoomsResponse => ListJoinedRoomsResponse.decode(value),
+  },
+  /** The user's current membership in every room (`GET …/users/<user_id>/memberships`). */
+  listMemberships: {
+    path: "/synapse.admin.v1.UserAdminService/ListMemberships" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListMembershipsRequest): Buffer =>
+      Buffer.from(ListMembershipsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListMembershipsRequest => ListMembershipsRequest.decode(value),
+    responseSerialize: (value: ListMembershipsResponse): Buffer =>
+      Buffer.from(ListMembershipsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListMembershipsResponse => ListMembershipsResponse.decode(value),
+  },
+  /** Invites sent by the user since a time (`GET …/users/<user_id>/sent_invite_count`). */
+  countSentInvites: {
+    path: "/synapse.admin.v1.UserAdminService/CountSentInvites" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountSentInvitesRequest): Buffer =>
+      Buffer.from(CountSentInvitesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountSentInvitesRequest => CountSentInvitesRequest.decode(value),
+    responseSerialize: (value: CountSentInvitesResponse): Buffer =>
+      Buffer.from(CountSentInvitesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountSentInvitesResponse => CountSentInvitesResponse.decode(value),
+  },
+  /** Distinct rooms joined since a time (`GET …/users/<user_id>/cumulative_joined_room_count`). */
+  countJoinedRooms: {
+    path: "/synapse.admin.v1.UserAdminService/CountJoinedRooms" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CountJoinedRoomsRequest): Buffer =>
+      Buffer.from(CountJoinedRoomsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CountJoinedRoomsRequest => CountJoinedRoomsRequest.decode(value),
+    responseSerialize: (value: CountJoinedRoomsResponse): Buffer =>
+      Buffer.from(CountJoinedRoomsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CountJoinedRoomsResponse => CountJoinedRoomsResponse.decode(value),
+  },
+  /**
+   * Connections of a user (`GET /_synapse/admin/v1/whois/<user_id>`). A user may ask about
+   * themselves without being an admin.
+   */
+  whois: {
+    path: "/synapse.admin.v1.UserAdminService/Whois" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: WhoisRequest): Buffer => Buffer.from(WhoisRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WhoisRequest => WhoisRequest.decode(value),
+    responseSerialize: (value: WhoisResponse): Buffer => Buffer.from(WhoisResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WhoisResponse => WhoisResponse.decode(value),
+  },
+  /** Whether a localpart could be registered (`GET /_synapse/admin/v1/username_available`). */
+  checkUsernameAvailable: {
+    path: "/synapse.admin.v1.UserAdminService/CheckUsernameAvailable" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckUsernameAvailableRequest): Buffer =>
+      Buffer.from(CheckUsernameAvailableRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckUsernameAvailableRequest => CheckUsernameAvailableRequest.decode(value),
+    responseSerialize: (value: CheckUsernameAvailableResponse): Buffer =>
+      Buffer.from(CheckUsernameAvailableResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckUsernameAvailableResponse =>
+      CheckUsernameAvailableResponse.decode(value),
+  },
+  /** A local user's devices (`GET /_synapse/admin/v2/users/<user_id>/devices`). */
+  listDevices: {
+    path: "/synapse.admin.v1.UserAdminService/ListDevices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListDevicesRequest): Buffer => Buffer.from(ListDevicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListDevicesRequest => ListDevicesRequest.decode(value),
+    responseSerialize: (value: ListDevicesResponse): Buffer => Buffer.from(ListDevicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListDevicesResponse => ListDevicesResponse.decode(value),
+  },
+  /** One device (`GET …/devices/<device_id>`). */
+  getDevice: {
+    path: "/synapse.admin.v1.UserAdminService/GetDevice" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetDeviceRequest): Buffer => Buffer.from(GetDeviceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetDeviceRequest => GetDeviceRequest.decode(value),
+    responseSerialize: (value: GetDeviceResponse): Buffer => Buffer.from(GetDeviceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetDeviceResponse => GetDeviceResponse.decode(value),
+  },
+  /** Renames a device (`PUT …/devices/<device_id>`). */
+  updateDevice: {
+    path: "/synapse.admin.v1.UserAdminService/UpdateDevice" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateDeviceRequest): Buffer => Buffer.from(UpdateDeviceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateDeviceRequest => UpdateDeviceRequest.decode(value),
+    responseSerialize: (value: UpdateDeviceResponse): Buffer =>
+      Buffer.from(UpdateDeviceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateDeviceResponse => UpdateDeviceResponse.decode(value),
+  },
+  /**
+   * Deletes devices and every access token bound to them (`DELETE …/devices/<device_id>`,
+   * `POST …/delete_devices`). Unknown devices are ignored.
+   */
+  deleteDevices: {
+    path: "/synapse.admin.v1.UserAdminService/DeleteDevices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteDevicesRequest): Buffer => Buffer.from(DeleteDevicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteDevicesRequest => DeleteDevicesRequest.decode(value),
+    responseSerialize: (value: DeleteDevicesResponse): Buffer =>
+      Buffer.from(DeleteDevicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteDevicesResponse => DeleteDevicesResponse.decode(value),
+  },
+  /** Sets a local user's password (`POST /_synapse/admin/v1/reset_password/<user_id>`). */
+  resetPassword: {
+    path: "/synapse.admin.v1.UserAdminService/ResetPassword" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResetPasswordRequest): Buffer => Buffer.from(ResetPasswordRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResetPasswordRequest => ResetPasswordRequest.decode(value),
+    responseSerialize: (value: ResetPasswordResponse): Buffer =>
+      Buffer.from(ResetPasswordResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResetPasswordResponse => ResetPasswordResponse.decode(value),
+  },
 } as const;
 
 export interface UserAdminServiceServer extends UntypedServiceImplementation {
@@ -1205,6 +1371,36 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
    * when they were sent. Repeating the call finishes a deactivation that was interrupted.
    */
   deactivateUser: handleUnaryCall<DeactivateUserRequest, DeactivateUserResponse>;
+  /** Lists and searches local accounts (`GET /_synapse/admin/v2/users`, `/v3/users`). */
+  listUsers: handleUnaryCall<ListUsersRequest, ListUsersResponse>;
+  /** Rooms the user is joined to (`GET /_synapse/admin/v1/users/<user_id>/joined_rooms`). */
+  listJoinedRooms: handleUnaryCall<ListJoinedRoomsRequest, ListJoinedRoomsResponse>;
+  /** The user's current membership in every room (`GET …/users/<user_id>/memberships`). */
+  listMemberships: handleUnaryCall<ListMembershipsRequest, ListMembershipsResponse>;
+  /** Invites sent by the user since a time (`GET …/users/<user_id>/sent_invite_count`). */
+  countSentInvites: handleUnaryCall<CountSentInvitesRequest, CountSentInvitesResponse>;
+  /** Distinct rooms joined since a time (`GET …/users/<user_id>/cumulative_joined_room_count`). */
+  countJoinedRooms: handleUnaryCall<CountJoinedRoomsRequest, CountJoinedRoomsResponse>;
+  /**
+   * Connections of a user (`GET /_synapse/admin/v1/whois/<user_id>`). A user may ask about
+   * themselves without being an admin.
+   */
+  whois: handleUnaryCall<WhoisRequest, WhoisResponse>;
+  /** Whether a localpart could be registered (`GET /_synapse/admin/v1/username_available`). */
+  checkUsernameAvailable: handleUnaryCall<CheckUsernameAvailableRequest, CheckUsernameAvailableResponse>;
+  /** A local user's devices (`GET /_synapse/admin/v2/users/<user_id>/devices`). */
+  listDevices: handleUnaryCall<ListDevicesRequest, ListDevicesResponse>;
+  /** One device (`GET …/devices/<device_id>`). */
+  getDevice: handleUnaryCall<GetDeviceRequest, GetDeviceResponse>;
+  /** Renames a device (`PUT …/devices/<device_id>`). */
+  updateDevice: handleUnaryCall<UpdateDeviceRequest, UpdateDeviceResponse>;
+  /**
+   * Deletes devices and every access token bound to them (`DELETE …/devices/<device_id>`,
+   * `POST …/delete_devices`). Unknown devices are ignored.
+   */
+  deleteDevices: handleUnaryCall<DeleteDevicesRequest, DeleteDevicesResponse>;
+  /** Sets a local user's password (`POST /_synapse/admin/v1/reset_password/<user_id>`). */
+  resetPassword: handleUnaryCall<ResetPasswordRequest, ResetPasswordResponse>;
 }
 
 export interface UserAdminServiceClient extends Client {
@@ -1277,6 +1473,204 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeactivateUserResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists and searches local accounts (`GET /_synapse/admin/v2/users`, `/v3/users`). */
+  listUsers(
+    request: ListUsersRequest,
+    callback: (error: ServiceError | null, response: ListUsersResponse) => void,
+  ): ClientUnaryCall;
+  listUsers(
+    request: ListUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListUsersResponse) => void,
+  ): ClientUnaryCall;
+  listUsers(
+    request: ListUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListUsersResponse) => void,
+  ): ClientUnaryCall;
+  /** Rooms the user is joined to (`GET /_synapse/admin/v1/users/<user_id>/joined_rooms`). */
+  listJoinedRooms(
+    request: ListJoinedRoomsRequest,
+    callback: (error: ServiceError | null, response: ListJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  listJoinedRooms(
+    request: ListJoinedRoomsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  listJoinedRooms(
+    request: ListJoinedRoomsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  /** The user's current membership in every room (`GET …/users/<user_id>/memberships`). */
+  listMemberships(
+    request: ListMembershipsRequest,
+    callback: (error: ServiceError | null, response: ListMembershipsResponse) => void,
+  ): ClientUnaryCall;
+  listMemberships(
+    request: ListMembershipsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListMembershipsResponse) => void,
+  ): ClientUnaryCall;
+  listMemberships(
+    request: ListMembershipsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListMembershipsResponse) => void,
+  ): ClientUnaryCall;
+  /** Invites sent by the user since a time (`GET …/users/<user_id>/sent_invite_count`). */
+  countSentInvites(
+    request: CountSentInvitesRequest,
+    callback: (error: ServiceError | null, response: CountSentInvitesResponse) => void,
+  ): ClientUnaryCall;
+  countSentInvites(
+    request: CountSentInvitesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountSentInvitesResponse) => void,
+  ): ClientUnaryCall;
+  countSentInvites(
+    request: CountSentInvitesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountSentInvitesResponse) => void,
+  ): ClientUnaryCall;
+  /** Distinct rooms joined since a time (`GET …/users/<user_id>/cumulative_joined_room_count`). */
+  countJoinedRooms(
+    request: CountJoinedRoomsRequest,
+    callback: (error: ServiceError | null, response: CountJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  countJoinedRooms(
+    request: CountJoinedRoomsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CountJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  countJoinedRooms(
+    request: CountJoinedRoomsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CountJoinedRoomsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Connections of a user (`GET /_synapse/admin/v1/whois/<user_id>`). A user may ask about
+   * themselves without being an admin.
+   */
+  whois(
+    request: WhoisRequest,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  whois(
+    request: WhoisRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: WhoisResponse) => void,
+  ): ClientUnaryCall;
+  /** Whether a localpart could be registered (`GET /_synapse/admin/v1/username_available`). */
+  checkUsernameAvailable(
+    request: CheckUsernameAvailableRequest,
+    callback: (error: ServiceError | null, response: CheckUsernameAvailableResponse) => void,
+  ): ClientUnaryCall;
+  checkUsernameAvailable(
+    request: CheckUsernameAvailableRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckUsernameAvailableResponse) => void,
+  ): ClientUnaryCall;
+  checkUsernameAvailable(
+    request: CheckUsernameAvailableRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckUsernameAvailableResponse) => void,
+  ): ClientUnaryCall;
+  /** A local user's devices (`GET /_synapse/admin/v2/users/<user_id>/devices`). */
+  listDevices(
+    request: ListDevicesRequest,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  listDevices(
+    request: ListDevicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  listDevices(
+    request: ListDevicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListDevicesResponse) => void,
+  ): ClientUnaryCall;
+  /** One device (`GET …/devices/<device_id>`). */
+  getDevice(
+    request: GetDeviceRequest,
+    callback: (error: ServiceError | null, response: GetDeviceResponse) => void,
+  ): ClientUnaryCall;
+  getDevice(
+    request: GetDeviceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetDeviceResponse) => void,
+  ): ClientUnaryCall;
+  getDevice(
+    request: GetDeviceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetDeviceResponse) => void,
+  ): ClientUnaryCall;
+  /** Renames a device (`PUT …/devices/<device_id>`). */
+  updateDevice(
+    request: UpdateDeviceRequest,
+    callback: (error: ServiceError | null, response: UpdateDeviceResponse) => void,
+  ): ClientUnaryCall;
+  updateDevice(
+    request: UpdateDeviceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateDeviceResponse) => void,
+  ): ClientUnaryCall;
+  updateDevice(
+    request: UpdateDeviceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateDeviceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes devices and every access token bound to them (`DELETE …/devices/<device_id>`,
+   * `POST …/delete_devices`). Unknown devices are ignored.
+   */
+  deleteDevices(
+    request: DeleteDevicesRequest,
+    callback: (error: ServiceError | null, response: DeleteDevicesResponse) => void,
+  ): ClientUnaryCall;
+  deleteDevices(
+    request: DeleteDevicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteDevicesResponse) => void,
+  ): ClientUnaryCall;
+  deleteDevices(
+    request: DeleteDevicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteDevicesResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets a local user's password (`POST /_synapse/admin/v1/reset_password/<user_id>`). */
+  resetPassword(
+    request: ResetPasswordRequest,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  resetPassword(
+    request: ResetPasswordRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  resetPassword(
+    request: ResetPasswordRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
   ): ClientUnaryCall;
 }
 

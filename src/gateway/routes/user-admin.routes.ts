@@ -1,0 +1,228 @@
+/**
+ * Synapse's user admin reads, devices and password reset (spec §1, §3, §8): query and body parsing
+ * with Synapse's errors, one UserAdminService call each.
+ */
+import { Direction } from '../../../gen/synapse/admin/v1/common';
+import { UserOrderBy, type Device } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import { invalidParam } from '../../errors';
+import { RawJson, type GatewayRequest, type Route } from '../router';
+import { clientPaths } from './auth.routes';
+
+/** Synapse's `order_by` values, in its error message order. */
+export const USER_ORDER_BY = ['name', 'displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked'] as const;
+const DIRS = ['b', 'f'] as const;
+
+const toOrderBy = (o: (typeof USER_ORDER_BY)[number]) => UserOrderBy[`USER_ORDER_BY_${o.toUpperCase()}` as keyof typeof UserOrderBy];
+
+/**
+ * The users list, v2 or v3. The versions differ only in `deactivated`: v2 leaves deactivated
+ * users out unless `deactivated=true` (which then applies no filter); v3 applies no filter unless
+ * given, `true` meaning only deactivated users.
+ */
+function listUsers(version: 'v2' | 'v3'): Route {
+  return {
+    method: 'GET',
+    path: `/_synapse/admin/${version}/users`,
+    auth: 'admin',
+    handler: async (r) => {
+      const q = r.query;
+      const from = q.int('from');
+      const limit = q.int('limit');
+      const userId = q.ascii('user_id');
+      const name = q.string('name');
+      const guests = q.bool('guests');
+      const deactivatedParam = q.bool('deactivated');
+      const locked = q.bool('locked');
+      const admins = q.bool('admins');
+      const orderBy = q.choice('order_by', USER_ORDER_BY) ?? 'name';
+      const dir = q.choice('dir', DIRS);
+      const notUserTypes = q.asciiStrings('not_user_type');
+      // Filters Synapse does not have: only suspended (or not suspended) users, only some types.
+      const suspended = q.bool('suspended');
+      const userTypes = q.asciiStrings('user_type');
+      const deactivated = version === 'v3' ? deactivatedParam : deactivatedParam === true ? undefined : false;
+      const res = await r.rpc(r.clients.userAdmin, 'listUsers', {
+        from,
+        limit,
+        userId,
+        name,
+        guests,
+        deactivated,
+        admins,
+        locked,
+        suspended,
+        userTypes,
+        notUserTypes,
+        orderBy: toOrderBy(orderBy),
+        dir: dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS,
+        asJsonBody: true,
+      });
+      return { body: new RawJson(res.jsonBody) };
+    },
+  };
+}
+
+const userPath = (suffix: string) => `/_synapse/admin/v1/users/{userId}/${suffix}`;
+
+const fromTs = (r: GatewayRequest) => r.query.int('from_ts', { required: true }) as number;
+
+const perUserReads: Route[] = [
+  {
+    method: 'GET',
+    path: userPath('joined_rooms'),
+    auth: 'admin',
+    handler: async (r) => {
+      const rooms = (await r.rpc(r.clients.userAdmin, 'listJoinedRooms', { userId: r.params.userId })).joinedRooms;
+      return { body: { joined_rooms: rooms, total: rooms.length } };
+    },
+  },
+  {
+    method: 'GET',
+    path: userPath('memberships'),
+    auth: 'admin',
+    handler: async (r) => ({ body: { memberships: (await r.rpc(r.clients.userAdmin, 'listMemberships', { userId: r.params.userId })).memberships } }),
+  },
+  {
+    method: 'GET',
+    path: userPath('sent_invite_count'),
+    auth: 'admin',
+    handler: async (r) => ({ body: { invite_count: (await r.rpc(r.clients.userAdmin, 'countSentInvites', { userId: r.params.userId, fromTs: fromTs(r) })).inviteCount } }),
+  },
+  {
+    method: 'GET',
+    path: userPath('cumulative_joined_room_count'),
+    auth: 'admin',
+    handler: async (r) => ({
+      body: { cumulative_joined_room_count: (await r.rpc(r.clients.userAdmin, 'countJoinedRooms', { userId: r.params.userId, fromTs: fromTs(r) })).cumulativeJoinedRoomCount },
+    }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/username_available',
+    auth: 'admin',
+    handler: async (r) => {
+      const username = r.query.ascii('username', { required: true }) as string;
+      return { body: { available: (await r.rpc(r.clients.userAdmin, 'checkUsernameAvailable', { username })).available } };
+    },
+  },
+];
+
+/** Whois, on the admin path and the client paths; a user may ask about themselves. */
+const whois: Omit<Route, 'path'> = {
+  method: 'GET',
+  auth: 'user',
+  handler: async (r) => {
+    const res = await r.rpc(r.clients.userAdmin, 'whois', { userId: r.params.userId });
+    const connections = res.connections.map((c) => ({ ip: c.ip, last_seen: c.lastSeen, user_agent: c.userAgent }));
+    return { body: { user_id: res.userId, devices: { '': { sessions: [{ connections }] } } } };
+  },
+};
+
+/** Synapse's device JSON: every field present, null when unknown. */
+export const deviceJson = (d: Device | undefined) => ({
+  device_id: d?.deviceId,
+  user_id: d?.userId,
+  display_name: d?.displayName ?? null,
+  last_seen_ip: d?.lastSeenIp ?? null,
+  last_seen_user_agent: d?.lastSeenUserAgent ?? null,
+  last_seen_ts: d?.lastSeenTs ?? null,
+});
+
+const devicePath = '/_synapse/admin/v2/users/{userId}/devices';
+
+const deviceRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: devicePath,
+    auth: 'admin',
+    handler: async (r) => {
+      const devices = (await r.rpc(r.clients.userAdmin, 'listDevices', { userId: r.params.userId })).devices.map(deviceJson);
+      return { body: { devices, total: devices.length } };
+    },
+  },
+  {
+    method: 'GET',
+    path: `${devicePath}/{deviceId}`,
+    auth: 'admin',
+    handler: async (r) => ({ body: deviceJson((await r.rpc(r.clients.userAdmin, 'getDevice', { userId: r.params.userId, deviceId: r.params.deviceId })).device) }),
+  },
+  {
+    method: 'PUT',
+    path: `${devicePath}/{deviceId}`,
+    auth: 'admin',
+    handler: async (r) => {
+      const target = { userId: r.params.userId, deviceId: r.params.deviceId };
+      let displayName: string | undefined;
+      try {
+        displayName = r.body(true).string('display_name');
+      } catch (err) {
+        // Synapse checks the user (valid, local, known) before it reads the body.
+        await r.rpc(r.clients.userAdmin, 'updateDevice', target);
+        throw err;
+      }
+      await r.rpc(r.clients.userAdmin, 'updateDevice', { ...target, displayName });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: `${devicePath}/{deviceId}`,
+    auth: 'admin',
+    handler: async (r) => {
+      await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds: [r.params.deviceId] });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v2/users/{userId}/delete_devices',
+    auth: 'admin',
+    handler: async (r) => {
+      let deviceIds: string[];
+      try {
+        const b = r.body();
+        b.require('devices');
+        deviceIds = b.stringList('devices') ?? [];
+      } catch (err) {
+        await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds: [] });
+        throw err;
+      }
+      await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds });
+      return { body: {} };
+    },
+  },
+];
+
+const resetPassword: Route = {
+  method: 'POST',
+  path: '/_synapse/admin/v1/reset_password/{userId}',
+  auth: 'admin',
+  handler: async (r) => {
+    let newPassword: string;
+    let logoutDevices: boolean | undefined;
+    try {
+      const b = r.body();
+      b.require('new_password');
+      // Synapse hashes whatever it is given (a non-string is a 500 there).
+      if (typeof b.json.new_password !== 'string') throw invalidParam('Invalid password');
+      newPassword = b.json.new_password;
+      logoutDevices = b.bool('logout_devices', "'logout_devices' parameter is not of type boolean");
+    } catch (err) {
+      // Synapse parses the user id before it reads the body.
+      await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword: '', validateOnly: true });
+      throw err;
+    }
+    await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword, logoutDevices });
+    return { body: {} };
+  },
+};
+
+export const userAdminRoutes: Route[] = [
+  listUsers('v2'),
+  listUsers('v3'),
+  ...perUserReads,
+  { ...whois, path: '/_synapse/admin/v1/whois/{userId}' },
+  ...clientPaths('/admin/whois/{userId}', whois),
+  ...deviceRoutes,
+  resetPassword,
+];

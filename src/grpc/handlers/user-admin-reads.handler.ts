@@ -1,0 +1,105 @@
+import { Direction } from '../../../gen/synapse/admin/v1/common';
+import type { UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
+import { UserOrderBy as UserOrderByMsg, type Device, type UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import { requesterOf } from '../../context';
+import type { DeviceAdminService } from '../../users/device-admin.service';
+import type { UserOrderBy } from '../../users/user-list.repository';
+import type { UserListService } from '../../users/user-list.service';
+import type { DeviceRow } from '../../users/user-reads.repository';
+import type { UserSummaryRow } from '../../users/user-list.repository';
+import { parseUserId, type UserReadsService } from '../../users/user-reads.service';
+import type { CallAdapter } from '../adapter';
+
+export interface UserAdminReadsDeps {
+  list: UserListService;
+  reads: UserReadsService;
+  devices: DeviceAdminService;
+}
+
+type ReadsServer = Pick<
+  UserAdminServiceServer,
+  'listUsers' | 'listJoinedRooms' | 'listMemberships' | 'countSentInvites' | 'countJoinedRooms' | 'whois' | 'checkUsernameAvailable' | 'listDevices' | 'getDevice' | 'updateDevice' | 'deleteDevices' | 'resetPassword'
+>;
+
+const orderByOf = (o: UserOrderByMsg): UserOrderBy | undefined =>
+  o === UserOrderByMsg.USER_ORDER_BY_UNSPECIFIED || UserOrderByMsg[o] === undefined ? undefined : (UserOrderByMsg[o].replace('USER_ORDER_BY_', '').toLowerCase() as UserOrderBy);
+
+const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+const toSummary = (u: UserSummaryRow): UserSummary => ({
+  name: u.name,
+  userType: opt(u.user_type),
+  isGuest: u.is_guest,
+  admin: u.admin,
+  deactivated: u.deactivated,
+  shadowBanned: u.shadow_banned,
+  displayname: opt(u.displayname),
+  avatarUrl: opt(u.avatar_url),
+  creationTs: u.creation_ts,
+  approved: u.approved,
+  erased: u.erased,
+  lastSeenTs: opt(u.last_seen_ts),
+  locked: u.locked,
+  suspended: u.suspended,
+});
+
+const toDevice = (d: DeviceRow): Device => ({ deviceId: d.device_id, userId: d.user_id, displayName: opt(d.display_name), lastSeenTs: opt(d.last_seen_ts) });
+
+/** The user admin RPCs that read users, their rooms and devices, and reset passwords. */
+export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): ReadsServer {
+  return {
+    listUsers: a.unary('admin', async (req, ctx) => {
+      const input = {
+        from: req.from,
+        limit: req.limit,
+        userId: req.userId,
+        name: req.name,
+        guests: req.guests,
+        deactivated: req.deactivated,
+        admins: req.admins,
+        locked: req.locked,
+        suspended: req.suspended,
+        userTypes: req.userTypes,
+        notUserTypes: req.notUserTypes,
+        orderBy: orderByOf(req.orderBy),
+        dir: req.dir === Direction.DIRECTION_BACKWARDS ? ('b' as const) : ('f' as const),
+      };
+      if (req.asJsonBody) {
+        const page = await d.list.listUsersJson(ctx.em, input);
+        return { users: [], total: page.total, nextToken: page.nextToken, jsonBody: Buffer.from(page.json) };
+      }
+      const page = await d.list.listUsers(ctx.em, input);
+      return { users: page.users.map(toSummary), total: page.total, nextToken: page.nextToken, jsonBody: Buffer.alloc(0) };
+    }),
+    listJoinedRooms: a.unary('admin', async (req, ctx) => ({ joinedRooms: await d.reads.joinedRooms(ctx.em, req.userId) })),
+    listMemberships: a.unary('admin', async (req, ctx) => ({ memberships: await d.reads.memberships(ctx.em, req.userId) })),
+    countSentInvites: a.unary('admin', async (req, ctx) => ({ inviteCount: await d.reads.sentInviteCount(ctx.em, req.userId, req.fromTs) })),
+    countJoinedRooms: a.unary('admin', async (req, ctx) => ({ cumulativeJoinedRoomCount: await d.reads.cumulativeJoinedRoomCount(ctx.em, req.userId, req.fromTs) })),
+    whois: a.unary('user', async (req, ctx) => {
+      const connections = await d.reads.whois(requesterOf(ctx), req.userId);
+      return { userId: req.userId, connections: connections.map((c) => ({ ip: c.ip, lastSeen: c.last_seen, userAgent: c.user_agent })) };
+    }),
+    checkUsernameAvailable: a.unary('admin', async (req, ctx) => {
+      await d.reads.checkUsername(ctx.em, req.username);
+      return { available: true };
+    }),
+    listDevices: a.unary('admin', async (req, ctx) => ({ devices: (await d.devices.listDevices(ctx.em, req.userId)).map(toDevice) })),
+    getDevice: a.unary('admin', async (req, ctx) => ({ device: toDevice(await d.devices.getDevice(ctx.em, req.userId, req.deviceId)) })),
+    updateDevice: a.unary('admin', async (req, ctx) => {
+      await d.devices.updateDevice(ctx.em, req.userId, req.deviceId, req.displayName);
+      return {};
+    }),
+    deleteDevices: a.unary('admin', async (req, ctx) => {
+      await d.devices.deleteDevices(ctx.em, req.userId, req.deviceIds);
+      return {};
+    }),
+    resetPassword: a.unary('admin', async (req, ctx) => {
+      if (req.validateOnly) {
+        parseUserId(req.userId);
+        return {};
+      }
+      await d.devices.resetPassword(ctx.em, requesterOf(ctx), req.userId, req.newPassword, req.logoutDevices ?? true);
+      return {};
+    }),
+  };
+}

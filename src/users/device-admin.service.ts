@@ -1,0 +1,82 @@
+/**
+ * Admin operations on a local user's devices and password (`/_synapse/admin/v2/users/<id>/devices…`,
+ * `POST /_synapse/admin/v1/reset_password/<id>`), with Synapse's errors (spec §8). Deleting a device
+ * deletes its access tokens; this instance's token cache forgets them at once and other instances
+ * when PostgreSQL announces the deletions (see auth-invalidation).
+ */
+import type { Requester } from '../context';
+import type { Em } from '../infra/orm';
+import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
+import { domainOf } from '../ids';
+import { hashPassword } from './credentials';
+import type { TokenCache } from './token-cache';
+import { UserReadsRepository, type DeviceRow } from './user-reads.repository';
+import { parseUserId } from './user-reads.service';
+
+/** Synapse's MAX_DEVICE_DISPLAY_NAME_LEN. */
+export const MAX_DEVICE_DISPLAY_NAME_LEN = 100;
+const MAX_PASSWORD_LENGTH = 512;
+
+export class DeviceAdminService {
+  constructor(
+    private readonly serverName: string,
+    private readonly tokens: TokenCache,
+    private readonly repo = new UserReadsRepository(),
+  ) {}
+
+  /** 400 for an invalid or remote id, 404 "Unknown user" for an unknown one (Synapse's device-route checks). */
+  async checkUser(em: Em, userId: string): Promise<void> {
+    parseUserId(userId);
+    if (domainOf(userId) !== this.serverName) throw badRequest('Can only lookup local users');
+    if (!(await this.repo.userExists(em, userId))) throw notFound('Unknown user');
+  }
+
+  async listDevices(em: Em, userId: string): Promise<DeviceRow[]> {
+    await this.checkUser(em, userId);
+    return this.repo.devices(em, userId);
+  }
+
+  /** One device; 404 "Not found" when it does not exist. */
+  async getDevice(em: Em, userId: string, deviceId: string): Promise<DeviceRow> {
+    await this.checkUser(em, userId);
+    const device = await this.repo.device(em, userId, deviceId);
+    if (!device) throw notFound('Not found');
+    return device;
+  }
+
+  /**
+   * Renames a device. Without a display name nothing happens, even for an unknown device; with one,
+   * 400 M_TOO_LARGE past 100 characters and 404 "Not found" for an unknown device.
+   */
+  async updateDevice(em: Em, userId: string, deviceId: string, displayName: string | undefined): Promise<void> {
+    await this.checkUser(em, userId);
+    if (displayName === undefined) return;
+    if ([...displayName].length > MAX_DEVICE_DISPLAY_NAME_LEN) {
+      throw new MatrixError(400, `Device display name is too long (max ${MAX_DEVICE_DISPLAY_NAME_LEN})`, Codes.TOO_LARGE);
+    }
+    if (!(await this.repo.renameDevice(em, userId, deviceId, displayName))) throw notFound('Not found');
+  }
+
+  /** Deletes devices and their access tokens; unknown devices are ignored. */
+  async deleteDevices(em: Em, userId: string, deviceIds: string[]): Promise<void> {
+    await this.checkUser(em, userId);
+    await this.repo.deleteDevices(em, userId, deviceIds);
+    this.tokens.evictUser(userId);
+  }
+
+  /**
+   * Replaces the password of a user (no password policy, as in Synapse). With `logoutDevices`
+   * (the default), every device and token of the user is deleted; an admin resetting their own
+   * password keeps the device and token of the call. 404 "Unknown user" for an unknown user.
+   */
+  async resetPassword(em: Em, requester: Requester, userId: string, newPassword: string, logoutDevices: boolean): Promise<void> {
+    parseUserId(userId);
+    if (newPassword.length > MAX_PASSWORD_LENGTH || newPassword.includes('\0')) throw invalidParam('Invalid password');
+    // Synapse spares the requester's device and token even when resetting someone else's password
+    // (a side effect of sharing the self-service code); here only one's own session is spared.
+    const self = requester.userId === userId;
+    const found = await this.repo.setPassword(em, userId, await hashPassword(newPassword), logoutDevices, self ? requester.deviceId : null, self ? requester.tokenId : null);
+    if (!found) throw notFound('Unknown user');
+    if (logoutDevices) this.tokens.evictUser(userId);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The client profile API (spec §9): reads of a local user's display name and avatar, and their
+ * changes, which go through ProfileService (stored, then written into the user's joined rooms).
+ * The profile lives on the user row; an erased user has none (Synapse deletes the profile on
+ * erasure).
+ */
+import type { Requester } from '../context';
+import type { Em } from '../infra/orm';
+import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
+import { domainOf, isValidUserId } from '../ids';
+import { sql } from '../rooms/sql';
+import type { ProfileService } from './profile.service';
+
+export type ProfileField = 'displayname' | 'avatar_url';
+export const PROFILE_FIELDS: readonly ProfileField[] = ['displayname', 'avatar_url'];
+
+export interface Profile {
+  displayname: string | null;
+  avatar_url: string | null;
+}
+
+const profileNotFound = () => notFound('Profile was not found');
+
+export class ProfileApiService {
+  constructor(
+    private readonly serverName: string,
+    private readonly profiles: ProfileService,
+  ) {}
+
+  /**
+   * The whole profile (404 when no field is set) or one field (null when unset). 400 M_INVALID_PARAM
+   * "Invalid user id"; 404 "Profile was not found" for an unknown or erased user; 502 for a remote
+   * user, whose server this one does not ask.
+   */
+  async getProfile(em: Em, userId: string, field: ProfileField | null): Promise<Partial<Profile>> {
+    if (!isValidUserId(userId)) throw invalidParam('Invalid user id');
+    if (field !== null && !PROFILE_FIELDS.includes(field)) throw invalidParam(`Unknown profile field: ${field}`);
+    if (domainOf(userId) !== this.serverName) throw new MatrixError(502, 'Failed to fetch profile', Codes.UNKNOWN);
+    const rows = await sql<Profile>(
+      em,
+      'SELECT displayname, avatar_url FROM users u WHERE name = ? AND NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = u.name)',
+      [userId],
+    );
+    const profile = rows[0];
+    if (!profile) throw profileNotFound();
+    if (field !== null) return { [field]: profile[field] };
+    if (profile.displayname === null && profile.avatar_url === null) throw profileNotFound();
+    return profile;
+  }
+
+  /**
+   * PUT …/profile/<user_id>/<field>: users change their own profile, server admins anyone's;
+   * guests may only change their display name. "" clears the field. Throws 400 M_INVALID_PARAM
+   * "Invalid user id", 400 "User is not hosted on this homeserver" for a remote user, 400
+   * M_FORBIDDEN "Cannot set another user's <field>" (Synapse's status, not the spec's 403), then
+   * ProfileService's length and 404 errors; a guest's avatar is 403 M_GUEST_ACCESS_FORBIDDEN first.
+   */
+  async setField(em: Em, requester: Requester, userId: string, field: ProfileField, value: string): Promise<void> {
+    // Synapse refuses guests the avatar route at authentication, before anything else.
+    if (field === 'avatar_url' && requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+    if (!isValidUserId(userId)) throw invalidParam('Invalid user id');
+    if (!PROFILE_FIELDS.includes(field)) throw invalidParam(`Unknown profile field: ${field}`);
+    if (domainOf(userId) !== this.serverName) throw badRequest('User is not hosted on this homeserver');
+    // Status 400 with M_FORBIDDEN, as Synapse answers (and its tests expect).
+    if (requester.userId !== userId && !requester.isAdmin) throw new MatrixError(400, `Cannot set another user's ${field}`, Codes.FORBIDDEN);
+    if (field === 'displayname') await this.profiles.setDisplayname(em, userId, value);
+    else await this.profiles.setAvatarUrl(em, userId, value);
+  }
+}

@@ -1,0 +1,103 @@
+/** Queries behind the per-user admin reads: rooms and memberships, counts, devices, name checks. */
+import type { Em } from '../infra/orm';
+import { sql, sqlPrepared } from '../rooms/sql';
+
+export interface DeviceRow {
+  device_id: string;
+  user_id: string;
+  display_name: string | null;
+  last_seen_ts: number | null;
+}
+
+const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts';
+const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts) });
+
+export class UserReadsRepository {
+  /** The user's current membership in each room, from current state (any server's user). */
+  async memberships(em: Em, userId: string, membership?: string): Promise<{ room_id: string; membership: string }[]> {
+    return sql(
+      em,
+      `SELECT room_id, membership FROM current_state_events
+        WHERE type = 'm.room.member' AND state_key = ? ${membership ? 'AND membership = ?' : ''} ORDER BY room_id`,
+      membership ? [userId, membership] : [userId],
+    );
+  }
+
+  /** Invite events sent by the user and received at or after `fromTs` (repeat invites all count). */
+  async sentInviteCount(em: Em, userId: string, fromTs: number): Promise<number> {
+    const rows = await sql<{ n: string }>(
+      em,
+      `SELECT count(*) AS n FROM room_memberships rm JOIN events e ON e.event_id = rm.event_id
+        WHERE rm.sender = ? AND rm.membership = 'invite' AND e.received_ts >= ?`,
+      [userId, fromTs],
+    );
+    return Number(rows[0].n);
+  }
+
+  /** Distinct rooms with a join event of the user received at or after `fromTs`. */
+  async cumulativeJoinedRoomCount(em: Em, userId: string, fromTs: number): Promise<number> {
+    const rows = await sql<{ n: string }>(
+      em,
+      `SELECT count(DISTINCT rm.room_id) AS n FROM room_memberships rm JOIN events e ON e.event_id = rm.event_id
+        WHERE rm.user_id = ? AND rm.membership = 'join' AND e.received_ts >= ?`,
+      [userId, fromTs],
+    );
+    return Number(rows[0].n);
+  }
+
+  /** Whether a user id is taken, whatever the case of its letters. */
+  async userIdTakenIgnoringCase(em: Em, userId: string): Promise<boolean> {
+    return (await sql(em, 'SELECT 1 FROM users WHERE lower(name) = lower(?) LIMIT 1', [userId])).length > 0;
+  }
+
+  async userExists(em: Em, userId: string): Promise<boolean> {
+    return (await sql(em, 'SELECT 1 FROM users WHERE name = ?', [userId])).length > 0;
+  }
+
+  /** The user's devices, hidden ones left out. */
+  async devices(em: Em, userId: string): Promise<DeviceRow[]> {
+    return (await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND NOT hidden ORDER BY device_id`, [userId])).map(toDevice);
+  }
+
+  async device(em: Em, userId: string, deviceId: string): Promise<DeviceRow | null> {
+    const rows = await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND device_id = ? AND NOT hidden`, [userId, deviceId]);
+    return rows[0] ? toDevice(rows[0]) : null;
+  }
+
+  /** Renames a device; false when it does not exist. */
+  async renameDevice(em: Em, userId: string, deviceId: string, displayName: string): Promise<boolean> {
+    const rows = await sql(em, 'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ? AND NOT hidden RETURNING 1', [displayName, userId, deviceId]);
+    return rows.length > 0;
+  }
+
+  /**
+   * Deletes devices and every access token bound to them, in one statement. The token deletions
+   * are announced on `sra_auth` (migration 7), so every instance stops accepting them at commit.
+   */
+  async deleteDevices(em: Em, userId: string, deviceIds: string[]): Promise<void> {
+    if (deviceIds.length === 0) return;
+    // Prepared: the id list binds as a PostgreSQL array (knex would splice it into the text).
+    await sqlPrepared(
+      em,
+      `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = $1 AND device_id = ANY($2::text[]))
+       DELETE FROM devices WHERE user_id = $1 AND device_id = ANY($2::text[])`,
+      [userId, deviceIds],
+    );
+  }
+
+  /**
+   * Sets the password hash and, with `logout`, deletes every device and token of the user except
+   * (when given) one device and one token, in one statement. False when the user does not exist.
+   */
+  async setPassword(em: Em, userId: string, hash: string, logout: boolean, keepDeviceId: string | null, keepTokenId: number | null): Promise<boolean> {
+    const rows = await sql<{ n: string }>(
+      em,
+      `WITH u AS (UPDATE users SET password_hash = ? WHERE name = ? RETURNING name),
+        d AS (DELETE FROM devices WHERE ?::boolean AND user_id IN (SELECT name FROM u) AND device_id IS DISTINCT FROM ?::text),
+        t AS (DELETE FROM access_tokens WHERE ?::boolean AND user_id IN (SELECT name FROM u) AND id IS DISTINCT FROM ?::bigint)
+      SELECT count(*) AS n FROM u`,
+      [hash, userId, logout, keepDeviceId, logout, keepTokenId],
+    );
+    return Number(rows[0].n) > 0;
+  }
+}
