@@ -170,6 +170,12 @@ async function putVisibility(r: GatewayRequest) {
   return { body: {} };
 }
 
+const aliasList: Omit<Route, 'path'> = {
+  method: 'GET',
+  auth: 'user',
+  handler: async (r) => ({ body: { aliases: (await r.rpc(r.clients.rooms, 'getRoomAliases', { roomId: r.params.roomId })).aliases } }),
+};
+
 /** POST `<path>` and PUT `<path>/{txnId}`, as Synapse's register_txn_path. */
 function txnPaths(suffix: string, handler: Route['handler']): Route[] {
   return [...clientPaths(suffix, { method: 'POST', auth: 'user', handler }), ...clientPaths(`${suffix}/{txnId}`, { method: 'PUT', auth: 'user', handler })];
@@ -204,7 +210,7 @@ export const roomRoutes: Route[] = [
   ...clientPaths('/joined_rooms', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { joined_rooms: (await r.rpc(r.clients.rooms, 'getJoinedRooms', {})).roomIds } }) }),
   ...clientPaths('/rooms/{roomId}/joined_members', { method: 'GET', auth: 'user', handler: joinedMembers }),
   ...clientPaths('/rooms/{roomId}/members', { method: 'GET', auth: 'user', handler: members }),
-  ...clientPaths('/rooms/{roomId}/aliases', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { aliases: (await r.rpc(r.clients.rooms, 'getRoomAliases', { roomId: r.params.roomId })).aliases } }) }),
+  ...[...clientPaths('/rooms/{roomId}/aliases', aliasList), { ...aliasList, path: '/_matrix/client/unstable/org.matrix.msc2432/rooms/{roomId}/aliases' }],
   ...clientPaths('/directory/room/{roomAlias}', {
     method: 'GET',
     auth: 'none',
