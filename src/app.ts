@@ -20,11 +20,12 @@ import { createTasksModule } from './tasks/tasks.module';
 import { createRoomsModule } from './rooms/rooms.module';
 import { createRoomAdminModule } from './admin/room-admin.module';
 import { createPaginationModule } from './pagination/pagination.module';
+import { createModerationModule } from './moderation/moderation.module';
 import type { AppModule, ModuleDeps } from './module';
 import type { Route } from './gateway/router';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
-const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule];
+const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule, createModerationModule];
 
 const HEALTH_INTERVAL_MS = 5_000;
 const REDIS_READY_TIMEOUT_MS = 5_000;

@@ -3,6 +3,7 @@
  * with a message naming the variable.
  */
 import { randomBytes } from 'node:crypto';
+import { isValidServerName } from './ids';
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -121,7 +122,6 @@ function optionalDuration(env: Env, name: string): number | null {
   return raw === undefined || raw === '' ? null : parseDuration(raw, name);
 }
 
-const SERVER_NAME_RE = /^(?:[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 
 function url(env: Env, name: string, protocols: string[]): string | null {
   const raw = env[name];
@@ -184,7 +184,7 @@ export function parsePurgeJobs(raw: string | undefined): RetentionPurgeJob[] {
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const serverName = env.SERVER_NAME?.trim() || 'localhost';
-  if (!SERVER_NAME_RE.test(serverName)) throw new ConfigError('SERVER_NAME', `must be a valid server name such as example.org (got ${JSON.stringify(serverName)})`);
+  if (!isValidServerName(serverName)) throw new ConfigError('SERVER_NAME', `must be a valid server name such as example.org (got ${JSON.stringify(serverName)})`);
   const redisRaw = env.REDIS_URL?.trim() ?? '';
   const redisUrls = redisRaw === '' ? [] : redisRaw.split(',').map((u) => u.trim());
   redisUrls.forEach((u) => url({ REDIS_URL: u }, 'REDIS_URL', ['redis:', 'rediss:']));

@@ -11,6 +11,9 @@ export function isValidId(id: string, sigil: '!' | '#' | '@' | '$'): boolean {
   return colon > 0 && SERVER_NAME.test(id.slice(colon + 1));
 }
 
+/** Synapse's parse_and_validate_server_name: a host name or bracketed IP literal, then an optional port. */
+export const isValidServerName = (name: string) => SERVER_NAME.test(name);
+
 export const isValidRoomId = (id: string) => isValidId(id, '!');
 export const isValidAlias = (id: string) => isValidId(id, '#');
 export const isValidUserId = (id: string) => isValidId(id, '@');

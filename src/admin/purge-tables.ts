@@ -28,6 +28,7 @@ export const PURGE_TABLES: readonly PurgeTable[] = [
   { table: 'event_backward_extremities' },
   { table: 'room_memberships' },
   { table: 'event_relations' },
+  { table: 'event_reports' },
   { table: 'events', walkKey: 'stream_ordering' },
   { table: 'rooms' },
 ];

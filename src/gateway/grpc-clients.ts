@@ -24,6 +24,7 @@ import { RoomServiceClient } from '../../gen/synapse/admin/v1/rooms';
 import { RoomAdminServiceClient } from '../../gen/synapse/admin/v1/room_admin';
 import { PaginationServiceClient } from '../../gen/synapse/admin/v1/pagination';
 import { TaskSchedulerServiceClient } from '../../gen/synapse/admin/v1/task_scheduler';
+import { ModerationServiceClient, RoomDirectoryServiceClient } from '../../gen/synapse/admin/v1/moderation';
 import { HealthClient } from '../../gen/grpc/health/v1/health';
 
 export const KEEPALIVE_TIME_MS = 5_000;
@@ -69,6 +70,8 @@ export function createClients(address: string, ownConnection = false, tuning: Ch
     roomAdmin: new RoomAdminServiceClient(address, creds, opts),
     pagination: new PaginationServiceClient(address, creds, opts),
     tasks: new TaskSchedulerServiceClient(address, creds, opts),
+    moderation: new ModerationServiceClient(address, creds, opts),
+    directory: new RoomDirectoryServiceClient(address, creds, opts),
     health: new HealthClient(address, creds, opts),
     close: () => channel.close(),
   };

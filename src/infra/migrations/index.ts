@@ -15,6 +15,7 @@ import { Migration20261207000012UserProfileLastSeen } from './20261207000012-use
 import { Migration20261207000013ServerLeftRoom } from './20261207000013-server-left-room';
 import { Migration20261207000014RoomAccountData } from './20261207000014-room-account-data';
 import { Migration20261207000015UsersList } from './20261207000015-users-list';
+import { Migration20261207000016Moderation } from './20261207000016-moderation';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -31,4 +32,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000013ServerLeftRoom', class: Migration20261207000013ServerLeftRoom },
   { name: 'Migration20261207000014RoomAccountData', class: Migration20261207000014RoomAccountData },
   { name: 'Migration20261207000015UsersList', class: Migration20261207000015UsersList },
+  { name: 'Migration20261207000016Moderation', class: Migration20261207000016Moderation },
 ];

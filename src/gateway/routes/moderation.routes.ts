@@ -1,0 +1,206 @@
+/**
+ * Moderation and the room directory: admin event lookup, event reports, room sizes, the
+ * redaction of a user's events, and /publicRooms. Each route parses the request with Synapse's
+ * errors, makes one ModerationService / RoomDirectoryService call and renders Synapse's JSON.
+ */
+import type { EventReport, ListPublicRoomsRequest, PublicRoom } from '../../../gen/synapse/admin/v1/moderation';
+import { Codes, MatrixError, badJson, invalidParam } from '../../errors';
+import { toFederationEvent } from '../../rooms/event-formats';
+import type { Body } from '../params';
+import type { GatewayRequest, Route } from '../router';
+import { clientPaths } from './auth.routes';
+
+type Json = Record<string, unknown>;
+const A = '/_synapse/admin/v1';
+
+function reportJson(r: EventReport): Json {
+  return {
+    id: r.id,
+    received_ts: r.receivedTs,
+    room_id: r.roomId,
+    name: r.name ?? null,
+    event_id: r.eventId,
+    user_id: r.userId,
+    reason: r.reason ?? null,
+    score: r.score ?? null,
+    sender: r.sender ?? null,
+    canonical_alias: r.canonicalAlias ?? null,
+  };
+}
+
+/** Python's int() of a path segment; anything else (or a negative) is Synapse's 400. */
+function reportIdOf(raw: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(raw) || Number(raw) < 0) throw invalidParam('The report_id parameter must be a string representing a positive integer.');
+  // Larger ids than any safe integer name no report (ids are issued from 1 up): the service answers 404.
+  return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
+}
+
+async function report(r: GatewayRequest) {
+  const b = r.body();
+  const reason = b.json.reason;
+  if ('reason' in b.json && typeof reason !== 'string') throw badJson("Param 'reason' must be a string");
+  const score = b.json.score;
+  if ('score' in b.json && (typeof score !== 'number' || !Number.isSafeInteger(score))) throw badJson("Param 'score' must be an integer");
+  await r.rpc(r.clients.moderation, 'reportEvent', { roomId: r.params.roomId, eventId: r.params.eventId, reason: reason as string | undefined, score: score as number | undefined, contentJson: r.rawBody.toString('utf8') });
+  return { body: {} };
+}
+
+/** Synapse's strict body model: a present key of the wrong type is 400 M_BAD_JSON. */
+function strictOptional<T>(b: Body, key: string, ok: (v: unknown) => v is T, what: string): T | undefined {
+  const v = b.json[key];
+  if (v === undefined || v === null) return undefined;
+  if (!ok(v)) throw badJson(`${key}: ${what}`);
+  return v;
+}
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+
+async function redactUser(r: GatewayRequest) {
+  const b = r.body();
+  const rooms = b.json.rooms;
+  if (!('rooms' in b.json)) throw new MatrixError(400, 'rooms: field required', Codes.MISSING_PARAM);
+  if (!Array.isArray(rooms) || rooms.some((x) => typeof x !== 'string')) throw badJson('rooms: value is not a valid list of strings');
+  const res = await r.rpc(r.clients.moderation, 'redactUserEvents', {
+    userId: r.params.userId,
+    rooms: rooms as string[],
+    reason: strictOptional(b, 'reason', isString, 'str type expected'),
+    limit: strictOptional(b, 'limit', isInt, 'value is not a valid integer'),
+    useAdmin: strictOptional(b, 'use_admin', isBool, 'value is not a valid boolean'),
+    beforeTs: strictOptional(b, 'before_ts', isInt, 'value is not a valid integer'),
+    afterTs: strictOptional(b, 'after_ts', isInt, 'value is not a valid integer'),
+  });
+  return { body: { redact_id: res.redactId } };
+}
+
+async function redactStatus(r: GatewayRequest) {
+  const res = await r.rpc(r.clients.moderation, 'getRedactStatus', { redactId: r.params.redactId });
+  if (res.status === 'complete') return { body: { status: res.status, failed_redactions: res.failedRedactions } };
+  if (res.status === 'failed') return { body: { status: res.status, error: res.error ?? null } };
+  return { body: { status: res.status } };
+}
+
+function publicRoomJson(p: PublicRoom): Json {
+  const entry: Json = {
+    room_id: p.roomId,
+    name: p.name,
+    topic: p.topic,
+    canonical_alias: p.canonicalAlias,
+    num_joined_members: p.numJoinedMembers,
+    avatar_url: p.avatarUrl,
+    world_readable: p.worldReadable,
+    guest_can_join: p.guestCanJoin,
+    join_rule: p.joinRule,
+    room_type: p.roomType,
+  };
+  // Synapse leaves out the keys whose value is null.
+  return Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined));
+}
+
+async function publicRooms(r: GatewayRequest, req: ListPublicRoomsRequest) {
+  const res = await r.rpc(r.clients.directory, 'listPublicRooms', req);
+  const body: Json = { chunk: res.chunk.map(publicRoomJson), total_room_count_estimate: res.totalRoomCountEstimate };
+  if (res.nextBatch !== undefined) body.next_batch = res.nextBatch;
+  if (res.prevBatch !== undefined) body.prev_batch = res.prevBatch;
+  return { body };
+}
+
+const EMPTY_PUBLIC_ROOMS: ListPublicRoomsRequest = { roomTypes: [], hasNullRoomType: false, filterRoomTypes: false, includeAllNetworks: false };
+
+async function getPublicRooms(r: GatewayRequest) {
+  return publicRooms(r, { ...EMPTY_PUBLIC_ROOMS, server: r.query.string('server'), limit: r.query.int('limit'), since: r.query.string('since') });
+}
+
+async function postPublicRooms(r: GatewayRequest) {
+  const b = r.body();
+  const j = b.json;
+  // Synapse answers 500 to each of these (int(), a non-dict filter, a non-string term).
+  if (j.limit !== undefined && j.limit !== null && !isInt(j.limit)) throw badJson("Param 'limit' must be an integer");
+  if (isInt(j.limit) && j.limit < 0) throw badJson("Param 'limit' must be a non-negative integer");
+  const since = b.string('since', "Param 'since' must be a string");
+  const filter = b.object('filter', "Param 'filter' must be an object") ?? {};
+  const term = filter.generic_search_term;
+  if (term !== undefined && term !== null && typeof term !== 'string') throw badJson("Param 'generic_search_term' must be a string");
+  const types = filter.room_types;
+  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== null && typeof t !== 'string'))) throw badJson("Param 'room_types' must be a list of strings or nulls");
+  const instance = j.third_party_instance_id;
+  if (instance !== undefined && instance !== null && typeof instance !== 'string') throw badJson("Param 'third_party_instance_id' must be a string");
+  const typeList = (types ?? null) as (string | null)[] | null;
+  return publicRooms(r, {
+    server: r.query.string('server'),
+    limit: isInt(j.limit) ? j.limit : 100,
+    since,
+    genericSearchTerm: (term as string | null | undefined) ?? undefined,
+    filterRoomTypes: typeList !== null,
+    roomTypes: (typeList ?? []).filter((t): t is string => t !== null),
+    hasNullRoomType: (typeList ?? []).includes(null),
+    includeAllNetworks: b.truthy('include_all_networks'),
+    thirdPartyInstanceId: (instance as string | null | undefined) ?? undefined,
+  });
+}
+
+export const moderationRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: `${A}/fetch_event/{eventId}`,
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.moderation, 'fetchEvent', { eventId: r.params.eventId });
+      return { body: { event: toFederationEvent(res.event!) } };
+    },
+  },
+  ...clientPaths('/rooms/{roomId}/report/{eventId}', { method: 'POST', auth: 'user', handler: report }),
+  {
+    method: 'GET',
+    path: `${A}/event_reports`,
+    auth: 'admin',
+    handler: async (r) => {
+      const q = r.query;
+      const from = q.int('from') ?? 0;
+      const limit = q.int('limit') ?? 100;
+      const dir = q.choice('dir', ['b', 'f'] as const) ?? 'b';
+      const res = await r.rpc(r.clients.moderation, 'listEventReports', {
+        from,
+        limit,
+        forwards: dir === 'f',
+        userId: q.string('user_id'),
+        roomId: q.string('room_id'),
+        eventSenderUserId: q.string('event_sender_user_id'),
+      });
+      const body: Json = { event_reports: res.eventReports.map(reportJson), total: res.total };
+      if (res.nextToken !== undefined) body.next_token = res.nextToken;
+      return { body };
+    },
+  },
+  {
+    method: 'GET',
+    path: `${A}/event_reports/{reportId}`,
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.moderation, 'getEventReport', { reportId: reportIdOf(r.params.reportId) });
+      return { body: { ...reportJson(res.report!), event_json: toFederationEvent(res.event!) } };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: `${A}/event_reports/{reportId}`,
+    auth: 'admin',
+    handler: async (r) => {
+      await r.rpc(r.clients.moderation, 'deleteEventReport', { reportId: reportIdOf(r.params.reportId) });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'GET',
+    path: `${A}/statistics/database/rooms`,
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.moderation, 'listLargestRooms', {});
+      return { body: { rooms: res.rooms.map((x) => ({ room_id: x.roomId, estimated_size: x.estimatedSize })) } };
+    },
+  },
+  { method: 'POST', path: `${A}/user/{userId}/redact`, auth: 'admin', handler: redactUser },
+  { method: 'GET', path: `${A}/user/redact_status/{redactId}`, auth: 'admin', handler: redactStatus },
+  ...clientPaths('/publicRooms', { method: 'GET', auth: 'user', handler: getPublicRooms }),
+  ...clientPaths('/publicRooms', { method: 'POST', auth: 'user', handler: postPublicRooms }),
+];

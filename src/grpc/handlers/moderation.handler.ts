@@ -1,0 +1,155 @@
+import type { EventReport, ModerationServiceServer, PublicRoom, RoomDirectoryServiceServer } from '../../../gen/synapse/admin/v1/moderation';
+import { requesterOf } from '../../context';
+import { badJson, invalidParam, notFound } from '../../errors';
+import { isValidUserId } from '../../ids';
+import type { EventReportRow } from '../../moderation/event-reports.repository';
+import type { EventReportService } from '../../moderation/event-reports.service';
+import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/public-rooms.service';
+import type { RoomSizeRepository } from '../../moderation/room-sizes.repository';
+import type { UserRedactionService } from '../../moderation/user-redaction.service';
+import type { RoomService } from '../../rooms/room.service';
+import type { StoredEvent } from '../../rooms/room.types';
+import type { CallAdapter } from '../adapter';
+import { toEventMessage } from './event-message';
+import { jsonObject } from './json-fields';
+
+const toReport = (r: EventReportRow): EventReport => ({
+  id: r.id,
+  receivedTs: r.receivedTs,
+  roomId: r.roomId,
+  eventId: r.eventId,
+  userId: r.userId,
+  score: r.score ?? undefined,
+  reason: r.reason ?? undefined,
+  sender: r.sender ?? undefined,
+  canonicalAlias: r.canonicalAlias ?? undefined,
+  name: r.name ?? undefined,
+});
+
+const toPublicRoom = (r: PublicRoomEntry): PublicRoom => ({
+  roomId: r.roomId,
+  name: r.name ?? undefined,
+  topic: r.topic ?? undefined,
+  canonicalAlias: r.canonicalAlias ?? undefined,
+  numJoinedMembers: r.numJoinedMembers,
+  avatarUrl: r.avatarUrl ?? undefined,
+  worldReadable: r.worldReadable,
+  guestCanJoin: r.guestCanJoin,
+  joinRule: r.joinRule ?? undefined,
+  roomType: r.roomType ?? undefined,
+});
+
+/** An event exactly as stored: original content even when redacted, `unsigned` with its age. */
+function asStored(rooms: RoomService, e: StoredEvent) {
+  const view = rooms.serializer.view(e, Date.now(), null);
+  if (e.redactedBy) view.unsigned.redacted_by = e.redactedBy;
+  return toEventMessage(view);
+}
+
+/** A report id of the request: a non-negative integer. */
+function reportId(n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw invalidParam('The report_id parameter must be a string representing a positive integer.');
+  return n;
+}
+
+function userIdOf(userId: string): string {
+  if (!userId.startsWith('@')) throw invalidParam("Expected UserID string to start with '@'");
+  if (!isValidUserId(userId)) throw invalidParam("Expected UserID of the form '@localname:domain'");
+  return userId;
+}
+
+const int = (v: number | undefined) => (v === undefined ? null : v);
+
+export interface ModerationServices {
+  rooms: RoomService;
+  reports: EventReportService;
+  sizes: RoomSizeRepository;
+  redactions: UserRedactionService;
+}
+
+export function moderationHandler(a: CallAdapter, s: ModerationServices): ModerationServiceServer {
+  return {
+    fetchEvent: a.unary('admin', async (req, ctx) => {
+      const e = await s.rooms.getEvent(ctx.em, req.eventId);
+      if (!e) throw notFound('Event not found');
+      return { event: asStored(s.rooms, e) };
+    }),
+    reportEvent: a.unary('user', async (req, ctx) => {
+      const content = jsonObject(req.contentJson, 'content_json') ?? {};
+      await s.reports.report(ctx.em, requesterOf(ctx), req.roomId, req.eventId, { reason: req.reason ?? null, content });
+      return {};
+    }),
+    listEventReports: a.unary('admin', async (req, ctx) => {
+      const from = req.from;
+      const limit = req.limit ?? 100;
+      if (from < 0) throw invalidParam('Query parameter from must be a positive integer.');
+      if (limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
+      const { reports, total } = await s.reports.list(ctx.em, {
+        from,
+        limit,
+        forwards: req.forwards,
+        userId: req.userId || null,
+        roomId: req.roomId || null,
+        eventSenderUserId: req.eventSenderUserId || null,
+      });
+      // As Synapse: the offset of the next page while reports remain after this one.
+      const nextToken = from + limit < total ? from + reports.length : undefined;
+      return { eventReports: reports.map(toReport), total, nextToken };
+    }),
+    getEventReport: a.unary('admin', async (req, ctx) => {
+      const { report, event } = await s.reports.get(ctx.em, reportId(req.reportId));
+      return { report: toReport(report), event: asStored(s.rooms, event) };
+    }),
+    deleteEventReport: a.unary('admin', async (req, ctx) => {
+      await s.reports.delete(ctx.em, reportId(req.reportId));
+      return {};
+    }),
+    listLargestRooms: a.unary('admin', async (_req, ctx) => ({
+      rooms: (await s.sizes.largest(ctx.em)).map((r) => ({ roomId: r.roomId, estimatedSize: r.estimatedSize })),
+    })),
+    redactUserEvents: a.unary('admin', async (req, ctx) => {
+      const userId = userIdOf(req.userId);
+      if (req.rooms.some((r) => typeof r !== 'string')) throw badJson('rooms: value is not a valid list');
+      const redactId = await s.redactions.start(ctx.em, requesterOf(ctx).userId, {
+        userId,
+        rooms: req.rooms,
+        reason: req.reason ?? null,
+        limit: int(req.limit),
+        useAdmin: req.useAdmin ?? false,
+        beforeTs: int(req.beforeTs),
+        afterTs: int(req.afterTs),
+      });
+      return { redactId };
+    }),
+    getRedactStatus: a.unary('admin', async (req, ctx) => {
+      const st = await s.redactions.status(ctx.em, req.redactId);
+      return {
+        status: st.status,
+        failedRedactions: st.failedRedactions,
+        error: st.error ?? undefined,
+        roomsDone: st.roomsDone,
+        roomsTotal: st.roomsTotal,
+        redacted: st.redacted,
+      };
+    }),
+  };
+}
+
+export function roomDirectoryHandler(a: CallAdapter, publicRooms: PublicRoomsService): RoomDirectoryServiceServer {
+  return {
+    listPublicRooms: a.unary('user', async (req, ctx) => {
+      const limit = req.limit ?? null;
+      if (limit !== null && limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
+      const page = await publicRooms.list(ctx.em, {
+        server: req.server ?? null,
+        limit: limit || null,
+        since: req.since || null,
+        searchTerm: req.genericSearchTerm || null,
+        roomTypes: req.filterRoomTypes ? [...req.roomTypes, ...(req.hasNullRoomType ? [null] : [])] : null,
+        includeAllNetworks: req.includeAllNetworks,
+        thirdPartyInstanceId: req.thirdPartyInstanceId ?? null,
+      });
+      return { chunk: page.chunk.map(toPublicRoom), nextBatch: page.nextBatch ?? undefined, prevBatch: page.prevBatch ?? undefined, totalRoomCountEstimate: page.total };
+    }),
+  };
+}
