@@ -67,7 +67,7 @@ function roomTypeClause(types: (string | null)[] | null, params: unknown[]): str
   const parts: string[] = [];
   const named = [...new Set(types.filter((t): t is string => t !== null))];
   if (types.includes(null)) parts.push('s.room_type IS NULL');
-  if (named.length) (parts.push('s.room_type = ANY(?)'), params.push(named));
+  if (named.length) (parts.push('s.room_type IN (?)'), params.push(named));
   return `(${parts.join(' OR ')})`;
 }
 

@@ -108,7 +108,7 @@ export class UserRedactionService {
 
   /** The user's events of one room to redact, newest received first, at most `limit`. */
   private async candidates(em: Em, p: RedactParams, roomId: string): Promise<{ eventId: string; skip: boolean }[]> {
-    const where = ['room_id = ?', 'sender = ?', 'type = ANY(?)'];
+    const where = ['room_id = ?', 'sender = ?', 'type IN (?)'];
     const params: unknown[] = [roomId, p.user_id, REDACTED_TYPES];
     if (p.before_ts !== null) (where.push('origin_server_ts <= ?'), params.push(p.before_ts));
     if (p.after_ts !== null) (where.push('origin_server_ts >= ?'), params.push(p.after_ts));

@@ -1,0 +1,190 @@
+/**
+ * GET/POST /publicRooms, ported from Synapse's tests/rest/client/test_rooms.py
+ * (PublicRoomsRestrictedTestCase, PublicRoomsRoomTypeFilterTestCase) plus paging, search, the
+ * listing rules and bad input as Synapse 1.94 answers them. The directory is server-wide, so the
+ * suite runs on its own stack.
+ */
+import { strict as assert } from 'node:assert';
+import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { createRoom, join, sendState } from './room-admin.helpers';
+
+const URL = '/_matrix/client/r0/publicRooms';
+
+describe('publicRooms', function () {
+  let s: Stack;
+  let alice: TestUser;
+  let room: string;
+  let space: string;
+
+  before(async () => {
+    s = await startStack();
+    alice = await registerUser(s, 'alice');
+    room = await createRoom(s, alice.token, { preset: 'public_chat' });
+    space = await createRoom(s, alice.token, { preset: 'public_chat', creation_content: { type: 'm.space' } });
+  });
+  after(async () => s?.stop());
+
+  describe('PublicRoomsRestrictedTestCase', () => {
+    it('test_restricted_no_auth', async () => {
+      const r = await http(s, 'GET', URL);
+      assert.equal(r.status, 401);
+      assert.equal(r.body.errcode, 'M_MISSING_TOKEN');
+      assert.equal((await http(s, 'POST', URL, { body: {} })).status, 401);
+      assert.equal((await http(s, 'GET', URL, { token: 'syt_bad' })).body.errcode, 'M_UNKNOWN_TOKEN');
+    });
+    it('test_restricted_auth', async () => {
+      const r = await http(s, 'GET', URL, { token: alice.token });
+      assert.equal(r.status, 200);
+    });
+  });
+
+  describe('PublicRoomsRoomTypeFilterTestCase', () => {
+    const request = async (roomTypes: (string | null)[] | null, instanceId = false) => {
+      const body: Record<string, unknown> = { filter: { room_types: roomTypes } };
+      if (instanceId) body.third_party_instance_id = 'test|test';
+      const r = await http(s, 'POST', URL, { token: alice.token, body });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.chunk.length, r.body.total_room_count_estimate);
+      return { chunk: r.body.chunk, count: r.body.total_room_count_estimate };
+    };
+
+    it('test_returns_both_rooms_and_spaces_if_no_filter', async () => {
+      assert.equal((await request(null)).count, 2);
+      const r = await http(s, 'POST', URL, { token: alice.token, body: {} });
+      assert.equal(r.body.chunk.length, 2);
+      assert.equal(r.body.total_room_count_estimate, 2);
+      assert.equal((await request(null, true)).count, 0);
+    });
+    it('test_returns_only_rooms_based_on_filter', async () => {
+      const { chunk, count } = await request([null]);
+      assert.equal(count, 1);
+      assert.equal(chunk[0].room_type, undefined);
+      assert.equal(chunk[0].room_id, room);
+      assert.equal((await request([null], true)).count, 0);
+    });
+    it('test_returns_only_space_based_on_filter', async () => {
+      const { chunk, count } = await request(['m.space']);
+      assert.equal(count, 1);
+      assert.equal(chunk[0].room_type, 'm.space');
+      assert.equal(chunk[0].room_id, space);
+    });
+    it('test_returns_both_rooms_and_space_based_on_filter', async () => {
+      assert.equal((await request(['m.space', null])).count, 2);
+      assert.equal((await request(['m.space', null], true)).count, 0);
+    });
+    it('test_returns_both_rooms_and_spaces_if_array_is_empty', async () => {
+      assert.equal((await request([])).count, 2);
+      assert.equal((await request([], true)).count, 0);
+    });
+  });
+
+  describe('listing, paging and search', () => {
+    let rooms: string[];
+    before(async () => {
+      // Five more listed rooms with 1..5 members; and rooms that must not be listed.
+      rooms = [];
+      for (let n = 1; n <= 5; n++) {
+        const id = await createRoom(s, alice.token, { preset: 'public_chat', name: `Paged Room ${n}`, topic: n === 3 ? 'the 100%_topic' : undefined });
+        for (let i = 1; i < n; i++) await join(s, (await registerUser(s, uniq('m'))).token, id);
+        rooms.push(id);
+      }
+      await createRoom(s, alice.token, { preset: 'private_chat', name: 'Paged private' }); // published, invite-only
+      await createRoom(s, alice.token, { preset: 'public_chat', name: 'Paged unpublished' }, false);
+      const readable = await createRoom(s, alice.token, { preset: 'private_chat', name: 'Paged readable' });
+      await sendState(s, alice.token, readable, 'm.room.history_visibility', { history_visibility: 'world_readable' });
+      rooms.push(readable);
+    });
+
+    it('lists published joinable or world-readable rooms, biggest first, with Synapse’s entry keys', async () => {
+      const r = await http(s, 'GET', URL, { token: alice.token });
+      assert.equal(r.status, 200);
+      const ids = r.body.chunk.map((x: any) => x.room_id);
+      assert.equal(r.body.total_room_count_estimate, 8);
+      // 5, 4, 3 and 2 members, then the rooms of one member.
+      assert.deepEqual(ids.slice(0, 4), [...rooms.slice(1, 5)].reverse());
+      assert.ok(r.body.chunk.slice(4).every((x: any) => x.num_joined_members === 1));
+      assert.ok(ids.includes(rooms[5]) && ids.includes(room) && ids.includes(space));
+      assert.ok(!r.body.chunk.some((x: any) => /private|unpublished/.test(x.name ?? '')));
+      const five = r.body.chunk[0];
+      assert.deepEqual(five, { room_id: rooms[4], name: 'Paged Room 5', num_joined_members: 5, world_readable: false, guest_can_join: false, join_rule: 'public' });
+      const readable = r.body.chunk.find((x: any) => x.room_id === rooms[5]);
+      assert.equal(readable.world_readable, true);
+      assert.equal(readable.join_rule, 'invite');
+      for (let i = 1; i < r.body.chunk.length; i++) assert.ok(r.body.chunk[i - 1].num_joined_members >= r.body.chunk[i].num_joined_members);
+      assert.ok(!('next_batch' in r.body) && !('prev_batch' in r.body));
+    });
+
+    it('pages forwards and backwards with next_batch / prev_batch', async () => {
+      const all = (await http(s, 'GET', URL, { token: alice.token })).body.chunk.map((x: any) => x.room_id);
+      const seen: string[] = [];
+      let since: string | undefined;
+      const tokens: string[] = [];
+      for (let page = 0; page < 10; page++) {
+        const r = await http(s, 'GET', `${URL}?limit=3${since ? `&since=${encodeURIComponent(since)}` : ''}`, { token: alice.token });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.equal(page === 0, !('prev_batch' in r.body));
+        seen.push(...r.body.chunk.map((x: any) => x.room_id));
+        if (!r.body.next_batch) break;
+        since = r.body.next_batch;
+        tokens.push(r.body.prev_batch);
+      }
+      assert.deepEqual(seen, all);
+      // Back from the second page: the first page again, still biggest first.
+      const second = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3 } });
+      const page2 = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3, since: second.body.next_batch } });
+      const back = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3, since: page2.body.prev_batch } });
+      assert.deepEqual(back.body.chunk.map((x: any) => x.room_id), all.slice(0, 3));
+      assert.ok(back.body.next_batch && !('prev_batch' in back.body));
+    });
+
+    it('generic_search_term matches name, topic or alias case-insensitively; the estimate ignores it', async () => {
+      const r = await http(s, 'POST', URL, { token: alice.token, body: { filter: { generic_search_term: 'PAGED room' } } });
+      assert.equal(r.body.chunk.length, 5);
+      assert.equal(r.body.total_room_count_estimate, 8);
+      const topic = await http(s, 'POST', URL, { token: alice.token, body: { filter: { generic_search_term: '100%_t' } } });
+      assert.deepEqual(topic.body.chunk.map((x: any) => x.room_id), [rooms[2]]);
+      // LIKE wildcards are literal.
+      const wild = await http(s, 'POST', URL, { token: alice.token, body: { filter: { generic_search_term: '%' } } });
+      assert.deepEqual(wild.body.chunk.map((x: any) => x.room_id), [rooms[2]]);
+    });
+
+    it('include_all_networks lists the main list; limit 0 means no limit', async () => {
+      const r = await http(s, 'POST', URL, { token: alice.token, body: { include_all_networks: true, limit: 0 } });
+      assert.equal(r.body.chunk.length, 8);
+    });
+  });
+
+  describe('bad input and other servers', () => {
+    const cases: [string, string, unknown, number, string, string | null][] = [
+      ['GET', '?server=bad..name:x', undefined, 400, 'M_INVALID_PARAM', 'Invalid server name: bad..name:x'],
+      ['GET', '?server=example.org', undefined, 403, 'M_FORBIDDEN', 'Federation denied with example.org.'],
+      ['POST', '?server=example.org', {}, 403, 'M_FORBIDDEN', 'Federation denied with example.org.'],
+      ['GET', '?limit=-1', undefined, 400, 'M_INVALID_PARAM', null],
+      ['GET', '?limit=x', undefined, 400, 'M_INVALID_PARAM', null],
+      ['GET', '?since=zzz', undefined, 400, 'M_INVALID_PARAM', null],
+      ['POST', '', { since: 'zzz' }, 400, 'M_INVALID_PARAM', null],
+      ['POST', '', { limit: 'x' }, 400, 'M_BAD_JSON', null],
+      ['POST', '', { limit: -1 }, 400, 'M_BAD_JSON', null],
+      ['POST', '', { filter: 'x' }, 400, 'M_BAD_JSON', null],
+      ['POST', '', { filter: { generic_search_term: 5 } }, 400, 'M_BAD_JSON', null],
+      ['POST', '', { filter: { room_types: 'm.space' } }, 400, 'M_BAD_JSON', null],
+      ['POST', '', { include_all_networks: true, third_party_instance_id: 'a|b' }, 400, 'M_UNKNOWN', "Can't use include_all_networks with an explicit network"],
+      ['POST', '', { third_party_instance_id: 'ab' }, 400, 'M_UNKNOWN', "Invalid ID 'ab'"],
+      ['POST', '', { third_party_instance_id: 'a|b|c' }, 400, 'M_UNKNOWN', "Invalid ID 'a|b|c'"],
+      ['POST', '', [1], 400, 'M_BAD_JSON', 'Content must be a JSON object.'],
+    ];
+    for (const [method, q, body, status, errcode, error] of cases) {
+      it(`${method} ${q} ${JSON.stringify(body) ?? ''} → ${status} ${errcode}`, async () => {
+        const r = await http(s, method, URL + q, { token: alice.token, body });
+        assert.equal(r.status, status, JSON.stringify(r.body));
+        assert.equal(r.body.errcode, errcode);
+        if (error !== null) assert.equal(r.body.error, error);
+      });
+    }
+    it('this server named as server is the local list', async () => {
+      const r = await http(s, 'GET', `${URL}?server=${s.config.serverName}`, { token: alice.token });
+      assert.equal(r.status, 200);
+      assert.ok(r.body.chunk.length > 0);
+    });
+  });
+});
