@@ -71,6 +71,44 @@ function roomTypeClause(types: (string | null)[] | null, params: unknown[]): str
   return `(${parts.join(' OR ')})`;
 }
 
+interface Sql {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The statements of one directory page: the page (`rows` rows from the token's position, in the
+ * direction it gives) and Synapse's estimate (the listed rooms of the asked types, whatever the
+ * search term). Both read room_stats_public_directory_idx.
+ */
+export function directoryQueries(q: Pick<PublicRoomsQuery, 'searchTerm' | 'roomTypes'>, bound: RoomListBatch | null, rows: number): { page: Sql; count: Sql } {
+  const forwards = bound ? bound.forwards : true;
+  const typeParams: unknown[] = [];
+  const typeClause = roomTypeClause(q.roomTypes, typeParams);
+  const where = [LISTED];
+  const params: unknown[] = [];
+  if (bound) {
+    // Strictly after (or before) the (joined_members, room_id) pair of the token.
+    where.push(forwards ? '(s.joined_members, s.room_id) < (?, ?)' : '(s.joined_members, s.room_id) > (?, ?)');
+    params.push(bound.joinedMembers, bound.roomId);
+  }
+  if (q.searchTerm) {
+    where.push(`(lower(s.name) LIKE ? OR lower(s.topic) LIKE ? OR lower(s.canonical_alias) LIKE ?)`);
+    const p = containing(q.searchTerm);
+    params.push(p, p, p);
+  }
+  if (typeClause) (where.push(typeClause), params.push(...typeParams));
+  const dir = forwards ? 'DESC' : 'ASC';
+  return {
+    page: {
+      sql: `SELECT s.room_id, s.name, s.topic, s.canonical_alias, s.joined_members, s.avatar, s.history_visibility, s.guest_access, s.join_rules, s.room_type
+        FROM room_stats s WHERE ${where.join(' AND ')} ORDER BY s.joined_members ${dir}, s.room_id ${dir} LIMIT ?`,
+      params: [...params, rows],
+    },
+    count: { sql: `SELECT count(*) AS n FROM room_stats s WHERE ${[LISTED, ...(typeClause ? [typeClause] : [])].join(' AND ')}`, params: typeParams },
+  };
+}
+
 export class PublicRoomsService {
   constructor(private readonly serverName: string) {}
 
@@ -88,32 +126,8 @@ export class PublicRoomsService {
 
     const forwards = bound ? bound.forwards : true;
     const limit = Math.min(q.limit ?? PUBLIC_ROOMS_MAX_PAGE, PUBLIC_ROOMS_MAX_PAGE);
-    const typeParams: unknown[] = [];
-    const typeClause = roomTypeClause(q.roomTypes, typeParams);
-    const where = [LISTED];
-    const params: unknown[] = [];
-    if (bound) {
-      // Strictly after (or before) the (joined_members, room_id) pair of the token.
-      where.push(forwards ? '(s.joined_members, s.room_id) < (?, ?)' : '(s.joined_members, s.room_id) > (?, ?)');
-      params.push(bound.joinedMembers, bound.roomId);
-    }
-    if (q.searchTerm) {
-      where.push(`(lower(s.name) LIKE ? OR lower(s.topic) LIKE ? OR lower(s.canonical_alias) LIKE ?)`);
-      const p = containing(q.searchTerm);
-      params.push(p, p, p);
-    }
-    if (typeClause) (where.push(typeClause), params.push(...typeParams));
-    const dir = forwards ? 'DESC' : 'ASC';
-    const [rows, count] = await Promise.all([
-      sql<Row>(
-        em,
-        `SELECT s.room_id, s.name, s.topic, s.canonical_alias, s.joined_members, s.avatar, s.history_visibility, s.guest_access, s.join_rules, s.room_type
-         FROM room_stats s WHERE ${where.join(' AND ')} ORDER BY s.joined_members ${dir}, s.room_id ${dir} LIMIT ?`,
-        [...params, limit + 1],
-      ),
-      // Synapse's estimate: the listed rooms of the asked types, whatever the search term.
-      sql<{ n: string }>(em, `SELECT count(*) AS n FROM room_stats s WHERE ${[LISTED, ...(typeClause ? [typeClause] : [])].join(' AND ')}`, typeParams),
-    ]);
+    const { page: pageSql, count: countSql } = directoryQueries(q, bound, limit + 1);
+    const [rows, count] = await Promise.all([sql<Row>(em, pageSql.sql, pageSql.params), sql<{ n: string }>(em, countSql.sql, countSql.params)]);
     const moreToCome = rows.length > limit;
     const page = rows.slice(0, limit);
     if (!forwards) page.reverse();

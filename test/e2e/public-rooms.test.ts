@@ -5,6 +5,8 @@
  * suite runs on its own stack.
  */
 import { strict as assert } from 'node:assert';
+import { directoryQueries } from '../../src/moderation/public-rooms.service';
+import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { createRoom, join, sendState } from './room-admin.helpers';
 
@@ -186,5 +188,28 @@ describe('publicRooms', function () {
       assert.equal(r.status, 200);
       assert.ok(r.body.chunk.length > 0);
     });
+  });
+});
+
+describe('publicRooms: index', () => {
+  it('every page and the estimate are read through room_stats_public_directory_idx', async () => {
+    const s = await sharedStack();
+    const plan = async (q: { sql: string; params: unknown[] }) =>
+      s.app.orm.em.fork().transactional(async (em) => {
+        await em.execute('SET LOCAL enable_seqscan = off');
+        await em.execute('SET LOCAL enable_bitmapscan = off');
+        return (await em.execute<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${q.sql}`, q.params)).map((r) => r['QUERY PLAN']).join('\n');
+      });
+    const bounds = [null, { joinedMembers: 3, roomId: '!m:test', forwards: true }, { joinedMembers: 3, roomId: '!m:test', forwards: false }];
+    for (const bound of bounds) {
+      for (const filter of [{ searchTerm: null, roomTypes: null }, { searchTerm: 'abc', roomTypes: ['m.space', null] }]) {
+        const { page, count } = directoryQueries(filter, bound, 101);
+        const p = await plan(page);
+        assert.match(p, /room_stats_public_directory_idx/, p);
+        assert.doesNotMatch(p, /Sort/, `the index gives the order: ${p}`);
+        if (bound) assert.match(p, /Index Cond: \(ROW\(/, `the token's position is an index condition: ${p}`);
+        assert.match(await plan(count), /room_stats_public_directory_idx/);
+      }
+    }
   });
 });
