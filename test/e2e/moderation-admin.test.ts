@@ -3,9 +3,10 @@
  * rooms by estimated size (statistics/database/rooms), each with its auth table and bad input.
  */
 import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
-import { createRoom, enc, sendMessage } from './room-admin.helpers';
+import { bearer, grpcCall, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { createRoom, enc, join, sendMessage, waitFor } from './room-admin.helpers';
 
 const A = '/_synapse/admin/v1';
 const C = '/_matrix/client/v3';
@@ -66,16 +67,16 @@ describe('moderation: admin reads', () => {
 
   describe('statistics/database/rooms', () => {
     // The list is server-wide: on its own stack, so other suites' rooms do not compete.
-    let shared: Stack;
+    let shared: [Stack, TestUser, TestUser];
     before(async () => {
-      shared = s;
+      shared = [s, admin, user];
       s = await startStack();
       admin = await registerUser(s, uniq('admin'), { admin: true });
       user = await registerUser(s, uniq('user'));
     });
     after(async () => {
       await s.stop();
-      s = shared;
+      [s, admin, user] = shared;
     });
 
     it('auth table', async () => {
@@ -103,6 +104,52 @@ describe('moderation: admin reads', () => {
       assert.ok(bigSize !== undefined && bigSize > 60 * 2000, JSON.stringify(r.body));
       const smallSize = sizeOf(r.body, small);
       assert.ok(smallSize === undefined || smallSize < bigSize);
+    });
+  });
+
+  describe('over gRPC', () => {
+    const errcode = (e: grpc.ServiceError) => e.metadata.get('matrix-errcode')[0];
+    const rejects = (p: Promise<unknown>, code: grpc.status, matrixCode: string, details?: string) =>
+      assert.rejects(p, (e: grpc.ServiceError) => e.code === code && errcode(e) === matrixCode && (details === undefined || e.details === details));
+
+    it('ModerationService and RoomDirectoryService: auth, errors and bad input the gateway never sends', async () => {
+      const m = s.clients.moderation;
+      await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }), grpc.status.UNAUTHENTICATED, 'M_MISSING_TOKEN');
+      await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(user.token)), grpc.status.PERMISSION_DENIED, 'M_FORBIDDEN', 'You are not a server admin');
+      await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(admin.token)), grpc.status.NOT_FOUND, 'M_NOT_FOUND', 'Event not found');
+      const md = bearer(admin.token);
+      await rejects(grpcCall(m, m.getEventReport, { reportId: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(grpcCall(m, m.deleteEventReport, { reportId: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(grpcCall(m, m.listEventReports, { from: -1, forwards: false }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(grpcCall(m, m.listEventReports, { from: 0, limit: -1, forwards: false }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(grpcCall(m, m.redactUserEvents, { userId: user.userId, rooms: [], limit: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_UNKNOWN', 'If limit is provided it must be a non-negative integer greater than 0.');
+      await rejects(grpcCall(m, m.redactUserEvents, { userId: 'x', rooms: [] }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(grpcCall(m, m.getRedactStatus, { redactId: 'nope' }, md), grpc.status.NOT_FOUND, 'M_NOT_FOUND', "redact id 'nope' not found");
+      const d = s.clients.directory;
+      const base = { roomTypes: [], hasNullRoomType: false, filterRoomTypes: false, includeAllNetworks: false };
+      await rejects(grpcCall(d, d.listPublicRooms, base), grpc.status.UNAUTHENTICATED, 'M_MISSING_TOKEN');
+      await rejects(grpcCall(d, d.listPublicRooms, { ...base, limit: -1 }, bearer(user.token)), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      const page = await grpcCall(d, d.listPublicRooms, { ...base, limit: 1 }, bearer(user.token));
+      assert.ok(page.chunk.length <= 1 && page.totalRoomCountEstimate >= page.chunk.length);
+    });
+
+    it('GetRedactStatus carries the progress: rooms done of rooms, redactions sent', async () => {
+      const m = s.clients.moderation;
+      const md = bearer(admin.token);
+      const target = await registerUser(s, uniq('target'));
+      const rooms = [await createRoom(s, user.token), await createRoom(s, user.token)];
+      for (const r of rooms) {
+        await join(s, target.token, r);
+        await sendMessage(s, target.token, r, 'one');
+        await sendMessage(s, target.token, r, 'two');
+      }
+      const { redactId } = await grpcCall(m, m.redactUserEvents, { userId: target.userId, rooms }, md);
+      const st = await waitFor(
+        () => grpcCall(m, m.getRedactStatus, { redactId }, md),
+        (x) => x.status === 'complete' || x.status === 'failed',
+      );
+      // Per room: the join and two messages.
+      assert.deepEqual({ ...st, error: st.error ?? null }, { status: 'complete', failedRedactions: {}, error: null, roomsDone: 2, roomsTotal: 2, redacted: 6 });
     });
   });
 });
