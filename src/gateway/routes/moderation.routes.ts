@@ -178,7 +178,9 @@ export const moderationRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const res = await r.rpc(r.clients.moderation, 'getEventReport', { reportId: reportIdOf(r.params.reportId) });
-      return { body: { ...reportJson(res.report!), event_json: toFederationEvent(res.event!) } };
+      // The PDU as stored: Synapse's event_json has no event_id (it is the PDU's hash).
+      const { event_id: _id, ...eventJson } = toFederationEvent(res.event!);
+      return { body: { ...reportJson(res.report!), event_json: eventJson } };
     },
   },
   {
