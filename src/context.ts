@@ -1,3 +1,4 @@
+import { Codes, MatrixError } from './errors';
 import type { Em } from './infra/orm';
 import type { Logger } from './logger';
 
@@ -25,4 +26,12 @@ export interface Ctx {
 export function requesterOf(ctx: Ctx): Requester {
   if (!ctx.requester) throw new Error('authenticated call without requester');
   return ctx.requester;
+}
+
+/**
+ * Refuses guests where Synapse authenticates without allow_guest: 403 M_GUEST_ACCESS_FORBIDDEN,
+ * before any other check.
+ */
+export function refuseGuest(requester: Pick<Requester, 'isGuest'>): void {
+  if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
 }

@@ -1,6 +1,6 @@
 /** Event reports (spec users-moderation §12): users report events they can see; admins read and delete them. */
 import { MatrixError, notFound } from '../errors';
-import type { Requester } from '../context';
+import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
 import type { RoomService } from '../rooms/room.service';
 import type { Json, StoredEvent } from '../rooms/room.types';
@@ -16,6 +16,7 @@ export class EventReportService {
    * otherwise, with Synapse's text, whether the event is unknown, elsewhere or hidden.
    */
   async report(em: Em, requester: Requester, roomId: string, eventId: string, body: { reason: string | null; content: Json }): Promise<void> {
+    refuseGuest(requester);
     try {
       await this.rooms.client.getEvent(em, requester, roomId, eventId);
     } catch (err) {

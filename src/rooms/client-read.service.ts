@@ -3,7 +3,7 @@
  * users who left (and did not forget) see the state as of their leave; anyone may preview a
  * world-readable room; everyone else gets 403.
  */
-import type { Requester } from '../context';
+import { refuseGuest, type Requester } from '../context';
 import type { Config } from '../config';
 import { badRequest, echo, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
@@ -167,10 +167,11 @@ export class ClientReadService {
   }
 
   /**
-   * `GET /rooms/{roomId}/aliases`: server admins always (an unknown room is `[]`), other users as
+   * `GET /rooms/{roomId}/aliases`: no guests; server admins always (an unknown room is `[]`), other users as
    * current members or previewers of a world-readable room, as in Synapse.
    */
   async getAliases(em: Em, requester: Requester, roomId: string): Promise<string[]> {
+    refuseGuest(requester);
     if (!requester.isAdmin) await this.access(em, requester.userId, roomId, false);
     return this.rooms.getAliasesForRoom(em, roomId);
   }

@@ -8,7 +8,7 @@
  */
 import { MatrixError, Codes, echo, forbidden, invalidParam, notFound, parseJsonObjectText } from '../errors';
 import { isValidRoomId } from '../ids';
-import type { Requester } from '../context';
+import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { sql } from '../rooms/sql';
 
@@ -29,7 +29,7 @@ type Caller = Pick<Requester, 'userId' | 'isGuest'>;
 
 /** Only the user themself, and no guest (Synapse's servlets authenticate without allow_guest). */
 function checkOwner(caller: Caller, userId: string, verb: 'add' | 'get'): void {
-  if (caller.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+  refuseGuest(caller);
   if (userId !== caller.userId) throw forbidden(`Cannot ${verb} account data for other users.`);
 }
 

@@ -248,6 +248,14 @@ describe('event reports', function () {
       assert.equal(notJson.body.errcode, 'M_NOT_JSON');
       assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/report/${enc(eventId)}`, { body: {} })).status, 401);
     });
+    it('guests cannot report (403 M_GUEST_ACCESS_FORBIDDEN)', async () => {
+      const guest = await registerUser(s, 'reportguest');
+      await join(s, guest.token, roomId);
+      await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [guest.userId]);
+      const r = await report(roomId, eventId, guest.token, {});
+      assert.equal(r.status, 403);
+      assert.deepEqual(r.body, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' });
+    });
     it('test_cannot_report_nonexistent_event', async () => {
       const r = await report(roomId, '$nonsenseeventid:test', other.token, { reason: 'i am very sad' });
       assert.equal(r.status, 404);

@@ -70,4 +70,12 @@ describe('RoomAliasListTestCase', () => {
     const user = await registerUser(s, uniq('user'));
     assert.deepEqual((await getAliases(user.token)).aliases, [alias1]);
   });
+
+  it('guests are refused (403 M_GUEST_ACCESS_FORBIDDEN), admins or not', async () => {
+    const guest = await registerUser(s, uniq('guest'), { admin: true });
+    await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [guest.userId]);
+    const res = await http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/aliases`, { token: guest.token });
+    assert.equal(res.status, 403);
+    assert.deepEqual(res.body, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' });
+  });
 });
