@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Codes, MatrixError } from '../errors';
 import { FaultLog, type Logger } from '../logger';
-import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } from '../grpc/status';
+import { MatrixClientError } from '../client/errors';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
 import { UNMATCHED_ROUTE, observeHttp } from '../metrics/metrics';
 import { METRICS_PATH, sendMetrics } from '../metrics/exposition';
@@ -44,20 +44,14 @@ interface ErrorBody {
   body: Record<string, unknown>;
 }
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return typeof err === 'object' && err !== null && 'code' in err && 'metadata' in err && (err as grpc.ServiceError).metadata instanceof grpc.Metadata;
-}
-
 /** Renders any error as Synapse's `{"errcode", "error"}` body with the right HTTP status. */
 export function renderError(err: unknown, log: Logger): ErrorBody {
   if (err instanceof MatrixError) return { status: err.httpStatus, body: { errcode: err.errcode, error: err.message, ...err.extra } };
-  if (isServiceError(err)) {
-    const md = err.metadata;
-    const errcode = md.get(META_ERRCODE)[0];
-    const status = Number(md.get(META_HTTP_STATUS)[0] ?? httpStatusForGrpc(err.code));
-    const extra = md.get(META_ERROR_EXTRA)[0];
-    if (!errcode && err.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
-    return { status, body: { errcode: errcode ? String(errcode) : Codes.UNKNOWN, error: err.details, ...(extra ? JSON.parse(String(extra)) : {}) } };
+  // Upstream errors are read as the typed client reads them (src/client/errors.ts).
+  const e = MatrixClientError.from(err);
+  if (e instanceof MatrixClientError) {
+    if (!e.fromService && e.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
+    return { status: e.httpStatus, body: { errcode: e.errcode, error: e.message, ...e.extra } };
   }
   log.error({ err }, 'gateway error');
   return { status: 500, body: { errcode: Codes.UNKNOWN, error: 'Internal server error' } };
