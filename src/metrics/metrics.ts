@@ -86,7 +86,7 @@ export function observeHttp(route: string, method: string, status: number, start
 const taskStartDelay = new client.Histogram({ name: `${PREFIX}task_start_delay_seconds`, help: 'Time from a task being due to its action starting (resumed tasks excluded)', labelNames: ['action'] as const, buckets: TASK_BUCKETS });
 const taskRunSeconds = new client.Histogram({ name: `${PREFIX}task_run_seconds`, help: 'Time an action ran before returning (one run of a task)', labelNames: ['action'] as const, buckets: TASK_BUCKETS });
 const taskOutcomes = new client.Counter({ name: `${PREFIX}task_outcomes_total`, help: 'Runs ended, by action and outcome (complete, failed, cancelled, rerun, handed_back, lease_lost)', labelNames: ['action', 'outcome'] as const });
-const taskRetries = new client.Counter({ name: `${PREFIX}task_retries_total`, help: 'Tasks claimed again after an earlier run stopped without an outcome (resumed from a checkpoint)', labelNames: ['action'] as const });
+const taskRetries = new client.Counter({ name: `${PREFIX}task_retries_total`, help: 'Claims of a task that was already active: resumed after a hand-back, a lost lease or a crashed instance, or a staged step run again', labelNames: ['action'] as const });
 const taskLeaseLost = new client.Counter({ name: `${PREFIX}task_lease_lost_total`, help: 'Runs stopped because their lease was taken over or could not be renewed', labelNames: ['action'] as const });
 
 export const tasks = {

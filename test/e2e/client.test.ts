@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RoomAdminServiceService, ListRoomsResponse } from '../../gen/synapse/admin/v1/room_admin';
@@ -64,6 +65,8 @@ describe('Typed client', function () {
     assert.equal(lines.filter(Boolean).at(-1), 'delete finished');
     const details = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}`, { token: admin.token });
     assert.equal(details.status, 404);
+    // The README shows this very file.
+    assert.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(readFileSync(join(ROOT, 'examples/calling-from-another-service.ts'), 'utf8')));
   });
 
   it('rejects with MatrixClientError carrying the errcode and HTTP status from the trailers', async () => {
