@@ -46,7 +46,7 @@ class Rate {
   }
 }
 
-const fmtS = (s: number | null) => (s === null ? '?' : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+const fmtS = (s: number | null) => (s === null ? '?' : s < 10 ? `${s.toFixed(1)}s` : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
 
 /**
  * Watches task `id` until it is finished (or `signal` aborts: null then). `out` writes lines.
