@@ -3,6 +3,7 @@
  * for every gRPC service of the contract, over one HTTP/2 connection (the gateway's own
  * `createClients`, src/gateway/grpc-clients.ts).
  *
+ * - The connection is kept alive with pings (createClients' keep-alive), also while idle.
  * - Every call has a deadline (`deadlineMs`, default DEFAULT_DEADLINE_MS), overridable per call.
  * - Reads (methods named Get*, List*, Check*, Watch*: they change nothing, so sending one twice is
  *   harmless) are retried on UNAVAILABLE, up to `retries` times with exponential back-off and
@@ -14,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { createClients, type Clients } from '../gateway/grpc-clients';
+import { createClients, type ChannelTuning, type Clients } from '../gateway/grpc-clients';
 import { MatrixClientError } from './errors';
 
 export { MatrixClientError } from './errors';
@@ -37,6 +38,11 @@ export interface ClientOptions {
   retries?: number;
   /** Open a connection of its own instead of sharing one with other clients of the same address. */
   ownConnection?: boolean;
+  /**
+   * Keep-alive pings, idle too (defaults of createClients: every 5 s, 5 s to answer), so a
+   * connection that died silently is replaced instead of stalling calls until their deadline.
+   */
+  keepalive?: ChannelTuning;
 }
 
 export interface CallOptions {
@@ -86,7 +92,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /** Builds the promise clients of every service on one connection. */
 export function createClient(options: ClientOptions): AdminClient {
-  const raw = createClients(options.address, options.ownConnection ?? false);
+  const raw = createClients(options.address, options.ownConnection ?? false, options.keepalive);
   const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const retries = options.retries ?? DEFAULT_RETRIES;
 
