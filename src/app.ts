@@ -2,6 +2,7 @@
  * Composition root: config → storage (embedded PostgreSQL when no DATABASE_URL) → migrations →
  * Redis → modules → gRPC server → gateway. `stop()` undoes it in reverse order.
  */
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import type { Config } from './config';
@@ -22,6 +23,11 @@ import { createRoomAdminModule } from './admin/room-admin.module';
 import { createPaginationModule } from './pagination/pagination.module';
 import { createModerationModule } from './moderation/moderation.module';
 import type { AppModule, ModuleDeps } from './module';
+import { checkReadiness, type ReadyReport } from './readiness';
+import { enableDefaultMetrics } from './metrics/metrics';
+import { sources } from './metrics/sources';
+import { joinClusterAggregation, startMetricsServer, type MetricsServer } from './metrics/exposition';
+import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { Route } from './gateway/router';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
@@ -59,6 +65,10 @@ export interface App {
   routes: Route[];
   grpcPort: number;
   httpPort: number | null;
+  /** Port of the METRICS_PORT listener (null: metrics are on the HTTP listener, or served by the primary). */
+  metricsPort: number | null;
+  /** Runs the readiness checks (the answer of `/ready`). */
+  ready(): Promise<ReadyReport>;
   databaseUrl: string;
   /** The shared secret in force (from the environment or generated at first start). */
   registrationSharedSecret: string;
@@ -106,6 +116,9 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
 }
 
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
+  enableDefaultMetrics();
+  // A cluster worker answers the primary's requests for its metrics (aggregated across workers).
+  if (cluster.isWorker) joinClusterAggregation();
   let embedded: EmbeddedPostgresHandle | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -135,8 +148,18 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const modules: AppModule[] = [];
   for (const factory of MODULES) modules.push(factory(deps));
 
+  const unregister = [sources.orm(orm), sources.redis(redis)];
+  let stopping = false;
   let grpcServer: GrpcServerHandle | null = null;
   let gateway: Gateway | null = null;
+  const ready = () =>
+    checkReadiness({
+      orm,
+      redis,
+      stopping: () => stopping,
+      // A gateway-only process serves only if the services it calls do.
+      upstream: config.grpcEnabled ? undefined : async () => (await gateway?.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING,
+    });
   let clients: Clients[] = [];
   let httpPort: number | null = null;
   let grpcPort = 0;
@@ -147,13 +170,14 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
     clients = createClientPool(upstream, config.gatewayUpstreamConnections);
-    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes });
+    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
   if (config.grpcEnabled) for (const m of modules) await m.start?.();
 
-  let stopping = false;
+  // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
+  const metricsServer: MetricsServer | null = config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
   let stopped: Promise<void> | null = null;
   const shutdown = async (opts: StopOptions) => {
     stopping = true;
@@ -165,6 +189,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     // Tasks go back at once, while the servers drain (another instance resumes them meanwhile).
     const background = config.grpcEnabled ? Promise.allSettled([...modules].reverse().map((m) => m.stop?.())) : Promise.resolve([]);
     await gateway?.close(left());
+    await metricsServer?.close();
+    unregister.forEach((u) => u());
     if (opts.keepServingUntil) await untilOrTimeout(opts.keepServingUntil, left());
     await grpcServer?.shutdown(left());
     for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a module failed to stop');
@@ -181,11 +207,15 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     database: new FaultLog(log, 'database', { check: 'health' }),
     redis: redis.map((_, i) => new FaultLog(log, 'redis node', { check: 'health', node: i, nodes: redis.length })),
   };
-  const refreshHealth = async () => grpcServer?.setServing(!stopping && (await dependenciesAnswer(orm, redis, healthFaults)));
+  // Serving = every dependency answers (each outage logged by its FaultLog) and /ready's checks pass.
+  const refreshHealth = async () => {
+    const [answer, report] = await Promise.all([dependenciesAnswer(orm, redis, healthFaults), ready()]);
+    grpcServer?.setServing(!stopping && answer && report.ready);
+  };
   await refreshHealth();
   const healthTimer = setInterval(() => void refreshHealth(), HEALTH_INTERVAL_MS);
   healthTimer.unref();
-  log.info({ grpcPort, httpPort, serverName: config.serverName }, 'ready');
+  log.info({ grpcPort, httpPort, metricsPort: metricsServer?.port ?? null, serverName: config.serverName }, 'ready');
 
   return {
     config,
@@ -197,6 +227,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     routes: modules.flatMap((m) => m.routes),
     grpcPort,
     httpPort,
+    metricsPort: metricsServer?.port ?? null,
+    ready,
     databaseUrl,
     registrationSharedSecret: secret,
     stop(opts: StopOptions = {}) {

@@ -86,6 +86,12 @@ export interface Config {
   msc3874Enabled: boolean;
   /** Largest accepted JSON request body. */
   maxRequestBodyBytes: number;
+  /** Port of a listener serving only `GET /metrics`; null serves it on the HTTP listener. */
+  metricsPort: number | null;
+  /** Address the METRICS_PORT listener binds. */
+  metricsHost: string;
+  /** `json` (one JSON object a line), `pretty` (readable lines), or `auto`: pretty when stdout is a terminal. */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 type Env = Record<string, string | undefined>;
@@ -230,6 +236,9 @@ export function loadConfig(env: Env = process.env): Config {
     retention: retentionConfig(env),
     msc3874Enabled: bool(env, 'EXPERIMENTAL_MSC3874_ENABLED', false),
     maxRequestBodyBytes: int(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : int(env, 'METRICS_PORT', 0, 0, 65535),
+    metricsHost: env.METRICS_HOST?.trim() || '0.0.0.0',
+    logFormat: pick(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']) as Config['logFormat'],
   };
 }
 

@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config';
 import { startApp } from './app';
 import { createLogger } from './logger';
+import { logDestination } from './log-format';
 import { runPrimary } from './workers';
 
 /** How long after SHUTDOWN_TIMEOUT a stop that has not finished gives up and exits. */
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if ((config.workers > 1 || config.gatewayWorkers > 0) && cluster.isPrimary) {
-    await runPrimary(config, createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }));
+    await runPrimary(config, createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }, logDestination(config.logFormat)));
     return;
   }
   // Handlers go in before start-up so a signal arriving while starting still stops cleanly.
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  app = await startApp(config);
+  app = await startApp(config, createLogger(config.logLevel, { instance: config.instanceName }, logDestination(config.logFormat)));
   // A worker tells the primary it serves (gateway processes start once a worker does).
   if (cluster.isWorker) process.send?.({ kind: 'ready' });
   if (requested) shutdown(requested);

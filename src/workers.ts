@@ -12,7 +12,9 @@
  * - replaces a worker that exits unexpectedly (after RESTART_DELAY_MS);
  * - on SIGTERM/SIGINT stops every process gracefully, each within SHUTDOWN_TIMEOUT (tasks are
  *   handed back at once; the service workers keep serving gRPC until the gateway processes have
- *   drained), then exits 0.
+ *   drained), then exits 0;
+ * - answers `/metrics` with the aggregate of every worker's metrics: a worker that receives a scrape
+ *   on the shared HTTP port forwards it here, and METRICS_PORT, when set, is served here.
  */
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
@@ -20,6 +22,7 @@ import type { Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
 import { createOrm, migrate } from './infra/orm';
 import type { Logger } from './logger';
+import { serveClusterMetrics, startMetricsServer } from './metrics/exposition';
 
 const RESTART_DELAY_MS = 1_000;
 /** How long past SHUTDOWN_TIMEOUT a worker gets to finish stopping before it is killed. */
@@ -30,6 +33,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let databaseUrl = config.databaseUrl;
   let stopping = false;
   const workers = new Map<string, Worker>();
+  const metrics = serveClusterMetrics();
   const stopAll = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -91,6 +95,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       setTimeout(() => start(key), RESTART_DELAY_MS).unref();
     });
   };
+  if (config.metricsPort !== null) {
+    const m = await startMetricsServer(config.metricsPort, config.metricsHost, () => metrics.clusterMetrics());
+    log.info({ metricsPort: m.port }, 'serving the workers\' metrics');
+  }
   for (let i = 1; i <= config.workers; i++) start(String(i));
   if (split && upstream !== null) for (let i = 1; i <= config.gatewayWorkers; i++) start(`gateway-${i}`);
   log.info({ workers: config.workers, gatewayWorkers: config.gatewayWorkers, httpPort, grpcPort }, 'workers started');

@@ -78,15 +78,15 @@ export class RoomDeleteService {
    * v2: schedules a `shutdown_and_purge_room` task and returns its id. Throws 400 for an invalid
    * room id, "Purge already in progress for <room_id>" and "User must be our own: <user_id>".
    */
-  async startDelete(em: Em, roomId: string, o: DeleteOptions, requesterUserId: string): Promise<string> {
+  async startDelete(em: Em, roomId: string, o: DeleteOptions, requesterUserId: string, requestId?: string): Promise<string> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
     const params = shutdownParams(o, requesterUserId);
     const lock = await this.d.locks.acquire(DELETE_SCHEDULING_LOCK_NAME, roomId, { timeoutMs: DELETE_SCHEDULING_LOCK_TIMEOUT_MS });
     try {
       if ((await this.runningDeletes(em, roomId)).length > 0) throw badRequest(`Purge already in progress for ${echo(roomId)}`);
       if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName) throw badRequest(`User must be our own: ${echo(params.new_room_user_id)}`);
-      const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, { resourceId: roomId, params: { ...params } });
-      this.d.log.info({ roomId, deleteId: id }, 'starting shutdown');
+      const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, { resourceId: roomId, params: { ...params }, requestId });
+      this.d.log.info({ roomId, deleteId: id, requestId }, 'starting shutdown');
       return id;
     } finally {
       await lock.release();

@@ -78,7 +78,7 @@ export class RoomPurgeService {
     const em = this.orm.em.fork();
     if (await this.repo.anyLocalUserJoined(em, roomId)) {
       if (!opts.force) throw badRequest('Users are still joined to this room');
-      this.log.info({ roomId }, 'force-purging room with some local users still joined');
+      (opts.run?.log ?? this.log).info({ roomId }, 'force-purging room with some local users still joined');
     }
     const progress: PurgeProgress = { phase: 'purging', table: PURGE_TABLES[0].table, events_total: await this.repo.countEvents(em, roomId), events_deleted: 0, rows_deleted: 0 };
     await opts.run?.reportProgress({ ...progress });
@@ -87,7 +87,7 @@ export class RoomPurgeService {
       await this.purgeTable(em, roomId, table, opts, signal, progress);
     }
     const report = { roomId, eventsDeleted: progress.events_deleted, rowsDeleted: progress.rows_deleted, ms: Date.now() - started };
-    this.log.info(report, 'purge complete');
+    (opts.run?.log ?? this.log).info(report, 'purge complete');
     return report;
   }
 

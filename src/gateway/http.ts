@@ -3,14 +3,17 @@
  * through a real gRPC client. No business logic lives here: each route parses, calls one RPC and
  * renders JSON; errors come back as gRPC statuses and are rendered as Synapse's error bodies.
  */
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Codes, MatrixError } from '../errors';
 import { FaultLog, type Logger } from '../logger';
-import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, httpStatusForGrpc } from '../grpc/status';
+import { MatrixClientError } from '../client/errors';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
+import { UNMATCHED_ROUTE, observeHttp } from '../metrics/metrics';
+import { METRICS_PATH, sendMetrics } from '../metrics/exposition';
+import type { ReadyReport } from '../readiness';
+import { requestIdFrom } from '../request-id';
 import { unary, type Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
 import { RawJson, Router, type GatewayRequest, type Route } from './router';
@@ -19,7 +22,7 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, HEAD, POST, PUT, DELETE, OPTIONS',
   'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization, Date',
-  'Access-Control-Expose-Headers': 'Synapse-Trace-Id, Server',
+  'Access-Control-Expose-Headers': 'Synapse-Trace-Id, X-Request-Id, Server',
 };
 
 const DEFAULT_TIMEOUT_MS = 60_000;
@@ -30,6 +33,10 @@ export interface GatewayOptions {
   routes: Route[];
   log: Logger;
   maxBodyBytes: number;
+  /** Readiness checks answered on `/ready` (absent: `/ready` asks the upstream's gRPC health). */
+  ready?: () => Promise<ReadyReport>;
+  /** Serve `GET /metrics` on this listener (false when METRICS_PORT moves it to its own). */
+  metrics?: boolean;
 }
 
 interface ErrorBody {
@@ -37,20 +44,14 @@ interface ErrorBody {
   body: Record<string, unknown>;
 }
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return typeof err === 'object' && err !== null && 'code' in err && 'metadata' in err && (err as grpc.ServiceError).metadata instanceof grpc.Metadata;
-}
-
 /** Renders any error as Synapse's `{"errcode", "error"}` body with the right HTTP status. */
 export function renderError(err: unknown, log: Logger): ErrorBody {
   if (err instanceof MatrixError) return { status: err.httpStatus, body: { errcode: err.errcode, error: err.message, ...err.extra } };
-  if (isServiceError(err)) {
-    const md = err.metadata;
-    const errcode = md.get(META_ERRCODE)[0];
-    const status = Number(md.get(META_HTTP_STATUS)[0] ?? httpStatusForGrpc(err.code));
-    const extra = md.get(META_ERROR_EXTRA)[0];
-    if (!errcode && err.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
-    return { status, body: { errcode: errcode ? String(errcode) : Codes.UNKNOWN, error: err.details, ...(extra ? JSON.parse(String(extra)) : {}) } };
+  // Upstream errors are read as the typed client reads them (src/client/errors.ts).
+  const e = MatrixClientError.from(err);
+  if (e instanceof MatrixClientError) {
+    if (!e.fromService && e.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
+    return { status: e.httpStatus, body: { errcode: e.errcode, error: e.message, ...e.extra } };
   }
   log.error({ err }, 'gateway error');
   return { status: 500, body: { errcode: Codes.UNKNOWN, error: 'Internal server error' } };
@@ -64,6 +65,7 @@ function send(res: http.ServerResponse, status: number, body: unknown, requestId
     'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength,
     'Cache-Control': 'no-cache, no-store, must-revalidate',
     'Synapse-Trace-Id': requestId,
+    'X-Request-Id': requestId,
   });
   res.end(payload);
 }
@@ -165,25 +167,34 @@ export class Gateway {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const requestId = randomUUID();
+    const started = process.hrtime.bigint();
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    const traceparent = req.headers.traceparent;
     let child: Logger | null = null;
     const parent = this.opts.log;
     const logOf = () => (child ??= parent.child({ requestId }));
     const url = new URL(req.url ?? '/', 'http://gateway');
     const method = req.method ?? 'GET';
+    let routeLabel = UNMATCHED_ROUTE;
     try {
       if (method === 'OPTIONS') {
-        res.writeHead(204, { ...CORS_HEADERS, 'Content-Length': '0' });
+        res.writeHead(204, { ...CORS_HEADERS, 'Content-Length': '0', 'X-Request-Id': requestId });
         res.end();
         return;
       }
-      if (url.pathname === '/health' && method === 'GET') return await this.health(res, requestId);
+      if (method === 'GET' && (url.pathname === '/health' || url.pathname === '/ready' || (url.pathname === METRICS_PATH && this.opts.metrics !== false))) {
+        routeLabel = url.pathname;
+        if (url.pathname === METRICS_PATH) return void (await sendMetrics(res, { 'X-Request-Id': requestId }));
+        return await (url.pathname === '/health' ? this.health(res, requestId) : this.ready(res, requestId));
+      }
       const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
       if (!match) throw new MatrixError(404, 'Unrecognized request', Codes.UNRECOGNIZED);
       if ('methodNotAllowed' in match) throw new MatrixError(405, 'Unrecognized request', Codes.UNRECOGNIZED);
       const { route, params } = match;
+      routeLabel = route.path;
       const md = new grpc.Metadata();
       md.set('x-request-id', requestId);
+      if (typeof traceparent === 'string') md.set('traceparent', traceparent);
       if (route.auth !== 'none') {
         const token = extractToken(req, url.searchParams);
         if (token !== null) md.set('authorization', `Bearer ${token}`);
@@ -220,16 +231,31 @@ export class Gateway {
       const { status, body } = renderError(err, logOf());
       if (status >= 500) this.failing.failed(body.error, { requestId, status, errcode: body.errcode, path: url.pathname });
       send(res, status, body, requestId);
+    } finally {
+      observeHttp(routeLabel, method, res.statusCode, started);
     }
   }
 
-  private async health(res: http.ServerResponse, requestId: string): Promise<void> {
+  /** Readiness: 200 with every check when all pass, else 503 naming the failing ones. */
+  private async ready(res: http.ServerResponse, requestId: string): Promise<void> {
+    const report: ReadyReport = this.opts.ready
+      ? await this.opts.ready()
+      : { ready: (await this.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING, checks: {} };
+    if (!this.opts.ready) report.checks.upstream = { ok: report.ready };
+    const payload = JSON.stringify({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
+    res.writeHead(report.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': 'no-store', 'X-Request-Id': requestId });
+    res.end(payload);
+  }
+
+  /** The upstream's overall gRPC health status (0 when it does not answer). */
+  upstreamStatus(): Promise<number> {
     const health = this.opts.clients[0].health;
-    const status = await new Promise<number>((ok) =>
-      health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)),
-    );
-    const serving = status === HealthCheckResponse_ServingStatus.SERVING;
-    res.writeHead(serving ? 200 : 503, { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Synapse-Trace-Id': requestId });
+    return new Promise<number>((ok) => health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)));
+  }
+
+  private async health(res: http.ServerResponse, requestId: string): Promise<void> {
+    const serving = (await this.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING;
+    res.writeHead(serving ? 200 : 503, { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Synapse-Trace-Id': requestId, 'X-Request-Id': requestId });
     res.end(serving ? 'OK' : 'NOT SERVING');
   }
 }

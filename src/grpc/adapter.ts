@@ -3,7 +3,6 @@
  * (`authorization: Bearer <token>`), an EntityManager fork per call, cancellation/deadline as an
  * AbortSignal, and the single place where errors become gRPC statuses.
  */
-import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DriverException, ConnectionException } from '@mikro-orm/core';
 import type { Ctx, Requester } from '../context';
@@ -11,6 +10,8 @@ import { Codes, MatrixError, echo, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
 import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
+import { observeRpc } from '../metrics/metrics';
+import { requestIdFrom, traceIdOf } from '../request-id';
 import { FieldLimits } from './field-limits';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
 
@@ -139,7 +140,8 @@ export class CallAdapter {
    * really cancelled (grpc-js also reports the end of a finished call as a cancellation).
    */
   private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean) {
-    const requestId = String(call.metadata.get('x-request-id')[0] ?? randomUUID());
+    const requestId = requestIdFrom(call.metadata.get('x-request-id')[0]);
+    const traceId = traceIdOf(call.metadata.get('traceparent')[0]);
     // The AbortController is made only for a call whose handler asks for its signal.
     let controller: AbortController | null = null;
     let cancelled = false;
@@ -156,7 +158,7 @@ export class CallAdapter {
         return (em ??= orm.em.fork());
       },
       get log() {
-        return (child ??= log.child({ requestId, method }));
+        return (child ??= log.child(traceId ? { requestId, traceId, method } : { requestId, method }));
       },
       requester: null,
       get signal() {
@@ -185,10 +187,13 @@ export class CallAdapter {
           if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
           finished = true;
           callback(null, res);
+          observeRpc(method, grpc.status.OK, started);
         })
         .catch((err) => {
           finished = true;
-          callback(toServiceError(err, this.deps.log.child({ method }), this.databaseFault));
+          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
+          callback(status);
+          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
         });
     };
   }
@@ -197,6 +202,7 @@ export class CallAdapter {
   serverStream<Req, Res>(level: AuthLevel, fn: StreamFn<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
       const method = call.getPath();
+      const started = process.hrtime.bigint();
       let finished = false;
       this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
         .then(async (ctx) => {
@@ -204,11 +210,13 @@ export class CallAdapter {
           await fn(call.request, ctx, (res) => call.write(res));
           finished = true;
           call.end();
+          observeRpc(method, grpc.status.OK, started);
         })
         .catch((err) => {
           finished = true;
           const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
           call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
+          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
         });
     };
   }

@@ -5,6 +5,7 @@
  */
 import { Client } from 'pg';
 import { FaultLog, type Logger } from '../logger';
+import { sources } from '../metrics/sources';
 
 /** Delay before re-opening a failed LISTEN connection. */
 const RECONNECT_DELAY_MS = 1_000;
@@ -21,6 +22,7 @@ export class PgListener {
   private retry: NodeJS.Timeout | null = null;
   /** The subscription's outage: its start, summaries of the failed reconnects, its end. */
   private readonly fault: FaultLog;
+  private unregisterMetrics: (() => void) | null = null;
 
   constructor(
     private readonly connectionString: string,
@@ -36,6 +38,7 @@ export class PgListener {
 
   /** Opens the subscription; failures are retried in the background. */
   async start(): Promise<void> {
+    this.unregisterMetrics ??= sources.listener({ channel: this.channel, connected: () => this.up && !this.stopped });
     await this.connect();
   }
 
@@ -89,6 +92,8 @@ export class PgListener {
   async stop(): Promise<void> {
     this.stopped = true;
     this.fault.close();
+    this.unregisterMetrics?.();
+    this.unregisterMetrics = null;
     if (this.retry) clearTimeout(this.retry);
     const c = this.client;
     this.client = null;

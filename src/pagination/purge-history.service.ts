@@ -47,6 +47,8 @@ export interface PurgeHistoryInput {
   eventId: string | null;
   upToTs: number | null;
   deleteLocalEvents: boolean;
+  /** The request asking for the purge (stored with its task for the runner's log lines). */
+  requestId?: string;
 }
 
 export type PurgeStatusName = 'active' | 'complete' | 'failed' | 'cancelled';
@@ -78,6 +80,8 @@ export interface PurgeCheckpoint {
 export interface PurgeRunOptions {
   /** Runs each batch in one transaction (inside a task: TaskRun.fenced, so a stale runner cannot commit). */
   fenced?: <T>(fn: (em: Em) => Promise<T>) => Promise<T>;
+  /** Where the purge logs (inside a task: the run's logger, which names the task and its request). */
+  log?: Logger;
   /** Resume point from an earlier, interrupted run. */
   resumeFrom?: PurgeCheckpoint | null;
   /**
@@ -119,6 +123,7 @@ export class PurgeHistoryService {
     return this.scheduler.scheduleTask(em, PURGE_HISTORY_ACTION_NAME, {
       resourceId: input.roomId,
       params: { token, delete_local_events: input.deleteLocalEvents },
+      requestId: input.requestId,
     });
   }
 
@@ -160,6 +165,7 @@ export class PurgeHistoryService {
     try {
       await this.purgeHistory(resourceId, params.token, Boolean(params.delete_local_events), {
         fenced: (fn) => run.fenced(fn),
+        log: run.log,
         resumeFrom: (run.task.result as PurgeCheckpoint | null) ?? null,
         signal: run.signal,
         // The checkpoint and progress are written in the batch's own transaction: one commit per
@@ -174,7 +180,7 @@ export class PurgeHistoryService {
       // Cancellation, shutdown, a lost lease and transient errors (retried with back-off) are the
       // scheduler's business, not a failure.
       if (run.signal.aborted || isTransient(err)) throw err;
-      this.log.warn({ err, roomId: resourceId }, '[purge] failed');
+      run.log.warn({ err, roomId: resourceId }, '[purge] failed');
       return { status: 'failed', error: err instanceof MatrixError ? err.toTaskError() : err instanceof Error ? err.message : String(err) };
     }
   }
@@ -222,7 +228,7 @@ export class PurgeHistoryService {
       await load.sample();
     }
     await fenced((e) => this.repo.resetBackwardExtremities(e, roomId, depth));
-    this.log.info({ roomId, depth, purged: cp.purged, deleted: cp.deleted }, '[purge] complete');
+    (opts.log ?? this.log).info({ roomId, depth, purged: cp.purged, deleted: cp.deleted }, '[purge] complete');
     return { purged: cp.purged, deleted: cp.deleted };
   }
 }

@@ -18,7 +18,7 @@ export interface ClaimSpec {
   leaseMs: number;
 }
 
-const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.lease_id';
+const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.lease_id, picked.due_at, picked.resumed';
 
 /** CTEs `now`, `orphaned`, `due`, `picked`, `claimed` (excluding the ids of CTE `f`, if any). */
 function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; params: unknown[] } {
@@ -33,7 +33,8 @@ function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; para
          SELECT id, 1 AS rank, "timestamp" FROM scheduled_tasks
          WHERE status = 'scheduled' AND action IN (?) AND "timestamp" <= ?
          ORDER BY "timestamp", id LIMIT ? FOR UPDATE SKIP LOCKED),
-       picked AS (SELECT id FROM (SELECT * FROM orphaned UNION ALL SELECT * FROM due) c ORDER BY rank, "timestamp", id LIMIT ?),
+       picked AS (SELECT id, CASE WHEN rank = 1 THEN "timestamp" END AS due_at, rank = 0 AS resumed
+         FROM (SELECT * FROM orphaned UNION ALL SELECT * FROM due) c ORDER BY rank, "timestamp", id LIMIT ?),
        claimed AS (
          UPDATE scheduled_tasks t
          SET status = 'active', lease_owner = ?, lease_id = nextval('scheduled_tasks_lease_seq'),
@@ -79,7 +80,8 @@ export class TaskClaimsRepository {
       em,
       `WITH ${OUTCOMES_CTE}, ${FINISH_CTE}${withClaim ? `, ${q.text}` : ''}
        SELECT 'finished' AS kind, id, NULL::text AS action, NULL::text AS status, NULL::bigint AS "timestamp", NULL::text AS resource_id,
-              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::bigint AS lease_id FROM fin
+              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::text AS request_id,
+              NULL::bigint AS lease_id, NULL::bigint AS due_at, NULL::boolean AS resumed FROM fin
        ${withClaim ? `UNION ALL SELECT 'claimed' AS kind, * FROM claimed` : ''}`,
       [JSON.stringify(outcomes), ...q.params],
     );

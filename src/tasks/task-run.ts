@@ -96,6 +96,12 @@ export class ActiveRun implements TaskRun {
   lastUpdate: number;
   warnedAt = 0;
   readonly task: ScheduledTask;
+  /** Log lines of this run carry the task id, its action and the request that scheduled it. */
+  readonly log: Logger;
+  /** The due time of a scheduled task this run started (null when resumed or unknown). */
+  readonly dueAt: number | null;
+  /** Whether an earlier run of the task stopped without an outcome (this run resumes it). */
+  readonly resumed: boolean;
   /** The transaction of the fenced() call in progress, if any. */
   private readonly inTx = new AsyncLocalStorage<Em>();
 
@@ -103,8 +109,11 @@ export class ActiveRun implements TaskRun {
     row: TaskRow,
     private readonly d: RunDeps,
   ) {
-    const { leaseId, ...task } = row;
+    const { leaseId, requestId: _request, dueAt, resumed, ...task } = row;
     this.task = task;
+    this.log = d.log;
+    this.dueAt = dueAt ?? null;
+    this.resumed = resumed === true;
     this.lease = { id: row.id, leaseId: leaseId! };
     this.priorRetries = Number((row.progress?.retry as RetryState | undefined)?.retries ?? 0) || 0;
     this.lastUpdate = d.clock.now();
@@ -181,7 +190,7 @@ export class ActiveRun implements TaskRun {
       claimableInMs: handBack ? 0 : o.retry ? o.retry.delayMs : RERUN_DELAY_MS,
     });
     if (!written) {
-      this.d.log.warn({ taskId: this.task.id }, 'task lease was lost before its outcome could be recorded');
+      this.d.log.warn('task lease was lost before its outcome could be recorded');
       return 'done';
     }
     this.task.status = status;

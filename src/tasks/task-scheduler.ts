@@ -36,7 +36,7 @@ import { badRequest, echo, notFound } from '../errors';
 import { randomLetters } from '../ids';
 import { DueTimer, systemClock, type Clock } from './clock';
 import { withDefaults, type ResolvedOptions, type TaskSchedulerOptions } from './scheduler-options';
-import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, isTerminal, runAction } from './task-run';
+import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, isTerminal, runAction, type Settled } from './task-run';
 import { TaskListener } from './task-listener';
 import { TaskWatchers } from './task-watch';
 import { OutcomeBatcher } from './outcome-batcher';
@@ -44,7 +44,9 @@ import { TaskClaimsRepository, type ClaimSpec } from './task-claims.repository';
 import { TaskRepository, type NewTask, type TaskRow } from './task.repository';
 import { LeaseKeeper } from './lease-keeper';
 import { PrefetchQueue } from './prefetch-queue';
-import { type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
+import { tasks as taskMetrics } from '../metrics/metrics';
+import { sources } from '../metrics/sources';
+import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
 
 /** Bound of the set of notification echoes to ignore (entries whose echo was lost are dropped). */
 const MAX_ECHOES = 10_000;
@@ -83,6 +85,7 @@ export class PgTaskScheduler implements TaskScheduler {
   private cancelCleanup: (() => void) | null = null;
   /** Failing claim passes (database down): logged when they start, summarised, and when they end. */
   private readonly claimFault: FaultLog;
+  private unregisterMetrics: (() => void) | null = null;
 
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -121,7 +124,7 @@ export class PgTaskScheduler implements TaskScheduler {
   async scheduleTask(em: Em, action: string, opts: ScheduleOptions = {}): Promise<string> {
     if (!this.actions.has(action)) throw new Error(`No function associated with action ${action}`);
     const now = this.clock.now();
-    const t: NewTask = { id: randomLetters(16), action, timestamp: now, resourceId: opts.resourceId ?? null, params: opts.params ?? null };
+    const t: NewTask = { id: randomLetters(16), action, timestamp: now, resourceId: opts.resourceId ?? null, params: opts.params ?? null, requestId: opts.requestId ?? null };
     if (opts.timestamp !== undefined && opts.timestamp !== null && opts.timestamp >= now) t.timestamp = opts.timestamp;
     // Inside a transaction the row stays invisible until commit: the notification (sent at
     // commit) is the wake-up.
@@ -213,6 +216,7 @@ export class PgTaskScheduler implements TaskScheduler {
     this.timers.push(setInterval(() => void this.leases.renew([...[...this.running.values()].map((e) => e.run), ...this.queue.runs()]), this.o.leaseRenewMs));
     this.timers.forEach((t) => t.unref());
     this.scheduleCleanup();
+    this.unregisterMetrics = sources.scheduler({ running: () => this.busy, claimedAhead: () => this.queue.size });
     this.kick(true);
   }
 
@@ -230,6 +234,7 @@ export class PgTaskScheduler implements TaskScheduler {
     this.cancelCleanup?.();
     this.claimFault.close();
     this.leases.close();
+    this.unregisterMetrics?.();
     await this.listener.stop();
     const queued = this.queue.takeAll();
     queued.forEach((r) => r.abort(new TaskShutdownError()));
@@ -372,14 +377,13 @@ export class PgTaskScheduler implements TaskScheduler {
 
   /** The run of a claimed task (leased from now on, started later by pump()). */
   private prepare(row: TaskRow): ActiveRun {
-    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) {
-      this.o.log.warn({ taskId: row.id, action: row.action }, 'task has had no update for a long time; it may be stuck');
-    }
+    const log = this.o.log.child({ taskId: row.id, action: row.action, ...(row.requestId ? { requestId: row.requestId } : {}) });
+    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) log.warn('task has had no update for a long time; it may be stuck');
     const run = new ActiveRun(row, {
       orm: this.o.orm,
       repo: this.repo,
       clock: this.clock,
-      log: this.o.log,
+      log,
       leaseMs: this.o.leaseMs,
       retryBaseMs: this.o.retryBaseMs,
       retryMaxMs: this.o.retryMaxMs,
@@ -395,9 +399,12 @@ export class PgTaskScheduler implements TaskScheduler {
     const action = this.actions.get(run.task.action)!;
     this.busy += 1;
     const startedAt = performance.now();
+    taskMetrics.started(run.task.action, run.dueAt, this.clock.now(), run.resumed);
     const returned = () => {
       this.busy -= 1;
-      this.queue.ran(performance.now() - startedAt);
+      const ms = performance.now() - startedAt;
+      this.queue.ran(ms);
+      taskMetrics.ran(run.task.action, ms);
       this.pump();
     };
     const done = this.execute(run, action, returned).finally(() => {
@@ -410,11 +417,12 @@ export class PgTaskScheduler implements TaskScheduler {
   private async execute(run: ActiveRun, action: TaskAction, returned: () => void): Promise<void> {
     try {
       const settled = await runAction(run, action, returned);
+      taskMetrics.ended(run.task.action, outcomeOf(run, settled));
       if (settled === 'handedBack') await this.announce([run.task.action]);
       if (settled === 'rerun') setTimeout(() => this.kick(), RERUN_DELAY_MS + 1).unref();
       if (settled === 'retry') setTimeout(() => this.kick(), run.retryInMs + 1).unref();
     } catch (err) {
-      this.o.log.error({ err, taskId: run.task.id }, 'could not record the outcome of a task; it will be resumed');
+      run.log.error({ err }, 'could not record the outcome of a task; it will be resumed');
     }
   }
 
@@ -434,8 +442,18 @@ export class PgTaskScheduler implements TaskScheduler {
 }
 
 function publicTask(row: TaskRow): ScheduledTask {
-  const { leaseId: _lease, ...task } = row;
+  const { leaseId: _lease, requestId: _request, dueAt: _due, resumed: _resumed, ...task } = row;
   return task;
+}
+
+/** The outcome label of a finished run (metrics). */
+function outcomeOf(run: ActiveRun, settled: Settled): string {
+  const reason = run.signal.reason;
+  if (reason instanceof LeaseLostError) return 'lease_lost';
+  if (reason instanceof TaskCancelledError) return 'cancelled';
+  if (settled === 'handedBack') return 'handed_back';
+  if (settled === 'rerun') return 'rerun';
+  return run.task.status;
 }
 
 export { TASK_LEASE_MS, type TaskSchedulerOptions } from './scheduler-options';

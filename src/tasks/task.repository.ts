@@ -11,7 +11,7 @@ import type { Json, ScheduledTask, TaskFilter, TaskStatus } from './task.types';
 export const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 /** pg_notify channel shared by every instance (payload formats in task-listener.ts). */
 export const TASKS_CHANNEL = 'scheduled_tasks';
-const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress';
+const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress, request_id';
 
 export interface NewTask {
   id: string;
@@ -19,10 +19,16 @@ export interface NewTask {
   timestamp: number;
   resourceId: string | null;
   params: Json | null;
+  /** The request that scheduled the task (its runner's log lines carry it). */
+  requestId?: string | null;
 }
 
 export interface TaskRow extends ScheduledTask {
   leaseId: number | null;
+  requestId?: string | null;
+  /** Claims only: the due time before the claim (scheduled tasks), and whether an earlier run stopped without an outcome. */
+  dueAt?: number | null;
+  resumed?: boolean;
 }
 
 export interface LeaseRef {
@@ -51,6 +57,9 @@ export interface RawRow {
   error: string | null;
   progress: Json | null;
   lease_id?: string | number | null;
+  request_id?: string | null;
+  due_at?: string | number | null;
+  resumed?: boolean | null;
 }
 
 /** Runs SQL with `?` placeholders somewhere (a pooled EntityManager or a dedicated connection). */
@@ -76,6 +85,9 @@ export function toTask(r: RawRow): TaskRow {
     error: r.error,
     progress: r.progress,
     leaseId: r.lease_id === undefined || r.lease_id === null ? null : Number(r.lease_id),
+    requestId: r.request_id ?? null,
+    dueAt: r.due_at === undefined || r.due_at === null ? null : Number(r.due_at),
+    resumed: r.resumed === true,
   };
 }
 
@@ -84,9 +96,9 @@ export class TaskRepository {
   async insert(em: Em, t: NewTask): Promise<void> {
     await run(
       em,
-      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb) RETURNING id)
+      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
     );
   }
 
@@ -94,10 +106,10 @@ export class TaskRepository {
   async insertClaimed(em: Em, t: NewTask, claim: { owner: string; leaseMs: number }): Promise<TaskRow> {
     const rows = await run<RawRow>(
       em,
-      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, lease_owner, lease_id, lease_expires_at, attempts)
-       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
-       RETURNING ${COLUMNS}, lease_id`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), claim.owner, claim.leaseMs],
+      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, lease_owner, lease_id, lease_expires_at, attempts)
+       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
+       RETURNING ${COLUMNS}, lease_id, "timestamp" AS due_at`,
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, claim.owner, claim.leaseMs],
     );
     return toTask(rows[0]);
   }

@@ -10,6 +10,7 @@
  * - checkpoint: a partial `result` persisted with updateResult(); a resumed task starts from it.
  */
 import type { Em } from '../infra/orm';
+import type { Logger } from '../logger';
 
 export type Json = Record<string, unknown>;
 
@@ -42,6 +43,8 @@ export interface TaskRun {
   readonly task: ScheduledTask;
   /** Aborted when the task is cancelled, its lease is lost, or the instance shuts down. */
   readonly signal: AbortSignal;
+  /** The runner's logger: its lines carry the task id, action and the request that scheduled it. */
+  readonly log: Logger;
   /** Persists a checkpoint (fenced by the lease; throws LeaseLostError when it was lost). */
   updateResult(result: Json): Promise<void>;
   /** Publishes progress (cheap; fenced; seen by getTask and WatchTask). */
@@ -61,6 +64,8 @@ export interface ScheduleOptions {
   params?: Json | null;
   /** Start time (ms since epoch); absent or in the past = now. */
   timestamp?: number | null;
+  /** The request asking for the task: stored with it, and carried by its runner's log lines. */
+  requestId?: string | null;
 }
 
 /** Synapse's update_task: only the given fields change; the timestamp defaults to now. */

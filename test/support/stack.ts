@@ -8,7 +8,7 @@ import { Client as PgClient } from 'pg';
 import { loadConfig, type Config } from '../../src/config';
 import { startApp, type App } from '../../src/app';
 import type { DestinationStream } from 'pino';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { createClients, type Clients } from '../../src/gateway/grpc-clients';
 
 export const PG_ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -56,7 +56,7 @@ export async function dropDatabase(name: string): Promise<void> {
  * stack is a second instance of the same deployment (same database and Redis prefix, which the
  * first stack owns and drops). `logDestination` receives the log lines (stdout by default).
  */
-export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack; logDestination?: DestinationStream } = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack; logDestination?: DestinationStream; log?: Logger } = {}): Promise<Stack> {
   const shared = opts.shareDatabaseWith;
   const dbName = shared ? shared.dbName : await createDatabase();
   const config = loadConfig({
@@ -73,7 +73,7 @@ export async function startStack(env: Record<string, string> = {}, opts: { share
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const app = await startApp(config, createLogger(config.logLevel, {}, opts.logDestination));
+  const app = await startApp(config, opts.log ?? createLogger(config.logLevel, {}, opts.logDestination));
   const grpcAddress = `127.0.0.1:${app.grpcPort}`;
   const clients = createClients(grpcAddress);
   return {

@@ -69,6 +69,7 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
         eventId: req.purgeUpToEventId ?? null,
         upToTs: req.purgeUpToTs ?? null,
         deleteLocalEvents: req.deleteLocalEvents,
+        requestId: ctx.requestId,
       }),
     })),
     getPurgeHistoryStatus: a.unary('admin', async (req, ctx) => {

@@ -112,7 +112,7 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
     setRoomBlock: a.unary('admin', async (req, ctx) => ({ block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId) })),
     getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId).then((b) => ({ block: b.block, userId: b.user_id }))),
     deleteRoom: a.unary('admin', async (req, ctx) => ({ result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)) })),
-    startDeleteRoom: a.unary('admin', async (req, ctx) => ({ deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId) })),
+    startDeleteRoom: a.unary('admin', async (req, ctx) => ({ deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId, ctx.requestId) })),
     listDeleteStatuses: a.unary('admin', async (req, ctx) => ({ results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask) })),
     getDeleteStatus: a.unary('admin', async (req, ctx) => ({ task: toTask(await d.deletes.statusById(ctx.em, req.deleteId)) })),
     shutdownRoom: a.unary('admin', async (req, ctx) => ({

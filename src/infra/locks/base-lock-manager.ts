@@ -4,7 +4,11 @@
  * namespaces (as Synapse's two lock tables do): an exclusive lock on (name, key) never conflicts
  * with a read/write lock on the same pair.
  */
+import { locks as lockMetrics } from '../../metrics/metrics';
+import { lockTimeoutError } from './local-lock-table';
 import type { AcquireOptions, LockHandle, LockKey, LockManager, LockMode } from './lock.types';
+
+const TIMEOUT_MESSAGE = lockTimeoutError().message;
 
 /** Lock id of an exclusive lock. Components are encoded so ids never collide. */
 export const exclusiveId = (name: string, key: string) => `x:${encodeURIComponent(name)}:${encodeURIComponent(key)}`;
@@ -21,27 +25,43 @@ export abstract class BaseLockManager implements LockManager {
   abstract close(): Promise<void>;
 
   async acquire(name: string, key: string, opts: AcquireOptions = {}): Promise<LockHandle> {
-    return (await this.lock([exclusiveId(name, key)], 'write', true, opts))!;
+    return (await this.measured(name, 'exclusive', [exclusiveId(name, key)], 'write', true, opts))!;
   }
 
   tryAcquire(name: string, key: string): Promise<LockHandle | null> {
-    return this.lock([exclusiveId(name, key)], 'write', false, {});
+    return this.measured(name, 'exclusive', [exclusiveId(name, key)], 'write', false, {});
   }
 
   async acquireReadWrite(name: string, key: string, mode: LockMode, opts: AcquireOptions = {}): Promise<LockHandle> {
-    return (await this.lock([readWriteId(name, key)], mode, true, opts))!;
+    return (await this.measured(name, mode, [readWriteId(name, key)], mode, true, opts))!;
   }
 
   tryAcquireReadWrite(name: string, key: string, mode: LockMode): Promise<LockHandle | null> {
-    return this.lock([readWriteId(name, key)], mode, false, {});
+    return this.measured(name, mode, [readWriteId(name, key)], mode, false, {});
   }
 
   async acquireMulti(keys: LockKey[], mode: LockMode, opts: AcquireOptions = {}): Promise<LockHandle> {
-    return (await this.lock(idsOf(keys), mode, true, opts))!;
+    return (await this.measured(labelOf(keys), mode, idsOf(keys), mode, true, opts))!;
   }
 
   tryAcquireMulti(keys: LockKey[], mode: LockMode): Promise<LockHandle | null> {
-    return this.lock(idsOf(keys), mode, false, {});
+    return this.measured(labelOf(keys), mode, idsOf(keys), mode, false, {});
+  }
+
+  /** lock(), counted and timed under the lock's name (never its key) for the metrics. */
+  private measured(label: string, modeLabel: string, ids: string[], mode: LockMode, wait: boolean, opts: AcquireOptions): Promise<LockHandle | null> {
+    const started = process.hrtime.bigint();
+    return this.lock(ids, mode, wait, opts).then(
+      (h) => {
+        lockMetrics.done(label, modeLabel, h ? 'acquired' : 'busy', started, wait);
+        return h;
+      },
+      (err: unknown) => {
+        const result = opts.signal?.aborted ? 'aborted' : (err as Error)?.message === TIMEOUT_MESSAGE ? 'timeout' : 'error';
+        lockMetrics.done(label, modeLabel, result, started, wait);
+        throw err;
+      },
+    );
   }
 
   async withReadWrite<T>(name: string, key: string, mode: LockMode, fn: (lock: LockHandle) => Promise<T>, opts?: AcquireOptions): Promise<T> {
@@ -51,6 +71,11 @@ export abstract class BaseLockManager implements LockManager {
   async withMulti<T>(keys: LockKey[], mode: LockMode, fn: (lock: LockHandle) => Promise<T>, opts?: AcquireOptions): Promise<T> {
     return using(await this.acquireMulti(keys, mode, opts), fn);
   }
+}
+
+/** The metrics label of a multi-lock: its lock names, sorted, joined by "+". */
+function labelOf(keys: LockKey[]): string {
+  return [...new Set(keys.map((k) => k.name))].sort().join('+');
 }
 
 /** Multi-locks are read/write locks; duplicates are taken once and the order is canonical. */

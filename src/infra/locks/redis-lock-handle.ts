@@ -6,6 +6,7 @@
  * are released long before their first extension.
  */
 import { unavailable } from '../../errors';
+import { locks as lockMetrics } from '../../metrics/metrics';
 import type { LockHandle, LockMode } from './lock.types';
 import type { RedisLockManager } from './redis-lock-manager';
 
@@ -99,6 +100,7 @@ export class RedisLockHandle implements LockHandle {
 
   private lose(): void {
     const err = unavailable('Lock lease was lost');
+    lockMetrics.leaseLost();
     this.init.manager.leaseLost(this.init.ids, err);
     this.abort(err);
   }

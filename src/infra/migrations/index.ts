@@ -16,6 +16,7 @@ import { Migration20261207000013ServerLeftRoom } from './20261207000013-server-l
 import { Migration20261207000014RoomAccountData } from './20261207000014-room-account-data';
 import { Migration20261207000015UsersList } from './20261207000015-users-list';
 import { Migration20261207000016Moderation } from './20261207000016-moderation';
+import { Migration20261207000017TaskRequestId } from './20261207000017-task-request-id';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -33,4 +34,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000014RoomAccountData', class: Migration20261207000014RoomAccountData },
   { name: 'Migration20261207000015UsersList', class: Migration20261207000015UsersList },
   { name: 'Migration20261207000016Moderation', class: Migration20261207000016Moderation },
+  { name: 'Migration20261207000017TaskRequestId', class: Migration20261207000017TaskRequestId },
 ];
