@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RoomAdminServiceService, ListRoomsResponse } from '../../gen/synapse/admin/v1/room_admin';
 import { createClient, MatrixClientError, TaskStatus } from '../../src/client';
-import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { createRoom, enc } from './room-admin.helpers';
 
 const ROOT = join(__dirname, '../..');
@@ -47,10 +46,12 @@ describe('Typed client', function () {
   let s: Stack;
   let admin: TestUser;
 
+  // A stack of its own: the example prints the first page of rooms, which must hold the test's room.
   before(async () => {
-    s = await sharedStack();
+    s = await startStack();
     admin = await registerUser(s, uniq('admin'), { admin: true });
   });
+  after(async () => s?.stop());
 
   it('runs the README example: lists rooms, starts a delete and watches it to completion', async () => {
     const roomId = await createRoom(s, admin.token);
