@@ -70,21 +70,38 @@ function send(res: http.ServerResponse, status: number, body: unknown, requestId
   res.end(payload);
 }
 
+/**
+ * How much of a refused body is read and thrown away after its 413, so the client, still sending,
+ * reads the answer instead of a connection reset. A client sending more than this loses the
+ * connection.
+ */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+const tooLarge = () => new MatrixError(413, 'Request body too large', Codes.TOO_LARGE);
+
+/**
+ * Reads the body, up to `limit` bytes. A longer body (declared, or sent chunked without a length)
+ * is refused with 413 M_TOO_LARGE as soon as it is known, and the rest of it is read and discarded
+ * (up to DISCARD_LIMIT_BYTES) while the answer goes out: closing the socket on a client still
+ * sending would reset the connection before the client reads the 413.
+ */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((ok, ko) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
-    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      ko(tooLarge());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > limit) refuse();
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        req.destroy();
-        ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
-      } else chunks.push(c);
+      if (refused) {
+        if (size > limit + DISCARD_LIMIT_BYTES) req.socket.destroy();
+      } else if (size > limit) refuse();
+      else chunks.push(c);
     });
     req.on('end', () => ok(Buffer.concat(chunks)));
     req.on('error', ko);
@@ -217,6 +234,7 @@ export class Gateway {
       };
       let result;
       try {
+        if (match.error) throw match.error;
         result = await route.handler(greq);
       } catch (err) {
         // Synapse authenticates before validating input: a parse error raised here must not hide
