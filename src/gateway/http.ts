@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { Codes, MatrixError } from '../errors';
 import { FaultLog, type Logger } from '../logger';
@@ -122,6 +123,21 @@ export function extractToken(req: http.IncomingMessage, query: URLSearchParams):
   return queryToken;
 }
 
+/**
+ * Requests node:http refuses before any route sees them (headers or URL past its 16 KB limit, a
+ * malformed request line) get a Matrix error body too, instead of node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, errcode, error] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, Codes.TOO_LARGE, 'Request headers too large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, Codes.UNKNOWN, 'Request timed out'] : [400, Codes.UNKNOWN, 'Malformed HTTP request'];
+  const payload = JSON.stringify({ errcode, error });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
+}
+
 export class Gateway {
   private readonly router: Router;
   readonly server: http.Server;
@@ -145,6 +161,7 @@ export class Gateway {
       this.track(res);
       void this.handle(req, res);
     });
+    this.server.on('clientError', answerClientError);
   }
 
   async listen(port: number, host: string): Promise<number> {
