@@ -22,9 +22,9 @@ import { Codes, MatrixError, badJson } from './errors';
 export const MAX_JSON_DEPTH = 512;
 
 /**
- * Longest number literal accepted, in characters. A finite double never needs more than a few
- * hundred; past this, PostgreSQL's numeric (at most 16,383 digits after the point) could refuse
- * the literal at the write.
+ * Longest number literal accepted, in characters, and largest exponent magnitude. A finite double
+ * never needs more than a few hundred of either; past them, PostgreSQL's numeric (at most 16,383
+ * digits after the point) could refuse the literal at the write.
  */
 export const MAX_JSON_NUMBER_CHARS = 1_000;
 
@@ -40,8 +40,8 @@ const loneSurrogate = () => badJson('JSON strings may not contain lone surrogate
 /**
  * Checks JSON text that JSON.parse accepted. Throws 400 `notJson` (M_NOT_JSON) when nested deeper
  * than MAX_JSON_DEPTH, as Synapse's decoder fails then; 400 M_BAD_JSON for a string or key holding
- * a lone surrogate, or a number out of range (it overflows or underflows a double, or is longer
- * than MAX_JSON_NUMBER_CHARS).
+ * a lone surrogate, or a number out of range (it overflows a double, or its literal or exponent
+ * passes MAX_JSON_NUMBER_CHARS).
  */
 export function checkJsonText(text: string, notJson: string): void {
   let depth = 0;
@@ -84,20 +84,19 @@ const isNumberChar = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2d || c 
 /** The index after the number literal starting at `start`; throws when it is out of range. */
 function endOfNumber(text: string, start: number): number {
   let end = start + 1;
-  let exponent = false;
+  let e = -1;
   for (; end < text.length; end++) {
     const c = text.charCodeAt(end);
     if (!isNumberChar(c)) break;
-    if (c === 0x65 || c === 0x45) exponent = true;
+    if (c === 0x65 || c === 0x45) e = end;
   }
   const len = end - start;
   // Up to 15 plain digits always fit a double exactly: the common case skips the conversion.
-  if (len <= 15 && !exponent) return end;
+  if (len <= 15 && e < 0) return end;
   if (len > MAX_JSON_NUMBER_CHARS) throw outOfRange(text, start, end);
-  const literal = text.slice(start, end);
-  const value = Number(literal);
-  const mantissa = exponent ? literal.slice(0, literal.search(/[eE]/)) : literal;
-  if (!Number.isFinite(value) || (value === 0 && /[1-9]/.test(mantissa))) throw outOfRange(text, start, end);
+  // A large exponent overflows numeric even on zero (0e-999999), and a double unless on zero.
+  if (e >= 0 && Math.abs(Number(text.slice(e + 1, end))) > MAX_JSON_NUMBER_CHARS) throw outOfRange(text, start, end);
+  if (!Number.isFinite(Number(text.slice(start, end)))) throw outOfRange(text, start, end);
   return end;
 }
 
