@@ -61,21 +61,19 @@ function endOfString(text: string, i: number): number {
   for (; ; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) return i;
+    let unit = c;
     if (c === BACKSLASH) {
       i++;
       if (text.charCodeAt(i) !== U) continue;
-      const unit = parseInt(text.slice(i + 1, i + 5), 16);
+      unit = parseInt(text.slice(i + 1, i + 5), 16);
       i += 4;
-      if (isLow(unit)) throw loneSurrogate();
-      if (isHigh(unit)) {
-        if (text.charCodeAt(i + 1) !== BACKSLASH || text.charCodeAt(i + 2) !== U || !isLow(parseInt(text.slice(i + 3, i + 7), 16))) throw loneSurrogate();
-        i += 6;
-      }
-    } else if (isLow(c)) throw loneSurrogate();
-    else if (isHigh(c)) {
-      if (!isLow(text.charCodeAt(i + 1))) throw loneSurrogate();
-      i++;
     }
+    if (isLow(unit)) throw loneSurrogate();
+    if (!isHigh(unit)) continue;
+    // The low half may follow escaped or raw, whichever form the high half had.
+    if (isLow(text.charCodeAt(i + 1))) i++;
+    else if (text.charCodeAt(i + 1) === BACKSLASH && text.charCodeAt(i + 2) === U && isLow(parseInt(text.slice(i + 3, i + 7), 16))) i += 6;
+    else throw loneSurrogate();
   }
 }
 

@@ -128,7 +128,9 @@ export function extractToken(req: http.IncomingMessage, query: URLSearchParams):
  * malformed request line) get a Matrix error body too, instead of node's bare status line.
  */
 function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // As node's own handler: no answer on a connection that is gone or already sending a response.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight) {
     socket.destroy();
     return;
   }
