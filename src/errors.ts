@@ -68,5 +68,7 @@ export const invalidParam = (msg: string) => new MatrixError(400, msg, Codes.INV
 export const badJson = (msg: string) => new MatrixError(400, msg, Codes.BAD_JSON);
 export const missingParams = (keys: string[]) =>
   new MatrixError(400, `Missing params: [${keys.map((k) => `'${k}'`).join(', ')}]`, Codes.MISSING_PARAM);
+/** 401 for a token that belongs to no live session (Synapse's text and `soft_logout: false`). */
+export const unknownToken = () => new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
 /** A dependency (Redis, PostgreSQL) is unreachable: fail fast, nothing half-done. */
 export const unavailable = (msg: string) => new MatrixError(503, msg, Codes.UNKNOWN);

@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { Codes, MatrixError } from '../errors';
+import { Codes, MatrixError, unknownToken } from '../errors';
 import { FaultLog, type Logger } from '../logger';
 import { MatrixClientError } from '../client/errors';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
@@ -233,6 +233,8 @@ export class Gateway {
       if (typeof traceparent === 'string') md.set('traceparent', traceparent);
       if (route.auth !== 'none') {
         const token = extractToken(req, url.searchParams);
+        // No token holds characters outside visible ASCII, and gRPC metadata cannot carry them.
+        if (token !== null && /[^\x21-\x7e]/.test(token)) throw unknownToken();
         if (token !== null) md.set('authorization', `Bearer ${token}`);
       }
       const rawBody = method === 'GET' ? Buffer.alloc(0) : await readBody(req, this.opts.maxBodyBytes);

@@ -97,6 +97,15 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     assert.equal(adm.body.errcode, 'M_INVALID_PARAM');
   });
 
+  it('answers a token that cannot be a token (not visible ASCII) as unknown, on user and admin routes', async () => {
+    for (const token of ['%C0%80', '%ED%A0%80', 't%C3%B6k', 'a%20b']) {
+      for (const path of [`${C}/account/whoami`, '/_synapse/admin/v1/rooms/%21x%3Atest/forward_extremities']) {
+        const r = await http(s, 'GET', `${path}?access_token=${token}`);
+        assert.deepEqual([r.status, r.body], [401, { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token passed.', soft_logout: false }], `${path} ${token}`);
+      }
+    }
+  });
+
   it('answers 413 M_TOO_LARGE to a 2 MB chunked body without Content-Length, and the client reads it', async () => {
     const { port } = new URL(s.baseUrl);
     const answer = await new Promise<string>((ok, ko) => {
