@@ -30,6 +30,7 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     ['POST', `${C}/createRoom`, `{"creation_content":{"v":${value}}}`],
     ['POST', `${C}/createRoom`, `{"initial_state":[{"type":"m.fuzz","state_key":"","content":{"v":${value}}}]}`],
     ['PUT', `${C}/user/${enc(alice.userId)}/account_data/m.fuzz`, `{"v":${value}}`],
+    ['PUT', `${C}/user/${enc(alice.userId)}/rooms/${enc(roomId)}/account_data/m.fuzz`, `{"v":${value}}`],
   ];
 
   async function expectRefused(value: string, status: number, errcode: string): Promise<void> {
