@@ -68,31 +68,7 @@ export const invalidParam = (msg: string) => new MatrixError(400, msg, Codes.INV
 export const badJson = (msg: string) => new MatrixError(400, msg, Codes.BAD_JSON);
 export const missingParams = (keys: string[]) =>
   new MatrixError(400, `Missing params: [${keys.map((k) => `'${k}'`).join(', ')}]`, Codes.MISSING_PARAM);
+/** 401 for a token that belongs to no live session (Synapse's text and `soft_logout: false`). */
+export const unknownToken = () => new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
 /** A dependency (Redis, PostgreSQL) is unreachable: fail fast, nothing half-done. */
 export const unavailable = (msg: string) => new MatrixError(503, msg, Codes.UNKNOWN);
-
-/**
- * Parses JSON text that must be an object: 400 M_NOT_JSON (`notJson`) when it is not JSON,
- * 400 M_BAD_JSON (`notObject`) when it is JSON but not an object, and 400 M_BAD_JSON when a string
- * or key holds U+0000.
- */
-export function parseJsonObjectText(text: string, notJson: string, notObject: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new MatrixError(400, notJson, Codes.NOT_JSON);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badJson(notObject);
-  // PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail at the write.
-  // In valid JSON text the character can only appear escaped, so most bodies skip the walk.
-  if (text.includes('\\u0000') && hasNul(value)) throw badJson('JSON strings may not contain the NUL character (U+0000)');
-  return value as Record<string, unknown>;
-}
-
-function hasNul(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\0');
-  if (Array.isArray(v)) return v.some(hasNul);
-  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
-  return false;
-}

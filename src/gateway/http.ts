@@ -5,8 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { Codes, MatrixError } from '../errors';
+import { Codes, MatrixError, unknownToken } from '../errors';
 import { FaultLog, type Logger } from '../logger';
 import { MatrixClientError } from '../client/errors';
 import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/health';
@@ -70,21 +71,38 @@ function send(res: http.ServerResponse, status: number, body: unknown, requestId
   res.end(payload);
 }
 
+/**
+ * How much of a refused body is read and thrown away after its 413, so the client, still sending,
+ * reads the answer instead of a connection reset. A client sending more than this loses the
+ * connection.
+ */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+const tooLarge = () => new MatrixError(413, 'Request body too large', Codes.TOO_LARGE);
+
+/**
+ * Reads the body, up to `limit` bytes. A longer body (declared, or sent chunked without a length)
+ * is refused with 413 M_TOO_LARGE as soon as it is known, and the rest of it is read and discarded
+ * (up to DISCARD_LIMIT_BYTES) while the answer goes out: closing the socket on a client still
+ * sending would reset the connection before the client reads the 413.
+ */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((ok, ko) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      return ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
-    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let refused = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      ko(tooLarge());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > limit) refuse();
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        req.destroy();
-        ko(new MatrixError(413, 'Request body too large', Codes.TOO_LARGE));
-      } else chunks.push(c);
+      if (refused) {
+        if (size > limit + DISCARD_LIMIT_BYTES) req.socket.destroy();
+      } else if (size > limit) refuse();
+      else chunks.push(c);
     });
     req.on('end', () => ok(Buffer.concat(chunks)));
     req.on('error', ko);
@@ -103,6 +121,23 @@ export function extractToken(req: http.IncomingMessage, query: URLSearchParams):
     return parts[1];
   }
   return queryToken;
+}
+
+/**
+ * Requests node:http refuses before any route sees them (headers or URL past its 16 KB limit, a
+ * malformed request line) get a Matrix error body too, instead of node's bare status line.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // As node's own handler: no answer on a connection that is gone or already sending a response.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight) {
+    socket.destroy();
+    return;
+  }
+  const [status, errcode, error] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, Codes.TOO_LARGE, 'Request headers too large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, Codes.UNKNOWN, 'Request timed out'] : [400, Codes.UNKNOWN, 'Malformed HTTP request'];
+  const payload = JSON.stringify({ errcode, error });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
 }
 
 export class Gateway {
@@ -128,6 +163,7 @@ export class Gateway {
       this.track(res);
       void this.handle(req, res);
     });
+    this.server.on('clientError', answerClientError);
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -197,6 +233,8 @@ export class Gateway {
       if (typeof traceparent === 'string') md.set('traceparent', traceparent);
       if (route.auth !== 'none') {
         const token = extractToken(req, url.searchParams);
+        // No token holds characters outside visible ASCII, and gRPC metadata cannot carry them.
+        if (token !== null && /[^\x21-\x7e]/.test(token)) throw unknownToken();
         if (token !== null) md.set('authorization', `Bearer ${token}`);
       }
       const rawBody = method === 'GET' ? Buffer.alloc(0) : await readBody(req, this.opts.maxBodyBytes);
@@ -217,6 +255,7 @@ export class Gateway {
       };
       let result;
       try {
+        if (match.error) throw match.error;
         result = await route.handler(greq);
       } catch (err) {
         // Synapse authenticates before validating input: a parse error raised here must not hide

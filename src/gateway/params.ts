@@ -2,7 +2,8 @@
  * Parsing of query strings and JSON bodies with Synapse's exact errors (spec §0.3). These only
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
-import { Codes, MatrixError, badJson, invalidParam, missingParams, parseJsonObjectText } from '../errors';
+import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
+import { checkJsonText, parseJsonObjectText } from '../json-text';
 
 export type Json = Record<string, unknown>;
 
@@ -75,12 +76,15 @@ export class Query {
   json(name: string): Json | undefined {
     const raw = this.params.get(name);
     if (raw === null) return undefined;
+    const notJson = `Query parameter ${name} must be a valid JSON object`;
+    const text = safeDecode(raw);
     let value: unknown;
     try {
-      value = JSON.parse(safeDecode(raw));
+      value = JSON.parse(text);
     } catch {
-      throw new MatrixError(400, `Query parameter ${name} must be a valid JSON object`, Codes.NOT_JSON);
+      throw new MatrixError(400, notJson, Codes.NOT_JSON);
     }
+    checkJsonText(text, notJson);
     if (!value) return undefined;
     if (typeof value !== 'object' || Array.isArray(value)) {
       if (Array.isArray(value) && value.length === 0) return undefined;

@@ -69,7 +69,11 @@ export function compile(route: Route): CompiledRoute {
   return { ...route, regex: new RegExp(`^${source}$`), names };
 }
 
-export type Match = { route: CompiledRoute; params: Record<string, string> } | { methodNotAllowed: true } | null;
+/**
+ * A matched route. `error` is set when a path parameter is not valid percent-encoding: the gateway
+ * raises it only after the credential was checked, as Synapse authenticates before reading input.
+ */
+export type Match = { route: CompiledRoute; params: Record<string, string>; error?: MatrixError } | { methodNotAllowed: true } | null;
 
 export class Router {
   private readonly routes: CompiledRoute[];
@@ -88,14 +92,15 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
+      let error: MatrixError | undefined;
       route.names.forEach((name, i) => {
         try {
           params[name] = decodeURIComponent(m[i + 1]);
         } catch {
-          throw new MatrixError(400, `Invalid percent-encoding in path parameter ${name}`, Codes.INVALID_PARAM);
+          error ??= new MatrixError(400, `Invalid percent-encoding in path parameter ${name}`, Codes.INVALID_PARAM);
         }
       });
-      return { route, params };
+      return { route, params, error };
     }
     return pathMatched ? { methodNotAllowed: true } : null;
   }

@@ -72,6 +72,8 @@ export class EventPersister {
    * rule violation (MatrixError) or UnknownRoomError; nothing is written then.
    */
   async persist(em: Em, batches: RoomBatch[], opts: PersistOptions = {}): Promise<PersistedEvent[][]> {
+    // Nothing to write takes no lock (the lock manager refuses an empty set of names).
+    if (batches.length === 0) return [];
     const [only] = batches;
     if (batches.length === 1 && !only.newRoom && only.drafts.length === 1 && !opts.locateErrors && !em.getTransactionContext()) {
       return [[await this.sends.submit(em, only.roomId, only.drafts[0])]];

@@ -6,7 +6,8 @@
  * rows in `ignored_users` (the keys of its `ignored_users` object; anything else there ignores
  * nobody, as Synapse reads it), in the same transaction, so pagination sees the list it was given.
  */
-import { MatrixError, Codes, echo, forbidden, invalidParam, notFound, parseJsonObjectText } from '../errors';
+import { MatrixError, Codes, echo, forbidden, invalidParam, notFound } from '../errors';
+import { parseJsonObjectText } from '../json-text';
 import { isValidRoomId } from '../ids';
 import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';

@@ -5,7 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Em } from '../infra/orm';
 import type { Requester } from '../context';
-import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken } from '../errors';
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
@@ -89,11 +89,11 @@ export class UserService {
       owner = await this.repo.findTokenOwner(em(), hash);
       if (owner) this.tokens.set(key, owner, mark);
     }
-    if (!owner) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
+    if (!owner) throw unknownToken();
     if (owner.validUntilMs !== null && owner.validUntilMs < Date.now()) {
       throw new MatrixError(401, 'Access token has expired', Codes.UNKNOWN_TOKEN, { soft_logout: true });
     }
-    if (owner.deactivated) throw new MatrixError(401, 'Invalid access token passed.', Codes.UNKNOWN_TOKEN, { soft_logout: false });
+    if (owner.deactivated) throw unknownToken();
     await this.noteSeen(em, owner.authenticatedEntity);
     return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest };
   }

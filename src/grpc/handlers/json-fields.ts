@@ -1,5 +1,5 @@
 /** The `*_json` fields of requests: JSON objects carried as text, parsed with a 400 for bad input. */
-import { parseJsonObjectText } from '../../errors';
+import { parseJsonObjectText } from '../../json-text';
 
 type Json = Record<string, unknown>;
 
