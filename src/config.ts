@@ -59,8 +59,6 @@ export interface Config {
   /** HTTP/2 connections the gateway keeps to its upstream (several spread its calls over the upstream's workers). */
   gatewayUpstreamConnections: number;
   registrationSharedSecret: string | null;
-  /** True when the secret was generated at this start (it is then printed once). */
-  registrationSharedSecretGenerated: boolean;
   instanceName: string;
   logLevel: string;
   /** Concurrent background tasks per instance. */
@@ -222,7 +220,6 @@ export function loadConfig(env: Env = process.env): Config {
     gatewayWorkers,
     gatewayUpstreamConnections: int(env, 'GATEWAY_UPSTREAM_CONNECTIONS', 1, 1, 64),
     registrationSharedSecret: secret === undefined || secret === '' ? null : secret,
-    registrationSharedSecretGenerated: false,
     instanceName,
     logLevel: pick(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     authCacheTtlMs: durationAtLeast(env, 'AUTH_CACHE_TTL', 60_000, 0),

@@ -124,9 +124,11 @@ export function parseJsonObjectText(text: string, notJson: string, notObject: st
   return value as Record<string, unknown>;
 }
 
-function hasNul(v: unknown): boolean {
+/** Whether a value holds a string (or object key) with U+0000 anywhere; byte arrays are skipped. */
+export function hasNul(v: unknown): boolean {
   if (typeof v === 'string') return v.includes('\0');
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return false;
   if (Array.isArray(v)) return v.some(hasNul);
-  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => k.includes('\0') || hasNul(x));
+  for (const k in v) if (k.includes('\0') || hasNul((v as Record<string, unknown>)[k])) return true;
   return false;
 }

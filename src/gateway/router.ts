@@ -5,12 +5,14 @@
  * percent-decoded; ids may contain `!`, `@`, `#` and `:`.
  */
 import type * as grpc from '@grpc/grpc-js';
+import type { AuthLevel } from '../grpc/adapter';
 import type { Logger } from '../logger';
 import { Codes, MatrixError } from '../errors';
 import type { Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
 
-export type AuthLevel = 'none' | 'user' | 'admin';
+/** Who may call a route: the auth level of the RPC behind it. */
+export type { AuthLevel };
 
 export interface RouteResult {
   status?: number;

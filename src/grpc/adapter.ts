@@ -12,6 +12,7 @@ import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
 import { observeRpc } from '../metrics/metrics';
 import { requestIdFrom, traceIdOf } from '../request-id';
+import { hasNul } from '../json-text';
 import { FieldLimits } from './field-limits';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
 
@@ -54,22 +55,13 @@ export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata,
   return requester;
 }
 
-/** Whether a decoded request holds a string (or map key) with U+0000 anywhere; bytes fields are skipped. */
-export function hasNulString(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('\0');
-  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return false;
-  if (Array.isArray(v)) return v.some(hasNulString);
-  for (const k in v) if (k.includes('\0') || hasNulString((v as Record<string, unknown>)[k])) return true;
-  return false;
-}
-
 /**
  * PostgreSQL cannot store U+0000 in text, and no string may be longer than its field's limit
  * (see field-limits.ts). Such a request is refused before any work, so it can neither fail a write
  * halfway nor spoil a group commit it would have joined.
  */
 function checkStrings(limits: FieldLimits, method: string, req: unknown): void {
-  if (hasNulString(req)) throw invalidParam('Strings may not contain the NUL character (U+0000)');
+  if (hasNul(req)) throw invalidParam('Strings may not contain the NUL character (U+0000)');
   limits.check(method, req);
 }
 

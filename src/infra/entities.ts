@@ -1,5 +1,8 @@
-/** Every MikroORM entity of the service (the ORM discovers exactly this list). */
+/**
+ * Every MikroORM entity of the service (the ORM discovers exactly this list). Only the account
+ * tables are mapped: rooms and events are read and written with set-based SQL by their
+ * repositories, and their schema lives in the migrations.
+ */
 import { USER_ENTITIES } from '../users/user.entity';
-import { ROOM_ENTITIES } from '../rooms/room.entity';
 
-export const ENTITIES = [...USER_ENTITIES, ...ROOM_ENTITIES];
+export const ENTITIES = [...USER_ENTITIES];

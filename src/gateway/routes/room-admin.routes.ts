@@ -2,7 +2,6 @@ import { Direction } from '../../../gen/synapse/admin/v1/common';
 import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
 import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
 import { isValidRoomId } from '../../ids';
-import type { Body } from '../params';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { toClientEvent } from '../../rooms/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
@@ -14,29 +13,13 @@ const DIRS = ['b', 'f'] as const;
 const toDirection = (d: 'b' | 'f' | undefined) => (d === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS);
 const toOrderBy = (o: (typeof ORDER_BY)[number]) => RoomOrderBy[`ROOM_ORDER_BY_${o.toUpperCase()}` as keyof typeof RoomOrderBy];
 
-/** A key that, when present, must be a JSON boolean (null included, as Synapse's isinstance check). */
-function strictBool(b: Body, key: string): boolean | undefined {
-  if (!(key in b.json)) return undefined;
-  const v = b.json[key];
-  if (typeof v !== 'boolean') throw badJson(`Param '${key}' must be a boolean, if given`);
-  return v;
-}
-
-/** A key that, when present and not null, must be a string. */
-function optionalString(b: Body, key: string): string | undefined {
-  const v = b.json[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw badJson(`Param '${key}' must be a string`);
-  return v;
-}
-
 /** The body of both delete versions, validated in Synapse's order (block, purge, force_purge). */
 function deleteOptions(r: GatewayRequest): DeleteRoomOptions {
   const b = r.body();
-  const block = strictBool(b, 'block');
-  const purge = strictBool(b, 'purge');
-  const forcePurge = strictBool(b, 'force_purge');
-  return { block, purge, forcePurge, newRoomUserId: optionalString(b, 'new_room_user_id'), roomName: optionalString(b, 'room_name'), message: optionalString(b, 'message') };
+  const block = b.bool('block');
+  const purge = b.bool('purge');
+  const forcePurge = b.bool('force_purge');
+  return { block, purge, forcePurge, newRoomUserId: b.string('new_room_user_id'), roomName: b.string('room_name'), message: b.string('message') };
 }
 
 const listRooms: Route = {
@@ -158,7 +141,7 @@ const membershipRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const b = r.body(true);
-      await r.rpc(r.clients.roomAdmin, 'makeRoomAdmin', { roomIdOrAlias: r.params.roomIdOrAlias, userId: optionalString(b, 'user_id') });
+      await r.rpc(r.clients.roomAdmin, 'makeRoomAdmin', { roomIdOrAlias: r.params.roomIdOrAlias, userId: b.string('user_id') });
       return { body: {} };
     },
   },
@@ -206,9 +189,9 @@ const deprecatedRoutes: Route[] = [
       if (r.params.roomId === '') throw new MatrixError(404, 'Unrecognized request', Codes.UNRECOGNIZED);
       const b = r.body();
       b.require('new_room_user_id');
-      const newRoomUserId = optionalString(b, 'new_room_user_id');
+      const newRoomUserId = b.string('new_room_user_id');
       if (newRoomUserId === undefined) throw badJson("Param 'new_room_user_id' must be a string");
-      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', { roomId: r.params.roomId, newRoomUserId, roomName: optionalString(b, 'room_name'), message: optionalString(b, 'message') });
+      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', { roomId: r.params.roomId, newRoomUserId, roomName: b.string('room_name'), message: b.string('message') });
       return { body: shutdownResultJson(res.result) };
     },
   },
@@ -220,7 +203,7 @@ const deprecatedRoutes: Route[] = [
     handler: async (r) => {
       const b = r.body();
       b.require('room_id');
-      const roomId = optionalString(b, 'room_id');
+      const roomId = b.string('room_id');
       if (roomId === undefined) throw badJson("Param 'room_id' must be a string");
       await r.rpc(r.clients.roomAdmin, 'purgeRoom', { roomId });
       return { body: {} };
