@@ -119,7 +119,7 @@ describe('Admin CLI', function () {
     for (const cancel of [false, true]) {
       const id = await scheduler.scheduleTask(s.app.orm.em.fork(), WAIT);
       const r = start(['tasks', 'watch', id, '--token', admin.token, ...(cancel ? ['--cancel-on-exit'] : [])], env);
-      await waitFor(async () => r.stdout.length, (n) => n > 0, 2_000);
+      await waitFor(async () => r.stdout.length, (n) => n > 0);
       assert.match(r.stdout[0], new RegExp(`^task ${id} active waiting 3/10 events$`));
       r.kill('SIGINT');
       assert.equal(await r.code, 130);

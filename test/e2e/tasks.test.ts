@@ -9,14 +9,8 @@ import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { TaskStatus, type WatchTaskResponse } from '../../gen/synapse/admin/v1/task_scheduler';
 import type { PgTaskScheduler } from '../../src/tasks/task-scheduler';
+import { until } from '../support/until';
 
-async function until(cond: () => boolean | Promise<boolean>, maxTries = 20_000): Promise<void> {
-  for (let i = 0; i < maxTries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('condition never became true');
-}
 
 const waitForAbort = (signal: AbortSignal) => new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
 

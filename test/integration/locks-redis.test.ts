@@ -18,6 +18,7 @@ import { RedisLockManager } from '../../src/infra/locks/redis-lock-manager';
 import type { RedisLockHandle } from '../../src/infra/locks/redis-lock-handle';
 import { runAsLockOwner } from '../../src/infra/locks/lock-owner';
 import { TEST_REDIS_URL } from '../support/stack';
+import { until } from '../support/until';
 
 const log = createLogger('silent');
 const SHORT_TTL_MS = 400;
@@ -29,13 +30,6 @@ async function connectRedis(url: string): Promise<Redis> {
   return r;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, maxTries = 20_000): Promise<void> {
-  for (let i = 0; i < maxTries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('condition never became true');
-}
 
 const is503 = (e: unknown) => e instanceof MatrixError && e.httpStatus === 503 && e.errcode === 'M_UNKNOWN';
 

@@ -23,6 +23,7 @@ import { createLogger } from '../../src/logger';
 import { PgTaskScheduler, TASK_LEASE_MS } from '../../src/tasks/task-scheduler';
 import { LeaseLostError, type TaskAction } from '../../src/tasks/task.types';
 import { TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
+import { until } from '../support/until';
 
 const CHILD_LEASE_MS = 1_000;
 
@@ -139,13 +140,6 @@ if (process.env.SCHED_CHILD_DB) {
       return inst;
     }
 
-    async function until(cond: () => Promise<boolean>): Promise<void> {
-      for (let i = 0; i < 20_000; i++) {
-        if (await cond()) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('condition never became true');
-    }
     const effectsOf = (id: string) => q<{ seq: string; instance: string; step: number }>('SELECT seq, instance, step FROM test_effects WHERE task_id = ? ORDER BY seq', [id]);
     const statusOf = async (id: string) => (await scheduling.getTask(em(), id))?.status;
 

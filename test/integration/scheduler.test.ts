@@ -13,16 +13,10 @@ import { ManualClock } from '../../src/tasks/clock';
 import { PgTaskScheduler, type TaskSchedulerOptions } from '../../src/tasks/task-scheduler';
 import { LeaseLostError, type ScheduledTask, type TaskAction } from '../../src/tasks/task.types';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
+import { until } from '../support/until';
 
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
-export async function until(cond: () => boolean | Promise<boolean>, maxTries = 20_000): Promise<void> {
-  for (let i = 0; i < maxTries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('condition never became true');
-}
 
 /** Whether the back-off of retries 1..4 (1 s doubling, capped at 4 s) stays within [ceiling / 2, ceiling]. */
 function retryDelays(): boolean[] {

@@ -15,6 +15,14 @@ import { dbUrl, http, registerUser, startStack, uniq, type Stack, type TestUser 
 import { createRoom, eventExists, purgeHistory, send } from '../e2e/pagination.helpers';
 import { join } from '../support/client';
 import { roomRows } from '../e2e/room-admin.helpers';
+import { untilValue as untilValueWithin } from '../support/until';
+
+/**
+ * Polls until a value is there. The outage tests run under a 120 s timeout and each wait is bounded
+ * at 60 s, which only detects a hang: a retry comes back within its back-off (seconds here) once the
+ * dependency answers.
+ */
+const untilValue = <T>(fn: () => Promise<T | null>) => untilValueWithin(fn, { timeoutMs: 60_000 });
 
 function freePort(): Promise<number> {
   return new Promise((ok, ko) => {
@@ -50,20 +58,6 @@ async function stopRedis(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/**
- * Polls `fn` until it returns something other than null. The 60 s bound only detects a hang: a
- * retry comes back within its back-off (seconds here) once the dependency answers.
- */
-async function waitFor<T>(fn: () => Promise<T | null>, boundMs = 60_000): Promise<T> {
-  const until = Date.now() + boundMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null) return v;
-    if (Date.now() > until) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const purgeStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v1/purge_history_status/${id}`, { token })).body;
 const deleteStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${id}`, { token })).body;
 
@@ -92,7 +86,7 @@ describe('tasks during a dependency outage', function () {
     if (!redis || !running(redis)) redis = await startRedis(port);
     // Until the stack has reconnected, its locks answer 503.
     const locks = s.app.registry.get('locks') as LockManager;
-    await waitFor(async () => {
+    await untilValue(async () => {
       const h = await locks.tryAcquire('outage_test_probe', 'x').catch(() => null);
       await h?.release();
       return h;
@@ -109,7 +103,7 @@ describe('tasks during a dependency outage', function () {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const purgeId = r.body.purge_id;
     // It keeps waiting (twice in a row at least), active, never failed.
-    const waiting = await waitFor(async () => {
+    const waiting = await untilValue(async () => {
       const st = await purgeStatus(s, admin.token, purgeId);
       assert.notEqual(st.status, 'failed', JSON.stringify(st));
       return st.retry?.retries >= 2 ? st : null;
@@ -120,7 +114,7 @@ describe('tasks during a dependency outage', function () {
     for (const id of msgs) assert.equal(await eventExists(s, id), true, 'nothing is purged while Redis is down');
 
     redis = await startRedis(port);
-    const done = await waitFor(async () => {
+    const done = await untilValue(async () => {
       const st = await purgeStatus(s, admin.token, purgeId);
       return st.status === 'active' ? null : st;
     });
@@ -140,11 +134,11 @@ describe('tasks during a dependency outage', function () {
     const start = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(room)}`, { token: admin.token, body: {} });
     assert.equal(start.status, 200, JSON.stringify(start.body));
     const deleteId = start.body.delete_id;
-    await waitFor(async () => (await deleteStatus(s, admin.token, deleteId)).progress?.phase === 'shutting_down' || null);
+    await untilValue(async () => (await deleteStatus(s, admin.token, deleteId)).progress?.phase === 'shutting_down' || null);
     await stopRedis(redis!);
     await held.release();
 
-    const waiting = await waitFor(async () => {
+    const waiting = await untilValue(async () => {
       const st = await deleteStatus(s, admin.token, deleteId);
       assert.notEqual(st.status, 'failed', JSON.stringify(st));
       return st.progress?.retry?.retries >= 2 ? st : null;
@@ -154,7 +148,7 @@ describe('tasks during a dependency outage', function () {
     assert.equal(waiting.progress.retry.last_error, '503: Lock service unavailable');
 
     redis = await startRedis(port);
-    const done = await waitFor(async () => {
+    const done = await untilValue(async () => {
       const st = await deleteStatus(s, admin.token, deleteId);
       return st.status === 'active' ? null : st;
     });
@@ -179,19 +173,19 @@ describe('tasks during a dependency outage', function () {
       const r = await purgeHistory(s, admin.token, room, { delete_local_events: true }, msgs[3]);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const purgeId = r.body.purge_id;
-      const waiter = await waitFor(async () => {
+      const waiter = await untilValue(async () => {
         const res = await blocker.query('SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [me]);
         return res.rows.length > 0 ? Number(res.rows[0].pid) : null;
       });
       await blocker.query('SELECT pg_terminate_backend($1)', [waiter]);
-      const retrying = await waitFor(async () => {
+      const retrying = await untilValue(async () => {
         const st = await purgeStatus(s, admin.token, purgeId);
         assert.notEqual(st.status, 'failed', JSON.stringify(st));
         return st.retry ? st : null;
       });
       assert.match(retrying.retry.last_error, /terminat/);
       await blocker.query('ROLLBACK');
-      const done = await waitFor(async () => {
+      const done = await untilValue(async () => {
         const st = await purgeStatus(s, admin.token, purgeId);
         return st.status === 'active' ? null : st;
       });

@@ -7,16 +7,7 @@ import { http, type HttpResult, type Stack } from './stack';
 export const C = '/_matrix/client/v3';
 export const enc = encodeURIComponent;
 
-/** Polls `fn` until `done(value)` (bounded: fails after `attempts` polls). */
-export async function waitFor<T>(fn: () => Promise<T>, done: (v: T) => boolean, attempts = 400, stepMs = 25): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < attempts; i++) {
-    last = await fn();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`condition not reached; last value: ${JSON.stringify(last)}`);
-}
+export { waitFor } from './until';
 
 /** Awaits a call and asserts it answered 200. */
 export async function ok(res: Promise<HttpResult>, what: string): Promise<HttpResult> {
