@@ -295,10 +295,14 @@ export class UserService {
     this.tokens.evictUser(userId);
   }
 
-  /** 400 for an invalid id or (with `remoteError`) a remote one, 404 "User not found" for an unknown user. */
+  /**
+   * 400 `remoteError` for another server's user (whatever its server name looks like, as Synapse
+   * compares only the domain), 400 for an invalid id, 404 "User not found" for an unknown user.
+   */
   async checkLocal(em: Em, userId: string, remoteError: string): Promise<void> {
-    if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
-    if (domainOf(userId) !== this.serverName) throw badRequest(remoteError);
+    const colon = userId.indexOf(':');
+    if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
+    if (!isValidUserId(userId) || domainOf(userId) !== this.serverName) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
   }
 
