@@ -83,6 +83,8 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     const id = `@${uniq('lockcreate')}:test`;
     const r = await put(id, { password: 'pw', locked: true });
     assert.deepEqual([r.status, r.body.locked], [201, false]);
+    // The same request on the existing user locks it.
+    assert.deepEqual((await put(id, { locked: true })).body.locked, true);
   });
 
   it('test_set_user_type: sets, clears with null and refuses an unknown type', async () => {

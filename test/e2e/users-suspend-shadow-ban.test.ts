@@ -99,9 +99,9 @@ describe('Suspension and shadow-bans', () => {
 
     it("an admin's changes to a suspended user's profile are not refused", async () => {
       const u = await registerUser(s, uniq('susprof'));
-      await suspend(u.userId, { suspend: true });
+      assert.equal((await suspend(u.userId, { suspend: true })).status, 200);
       const r = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token, body: { displayname: 'Set by admin' } });
-      assert.deepEqual([r.status, r.body.displayname], [200, 'Set by admin']);
+      assert.deepEqual([r.status, r.body.displayname, r.body.suspended], [200, 'Set by admin', true]);
     });
   });
 
