@@ -9,6 +9,10 @@ export interface Requester {
   tokenId: number;
   isAdmin: boolean;
   isGuest: boolean;
+  /** The account is suspended (see restrictions.ts); absent means no. */
+  suspended?: boolean;
+  /** The account is shadow-banned (see restrictions.ts); absent means no. */
+  shadowBanned?: boolean;
 }
 
 /** Everything a service method needs about the current call. */

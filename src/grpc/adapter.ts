@@ -17,7 +17,8 @@ import { FieldLimits } from './field-limits';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
 
 /** Who may call a method: anyone, any user with a valid token, or server admins only. */
-export type AuthLevel = 'none' | 'user' | 'admin';
+/** 'session': a user, locked or not (logout, as Synapse's allow_locked). */
+export type AuthLevel = 'none' | 'user' | 'session' | 'admin';
 
 export interface AdapterDeps {
   orm: Orm;
@@ -47,7 +48,7 @@ export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata,
   const em = () => ctx.em;
   if (level === 'none') return token ? users.authenticate(em, token).catch(() => null) : null;
   if (!token) throw new MatrixError(401, 'Missing access token', Codes.MISSING_TOKEN);
-  const requester = await users.authenticate(em, token);
+  const requester = await users.authenticate(em, token, level === 'session');
   if (level === 'admin') {
     if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);

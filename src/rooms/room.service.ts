@@ -3,6 +3,7 @@
  * other modules (registry name 'rooms'). Every method takes the caller's EntityManager first;
  * every event is written by the one EventPersister.
  */
+import { othersRedactionError } from './restrictions';
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import { isValidAlias, randomLetters } from '../ids';
 import type { Em } from '../infra/orm';
@@ -109,6 +110,7 @@ export class RoomService {
     await validateRelation(this.events, em, roomId, senderUserId, input.type, content);
     if (input.type === 'm.room.canonical_alias' && stateKey === '') await this.checkCanonicalAlias(em, roomId, content);
     const target = input.type === 'm.room.redaction' ? await this.redactionTarget(em, input) : null;
+    if (input.onlyOwnRedactions && target && target.sender !== senderUserId) throw othersRedactionError();
     const draft: EventDraft = {
       ...shape,
       redacts: input.redacts ?? null,
@@ -128,12 +130,12 @@ export class RoomService {
    * as sendEvent, plus 403 "Redacting create events is not permitted" and 400 for another room's
    * event.
    */
-  async redactEvent(em: Em, senderUserId: string, roomId: string, eventId: string, opts: SenderSession & { reason?: string; txnId?: string | null; content?: Json } = {}): Promise<SendEventResult> {
+  async redactEvent(em: Em, senderUserId: string, roomId: string, eventId: string, opts: SenderSession & { reason?: string; txnId?: string | null; content?: Json; onlyOwnRedactions?: boolean } = {}): Promise<SendEventResult> {
     const room = await this.rooms.getRoom(em, roomId);
     const content: Json = { ...(opts.content ?? {}) };
     if (opts.reason !== undefined) content.reason = opts.reason;
     if (room && Number(room.roomVersion) >= 11) content.redacts = eventId;
-    return this.sendEvent(em, senderUserId, roomId, { type: 'm.room.redaction', content, redacts: eventId, txnId: opts.txnId, deviceId: opts.deviceId, tokenId: opts.tokenId });
+    return this.sendEvent(em, senderUserId, roomId, { type: 'm.room.redaction', content, redacts: eventId, txnId: opts.txnId, deviceId: opts.deviceId, tokenId: opts.tokenId, onlyOwnRedactions: opts.onlyOwnRedactions });
   }
 
   /**

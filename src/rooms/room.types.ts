@@ -71,6 +71,8 @@ export interface SendEventInput extends SenderSession {
   redacts?: string | null;
   /** Skips the "same state, same sender" deduplication of state events. */
   allowDuplicateState?: boolean;
+  /** A redaction may target only the sender's own events (a suspended sender): 403 M_USER_SUSPENDED otherwise. */
+  onlyOwnRedactions?: boolean;
 }
 
 export interface SendEventResult {

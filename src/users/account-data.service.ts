@@ -102,4 +102,21 @@ export class AccountDataService {
     if (rows.length === 0) throw notFound('Room account data not found');
     return rows[0].content;
   }
+
+  /**
+   * Every account data entry of the user, as Synapse's admin GET users/<user_id>/accountdata body:
+   * `{"account_data": {"global": {type: content}, "rooms": {room_id: {type: content}}}}`,
+   * rendered by PostgreSQL. The caller checks the user.
+   */
+  async readAll(em: Em, userId: string): Promise<string> {
+    const rows = await em.getConnection().execute<{ body: string }[]>(
+      `SELECT json_build_object('account_data', json_build_object(
+         'global', (SELECT coalesce(jsonb_object_agg(account_data_type, content), '{}') FROM account_data WHERE user_id = ?),
+         'rooms', (SELECT coalesce(jsonb_object_agg(room_id, data), '{}') FROM (
+           SELECT room_id, jsonb_object_agg(account_data_type, content) AS data FROM room_account_data WHERE user_id = ? GROUP BY room_id) r)
+       ))::text AS body`,
+      [userId, userId],
+    );
+    return rows[0].body;
+  }
 }

@@ -4,6 +4,7 @@
  * The profile lives on the user row; an erased user has none (Synapse deletes the profile on
  * erasure).
  */
+import { checkProfileChange } from '../rooms/restrictions';
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
@@ -63,7 +64,10 @@ export class ProfileApiService {
     if (domainOf(userId) !== this.serverName) throw badRequest('User is not hosted on this homeserver');
     // Status 400 with M_FORBIDDEN, as Synapse answers (and its tests expect).
     if (requester.userId !== userId && !requester.isAdmin) throw new MatrixError(400, `Cannot set another user's ${field}`, Codes.FORBIDDEN);
-    if (field === 'displayname') await this.profiles.setDisplayname(em, userId, value);
-    else await this.profiles.setAvatarUrl(em, userId, value);
+    checkProfileChange(requester);
+    // A shadow-banned user's change is stored but reaches none of their rooms.
+    const opts = { propagate: !requester.shadowBanned };
+    if (field === 'displayname') await this.profiles.setDisplayname(em, userId, value, opts);
+    else await this.profiles.setAvatarUrl(em, userId, value, opts);
   }
 }

@@ -2,7 +2,7 @@ import { Entity, PrimaryKey, Property, OptionalProps, BigIntType } from '@mikro-
 
 @Entity({ tableName: 'users' })
 export class UserEntity {
-  [OptionalProps]?: 'admin' | 'deactivated' | 'isGuest' | 'passwordHash' | 'userType' | 'displayname' | 'avatarUrl' | 'lastSeenTs';
+  [OptionalProps]?: 'admin' | 'deactivated' | 'isGuest' | 'passwordHash' | 'userType' | 'displayname' | 'avatarUrl' | 'lastSeenTs' | 'locked' | 'suspended' | 'shadowBanned';
   @PrimaryKey({ type: 'text' }) name!: string;
   @Property({ type: 'text', nullable: true }) passwordHash: string | null = null;
   @Property({ type: 'boolean' }) admin = false;
@@ -13,6 +13,12 @@ export class UserEntity {
   @Property({ type: 'text', nullable: true }) avatarUrl: string | null = null;
   @Property({ type: new BigIntType('number') }) creationTs!: number;
   @Property({ type: new BigIntType('number'), nullable: true }) lastSeenTs: number | null = null;
+  /** Every authenticated request and login is refused (401 M_USER_LOCKED). */
+  @Property({ type: 'boolean' }) locked = false;
+  /** Sends, invites, joins, knocks, others' redactions and profile changes are refused (403 M_USER_SUSPENDED). */
+  @Property({ type: 'boolean' }) suspended = false;
+  /** Sends, invites and profile propagation look successful to the user and reach nobody. */
+  @Property({ type: 'boolean' }) shadowBanned = false;
 }
 
 @Entity({ tableName: 'devices' })

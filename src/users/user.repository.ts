@@ -2,6 +2,14 @@ import type { Em } from '../infra/orm';
 import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from './user.entity';
 import { hashToken } from './credentials';
 
+export interface Threepid {
+  medium: string;
+  address: string;
+  /** ms since the epoch */
+  validatedAt: number;
+  addedAt: number;
+}
+
 export interface TokenOwner {
   tokenId: number;
   userId: string;
@@ -12,6 +20,9 @@ export interface TokenOwner {
   admin: boolean;
   deactivated: boolean;
   isGuest: boolean;
+  locked: boolean;
+  suspended: boolean;
+  shadowBanned: boolean;
 }
 
 /** Queries over users, devices, tokens and nonces. */
@@ -22,14 +33,14 @@ export class UserRepository {
 
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
-    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean }[]>(
-      `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id, u.admin, u.deactivated, u.is_guest
+    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean; locked: boolean; suspended: boolean; shadow_banned: boolean }[]>(
+      `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id, u.admin, u.deactivated, u.is_guest, u.locked, u.suspended, u.shadow_banned
          FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
       [tokenHash],
     );
     const r = rows[0];
     if (!r) return null;
-    return { tokenId: Number(r.id), userId: r.user_id, authenticatedEntity: r.puppets_user_id ?? r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest };
+    return { tokenId: Number(r.id), userId: r.user_id, authenticatedEntity: r.puppets_user_id ?? r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest, locked: r.locked, suspended: r.suspended, shadowBanned: r.shadow_banned };
   }
 
   async insertToken(em: Em, token: string, userId: string, deviceId: string | null, validUntilMs: number | null = null, puppetsUserId: string | null = null): Promise<void> {
@@ -104,6 +115,41 @@ export class UserRepository {
       'run',
       em.getTransactionContext(),
     );
+  }
+
+  async getThreepids(em: Em, userId: string): Promise<Threepid[]> {
+    const rows = await em.getConnection().execute<{ medium: string; address: string; validated_at: string; added_at: string }[]>(
+      'SELECT medium, address, validated_at, added_at FROM user_threepids WHERE user_id = ? ORDER BY medium, address',
+      [userId], 'all', em.getTransactionContext());
+    return rows.map((r) => ({ medium: r.medium, address: r.address, validatedAt: Number(r.validated_at), addedAt: Number(r.added_at) }));
+  }
+
+  /**
+   * Makes `wanted` the user's third-party ids, in one statement: the others are removed, the new
+   * ones added with `now` as their added and validated times (one held by another user moves to
+   * this one), the ones kept keep their times.
+   */
+  async replaceThreepids(em: Em, userId: string, wanted: { medium: string; address: string }[], now: number): Promise<void> {
+    await em.getConnection().execute(
+      `WITH wanted AS (SELECT DISTINCT * FROM jsonb_to_recordset(?::jsonb) AS w (medium text, address text)),
+        removed AS (DELETE FROM user_threepids t WHERE t.user_id = ?
+          AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.medium = t.medium AND w.address = t.address))
+      INSERT INTO user_threepids (user_id, medium, address, validated_at, added_at)
+        SELECT ?, medium, address, ?, ? FROM wanted
+      ON CONFLICT (medium, address) DO UPDATE SET user_id = EXCLUDED.user_id, validated_at = EXCLUDED.validated_at, added_at = EXCLUDED.added_at
+        WHERE user_threepids.user_id <> EXCLUDED.user_id`,
+      [JSON.stringify(wanted), userId, userId, now, now],
+      'run',
+      em.getTransactionContext(),
+    );
+  }
+
+  /** Sets one of the account restriction flags; false when there is no such user. */
+  async setFlag(em: Em, userId: string, flag: 'locked' | 'suspended' | 'shadow_banned', value: boolean): Promise<boolean> {
+    // The column name is one of three literals, never caller text.
+    const column = flag === 'locked' ? 'locked' : flag === 'suspended' ? 'suspended' : 'shadow_banned';
+    const rows = await em.getConnection().execute<unknown[]>(`UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId], 'all', em.getTransactionContext());
+    return rows.length > 0;
   }
 
   async insertNonce(em: Em, nonce: string, now: number, maxAgeMs: number): Promise<void> {

@@ -10,7 +10,7 @@ import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
 import { UserEntity } from './user.entity';
-import { UserRepository } from './user.repository';
+import { UserRepository, type Threepid } from './user.repository';
 
 export const NONCE_TIMEOUT_MS = 60_000;
 /** A user's last-seen time is kept to this precision (Synapse's LAST_SEEN_GRANULARITY). */
@@ -19,6 +19,11 @@ export const LAST_SEEN_GRANULARITY_MS = 120_000;
 const LAST_SEEN_MEMORY = 100_000;
 const MAX_CREDENTIAL_LENGTH = 512;
 const USER_TYPES = ['support', 'bot'];
+/** The third-party id media Synapse stores. */
+const THREEPID_MEDIA = ['email', 'msisdn'];
+
+/** Synapse's refusal of a locked account, on any authenticated request and on login. */
+const lockedError = () => new MatrixError(401, 'User account has been locked', Codes.USER_LOCKED, { soft_logout: true });
 
 export interface Session {
   userId: string;
@@ -39,6 +44,10 @@ export interface UserView {
   avatarUrl: string | null;
   /** When one of the user's tokens last authenticated a request (ms), if ever. */
   lastSeenTs: number | null;
+  locked: boolean;
+  suspended: boolean;
+  shadowBanned: boolean;
+  threepids: Threepid[];
 }
 
 export interface RegisterRequest {
@@ -59,6 +68,11 @@ export interface UpsertUserInput {
   displayname?: string;
   avatarUrl?: string;
   logoutDevices?: boolean;
+  locked?: boolean;
+  /** null clears the type; undefined leaves it. */
+  userType?: string | null;
+  /** The whole new set of third-party ids; undefined leaves them. */
+  threepids?: { medium: string; address: string }[];
 }
 
 /** Profile changes of an existing user, applied (and written into their rooms) by ProfileService. */
@@ -80,7 +94,7 @@ export class UserService {
    * Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. `em` is
    * called only when the token is not served from memory.
    */
-  async authenticate(em: () => Em, token: string): Promise<Requester> {
+  async authenticate(em: () => Em, token: string, allowLocked = false): Promise<Requester> {
     const hash = hashToken(token);
     const key = hash.toString('hex');
     let owner = this.tokens.get(key);
@@ -94,8 +108,9 @@ export class UserService {
       throw new MatrixError(401, 'Access token has expired', Codes.UNKNOWN_TOKEN, { soft_logout: true });
     }
     if (owner.deactivated) throw unknownToken();
+    if (owner.locked && !allowLocked) throw lockedError();
     await this.noteSeen(em, owner.authenticatedEntity);
-    return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest };
+    return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest, suspended: owner.suspended, shadowBanned: owner.shadowBanned };
   }
 
   /**
@@ -166,6 +181,7 @@ export class UserService {
     const found = isValidUserId(userId) ? await this.repo.findUser(em, userId) : null;
     if (!found || !(await verifyPassword(password, found.passwordHash))) throw forbidden('Invalid username or password');
     if (found.deactivated) throw new MatrixError(403, 'This account has been deactivated', Codes.USER_DEACTIVATED);
+    if (found.locked) throw lockedError();
     return this.newSession(em, userId, deviceId, displayName);
   }
 
@@ -185,14 +201,18 @@ export class UserService {
   async upsertUser(em: Em, input: UpsertUserInput, applyProfile?: ApplyProfile): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
     if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${echo(input.userId)}`, Codes.INVALID_PARAM);
     if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
+    const threepids = input.threepids?.map(canonicalThreepid);
+    if (input.userType !== undefined && input.userType !== null && !USER_TYPES.includes(input.userType)) throw badRequest('Invalid user type');
     if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
+    if (input.deactivated && input.locked) throw badRequest("An user can't be deactivated and locked");
     let user = await this.repo.findUser(em, input.userId);
     const created = !user;
     let deactivated = false;
     if (!user) {
       const localpart = localpartOf(input.userId);
-      await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null);
+      await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null, input.userType ?? null);
       user = (await this.repo.findUser(em, input.userId))!;
+      if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
       if (input.avatarUrl) user.avatarUrl = input.avatarUrl;
       if (input.deactivated) user.deactivated = true;
     } else {
@@ -202,6 +222,7 @@ export class UserService {
         // Re-read what it stored; nothing else of the user has changed yet.
         await em.refresh(user);
       }
+      if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
       if (input.password !== undefined) {
         user.passwordHash = await hashPassword(input.password);
         if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
@@ -217,10 +238,12 @@ export class UserService {
         user.deactivated = input.deactivated;
         if (input.deactivated) user.passwordHash = null;
       }
+      if (input.locked !== undefined) user.locked = input.locked;
+      if (input.userType !== undefined) user.userType = input.userType;
     }
     await em.flush();
     this.tokens.evictUser(input.userId);
-    return { user: toView(user, await this.repo.isErased(em, user.name)), created, deactivated };
+    return { user: await this.view(em, user), created, deactivated };
   }
 
   /** Throws what deactivating `userId` would refuse it with: 400 for an invalid or remote id, 404 for an unknown user. */
@@ -247,7 +270,44 @@ export class UserService {
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only look up local users');
     const user = await this.repo.findUser(em, userId);
     if (!user) throw notFound('User not found');
-    return toView(user, await this.repo.isErased(em, userId));
+    return this.view(em, user);
+  }
+
+  /**
+   * PUT /_synapse/admin/v1/suspend/<user_id>: suspends or reinstates a local user (400 "Can only
+   * suspend local users", 404 "User not found"). Returns the new state.
+   */
+  async setSuspended(em: Em, userId: string, suspend: boolean | undefined): Promise<boolean> {
+    await this.checkLocal(em, userId, 'Can only suspend local users');
+    if (suspend === undefined) return false;
+    await this.repo.setFlag(em, userId, 'suspended', suspend);
+    this.tokens.evictUser(userId);
+    return suspend;
+  }
+
+  /**
+   * POST / DELETE /_synapse/admin/v1/users/<user_id>/shadow_ban: 400 "Only local users can be
+   * shadow-banned", 404 "User not found" (Synapse: M_UNKNOWN "No row found").
+   */
+  async setShadowBanned(em: Em, userId: string, banned: boolean): Promise<void> {
+    await this.checkLocal(em, userId, 'Only local users can be shadow-banned');
+    await this.repo.setFlag(em, userId, 'shadow_banned', banned);
+    this.tokens.evictUser(userId);
+  }
+
+  /**
+   * 400 `remoteError` for another server's user (whatever its server name looks like, as Synapse
+   * compares only the domain), 400 for an invalid id, 404 "User not found" for an unknown user.
+   */
+  async checkLocal(em: Em, userId: string, remoteError: string): Promise<void> {
+    const colon = userId.indexOf(':');
+    if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
+    if (!isValidUserId(userId) || domainOf(userId) !== this.serverName) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
+    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+  }
+
+  private async view(em: Em, user: UserEntity): Promise<UserView> {
+    return toView(user, await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name));
   }
 
   /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
@@ -263,7 +323,19 @@ export class UserService {
   }
 }
 
-function toView(u: UserEntity, erased: boolean): UserView {
+/**
+ * Synapse's add_threepid checks: the medium is email or msisdn (400 M_INVALID_PARAM); an email is
+ * trimmed, needs exactly one '@' (Synapse: a 500) and is lower-cased.
+ */
+function canonicalThreepid(t: { medium: string; address: string }): { medium: string; address: string } {
+  if (!THREEPID_MEDIA.includes(t.medium)) throw badRequest(`'${echo(t.medium)}' is not a valid value for 'medium'`, Codes.INVALID_PARAM);
+  if (t.medium !== 'email') return t;
+  const parts = t.address.trim().split('@');
+  if (parts.length !== 2) throw badRequest('Unable to parse email address', Codes.INVALID_PARAM);
+  return { medium: t.medium, address: `${parts[0].toLowerCase()}@${parts[1].toLowerCase()}` };
+}
+
+function toView(u: UserEntity, erased: boolean, threepids: Threepid[]): UserView {
   return {
     name: u.name,
     displayname: u.displayname,
@@ -275,5 +347,9 @@ function toView(u: UserEntity, erased: boolean): UserView {
     erased,
     avatarUrl: u.avatarUrl,
     lastSeenTs: u.lastSeenTs === null ? null : Number(u.lastSeenTs),
+    locked: u.locked,
+    suspended: u.suspended,
+    shadowBanned: u.shadowBanned,
+    threepids,
   };
 }

@@ -29,13 +29,14 @@ export function createUsersModule(d: ModuleDeps): AppModule {
     return (em, userId) => rooms.propagateProfile(em, userId);
   });
   d.registry.set('profiles', profiles);
-  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName), devices: new DeviceAdminService(d.config.serverName, d.users.tokens) };
+  const accountData = new AccountDataService();
+  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName), devices: new DeviceAdminService(d.config.serverName, d.users.tokens), accountData };
   return {
     name: 'users',
     bindings: [
       { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(d.adapter) },
       { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(d.adapter, d.users) },
-      { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(d.adapter, new AccountDataService()) },
+      { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(d.adapter, accountData) },
       { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(d.adapter, d.users, profiles, () => {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);

@@ -151,9 +151,10 @@ describe('Synapse parity (issue 22)', () => {
   });
 
   describe('item 7: admin user details carry every key Synapse returns', () => {
+    // Synapse 1.94's keys, and `suspended`, which Synapse returns since 1.121.
     const SYNAPSE_KEYS = [
       'admin', 'appservice_id', 'avatar_url', 'consent_server_notice_sent', 'consent_ts', 'consent_version', 'creation_ts', 'deactivated', 'displayname', 'erased',
-      'external_ids', 'is_guest', 'last_seen_ts', 'locked', 'name', 'shadow_banned', 'threepids', 'user_type',
+      'external_ids', 'is_guest', 'last_seen_ts', 'locked', 'name', 'shadow_banned', 'suspended', 'threepids', 'user_type',
     ];
 
     it('a fresh user: every key, nulls where Synapse has none, last_seen_ts null until a token is used', async () => {
@@ -164,7 +165,7 @@ describe('Synapse parity (issue 22)', () => {
       assert.equal(name, fresh.userId);
       assert.equal(typeof created, 'number');
       assert.deepEqual(rest, {
-        admin: false, deactivated: false, locked: false, shadow_banned: false, appservice_id: null, consent_server_notice_sent: null, consent_version: null, consent_ts: null,
+        admin: false, deactivated: false, locked: false, shadow_banned: false, suspended: false, appservice_id: null, consent_server_notice_sent: null, consent_version: null, consent_ts: null,
         user_type: null, is_guest: false, displayname: fresh.userId.slice(1, fresh.userId.indexOf(':')), avatar_url: null, threepids: [], external_ids: [], erased: false, last_seen_ts: null,
       });
       const before = Date.now();

@@ -96,6 +96,23 @@ describe('access token cache with cross-instance revocation', function () {
     await waitFor(() => status(a, v.token), (s) => s === 401);
   });
 
+  it('locking a user on another instance, or by hand in SQL, is honoured; so is the unlock', async () => {
+    const admin = await registerUser(a, uniq('lockadmin'), { admin: true });
+    const u = await registerUser(a, uniq('locktarget'));
+    assert.equal(await status(a, u.token), 200);
+    assert.equal(await status(b, u.token), 200);
+    const lock = await http(b, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(u.userId)}`, { token: admin.token, body: { locked: true } });
+    assert.equal(lock.status, 200);
+    assert.equal(await status(b, u.token), 401, 'at once on the instance that locked');
+    await waitFor(() => status(a, u.token), (s) => s === 401);
+    const unlock = await http(b, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(u.userId)}`, { token: admin.token, body: { locked: false } });
+    assert.equal(unlock.status, 200);
+    await waitFor(() => status(a, u.token), (s) => s === 200);
+    await pg.query('UPDATE users SET locked = true WHERE name = $1', [u.userId]);
+    await waitFor(() => status(a, u.token), (s) => s === 401);
+    await waitFor(() => status(b, u.token), (s) => s === 401);
+  });
+
   it('asks the database on every call while its announcement channel is down', async () => {
     const u = await registerUser(a, uniq('down'));
     assert.equal(await status(a, u.token), 200);

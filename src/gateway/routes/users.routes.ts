@@ -1,12 +1,14 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
-import { invalidParam } from '../../errors';
+import { badJson, badRequest, invalidParam, missingParams } from '../../errors';
 import { RawJson, type Body, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
 /**
- * Synapse's user admin JSON, every key it returns. Application services, consent tracking,
- * account locking, shadow-banning, third-party ids and external auth providers do not exist here,
- * so their keys hold what Synapse answers for a user without them (with consent disabled).
+ * Synapse's user admin JSON, every key it returns (with `suspended`, which Synapse added in 1.121).
+ * Application services, consent tracking and external auth providers do not exist here, so their
+ * keys hold what Synapse answers for a user without them (with consent disabled). Admin clients
+ * diff this record against their form (Ketesa suspends or erases when a key it edits is missing),
+ * so every key Synapse returns must be present.
  */
 export function userJson(u: User | undefined): Record<string, unknown> {
   if (!u) return {};
@@ -14,8 +16,9 @@ export function userJson(u: User | undefined): Record<string, unknown> {
     name: u.name,
     admin: u.admin,
     deactivated: u.deactivated,
-    locked: false,
-    shadow_banned: false,
+    locked: u.locked,
+    suspended: u.suspended,
+    shadow_banned: u.shadowBanned,
     creation_ts: u.creationTs,
     appservice_id: null,
     consent_server_notice_sent: null,
@@ -25,11 +28,41 @@ export function userJson(u: User | undefined): Record<string, unknown> {
     is_guest: u.isGuest,
     displayname: u.displayname ?? null,
     avatar_url: u.avatarUrl ?? null,
-    threepids: [],
+    threepids: u.threepids.map((t) => ({ medium: t.medium, address: t.address, validated_at: t.validatedAt, added_at: t.addedAt })),
     external_ids: [],
     erased: u.erased,
     last_seen_ts: u.lastSeenTs ?? null,
   };
+}
+
+/**
+ * `threepids`: absent or null leaves them; otherwise a list of objects each with `medium` and
+ * `address` (Synapse's "Missing params"). Not a list, an item not an object (Synapse: a 500) or a
+ * value not a string is 400 M_BAD_JSON.
+ */
+function threepids(b: Body): { threepids: { medium: string; address: string }[] } | undefined {
+  const v = b.json.threepids;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw badJson("'threepids' must be a list");
+  return {
+    threepids: v.map((t: unknown) => {
+      if (typeof t !== 'object' || t === null || Array.isArray(t)) throw badJson("'threepids' must be a list of objects");
+      const missing = ['medium', 'address'].filter((k) => !(k in t));
+      if (missing.length > 0) throw missingParams(missing);
+      const { medium, address } = t as Record<string, unknown>;
+      if (typeof medium !== 'string' || typeof address !== 'string') throw badJson("A threepid's 'medium' and 'address' must be strings");
+      return { medium, address };
+    }),
+  };
+}
+
+/** `user_type`: absent leaves it, null clears it (sent as ""); not one of Synapse's types is "Invalid user type". */
+function userType(b: Body): string | undefined {
+  if (!('user_type' in b.json)) return undefined;
+  const v = b.json.user_type;
+  if (v === null) return '';
+  if (typeof v !== 'string' || v === '') throw badRequest('Invalid user type');
+  return v;
 }
 
 /** Synapse's set_avatar_url type check (it runs when the field is applied). */
@@ -79,14 +112,20 @@ export const userRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const b = r.body();
+      // Synapse's order: threepids, user type, then the flags.
+      const threepidList = threepids(b);
+      const type = userType(b);
       const res = await r.rpc(r.clients.userAdmin, 'upsertUser', {
         userId: r.params.userId,
+        threepids: threepidList,
+        userType: type,
         password: b.string('password', 'Invalid password'),
         admin: b.bool('admin', "'admin' parameter is not of type boolean"),
         deactivated: b.bool('deactivated', "'deactivated' parameter is not of type boolean"),
         displayname: b.string('displayname', 'Invalid displayname'),
         avatarUrl: avatarUrl(b),
         logoutDevices: b.bool('logout_devices', "'logout_devices' parameter is not of type boolean"),
+        locked: b.bool('locked', "'locked' parameter is not of type boolean"),
       });
       return { status: res.created ? 201 : 200, body: userJson(res.user) };
     },
@@ -113,6 +152,44 @@ export const userRoutes: Route[] = [
       const res = await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, erase });
       return { body: { id_server_unbind_result: res.idServerUnbindResult } };
     },
+  },
+  {
+    method: 'PUT',
+    path: '/_synapse/admin/v1/suspend/{userId}',
+    auth: 'admin',
+    handler: async (r) => {
+      // Synapse checks the user (local, known) before it reads the body.
+      await r.rpc(r.clients.userAdmin, 'suspendUser', { userId: r.params.userId });
+      const b = r.body();
+      if (!('suspend' in b.json)) throw missingParams(['suspend']);
+      const suspend = b.bool('suspend', "'suspend' must be a boolean");
+      const res = await r.rpc(r.clients.userAdmin, 'suspendUser', { userId: r.params.userId, suspend });
+      return { body: { [`user_${r.params.userId}_suspended`]: res.suspended } };
+    },
+  },
+  {
+    method: 'POST',
+    path: '/_synapse/admin/v1/users/{userId}/shadow_ban',
+    auth: 'admin',
+    handler: async (r) => {
+      await r.rpc(r.clients.userAdmin, 'setShadowBan', { userId: r.params.userId, shadowBanned: true });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/_synapse/admin/v1/users/{userId}/shadow_ban',
+    auth: 'admin',
+    handler: async (r) => {
+      await r.rpc(r.clients.userAdmin, 'setShadowBan', { userId: r.params.userId, shadowBanned: false });
+      return { body: {} };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/users/{userId}/accountdata',
+    auth: 'admin',
+    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.userAdmin, 'getUserAccountData', { userId: r.params.userId })).accountDataJson) }),
   },
   {
     method: 'POST',

@@ -20,7 +20,7 @@ export function authHandler(a: CallAdapter, users: UserService): AuthServiceServ
       const r = requesterOf(ctx);
       return { userId: r.userId, deviceId: r.deviceId ?? undefined, isGuest: r.isGuest };
     }),
-    logout: a.unary('user', async (_req, ctx) => {
+    logout: a.unary('session', async (_req, ctx) => {
       await users.logout(ctx.em, requesterOf(ctx));
       return {};
     }),

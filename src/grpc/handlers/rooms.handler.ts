@@ -10,6 +10,7 @@ import type { MembershipAction as DomainAction } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessage, toEventMessages } from './event-message';
 import { jsonObject, optionalJsonObject } from './json-fields';
+import { checkEvent, checkMembership, checkRoomCreation, fakeEventId, swallowsEvent, swallowsMembership } from '../../rooms/restrictions';
 
 const ACTIONS: Record<number, DomainAction> = {
   [MembershipAction.MEMBERSHIP_ACTION_JOIN]: 'join',
@@ -39,9 +40,13 @@ const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest
 export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceServer {
   return {
     createRoom: a.unary('user', async (req, ctx) => {
+      const r = requesterOf(ctx);
+      checkRoomCreation(r);
       const { creationContentJson, powerLevelContentOverrideJson, ...rest } = req;
-      const res = await rooms.createRoom(ctx.em, requesterOf(ctx).userId, {
+      const res = await rooms.createRoom(ctx.em, r.userId, {
         ...rest,
+        // A shadow-banned creator's invites are dropped; the room is created.
+        invite: swallowsMembership(r, 'invite') ? [] : rest.invite,
         creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
         powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
         initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: jsonObject(s.contentJson, 'initial_state.content_json') })),
@@ -50,12 +55,22 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
     }),
     sendEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, ...session(r) });
+      const content = jsonObject(req.contentJson, 'content_json');
+      if (req.type === 'm.room.member' && req.stateKey !== undefined) {
+        const membership = String(content.membership);
+        checkMembership(r, membership);
+        if (swallowsMembership(r, membership)) return { eventId: fakeEventId() };
+      } else {
+        checkEvent(r, req.type);
+        if (swallowsEvent(r)) return { eventId: fakeEventId() };
+      }
+      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content, txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
       return { eventId: res.eventId };
     }),
     redactEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, ...session(r) });
+      if (swallowsEvent(r)) return { eventId: fakeEventId() };
+      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
       return { eventId: res.eventId };
     }),
     getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
@@ -64,6 +79,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
+      checkMembership(r, action);
       const opts = { reason: req.reason, txnId: req.txnId ?? null, content: optionalJsonObject(req.contentJson, 'content_json'), isGuest: r.isGuest, ...session(r) };
       const target = req.userId ?? r.userId;
       if (req.room?.$case === 'roomIdOrAlias') {
@@ -71,6 +87,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
         return { roomId: res.roomId, eventId: res.eventId };
       }
       const roomId = req.room?.value ?? '';
+      if (swallowsMembership(r, action)) return { roomId, eventId: fakeEventId() };
       const res = await rooms.updateMembership(ctx.em, r.userId, target, roomId, action, opts);
       return { roomId, eventId: res.eventId };
     }),

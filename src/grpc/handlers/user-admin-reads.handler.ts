@@ -1,3 +1,4 @@
+import type { AccountDataService } from '../../users/account-data.service';
 import { Direction } from '../../../gen/synapse/admin/v1/common';
 import type { UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
 import { UserOrderBy as UserOrderByMsg, type Device, type UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
@@ -14,6 +15,7 @@ export interface UserAdminReadsDeps {
   list: UserListService;
   reads: UserReadsService;
   devices: DeviceAdminService;
+  accountData: AccountDataService;
 }
 
 type ReadsServer = Pick<

@@ -16,6 +16,10 @@ const toUser = (u: UserView): User => ({
   erased: u.erased,
   avatarUrl: u.avatarUrl ?? undefined,
   lastSeenTs: u.lastSeenTs ?? undefined,
+  locked: u.locked,
+  suspended: u.suspended,
+  shadowBanned: u.shadowBanned,
+  threepids: u.threepids,
 });
 
 /** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
@@ -25,7 +29,8 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
   return {
     ...userAdminReadsHandler(a, reads),
     upsertUser: a.unary('admin', async (req, ctx) => {
-      const { user, created, deactivated } = await users.upsertUser(ctx.em, req, async (change) => {
+      const input = { ...req, userType: req.userType === undefined ? undefined : req.userType || null, threepids: req.threepids?.threepids };
+      const { user, created, deactivated } = await users.upsertUser(ctx.em, input, async (change) => {
         // Synapse's order: the display name, then the avatar, each written into the rooms.
         if (change.displayname !== undefined) await profiles.setDisplayname(ctx.em, req.userId, change.displayname);
         if (change.avatarUrl !== undefined) await profiles.setAvatarUrl(ctx.em, req.userId, change.avatarUrl);
@@ -35,6 +40,15 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
       return { user: toUser(user), created };
     }),
     getUser: a.unary('admin', async (req, ctx) => ({ user: toUser(await users.getUser(ctx.em, req.userId)) })),
+    suspendUser: a.unary('admin', async (req, ctx) => ({ suspended: await users.setSuspended(ctx.em, req.userId, req.suspend) })),
+    setShadowBan: a.unary('admin', async (req, ctx) => {
+      await users.setShadowBanned(ctx.em, req.userId, req.shadowBanned);
+      return {};
+    }),
+    getUserAccountData: a.unary('admin', async (req, ctx) => {
+      await users.checkLocal(ctx.em, req.userId, 'Can only look up local users');
+      return { accountDataJson: await reads.accountData.readAll(ctx.em, req.userId) };
+    }),
     loginAsUser: a.unary('admin', async (req, ctx) => ({
       accessToken: await users.loginAsUser(ctx.em, requesterOf(ctx), req.userId, req.validUntilMs ?? null),
     })),

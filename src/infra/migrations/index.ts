@@ -17,6 +17,7 @@ import { Migration20261207000014RoomAccountData } from './20261207000014-room-ac
 import { Migration20261207000015UsersList } from './20261207000015-users-list';
 import { Migration20261207000016Moderation } from './20261207000016-moderation';
 import { Migration20261207000017TaskRequestId } from './20261207000017-task-request-id';
+import { Migration20261207000018UserRestrictions } from './20261207000018-user-restrictions';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000015UsersList', class: Migration20261207000015UsersList },
   { name: 'Migration20261207000016Moderation', class: Migration20261207000016Moderation },
   { name: 'Migration20261207000017TaskRequestId', class: Migration20261207000017TaskRequestId },
+  { name: 'Migration20261207000018UserRestrictions', class: Migration20261207000018UserRestrictions },
 ];

@@ -49,6 +49,26 @@ export const protobufPackage = "synapse.admin.v1";
 
 export const protobufFileName = "synapse/admin/v1/user_admin.proto";
 
+/** A third-party id of a user. */
+export interface Threepid {
+  /** "email" or "msisdn". */
+  medium: string;
+  address: string;
+  /** ms since the epoch */
+  validatedAt: number;
+  addedAt: number;
+}
+
+/** A third-party id given to a user; its validated and added times are the time it is added. */
+export interface NewThreepid {
+  medium: string;
+  address: string;
+}
+
+export interface ThreepidList {
+  threepids: NewThreepid[];
+}
+
 export interface User {
   name: string;
   displayname?: string | undefined;
@@ -70,7 +90,16 @@ export interface User {
    * (kept to the nearest two minutes; a token used by an admin to act as the user counts for the
    * admin). Absent for a user whose tokens were never used.
    */
-  lastSeenTs?: number | undefined;
+  lastSeenTs?:
+    | number
+    | undefined;
+  /** Every authenticated request and login of the user is refused with 401 M_USER_LOCKED. */
+  locked: boolean;
+  /** Sends, invites, joins, knocks, others' redactions and profile changes are refused with 403 M_USER_SUSPENDED. */
+  suspended: boolean;
+  /** The user's sends and invites look successful to them and reach nobody. */
+  shadowBanned: boolean;
+  threepids: Threepid[];
 }
 
 export interface UpsertUserRequest {
@@ -92,7 +121,19 @@ export interface UpsertUserRequest {
     | boolean
     | undefined;
   /** The avatar of the user's global profile ("" clears it), written into the rooms as `displayname` is. */
-  avatarUrl?: string | undefined;
+  avatarUrl?:
+    | string
+    | undefined;
+  /** Locks or unlocks an existing user (ignored on creation). Not with `deactivated: true`. */
+  locked?:
+    | boolean
+    | undefined;
+  /** "bot" or "support"; "" clears the type. Absent leaves it. */
+  userType?:
+    | string
+    | undefined;
+  /** The user's whole set of third-party ids (validated and added times are set for new ones); absent leaves them. */
+  threepids?: ThreepidList | undefined;
 }
 
 export interface UpsertUserResponse {
@@ -138,6 +179,314 @@ export interface DeactivateUserResponse {
   partedRoomIds: string[];
 }
 
+export interface SuspendUserRequest {
+  userId: string;
+  /** Absent only checks the user (valid, local, known) and changes nothing. */
+  suspend?: boolean | undefined;
+}
+
+export interface SuspendUserResponse {
+  suspended: boolean;
+}
+
+export interface SetShadowBanRequest {
+  userId: string;
+  shadowBanned: boolean;
+}
+
+export interface SetShadowBanResponse {
+}
+
+export interface GetUserAccountDataRequest {
+  userId: string;
+}
+
+export interface GetUserAccountDataResponse {
+  /** Synapse's body: {"account_data": {"global": {type: content}, "rooms": {room_id: {type: content}}}}, as JSON. */
+  accountDataJson: string;
+}
+
+function createBaseThreepid(): Threepid {
+  return { medium: "", address: "", validatedAt: 0, addedAt: 0 };
+}
+
+export const Threepid: MessageFns<Threepid> = {
+  encode(message: Threepid, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.medium !== "") {
+      writer.uint32(10).string(message.medium);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.validatedAt !== 0) {
+      writer.uint32(24).int64(message.validatedAt);
+    }
+    if (message.addedAt !== 0) {
+      writer.uint32(32).int64(message.addedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Threepid {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreepid();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.medium = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.validatedAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.addedAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Threepid {
+    return {
+      medium: isSet(object.medium) ? globalThis.String(object.medium) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      validatedAt: isSet(object.validatedAt)
+        ? globalThis.Number(object.validatedAt)
+        : isSet(object.validated_at)
+        ? globalThis.Number(object.validated_at)
+        : 0,
+      addedAt: isSet(object.addedAt)
+        ? globalThis.Number(object.addedAt)
+        : isSet(object.added_at)
+        ? globalThis.Number(object.added_at)
+        : 0,
+    };
+  },
+
+  toJSON(message: Threepid): unknown {
+    const obj: any = {};
+    if (message.medium !== "") {
+      obj.medium = message.medium;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.validatedAt !== 0) {
+      obj.validatedAt = Math.round(message.validatedAt);
+    }
+    if (message.addedAt !== 0) {
+      obj.addedAt = Math.round(message.addedAt);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Threepid>): Threepid {
+    return Threepid.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Threepid>): Threepid {
+    const message = createBaseThreepid();
+    message.medium = object.medium ?? "";
+    message.address = object.address ?? "";
+    message.validatedAt = object.validatedAt ?? 0;
+    message.addedAt = object.addedAt ?? 0;
+    return message;
+  },
+};
+
+function createBaseNewThreepid(): NewThreepid {
+  return { medium: "", address: "" };
+}
+
+export const NewThreepid: MessageFns<NewThreepid> = {
+  encode(message: NewThreepid, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.medium !== "") {
+      writer.uint32(10).string(message.medium);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NewThreepid {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNewThreepid();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.medium = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NewThreepid {
+    return {
+      medium: isSet(object.medium) ? globalThis.String(object.medium) : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+    };
+  },
+
+  toJSON(message: NewThreepid): unknown {
+    const obj: any = {};
+    if (message.medium !== "") {
+      obj.medium = message.medium;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NewThreepid>): NewThreepid {
+    return NewThreepid.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NewThreepid>): NewThreepid {
+    const message = createBaseNewThreepid();
+    message.medium = object.medium ?? "";
+    message.address = object.address ?? "";
+    return message;
+  },
+};
+
+function createBaseThreepidList(): ThreepidList {
+  return { threepids: [] };
+}
+
+export const ThreepidList: MessageFns<ThreepidList> = {
+  encode(message: ThreepidList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.threepids) {
+      NewThreepid.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThreepidList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreepidList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.threepids.push(NewThreepid.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ThreepidList {
+    return {
+      threepids: globalThis.Array.isArray(object?.threepids)
+        ? object.threepids.map((e: any) => NewThreepid.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ThreepidList): unknown {
+    const obj: any = {};
+    if (message.threepids?.length) {
+      obj.threepids = message.threepids.map((e) => NewThreepid.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ThreepidList>): ThreepidList {
+    return ThreepidList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ThreepidList>): ThreepidList {
+    const message = createBaseThreepidList();
+    message.threepids = object.threepids?.map((e) => NewThreepid.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseUser(): User {
   return {
     name: "",
@@ -150,6 +499,10 @@ function createBaseUser(): User {
     erased: false,
     avatarUrl: undefined,
     lastSeenTs: undefined,
+    locked: false,
+    suspended: false,
+    shadowBanned: false,
+    threepids: [],
   };
 }
 
@@ -184,6 +537,18 @@ export const User: MessageFns<User> = {
     }
     if (message.lastSeenTs !== undefined) {
       writer.uint32(80).int64(message.lastSeenTs);
+    }
+    if (message.locked !== false) {
+      writer.uint32(88).bool(message.locked);
+    }
+    if (message.suspended !== false) {
+      writer.uint32(96).bool(message.suspended);
+    }
+    if (message.shadowBanned !== false) {
+      writer.uint32(104).bool(message.shadowBanned);
+    }
+    for (const v of message.threepids) {
+      Threepid.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -281,6 +646,38 @@ export const User: MessageFns<User> = {
             message.lastSeenTs = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.locked = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.suspended = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.shadowBanned = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.threepids.push(Threepid.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -325,6 +722,16 @@ export const User: MessageFns<User> = {
         : isSet(object.last_seen_ts)
         ? globalThis.Number(object.last_seen_ts)
         : undefined,
+      locked: isSet(object.locked) ? globalThis.Boolean(object.locked) : false,
+      suspended: isSet(object.suspended) ? globalThis.Boolean(object.suspended) : false,
+      shadowBanned: isSet(object.shadowBanned)
+        ? globalThis.Boolean(object.shadowBanned)
+        : isSet(object.shadow_banned)
+        ? globalThis.Boolean(object.shadow_banned)
+        : false,
+      threepids: globalThis.Array.isArray(object?.threepids)
+        ? object.threepids.map((e: any) => Threepid.fromJSON(e))
+        : [],
     };
   },
 
@@ -360,6 +767,18 @@ export const User: MessageFns<User> = {
     if (message.lastSeenTs !== undefined) {
       obj.lastSeenTs = Math.round(message.lastSeenTs);
     }
+    if (message.locked !== false) {
+      obj.locked = message.locked;
+    }
+    if (message.suspended !== false) {
+      obj.suspended = message.suspended;
+    }
+    if (message.shadowBanned !== false) {
+      obj.shadowBanned = message.shadowBanned;
+    }
+    if (message.threepids?.length) {
+      obj.threepids = message.threepids.map((e) => Threepid.toJSON(e));
+    }
     return obj;
   },
 
@@ -378,6 +797,10 @@ export const User: MessageFns<User> = {
     message.erased = object.erased ?? false;
     message.avatarUrl = object.avatarUrl ?? undefined;
     message.lastSeenTs = object.lastSeenTs ?? undefined;
+    message.locked = object.locked ?? false;
+    message.suspended = object.suspended ?? false;
+    message.shadowBanned = object.shadowBanned ?? false;
+    message.threepids = object.threepids?.map((e) => Threepid.fromPartial(e)) || [];
     return message;
   },
 };
@@ -391,6 +814,9 @@ function createBaseUpsertUserRequest(): UpsertUserRequest {
     displayname: undefined,
     logoutDevices: undefined,
     avatarUrl: undefined,
+    locked: undefined,
+    userType: undefined,
+    threepids: undefined,
   };
 }
 
@@ -416,6 +842,15 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     }
     if (message.avatarUrl !== undefined) {
       writer.uint32(58).string(message.avatarUrl);
+    }
+    if (message.locked !== undefined) {
+      writer.uint32(64).bool(message.locked);
+    }
+    if (message.userType !== undefined) {
+      writer.uint32(74).string(message.userType);
+    }
+    if (message.threepids !== undefined) {
+      ThreepidList.encode(message.threepids, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -489,6 +924,30 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
             message.avatarUrl = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.locked = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.userType = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.threepids = ThreepidList.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -522,6 +981,13 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
         : isSet(object.avatar_url)
         ? globalThis.String(object.avatar_url)
         : undefined,
+      locked: isSet(object.locked) ? globalThis.Boolean(object.locked) : undefined,
+      userType: isSet(object.userType)
+        ? globalThis.String(object.userType)
+        : isSet(object.user_type)
+        ? globalThis.String(object.user_type)
+        : undefined,
+      threepids: isSet(object.threepids) ? ThreepidList.fromJSON(object.threepids) : undefined,
     };
   },
 
@@ -548,6 +1014,15 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     if (message.avatarUrl !== undefined) {
       obj.avatarUrl = message.avatarUrl;
     }
+    if (message.locked !== undefined) {
+      obj.locked = message.locked;
+    }
+    if (message.userType !== undefined) {
+      obj.userType = message.userType;
+    }
+    if (message.threepids !== undefined) {
+      obj.threepids = ThreepidList.toJSON(message.threepids);
+    }
     return obj;
   },
 
@@ -563,6 +1038,11 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     message.displayname = object.displayname ?? undefined;
     message.logoutDevices = object.logoutDevices ?? undefined;
     message.avatarUrl = object.avatarUrl ?? undefined;
+    message.locked = object.locked ?? undefined;
+    message.userType = object.userType ?? undefined;
+    message.threepids = (object.threepids !== undefined && object.threepids !== null)
+      ? ThreepidList.fromPartial(object.threepids)
+      : undefined;
     return message;
   },
 };
@@ -1160,6 +1640,453 @@ export const DeactivateUserResponse: MessageFns<DeactivateUserResponse> = {
   },
 };
 
+function createBaseSuspendUserRequest(): SuspendUserRequest {
+  return { userId: "", suspend: undefined };
+}
+
+export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
+  encode(message: SuspendUserRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.suspend !== undefined) {
+      writer.uint32(16).bool(message.suspend);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendUserRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendUserRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.suspend = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendUserRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      suspend: isSet(object.suspend) ? globalThis.Boolean(object.suspend) : undefined,
+    };
+  },
+
+  toJSON(message: SuspendUserRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.suspend !== undefined) {
+      obj.suspend = message.suspend;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuspendUserRequest>): SuspendUserRequest {
+    return SuspendUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuspendUserRequest>): SuspendUserRequest {
+    const message = createBaseSuspendUserRequest();
+    message.userId = object.userId ?? "";
+    message.suspend = object.suspend ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSuspendUserResponse(): SuspendUserResponse {
+  return { suspended: false };
+}
+
+export const SuspendUserResponse: MessageFns<SuspendUserResponse> = {
+  encode(message: SuspendUserResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.suspended !== false) {
+      writer.uint32(8).bool(message.suspended);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendUserResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendUserResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.suspended = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendUserResponse {
+    return { suspended: isSet(object.suspended) ? globalThis.Boolean(object.suspended) : false };
+  },
+
+  toJSON(message: SuspendUserResponse): unknown {
+    const obj: any = {};
+    if (message.suspended !== false) {
+      obj.suspended = message.suspended;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuspendUserResponse>): SuspendUserResponse {
+    return SuspendUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuspendUserResponse>): SuspendUserResponse {
+    const message = createBaseSuspendUserResponse();
+    message.suspended = object.suspended ?? false;
+    return message;
+  },
+};
+
+function createBaseSetShadowBanRequest(): SetShadowBanRequest {
+  return { userId: "", shadowBanned: false };
+}
+
+export const SetShadowBanRequest: MessageFns<SetShadowBanRequest> = {
+  encode(message: SetShadowBanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.shadowBanned !== false) {
+      writer.uint32(16).bool(message.shadowBanned);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetShadowBanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetShadowBanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.shadowBanned = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetShadowBanRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      shadowBanned: isSet(object.shadowBanned)
+        ? globalThis.Boolean(object.shadowBanned)
+        : isSet(object.shadow_banned)
+        ? globalThis.Boolean(object.shadow_banned)
+        : false,
+    };
+  },
+
+  toJSON(message: SetShadowBanRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.shadowBanned !== false) {
+      obj.shadowBanned = message.shadowBanned;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetShadowBanRequest>): SetShadowBanRequest {
+    return SetShadowBanRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetShadowBanRequest>): SetShadowBanRequest {
+    const message = createBaseSetShadowBanRequest();
+    message.userId = object.userId ?? "";
+    message.shadowBanned = object.shadowBanned ?? false;
+    return message;
+  },
+};
+
+function createBaseSetShadowBanResponse(): SetShadowBanResponse {
+  return {};
+}
+
+export const SetShadowBanResponse: MessageFns<SetShadowBanResponse> = {
+  encode(_: SetShadowBanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetShadowBanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetShadowBanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetShadowBanResponse {
+    return {};
+  },
+
+  toJSON(_: SetShadowBanResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetShadowBanResponse>): SetShadowBanResponse {
+    return SetShadowBanResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SetShadowBanResponse>): SetShadowBanResponse {
+    const message = createBaseSetShadowBanResponse();
+    return message;
+  },
+};
+
+function createBaseGetUserAccountDataRequest(): GetUserAccountDataRequest {
+  return { userId: "" };
+}
+
+export const GetUserAccountDataRequest: MessageFns<GetUserAccountDataRequest> = {
+  encode(message: GetUserAccountDataRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserAccountDataRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserAccountDataRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserAccountDataRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUserAccountDataRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUserAccountDataRequest>): GetUserAccountDataRequest {
+    return GetUserAccountDataRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserAccountDataRequest>): GetUserAccountDataRequest {
+    const message = createBaseGetUserAccountDataRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUserAccountDataResponse(): GetUserAccountDataResponse {
+  return { accountDataJson: "" };
+}
+
+export const GetUserAccountDataResponse: MessageFns<GetUserAccountDataResponse> = {
+  encode(message: GetUserAccountDataResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountDataJson !== "") {
+      writer.uint32(10).string(message.accountDataJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserAccountDataResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserAccountDataResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountDataJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserAccountDataResponse {
+    return {
+      accountDataJson: isSet(object.accountDataJson)
+        ? globalThis.String(object.accountDataJson)
+        : isSet(object.account_data_json)
+        ? globalThis.String(object.account_data_json)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUserAccountDataResponse): unknown {
+    const obj: any = {};
+    if (message.accountDataJson !== "") {
+      obj.accountDataJson = message.accountDataJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUserAccountDataResponse>): GetUserAccountDataResponse {
+    return GetUserAccountDataResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserAccountDataResponse>): GetUserAccountDataResponse {
+    const message = createBaseGetUserAccountDataResponse();
+    message.accountDataJson = object.accountDataJson ?? "";
+    return message;
+  },
+};
+
 /**
  * User administration (`/_synapse/admin/v2/users/<user_id>`, `/_synapse/admin/v1/users/<user_id>/login`).
  * Every method needs a server-admin credential.
@@ -1354,6 +2281,39 @@ export const UserAdminServiceService = {
       Buffer.from(ResetPasswordResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResetPasswordResponse => ResetPasswordResponse.decode(value),
   },
+  /** Suspends or reinstates a local user (`PUT /_synapse/admin/v1/suspend/<user_id>`). */
+  suspendUser: {
+    path: "/synapse.admin.v1.UserAdminService/SuspendUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SuspendUserRequest): Buffer => Buffer.from(SuspendUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuspendUserRequest => SuspendUserRequest.decode(value),
+    responseSerialize: (value: SuspendUserResponse): Buffer => Buffer.from(SuspendUserResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuspendUserResponse => SuspendUserResponse.decode(value),
+  },
+  /** Shadow-bans or lifts the shadow-ban of a local user (`POST` / `DELETE /_synapse/admin/v1/users/<user_id>/shadow_ban`). */
+  setShadowBan: {
+    path: "/synapse.admin.v1.UserAdminService/SetShadowBan" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetShadowBanRequest): Buffer => Buffer.from(SetShadowBanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetShadowBanRequest => SetShadowBanRequest.decode(value),
+    responseSerialize: (value: SetShadowBanResponse): Buffer =>
+      Buffer.from(SetShadowBanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetShadowBanResponse => SetShadowBanResponse.decode(value),
+  },
+  /** A user's global and per-room account data (`GET /_synapse/admin/v1/users/<user_id>/accountdata`). */
+  getUserAccountData: {
+    path: "/synapse.admin.v1.UserAdminService/GetUserAccountData" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserAccountDataRequest): Buffer =>
+      Buffer.from(GetUserAccountDataRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserAccountDataRequest => GetUserAccountDataRequest.decode(value),
+    responseSerialize: (value: GetUserAccountDataResponse): Buffer =>
+      Buffer.from(GetUserAccountDataResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserAccountDataResponse => GetUserAccountDataResponse.decode(value),
+  },
 } as const;
 
 export interface UserAdminServiceServer extends UntypedServiceImplementation {
@@ -1401,6 +2361,12 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
   deleteDevices: handleUnaryCall<DeleteDevicesRequest, DeleteDevicesResponse>;
   /** Sets a local user's password (`POST /_synapse/admin/v1/reset_password/<user_id>`). */
   resetPassword: handleUnaryCall<ResetPasswordRequest, ResetPasswordResponse>;
+  /** Suspends or reinstates a local user (`PUT /_synapse/admin/v1/suspend/<user_id>`). */
+  suspendUser: handleUnaryCall<SuspendUserRequest, SuspendUserResponse>;
+  /** Shadow-bans or lifts the shadow-ban of a local user (`POST` / `DELETE /_synapse/admin/v1/users/<user_id>/shadow_ban`). */
+  setShadowBan: handleUnaryCall<SetShadowBanRequest, SetShadowBanResponse>;
+  /** A user's global and per-room account data (`GET /_synapse/admin/v1/users/<user_id>/accountdata`). */
+  getUserAccountData: handleUnaryCall<GetUserAccountDataRequest, GetUserAccountDataResponse>;
 }
 
 export interface UserAdminServiceClient extends Client {
@@ -1671,6 +2637,54 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResetPasswordResponse) => void,
+  ): ClientUnaryCall;
+  /** Suspends or reinstates a local user (`PUT /_synapse/admin/v1/suspend/<user_id>`). */
+  suspendUser(
+    request: SuspendUserRequest,
+    callback: (error: ServiceError | null, response: SuspendUserResponse) => void,
+  ): ClientUnaryCall;
+  suspendUser(
+    request: SuspendUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SuspendUserResponse) => void,
+  ): ClientUnaryCall;
+  suspendUser(
+    request: SuspendUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SuspendUserResponse) => void,
+  ): ClientUnaryCall;
+  /** Shadow-bans or lifts the shadow-ban of a local user (`POST` / `DELETE /_synapse/admin/v1/users/<user_id>/shadow_ban`). */
+  setShadowBan(
+    request: SetShadowBanRequest,
+    callback: (error: ServiceError | null, response: SetShadowBanResponse) => void,
+  ): ClientUnaryCall;
+  setShadowBan(
+    request: SetShadowBanRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetShadowBanResponse) => void,
+  ): ClientUnaryCall;
+  setShadowBan(
+    request: SetShadowBanRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetShadowBanResponse) => void,
+  ): ClientUnaryCall;
+  /** A user's global and per-room account data (`GET /_synapse/admin/v1/users/<user_id>/accountdata`). */
+  getUserAccountData(
+    request: GetUserAccountDataRequest,
+    callback: (error: ServiceError | null, response: GetUserAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  getUserAccountData(
+    request: GetUserAccountDataRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  getUserAccountData(
+    request: GetUserAccountDataRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserAccountDataResponse) => void,
   ): ClientUnaryCall;
 }
 

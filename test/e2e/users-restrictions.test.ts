@@ -1,0 +1,184 @@
+/**
+ * What PUT /_synapse/admin/v2/users/<user_id> accepts beyond the profile and password: `locked`
+ * (every authenticated request and login refused with 401 M_USER_LOCKED, soft_logout), `user_type`
+ * and `threepids`; and the user record GET returns, key by key as Synapse 1.94's plus `suspended`.
+ * Test names follow Synapse's UserRestTestCase where it has the test.
+ */
+import { strict as assert } from 'node:assert';
+import { sharedStack } from '../support/root-hooks';
+import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { C, enc } from '../support/client';
+
+const userUrl = (userId: string) => `/_synapse/admin/v2/users/${enc(userId)}`;
+
+/** The keys of Synapse 1.94's GET user (consent disabled, MSC3866 off), plus `suspended` (1.121). */
+const SYNAPSE_USER_KEYS = [
+  'name', 'admin', 'deactivated', 'locked', 'shadow_banned', 'creation_ts', 'appservice_id', 'consent_server_notice_sent',
+  'consent_version', 'consent_ts', 'user_type', 'is_guest', 'displayname', 'avatar_url', 'threepids', 'external_ids',
+  'erased', 'last_seen_ts', 'suspended',
+].sort();
+
+describe('User admin: locked users, user types, third-party ids and the user record', () => {
+  let s: Stack;
+  let admin: TestUser;
+
+  before(async () => {
+    s = await sharedStack();
+    admin = await registerUser(s, uniq('lockadmin'), { admin: true });
+  });
+
+  const put = (userId: string, body: unknown, token = admin.token) => http(s, 'PUT', userUrl(userId), { token, body });
+  const get = (userId: string, token = admin.token) => http(s, 'GET', userUrl(userId), { token });
+  const whoami = (token: string) => http(s, 'GET', `${C}/account/whoami`, { token });
+
+  it('test_locked_user: a locked user is refused on every authenticated request, an unlock restores access', async () => {
+    const other = await registerUser(s, uniq('locked'));
+    assert.equal((await whoami(other.token)).status, 200);
+    const lock = await put(other.userId, { locked: true });
+    assert.equal(lock.status, 200, JSON.stringify(lock.body));
+    assert.equal(lock.body.locked, true);
+    assert.equal((await get(other.userId)).body.locked, true);
+
+    for (const [method, path, body] of [
+      ['GET', `${C}/account/whoami`, undefined],
+      ['POST', `${C}/createRoom`, {}],
+      ['GET', `${C}/joined_rooms`, undefined],
+      ['PUT', `${C}/profile/${enc(other.userId)}/displayname`, { displayname: 'x' }],
+    ] as const) {
+      const r = await http(s, method, path, { token: other.token, body });
+      assert.deepEqual([r.status, r.body], [401, { errcode: 'M_USER_LOCKED', error: 'User account has been locked', soft_logout: true }], `${method} ${path}`);
+    }
+    // Login is refused the same way (Synapse since 1.134).
+    const login = await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', user: other.userId, password: 'pass' } });
+    assert.deepEqual([login.status, login.body.errcode, login.body.soft_logout], [401, 'M_USER_LOCKED', true]);
+
+    const unlock = await put(other.userId, { locked: false });
+    assert.deepEqual([unlock.status, unlock.body.locked], [200, false]);
+    assert.equal((await whoami(other.token)).status, 200);
+    assert.equal((await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', user: other.userId, password: 'pass' } })).status, 200);
+  });
+
+  it('a locked admin is refused by the admin API too, before the admin check; logout still works', async () => {
+    const lockedAdmin = await registerUser(s, uniq('lockedadm'), { admin: true });
+    assert.equal((await put(lockedAdmin.userId, { locked: true })).status, 200);
+    const r = await http(s, 'GET', '/_synapse/admin/v2/users', { token: lockedAdmin.token });
+    assert.deepEqual([r.status, r.body.errcode], [401, 'M_USER_LOCKED']);
+    const logout = await http(s, 'POST', `${C}/logout`, { token: lockedAdmin.token, body: {} });
+    assert.equal(logout.status, 200, JSON.stringify(logout.body));
+    assert.equal((await whoami(lockedAdmin.token)).body.errcode, 'M_UNKNOWN_TOKEN');
+  });
+
+  it("refuses a non-boolean locked, and deactivated with locked, changing nothing", async () => {
+    const other = await registerUser(s, uniq('lockbad'));
+    const bad = await put(other.userId, { locked: 'yes' });
+    assert.deepEqual([bad.status, bad.body.error], [400, "'locked' parameter is not of type boolean"]);
+    const both = await put(other.userId, { deactivated: true, locked: true });
+    assert.deepEqual([both.status, both.body.errcode, both.body.error], [400, 'M_UNKNOWN', "An user can't be deactivated and locked"]);
+    const after = (await get(other.userId)).body;
+    assert.deepEqual([after.locked, after.deactivated], [false, false]);
+    assert.equal((await whoami(other.token)).status, 200);
+  });
+
+  it('locked is ignored when the user is created, as in Synapse', async () => {
+    const id = `@${uniq('lockcreate')}:test`;
+    const r = await put(id, { password: 'pw', locked: true });
+    assert.deepEqual([r.status, r.body.locked], [201, false]);
+    // The same request on the existing user locks it.
+    assert.deepEqual((await put(id, { locked: true })).body.locked, true);
+  });
+
+  it('test_set_user_type: sets, clears with null and refuses an unknown type', async () => {
+    const other = await registerUser(s, uniq('utype'));
+    const bot = await put(other.userId, { user_type: 'bot' });
+    assert.deepEqual([bot.status, bot.body.user_type], [200, 'bot']);
+    assert.equal((await get(other.userId)).body.user_type, 'bot');
+    // Absent leaves it.
+    assert.equal((await put(other.userId, { admin: false })).body.user_type, 'bot');
+    const cleared = await put(other.userId, { user_type: null });
+    assert.deepEqual([cleared.status, cleared.body.user_type], [200, null]);
+    for (const bad of ['wizard', 5, '']) {
+      const r = await put(other.userId, { user_type: bad });
+      assert.deepEqual([r.status, r.body.errcode, r.body.error], [400, 'M_UNKNOWN', 'Invalid user type'], JSON.stringify(bad));
+    }
+    const created = await put(`@${uniq('utypenew')}:test`, { user_type: 'support' });
+    assert.deepEqual([created.status, created.body.user_type], [201, 'support']);
+  });
+
+  it('test_set_threepid: replaces the set, keeps the times of those kept, and GET returns them', async () => {
+    const other = await registerUser(s, uniq('tp'));
+    const first = await put(other.userId, { threepids: [{ medium: 'email', address: 'bob1@bob.bob' }, { medium: 'email', address: 'bob2@bob.bob' }] });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body.threepids.map((t: { address: string }) => t.address), ['bob1@bob.bob', 'bob2@bob.bob']);
+    const kept = first.body.threepids[1];
+    assert.equal(typeof kept.validated_at, 'number');
+    assert.equal(kept.validated_at, kept.added_at);
+
+    const second = await put(other.userId, { threepids: [{ medium: 'email', address: 'bob2@bob.bob' }, { medium: 'email', address: 'bob3@bob.bob' }] });
+    assert.deepEqual(second.body.threepids.map((t: { address: string }) => t.address), ['bob2@bob.bob', 'bob3@bob.bob']);
+    assert.deepEqual(second.body.threepids[0], kept);
+    assert.deepEqual((await get(other.userId)).body.threepids, second.body.threepids);
+
+    const none = await put(other.userId, { threepids: [] });
+    assert.deepEqual([none.status, none.body.threepids], [200, []]);
+  });
+
+  it('test_set_duplicate_threepid: a threepid given to a second user leaves the first', async () => {
+    const first = await registerUser(s, uniq('tpfirst'));
+    const second = await registerUser(s, uniq('tpsecond'));
+    const address = `${uniq('dup')}@bob.bob`;
+    assert.equal((await put(first.userId, { threepids: [{ medium: 'email', address }] })).status, 200);
+    const moved = await put(second.userId, { threepids: [{ medium: 'email', address }, { medium: 'msisdn', address: '4412345' }] });
+    assert.deepEqual(moved.body.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]), [['email', address], ['msisdn', '4412345']]);
+    assert.deepEqual((await get(first.userId)).body.threepids, []);
+  });
+
+  it("checks threepids as Synapse does (email canonicalised) and changes nothing when one is bad", async () => {
+    const other = await registerUser(s, uniq('tpcheck'));
+    const canon = await put(other.userId, { threepids: [{ medium: 'email', address: ' Bob@Bob.BOB ' }] });
+    assert.deepEqual(canon.body.threepids.map((t: { address: string }) => t.address), ['bob@bob.bob']);
+    const cases: [unknown, number, string, string | null][] = [
+      [[{ medium: 'foo', address: 'x' }], 400, 'M_INVALID_PARAM', "'foo' is not a valid value for 'medium'"],
+      [[{ medium: 'email' }], 400, 'M_MISSING_PARAM', "Missing params: ['address']"],
+      [[{ address: 'a@b' }], 400, 'M_MISSING_PARAM', "Missing params: ['medium']"],
+      [[{ medium: 'email', address: 'no-at-sign' }], 400, 'M_INVALID_PARAM', 'Unable to parse email address'],
+      // Synapse answers these with a 500.
+      ['a@b', 400, 'M_BAD_JSON', null],
+      [['a@b'], 400, 'M_BAD_JSON', null],
+      [[{ medium: 'email', address: 5 }], 400, 'M_BAD_JSON', null],
+    ];
+    for (const [threepids, status, errcode, error] of cases) {
+      const r = await put(other.userId, { threepids, displayname: 'changed?' });
+      assert.deepEqual([r.status, r.body.errcode], [status, errcode], JSON.stringify(threepids));
+      if (error) assert.equal(r.body.error, error);
+    }
+    const after = (await get(other.userId)).body;
+    assert.deepEqual(after.threepids.map((t: { address: string }) => t.address), ['bob@bob.bob']);
+    assert.notEqual(after.displayname, 'changed?');
+  });
+
+  it('test_create_user with threepids and an avatar stores them', async () => {
+    const id = `@${uniq('tpnew')}:test`;
+    const r = await put(id, { password: 'pw', avatar_url: 'mxc://test/avatar', threepids: [{ medium: 'email', address: 'New@Example.ORG' }] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.avatar_url, 'mxc://test/avatar');
+    assert.deepEqual(r.body.threepids.map((t: { address: string }) => t.address), ['new@example.org']);
+    const changed = await put(id, { avatar_url: 'mxc://test/other' });
+    assert.equal(changed.body.avatar_url, 'mxc://test/other');
+    assert.equal((await get(id)).body.avatar_url, 'mxc://test/other');
+  });
+
+  it("GET user returns Synapse's keys with the real locked, suspended, shadow_banned, user_type and threepids", async () => {
+    const other = await registerUser(s, uniq('record'));
+    const plain = (await get(other.userId)).body;
+    assert.deepEqual(Object.keys(plain).sort(), SYNAPSE_USER_KEYS);
+    assert.deepEqual([plain.locked, plain.suspended, plain.shadow_banned, plain.user_type, plain.threepids, plain.erased], [false, false, false, null, [], false]);
+
+    await put(other.userId, { locked: true, user_type: 'bot', threepids: [{ medium: 'email', address: 'rec@example.org' }] });
+    assert.equal((await http(s, 'PUT', `/_synapse/admin/v1/suspend/${enc(other.userId)}`, { token: admin.token, body: { suspend: true } })).status, 200);
+    assert.equal((await http(s, 'POST', `/_synapse/admin/v1/users/${enc(other.userId)}/shadow_ban`, { token: admin.token })).status, 200);
+    const set = (await get(other.userId)).body;
+    assert.deepEqual(Object.keys(set).sort(), SYNAPSE_USER_KEYS);
+    assert.deepEqual([set.locked, set.suspended, set.shadow_banned, set.user_type], [true, true, true, 'bot']);
+    assert.deepEqual(set.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]), [['email', 'rec@example.org']]);
+  });
+});
