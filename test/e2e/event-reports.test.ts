@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { assertPurged, createRoom, enc, join, sendMessage, waitForDelete } from './room-admin.helpers';
+import { waitFor } from '../support/until';
 
 const URL = '/_synapse/admin/v1/event_reports';
 const C = '/_matrix/client/v3';
@@ -252,6 +253,9 @@ describe('event reports', function () {
       const guest = await registerUser(s, 'reportguest');
       await join(s, guest.token, roomId);
       await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [guest.userId]);
+      // The change reaches the token cache through NOTIFY: wait until a read that refuses guests sees it.
+      const accountData = `${C}/user/${enc(guest.userId)}/account_data/m.example`;
+      await waitFor(async () => (await http(s, 'GET', accountData, { token: guest.token })).status, (st) => st === 403, { what: 'guest flag seen by the token cache' });
       const r = await report(roomId, eventId, guest.token, {});
       assert.equal(r.status, 403);
       assert.deepEqual(r.body, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' });
