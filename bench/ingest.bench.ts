@@ -15,7 +15,7 @@
  */
 import { Client as PgClient } from 'pg';
 import http from 'node:http';
-import net from 'node:net';
+import { freePort } from '../src/infra/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -151,16 +151,6 @@ interface Target {
   pid: number | 'self';
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = net.createServer();
-    srv.once('error', ko);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => ok(port));
-    });
-  });
-}
 
 /**
  * The service as deployed (`npm start`), in its own process, on the stack's database and Redis

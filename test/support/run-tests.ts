@@ -10,14 +10,15 @@
  * Both are stopped afterwards, and the exit code is mocha's. Arguments are passed to mocha
  * (`npm test -- test/unit/config.test.ts`); with none, every test file under test/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/infra/embedded-postgres';
 import { createLogger } from '../../src/logger';
+import { startRedisServer } from './redis-server';
 
 const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_REDIS = 'redis://127.0.0.1:6379';
@@ -52,35 +53,6 @@ function redisAnswers(url: string): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((ok, ko) => {
-    const srv = createServer();
-    srv.once('error', ko);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => ok(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
-async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const failed = new Promise<never>((_, ko) => {
-    child.once('error', (err) => ko(new Error(`no Redis answers and redis-server could not be started (${err.message}); install Redis or set TEST_REDIS_URL`)));
-    child.once('exit', (code) => ko(new Error(`redis-server exited with ${code}`)));
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const ready = (async () => {
-    for (let i = 0; i < 100; i++) {
-      if (await redisAnswers(url)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('redis-server did not answer within 10 s');
-  })();
-  await Promise.race([ready, failed]);
-  return { url, child };
-}
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};
@@ -102,9 +74,11 @@ async function main(): Promise<number> {
     }
     const redisUrl = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS;
     if (!(await redisAnswers(redisUrl))) {
-      const redis = await startRedis();
+      const redis = await startRedisServer().catch((err: Error) => {
+        throw new Error(`no Redis answers at ${new URL(redisUrl).host} and ${err.message}; install Redis or set TEST_REDIS_URL`);
+      });
       say(`no Redis at ${new URL(redisUrl).host}: started redis-server on ${new URL(redis.url).host}`);
-      cleanups.push(() => void redis.child.kill('SIGTERM'));
+      cleanups.push(() => redis.kill());
       env.TEST_REDIS_URL = redis.url;
     }
     const mocha = require.resolve('mocha/bin/mocha.js');
