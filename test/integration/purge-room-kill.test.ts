@@ -12,7 +12,7 @@
  * first write is printed.
  */
 import { strict as assert } from 'node:assert';
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
@@ -20,7 +20,7 @@ import { RoomService } from '../../src/rooms/room.service';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
 import { REPLACES_ROOM_KEY } from '../../src/admin/room-shutdown.service';
-import { spawnService, type ServiceProcess } from '../support/process';
+import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
 import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const MEMBERS = 1_200;
@@ -39,17 +39,8 @@ describe('room delete survives kill -9', () => {
   const takeovers = async () => Number((await redis.get(`${keyPrefix}lock:takeovers`)) ?? 0);
   const base = () => `http://127.0.0.1:${svc!.httpPort}`;
 
-  async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(base() + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: await res.json() };
-  }
-
-  async function registerAdmin(): Promise<string> {
-    const { body: n } = await call('GET', '/_synapse/admin/v1/register');
-    const mac = createHmac('sha1', SHARED_SECRET).update(`${n.nonce}\0admin\0pass\0admin`).digest('hex');
-    const r = await call('POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: 'admin', password: 'pass', admin: true, mac });
-    return r.body.access_token;
-  }
+  const call = processCall(base);
+  const registerAdmin = () => registerProcessAdmin(call, SHARED_SECRET);
 
   /** A public room with MEMBERS local members, an alias and MESSAGES messages, written in bulk. */
   async function buildRoom(): Promise<{ roomId: string; members: string[] }> {

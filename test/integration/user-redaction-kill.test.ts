@@ -8,12 +8,12 @@
  * this process through RoomService's bulk write path.
  */
 import { strict as assert } from 'node:assert';
-import { createHmac, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
 import { RoomService } from '../../src/rooms/room.service';
 import type { EventDraft } from '../../src/rooms/event-persister';
-import { spawnService, type ServiceProcess } from '../support/process';
+import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
 import { SHARED_SECRET, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const ROOMS = 3;
@@ -30,17 +30,8 @@ describe('user redaction survives kill -9', () => {
   const base = () => `http://127.0.0.1:${svc!.httpPort}`;
   const q = async (sql: string, params: unknown[] = []) => orm.em.fork().execute<Record<string, string>[]>(sql, params);
 
-  async function call(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(base() + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, body: await res.json() };
-  }
-
-  async function registerAdmin(): Promise<string> {
-    const { body: n } = await call('GET', '/_synapse/admin/v1/register');
-    const mac = createHmac('sha1', SHARED_SECRET).update(`${n.nonce}\0admin\0pass\0admin`).digest('hex');
-    const r = await call('POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: 'admin', password: 'pass', admin: true, mac });
-    return r.body.access_token;
-  }
+  const call = processCall(base);
+  const registerAdmin = () => registerProcessAdmin(call, SHARED_SECRET);
 
   /** ROOMS rooms where the spammer joined and sent MESSAGES_PER_ROOM messages among others'. */
   async function buildRooms(): Promise<string[]> {

@@ -4,6 +4,7 @@
  * a worker's line and a gateway process's line).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 
 export interface ServiceProcess {
@@ -53,4 +54,22 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
       ko(new Error(`service exited with ${code} before ready:\n${output.join('\n')}`));
     });
   });
+}
+
+/** A JSON REST call to a service process (`base()` is read at each call: the process may have been restarted). */
+export type ProcessCall = (method: string, path: string, token?: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+export function processCall(base: () => string): ProcessCall {
+  return async (method, path, token, body) => {
+    const res = await fetch(base() + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: await res.json() };
+  };
+}
+
+/** Registers `admin` through shared-secret registration and returns its access token. */
+export async function registerProcessAdmin(call: ProcessCall, sharedSecret: string): Promise<string> {
+  const { body: n } = await call('GET', '/_synapse/admin/v1/register');
+  const mac = createHmac('sha1', sharedSecret).update(`${n.nonce}\0admin\0pass\0admin`).digest('hex');
+  const r = await call('POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: 'admin', password: 'pass', admin: true, mac });
+  return r.body.access_token;
 }
