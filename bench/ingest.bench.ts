@@ -22,7 +22,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createClients, type Clients } from '../src/gateway/grpc-clients';
 import { SHARED_SECRET, TEST_REDIS_URL } from '../test/support/stack';
 import { bearer, grpcCall } from '../test/support/stack';
-import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches } from '../src/rooms/seed/generator';
+import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches } from '../src/dev/seed/generator';
 import type { ImportedRoom } from '../src/rooms/import.service';
 import type { ImportedRoom as ProtoImportedRoom } from '../gen/synapse/admin/v1/rooms';
 import { fmt, measure, options, registerUser, startStack, table, type Stack, type TestUser } from './support';

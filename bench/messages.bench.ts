@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import { Client as PgClient } from 'pg';
-import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/rooms/seed/generator';
+import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/dev/seed/generator';
 import type { RoomService } from '../src/rooms/room.service';
 import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
 import type { Ctx } from '../src/context';

@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import { Client as PgClient } from 'pg';
-import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/rooms/seed/generator';
+import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/dev/seed/generator';
 import type { RoomService } from '../src/rooms/room.service';
 import { PURGE_HISTORY_BATCH_EVENTS } from '../src/pagination/purge-history.service';
 import { fmt, options, registerUser, settleHeap, startStack, stats, table, type Stack, type TestUser } from './support';

@@ -22,7 +22,7 @@ import { RoomAdminService } from '../src/admin/room-admin.service';
 import type { RoomOrderBy as OrderBy } from '../src/admin/room-admin.types';
 import type { RoomService } from '../src/rooms/room.service';
 import type { EventDraft } from '../src/rooms/event-persister';
-import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/rooms/seed/generator';
+import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/dev/seed/generator';
 import { UserService } from '../src/users/user.service';
 import { bearer, grpcCall } from '../test/support/stack';
 import { fmt, measure, measureInterleaved, options, printTransportFloor, registerUser, settleHeap, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';

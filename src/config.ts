@@ -3,7 +3,7 @@
  * with a message naming the variable.
  */
 import { randomBytes } from 'node:crypto';
-import { isValidServerName } from './ids';
+import { isValidServerName } from './matrix/ids';
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {

@@ -5,7 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, echo, invalidParam, notFound } from '../errors';
-import { isValidAlias, isValidRoomId } from '../ids';
+import { isValidAlias, isValidRoomId } from '../matrix/ids';
 import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
 import { RoomAdminRepository } from './room-admin.repository';

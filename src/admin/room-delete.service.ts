@@ -16,7 +16,7 @@ import type { LockManager } from '../infra/locks/lock.types';
 import type { Logger } from '../logger';
 import type { ScheduledTask, TaskRun, TaskScheduler, TaskOutcome } from '../tasks/task.types';
 import { badRequest, echo, notFound } from '../errors';
-import { domainOf, isValidRoomId } from '../ids';
+import { domainOf, isValidRoomId } from '../matrix/ids';
 import type { RoomPurgeService } from './room-purge.service';
 import type { RoomShutdownService } from './room-shutdown.service';
 import { notLegalRoomId } from './room-admin.service';

@@ -5,7 +5,7 @@
  * trigram indexes.
  */
 import type { Em } from '../infra/orm';
-import { preparedRead } from '../rooms/sql';
+import { preparedRead } from '../infra/sql';
 import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Column and natural (dir=f) direction of each sort key. */

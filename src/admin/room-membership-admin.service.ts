@@ -3,7 +3,7 @@
  * (spec §2.11) and admin join (spec §2.14).
  */
 import { Codes, MatrixError, badRequest } from '../errors';
-import { domainOf } from '../ids';
+import { domainOf } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import type { RoomService } from '../rooms/room.service';
 import type { StoredEvent } from '../rooms/room.types';

@@ -1,7 +1,7 @@
 /** The event_reports table: reports written by users, read and deleted by admins. */
 import type { Em } from '../infra/orm';
 import type { Json } from '../rooms/room.types';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 
 export interface EventReportRow {
   id: number;

@@ -4,9 +4,9 @@
  * room_stats through the partial index that holds exactly those rooms in that order.
  */
 import { Codes, MatrixError, badRequest } from '../errors';
-import { isValidServerName } from '../ids';
+import { isValidServerName } from '../matrix/ids';
 import type { Em } from '../infra/orm';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 import { decodeRoomListToken, encodeRoomListToken, type RoomListBatch } from './public-rooms.token';
 
 /** Rows per page at most, whatever the limit asked (Synapse since 1.99). */

@@ -11,7 +11,7 @@
  * those tables.
  */
 import type { Em } from '../infra/orm';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 
 export const ROOM_SIZE_TABLES = ['events', 'current_state_events', 'room_memberships', 'event_relations'] as const;
 export const LARGEST_ROOMS = 10;

@@ -15,7 +15,7 @@ import { isLocalUser } from '../rooms/room-creation';
 import type { Em, Orm } from '../infra/orm';
 import type { Logger } from '../logger';
 import type { RoomService } from '../rooms/room.service';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 import type { ScheduledTask, TaskOutcome, TaskRun, TaskScheduler } from '../tasks/task.types';
 
 export const REDACT_ACTION_NAME = 'redact_all_events';

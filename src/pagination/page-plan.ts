@@ -6,7 +6,7 @@
  */
 import { echo, forbidden } from '../errors';
 import type { Dir, RoomView } from './pagination.repository';
-import { START_TOKEN, historicToken, roomTokenToString, withRoomKey, type StreamToken } from './stream-token';
+import { START_TOKEN, historicToken, roomTokenToString, withRoomKey, type StreamToken } from '../matrix/stream-token';
 import { VisibilityTimeline, type Range } from './visibility';
 
 /** Stands for "the end of the room" when the real end is not known yet (a speculative read). */

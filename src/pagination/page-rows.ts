@@ -16,7 +16,7 @@
 import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
 import type { Json, StoredEvent } from '../rooms/room.types';
-import { preparedRead } from '../rooms/sql';
+import { preparedRead } from '../infra/sql';
 
 export interface AggregationRow {
   /** Ids of the events referencing this one, in stream order. */

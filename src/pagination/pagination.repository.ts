@@ -7,9 +7,9 @@ import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
 import { pageColumns, pageRowsById, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
-import { preparedRead, sql } from '../rooms/sql';
+import { preparedRead, sql } from '../infra/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
-import { maxStreamPos, type RoomStreamToken } from './stream-token';
+import { maxStreamPos, type RoomStreamToken } from '../matrix/stream-token';
 import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
 
 /** Event types never sent to clients (spec §5.7 step 2). */

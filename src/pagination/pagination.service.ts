@@ -24,7 +24,7 @@ import { PagePresenter } from './page-presenter';
 import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
 import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
-import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from './stream-token';
+import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from '../matrix/stream-token';
 import { VisibilityTimeline, type Range } from './visibility';
 
 /** Events per page when the request does not say. */

@@ -3,7 +3,7 @@
  * before a depth in bounded batches, each one statement.
  */
 import type { Em } from '../infra/orm';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 import type { Pos } from './visibility';
 
 /**

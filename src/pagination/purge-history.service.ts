@@ -22,7 +22,7 @@ import type { Logger } from '../logger';
 import { MatrixError, badJson, badRequest, echo, notFound } from '../errors';
 import type { Json, ScheduledTask, TaskOutcome, TaskRun, TaskScheduler } from '../tasks/task.types';
 import { PurgeHistoryRepository } from './purge-history.repository';
-import { InvalidTokenError, parseRoomToken, roomTokenToString, historicToken } from './stream-token';
+import { InvalidTokenError, parseRoomToken, roomTokenToString, historicToken } from '../matrix/stream-token';
 import type { Pos } from './visibility';
 
 export const PURGE_HISTORY_ACTION_NAME = 'purge_history';

@@ -2,7 +2,7 @@
  * The SQL of retention purge jobs (spec §8.4): which rooms a job covers.
  */
 import type { Em } from '../infra/orm';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 
 export interface RetentionRoom {
   roomId: string;

@@ -22,7 +22,7 @@ import type { TaskOutcome, TaskRun, TaskScheduler } from '../tasks/task.types';
 import { PurgeHistoryRepository } from './purge-history.repository';
 import type { PurgeHistoryService } from './purge-history.service';
 import { RetentionRepository } from './retention.repository';
-import { historicToken, roomTokenToString } from './stream-token';
+import { historicToken, roomTokenToString } from '../matrix/stream-token';
 
 export const RETENTION_PURGE_ACTION_NAME = 'retention_purge';
 /** Delete tasks that make a retention purge skip their room (Synapse's get_delete_tasks_by_room). */

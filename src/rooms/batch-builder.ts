@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MatrixError } from '../errors';
-import { domainOf, randomLetters } from '../ids';
+import { domainOf, randomLetters } from '../matrix/ids';
 import { authEventIds, checkEventAuth, creatorOf, stateMapKey, type StateEntry, type StateMap } from './event-auth';
 import type { BatchWrite } from './event-write.repository';
 import { KNOWN_ROOM_VERSIONS, roomVersionOf, type RoomVersion } from './room-versions';

@@ -9,7 +9,7 @@ import { badRequest, echo, forbidden, notFound } from '../errors';
 import type { Em } from '../infra/orm';
 import { pageRowsById } from '../pagination/page-rows';
 import { PagePresenter } from '../pagination/page-presenter';
-import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../pagination/stream-token';
+import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../matrix/stream-token';
 import { EventRepository } from './event.repository';
 import { pruneView, type EventSerializer, type EventView } from './event.serializer';
 import { UserRepository } from '../users/user.repository';

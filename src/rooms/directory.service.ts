@@ -2,7 +2,7 @@
  * Room aliases and the room directory flag (Synapse's DirectoryHandler), with its texts.
  */
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
-import { domainOf, isValidAlias, isValidRoomId } from '../ids';
+import { domainOf, isValidAlias, isValidRoomId } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import { EventRepository } from './event.repository';
 import { sendLevel, stateMapKey, userPowerLevel, type StateMap } from './event-auth';

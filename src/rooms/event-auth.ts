@@ -4,7 +4,7 @@
  * texts are Synapse's; Synapse's "unstable spec" auth errors are plain M_FORBIDDEN by default.
  */
 import { badRequest, echo, forbidden } from '../errors';
-import { domainOf } from '../ids';
+import { domainOf } from '../matrix/ids';
 import type { RoomVersion } from './room-versions';
 import type { Json, Membership } from './room.types';
 

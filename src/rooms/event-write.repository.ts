@@ -5,7 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import type { Json } from './room.types';
-import { sqlPrepared } from './sql';
+import { sqlPrepared } from '../infra/sql';
 
 const numberedCache = new Map<string, string>();
 

@@ -4,7 +4,7 @@
  */
 import type { Em } from '../infra/orm';
 import type { Json, StoredEvent } from './room.types';
-import { sql } from './sql';
+import { sql } from '../infra/sql';
 
 /** Select list for `toStoredEvent` (alias the table `e`). */
 export const EVENT_COLUMNS = `e.event_id, e.room_id, e.type, e.state_key, e.sender, e.content, e.origin_server_ts, e.received_ts, e.depth,

@@ -6,7 +6,7 @@
  * is how federated history enters the server), but every event still passes the auth rules.
  */
 import { MatrixError, badRequest, echo } from '../errors';
-import { domainOf, isValidAlias, isValidRoomId, isValidUserId, randomLetters } from '../ids';
+import { domainOf, isValidAlias, isValidRoomId, isValidUserId, randomLetters } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import type { EventDraft, EventPersister, RoomBatch } from './event-persister';
 import { UnknownRoomError } from './event-persister';

@@ -11,14 +11,14 @@
  * shut down and purged like any other.
  */
 import { Codes, MatrixError, badRequest, echo, forbidden } from '../errors';
-import { domainOf } from '../ids';
+import { domainOf } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import { newEventId, type PersistedEvent } from './batch-builder';
 import { EventRepository } from './event.repository';
 import { DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS, roomVersionOf } from './room-versions';
 import type { Json, StoredEvent } from './room.types';
 import { RoomRepository } from './room.repository';
-import { sql, sqlPrepared } from './sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 /** An invite as the federation `invite` API hands it over. */
 export interface ReceivedInvite {

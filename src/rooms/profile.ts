@@ -4,7 +4,7 @@
  * (an erased user's joins carry neither).
  */
 import type { Em } from '../infra/orm';
-import { sql } from './sql';
+import { sql } from '../infra/sql';
 import type { Json } from './room.types';
 
 export interface Profile {

@@ -13,7 +13,7 @@
  * a profile change is stored but not written into the user's rooms. Joins and leaves work.
  */
 import { Codes, MatrixError } from '../errors';
-import { randomLetters } from '../ids';
+import { randomLetters } from '../matrix/ids';
 
 export interface Restricted {
   suspended?: boolean;

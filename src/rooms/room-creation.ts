@@ -4,7 +4,7 @@
  * access, initial_state, encryption, name, topic, then one invite per invitee.
  */
 import { Codes, MatrixError, badRequest, echo } from '../errors';
-import { domainOf, isValidUserId } from '../ids';
+import { domainOf, isValidUserId } from '../matrix/ids';
 import { KNOWN_ROOM_VERSIONS, DEFAULT_ROOM_VERSION, type RoomVersion } from './room-versions';
 import type { CreateRoomOptions, Json, RoomPreset } from './room.types';
 

@@ -1,7 +1,7 @@
 /** Reads and small writes of rooms, memberships, aliases, the directory flag and blocks. */
 import type { Em } from '../infra/orm';
 import type { BlockInfo, JoinedMember, Membership, MembershipInfo, RoomInfo } from './room.types';
-import { sql } from './sql';
+import { sql } from '../infra/sql';
 
 export class RoomRepository {
   /** The room row, or null when the server does not know the room. */

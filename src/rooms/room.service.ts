@@ -5,7 +5,7 @@
  */
 import { othersRedactionError } from './restrictions';
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
-import { isValidAlias, randomLetters } from '../ids';
+import { isValidAlias, randomLetters } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import type { Config } from '../config';
 import type { LockManager } from '../infra/locks/lock.types';

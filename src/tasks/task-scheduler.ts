@@ -33,7 +33,7 @@
 import type { Em } from '../infra/orm';
 import { FaultLog } from '../logger';
 import { badRequest, echo, notFound } from '../errors';
-import { randomLetters } from '../ids';
+import { randomLetters } from '../matrix/ids';
 import { DueTimer, systemClock, type Clock } from './clock';
 import { withDefaults, type ResolvedOptions, type TaskSchedulerOptions } from './scheduler-options';
 import { ActiveRun, RERUN_DELAY_MS, TaskCancelledError, TaskShutdownError, isTerminal, runAction, type Settled } from './task-run';

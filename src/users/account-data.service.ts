@@ -8,10 +8,10 @@
  */
 import { MatrixError, Codes, echo, forbidden, invalidParam, notFound } from '../errors';
 import { parseJsonObjectText } from '../json-text';
-import { isValidRoomId } from '../ids';
+import { isValidRoomId } from '../matrix/ids';
 import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
-import { sql } from '../rooms/sql';
+import { sql } from '../infra/sql';
 
 type Json = Record<string, unknown>;
 

@@ -7,7 +7,7 @@
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
-import { domainOf } from '../ids';
+import { domainOf } from '../matrix/ids';
 import { hashPassword } from './credentials';
 import type { TokenCache } from './token-cache';
 import { UserReadsRepository, type DeviceRow } from './user-reads.repository';

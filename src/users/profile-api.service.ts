@@ -8,8 +8,8 @@ import { checkProfileChange } from '../rooms/restrictions';
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
-import { domainOf, isValidUserId } from '../ids';
-import { sql } from '../rooms/sql';
+import { domainOf, isValidUserId } from '../matrix/ids';
+import { sql } from '../infra/sql';
 import type { ProfileService } from './profile.service';
 
 export type ProfileField = 'displayname' | 'avatar_url';

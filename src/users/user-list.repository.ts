@@ -5,7 +5,7 @@
  * before sorting them.
  */
 import type { Em } from '../infra/orm';
-import { preparedRead } from '../rooms/sql';
+import { preparedRead } from '../infra/sql';
 
 export type UserOrderBy =
   | 'name'

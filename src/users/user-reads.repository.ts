@@ -1,6 +1,6 @@
 /** Queries behind the per-user admin reads: rooms and memberships, counts, devices, name checks. */
 import type { Em } from '../infra/orm';
-import { sql, sqlPrepared } from '../rooms/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 export interface DeviceRow {
   device_id: string;

@@ -5,7 +5,7 @@
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, badRequest, forbidden, invalidParam } from '../errors';
-import { VALID_LOCALPART, domainOf } from '../ids';
+import { VALID_LOCALPART, domainOf } from '../matrix/ids';
 import { UserReadsRepository } from './user-reads.repository';
 
 /** Synapse's MAX_USERID_LENGTH. */

@@ -6,7 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Em } from '../infra/orm';
 import type { Requester } from '../context';
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken } from '../errors';
-import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../ids';
+import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../matrix/ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
 import { UserEntity } from './user.entity';

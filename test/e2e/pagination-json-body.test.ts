@@ -8,7 +8,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { Direction, EventFormat } from '../../gen/synapse/admin/v1/common';
-import { presentWithRelations } from '../../src/rooms/event-formats';
+import { presentWithRelations } from '../../src/matrix/event-formats';
 import { C, enc, ok } from '../support/client';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { createRoom, join, leave, messages, send, sendState } from './pagination.helpers';

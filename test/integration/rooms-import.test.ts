@@ -9,8 +9,8 @@ import { bearer, grpcCall, registerUser, uniq, type Stack, type TestUser } from 
 import type { RoomService } from '../../src/rooms/room.service';
 import type { Em } from '../../src/infra/orm';
 import { MatrixError } from '../../src/errors';
-import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS } from '../../src/rooms/seed/generator';
-import { seedDataset } from '../../src/rooms/seed/seed';
+import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS } from '../../src/dev/seed/generator';
+import { seedDataset } from '../../src/dev/seed/seed';
 import type { ImportedRoom } from '../../src/rooms/import.service';
 import { UserService } from '../../src/users/user.service';
 

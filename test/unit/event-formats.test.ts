@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { EventFormat, type Event } from '../../gen/synapse/admin/v1/common';
-import { presentWithRelations, toClientEvent } from '../../src/rooms/event-formats';
+import { presentWithRelations, toClientEvent } from '../../src/matrix/event-formats';
 
 const base = (over: Partial<Event> & { content?: unknown; unsigned?: unknown }): Event => {
   const { content = { msgtype: 'm.text', body: 'hi' }, unsigned = { age: 5 }, ...rest } = over;

@@ -10,7 +10,7 @@ import {
   streamTokenToString,
   withRoomKey,
   historicToken,
-} from '../../src/pagination/stream-token';
+} from '../../src/matrix/stream-token';
 
 describe('pagination stream tokens (spec §5.2)', () => {
   it('echoes canonical 10-part tokens byte for byte', () => {

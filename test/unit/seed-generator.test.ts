@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../../src/rooms/seed/generator';
+import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../../src/dev/seed/generator';
 
 describe('seed generator', () => {
   it('never repeats an alias or an event id, even over tens of thousands of rooms', function () {

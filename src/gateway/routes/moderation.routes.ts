@@ -5,7 +5,7 @@
  */
 import type { EventReport, ListPublicRoomsRequest, PublicRoom } from '../../../gen/synapse/admin/v1/moderation';
 import { Codes, MatrixError, badJson, invalidParam } from '../../errors';
-import { toFederationEvent } from '../../rooms/event-formats';
+import { toFederationEvent } from '../../matrix/event-formats';
 import type { Body } from '../params';
 import type { GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';

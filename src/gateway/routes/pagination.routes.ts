@@ -1,8 +1,8 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { badJson } from '../../errors';
-import { parseTokenParam } from '../../pagination/stream-token';
-import { presentEvent, presentWithRelations } from '../../rooms/event-formats';
+import { parseTokenParam } from '../../matrix/stream-token';
+import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 

@@ -1,9 +1,9 @@
 import { Direction } from '../../../gen/synapse/admin/v1/common';
 import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
 import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
-import { isValidRoomId } from '../../ids';
+import { isValidRoomId } from '../../matrix/ids';
 import { RawJson, type GatewayRequest, type Route } from '../router';
-import { toClientEvent } from '../../rooms/event-formats';
+import { toClientEvent } from '../../matrix/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 /** Synapse's `order_by` values, in its error message order. */

@@ -6,7 +6,7 @@
 import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
 import { EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { decodeEvent, presentWithRelations, toClientEvent } from '../../rooms/event-formats';
+import { decodeEvent, presentWithRelations, toClientEvent } from '../../matrix/event-formats';
 import type { Body, GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 

@@ -1,7 +1,7 @@
 import type { EventReport, ModerationServiceServer, PublicRoom, RoomDirectoryServiceServer } from '../../../gen/synapse/admin/v1/moderation';
 import { requesterOf } from '../../context';
 import { badJson, invalidParam, notFound } from '../../errors';
-import { isValidUserId } from '../../ids';
+import { isValidUserId } from '../../matrix/ids';
 import type { EventReportRow } from '../../moderation/event-reports.repository';
 import type { EventReportService } from '../../moderation/event-reports.service';
 import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/public-rooms.service';

@@ -4,7 +4,7 @@ import { requesterOf, type Ctx } from '../../context';
 import type { EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
-import { presentWithRelations } from '../../rooms/event-formats';
+import { presentWithRelations } from '../../matrix/event-formats';
 import { toEventMessage, toEventMessages } from './event-message';
 
 export interface PaginationHandlerDeps {

@@ -7,10 +7,10 @@
  * events can relate to earlier ones.
  */
 import { createHash } from 'node:crypto';
-import { planRoom } from '../room-creation';
-import { KNOWN_ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from '../room-versions';
-import type { ImportedEvent } from '../import.service';
-import type { Json } from '../room.types';
+import { planRoom } from '../../rooms/room-creation';
+import { KNOWN_ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from '../../rooms/room-versions';
+import type { ImportedEvent } from '../../rooms/import.service';
+import type { Json } from '../../rooms/room.types';
 import { REACTIONS, type Rng, sentence, topic as randomTopic, roomName } from './vocabulary';
 
 export interface RoomProfile {

@@ -4,7 +4,7 @@
  */
 import type { Em } from '../../infra/orm';
 import type { UserService } from '../../users/user.service';
-import type { RoomService } from '../room.service';
+import type { RoomService } from '../../rooms/room.service';
 import { generateImportBatches, localUserIds, type GeneratorOptions } from './generator';
 
 export interface SeedReport {

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from '@mikro-orm/postgresql';
-import type { Em } from '../infra/orm';
+import type { Em } from './orm';
 
 /** Runs parameterised SQL (`?` placeholders) inside the em's transaction, if any. */
 export function sql<T = Record<string, unknown>>(em: Em, text: string, params: unknown[] = []): Promise<T[]> {

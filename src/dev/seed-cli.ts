@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLockManager } from '../infra/locks/lock-manager';
 import { UserService } from '../users/user.service';
 import Redis from 'ioredis';
-import { RoomService } from './room.service';
+import { RoomService } from '../rooms/room.service';
 import { DEFAULT_GENERATOR_OPTIONS } from './seed/generator';
 import { seedDataset } from './seed/seed';
 

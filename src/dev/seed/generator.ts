@@ -4,7 +4,7 @@
  * handed out as import batches (RoomService.importRooms) of a bounded number of events. A room
  * larger than one batch continues in the following batches, so batches must be imported in order.
  */
-import type { ImportedRoom } from '../import.service';
+import type { ImportedRoom } from '../../rooms/import.service';
 import { RoomBuilder, type RoomProfile } from './room-builder';
 import { Rng, aliasPart, personName, roomName, topic } from './vocabulary';
 
