@@ -11,10 +11,8 @@
 import http from 'node:http';
 import { Client as PgClient } from 'pg';
 import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/dev/seed/generator';
-import type { RoomService } from '../src/rooms/room.service';
 import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
 import type { Ctx } from '../src/context';
-import type { PaginationModuleServices } from '../src/pagination/pagination.module';
 import { bearer, grpcCall } from '../test/support/stack';
 import { fmt, measure, options, printTransportFloor, registerUser, settleHeap, startStack, table, type Stack, type TestUser } from './support';
 
@@ -45,7 +43,7 @@ async function positionOf(stack: Stack, eventId: string): Promise<Pos> {
 
 /** The big room: generated timeline, `joined` visibility from the start, a member and a member who left. */
 async function buildRoom(stack: Stack, events: number, samples: number): Promise<Built> {
-  const rooms = stack.app.registry.get('rooms') as RoomService;
+  const rooms = stack.app.services.rooms;
   const locals = localUserIds('test', 8, 'gen');
   for (const u of locals) await registerUser(stack, u.slice(1, u.indexOf(':')));
   const member = await registerUser(stack, 'reader');
@@ -157,7 +155,7 @@ export async function run(args: string[]): Promise<void> {
         const query = { roomId: b.roomId, dir: c.dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS, limit: PAGE, from: `t${p.depth}-${p.stream}`, filter: c.filter ? MESSAGE_FILTER : undefined, format: EventFormat.EVENT_FORMAT_CLIENT };
         return grpcCall(stack.clients.pagination, stack.clients.pagination.getRoomMessages, { query }, md);
       };
-      const services = stack.app.registry.get('pagination') as PaginationModuleServices;
+      const services = stack.app.services;
       const reader = { userId: c.who === 'member' ? b.member.userId : b.leaver.userId, deviceId: null, tokenId: 0 };
       const viaService = (i: number) => {
         const p = b.positions[i % b.positions.length];

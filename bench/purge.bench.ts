@@ -10,7 +10,6 @@
 import http from 'node:http';
 import { Client as PgClient } from 'pg';
 import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '../src/dev/seed/generator';
-import type { RoomService } from '../src/rooms/room.service';
 import { PURGE_HISTORY_BATCH_EVENTS } from '../src/pagination/purge-history.service';
 import { fmt, options, registerUser, settleHeap, startStack, stats, table, type Stack, type TestUser } from './support';
 
@@ -32,7 +31,7 @@ function request(port: number, agent: http.Agent, method: string, path: string, 
 
 /** Imports a generated room, stopping once `events` events are in; returns its id. */
 async function importRoom(stack: Stack, events: number, locals: string[], seed: number): Promise<string> {
-  const rooms = stack.app.registry.get('rooms') as RoomService;
+  const rooms = stack.app.services.rooms;
   let roomId = '';
   let imported = 0;
   // The generator draws a room size around the mean; ask for more and stop at the target.

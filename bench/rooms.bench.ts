@@ -20,7 +20,6 @@ import { Direction } from '../gen/synapse/admin/v1/common';
 import { RoomOrderBy, type ListRoomsRequest } from '../gen/synapse/admin/v1/room_admin';
 import { RoomAdminService } from '../src/admin/room-admin.service';
 import type { RoomOrderBy as OrderBy } from '../src/admin/room-admin.types';
-import type { RoomService } from '../src/rooms/room.service';
 import type { EventDraft } from '../src/rooms/event-persister';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/dev/seed/generator';
 import { UserService } from '../src/users/user.service';
@@ -111,7 +110,7 @@ function restGetter(stack: Stack, token: string) {
 
 /** Generated rooms through the bulk import. */
 async function seedRooms(stack: Stack, o: Record<string, number>): Promise<void> {
-  const rooms = stack.app.registry.get('rooms') as RoomService;
+  const rooms = stack.app.services.rooms;
   const users = new UserService('test', null);
   const localUsers = localUserIds('test', 200);
   for (const userId of localUsers) await users.upsertUser(stack.app.orm.em.fork(), { userId, displayname: userId.slice(1, userId.indexOf(':')) });
@@ -169,7 +168,7 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
   const md = bearer(admin.token);
   const pg = new PgClient({ connectionString: stack.app.databaseUrl });
   await pg.connect();
-  const service = new RoomAdminService(stack.app.registry.get('rooms') as RoomService);
+  const service = new RoomAdminService(stack.app.services.rooms);
   const rows = [];
   try {
     for (const c of cases) {
@@ -202,7 +201,7 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
 
 /** A public room with `members` local members and `events` messages, written through the bulk write path. */
 async function buildBigRoom(stack: Stack, o: Record<string, number>): Promise<{ roomId: string; events: number }> {
-  const rooms = stack.app.registry.get('rooms') as RoomService;
+  const rooms = stack.app.services.rooms;
   const em = stack.app.orm.em.fork();
   const t0 = Date.now();
   const { roomId } = await rooms.createRoom(em, '@bigcreator:test', { preset: 'public_chat', name: 'Big room', roomAliasName: 'bigroom' });

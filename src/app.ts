@@ -1,6 +1,7 @@
 /**
- * Composition root: config → storage (embedded PostgreSQL when no DATABASE_URL) → migrations →
- * Redis → modules → gRPC server → gateway. `stop()` undoes it in reverse order.
+ * The process: config → storage (embedded PostgreSQL when no DATABASE_URL) → migrations → Redis →
+ * services (src/container.ts) → gRPC server (src/grpc/bindings.ts) → gateway (src/gateway/routes).
+ * `stop()` undoes it in reverse order.
  */
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
@@ -11,27 +12,18 @@ import { createOrm, migrate, type Orm } from './infra/orm';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
 import { CallAdapter } from './grpc/adapter';
 import { startGrpcServer, type GrpcServerHandle } from './grpc/server';
+import { grpcBindings } from './grpc/bindings';
 import { Gateway } from './gateway/http';
 import { createClientPool, type Clients } from './gateway/grpc-clients';
-import { UserService } from './users/user.service';
-import { TokenCache } from './users/token-cache';
+import { ROUTES } from './gateway/routes';
 import { listenForAuthChanges } from './users/auth-invalidation';
-import { createUsersModule } from './users/users.module';
-import { createTasksModule } from './tasks/tasks.module';
-import { createRoomsModule } from './rooms/rooms.module';
-import { createRoomAdminModule } from './admin/room-admin.module';
-import { createPaginationModule } from './pagination/pagination.module';
-import { createModerationModule } from './moderation/moderation.module';
-import type { AppModule, ModuleDeps } from './module';
+import { createServices, type Services } from './container';
 import { checkReadiness, type ReadyReport } from './readiness';
 import { enableDefaultMetrics } from './metrics/metrics';
 import { sources } from './metrics/sources';
 import { joinClusterAggregation, startMetricsServer, type MetricsServer } from './metrics/exposition';
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { Route } from './gateway/router';
-
-/** Module factories, in dependency order (later modules may use services of earlier ones). */
-const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule, createModerationModule];
 
 const HEALTH_INTERVAL_MS = 5_000;
 const REDIS_READY_TIMEOUT_MS = 5_000;
@@ -59,8 +51,8 @@ export interface App {
   log: Logger;
   orm: Orm;
   redis: Redis[];
-  registry: Map<string, unknown>;
-  users: UserService;
+  /** Every domain service, as the gRPC handlers use them. */
+  services: Services;
   /** Every REST route the gateway serves. */
   routes: Route[];
   grpcPort: number;
@@ -139,14 +131,10 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   await Promise.all(redis.map((r) => waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does'))));
   if (redis.length === 0) log.info('REDIS_URL is not set: locks are in-process, running in single-instance mode');
 
-  const users = new UserService(config.serverName, secret, new TokenCache(config.authCacheTtlMs));
-  const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, users.tokens, log) : null;
+  const services = createServices(config, { orm, log, redis, registrationSharedSecret: secret });
+  const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, services.users.tokens, log) : null;
   await authListener?.start();
-  const adapter = new CallAdapter({ orm, users, log, maxJsonTextBytes: config.maxRequestBodyBytes });
-  const registry = new Map<string, unknown>();
-  const deps: ModuleDeps = { config, orm, log, adapter, users, redis, registry };
-  const modules: AppModule[] = [];
-  for (const factory of MODULES) modules.push(factory(deps));
+  const adapter = new CallAdapter({ orm, users: services.users, log, maxJsonTextBytes: config.maxRequestBodyBytes });
 
   const unregister = [sources.orm(orm), sources.redis(redis)];
   let stopping = false;
@@ -164,17 +152,17 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let httpPort: number | null = null;
   let grpcPort = 0;
   if (config.grpcEnabled) {
-    grpcServer = await startGrpcServer(modules.flatMap((m) => m.bindings), config.grpcHost, config.grpcPort);
+    grpcServer = await startGrpcServer(grpcBindings(adapter, services), config.grpcHost, config.grpcPort);
     grpcPort = grpcServer.port;
   }
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
     clients = createClientPool(upstream, config.gatewayUpstreamConnections);
-    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null });
+    gateway = new Gateway({ clients, routes: ROUTES, log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
-  if (config.grpcEnabled) for (const m of modules) await m.start?.();
+  if (config.grpcEnabled) await services.start();
 
   // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
   const metricsServer: MetricsServer | null = config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
@@ -187,16 +175,16 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     [healthFaults.database, ...healthFaults.redis].forEach((f) => f.close());
     grpcServer?.setServing(false);
     // Tasks go back at once, while the servers drain (another instance resumes them meanwhile).
-    const background = config.grpcEnabled ? Promise.allSettled([...modules].reverse().map((m) => m.stop?.())) : Promise.resolve([]);
+    const background = config.grpcEnabled ? services.stop() : Promise.resolve([]);
     await gateway?.close(left());
     await metricsServer?.close();
     unregister.forEach((u) => u());
     if (opts.keepServingUntil) await untilOrTimeout(opts.keepServingUntil, left());
     await grpcServer?.shutdown(left());
-    for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a module failed to stop');
+    for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a background service failed to stop');
     clients.forEach((c) => c.close());
     adapter.close();
-    for (const m of [...modules].reverse()) await m.close?.();
+    await services.close();
     await authListener?.stop();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
     await orm.close(true);
@@ -222,9 +210,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     log,
     orm,
     redis,
-    registry,
-    users,
-    routes: modules.flatMap((m) => m.routes),
+    services,
+    routes: ROUTES,
     grpcPort,
     httpPort,
     metricsPort: metricsServer?.port ?? null,

@@ -4,7 +4,7 @@
  * shutdown/purge calls.
  *
  * Things to keep in mind:
- * - Both task actions are registered when the module is created, so a task found in the database
+ * - Both task actions are registered when the services are built (src/container.ts), so a task found in the database
  *   after a restart always finds its function; a resumed `shutdown_and_purge_room` passes its last
  *   checkpoint (`task.result`) to the shutdown, which skips what is already done, and the purge
  *   resumes by itself (it only deletes what is left).

@@ -18,6 +18,7 @@ import { domainOf, isValidRoomId, localpartOf } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import type { Logger } from '../logger';
 import type { RoomService } from '../rooms/room.service';
+import type { OutOfBandMemberships } from '../rooms/out-of-band';
 import type { EventDraft, RoomBatch } from '../rooms/event-persister';
 import { MatrixError } from '../errors';
 import { loadProfiles, withProfile } from '../rooms/profile';
@@ -57,6 +58,7 @@ export class RoomShutdownService {
 
   constructor(
     private readonly rooms: RoomService,
+    private readonly outOfBand: OutOfBandMemberships,
     private readonly serverName: string,
     private readonly log: Logger,
   ) {}
@@ -167,8 +169,8 @@ export class RoomShutdownService {
     await transaction(async (tem) => {
       if (batches.length > 0) await this.rooms.persistBatches(tem, batches);
       for (const m of outOfBand) {
-        const previous = await this.rooms.outOfBand.membershipEvent(tem, m.outOfBandEventId as string);
-        if (previous) await this.rooms.outOfBand.leave(tem, previous, {}, null);
+        const previous = await this.outOfBand.membershipEvent(tem, m.outOfBandEventId as string);
+        if (previous) await this.outOfBand.leave(tem, previous, {}, null);
       }
       await this.repo.forget(tem, roomId, members.map((m) => m.userId));
     });

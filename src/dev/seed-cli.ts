@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from '../infra/embedded-postgres';
 import { createLockManager } from '../infra/locks/lock-manager';
 import { UserService } from '../users/user.service';
 import Redis from 'ioredis';
-import { RoomService } from '../rooms/room.service';
+import { createRooms } from '../rooms/rooms';
 import { DEFAULT_GENERATOR_OPTIONS } from './seed/generator';
 import { seedDataset } from './seed/seed';
 
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const locks = createLockManager({ redis, keyPrefix: config.redisKeyPrefix, log });
   try {
     await migrate(orm);
-    const rooms = new RoomService({ serverName: config.serverName, config, locks: () => locks, scheduler: () => undefined });
+    const { rooms } = createRooms({ config, locks, scheduler: null });
     const users = new UserService(config.serverName, null);
     const { users: userCount = 50, ...rest } = args;
     const report = await seedDataset(() => orm.em.fork(), rooms, users, { ...DEFAULT_GENERATOR_OPTIONS, ...rest, serverName: config.serverName, userCount }, (p) => {

@@ -8,18 +8,45 @@
  * `content` and `unsigned` arrive as JSON text (`content_json`, `unsigned_json`); events nested in
  * `unsigned` (`redacted_because`, bundled relations) arrive inside that JSON as objects with the
  * proto's field names, and are presented the same way. The service's EventView has the same
- * shape as a decoded Event, so it is presented directly.
+ * shape as a decoded Event, so it is presented directly. The types here are this module's own:
+ * the contract's `Event` message has these fields, so it is accepted as it is.
  */
 import { createHash } from 'node:crypto';
-import { EventFormat, type Event } from '../../gen/synapse/admin/v1/common';
 
 type Json = Record<string, unknown>;
 
-/** An event with `content` and `unsigned` as objects: a decoded proto Event, or one nested in `unsigned`. */
-export type EventData = Omit<Event, 'contentJson' | 'unsignedJson'> & { content: Json; unsigned: Json };
+/** The fields of an event the presenters read, whatever carries them. */
+interface EventFields {
+  eventId: string;
+  roomId: string;
+  type: string;
+  /** Present (possibly empty) for state events only. */
+  stateKey?: string | undefined;
+  sender: string;
+  originServerTs: number;
+  redacts?: string | undefined;
+  depth: number;
+  prevEvents: string[];
+  authEvents: string[];
+}
 
-/** What the presenters accept: the proto Event as received, or an already decoded one. */
-export type AnyEvent = Event | EventData;
+/** An event with `content` and `unsigned` as JSON text, as the contract's `Event` carries them. */
+export interface EncodedEvent extends EventFields {
+  contentJson: string;
+  unsignedJson: string;
+}
+
+/** An event with `content` and `unsigned` as objects: a decoded `Event`, or one nested in `unsigned`. */
+export interface EventData extends EventFields {
+  content: Json;
+  unsigned: Json;
+}
+
+/** What the presenters accept: an event as received, or an already decoded one. */
+export type AnyEvent = EncodedEvent | EventData;
+
+/** The two serialisations of events: the client-server API's, or the federation PDU (`raw`). */
+export type EventFormat = 'client' | 'federation';
 
 const parseObject = (text: string): Json => (text ? (JSON.parse(text) as Json) : {});
 
@@ -114,8 +141,8 @@ export function toFederationEvent(event: AnyEvent): Json {
 }
 
 /** Either format, as the request asked (`raw` / filter `event_format`). */
-export function presentEvent(e: AnyEvent, format: EventFormat = EventFormat.EVENT_FORMAT_CLIENT, opts: ClientFormatOptions = {}): Json {
-  return format === EventFormat.EVENT_FORMAT_FEDERATION ? toFederationEvent(e) : toClientEvent(e, opts);
+export function presentEvent(e: AnyEvent, format: EventFormat = 'client', opts: ClientFormatOptions = {}): Json {
+  return format === 'federation' ? toFederationEvent(e) : toClientEvent(e, opts);
 }
 
 /** `unsigned` with the events nested in its bundled aggregations presented in `format`. */

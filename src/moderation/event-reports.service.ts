@@ -3,13 +3,17 @@ import { MatrixError, notFound } from '../errors';
 import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
 import type { RoomService } from '../rooms/room.service';
+import type { ClientReadService } from '../rooms/client-read.service';
 import type { Json, StoredEvent } from '../rooms/room.types';
 import { EventReportRepository, type EventReportQuery, type EventReportRow } from './event-reports.repository';
 
 export class EventReportService {
   private readonly repo = new EventReportRepository();
 
-  constructor(private readonly rooms: RoomService) {}
+  constructor(
+    private readonly rooms: RoomService,
+    private readonly clientReads: ClientReadService,
+  ) {}
 
   /**
    * Stores a report of an event the reporter can see in that room (history visibility); 404
@@ -18,7 +22,7 @@ export class EventReportService {
   async report(em: Em, requester: Requester, roomId: string, eventId: string, body: { reason: string | null; content: Json }): Promise<void> {
     refuseGuest(requester);
     try {
-      await this.rooms.client.getEvent(em, requester, roomId, eventId);
+      await this.clientReads.getEvent(em, requester, roomId, eventId);
     } catch (err) {
       if (err instanceof MatrixError && (err.httpStatus === 404 || err.httpStatus === 403)) throw notFound("Unable to report event: it does not exist or you aren't able to see it.");
       throw err;

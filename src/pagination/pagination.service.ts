@@ -17,6 +17,8 @@ import { MatrixError, Codes, forbidden } from '../errors';
 import type { Em } from '../infra/orm';
 import { pruneView, type EventView } from '../rooms/event.serializer';
 import type { RoomService } from '../rooms/room.service';
+import type { ClientReadService } from '../rooms/client-read.service';
+import type { EventSerializer } from '../rooms/event.serializer';
 import type { StoredEvent } from '../rooms/room.types';
 import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './event-filter';
 import type { ExtrasOptions, PageRow } from './page-rows';
@@ -93,10 +95,12 @@ export class PaginationService {
 
   constructor(
     private readonly rooms: RoomService,
+    private readonly clientReads: ClientReadService,
+    serializer: EventSerializer,
     private readonly retention: RetentionService,
     private readonly opts: { msc3874Enabled: boolean },
   ) {
-    this.presenter = new PagePresenter(rooms.serializer);
+    this.presenter = new PagePresenter(serializer);
   }
 
   /** Parses a RoomEventFilter JSON object (400 M_BAD_JSON for wrongly-typed fields). */
@@ -208,7 +212,7 @@ export class PaginationService {
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
     const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-    if (!asAdmin && !(await this.rooms.client.canSee(em, reader.userId, event))) throw forbidden("You don't have permission to access that event.");
+    if (!asAdmin && !(await this.clientReads.canSee(em, reader.userId, event))) throw forbidden("You don't have permission to access that event.");
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
     const sight = asAdmin ? null : await this.clientSight(em, reader.userId, roomId);
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);

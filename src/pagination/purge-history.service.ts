@@ -108,7 +108,7 @@ export class PurgeHistoryService {
     private readonly log: Logger,
   ) {}
 
-  /** Registers the `purge_history` action (at module creation, before the scheduler starts). */
+  /** Registers the `purge_history` action (when the services are built, before the scheduler starts). */
   register(): void {
     this.scheduler.registerAction(PURGE_HISTORY_ACTION_NAME, (run) => this.runTask(run));
   }

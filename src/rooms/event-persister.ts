@@ -62,8 +62,8 @@ export class EventPersister {
 
   constructor(
     private readonly serverName: string,
-    /** Resolved per call: the lock manager may be registered after this module is built. */
-    private readonly locks: () => LockManager | undefined,
+    /** The rooms' new-event-during-purge locks; null where nothing purges (the seed tool, some tests). */
+    private readonly locks: LockManager | null,
     private readonly repo = new EventWriteRepository(),
   ) {}
 
@@ -93,7 +93,7 @@ export class EventPersister {
     const batches: RoomBatch[] = groups.map(([roomId, idx]) => ({ roomId, drafts: idx.map((i) => queued[i].draft) }));
     const out: (PersistedEvent | Error)[] = new Array(queued.length);
     const place = (g: number, results: (PersistedEvent | Error)[]) => results.forEach((r, k) => (out[groups[g][1][k]] = r));
-    const locks = this.locks();
+    const locks = this.locks;
     const handle = locks && batches.length > 1 ? await locks.tryAcquireMulti(batches.map((b) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key: b.roomId })), 'read') : null;
     try {
       if (batches.length === 1 || handle || !locks) {
@@ -145,7 +145,7 @@ export class EventPersister {
 
   /** Runs `fn` holding the read side of the new-event-during-purge lock of every room. */
   async withEventLocks<T>(roomIds: string[], fn: () => Promise<T>): Promise<T> {
-    const locks = this.locks();
+    const locks = this.locks;
     if (!locks) return fn();
     const unique = [...new Set(roomIds)];
     if (unique.length === 1) return locks.withReadWrite(NEW_EVENT_DURING_PURGE_LOCK_NAME, unique[0], 'read', fn);

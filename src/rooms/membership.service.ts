@@ -32,7 +32,8 @@ export interface MembershipDeps {
   config: Config;
   persister: EventPersister;
   outOfBand: OutOfBandMemberships;
-  scheduler: () => TaskScheduler | undefined;
+  /** Schedules the forgotten-room purge; null where no scheduler runs (the seed tool, some tests). */
+  scheduler: TaskScheduler | null;
   repo?: RoomRepository;
 }
 
@@ -123,7 +124,7 @@ export class MembershipService {
     const period = this.d.config.forgottenRoomRetentionPeriodMs;
     if (!opts.scheduleForgottenPurge || period === null) return;
     if (!(await this.repo.isLocallyForgotten(em, roomId))) return;
-    const scheduler = this.d.scheduler();
+    const scheduler = this.d.scheduler;
     if (!scheduler) throw new MatrixError(503, 'The task scheduler is not available');
     await scheduler.scheduleTask(em, 'purge_room', { resourceId: roomId, timestamp: Date.now() + period });
   }

@@ -1,27 +1,22 @@
 /**
  * RoomService: rooms, events, membership and the directory, for the client API handlers and for
- * other modules (registry name 'rooms'). Every method takes the caller's EntityManager first;
- * every event is written by the one EventPersister.
+ * other domains. Every method takes the caller's EntityManager first; every event is written by
+ * the one EventPersister. Built with its collaborators by createRooms (rooms.ts).
  */
 import { othersRedactionError } from './restrictions';
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
 import { isValidAlias, randomLetters } from '../matrix/ids';
 import type { Em } from '../infra/orm';
-import type { Config } from '../config';
-import type { LockManager } from '../infra/locks/lock.types';
-import type { TaskScheduler } from '../tasks/task.types';
-import { EventPersister, UnknownRoomError, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
+import { type EventPersister, UnknownRoomError, type EventDraft, type PersistedEvent, type RoomBatch } from './event-persister';
 import { checkRedaction, requireJoined, validateCanonicalAlias, validateRelation } from './send-checks';
-import { ClientReadService } from './client-read.service';
-import { ImportService, type ImportedRoom, type ImportedRoomResult, type ImportOptions } from './import.service';
-import { EventRepository } from './event.repository';
-import { EventSerializer, type EventView, type SerializeOptions } from './event.serializer';
+import type { ImportService, ImportedRoom, ImportedRoomResult, ImportOptions } from './import.service';
+import type { EventRepository } from './event.repository';
+import type { EventSerializer, EventView, SerializeOptions } from './event.serializer';
 import { validateNewEvent } from './event-validator';
-import { DirectoryService, type DirectoryActor } from './directory.service';
-import { MembershipService } from './membership.service';
-import { OutOfBandMemberships } from './out-of-band';
+import type { DirectoryService, DirectoryActor } from './directory.service';
+import type { MembershipService } from './membership.service';
 import { isLocalUser, planRoom, validateCreateRoom } from './room-creation';
-import { RoomRepository } from './room.repository';
+import type { RoomRepository } from './room.repository';
 import { loadProfiles, withProfile } from './profile';
 import { txnOf } from './txn';
 import type {
@@ -36,32 +31,32 @@ const STRICT_CANONICAL_JSON_FROM = 6;
 
 export interface RoomServiceDeps {
   serverName: string;
-  config: Config;
-  /** Looked up per call: these services may be registered after the rooms module is built. */
-  locks: () => LockManager | undefined;
-  scheduler: () => TaskScheduler | undefined;
+  persister: EventPersister;
+  serializer: EventSerializer;
+  directory: DirectoryService;
+  membership: MembershipService;
+  importer: ImportService;
+  rooms: RoomRepository;
+  events: EventRepository;
 }
 
 export class RoomService {
-  readonly persister: EventPersister;
-  readonly serializer = new EventSerializer();
-  readonly directory: DirectoryService;
-  /** Client API reads, gated by membership and history visibility. */
-  readonly client: ClientReadService;
-  /** Memberships of rooms this server is not in (invites from other servers, their rejections). */
-  readonly outOfBand: OutOfBandMemberships;
+  private readonly persister: EventPersister;
+  private readonly serializer: EventSerializer;
+  private readonly directory: DirectoryService;
   private readonly membership: MembershipService;
   private readonly importer: ImportService;
-  private readonly rooms = new RoomRepository();
-  private readonly events = new EventRepository();
+  private readonly rooms: RoomRepository;
+  private readonly events: EventRepository;
 
   constructor(private readonly d: RoomServiceDeps) {
-    this.persister = new EventPersister(d.serverName, d.locks);
-    this.directory = new DirectoryService(d.serverName, this.rooms, this.events);
-    this.importer = new ImportService(d.serverName, this.persister, this.rooms);
-    this.client = new ClientReadService(d.config, this.serializer, this.rooms, this.events);
-    this.outOfBand = new OutOfBandMemberships(d.serverName, (roomId, fn) => this.persister.withEventLocks([roomId], fn), this.rooms);
-    this.membership = new MembershipService({ serverName: d.serverName, config: d.config, persister: this.persister, outOfBand: this.outOfBand, scheduler: d.scheduler, repo: this.rooms });
+    this.persister = d.persister;
+    this.serializer = d.serializer;
+    this.directory = d.directory;
+    this.membership = d.membership;
+    this.importer = d.importer;
+    this.rooms = d.rooms;
+    this.events = d.events;
   }
 
   get serverName(): string {

@@ -14,8 +14,8 @@ export type PropagateProfile = (em: Em, userId: string) => Promise<string[]>;
 
 export class ProfileService {
   constructor(
-    /** Resolved per call: the rooms module is built after the users module. */
-    private readonly propagate: () => PropagateProfile,
+    /** Writes the new profile into the user's rooms (the rooms domain's propagateProfile). */
+    private readonly propagate: PropagateProfile,
     private readonly repo = new UserRepository(),
   ) {}
 
@@ -50,6 +50,6 @@ export class ProfileService {
 
   private async store(em: Em, userId: string, field: 'displayname' | 'avatar_url', value: string | null, propagate: boolean): Promise<void> {
     if (!(await this.repo.setProfileField(em, userId, field, value))) throw notFound('Profile was not found');
-    if (propagate) await this.propagate()(em, userId);
+    if (propagate) await this.propagate(em, userId);
   }
 }

@@ -1,5 +1,5 @@
 import type { Em } from '../infra/orm';
-import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from './user.entity';
+import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from '../infra/entities';
 import { hashToken } from './credentials';
 
 export interface Threepid {

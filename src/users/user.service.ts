@@ -9,7 +9,7 @@ import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../matrix/ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
-import { UserEntity } from './user.entity';
+import { UserEntity } from '../infra/entities';
 import { UserRepository, type Threepid } from './user.repository';
 
 export const NONCE_TIMEOUT_MS = 60_000;

@@ -52,7 +52,7 @@ describe('Admin CLI', function () {
     admin = await registerUser(s, uniq('admin'), { admin: true });
     // The address from the environment, the token from the command line.
     env = { SRA_ADDRESS: s.grpcAddress };
-    scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+    scheduler = s.app.services.scheduler;
     scheduler.registerAction(FAIL, async () => ({ status: 'failed', error: 'it broke' }));
     scheduler.registerAction(WAIT, async (run) => {
       await run.reportProgress({ phase: 'waiting', events_total: 10, events_done: 3 });

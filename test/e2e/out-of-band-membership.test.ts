@@ -8,7 +8,6 @@ import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { C, enc } from '../support/client';
 import type { MatrixError } from '../../src/errors';
-import type { RoomService } from '../../src/rooms/room.service';
 
 describe('Out-of-band memberships', () => {
   let s: Stack;
@@ -97,13 +96,13 @@ describe('Out-of-band memberships', () => {
     const first = await receive(roomId, user.userId);
     // A second invite replaces the first as the user's membership, as a concurrent delivery would.
     const second = await receive(roomId, user.userId, { sender: '@another:other.example' });
-    const rooms = s.app.registry.get('rooms') as RoomService;
+    const outOfBand = s.app.services.outOfBand;
     const em = s.app.orm.em.fork();
-    const stale = await rooms.outOfBand.membershipEvent(em, first.eventId);
+    const stale = await outOfBand.membershipEvent(em, first.eventId);
     assert.ok(stale);
     const count = async () => Number((await em.getConnection().execute<{ n: string }[]>('SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]))[0].n);
     const before = await count();
-    await assert.rejects(rooms.outOfBand.leave(em, stale, {}, null), (e: MatrixError) => e.httpStatus === 409 && e.errcode === 'M_UNKNOWN');
+    await assert.rejects(outOfBand.leave(em, stale, {}, null), (e: MatrixError) => e.httpStatus === 409 && e.errcode === 'M_UNKNOWN');
     assert.equal(await count(), before, 'the losing leave is not stored');
     const current = await em.getConnection().execute<{ event_id: string; membership: string }[]>('SELECT event_id, membership FROM local_current_membership WHERE room_id = ? AND user_id = ?', [roomId, user.userId]);
     assert.deepEqual(current, [{ event_id: second.eventId, membership: 'invite' }]);

@@ -73,9 +73,9 @@ describe('/messages JSON bodies', () => {
     const query = { roomId: room, dir: dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS, limit: q.limit ?? 100, from: q.from, filter: q.filter, format: EventFormat.EVENT_FORMAT_CLIENT };
     const res = await grpcCall(p, asAdmin ? p.adminGetRoomMessages : p.getRoomMessages, { query }, bearer(user.token));
     const page = res.page!;
-    const typed: Json = { chunk: page.chunk.map((e) => presentWithRelations(e, EventFormat.EVENT_FORMAT_CLIENT)), start: page.start };
+    const typed: Json = { chunk: page.chunk.map((e) => presentWithRelations(e, 'client')), start: page.start };
     if (page.end !== undefined) typed.end = page.end;
-    if (page.state.length > 0) typed.state = page.state.map((e) => presentWithRelations(e, EventFormat.EVENT_FORMAT_CLIENT));
+    if (page.state.length > 0) typed.state = page.state.map((e) => presentWithRelations(e, 'client'));
     return { rest: rest.body as Json, typed };
   }
 

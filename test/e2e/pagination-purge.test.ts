@@ -3,8 +3,6 @@
  * (§9.2) and tests/storage/test_purge.py (§9.6), plus the API's errors.
  */
 import { strict as assert } from 'node:assert';
-import type { RoomPurgeService } from '../../src/admin/room-purge.service';
-import type { TaskScheduler } from '../../src/tasks/task.types';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { bodies, createRoom, enc, eventExists, eventToken, join, messages, purgeAndWait, purgeHistory, send, sendState, waitForPurge } from './pagination.helpers';
@@ -62,7 +60,7 @@ describe('PurgeTestCase (storage)', () => {
   it('test_purge_history_wont_delete_extrems', async () => {
     const { room, msgs } = await fourMessages();
     const [depth, stream] = (await eventToken(s, msgs[3])).slice(1).split('-').map(Number);
-    const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+    const scheduler = s.app.services.scheduler;
     const purgeId = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_history', { resourceId: room, params: { token: `t${depth + 1}-${stream + 1}`, delete_local_events: true } });
     const status = await waitForPurge(s, admin.token, purgeId);
     assert.equal(status.status, 'failed');
@@ -74,7 +72,7 @@ describe('PurgeTestCase (storage)', () => {
   it('test_purge_room', async () => {
     const { room, msgs } = await fourMessages();
     const create = (await messages(s, admin.token, room, { dir: 'f', limit: 1 }, true)).body.chunk[0].event_id;
-    await (s.app.registry.get('purgeRoom') as RoomPurgeService).purgeRoom(room, { force: true });
+    await s.app.services.roomPurge.purgeRoom(room, { force: true });
     assert.equal(await eventExists(s, create), false);
     assert.equal(await eventExists(s, msgs[0]), false);
   });

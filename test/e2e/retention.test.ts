@@ -4,9 +4,7 @@
  * the past, and purge jobs are fired directly.
  */
 import { strict as assert } from 'node:assert';
-import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
-import type { PaginationModuleServices } from '../../src/pagination/pagination.module';
-import type { TaskScheduler } from '../../src/tasks/task.types';
+import { PURGE_PAGINATION_LOCK_NAME } from '../../src/infra/locks/lock.types';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { bodies, createRoom, enc, eventExists, messages, send, sendState, waitFor } from './pagination.helpers';
@@ -31,8 +29,8 @@ async function backdate(s: Stack, roomId: string, marks: [string, number][]): Pr
 
 /** Fires purge job 0 and waits for its task to finish. */
 async function runPurgeJob(s: Stack): Promise<void> {
-  const services = s.app.registry.get('pagination') as PaginationModuleServices;
-  const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+  const services = s.app.services;
+  const scheduler = s.app.services.scheduler;
   const id = await services.retention.fireJob(0);
   assert.ok(id, 'the job scheduled its task');
   const task = await waitFor(() => scheduler.getTask(s.app.orm.em.fork(), id), (t) => t !== null && t.status !== 'scheduled' && t.status !== 'active');
@@ -116,7 +114,7 @@ describe('RetentionTestCase', () => {
     const old = await send(s, user.token, room, 'old');
     const recent = await send(s, user.token, room, 'recent');
     await backdate(s, room, [[old, Date.now() - 5 * DAY_MS], [recent, Date.now() - HOUR_MS]]);
-    const locks = s.app.registry.get('locks') as LockManager;
+    const locks = s.app.services.locks;
     // Holding the room's pagination lock keeps the delete task's purge (and so the task) active.
     const held = await locks.acquireReadWrite(PURGE_PAGINATION_LOCK_NAME, room, 'read');
     try {

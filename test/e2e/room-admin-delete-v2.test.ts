@@ -5,8 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { RoomDeleteStatus } from '../../gen/synapse/admin/v1/room_admin';
-import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
-import type { TaskScheduler } from '../../src/tasks/task.types';
+import { PURGE_PAGINATION_LOCK_NAME } from '../../src/infra/locks/lock.types';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { adminMembers, assertNotPurged, assertPurged, createRoom, enc, forget, isBlocked, joinedRooms, leave, sendState, waitFor, waitForDelete } from './room-admin.helpers';
@@ -124,7 +123,7 @@ describe('DeleteRoomV2TestCase', () => {
   });
 
   it('test_delete_same_room_twice (with progress while it runs)', async () => {
-    const locks = s.app.registry.get('locks') as LockManager;
+    const locks = s.app.services.locks;
     // A reader of the room's pagination lock makes the purge wait, as a slow purge would.
     const reader = await locks.acquireReadWrite(PURGE_PAGINATION_LOCK_NAME, roomId, 'read');
     let first: string;
@@ -185,7 +184,7 @@ describe('DeleteRoomV2TestCase', () => {
   it('test_scheduled_purge_room', async () => {
     const own = await createRoom(s, admin.token);
     await leave(s, admin.token, own);
-    const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+    const scheduler = s.app.services.scheduler;
     const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_room', { resourceId: own, timestamp: Date.now() + 1_000 });
     await assertNotPurged(s, own);
     const done = await waitForDelete(s, admin.token, id);
@@ -194,7 +193,7 @@ describe('DeleteRoomV2TestCase', () => {
   });
 
   it('test_schedule_shutdown_room', async () => {
-    const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+    const scheduler = s.app.services.scheduler;
     const params = { requester_user_id: admin.userId, new_room_user_id: admin.userId, new_room_name: null, message: null, block: false, purge: true, force_purge: true };
     const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'shutdown_and_purge_room', { resourceId: roomId, params, timestamp: Date.now() + 1_000 });
     assert.deepEqual(await adminMembers(s, admin.token, roomId), [user.userId]);
@@ -208,7 +207,7 @@ describe('DeleteRoomV2TestCase', () => {
   });
 
   it('a failed purge_room task shows its error (and no shutdown result)', async () => {
-    const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
+    const scheduler = s.app.services.scheduler;
     const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_room', { resourceId: roomId });
     const done = await waitForDelete(s, admin.token, id);
     assert.deepEqual(done, { delete_id: id, room_id: roomId, status: 'failed', shutdown_room: null, error: '400: Users are still joined to this room' });

@@ -7,7 +7,6 @@
 import { strict as assert } from 'node:assert';
 import { Direction } from '../../gen/synapse/admin/v1/common';
 import { RoomOrderBy } from '../../gen/synapse/admin/v1/room_admin';
-import type { RoomPurgeService } from '../../src/admin/room-purge.service';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { createRoom, enc, join, leave, sendState, setAlias } from './room-admin.helpers';
 import { roomSummaryJson } from '../../src/gateway/presenters/room-admin.presenter';
@@ -31,7 +30,7 @@ describe('RoomTestCase', () => {
   after(async () => s?.stop());
 
   beforeEach(async () => {
-    const purger = s.app.registry.get('purgeRoom') as RoomPurgeService;
+    const purger = s.app.services.roomPurge;
     const rooms = await s.app.orm.em.fork().execute<{ room_id: string }[]>('SELECT room_id FROM rooms');
     for (const r of rooms) await purger.purgeRoom(r.room_id, { force: true });
   });

@@ -5,7 +5,6 @@
 import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
-import type { RoomService } from '../../src/rooms/room.service';
 
 const enc = encodeURIComponent;
 const C = '/_matrix/client/r0';
@@ -97,7 +96,7 @@ describe('rooms: Synapse test setups', () => {
       const [other, third] = await Promise.all([registerUser(s, uniq('other')), registerUser(s, uniq('third'))]);
       const room = await createRoom(user, { preset: 'public_chat' });
       assert.equal((await join(other, room)).status, 200);
-      await (s.app.registry.get('rooms') as RoomService).blockRoom(s.app.orm.em.fork(), room, admin.userId);
+      await s.app.services.rooms.blockRoom(s.app.orm.em.fork(), room, admin.userId);
       const blocked = { errcode: 'M_UNKNOWN', error: 'This room has been blocked on this server' };
       const j = await join(third, room);
       assert.deepEqual([j.status, j.body], [403, blocked]);

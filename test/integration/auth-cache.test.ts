@@ -32,7 +32,7 @@ describe('access token cache with cross-instance revocation', function () {
   it('serves a token from memory after its first use', async () => {
     const u = await registerUser(a, uniq('cached'));
     assert.equal(await status(a, u.token), 200);
-    assert.ok(a.app.users.tokens.size > 0);
+    assert.ok(a.app.services.users.tokens.size > 0);
     // The row is gone, but the announcement was suppressed: only then does a cached entry show.
     await pg.query('BEGIN');
     await pg.query('ALTER TABLE access_tokens DISABLE TRIGGER access_tokens_notify');
@@ -126,8 +126,8 @@ describe('access token cache with cross-instance revocation', function () {
     await waitFor(() => status(a, u.token), (s) => s === 401);
     // The subscription comes back by itself and caching resumes.
     const v = await registerUser(a, uniq('back'));
-    await waitFor(async () => a.app.users.tokens.enabled, (up) => up);
+    await waitFor(async () => a.app.services.users.tokens.enabled, (up) => up);
     assert.equal(await status(a, v.token), 200);
-    assert.ok(a.app.users.tokens.size > 0);
+    assert.ok(a.app.services.users.tokens.size > 0);
   });
 });

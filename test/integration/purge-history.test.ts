@@ -5,10 +5,9 @@
  */
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
-import { PURGE_PAGINATION_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
-import type { PaginationModuleServices } from '../../src/pagination/pagination.module';
+import { PURGE_PAGINATION_LOCK_NAME } from '../../src/infra/locks/lock.types';
+import type { Services } from '../../src/container';
 import type { PurgeCheckpoint } from '../../src/pagination/purge-history.service';
-import type { RoomService } from '../../src/rooms/room.service';
 import { sharedStack } from '../support/root-hooks';
 import { registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { createRoom, eventExists, eventToken, ids, messages, send, waitFor } from '../e2e/pagination.helpers';
@@ -16,18 +15,18 @@ import { createRoom, eventExists, eventToken, ids, messages, send, waitFor } fro
 describe('purge history under concurrency', () => {
   let s: Stack;
   let user: TestUser;
-  let services: PaginationModuleServices;
+  let services: Services;
 
   before(async () => {
     s = await sharedStack();
     user = await registerUser(s, uniq('busy'));
-    services = s.app.registry.get('pagination') as PaginationModuleServices;
+    services = s.app.services;
   });
 
   /** A public room with `n` messages written in one bulk batch; returns their ids in order. */
   async function roomWith(n: number): Promise<{ room: string; msgs: string[] }> {
     const room = await createRoom(s, user.token, { preset: 'public_chat' });
-    const rooms = s.app.registry.get('rooms') as RoomService;
+    const rooms = s.app.services.rooms;
     const drafts = Array.from({ length: n }, (_, i) => ({ type: 'm.room.message', stateKey: null, sender: user.userId, content: { msgtype: 'm.text', body: `n${i}` } }));
     const [persisted] = await rooms.persistBatches(s.app.orm.em.fork(), [{ roomId: room, drafts }]);
     return { room, msgs: persisted.map((p) => p.eventId) };
@@ -113,7 +112,7 @@ describe('purge history under concurrency', () => {
 
   it('serialises purges of one room on the pagination write lock', async () => {
     const { room, msgs } = await roomWith(300);
-    const locks = s.app.registry.get('locks') as LockManager;
+    const locks = s.app.services.locks;
     const events: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((ok) => (release = ok));

@@ -16,7 +16,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
-import { RoomService } from '../../src/rooms/room.service';
+import { createRooms } from '../../src/rooms/rooms';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
 import { REPLACES_ROOM_KEY } from '../../src/admin/room-shutdown.service';
@@ -44,7 +44,7 @@ describe('room delete survives kill -9', () => {
 
   /** A public room with MEMBERS local members, an alias and MESSAGES messages, written in bulk. */
   async function buildRoom(): Promise<{ roomId: string; members: string[] }> {
-    const rooms = new RoomService({ serverName: 'test', config: loadConfig({ SERVER_NAME: 'test' }), locks: () => undefined, scheduler: () => undefined });
+    const { rooms } = createRooms({ config: loadConfig({ SERVER_NAME: 'test' }), locks: null, scheduler: null });
     const em = orm.em.fork();
     const { roomId } = await rooms.createRoom(em, '@creator:test', { preset: 'public_chat', roomAliasName: 'doomed', name: 'Doomed' });
     const members = Array.from({ length: MEMBERS }, (_, i) => `@member${String(i).padStart(5, '0')}:test`);

@@ -30,7 +30,7 @@ describe('event auth rules', () => {
 
   before(async () => {
     s = await sharedStack();
-    rooms = s.app.registry.get('rooms') as RoomService;
+    rooms = s.app.services.rooms;
     em = s.app.orm.em.fork();
     [owner, mod, member, outsider] = await Promise.all(['owner', 'mod', 'member', 'outsider'].map((n) => registerUser(s, uniq(n))));
   });

@@ -40,7 +40,7 @@ describe('RoomService.importRooms', () => {
 
   before(async () => {
     s = await sharedStack();
-    rooms = s.app.registry.get('rooms') as RoomService;
+    rooms = s.app.services.rooms;
     em = s.app.orm.em.fork();
     admin = await registerUser(s, uniq('importadmin'), { admin: true });
   });

@@ -11,7 +11,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
-import { RoomService } from '../../src/rooms/room.service';
+import { createRooms } from '../../src/rooms/rooms';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { spawnService, type ServiceProcess } from '../support/process';
 import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
@@ -161,7 +161,7 @@ describe('SIGTERM under load', function () {
 
   /** A room with MEMBERS members and MESSAGES messages, written in bulk, for the delete to chew on. */
   async function buildRoom(): Promise<string> {
-    const rooms = new RoomService({ serverName: 'test', config: loadConfig({ SERVER_NAME: 'test' }), locks: () => undefined, scheduler: () => undefined });
+    const { rooms } = createRooms({ config: loadConfig({ SERVER_NAME: 'test' }), locks: null, scheduler: null });
     const em = orm.em.fork();
     const { roomId } = await rooms.createRoom(em, '@creator:test', { preset: 'public_chat', name: 'Doomed' });
     const members = Array.from({ length: MEMBERS }, (_, i) => `@member${i}:test`);

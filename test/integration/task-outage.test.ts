@@ -7,7 +7,7 @@
  * retries the same way.
  */
 import { strict as assert } from 'node:assert';
-import { NEW_EVENT_DURING_PURGE_LOCK_NAME, type LockManager } from '../../src/infra/locks/lock.types';
+import { NEW_EVENT_DURING_PURGE_LOCK_NAME } from '../../src/infra/locks/lock.types';
 import { Client as PgClient } from 'pg';
 import { dbUrl, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { createRoom, eventExists, purgeHistory, send } from '../e2e/pagination.helpers';
@@ -52,7 +52,7 @@ describe('tasks during a dependency outage', function () {
   afterEach(async () => {
     if (!redis?.running()) redis = await startRedisServer(port);
     // Until the stack has reconnected, its locks answer 503.
-    const locks = s.app.registry.get('locks') as LockManager;
+    const locks = s.app.services.locks;
     await untilValue(async () => {
       const h = await locks.tryAcquire('outage_test_probe', 'x').catch(() => null);
       await h?.release();
@@ -96,7 +96,7 @@ describe('tasks during a dependency outage', function () {
     await join(s, other.token, room);
     await send(s, user.token, room, 'hello');
     // Hold the room's event lock, so the delete's kicks wait for it; the wait then meets the outage.
-    const locks = s.app.registry.get('locks') as LockManager;
+    const locks = s.app.services.locks;
     const held = await locks.acquireReadWrite(NEW_EVENT_DURING_PURGE_LOCK_NAME, room, 'write');
     const start = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(room)}`, { token: admin.token, body: {} });
     assert.equal(start.status, 200, JSON.stringify(start.body));

@@ -11,7 +11,7 @@ import { strict as assert } from 'node:assert';
 import { randomInt } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
-import { RoomService } from '../../src/rooms/room.service';
+import { createRooms } from '../../src/rooms/rooms';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
 import { SHARED_SECRET, createDatabase, dbUrl, dropDatabase } from '../support/stack';
@@ -35,7 +35,7 @@ describe('user redaction survives kill -9', () => {
 
   /** ROOMS rooms where the spammer joined and sent MESSAGES_PER_ROOM messages among others'. */
   async function buildRooms(): Promise<string[]> {
-    const rooms = new RoomService({ serverName: 'test', config: loadConfig({ SERVER_NAME: 'test' }), locks: () => undefined, scheduler: () => undefined });
+    const { rooms } = createRooms({ config: loadConfig({ SERVER_NAME: 'test' }), locks: null, scheduler: null });
     const em = orm.em.fork();
     const ids: string[] = [];
     for (let i = 0; i < ROOMS; i++) {

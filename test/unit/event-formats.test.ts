@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { EventFormat, type Event } from '../../gen/synapse/admin/v1/common';
+import type { Event } from '../../gen/synapse/admin/v1/common';
 import { presentWithRelations, toClientEvent } from '../../src/matrix/event-formats';
 
 const base = (over: Partial<Event> & { content?: unknown; unsigned?: unknown }): Event => {
@@ -30,12 +30,12 @@ describe('client event format', () => {
 
   it('presents events nested in unsigned in the same format', () => {
     const nested = { eventId: '$r', roomId: '!r:test', type: 'm.room.message', sender: '@b:test', content: { body: 'edit' }, unsigned: { age: 1, age_ts: 3 }, originServerTs: 2, depth: 4, streamOrdering: 10, prevEvents: [], authEvents: [], outlier: false, rejected: false };
-    const e = presentWithRelations(base({ unsigned: { age: 3, redacted_because: nested, 'm.relations': { 'm.replace': nested, 'm.thread': { latest_event: nested, count: 1 } } } }), EventFormat.EVENT_FORMAT_CLIENT);
+    const e = presentWithRelations(base({ unsigned: { age: 3, redacted_because: nested, 'm.relations': { 'm.replace': nested, 'm.thread': { latest_event: nested, count: 1 } } } }), 'client');
     const u = e.unsigned as Record<string, Record<string, Record<string, unknown>>>;
     assert.equal((u.redacted_because as Record<string, unknown>).user_id, '@b:test');
     assert.equal(u['m.relations']['m.replace'].user_id, '@b:test');
     assert.ok(!('age_ts' in ((u['m.relations']['m.thread'].latest_event as Record<string, unknown>).unsigned as object)));
-    const fed = presentWithRelations(base({ unsigned: { 'm.relations': { 'm.replace': nested } } }), EventFormat.EVENT_FORMAT_FEDERATION);
+    const fed = presentWithRelations(base({ unsigned: { 'm.relations': { 'm.replace': nested } } }), 'federation');
     assert.ok('hashes' in (fed.unsigned as Record<string, Record<string, object>>)['m.relations']['m.replace']);
   });
 });

@@ -69,7 +69,7 @@ async function eventContext(r: GatewayRequest, rpc: 'getEventContext' | 'adminGe
   const limit = uint32(r.query.int('limit'));
   const filter = r.query.json('filter');
   const c = await r.rpc(r.clients.pagination, rpc, { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
-  const fmt = EventFormat.EVENT_FORMAT_CLIENT;
+  const fmt = 'client';
   return {
     body: {
       events_before: c.eventsBefore.map((e) => presentWithRelations(e, fmt)),

@@ -5,7 +5,6 @@
  */
 import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
-import { EventFormat } from '../../../gen/synapse/admin/v1/common';
 import { decodeEvent, presentWithRelations, toClientEvent } from '../../matrix/event-formats';
 import type { Body, GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
@@ -199,7 +198,7 @@ export const roomRoutes: Route[] = [
     handler: async (r) => {
       const res = await r.rpc(r.clients.rooms, 'getEvent', { roomId: r.params.roomId, eventId: r.params.eventId });
       if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-      return { body: presentWithRelations(res.event, EventFormat.EVENT_FORMAT_CLIENT) };
+      return { body: presentWithRelations(res.event, 'client') };
     },
   }),
   ...txnPaths('/rooms/{roomId}/redact/{eventId}', redact),

@@ -8,6 +8,7 @@ import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/publi
 import type { RoomSizeRepository } from '../../moderation/room-sizes.repository';
 import type { UserRedactionService } from '../../moderation/user-redaction.service';
 import type { RoomService } from '../../rooms/room.service';
+import type { EventSerializer } from '../../rooms/event.serializer';
 import type { StoredEvent } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessage } from './event-message';
@@ -40,8 +41,8 @@ const toPublicRoom = (r: PublicRoomEntry): PublicRoom => ({
 });
 
 /** An event exactly as stored: original content even when redacted, `unsigned` with its age. */
-function asStored(rooms: RoomService, e: StoredEvent) {
-  const view = rooms.serializer.view(e, Date.now(), null);
+function asStored(serializer: EventSerializer, e: StoredEvent) {
+  const view = serializer.view(e, Date.now(), null);
   if (e.redactedBy) view.unsigned.redacted_by = e.redactedBy;
   return toEventMessage(view);
 }
@@ -62,6 +63,7 @@ const int = (v: number | undefined) => (v === undefined ? null : v);
 
 export interface ModerationServices {
   rooms: RoomService;
+  serializer: EventSerializer;
   reports: EventReportService;
   sizes: RoomSizeRepository;
   redactions: UserRedactionService;
@@ -72,7 +74,7 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     fetchEvent: a.unary('admin', async (req, ctx) => {
       const e = await s.rooms.getEvent(ctx.em, req.eventId);
       if (!e) throw notFound('Event not found');
-      return { event: asStored(s.rooms, e) };
+      return { event: asStored(s.serializer, e) };
     }),
     reportEvent: a.unary('user', async (req, ctx) => {
       const content = jsonObject(req.contentJson, 'content_json') ?? {};
@@ -98,7 +100,7 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     }),
     getEventReport: a.unary('admin', async (req, ctx) => {
       const { report, event } = await s.reports.get(ctx.em, reportId(req.reportId));
-      return { report: toReport(report), event: asStored(s.rooms, event) };
+      return { report: toReport(report), event: asStored(s.serializer, event) };
     }),
     deleteEventReport: a.unary('admin', async (req, ctx) => {
       await s.reports.delete(ctx.em, reportId(req.reportId));

@@ -30,7 +30,8 @@ const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
 });
 
 /** The client-server API's /messages body: `chunk`, `start`, then `end` and `state` when present. */
-function jsonBody(p: MessagesPage, format: EventFormat): Buffer {
+function jsonBody(p: MessagesPage): Buffer {
+  const format = p.federationFormat ? 'federation' : 'client';
   const body: Record<string, unknown> = { chunk: p.chunk.map((e) => presentWithRelations(e, format)), start: p.start };
   if (p.end !== null) body.end = p.end;
   if (p.state.length > 0) body.state = p.state.map((e) => presentWithRelations(e, format));
@@ -39,7 +40,7 @@ function jsonBody(p: MessagesPage, format: EventFormat): Buffer {
 
 const toPage = (p: MessagesPage, asJsonBody: boolean): MessagesPageMsg => {
   const format = p.federationFormat ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT;
-  if (asJsonBody) return { chunk: [], start: p.start, end: p.end ?? undefined, state: [], format, jsonBody: jsonBody(p, format) };
+  if (asJsonBody) return { chunk: [], start: p.start, end: p.end ?? undefined, state: [], format, jsonBody: jsonBody(p) };
   return { chunk: toEventMessages(p.chunk), start: p.start, end: p.end ?? undefined, state: toEventMessages(p.state), format };
 };
 

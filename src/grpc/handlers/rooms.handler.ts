@@ -6,6 +6,8 @@ import {
 import { requesterOf, type Requester } from '../../context';
 import { badRequest } from '../../errors';
 import type { RoomService } from '../../rooms/room.service';
+import type { ClientReadService } from '../../rooms/client-read.service';
+import type { OutOfBandMemberships } from '../../rooms/out-of-band';
 import type { MembershipAction as DomainAction } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessage, toEventMessages } from './event-message';
@@ -37,7 +39,13 @@ function toVisibility(v: RoomVisibility): 'public' | 'private' {
 const session = (r: Requester) => ({ deviceId: r.deviceId, tokenId: r.tokenId });
 const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest: r.isGuest });
 
-export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceServer {
+export interface RoomsHandlerDeps {
+  rooms: RoomService;
+  clientReads: ClientReadService;
+  outOfBand: OutOfBandMemberships;
+}
+
+export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: RoomsHandlerDeps): RoomServiceServer {
   return {
     createRoom: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
@@ -73,9 +81,9 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
       return { eventId: res.eventId };
     }),
-    getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
-    getRoomState: a.unary('user', async (req, ctx) => ({ events: toEventMessages(await rooms.client.getRoomState(ctx.em, requesterOf(ctx), req.roomId)) })),
-    getStateEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await rooms.client.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)) })),
+    getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
+    getRoomState: a.unary('user', async (req, ctx) => ({ events: toEventMessages(await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId)) })),
+    getStateEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)) })),
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
@@ -97,12 +105,12 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
     }),
     getJoinedRooms: a.unary('user', async (_req, ctx) => ({ roomIds: await rooms.getJoinedRooms(ctx.em, requesterOf(ctx).userId) })),
     getJoinedMembers: a.unary('user', async (req, ctx) => ({
-      members: (await rooms.client.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({ userId: m.userId, displayName: m.displayName ?? undefined, avatarUrl: m.avatarUrl ?? undefined })),
+      members: (await clientReads.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({ userId: m.userId, displayName: m.displayName ?? undefined, avatarUrl: m.avatarUrl ?? undefined })),
     })),
     getMembers: a.unary('user', async (req, ctx) => ({
-      events: toEventMessages(await rooms.client.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership })),
+      events: toEventMessages(await clientReads.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership })),
     })),
-    getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await rooms.client.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
+    getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await clientReads.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
     resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),
     setRoomAlias: a.unary('user', async (req, ctx) => {
       await rooms.setAlias(ctx.em, actor(requesterOf(ctx)), req.roomAlias, req.roomId);
@@ -130,7 +138,7 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       return { rooms: res.map((r) => ({ ...r, eventIds: r.eventIds ?? [] })) };
     }),
     receiveInvite: a.unary('admin', async (req, ctx) => {
-      const res = await rooms.outOfBand.receiveInvite(ctx.em, {
+      const res = await outOfBand.receiveInvite(ctx.em, {
         origin: req.origin,
         roomVersion: req.roomVersion,
         roomId: req.roomId,

@@ -22,10 +22,10 @@ const toUser = (u: UserView): User => ({
   threepids: u.threepids,
 });
 
-/** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
+/** Leaves the user's rooms (the rooms domain's partUser). */
 export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
 
-export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: () => PartUser, reads: UserAdminReadsDeps): UserAdminServiceServer {
+export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: PartUser, reads: UserAdminReadsDeps): UserAdminServiceServer {
   return {
     ...userAdminReadsHandler(a, reads),
     upsertUser: a.unary('admin', async (req, ctx) => {
@@ -36,7 +36,7 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
         if (change.avatarUrl !== undefined) await profiles.setAvatarUrl(ctx.em, req.userId, change.avatarUrl);
       });
       // As with DeactivateUser, a deactivated user leaves their rooms.
-      if (deactivated) await partUser()(ctx.em, req.userId);
+      if (deactivated) await partUser(ctx.em, req.userId);
       return { user: toUser(user), created };
     }),
     getUser: a.unary('admin', async (req, ctx) => ({ user: toUser(await users.getUser(ctx.em, req.userId)) })),
@@ -62,7 +62,7 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
       await users.deactivate(ctx.em, req.userId, req.erase ?? false);
       // Erasure clears the profile in the rooms first, so each leave replaces a join without it.
       if (req.erase) await profiles.erase(ctx.em, req.userId);
-      return { idServerUnbindResult: 'success', partedRoomIds: await partUser()(ctx.em, req.userId) };
+      return { idServerUnbindResult: 'success', partedRoomIds: await partUser(ctx.em, req.userId) };
     }),
   };
 }
