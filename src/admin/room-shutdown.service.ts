@@ -14,7 +14,7 @@
  *   a crash they are either done or still members (and redone), never silently lost.
  */
 import { badRequest, echo, notFound } from '../errors';
-import { domainOf, isValidRoomId, localpartOf } from '../matrix/ids';
+import { domainOf, isValidRoomId } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import type { Logger } from '../logger';
 import type { RoomService } from '../rooms/room.service';

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { C, enc } from '../support/client';
-import { createRoom, eventExists, invite, join, messages, send } from './pagination.helpers';
+import { createRoom, eventExists, join, messages, send } from './pagination.helpers';
 
 const suspendUrl = (userId: string) => `/_synapse/admin/v1/suspend/${enc(userId)}`;
 const shadowBanUrl = (userId: string) => `/_synapse/admin/v1/users/${enc(userId)}/shadow_ban`;

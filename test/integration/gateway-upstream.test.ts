@@ -16,13 +16,11 @@ const CALL_DEADLINE_MS = 15_000;
 describe('gateway upstream connection', () => {
   let server: grpc.Server;
   let clients: Clients;
-  let served = 0;
 
   before(async () => {
     server = new grpc.Server();
     server.addService(ServerServiceService, {
       getServerVersion: (call: grpc.ServerUnaryCall<unknown, GetServerVersionResponse>, cb: grpc.sendUnaryData<GetServerVersionResponse>) => {
-        served += 1;
         if (call.metadata.get('x-break').length > 0) cb({ code: grpc.status.INVALID_ARGUMENT, details: 'y'.repeat(100_000) });
         else cb(null, { serverVersion: 'test' });
       },

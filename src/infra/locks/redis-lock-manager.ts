@@ -235,7 +235,7 @@ export class RedisLockManager extends BaseLockManager {
    * `any` also withdraws the token's waiter registrations (a waiter giving up, a failed round).
    */
   async releaseRemote(ids: string[], token: string, mode: LockMode | 'any' = 'any'): Promise<void> {
-    const results = await this.onEveryNode(RELEASE_SCRIPT, this.keysOf(ids).keys, [token, this.channel, mode, ...ids]);
+    await this.onEveryNode(RELEASE_SCRIPT, this.keysOf(ids).keys, [token, this.channel, mode, ...ids]);
     // A node that missed the release lets the lease expire; its outage is logged by onEveryNode.
     // Local waiters need no round trip through the subscriber.
     for (const id of ids) this.wake(id);
