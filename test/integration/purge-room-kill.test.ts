@@ -10,9 +10,12 @@
  * run must take the dead run's locks over (a later lease of the same task) rather than wait for
  * them to expire: the takeover counter says so, and the time from the kill to the resumed run's
  * first write is printed.
+ *
+ * The kill points (how far the shutdown has got, the random moment) come from KILL_SEED, drawn for
+ * the run unless set; a failure prints it, and setting it replays the same choices.
  */
 import { strict as assert } from 'node:assert';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
@@ -21,6 +24,7 @@ import type { EventDraft } from '../../src/rooms/event-persister';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
 import { REPLACES_ROOM_KEY } from '../../src/admin/room-shutdown.service';
 import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
+import { seedFor } from '../support/seed';
 import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const MEMBERS = 1_200;
@@ -30,6 +34,7 @@ const POLL_MS = 20;
 const MAX_POLLS = 3_000;
 
 describe('room delete survives kill -9', () => {
+  const random = seedFor('KILL_SEED');
   let dbName: string;
   let orm: Orm;
   let svc: ServiceProcess | null = null;
@@ -132,11 +137,12 @@ describe('room delete survives kill -9', () => {
       // the resumed run took them over instead of waiting for them to expire.
       if (what === 'mid-purge') assert.ok(took >= 1, 'the resumed purge took the dead run\'s locks over');
     };
-    await killWhen('mid-shutdown', (st) => st.progress?.phase === 'shutting_down' && st.progress.users_done >= 500);
+    const shutdownKillAt = random.int(100, MEMBERS - 200);
+    await killWhen('mid-shutdown', (st) => st.progress?.phase === 'shutting_down' && st.progress.users_done >= shutdownKillAt);
     await killWhen('mid-purge', (st) => st.progress?.phase === 'purging' && st.progress.events_deleted > 0);
-    await new Promise((r) => setTimeout(r, randomInt(0, 300)));
+    await new Promise((r) => setTimeout(r, random.int(0, 300)));
     if ((await status(token, deleteId)).status === 'active') await killWhen('random', () => true);
-    assert.ok(kills.length >= 2, `the delete must have been killed mid-way at least twice (${kills.join('; ')})`);
+    assert.ok(kills.length >= 2, `the delete must have been killed mid-way at least twice (${kills.join('; ')}; KILL_SEED=${random.seed})`);
 
     const done = await waitUntil(token, deleteId, (st) => st.status === 'complete' || st.status === 'failed');
     const final = done ?? (await status(token, deleteId));

@@ -1,7 +1,10 @@
 /**
  * One shared stack for the whole run (tests use unique user and room names, so they never
  * collide); suites that need different configuration start their own with startStack().
+ * Once mocha has finished, the leak check (leak-check.ts) fails the run if anything the tests
+ * started still keeps the process alive.
  */
+import { armLeakCheck } from './leak-check';
 import { startStack, type Stack } from './stack';
 
 let shared: Stack | null = null;
@@ -18,3 +21,8 @@ export const mochaHooks = {
     if (shared) await shared.stop();
   },
 };
+
+/** Runs once mocha has finished every test and hook. */
+export function mochaGlobalTeardown(): void {
+  armLeakCheck();
+}
