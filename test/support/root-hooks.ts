@@ -5,6 +5,7 @@
  * started still keeps the process alive.
  */
 import { armLeakCheck } from './leak-check';
+import { killLeftoverServices } from './process';
 import { startStack, type Stack } from './stack';
 
 let shared: Stack | null = null;
@@ -19,6 +20,7 @@ export function sharedStack(): Promise<Stack> {
 export const mochaHooks = {
   async afterAll() {
     if (shared) await shared.stop();
+    await killLeftoverServices();
   },
 };
 
