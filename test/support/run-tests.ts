@@ -83,6 +83,9 @@ function allTestFiles(): string[] {
     .sort();
 }
 
+/** How long a finished mocha's last output may take to arrive. */
+const OUTPUT_DRAIN_MS = 2_000;
+
 interface MochaRun {
   code: number;
   output: string;
@@ -101,9 +104,19 @@ function runMocha(args: string[], env: NodeJS.ProcessEnv, live: boolean, childre
   child.stdout!.on('data', take(process.stdout));
   child.stderr!.on('data', take(process.stderr));
   return new Promise((ok) =>
-    child.once('close', (code, sig) => {
+    child.once('exit', (code, sig) => {
       children.delete(child);
-      ok({ code: code ?? (sig ? 1 : 0), output });
+      const done = () => {
+        clearTimeout(timer);
+        ok({ code: code ?? (sig ? 1 : 0), output });
+      };
+      // The rest of its output, unless a process it left behind holds the pipes open.
+      const timer = setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        done();
+      }, OUTPUT_DRAIN_MS);
+      child.once('close', done);
     }),
   );
 }
