@@ -277,6 +277,7 @@ async function runOn(start: () => Promise<Target>, plan: WorkloadPlan, s: Settin
     });
     const seedSeconds = (Date.now() - t0) / 1000;
     await settle(c, t, plan.rooms.length);
+    await t.analyze?.();
     const ctx = await readContext(c, plan, seeded, s.messagePages);
     settleHeap();
     const rows: Record<string, RowFigures> = {};

@@ -8,7 +8,8 @@ import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
-import { startStack, SHARED_SECRET } from '../../test/support/stack';
+import { Client as PgClient } from 'pg';
+import { dbUrl, startStack, SHARED_SECRET } from '../../test/support/stack';
 
 export interface Answer {
   status: number;
@@ -23,6 +24,12 @@ export interface Target {
   serverName: string;
   /** Our database (raw SQL figures); absent for other servers. */
   databaseUrl?: string;
+  /**
+   * Refreshes the planner statistics of the server's database once seeding is done, as autovacuum
+   * would in time (Synapse's rooms-by-size estimate reads them and fails on a database never
+   * analysed). Absent when the database is not reachable (a server given by URL).
+   */
+  analyze?: () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,13 +96,23 @@ async function serverNameOf(baseUrl: string, token: string): Promise<string> {
   }
 }
 
+async function analyzeDatabase(url: string): Promise<void> {
+  const pg = new PgClient({ connectionString: url });
+  await pg.connect();
+  try {
+    await pg.query('ANALYZE');
+  } finally {
+    await pg.end();
+  }
+}
+
 /** Our service, started in this process on a private database (as the other benches do). */
 export async function startOurs(): Promise<Target> {
   const stack = await startStack({ LOG_LEVEL: 'silent' });
   const client = new RestClient(stack.baseUrl, 1);
   try {
     const admin = await registerWithSecret(client, SHARED_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return { name: 'ours', baseUrl: stack.baseUrl, adminToken: admin.token, serverName: stack.config.serverName, databaseUrl: stack.app.databaseUrl, stop: () => stack.stop() };
+    return { name: 'ours', baseUrl: stack.baseUrl, adminToken: admin.token, serverName: stack.config.serverName, databaseUrl: stack.app.databaseUrl, analyze: () => analyzeDatabase(stack.app.databaseUrl), stop: () => stack.stop() };
   } catch (err) {
     await stack.stop();
     throw err;
@@ -147,7 +164,7 @@ export async function startSynapseRef(ref: string, port: number): Promise<Target
   const client = new RestClient(baseUrl, 1);
   try {
     const admin = await registerWithSecret(client, SYNAPSE_REF_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return { name: 'synapse', baseUrl, adminToken: admin.token, serverName: 'test', stop };
+    return { name: 'synapse', baseUrl, adminToken: admin.token, serverName: 'test', analyze: () => analyzeDatabase(dbUrl(`synapse_ref_${port}`)), stop };
   } catch (err) {
     await stop();
     throw err;
