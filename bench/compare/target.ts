@@ -26,8 +26,8 @@ export interface Target {
   databaseUrl?: string;
   /**
    * Refreshes the planner statistics of the server's database once seeding is done, as autovacuum
-   * would in time (Synapse's rooms-by-size estimate reads them and fails on a database never
-   * analysed). Absent when the database is not reachable (a server given by URL).
+   * would in time, so both servers plan on the same kind of statistics. Absent when the database
+   * is not reachable (a server given by URL).
    */
   analyze?: () => Promise<void>;
   stop(): Promise<void>;
