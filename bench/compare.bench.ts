@@ -360,7 +360,11 @@ export async function run(args: string[]): Promise<void> {
   const plan = planWorkload(s.sizes);
   const out: CompareOutput = { startedAt: new Date().toISOString(), settings: s, results: {} };
   const baseline = flags.get('baseline');
-  if (baseline) Object.assign(out.results, (JSON.parse(readFileSync(baseline, 'utf8')) as CompareOutput).results);
+  if (baseline) {
+    const earlier = JSON.parse(readFileSync(baseline, 'utf8')) as CompareOutput;
+    if (JSON.stringify(earlier.settings) !== JSON.stringify(s)) process.stdout.write(`warning: ${baseline} was measured with other settings: ${JSON.stringify(earlier.settings)}\n`);
+    Object.assign(out.results, earlier.results);
+  }
   if (which !== 'ours') out.results[otherName!] = await runOn(startOther!, plan, s);
   if (which !== 'other') out.results.ours = await runOn(startOurs, plan, s);
   const floor = await transportFloor(s.n1, 45_000);

@@ -70,29 +70,25 @@ export async function send(c: RestClient, roomId: string, sender: SeededUser, ms
 }
 
 /**
- * Seeds `plan` on `t` with `concurrency` rooms built at once (each room's own steps in order);
+ * Seeds `plan` on `t` with `concurrency` rooms built at once (each room's own steps in order, so
+ * every room's timeline is the same on every server);
  * `progress` is told after each room.
  */
 export async function seed(c: RestClient, t: Target, plan: WorkloadPlan, concurrency: number, progress: (done: number, total: number) => void): Promise<Seeded> {
   const users = await pool(plan.users, concurrency, (u) => createUser(c, t, u.localpart, u.displayname));
   let done = 0;
-  const rooms = await pool(plan.rooms, concurrency, async (room) => {
+  // Big rooms first: their long timelines are then built while the small rooms are.
+  const order = [...plan.rooms.filter((r) => r.big), ...plan.rooms.filter((r) => !r.big)];
+  const rooms: SeededRoom[] = new Array(plan.rooms.length);
+  await pool(order, concurrency, async (room) => {
     const creator = users[room.members[0]];
     const roomId = await createRoom(c, creator, room);
     for (const m of room.members.slice(1)) await join(c, roomId, creator, users[m], room.preset === 'private_chat');
-    // Big rooms: a few senders at once, as a busy room receives them; order within a sender kept.
-    const senders = room.big ? 4 : 1;
-    const messageIds: string[] = new Array(room.messages.length);
-    await Promise.all(
-      Array.from({ length: senders }, async (_, s) => {
-        for (let i = s; i < room.messages.length; i += senders) {
-          const m = room.messages[i];
-          messageIds[i] = await send(c, roomId, users[room.members[m.sender]], m.msgtype, m.body);
-        }
-      }),
-    );
+    // One message at a time, so each room's timeline is the plan's order on every run and server.
+    const messageIds: string[] = [];
+    for (const m of room.messages) messageIds.push(await send(c, roomId, users[room.members[m.sender]], m.msgtype, m.body));
     progress(++done, plan.rooms.length);
-    return { roomId, alias: room.alias ? `#${room.alias}:${t.serverName}` : null, messageIds };
+    rooms[room.index] = { roomId, alias: room.alias ? `#${room.alias}:${t.serverName}` : null, messageIds };
   });
   const first = plan.rooms.findIndex((r) => r.big);
   const reader = users[plan.reader];

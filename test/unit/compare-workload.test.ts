@@ -21,6 +21,7 @@ describe('side-by-side bench workload', () => {
       assert.equal(plan.users.length, sizes.users);
       assert.equal(new Set(plan.users.map((u) => u.localpart)).size, sizes.users);
       assert.equal(plan.rooms.length, sizes.rooms + sizes.bigRooms);
+      assert.ok(plan.rooms.every((r, i) => r.index === i && r.big === i >= sizes.rooms));
       const big = plan.rooms.filter((r) => r.big);
       assert.equal(big.length, sizes.bigRooms);
       for (const r of plan.rooms) {
