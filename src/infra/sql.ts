@@ -13,7 +13,6 @@
  * PostgreSQL's `code`).
  */
 import { createHash } from 'node:crypto';
-import type { Knex } from '@mikro-orm/postgresql';
 import type { Em } from './orm';
 
 /** A row as PostgreSQL returns it (bigint and numeric as strings). */
@@ -34,21 +33,64 @@ interface PooledClient {
   releaseConnection(c: PgConnection): Promise<void>;
 }
 
+/** The knex transaction an EntityManager holds open (a savepoint's names its parent). */
+interface Transaction {
+  client: PooledClient;
+  isCompleted(): boolean;
+  parentTransaction?: Transaction;
+}
+
+/** What a statement needs of `plan_cache_mode`: see `planFor`. */
+type Plan = 'generic' | 'default' | 'any';
+
 /**
  * Runs `fn` on the connection of the em's open transaction (which MikroORM's knex hands back for
  * every acquisition, and keeps on release) or on a pooled one, given back afterwards.
  */
-async function onConnection<R>(em: Em, fn: (conn: PgConnection) => Promise<R>): Promise<R> {
-  const trx = em.getTransactionContext() as Knex.Transaction | undefined;
-  const client = (trx ?? em.getConnection().getKnex()).client as PooledClient;
+async function onConnection<R>(em: Em, plan: Plan, fn: (conn: PgConnection) => Promise<R>): Promise<R> {
+  const trx = em.getTransactionContext() as Transaction | undefined;
+  // A statement must never run on a finished transaction's connection: it is back in the pool.
+  if (trx?.isCompleted()) throw new Error('the transaction of this EntityManager has already ended');
+  const client = trx ? trx.client : (em.getConnection().getKnex().client as PooledClient);
   const conn = await client.acquireConnection();
   try {
+    if (plan !== 'any') await planFor(conn, trx, plan);
     return await fn(conn);
   } catch (err) {
     throw em.getDriver().getPlatform().getExceptionConverter().convertException(err as Error);
   } finally {
     await client.releaseConnection(conn);
   }
+}
+
+/**
+ * `plan_cache_mode` as this module left it: per connection outside transactions, and per
+ * transaction (SET LOCAL, undone when the transaction ends, committed or not) inside them. Null
+ * means unknown (a savepoint inside the transaction changed it, and may have been rolled back).
+ * Connections and transactions it never touched have their default.
+ */
+const sessionPlans = new WeakMap<PgConnection, Exclude<Plan, 'any'>>();
+const transactionPlans = new WeakMap<Transaction, Exclude<Plan, 'any'> | null>();
+
+/**
+ * Named prepared statements run under `plan_cache_mode = force_generic_plan`: PostgreSQL would
+ * otherwise keep choosing custom plans for them (their recordset estimates never improve) and
+ * re-plan on every call, which costs more than executing them. Plain statements with parameters
+ * run under the default, so that each is planned for its values, as when values were spliced into
+ * the text: `force_generic_plan` would apply to them too. The setting changes only when a
+ * connection (or transaction) goes from one kind of statement to the other.
+ */
+async function planFor(conn: PgConnection, trx: Transaction | undefined, plan: Exclude<Plan, 'any'>): Promise<void> {
+  let current: Exclude<Plan, 'any'> | null | undefined;
+  for (let t = trx; t && current === undefined; t = t.parentTransaction) current = transactionPlans.get(t);
+  if (current === undefined) current = sessionPlans.get(conn) ?? 'default';
+  if (current === plan) return;
+  const value = plan === 'generic' ? 'force_generic_plan' : 'DEFAULT';
+  await conn.query({ text: `SET ${trx ? 'LOCAL ' : ''}plan_cache_mode TO ${value}`, values: [] });
+  if (!trx) return void sessionPlans.set(conn, plan);
+  transactionPlans.set(trx, plan);
+  // A savepoint's setting outlives it only if it is released: its parents no longer know theirs.
+  for (let t = trx.parentTransaction; t; t = t.parentTransaction) transactionPlans.set(t, null);
 }
 
 /**
@@ -79,18 +121,16 @@ export function bindPlain(text: string, params: readonly unknown[]): PgQuery {
 /** Rows of a plain statement (`?` placeholders; an array parameter is a list of values). */
 export function sql<T = Row>(em: Em, text: string, params: readonly unknown[] = []): Promise<T[]> {
   const q = bindPlain(text, params);
-  return onConnection(em, async (conn) => (await conn.query(q)).rows as T[]);
+  return onConnection(em, q.values.length ? 'default' : 'any', async (conn) => (await conn.query(q)).rows as T[]);
 }
 
 /** How many rows a plain statement inserted, updated or deleted (its command tag's count). */
 export function sqlCount(em: Em, text: string, params: readonly unknown[] = []): Promise<number> {
   const q = bindPlain(text, params);
-  return onConnection(em, async (conn) => (await conn.query(q)).rowCount ?? 0);
+  return onConnection(em, q.values.length ? 'default' : 'any', async (conn) => (await conn.query(q)).rowCount ?? 0);
 }
 
 const statementNames = new Map<string, string>();
-/** Connections already told to keep generic plans for prepared statements. */
-const genericPlanConnections = new WeakSet<PgConnection>();
 
 function statementName(text: string): string {
   let name = statementNames.get(text);
@@ -136,14 +176,6 @@ function numberedOnce(text: string): string {
 export function sqlPrepared<T = Row>(em: Em, text: string, params: readonly unknown[]): Promise<T[]> {
   const numberedText = numberedOnce(text);
   const q: PgQuery = { name: statementName(numberedText), text: numberedText, values: [...params] };
-  return onConnection(em, async (conn) => {
-    if (!genericPlanConnections.has(conn)) {
-      // Only named prepared statements (this module's) are affected: PostgreSQL would otherwise
-      // keep choosing custom plans for them (their recordset estimates never improve) and re-plan
-      // on every call, which costs more than executing them.
-      await conn.query({ name: '', text: 'SET plan_cache_mode = force_generic_plan', values: [] });
-      genericPlanConnections.add(conn);
-    }
-    return (await conn.query(q)).rows as T[];
-  });
+  // Without parameters PostgreSQL plans generically whatever the setting.
+  return onConnection(em, q.values.length ? 'generic' : 'any', async (conn) => (await conn.query(q)).rows as T[]);
 }
