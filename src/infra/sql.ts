@@ -33,7 +33,7 @@ interface PooledClient {
   releaseConnection(c: PgConnection): Promise<void>;
 }
 
-/** The knex transaction an EntityManager holds open (a savepoint's names its parent). */
+/** The knex transaction an EntityManager holds open (a savepoint's links to the one it is in). */
 interface Transaction {
   client: PooledClient;
   isCompleted(): boolean;
