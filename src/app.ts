@@ -29,6 +29,8 @@ import { sources } from './metrics/sources';
 import { joinClusterAggregation, startMetricsServer, type MetricsServer } from './metrics/exposition';
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { Route } from './gateway/router';
+import { startTracing, stopTracing } from './tracing/tracing';
+import { SERVER_VERSION } from './version';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
 const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule, createModerationModule];
@@ -117,6 +119,9 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
 
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
   enableDefaultMetrics();
+  const tracer = config.otelTracesEndpoint
+    ? startTracing({ tracesEndpoint: config.otelTracesEndpoint, serviceName: config.otelServiceName, serviceInstanceId: config.instanceName, serviceVersion: SERVER_VERSION })
+    : null;
   // A cluster worker answers the primary's requests for its metrics (aggregated across workers).
   if (cluster.isWorker) joinClusterAggregation();
   let embedded: EmbeddedPostgresHandle | null = null;
@@ -201,6 +206,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
     await orm.close(true);
     await embedded?.stop();
+    // The spans still buffered are exported before the process exits.
+    if (tracer) await stopTracing(tracer).catch((err: unknown) => log.warn({ err }, 'could not export the last spans'));
     log.info('stopped');
   };
   const healthFaults = {

@@ -90,6 +90,14 @@ export interface Config {
   metricsHost: string;
   /** `json` (one JSON object a line), `pretty` (readable lines), or `auto`: pretty when stdout is a terminal. */
   logFormat: 'auto' | 'json' | 'pretty';
+  /**
+   * Where spans are exported (OTLP over HTTP, JSON): `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; null (nothing traced, nothing loaded) when
+   * neither is set or `OTEL_SDK_DISABLED` is true.
+   */
+  otelTracesEndpoint: string | null;
+  /** The `service.name` resource attribute of exported spans (`OTEL_SERVICE_NAME`). */
+  otelServiceName: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -236,7 +244,26 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : int(env, 'METRICS_PORT', 0, 0, 65535),
     metricsHost: env.METRICS_HOST?.trim() || '0.0.0.0',
     logFormat: pick(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']) as Config['logFormat'],
+    otelTracesEndpoint: otelTracesEndpoint(env),
+    otelServiceName: env.OTEL_SERVICE_NAME?.trim() || 'synapse-room-admin',
   };
+}
+
+/** The OTLP/HTTP traces URL, as the OpenTelemetry exporters derive it from the standard variables. */
+function otelTracesEndpoint(env: Env): string | null {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return null;
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const url = traces || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : null);
+  if (url === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+  return url;
 }
 
 /** A duration setting with a default and a lower bound. */

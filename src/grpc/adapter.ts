@@ -1,5 +1,6 @@
 /**
- * The one adapter every RPC goes through: request id, authentication from metadata
+ * The one adapter every RPC goes through: request id (every line logged during the call carries
+ * it, see request-context.ts), its server span when traces are exported, authentication from metadata
  * (`authorization: Bearer <token>`), an EntityManager fork per call, cancellation/deadline as an
  * AbortSignal, and the single place where errors become gRPC statuses.
  */
@@ -13,6 +14,8 @@ import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
 import { observeRpc } from '../metrics/metrics';
 import { requestIdFrom, traceIdOf } from '../request-id';
+import { withRequestContext, type RequestContext } from '../request-context';
+import { rpcAttributes, startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
 import { hasNul } from '../json-text';
 import { FieldLimits } from './field-limits';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
@@ -128,9 +131,8 @@ export class CallAdapter {
    * first use (many calls need none of them); the abort reason is only built for a call that is
    * really cancelled (grpc-js also reports the end of a finished call as a cancellation).
    */
-  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean) {
-    const requestId = requestIdFrom(call.metadata.get('x-request-id')[0]);
-    const traceId = traceIdOf(call.metadata.get('traceparent')[0]);
+  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean, rc: RequestContext) {
+    const { requestId } = rc;
     // The AbortController is made only for a call whose handler asks for its signal.
     let controller: AbortController | null = null;
     let cancelled = false;
@@ -147,7 +149,8 @@ export class CallAdapter {
         return (em ??= orm.em.fork());
       },
       get log() {
-        return (child ??= log.child(traceId ? { requestId, traceId, method } : { requestId, method }));
+        // requestId and traceId come from the request context (the logger's mixin).
+        return (child ??= log.child({ method }));
       },
       requester: null,
       get signal() {
@@ -169,21 +172,26 @@ export class CallAdapter {
       const method = call.getPath();
       const started = process.hrtime.bigint();
       let finished = false;
-      this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished)
-        .then(async (ctx) => {
-          checkStrings(this.limits, method, call.request);
-          const res = await fn(call.request, ctx);
-          if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
-          finished = true;
-          callback(null, res);
-          observeRpc(method, grpc.status.OK, started);
-        })
-        .catch((err) => {
-          finished = true;
-          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
-          callback(status);
-          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
-        });
+      const rc = requestContextOf(call.metadata, method);
+      withRequestContext(rc, () =>
+        this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished, rc)
+          .then(async (ctx) => {
+            checkStrings(this.limits, method, call.request);
+            const res = await fn(call.request, ctx);
+            if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+            finished = true;
+            callback(null, res);
+            observeRpc(method, grpc.status.OK, started);
+            endRpcSpan(rc.span, grpc.status.OK);
+          })
+          .catch((err) => {
+            finished = true;
+            const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
+            callback(status);
+            observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
+            endRpcSpan(rc.span, status.code ?? grpc.status.UNKNOWN, status.details);
+          }),
+      );
     };
   }
 
@@ -193,20 +201,45 @@ export class CallAdapter {
       const method = call.getPath();
       const started = process.hrtime.bigint();
       let finished = false;
-      this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
-        .then(async (ctx) => {
-          checkStrings(this.limits, method, call.request);
-          await fn(call.request, ctx, (res) => call.write(res));
-          finished = true;
-          call.end();
-          observeRpc(method, grpc.status.OK, started);
-        })
-        .catch((err) => {
-          finished = true;
-          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
-          call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
-          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
-        });
+      const rc = requestContextOf(call.metadata, method);
+      withRequestContext(rc, () =>
+        this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished, rc)
+          .then(async (ctx) => {
+            checkStrings(this.limits, method, call.request);
+            await fn(call.request, ctx, (res) => call.write(res));
+            finished = true;
+            call.end();
+            observeRpc(method, grpc.status.OK, started);
+            endRpcSpan(rc.span, grpc.status.OK);
+          })
+          .catch((err) => {
+            finished = true;
+            const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
+            call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
+            observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
+            endRpcSpan(rc.span, status.code ?? grpc.status.UNKNOWN, status.details);
+          }),
+      );
     };
   }
+}
+
+/** gRPC codes a server span reports as errors (the others are the caller's mistakes). */
+const SERVER_ERROR_CODES = new Set<number>([grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+
+/**
+ * The call's request id (the caller's when sane) and trace: with traces exported, a server span,
+ * child of the caller's `traceparent`; otherwise the trace id of that `traceparent`, if valid.
+ */
+function requestContextOf(md: grpc.Metadata, method: string): RequestContext {
+  const requestId = requestIdFrom(md.get('x-request-id')[0]);
+  const traceparent = md.get('traceparent')[0];
+  const span = tracingEnabled() && startSpan(method.slice(1), { kind: 'server', parent: typeof traceparent === 'string' ? traceparent : null, attributes: { ...rpcAttributes(method), 'request.id': requestId } });
+  return span ? { requestId, traceId: span.traceId, span } : { requestId, traceId: traceIdOf(traceparent) };
+}
+
+function endRpcSpan(span: SpanHandle | null | undefined, code: number, details?: string): void {
+  if (!span) return;
+  span.setAttributes({ 'rpc.grpc.status_code': code });
+  span.end(SERVER_ERROR_CODES.has(code) ? (details ?? grpc.status[code]) : undefined);
 }
