@@ -23,7 +23,18 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ REDIS_URL: 'redis://a:6379, redis://b:6379,redis://c:6379' }).redisUrls, ['redis://a:6379', 'redis://b:6379', 'redis://c:6379']);
   });
 
+  it('derives the OTLP traces URL from the standard variables; none means no tracing', () => {
+    assert.equal(loadConfig({}).otelTracesEndpoint, null);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otelTracesEndpoint, 'http://collector:4318/v1/traces');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp' }).otelTracesEndpoint, 'https://t.example/otlp');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).otelTracesEndpoint, null);
+    assert.equal(loadConfig({}).otelServiceName, 'synapse-room-admin');
+    assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'room-admin-eu' }).otelServiceName, 'room-admin-eu');
+  });
+
   const bad: [Record<string, string>, RegExp][] = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http\(s\) URL/],
     [{ HTTP_PORT: 'eighty' }, /HTTP_PORT must be an integer/],
     [{ GRPC_PORT: '70000' }, /GRPC_PORT must be between 0 and 65535/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must use one of postgres:, postgresql:/],
