@@ -183,6 +183,25 @@ describe('Operability', function () {
       }
     });
 
+    it('stores the request id with a task whose service does not pass it (user redaction), and its run logs it', async () => {
+      const requestId = `redact-${uniq('r')}`;
+      const bad = await registerUser(s, uniq('bad'));
+      const r = await http(s, 'POST', `/_synapse/admin/v1/user/${enc(bad.userId)}/redact`, { token: admin.token, body: { rooms: [] }, headers: { 'x-request-id': requestId } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const redactId = r.body.redact_id as string;
+      const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
+      await pg.connect();
+      try {
+        const { rows } = await pg.query('SELECT request_id FROM scheduled_tasks WHERE id = $1', [redactId]);
+        assert.equal(rows[0].request_id, requestId);
+        // Until it has run: its lines, if any, name the request.
+        while ((await pg.query("SELECT 1 FROM scheduled_tasks WHERE id = $1 AND status IN ('scheduled', 'active')", [redactId])).rowCount) await new Promise((ok) => setTimeout(ok, 20));
+      } finally {
+        await pg.end();
+      }
+      for (const l of lines.filter((x) => x.taskId === redactId)) assert.equal(l.requestId, requestId, JSON.stringify(l));
+    });
+
     it('passes the request id of a gRPC caller through when it is sane', async () => {
       const md = bearer(admin.token);
       md.set('x-request-id', 'grpc-caller-1');
