@@ -148,7 +148,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
  */
 function tracedUnary<Req, Res>(parent: SpanHandle, client: grpc.Client, fn: Parameters<typeof unary<Req, Res>>[1], req: Req, md: grpc.Metadata, timeoutMs: number): Promise<Res> {
   const path = (fn as { path?: string }).path ?? '/unknown';
-  const span = startSpan(path.slice(1), { kind: 'client', parent, attributes: rpcAttributes(path) })!;
+  const span = startSpan(path.slice(1), { kind: 'client', parent, attributes: rpcAttributes(path) });
+  // Tracing stopped while the request was served (shutdown): the call goes out untraced.
+  if (!span) return unary(client, fn, req, md, timeoutMs);
   const callMd = md.clone();
   callMd.set('traceparent', span.traceparent);
   return unary(client, fn, req, callMd, timeoutMs).then(
