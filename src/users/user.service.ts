@@ -9,6 +9,8 @@ import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../matrix/ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
+import type { ClientAddress } from '../client-address';
+import type { ClientIpRecorder } from './client-ips';
 import { UserEntity } from './user.entity';
 import { UserRepository, type Threepid } from './user.repository';
 
@@ -84,6 +86,8 @@ export class UserService {
     private readonly sharedSecret: string | null,
     /** Resolved tokens (disabled unless its invalidation channel is live). */
     readonly tokens = new TokenCache(0),
+    /** Where client addresses are recorded (none: not recorded, e.g. the seed tool). */
+    readonly clientIps: ClientIpRecorder | null = null,
     private readonly repo = new UserRepository(),
   ) {}
 
@@ -92,9 +96,11 @@ export class UserService {
 
   /**
    * Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. `em` is
-   * called only when the token is not served from memory.
+   * called only when the token is not served from memory. With `client`, the request's address and
+   * user agent are recorded for the authenticated entity (for a login-as token, the admin using
+   * it), as Synapse's auth does: only for a request that passed every check.
    */
-  async authenticate(em: () => Em, token: string, allowLocked = false): Promise<Requester> {
+  async authenticate(em: () => Em, token: string, allowLocked = false, client?: ClientAddress): Promise<Requester> {
     const hash = hashToken(token);
     const key = hash.toString('hex');
     let owner = this.tokens.get(key);
@@ -110,6 +116,7 @@ export class UserService {
     if (owner.deactivated) throw unknownToken();
     if (owner.locked && !allowLocked) throw lockedError();
     await this.noteSeen(em, owner.authenticatedEntity);
+    if (client) this.clientIps?.record(owner.authenticatedEntity, owner.tokenId, owner.deviceId, client);
     return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest, suspended: owner.suspended, shadowBanned: owner.shadowBanned };
   }
 

@@ -30,7 +30,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
   });
   d.registry.set('profiles', profiles);
   const accountData = new AccountDataService();
-  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName), devices: new DeviceAdminService(d.config.serverName, d.users.tokens), accountData };
+  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName, d.users.clientIps), devices: new DeviceAdminService(d.config.serverName, d.users.tokens, d.users.clientIps), accountData };
   return {
     name: 'users',
     bindings: [
