@@ -12,7 +12,8 @@ import { TokenCache } from './token-cache';
 import type { ClientAddress } from '../client-address';
 import type { ClientIpRecorder } from './client-ips';
 import { UserEntity } from './user.entity';
-import { UserRepository, type Threepid } from './user.repository';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UserRepository, type ExternalId, type Threepid } from './user.repository';
 
 export const NONCE_TIMEOUT_MS = 60_000;
 /** A user's last-seen time is kept to this precision (Synapse's LAST_SEEN_GRANULARITY). */
@@ -50,6 +51,7 @@ export interface UserView {
   suspended: boolean;
   shadowBanned: boolean;
   threepids: Threepid[];
+  externalIds: ExternalId[];
 }
 
 export interface RegisterRequest {
@@ -75,6 +77,8 @@ export interface UpsertUserInput {
   userType?: string | null;
   /** The whole new set of third-party ids; undefined leaves them. */
   threepids?: { medium: string; address: string }[];
+  /** The whole new set of external ids; undefined leaves them. */
+  externalIds?: ExternalId[];
 }
 
 /** Profile changes of an existing user, applied (and written into their rooms) by ProfileService. */
@@ -220,6 +224,7 @@ export class UserService {
       await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null, input.userType ?? null);
       user = (await this.repo.findUser(em, input.userId))!;
       if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
+      if (input.externalIds) await this.replaceExternalIds(em, user.name, input.externalIds);
       if (input.avatarUrl) user.avatarUrl = input.avatarUrl;
       if (input.deactivated) user.deactivated = true;
     } else {
@@ -230,6 +235,7 @@ export class UserService {
         await em.refresh(user);
       }
       if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
+      if (input.externalIds) await this.replaceExternalIds(em, user.name, input.externalIds);
       if (input.password !== undefined) {
         user.passwordHash = await hashPassword(input.password);
         if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
@@ -314,7 +320,35 @@ export class UserService {
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {
-    return toView(user, await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name));
+    const [erased, threepids, externalIds] = [await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name), await this.repo.getExternalIds(em, user.name)];
+    return { ...toView(user, erased, threepids), externalIds };
+  }
+
+  /**
+   * Replaces the user's external ids, all or nothing. A pair mapped to another user, or given twice,
+   * is 409 "External id is already in use." (Synapse's answer to the unique violation).
+   */
+  private async replaceExternalIds(em: Em, userId: string, wanted: ExternalId[]): Promise<void> {
+    const inUse = () => new MatrixError(409, 'External id is already in use.', Codes.UNKNOWN);
+    const keys = new Set(wanted.map((e) => JSON.stringify([e.authProvider, e.externalId])));
+    if (keys.size !== wanted.length) throw inUse();
+    try {
+      await this.repo.replaceExternalIds(em, userId, wanted);
+    } catch (err) {
+      // The raw statement's error is PostgreSQL's (23505), not always converted by the ORM.
+      if (err instanceof UniqueConstraintViolationException || (err as { code?: string }).code === '23505') throw inUse();
+      throw err;
+    }
+  }
+
+  /**
+   * GET /_synapse/admin/v1/auth_providers/<provider>/users/<external_id>: the user the id is
+   * mapped to; 404 "User not found" when none.
+   */
+  async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string> {
+    const userId = await this.repo.userByExternalId(em, authProvider, externalId);
+    if (!userId) throw notFound('User not found');
+    return userId;
   }
 
   /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
@@ -342,7 +376,7 @@ function canonicalThreepid(t: { medium: string; address: string }): { medium: st
   return { medium: t.medium, address: `${parts[0].toLowerCase()}@${parts[1].toLowerCase()}` };
 }
 
-function toView(u: UserEntity, erased: boolean, threepids: Threepid[]): UserView {
+function toView(u: UserEntity, erased: boolean, threepids: Threepid[]): Omit<UserView, 'externalIds'> {
   return {
     name: u.name,
     displayname: u.displayname,
