@@ -41,7 +41,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
       }, reads) },
-      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles)) },
+      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles, d.config.shadowBanMaxDelayMs)) },
     ],
     routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes, ...profileRoutes],
   };
