@@ -8,7 +8,8 @@
  * row gets a fresh lease id from a sequence and a lease expiry on the database clock.
  */
 import type { Em } from '../infra/orm';
-import { DB_NOW_MS, run, toTask, type Outcome, type RawRow, type TaskRow } from './task.repository';
+import { sql } from '../infra/sql';
+import { DB_NOW_MS, toTask, type Outcome, type RawRow, type TaskRow } from './task.repository';
 
 export interface ClaimSpec {
   owner: string;
@@ -62,7 +63,7 @@ export class TaskClaimsRepository {
   async claim(em: Em, c: ClaimSpec): Promise<TaskRow[]> {
     if (!claimable(c)) return [];
     const q = claimCtes(c, false);
-    return (await run<RawRow>(em, `WITH ${q.text} SELECT * FROM claimed`, q.params)).map(toTask);
+    return (await sql<RawRow>(em, `WITH ${q.text} SELECT * FROM claimed`, q.params)).map(toTask);
   }
 
   /**
@@ -76,7 +77,7 @@ export class TaskClaimsRepository {
     if (outcomes.length === 0) return { finished: new Set(), claimed: claim ? await this.claim(em, claim) : [] };
     const withClaim = claimable(claim);
     const q = withClaim ? claimCtes(claim, true) : { text: '', params: [] };
-    const rows = await run<RawRow & { kind: string }>(
+    const rows = await sql<RawRow & { kind: string }>(
       em,
       `WITH ${OUTCOMES_CTE}, ${FINISH_CTE}${withClaim ? `, ${q.text}` : ''}
        SELECT 'finished' AS kind, id, NULL::text AS action, NULL::text AS status, NULL::bigint AS "timestamp", NULL::text AS resource_id,

@@ -78,7 +78,7 @@ export class UserReadsRepository {
    */
   async deleteDevices(em: Em, userId: string, deviceIds: string[]): Promise<void> {
     if (deviceIds.length === 0) return;
-    // Prepared: the id list binds as a PostgreSQL array (knex would splice it into the text).
+    // Prepared: the id list binds as one PostgreSQL array (a plain statement takes an array as a list).
     await sqlPrepared(
       em,
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = $1 AND device_id = ANY($2::text[]))
