@@ -3,6 +3,7 @@
  * with a message naming the variable.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { isValidServerName } from './matrix/ids';
 
 export class ConfigError extends Error {
@@ -98,6 +99,14 @@ export interface Config {
   otelTracesEndpoint: string | null;
   /** The `service.name` resource attribute of exported spans (`OTEL_SERVICE_NAME`). */
   otelServiceName: string;
+  /** The gateway is behind a trusted reverse proxy: clients' addresses come from `X-Forwarded-For`. */
+  httpXForwarded: boolean;
+  /** Peer addresses of gateways whose client-address metadata the gRPC services believe. */
+  grpcTrustedGateways: string[];
+  /** Recorded client addresses last seen longer ago than this are deleted; null keeps them. */
+  userIpsMaxAgeMs: number | null;
+  /** Shadow-banned users' sends and invites wait a random time up to this long before answering. */
+  shadowBanMaxDelayMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -246,6 +255,10 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat: pick(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']) as Config['logFormat'],
     otelTracesEndpoint: otelTracesEndpoint(env),
     otelServiceName: env.OTEL_SERVICE_NAME?.trim() || 'synapse-room-admin',
+    httpXForwarded: bool(env, 'HTTP_X_FORWARDED', false),
+    grpcTrustedGateways: addressList(env, 'GRPC_TRUSTED_GATEWAYS', ['127.0.0.1', '::1']),
+    userIpsMaxAgeMs: userIpsMaxAge(env),
+    shadowBanMaxDelayMs: durationAtLeast(env, 'SHADOW_BAN_MAX_DELAY', 10_000, 0),
   };
 }
 
@@ -264,6 +277,21 @@ function otelTracesEndpoint(env: Env): string | null {
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
   return url;
+}
+
+/** A comma-separated list of IP addresses. */
+function addressList(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of list) if (!isIP(a)) throw new ConfigError(name, `must be a comma-separated list of IP addresses (got ${JSON.stringify(a)})`);
+  return list;
+}
+
+/** USER_IPS_MAX_AGE: Synapse's user_ips_max_age (28 days); 0 keeps rows forever. */
+function userIpsMaxAge(env: Env): number | null {
+  const ms = optionalDuration(env, 'USER_IPS_MAX_AGE') ?? 28 * 86_400_000;
+  return ms === 0 ? null : ms;
 }
 
 /** A duration setting with a default and a lower bound. */

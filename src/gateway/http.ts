@@ -17,6 +17,7 @@ import type { ReadyReport } from '../readiness';
 import { requestIdFrom, traceIdOf } from '../request-id';
 import { withRequestContext, type RequestContext } from '../request-context';
 import { rpcAttributes, startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
+import { META_CLIENT_IP, META_CLIENT_USER_AGENT, firstForwardedFor, metadataUserAgent, normaliseAddress } from '../client-address';
 import { unary, type Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
 import { RawJson, Router, type GatewayRequest, type Route } from './router';
@@ -40,6 +41,11 @@ export interface GatewayOptions {
   ready?: () => Promise<ReadyReport>;
   /** Serve `GET /metrics` on this listener (false when METRICS_PORT moves it to its own). */
   metrics?: boolean;
+  /**
+   * The gateway is behind a trusted reverse proxy (HTTP_X_FORWARDED): the client's address is the
+   * first of `X-Forwarded-For` rather than the TCP peer.
+   */
+  xForwarded?: boolean;
 }
 
 interface ErrorBody {
@@ -280,6 +286,9 @@ export class Gateway {
       const md = new grpc.Metadata();
       md.set('x-request-id', requestId);
       if (typeof traceparent === 'string') md.set('traceparent', traceparent);
+      const clientIp = (this.opts.xForwarded ? firstForwardedFor(req.headers['x-forwarded-for']) : null) ?? req.socket.remoteAddress;
+      if (clientIp) md.set(META_CLIENT_IP, metadataUserAgent(normaliseAddress(clientIp)));
+      md.set(META_CLIENT_USER_AGENT, metadataUserAgent(req.headers['user-agent']));
       if (route.auth !== 'none') {
         const token = extractToken(req, url.searchParams);
         // No token holds characters outside visible ASCII, and gRPC metadata cannot carry them.

@@ -12,6 +12,7 @@ import { Codes, MatrixError, echo, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
 import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
+import { META_CLIENT_IP, META_CLIENT_USER_AGENT, normaliseAddress, type ClientAddress } from '../client-address';
 import { observeRpc } from '../metrics/metrics';
 import { requestIdFrom, traceIdOf } from '../request-id';
 import { withRequestContext, type RequestContext } from '../request-context';
@@ -30,6 +31,34 @@ export interface AdapterDeps {
   log: Logger;
   /** The bound on JSON text fields of a request: the REST gateway's body limit. */
   maxJsonTextBytes: number;
+  /**
+   * Peer addresses whose `x-client-ip` / `x-client-user-agent` metadata is believed (the REST
+   * gateways, which pass on their HTTP client's address); default loopback only.
+   */
+  trustedGateways?: ReadonlySet<string>;
+}
+
+export const DEFAULT_TRUSTED_GATEWAYS: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
+
+/** grpc-js's peer (`host:port`, IPv6 unbracketed) → the address. */
+function peerAddress(peer: string): string {
+  if (peer === 'unknown') return '';
+  return normaliseAddress(peer.startsWith('[') ? peer : peer.replace(/:\d+$/, ''));
+}
+
+/**
+ * The client of a call: the address and user agent a trusted gateway passes on, or else the gRPC
+ * peer's address and its `user-agent` metadata.
+ */
+export function clientOf(peer: string, md: grpc.Metadata, trusted: ReadonlySet<string> = DEFAULT_TRUSTED_GATEWAYS): ClientAddress {
+  const address = peerAddress(peer);
+  const forwarded = md.get(META_CLIENT_IP)[0];
+  if (typeof forwarded === 'string' && forwarded && trusted.has(address)) {
+    const ua = md.get(META_CLIENT_USER_AGENT)[0];
+    return { ip: normaliseAddress(forwarded), userAgent: typeof ua === 'string' ? ua : '' };
+  }
+  const ua = md.get('user-agent')[0];
+  return { ip: address, userAgent: typeof ua === 'string' ? ua : '' };
 }
 
 export type UnaryFn<Req, Res> = (req: Req, ctx: Ctx) => Promise<Res>;
@@ -46,13 +75,13 @@ export function tokenFromMetadata(md: grpc.Metadata): string | null {
 }
 
 /** Checks the credential against the method's auth level (spec §0.5 order). */
-export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel): Promise<Requester | null> {
+export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel, client?: () => ClientAddress): Promise<Requester | null> {
   const token = tokenFromMetadata(md);
   // The EntityManager is forked only if the token has to be looked up (not for a cached one).
   const em = () => ctx.em;
-  if (level === 'none') return token ? users.authenticate(em, token).catch(() => null) : null;
+  if (level === 'none') return token ? users.authenticate(em, token, false, client?.()).catch(() => null) : null;
   if (!token) throw new MatrixError(401, 'Missing access token', Codes.MISSING_TOKEN);
-  const requester = await users.authenticate(em, token, level === 'session');
+  const requester = await users.authenticate(em, token, level === 'session', client?.());
   if (level === 'admin') {
     if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);
@@ -162,7 +191,7 @@ export class CallAdapter {
       },
       requestId,
     };
-    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level);
+    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level, () => clientOf(call.getPeer(), call.metadata, this.deps.trustedGateways));
     return ctx;
   }
 

@@ -11,6 +11,19 @@ describe('config', () => {
     assert.deepEqual(c.redisUrls, []);
     assert.equal(c.registrationSharedSecret, null);
     assert.equal(c.shutdownTimeoutMs, 10_000);
+    assert.equal(c.httpXForwarded, false);
+    assert.deepEqual(c.grpcTrustedGateways, ['127.0.0.1', '::1']);
+    assert.equal(c.userIpsMaxAgeMs, 28 * 86_400_000);
+    assert.equal(c.shadowBanMaxDelayMs, 10_000);
+  });
+
+  it('reads the client-address and shadow-ban settings', () => {
+    const c = loadConfig({ HTTP_X_FORWARDED: 'true', GRPC_TRUSTED_GATEWAYS: '10.0.0.5, fd00::1', USER_IPS_MAX_AGE: '0', SHADOW_BAN_MAX_DELAY: '0' });
+    assert.equal(c.httpXForwarded, true);
+    assert.deepEqual(c.grpcTrustedGateways, ['10.0.0.5', 'fd00::1']);
+    assert.equal(c.userIpsMaxAgeMs, null);
+    assert.equal(c.shadowBanMaxDelayMs, 0);
+    assert.equal(loadConfig({ USER_IPS_MAX_AGE: '7d' }).userIpsMaxAgeMs, 7 * 86_400_000);
   });
 
   it('reads SHUTDOWN_TIMEOUT as a Synapse duration', () => {
@@ -51,6 +64,10 @@ describe('config', () => {
     [{ GATEWAY_WORKERS: '1', GRPC_ENABLED: 'false' }, /GATEWAY_WORKERS needs the gRPC services enabled/],
     [{ GATEWAY_UPSTREAM_CONNECTIONS: '0' }, /GATEWAY_UPSTREAM_CONNECTIONS must be between 1 and 64/],
     [{ SHUTDOWN_TIMEOUT: 'soon' }, /SHUTDOWN_TIMEOUT must be a duration/],
+    [{ HTTP_X_FORWARDED: 'sometimes' }, /HTTP_X_FORWARDED must be true or false/],
+    [{ GRPC_TRUSTED_GATEWAYS: 'gateway.local' }, /GRPC_TRUSTED_GATEWAYS must be a comma-separated list of IP addresses/],
+    [{ USER_IPS_MAX_AGE: 'long' }, /USER_IPS_MAX_AGE must be a duration/],
+    [{ SHADOW_BAN_MAX_DELAY: 'a while' }, /SHADOW_BAN_MAX_DELAY must be a duration/],
     [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
     [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
     [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],
