@@ -24,6 +24,8 @@ import { sources } from './metrics/sources';
 import { joinClusterAggregation, startMetricsServer, type MetricsServer } from './metrics/exposition';
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { Route } from './gateway/router';
+import { startTracing, stopTracing } from './tracing/tracing';
+import { SERVER_VERSION } from './version';
 
 const HEALTH_INTERVAL_MS = 5_000;
 const REDIS_READY_TIMEOUT_MS = 5_000;
@@ -109,6 +111,9 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
 
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
   enableDefaultMetrics();
+  const tracer = config.otelTracesEndpoint
+    ? startTracing({ tracesEndpoint: config.otelTracesEndpoint, serviceName: config.otelServiceName, serviceInstanceId: config.instanceName, serviceVersion: SERVER_VERSION })
+    : null;
   // A cluster worker answers the primary's requests for its metrics (aggregated across workers).
   if (cluster.isWorker) joinClusterAggregation();
   let embedded: EmbeddedPostgresHandle | null = null;
@@ -134,7 +139,7 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   const services = createServices(config, { orm, log, redis, registrationSharedSecret: secret });
   const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, services.users.tokens, log) : null;
   await authListener?.start();
-  const adapter = new CallAdapter({ orm, users: services.users, log, maxJsonTextBytes: config.maxRequestBodyBytes });
+  const adapter = new CallAdapter({ orm, users: services.users, log, maxJsonTextBytes: config.maxRequestBodyBytes, trustedGateways: new Set(config.grpcTrustedGateways) });
 
   const unregister = [sources.orm(orm), sources.redis(redis)];
   let stopping = false;
@@ -152,17 +157,18 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   let httpPort: number | null = null;
   let grpcPort = 0;
   if (config.grpcEnabled) {
-    grpcServer = await startGrpcServer(grpcBindings(adapter, services), config.grpcHost, config.grpcPort);
+    grpcServer = await startGrpcServer(grpcBindings(adapter, services, config.shadowBanMaxDelayMs), config.grpcHost, config.grpcPort);
     grpcPort = grpcServer.port;
   }
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
     clients = createClientPool(upstream, config.gatewayUpstreamConnections);
-    gateway = new Gateway({ clients, routes: ROUTES, log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null });
+    gateway = new Gateway({ clients, routes: ROUTES, log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null, xForwarded: config.httpXForwarded });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
   if (config.grpcEnabled) await services.start();
+  if (config.grpcEnabled) services.clientIps.start();
 
   // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
   const metricsServer: MetricsServer | null = config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
@@ -184,11 +190,14 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a background service failed to stop');
     clients.forEach((c) => c.close());
     adapter.close();
+    await services.clientIps.close();
     await services.close();
     await authListener?.stop();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
     await orm.close(true);
     await embedded?.stop();
+    // The spans still buffered are exported before the process exits.
+    if (tracer) await stopTracing(tracer).catch((err: unknown) => log.warn({ err }, 'could not export the last spans'));
     log.info('stopped');
   };
   const healthFaults = {

@@ -21,6 +21,7 @@ import { PgTaskScheduler } from './tasks/task-scheduler';
 import { STOP_GRACE_MS } from './tasks/scheduler-options';
 import { UserService } from './users/user.service';
 import { TokenCache } from './users/token-cache';
+import { ClientIpRecorder } from './users/client-ips';
 import { ProfileService } from './users/profile.service';
 import { ProfileApiService } from './users/profile-api.service';
 import { AccountDataService } from './users/account-data.service';
@@ -60,6 +61,8 @@ export interface Infra {
 
 export interface Services {
   users: UserService;
+  /** Client addresses and last-seen times; the app starts and closes it beside the servers. */
+  clientIps: ClientIpRecorder;
   profiles: ProfileService;
   profileApi: ProfileApiService;
   accountData: AccountDataService;
@@ -102,7 +105,8 @@ export function createServices(config: Config, infra: Infra): Services {
   const serverName = config.serverName;
   const clock = infra.clock ?? systemClock;
 
-  const users = new UserService(serverName, infra.registrationSharedSecret, new TokenCache(config.authCacheTtlMs));
+  const clientIps = new ClientIpRecorder(orm, log, { maxAgeMs: config.userIpsMaxAgeMs });
+  const users = new UserService(serverName, infra.registrationSharedSecret, new TokenCache(config.authCacheTtlMs), clientIps);
   const locks = createLockManager({ redis: infra.redis, keyPrefix: config.redisKeyPrefix, log });
   const scheduler = new PgTaskScheduler({
     orm,
@@ -122,11 +126,11 @@ export function createServices(config: Config, infra: Infra): Services {
   const { rooms, clientReads, outOfBand, serializer, persister } = createRooms({ config, locks, scheduler });
 
   const profiles = new ProfileService((em, userId) => rooms.propagateProfile(em, userId));
-  const profileApi = new ProfileApiService(serverName, profiles);
+  const profileApi = new ProfileApiService(serverName, profiles, config.shadowBanMaxDelayMs);
   const accountData = new AccountDataService();
   const userList = new UserListService();
-  const userReads = new UserReadsService(serverName);
-  const devices = new DeviceAdminService(serverName, users.tokens);
+  const userReads = new UserReadsService(serverName, clientIps);
+  const devices = new DeviceAdminService(serverName, users.tokens, clientIps);
 
   const adminLog = log.child({ module: 'room-admin' });
   const roomPurge = new RoomPurgeService(orm, locks, adminLog);
@@ -152,6 +156,7 @@ export function createServices(config: Config, infra: Infra): Services {
 
   return {
     users,
+    clientIps,
     profiles,
     profileApi,
     accountData,

@@ -26,7 +26,8 @@ import { serverHandler } from './handlers/server.handler';
 import { taskSchedulerHandler } from './handlers/task-scheduler.handler';
 import { userAdminHandler } from './handlers/user-admin.handler';
 
-export function grpcBindings(a: CallAdapter, s: Services): ServiceBinding[] {
+/** `shadowBanMaxDelayMs`: the longest wait before a shadow-banned user's swallowed request answers. */
+export function grpcBindings(a: CallAdapter, s: Services, shadowBanMaxDelayMs: number): ServiceBinding[] {
   const reads = { list: s.userList, reads: s.userReads, devices: s.devices, accountData: s.accountData };
   return [
     { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(a) },
@@ -35,7 +36,7 @@ export function grpcBindings(a: CallAdapter, s: Services): ServiceBinding[] {
     { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(a, s.users, s.profiles, (em, userId) => s.rooms.partUser(em, userId), reads) },
     { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(a, s.profileApi) },
     { name: 'synapse.admin.v1.TaskSchedulerService', definition: TaskSchedulerServiceService, implementation: taskSchedulerHandler(a, s.scheduler) },
-    { name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(a, s) },
+    { name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(a, s, shadowBanMaxDelayMs) },
     { name: 'synapse.admin.v1.RoomAdminService', definition: RoomAdminServiceService, implementation: roomAdminHandler(a, { admin: s.roomAdmin, deletes: s.roomDeletes, memberships: s.roomMemberships }) },
     { name: 'synapse.admin.v1.PaginationService', definition: PaginationServiceService, implementation: paginationHandler(a, s) },
     { name: 'synapse.admin.v1.ModerationService', definition: ModerationServiceService, implementation: moderationHandler(a, { rooms: s.rooms, serializer: s.serializer, reports: s.reports, sizes: s.roomSizes, redactions: s.redactions }) },

@@ -55,6 +55,9 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   // The new value of a profile field (display name or avatar URL): the service answers Synapse's per-field errors.
   'SetProfileFieldRequest.value': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
   'SetRoomAliasRequest.room_alias': { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
+  // An id at an external auth provider is not a Matrix id (an LDAP DN or a SAML NameID may be long).
+  'ExternalId.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
+  'GetUserByExternalIdRequest.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
 };
 
 function limitOf(message: DescMessage, field: DescField, jsonBytes: number): Limit {

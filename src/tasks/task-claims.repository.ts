@@ -19,7 +19,7 @@ export interface ClaimSpec {
   leaseMs: number;
 }
 
-const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.lease_id, picked.due_at, picked.resumed';
+const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.trace_parent, t.lease_id, picked.due_at, picked.resumed';
 
 /** CTEs `now`, `orphaned`, `due`, `picked`, `claimed` (excluding the ids of CTE `f`, if any). */
 function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; params: unknown[] } {
@@ -81,7 +81,7 @@ export class TaskClaimsRepository {
       em,
       `WITH ${OUTCOMES_CTE}, ${FINISH_CTE}${withClaim ? `, ${q.text}` : ''}
        SELECT 'finished' AS kind, id, NULL::text AS action, NULL::text AS status, NULL::bigint AS "timestamp", NULL::text AS resource_id,
-              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::text AS request_id,
+              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::text AS request_id, NULL::text AS trace_parent,
               NULL::bigint AS lease_id, NULL::bigint AS due_at, NULL::boolean AS resumed FROM fin
        ${withClaim ? `UNION ALL SELECT 'claimed' AS kind, * FROM claimed` : ''}`,
       [JSON.stringify(outcomes), ...q.params],

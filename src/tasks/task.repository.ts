@@ -12,7 +12,7 @@ import type { Json, ScheduledTask, TaskFilter, TaskStatus } from './task.types';
 export const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 /** pg_notify channel shared by every instance (payload formats in task-listener.ts). */
 export const TASKS_CHANNEL = 'scheduled_tasks';
-const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress, request_id';
+const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress, request_id, trace_parent';
 
 export interface NewTask {
   id: string;
@@ -22,11 +22,14 @@ export interface NewTask {
   params: Json | null;
   /** The request that scheduled the task (its runner's log lines carry it). */
   requestId?: string | null;
+  /** The `traceparent` of that request's span, when traces are exported (its runs link to it). */
+  traceParent?: string | null;
 }
 
 export interface TaskRow extends ScheduledTask {
   leaseId: number | null;
   requestId?: string | null;
+  traceParent?: string | null;
   /** Claims only: the due time before the claim (scheduled tasks), and whether an earlier run stopped without an outcome. */
   dueAt?: number | null;
   resumed?: boolean;
@@ -59,6 +62,7 @@ export interface RawRow {
   progress: Json | null;
   lease_id?: string | number | null;
   request_id?: string | null;
+  trace_parent?: string | null;
   due_at?: string | number | null;
   resumed?: boolean | null;
 }
@@ -83,6 +87,7 @@ export function toTask(r: RawRow): TaskRow {
     progress: r.progress,
     leaseId: r.lease_id === undefined || r.lease_id === null ? null : Number(r.lease_id),
     requestId: r.request_id ?? null,
+    traceParent: r.trace_parent ?? null,
     dueAt: r.due_at === undefined || r.due_at === null ? null : Number(r.due_at),
     resumed: r.resumed === true,
   };
@@ -93,9 +98,9 @@ export class TaskRepository {
   async insert(em: Em, t: NewTask): Promise<void> {
     await sql(
       em,
-      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?) RETURNING id)
+      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, trace_parent) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?, ?) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, t.traceParent ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
     );
   }
 
@@ -103,10 +108,10 @@ export class TaskRepository {
   async insertClaimed(em: Em, t: NewTask, claim: { owner: string; leaseMs: number }): Promise<TaskRow> {
     const rows = await sql<RawRow>(
       em,
-      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, lease_owner, lease_id, lease_expires_at, attempts)
-       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
+      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, trace_parent, lease_owner, lease_id, lease_expires_at, attempts)
+       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, ?, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
        RETURNING ${COLUMNS}, lease_id, "timestamp" AS due_at`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, claim.owner, claim.leaseMs],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, t.traceParent ?? null, claim.owner, claim.leaseMs],
     );
     return toTask(rows[0]);
   }

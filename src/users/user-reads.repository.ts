@@ -7,9 +7,11 @@ export interface DeviceRow {
   user_id: string;
   display_name: string | null;
   last_seen_ts: number | null;
+  last_seen_ip: string | null;
+  last_seen_user_agent: string | null;
 }
 
-const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts';
+const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts, ip AS last_seen_ip, user_agent AS last_seen_user_agent';
 const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts) });
 
 export class UserReadsRepository {

@@ -3,6 +3,12 @@ import { sql } from '../infra/sql';
 import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from '../infra/entities';
 import { hashToken } from './credentials';
 
+/** An id of the user at an external auth provider. */
+export interface ExternalId {
+  authProvider: string;
+  externalId: string;
+}
+
 export interface Threepid {
   medium: string;
   address: string;
@@ -145,6 +151,40 @@ export class UserRepository {
         WHERE user_threepids.user_id <> EXCLUDED.user_id`,
       [JSON.stringify(wanted), userId, userId, now, now],
     );
+  }
+
+  async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
+    const rows = await em.getConnection().execute<{ auth_provider: string; external_id: string }[]>(
+      'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
+      [userId], 'all', em.getTransactionContext());
+    return rows.map((r) => ({ authProvider: r.auth_provider, externalId: r.external_id }));
+  }
+
+  /**
+   * Makes `wanted` the user's external ids, in one statement (so all or nothing): the others are
+   * removed, the new ones added. A pair held by another user fails the statement with a unique
+   * violation.
+   */
+  async replaceExternalIds(em: Em, userId: string, wanted: ExternalId[]): Promise<void> {
+    await em.getConnection().execute(
+      `WITH wanted AS (SELECT * FROM jsonb_to_recordset(?::jsonb) AS w ("authProvider" text, "externalId" text)),
+        removed AS (DELETE FROM user_external_ids t WHERE t.user_id = ?
+          AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w."authProvider" = t.auth_provider AND w."externalId" = t.external_id))
+      INSERT INTO user_external_ids (auth_provider, external_id, user_id)
+        SELECT w."authProvider", w."externalId", ? FROM wanted w
+         WHERE NOT EXISTS (SELECT 1 FROM user_external_ids t WHERE t.auth_provider = w."authProvider" AND t.external_id = w."externalId" AND t.user_id = ?)`,
+      [JSON.stringify(wanted), userId, userId, userId],
+      'run',
+      em.getTransactionContext(),
+    );
+  }
+
+  /** The user an external id is mapped to, if any. */
+  async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string | null> {
+    const rows = await em.getConnection().execute<{ user_id: string }[]>(
+      'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
+      [authProvider, externalId], 'all', em.getTransactionContext());
+    return rows[0]?.user_id ?? null;
   }
 
   /** Sets one of the account restriction flags; false when there is no such user. */
