@@ -1,7 +1,7 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type GetEventContextResponse, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import { PurgeStatus, type AdminGetEventContextRequest, type GetEventContextRequest, type GetEventContextResponse, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
 import { requesterOf, type Ctx } from '../../context';
-import type { EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
+import type { ContextParams, EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
 import { presentWithRelations } from '../../matrix/event-formats';
@@ -24,7 +24,10 @@ const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
   dir: q?.dir === Direction.DIRECTION_BACKWARDS ? 'b' : 'f',
   from: q?.from ?? null,
   to: q?.to ?? null,
+  dirParam: q?.dirParam ?? null,
   limit: q?.limit ?? null,
+  limitParam: q?.limitParam ?? null,
+  filterJson: q?.filterJson ?? null,
   filter: q?.filter ?? null,
   federationFormat: q?.format === EventFormat.EVENT_FORMAT_FEDERATION,
 });
@@ -52,6 +55,13 @@ const toContext = (c: EventContext): GetEventContextResponse => ({
   end: c.end,
 });
 
+const contextParams = (req: GetEventContextRequest | AdminGetEventContextRequest): ContextParams => ({
+  limit: req.limit ?? null,
+  limitParam: req.limitParam ?? null,
+  filterJson: req.filterJson ?? null,
+  filter: req.filter ?? null,
+});
+
 const readerOf = (ctx: Ctx) => {
   const r = requesterOf(ctx);
   return { userId: r.userId, deviceId: r.deviceId, tokenId: r.tokenId };
@@ -61,8 +71,8 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
   return {
     getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false) })),
     adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false) })),
-    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, false))),
-    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, true))),
+    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false))),
+    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true))),
     purgeHistory: a.unary('admin', async (req, ctx) => ({
       purgeId: await d.purges.startPurge(ctx.em, {
         roomId: req.roomId,
