@@ -1,5 +1,6 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
+import type { MessagesPage, MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
+import { PURGE_STATUS } from '../../grpc/contract-words';
 import { badJson } from '../../errors';
 import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
@@ -27,14 +28,6 @@ function pageBody(p: MessagesPage | undefined): RawJson {
   if (!p?.jsonBody) throw new Error('the pagination service returned a page without its JSON body');
   return new RawJson(p.jsonBody);
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  [PurgeStatus.PURGE_STATUS_ACTIVE]: 'active',
-  [PurgeStatus.PURGE_STATUS_COMPLETE]: 'complete',
-  [PurgeStatus.PURGE_STATUS_FAILED]: 'failed',
-  // Synapse has no cancelled purges: report them as failed so clients stop polling.
-  [PurgeStatus.PURGE_STATUS_CANCELLED]: 'failed',
-};
 
 async function purgeHistory(r: GatewayRequest) {
   const b = r.body(true);
@@ -92,8 +85,10 @@ export const paginationRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const s = await r.rpc(r.clients.pagination, 'getPurgeHistoryStatus', { purgeId: r.params.purgeId });
-      const status = STATUS_TEXT[s.status] ?? 'active';
-      const error = s.error || (s.status === PurgeStatus.PURGE_STATUS_CANCELLED ? 'cancelled' : undefined);
+      const word = PURGE_STATUS.word(s.status) ?? 'active';
+      // Synapse has no cancelled purges: report them as failed so clients stop polling.
+      const status = word === 'cancelled' ? 'failed' : word;
+      const error = s.error || (word === 'cancelled' ? 'cancelled' : undefined);
       // Synapse's body, plus `retry` while the purge waits to retry after a transient error.
       const retry = s.progress?.retry;
       return { body: { status, ...(error ? { error } : {}), ...(retry ? { retry } : {}) } };

@@ -1,9 +1,10 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type AdminGetEventContextRequest, type GetEventContextRequest, type GetEventContextResponse, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import type { AdminGetEventContextRequest, GetEventContextRequest, GetEventContextResponse, MessagesPage as MessagesPageMsg, MessagesQuery, PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
 import { requesterOf, type Ctx } from '../../context';
 import type { ContextParams, EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
-import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
+import type { PurgeHistoryService } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
+import { PURGE_STATUS, dirWord } from '../contract-words';
 import { presentWithRelations } from '../../matrix/event-formats';
 import { toEventMessage, toEventMessages } from './event-message';
 
@@ -12,16 +13,9 @@ export interface PaginationHandlerDeps {
   purges: PurgeHistoryService;
 }
 
-const STATUS: Record<PurgeStatusName, PurgeStatus> = {
-  active: PurgeStatus.PURGE_STATUS_ACTIVE,
-  complete: PurgeStatus.PURGE_STATUS_COMPLETE,
-  failed: PurgeStatus.PURGE_STATUS_FAILED,
-  cancelled: PurgeStatus.PURGE_STATUS_CANCELLED,
-};
-
 const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
   roomId: q?.roomId ?? '',
-  dir: q?.dir === Direction.DIRECTION_BACKWARDS ? 'b' : 'f',
+  dir: dirWord(q?.dir ?? Direction.DIRECTION_FORWARDS),
   from: q?.from ?? null,
   to: q?.to ?? null,
   dirParam: q?.dirParam ?? null,
@@ -84,7 +78,7 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
     })),
     getPurgeHistoryStatus: a.unary('admin', async (req, ctx) => {
       const s = await d.purges.getStatus(ctx.em, req.purgeId);
-      return { status: STATUS[s.status], error: s.error ?? undefined, progress: s.progress ?? undefined };
+      return { status: PURGE_STATUS.value(s.status), error: s.error ?? undefined, progress: s.progress ?? undefined };
     }),
   };
 }

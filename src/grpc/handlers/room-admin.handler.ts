@@ -1,20 +1,20 @@
-import { Direction } from '../../../gen/synapse/admin/v1/common';
-import {
-  RoomDeleteStatus,
+import type { Direction } from '../../../gen/synapse/admin/v1/common';
+import type {
+  DeleteRoomOptions,
+  RoomAdminServiceServer,
+  RoomDeleteTask,
+  RoomDetails as RoomDetailsMsg,
   RoomOrderBy,
-  type DeleteRoomOptions,
-  type RoomAdminServiceServer,
-  type RoomDeleteTask,
-  type RoomDetails as RoomDetailsMsg,
-  type RoomSummary as RoomSummaryMsg,
-  type ShutdownResult as ShutdownResultMsg,
+  RoomSummary as RoomSummaryMsg,
+  ShutdownResult as ShutdownResultMsg,
 } from '../../../gen/synapse/admin/v1/room_admin';
 import { requesterOf } from '../../context';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
-import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomListPage, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
+import type { DeleteOptions, DeleteTaskView, Dir, RoomDetails, RoomListPage, RoomOrderBy as OrderBy, RoomSummary, ShutdownResult } from '../../admin/room-admin.types';
 import type { CallAdapter } from '../adapter';
+import { ROOM_DELETE_STATUS, ROOM_ORDER_BY, dirWord } from '../contract-words';
 import { toEventMessages } from './event-message';
 
 export interface RoomAdminHandlerDeps {
@@ -23,11 +23,8 @@ export interface RoomAdminHandlerDeps {
   memberships: RoomMembershipAdminService;
 }
 
-const orderByOf = (o: RoomOrderBy): OrderBy | null => {
-  const name = RoomOrderBy[o]?.replace('ROOM_ORDER_BY_', '').toLowerCase();
-  return (ROOM_ORDER_BY as readonly string[]).includes(name) ? (name as OrderBy) : null;
-};
-const dirOf = (d: Direction): Dir => (d === Direction.DIRECTION_BACKWARDS ? 'b' : 'f');
+const orderByOf = (o: RoomOrderBy): OrderBy | null => ROOM_ORDER_BY.word(o) ?? null;
+const dirOf = (d: Direction): Dir => dirWord(d);
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
 const toSummary = (s: RoomSummary): RoomSummaryMsg => ({
@@ -65,17 +62,9 @@ const toResult = (r: ShutdownResult): ShutdownResultMsg => ({
   newRoomId: opt(r.new_room_id),
 });
 
-const STATUS: Record<DeleteTaskView['status'], RoomDeleteStatus> = {
-  scheduled: RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED,
-  active: RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE,
-  complete: RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE,
-  failed: RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED,
-  cancelled: RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED,
-};
-
 const toTask = (t: DeleteTaskView): RoomDeleteTask => ({
   deleteId: t.delete_id,
-  status: STATUS[t.status],
+  status: ROOM_DELETE_STATUS.value(t.status),
   roomId: t.room_id,
   shutdownRoom: t.shutdown_room ? toResult(t.shutdown_room) : undefined,
   progress: opt(t.progress),
