@@ -4,7 +4,7 @@
  */
 import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
 import { parseJsonObjectText } from '../json-text';
-import { parseChoiceParam, parseIntParam, parseJsonParam } from '../matrix/query-params';
+import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
 
 export type Json = Record<string, unknown>;
 
@@ -65,15 +65,9 @@ export class Query {
   }
 
   /**
-   * A JSON query parameter (Synapse unquotes it a second time before parsing). Falsy JSON values
-   * mean "absent"; a truthy value that is not an object is rejected with M_BAD_JSON.
+   * The text of a JSON query parameter, URL-decoded a second time as Synapse does; the service
+   * parses it (parseJsonParam).
    */
-  json(name: string): Json | undefined {
-    const text = this.jsonText(name);
-    return text === undefined ? undefined : parseJsonParam(name, text);
-  }
-
-  /** The text of a JSON query parameter, URL-decoded a second time as Synapse does; not parsed. */
   jsonText(name: string): string | undefined {
     const raw = this.params.get(name);
     return raw === null ? undefined : safeDecode(raw);
