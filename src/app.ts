@@ -15,6 +15,7 @@ import { Gateway } from './gateway/http';
 import { createClientPool, type Clients } from './gateway/grpc-clients';
 import { UserService } from './users/user.service';
 import { TokenCache } from './users/token-cache';
+import { ClientIpRecorder } from './users/client-ips';
 import { listenForAuthChanges } from './users/auth-invalidation';
 import { createUsersModule } from './users/users.module';
 import { createTasksModule } from './tasks/tasks.module';
@@ -29,6 +30,8 @@ import { sources } from './metrics/sources';
 import { joinClusterAggregation, startMetricsServer, type MetricsServer } from './metrics/exposition';
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { Route } from './gateway/router';
+import { startTracing, stopTracing } from './tracing/tracing';
+import { SERVER_VERSION } from './version';
 
 /** Module factories, in dependency order (later modules may use services of earlier ones). */
 const MODULES: ((d: ModuleDeps) => AppModule)[] = [createUsersModule, createTasksModule, createRoomsModule, createRoomAdminModule, createPaginationModule, createModerationModule];
@@ -117,6 +120,9 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
 
 export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
   enableDefaultMetrics();
+  const tracer = config.otelTracesEndpoint
+    ? startTracing({ tracesEndpoint: config.otelTracesEndpoint, serviceName: config.otelServiceName, serviceInstanceId: config.instanceName, serviceVersion: SERVER_VERSION })
+    : null;
   // A cluster worker answers the primary's requests for its metrics (aggregated across workers).
   if (cluster.isWorker) joinClusterAggregation();
   let embedded: EmbeddedPostgresHandle | null = null;
@@ -139,10 +145,11 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   await Promise.all(redis.map((r) => waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does'))));
   if (redis.length === 0) log.info('REDIS_URL is not set: locks are in-process, running in single-instance mode');
 
-  const users = new UserService(config.serverName, secret, new TokenCache(config.authCacheTtlMs));
+  const clientIps = new ClientIpRecorder(orm, log, { maxAgeMs: config.userIpsMaxAgeMs });
+  const users = new UserService(config.serverName, secret, new TokenCache(config.authCacheTtlMs), clientIps);
   const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, users.tokens, log) : null;
   await authListener?.start();
-  const adapter = new CallAdapter({ orm, users, log, maxJsonTextBytes: config.maxRequestBodyBytes });
+  const adapter = new CallAdapter({ orm, users, log, maxJsonTextBytes: config.maxRequestBodyBytes, trustedGateways: new Set(config.grpcTrustedGateways) });
   const registry = new Map<string, unknown>();
   const deps: ModuleDeps = { config, orm, log, adapter, users, redis, registry };
   const modules: AppModule[] = [];
@@ -170,11 +177,12 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
     clients = createClientPool(upstream, config.gatewayUpstreamConnections);
-    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null });
+    gateway = new Gateway({ clients, routes: modules.flatMap((m) => m.routes), log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null, xForwarded: config.httpXForwarded });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
   if (config.grpcEnabled) for (const m of modules) await m.start?.();
+  if (config.grpcEnabled) clientIps.start();
 
   // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
   const metricsServer: MetricsServer | null = config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
@@ -196,11 +204,14 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     for (const r of await background) if (r.status === 'rejected') log.error({ err: r.reason }, 'a module failed to stop');
     clients.forEach((c) => c.close());
     adapter.close();
+    await clientIps.close();
     for (const m of [...modules].reverse()) await m.close?.();
     await authListener?.stop();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
     await orm.close(true);
     await embedded?.stop();
+    // The spans still buffered are exported before the process exits.
+    if (tracer) await stopTracing(tracer).catch((err: unknown) => log.warn({ err }, 'could not export the last spans'));
     log.info('stopped');
   };
   const healthFaults = {

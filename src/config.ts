@@ -3,6 +3,7 @@
  * with a message naming the variable.
  */
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { isValidServerName } from './matrix/ids';
 
 export class ConfigError extends Error {
@@ -90,6 +91,22 @@ export interface Config {
   metricsHost: string;
   /** `json` (one JSON object a line), `pretty` (readable lines), or `auto`: pretty when stdout is a terminal. */
   logFormat: 'auto' | 'json' | 'pretty';
+  /**
+   * Where spans are exported (OTLP over HTTP, JSON): `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; null (nothing traced, nothing loaded) when
+   * neither is set or `OTEL_SDK_DISABLED` is true.
+   */
+  otelTracesEndpoint: string | null;
+  /** The `service.name` resource attribute of exported spans (`OTEL_SERVICE_NAME`). */
+  otelServiceName: string;
+  /** The gateway is behind a trusted reverse proxy: clients' addresses come from `X-Forwarded-For`. */
+  httpXForwarded: boolean;
+  /** Peer addresses of gateways whose client-address metadata the gRPC services believe. */
+  grpcTrustedGateways: string[];
+  /** Recorded client addresses last seen longer ago than this are deleted; null keeps them. */
+  userIpsMaxAgeMs: number | null;
+  /** Shadow-banned users' sends and invites wait a random time up to this long before answering. */
+  shadowBanMaxDelayMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -236,7 +253,45 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : int(env, 'METRICS_PORT', 0, 0, 65535),
     metricsHost: env.METRICS_HOST?.trim() || '0.0.0.0',
     logFormat: pick(env, 'LOG_FORMAT', 'auto', ['auto', 'json', 'pretty']) as Config['logFormat'],
+    otelTracesEndpoint: otelTracesEndpoint(env),
+    otelServiceName: env.OTEL_SERVICE_NAME?.trim() || 'synapse-room-admin',
+    httpXForwarded: bool(env, 'HTTP_X_FORWARDED', false),
+    grpcTrustedGateways: addressList(env, 'GRPC_TRUSTED_GATEWAYS', ['127.0.0.1', '::1']),
+    userIpsMaxAgeMs: userIpsMaxAge(env),
+    shadowBanMaxDelayMs: durationAtLeast(env, 'SHADOW_BAN_MAX_DELAY', 10_000, 0),
   };
+}
+
+/** The OTLP/HTTP traces URL, as the OpenTelemetry exporters derive it from the standard variables. */
+function otelTracesEndpoint(env: Env): string | null {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return null;
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  const url = traces || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : null);
+  if (url === null) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+  return url;
+}
+
+/** A comma-separated list of IP addresses. */
+function addressList(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of list) if (!isIP(a)) throw new ConfigError(name, `must be a comma-separated list of IP addresses (got ${JSON.stringify(a)})`);
+  return list;
+}
+
+/** USER_IPS_MAX_AGE: Synapse's user_ips_max_age (28 days); 0 keeps rows forever. */
+function userIpsMaxAge(env: Env): number | null {
+  const ms = optionalDuration(env, 'USER_IPS_MAX_AGE') ?? 28 * 86_400_000;
+  return ms === 0 ? null : ms;
 }
 
 /** A duration setting with a default and a lower bound. */

@@ -1,16 +1,20 @@
 import pino from 'pino';
+import { outsideRequest, requestLogFields } from './request-context';
 
 export type Logger = pino.Logger;
 
 /**
  * Structured JSON logs. Access tokens, passwords and secrets are redacted wherever they appear;
  * errors go through `serializeError` (no SQL parameter values). `destination` defaults to stdout.
+ * A line written while a request's work runs carries its `requestId` (and `traceId`), whichever
+ * child logger writes it (see request-context.ts).
  */
 export function createLogger(level: string, base: Record<string, unknown> = {}, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base,
     serializers: { err: serializeError },
+    mixin: requestLogFields,
     redact: {
       paths: ['password', '*.password', 'access_token', '*.access_token', 'authorization', '*.authorization', 'headers.authorization', 'mac', '*.mac', 'secret', '*.secret'],
       censor: '[redacted]',
@@ -114,7 +118,8 @@ export class FaultLog {
       this.total = 1;
       this.period = 0;
       this.log[this.opts.level ?? 'warn']({ ...this.fields, ...fields, err: errorText(err) }, this.messages.down);
-      this.timer = setInterval(() => this.summarise(), this.opts.summaryMs ?? FAULT_SUMMARY_MS);
+      // The summaries speak for every failure of the period, not for the request that failed first.
+      this.timer = outsideRequest(() => setInterval(() => this.summarise(), this.opts.summaryMs ?? FAULT_SUMMARY_MS));
       this.timer.unref();
       return;
     }

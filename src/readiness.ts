@@ -7,6 +7,7 @@
 import type Redis from 'ioredis';
 import type { Orm } from './infra/orm';
 import { MIGRATIONS } from './infra/migrations';
+import { sql } from './infra/sql';
 
 /** A check that has not answered after this long fails (a probe must not hang). */
 export const READY_CHECK_TIMEOUT_MS = 2_000;
@@ -41,7 +42,7 @@ const migrated = new WeakSet<Orm>();
 /** Every migration this build knows is recorded in the migrations table (a plain read, no DDL). */
 async function migrations(orm: Orm): Promise<CheckResult> {
   if (migrated.has(orm)) return { ok: true };
-  const rows = await orm.em.getConnection().execute<{ name: string }[]>('SELECT name FROM mikro_orm_migrations');
+  const rows = await sql<{ name: string }>(orm.em.fork(), 'SELECT name FROM mikro_orm_migrations');
   const applied = new Set(rows.map((r) => r.name));
   const pending = MIGRATIONS.filter((m) => !applied.has(m.name)).length;
   if (pending > 0) return { ok: false, detail: `${pending} migration(s) not applied` };
@@ -50,7 +51,7 @@ async function migrations(orm: Orm): Promise<CheckResult> {
 }
 
 async function postgres(orm: Orm): Promise<CheckResult> {
-  await orm.em.getConnection().execute('SELECT 1');
+  await sql(orm.em.fork(), 'SELECT 1');
   return { ok: true };
 }
 

@@ -2,7 +2,8 @@
  * Request correlation. Every REST request and every RPC has a request id: the caller's own when it
  * sent a sane one (`X-Request-Id` header, `x-request-id` metadata), a fresh UUID otherwise. A W3C
  * `traceparent` is accepted as well; its trace id goes on the log lines next to the request id and
- * the header is passed on to the gRPC call unchanged (no spans are exported).
+ * the header is passed on to the gRPC call (unchanged, or naming the gateway's client span when
+ * traces are exported: see tracing/tracing.ts).
  */
 import { randomUUID } from 'node:crypto';
 

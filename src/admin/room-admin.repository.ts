@@ -2,6 +2,7 @@
  * Queries behind blocking, forward extremities, timestamp lookups and room-id resolution.
  */
 import type { Em } from '../infra/orm';
+import { sql } from '../infra/sql';
 import type { Dir, ForwardExtremity } from './room-admin.types';
 
 export interface BlockRow {
@@ -12,22 +13,22 @@ export interface BlockRow {
 export class RoomAdminRepository {
   /** Adds the blocked-room row; an existing row is kept unchanged (the first blocker stays). */
   async block(em: Em, roomId: string, userId: string): Promise<void> {
-    await em.execute('INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
+    await sql(em, 'INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
   }
 
   async unblock(em: Em, roomId: string): Promise<void> {
-    await em.execute('DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    await sql(em, 'DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
   }
 
   /** The blocker of a room, or null when it is not blocked. */
   async blockedBy(em: Em, roomId: string): Promise<BlockRow | null> {
-    const rows = await em.execute<BlockRow[]>('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    const rows = await sql<BlockRow>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
     return rows[0] ?? null;
   }
 
   /** The room an alias points at, or null. */
   async roomForAlias(em: Em, alias: string): Promise<string | null> {
-    const rows = await em.execute<{ room_id: string }[]>('SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
+    const rows = await sql<{ room_id: string }>(em, 'SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
     return rows[0]?.room_id ?? null;
   }
 
@@ -42,7 +43,8 @@ export class RoomAdminRepository {
    * when the event is gone.
    */
   async forwardExtremities(em: Em, roomId: string): Promise<ForwardExtremity[]> {
-    const rows = await em.execute<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }[]>(
+    const rows = await sql<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }>(
+      em,
       `SELECT f.event_id, e.depth, e.received_ts,
               (SELECT s.stream_ordering FROM events s
                 WHERE s.room_id = f.room_id AND s.stream_ordering <= e.stream_ordering AND s.state_key IS NOT NULL
@@ -65,7 +67,8 @@ export class RoomAdminRepository {
    * in one statement. Returns the number deleted, or null when the room has none.
    */
   async deleteOlderForwardExtremities(em: Em, roomId: string): Promise<number | null> {
-    const rows = await em.execute<{ total: string; deleted: string }[]>(
+    const rows = await sql<{ total: string; deleted: string }>(
+      em,
       `WITH ext AS (
          SELECT f.event_id, row_number() OVER (ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id) AS rank
            FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
@@ -87,7 +90,8 @@ export class RoomAdminRepository {
    */
   async eventNearTimestamp(em: Em, roomId: string, ts: number, dir: Dir): Promise<{ event_id: string; origin_server_ts: number } | null> {
     const [cmp, order] = dir === 'b' ? ['<=', 'DESC'] : ['>=', 'ASC'];
-    const rows = await em.execute<{ event_id: string; origin_server_ts: string }[]>(
+    const rows = await sql<{ event_id: string; origin_server_ts: string }>(
+      em,
       `SELECT event_id, origin_server_ts FROM events
         WHERE room_id = ? AND origin_server_ts ${cmp} ? AND NOT outlier AND rejected_reason IS NULL
         ORDER BY origin_server_ts ${order}, depth ${order}, stream_ordering ${order} LIMIT 1`,

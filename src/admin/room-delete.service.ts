@@ -86,7 +86,7 @@ export class RoomDeleteService {
       if ((await this.runningDeletes(em, roomId)).length > 0) throw badRequest(`Purge already in progress for ${echo(roomId)}`);
       if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName) throw badRequest(`User must be our own: ${echo(params.new_room_user_id)}`);
       const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, { resourceId: roomId, params: { ...params }, requestId });
-      this.d.log.info({ roomId, deleteId: id, requestId }, 'starting shutdown');
+      this.d.log.info({ roomId, deleteId: id }, 'starting shutdown');
       return id;
     } finally {
       await lock.release();

@@ -5,7 +5,7 @@
  * trigram indexes.
  */
 import type { Em } from '../infra/orm';
-import { preparedRead } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Column and natural (dir=f) direction of each sort key. */
@@ -121,10 +121,10 @@ export class RoomListRepository {
         JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
     const params = [...where.params, q.limit, q.from];
     if (shape === 'json') {
-      const rows = await em.execute<{ rooms: string }[]>(`SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`, params);
+      const rows = await sql<{ rooms: string }>(em, `SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`, params);
       return rows[0].rooms;
     }
-    const rows = await em.execute<SummaryRow[]>(`SELECT s.room_id, ${STATS_COLUMNS} ${page} ORDER BY ${order}`, params);
+    const rows = await sql<SummaryRow>(em, `SELECT s.room_id, ${STATS_COLUMNS} ${page} ORDER BY ${order}`, params);
     return rows.map(toSummary);
   }
 
@@ -148,7 +148,7 @@ export class RoomListRepository {
             page AS (SELECT room_id, k FROM m page ORDER BY ${order} LIMIT ? OFFSET ?)`;
     const params = [...where.params, q.limit, q.from];
     if (shape === 'json') {
-      const rows = await preparedRead<{ total: string; rooms: string }>(
+      const rows = await sqlPrepared<{ total: string; rooms: string }>(
         em,
         `${matches}
          SELECT (SELECT count(*) FROM m) AS total,
@@ -157,7 +157,7 @@ export class RoomListRepository {
       );
       return { rooms: rows[0].rooms, total: Number(rows[0].total) };
     }
-    const rows = await preparedRead<SummaryRow & { total: string }>(
+    const rows = await sqlPrepared<SummaryRow & { total: string }>(
       em,
       `${matches}
        SELECT (SELECT count(*) FROM m) AS total, s.room_id, ${STATS_COLUMNS}
@@ -177,13 +177,14 @@ export class RoomListRepository {
     const params: unknown[] = [];
     if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
     if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
-    const rows = await em.execute<{ n: string | null }[]>(`SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
+    const rows = await sql<{ n: string | null }>(em, `SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
     return Number(rows[0].n ?? 0);
   }
 
   /** Details of a known room (null when the rooms table has no row for it). */
   async details(em: Em, roomId: string): Promise<RoomDetails | null> {
-    const rows = await em.execute<(SummaryRow & { topic: string | null; avatar: string | null; tombstone_successor: string | null; devices: string; forgotten: boolean; tombstoned: boolean })[]>(
+    const rows = await sql<SummaryRow & { topic: string | null; avatar: string | null; tombstone_successor: string | null; devices: string; forgotten: boolean; tombstoned: boolean }>(
+      em,
       `SELECT r.room_id, ${STATS_COLUMNS}, s.topic, s.avatar, s.tombstone_successor,
          (SELECT count(*) FROM local_current_membership m JOIN devices d ON d.user_id = m.user_id
            WHERE m.room_id = r.room_id AND m.membership = 'join' AND NOT d.hidden) AS devices,
@@ -207,16 +208,17 @@ export class RoomListRepository {
   }
 
   async roomExists(em: Em, roomId: string): Promise<boolean> {
-    const rows = await em.execute<unknown[]>('SELECT 1 FROM rooms WHERE room_id = ?', [roomId]);
+    const rows = await sql(em, 'SELECT 1 FROM rooms WHERE room_id = ?', [roomId]);
     return rows.length > 0;
   }
 
   /** Users (local and remote) whose current membership is `join`. */
   async joinedMembers(em: Em, roomId: string): Promise<string[]> {
-    const rows = await em.execute<{ state_key: string }[]>(
-        "SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' ORDER BY state_key",
-        [roomId],
-      );
+    const rows = await sql<{ state_key: string }>(
+      em,
+      "SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' ORDER BY state_key",
+      [roomId],
+    );
     return rows.map((r) => r.state_key);
   }
 }

@@ -3,6 +3,7 @@
  * purge-tables.ts. Table and column names come from that constant list only; values are bound.
  */
 import type { Em } from '../infra/orm';
+import { sql, sqlCount } from '../infra/sql';
 import type { PurgeTable } from './purge-tables';
 
 export interface BatchResult {
@@ -25,38 +26,35 @@ export class RoomPurgeRepository {
     if (t.walkKey) {
       const k = t.walkKey;
       const lower = afterKey ?? Number.MIN_SAFE_INTEGER;
-      const upperRows = await em.execute<{ key: string }[]>(`SELECT ${k} AS key FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} OFFSET ? LIMIT 1`, [roomId, lower, limit - 1]);
+      const upperRows = await sql<{ key: string }>(em, `SELECT ${k} AS key FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} OFFSET ? LIMIT 1`, [roomId, lower, limit - 1]);
       const upper = upperRows.length ? Number(upperRows[0].key) : null;
-      const res = await em.execute<{ affectedRows: number }>(
+      const deleted = await sqlCount(
+        em,
         `DELETE FROM ${t.table} WHERE room_id = ? AND ${k} > ?${upper === null ? '' : ` AND ${k} <= ?`}`,
         upper === null ? [roomId, lower] : [roomId, lower, upper],
-        'run',
       );
-      return { deleted: res.affectedRows, lastKey: upper, done: upper === null };
+      return { deleted, lastKey: upper, done: upper === null };
     }
-    const res = await em.execute<{ affectedRows: number }>(
-      `DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE room_id = ? LIMIT ?))`,
-      [roomId, limit],
-      'run',
-    );
-    return { deleted: res.affectedRows, lastKey: null, done: res.affectedRows < limit };
+    const deleted = await sqlCount(em, `DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE room_id = ? LIMIT ?))`, [roomId, limit]);
+    return { deleted, lastKey: null, done: deleted < limit };
   }
 
   /** Events of the room still present (for progress). */
   async countEvents(em: Em, roomId: string): Promise<number> {
-    const rows = await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]);
+    const rows = await sql<{ n: string }>(em, 'SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]);
     return Number(rows[0].n);
   }
 
   /** True when at least one local user's current membership is `join`. */
   async anyLocalUserJoined(em: Em, roomId: string): Promise<boolean> {
-    const rows = await em.execute<unknown[]>("SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId]);
+    const rows = await sql(em, "SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId]);
     return rows.length > 0;
   }
 
   /** Tables of the live schema that have a `room_id` column (for the completeness check). */
   async tablesWithRoomId(em: Em): Promise<string[]> {
-    const rows = await em.execute<{ table_name: string }[]>(
+    const rows = await sql<{ table_name: string }>(
+      em,
       `SELECT c.table_name FROM information_schema.columns c
          JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
         WHERE c.table_schema = current_schema() AND c.column_name = 'room_id' AND t.table_type = 'BASE TABLE'

@@ -3,6 +3,7 @@
  * RoomService's one write path).
  */
 import type { Em } from '../infra/orm';
+import { sql } from '../infra/sql';
 
 export interface LocalMember {
   userId: string;
@@ -19,7 +20,8 @@ export interface LocalMember {
 export class RoomShutdownRepository {
   /** Local users whose current membership is one of `memberships`, in user id order, after `afterUserId`. */
   async localMembers(em: Em, roomId: string, memberships: string[], afterUserId: string | null, limit: number): Promise<LocalMember[]> {
-    const rows = await em.execute<{ user_id: string; membership: LocalMember['membership']; event_id: string; outlier: boolean | null }[]>(
+    const rows = await sql<{ user_id: string; membership: LocalMember['membership']; event_id: string; outlier: boolean | null }>(
+      em,
       `SELECT m.user_id, m.membership, m.event_id,
               e.outlier OR NOT EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = m.room_id) AS outlier
          FROM local_current_membership m LEFT JOIN events e ON e.event_id = m.event_id
@@ -30,14 +32,14 @@ export class RoomShutdownRepository {
   }
 
   async countLocalMembers(em: Em, roomId: string, memberships: string[]): Promise<number> {
-    const rows = await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM local_current_membership WHERE room_id = ? AND membership = ANY(?::text[])', [roomId, `{${memberships.join(',')}}`]);
+    const rows = await sql<{ n: string }>(em, 'SELECT count(*) AS n FROM local_current_membership WHERE room_id = ? AND membership = ANY(?::text[])', [roomId, `{${memberships.join(',')}}`]);
     return Number(rows[0].n);
   }
 
   /** Marks the room forgotten for these local users (no forgotten-room purge is scheduled). */
   async forget(em: Em, roomId: string, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    await em.execute('UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [roomId, JSON.stringify(userIds)]);
+    await sql(em, 'UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [roomId, JSON.stringify(userIds)]);
   }
 
   /**
@@ -46,7 +48,8 @@ export class RoomShutdownRepository {
    * reuse that room instead of creating a second one.
    */
   async replacementRoom(em: Em, oldRoomId: string, creator: string, markerKey: string): Promise<string | null> {
-    const rows = await em.execute<{ room_id: string }[]>(
+    const rows = await sql<{ room_id: string }>(
+      em,
       `SELECT e.room_id FROM rooms r JOIN events e ON e.room_id = r.room_id AND e.type = 'm.room.create' AND e.state_key = ''
         WHERE r.creator = ? AND e.content ->> ? = ? ORDER BY e.stream_ordering LIMIT 1`,
       [creator, markerKey, oldRoomId],
@@ -56,13 +59,13 @@ export class RoomShutdownRepository {
 
   /** Local aliases (of `serverName`) pointing at the room. */
   async localAliases(em: Em, roomId: string, serverName: string): Promise<string[]> {
-    const rows = await em.execute<{ room_alias: string }[]>("SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias", [roomId, serverName]);
+    const rows = await sql<{ room_alias: string }>(em, "SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias", [roomId, serverName]);
     return rows.map((r) => r.room_alias);
   }
 
   /** Re-points aliases from one room to another, recording `creator` as their creator. */
   async moveAliases(em: Em, aliases: string[], fromRoomId: string, toRoomId: string, creator: string): Promise<void> {
     if (aliases.length === 0) return;
-    await em.execute('UPDATE room_aliases SET room_id = ?, creator = ? WHERE room_id = ? AND room_alias IN (SELECT jsonb_array_elements_text(?::jsonb))', [toRoomId, creator, fromRoomId, JSON.stringify(aliases)]);
+    await sql(em, 'UPDATE room_aliases SET room_id = ?, creator = ? WHERE room_id = ? AND room_alias IN (SELECT jsonb_array_elements_text(?::jsonb))', [toRoomId, creator, fromRoomId, JSON.stringify(aliases)]);
   }
 }

@@ -14,7 +14,10 @@ import { HealthCheckResponse_ServingStatus } from '../../gen/grpc/health/v1/heal
 import { UNMATCHED_ROUTE, observeHttp } from '../metrics/metrics';
 import { METRICS_PATH, sendMetrics } from '../metrics/exposition';
 import type { ReadyReport } from '../readiness';
-import { requestIdFrom } from '../request-id';
+import { requestIdFrom, traceIdOf } from '../request-id';
+import { withRequestContext, type RequestContext } from '../request-context';
+import { rpcAttributes, startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
+import { META_CLIENT_IP, META_CLIENT_USER_AGENT, firstForwardedFor, metadataUserAgent, normaliseAddress } from '../client-address';
 import { unary, type Clients } from './grpc-clients';
 import { Body, Query, parseJsonObject } from './params';
 import { RawJson, Router, type GatewayRequest, type Route } from './router';
@@ -38,6 +41,11 @@ export interface GatewayOptions {
   ready?: () => Promise<ReadyReport>;
   /** Serve `GET /metrics` on this listener (false when METRICS_PORT moves it to its own). */
   metrics?: boolean;
+  /**
+   * The gateway is behind a trusted reverse proxy (HTTP_X_FORWARDED): the client's address is the
+   * first of `X-Forwarded-For` rather than the TCP peer.
+   */
+  xForwarded?: boolean;
 }
 
 interface ErrorBody {
@@ -140,6 +148,42 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
 }
 
+/**
+ * A gRPC call of the gateway as a client span, child of the request's span; the call's
+ * `traceparent` names the client span, so the server's span is its child.
+ */
+function tracedUnary<Req, Res>(parent: SpanHandle, client: grpc.Client, fn: Parameters<typeof unary<Req, Res>>[1], req: Req, md: grpc.Metadata, timeoutMs: number): Promise<Res> {
+  const path = (fn as { path?: string }).path ?? '/unknown';
+  const span = startSpan(path.slice(1), { kind: 'client', parent, attributes: rpcAttributes(path) });
+  // Tracing stopped while the request was served (shutdown): the call goes out untraced.
+  if (!span) return unary(client, fn, req, md, timeoutMs);
+  const callMd = md.clone();
+  callMd.set('traceparent', span.traceparent);
+  return unary(client, fn, req, callMd, timeoutMs).then(
+    (res) => {
+      span.setAttributes({ 'rpc.grpc.status_code': grpc.status.OK });
+      span.end();
+      return res;
+    },
+    (err: grpc.ServiceError) => {
+      const code = typeof err?.code === 'number' ? err.code : grpc.status.UNKNOWN;
+      span.setAttributes({ 'rpc.grpc.status_code': code });
+      span.end(err?.details ?? grpc.status[code]);
+      throw err;
+    },
+  );
+}
+
+/** Names the request's span by its route template and records its status (5xx is an error). */
+function endHttpSpan(span: SpanHandle, method: string, route: string | null, status: number): void {
+  if (route !== null) {
+    span.rename(`${method} ${route}`);
+    span.setAttributes({ 'http.route': route });
+  }
+  span.setAttributes({ 'http.response.status_code': status });
+  span.end(status >= 500 ? `HTTP ${status}` : undefined);
+}
+
 export class Gateway {
   private readonly router: Router;
   readonly server: http.Server;
@@ -202,15 +246,26 @@ export class Gateway {
     res.once('close', () => this.inFlight.delete(res));
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
+  /**
+   * Runs the request inside its request context (every line logged while it is served carries its
+   * request id and trace id) and, when traces are exported, its server span: a child of the
+   * caller's `traceparent`, named by the route template, returned in the `traceparent` header.
+   */
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const requestId = requestIdFrom(req.headers['x-request-id']);
-    const traceparent = req.headers.traceparent;
-    let child: Logger | null = null;
-    const parent = this.opts.log;
-    const logOf = () => (child ??= parent.child({ requestId }));
-    const url = new URL(req.url ?? '/', 'http://gateway');
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
     const method = req.method ?? 'GET';
+    const span = tracingEnabled() && startSpan(method, { kind: 'server', parent: traceparent, attributes: { 'http.request.method': method, 'request.id': requestId } });
+    const rc: RequestContext = span ? { requestId, traceId: span.traceId, span } : { requestId, traceId: traceIdOf(traceparent) };
+    if (span) res.setHeader('traceparent', span.traceparent);
+    return withRequestContext(rc, () => this.serve(req, res, method, rc));
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse, method: string, rc: RequestContext): Promise<void> {
+    const started = process.hrtime.bigint();
+    const { requestId, span } = rc;
+    const traceparent = req.headers.traceparent;
+    const url = new URL(req.url ?? '/', 'http://gateway');
     let routeLabel = UNMATCHED_ROUTE;
     try {
       if (method === 'OPTIONS') {
@@ -231,6 +286,9 @@ export class Gateway {
       const md = new grpc.Metadata();
       md.set('x-request-id', requestId);
       if (typeof traceparent === 'string') md.set('traceparent', traceparent);
+      const clientIp = (this.opts.xForwarded ? firstForwardedFor(req.headers['x-forwarded-for']) : null) ?? req.socket.remoteAddress;
+      if (clientIp) md.set(META_CLIENT_IP, metadataUserAgent(normaliseAddress(clientIp)));
+      md.set(META_CLIENT_USER_AGENT, metadataUserAgent(req.headers['user-agent']));
       if (route.auth !== 'none') {
         const token = extractToken(req, url.searchParams);
         // No token holds characters outside visible ASCII, and gRPC metadata cannot carry them.
@@ -246,12 +304,14 @@ export class Gateway {
         rawBody,
         requestId,
         clients,
-        get log() {
-          return logOf();
-        },
+        // Lines it writes carry the request id (request context).
+        log: this.opts.log,
         body: (emptyAllowed = false) => new Body(parseJsonObject(rawBody, emptyAllowed)),
-        rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) =>
-          unary(client as unknown as grpc.Client, client[name] as unknown as Parameters<typeof unary>[1], request, md, timeoutMs) as never,
+        rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) => {
+          const fn = client[name] as unknown as Parameters<typeof unary>[1];
+          if (!span) return unary(client as unknown as grpc.Client, fn, request, md, timeoutMs) as never;
+          return tracedUnary(span, client as unknown as grpc.Client, fn, request, md, timeoutMs) as never;
+        },
       };
       let result;
       try {
@@ -269,11 +329,12 @@ export class Gateway {
       }
       send(res, result.status ?? 200, result.body, requestId);
     } catch (err) {
-      const { status, body } = renderError(err, logOf());
+      const { status, body } = renderError(err, this.opts.log);
       if (status >= 500) this.failing.failed(body.error, { requestId, status, errcode: body.errcode, path: url.pathname });
       send(res, status, body, requestId);
     } finally {
       observeHttp(routeLabel, method, res.statusCode, started);
+      if (span) endHttpSpan(span, method, routeLabel === UNMATCHED_ROUTE ? null : routeLabel, res.statusCode);
     }
   }
 

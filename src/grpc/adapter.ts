@@ -1,5 +1,6 @@
 /**
- * The one adapter every RPC goes through: request id, authentication from metadata
+ * The one adapter every RPC goes through: request id (every line logged during the call carries
+ * it, see request-context.ts), its server span when traces are exported, authentication from metadata
  * (`authorization: Bearer <token>`), an EntityManager fork per call, cancellation/deadline as an
  * AbortSignal, and the single place where errors become gRPC statuses.
  */
@@ -11,8 +12,11 @@ import { Codes, MatrixError, echo, invalidParam } from '../errors';
 import type { Orm } from '../infra/orm';
 import { FaultLog, type Logger } from '../logger';
 import type { UserService } from '../users/user.service';
+import { META_CLIENT_IP, META_CLIENT_USER_AGENT, normaliseAddress, type ClientAddress } from '../client-address';
 import { observeRpc } from '../metrics/metrics';
 import { requestIdFrom, traceIdOf } from '../request-id';
+import { withRequestContext, type RequestContext } from '../request-context';
+import { rpcAttributes, startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
 import { hasNul } from '../json-text';
 import { FieldLimits } from './field-limits';
 import { META_ERRCODE, META_ERROR_EXTRA, META_HTTP_STATUS, boundStatusDetails, grpcCodeForHttp } from './status';
@@ -27,6 +31,34 @@ export interface AdapterDeps {
   log: Logger;
   /** The bound on JSON text fields of a request: the REST gateway's body limit. */
   maxJsonTextBytes: number;
+  /**
+   * Peer addresses whose `x-client-ip` / `x-client-user-agent` metadata is believed (the REST
+   * gateways, which pass on their HTTP client's address); default loopback only.
+   */
+  trustedGateways?: ReadonlySet<string>;
+}
+
+export const DEFAULT_TRUSTED_GATEWAYS: ReadonlySet<string> = new Set(['127.0.0.1', '::1']);
+
+/** grpc-js's peer (`host:port`, IPv6 unbracketed) → the address. */
+function peerAddress(peer: string): string {
+  if (peer === 'unknown') return '';
+  return normaliseAddress(peer.startsWith('[') ? peer : peer.replace(/:\d+$/, ''));
+}
+
+/**
+ * The client of a call: the address and user agent a trusted gateway passes on, or else the gRPC
+ * peer's address and its `user-agent` metadata.
+ */
+export function clientOf(peer: string, md: grpc.Metadata, trusted: ReadonlySet<string> = DEFAULT_TRUSTED_GATEWAYS): ClientAddress {
+  const address = peerAddress(peer);
+  const forwarded = md.get(META_CLIENT_IP)[0];
+  if (typeof forwarded === 'string' && forwarded && trusted.has(address)) {
+    const ua = md.get(META_CLIENT_USER_AGENT)[0];
+    return { ip: normaliseAddress(forwarded), userAgent: typeof ua === 'string' ? ua : '' };
+  }
+  const ua = md.get('user-agent')[0];
+  return { ip: address, userAgent: typeof ua === 'string' ? ua : '' };
 }
 
 export type UnaryFn<Req, Res> = (req: Req, ctx: Ctx) => Promise<Res>;
@@ -43,13 +75,13 @@ export function tokenFromMetadata(md: grpc.Metadata): string | null {
 }
 
 /** Checks the credential against the method's auth level (spec §0.5 order). */
-export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel): Promise<Requester | null> {
+export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel, client?: () => ClientAddress): Promise<Requester | null> {
   const token = tokenFromMetadata(md);
   // The EntityManager is forked only if the token has to be looked up (not for a cached one).
   const em = () => ctx.em;
-  if (level === 'none') return token ? users.authenticate(em, token).catch(() => null) : null;
+  if (level === 'none') return token ? users.authenticate(em, token, false, client?.()).catch(() => null) : null;
   if (!token) throw new MatrixError(401, 'Missing access token', Codes.MISSING_TOKEN);
-  const requester = await users.authenticate(em, token, level === 'session');
+  const requester = await users.authenticate(em, token, level === 'session', client?.());
   if (level === 'admin') {
     if (requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!requester.isAdmin) throw new MatrixError(403, 'You are not a server admin', Codes.FORBIDDEN);
@@ -128,9 +160,8 @@ export class CallAdapter {
    * first use (many calls need none of them); the abort reason is only built for a call that is
    * really cancelled (grpc-js also reports the end of a finished call as a cancellation).
    */
-  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean) {
-    const requestId = requestIdFrom(call.metadata.get('x-request-id')[0]);
-    const traceId = traceIdOf(call.metadata.get('traceparent')[0]);
+  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean, rc: RequestContext) {
+    const { requestId } = rc;
     // The AbortController is made only for a call whose handler asks for its signal.
     let controller: AbortController | null = null;
     let cancelled = false;
@@ -147,7 +178,8 @@ export class CallAdapter {
         return (em ??= orm.em.fork());
       },
       get log() {
-        return (child ??= log.child(traceId ? { requestId, traceId, method } : { requestId, method }));
+        // requestId and traceId come from the request context (the logger's mixin).
+        return (child ??= log.child({ method }));
       },
       requester: null,
       get signal() {
@@ -159,7 +191,7 @@ export class CallAdapter {
       },
       requestId,
     };
-    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level);
+    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level, () => clientOf(call.getPeer(), call.metadata, this.deps.trustedGateways));
     return ctx;
   }
 
@@ -169,21 +201,26 @@ export class CallAdapter {
       const method = call.getPath();
       const started = process.hrtime.bigint();
       let finished = false;
-      this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished)
-        .then(async (ctx) => {
-          checkStrings(this.limits, method, call.request);
-          const res = await fn(call.request, ctx);
-          if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
-          finished = true;
-          callback(null, res);
-          observeRpc(method, grpc.status.OK, started);
-        })
-        .catch((err) => {
-          finished = true;
-          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
-          callback(status);
-          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
-        });
+      const rc = requestContextOf(call.metadata, method);
+      withRequestContext(rc, () =>
+        this.begin(call as grpc.ServerUnaryCall<unknown, unknown>, method, level, () => finished, rc)
+          .then(async (ctx) => {
+            checkStrings(this.limits, method, call.request);
+            const res = await fn(call.request, ctx);
+            if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+            finished = true;
+            callback(null, res);
+            observeRpc(method, grpc.status.OK, started);
+            endRpcSpan(rc.span, grpc.status.OK);
+          })
+          .catch((err) => {
+            finished = true;
+            const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
+            callback(status);
+            observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
+            endRpcSpan(rc.span, status.code ?? grpc.status.UNKNOWN, status.details);
+          }),
+      );
     };
   }
 
@@ -193,20 +230,45 @@ export class CallAdapter {
       const method = call.getPath();
       const started = process.hrtime.bigint();
       let finished = false;
-      this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished)
-        .then(async (ctx) => {
-          checkStrings(this.limits, method, call.request);
-          await fn(call.request, ctx, (res) => call.write(res));
-          finished = true;
-          call.end();
-          observeRpc(method, grpc.status.OK, started);
-        })
-        .catch((err) => {
-          finished = true;
-          const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
-          call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
-          observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
-        });
+      const rc = requestContextOf(call.metadata, method);
+      withRequestContext(rc, () =>
+        this.begin(call as grpc.ServerWritableStream<unknown, unknown>, method, level, () => finished, rc)
+          .then(async (ctx) => {
+            checkStrings(this.limits, method, call.request);
+            await fn(call.request, ctx, (res) => call.write(res));
+            finished = true;
+            call.end();
+            observeRpc(method, grpc.status.OK, started);
+            endRpcSpan(rc.span, grpc.status.OK);
+          })
+          .catch((err) => {
+            finished = true;
+            const status = toServiceError(err, this.deps.log.child({ method }), this.databaseFault);
+            call.emit('error', { ...status, name: 'Error', message: status.details ?? '' });
+            observeRpc(method, status.code ?? grpc.status.UNKNOWN, started);
+            endRpcSpan(rc.span, status.code ?? grpc.status.UNKNOWN, status.details);
+          }),
+      );
     };
   }
+}
+
+/** gRPC codes a server span reports as errors (the others are the caller's mistakes). */
+const SERVER_ERROR_CODES = new Set<number>([grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+
+/**
+ * The call's request id (the caller's when sane) and trace: with traces exported, a server span,
+ * child of the caller's `traceparent`; otherwise the trace id of that `traceparent`, if valid.
+ */
+function requestContextOf(md: grpc.Metadata, method: string): RequestContext {
+  const requestId = requestIdFrom(md.get('x-request-id')[0]);
+  const traceparent = md.get('traceparent')[0];
+  const span = tracingEnabled() && startSpan(method.slice(1), { kind: 'server', parent: typeof traceparent === 'string' ? traceparent : null, attributes: { ...rpcAttributes(method), 'request.id': requestId } });
+  return span ? { requestId, traceId: span.traceId, span } : { requestId, traceId: traceIdOf(traceparent) };
+}
+
+function endRpcSpan(span: SpanHandle | null | undefined, code: number, details?: string): void {
+  if (!span) return;
+  span.setAttributes({ 'rpc.grpc.status_code': code });
+  span.end(SERVER_ERROR_CODES.has(code) ? (details ?? grpc.status[code]) : undefined);
 }

@@ -60,6 +60,9 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   // /messages tokens: the service answers "'from' parameter is invalid" to whatever it cannot parse.
   'MessagesQuery.from': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
   'MessagesQuery.to': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
+  // An id at an external auth provider is not a Matrix id (an LDAP DN or a SAML NameID may be long).
+  'ExternalId.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
+  'GetUserByExternalIdRequest.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
 };
 
 /**

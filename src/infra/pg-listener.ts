@@ -6,6 +6,7 @@
 import { Client } from 'pg';
 import { FaultLog, type Logger } from '../logger';
 import { sources } from '../metrics/sources';
+import { bindPlain } from './sql';
 
 /** Delay before re-opening a failed LISTEN connection. */
 const RECONNECT_DELAY_MS = 1_000;
@@ -44,13 +45,12 @@ export class PgListener {
 
   /**
    * Runs a query on the listening connection (kept away from the pool, so it never queues behind
-   * busy pooled connections; `?` placeholders); null when that connection is down.
+   * busy pooled connections; `?` placeholders bound as `sql` binds them); null when that connection is down.
    */
   async query<T>(text: string, params: unknown[]): Promise<T[] | null> {
     const c = this.client;
     if (!c || !this.up) return null;
-    let i = 0;
-    const res = await c.query(text.replace(/\?/g, () => `$${++i}`), params);
+    const res = await c.query(bindPlain(text, params));
     return res.rows as T[];
   }
 

@@ -9,6 +9,7 @@
 import client from 'prom-client';
 import type Redis from 'ioredis';
 import type { Orm } from '../infra/orm';
+import { sql } from '../infra/sql';
 import { PREFIX } from './metrics';
 
 interface TarnPool {
@@ -133,11 +134,11 @@ async function countsOf(orm: Orm): Promise<TaskCounts> {
   const inFlight = taskCounts.get(orm);
   if (inFlight) return inFlight;
   const p = (async (): Promise<TaskCounts> => {
-    const conn = orm.em.getConnection();
+    const em = orm.em.fork();
     const now = Date.now();
     const [rows, due] = await Promise.all([
-      conn.execute<TaskCounts['rows']>('SELECT action, status, count(*) AS n FROM scheduled_tasks GROUP BY action, status'),
-      conn.execute<{ oldest: string | null; n: string }[]>(`SELECT min("timestamp") AS oldest, count(*) AS n FROM scheduled_tasks WHERE status = 'scheduled' AND "timestamp" <= ?`, [now]),
+      sql<TaskCounts['rows'][number]>(em, 'SELECT action, status, count(*) AS n FROM scheduled_tasks GROUP BY action, status'),
+      sql<{ oldest: string | null; n: string }>(em, `SELECT min("timestamp") AS oldest, count(*) AS n FROM scheduled_tasks WHERE status = 'scheduled' AND "timestamp" <= ?`, [now]),
     ]);
     return { at: now, rows, oldestDueMs: due[0]?.oldest == null ? null : Number(due[0].oldest), dueWaiting: Number(due[0]?.n ?? 0) };
   })();

@@ -16,7 +16,7 @@
 import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
 import type { Json, StoredEvent } from '../rooms/room.types';
-import { preparedRead } from '../infra/sql';
+import { sqlPrepared } from '../infra/sql';
 
 export interface AggregationRow {
   /** Ids of the events referencing this one, in stream order. */
@@ -115,7 +115,7 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
 export async function pageRowsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
   if (eventIds.length === 0) return [];
   const cols = pageColumns('x', extras);
-  const rows = await preparedRead<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
+  const rows = await sqlPrepared<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
   return rows.map(toPageRow);
 }
 

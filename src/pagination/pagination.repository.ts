@@ -7,7 +7,7 @@ import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
 import { pageColumns, pageRowsById, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
-import { preparedRead, sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
 import { maxStreamPos, type RoomStreamToken } from '../matrix/stream-token';
 import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range } from './visibility';
@@ -74,7 +74,7 @@ export class PaginationRepository {
           FROM events e WHERE e.room_id = ? AND e.state_key IS NOT NULL AND e.rejected_reason IS NULL AND NOT e.soft_failed
            AND ((e.type = 'm.room.history_visibility' AND e.state_key = '') OR (e.type = 'm.room.member' AND e.state_key = ?)))`
       : 'NULL';
-    const rows = await preparedRead<ViewRow>(
+    const rows = await sqlPrepared<ViewRow>(
       em,
       `SELECT EXISTS (SELECT 1 FROM rooms WHERE room_id = ?) AS exists,
          (SELECT max(depth) FROM events WHERE room_id = ?) AS max_depth,
@@ -152,7 +152,7 @@ export class PaginationRepository {
     // the page. Each range reads at most a page by itself.
     const page = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
     const cols = pageColumns('x', extras);
-    const rows = await preparedRead<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
+    const rows = await sqlPrepared<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
     const sign = q.dir === 'b' ? -1 : 1;
     return rows
       .map(toPageRow)

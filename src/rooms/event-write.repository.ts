@@ -7,19 +7,6 @@ import type { Em } from '../infra/orm';
 import type { Json } from './room.types';
 import { sqlPrepared } from '../infra/sql';
 
-const numberedCache = new Map<string, string>();
-
-/** Numbers `?` placeholders as `$1, $2, ...` (for prepared statements); statements repeat, so cached. */
-function numbered(text: string): string {
-  let out = numberedCache.get(text);
-  if (out === undefined) {
-    let n = 0;
-    out = text.replace(/\?/g, () => `$${++n}`);
-    numberedCache.set(text, out);
-  }
-  return out;
-}
-
 export interface LockedRoom {
   roomId: string;
   lastDepth: number;
@@ -249,7 +236,7 @@ export class EventWriteRepository {
     }
     const ctx: BatchContext = { rooms: new Map(), state: [], extremities: [], txns: [], streams: [] };
     if (parts.length === 0) return ctx;
-    const rows = await sqlPrepared<StateRow & { kind: string; txn_scope: string; txn_id: string }>(em, numbered(parts.join('\nUNION ALL\n')), params);
+    const rows = await sqlPrepared<StateRow & { kind: string; txn_scope: string; txn_id: string }>(em, parts.join('\nUNION ALL\n'), params);
     for (const r of rows) {
       if (r.kind === 's') ctx.state.push(r);
       else if (r.kind === 'r') ctx.rooms.set(r.room_id, { lastDepth: Number(r.depth), roomVersion: r.membership as string });
@@ -299,7 +286,7 @@ export class EventWriteRepository {
       params.push(w.guards.length);
     }
     try {
-      const rows = await sqlPrepared<{ guarded: string }>(em, numbered(`WITH ${ctes.join(',\n')} SELECT ${result} AS guarded`), params);
+      const rows = await sqlPrepared<{ guarded: string }>(em, `WITH ${ctes.join(',\n')} SELECT ${result} AS guarded`, params);
       return Number(rows[0]?.guarded ?? 0);
     } catch (err) {
       // Outside a transaction, a partly held guard is a lost race like any other: nothing was

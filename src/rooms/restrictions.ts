@@ -10,7 +10,10 @@
  *
  * Shadow-banned: sends (messages, state, redactions) and invites look successful to the user, with
  * a made-up event id, and nothing is stored; a room created with invites is created without them;
- * a profile change is stored but not written into the user's rooms. Joins and leaves work.
+ * a profile change is stored but not written into the user's rooms; a membership change carries the
+ * global profile, never a per-room one. Joins and leaves work. Each swallowed request (and a room
+ * creation that dropped invites, and a profile change kept out of the rooms) first waits a random
+ * time, as Synapse does "to annoy the requester": between 1 s and SHADOW_BAN_MAX_DELAY (10 s).
  */
 import { Codes, MatrixError } from '../errors';
 import { randomLetters } from '../matrix/ids';
@@ -51,6 +54,42 @@ export function checkProfileChange(r: Restricted): void {
 }
 
 export const othersRedactionError = () => suspendedError('You can only redact your own events while account is suspended.');
+
+/** The shortest wait before a shadow-banned user's swallowed request answers (Synapse: 1 s). */
+export const SHADOW_BAN_MIN_DELAY_MS = 1000;
+
+/**
+ * Waits a random time between min(SHADOW_BAN_MIN_DELAY_MS, maxMs) and maxMs (Synapse:
+ * random.randint(1, 10) seconds); 0 does not wait. A cancelled call stops waiting (rejects with
+ * the signal's reason).
+ */
+export function shadowBanPause(maxMs: number, signal?: AbortSignal): Promise<void> {
+  if (maxMs <= 0) return Promise.resolve();
+  const min = Math.min(SHADOW_BAN_MIN_DELAY_MS, maxMs);
+  const ms = min + Math.floor(Math.random() * (maxMs - min + 1));
+  return new Promise((ok, ko) => {
+    if (signal?.aborted) return ko(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      ko(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      ok();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * A membership's content without a per-room display name or avatar for a shadow-banned user (the
+ * global profile is filled in instead), as Synapse strips them.
+ */
+export function withoutRoomProfile<T extends Record<string, unknown> | undefined>(r: Restricted, content: T): T {
+  if (!r.shadowBanned || !content || !('displayname' in content || 'avatar_url' in content)) return content;
+  const { displayname: _d, avatar_url: _a, ...rest } = content;
+  return rest as T;
+}
 
 /** Whether the send is swallowed: it answers a made-up event id and stores nothing. */
 export function swallowsEvent(r: Restricted): boolean {

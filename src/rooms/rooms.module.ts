@@ -20,7 +20,7 @@ export function createRoomsModule(d: ModuleDeps): AppModule {
   d.registry.set('rooms', service);
   return {
     name: 'rooms',
-    bindings: [{ name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(d.adapter, service) }],
+    bindings: [{ name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(d.adapter, service, d.config.shadowBanMaxDelayMs) }],
     routes: roomRoutes,
   };
 }

@@ -8,7 +8,8 @@
  * row gets a fresh lease id from a sequence and a lease expiry on the database clock.
  */
 import type { Em } from '../infra/orm';
-import { DB_NOW_MS, run, toTask, type Outcome, type RawRow, type TaskRow } from './task.repository';
+import { sql } from '../infra/sql';
+import { DB_NOW_MS, toTask, type Outcome, type RawRow, type TaskRow } from './task.repository';
 
 export interface ClaimSpec {
   owner: string;
@@ -18,7 +19,7 @@ export interface ClaimSpec {
   leaseMs: number;
 }
 
-const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.lease_id, picked.due_at, picked.resumed';
+const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.trace_parent, t.lease_id, picked.due_at, picked.resumed';
 
 /** CTEs `now`, `orphaned`, `due`, `picked`, `claimed` (excluding the ids of CTE `f`, if any). */
 function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; params: unknown[] } {
@@ -62,7 +63,7 @@ export class TaskClaimsRepository {
   async claim(em: Em, c: ClaimSpec): Promise<TaskRow[]> {
     if (!claimable(c)) return [];
     const q = claimCtes(c, false);
-    return (await run<RawRow>(em, `WITH ${q.text} SELECT * FROM claimed`, q.params)).map(toTask);
+    return (await sql<RawRow>(em, `WITH ${q.text} SELECT * FROM claimed`, q.params)).map(toTask);
   }
 
   /**
@@ -76,11 +77,11 @@ export class TaskClaimsRepository {
     if (outcomes.length === 0) return { finished: new Set(), claimed: claim ? await this.claim(em, claim) : [] };
     const withClaim = claimable(claim);
     const q = withClaim ? claimCtes(claim, true) : { text: '', params: [] };
-    const rows = await run<RawRow & { kind: string }>(
+    const rows = await sql<RawRow & { kind: string }>(
       em,
       `WITH ${OUTCOMES_CTE}, ${FINISH_CTE}${withClaim ? `, ${q.text}` : ''}
        SELECT 'finished' AS kind, id, NULL::text AS action, NULL::text AS status, NULL::bigint AS "timestamp", NULL::text AS resource_id,
-              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::text AS request_id,
+              NULL::jsonb AS params, NULL::jsonb AS result, NULL::text AS error, NULL::jsonb AS progress, NULL::text AS request_id, NULL::text AS trace_parent,
               NULL::bigint AS lease_id, NULL::bigint AS due_at, NULL::boolean AS resumed FROM fin
        ${withClaim ? `UNION ALL SELECT 'claimed' AS kind, * FROM claimed` : ''}`,
       [JSON.stringify(outcomes), ...q.params],

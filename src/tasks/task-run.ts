@@ -98,6 +98,9 @@ export class ActiveRun implements TaskRun {
   readonly task: ScheduledTask;
   /** Log lines of this run carry the task id, its action and the request that scheduled it. */
   readonly log: Logger;
+  /** The request that scheduled the task, and the `traceparent` of its span (traces exported). */
+  readonly requestId: string | null;
+  readonly traceParent: string | null;
   /** The due time of a scheduled task this run started (null when resumed or unknown). */
   readonly dueAt: number | null;
   /** Whether an earlier run of the task stopped without an outcome (this run resumes it). */
@@ -109,8 +112,10 @@ export class ActiveRun implements TaskRun {
     row: TaskRow,
     private readonly d: RunDeps,
   ) {
-    const { leaseId, requestId: _request, dueAt, resumed, ...task } = row;
+    const { leaseId, requestId, traceParent, dueAt, resumed, ...task } = row;
     this.task = task;
+    this.requestId = requestId ?? null;
+    this.traceParent = traceParent ?? null;
     this.log = d.log;
     this.dueAt = dueAt ?? null;
     this.resumed = resumed === true;

@@ -32,6 +32,8 @@
  */
 import type { Em } from '../infra/orm';
 import { FaultLog } from '../logger';
+import { currentRequest, outsideRequest, withRequestContext } from '../request-context';
+import { startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
 import { badRequest, echo, notFound } from '../errors';
 import { randomLetters } from '../matrix/ids';
 import { DueTimer, systemClock, type Clock } from './clock';
@@ -124,7 +126,17 @@ export class PgTaskScheduler implements TaskScheduler {
   async scheduleTask(em: Em, action: string, opts: ScheduleOptions = {}): Promise<string> {
     if (!this.actions.has(action)) throw new Error(`No function associated with action ${action}`);
     const now = this.clock.now();
-    const t: NewTask = { id: randomLetters(16), action, timestamp: now, resourceId: opts.resourceId ?? null, params: opts.params ?? null, requestId: opts.requestId ?? null };
+    // A task scheduled while a request is served names that request (and its span) by default.
+    const request = currentRequest();
+    const t: NewTask = {
+      id: randomLetters(16),
+      action,
+      timestamp: now,
+      resourceId: opts.resourceId ?? null,
+      params: opts.params ?? null,
+      requestId: opts.requestId ?? request?.requestId ?? null,
+      traceParent: request?.span?.traceparent ?? null,
+    };
     if (opts.timestamp !== undefined && opts.timestamp !== null && opts.timestamp >= now) t.timestamp = opts.timestamp;
     // Inside a transaction the row stays invisible until commit: the notification (sent at
     // commit) is the wake-up.
@@ -377,8 +389,9 @@ export class PgTaskScheduler implements TaskScheduler {
 
   /** The run of a claimed task (leased from now on, started later by pump()). */
   private prepare(row: TaskRow): ActiveRun {
-    const log = this.o.log.child({ taskId: row.id, action: row.action, ...(row.requestId ? { requestId: row.requestId } : {}) });
-    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) log.warn('task has had no update for a long time; it may be stuck');
+    // The request id comes from the run's request context (see begin()).
+    const log = this.o.log.child({ taskId: row.id, action: row.action });
+    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) inTaskContext(row, null, () => log.warn('task has had no update for a long time; it may be stuck'));
     const run = new ActiveRun(row, {
       orm: this.o.orm,
       repo: this.repo,
@@ -407,10 +420,16 @@ export class PgTaskScheduler implements TaskScheduler {
       taskMetrics.ran(run.task.action, ms);
       this.pump();
     };
-    const done = this.execute(run, action, returned).finally(() => {
-      this.running.delete(run.task.id);
-      this.kick();
-    });
+    // Every line the run logs carries the id of the request that scheduled the task; with traces
+    // exported, the run is a span linked to that request's span.
+    const span = tracingEnabled() ? startSpan(`task ${run.task.action}`, { kind: 'internal', links: [run.traceParent], attributes: { 'task.id': run.task.id, 'task.action': run.task.action, 'task.resumed': run.resumed, 'request.id': run.requestId } }) : null;
+    const done = inTaskContext({ requestId: run.requestId }, span, () => this.execute(run, action, returned))
+      .finally(() => {
+        this.running.delete(run.task.id);
+        span?.setAttributes({ 'task.status': run.task.status });
+        span?.end(run.task.status === 'failed' ? (run.task.error ?? 'failed') : undefined);
+        outsideRequest(() => this.kick());
+      });
     this.running.set(run.task.id, { run, done });
   }
 
@@ -441,8 +460,17 @@ export class PgTaskScheduler implements TaskScheduler {
   }
 }
 
+/**
+ * Runs `fn` as work for the request that scheduled the task (none: for no request, even when a
+ * request's work started the run), with the run's span, if any, as the current span.
+ */
+function inTaskContext<T>(row: { requestId?: string | null }, span: SpanHandle | null, fn: () => T): T {
+  if (!row.requestId) return span ? withRequestContext({ requestId: '', traceId: span.traceId, span }, fn) : outsideRequest(fn);
+  return withRequestContext({ requestId: row.requestId, traceId: span?.traceId ?? null, span }, fn);
+}
+
 function publicTask(row: TaskRow): ScheduledTask {
-  const { leaseId: _lease, requestId: _request, dueAt: _due, resumed: _resumed, ...task } = row;
+  const { leaseId: _lease, requestId: _request, traceParent: _trace, dueAt: _due, resumed: _resumed, ...task } = row;
   return task;
 }
 

@@ -6,12 +6,13 @@
  * clock and arrive as parameters.
  */
 import type { Em } from '../infra/orm';
+import { sql } from '../infra/sql';
 import type { Json, ScheduledTask, TaskFilter, TaskStatus } from './task.types';
 
 export const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 /** pg_notify channel shared by every instance (payload formats in task-listener.ts). */
 export const TASKS_CHANNEL = 'scheduled_tasks';
-const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress, request_id';
+const COLUMNS = 'id, action, status, "timestamp", resource_id, params, result, error, progress, request_id, trace_parent';
 
 export interface NewTask {
   id: string;
@@ -21,11 +22,14 @@ export interface NewTask {
   params: Json | null;
   /** The request that scheduled the task (its runner's log lines carry it). */
   requestId?: string | null;
+  /** The `traceparent` of that request's span, when traces are exported (its runs link to it). */
+  traceParent?: string | null;
 }
 
 export interface TaskRow extends ScheduledTask {
   leaseId: number | null;
   requestId?: string | null;
+  traceParent?: string | null;
   /** Claims only: the due time before the claim (scheduled tasks), and whether an earlier run stopped without an outcome. */
   dueAt?: number | null;
   resumed?: boolean;
@@ -58,6 +62,7 @@ export interface RawRow {
   progress: Json | null;
   lease_id?: string | number | null;
   request_id?: string | null;
+  trace_parent?: string | null;
   due_at?: string | number | null;
   resumed?: boolean | null;
 }
@@ -65,11 +70,7 @@ export interface RawRow {
 /** Runs SQL with `?` placeholders somewhere (a pooled EntityManager or a dedicated connection). */
 export type Exec = <T>(text: string, params: unknown[]) => Promise<T[]>;
 
-export const execOn = (em: Em): Exec => (text, params) => run(em, text, params);
-
-export function run<T>(em: Em, text: string, params: unknown[] = []): Promise<T[]> {
-  return em.getConnection().execute<T[]>(text, params, 'all', em.getTransactionContext());
-}
+export const execOn = (em: Em): Exec => (text, params) => sql(em, text, params);
 
 export const json = (v: Json | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
 
@@ -86,6 +87,7 @@ export function toTask(r: RawRow): TaskRow {
     progress: r.progress,
     leaseId: r.lease_id === undefined || r.lease_id === null ? null : Number(r.lease_id),
     requestId: r.request_id ?? null,
+    traceParent: r.trace_parent ?? null,
     dueAt: r.due_at === undefined || r.due_at === null ? null : Number(r.due_at),
     resumed: r.resumed === true,
   };
@@ -94,32 +96,32 @@ export function toTask(r: RawRow): TaskRow {
 export class TaskRepository {
   /** Inserts a scheduled task and notifies every instance (delivered at commit). */
   async insert(em: Em, t: NewTask): Promise<void> {
-    await run(
+    await sql(
       em,
-      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?) RETURNING id)
+      `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, trace_parent) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?, ?) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, t.traceParent ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
     );
   }
 
   /** Inserts a task due now already claimed by `owner` (who has a free slot for it). */
   async insertClaimed(em: Em, t: NewTask, claim: { owner: string; leaseMs: number }): Promise<TaskRow> {
-    const rows = await run<RawRow>(
+    const rows = await sql<RawRow>(
       em,
-      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, lease_owner, lease_id, lease_expires_at, attempts)
-       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
+      `INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, trace_parent, lease_owner, lease_id, lease_expires_at, attempts)
+       VALUES (?, ?, 'active', ?, ?, ?::jsonb, ?, ?, ?, nextval('scheduled_tasks_lease_seq'), ${DB_NOW_MS} + ?, 1)
        RETURNING ${COLUMNS}, lease_id, "timestamp" AS due_at`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, claim.owner, claim.leaseMs],
+      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, t.traceParent ?? null, claim.owner, claim.leaseMs],
     );
     return toTask(rows[0]);
   }
 
   async notify(em: Em, payload: string): Promise<void> {
-    await run(em, 'SELECT pg_notify(?, ?)', [TASKS_CHANNEL, payload]);
+    await sql(em, 'SELECT pg_notify(?, ?)', [TASKS_CHANNEL, payload]);
   }
 
   async get(em: Em, id: string): Promise<TaskRow | null> {
-    const rows = await run<RawRow>(em, `SELECT ${COLUMNS}, lease_id FROM scheduled_tasks WHERE id = ?`, [id]);
+    const rows = await sql<RawRow>(em, `SELECT ${COLUMNS}, lease_id FROM scheduled_tasks WHERE id = ?`, [id]);
     return rows.length ? toTask(rows[0]) : null;
   }
 
@@ -134,7 +136,7 @@ export class TaskRepository {
     if (f.maxTimestamp !== undefined && f.maxTimestamp !== null) where.push('"timestamp" <= ?') && params.push(f.maxTimestamp);
     let text = `SELECT ${COLUMNS}, lease_id FROM scheduled_tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY "timestamp", id`;
     if (f.limit !== undefined && f.limit !== null) text += ` LIMIT ${Math.max(0, Math.floor(f.limit))}`;
-    return (await run<RawRow>(em, text, params)).map(toTask);
+    return (await sql<RawRow>(em, text, params)).map(toTask);
   }
 
   /**
@@ -162,7 +164,7 @@ export class TaskRepository {
    * is no longer the task's.
    */
   async lockLease(em: Em, lease: LeaseRef, leaseMs: number): Promise<boolean> {
-    const rows = await run(
+    const rows = await sql(
       em,
       `WITH l AS (UPDATE scheduled_tasks SET lease_expires_at = ${DB_NOW_MS} + ? WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id)
        SELECT id, set_config('idle_in_transaction_session_timeout', ?, true) FROM l`,
@@ -173,7 +175,7 @@ export class TaskRepository {
 
   /** A runner's checkpoint or progress write; false when the lease was lost. */
   async fencedUpdate(em: Em, lease: LeaseRef, patch: { result?: Json; progress?: Json; timestamp: number }): Promise<boolean> {
-    const rows = await run(
+    const rows = await sql(
       em,
       `UPDATE scheduled_tasks SET "timestamp" = ?, result = COALESCE(?::jsonb, result), progress = COALESCE(?::jsonb, progress)
        WHERE id = ? AND lease_id = ? AND status = 'active' RETURNING id`,
@@ -185,7 +187,7 @@ export class TaskRepository {
   /** Gives leases back without finishing the tasks (shutdown): they are claimable at once. */
   async release(em: Em, leases: LeaseRef[]): Promise<number> {
     if (leases.length === 0) return 0;
-    const rows = await run(
+    const rows = await sql(
       em,
       `UPDATE scheduled_tasks t SET lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
        FROM jsonb_to_recordset(?::jsonb) AS l(id text, "leaseId" bigint)
@@ -197,7 +199,7 @@ export class TaskRepository {
 
   /** Synapse's update_task (not fenced): only the given fields change. */
   async update(em: Em, id: string, u: { status?: TaskStatus; result?: Json; error?: string; timestamp: number }): Promise<boolean> {
-    const rows = await run(
+    const rows = await sql(
       em,
       `UPDATE scheduled_tasks SET "timestamp" = ?, status = COALESCE(?, status), result = COALESCE(?::jsonb, result), error = COALESCE(?, error)
        WHERE id = ? RETURNING id`,
@@ -208,7 +210,7 @@ export class TaskRepository {
 
   /** Marks a scheduled or active task cancelled (which voids its lease); null when it was neither. */
   async cancel(em: Em, id: string, now: number): Promise<TaskRow | null> {
-    const rows = await run<RawRow>(
+    const rows = await sql<RawRow>(
       em,
       `UPDATE scheduled_tasks SET status = 'cancelled', "timestamp" = ?, lease_owner = NULL, lease_id = NULL, lease_expires_at = NULL
        WHERE id = ? AND status IN ('scheduled', 'active') RETURNING ${COLUMNS}`,
@@ -219,7 +221,7 @@ export class TaskRepository {
 
   /** Deletes a task unless it is active. */
   async delete(em: Em, id: string): Promise<'deleted' | 'missing' | 'active'> {
-    const rows = await run<{ status: string; deleted: boolean }>(
+    const rows = await sql<{ status: string; deleted: boolean }>(
       em,
       `WITH d AS (DELETE FROM scheduled_tasks WHERE id = ? AND status <> 'active' RETURNING id)
        SELECT 'deleted' AS status FROM d UNION ALL SELECT status FROM scheduled_tasks WHERE id = ? AND NOT EXISTS (SELECT 1 FROM d)`,
@@ -231,14 +233,14 @@ export class TaskRepository {
 
   /** Deletes finished tasks last updated at or before `before`. */
   async cleanup(em: Em, before: number): Promise<number> {
-    const rows = await run(em, `DELETE FROM scheduled_tasks WHERE status IN ('complete', 'failed', 'cancelled') AND "timestamp" <= ? RETURNING id`, [before]);
+    const rows = await sql(em, `DELETE FROM scheduled_tasks WHERE status IN ('complete', 'failed', 'cancelled') AND "timestamp" <= ? RETURNING id`, [before]);
     return rows.length;
   }
 
   /** Due time of the next scheduled task of these actions, or null. */
   async nextDue(em: Em, actions: string[]): Promise<number | null> {
     if (actions.length === 0) return null;
-    const rows = await run<{ at: string | null }>(em, `SELECT min("timestamp") AS at FROM scheduled_tasks WHERE status = 'scheduled' AND action IN (?)`, [actions]);
+    const rows = await sql<{ at: string | null }>(em, `SELECT min("timestamp") AS at FROM scheduled_tasks WHERE status = 'scheduled' AND action IN (?)`, [actions]);
     return rows[0]?.at === null || rows[0]?.at === undefined ? null : Number(rows[0].at);
   }
 }

@@ -109,7 +109,8 @@ export class AccountDataService {
    * rendered by PostgreSQL. The caller checks the user.
    */
   async readAll(em: Em, userId: string): Promise<string> {
-    const rows = await em.getConnection().execute<{ body: string }[]>(
+    const rows = await sql<{ body: string }>(
+      em,
       `SELECT json_build_object('account_data', json_build_object(
          'global', (SELECT coalesce(jsonb_object_agg(account_data_type, content), '{}') FROM account_data WHERE user_id = ?),
          'rooms', (SELECT coalesce(jsonb_object_agg(room_id, data), '{}') FROM (

@@ -10,6 +10,7 @@ import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../error
 import { domainOf } from '../matrix/ids';
 import { hashPassword } from './credentials';
 import type { TokenCache } from './token-cache';
+import type { ClientIpRecorder } from './client-ips';
 import { UserReadsRepository, type DeviceRow } from './user-reads.repository';
 import { parseUserId } from './user-reads.service';
 
@@ -21,6 +22,8 @@ export class DeviceAdminService {
   constructor(
     private readonly serverName: string,
     private readonly tokens: TokenCache,
+    /** Buffered client sightings, laid over the stored last-seen columns. */
+    private readonly clientIps: ClientIpRecorder | null = null,
     private readonly repo = new UserReadsRepository(),
   ) {}
 
@@ -33,7 +36,22 @@ export class DeviceAdminService {
 
   async listDevices(em: Em, userId: string): Promise<DeviceRow[]> {
     await this.checkUser(em, userId);
-    return this.repo.devices(em, userId);
+    return this.withPending(userId, await this.repo.devices(em, userId));
+  }
+
+  /**
+   * Devices with their latest sighting not yet written (Synapse's get_last_client_ip_by_device
+   * overlays its pending batch the same way).
+   */
+  private withPending(userId: string, devices: DeviceRow[]): DeviceRow[] {
+    const pending = this.clientIps?.pendingFor(userId) ?? [];
+    if (pending.length === 0) return devices;
+    return devices.map((d) => {
+      let latest = null;
+      for (const p of pending) if (p.deviceId === d.device_id && (!latest || p.lastSeen > latest.lastSeen)) latest = p;
+      if (!latest || (d.last_seen_ts !== null && d.last_seen_ts > latest.lastSeen)) return d;
+      return { ...d, last_seen_ip: latest.ip, last_seen_user_agent: latest.userAgent, last_seen_ts: latest.lastSeen };
+    });
   }
 
   /** One device; 404 "Not found" when it does not exist. */
@@ -41,7 +59,7 @@ export class DeviceAdminService {
     await this.checkUser(em, userId);
     const device = await this.repo.device(em, userId, deviceId);
     if (!device) throw notFound('Not found');
-    return device;
+    return this.withPending(userId, [device])[0];
   }
 
   /**

@@ -4,7 +4,7 @@
  * The profile lives on the user row; an erased user has none (Synapse deletes the profile on
  * erasure).
  */
-import { checkProfileChange } from '../rooms/restrictions';
+import { checkProfileChange, shadowBanPause } from '../rooms/restrictions';
 import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
@@ -26,6 +26,8 @@ export class ProfileApiService {
   constructor(
     private readonly serverName: string,
     private readonly profiles: ProfileService,
+    /** The longest wait after a shadow-banned user's change (kept out of their rooms) before it answers. */
+    private readonly shadowBanMaxDelayMs = 0,
   ) {}
 
   /**
@@ -56,7 +58,7 @@ export class ProfileApiService {
    * M_FORBIDDEN "Cannot set another user's <field>" (Synapse's status, not the spec's 403), then
    * ProfileService's length and 404 errors; a guest's avatar is 403 M_GUEST_ACCESS_FORBIDDEN first.
    */
-  async setField(em: Em, requester: Requester, userId: string, field: ProfileField, value: string): Promise<void> {
+  async setField(em: Em, requester: Requester, userId: string, field: ProfileField, value: string, signal?: AbortSignal): Promise<void> {
     // Synapse refuses guests the avatar route at authentication, before anything else.
     if (field === 'avatar_url' && requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!isValidUserId(userId)) throw invalidParam('Invalid user id');
@@ -69,5 +71,7 @@ export class ProfileApiService {
     const opts = { propagate: !requester.shadowBanned };
     if (field === 'displayname') await this.profiles.setDisplayname(em, userId, value, opts);
     else await this.profiles.setAvatarUrl(em, userId, value, opts);
+    // Synapse waits where it would have written the change into the rooms.
+    if (requester.shadowBanned) await shadowBanPause(this.shadowBanMaxDelayMs, signal);
   }
 }

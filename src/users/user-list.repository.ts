@@ -5,7 +5,7 @@
  * before sorting them.
  */
 import type { Em } from '../infra/orm';
-import { preparedRead } from '../infra/sql';
+import { sqlPrepared } from '../infra/sql';
 
 export type UserOrderBy =
   | 'name'
@@ -137,7 +137,7 @@ export class UserListRepository {
     const total = searching(q) ? { sql: '(SELECT count(*) FROM m)', params: [] } : this.countSql(q);
     const params = [...where.params, q.limit, q.from, ...total.params];
     if (shape === 'json') {
-      const rows = await preparedRead<{ total: string | null; users: string }>(
+      const rows = await sqlPrepared<{ total: string | null; users: string }>(
         em,
         `${matches}
          SELECT ${total.sql} AS total,
@@ -146,7 +146,7 @@ export class UserListRepository {
       );
       return { users: rows[0].users, total: Number(rows[0].total ?? 0) };
     }
-    const rows = await preparedRead<Record<string, unknown> & { total: string | null }>(
+    const rows = await sqlPrepared<Record<string, unknown> & { total: string | null }>(
       em,
       `${matches}
        SELECT ${total.sql} AS total, ${SUMMARY_COLUMNS}

@@ -7,9 +7,11 @@ export interface DeviceRow {
   user_id: string;
   display_name: string | null;
   last_seen_ts: number | null;
+  last_seen_ip: string | null;
+  last_seen_user_agent: string | null;
 }
 
-const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts';
+const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts, ip AS last_seen_ip, user_agent AS last_seen_user_agent';
 const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts) });
 
 export class UserReadsRepository {
@@ -76,7 +78,7 @@ export class UserReadsRepository {
    */
   async deleteDevices(em: Em, userId: string, deviceIds: string[]): Promise<void> {
     if (deviceIds.length === 0) return;
-    // Prepared: the id list binds as a PostgreSQL array (knex would splice it into the text).
+    // Prepared: the id list binds as one PostgreSQL array (a plain statement takes an array as a list).
     await sqlPrepared(
       em,
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = $1 AND device_id = ANY($2::text[]))

@@ -7,6 +7,7 @@ import type { Em } from '../infra/orm';
 import { Codes, badRequest, forbidden, invalidParam } from '../errors';
 import { VALID_LOCALPART, domainOf } from '../matrix/ids';
 import { UserReadsRepository } from './user-reads.repository';
+import type { ClientIpRecorder } from './client-ips';
 
 /** Synapse's MAX_USERID_LENGTH. */
 export const MAX_USERID_LENGTH = 255;
@@ -32,6 +33,8 @@ export function parseUserId(userId: string): string {
 export class UserReadsService {
   constructor(
     private readonly serverName: string,
+    /** Recorded client addresses (none: whois lists no connection). */
+    private readonly clientIps: ClientIpRecorder | null = null,
     private readonly repo = new UserReadsRepository(),
   ) {}
 
@@ -60,14 +63,17 @@ export class UserReadsService {
 
   /**
    * Whois: anyone may ask about themselves, only admins about others (403 "You are not a server
-   * admin"); 400 for a remote user. The connections are those recorded for the user's tokens;
-   * client addresses are not recorded by this service, so the list is empty.
+   * admin"); 400 for a remote user. The connections are one per (access token, address) the user
+   * was seen with, latest first, including sightings not written yet (as Synapse's). No check that
+   * the user exists (an unknown user has none).
    */
-  async whois(requester: Requester, userId: string): Promise<WhoisConnection[]> {
+  async whois(em: Em, requester: Requester, userId: string): Promise<WhoisConnection[]> {
     parseUserId(userId);
     if (userId !== requester.userId && !requester.isAdmin) throw forbidden('You are not a server admin');
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only whois a local user');
-    return [];
+    if (!this.clientIps) return [];
+    const rows = await this.clientIps.connections(userId, (repo) => repo.connections(em, userId));
+    return rows.map((c) => ({ ip: c.ip, last_seen: c.lastSeen, user_agent: c.userAgent }));
   }
 
   /**

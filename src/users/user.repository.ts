@@ -1,6 +1,13 @@
 import type { Em } from '../infra/orm';
+import { sql } from '../infra/sql';
 import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from './user.entity';
 import { hashToken } from './credentials';
+
+/** An id of the user at an external auth provider. */
+export interface ExternalId {
+  authProvider: string;
+  externalId: string;
+}
 
 export interface Threepid {
   medium: string;
@@ -33,7 +40,8 @@ export class UserRepository {
 
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
-    const rows = await em.getConnection().execute<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean; locked: boolean; suspended: boolean; shadow_banned: boolean }[]>(
+    const rows = await sql<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean; locked: boolean; suspended: boolean; shadow_banned: boolean }>(
+      em,
       `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id, u.admin, u.deactivated, u.is_guest, u.locked, u.suspended, u.shadow_banned
          FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
       [tokenHash],
@@ -50,7 +58,8 @@ export class UserRepository {
 
   /** Creates the device if it does not exist yet. */
   async upsertDevice(em: Em, userId: string, deviceId: string, displayName: string | null): Promise<void> {
-    await em.getConnection().execute(
+    await sql(
+      em,
       `INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = EXCLUDED.last_seen_ts`,
       [userId, deviceId, displayName, Date.now()],
@@ -73,37 +82,38 @@ export class UserRepository {
   }
 
   async isErased(em: Em, userId: string): Promise<boolean> {
-    const rows = await em.getConnection().execute<unknown[]>('SELECT 1 FROM erased_users WHERE user_id = ?', [userId]);
+    const rows = await sql(em, 'SELECT 1 FROM erased_users WHERE user_id = ?', [userId]);
     return rows.length > 0;
   }
 
   /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`). */
   async ignores(em: Em, userId: string, otherId: string): Promise<boolean> {
-    const rows = await em.getConnection().execute<unknown[]>('SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId], 'all', em.getTransactionContext());
+    const rows = await sql(em, 'SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId]);
     return rows.length > 0;
   }
 
   /** Lifts an erasure (the account is reactivated); deactivate() sets it. */
   async clearErased(em: Em, userId: string): Promise<void> {
-    await em.getConnection().execute('DELETE FROM erased_users WHERE user_id = ?', [userId], 'run', em.getTransactionContext());
+    await sql(em, 'DELETE FROM erased_users WHERE user_id = ?', [userId]);
   }
 
   /** Records that `userId` was seen at `now` (a no-op when a later time is already stored). */
   async touchLastSeen(em: Em, userId: string, now: number): Promise<void> {
-    await em.getConnection().execute('UPDATE users SET last_seen_ts = ? WHERE name = ? AND (last_seen_ts IS NULL OR last_seen_ts < ?)', [now, userId, now], 'run');
+    await sql(em, 'UPDATE users SET last_seen_ts = ? WHERE name = ? AND (last_seen_ts IS NULL OR last_seen_ts < ?)', [now, userId, now]);
   }
 
   /** Sets one field of the user's global profile; false when there is no such user. */
   async setProfileField(em: Em, userId: string, field: 'displayname' | 'avatar_url', value: string | null): Promise<boolean> {
     // The column name is one of two literals, never caller text.
     const column = field === 'displayname' ? 'displayname' : 'avatar_url';
-    const rows = await em.getConnection().execute<unknown[]>(`UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId], 'all', em.getTransactionContext());
+    const rows = await sql(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
     return rows.length > 0;
   }
 
   /** Deactivation's account changes, atomically (one statement). The profile is ProfileService's. */
   async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
-    await em.getConnection().execute(
+    await sql(
+      em,
       `WITH tokens AS (DELETE FROM access_tokens WHERE user_id = ?),
         devices AS (DELETE FROM devices WHERE user_id = ?),
         data AS (DELETE FROM account_data WHERE user_id = ?),
@@ -112,15 +122,15 @@ export class UserRepository {
         erased AS (INSERT INTO erased_users (user_id) SELECT ? WHERE ?::boolean ON CONFLICT DO NOTHING)
       UPDATE users SET deactivated = true, password_hash = NULL WHERE name = ?`,
       [userId, userId, userId, userId, userId, userId, erase, userId],
-      'run',
-      em.getTransactionContext(),
     );
   }
 
   async getThreepids(em: Em, userId: string): Promise<Threepid[]> {
-    const rows = await em.getConnection().execute<{ medium: string; address: string; validated_at: string; added_at: string }[]>(
+    const rows = await sql<{ medium: string; address: string; validated_at: string; added_at: string }>(
+      em,
       'SELECT medium, address, validated_at, added_at FROM user_threepids WHERE user_id = ? ORDER BY medium, address',
-      [userId], 'all', em.getTransactionContext());
+      [userId],
+    );
     return rows.map((r) => ({ medium: r.medium, address: r.address, validatedAt: Number(r.validated_at), addedAt: Number(r.added_at) }));
   }
 
@@ -130,7 +140,8 @@ export class UserRepository {
    * this one), the ones kept keep their times.
    */
   async replaceThreepids(em: Em, userId: string, wanted: { medium: string; address: string }[], now: number): Promise<void> {
-    await em.getConnection().execute(
+    await sql(
+      em,
       `WITH wanted AS (SELECT DISTINCT * FROM jsonb_to_recordset(?::jsonb) AS w (medium text, address text)),
         removed AS (DELETE FROM user_threepids t WHERE t.user_id = ?
           AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.medium = t.medium AND w.address = t.address))
@@ -139,16 +150,48 @@ export class UserRepository {
       ON CONFLICT (medium, address) DO UPDATE SET user_id = EXCLUDED.user_id, validated_at = EXCLUDED.validated_at, added_at = EXCLUDED.added_at
         WHERE user_threepids.user_id <> EXCLUDED.user_id`,
       [JSON.stringify(wanted), userId, userId, now, now],
+    );
+  }
+
+  async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
+    const rows = await em.getConnection().execute<{ auth_provider: string; external_id: string }[]>(
+      'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
+      [userId], 'all', em.getTransactionContext());
+    return rows.map((r) => ({ authProvider: r.auth_provider, externalId: r.external_id }));
+  }
+
+  /**
+   * Makes `wanted` the user's external ids, in one statement (so all or nothing): the others are
+   * removed, the new ones added. A pair held by another user fails the statement with a unique
+   * violation.
+   */
+  async replaceExternalIds(em: Em, userId: string, wanted: ExternalId[]): Promise<void> {
+    await em.getConnection().execute(
+      `WITH wanted AS (SELECT * FROM jsonb_to_recordset(?::jsonb) AS w ("authProvider" text, "externalId" text)),
+        removed AS (DELETE FROM user_external_ids t WHERE t.user_id = ?
+          AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w."authProvider" = t.auth_provider AND w."externalId" = t.external_id))
+      INSERT INTO user_external_ids (auth_provider, external_id, user_id)
+        SELECT w."authProvider", w."externalId", ? FROM wanted w
+         WHERE NOT EXISTS (SELECT 1 FROM user_external_ids t WHERE t.auth_provider = w."authProvider" AND t.external_id = w."externalId" AND t.user_id = ?)`,
+      [JSON.stringify(wanted), userId, userId, userId],
       'run',
       em.getTransactionContext(),
     );
+  }
+
+  /** The user an external id is mapped to, if any. */
+  async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string | null> {
+    const rows = await em.getConnection().execute<{ user_id: string }[]>(
+      'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
+      [authProvider, externalId], 'all', em.getTransactionContext());
+    return rows[0]?.user_id ?? null;
   }
 
   /** Sets one of the account restriction flags; false when there is no such user. */
   async setFlag(em: Em, userId: string, flag: 'locked' | 'suspended' | 'shadow_banned', value: boolean): Promise<boolean> {
     // The column name is one of three literals, never caller text.
     const column = flag === 'locked' ? 'locked' : flag === 'suspended' ? 'suspended' : 'shadow_banned';
-    const rows = await em.getConnection().execute<unknown[]>(`UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId], 'all', em.getTransactionContext());
+    const rows = await sql(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
     return rows.length > 0;
   }
 
@@ -159,7 +202,7 @@ export class UserRepository {
 
   /** Deletes the nonce and tells whether it existed and was still fresh (single use). */
   async consumeNonce(em: Em, nonce: string, now: number, maxAgeMs: number): Promise<boolean> {
-    const rows = await em.getConnection().execute<{ created_ts: string }[]>('DELETE FROM registration_nonces WHERE nonce = ? RETURNING created_ts', [nonce]);
+    const rows = await sql<{ created_ts: string }>(em, 'DELETE FROM registration_nonces WHERE nonce = ? RETURNING created_ts', [nonce]);
     return rows.length > 0 && Number(rows[0].created_ts) >= now - maxAgeMs;
   }
 }

@@ -9,8 +9,11 @@ import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../matrix/ids';
 import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
+import type { ClientAddress } from '../client-address';
+import type { ClientIpRecorder } from './client-ips';
 import { UserEntity } from './user.entity';
-import { UserRepository, type Threepid } from './user.repository';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UserRepository, type ExternalId, type Threepid } from './user.repository';
 
 export const NONCE_TIMEOUT_MS = 60_000;
 /** A user's last-seen time is kept to this precision (Synapse's LAST_SEEN_GRANULARITY). */
@@ -48,6 +51,7 @@ export interface UserView {
   suspended: boolean;
   shadowBanned: boolean;
   threepids: Threepid[];
+  externalIds: ExternalId[];
 }
 
 export interface RegisterRequest {
@@ -73,6 +77,8 @@ export interface UpsertUserInput {
   userType?: string | null;
   /** The whole new set of third-party ids; undefined leaves them. */
   threepids?: { medium: string; address: string }[];
+  /** The whole new set of external ids; undefined leaves them. */
+  externalIds?: ExternalId[];
 }
 
 /** Profile changes of an existing user, applied (and written into their rooms) by ProfileService. */
@@ -84,6 +90,8 @@ export class UserService {
     private readonly sharedSecret: string | null,
     /** Resolved tokens (disabled unless its invalidation channel is live). */
     readonly tokens = new TokenCache(0),
+    /** Where client addresses are recorded (none: not recorded, e.g. the seed tool). */
+    readonly clientIps: ClientIpRecorder | null = null,
     private readonly repo = new UserRepository(),
   ) {}
 
@@ -92,9 +100,11 @@ export class UserService {
 
   /**
    * Resolves an access token; throws 401 M_UNKNOWN_TOKEN for unknown or expired tokens. `em` is
-   * called only when the token is not served from memory.
+   * called only when the token is not served from memory. With `client`, the request's address and
+   * user agent are recorded for the authenticated entity (for a login-as token, the admin using
+   * it), as Synapse's auth does: only for a request that passed every check.
    */
-  async authenticate(em: () => Em, token: string, allowLocked = false): Promise<Requester> {
+  async authenticate(em: () => Em, token: string, allowLocked = false, client?: ClientAddress): Promise<Requester> {
     const hash = hashToken(token);
     const key = hash.toString('hex');
     let owner = this.tokens.get(key);
@@ -110,6 +120,7 @@ export class UserService {
     if (owner.deactivated) throw unknownToken();
     if (owner.locked && !allowLocked) throw lockedError();
     await this.noteSeen(em, owner.authenticatedEntity);
+    if (client) this.clientIps?.record(owner.authenticatedEntity, owner.tokenId, owner.deviceId, client);
     return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest, suspended: owner.suspended, shadowBanned: owner.shadowBanned };
   }
 
@@ -213,6 +224,7 @@ export class UserService {
       await this.createUser(em, localpart, input.password ?? null, input.admin ?? false, input.displayname ?? null, input.userType ?? null);
       user = (await this.repo.findUser(em, input.userId))!;
       if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
+      if (input.externalIds) await this.replaceExternalIds(em, user.name, input.externalIds);
       if (input.avatarUrl) user.avatarUrl = input.avatarUrl;
       if (input.deactivated) user.deactivated = true;
     } else {
@@ -223,6 +235,7 @@ export class UserService {
         await em.refresh(user);
       }
       if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
+      if (input.externalIds) await this.replaceExternalIds(em, user.name, input.externalIds);
       if (input.password !== undefined) {
         user.passwordHash = await hashPassword(input.password);
         if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
@@ -307,7 +320,35 @@ export class UserService {
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {
-    return toView(user, await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name));
+    const [erased, threepids, externalIds] = [await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name), await this.repo.getExternalIds(em, user.name)];
+    return { ...toView(user, erased, threepids), externalIds };
+  }
+
+  /**
+   * Replaces the user's external ids, all or nothing. A pair mapped to another user, or given twice,
+   * is 409 "External id is already in use." (Synapse's answer to the unique violation).
+   */
+  private async replaceExternalIds(em: Em, userId: string, wanted: ExternalId[]): Promise<void> {
+    const inUse = () => new MatrixError(409, 'External id is already in use.', Codes.UNKNOWN);
+    const keys = new Set(wanted.map((e) => JSON.stringify([e.authProvider, e.externalId])));
+    if (keys.size !== wanted.length) throw inUse();
+    try {
+      await this.repo.replaceExternalIds(em, userId, wanted);
+    } catch (err) {
+      // The raw statement's error is PostgreSQL's (23505), not always converted by the ORM.
+      if (err instanceof UniqueConstraintViolationException || (err as { code?: string }).code === '23505') throw inUse();
+      throw err;
+    }
+  }
+
+  /**
+   * GET /_synapse/admin/v1/auth_providers/<provider>/users/<external_id>: the user the id is
+   * mapped to; 404 "User not found" when none.
+   */
+  async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string> {
+    const userId = await this.repo.userByExternalId(em, authProvider, externalId);
+    if (!userId) throw notFound('User not found');
+    return userId;
   }
 
   /** POST /_synapse/admin/v1/users/<user_id>/login: a puppet token, no device. */
@@ -335,7 +376,7 @@ function canonicalThreepid(t: { medium: string; address: string }): { medium: st
   return { medium: t.medium, address: `${parts[0].toLowerCase()}@${parts[1].toLowerCase()}` };
 }
 
-function toView(u: UserEntity, erased: boolean, threepids: Threepid[]): UserView {
+function toView(u: UserEntity, erased: boolean, threepids: Threepid[]): Omit<UserView, 'externalIds'> {
   return {
     name: u.name,
     displayname: u.displayname,

@@ -30,7 +30,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
   });
   d.registry.set('profiles', profiles);
   const accountData = new AccountDataService();
-  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName), devices: new DeviceAdminService(d.config.serverName, d.users.tokens), accountData };
+  const reads = { list: new UserListService(), reads: new UserReadsService(d.config.serverName, d.users.clientIps), devices: new DeviceAdminService(d.config.serverName, d.users.tokens, d.users.clientIps), accountData };
   return {
     name: 'users',
     bindings: [
@@ -41,7 +41,7 @@ export function createUsersModule(d: ModuleDeps): AppModule {
         const rooms = d.registry.get('rooms') as RoomService;
         return (em, userId) => rooms.partUser(em, userId);
       }, reads) },
-      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles)) },
+      { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(d.adapter, new ProfileApiService(d.config.serverName, profiles, d.config.shadowBanMaxDelayMs)) },
     ],
     routes: [...serverRoutes, ...authRoutes, ...userRoutes, ...userAdminRoutes, ...profileRoutes],
   };

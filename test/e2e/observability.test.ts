@@ -25,11 +25,16 @@ describe('Operability', function () {
   let s: Stack;
   let admin: TestUser;
   const lines: Record<string, any>[] = [];
+  /** The same lines as written. */
+  const raw: string[] = [];
 
   before(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        for (const l of chunk.toString().split('\n').filter(Boolean)) {
+          raw.push(l);
+          lines.push(JSON.parse(l));
+        }
         done();
       },
     });
@@ -140,6 +145,7 @@ describe('Operability', function () {
       const requestId = `del-${uniq('r')}`;
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const roomId = await createRoom(s, admin.token);
+      const from = lines.length;
       const del = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${enc(roomId)}`, {
         token: admin.token,
         body: { purge: true },
@@ -155,6 +161,18 @@ describe('Operability', function () {
       const taskLines = lines.filter((l) => l.taskId === deleteId);
       assert.ok(taskLines.some((l) => l.msg === 'purge complete'), JSON.stringify(taskLines));
       for (const l of taskLines) assert.equal(l.requestId, requestId, JSON.stringify(l));
+      // The delete service logs through its module's logger, which is given no request id: the
+      // line carries it (and the trace id) because it is written while the request is served.
+      const serviceLine = lines.find((l) => l.msg === 'starting shutdown' && l.roomId === roomId);
+      assert.ok(serviceLine, 'the delete service logged nothing');
+      assert.equal(serviceLine.requestId, requestId);
+      assert.equal(serviceLine.traceId, traceId);
+      // Every line about this room or its delete from then on, whichever logger wrote it.
+      const about = lines.slice(from).filter((l) => JSON.stringify(l).includes(roomId) || l.taskId === deleteId);
+      assert.ok(about.length >= 2, JSON.stringify(about));
+      for (const l of about) assert.equal(l.requestId, requestId, JSON.stringify(l));
+      // Each line names the request once (the context adds it; no logger binds it as well).
+      for (const l of raw.slice(from).filter((r) => r.includes(requestId))) assert.equal(l.match(/"requestId"/g)?.length, 1, l);
       const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
       await pg.connect();
       try {
@@ -163,6 +181,25 @@ describe('Operability', function () {
       } finally {
         await pg.end();
       }
+    });
+
+    it('stores the request id with a task whose service does not pass it (user redaction), and its run logs it', async () => {
+      const requestId = `redact-${uniq('r')}`;
+      const bad = await registerUser(s, uniq('bad'));
+      const r = await http(s, 'POST', `/_synapse/admin/v1/user/${enc(bad.userId)}/redact`, { token: admin.token, body: { rooms: [] }, headers: { 'x-request-id': requestId } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const redactId = r.body.redact_id as string;
+      const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
+      await pg.connect();
+      try {
+        const { rows } = await pg.query('SELECT request_id FROM scheduled_tasks WHERE id = $1', [redactId]);
+        assert.equal(rows[0].request_id, requestId);
+        // Until it has run: its lines, if any, name the request.
+        while ((await pg.query("SELECT 1 FROM scheduled_tasks WHERE id = $1 AND status IN ('scheduled', 'active')", [redactId])).rowCount) await new Promise((ok) => setTimeout(ok, 20));
+      } finally {
+        await pg.end();
+      }
+      for (const l of lines.filter((x) => x.taskId === redactId)) assert.equal(l.requestId, requestId, JSON.stringify(l));
     });
 
     it('passes the request id of a gRPC caller through when it is sane', async () => {

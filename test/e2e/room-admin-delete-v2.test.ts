@@ -182,12 +182,28 @@ describe('DeleteRoomV2TestCase', () => {
     assert.equal((await http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/messages?dir=b`, { token: admin.token })).status, 403);
   });
 
+  /**
+   * A task scheduled a day ahead shows as `scheduled` by its id. (Scheduling a second ahead and
+   * waiting for it would both take a real second and race the assertions.)
+   */
+  async function assertScheduled(deleteId: string, room: string): Promise<void> {
+    const one = await get(byId(deleteId));
+    assert.deepEqual([one.status, one.body.status, one.body.room_id], [200, 'scheduled', room]);
+  }
+
+  /** Brings a scheduled task's due time to the scheduler's now: update_task wakes the runners. */
+  async function makeDue(scheduler: TaskScheduler, deleteId: string): Promise<void> {
+    assert.equal(await scheduler.updateTask(s.app.orm.em.fork(), deleteId, { status: 'scheduled' }), true);
+  }
+
   it('test_scheduled_purge_room', async () => {
     const own = await createRoom(s, admin.token);
     await leave(s, admin.token, own);
     const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
-    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_room', { resourceId: own, timestamp: Date.now() + 1_000 });
+    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_room', { resourceId: own, timestamp: Date.now() + DAY_MS });
+    await assertScheduled(id, own);
     await assertNotPurged(s, own);
+    await makeDue(scheduler, id);
     const done = await waitForDelete(s, admin.token, id);
     assert.deepEqual([done.status, done.shutdown_room], ['complete', null]);
     await assertPurged(s, own);
@@ -196,9 +212,11 @@ describe('DeleteRoomV2TestCase', () => {
   it('test_schedule_shutdown_room', async () => {
     const scheduler = s.app.registry.get('scheduler') as TaskScheduler;
     const params = { requester_user_id: admin.userId, new_room_user_id: admin.userId, new_room_name: null, message: null, block: false, purge: true, force_purge: true };
-    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'shutdown_and_purge_room', { resourceId: roomId, params, timestamp: Date.now() + 1_000 });
+    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'shutdown_and_purge_room', { resourceId: roomId, params, timestamp: Date.now() + DAY_MS });
+    await assertScheduled(id, roomId);
     assert.deepEqual(await adminMembers(s, admin.token, roomId), [user.userId]);
     await assertNotPurged(s, roomId);
+    await makeDue(scheduler, id);
     const done = await waitForDelete(s, admin.token, id);
     assert.equal(done.status, 'complete');
     assert.ok(done.shutdown_room.kicked_users.includes(user.userId));

@@ -4,8 +4,12 @@
  * (users-moderation spec §6, §7). Shadow-ban tests follow Synapse's ShadowBanRestTestCase names.
  */
 import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
+import { CreateRoomRequest, SendEventRequest } from '../../gen/synapse/admin/v1/rooms';
+import { SetProfileFieldRequest } from '../../gen/synapse/admin/v1/profile';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { bearer, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { until } from '../support/until';
 import { C, enc } from '../support/client';
 import { createRoom, eventExists, invite, join, messages, send } from './pagination.helpers';
 
@@ -188,5 +192,96 @@ describe('Suspension and shadow-bans', () => {
       const member = (await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(u.userId)}`, { token: owner.token })).body;
       assert.notEqual(member.displayname, 'Hidden name');
     });
+  });
+});
+
+describe("Shadow-ban: Synapse's wait before answering, and no per-room profile", () => {
+  let base: Stack;
+  let admin: TestUser;
+
+  before(async () => {
+    base = await sharedStack();
+    admin = await registerUser(base, uniq('sbwadmin'), { admin: true });
+  });
+
+  it('swallowed sends, invites, room creations with invites and profile changes wait (SHADOW_BAN_MAX_DELAY); a cancelled call stops waiting', async () => {
+    // A wait far longer than the test: the calls must still be waiting when everything else is done.
+    const slow = await startStack({ SHADOW_BAN_MAX_DELAY: '1h' }, { shareDatabaseWith: base });
+    try {
+      const owner = await registerUser(slow, uniq('sbwowner'));
+      const u = await registerUser(slow, uniq('sbwuser'));
+      const invitee = await registerUser(slow, uniq('sbwinvitee'));
+      const roomId = await createRoom(slow, owner.token, { preset: 'public_chat' });
+      await join(slow, u.token, roomId);
+      assert.equal((await http(slow, 'POST', shadowBanUrl(u.userId), { token: admin.token })).status, 200);
+
+      const c = slow.clients;
+      const settled: string[] = [];
+      const calls: { name: string; call: grpc.ClientUnaryCall; done: Promise<grpc.ServiceError | null> }[] = [];
+      const start = (name: string, make: (cb: (err: grpc.ServiceError | null) => void) => grpc.ClientUnaryCall) => {
+        let call!: grpc.ClientUnaryCall;
+        const done = new Promise<grpc.ServiceError | null>((ok) => {
+          call = make((err) => {
+            settled.push(name);
+            ok(err);
+          });
+        });
+        calls.push({ name, call, done });
+      };
+      const md = () => bearer(u.token);
+      start('send', (cb) => c.rooms.sendEvent(SendEventRequest.fromPartial({ roomId, type: 'm.room.message', contentJson: '{"msgtype":"m.text","body":"hidden"}', txnId: 'w1' }), md(), cb));
+      start('invite', (cb) => c.rooms.sendEvent(SendEventRequest.fromPartial({ roomId, type: 'm.room.member', stateKey: invitee.userId, contentJson: '{"membership":"invite"}' }), md(), cb));
+      start('createRoom', (cb) => c.rooms.createRoom(CreateRoomRequest.fromPartial({ invite: [invitee.userId], name: 'sbw-room' }), md(), cb));
+      start('profile', (cb) => c.profile.setProfileField(SetProfileFieldRequest.fromPartial({ userId: u.userId, field: 'displayname', value: 'Waited name' }), md(), cb));
+
+      // Requests that are not swallowed answer meanwhile: the user's own join-state change, a
+      // room creation without invites, and everyone else's sends.
+      const plain = await createRoom(slow, u.token, {});
+      assert.ok(plain.startsWith('!'));
+      await send(slow, owner.token, roomId, 'not waiting');
+      // The profile is stored before the wait (only the rooms are spared).
+      await until(async () => (await http(slow, 'GET', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token })).body.displayname === 'Waited name');
+      assert.deepEqual(settled, []);
+
+      for (const { call } of calls) call.cancel();
+      const errors = await Promise.all(calls.map((x) => x.done));
+      assert.deepEqual(errors.map((e) => e?.code), calls.map(() => grpc.status.CANCELLED));
+      // Nothing reached the room, and no room was created with the invite.
+      const member = await http(slow, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(invitee.userId)}`, { token: owner.token });
+      assert.equal(member.status, 404);
+      const rooms = await http(slow, 'GET', `/_synapse/admin/v1/rooms?search_term=sbw-room`, { token: admin.token });
+      assert.equal(rooms.body.total_rooms, 0);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('SHADOW_BAN_MAX_DELAY=0 answers at once (the test default)', async () => {
+    const owner = await registerUser(base, uniq('sbzowner'));
+    const u = await registerUser(base, uniq('sbzuser'));
+    const roomId = await createRoom(base, owner.token, { preset: 'public_chat' });
+    await join(base, u.token, roomId);
+    await http(base, 'POST', shadowBanUrl(u.userId), { token: admin.token });
+    assert.match(await send(base, u.token, roomId, 'hidden'), FAKE_EVENT_ID);
+  });
+
+  it("a shadow-banned user's membership carries the global profile, not a per-room one", async () => {
+    const owner = await registerUser(base, uniq('sbrowner'));
+    const u = await registerUser(base, uniq('sbruser'));
+    const control = await registerUser(base, uniq('sbrcontrol'));
+    const roomId = await createRoom(base, owner.token, { preset: 'public_chat' });
+    for (const x of [u, control]) await join(base, x.token, roomId);
+    await http(base, 'POST', shadowBanUrl(u.userId), { token: admin.token });
+    for (const x of [u, control]) {
+      const r = await http(base, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(x.userId)}`, { token: x.token, body: { membership: 'join', displayname: 'Room nick' } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+    const memberOf = async (userId: string) => (await http(base, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`, { token: owner.token })).body;
+    assert.equal((await memberOf(control.userId)).displayname, 'Room nick');
+    assert.equal((await memberOf(u.userId)).displayname, u.userId.slice(1, u.userId.indexOf(':')));
+    // The same through the join route's body.
+    const rejoin = await http(base, 'POST', `${C}/rooms/${enc(roomId)}/join`, { token: u.token, body: { displayname: 'Other nick' } });
+    assert.equal(rejoin.status, 200);
+    assert.notEqual((await memberOf(u.userId)).displayname, 'Other nick');
   });
 });

@@ -10,9 +10,13 @@
  * run must take the dead run's locks over (a later lease of the same task) rather than wait for
  * them to expire: the takeover counter says so, and the time from the kill to the resumed run's
  * first write is printed.
+ *
+ * The random kill moment comes from KILL_SEED, drawn for the run unless set; a failure prints it,
+ * and setting it replays the same choice. (The mid-shutdown kill stays at the second batch of
+ * KICK_BATCH_USERS members: progress moves in whole batches, so a later point could be missed.)
  */
 import { strict as assert } from 'node:assert';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
@@ -21,6 +25,7 @@ import type { EventDraft } from '../../src/rooms/event-persister';
 import { PURGE_TABLES } from '../../src/admin/purge-tables';
 import { REPLACES_ROOM_KEY } from '../../src/admin/room-shutdown.service';
 import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
+import { seedFor } from '../support/seed';
 import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const MEMBERS = 1_200;
@@ -30,6 +35,7 @@ const POLL_MS = 20;
 const MAX_POLLS = 3_000;
 
 describe('room delete survives kill -9', () => {
+  const random = seedFor('KILL_SEED');
   let dbName: string;
   let orm: Orm;
   let svc: ServiceProcess | null = null;
@@ -134,9 +140,9 @@ describe('room delete survives kill -9', () => {
     };
     await killWhen('mid-shutdown', (st) => st.progress?.phase === 'shutting_down' && st.progress.users_done >= 500);
     await killWhen('mid-purge', (st) => st.progress?.phase === 'purging' && st.progress.events_deleted > 0);
-    await new Promise((r) => setTimeout(r, randomInt(0, 300)));
+    await new Promise((r) => setTimeout(r, random.int(0, 300)));
     if ((await status(token, deleteId)).status === 'active') await killWhen('random', () => true);
-    assert.ok(kills.length >= 2, `the delete must have been killed mid-way at least twice (${kills.join('; ')})`);
+    assert.ok(kills.length >= 2, `the delete must have been killed mid-way at least twice (${kills.join('; ')}; KILL_SEED=${random.seed})`);
 
     const done = await waitUntil(token, deleteId, (st) => st.status === 'complete' || st.status === 'failed');
     const final = done ?? (await status(token, deleteId));

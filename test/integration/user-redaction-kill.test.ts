@@ -6,14 +6,17 @@
  *
  * The service runs as the real entry point in a child process; the rooms are built beforehand in
  * this process through RoomService's bulk write path.
+ *
+ * The kill points (how many redactions were sent before each kill, the random moment) come from
+ * KILL_SEED, drawn for the run unless set; a failure prints it, and setting it replays the choices.
  */
 import { strict as assert } from 'node:assert';
-import { randomInt } from 'node:crypto';
 import { loadConfig } from '../../src/config';
 import { createOrm, type Orm } from '../../src/infra/orm';
 import { RoomService } from '../../src/rooms/room.service';
 import type { EventDraft } from '../../src/rooms/event-persister';
 import { processCall, registerProcessAdmin, spawnService, type ServiceProcess } from '../support/process';
+import { seedFor } from '../support/seed';
 import { SHARED_SECRET, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const ROOMS = 3;
@@ -23,6 +26,7 @@ const POLL_MS = 20;
 const MAX_POLLS = 6_000;
 
 describe('user redaction survives kill -9', () => {
+  const random = seedFor('KILL_SEED');
   let dbName: string;
   let orm: Orm;
   let svc: ServiceProcess | null = null;
@@ -92,11 +96,12 @@ describe('user redaction survives kill -9', () => {
       kills.push(seen);
       await restart();
     };
-    await killAfter(Math.floor(total / 4)); // in the first room or the second
-    await killAfter(Math.floor((total * 2) / 3)); // in a later room
-    await new Promise((r) => setTimeout(r, randomInt(0, 300)));
+    const perRoom = MESSAGES_PER_ROOM + 1;
+    await killAfter(random.int(Math.floor(perRoom / 4), perRoom + Math.floor(perRoom / 2))); // in the first room or the second
+    await killAfter(random.int(2 * perRoom, 2 * perRoom + Math.floor(perRoom / 2))); // in the last room
+    await new Promise((r) => setTimeout(r, random.int(0, 300)));
     if ((await redactionsSent()) < total) await killAfter(0);
-    assert.ok(kills.length >= 2, `the redaction must have been killed mid-way at least twice (${kills.join(', ')})`);
+    assert.ok(kills.length >= 2, `the redaction must have been killed mid-way at least twice (${kills.join(', ')}; KILL_SEED=${random.seed})`);
 
     let st: any = null;
     for (let i = 0; i < MAX_POLLS; i++) {

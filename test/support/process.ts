@@ -18,12 +18,33 @@ export interface ServiceProcess {
 
 const ROOT = join(__dirname, '../..');
 
+/** Service processes started and not exited yet (a test that failed half-way may leave one). */
+const live = new Set<ChildProcess>();
+
+/**
+ * Kills (SIGKILL) every service process still running and waits until each has exited, so none
+ * outlives the run; the root hooks call it after the last test.
+ */
+export async function killLeftoverServices(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((ok) => {
+          child.once('exit', () => ok());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
+
 export function spawnService(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', HTTP_PORT: '0', GRPC_PORT: '0', HTTP_HOST: '127.0.0.1', GRPC_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const output: string[] = [];
   let httpPort = 0;
   let grpcPort = 0;

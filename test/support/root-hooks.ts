@@ -1,7 +1,11 @@
 /**
  * One shared stack for the whole run (tests use unique user and room names, so they never
  * collide); suites that need different configuration start their own with startStack().
+ * Once mocha has finished, the leak check (leak-check.ts) fails the run if anything the tests
+ * started still keeps the process alive.
  */
+import { armLeakCheck } from './leak-check';
+import { killLeftoverServices } from './process';
 import { startStack, type Stack } from './stack';
 
 let shared: Stack | null = null;
@@ -16,5 +20,11 @@ export function sharedStack(): Promise<Stack> {
 export const mochaHooks = {
   async afterAll() {
     if (shared) await shared.stop();
+    await killLeftoverServices();
   },
 };
+
+/** Runs once mocha has finished every test and hook. */
+export function mochaGlobalTeardown(): void {
+  armLeakCheck();
+}

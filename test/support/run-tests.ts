@@ -7,11 +7,16 @@
  * - Redis: `TEST_REDIS_URL` (default redis://127.0.0.1:6379). When nothing answers there, a
  *   private `redis-server` from PATH is started on a free port, keeping nothing on disk.
  *
- * Both are stopped afterwards, and the exit code is mocha's. Arguments are passed to mocha
- * (`npm test -- test/unit/config.test.ts`); with none, every test file under test/.
+ * Both are stopped afterwards. Arguments are passed to one mocha process (`npm test --
+ * test/unit/config.test.ts`). With none, every test file under test/ runs, in two mocha processes
+ * side by side: the process-level files (PROCESS_LEVEL: they start service processes, kill them and
+ * wait for leases, so they mostly wait) beside all the others, which print live; the
+ * process-level output follows when both are done. TEST_JOBS=1 runs everything in one process.
+ * The exit code is non-zero when either run failed (or leaked, see leak-check.ts), and the last
+ * line sums both runs up: `tests: N passed, N failed, N skipped`.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +58,74 @@ function redisAnswers(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * Files whose tests run the service (or scheduler instances) as child processes, kill or stop them
+ * and wait for leases and restarts: mostly idle time, so they run beside the other files.
+ */
+const PROCESS_LEVEL = [
+  'test/e2e/cli.test.ts',
+  'test/integration/fault-logs.test.ts',
+  'test/integration/locks-redis.test.ts',
+  'test/integration/purge-room-kill.test.ts',
+  'test/integration/scheduler-multi.test.ts',
+  'test/integration/shutdown-load.test.ts',
+  'test/integration/startup.test.ts',
+  'test/integration/task-outage.test.ts',
+  'test/integration/user-redaction-kill.test.ts',
+  'test/integration/workers-metrics.test.ts',
+  'test/integration/workers.test.ts',
+];
+
+function allTestFiles(): string[] {
+  return (readdirSync('test', { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join('test', f))
+    .sort();
+}
+
+/** How long a finished mocha's last output may take to arrive. */
+const OUTPUT_DRAIN_MS = 2_000;
+
+interface MochaRun {
+  code: number;
+  output: string;
+}
+
+/** Runs mocha over `args`; its output goes to stdout live (`live`) or is kept for later. */
+function runMocha(args: string[], env: NodeJS.ProcessEnv, live: boolean, children: Set<ReturnType<typeof spawn>>): Promise<MochaRun> {
+  const mocha = require.resolve('mocha/bin/mocha.js');
+  const child = spawn(process.execPath, [mocha, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  children.add(child);
+  let output = '';
+  const take = (stream: NodeJS.WriteStream) => (b: Buffer) => {
+    output += b.toString();
+    if (live) stream.write(b);
+  };
+  child.stdout!.on('data', take(process.stdout));
+  child.stderr!.on('data', take(process.stderr));
+  return new Promise((ok) =>
+    child.once('exit', (code, sig) => {
+      children.delete(child);
+      const done = () => {
+        clearTimeout(timer);
+        ok({ code: code ?? (sig ? 1 : 0), output });
+      };
+      // The rest of its output, unless a process it left behind holds the pipes open.
+      const timer = setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        done();
+      }, OUTPUT_DRAIN_MS);
+      child.once('close', done);
+    }),
+  );
+}
+
+/** mocha's closing counts (spec reporter), summed over runs. */
+function counts(runs: MochaRun[]): { passed: number; failed: number; skipped: number } {
+  const n = (out: string, word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}`, 'm').exec(out)?.[1] ?? 0);
+  return runs.reduce((t, r) => ({ passed: t.passed + n(r.output, 'passing'), failed: t.failed + n(r.output, 'failing'), skipped: t.skipped + n(r.output, 'pending') }), { passed: 0, failed: 0, skipped: 0 });
+}
 
 async function main(): Promise<number> {
   const env: Record<string, string> = {};
@@ -81,11 +154,27 @@ async function main(): Promise<number> {
       cleanups.push(() => redis.kill());
       env.TEST_REDIS_URL = redis.url;
     }
-    const mocha = require.resolve('mocha/bin/mocha.js');
-    const child = spawn(process.execPath, [mocha, ...(process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts'])], { stdio: 'inherit', env: { ...process.env, ...env } });
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    const children = new Set<ReturnType<typeof spawn>>();
+    const forward = (sig: NodeJS.Signals) => children.forEach((c) => c.kill(sig));
     process.on('SIGINT', forward).on('SIGTERM', forward);
-    return await new Promise<number>((ok) => child.once('exit', (code, sig) => ok(code ?? (sig ? 1 : 0))));
+    const childEnv = { ...process.env, ...env };
+    let runs: MochaRun[];
+    if (process.argv.length > 2 || process.env.TEST_JOBS === '1') {
+      runs = [await runMocha(process.argv.length > 2 ? process.argv.slice(2) : ['test/**/*.test.ts'], childEnv, true, children)];
+    } else {
+      const files = allTestFiles();
+      const processLevel = files.filter((f) => PROCESS_LEVEL.includes(f));
+      const rest = files.filter((f) => !PROCESS_LEVEL.includes(f));
+      say(`running ${rest.length} files here and, beside them, ${processLevel.length} process-level files (their output follows)`);
+      const background = runMocha(processLevel, childEnv, false, children);
+      const foreground = await runMocha(rest, childEnv, true, children);
+      const bg = await background;
+      process.stdout.write(`\n[test] process-level files (${processLevel.length}):\n${bg.output}`);
+      runs = [foreground, bg];
+    }
+    const c = counts(runs);
+    process.stdout.write(`\ntests: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped\n`);
+    return runs.find((r) => r.code !== 0)?.code ?? 0;
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err) => say(`cleanup failed: ${String(err)}`));
   }

@@ -71,6 +71,8 @@ export async function startStack(env: Record<string, string> = {}, opts: { share
     REGISTRATION_SHARED_SECRET: SHARED_SECRET,
     INSTANCE_NAME: `test-${process.pid}${shared ? `-${randomBytes(2).toString('hex')}` : ''}`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Shadow-banned users' requests answer at once (tests that check the wait set their own).
+    SHADOW_BAN_MAX_DELAY: '0',
     ...env,
   });
   const app = await startApp(config, opts.log ?? createLogger(config.logLevel, {}, opts.logDestination));

@@ -11,6 +11,19 @@ describe('config', () => {
     assert.deepEqual(c.redisUrls, []);
     assert.equal(c.registrationSharedSecret, null);
     assert.equal(c.shutdownTimeoutMs, 10_000);
+    assert.equal(c.httpXForwarded, false);
+    assert.deepEqual(c.grpcTrustedGateways, ['127.0.0.1', '::1']);
+    assert.equal(c.userIpsMaxAgeMs, 28 * 86_400_000);
+    assert.equal(c.shadowBanMaxDelayMs, 10_000);
+  });
+
+  it('reads the client-address and shadow-ban settings', () => {
+    const c = loadConfig({ HTTP_X_FORWARDED: 'true', GRPC_TRUSTED_GATEWAYS: '10.0.0.5, fd00::1', USER_IPS_MAX_AGE: '0', SHADOW_BAN_MAX_DELAY: '0' });
+    assert.equal(c.httpXForwarded, true);
+    assert.deepEqual(c.grpcTrustedGateways, ['10.0.0.5', 'fd00::1']);
+    assert.equal(c.userIpsMaxAgeMs, null);
+    assert.equal(c.shadowBanMaxDelayMs, 0);
+    assert.equal(loadConfig({ USER_IPS_MAX_AGE: '7d' }).userIpsMaxAgeMs, 7 * 86_400_000);
   });
 
   it('reads SHUTDOWN_TIMEOUT as a Synapse duration', () => {
@@ -23,7 +36,18 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ REDIS_URL: 'redis://a:6379, redis://b:6379,redis://c:6379' }).redisUrls, ['redis://a:6379', 'redis://b:6379', 'redis://c:6379']);
   });
 
+  it('derives the OTLP traces URL from the standard variables; none means no tracing', () => {
+    assert.equal(loadConfig({}).otelTracesEndpoint, null);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otelTracesEndpoint, 'http://collector:4318/v1/traces');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp' }).otelTracesEndpoint, 'https://t.example/otlp');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).otelTracesEndpoint, null);
+    assert.equal(loadConfig({}).otelServiceName, 'synapse-room-admin');
+    assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'room-admin-eu' }).otelServiceName, 'room-admin-eu');
+  });
+
   const bad: [Record<string, string>, RegExp][] = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, /OTEL_EXPORTER_OTLP_ENDPOINT must be an http\(s\) URL/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http\(s\) URL/],
     [{ HTTP_PORT: 'eighty' }, /HTTP_PORT must be an integer/],
     [{ GRPC_PORT: '70000' }, /GRPC_PORT must be between 0 and 65535/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must use one of postgres:, postgresql:/],
@@ -40,6 +64,10 @@ describe('config', () => {
     [{ GATEWAY_WORKERS: '1', GRPC_ENABLED: 'false' }, /GATEWAY_WORKERS needs the gRPC services enabled/],
     [{ GATEWAY_UPSTREAM_CONNECTIONS: '0' }, /GATEWAY_UPSTREAM_CONNECTIONS must be between 1 and 64/],
     [{ SHUTDOWN_TIMEOUT: 'soon' }, /SHUTDOWN_TIMEOUT must be a duration/],
+    [{ HTTP_X_FORWARDED: 'sometimes' }, /HTTP_X_FORWARDED must be true or false/],
+    [{ GRPC_TRUSTED_GATEWAYS: 'gateway.local' }, /GRPC_TRUSTED_GATEWAYS must be a comma-separated list of IP addresses/],
+    [{ USER_IPS_MAX_AGE: 'long' }, /USER_IPS_MAX_AGE must be a duration/],
+    [{ SHADOW_BAN_MAX_DELAY: 'a while' }, /SHADOW_BAN_MAX_DELAY must be a duration/],
     [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
     [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
     [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],

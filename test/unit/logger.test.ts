@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createLogger, FaultLog, redactSqlValues } from '../../src/logger';
+import { outsideRequest, withRequestContext } from '../../src/request-context';
 
 /** A logger whose lines are collected (parsed) instead of written to stdout. */
 function capturedLogger(level = 'info'): { log: ReturnType<typeof createLogger>; lines: Record<string, any>[] } {
@@ -14,6 +15,49 @@ async function untilLines(lines: unknown[], n: number): Promise<void> {
 }
 
 describe('logger', () => {
+  describe('request context', () => {
+    it('adds the request id and trace id to every line written within the request, by any child logger, across awaits and timers', async () => {
+      const { log, lines } = capturedLogger();
+      const moduleLog = log.child({ module: 'rooms' });
+      await withRequestContext({ requestId: 'req-1', traceId: 'abc' }, async () => {
+        log.info('first');
+        await new Promise((r) => setTimeout(r, 1));
+        moduleLog.child({ roomId: '!r:x' }).info('deep');
+        await new Promise((r) => setImmediate(r));
+        moduleLog.warn({ requestId: 'explicit' }, 'given');
+      });
+      log.info('after');
+      withRequestContext({ requestId: 'req-2' }, () => {
+        log.info('other');
+        outsideRequest(() => log.info('none'));
+      });
+      assert.deepEqual(
+        lines.map((l) => [l.msg, l.requestId, l.traceId]),
+        [
+          ['first', 'req-1', 'abc'],
+          ['deep', 'req-1', 'abc'],
+          ['given', 'explicit', 'abc'],
+          ['after', undefined, undefined],
+          ['other', 'req-2', undefined],
+          ['none', undefined, undefined],
+        ],
+      );
+      assert.equal(lines[1].module, 'rooms');
+    });
+
+    it('a fault started during a request summarises outside it', async () => {
+      const { log, lines } = capturedLogger();
+      const fault = new FaultLog(log, 'database', {}, { summaryMs: 50 });
+      withRequestContext({ requestId: 'req-f' }, () => fault.failed(new Error('down')));
+      fault.failed(new Error('down'));
+      await untilLines(lines, 2);
+      fault.close();
+      assert.equal(lines[0].requestId, 'req-f');
+      assert.equal(lines[1].msg, 'database still down');
+      assert.equal(lines[1].requestId, undefined);
+    });
+  });
+
   describe('FaultLog', () => {
     it('logs the start of a fault, summaries while it lasts and its end, not every failure', async () => {
       const { log, lines } = capturedLogger();

@@ -29,7 +29,7 @@ export function userJson(u: User | undefined): Record<string, unknown> {
     displayname: u.displayname ?? null,
     avatar_url: u.avatarUrl ?? null,
     threepids: u.threepids.map((t) => ({ medium: t.medium, address: t.address, validated_at: t.validatedAt, added_at: t.addedAt })),
-    external_ids: [],
+    external_ids: u.externalIds.map((e) => ({ auth_provider: e.authProvider, external_id: e.externalId })),
     erased: u.erased,
     last_seen_ts: u.lastSeenTs ?? null,
   };
@@ -52,6 +52,27 @@ function threepids(b: Body): { threepids: { medium: string; address: string }[] 
       const { medium, address } = t as Record<string, unknown>;
       if (typeof medium !== 'string' || typeof address !== 'string') throw badJson("A threepid's 'medium' and 'address' must be strings");
       return { medium, address };
+    }),
+  };
+}
+
+/**
+ * `external_ids`: absent or null leaves them; otherwise a list of objects each with
+ * `auth_provider` and `external_id` (Synapse's "Missing params"). Not a list, an item not an
+ * object (Synapse: a 500) or a value not a string is 400 M_BAD_JSON.
+ */
+function externalIds(b: Body): { externalIds: { authProvider: string; externalId: string }[] } | undefined {
+  const v = b.json.external_ids;
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw badJson("'external_ids' must be a list");
+  return {
+    externalIds: v.map((e: unknown) => {
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) throw badJson("'external_ids' must be a list of objects");
+      const missing = ['auth_provider', 'external_id'].filter((k) => !(k in e));
+      if (missing.length > 0) throw missingParams(missing);
+      const { auth_provider: authProvider, external_id: externalId } = e as Record<string, unknown>;
+      if (typeof authProvider !== 'string' || typeof externalId !== 'string') throw badJson("An external id's 'auth_provider' and 'external_id' must be strings");
+      return { authProvider, externalId };
     }),
   };
 }
@@ -112,12 +133,14 @@ export const userRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const b = r.body();
-      // Synapse's order: threepids, user type, then the flags.
+      // Synapse's order: threepids, external ids, user type, then the flags.
       const threepidList = threepids(b);
+      const externalIdList = externalIds(b);
       const type = userType(b);
       const res = await r.rpc(r.clients.userAdmin, 'upsertUser', {
         userId: r.params.userId,
         threepids: threepidList,
+        externalIds: externalIdList,
         userType: type,
         password: b.string('password', 'Invalid password'),
         admin: b.bool('admin', "'admin' parameter is not of type boolean"),
@@ -190,6 +213,15 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v1/users/{userId}/accountdata',
     auth: 'admin',
     handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.userAdmin, 'getUserAccountData', { userId: r.params.userId })).accountDataJson) }),
+  },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/auth_providers/{provider}/users/{externalId}',
+    auth: 'admin',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.userAdmin, 'getUserByExternalId', { authProvider: r.params.provider, externalId: r.params.externalId });
+      return { body: { user_id: res.userId } };
+    },
   },
   {
     method: 'POST',

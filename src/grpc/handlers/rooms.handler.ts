@@ -7,7 +7,7 @@ import type { CallAdapter } from '../adapter';
 import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../contract-words';
 import { toEventMessage, toEventMessages } from './event-message';
 import { jsonObject, optionalJsonObject } from './json-fields';
-import { checkEvent, checkMembership, checkRoomCreation, fakeEventId, swallowsEvent, swallowsMembership } from '../../rooms/restrictions';
+import { checkEvent, checkMembership, checkRoomCreation, fakeEventId, shadowBanPause, swallowsEvent, swallowsMembership, withoutRoomProfile } from '../../rooms/restrictions';
 
 function toAction(a: MembershipAction): DomainAction {
   const action = MEMBERSHIP_ACTION.word(a);
@@ -24,16 +24,20 @@ function toVisibility(v: RoomVisibility): 'public' | 'private' {
 const session = (r: Requester) => ({ deviceId: r.deviceId, tokenId: r.tokenId });
 const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest: r.isGuest });
 
-export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceServer {
+/** `shadowBanMaxDelayMs`: the longest wait before a shadow-banned user's swallowed request answers. */
+export function roomsHandler(a: CallAdapter, rooms: RoomService, shadowBanMaxDelayMs = 0): RoomServiceServer {
+  const pause = (ctx: { signal: AbortSignal }) => shadowBanPause(shadowBanMaxDelayMs, ctx.signal);
   return {
     createRoom: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       checkRoomCreation(r);
       const { creationContentJson, powerLevelContentOverrideJson, ...rest } = req;
+      // A shadow-banned creator's invites are dropped (after the wait); the room is created.
+      const dropInvites = swallowsMembership(r, 'invite') && rest.invite.length > 0;
+      if (dropInvites) await pause(ctx);
       const res = await rooms.createRoom(ctx.em, r.userId, {
         ...rest,
-        // A shadow-banned creator's invites are dropped; the room is created.
-        invite: swallowsMembership(r, 'invite') ? [] : rest.invite,
+        invite: dropInvites ? [] : rest.invite,
         creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
         powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
         initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: jsonObject(s.contentJson, 'initial_state.content_json') })),
@@ -42,21 +46,22 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
     }),
     sendEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      const content = jsonObject(req.contentJson, 'content_json');
+      let content = jsonObject(req.contentJson, 'content_json');
       if (req.type === 'm.room.member' && req.stateKey !== undefined) {
         const membership = String(content.membership);
         checkMembership(r, membership);
-        if (swallowsMembership(r, membership)) return { eventId: fakeEventId() };
+        if (swallowsMembership(r, membership)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
+        content = withoutRoomProfile(r, content);
       } else {
         checkEvent(r, req.type);
-        if (swallowsEvent(r)) return { eventId: fakeEventId() };
+        if (swallowsEvent(r)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
       }
       const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content, txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
       return { eventId: res.eventId };
     }),
     redactEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      if (swallowsEvent(r)) return { eventId: fakeEventId() };
+      if (swallowsEvent(r)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
       const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
       return { eventId: res.eventId };
     }),
@@ -67,14 +72,14 @@ export function roomsHandler(a: CallAdapter, rooms: RoomService): RoomServiceSer
       const r = requesterOf(ctx);
       const action = toAction(req.action);
       checkMembership(r, action);
-      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: optionalJsonObject(req.contentJson, 'content_json'), isGuest: r.isGuest, ...session(r) };
+      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: withoutRoomProfile(r, optionalJsonObject(req.contentJson, 'content_json')), isGuest: r.isGuest, ...session(r) };
       const target = req.userId ?? r.userId;
       if (req.room?.$case === 'roomIdOrAlias') {
         const res = await rooms.updateMembershipByIdOrAlias(ctx.em, r.userId, target, req.room.value, action, opts);
         return { roomId: res.roomId, eventId: res.eventId };
       }
       const roomId = req.room?.value ?? '';
-      if (swallowsMembership(r, action)) return { roomId, eventId: fakeEventId() };
+      if (swallowsMembership(r, action)) return pause(ctx).then(() => ({ roomId, eventId: fakeEventId() }));
       const res = await rooms.updateMembership(ctx.em, r.userId, target, roomId, action, opts);
       return { roomId, eventId: res.eventId };
     }),

@@ -20,6 +20,7 @@ const toUser = (u: UserView): User => ({
   suspended: u.suspended,
   shadowBanned: u.shadowBanned,
   threepids: u.threepids,
+  externalIds: u.externalIds,
 });
 
 /** Leaves the user's rooms (resolved per call: the rooms module is built after this one). */
@@ -29,7 +30,7 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
   return {
     ...userAdminReadsHandler(a, reads),
     upsertUser: a.unary('admin', async (req, ctx) => {
-      const input = { ...req, userType: req.userType === undefined ? undefined : req.userType || null, threepids: req.threepids?.threepids };
+      const input = { ...req, userType: req.userType === undefined ? undefined : req.userType || null, threepids: req.threepids?.threepids, externalIds: req.externalIds?.externalIds };
       const { user, created, deactivated } = await users.upsertUser(ctx.em, input, async (change) => {
         // Synapse's order: the display name, then the avatar, each written into the rooms.
         if (change.displayname !== undefined) await profiles.setDisplayname(ctx.em, req.userId, change.displayname);
@@ -49,6 +50,7 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
       await users.checkLocal(ctx.em, req.userId, 'Can only look up local users');
       return { accountDataJson: await reads.accountData.readAll(ctx.em, req.userId) };
     }),
+    getUserByExternalId: a.unary('admin', async (req, ctx) => ({ userId: await users.userByExternalId(ctx.em, req.authProvider, req.externalId) })),
     loginAsUser: a.unary('admin', async (req, ctx) => ({
       accessToken: await users.loginAsUser(ctx.em, requesterOf(ctx), req.userId, req.validUntilMs ?? null),
     })),

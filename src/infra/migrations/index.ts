@@ -18,6 +18,9 @@ import { Migration20261207000015UsersList } from './20261207000015-users-list';
 import { Migration20261207000016Moderation } from './20261207000016-moderation';
 import { Migration20261207000017TaskRequestId } from './20261207000017-task-request-id';
 import { Migration20261207000018UserRestrictions } from './20261207000018-user-restrictions';
+import { Migration20261207000019TaskTraceParent } from './20261207000019-task-trace-parent';
+import { Migration20261207000020ClientIps } from './20261207000020-client-ips';
+import { Migration20261207000021UserExternalIds } from './20261207000021-user-external-ids';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -37,4 +40,7 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000016Moderation', class: Migration20261207000016Moderation },
   { name: 'Migration20261207000017TaskRequestId', class: Migration20261207000017TaskRequestId },
   { name: 'Migration20261207000018UserRestrictions', class: Migration20261207000018UserRestrictions },
+  { name: 'Migration20261207000019TaskTraceParent', class: Migration20261207000019TaskTraceParent },
+  { name: 'Migration20261207000020ClientIps', class: Migration20261207000020ClientIps },
+  { name: 'Migration20261207000021UserExternalIds', class: Migration20261207000021UserExternalIds },
 ];

@@ -69,6 +69,19 @@ export interface ThreepidList {
   threepids: NewThreepid[];
 }
 
+/**
+ * An id of the user at an external auth provider (SSO, LDAP...). A (provider, id) pair maps to
+ * one user at most.
+ */
+export interface ExternalId {
+  authProvider: string;
+  externalId: string;
+}
+
+export interface ExternalIdList {
+  externalIds: ExternalId[];
+}
+
 export interface User {
   name: string;
   displayname?: string | undefined;
@@ -100,6 +113,8 @@ export interface User {
   /** The user's sends and invites look successful to them and reach nobody. */
   shadowBanned: boolean;
   threepids: Threepid[];
+  /** Ordered by provider, then id. */
+  externalIds: ExternalId[];
 }
 
 export interface UpsertUserRequest {
@@ -133,7 +148,15 @@ export interface UpsertUserRequest {
     | string
     | undefined;
   /** The user's whole set of third-party ids (validated and added times are set for new ones); absent leaves them. */
-  threepids?: ThreepidList | undefined;
+  threepids?:
+    | ThreepidList
+    | undefined;
+  /**
+   * The user's whole set of external ids, replacing the current one; absent leaves them. An id
+   * already mapped to another user (or given twice) is ALREADY_EXISTS (409) "External id is
+   * already in use." and, for an existing user, nothing of the set changes.
+   */
+  externalIds?: ExternalIdList | undefined;
 }
 
 export interface UpsertUserResponse {
@@ -204,6 +227,15 @@ export interface GetUserAccountDataRequest {
 export interface GetUserAccountDataResponse {
   /** Synapse's body: {"account_data": {"global": {type: content}, "rooms": {room_id: {type: content}}}}, as JSON. */
   accountDataJson: string;
+}
+
+export interface GetUserByExternalIdRequest {
+  authProvider: string;
+  externalId: string;
+}
+
+export interface GetUserByExternalIdResponse {
+  userId: string;
 }
 
 function createBaseThreepid(): Threepid {
@@ -487,6 +519,172 @@ export const ThreepidList: MessageFns<ThreepidList> = {
   },
 };
 
+function createBaseExternalId(): ExternalId {
+  return { authProvider: "", externalId: "" };
+}
+
+export const ExternalId: MessageFns<ExternalId> = {
+  encode(message: ExternalId, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authProvider !== "") {
+      writer.uint32(10).string(message.authProvider);
+    }
+    if (message.externalId !== "") {
+      writer.uint32(18).string(message.externalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExternalId {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExternalId();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authProvider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.externalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExternalId {
+    return {
+      authProvider: isSet(object.authProvider)
+        ? globalThis.String(object.authProvider)
+        : isSet(object.auth_provider)
+        ? globalThis.String(object.auth_provider)
+        : "",
+      externalId: isSet(object.externalId)
+        ? globalThis.String(object.externalId)
+        : isSet(object.external_id)
+        ? globalThis.String(object.external_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ExternalId): unknown {
+    const obj: any = {};
+    if (message.authProvider !== "") {
+      obj.authProvider = message.authProvider;
+    }
+    if (message.externalId !== "") {
+      obj.externalId = message.externalId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExternalId>): ExternalId {
+    return ExternalId.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExternalId>): ExternalId {
+    const message = createBaseExternalId();
+    message.authProvider = object.authProvider ?? "";
+    message.externalId = object.externalId ?? "";
+    return message;
+  },
+};
+
+function createBaseExternalIdList(): ExternalIdList {
+  return { externalIds: [] };
+}
+
+export const ExternalIdList: MessageFns<ExternalIdList> = {
+  encode(message: ExternalIdList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.externalIds) {
+      ExternalId.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExternalIdList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExternalIdList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.externalIds.push(ExternalId.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExternalIdList {
+    return {
+      externalIds: globalThis.Array.isArray(object?.externalIds)
+        ? object.externalIds.map((e: any) => ExternalId.fromJSON(e))
+        : globalThis.Array.isArray(object?.external_ids)
+        ? object.external_ids.map((e: any) => ExternalId.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ExternalIdList): unknown {
+    const obj: any = {};
+    if (message.externalIds?.length) {
+      obj.externalIds = message.externalIds.map((e) => ExternalId.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ExternalIdList>): ExternalIdList {
+    return ExternalIdList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ExternalIdList>): ExternalIdList {
+    const message = createBaseExternalIdList();
+    message.externalIds = object.externalIds?.map((e) => ExternalId.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseUser(): User {
   return {
     name: "",
@@ -503,6 +701,7 @@ function createBaseUser(): User {
     suspended: false,
     shadowBanned: false,
     threepids: [],
+    externalIds: [],
   };
 }
 
@@ -549,6 +748,9 @@ export const User: MessageFns<User> = {
     }
     for (const v of message.threepids) {
       Threepid.encode(v!, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.externalIds) {
+      ExternalId.encode(v!, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -678,6 +880,14 @@ export const User: MessageFns<User> = {
             message.threepids.push(Threepid.decode(reader, reader.uint32()));
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.externalIds.push(ExternalId.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -732,6 +942,11 @@ export const User: MessageFns<User> = {
       threepids: globalThis.Array.isArray(object?.threepids)
         ? object.threepids.map((e: any) => Threepid.fromJSON(e))
         : [],
+      externalIds: globalThis.Array.isArray(object?.externalIds)
+        ? object.externalIds.map((e: any) => ExternalId.fromJSON(e))
+        : globalThis.Array.isArray(object?.external_ids)
+        ? object.external_ids.map((e: any) => ExternalId.fromJSON(e))
+        : [],
     };
   },
 
@@ -779,6 +994,9 @@ export const User: MessageFns<User> = {
     if (message.threepids?.length) {
       obj.threepids = message.threepids.map((e) => Threepid.toJSON(e));
     }
+    if (message.externalIds?.length) {
+      obj.externalIds = message.externalIds.map((e) => ExternalId.toJSON(e));
+    }
     return obj;
   },
 
@@ -801,6 +1019,7 @@ export const User: MessageFns<User> = {
     message.suspended = object.suspended ?? false;
     message.shadowBanned = object.shadowBanned ?? false;
     message.threepids = object.threepids?.map((e) => Threepid.fromPartial(e)) || [];
+    message.externalIds = object.externalIds?.map((e) => ExternalId.fromPartial(e)) || [];
     return message;
   },
 };
@@ -817,6 +1036,7 @@ function createBaseUpsertUserRequest(): UpsertUserRequest {
     locked: undefined,
     userType: undefined,
     threepids: undefined,
+    externalIds: undefined,
   };
 }
 
@@ -851,6 +1071,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     }
     if (message.threepids !== undefined) {
       ThreepidList.encode(message.threepids, writer.uint32(82).fork()).join();
+    }
+    if (message.externalIds !== undefined) {
+      ExternalIdList.encode(message.externalIds, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -948,6 +1171,14 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
             message.threepids = ThreepidList.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.externalIds = ExternalIdList.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -988,6 +1219,11 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
         ? globalThis.String(object.user_type)
         : undefined,
       threepids: isSet(object.threepids) ? ThreepidList.fromJSON(object.threepids) : undefined,
+      externalIds: isSet(object.externalIds)
+        ? ExternalIdList.fromJSON(object.externalIds)
+        : isSet(object.external_ids)
+        ? ExternalIdList.fromJSON(object.external_ids)
+        : undefined,
     };
   },
 
@@ -1023,6 +1259,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     if (message.threepids !== undefined) {
       obj.threepids = ThreepidList.toJSON(message.threepids);
     }
+    if (message.externalIds !== undefined) {
+      obj.externalIds = ExternalIdList.toJSON(message.externalIds);
+    }
     return obj;
   },
 
@@ -1042,6 +1281,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     message.userType = object.userType ?? undefined;
     message.threepids = (object.threepids !== undefined && object.threepids !== null)
       ? ThreepidList.fromPartial(object.threepids)
+      : undefined;
+    message.externalIds = (object.externalIds !== undefined && object.externalIds !== null)
+      ? ExternalIdList.fromPartial(object.externalIds)
       : undefined;
     return message;
   },
@@ -2087,6 +2329,172 @@ export const GetUserAccountDataResponse: MessageFns<GetUserAccountDataResponse> 
   },
 };
 
+function createBaseGetUserByExternalIdRequest(): GetUserByExternalIdRequest {
+  return { authProvider: "", externalId: "" };
+}
+
+export const GetUserByExternalIdRequest: MessageFns<GetUserByExternalIdRequest> = {
+  encode(message: GetUserByExternalIdRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authProvider !== "") {
+      writer.uint32(10).string(message.authProvider);
+    }
+    if (message.externalId !== "") {
+      writer.uint32(18).string(message.externalId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserByExternalIdRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserByExternalIdRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authProvider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.externalId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserByExternalIdRequest {
+    return {
+      authProvider: isSet(object.authProvider)
+        ? globalThis.String(object.authProvider)
+        : isSet(object.auth_provider)
+        ? globalThis.String(object.auth_provider)
+        : "",
+      externalId: isSet(object.externalId)
+        ? globalThis.String(object.externalId)
+        : isSet(object.external_id)
+        ? globalThis.String(object.external_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUserByExternalIdRequest): unknown {
+    const obj: any = {};
+    if (message.authProvider !== "") {
+      obj.authProvider = message.authProvider;
+    }
+    if (message.externalId !== "") {
+      obj.externalId = message.externalId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUserByExternalIdRequest>): GetUserByExternalIdRequest {
+    return GetUserByExternalIdRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserByExternalIdRequest>): GetUserByExternalIdRequest {
+    const message = createBaseGetUserByExternalIdRequest();
+    message.authProvider = object.authProvider ?? "";
+    message.externalId = object.externalId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUserByExternalIdResponse(): GetUserByExternalIdResponse {
+  return { userId: "" };
+}
+
+export const GetUserByExternalIdResponse: MessageFns<GetUserByExternalIdResponse> = {
+  encode(message: GetUserByExternalIdResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUserByExternalIdResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUserByExternalIdResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUserByExternalIdResponse {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUserByExternalIdResponse): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUserByExternalIdResponse>): GetUserByExternalIdResponse {
+    return GetUserByExternalIdResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserByExternalIdResponse>): GetUserByExternalIdResponse {
+    const message = createBaseGetUserByExternalIdResponse();
+    message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
 /**
  * User administration (`/_synapse/admin/v2/users/<user_id>`, `/_synapse/admin/v1/users/<user_id>/login`).
  * Every method needs a server-admin credential.
@@ -2314,6 +2722,21 @@ export const UserAdminServiceService = {
       Buffer.from(GetUserAccountDataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetUserAccountDataResponse => GetUserAccountDataResponse.decode(value),
   },
+  /**
+   * The user an external id of an auth provider is mapped to
+   * (`GET /_synapse/admin/v1/auth_providers/<provider>/users/<external_id>`); NOT_FOUND when none.
+   */
+  getUserByExternalId: {
+    path: "/synapse.admin.v1.UserAdminService/GetUserByExternalId" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUserByExternalIdRequest): Buffer =>
+      Buffer.from(GetUserByExternalIdRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUserByExternalIdRequest => GetUserByExternalIdRequest.decode(value),
+    responseSerialize: (value: GetUserByExternalIdResponse): Buffer =>
+      Buffer.from(GetUserByExternalIdResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUserByExternalIdResponse => GetUserByExternalIdResponse.decode(value),
+  },
 } as const;
 
 export interface UserAdminServiceServer extends UntypedServiceImplementation {
@@ -2367,6 +2790,11 @@ export interface UserAdminServiceServer extends UntypedServiceImplementation {
   setShadowBan: handleUnaryCall<SetShadowBanRequest, SetShadowBanResponse>;
   /** A user's global and per-room account data (`GET /_synapse/admin/v1/users/<user_id>/accountdata`). */
   getUserAccountData: handleUnaryCall<GetUserAccountDataRequest, GetUserAccountDataResponse>;
+  /**
+   * The user an external id of an auth provider is mapped to
+   * (`GET /_synapse/admin/v1/auth_providers/<provider>/users/<external_id>`); NOT_FOUND when none.
+   */
+  getUserByExternalId: handleUnaryCall<GetUserByExternalIdRequest, GetUserByExternalIdResponse>;
 }
 
 export interface UserAdminServiceClient extends Client {
@@ -2685,6 +3113,25 @@ export interface UserAdminServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetUserAccountDataResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The user an external id of an auth provider is mapped to
+   * (`GET /_synapse/admin/v1/auth_providers/<provider>/users/<external_id>`); NOT_FOUND when none.
+   */
+  getUserByExternalId(
+    request: GetUserByExternalIdRequest,
+    callback: (error: ServiceError | null, response: GetUserByExternalIdResponse) => void,
+  ): ClientUnaryCall;
+  getUserByExternalId(
+    request: GetUserByExternalIdRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUserByExternalIdResponse) => void,
+  ): ClientUnaryCall;
+  getUserByExternalId(
+    request: GetUserByExternalIdRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUserByExternalIdResponse) => void,
   ): ClientUnaryCall;
 }
 
