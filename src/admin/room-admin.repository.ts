@@ -55,10 +55,10 @@ export class RoomAdminRepository {
       [roomId],
     );
     return rows.map((r) => ({
-      event_id: r.event_id,
-      state_group: r.state_group === null ? null : Number(r.state_group),
+      eventId: r.event_id,
+      stateGroup: r.state_group === null ? null : Number(r.state_group),
       depth: Number(r.depth ?? 0),
-      received_ts: Number(r.received_ts ?? 0),
+      receivedTs: Number(r.received_ts ?? 0),
     }));
   }
 

@@ -10,7 +10,7 @@ import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
-import type { Dir, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy, RoomSummary } from './room-admin.types';
+import type { BlockStatus, Dir, EventAtTimestamp, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Default page size of the room list (Synapse's). */
 export const DEFAULT_ROOMS_PER_PAGE = 100;
@@ -33,9 +33,9 @@ export interface ListRoomsInput {
 
 /** Synapse's offset, total and the offsets of the neighbouring pages. */
 function batches(q: ListRoomsQuery, total: number): Omit<RoomListPage, 'rooms'> {
-  const page: Omit<RoomListPage, 'rooms'> = { offset: q.from, total_rooms: total };
-  if (q.from + q.limit < total) page.next_batch = q.from + q.limit;
-  if (q.from > 0) page.prev_batch = q.from > q.limit ? q.from - q.limit : 0;
+  const page: Omit<RoomListPage, 'rooms'> = { offset: q.from, totalRooms: total };
+  if (q.from + q.limit < total) page.nextBatch = q.from + q.limit;
+  if (q.from > 0) page.prevBatch = q.from > q.limit ? q.from - q.limit : 0;
   return page;
 }
 
@@ -62,7 +62,7 @@ export class RoomAdminService {
     const q = this.listQuery(input);
     const { rooms, total } = await this.pageOf(em, q, 'json');
     const b = batches(q, total);
-    const json = `{"offset":${b.offset},"rooms":${rooms},"total_rooms":${b.total_rooms}${b.next_batch !== undefined ? `,"next_batch":${b.next_batch}` : ''}${b.prev_batch !== undefined ? `,"prev_batch":${b.prev_batch}` : ''}}`;
+    const json = `{"offset":${b.offset},"rooms":${rooms},"total_rooms":${b.totalRooms}${b.nextBatch !== undefined ? `,"next_batch":${b.nextBatch}` : ''}${b.prevBatch !== undefined ? `,"prev_batch":${b.prevBatch}` : ''}}`;
     return { json, page: b };
   }
 
@@ -124,10 +124,10 @@ export class RoomAdminService {
   }
 
   /** Who blocked the room, or null. Throws 400 for an invalid room id. */
-  async blockStatus(em: Em, roomId: string): Promise<{ block: boolean; user_id?: string }> {
+  async blockStatus(em: Em, roomId: string): Promise<BlockStatus> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
     const row = await this.repo.blockedBy(em, roomId);
-    return row ? { block: true, user_id: row.user_id } : { block: false };
+    return row ? { block: true, userId: row.user_id } : { block: false };
   }
 
   /**
@@ -157,10 +157,10 @@ export class RoomAdminService {
   }
 
   /** The closest event to `ts` in direction `dir`. Throws 404 "Unable to find event from <ts> in direction <dir>". */
-  async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<{ event_id: string; origin_server_ts: number }> {
+  async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<EventAtTimestamp> {
     if (!Number.isSafeInteger(ts) || ts < 0) throw invalidParam('Query parameter ts must be a positive integer.');
     const found = await this.repo.eventNearTimestamp(em, roomId, ts, dir);
     if (!found) throw new MatrixError(404, `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`, Codes.NOT_FOUND);
-    return found;
+    return { eventId: found.event_id, originServerTs: found.origin_server_ts };
   }
 }

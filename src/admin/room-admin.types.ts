@@ -1,6 +1,7 @@
 /**
- * Domain types of the room admin module (independent of gRPC). Field names follow Synapse's JSON
- * so that the mapping layers stay trivial.
+ * Domain types of the room admin module (independent of gRPC), in camel case; the REST gateway's
+ * presenters write Synapse's snake-case JSON. The records stored as task params and results
+ * (ShutdownParams, ShutdownResult) keep Synapse's field names, as Synapse stores them.
  */
 
 /** Sort keys of the room list (Synapse's `order_by` values, including the deprecated aliases). */
@@ -36,45 +37,45 @@ export interface ListRoomsQuery {
 }
 
 export interface RoomSummary {
-  room_id: string;
+  roomId: string;
   name: string | null;
-  canonical_alias: string | null;
-  joined_members: number;
-  joined_local_members: number;
+  canonicalAlias: string | null;
+  joinedMembers: number;
+  joinedLocalMembers: number;
   version: string | null;
   creator: string | null;
   encryption: string | null;
   federatable: boolean;
   public: boolean;
-  join_rules: string | null;
-  guest_access: string | null;
-  history_visibility: string | null;
-  state_events: number;
-  room_type: string | null;
+  joinRules: string | null;
+  guestAccess: string | null;
+  historyVisibility: string | null;
+  stateEvents: number;
+  roomType: string | null;
 }
 
 export interface RoomListPage {
   rooms: RoomSummary[];
   offset: number;
-  total_rooms: number;
-  next_batch?: number;
-  prev_batch?: number;
+  totalRooms: number;
+  nextBatch?: number;
+  prevBatch?: number;
 }
 
 export interface RoomDetails extends RoomSummary {
   topic: string | null;
   avatar: string | null;
-  joined_local_devices: number;
+  joinedLocalDevices: number;
   forgotten: boolean;
   tombstoned: boolean;
-  replacement_room: string | null;
+  replacementRoom: string | null;
 }
 
 export interface ForwardExtremity {
-  event_id: string;
-  state_group: number | null;
+  eventId: string;
+  stateGroup: number | null;
   depth: number;
-  received_ts: number;
+  receivedTs: number;
 }
 
 /** Synapse's ShutdownRoomResponse; also the checkpoint of a resumable shutdown. */
@@ -108,14 +109,29 @@ export interface DeleteOptions {
 
 export type DeleteTaskStatus = 'scheduled' | 'active' | 'complete' | 'failed' | 'cancelled';
 
-/** One delete task as the status endpoints show it. */
+/**
+ * One delete task as the status endpoints show it. `shutdownRoom` is the task's stored result,
+ * Synapse's ShutdownRoomResponse record.
+ */
 export interface DeleteTaskView {
-  delete_id: string;
+  deleteId: string;
   status: DeleteTaskStatus;
-  room_id: string;
-  shutdown_room: ShutdownResult | null;
+  roomId: string;
+  shutdownRoom: ShutdownResult | null;
   progress: Record<string, unknown> | null;
   error: string | null;
+}
+
+/** Whether a room is blocked, and by whom when known. */
+export interface BlockStatus {
+  block: boolean;
+  userId?: string;
+}
+
+/** The event closest to a timestamp. */
+export interface EventAtTimestamp {
+  eventId: string;
+  originServerTs: number;
 }
 
 export const emptyShutdownResult = (): ShutdownResult => ({ kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null });

@@ -169,10 +169,10 @@ function expired(t: ScheduledTask): boolean {
 
 function toView(t: ScheduledTask): DeleteTaskView {
   return {
-    delete_id: t.id,
+    deleteId: t.id,
     status: t.status,
-    room_id: t.resourceId ?? '',
-    shutdown_room: t.action === SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME && t.result ? (t.result as unknown as ShutdownResult) : null,
+    roomId: t.resourceId ?? '',
+    shutdownRoom: t.action === SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME && t.result ? (t.result as unknown as ShutdownResult) : null,
     progress: t.status === 'active' ? t.progress : null,
     error: t.status === 'failed' ? t.error : null,
   };

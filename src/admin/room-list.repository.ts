@@ -64,21 +64,21 @@ interface SummaryRow {
 
 function toSummary(r: SummaryRow): RoomSummary {
   return {
-    room_id: r.room_id,
+    roomId: r.room_id,
     name: r.name,
-    canonical_alias: r.canonical_alias,
-    joined_members: Number(r.joined_members ?? 0),
-    joined_local_members: Number(r.joined_local_members ?? 0),
+    canonicalAlias: r.canonical_alias,
+    joinedMembers: Number(r.joined_members ?? 0),
+    joinedLocalMembers: Number(r.joined_local_members ?? 0),
     version: r.room_version,
     creator: r.creator,
     encryption: r.encryption,
     federatable: r.federatable === true,
     public: r.is_public === true,
-    join_rules: r.join_rules,
-    guest_access: r.guest_access,
-    history_visibility: r.history_visibility,
-    state_events: Number(r.state_events ?? 0),
-    room_type: r.room_type,
+    joinRules: r.join_rules,
+    guestAccess: r.guest_access,
+    historyVisibility: r.history_visibility,
+    stateEvents: Number(r.state_events ?? 0),
+    roomType: r.room_type,
   };
 }
 
@@ -200,10 +200,10 @@ export class RoomListRepository {
       ...toSummary(r),
       topic: r.topic,
       avatar: r.avatar,
-      joined_local_devices: Number(r.devices),
+      joinedLocalDevices: Number(r.devices),
       forgotten: r.forgotten,
       tombstoned: r.tombstoned,
-      replacement_room: r.tombstone_successor,
+      replacementRoom: r.tombstone_successor,
     };
   }
 

@@ -318,8 +318,10 @@ export class Gateway {
         if (match.error) throw match.error;
         result = await route.handler(greq);
       } catch (err) {
-        // Synapse authenticates before validating input: a parse error raised here must not hide
-        // a missing credential or a non-admin caller.
+        // Synapse authenticates before validating input: an error the gateway raised itself while
+        // parsing the request (upstream errors are not MatrixErrors) must not hide a missing
+        // credential or a non-admin caller. Routes that pass their parameters on for the service
+        // to check (/messages, event context) never raise one.
         if (err instanceof MatrixError && route.auth !== 'none') {
           await greq.rpc(clients.auth, 'checkAccess', { requireAdmin: route.auth === 'admin' });
         }

@@ -3,7 +3,8 @@
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
 import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
-import { checkJsonText, parseJsonObjectText } from '../json-text';
+import { parseJsonObjectText } from '../json-text';
+import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
 
 export type Json = Record<string, unknown>;
 
@@ -47,11 +48,7 @@ export class Query {
       if (opts.required) throw new MatrixError(400, `Missing required integer query parameter ${name}`, Codes.MISSING_PARAM);
       return undefined;
     }
-    if (!/^\s*[-+]?\d+\s*$/.test(raw)) throw invalidParam(`Query parameter ${name} must be an integer`);
-    const n = Number(raw);
-    if (n < 0) throw invalidParam(`Query parameter ${name} must be a positive integer.`);
-    if (!Number.isSafeInteger(n)) throw invalidParam(`Query parameter ${name} must be an integer`);
-    return n;
+    return parseIntParam(name, raw);
   }
 
   bool(name: string): boolean | undefined {
@@ -64,33 +61,16 @@ export class Query {
 
   choice<T extends string>(name: string, allowed: readonly T[]): T | undefined {
     const raw = this.params.get(name);
-    if (raw === null) return undefined;
-    if (!(allowed as readonly string[]).includes(raw)) throw invalidParam(`Query parameter '${name}' must be one of [${allowed.map((v) => `'${v}'`).join(', ')}]`);
-    return raw as T;
+    return raw === null ? undefined : parseChoiceParam(name, raw, allowed);
   }
 
   /**
-   * A JSON query parameter (Synapse unquotes it a second time before parsing). Falsy JSON values
-   * mean "absent"; a truthy value that is not an object is rejected with M_BAD_JSON.
+   * The text of a JSON query parameter, URL-decoded a second time as Synapse does; the service
+   * parses it (parseJsonParam).
    */
-  json(name: string): Json | undefined {
+  jsonText(name: string): string | undefined {
     const raw = this.params.get(name);
-    if (raw === null) return undefined;
-    const notJson = `Query parameter ${name} must be a valid JSON object`;
-    const text = safeDecode(raw);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      throw new MatrixError(400, notJson, Codes.NOT_JSON);
-    }
-    checkJsonText(text, notJson);
-    if (!value) return undefined;
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      if (Array.isArray(value) && value.length === 0) return undefined;
-      throw badJson(`Query parameter ${name} must be a JSON object`);
-    }
-    return value as Json;
+    return raw === null ? undefined : safeDecode(raw);
   }
 }
 

@@ -9,6 +9,8 @@
  *   server names...): `MAX_ID_BYTES`, as the Matrix spec says. An id that long can also never
  *   overflow a btree index entry (about 2.7 KB).
  * - JSON text (`*_json`) and `google.protobuf.Struct` contents: the request body limit.
+ * - Query parameters passed on as given (`*_param`, and the `/messages` tokens), which the service
+ *   checks itself with Synapse's errors: `MAX_TEXT_BYTES`.
  * - Free text that ends up inside an event or a profile (`name`, `topic`, `reason`, `avatar_url`...):
  *   `MAX_TEXT_BYTES`, a whole PDU's size.
  * - Everything else (tokens, enum-like words such as `preset` or a login `type`): `MAX_SHORT_BYTES`.
@@ -55,10 +57,19 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   // The new value of a profile field (display name or avatar URL): the service answers Synapse's per-field errors.
   'SetProfileFieldRequest.value': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
   'SetRoomAliasRequest.room_alias': { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
+  // /messages tokens: the service answers "'from' parameter is invalid" to whatever it cannot parse.
+  'MessagesQuery.from': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
+  'MessagesQuery.to': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
   // An id at an external auth provider is not a Matrix id (an LDAP DN or a SAML NameID may be long).
   'ExternalId.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
   'GetUserByExternalIdRequest.external_id': { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong },
 };
+
+/**
+ * Query parameters passed on as given (`*_param`): the service answers Synapse's error to a bad
+ * value, so they get the bound of free text (over REST, the URL's own limit is lower still).
+ */
+const PARAM_NAMES = /_param$/;
 
 function limitOf(message: DescMessage, field: DescField, jsonBytes: number): Limit {
   const own = SYNAPSE_LIMITS[`${message.name}.${field.name}`] ?? SYNAPSE_LIMITS[field.name];
@@ -66,6 +77,7 @@ function limitOf(message: DescMessage, field: DescField, jsonBytes: number): Lim
   // An event's type: the message also names the event's state_key.
   if (field.name === 'type' && message.fields.some((f) => f.name === 'state_key')) return { max: MAX_ID_BYTES, unit: 'bytes', error: eventKeyTooLarge };
   if (JSON_NAMES.test(field.name)) return { max: jsonBytes, unit: 'bytes', error: tooLong };
+  if (PARAM_NAMES.test(field.name)) return { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong };
   if (ID_NAMES.test(field.name)) return { max: MAX_ID_BYTES, unit: 'bytes', error: tooLong };
   if (TEXT_NAMES.test(field.name)) return { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong };
   return { max: MAX_SHORT_BYTES, unit: 'bytes', error: tooLong };

@@ -26,6 +26,7 @@ import { PagePresenter } from './page-presenter';
 import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
 import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
+import { parseChoiceParam, parseIntParam, parseJsonParam } from '../matrix/query-params';
 import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from '../matrix/stream-token';
 import { VisibilityTimeline, type Range } from './visibility';
 
@@ -36,16 +37,38 @@ export const MAX_PAGE_LIMIT = 1000;
 
 type Json = Record<string, unknown>;
 
+/**
+ * A `/messages` request. Each parameter comes either typed or as the query parameter was given
+ * (`*Param`, `filterJson`); the service checks them in Synapse's order: dir, from, to, limit, filter.
+ */
 export interface MessagesRequest {
   roomId: string;
   dir: Dir;
+  /** The `dir` parameter as given; replaces `dir` when given. */
+  dirParam?: string | null;
   from: string | null;
   to: string | null;
   limit: number | null;
+  /** The `limit` parameter as given; replaces `limit` when given. */
+  limitParam?: string | null;
+  /** The filter as JSON text; replaces `filter` when given. */
+  filterJson?: string | null;
   filter: Json | null;
   /** `raw` was given: federation format. */
   federationFormat: boolean;
 }
+
+/** The paging parameters of an event context, typed or as given (checked in this order). */
+export interface ContextParams {
+  limit: number | null;
+  limitParam?: string | null;
+  filterJson?: string | null;
+  filter: Json | null;
+}
+
+const DIRS = ['b', 'f'] as const;
+const limitOf = (limit: number | null, param: string | null | undefined): number | null => (param != null ? parseIntParam('limit', param) : limit);
+const filterOf = (filter: Json | null, text: string | null | undefined): Json | null => (text != null ? (parseJsonParam('filter', text) ?? null) : filter);
 
 export interface MessagesPage {
   chunk: EventView[];
@@ -112,26 +135,27 @@ export class PaginationService {
    * A page of the room's timeline. Clients: 403 "User <u> not in room <r>, and room previews are
    * disabled" unless joined, departed (and not forgotten) or the room is world-readable; events
    * filtered by history visibility and retention. Admins (`asAdmin`): no gate, no visibility.
-   * Throws 400 for bad tokens and filters.
+   * Throws 400 for bad parameters, in Synapse's order (see MessagesRequest).
    */
   async getMessages(ctx: Ctx, reader: Reader, req: MessagesRequest, asAdmin: boolean): Promise<MessagesPage> {
     const em = ctx.em;
+    const dir = req.dirParam != null ? parseChoiceParam('dir', req.dirParam, DIRS) : req.dir;
     const given = parseTokenParam(req.from, 'from');
     const to = parseTokenParam(req.to, 'to');
-    const limit = Math.min(req.limit ?? DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT);
-    const filter = this.parseFilter(req.filter);
+    const limit = Math.min(limitOf(req.limit, req.limitParam) ?? DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT);
+    const filter = this.parseFilter(filterOf(req.filter, req.filterJson));
     const federationFormat = req.federationFormat || (filter?.federationFormat ?? false);
     const extras: ExtrasOptions = { dagFields: federationFormat, aggregationsFor: reader.userId };
     const read = (plan: PagePlan): Promise<PageRow[]> => {
-      if (to && (req.dir === 'f' ? isBeforeOrEq(to.room, plan.from.room) : isBeforeOrEq(plan.from.room, to.room))) return Promise.resolve([]);
+      if (to && (dir === 'f' ? isBeforeOrEq(to.room, plan.from.room) : isBeforeOrEq(plan.from.room, to.room))) return Promise.resolve([]);
       const client = asAdmin ? null : { minOriginTs: plan.minOriginTs, ignoredSenders: plan.ignored };
-      return this.repo.page(em, { roomId: req.roomId, dir: req.dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client }, extras);
+      return this.repo.page(em, { roomId: req.roomId, dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client }, extras);
     };
-    const { plan, rows } = await this.readPage(em, { userId: reader.userId, roomId: req.roomId, dir: req.dir, given, asAdmin, minOriginTs: null }, read);
+    const { plan, rows } = await this.readPage(em, { userId: reader.userId, roomId: req.roomId, dir, given, asAdmin, minOriginTs: null }, read);
     const page: MessagesPage = { chunk: [], start: streamTokenToString(plan.from), end: null, state: [], federationFormat };
     if (rows.length === 0) return page;
     const last = rows[rows.length - 1];
-    page.end = streamTokenToString(withRoomKey(plan.from, historicToken(last.depth, req.dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
+    page.end = streamTokenToString(withRoomKey(plan.from, historicToken(last.depth, dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
     const events = filter && !isNoop(filter) ? rows.filter((e) => matchesFilter(filter, e)) : rows;
     if (events.length === 0) return page;
     page.chunk = this.present(reader, events, plan.timeline);
@@ -206,9 +230,10 @@ export class PaginationService {
    * where Synapse filters after fetching. Both: 404 "Event not found." for unknown events, 404
    * M_UNKNOWN "No row found (events)" for an event of another room.
    */
-  async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, limit: number | null, filterJson: Json | null, asAdmin = true): Promise<EventContext> {
+  async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, params: ContextParams, asAdmin = true): Promise<EventContext> {
     const em = ctx.em;
-    const filter = this.parseFilter(filterJson);
+    const limit = limitOf(params.limit, params.limitParam);
+    const filter = this.parseFilter(filterOf(params.filter, params.filterJson));
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
     const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);

@@ -2,7 +2,8 @@
  * Synapse's JSON for the room admin API, from RoomAdminService messages (absent optional fields
  * become JSON null, as Synapse renders them).
  */
-import { RoomDeleteStatus, type RoomDeleteTask, type RoomDetails, type RoomSummary, type ShutdownResult } from '../../../gen/synapse/admin/v1/room_admin';
+import type { RoomDeleteTask, RoomDetails, RoomSummary, ShutdownResult } from '../../../gen/synapse/admin/v1/room_admin';
+import { ROOM_DELETE_STATUS } from '../../grpc/contract-words';
 
 export function roomSummaryJson(s: RoomSummary | undefined): Record<string, unknown> {
   if (!s) return {};
@@ -47,14 +48,6 @@ export function shutdownResultJson(r: ShutdownResult | undefined): Record<string
   };
 }
 
-const STATUS_NAMES: Record<number, string> = {
-  [RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED]: 'scheduled',
-  [RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE]: 'active',
-  [RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE]: 'complete',
-  [RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED]: 'failed',
-  [RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED]: 'cancelled',
-};
-
 /**
  * One delete status item: Synapse's `delete_id`, `room_id`, `status`, `shutdown_room`, plus
  * `progress` while the task runs and `error` when it failed (neither is sent otherwise).
@@ -64,7 +57,7 @@ export function deleteTaskJson(t: RoomDeleteTask | undefined): Record<string, un
   const item: Record<string, unknown> = {
     delete_id: t.deleteId,
     room_id: t.roomId,
-    status: STATUS_NAMES[t.status] ?? 'active',
+    status: ROOM_DELETE_STATUS.word(t.status) ?? 'active',
     shutdown_room: t.shutdownRoom ? shutdownResultJson(t.shutdownRoom) : null,
   };
   if (t.progress) item.progress = t.progress;

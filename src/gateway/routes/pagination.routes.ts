@@ -1,33 +1,24 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type MessagesPage, type MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
+import type { MessagesPage, MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
+import { PURGE_STATUS } from '../../grpc/contract-words';
 import { badJson } from '../../errors';
-import { parseTokenParam } from '../../matrix/stream-token';
 import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
-/** Limits travel as uint32; anything larger is capped by the service anyway. */
-const uint32 = (n: number | undefined) => (n === undefined ? undefined : Math.min(n, 0xffff_ffff));
-
 /**
- * The query of /messages, validated in Synapse's order (dir, from, to, limit, filter) so the
- * first bad parameter is the one reported. Tokens are only checked here; the service parses them.
+ * The query of /messages, passed on as given: the service checks the parameters in Synapse's
+ * order (dir, from, to, limit, filter) after authenticating the caller.
  */
 function messagesQuery(r: GatewayRequest): MessagesQuery {
-  const dir = r.query.choice('dir', ['b', 'f'] as const) ?? 'f';
-  const from = r.query.string('from');
-  parseTokenParam(from, 'from');
-  const to = r.query.string('to');
-  parseTokenParam(to, 'to');
-  const limit = uint32(r.query.int('limit'));
-  const filter = r.query.json('filter');
   return {
     roomId: r.params.roomId,
-    dir: dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS,
-    from,
-    to,
-    limit,
-    filter,
+    dir: Direction.DIRECTION_FORWARDS,
+    dirParam: r.query.string('dir'),
+    from: r.query.string('from'),
+    to: r.query.string('to'),
+    limitParam: r.query.string('limit'),
+    filterJson: r.query.jsonText('filter'),
     format: r.query.has('raw') ? EventFormat.EVENT_FORMAT_FEDERATION : EventFormat.EVENT_FORMAT_CLIENT,
   };
 }
@@ -37,14 +28,6 @@ function pageBody(p: MessagesPage | undefined): RawJson {
   if (!p?.jsonBody) throw new Error('the pagination service returned a page without its JSON body');
   return new RawJson(p.jsonBody);
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  [PurgeStatus.PURGE_STATUS_ACTIVE]: 'active',
-  [PurgeStatus.PURGE_STATUS_COMPLETE]: 'complete',
-  [PurgeStatus.PURGE_STATUS_FAILED]: 'failed',
-  // Synapse has no cancelled purges: report them as failed so clients stop polling.
-  [PurgeStatus.PURGE_STATUS_CANCELLED]: 'failed',
-};
 
 async function purgeHistory(r: GatewayRequest) {
   const b = r.body(true);
@@ -64,11 +47,9 @@ async function purgeHistory(r: GatewayRequest) {
   return { body: { purge_id: res.purgeId } };
 }
 
-/** Event context, for clients or admins: the same query and the same body. */
+/** Event context, for clients or admins: the same query (checked by the service) and the same body. */
 async function eventContext(r: GatewayRequest, rpc: 'getEventContext' | 'adminGetEventContext') {
-  const limit = uint32(r.query.int('limit'));
-  const filter = r.query.json('filter');
-  const c = await r.rpc(r.clients.pagination, rpc, { roomId: r.params.roomId, eventId: r.params.eventId, limit, filter });
+  const c = await r.rpc(r.clients.pagination, rpc, { roomId: r.params.roomId, eventId: r.params.eventId, limitParam: r.query.string('limit'), filterJson: r.query.jsonText('filter') });
   const fmt = 'client';
   return {
     body: {
@@ -104,8 +85,10 @@ export const paginationRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const s = await r.rpc(r.clients.pagination, 'getPurgeHistoryStatus', { purgeId: r.params.purgeId });
-      const status = STATUS_TEXT[s.status] ?? 'active';
-      const error = s.error || (s.status === PurgeStatus.PURGE_STATUS_CANCELLED ? 'cancelled' : undefined);
+      const word = PURGE_STATUS.word(s.status) ?? 'active';
+      // Synapse has no cancelled purges: report them as failed so clients stop polling.
+      const status = word === 'cancelled' ? 'failed' : word;
+      const error = s.error || (word === 'cancelled' ? 'cancelled' : undefined);
       // Synapse's body, plus `retry` while the purge waits to retry after a transient error.
       const retry = s.progress?.retry;
       return { body: { status, ...(error ? { error } : {}), ...(retry ? { retry } : {}) } };

@@ -1,17 +1,13 @@
-import { Direction } from '../../../gen/synapse/admin/v1/common';
-import { RoomOrderBy, type DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
+import type { DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
+import { DIRECTION, ROOM_ORDER_BY } from '../../grpc/contract-words';
 import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
 import { isValidRoomId } from '../../matrix/ids';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { toClientEvent } from '../../matrix/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
-/** Synapse's `order_by` values, in its error message order. */
-const ORDER_BY = ['alphabetical', 'size', 'name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events'] as const;
-const DIRS = ['b', 'f'] as const;
-
-const toDirection = (d: 'b' | 'f' | undefined) => (d === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS);
-const toOrderBy = (o: (typeof ORDER_BY)[number]) => RoomOrderBy[`ROOM_ORDER_BY_${o.toUpperCase()}` as keyof typeof RoomOrderBy];
+const DIRS = DIRECTION.words;
+const toDirection = (d: 'b' | 'f' | undefined) => DIRECTION.value(d ?? 'f');
 
 /** The body of both delete versions, validated in Synapse's order (block, purge, force_purge). */
 function deleteOptions(r: GatewayRequest): DeleteRoomOptions {
@@ -30,13 +26,13 @@ const listRooms: Route = {
     const q = r.query;
     const from = q.int('from');
     const limit = q.int('limit');
-    const orderBy = q.choice('order_by', ORDER_BY) ?? 'name';
+    const orderBy = q.choice('order_by', ROOM_ORDER_BY.words) ?? 'name';
     const searchTerm = q.string('search_term');
     if (searchTerm === '') throw invalidParam('search_term cannot be an empty string');
     const publicRooms = q.bool('public_rooms');
     const emptyRooms = q.bool('empty_rooms');
     const dir = q.choice('dir', DIRS);
-    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: toOrderBy(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms, asJsonBody: true });
+    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: ROOM_ORDER_BY.value(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms, asJsonBody: true });
     if (!res.jsonBody) throw new Error('the room admin service returned a room list without its JSON body');
     return { body: new RawJson(res.jsonBody) };
   },

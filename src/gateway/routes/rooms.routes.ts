@@ -3,7 +3,8 @@
  * redact, membership, joined rooms/members, members, aliases and the room directory. Each route
  * parses the request (Synapse's parse errors), makes one RoomService call and renders JSON.
  */
-import { MembershipAction, RoomVisibility, type InitialStateEvent } from '../../../gen/synapse/admin/v1/rooms';
+import type { InitialStateEvent, MembershipAction } from '../../../gen/synapse/admin/v1/rooms';
+import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../../grpc/contract-words';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
 import { decodeEvent, presentWithRelations, toClientEvent } from '../../matrix/event-formats';
 import type { Body, GatewayRequest, Route } from '../router';
@@ -76,12 +77,9 @@ async function redact(r: GatewayRequest) {
   return { body: { event_id: res.eventId } };
 }
 
-const TARGETED: Record<string, MembershipAction> = {
-  invite: MembershipAction.MEMBERSHIP_ACTION_INVITE,
-  kick: MembershipAction.MEMBERSHIP_ACTION_KICK,
-  ban: MembershipAction.MEMBERSHIP_ACTION_BAN,
-  unban: MembershipAction.MEMBERSHIP_ACTION_UNBAN,
-};
+/** The membership changes that name their target in `user_id`. */
+const TARGETED = new Set(['invite', 'kick', 'ban', 'unban']);
+const JOIN = MEMBERSHIP_ACTION.value('join');
 
 function reasonOf(b: Body): string | undefined {
   return b.string('reason', "Param 'reason' must be a string");
@@ -92,11 +90,11 @@ function membershipRoute(name: 'join' | 'leave' | 'invite' | 'kick' | 'ban' | 'u
   return async (r) => {
     const b = r.body(true);
     let userId: string | undefined;
-    if (name in TARGETED) {
+    if (TARGETED.has(name)) {
       if (!('user_id' in b.json)) throw missingParams(['user_id']);
       userId = b.string('user_id', "Param 'user_id' must be a string");
     }
-    const action = TARGETED[name] ?? (name === 'join' ? MembershipAction.MEMBERSHIP_ACTION_JOIN : MembershipAction.MEMBERSHIP_ACTION_LEAVE);
+    const action = MEMBERSHIP_ACTION.value(name);
     const res = await r.rpc(r.clients.rooms, 'updateMembership', { room: { $case: 'roomId', value: r.params.roomId }, action, userId, reason: reasonOf(b), txnId: r.params.txnId });
     return { body: name === 'join' ? { room_id: res.roomId } : {} };
   };
@@ -105,8 +103,8 @@ function membershipRoute(name: 'join' | 'leave' | 'invite' | 'kick' | 'ban' | 'u
 /** `POST /join/{roomIdOrAlias}` (empty body allowed) and `POST /knock/{roomIdOrAlias}` (body required). */
 function byIdOrAlias(action: MembershipAction): (r: GatewayRequest) => Promise<{ body: Json }> {
   return async (r) => {
-    const b = r.body(action === MembershipAction.MEMBERSHIP_ACTION_JOIN);
-    const content = action === MembershipAction.MEMBERSHIP_ACTION_JOIN ? b.json : undefined;
+    const b = r.body(action === JOIN);
+    const content = action === JOIN ? b.json : undefined;
     const res = await r.rpc(r.clients.rooms, 'updateMembership', {
       room: { $case: 'roomIdOrAlias', value: r.params.roomIdOrAlias },
       action,
@@ -165,7 +163,7 @@ async function putVisibility(r: GatewayRequest) {
   const b = r.body();
   const v = b.json.visibility ?? 'public';
   if (v !== 'public' && v !== 'private') throw badJson("visibility: unexpected value; permitted: 'public', 'private'");
-  await r.rpc(r.clients.rooms, 'setRoomVisibility', { roomId: r.params.roomId, visibility: v === 'public' ? RoomVisibility.ROOM_VISIBILITY_PUBLIC : RoomVisibility.ROOM_VISIBILITY_PRIVATE });
+  await r.rpc(r.clients.rooms, 'setRoomVisibility', { roomId: r.params.roomId, visibility: ROOM_VISIBILITY.value(v) });
   return { body: {} };
 }
 
@@ -202,8 +200,8 @@ export const roomRoutes: Route[] = [
     },
   }),
   ...txnPaths('/rooms/{roomId}/redact/{eventId}', redact),
-  ...txnPaths('/join/{roomIdOrAlias}', byIdOrAlias(MembershipAction.MEMBERSHIP_ACTION_JOIN)),
-  ...txnPaths('/knock/{roomIdOrAlias}', byIdOrAlias(MembershipAction.MEMBERSHIP_ACTION_KNOCK)),
+  ...txnPaths('/join/{roomIdOrAlias}', byIdOrAlias(JOIN)),
+  ...txnPaths('/knock/{roomIdOrAlias}', byIdOrAlias(MEMBERSHIP_ACTION.value('knock'))),
   ...(['join', 'leave', 'invite', 'kick', 'ban', 'unban'] as const).flatMap((a) => txnPaths(`/rooms/{roomId}/${a}`, membershipRoute(a))),
   ...txnPaths('/rooms/{roomId}/forget', forget),
   ...clientPaths('/joined_rooms', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { joined_rooms: (await r.rpc(r.clients.rooms, 'getJoinedRooms', {})).roomIds } }) }),
@@ -232,7 +230,7 @@ export const roomRoutes: Route[] = [
     auth: 'none',
     handler: async (r) => {
       const res = await r.rpc(r.clients.rooms, 'getRoomVisibility', { roomId: r.params.roomId });
-      return { body: { visibility: res.visibility === RoomVisibility.ROOM_VISIBILITY_PUBLIC ? 'public' : 'private' } };
+      return { body: { visibility: ROOM_VISIBILITY.word(res.visibility) === 'public' ? 'public' : 'private' } };
     },
   }),
   ...clientPaths('/directory/list/room/{roomId}', { method: 'PUT', auth: 'user', handler: putVisibility }),

@@ -1,18 +1,9 @@
-import { TaskStatus, type Task } from '../../../gen/synapse/admin/v1/task_scheduler';
+import type { Task, TaskStatus } from '../../../gen/synapse/admin/v1/task_scheduler';
+import { TASK_STATUS } from '../../grpc/contract-words';
 import type { Query, Route } from '../router';
 
-const STATUS_NAMES: [string, TaskStatus][] = [
-  ['scheduled', TaskStatus.TASK_STATUS_SCHEDULED],
-  ['active', TaskStatus.TASK_STATUS_ACTIVE],
-  ['complete', TaskStatus.TASK_STATUS_COMPLETE],
-  ['failed', TaskStatus.TASK_STATUS_FAILED],
-  ['cancelled', TaskStatus.TASK_STATUS_CANCELLED],
-];
-const byName = new Map(STATUS_NAMES);
-const byValue = new Map(STATUS_NAMES.map(([n, v]) => [v, n]));
-
 /** Synapse's status string of a task. */
-export const statusName = (s: TaskStatus): string => byValue.get(s) ?? 'unknown';
+const statusName = (s: TaskStatus): string => TASK_STATUS.word(s) ?? 'unknown';
 
 /** Synapse's JSON of a scheduled task (admin API). */
 export function scheduledTaskJson(t: Task): Record<string, unknown> {
@@ -34,7 +25,7 @@ export function scheduledTaskJson(t: Task): Record<string, unknown> {
 function statusFilter(q: Query): TaskStatus[] {
   const name = q.has('status') ? 'status' : 'job_status';
   if (!q.string(name)) return [];
-  return [byName.get(q.choice(name, STATUS_NAMES.map(([n]) => n))!)!];
+  return [TASK_STATUS.value(q.choice(name, TASK_STATUS.words)!)];
 }
 
 export const taskRoutes: Route[] = [

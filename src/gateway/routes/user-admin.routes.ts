@@ -2,17 +2,13 @@
  * Synapse's user admin reads, devices and password reset (spec §1, §3, §8): query and body parsing
  * with Synapse's errors, one UserAdminService call each.
  */
-import { Direction } from '../../../gen/synapse/admin/v1/common';
-import { UserOrderBy, type Device } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import type { Device } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import { DIRECTION, USER_ORDER_BY } from '../../grpc/contract-words';
 import { invalidParam } from '../../errors';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
-/** Synapse's `order_by` values, in its error message order. */
-export const USER_ORDER_BY = ['name', 'displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked'] as const;
-const DIRS = ['b', 'f'] as const;
-
-const toOrderBy = (o: (typeof USER_ORDER_BY)[number]) => UserOrderBy[`USER_ORDER_BY_${o.toUpperCase()}` as keyof typeof UserOrderBy];
+const DIRS = DIRECTION.words;
 
 /**
  * The users list, v2 or v3. The versions differ only in `deactivated`: v2 leaves deactivated
@@ -34,7 +30,7 @@ function listUsers(version: 'v2' | 'v3'): Route {
       const deactivatedParam = q.bool('deactivated');
       const locked = q.bool('locked');
       const admins = q.bool('admins');
-      const orderBy = q.choice('order_by', USER_ORDER_BY) ?? 'name';
+      const orderBy = q.choice('order_by', USER_ORDER_BY.words) ?? 'name';
       const dir = q.choice('dir', DIRS);
       const notUserTypes = q.asciiStrings('not_user_type');
       // Filters Synapse does not have: only suspended (or not suspended) users, only some types.
@@ -53,8 +49,8 @@ function listUsers(version: 'v2' | 'v3'): Route {
         suspended,
         userTypes,
         notUserTypes,
-        orderBy: toOrderBy(orderBy),
-        dir: dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS,
+        orderBy: USER_ORDER_BY.value(orderBy),
+        dir: DIRECTION.value(dir ?? 'f'),
         asJsonBody: true,
       });
       return { body: new RawJson(res.jsonBody) };

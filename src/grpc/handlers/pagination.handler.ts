@@ -1,9 +1,10 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import { PurgeStatus, type GetEventContextResponse, type MessagesPage as MessagesPageMsg, type MessagesQuery, type PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import type { AdminGetEventContextRequest, GetEventContextRequest, GetEventContextResponse, MessagesPage as MessagesPageMsg, MessagesQuery, PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
 import { requesterOf, type Ctx } from '../../context';
-import type { EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
-import type { PurgeHistoryService, PurgeStatusName } from '../../pagination/purge-history.service';
+import type { ContextParams, EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
+import type { PurgeHistoryService } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
+import { PURGE_STATUS, dirWord } from '../contract-words';
 import { presentWithRelations } from '../../matrix/event-formats';
 import { toEventMessage, toEventMessages } from './event-message';
 
@@ -12,19 +13,15 @@ export interface PaginationHandlerDeps {
   purges: PurgeHistoryService;
 }
 
-const STATUS: Record<PurgeStatusName, PurgeStatus> = {
-  active: PurgeStatus.PURGE_STATUS_ACTIVE,
-  complete: PurgeStatus.PURGE_STATUS_COMPLETE,
-  failed: PurgeStatus.PURGE_STATUS_FAILED,
-  cancelled: PurgeStatus.PURGE_STATUS_CANCELLED,
-};
-
 const toRequest = (q: MessagesQuery | undefined): MessagesRequest => ({
   roomId: q?.roomId ?? '',
-  dir: q?.dir === Direction.DIRECTION_BACKWARDS ? 'b' : 'f',
+  dir: dirWord(q?.dir ?? Direction.DIRECTION_FORWARDS),
   from: q?.from ?? null,
   to: q?.to ?? null,
+  dirParam: q?.dirParam ?? null,
   limit: q?.limit ?? null,
+  limitParam: q?.limitParam ?? null,
+  filterJson: q?.filterJson ?? null,
   filter: q?.filter ?? null,
   federationFormat: q?.format === EventFormat.EVENT_FORMAT_FEDERATION,
 });
@@ -53,6 +50,13 @@ const toContext = (c: EventContext): GetEventContextResponse => ({
   end: c.end,
 });
 
+const contextParams = (req: GetEventContextRequest | AdminGetEventContextRequest): ContextParams => ({
+  limit: req.limit ?? null,
+  limitParam: req.limitParam ?? null,
+  filterJson: req.filterJson ?? null,
+  filter: req.filter ?? null,
+});
+
 const readerOf = (ctx: Ctx) => {
   const r = requesterOf(ctx);
   return { userId: r.userId, deviceId: r.deviceId, tokenId: r.tokenId };
@@ -62,8 +66,8 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
   return {
     getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false) })),
     adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false) })),
-    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, false))),
-    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, req.limit ?? null, req.filter ?? null, true))),
+    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false))),
+    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true))),
     purgeHistory: a.unary('admin', async (req, ctx) => ({
       purgeId: await d.purges.startPurge(ctx.em, {
         roomId: req.roomId,
@@ -75,7 +79,7 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
     })),
     getPurgeHistoryStatus: a.unary('admin', async (req, ctx) => {
       const s = await d.purges.getStatus(ctx.em, req.purgeId);
-      return { status: STATUS[s.status], error: s.error ?? undefined, progress: s.progress ?? undefined };
+      return { status: PURGE_STATUS.value(s.status), error: s.error ?? undefined, progress: s.progress ?? undefined };
     }),
   };
 }

@@ -1,20 +1,20 @@
-import { Direction } from '../../../gen/synapse/admin/v1/common';
-import {
-  RoomDeleteStatus,
+import type { Direction } from '../../../gen/synapse/admin/v1/common';
+import type {
+  DeleteRoomOptions,
+  RoomAdminServiceServer,
+  RoomDeleteTask,
+  RoomDetails as RoomDetailsMsg,
   RoomOrderBy,
-  type DeleteRoomOptions,
-  type RoomAdminServiceServer,
-  type RoomDeleteTask,
-  type RoomDetails as RoomDetailsMsg,
-  type RoomSummary as RoomSummaryMsg,
-  type ShutdownResult as ShutdownResultMsg,
+  RoomSummary as RoomSummaryMsg,
+  ShutdownResult as ShutdownResultMsg,
 } from '../../../gen/synapse/admin/v1/room_admin';
 import { requesterOf } from '../../context';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
-import { ROOM_ORDER_BY, type DeleteOptions, type DeleteTaskView, type Dir, type RoomDetails, type RoomListPage, type RoomOrderBy as OrderBy, type RoomSummary, type ShutdownResult } from '../../admin/room-admin.types';
+import type { DeleteOptions, DeleteTaskView, Dir, RoomDetails, RoomListPage, RoomOrderBy as OrderBy, RoomSummary, ShutdownResult } from '../../admin/room-admin.types';
 import type { CallAdapter } from '../adapter';
+import { ROOM_DELETE_STATUS, ROOM_ORDER_BY, dirWord } from '../contract-words';
 import { toEventMessages } from './event-message';
 
 export interface RoomAdminHandlerDeps {
@@ -23,39 +23,36 @@ export interface RoomAdminHandlerDeps {
   memberships: RoomMembershipAdminService;
 }
 
-const orderByOf = (o: RoomOrderBy): OrderBy | null => {
-  const name = RoomOrderBy[o]?.replace('ROOM_ORDER_BY_', '').toLowerCase();
-  return (ROOM_ORDER_BY as readonly string[]).includes(name) ? (name as OrderBy) : null;
-};
-const dirOf = (d: Direction): Dir => (d === Direction.DIRECTION_BACKWARDS ? 'b' : 'f');
+const orderByOf = (o: RoomOrderBy): OrderBy | null => ROOM_ORDER_BY.word(o) ?? null;
+const dirOf = (d: Direction): Dir => dirWord(d);
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
 const toSummary = (s: RoomSummary): RoomSummaryMsg => ({
-  roomId: s.room_id,
+  roomId: s.roomId,
   name: opt(s.name),
-  canonicalAlias: opt(s.canonical_alias),
-  joinedMembers: s.joined_members,
-  joinedLocalMembers: s.joined_local_members,
+  canonicalAlias: opt(s.canonicalAlias),
+  joinedMembers: s.joinedMembers,
+  joinedLocalMembers: s.joinedLocalMembers,
   version: opt(s.version),
   creator: opt(s.creator),
   encryption: opt(s.encryption),
   federatable: s.federatable,
   public: s.public,
-  joinRules: opt(s.join_rules),
-  guestAccess: opt(s.guest_access),
-  historyVisibility: opt(s.history_visibility),
-  stateEvents: s.state_events,
-  roomType: opt(s.room_type),
+  joinRules: opt(s.joinRules),
+  guestAccess: opt(s.guestAccess),
+  historyVisibility: opt(s.historyVisibility),
+  stateEvents: s.stateEvents,
+  roomType: opt(s.roomType),
 });
 
 const toDetails = (d: RoomDetails): RoomDetailsMsg => ({
   summary: toSummary(d),
   topic: opt(d.topic),
   avatar: opt(d.avatar),
-  joinedLocalDevices: d.joined_local_devices,
+  joinedLocalDevices: d.joinedLocalDevices,
   forgotten: d.forgotten,
   tombstoned: d.tombstoned,
-  replacementRoom: opt(d.replacement_room),
+  replacementRoom: opt(d.replacementRoom),
 });
 
 const toResult = (r: ShutdownResult): ShutdownResultMsg => ({
@@ -65,19 +62,11 @@ const toResult = (r: ShutdownResult): ShutdownResultMsg => ({
   newRoomId: opt(r.new_room_id),
 });
 
-const STATUS: Record<DeleteTaskView['status'], RoomDeleteStatus> = {
-  scheduled: RoomDeleteStatus.ROOM_DELETE_STATUS_SCHEDULED,
-  active: RoomDeleteStatus.ROOM_DELETE_STATUS_ACTIVE,
-  complete: RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE,
-  failed: RoomDeleteStatus.ROOM_DELETE_STATUS_FAILED,
-  cancelled: RoomDeleteStatus.ROOM_DELETE_STATUS_CANCELLED,
-};
-
 const toTask = (t: DeleteTaskView): RoomDeleteTask => ({
-  deleteId: t.delete_id,
-  status: STATUS[t.status],
-  roomId: t.room_id,
-  shutdownRoom: t.shutdown_room ? toResult(t.shutdown_room) : undefined,
+  deleteId: t.deleteId,
+  status: ROOM_DELETE_STATUS.value(t.status),
+  roomId: t.roomId,
+  shutdownRoom: t.shutdownRoom ? toResult(t.shutdownRoom) : undefined,
   progress: opt(t.progress),
   error: opt(t.error),
 });
@@ -95,7 +84,7 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
   return {
     listRooms: a.unary('admin', async (req, ctx) => {
       const input = { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms };
-      const counts = (p: Omit<RoomListPage, 'rooms'>) => ({ offset: p.offset, totalRooms: p.total_rooms, nextBatch: p.next_batch, prevBatch: p.prev_batch });
+      const counts = (p: Omit<RoomListPage, 'rooms'>) => ({ offset: p.offset, totalRooms: p.totalRooms, nextBatch: p.nextBatch, prevBatch: p.prevBatch });
       if (req.asJsonBody) {
         const { json, page } = await d.admin.listRoomsJson(ctx.em, input);
         return { rooms: [], ...counts(page), jsonBody: Buffer.from(json) };
@@ -110,7 +99,7 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
     }),
     listRoomState: a.unary('admin', async (req, ctx) => ({ state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)) })),
     setRoomBlock: a.unary('admin', async (req, ctx) => ({ block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId) })),
-    getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId).then((b) => ({ block: b.block, userId: b.user_id }))),
+    getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId)),
     deleteRoom: a.unary('admin', async (req, ctx) => ({ result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)) })),
     startDeleteRoom: a.unary('admin', async (req, ctx) => ({ deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId, ctx.requestId) })),
     listDeleteStatuses: a.unary('admin', async (req, ctx) => ({ results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask) })),
@@ -128,13 +117,10 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
     }),
     getForwardExtremities: a.unary('admin', async (req, ctx) => {
       const results = await d.admin.forwardExtremities(ctx.em, req.roomIdOrAlias);
-      return { count: results.length, results: results.map((e) => ({ eventId: e.event_id, stateGroup: opt(e.state_group), depth: e.depth, receivedTs: e.received_ts })) };
+      return { count: results.length, results: results.map((e) => ({ ...e, stateGroup: opt(e.stateGroup) })) };
     }),
     deleteForwardExtremities: a.unary('admin', async (req, ctx) => ({ deleted: await d.admin.deleteForwardExtremities(ctx.em, req.roomIdOrAlias) })),
     adminJoinRoom: a.unary('admin', async (req, ctx) => ({ roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId) })),
-    timestampToEvent: a.unary('admin', async (req, ctx) => {
-      const found = await d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir));
-      return { eventId: found.event_id, originServerTs: found.origin_server_ts };
-    }),
+    timestampToEvent: a.unary('admin', async (req, ctx) => d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir))),
   };
 }

@@ -1,8 +1,4 @@
-import {
-  MembershipAction,
-  RoomVisibility,
-  type RoomServiceServer,
-} from '../../../gen/synapse/admin/v1/rooms';
+import type { MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
 import { requesterOf, type Requester } from '../../context';
 import { badRequest } from '../../errors';
 import type { RoomService } from '../../rooms/room.service';
@@ -10,30 +6,21 @@ import type { ClientReadService } from '../../rooms/client-read.service';
 import type { OutOfBandMemberships } from '../../rooms/out-of-band';
 import type { MembershipAction as DomainAction } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
+import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../contract-words';
 import { toEventMessage, toEventMessages } from './event-message';
 import { jsonObject, optionalJsonObject } from './json-fields';
 import { checkEvent, checkMembership, checkRoomCreation, fakeEventId, shadowBanPause, swallowsEvent, swallowsMembership, withoutRoomProfile } from '../../rooms/restrictions';
 
-const ACTIONS: Record<number, DomainAction> = {
-  [MembershipAction.MEMBERSHIP_ACTION_JOIN]: 'join',
-  [MembershipAction.MEMBERSHIP_ACTION_LEAVE]: 'leave',
-  [MembershipAction.MEMBERSHIP_ACTION_INVITE]: 'invite',
-  [MembershipAction.MEMBERSHIP_ACTION_KICK]: 'kick',
-  [MembershipAction.MEMBERSHIP_ACTION_BAN]: 'ban',
-  [MembershipAction.MEMBERSHIP_ACTION_UNBAN]: 'unban',
-  [MembershipAction.MEMBERSHIP_ACTION_KNOCK]: 'knock',
-};
-
 function toAction(a: MembershipAction): DomainAction {
-  const action = ACTIONS[a];
+  const action = MEMBERSHIP_ACTION.word(a);
   if (!action) throw badRequest('Invalid membership key');
   return action;
 }
 
 function toVisibility(v: RoomVisibility): 'public' | 'private' {
-  if (v === RoomVisibility.ROOM_VISIBILITY_PUBLIC) return 'public';
-  if (v === RoomVisibility.ROOM_VISIBILITY_PRIVATE) return 'private';
-  throw badRequest('visibility must be "public" or "private"');
+  const visibility = ROOM_VISIBILITY.word(v);
+  if (!visibility) throw badRequest('visibility must be "public" or "private"');
+  return visibility;
 }
 
 const session = (r: Requester) => ({ deviceId: r.deviceId, tokenId: r.tokenId });
@@ -126,7 +113,7 @@ export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: 
       return {};
     }),
     getRoomVisibility: a.unary('none', async (req, ctx) => ({
-      visibility: (await rooms.getVisibility(ctx.em, req.roomId)) === 'public' ? RoomVisibility.ROOM_VISIBILITY_PUBLIC : RoomVisibility.ROOM_VISIBILITY_PRIVATE,
+      visibility: ROOM_VISIBILITY.value((await rooms.getVisibility(ctx.em, req.roomId)) === 'public' ? 'public' : 'private'),
     })),
     setRoomVisibility: a.unary('user', async (req, ctx) => {
       await rooms.setVisibility(ctx.em, actor(requesterOf(ctx)), req.roomId, toVisibility(req.visibility));

@@ -1,23 +1,14 @@
-import { TaskStatus as PbStatus, type Task, type TaskSchedulerServiceServer } from '../../../gen/synapse/admin/v1/task_scheduler';
+import type { TaskStatus as PbStatus, Task, TaskSchedulerServiceServer } from '../../../gen/synapse/admin/v1/task_scheduler';
 import { echo, invalidParam, notFound } from '../../errors';
 import type { PgTaskScheduler } from '../../tasks/task-scheduler';
 import type { ScheduledTask, TaskStatus } from '../../tasks/task.types';
 import type { CallAdapter } from '../adapter';
-
-const STATUSES: [TaskStatus, PbStatus][] = [
-  ['scheduled', PbStatus.TASK_STATUS_SCHEDULED],
-  ['active', PbStatus.TASK_STATUS_ACTIVE],
-  ['complete', PbStatus.TASK_STATUS_COMPLETE],
-  ['failed', PbStatus.TASK_STATUS_FAILED],
-  ['cancelled', PbStatus.TASK_STATUS_CANCELLED],
-];
-const toPbStatus = new Map(STATUSES);
-const fromPbStatus = new Map(STATUSES.map(([s, p]) => [p, s]));
+import { TASK_STATUS } from '../contract-words';
 
 export const toTask = (t: ScheduledTask): Task => ({
   id: t.id,
   action: t.action,
-  status: toPbStatus.get(t.status)!,
+  status: TASK_STATUS.value(t.status),
   timestampMs: t.timestamp,
   resourceId: t.resourceId ?? undefined,
   params: t.params ?? undefined,
@@ -27,7 +18,7 @@ export const toTask = (t: ScheduledTask): Task => ({
 });
 
 function statusOf(s: PbStatus): TaskStatus {
-  const status = fromPbStatus.get(s);
+  const status = TASK_STATUS.word(s);
   if (!status) throw invalidParam(`Unknown task status ${echo(s)}`);
   return status;
 }

@@ -1,8 +1,8 @@
 import type { AccountDataService } from '../../users/account-data.service';
-import { Direction } from '../../../gen/synapse/admin/v1/common';
 import type { UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
-import { UserOrderBy as UserOrderByMsg, type Device, type UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import type { UserOrderBy as UserOrderByMsg, Device, UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
 import { requesterOf } from '../../context';
+import { USER_ORDER_BY, dirWord } from '../contract-words';
 import type { DeviceAdminService } from '../../users/device-admin.service';
 import type { UserOrderBy } from '../../users/user-list.repository';
 import type { UserListService } from '../../users/user-list.service';
@@ -23,8 +23,7 @@ type ReadsServer = Pick<
   'listUsers' | 'listJoinedRooms' | 'listMemberships' | 'countSentInvites' | 'countJoinedRooms' | 'whois' | 'checkUsernameAvailable' | 'listDevices' | 'getDevice' | 'updateDevice' | 'deleteDevices' | 'resetPassword'
 >;
 
-const orderByOf = (o: UserOrderByMsg): UserOrderBy | undefined =>
-  o === UserOrderByMsg.USER_ORDER_BY_UNSPECIFIED || UserOrderByMsg[o] === undefined ? undefined : (UserOrderByMsg[o].replace('USER_ORDER_BY_', '').toLowerCase() as UserOrderBy);
+const orderByOf = (o: UserOrderByMsg): UserOrderBy | undefined => USER_ORDER_BY.word(o);
 
 const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
 
@@ -64,7 +63,7 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
         userTypes: req.userTypes,
         notUserTypes: req.notUserTypes,
         orderBy: orderByOf(req.orderBy),
-        dir: req.dir === Direction.DIRECTION_BACKWARDS ? ('b' as const) : ('f' as const),
+        dir: dirWord(req.dir),
       };
       if (req.asJsonBody) {
         const page = await d.list.listUsersJson(ctx.em, input);

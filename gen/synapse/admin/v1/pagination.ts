@@ -90,6 +90,11 @@ export function purgeStatusToJSON(object: PurgeStatus): string {
 /**
  * What to paginate and how. Tokens are Synapse `StreamToken`s (`s<stream>`, `t<depth>-<stream>`,
  * `m<min>~<id>.<pos>…` room keys followed by nine `_`-separated integers).
+ *
+ * The service checks the parameters in Synapse's order (`dir`, `from`, `to`, `limit`, `filter`),
+ * after authentication, so the first bad one is the one reported. `dir_param`, `limit_param` and
+ * `filter_json` carry the query parameters of `/messages` as given, for callers (the REST gateway)
+ * that pass them on unchecked.
  */
 export interface MessagesQuery {
   roomId: string;
@@ -105,9 +110,9 @@ export interface MessagesQuery {
     | number
     | undefined;
   /**
-   * A RoomEventFilter (types, not_types, senders, not_senders, rooms, not_rooms, contains_url,
-   * org.matrix.labels, org.matrix.not_labels, related_by_senders, related_by_rel_types,
-   * lazy_load_members, event_format).
+   * Deprecated: use filter_json. Still honoured when filter_json is absent.
+   *
+   * @deprecated
    */
   filter?:
     | { [key: string]: any }
@@ -122,7 +127,32 @@ export interface MessagesQuery {
    * `start`, `end`, `state`, events in `format`), instead of typed events: what the REST gateway
    * serves, rendered in one pass with no per-event message to build and parse.
    */
-  asJsonBody?: boolean | undefined;
+  asJsonBody?:
+    | boolean
+    | undefined;
+  /**
+   * A RoomEventFilter as JSON text (types, not_types, senders, not_senders, rooms, not_rooms,
+   * contains_url, org.matrix.labels, org.matrix.not_labels, related_by_senders,
+   * related_by_rel_types, lazy_load_members, event_format). A falsy JSON value (`null`, `false`,
+   * `0`, `""`) or `[]` means no filter; not JSON is INVALID_ARGUMENT M_NOT_JSON "Query parameter
+   * filter must be a valid JSON object", another value that is not an object M_BAD_JSON.
+   */
+  filterJson?:
+    | string
+    | undefined;
+  /**
+   * The `dir` query parameter as given; when present it replaces `dir`: `b` or `f`, anything else
+   * is INVALID_ARGUMENT M_INVALID_PARAM "Query parameter 'dir' must be one of ['b', 'f']".
+   */
+  dirParam?:
+    | string
+    | undefined;
+  /**
+   * The `limit` query parameter as given; when present it replaces `limit`: a non-negative
+   * integer (optional whitespace and sign), else INVALID_ARGUMENT M_INVALID_PARAM "Query parameter
+   * limit must be an integer" (or "... must be a positive integer." below zero).
+   */
+  limitParam?: string | undefined;
 }
 
 /** One page of events, in pagination order. */
@@ -161,6 +191,7 @@ export interface AdminGetRoomMessagesResponse {
   page?: MessagesPage | undefined;
 }
 
+/** The service checks `limit` before `filter`, after authentication, as Synapse does. */
 export interface AdminGetEventContextRequest {
   roomId: string;
   eventId: string;
@@ -168,8 +199,26 @@ export interface AdminGetEventContextRequest {
   limit?:
     | number
     | undefined;
-  /** A RoomEventFilter applied to the surrounding events and the state. */
-  filter?: { [key: string]: any } | undefined;
+  /**
+   * Deprecated: use filter_json. Still honoured when filter_json is absent.
+   *
+   * @deprecated
+   */
+  filter?:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * A RoomEventFilter applied to the surrounding events and the state, as JSON text (read as
+   * MessagesQuery.filter_json).
+   */
+  filterJson?:
+    | string
+    | undefined;
+  /**
+   * The `limit` query parameter as given; when present it replaces `limit` (read as
+   * MessagesQuery.limit_param).
+   */
+  limitParam?: string | undefined;
 }
 
 export interface AdminGetEventContextResponse {
@@ -188,6 +237,7 @@ export interface AdminGetEventContextResponse {
   end: string;
 }
 
+/** The service checks `limit` before `filter`, after authentication, as Synapse does. */
 export interface GetEventContextRequest {
   roomId: string;
   eventId: string;
@@ -195,8 +245,26 @@ export interface GetEventContextRequest {
   limit?:
     | number
     | undefined;
-  /** A RoomEventFilter applied to the surrounding events and the state. */
-  filter?: { [key: string]: any } | undefined;
+  /**
+   * Deprecated: use filter_json. Still honoured when filter_json is absent.
+   *
+   * @deprecated
+   */
+  filter?:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * A RoomEventFilter applied to the surrounding events and the state, as JSON text (read as
+   * MessagesQuery.filter_json).
+   */
+  filterJson?:
+    | string
+    | undefined;
+  /**
+   * The `limit` query parameter as given; when present it replaces `limit` (read as
+   * MessagesQuery.limit_param).
+   */
+  limitParam?: string | undefined;
 }
 
 /** The same fields as AdminGetEventContextResponse; events carry `unsigned.membership`. */
@@ -264,6 +332,9 @@ function createBaseMessagesQuery(): MessagesQuery {
     filter: undefined,
     format: 0,
     asJsonBody: undefined,
+    filterJson: undefined,
+    dirParam: undefined,
+    limitParam: undefined,
   };
 }
 
@@ -292,6 +363,15 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     }
     if (message.asJsonBody !== undefined) {
       writer.uint32(64).bool(message.asJsonBody);
+    }
+    if (message.filterJson !== undefined) {
+      writer.uint32(74).string(message.filterJson);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(82).string(message.dirParam);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(90).string(message.limitParam);
     }
     return writer;
   },
@@ -373,6 +453,30 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
             message.asJsonBody = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -403,6 +507,21 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
         : isSet(object.as_json_body)
         ? globalThis.Boolean(object.as_json_body)
         : undefined,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
     };
   },
 
@@ -432,6 +551,15 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     if (message.asJsonBody !== undefined) {
       obj.asJsonBody = message.asJsonBody;
     }
+    if (message.filterJson !== undefined) {
+      obj.filterJson = message.filterJson;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
     return obj;
   },
 
@@ -448,6 +576,9 @@ export const MessagesQuery: MessageFns<MessagesQuery> = {
     message.filter = object.filter ?? undefined;
     message.format = object.format ?? 0;
     message.asJsonBody = object.asJsonBody ?? undefined;
+    message.filterJson = object.filterJson ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
     return message;
   },
 };
@@ -882,7 +1013,7 @@ export const AdminGetRoomMessagesResponse: MessageFns<AdminGetRoomMessagesRespon
 };
 
 function createBaseAdminGetEventContextRequest(): AdminGetEventContextRequest {
-  return { roomId: "", eventId: "", limit: undefined, filter: undefined };
+  return { roomId: "", eventId: "", limit: undefined, filter: undefined, filterJson: undefined, limitParam: undefined };
 }
 
 export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest> = {
@@ -898,6 +1029,12 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     }
     if (message.filter !== undefined) {
       Struct.encode(Struct.wrap(message.filter), writer.uint32(34).fork()).join();
+    }
+    if (message.filterJson !== undefined) {
+      writer.uint32(42).string(message.filterJson);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(50).string(message.limitParam);
     }
     return writer;
   },
@@ -947,6 +1084,22 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
             message.filter = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -973,6 +1126,16 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
       filter: isObject(object.filter) ? object.filter : undefined,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
     };
   },
 
@@ -990,6 +1153,12 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     if (message.filter !== undefined) {
       obj.filter = message.filter;
     }
+    if (message.filterJson !== undefined) {
+      obj.filterJson = message.filterJson;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
     return obj;
   },
 
@@ -1002,6 +1171,8 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     message.eventId = object.eventId ?? "";
     message.limit = object.limit ?? undefined;
     message.filter = object.filter ?? undefined;
+    message.filterJson = object.filterJson ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
     return message;
   },
 };
@@ -1164,7 +1335,7 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
 };
 
 function createBaseGetEventContextRequest(): GetEventContextRequest {
-  return { roomId: "", eventId: "", limit: undefined, filter: undefined };
+  return { roomId: "", eventId: "", limit: undefined, filter: undefined, filterJson: undefined, limitParam: undefined };
 }
 
 export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
@@ -1180,6 +1351,12 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     }
     if (message.filter !== undefined) {
       Struct.encode(Struct.wrap(message.filter), writer.uint32(34).fork()).join();
+    }
+    if (message.filterJson !== undefined) {
+      writer.uint32(42).string(message.filterJson);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(50).string(message.limitParam);
     }
     return writer;
   },
@@ -1229,6 +1406,22 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
             message.filter = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1255,6 +1448,16 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
         : "",
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
       filter: isObject(object.filter) ? object.filter : undefined,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
     };
   },
 
@@ -1272,6 +1475,12 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     if (message.filter !== undefined) {
       obj.filter = message.filter;
     }
+    if (message.filterJson !== undefined) {
+      obj.filterJson = message.filterJson;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
     return obj;
   },
 
@@ -1284,6 +1493,8 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     message.eventId = object.eventId ?? "";
     message.limit = object.limit ?? undefined;
     message.filter = object.filter ?? undefined;
+    message.filterJson = object.filterJson ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
     return message;
   },
 };
