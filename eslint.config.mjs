@@ -12,7 +12,8 @@ const into = (folders) => `^(\\.\\./)+(${folders.join('|')})(/|$)`;
 
 const TRANSPORT = {
   regex: into(['grpc', 'gateway', 'gen']),
-  message: 'Domains and infra know no transport: no src/grpc, src/gateway or gen/ here (map to and from the contract in src/grpc/handlers).',
+  message:
+    'Domains and infra know no transport: no src/grpc, src/gateway or gen/ here (map to and from the contract in src/grpc/handlers).',
 };
 const GRPC_PACKAGES = { group: ['@grpc/*'], message: 'Domains and infra know no transport: gRPC belongs to src/grpc.' };
 const COMPOSITION = {
@@ -35,12 +36,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-expressions': 'off',
       'no-control-regex': 'off',
       // A leading underscore marks a name kept on purpose (a skipped argument, a dropped key).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
     },
   },
   {
     files: ['**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
@@ -49,7 +56,10 @@ export default tseslint.config(
   },
   {
     files: ['src/infra/**/*.ts'],
-    rules: restrict(TRANSPORT, GRPC_PACKAGES, COMPOSITION, { regex: into(DOMAINS), message: 'Infra knows no domain: a domain uses infra, never the other way round.' }),
+    rules: restrict(TRANSPORT, GRPC_PACKAGES, COMPOSITION, {
+      regex: into(DOMAINS),
+      message: 'Infra knows no domain: a domain uses infra, never the other way round.',
+    }),
   },
   {
     files: ['src/gateway/**/*.ts'],

@@ -137,7 +137,8 @@ async function probe(c: RestClient, row: ReadRow): Promise<{ skipped?: string; e
     const a = await c.request(r.method, r.path, row.token, r.body);
     if (isOk(a.status)) continue;
     const errcode = errcodeOf(a.text);
-    if ((a.status === 404 || a.status === 405 || a.status === 400) && (errcode === 'M_UNRECOGNIZED' || errcode === '')) return { skipped: `not served (${a.status} ${errcode || a.text.slice(0, 40)})` };
+    if ((a.status === 404 || a.status === 405 || a.status === 400) && (errcode === 'M_UNRECOGNIZED' || errcode === ''))
+      return { skipped: `not served (${a.status} ${errcode || a.text.slice(0, 40)})` };
     return { error: `${r.method} ${r.path.slice(0, 80)}: ${a.status} ${a.text.slice(0, 160)}` };
   }
   return {};
@@ -171,16 +172,43 @@ async function measureRead(c: RestClient, row: ReadRow, s: Settings): Promise<Ro
 async function measureWrites(c: RestClient, seeded: Seeded, s: Settings): Promise<Record<string, RowFigures>> {
   const writers = seeded.users.slice(0, WRITE_CLIENTS);
   const out: Record<string, RowFigures> = {};
-  const rooms = (i: number) => createRoom(c, writers[i % writers.length], { name: `write room ${i}`, topic: null, alias: null, preset: 'private_chat', directory: false });
+  const rooms = (i: number) =>
+    createRoom(c, writers[i % writers.length], {
+      name: `write room ${i}`,
+      topic: null,
+      alias: null,
+      preset: 'private_chat',
+      directory: false,
+    });
   const one = await measure(Math.max(1, Math.floor(s.writes / 4)), 1, rooms);
   const many = await measure(s.writes, writers.length, (i) => rooms(i + s.writes));
-  out[`createRoom (${writers.length} clients)`] = { kind: 'write', p50: one.p50, p99: one.p99, rate: many.perSecond, rateP99: many.p99, clients: writers.length };
-  const roomId = await createRoom(c, writers[0], { name: 'write messages', topic: null, alias: null, preset: 'public_chat', directory: false });
+  out[`createRoom (${writers.length} clients)`] = {
+    kind: 'write',
+    p50: one.p50,
+    p99: one.p99,
+    rate: many.perSecond,
+    rateP99: many.p99,
+    clients: writers.length,
+  };
+  const roomId = await createRoom(c, writers[0], {
+    name: 'write messages',
+    topic: null,
+    alias: null,
+    preset: 'public_chat',
+    directory: false,
+  });
   for (const w of writers.slice(1)) await join(c, roomId, writers[0], w, false);
   const sendOne = (i: number) => send(c, roomId, writers[i % writers.length], 'm.text', `message ${i}`);
   const oneM = await measure(Math.max(1, Math.floor(s.sends / 4)), 1, sendOne);
   const manyM = await measure(s.sends, writers.length, sendOne);
-  out[`send message (${writers.length} senders)`] = { kind: 'write', p50: oneM.p50, p99: oneM.p99, rate: manyM.perSecond, rateP99: manyM.p99, clients: writers.length };
+  out[`send message (${writers.length} senders)`] = {
+    kind: 'write',
+    p50: oneM.p50,
+    p99: oneM.p99,
+    rate: manyM.perSecond,
+    rateP99: manyM.p99,
+    clients: writers.length,
+  };
   return out;
 }
 
@@ -198,14 +226,26 @@ async function measureJobs(c: RestClient, t: Target, plan: WorkloadPlan, seeded:
   const E = plan.sizes.bigRoomMessages;
   const purgeRow = `purge_history ${Math.floor((E * 5) / 6)} of ${E} messages (wall)`;
   const deleteRow = `v2 delete + purge, ${E} messages, ${plan.rooms[big[2]]?.members.length ?? 0} members (wall)`;
-  if (big.length < 3 || E < 6) return { [purgeRow]: { kind: 'job', skipped: 'needs 3 big rooms of 6+ messages' }, [deleteRow]: { kind: 'job', skipped: 'needs 3 big rooms of 6+ messages' } };
+  if (big.length < 3 || E < 6)
+    return {
+      [purgeRow]: { kind: 'job', skipped: 'needs 3 big rooms of 6+ messages' },
+      [deleteRow]: { kind: 'job', skipped: 'needs 3 big rooms of 6+ messages' },
+    };
   const out: Record<string, RowFigures> = {};
   try {
     const room = seeded.rooms[big[1]];
     const upTo = room.messageIds[Math.floor((room.messageIds.length * 5) / 6)];
     const t0 = process.hrtime.bigint();
-    const { purge_id } = await c.json<{ purge_id: string }>('POST', `/_synapse/admin/v1/purge_history/${enc(room.roomId)}`, t.adminToken, { delete_local_events: true, purge_up_to_event_id: upTo });
-    const status = await pollUntil(c, `/_synapse/admin/v1/purge_history_status/${enc(purge_id)}`, t.adminToken, (st) => st === 'complete' || st === 'failed');
+    const { purge_id } = await c.json<{ purge_id: string }>('POST', `/_synapse/admin/v1/purge_history/${enc(room.roomId)}`, t.adminToken, {
+      delete_local_events: true,
+      purge_up_to_event_id: upTo,
+    });
+    const status = await pollUntil(
+      c,
+      `/_synapse/admin/v1/purge_history_status/${enc(purge_id)}`,
+      t.adminToken,
+      (st) => st === 'complete' || st === 'failed',
+    );
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     out[purgeRow] = status === 'complete' ? { kind: 'job', p50: wall } : { kind: 'job', error: `purge ${status}` };
   } catch (err) {
@@ -214,12 +254,20 @@ async function measureJobs(c: RestClient, t: Target, plan: WorkloadPlan, seeded:
   try {
     const room = seeded.rooms[big[2]];
     const t0 = process.hrtime.bigint();
-    const { delete_id } = await c.json<{ delete_id: string }>('DELETE', `/_synapse/admin/v2/rooms/${enc(room.roomId)}`, t.adminToken, { purge: true });
-    const status = await pollUntil(c, `/_synapse/admin/v2/rooms/delete_status/${enc(delete_id)}`, t.adminToken, (st) => st === 'complete' || st === 'failed');
+    const { delete_id } = await c.json<{ delete_id: string }>('DELETE', `/_synapse/admin/v2/rooms/${enc(room.roomId)}`, t.adminToken, {
+      purge: true,
+    });
+    const status = await pollUntil(
+      c,
+      `/_synapse/admin/v2/rooms/delete_status/${enc(delete_id)}`,
+      t.adminToken,
+      (st) => st === 'complete' || st === 'failed',
+    );
     const wall = Number(process.hrtime.bigint() - t0) / 1e6;
     const after = await c.request('GET', `/_synapse/admin/v1/rooms/${enc(room.roomId)}`, t.adminToken);
     if (status !== 'complete') out[deleteRow] = { kind: 'job', error: `delete ${status}` };
-    else if (after.status !== 404) out[deleteRow] = { kind: 'job', error: `room details after the delete answered ${after.status}, not 404` };
+    else if (after.status !== 404)
+      out[deleteRow] = { kind: 'job', error: `room details after the delete answered ${after.status}, not 404` };
     else out[deleteRow] = { kind: 'job', p50: wall };
   } catch (err) {
     out[deleteRow] = { kind: 'job', error: (err as Error).message.slice(0, 300) };
@@ -235,27 +283,53 @@ const EVENT_COLUMNS = `event_id, room_id, type, state_key, sender, content, orig
  * the first big room from each pagination position the REST rows use, and a rooms-list page
  * ordered by name with the count of the listing.
  */
-async function measureSql(databaseUrl: string, plan: WorkloadPlan, seeded: Seeded, pageTokens: string[], s: Settings): Promise<Record<string, { p50: number; p99: number }>> {
+async function measureSql(
+  databaseUrl: string,
+  plan: WorkloadPlan,
+  seeded: Seeded,
+  pageTokens: string[],
+  s: Settings,
+): Promise<Record<string, { p50: number; p99: number }>> {
   const pg = new PgClient({ connectionString: databaseUrl });
   await pg.connect();
   try {
     const roomId = seeded.rooms[plan.rooms.findIndex((r) => r.big)].roomId;
-    const base = ['room_id = $1', 'NOT outlier', 'rejected_reason IS NULL', 'NOT soft_failed', `type <> ALL('{org.matrix.dummy_event,m.room.aliases}')`];
-    const positions = [null, ...pageTokens.map((tok) => /^t(\d+)-(\d+)/.exec(tok)).filter((m): m is RegExpExecArray => !!m).map((m) => [Number(m[1]), Number(m[2])])];
+    const base = [
+      'room_id = $1',
+      'NOT outlier',
+      'rejected_reason IS NULL',
+      'NOT soft_failed',
+      `type <> ALL('{org.matrix.dummy_event,m.room.aliases}')`,
+    ];
+    const positions = [
+      null,
+      ...pageTokens
+        .map((tok) => /^t(\d+)-(\d+)/.exec(tok))
+        .filter((m): m is RegExpExecArray => !!m)
+        .map((m) => [Number(m[1]), Number(m[2])]),
+    ];
     const page = (i: number) => {
       const p = positions[i % positions.length];
       const conds = p ? [...base, '(depth, stream_ordering) <= ($2, $3)'] : base;
-      return pg.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE ${conds.join(' AND ')} ORDER BY depth DESC, stream_ordering DESC LIMIT 100`, p ? [roomId, p[0], p[1]] : [roomId]);
+      return pg.query(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE ${conds.join(' AND ')} ORDER BY depth DESC, stream_ordering DESC LIMIT 100`,
+        p ? [roomId, p[0], p[1]] : [roomId],
+      );
     };
     const list = async () => {
-      await pg.query(`SELECT room_id, name, canonical_alias, joined_members, joined_local_members, room_version, creator, encryption, federatable, is_public, join_rules, guest_access, history_visibility, state_events, room_type FROM room_stats ORDER BY name ASC, room_id ASC LIMIT 100 OFFSET 0`);
+      await pg.query(
+        `SELECT room_id, name, canonical_alias, joined_members, joined_local_members, room_version, creator, encryption, federatable, is_public, join_rules, guest_access, history_visibility, state_events, room_type FROM room_stats ORDER BY name ASC, room_id ASC LIMIT 100 OFFSET 0`,
+      );
       await pg.query('SELECT count(*) FROM room_stats');
     };
     await measure(s.warmup, 1, page);
     await measure(s.warmup, 1, list);
     const m = await measure(s.n1, 1, page);
     const l = await measure(s.n1, 1, list);
-    return { '/messages 100 (first big room)': { p50: m.p50, p99: m.p99 }, 'rooms list limit=100 order name (page + count)': { p50: l.p50, p99: l.p99 } };
+    return {
+      '/messages 100 (first big room)': { p50: m.p50, p99: m.p99 },
+      'rooms list limit=100 order name (page + count)': { p50: l.p50, p99: l.p99 },
+    };
   } finally {
     await pg.end();
   }
@@ -266,7 +340,9 @@ async function runOn(start: () => Promise<Target>, plan: WorkloadPlan, s: Settin
   const c = new RestClient(t.baseUrl, Math.max(s.clients, s.setupConcurrency * 4, WRITE_CLIENTS));
   try {
     const version = await c.request('GET', '/_synapse/admin/v1/server_version');
-    process.stdout.write(`\n[${t.name}] ${t.baseUrl} (server name ${t.serverName}): seeding ${plan.users.length} users, ${plan.rooms.length} rooms...\n`);
+    process.stdout.write(
+      `\n[${t.name}] ${t.baseUrl} (server name ${t.serverName}): seeding ${plan.users.length} users, ${plan.rooms.length} rooms...\n`,
+    );
     const t0 = Date.now();
     let last = 0;
     const seeded = await seed(c, t, plan, s.setupConcurrency, (done, total) => {
@@ -284,19 +360,39 @@ async function runOn(start: () => Promise<Target>, plan: WorkloadPlan, s: Settin
     for (const row of readRows(t, plan, seeded, ctx)) {
       rows[row.name] = await measureRead(c, row, s);
       const f = rows[row.name];
-      process.stdout.write(`  ${row.name}: ${f.skipped ? `skipped, ${f.skipped}` : f.error ? `ERROR ${f.error}` : `p50 ${fmt(f.p50!)} ms, ${fmt(f.rate!, 0)} req/s at ${f.clients}`}\n`);
+      process.stdout.write(
+        `  ${row.name}: ${f.skipped ? `skipped, ${f.skipped}` : f.error ? `ERROR ${f.error}` : `p50 ${fmt(f.p50!)} ms, ${fmt(f.rate!, 0)} req/s at ${f.clients}`}\n`,
+      );
     }
     const sql = t.databaseUrl ? await measureSql(t.databaseUrl, plan, seeded, ctx.pageTokens, s) : undefined;
     Object.assign(rows, await measureWrites(c, seeded, s));
     Object.assign(rows, await measureJobs(c, t, plan, seeded));
-    return { name: t.name, baseUrl: t.baseUrl, serverVersion: isOk(version.status) ? (JSON.parse(version.text) as { server_version?: string }).server_version : undefined, seedSeconds, rows, sql };
+    return {
+      name: t.name,
+      baseUrl: t.baseUrl,
+      serverVersion: isOk(version.status) ? (JSON.parse(version.text) as { server_version?: string }).server_version : undefined,
+      seedSeconds,
+      rows,
+      sql,
+    };
   } finally {
     c.close();
     await t.stop();
   }
 }
 
-const ms = (f?: RowFigures) => (!f ? '—' : f.skipped ? 'skipped' : f.error ? 'error' : f.p50 === undefined ? '—' : f.p99 === undefined ? fmt(f.p50, 1) : `${fmt(f.p50)} / ${fmt(f.p99)}`);
+const ms = (f?: RowFigures) =>
+  !f
+    ? '—'
+    : f.skipped
+      ? 'skipped'
+      : f.error
+        ? 'error'
+        : f.p50 === undefined
+          ? '—'
+          : f.p99 === undefined
+            ? fmt(f.p50, 1)
+            : `${fmt(f.p50)} / ${fmt(f.p99)}`;
 const rate = (f?: RowFigures) => (!f || f.rate === undefined ? '—' : `${fmt(f.rate, 0)} (${fmt(f.rateP99!, 1)})`);
 const ratio = (a?: number, b?: number) => (a === undefined || b === undefined || b === 0 ? '—' : `${fmt(a / b, 1)}×`);
 
@@ -322,7 +418,10 @@ export function printComparison(out: CompareOutput, otherName: string | undefine
       'req/s ratio': ratio(b?.rate, a?.rate),
     };
   });
-  table(`side by side (writes at ${WRITE_CLIENTS} clients, reads at 1 and ${out.settings.clients} clients; jobs: wall ms in the p50 column; ratio > 1: ours better)`, rows);
+  table(
+    `side by side (writes at ${WRITE_CLIENTS} clients, reads at 1 and ${out.settings.clients} clients; jobs: wall ms in the p50 column; ratio > 1: ours better)`,
+    rows,
+  );
   const notes = names.flatMap((n) =>
     [other, ours].flatMap((r) => {
       const f = r?.rows[n];
@@ -342,7 +441,9 @@ export function printComparison(out: CompareOutput, otherName: string | undefine
     });
     process.stdout.write(`\nour database, same run:\n${lines.join('\n')}\n`);
   }
-  for (const r of [other, ours]) if (r) process.stdout.write(`${r.name}: ${r.baseUrl}, server_version ${r.serverVersion ?? '?'}, seeded in ${fmt(r.seedSeconds, 1)} s\n`);
+  for (const r of [other, ours])
+    if (r)
+      process.stdout.write(`${r.name}: ${r.baseUrl}, server_version ${r.serverVersion ?? '?'}, seeded in ${fmt(r.seedSeconds, 1)} s\n`);
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -353,7 +454,11 @@ export async function run(args: string[]): Promise<void> {
   const ref = process.env.SYNAPSE_REF;
   if (url && !token) throw new Error('--url needs --token (or COMPARE_TOKEN): an admin access token on that server');
   const otherName = url ? (flags.get('name') ?? 'synapse') : ref ? 'synapse' : undefined;
-  const startOther = url ? () => remoteTarget(otherName!, url, token!) : ref ? () => startSynapseRef(ref, Number(flags.get('synapse-port') ?? 18008)) : undefined;
+  const startOther = url
+    ? () => remoteTarget(otherName!, url, token!)
+    : ref
+      ? () => startSynapseRef(ref, Number(flags.get('synapse-port') ?? 18008))
+      : undefined;
   const which = flags.get('target') ?? (startOther ? 'both' : 'ours');
   if (!['ours', 'other', 'both'].includes(which)) throw new Error('--target is ours, other or both');
   if (which !== 'ours' && !startOther) throw new Error('no other server: give --url and --token, or set SYNAPSE_REF');
@@ -362,18 +467,20 @@ export async function run(args: string[]): Promise<void> {
   const baseline = flags.get('baseline');
   if (baseline) {
     const earlier = JSON.parse(readFileSync(baseline, 'utf8')) as CompareOutput;
-    if (JSON.stringify(earlier.settings) !== JSON.stringify(s)) process.stdout.write(`warning: ${baseline} was measured with other settings: ${JSON.stringify(earlier.settings)}\n`);
+    if (JSON.stringify(earlier.settings) !== JSON.stringify(s))
+      process.stdout.write(`warning: ${baseline} was measured with other settings: ${JSON.stringify(earlier.settings)}\n`);
     Object.assign(out.results, earlier.results);
   }
   if (which !== 'ours') out.results[otherName!] = await runOn(startOther!, plan, s);
   if (which !== 'other') out.results.ours = await runOn(startOurs, plan, s);
   const floor = await transportFloor(s.n1, 45_000);
   printComparison(out, otherName ?? Object.keys(out.results).find((n) => n !== 'ours'));
-  process.stdout.write(`bare node transport floor (http → one grpc-js call → reply, no work): small p50 ${fmt(floor.small.p50)} ms, 45 kB p50 ${fmt(floor.large.p50)} ms\n`);
+  process.stdout.write(
+    `bare node transport floor (http → one grpc-js call → reply, no work): small p50 ${fmt(floor.small.p50)} ms, 45 kB p50 ${fmt(floor.large.p50)} ms\n`,
+  );
   const file = flags.get('out');
   if (file) {
     writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
     process.stdout.write(`figures written to ${file}\n`);
   }
 }
-

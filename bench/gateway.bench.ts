@@ -33,7 +33,17 @@ export async function run(args: string[]): Promise<void> {
     for (let round = 1; round <= o.rounds; round++) {
       const g = await measure(o.n, o.concurrency, viaGrpc);
       const r = await measure(o.n, o.concurrency, viaRest);
-      rows.push({ round, 'grpc req/s': fmt(g.perSecond, 0), 'grpc p50 ms': fmt(g.p50), 'grpc p99 ms': fmt(g.p99), 'rest req/s': fmt(r.perSecond, 0), 'rest p50 ms': fmt(r.p50), 'rest p99 ms': fmt(r.p99), 'rest/grpc p50': fmt(r.p50 / g.p50), 'grpc/rest throughput': fmt(g.perSecond / r.perSecond) });
+      rows.push({
+        round,
+        'grpc req/s': fmt(g.perSecond, 0),
+        'grpc p50 ms': fmt(g.p50),
+        'grpc p99 ms': fmt(g.p99),
+        'rest req/s': fmt(r.perSecond, 0),
+        'rest p50 ms': fmt(r.p50),
+        'rest p99 ms': fmt(r.p99),
+        'rest/grpc p50': fmt(r.p50 / g.p50),
+        'grpc/rest throughput': fmt(g.perSecond / r.perSecond),
+      });
     }
     table(`gateway overhead: GET /_synapse/admin/v2/users/<id> vs UserAdminService/GetUser (n=${o.n}, concurrency=${o.concurrency})`, rows);
     agent.destroy();

@@ -28,9 +28,28 @@ import type { ImportedRoom as ProtoImportedRoom } from '../gen/synapse/admin/v1/
 import { fmt, measure, options, registerUser, startStack, table, type Stack, type TestUser } from './support';
 
 const EVENT_COLUMNS = [
-  'stream_ordering', 'event_id', 'room_id', 'type', 'state_key', 'sender', 'content', 'origin_server_ts', 'received_ts', 'depth',
-  'prev_events', 'auth_events', 'redacts', 'replaces_state', 'outlier', 'rejected_reason', 'soft_failed', 'redacted_by', 'txn_scope', 'txn_id',
-  'contains_url', 'labels',
+  'stream_ordering',
+  'event_id',
+  'room_id',
+  'type',
+  'state_key',
+  'sender',
+  'content',
+  'origin_server_ts',
+  'received_ts',
+  'depth',
+  'prev_events',
+  'auth_events',
+  'redacts',
+  'replaces_state',
+  'outlier',
+  'rejected_reason',
+  'soft_failed',
+  'redacted_by',
+  'txn_scope',
+  'txn_id',
+  'contains_url',
+  'labels',
 ];
 /** Rows per plain INSERT statement (bounded by PostgreSQL's 65,535 bind parameters). */
 const BASELINE_ROWS_PER_STATEMENT = 1_000;
@@ -40,7 +59,15 @@ function toProto(batch: ImportedRoom[]): ProtoImportedRoom[] {
     roomId: r.roomId,
     isPublic: r.isPublic ?? false,
     aliases: r.aliases ?? [],
-    events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? undefined, sender: e.sender, contentJson: JSON.stringify(e.content), originServerTs: e.originServerTs, redacts: e.redacts ?? undefined, eventId: e.eventId })),
+    events: r.events.map((e) => ({
+      type: e.type,
+      stateKey: e.stateKey ?? undefined,
+      sender: e.sender,
+      contentJson: JSON.stringify(e.content),
+      originServerTs: e.originServerTs,
+      redacts: e.redacts ?? undefined,
+      eventId: e.eventId,
+    })),
   }));
 }
 
@@ -65,7 +92,11 @@ async function plainInsert(stack: Stack, roomIds: string[], batchEvents: number)
   const pg = new PgClient({ connectionString: stack.app.databaseUrl });
   await pg.connect();
   try {
-    const { rows } = await pg.query({ text: `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE room_id = ANY($1) ORDER BY stream_ordering`, values: [roomIds], rowMode: 'array' });
+    const { rows } = await pg.query({
+      text: `SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE room_id = ANY($1) ORDER BY stream_ordering`,
+      values: [roomIds],
+      rowMode: 'array',
+    });
     await pg.query('DELETE FROM events WHERE room_id = ANY($1)', [roomIds]);
     await pg.query('VACUUM events');
     const contentAt = EVENT_COLUMNS.indexOf('content');
@@ -151,7 +182,6 @@ interface Target {
   pid: number | 'self';
 }
 
-
 /**
  * The service as deployed (`npm start`), in its own process, on the stack's database and Redis
  * prefix, so the load generator does not share its event loop.
@@ -175,16 +205,27 @@ async function startServerProcess(stack: Stack, workers: number, gatewayWorkers 
     WORKERS: String(workers),
     GATEWAY_WORKERS: String(gatewayWorkers),
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../src/main.ts')], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   for (let attempt = 0; ; attempt++) {
     if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
-    const ok = await fetch(`${baseUrl}/health`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${baseUrl}/health`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (attempt > 600) throw new Error('server process did not become healthy');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const label = gatewayWorkers > 0 ? `services + gateway processes, WORKERS=${workers} GATEWAY_WORKERS=${gatewayWorkers}` : workers > 1 ? `server, WORKERS=${workers}` : 'separate server process';
+  const label =
+    gatewayWorkers > 0
+      ? `services + gateway processes, WORKERS=${workers} GATEWAY_WORKERS=${gatewayWorkers}`
+      : workers > 1
+        ? `server, WORKERS=${workers}`
+        : 'separate server process';
   return { child, target: { label, baseUrl, clients: createClients(`127.0.0.1:${grpcPort}`), pid: child.pid as number } };
 }
 
@@ -192,9 +233,24 @@ async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boole
   const rooms: string[] = [];
   for (const [i, u] of senders.entries()) {
     if (sharedRoom && i > 0) {
-      await grpcCall(stack.clients.rooms, stack.clients.rooms.updateMembership, { room: { $case: 'roomId', value: rooms[0] }, action: 1 }, bearer(u.token));
+      await grpcCall(
+        stack.clients.rooms,
+        stack.clients.rooms.updateMembership,
+        { room: { $case: 'roomId', value: rooms[0] }, action: 1 },
+        bearer(u.token),
+      );
       rooms.push(rooms[0]);
-    } else rooms.push((await grpcCall(stack.clients.rooms, stack.clients.rooms.createRoom, { preset: 'public_chat', invite: [], initialState: [], isDirect: false }, bearer(u.token))).roomId);
+    } else
+      rooms.push(
+        (
+          await grpcCall(
+            stack.clients.rooms,
+            stack.clients.rooms.createRoom,
+            { preset: 'public_chat', invite: [], initialState: [], isDirect: false },
+            bearer(u.token),
+          )
+        ).roomId,
+      );
   }
   const mds = senders.map((u) => bearer(u.token));
   const run = `${via}${sharedRoom ? 's' : 'm'}${Date.now()}`;
@@ -203,10 +259,20 @@ async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boole
     const k = i % senders.length;
     const content = { msgtype: 'm.text', body: `message ${i}` };
     if (via === 'grpc') {
-      await grpcCall(stack.clients.rooms, stack.clients.rooms.sendEvent, { roomId: rooms[k], type: 'm.room.message', contentJson: JSON.stringify(content), txnId: `${run}-${i}` }, mds[k]);
+      await grpcCall(
+        stack.clients.rooms,
+        stack.clients.rooms.sendEvent,
+        { roomId: rooms[k], type: 'm.room.message', contentJson: JSON.stringify(content), txnId: `${run}-${i}` },
+        mds[k],
+      );
       return;
     }
-    const { status, body } = await put(agent, `${stack.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(rooms[k])}/send/m.room.message/${run}-${i}`, senders[k].token, JSON.stringify(content));
+    const { status, body } = await put(
+      agent,
+      `${stack.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(rooms[k])}/send/m.room.message/${run}-${i}`,
+      senders[k].token,
+      JSON.stringify(content),
+    );
     if (status !== 200) throw new Error(`send: HTTP ${status} ${body}`);
   });
 }
@@ -214,12 +280,20 @@ async function singleSends(stack: Target, senders: TestUser[], sharedRoom: boole
 /** One PUT over a keep-alive agent (one connection per concurrent sender). */
 function put(agent: http.Agent, url: string, token: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((ok, ko) => {
-    const req = http.request(url, { method: 'PUT', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', ko);
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'PUT',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', ko);
+      },
+    );
     req.on('error', ko);
     req.end(body);
   });
@@ -234,9 +308,22 @@ export async function run(args: string[]): Promise<void> {
     const admin = await registerUser(stack, 'ingestadmin', { admin: true });
     const locals = [admin];
     for (let i = 0; i < 40; i++) locals.push(await registerUser(stack, `local${i}`));
-    const gen = { ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', localUsers: locals.map((u) => u.userId), rooms: o.rooms, eventsPerRoom: o.events, membersPerRoom: o.members, batchEvents: o.batch, seed: o.seed };
+    const gen = {
+      ...DEFAULT_GENERATOR_OPTIONS,
+      serverName: 'test',
+      localUsers: locals.map((u) => u.userId),
+      rooms: o.rooms,
+      eventsPerRoom: o.events,
+      membersPerRoom: o.members,
+      batchEvents: o.batch,
+      seed: o.seed,
+    };
     // Warm the import path (JIT, plans, caches) on a separate, smaller data set first.
-    await importOverGrpc(stack, admin, [...generateImportBatches({ ...gen, rooms: Math.max(10, Math.floor(o.rooms / 20)), seed: o.seed + 1000 })].map(toProto));
+    await importOverGrpc(
+      stack,
+      admin,
+      [...generateImportBatches({ ...gen, rooms: Math.max(10, Math.floor(o.rooms / 20)), seed: o.seed + 1000 })].map(toProto),
+    );
     const batches = [...generateImportBatches(gen)].map(toProto);
     const roomIds = [...new Set(batches.flatMap((b) => b.map((r) => r.roomId!)))];
     const imported = await importOverGrpc(stack, admin, batches);
@@ -244,9 +331,19 @@ export async function run(args: string[]): Promise<void> {
     const importRate = (imported.events / imported.ms) * 1000;
     const baselineRate = (baseline.events / baseline.ms) * 1000;
     table(`bulk import: ${roomIds.length} rooms, ${imported.events} events, ${batches.length} batches of ≤ ${o.batch} events`, [
-      { path: 'gRPC ImportRooms (events + state, memberships, stats, relations, extremities)', events: imported.events, 'seconds': fmt(imported.ms / 1000), 'events/s': fmt(importRate, 0) },
-      { path: 'plain SQL INSERT of the same events rows (baseline)', events: baseline.events, 'seconds': fmt(baseline.ms / 1000), 'events/s': fmt(baselineRate, 0) },
-      { path: 'ratio import / baseline (target ≥ 0.50)', events: '', 'seconds': '', 'events/s': fmt(importRate / baselineRate) },
+      {
+        path: 'gRPC ImportRooms (events + state, memberships, stats, relations, extremities)',
+        events: imported.events,
+        seconds: fmt(imported.ms / 1000),
+        'events/s': fmt(importRate, 0),
+      },
+      {
+        path: 'plain SQL INSERT of the same events rows (baseline)',
+        events: baseline.events,
+        seconds: fmt(baseline.ms / 1000),
+        'events/s': fmt(baselineRate, 0),
+      },
+      { path: 'ratio import / baseline (target ≥ 0.50)', events: '', seconds: '', 'events/s': fmt(importRate / baselineRate) },
     ]);
     if (o.sends === 0) return;
     // Settle the tables the import just filled (what autovacuum would do on a live server), so
@@ -258,7 +355,10 @@ export async function run(args: string[]): Promise<void> {
     if (o.workers > 1) servers.push(await startServerProcess(stack, o.workers));
     servers.push(await startServerProcess(stack, 1, 1));
     const rows = [];
-    for (const target of [...servers.map((x) => x.target), { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const }]) {
+    for (const target of [
+      ...servers.map((x) => x.target),
+      { label: 'in the bench process', baseUrl: stack.baseUrl, clients: stack.clients, pid: 'self' as const },
+    ]) {
       await singleSends(target, senders.slice(0, 4), false, 400, 'rest', agent);
       await singleSends(target, senders.slice(0, 4), false, 400, 'grpc', agent);
       for (const shared of [false, true]) {
@@ -267,9 +367,15 @@ export async function run(args: string[]): Promise<void> {
           const st = await singleSends(target, senders, shared, o.sends, via, agent);
           const [node1, pg1, self1] = [cpuMs(target.pid), backendCpu(stack.dbName), cpuMs('self')];
           rows.push({
-            server: target.label, path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent', rooms: shared ? '1 shared room' : `${o.concurrency} rooms`, events: st.n,
-            'events/s': fmt(st.perSecond, 0), 'p50 ms': fmt(st.p50), 'p99 ms': fmt(st.p99),
-            'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3), 'postgres cpu ms/event': fmt(backendCpuDelta(pg0, pg1) / st.n, 3),
+            server: target.label,
+            path: via === 'rest' ? 'gateway PUT /send' : 'gRPC SendEvent',
+            rooms: shared ? '1 shared room' : `${o.concurrency} rooms`,
+            events: st.n,
+            'events/s': fmt(st.perSecond, 0),
+            'p50 ms': fmt(st.p50),
+            'p99 ms': fmt(st.p99),
+            'server cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((node1 - node0) / st.n, 3),
+            'postgres cpu ms/event': fmt(backendCpuDelta(pg0, pg1) / st.n, 3),
             'load generator cpu ms/event': target.pid === 'self' ? '(shared)' : fmt((self1 - self0) / st.n, 3),
           });
         }

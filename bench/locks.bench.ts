@@ -97,7 +97,9 @@ export async function run(args: string[]): Promise<void> {
       ['baseline: bare SET NX PX + Lua DEL', (n, c) => bareSetNx(nodes[2], n, c)],
       ['baseline: redlock 5.0.0-beta.2', (n, c) => redlockLoop(nodes[2], n, c)],
     ];
-    const results = new Map<string, { seq: LatencyStats[]; par: LatencyStats[]; usec: number[] }>(variants.map(([w]) => [w, { seq: [], par: [], usec: [] }]));
+    const results = new Map<string, { seq: LatencyStats[]; par: LatencyStats[]; usec: number[] }>(
+      variants.map(([w]) => [w, { seq: [], par: [], usec: [] }]),
+    );
     const handoffs: { redis: LatencyStats[]; local: LatencyStats[] } = { redis: [], local: [] };
     for (let round = 0; round < o.rounds; round++) {
       for (const [what, fn] of variants) {
@@ -115,12 +117,59 @@ export async function run(args: string[]): Promise<void> {
       variants.map(([what]) => {
         const r = results.get(what)!;
         const usec = [...r.usec].sort((a, b) => a - b)[Math.floor(r.usec.length / 2)] / (o.n / 4);
-        return { what, 'sequential ops/s': fmt(med(r.seq, (x) => x.perSecond), 0), 'sequential p50 ms': fmt(med(r.seq, (x) => x.p50), 3), 'Redis CPU µs/op': fmt(usec, 1), [`×${o.concurrency} ops/s`]: fmt(med(r.par, (x) => x.perSecond), 0), [`×${o.concurrency} p99 ms`]: fmt(med(r.par, (x) => x.p99), 3) };
+        return {
+          what,
+          'sequential ops/s': fmt(
+            med(r.seq, (x) => x.perSecond),
+            0,
+          ),
+          'sequential p50 ms': fmt(
+            med(r.seq, (x) => x.p50),
+            3,
+          ),
+          'Redis CPU µs/op': fmt(usec, 1),
+          [`×${o.concurrency} ops/s`]: fmt(
+            med(r.par, (x) => x.perSecond),
+            0,
+          ),
+          [`×${o.concurrency} p99 ms`]: fmt(
+            med(r.par, (x) => x.p99),
+            3,
+          ),
+        };
       }),
     );
     table(`locks: contended hand-off latency, release → acquisition by the waiter, median of ${o.rounds} rounds (n=${o.handoffs})`, [
-      { what: 'RedisLockManager, across two instances (pub/sub wake-up)', 'p50 ms': fmt(med(handoffs.redis, (x) => x.p50), 3), 'p99 ms': fmt(med(handoffs.redis, (x) => x.p99), 3), 'mean ms': fmt(med(handoffs.redis, (x) => x.mean), 3) },
-      { what: 'InProcessLockManager (direct hand-off)', 'p50 ms': fmt(med(handoffs.local, (x) => x.p50), 3), 'p99 ms': fmt(med(handoffs.local, (x) => x.p99), 3), 'mean ms': fmt(med(handoffs.local, (x) => x.mean), 3) },
+      {
+        what: 'RedisLockManager, across two instances (pub/sub wake-up)',
+        'p50 ms': fmt(
+          med(handoffs.redis, (x) => x.p50),
+          3,
+        ),
+        'p99 ms': fmt(
+          med(handoffs.redis, (x) => x.p99),
+          3,
+        ),
+        'mean ms': fmt(
+          med(handoffs.redis, (x) => x.mean),
+          3,
+        ),
+      },
+      {
+        what: 'InProcessLockManager (direct hand-off)',
+        'p50 ms': fmt(
+          med(handoffs.local, (x) => x.p50),
+          3,
+        ),
+        'p99 ms': fmt(
+          med(handoffs.local, (x) => x.p99),
+          3,
+        ),
+        'mean ms': fmt(
+          med(handoffs.local, (x) => x.mean),
+          3,
+        ),
+      },
     ]);
   } finally {
     await ra.close();

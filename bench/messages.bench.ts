@@ -14,7 +14,18 @@ import { generateImportBatches, DEFAULT_GENERATOR_OPTIONS, localUserIds } from '
 import { Direction, EventFormat } from '../gen/synapse/admin/v1/common';
 import type { Ctx } from '../src/context';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, options, printTransportFloor, registerUser, settleHeap, startStack, table, type Stack, type TestUser } from './support';
+import {
+  fmt,
+  measure,
+  options,
+  printTransportFloor,
+  registerUser,
+  settleHeap,
+  startStack,
+  table,
+  type Stack,
+  type TestUser,
+} from './support';
 
 const PAGE = 100;
 const MESSAGE_FILTER = { types: ['m.room.message'] };
@@ -37,7 +48,10 @@ interface Built {
 }
 
 async function positionOf(stack: Stack, eventId: string): Promise<Pos> {
-  const rows = await stack.app.orm.em.fork().getConnection().execute<{ depth: string; stream_ordering: string }[]>('SELECT depth, stream_ordering FROM events WHERE event_id = ?', [eventId]);
+  const rows = await stack.app.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ depth: string; stream_ordering: string }[]>('SELECT depth, stream_ordering FROM events WHERE event_id = ?', [eventId]);
   return { depth: Number(rows[0].depth), stream: Number(rows[0].stream_ordering) };
 }
 
@@ -48,10 +62,25 @@ async function buildRoom(stack: Stack, events: number, samples: number): Promise
   for (const u of locals) await registerUser(stack, u.slice(1, u.indexOf(':')));
   const member = await registerUser(stack, 'reader');
   const leaver = await registerUser(stack, 'leaver');
-  const batches = [...generateImportBatches({ ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', rooms: 1, eventsPerRoom: events, localUsers: locals, publicRatio: 1, spaceRatio: 0, aliasRatio: 0, encryptedRatio: 0, batchEvents: 20_000, seed: 7 })];
+  const batches = [
+    ...generateImportBatches({
+      ...DEFAULT_GENERATOR_OPTIONS,
+      serverName: 'test',
+      rooms: 1,
+      eventsPerRoom: events,
+      localUsers: locals,
+      publicRatio: 1,
+      spaceRatio: 0,
+      aliasRatio: 0,
+      encryptedRatio: 0,
+      batchEvents: 20_000,
+      seed: 7,
+    }),
+  ];
   const roomId = batches[0][0].roomId as string;
   const creator = batches[0][0].events[0].sender;
-  const extra = (sender: string, type: string, content: Record<string, unknown>, stateKey = '') => rooms.importRooms(stack.app.orm.em.fork(), [{ roomId, events: [{ type, stateKey, sender, content }] }], { returnEventIds: true });
+  const extra = (sender: string, type: string, content: Record<string, unknown>, stateKey = '') =>
+    rooms.importRooms(stack.app.orm.em.fork(), [{ roomId, events: [{ type, stateKey, sender, content }] }], { returnEventIds: true });
   let visibilityId = '';
   let joinId = '';
   let leaveId = '';
@@ -65,22 +94,38 @@ async function buildRoom(stack: Stack, events: number, samples: number): Promise
       await extra(member.userId, 'm.room.member', { membership: 'join' }, member.userId);
       await rooms.importRooms(stack.app.orm.em.fork(), [{ roomId, events: batch[0].events.slice(setup) }, ...batch.slice(1)]);
     } else await rooms.importRooms(stack.app.orm.em.fork(), batch);
-    if (i === Math.floor(batches.length * 0.4)) joinId = (await extra(leaver.userId, 'm.room.member', { membership: 'join' }, leaver.userId))[0].eventIds![0];
-    if (i === Math.floor(batches.length * 0.9)) leaveId = (await extra(leaver.userId, 'm.room.member', { membership: 'leave' }, leaver.userId))[0].eventIds![0];
+    if (i === Math.floor(batches.length * 0.4))
+      joinId = (await extra(leaver.userId, 'm.room.member', { membership: 'join' }, leaver.userId))[0].eventIds![0];
+    if (i === Math.floor(batches.length * 0.9))
+      leaveId = (await extra(leaver.userId, 'm.room.member', { membership: 'leave' }, leaver.userId))[0].eventIds![0];
   }
   process.stdout.write(`imported ${events} events in ${fmt((Date.now() - started) / 1000, 1)} s\n`);
   const conn = stack.app.orm.em.fork().getConnection();
   await conn.execute('ANALYZE');
-  const [{ min, max }] = await conn.execute<{ min: string; max: string }[]>('SELECT min(depth) AS min, max(depth) AS max FROM events WHERE room_id = ?', [roomId]);
+  const [{ min, max }] = await conn.execute<{ min: string; max: string }[]>(
+    'SELECT min(depth) AS min, max(depth) AS max FROM events WHERE room_id = ?',
+    [roomId],
+  );
   // Positions spread uniformly over the room's depths (one index probe each).
   const positions: Pos[] = [];
   for (let i = 0; i < samples; i++) {
     const depth = Number(min) + Math.floor(((i + 0.5) / samples) * (Number(max) - Number(min)));
-    const [r] = await conn.execute<{ depth: string; stream_ordering: string }[]>('SELECT depth, stream_ordering FROM events WHERE room_id = ? AND depth >= ? ORDER BY depth LIMIT 1', [roomId, depth]);
+    const [r] = await conn.execute<{ depth: string; stream_ordering: string }[]>(
+      'SELECT depth, stream_ordering FROM events WHERE room_id = ? AND depth >= ? ORDER BY depth LIMIT 1',
+      [roomId, depth],
+    );
     positions.push({ depth: Number(r.depth), stream: Number(r.stream_ordering) });
   }
   positions.sort(() => Math.random() - 0.5);
-  return { roomId, member, leaver, visibility: await positionOf(stack, visibilityId), join: await positionOf(stack, joinId), leave: await positionOf(stack, leaveId), positions };
+  return {
+    roomId,
+    member,
+    leaver,
+    visibility: await positionOf(stack, visibilityId),
+    join: await positionOf(stack, joinId),
+    leave: await positionOf(stack, leaveId),
+    positions,
+  };
 }
 
 /** The response body, received in full; the caller parses it outside the timed region. */
@@ -89,7 +134,9 @@ function restGet(port: number, agent: http.Agent, path: string, token: string): 
     const req = http.get({ host: '127.0.0.1', port, path, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? ok(Buffer.concat(chunks)) : ko(new Error(`REST ${res.statusCode} ${Buffer.concat(chunks)}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? ok(Buffer.concat(chunks)) : ko(new Error(`REST ${res.statusCode} ${Buffer.concat(chunks)}`)),
+      );
     });
     req.on('error', ko);
   });
@@ -110,10 +157,17 @@ interface Case {
 function rawSql(c: Case, b: Built, p: Pos): { text: string; values: unknown[] } {
   const values: unknown[] = [b.roomId, p.depth, p.stream];
   const order = c.dir === 'b' ? 'DESC' : 'ASC';
-  const conds = ['room_id = $1', 'NOT outlier', 'rejected_reason IS NULL', 'NOT soft_failed', `type <> ALL('{org.matrix.dummy_event,m.room.aliases}')`];
+  const conds = [
+    'room_id = $1',
+    'NOT outlier',
+    'rejected_reason IS NULL',
+    'NOT soft_failed',
+    `type <> ALL('{org.matrix.dummy_event,m.room.aliases}')`,
+  ];
   conds.push(c.dir === 'b' ? '(depth, stream_ordering) <= ($2, $3)' : '(depth, stream_ordering) > ($2, $3)');
   if (c.filter) conds.push(`type = 'm.room.message'`);
-  const select = (extra: string[]) => `(SELECT ${COLUMNS} FROM events WHERE ${[...conds, ...extra].join(' AND ')} ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${PAGE})`;
+  const select = (extra: string[]) =>
+    `(SELECT ${COLUMNS} FROM events WHERE ${[...conds, ...extra].join(' AND ')} ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${PAGE})`;
   if (c.who === 'member') return { text: select([]).slice(1, -1), values };
   values.push(b.visibility.depth, b.visibility.stream, b.join.depth, b.join.stream, b.leave.depth, b.leave.stream);
   const early = select(['(depth, stream_ordering) <= ($4, $5)']);
@@ -152,14 +206,29 @@ export async function run(args: string[]): Promise<void> {
       // Typed events, as internal services read pages (the gateway asks for the JSON body instead).
       const viaGrpc = (i: number) => {
         const p = b.positions[i % b.positions.length];
-        const query = { roomId: b.roomId, dir: c.dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS, limit: PAGE, from: `t${p.depth}-${p.stream}`, filter: c.filter ? MESSAGE_FILTER : undefined, format: EventFormat.EVENT_FORMAT_CLIENT };
+        const query = {
+          roomId: b.roomId,
+          dir: c.dir === 'b' ? Direction.DIRECTION_BACKWARDS : Direction.DIRECTION_FORWARDS,
+          limit: PAGE,
+          from: `t${p.depth}-${p.stream}`,
+          filter: c.filter ? MESSAGE_FILTER : undefined,
+          format: EventFormat.EVENT_FORMAT_CLIENT,
+        };
         return grpcCall(stack.clients.pagination, stack.clients.pagination.getRoomMessages, { query }, md);
       };
       const services = stack.app.services;
       const reader = { userId: c.who === 'member' ? b.member.userId : b.leaver.userId, deviceId: null, tokenId: 0 };
       const viaService = (i: number) => {
         const p = b.positions[i % b.positions.length];
-        const req = { roomId: b.roomId, dir: c.dir, from: `t${p.depth}-${p.stream}`, to: null, limit: PAGE, filter: c.filter ? MESSAGE_FILTER : null, federationFormat: false };
+        const req = {
+          roomId: b.roomId,
+          dir: c.dir,
+          from: `t${p.depth}-${p.stream}`,
+          to: null,
+          limit: PAGE,
+          filter: c.filter ? MESSAGE_FILTER : null,
+          federationFormat: false,
+        };
         return services.pagination.getMessages({ em: stack.app.orm.em.fork() } as Ctx, reader, req, false);
       };
       await measure(50, o.concurrency, viaRest);
@@ -185,7 +254,10 @@ export async function run(args: string[]): Promise<void> {
         'events/page': `${fmt(restEvents / o.pages, 1)} (sql ${fmt(sqlEvents / o.pages, 1)})`,
       });
     }
-    table(`/messages, ${PAGE}-event pages from ${b.positions.length} random positions of a ${o.events}-event room (concurrency ${o.concurrency})`, rows);
+    table(
+      `/messages, ${PAGE}-event pages from ${b.positions.length} random positions of a ${o.events}-event room (concurrency ${o.concurrency})`,
+      rows,
+    );
     // What any authenticated REST call costs here before it does any work: HTTP, the gateway, the
     // gRPC hop and the (cached) token check, with no database.
     const floor = await measure(o.pages, o.concurrency, () => restGet(port, agent, '/_matrix/client/v3/account/whoami', b.member.token));

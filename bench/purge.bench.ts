@@ -16,14 +16,31 @@ import { fmt, options, registerUser, settleHeap, startStack, stats, table, type 
 const PAGE = 100;
 const STATUS_POLL_MS = 50;
 
-function request(port: number, agent: http.Agent, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
+function request(
+  port: number,
+  agent: http.Agent,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
   return new Promise((ok, ko) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent,
+        headers: { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
+      },
+    );
     req.on('error', ko);
     req.end(payload);
   });
@@ -35,7 +52,19 @@ async function importRoom(stack: Stack, events: number, locals: string[], seed: 
   let roomId = '';
   let imported = 0;
   // The generator draws a room size around the mean; ask for more and stop at the target.
-  for (const batch of generateImportBatches({ ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', rooms: 1, eventsPerRoom: events * 2, localUsers: locals, publicRatio: 1, spaceRatio: 0, aliasRatio: 0, encryptedRatio: 0, batchEvents: 20_000, seed })) {
+  for (const batch of generateImportBatches({
+    ...DEFAULT_GENERATOR_OPTIONS,
+    serverName: 'test',
+    rooms: 1,
+    eventsPerRoom: events * 2,
+    localUsers: locals,
+    publicRatio: 1,
+    spaceRatio: 0,
+    aliasRatio: 0,
+    encryptedRatio: 0,
+    batchEvents: 20_000,
+    seed,
+  })) {
     roomId ||= batch[0].roomId as string;
     await rooms.importRooms(stack.app.orm.em.fork(), batch);
     imported += batch.reduce((n, r) => n + r.events.length, 0);
@@ -45,7 +74,15 @@ async function importRoom(stack: Stack, events: number, locals: string[], seed: 
 }
 
 /** Reads pages of `roomId` backwards from random positions until `stop()`; returns latencies (ns). */
-async function readWhile(port: number, agent: http.Agent, user: TestUser, roomId: string, depths: number[], stop: () => boolean, min = 0): Promise<number[]> {
+async function readWhile(
+  port: number,
+  agent: http.Agent,
+  user: TestUser,
+  roomId: string,
+  depths: number[],
+  stop: () => boolean,
+  min = 0,
+): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; !stop() || samples.length < min; i++) {
     const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=${PAGE}&from=t${depths[i % depths.length]}-999999999999`;
@@ -96,25 +133,47 @@ export async function run(args: string[]): Promise<void> {
     await pg.query('ANALYZE');
     const port = stack.app.httpPort!;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
-    const { rows: [range] } = await pg.query('SELECT min(depth) AS min, max(depth) AS max FROM events WHERE room_id = $1', [other]);
-    const depths = Array.from({ length: 97 }, (_, i) => Number(range.min) + Math.floor(((i * 37) % 97 / 97) * (Number(range.max) - Number(range.min))));
+    const {
+      rows: [range],
+    } = await pg.query('SELECT min(depth) AS min, max(depth) AS max FROM events WHERE room_id = $1', [other]);
+    const depths = Array.from(
+      { length: 97 },
+      (_, i) => Number(range.min) + Math.floor((((i * 37) % 97) / 97) * (Number(range.max) - Number(range.min))),
+    );
     settleHeap();
     await readWhile(port, agent, reader, other, depths, () => true, 50);
     const idle = stats(await readWhile(port, agent, reader, other, depths, () => true, o.idleReads), 1);
 
-    const { rows: [last] } = await pg.query('SELECT event_id, depth FROM events WHERE room_id = $1 AND NOT outlier ORDER BY depth DESC, stream_ordering DESC LIMIT 1', [big]);
-    const { rows: [middle] } = await pg.query('SELECT event_id, depth FROM events WHERE room_id = $1 AND depth >= $2 ORDER BY depth LIMIT 1', [big, Math.floor(Number(last.depth) / 2)]);
-    const below = async (depth: number) => Number((await pg.query('SELECT count(*) AS n FROM events WHERE room_id = $1 AND depth < $2 AND NOT outlier', [big, depth])).rows[0].n);
+    const {
+      rows: [last],
+    } = await pg.query(
+      'SELECT event_id, depth FROM events WHERE room_id = $1 AND NOT outlier ORDER BY depth DESC, stream_ordering DESC LIMIT 1',
+      [big],
+    );
+    const {
+      rows: [middle],
+    } = await pg.query('SELECT event_id, depth FROM events WHERE room_id = $1 AND depth >= $2 ORDER BY depth LIMIT 1', [
+      big,
+      Math.floor(Number(last.depth) / 2),
+    ]);
+    const below = async (depth: number) =>
+      Number(
+        (await pg.query('SELECT count(*) AS n FROM events WHERE room_id = $1 AND depth < $2 AND NOT outlier', [big, depth])).rows[0].n,
+      );
     const total = await below(Number(last.depth));
     const baseline = await baselineDelete(pg, big, Number(last.depth));
     const purge = async (eventId: string): Promise<number> => {
       const t0 = process.hrtime.bigint();
-      const start = await request(port, agent, 'POST', `/_synapse/admin/v1/purge_history/${encodeURIComponent(big)}`, admin.token, { purge_up_to_event_id: eventId, delete_local_events: true });
+      const start = await request(port, agent, 'POST', `/_synapse/admin/v1/purge_history/${encodeURIComponent(big)}`, admin.token, {
+        purge_up_to_event_id: eventId,
+        delete_local_events: true,
+      });
       if (start.status !== 200) throw new Error(`purge: ${JSON.stringify(start.json)}`);
       let status = 'active';
       while (status === 'active') {
         await new Promise((r) => setTimeout(r, STATUS_POLL_MS));
-        status = (await request(port, agent, 'GET', `/_synapse/admin/v1/purge_history_status/${start.json.purge_id}`, admin.token)).json.status;
+        status = (await request(port, agent, 'GET', `/_synapse/admin/v1/purge_history_status/${start.json.purge_id}`, admin.token)).json
+          .status;
       }
       if (status !== 'complete') throw new Error(`purge ended ${status}`);
       return Number(process.hrtime.bigint() - t0) / 1e6;
@@ -131,9 +190,24 @@ export async function run(args: string[]): Promise<void> {
     const left = await below(Number(last.depth));
     const rate = (n: number, ms: number) => fmt((n / ms) * 1000, 0);
     table(`history purge of ${total} events in two halves (batches of ${PURGE_HISTORY_BATCH_EVENTS}; state kept as outliers)`, [
-      { what: 'purge_history task, server otherwise idle (REST start → status complete)', events: firstHalf, 'events/s': rate(firstHalf, aloneMs), 'wall s': fmt(aloneMs / 1000, 2) },
-      { what: 'purge_history task, while /messages is read in another room', events: secondHalf, 'events/s': rate(secondHalf, busyMs), 'wall s': fmt(busyMs / 1000, 2) },
-      { what: 'baseline: plain batched DELETE of the same rows (copy table, idle)', events: baseline.rows, 'events/s': rate(baseline.rows, baseline.ms), 'wall s': fmt(baseline.ms / 1000, 2) },
+      {
+        what: 'purge_history task, server otherwise idle (REST start → status complete)',
+        events: firstHalf,
+        'events/s': rate(firstHalf, aloneMs),
+        'wall s': fmt(aloneMs / 1000, 2),
+      },
+      {
+        what: 'purge_history task, while /messages is read in another room',
+        events: secondHalf,
+        'events/s': rate(secondHalf, busyMs),
+        'wall s': fmt(busyMs / 1000, 2),
+      },
+      {
+        what: 'baseline: plain batched DELETE of the same rows (copy table, idle)',
+        events: baseline.rows,
+        'events/s': rate(baseline.rows, baseline.ms),
+        'wall s': fmt(baseline.ms / 1000, 2),
+      },
     ]);
     process.stdout.write(`events left in the timeline below the cut-off: ${left}\n`);
     table(`/messages in another room (${o.otherEvents} events, ${PAGE}-event pages)`, [

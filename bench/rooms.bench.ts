@@ -24,7 +24,21 @@ import type { EventDraft } from '../src/rooms/event-persister';
 import { DEFAULT_GENERATOR_OPTIONS, generateImportBatches, localUserIds } from '../src/dev/seed/generator';
 import { UserService } from '../src/users/user.service';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measure, measureInterleaved, options, printTransportFloor, registerUser, settleHeap, startStack, stats, table, type LatencyStats, type Stack, type TestUser } from './support';
+import {
+  fmt,
+  measure,
+  measureInterleaved,
+  options,
+  printTransportFloor,
+  registerUser,
+  settleHeap,
+  startStack,
+  stats,
+  table,
+  type LatencyStats,
+  type Stack,
+  type TestUser,
+} from './support';
 
 const SORT_COLUMN: Record<string, [string, 'ASC' | 'DESC']> = {
   name: ['name', 'ASC'],
@@ -99,10 +113,13 @@ function restGetter(stack: Stack, token: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const get = (path: string) =>
     new Promise<number>((ok, ko) => {
-      const req = http.get({ host: '127.0.0.1', port: stack.app.httpPort!, path, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? ok(200) : ko(new Error(`${path} → ${res.statusCode}`))));
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: stack.app.httpPort!, path, agent, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? ok(200) : ko(new Error(`${path} → ${res.statusCode}`))));
+        },
+      );
       req.on('error', ko);
     });
   return { get, close: () => agent.destroy() };
@@ -113,11 +130,21 @@ async function seedRooms(stack: Stack, o: Record<string, number>): Promise<void>
   const rooms = stack.app.services.rooms;
   const users = new UserService('test', null);
   const localUsers = localUserIds('test', 200);
-  for (const userId of localUsers) await users.upsertUser(stack.app.orm.em.fork(), { userId, displayname: userId.slice(1, userId.indexOf(':')) });
+  for (const userId of localUsers)
+    await users.upsertUser(stack.app.orm.em.fork(), { userId, displayname: userId.slice(1, userId.indexOf(':')) });
   const seen = new Set<string>();
   let events = 0;
   const t0 = Date.now();
-  const gen = generateImportBatches({ ...DEFAULT_GENERATOR_OPTIONS, rooms: o.rooms, eventsPerRoom: o.events, membersPerRoom: 4, batchEvents: 20_000, seed: 7, serverName: 'test', localUsers });
+  const gen = generateImportBatches({
+    ...DEFAULT_GENERATOR_OPTIONS,
+    rooms: o.rooms,
+    eventsPerRoom: o.events,
+    membersPerRoom: 4,
+    batchEvents: 20_000,
+    seed: 7,
+    serverName: 'test',
+    localUsers,
+  });
   for (const batch of gen) {
     for (const r of batch) {
       if (r.roomId) seen.add(r.roomId);
@@ -130,16 +157,36 @@ async function seedRooms(stack: Stack, o: Record<string, number>): Promise<void>
   // What autovacuum does on a live server: fresh statistics and visibility map.
   await stack.app.orm.em.fork().execute('VACUUM ANALYZE room_stats');
   await stack.app.orm.em.fork().execute('VACUUM ANALYZE room_stats_counts');
-  table('data set (bulk import)', [{ rooms: seen.size, events, 'import s': fmt(importMs / 1000, 1), 'events/s': fmt(events / (importMs / 1000), 0) }]);
+  table('data set (bulk import)', [
+    { rooms: seen.size, events, 'import s': fmt(importMs / 1000, 1), 'events/s': fmt(events / (importMs / 1000), 0) },
+  ]);
 }
 
 /** A word of the generated names (the vocabulary is small: a word matches ~5% of rooms), a rare alias fragment, and a room id. */
-async function searchTerms(stack: Stack): Promise<{ word: string; wordMatches: number; fragment: string; fragmentMatches: number; roomId: string }> {
+async function searchTerms(
+  stack: Stack,
+): Promise<{ word: string; wordMatches: number; fragment: string; fragmentMatches: number; roomId: string }> {
   const em = stack.app.orm.em.fork();
-  const count = async (term: string) => Number((await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM room_stats WHERE name_lower LIKE ? OR canonical_alias_lower LIKE ?', [`%${term}%`, `#%${term}%:%`]))[0].n);
-  const rows = await em.execute<{ room_id: string; name: string }[]>('SELECT room_id, name FROM room_stats WHERE name IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 777');
-  const word = rows[0].name.split(/\s+/).sort((a, b) => b.length - a.length)[0].toLowerCase().slice(0, 6);
-  const alias = await em.execute<{ canonical_alias: string }[]>('SELECT canonical_alias FROM room_stats WHERE canonical_alias IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 333');
+  const count = async (term: string) =>
+    Number(
+      (
+        await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM room_stats WHERE name_lower LIKE ? OR canonical_alias_lower LIKE ?', [
+          `%${term}%`,
+          `#%${term}%:%`,
+        ])
+      )[0].n,
+    );
+  const rows = await em.execute<{ room_id: string; name: string }[]>(
+    'SELECT room_id, name FROM room_stats WHERE name IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 777',
+  );
+  const word = rows[0].name
+    .split(/\s+/)
+    .sort((a, b) => b.length - a.length)[0]
+    .toLowerCase()
+    .slice(0, 6);
+  const alias = await em.execute<{ canonical_alias: string }[]>(
+    'SELECT canonical_alias FROM room_stats WHERE canonical_alias IS NOT NULL ORDER BY room_id LIMIT 1 OFFSET 333',
+  );
   const fragment = alias[0].canonical_alias.slice(1, alias[0].canonical_alias.indexOf(':')).slice(-7);
   return { word, wordMatches: await count(word), fragment, fragmentMatches: await count(fragment), roomId: rows[0].room_id };
 }
@@ -158,9 +205,24 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
     { label: 'state_events, page 1', orderBy: 'state_events', dir: 'f', from: 0, limit: 100 },
     { label: 'public_rooms=true, name', orderBy: 'name', dir: 'f', from: 0, limit: 100, publicRooms: true },
     { label: 'empty_rooms=false, joined_members', orderBy: 'joined_members', dir: 'f', from: 0, limit: 100, emptyRooms: false },
-    { label: `search "${fragment}" (${fragmentMatches} rooms), name`, orderBy: 'name', dir: 'f', from: 0, limit: 100, searchTerm: fragment },
+    {
+      label: `search "${fragment}" (${fragmentMatches} rooms), name`,
+      orderBy: 'name',
+      dir: 'f',
+      from: 0,
+      limit: 100,
+      searchTerm: fragment,
+    },
     { label: `search "${word}" (${wordMatches} rooms), name`, orderBy: 'name', dir: 'f', from: 0, limit: 100, searchTerm: word },
-    { label: `search "${word}" + public_rooms=false`, orderBy: 'name', dir: 'f', from: 0, limit: 100, searchTerm: word, publicRooms: false },
+    {
+      label: `search "${word}" + public_rooms=false`,
+      orderBy: 'name',
+      dir: 'f',
+      from: 0,
+      limit: 100,
+      searchTerm: word,
+      publicRooms: false,
+    },
     { label: 'search exact room id', orderBy: 'name', dir: 'f', from: 0, limit: 100, searchTerm: roomId },
     { label: 'search no match', orderBy: 'name', dir: 'f', from: 0, limit: 100, searchTerm: 'qzxwv' },
   ];
@@ -173,7 +235,15 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
   try {
     for (const c of cases) {
       const sql = plainSql(c);
-      const input = { from: c.from, limit: c.limit, orderBy: c.orderBy as OrderBy, dir: c.dir, searchTerm: c.searchTerm ?? null, publicRooms: c.publicRooms ?? null, emptyRooms: c.emptyRooms ?? null };
+      const input = {
+        from: c.from,
+        limit: c.limit,
+        orderBy: c.orderBy as OrderBy,
+        dir: c.dir,
+        searchTerm: c.searchTerm ?? null,
+        publicRooms: c.publicRooms ?? null,
+        emptyRooms: c.emptyRooms ?? null,
+      };
       const viaRest = () => rest.get(restQuery(c));
       const viaGrpc = () => grpcCall(stack.clients.roomAdmin, stack.clients.roomAdmin.listRooms, grpcRequest(c), md);
       const viaRepo = () => service.listRoomsJson(stack.app.orm.em.fork(), input).then((r) => r.json);
@@ -183,7 +253,14 @@ async function listRoomsBench(stack: Stack, admin: TestUser, o: Record<string, n
       };
       await measureInterleaved(20, [viaRest, viaGrpc, viaRepo, viaSql]);
       const [r, g, p, b] = await measureInterleaved(o.n, [viaRest, viaGrpc, viaRepo, viaSql]);
-      rows.push({ case: c.label, 'REST p50/p99 ms': ms(r), 'gRPC p50/p99 ms': ms(g), 'service, no transport p50/p99 ms': ms(p), 'plain SQL p50/p99 ms': ms(b), 'REST/plain p50': fmt(r.p50 / b.p50) });
+      rows.push({
+        case: c.label,
+        'REST p50/p99 ms': ms(r),
+        'gRPC p50/p99 ms': ms(g),
+        'service, no transport p50/p99 ms': ms(p),
+        'plain SQL p50/p99 ms': ms(b),
+        'REST/plain p50': fmt(r.p50 / b.p50),
+      });
     }
   } finally {
     rest.close();
@@ -206,9 +283,19 @@ async function buildBigRoom(stack: Stack, o: Record<string, number>): Promise<{ 
   const t0 = Date.now();
   const { roomId } = await rooms.createRoom(em, '@bigcreator:test', { preset: 'public_chat', name: 'Big room', roomAliasName: 'bigroom' });
   const members = Array.from({ length: o.members }, (_, i) => `@bigmember${i}:test`);
-  await rooms.persistBatches(em, [{ roomId, drafts: members.map((u): EventDraft => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } })) }]);
+  await rooms.persistBatches(em, [
+    {
+      roomId,
+      drafts: members.map((u): EventDraft => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } })),
+    },
+  ]);
   for (let done = 0; done < o.bigEvents; done += PERSIST_DRAFTS_PER_CALL) {
-    const drafts = Array.from({ length: Math.min(PERSIST_DRAFTS_PER_CALL, o.bigEvents - done) }, (_, i): EventDraft => ({ type: 'm.room.message', stateKey: null, sender: members[(done + i) % members.length], content: { msgtype: 'm.text', body: `message number ${done + i}` } }));
+    const drafts = Array.from({ length: Math.min(PERSIST_DRAFTS_PER_CALL, o.bigEvents - done) }, (_, i): EventDraft => ({
+      type: 'm.room.message',
+      stateKey: null,
+      sender: members[(done + i) % members.length],
+      content: { msgtype: 'm.text', body: `message number ${done + i}` },
+    }));
     await rooms.persistBatches(stack.app.orm.em.fork(), [{ roomId, drafts }]);
   }
   const n = await em.execute<{ n: string }[]>('SELECT count(*) AS n FROM events WHERE room_id = ?', [roomId]);
@@ -220,11 +307,21 @@ async function buildBigRoom(stack: Stack, o: Record<string, number>): Promise<{ 
 async function bigDeleteBench(stack: Stack, admin: TestUser, o: Record<string, number>): Promise<void> {
   const { roomId, events } = await buildBigRoom(stack, o);
   const user = await registerUser(stack, 'benchother');
-  const other = (await (await fetch(`${stack.baseUrl}/_matrix/client/v3/createRoom`, { method: 'POST', headers: { authorization: `Bearer ${user.token}` }, body: JSON.stringify({ preset: 'public_chat' }) })).json()) as { room_id: string };
+  const other = (await (
+    await fetch(`${stack.baseUrl}/_matrix/client/v3/createRoom`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ preset: 'public_chat' }),
+    })
+  ).json()) as { room_id: string };
   const rest = restGetter(stack, admin.token);
   let txn = 0;
   const send = async () => {
-    const res = await fetch(`${stack.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(other.room_id)}/send/m.room.message/b${txn++}`, { method: 'PUT', headers: { authorization: `Bearer ${user.token}` }, body: JSON.stringify({ msgtype: 'm.text', body: 'still here' }) });
+    const res = await fetch(`${stack.baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(other.room_id)}/send/m.room.message/b${txn++}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${user.token}` },
+      body: JSON.stringify({ msgtype: 'm.text', body: 'still here' }),
+    });
     if (res.status !== 200) throw new Error(`send → ${res.status}`);
   };
   const read = () => rest.get(`/_synapse/admin/v1/rooms/${encodeURIComponent(other.room_id)}`);
@@ -232,7 +329,11 @@ async function bigDeleteBench(stack: Stack, admin: TestUser, o: Record<string, n
   const idleSend = await measure(200, 1, send);
 
   const t0 = Date.now();
-  const res = await fetch(`${stack.baseUrl}/_synapse/admin/v2/rooms/${encodeURIComponent(roomId)}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin.token}` }, body: JSON.stringify({ new_room_user_id: admin.userId, block: true, purge: true }) });
+  const res = await fetch(`${stack.baseUrl}/_synapse/admin/v2/rooms/${encodeURIComponent(roomId)}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${admin.token}` },
+    body: JSON.stringify({ new_room_user_id: admin.userId, block: true, purge: true }),
+  });
   const { delete_id: deleteId } = (await res.json()) as { delete_id: string };
   let purgeStart = 0;
   let done = false;
@@ -250,7 +351,11 @@ async function bigDeleteBench(stack: Stack, admin: TestUser, o: Record<string, n
   })();
   let status: { status: string; progress?: { phase: string } };
   for (;;) {
-    status = (await (await fetch(`${stack.baseUrl}/_synapse/admin/v2/rooms/delete_status/${deleteId}`, { headers: { authorization: `Bearer ${admin.token}` } })).json()) as typeof status;
+    status = (await (
+      await fetch(`${stack.baseUrl}/_synapse/admin/v2/rooms/delete_status/${deleteId}`, {
+        headers: { authorization: `Bearer ${admin.token}` },
+      })
+    ).json()) as typeof status;
     if (!purgeStart && status.progress?.phase === 'purging') purgeStart = Date.now();
     if (status.status !== 'active' && status.status !== 'scheduled') break;
     await new Promise((r) => setTimeout(r, STATUS_POLL_MS));
@@ -262,7 +367,13 @@ async function bigDeleteBench(stack: Stack, admin: TestUser, o: Record<string, n
   if (status.status !== 'complete') throw new Error(`delete ended ${JSON.stringify(status)}`);
   const purgeMs = total - (purgeStart ? purgeStart - t0 : 0);
   table(`v2 delete of a room with ${o.members} local members and ${events} events (replacement room, block, purge)`, [
-    { 'wall s': fmt(total / 1000, 2), 'shutdown s': fmt((purgeStart - t0) / 1000, 2), 'purge s': fmt(purgeMs / 1000, 2), 'events/s (whole delete)': fmt(events / (total / 1000), 0), 'events/s (purge phase)': fmt(events / (purgeMs / 1000), 0) },
+    {
+      'wall s': fmt(total / 1000, 2),
+      'shutdown s': fmt((purgeStart - t0) / 1000, 2),
+      'purge s': fmt(purgeMs / 1000, 2),
+      'events/s (whole delete)': fmt(events / (total / 1000), 0),
+      'events/s (purge phase)': fmt(events / (purgeMs / 1000), 0),
+    },
   ]);
   table('another room meanwhile (p50 / p99 ms)', [
     { what: 'GET room details (REST)', idle: ms(idleRead), 'during delete': ms(stats(busyRead, total)), samples: busyRead.length },

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 
 async function main() {
   const [name, ...args] = process.argv.slice(2);
-  const available = readdirSync(__dirname).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''));
+  const available = readdirSync(__dirname)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .map((f) => f.replace('.bench.ts', ''));
   if (!name || !available.includes(name)) {
     process.stderr.write(`usage: npm run bench -- <${available.join('|')}> [options]\n`);
     process.exit(2);

@@ -30,7 +30,13 @@ import { fmt, options, stats, table } from './support';
 const DEFAULT_CONCURRENCY = 5;
 
 async function schedulerLatency(orm: Orm, url: string, n: number) {
-  const s = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'bench', connectionString: url, maxConcurrentTasks: DEFAULT_CONCURRENCY });
+  const s = new PgTaskScheduler({
+    orm,
+    log: createLogger('silent'),
+    instanceName: 'bench',
+    connectionString: url,
+    maxConcurrentTasks: DEFAULT_CONCURRENCY,
+  });
   let started: (() => void) | null = null;
   s.registerAction('noop', async () => (started?.(), { status: 'complete' }));
   await s.start();
@@ -50,7 +56,13 @@ async function schedulerLatency(orm: Orm, url: string, n: number) {
 }
 
 async function schedulerThroughput(orm: Orm, url: string, n: number, concurrency: number): Promise<number> {
-  const s = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'bench', connectionString: url, maxConcurrentTasks: concurrency });
+  const s = new PgTaskScheduler({
+    orm,
+    log: createLogger('silent'),
+    instanceName: 'bench',
+    connectionString: url,
+    maxConcurrentTasks: concurrency,
+  });
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
@@ -65,7 +77,8 @@ async function schedulerThroughput(orm: Orm, url: string, n: number, concurrency
   await s.start();
   await all;
   // Wait for the last outcomes to be recorded, then stop.
-  while ((await s.getTasks(orm.em.fork(), { statuses: ['complete'], actions: ['noop'] })).length < n) await new Promise((r) => setTimeout(r, 1));
+  while ((await s.getTasks(orm.em.fork(), { statuses: ['complete'], actions: ['noop'] })).length < n)
+    await new Promise((r) => setTimeout(r, 1));
   const ms = performance.now() - t0;
   await s.stop();
   return (n / ms) * 1000;
@@ -137,7 +150,13 @@ const VICTIM_DB = 'SCHEDULER_BENCH_VICTIM_DB';
 async function victim(): Promise<void> {
   const url = process.env[VICTIM_DB]!;
   const orm = await createOrm({ clientUrl: url, poolSize: 10 });
-  const s = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'victim', connectionString: url, maxConcurrentTasks: DEFAULT_CONCURRENCY });
+  const s = new PgTaskScheduler({
+    orm,
+    log: createLogger('silent'),
+    instanceName: 'victim',
+    connectionString: url,
+    maxConcurrentTasks: DEFAULT_CONCURRENCY,
+  });
   s.registerAction('resumable', async (run) => {
     process.stdout.write(`running ${run.task.id}\n`);
     for (let i = 0; !run.signal.aborted; i++) {
@@ -168,8 +187,17 @@ function lineOf(out: NodeJS.ReadableStream, pred: (line: string) => boolean): Pr
  * the start of the task on the second instance.
  */
 async function resumeAfterKill(orm: Orm, url: string): Promise<number> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', __filename], { env: { ...process.env, [VICTIM_DB]: url }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const heir = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'heir', connectionString: url, maxConcurrentTasks: DEFAULT_CONCURRENCY });
+  const proc = spawn(process.execPath, ['--import', 'tsx', __filename], {
+    env: { ...process.env, [VICTIM_DB]: url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const heir = new PgTaskScheduler({
+    orm,
+    log: createLogger('silent'),
+    instanceName: 'heir',
+    connectionString: url,
+    maxConcurrentTasks: DEFAULT_CONCURRENCY,
+  });
   try {
     await lineOf(proc.stdout!, (l) => l === 'ready');
     let resumed!: (at: number) => void;
@@ -197,7 +225,16 @@ export async function run(args: string[]): Promise<void> {
   const url = dbUrl(dbName);
   const orm = await createOrm({ clientUrl: url, poolSize: Math.max(10, o.wide + 4) });
   const pool = new Pool({ connectionString: url, max: o.wide + 1 });
-  const r = { lat: [] as ReturnType<typeof stats>[], bareLat: [] as ReturnType<typeof stats>[], tput: [] as number[], tputWide: [] as number[], bare: [] as number[], bareWide: [] as number[], batched: [] as number[], batchedWide: [] as number[] };
+  const r = {
+    lat: [] as ReturnType<typeof stats>[],
+    bareLat: [] as ReturnType<typeof stats>[],
+    tput: [] as number[],
+    tputWide: [] as number[],
+    bare: [] as number[],
+    bareWide: [] as number[],
+    batched: [] as number[],
+    batchedWide: [] as number[],
+  };
   const resumes: number[] = [];
   const batch = (slots: number) => slots * (1 + PREFETCH_PER_SLOT);
   try {
@@ -220,16 +257,45 @@ export async function run(args: string[]): Promise<void> {
       resumes.push(await resumeAfterKill(orm, url));
       await orm.em.fork().getConnection().execute('TRUNCATE scheduled_tasks');
     }
-    table(`scheduler: schedule→start latency (n=${o.latency}) and no-op tasks/s drained by one instance (n=${o.tasks}); medians of ${o.rounds} rounds`, [
-      { what: 'TaskScheduler', 'latency p50 ms': fmt(median(r.lat.map((x) => x.p50))), 'latency p99 ms': fmt(median(r.lat.map((x) => x.p99))), [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.tput), 0), [`tasks/s (×${o.wide})`]: fmt(median(r.tputWide), 0) },
-      { what: 'bare INSERT + SKIP LOCKED loop', 'latency p50 ms': fmt(median(r.bareLat.map((x) => x.p50))), 'latency p99 ms': fmt(median(r.bareLat.map((x) => x.p99))), [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.bare), 0), [`tasks/s (×${o.wide})`]: fmt(median(r.bareWide), 0) },
-      { what: `bare batched loop (claims of ${batch(DEFAULT_CONCURRENCY)} / ${batch(o.wide)})`, 'latency p50 ms': '-', 'latency p99 ms': '-', [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.batched), 0), [`tasks/s (×${o.wide})`]: fmt(median(r.batchedWide), 0) },
-    ]);
+    table(
+      `scheduler: schedule→start latency (n=${o.latency}) and no-op tasks/s drained by one instance (n=${o.tasks}); medians of ${o.rounds} rounds`,
+      [
+        {
+          what: 'TaskScheduler',
+          'latency p50 ms': fmt(median(r.lat.map((x) => x.p50))),
+          'latency p99 ms': fmt(median(r.lat.map((x) => x.p99))),
+          [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.tput), 0),
+          [`tasks/s (×${o.wide})`]: fmt(median(r.tputWide), 0),
+        },
+        {
+          what: 'bare INSERT + SKIP LOCKED loop',
+          'latency p50 ms': fmt(median(r.bareLat.map((x) => x.p50))),
+          'latency p99 ms': fmt(median(r.bareLat.map((x) => x.p99))),
+          [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.bare), 0),
+          [`tasks/s (×${o.wide})`]: fmt(median(r.bareWide), 0),
+        },
+        {
+          what: `bare batched loop (claims of ${batch(DEFAULT_CONCURRENCY)} / ${batch(o.wide)})`,
+          'latency p50 ms': '-',
+          'latency p99 ms': '-',
+          [`tasks/s (×${DEFAULT_CONCURRENCY})`]: fmt(median(r.batched), 0),
+          [`tasks/s (×${o.wide})`]: fmt(median(r.batchedWide), 0),
+        },
+      ],
+    );
     if (resumes.length > 0) {
       const sorted = [...resumes].sort((a, b) => a - b);
-      table(`scheduler: SIGKILL of the instance running a task → the task starts on another instance (default lease ${TASK_LEASE_MS} ms; n=${resumes.length})`, [
-        { what: 'resume after kill -9', 'min ms': fmt(sorted[0], 0), 'median ms': fmt(median(sorted), 0), 'max ms': fmt(sorted[sorted.length - 1], 0) },
-      ]);
+      table(
+        `scheduler: SIGKILL of the instance running a task → the task starts on another instance (default lease ${TASK_LEASE_MS} ms; n=${resumes.length})`,
+        [
+          {
+            what: 'resume after kill -9',
+            'min ms': fmt(sorted[0], 0),
+            'median ms': fmt(median(sorted), 0),
+            'max ms': fmt(sorted[sorted.length - 1], 0),
+          },
+        ],
+      );
     }
   } finally {
     await pool.end();

@@ -19,12 +19,22 @@ async function timeToHealth(dataDir: string): Promise<number> {
   const t0 = performance.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dataDir, HTTP_PORT: String(HTTP_PORT), GRPC_PORT: '0', LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      DATA_DIR: dataDir,
+      HTTP_PORT: String(HTTP_PORT),
+      GRPC_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     stdio: 'ignore',
   });
   try {
     for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${HTTP_PORT}/health`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${HTTP_PORT}/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return performance.now() - t0;
       if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}`);
       await new Promise((r) => setTimeout(r, 20));

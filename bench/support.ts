@@ -100,13 +100,35 @@ export function options(args: string[], defaults: Record<string, number>): Recor
 export async function transportFloor(n: number, bodyBytes: number): Promise<{ small: LatencyStats; large: LatencyStats }> {
   const grpc = await import('@grpc/grpc-js');
   const http = await import('node:http');
-  const raw = { path: '/floor.Echo/Get', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
-  const bodies = { small: Buffer.from('{"user_id":"@floor:test"}'), large: Buffer.from(JSON.stringify({ chunk: 'x'.repeat(Math.max(0, bodyBytes - 14)) })) };
+  const raw = {
+    path: '/floor.Echo/Get',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  };
+  const bodies = {
+    small: Buffer.from('{"user_id":"@floor:test"}'),
+    large: Buffer.from(JSON.stringify({ chunk: 'x'.repeat(Math.max(0, bodyBytes - 14)) })),
+  };
   const server = new grpc.Server();
-  server.addService({ Get: raw }, { Get: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request[0] === 0x6c ? bodies.large : bodies.small) });
-  const grpcPort = await new Promise<number>((ok, ko) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))));
+  server.addService(
+    { Get: raw },
+    {
+      Get: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) =>
+        cb(null, call.request[0] === 0x6c ? bodies.large : bodies.small),
+    },
+  );
+  const grpcPort = await new Promise<number>((ok, ko) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))),
+  );
   const Client = grpc.makeGenericClientConstructor({ Get: raw }, 'Echo');
-  const client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as { Get(req: Buffer, cb: (e: Error | null, r: Buffer) => void): void; close(): void };
+  const client = new Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()) as unknown as {
+    Get(req: Buffer, cb: (e: Error | null, r: Buffer) => void): void;
+    close(): void;
+  };
   const front = http.createServer((req, res) => {
     client.Get(Buffer.from(req.url === '/large' ? 'l' : 's'), (e, body) => {
       res.writeHead(e ? 500 : 200, { 'content-type': 'application/json', 'content-length': e ? 0 : body.length });

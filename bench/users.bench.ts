@@ -15,7 +15,18 @@ import { UserOrderBy } from '../gen/synapse/admin/v1/user_admin_reads';
 import type { UserOrderBy as OrderBy } from '../src/users/user-list.repository';
 import { UserListService, type ListUsersInput } from '../src/users/user-list.service';
 import { bearer, grpcCall } from '../test/support/stack';
-import { fmt, measureInterleaved, options, registerUser, settleHeap, startStack, table, type LatencyStats, type Stack, type TestUser } from './support';
+import {
+  fmt,
+  measureInterleaved,
+  options,
+  registerUser,
+  settleHeap,
+  startStack,
+  table,
+  type LatencyStats,
+  type Stack,
+  type TestUser,
+} from './support';
 
 interface ListCase {
   label: string;
@@ -47,7 +58,9 @@ async function seedUsers(stack: Stack, n: number): Promise<void> {
        FROM generate_series(1, ?) i`,
     [n],
   );
-  await em.execute("INSERT INTO erased_users (user_id) SELECT name FROM users WHERE deactivated AND hashtext(name) % 5 = 0 ON CONFLICT DO NOTHING");
+  await em.execute(
+    'INSERT INTO erased_users (user_id) SELECT name FROM users WHERE deactivated AND hashtext(name) % 5 = 0 ON CONFLICT DO NOTHING',
+  );
   const seedMs = Date.now() - t0;
   await em.execute('VACUUM ANALYZE users');
   await em.execute('VACUUM ANALYZE user_counts');
@@ -68,7 +81,8 @@ function plainSql(c: ListCase): { page: { text: string; values: unknown[] }; cou
     where.push(`name LIKE $${values.length}`);
   }
   if (q.guests === 'false') where.push('is_guest = false');
-  if (c.v3 ? q.deactivated !== undefined : q.deactivated !== 'true') where.push(q.deactivated === 'true' ? 'deactivated = true' : 'deactivated = false');
+  if (c.v3 ? q.deactivated !== undefined : q.deactivated !== 'true')
+    where.push(q.deactivated === 'true' ? 'deactivated = true' : 'deactivated = false');
   if (q.locked !== 'true') where.push('locked IS FALSE');
   if (q.admins !== undefined) where.push(q.admins === 'true' ? 'admin = true' : 'admin = false');
   if (q.not_user_type) (values.push([q.not_user_type]), where.push(`(NOT u.user_type = ANY($${values.length}) OR u.user_type IS NULL)`));
@@ -110,10 +124,13 @@ function restGetter(stack: Stack, token: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const get = (path: string) =>
     new Promise<number>((ok, ko) => {
-      const req = http.get({ host: '127.0.0.1', port: stack.app.httpPort!, path, agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? ok(200) : ko(new Error(`${path} → ${res.statusCode}`))));
-      });
+      const req = http.get(
+        { host: '127.0.0.1', port: stack.app.httpPort!, path, agent, headers: { authorization: `Bearer ${token}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? ok(200) : ko(new Error(`${path} → ${res.statusCode}`))));
+        },
+      );
       req.on('error', ko);
     });
   return { get, close: () => agent.destroy() };
@@ -169,7 +186,15 @@ async function listUsersBench(stack: Stack, admin: TestUser, o: Record<string, n
       await measureInterleaved(20, [viaRest, viaGrpc, viaService, viaSql]);
       const [r, g, p, b] = await measureInterleaved(o.n, [viaRest, viaGrpc, viaService, viaSql]);
       const total = (await service.listUsers(stack.app.orm.em.fork(), { ...input, limit: 0 })).total;
-      rows.push({ case: c.label, matches: total, 'REST p50/p99 ms': ms(r), 'gRPC p50/p99 ms': ms(g), 'service p50/p99 ms': ms(p), 'plain SQL p50/p99 ms': ms(b), 'REST/plain p50': fmt(r.p50 / b.p50) });
+      rows.push({
+        case: c.label,
+        matches: total,
+        'REST p50/p99 ms': ms(r),
+        'gRPC p50/p99 ms': ms(g),
+        'service p50/p99 ms': ms(p),
+        'plain SQL p50/p99 ms': ms(b),
+        'REST/plain p50': fmt(r.p50 / b.p50),
+      });
     }
   } finally {
     rest.close();

@@ -105,14 +105,25 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
       () => (fault.ok(), true),
       (err: unknown) => (fault.failed(err), false),
     );
-  const answers = await Promise.all([check(orm.em.getConnection().execute('SELECT 1'), faults.database), ...redis.map((r, i) => check(r.ping(), faults.redis[i]))]);
+  const answers = await Promise.all([
+    check(orm.em.getConnection().execute('SELECT 1'), faults.database),
+    ...redis.map((r, i) => check(r.ping(), faults.redis[i])),
+  ]);
   return answers.every(Boolean);
 }
 
-export async function startApp(config: Config, log: Logger = createLogger(config.logLevel, { instance: config.instanceName })): Promise<App> {
+export async function startApp(
+  config: Config,
+  log: Logger = createLogger(config.logLevel, { instance: config.instanceName }),
+): Promise<App> {
   enableDefaultMetrics();
   const tracer = config.otelTracesEndpoint
-    ? startTracing({ tracesEndpoint: config.otelTracesEndpoint, serviceName: config.otelServiceName, serviceInstanceId: config.instanceName, serviceVersion: SERVER_VERSION })
+    ? startTracing({
+        tracesEndpoint: config.otelTracesEndpoint,
+        serviceName: config.otelServiceName,
+        serviceInstanceId: config.instanceName,
+        serviceVersion: SERVER_VERSION,
+      })
     : null;
   // A cluster worker answers the primary's requests for its metrics (aggregated across workers).
   if (cluster.isWorker) joinClusterAggregation();
@@ -122,24 +133,42 @@ export async function startApp(config: Config, log: Logger = createLogger(config
     embedded = await startEmbeddedPostgres(config.dataDir, log);
     databaseUrl = embedded.url;
   }
-  const orm = await createOrm({ clientUrl: databaseUrl, poolSize: config.dbPoolSize, applicationName: `synapse-room-admin/${config.instanceName}` });
+  const orm = await createOrm({
+    clientUrl: databaseUrl,
+    poolSize: config.dbPoolSize,
+    applicationName: `synapse-room-admin/${config.instanceName}`,
+  });
   const applied = await migrate(orm);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const { secret, generated } = await ensureSharedSecret(orm, config);
   if (generated) {
     // Printed once, on the console only (never to the structured log).
-    process.stderr.write(`\nREGISTRATION_SHARED_SECRET was not set; generated one for this deployment:\n  ${secret}\nUse it with /_synapse/admin/v1/register to create the first admin.\n\n`);
+    process.stderr.write(
+      `\nREGISTRATION_SHARED_SECRET was not set; generated one for this deployment:\n  ${secret}\nUse it with /_synapse/admin/v1/register to create the first admin.\n\n`,
+    );
   }
 
-  const redis = config.redisUrls.map((u) => new Redis(u, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }));
+  const redis = config.redisUrls.map(
+    (u) => new Redis(u, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 }),
+  );
   redis.forEach((r) => r.on('error', (err) => log.debug({ err: err.message }, 'redis connection error')));
-  await Promise.all(redis.map((r) => waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does'))));
+  await Promise.all(
+    redis.map((r) =>
+      waitReady(r, REDIS_READY_TIMEOUT_MS).catch(() => log.warn('redis is not answering yet; health stays NOT_SERVING until it does')),
+    ),
+  );
   if (redis.length === 0) log.info('REDIS_URL is not set: locks are in-process, running in single-instance mode');
 
   const services = createServices(config, { orm, log, redis, registrationSharedSecret: secret });
   const authListener = config.authCacheTtlMs > 0 ? listenForAuthChanges(databaseUrl, services.users.tokens, log) : null;
   await authListener?.start();
-  const adapter = new CallAdapter({ orm, users: services.users, log, maxJsonTextBytes: config.maxRequestBodyBytes, trustedGateways: new Set(config.grpcTrustedGateways) });
+  const adapter = new CallAdapter({
+    orm,
+    users: services.users,
+    log,
+    maxJsonTextBytes: config.maxRequestBodyBytes,
+    trustedGateways: new Set(config.grpcTrustedGateways),
+  });
 
   const unregister = [sources.orm(orm), sources.redis(redis)];
   let stopping = false;
@@ -151,7 +180,9 @@ export async function startApp(config: Config, log: Logger = createLogger(config
       redis,
       stopping: () => stopping,
       // A gateway-only process serves only if the services it calls do.
-      upstream: config.grpcEnabled ? undefined : async () => (await gateway?.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING,
+      upstream: config.grpcEnabled
+        ? undefined
+        : async () => (await gateway?.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING,
     });
   let clients: Clients[] = [];
   let httpPort: number | null = null;
@@ -163,7 +194,15 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   if (config.gatewayEnabled) {
     const upstream = config.gatewayUpstream ?? `127.0.0.1:${grpcPort}`;
     clients = createClientPool(upstream, config.gatewayUpstreamConnections);
-    gateway = new Gateway({ clients, routes: ROUTES, log, maxBodyBytes: config.maxRequestBodyBytes, ready, metrics: config.metricsPort === null, xForwarded: config.httpXForwarded });
+    gateway = new Gateway({
+      clients,
+      routes: ROUTES,
+      log,
+      maxBodyBytes: config.maxRequestBodyBytes,
+      ready,
+      metrics: config.metricsPort === null,
+      xForwarded: config.httpXForwarded,
+    });
     httpPort = await gateway.listen(config.httpPort, config.httpHost);
   }
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
@@ -171,7 +210,8 @@ export async function startApp(config: Config, log: Logger = createLogger(config
   if (config.grpcEnabled) services.clientIps.start();
 
   // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
-  const metricsServer: MetricsServer | null = config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
+  const metricsServer: MetricsServer | null =
+    config.metricsPort !== null && !cluster.isWorker ? await startMetricsServer(config.metricsPort, config.metricsHost) : null;
   let stopped: Promise<void> | null = null;
   const shutdown = async (opts: StopOptions) => {
     stopping = true;

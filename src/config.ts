@@ -143,7 +143,6 @@ function optionalDuration(env: Env, name: string): number | null {
   return raw === undefined || raw === '' ? null : parseDuration(raw, name);
 }
 
-
 function url(env: Env, name: string, protocols: string[]): string | null {
   const raw = env[name];
   if (raw === undefined || raw === '') return null;
@@ -168,10 +167,16 @@ function retentionConfig(env: Env): RetentionConfig {
     purgeConcurrency: int(env, 'RETENTION_PURGE_CONCURRENCY', 2, 1, 64),
   };
   if (cfg.defaultMinLifetimeMs !== null && cfg.defaultMaxLifetimeMs !== null && cfg.defaultMinLifetimeMs > cfg.defaultMaxLifetimeMs) {
-    throw new ConfigError('RETENTION_DEFAULT_MIN_LIFETIME', "is invalid: The default retention policy's 'min_lifetime' can not be greater than its 'max_lifetime'");
+    throw new ConfigError(
+      'RETENTION_DEFAULT_MIN_LIFETIME',
+      "is invalid: The default retention policy's 'min_lifetime' can not be greater than its 'max_lifetime'",
+    );
   }
   if (cfg.allowedLifetimeMinMs !== null && cfg.allowedLifetimeMaxMs !== null && cfg.allowedLifetimeMinMs > cfg.allowedLifetimeMaxMs) {
-    throw new ConfigError('RETENTION_ALLOWED_LIFETIME_MIN', "is invalid: Invalid retention policy limits: 'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'");
+    throw new ConfigError(
+      'RETENTION_ALLOWED_LIFETIME_MIN',
+      "is invalid: Invalid retention policy limits: 'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'",
+    );
   }
   cfg.purgeJobs = parsePurgeJobs(env.RETENTION_PURGE_JOBS);
   return cfg;
@@ -194,7 +199,11 @@ export function parsePurgeJobs(raw: string | undefined): RetentionPurgeJob[] {
     const j = job as Record<string, string | number | null | undefined>;
     if (j.interval === undefined || j.interval === null) throw new ConfigError(`${name}[${i}]`, "must have an 'interval' key");
     const d = (k: string) => (j[k] === undefined || j[k] === null ? null : parseDuration(j[k] as string | number, `${name}[${i}].${k}`));
-    const out = { intervalMs: parseDuration(j.interval, `${name}[${i}].interval`), shortestMaxLifetimeMs: d('shortest_max_lifetime'), longestMaxLifetimeMs: d('longest_max_lifetime') };
+    const out = {
+      intervalMs: parseDuration(j.interval, `${name}[${i}].interval`),
+      shortestMaxLifetimeMs: d('shortest_max_lifetime'),
+      longestMaxLifetimeMs: d('longest_max_lifetime'),
+    };
     if (out.shortestMaxLifetimeMs !== null && out.longestMaxLifetimeMs !== null && out.shortestMaxLifetimeMs > out.longestMaxLifetimeMs) {
       throw new ConfigError(`${name}[${i}]`, "'shortest_max_lifetime' can not be greater than 'longest_max_lifetime'");
     }
@@ -205,21 +214,27 @@ export function parsePurgeJobs(raw: string | undefined): RetentionPurgeJob[] {
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const serverName = env.SERVER_NAME?.trim() || 'localhost';
-  if (!isValidServerName(serverName)) throw new ConfigError('SERVER_NAME', `must be a valid server name such as example.org (got ${JSON.stringify(serverName)})`);
+  if (!isValidServerName(serverName))
+    throw new ConfigError('SERVER_NAME', `must be a valid server name such as example.org (got ${JSON.stringify(serverName)})`);
   const redisRaw = env.REDIS_URL?.trim() ?? '';
   const redisUrls = redisRaw === '' ? [] : redisRaw.split(',').map((u) => u.trim());
   redisUrls.forEach((u) => url({ REDIS_URL: u }, 'REDIS_URL', ['redis:', 'rediss:']));
   const secret = env.REGISTRATION_SHARED_SECRET;
   const dbPoolSize = int(env, 'DB_POOL_SIZE', 10, 2, 200);
   const instanceName = env.INSTANCE_NAME?.trim() || `instance-${randomBytes(3).toString('hex')}`;
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceName)) throw new ConfigError('INSTANCE_NAME', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(instanceName))
+    throw new ConfigError('INSTANCE_NAME', 'must be 1-64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
   const gatewayUpstream = env.GATEWAY_UPSTREAM?.trim() || null;
   const workers = int(env, 'WORKERS', 1, 1, 64);
   const gatewayWorkers = int(env, 'GATEWAY_WORKERS', 0, 0, 64);
-  if (gatewayWorkers > 0 && !bool(env, 'GATEWAY_ENABLED', true)) throw new ConfigError('GATEWAY_WORKERS', 'needs the gateway enabled (GATEWAY_ENABLED)');
-  if (gatewayWorkers > 0 && !bool(env, 'GRPC_ENABLED', true)) throw new ConfigError('GATEWAY_WORKERS', 'needs the gRPC services enabled (GRPC_ENABLED): the gateway processes call them');
-  if (workers > 1 && redisUrls.length === 0) throw new ConfigError('WORKERS', 'more than 1 needs REDIS_URL: the workers are separate instances and must share their locks');
-  if (gatewayUpstream !== null && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(gatewayUpstream)) throw new ConfigError('GATEWAY_UPSTREAM', 'must be host:port');
+  if (gatewayWorkers > 0 && !bool(env, 'GATEWAY_ENABLED', true))
+    throw new ConfigError('GATEWAY_WORKERS', 'needs the gateway enabled (GATEWAY_ENABLED)');
+  if (gatewayWorkers > 0 && !bool(env, 'GRPC_ENABLED', true))
+    throw new ConfigError('GATEWAY_WORKERS', 'needs the gRPC services enabled (GRPC_ENABLED): the gateway processes call them');
+  if (workers > 1 && redisUrls.length === 0)
+    throw new ConfigError('WORKERS', 'more than 1 needs REDIS_URL: the workers are separate instances and must share their locks');
+  if (gatewayUpstream !== null && !/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(gatewayUpstream))
+    throw new ConfigError('GATEWAY_UPSTREAM', 'must be host:port');
   return {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: env.DATA_DIR?.trim() || '.data',
@@ -273,9 +288,16 @@ function otelTracesEndpoint(env: Env): string | null {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+    throw new ConfigError(
+      traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      `must be an http(s) URL (got ${JSON.stringify(url)})`,
+    );
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http(s) URL (got ${JSON.stringify(url)})`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new ConfigError(
+      traces ? 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT' : 'OTEL_EXPORTER_OTLP_ENDPOINT',
+      `must be an http(s) URL (got ${JSON.stringify(url)})`,
+    );
   return url;
 }
 
@@ -283,8 +305,12 @@ function otelTracesEndpoint(env: Env): string | null {
 function addressList(env: Env, name: string, fallback: string[]): string[] {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
-  const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
-  for (const a of list) if (!isIP(a)) throw new ConfigError(name, `must be a comma-separated list of IP addresses (got ${JSON.stringify(a)})`);
+  const list = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const a of list)
+    if (!isIP(a)) throw new ConfigError(name, `must be a comma-separated list of IP addresses (got ${JSON.stringify(a)})`);
   return list;
 }
 

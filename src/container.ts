@@ -136,7 +136,15 @@ export function createServices(config: Config, infra: Infra): Services {
   const roomPurge = new RoomPurgeService(orm, locks, adminLog);
   const roomAdmin = new RoomAdminService(rooms);
   const roomShutdown = new RoomShutdownService(rooms, outOfBand, serverName, adminLog);
-  const roomDeletes = new RoomDeleteService({ orm, scheduler, locks, purger: roomPurge, shutdown: roomShutdown, serverName, log: adminLog });
+  const roomDeletes = new RoomDeleteService({
+    orm,
+    scheduler,
+    locks,
+    purger: roomPurge,
+    shutdown: roomShutdown,
+    serverName,
+    log: adminLog,
+  });
   roomDeletes.registerActions();
   const roomMemberships = new RoomMembershipAdminService(rooms, roomAdmin, users, serverName);
 
@@ -185,7 +193,11 @@ export function createServices(config: Config, infra: Infra): Services {
     async start() {
       await scheduler.start();
       const unlisted = await roomPurge.unlistedRoomTables(orm.em.fork());
-      if (unlisted.length > 0) adminLog.error({ tables: unlisted }, 'tables with a room_id column are missing from the purge table list: purged rooms would leave rows behind');
+      if (unlisted.length > 0)
+        adminLog.error(
+          { tables: unlisted },
+          'tables with a room_id column are missing from the purge table list: purged rooms would leave rows behind',
+        );
       retention.start();
     },
     stop() {

@@ -16,7 +16,19 @@ export function createLogger(level: string, base: Record<string, unknown> = {}, 
     serializers: { err: serializeError },
     mixin: requestLogFields,
     redact: {
-      paths: ['password', '*.password', 'access_token', '*.access_token', 'authorization', '*.authorization', 'headers.authorization', 'mac', '*.mac', 'secret', '*.secret'],
+      paths: [
+        'password',
+        '*.password',
+        'access_token',
+        '*.access_token',
+        'authorization',
+        '*.authorization',
+        'headers.authorization',
+        'mac',
+        '*.mac',
+        'secret',
+        '*.secret',
+      ],
       censor: '[redacted]',
     },
   };
@@ -145,7 +157,10 @@ export class FaultLog {
       if (this.opts.recoverWhenQuiet) this.recovered();
       return;
     }
-    this.log[this.opts.level ?? 'warn']({ ...this.fields, failed: this.period, failedInTotal: this.total, downMs: Date.now() - this.since, err: errorText(this.lastError) }, this.messages.still);
+    this.log[this.opts.level ?? 'warn'](
+      { ...this.fields, failed: this.period, failedInTotal: this.total, downMs: Date.now() - this.since, err: errorText(this.lastError) },
+      this.messages.still,
+    );
     this.period = 0;
   }
 

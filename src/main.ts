@@ -24,7 +24,10 @@ async function main(): Promise<void> {
     throw err;
   }
   if ((config.workers > 1 || config.gatewayWorkers > 0) && cluster.isPrimary) {
-    await runPrimary(config, createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }, logDestination(config.logFormat)));
+    await runPrimary(
+      config,
+      createLogger(config.logLevel, { instance: config.instanceName, role: 'primary' }, logDestination(config.logFormat)),
+    );
     return;
   }
   // Handlers go in before start-up so a signal arriving while starting still stops cleanly.

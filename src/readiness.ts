@@ -32,7 +32,9 @@ export interface ReadinessDeps {
 
 function bounded(p: Promise<CheckResult>): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<CheckResult>((ok) => (timer = setTimeout(() => ok({ ok: false, detail: `no answer within ${READY_CHECK_TIMEOUT_MS} ms` }), READY_CHECK_TIMEOUT_MS)));
+  const timeout = new Promise<CheckResult>(
+    (ok) => (timer = setTimeout(() => ok({ ok: false, detail: `no answer within ${READY_CHECK_TIMEOUT_MS} ms` }), READY_CHECK_TIMEOUT_MS)),
+  );
   return Promise.race([p.catch((err: Error) => ({ ok: false, detail: err.message })), timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -58,7 +60,14 @@ async function postgres(orm: Orm): Promise<CheckResult> {
 /** Locks need a majority of the Redis nodes (Redlock quorum). */
 async function redisQuorum(nodes: Redis[]): Promise<CheckResult> {
   if (nodes.length === 0) return { ok: true, detail: 'not configured (in-process locks)' };
-  const answers = await Promise.all(nodes.map((r) => r.ping().then(() => true, () => false)));
+  const answers = await Promise.all(
+    nodes.map((r) =>
+      r.ping().then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   const up = answers.filter(Boolean).length;
   return { ok: up > nodes.length / 2, detail: `${up}/${nodes.length} nodes answer` };
 }
@@ -71,7 +80,11 @@ export async function checkReadiness(d: ReadinessDeps): Promise<ReadyReport> {
     ['postgres', bounded(postgres(d.orm))],
     ['redis', bounded(redisQuorum(d.redis))],
   ];
-  if (d.upstream) entries.push(['upstream', bounded(d.upstream().then((ok) => (ok ? { ok } : { ok, detail: 'upstream gRPC services are not serving' })))]);
+  if (d.upstream)
+    entries.push([
+      'upstream',
+      bounded(d.upstream().then((ok) => (ok ? { ok } : { ok, detail: 'upstream gRPC services are not serving' }))),
+    ]);
   const results = await Promise.all(entries.map(([, p]) => p));
   const checks: Record<string, CheckResult> = {};
   entries.forEach(([name], i) => (checks[name] = results[i]));

@@ -43,7 +43,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     // Every process starts stopping at once (each hands its tasks back at once); the service
     // workers keep their gRPC server open until the gateway processes calling them have drained.
     for (const [, w] of all) w.process.kill('SIGTERM');
-    const timer = setTimeout(() => all.forEach(([, w]) => w.isDead() || w.process.kill('SIGKILL')), config.shutdownTimeoutMs + STOP_MARGIN_MS);
+    const timer = setTimeout(
+      () => all.forEach(([, w]) => w.isDead() || w.process.kill('SIGKILL')),
+      config.shutdownTimeoutMs + STOP_MARGIN_MS,
+    );
     await Promise.all(all.filter(([key]) => key.startsWith('gateway-')).map(([, w]) => exit(w)));
     for (const [, w] of all) if (w.isConnected()) w.send({ kind: 'gateways-stopped' });
     await Promise.all(all.map(([, w]) => exit(w)));
@@ -77,8 +80,20 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const start = (key: string) => {
     if (stopping) return;
     const gateway = key.startsWith('gateway-');
-    const env: Record<string, string> = { DATABASE_URL: databaseUrl, INSTANCE_NAME: `${config.instanceName}-${key}`, WORKERS: '1', GATEWAY_WORKERS: '0', HTTP_PORT: String(httpPort), GRPC_PORT: String(grpcPort) };
-    if (split && gateway) Object.assign(env, { GRPC_ENABLED: 'false', GATEWAY_UPSTREAM: upstream as string, GATEWAY_UPSTREAM_CONNECTIONS: String(Math.max(config.gatewayUpstreamConnections, config.workers)) });
+    const env: Record<string, string> = {
+      DATABASE_URL: databaseUrl,
+      INSTANCE_NAME: `${config.instanceName}-${key}`,
+      WORKERS: '1',
+      GATEWAY_WORKERS: '0',
+      HTTP_PORT: String(httpPort),
+      GRPC_PORT: String(grpcPort),
+    };
+    if (split && gateway)
+      Object.assign(env, {
+        GRPC_ENABLED: 'false',
+        GATEWAY_UPSTREAM: upstream as string,
+        GATEWAY_UPSTREAM_CONNECTIONS: String(Math.max(config.gatewayUpstreamConnections, config.workers)),
+      });
     else if (split) env.GATEWAY_ENABLED = 'false';
     const w = cluster.fork(env);
     workers.set(key, w);
@@ -97,7 +112,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   };
   if (config.metricsPort !== null) {
     const m = await startMetricsServer(config.metricsPort, config.metricsHost, () => metrics.clusterMetrics());
-    log.info({ metricsPort: m.port }, 'serving the workers\' metrics');
+    log.info({ metricsPort: m.port }, "serving the workers' metrics");
   }
   for (let i = 1; i <= config.workers; i++) start(String(i));
   if (split && upstream !== null) for (let i = 1; i <= config.gatewayWorkers; i++) start(`gateway-${i}`);

@@ -48,14 +48,22 @@ export async function readContext(c: RestClient, plan: WorkloadPlan, seeded: See
   let from: string | undefined;
   for (let i = 0; i < pages; i++) {
     const q = `dir=b&limit=${PAGE}${from ? `&from=${enc(from)}` : ''}`;
-    const page = await c.json<{ end?: string; chunk: unknown[] }>('GET', `/_matrix/client/v3/rooms/${enc(room.roomId)}/messages?${q}`, reader.token);
+    const page = await c.json<{ end?: string; chunk: unknown[] }>(
+      'GET',
+      `/_matrix/client/v3/rooms/${enc(room.roomId)}/messages?${q}`,
+      reader.token,
+    );
     if (!page.end || page.chunk.length < PAGE) break;
     pageTokens.push(page.end);
     from = page.end;
   }
   const timestamps: number[] = [];
   for (const eventId of spread(room.messageIds, 10)) {
-    const e = await c.json<{ origin_server_ts: number }>('GET', `/_matrix/client/v3/rooms/${enc(room.roomId)}/event/${enc(eventId)}`, reader.token);
+    const e = await c.json<{ origin_server_ts: number }>(
+      'GET',
+      `/_matrix/client/v3/rooms/${enc(room.roomId)}/event/${enc(eventId)}`,
+      reader.token,
+    );
     timestamps.push(e.origin_server_ts);
   }
   return { pageTokens, timestamps };
@@ -96,60 +104,184 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
     { name: 'admin server_version', group: 'admin', requests: get([`${A}/v1/server_version`]) },
     // Rooms list: sorts, search, paging.
     { name: 'rooms list ?limit=100 order name', group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100&order_by=name`]) },
-    { name: 'rooms list order joined_members', group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100&order_by=joined_members`]) },
-    { name: 'rooms list order state_events dir=b', group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100&order_by=state_events&dir=b`]) },
+    {
+      name: 'rooms list order joined_members',
+      group: 'admin',
+      token: admin,
+      requests: get([`${A}/v1/rooms?limit=100&order_by=joined_members`]),
+    },
+    {
+      name: 'rooms list order state_events dir=b',
+      group: 'admin',
+      token: admin,
+      requests: get([`${A}/v1/rooms?limit=100&order_by=state_events&dir=b`]),
+    },
     { name: 'rooms list order creator', group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100&order_by=creator`]) },
     { name: 'rooms list default order', group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100`]) },
-    { name: `rooms list from=${pageFrom} limit=100`, group: 'admin', token: admin, requests: get([`${A}/v1/rooms?limit=100&from=${pageFrom}&order_by=name`]) },
-    { name: 'rooms list search_term', group: 'admin', token: admin, requests: per(searchTerms, (q) => `${A}/v1/rooms?limit=100&search_term=${enc(q)}`) },
+    {
+      name: `rooms list from=${pageFrom} limit=100`,
+      group: 'admin',
+      token: admin,
+      requests: get([`${A}/v1/rooms?limit=100&from=${pageFrom}&order_by=name`]),
+    },
+    {
+      name: 'rooms list search_term',
+      group: 'admin',
+      token: admin,
+      requests: per(searchTerms, (q) => `${A}/v1/rooms?limit=100&search_term=${enc(q)}`),
+    },
     // One room.
     { name: 'room details', group: 'admin', token: admin, requests: per(adminRooms, (r) => `${A}/v1/rooms/${enc(r)}`) },
     { name: 'room members', group: 'admin', token: admin, requests: per(adminRooms, (r) => `${A}/v1/rooms/${enc(r)}/members`) },
     { name: 'room state', group: 'admin', token: admin, requests: per(adminRooms, (r) => `${A}/v1/rooms/${enc(r)}/state`) },
     { name: 'room block status', group: 'admin', token: admin, requests: per(adminRooms, (r) => `${A}/v1/rooms/${enc(r)}/block`) },
-    { name: 'room forward_extremities', group: 'admin', token: admin, requests: per(bigIdx, (i) => `${A}/v1/rooms/${enc(s.rooms[i].roomId)}/forward_extremities`) },
-    { name: 'admin /messages 100', group: 'admin', token: admin, requests: per(froms, (f) => `${A}/v1/rooms/${R}/messages?dir=b&limit=${PAGE}${f}`) },
-    { name: 'admin /messages 100 + filter', group: 'admin', token: admin, requests: per(froms, (f) => `${A}/v1/rooms/${R}/messages?dir=b&limit=${PAGE}${f}&filter=${filter}`) },
-    { name: 'admin /context limit=10', group: 'admin', token: admin, requests: per(events, (e) => `${A}/v1/rooms/${R}/context/${enc(e)}?limit=10`) },
-    { name: 'admin timestamp_to_event', group: 'admin', token: admin, requests: per(ctx.timestamps, (ts) => `${A}/v1/rooms/${R}/timestamp_to_event?ts=${ts}&dir=f`) },
+    {
+      name: 'room forward_extremities',
+      group: 'admin',
+      token: admin,
+      requests: per(bigIdx, (i) => `${A}/v1/rooms/${enc(s.rooms[i].roomId)}/forward_extremities`),
+    },
+    {
+      name: 'admin /messages 100',
+      group: 'admin',
+      token: admin,
+      requests: per(froms, (f) => `${A}/v1/rooms/${R}/messages?dir=b&limit=${PAGE}${f}`),
+    },
+    {
+      name: 'admin /messages 100 + filter',
+      group: 'admin',
+      token: admin,
+      requests: per(froms, (f) => `${A}/v1/rooms/${R}/messages?dir=b&limit=${PAGE}${f}&filter=${filter}`),
+    },
+    {
+      name: 'admin /context limit=10',
+      group: 'admin',
+      token: admin,
+      requests: per(events, (e) => `${A}/v1/rooms/${R}/context/${enc(e)}?limit=10`),
+    },
+    {
+      name: 'admin timestamp_to_event',
+      group: 'admin',
+      token: admin,
+      requests: per(ctx.timestamps, (ts) => `${A}/v1/rooms/${R}/timestamp_to_event?ts=${ts}&dir=f`),
+    },
     { name: 'admin fetch_event', group: 'admin', token: admin, requests: per(events, (e) => `${A}/v1/fetch_event/${enc(e)}`) },
     // Moderation.
-    { name: 'event reports list', group: 'admin', token: admin, requests: get([`${A}/v1/event_reports?limit=100`, `${A}/v1/event_reports?limit=10&dir=f`]) },
+    {
+      name: 'event reports list',
+      group: 'admin',
+      token: admin,
+      requests: get([`${A}/v1/event_reports?limit=100`, `${A}/v1/event_reports?limit=10&dir=f`]),
+    },
     { name: 'event report details', group: 'admin', token: admin, requests: per(s.reportIds, (id) => `${A}/v1/event_reports/${id}`) },
     { name: 'rooms by size on disk', group: 'admin', token: admin, requests: get([`${A}/v1/statistics/database/rooms`]) },
     { name: 'scheduled_tasks', group: 'admin', token: admin, requests: get([`${A}/v1/scheduled_tasks`]) },
     // Users.
     { name: 'users list v2 ?limit=100', group: 'admin', token: admin, requests: get([`${A}/v2/users?limit=100`]) },
     { name: 'users list v2 paging from=10 limit=10', group: 'admin', token: admin, requests: get([`${A}/v2/users?from=10&limit=10`]) },
-    { name: 'users list v2 search name=', group: 'admin', token: admin, requests: per(names, (n) => `${A}/v2/users?limit=100&name=${enc(n)}`) },
+    {
+      name: 'users list v2 search name=',
+      group: 'admin',
+      token: admin,
+      requests: per(names, (n) => `${A}/v2/users?limit=100&name=${enc(n)}`),
+    },
     { name: 'user details', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v2/users/${enc(u)}`) },
     { name: 'user devices', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v2/users/${enc(u)}/devices`) },
     { name: 'user joined_rooms', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/joined_rooms`) },
     { name: 'user memberships', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/memberships`) },
     { name: 'user accountdata', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/accountdata`) },
-    { name: 'user sent_invite_count', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/sent_invite_count?from_ts=0`) },
-    { name: 'user cumulative_joined_room_count', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/cumulative_joined_room_count?from_ts=0`) },
+    {
+      name: 'user sent_invite_count',
+      group: 'admin',
+      token: admin,
+      requests: per(users, (u) => `${A}/v1/users/${enc(u)}/sent_invite_count?from_ts=0`),
+    },
+    {
+      name: 'user cumulative_joined_room_count',
+      group: 'admin',
+      token: admin,
+      requests: per(users, (u) => `${A}/v1/users/${enc(u)}/cumulative_joined_room_count?from_ts=0`),
+    },
     { name: 'whois', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/whois/${enc(u)}`) },
-    { name: 'username_available', group: 'admin', token: admin, requests: per(names, (n) => `${A}/v1/username_available?username=${enc(`${n}_free`)}`) },
+    {
+      name: 'username_available',
+      group: 'admin',
+      token: admin,
+      requests: per(names, (n) => `${A}/v1/username_available?username=${enc(`${n}_free`)}`),
+    },
     // Client reads as a member.
-    { name: 'client /messages 100', group: 'client', token: reader.token, requests: per(froms, (f) => `${C}/rooms/${R}/messages?dir=b&limit=${PAGE}${f}`) },
-    { name: 'client /messages 100 + filter', group: 'client', token: reader.token, requests: per(froms, (f) => `${C}/rooms/${R}/messages?dir=b&limit=${PAGE}${f}&filter=${filter}`) },
-    { name: 'client /context limit=10', group: 'client', token: reader.token, requests: per(events, (e) => `${C}/rooms/${R}/context/${enc(e)}?limit=10`) },
+    {
+      name: 'client /messages 100',
+      group: 'client',
+      token: reader.token,
+      requests: per(froms, (f) => `${C}/rooms/${R}/messages?dir=b&limit=${PAGE}${f}`),
+    },
+    {
+      name: 'client /messages 100 + filter',
+      group: 'client',
+      token: reader.token,
+      requests: per(froms, (f) => `${C}/rooms/${R}/messages?dir=b&limit=${PAGE}${f}&filter=${filter}`),
+    },
+    {
+      name: 'client /context limit=10',
+      group: 'client',
+      token: reader.token,
+      requests: per(events, (e) => `${C}/rooms/${R}/context/${enc(e)}?limit=10`),
+    },
     { name: 'client /event', group: 'client', token: reader.token, requests: per(events, (e) => `${C}/rooms/${R}/event/${enc(e)}`) },
-    { name: 'client timestamp_to_event (v1)', group: 'client', token: reader.token, requests: per(ctx.timestamps, (ts) => `/_matrix/client/v1/rooms/${R}/timestamp_to_event?ts=${ts}&dir=f`) },
+    {
+      name: 'client timestamp_to_event (v1)',
+      group: 'client',
+      token: reader.token,
+      requests: per(ctx.timestamps, (ts) => `/_matrix/client/v1/rooms/${R}/timestamp_to_event?ts=${ts}&dir=f`),
+    },
     { name: 'client /state', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/state`) },
-    { name: 'client /state/m.room.name', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/state/m.room.name`) },
+    {
+      name: 'client /state/m.room.name',
+      group: 'client',
+      token: reader.token,
+      requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/state/m.room.name`),
+    },
     { name: 'client /members', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/members`) },
-    { name: 'client /members?membership=join', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/members?membership=join`) },
-    { name: 'client /joined_members', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/joined_members`) },
+    {
+      name: 'client /members?membership=join',
+      group: 'client',
+      token: reader.token,
+      requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/members?membership=join`),
+    },
+    {
+      name: 'client /joined_members',
+      group: 'client',
+      token: reader.token,
+      requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/joined_members`),
+    },
     { name: 'client /aliases', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/aliases`) },
     { name: 'client /joined_rooms', group: 'client', token: reader.token, requests: get([`${C}/joined_rooms`]) },
     { name: 'client /account/whoami', group: 'client', token: reader.token, requests: get([`${C}/account/whoami`]) },
     { name: 'client profile', group: 'client', token: reader.token, requests: per(users, (u) => `${C}/profile/${enc(u)}`) },
-    { name: 'client profile displayname', group: 'client', token: reader.token, requests: per(users, (u) => `${C}/profile/${enc(u)}/displayname`) },
-    { name: 'client directory/room/{alias}', group: 'client', token: reader.token, requests: per(aliases, (a) => `${C}/directory/room/${enc(a)}`) },
+    {
+      name: 'client profile displayname',
+      group: 'client',
+      token: reader.token,
+      requests: per(users, (u) => `${C}/profile/${enc(u)}/displayname`),
+    },
+    {
+      name: 'client directory/room/{alias}',
+      group: 'client',
+      token: reader.token,
+      requests: per(aliases, (a) => `${C}/directory/room/${enc(a)}`),
+    },
     { name: 'client GET /publicRooms limit=100', group: 'client', token: reader.token, requests: get([`${C}/publicRooms?limit=100`]) },
-    { name: 'client POST /publicRooms search', group: 'client', token: reader.token, requests: searchTerms.map((q) => ({ method: 'POST', path: `${C}/publicRooms`, body: { limit: 100, filter: { generic_search_term: q } } })) },
+    {
+      name: 'client POST /publicRooms search',
+      group: 'client',
+      token: reader.token,
+      requests: searchTerms.map((q) => ({
+        method: 'POST',
+        path: `${C}/publicRooms`,
+        body: { limit: 100, filter: { generic_search_term: q } },
+      })),
+    },
   ];
   return rows.filter((r) => r.requests.length > 0);
 }

@@ -48,12 +48,20 @@ export const txnId = () => `cmp${process.pid}-${++txn}`;
 async function createUser(c: RestClient, t: Target, localpart: string, displayname: string): Promise<SeededUser> {
   const userId = `@${localpart}:${t.serverName}`;
   await c.json('PUT', `/_synapse/admin/v2/users/${enc(userId)}`, t.adminToken, { password: USER_PASSWORD, displayname, admin: false });
-  const login = await c.json<{ access_token: string }>('POST', '/_matrix/client/v3/login', undefined, { type: 'm.login.password', identifier: { type: 'm.id.user', user: localpart }, password: USER_PASSWORD });
+  const login = await c.json<{ access_token: string }>('POST', '/_matrix/client/v3/login', undefined, {
+    type: 'm.login.password',
+    identifier: { type: 'm.id.user', user: localpart },
+    password: USER_PASSWORD,
+  });
   return { userId, token: login.access_token };
 }
 
 /** Creates a room as its creator; ordinary settings only, as a client would. */
-export async function createRoom(c: RestClient, creator: SeededUser, room: Pick<PlannedRoom, 'name' | 'topic' | 'alias' | 'preset' | 'directory'>): Promise<string> {
+export async function createRoom(
+  c: RestClient,
+  creator: SeededUser,
+  room: Pick<PlannedRoom, 'name' | 'topic' | 'alias' | 'preset' | 'directory'>,
+): Promise<string> {
   const body: Record<string, unknown> = { name: room.name, preset: room.preset, visibility: room.directory ? 'public' : 'private' };
   if (room.topic) body.topic = room.topic;
   if (room.alias) body.room_alias_name = room.alias;
@@ -66,7 +74,12 @@ export async function join(c: RestClient, roomId: string, creator: SeededUser, u
 }
 
 export async function send(c: RestClient, roomId: string, sender: SeededUser, msgtype: string, body: string): Promise<string> {
-  return (await c.json<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/${txnId()}`, sender.token, { msgtype, body })).event_id;
+  return (
+    await c.json<{ event_id: string }>('PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/${txnId()}`, sender.token, {
+      msgtype,
+      body,
+    })
+  ).event_id;
 }
 
 /**
@@ -74,7 +87,13 @@ export async function send(c: RestClient, roomId: string, sender: SeededUser, ms
  * every room's timeline is the same on every server);
  * `progress` is told after each room.
  */
-export async function seed(c: RestClient, t: Target, plan: WorkloadPlan, concurrency: number, progress: (done: number, total: number) => void): Promise<Seeded> {
+export async function seed(
+  c: RestClient,
+  t: Target,
+  plan: WorkloadPlan,
+  concurrency: number,
+  progress: (done: number, total: number) => void,
+): Promise<Seeded> {
   const users = await pool(plan.users, concurrency, (u) => createUser(c, t, u.localpart, u.displayname));
   let done = 0;
   // Big rooms first: their long timelines are then built while the small rooms are.
@@ -95,10 +114,17 @@ export async function seed(c: RestClient, t: Target, plan: WorkloadPlan, concurr
   const reportIds: number[] = [];
   for (const r of plan.reports) {
     const eventId = rooms[first].messageIds[r.message];
-    await c.json('POST', `/_matrix/client/v3/rooms/${enc(rooms[first].roomId)}/report/${enc(eventId)}`, reader.token, { reason: r.reason, score: r.score });
+    await c.json('POST', `/_matrix/client/v3/rooms/${enc(rooms[first].roomId)}/report/${enc(eventId)}`, reader.token, {
+      reason: r.reason,
+      score: r.score,
+    });
   }
   if (plan.reports.length > 0) {
-    const list = await c.json<{ event_reports: { id: number }[] }>('GET', `/_synapse/admin/v1/event_reports?limit=${plan.reports.length}`, t.adminToken);
+    const list = await c.json<{ event_reports: { id: number }[] }>(
+      'GET',
+      `/_synapse/admin/v1/event_reports?limit=${plan.reports.length}`,
+      t.adminToken,
+    );
     reportIds.push(...list.event_reports.map((r) => r.id));
   }
   return { users, rooms, reportIds };
@@ -112,7 +138,11 @@ export async function settle(c: RestClient, t: Target, rooms: number, timeoutMs 
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const page = await c.json<{ total_rooms: number; rooms: { joined_members: number; state_events: number }[] }>('GET', '/_synapse/admin/v1/rooms?limit=500&order_by=joined_members', t.adminToken);
+    const page = await c.json<{ total_rooms: number; rooms: { joined_members: number; state_events: number }[] }>(
+      'GET',
+      '/_synapse/admin/v1/rooms?limit=500&order_by=joined_members',
+      t.adminToken,
+    );
     const now = JSON.stringify([page.total_rooms, page.rooms.map((r) => [r.joined_members, r.state_events])]);
     if (page.total_rooms >= rooms && now === last) return;
     if (Date.now() > deadline) throw new Error(`rooms list on ${t.name} did not settle: ${page.total_rooms} of ${rooms} rooms`);

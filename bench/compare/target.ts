@@ -79,10 +79,24 @@ export class RestClient {
 }
 
 /** Shared-secret registration (nonce + HMAC-SHA1), as `register_new_matrix_user` does it. */
-export async function registerWithSecret(client: RestClient, secret: string, localpart: string, password: string, admin: boolean): Promise<{ userId: string; token: string }> {
+export async function registerWithSecret(
+  client: RestClient,
+  secret: string,
+  localpart: string,
+  password: string,
+  admin: boolean,
+): Promise<{ userId: string; token: string }> {
   const { nonce } = await client.json<{ nonce: string }>('GET', '/_synapse/admin/v1/register');
-  const mac = createHmac('sha1', secret).update(`${nonce}\0${localpart}\0${password}\0${admin ? 'admin' : 'notadmin'}`).digest('hex');
-  const r = await client.json<{ user_id: string; access_token: string }>('POST', '/_synapse/admin/v1/register', undefined, { nonce, username: localpart, password, admin, mac });
+  const mac = createHmac('sha1', secret)
+    .update(`${nonce}\0${localpart}\0${password}\0${admin ? 'admin' : 'notadmin'}`)
+    .digest('hex');
+  const r = await client.json<{ user_id: string; access_token: string }>('POST', '/_synapse/admin/v1/register', undefined, {
+    nonce,
+    username: localpart,
+    password,
+    admin,
+    mac,
+  });
   return { userId: r.user_id, token: r.access_token };
 }
 
@@ -112,7 +126,15 @@ export async function startOurs(): Promise<Target> {
   const client = new RestClient(stack.baseUrl, 1);
   try {
     const admin = await registerWithSecret(client, SHARED_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return { name: 'ours', baseUrl: stack.baseUrl, adminToken: admin.token, serverName: stack.config.serverName, databaseUrl: stack.app.databaseUrl, analyze: () => analyzeDatabase(stack.app.databaseUrl), stop: () => stack.stop() };
+    return {
+      name: 'ours',
+      baseUrl: stack.baseUrl,
+      adminToken: admin.token,
+      serverName: stack.config.serverName,
+      databaseUrl: stack.app.databaseUrl,
+      analyze: () => analyzeDatabase(stack.app.databaseUrl),
+      stop: () => stack.stop(),
+    };
   } catch (err) {
     await stack.stop();
     throw err;
@@ -129,9 +151,17 @@ export async function remoteTarget(name: string, baseUrl: string, adminToken: st
 
 /** The folder holding start.sh/stop.sh of the reference Synapse. */
 function synapseRefTools(ref: string): string {
-  const candidates = [process.env.SYNAPSE_REF_TOOLS, ref, resolve(__dirname, '../../../shared/tools/synapse-ref'), resolve(__dirname, '../../../../shared/tools/synapse-ref')];
+  const candidates = [
+    process.env.SYNAPSE_REF_TOOLS,
+    ref,
+    resolve(__dirname, '../../../shared/tools/synapse-ref'),
+    resolve(__dirname, '../../../../shared/tools/synapse-ref'),
+  ];
   const found = candidates.find((d): d is string => !!d && existsSync(join(d, 'start.sh')) && existsSync(join(d, 'stop.sh')));
-  if (!found) throw new Error(`start.sh/stop.sh of the reference Synapse not found (set SYNAPSE_REF_TOOLS); looked in ${candidates.filter(Boolean).join(', ')}`);
+  if (!found)
+    throw new Error(
+      `start.sh/stop.sh of the reference Synapse not found (set SYNAPSE_REF_TOOLS); looked in ${candidates.filter(Boolean).join(', ')}`,
+    );
   return found;
 }
 
@@ -145,7 +175,11 @@ function runScript(script: string, args: string[], env: Record<string, string>, 
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', ko);
-    child.on('exit', (code) => (code === 0 && (!until || until.test(out)) ? ok(out) : ko(new Error(`${script} ${args.join(' ')} exited ${code}: ${out.slice(-2000)}`))));
+    child.on('exit', (code) =>
+      code === 0 && (!until || until.test(out))
+        ? ok(out)
+        : ko(new Error(`${script} ${args.join(' ')} exited ${code}: ${out.slice(-2000)}`)),
+    );
   });
 }
 
@@ -164,7 +198,14 @@ export async function startSynapseRef(ref: string, port: number): Promise<Target
   const client = new RestClient(baseUrl, 1);
   try {
     const admin = await registerWithSecret(client, SYNAPSE_REF_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return { name: 'synapse', baseUrl, adminToken: admin.token, serverName: 'test', analyze: () => analyzeDatabase(dbUrl(`synapse_ref_${port}`)), stop };
+    return {
+      name: 'synapse',
+      baseUrl,
+      adminToken: admin.token,
+      serverName: 'test',
+      analyze: () => analyzeDatabase(dbUrl(`synapse_ref_${port}`)),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -23,8 +23,26 @@ export interface WorkloadSizes {
   seed: number;
 }
 
-export const FULL_SIZES: WorkloadSizes = { users: 50, rooms: 300, maxMembers: 50, bigRooms: 3, bigRoomMessages: 3000, maxSmallMessages: 3, reports: 20, seed: 21 };
-export const QUICK_SIZES: WorkloadSizes = { users: 10, rooms: 16, maxMembers: 6, bigRooms: 3, bigRoomMessages: 120, maxSmallMessages: 2, reports: 3, seed: 21 };
+export const FULL_SIZES: WorkloadSizes = {
+  users: 50,
+  rooms: 300,
+  maxMembers: 50,
+  bigRooms: 3,
+  bigRoomMessages: 3000,
+  maxSmallMessages: 3,
+  reports: 20,
+  seed: 21,
+};
+export const QUICK_SIZES: WorkloadSizes = {
+  users: 10,
+  rooms: 16,
+  maxMembers: 6,
+  bigRooms: 3,
+  bigRoomMessages: 120,
+  maxSmallMessages: 2,
+  reports: 3,
+  seed: 21,
+};
 
 export interface PlannedUser {
   localpart: string;
@@ -80,14 +98,21 @@ function draw(rng: Rng, size: number, n: number, exclude: number[]): number[] {
 }
 
 function messages(rng: Rng, count: number, members: number): PlannedMessage[] {
-  return Array.from({ length: count }, (_, i) => ({ sender: i % members, body: sentence(rng), msgtype: rng.chance(0.1) ? 'm.notice' : 'm.text' }));
+  return Array.from({ length: count }, (_, i) => ({
+    sender: i % members,
+    body: sentence(rng),
+    msgtype: rng.chance(0.1) ? 'm.notice' : 'm.text',
+  }));
 }
 
 export function planWorkload(sizes: WorkloadSizes): WorkloadPlan {
   if (sizes.users < 2) throw new Error('the workload needs at least 2 users');
   if (sizes.maxMembers < 1) throw new Error('maxMembers must be at least 1');
   const rng = new Rng(sizes.seed);
-  const users = Array.from({ length: sizes.users }, (_, i) => ({ localpart: `cmp_${personName(i)}_${i}`, displayname: `${personName(i)} ${rng.letters(3)}` }));
+  const users = Array.from({ length: sizes.users }, (_, i) => ({
+    localpart: `cmp_${personName(i)}_${i}`,
+    displayname: `${personName(i)} ${rng.letters(3)}`,
+  }));
   const reader = 0;
   const maxMembers = Math.min(sizes.maxMembers, sizes.users);
   const rooms: PlannedRoom[] = [];

@@ -10,7 +10,17 @@ import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
-import type { BlockStatus, Dir, EventAtTimestamp, ForwardExtremity, ListRoomsQuery, RoomDetails, RoomListPage, RoomOrderBy, RoomSummary } from './room-admin.types';
+import type {
+  BlockStatus,
+  Dir,
+  EventAtTimestamp,
+  ForwardExtremity,
+  ListRoomsQuery,
+  RoomDetails,
+  RoomListPage,
+  RoomOrderBy,
+  RoomSummary,
+} from './room-admin.types';
 
 /** Default page size of the room list (Synapse's). */
 export const DEFAULT_ROOMS_PER_PAGE = 100;
@@ -160,7 +170,12 @@ export class RoomAdminService {
   async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<EventAtTimestamp> {
     if (!Number.isSafeInteger(ts) || ts < 0) throw invalidParam('Query parameter ts must be a positive integer.');
     const found = await this.repo.eventNearTimestamp(em, roomId, ts, dir);
-    if (!found) throw new MatrixError(404, `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`, Codes.NOT_FOUND);
+    if (!found)
+      throw new MatrixError(
+        404,
+        `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`,
+        Codes.NOT_FOUND,
+      );
     return { eventId: found.event_id, originServerTs: found.origin_server_ts };
   }
 }

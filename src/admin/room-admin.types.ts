@@ -134,4 +134,9 @@ export interface EventAtTimestamp {
   originServerTs: number;
 }
 
-export const emptyShutdownResult = (): ShutdownResult => ({ kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null });
+export const emptyShutdownResult = (): ShutdownResult => ({
+  kicked_users: [],
+  failed_to_kick_users: [],
+  local_aliases: [],
+  new_room_id: null,
+});

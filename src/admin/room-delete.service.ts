@@ -84,8 +84,13 @@ export class RoomDeleteService {
     const lock = await this.d.locks.acquire(DELETE_SCHEDULING_LOCK_NAME, roomId, { timeoutMs: DELETE_SCHEDULING_LOCK_TIMEOUT_MS });
     try {
       if ((await this.runningDeletes(em, roomId)).length > 0) throw badRequest(`Purge already in progress for ${echo(roomId)}`);
-      if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName) throw badRequest(`User must be our own: ${echo(params.new_room_user_id)}`);
-      const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, { resourceId: roomId, params: { ...params }, requestId });
+      if (params.new_room_user_id !== null && domainOf(params.new_room_user_id) !== this.d.serverName)
+        throw badRequest(`User must be our own: ${echo(params.new_room_user_id)}`);
+      const id = await this.d.scheduler.scheduleTask(em, SHUTDOWN_AND_PURGE_ROOM_ACTION_NAME, {
+        resourceId: roomId,
+        params: { ...params },
+        requestId,
+      });
       this.d.log.info({ roomId, deleteId: id }, 'starting shutdown');
       return id;
     } finally {
@@ -99,7 +104,11 @@ export class RoomDeleteService {
    */
   async statusesByRoom(em: Em, roomId: string): Promise<DeleteTaskView[]> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
-    const all = await this.d.scheduler.getTasks(em, { actions: DELETE_ACTIONS, resourceId: roomId, statuses: ['active', 'complete', 'failed', 'cancelled'] });
+    const all = await this.d.scheduler.getTasks(em, {
+      actions: DELETE_ACTIONS,
+      resourceId: roomId,
+      statuses: ['active', 'complete', 'failed', 'cancelled'],
+    });
     const tasks = all.filter((t) => !expired(t));
     if (tasks.length === 0) throw notFound(`No delete task for room_id '${echo(roomId)}' found`);
     return tasks.map(toView);
@@ -116,8 +125,16 @@ export class RoomDeleteService {
    * The pre-v1.42 shutdown: blocks, moves the joined local users to a new room, never purges.
    * Throws 400 for an invalid id or a remote user, 404 "Unknown room id <id>" for an unknown room.
    */
-  async legacyShutdown(em: Em, roomId: string, o: { newRoomUserId: string; roomName?: string | null; message?: string | null }, requesterUserId: string): Promise<ShutdownResult> {
-    const params = shutdownParams({ newRoomUserId: o.newRoomUserId, roomName: o.roomName, message: o.message, block: true, purge: false }, requesterUserId);
+  async legacyShutdown(
+    em: Em,
+    roomId: string,
+    o: { newRoomUserId: string; roomName?: string | null; message?: string | null },
+    requesterUserId: string,
+  ): Promise<ShutdownResult> {
+    const params = shutdownParams(
+      { newRoomUserId: o.newRoomUserId, roomName: o.roomName, message: o.message, block: true, purge: false },
+      requesterUserId,
+    );
     return this.d.shutdown.shutdownRoom(em, roomId, params, null, {}, { legacy: true });
   }
 

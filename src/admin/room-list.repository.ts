@@ -121,7 +121,11 @@ export class RoomListRepository {
         JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
     const params = [...where.params, q.limit, q.from];
     if (shape === 'json') {
-      const rows = await sql<{ rooms: string }>(em, `SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`, params);
+      const rows = await sql<{ rooms: string }>(
+        em,
+        `SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`,
+        params,
+      );
       return rows[0].rooms;
     }
     const rows = await sql<SummaryRow>(em, `SELECT s.room_id, ${STATS_COLUMNS} ${page} ORDER BY ${order}`, params);
@@ -177,13 +181,26 @@ export class RoomListRepository {
     const params: unknown[] = [];
     if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
     if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
-    const rows = await sql<{ n: string | null }>(em, `SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`, params);
+    const rows = await sql<{ n: string | null }>(
+      em,
+      `SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`,
+      params,
+    );
     return Number(rows[0].n ?? 0);
   }
 
   /** Details of a known room (null when the rooms table has no row for it). */
   async details(em: Em, roomId: string): Promise<RoomDetails | null> {
-    const rows = await sql<SummaryRow & { topic: string | null; avatar: string | null; tombstone_successor: string | null; devices: string; forgotten: boolean; tombstoned: boolean }>(
+    const rows = await sql<
+      SummaryRow & {
+        topic: string | null;
+        avatar: string | null;
+        tombstone_successor: string | null;
+        devices: string;
+        forgotten: boolean;
+        tombstoned: boolean;
+      }
+    >(
       em,
       `SELECT r.room_id, ${STATS_COLUMNS}, s.topic, s.avatar, s.tombstone_successor,
          (SELECT count(*) FROM local_current_membership m JOIN devices d ON d.user_id = m.user_id

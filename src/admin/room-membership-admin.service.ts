@@ -48,7 +48,8 @@ export class RoomMembershipAdminService {
     try {
       await this.rooms.sendEvent(em, adminUserId, roomId, { type: 'm.room.power_levels', stateKey: '', content });
     } catch (err) {
-      if (err instanceof MatrixError && err.httpStatus === 403) throw badRequest('No local admin user in room with power to update power levels.');
+      if (err instanceof MatrixError && err.httpStatus === 403)
+        throw badRequest('No local admin user in room with power to update power levels.');
       throw err;
     }
     const membership = member?.content.membership;

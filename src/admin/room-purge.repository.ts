@@ -26,7 +26,11 @@ export class RoomPurgeRepository {
     if (t.walkKey) {
       const k = t.walkKey;
       const lower = afterKey ?? Number.MIN_SAFE_INTEGER;
-      const upperRows = await sql<{ key: string }>(em, `SELECT ${k} AS key FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} OFFSET ? LIMIT 1`, [roomId, lower, limit - 1]);
+      const upperRows = await sql<{ key: string }>(
+        em,
+        `SELECT ${k} AS key FROM ${t.table} WHERE room_id = ? AND ${k} > ? ORDER BY ${k} OFFSET ? LIMIT 1`,
+        [roomId, lower, limit - 1],
+      );
       const upper = upperRows.length ? Number(upperRows[0].key) : null;
       const deleted = await sqlCount(
         em,
@@ -35,7 +39,11 @@ export class RoomPurgeRepository {
       );
       return { deleted, lastKey: upper, done: upper === null };
     }
-    const deleted = await sqlCount(em, `DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE room_id = ? LIMIT ?))`, [roomId, limit]);
+    const deleted = await sqlCount(
+      em,
+      `DELETE FROM ${t.table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t.table} WHERE room_id = ? LIMIT ?))`,
+      [roomId, limit],
+    );
     return { deleted, lastKey: null, done: deleted < limit };
   }
 

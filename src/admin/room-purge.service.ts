@@ -70,7 +70,9 @@ export class RoomPurgeService {
       { name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key: roomId },
     ];
     const signal = anySignal([opts.signal, opts.run?.signal]);
-    return this.locks.withMulti(keys, 'write', async (lock) => this.purgeLocked(roomId, opts, anySignal([signal, lock.signal])), { signal });
+    return this.locks.withMulti(keys, 'write', async (lock) => this.purgeLocked(roomId, opts, anySignal([signal, lock.signal])), {
+      signal,
+    });
   }
 
   private async purgeLocked(roomId: string, opts: PurgeRoomOptions, signal: AbortSignal | undefined): Promise<PurgeReport> {
@@ -80,7 +82,13 @@ export class RoomPurgeService {
       if (!opts.force) throw badRequest('Users are still joined to this room');
       (opts.run?.log ?? this.log).info({ roomId }, 'force-purging room with some local users still joined');
     }
-    const progress: PurgeProgress = { phase: 'purging', table: PURGE_TABLES[0].table, events_total: await this.repo.countEvents(em, roomId), events_deleted: 0, rows_deleted: 0 };
+    const progress: PurgeProgress = {
+      phase: 'purging',
+      table: PURGE_TABLES[0].table,
+      events_total: await this.repo.countEvents(em, roomId),
+      events_deleted: 0,
+      rows_deleted: 0,
+    };
     await opts.run?.reportProgress({ ...progress });
     for (const table of PURGE_TABLES) {
       progress.table = table.table;
@@ -91,7 +99,14 @@ export class RoomPurgeService {
     return report;
   }
 
-  private async purgeTable(em: Em, roomId: string, table: PurgeTable, opts: PurgeRoomOptions, signal: AbortSignal | undefined, progress: PurgeProgress): Promise<void> {
+  private async purgeTable(
+    em: Em,
+    roomId: string,
+    table: PurgeTable,
+    opts: PurgeRoomOptions,
+    signal: AbortSignal | undefined,
+    progress: PurgeProgress,
+  ): Promise<void> {
     const limit = opts.batchRows ?? PURGE_BATCH_ROWS;
     let afterKey: number | null = null;
     for (;;) {

@@ -32,14 +32,22 @@ export class RoomShutdownRepository {
   }
 
   async countLocalMembers(em: Em, roomId: string, memberships: string[]): Promise<number> {
-    const rows = await sql<{ n: string }>(em, 'SELECT count(*) AS n FROM local_current_membership WHERE room_id = ? AND membership = ANY(?::text[])', [roomId, `{${memberships.join(',')}}`]);
+    const rows = await sql<{ n: string }>(
+      em,
+      'SELECT count(*) AS n FROM local_current_membership WHERE room_id = ? AND membership = ANY(?::text[])',
+      [roomId, `{${memberships.join(',')}}`],
+    );
     return Number(rows[0].n);
   }
 
   /** Marks the room forgotten for these local users (no forgotten-room purge is scheduled). */
   async forget(em: Em, roomId: string, userIds: string[]): Promise<void> {
     if (userIds.length === 0) return;
-    await sql(em, 'UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))', [roomId, JSON.stringify(userIds)]);
+    await sql(
+      em,
+      'UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id IN (SELECT jsonb_array_elements_text(?::jsonb))',
+      [roomId, JSON.stringify(userIds)],
+    );
   }
 
   /**
@@ -59,13 +67,21 @@ export class RoomShutdownRepository {
 
   /** Local aliases (of `serverName`) pointing at the room. */
   async localAliases(em: Em, roomId: string, serverName: string): Promise<string[]> {
-    const rows = await sql<{ room_alias: string }>(em, "SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias", [roomId, serverName]);
+    const rows = await sql<{ room_alias: string }>(
+      em,
+      "SELECT room_alias FROM room_aliases WHERE room_id = ? AND substr(room_alias, strpos(room_alias, ':') + 1) = ? ORDER BY room_alias",
+      [roomId, serverName],
+    );
     return rows.map((r) => r.room_alias);
   }
 
   /** Re-points aliases from one room to another, recording `creator` as their creator. */
   async moveAliases(em: Em, aliases: string[], fromRoomId: string, toRoomId: string, creator: string): Promise<void> {
     if (aliases.length === 0) return;
-    await sql(em, 'UPDATE room_aliases SET room_id = ?, creator = ? WHERE room_id = ? AND room_alias IN (SELECT jsonb_array_elements_text(?::jsonb))', [toRoomId, creator, fromRoomId, JSON.stringify(aliases)]);
+    await sql(
+      em,
+      'UPDATE room_aliases SET room_id = ?, creator = ? WHERE room_id = ? AND room_alias IN (SELECT jsonb_array_elements_text(?::jsonb))',
+      [toRoomId, creator, fromRoomId, JSON.stringify(aliases)],
+    );
   }
 }

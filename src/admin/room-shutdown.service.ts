@@ -67,7 +67,14 @@ export class RoomShutdownService {
    * Shuts the room down, resuming from `previous` when given. Throws 400 "<id> is not a legal room
    * ID", 400 "User must be our own: <id>", and (legacy variant) 404 "Unknown room id <id>".
    */
-  async shutdownRoom(em: Em, roomId: string, params: ShutdownParams, previous: ShutdownResult | null, hooks: ShutdownHooks, variant: ShutdownVariant = {}): Promise<ShutdownResult> {
+  async shutdownRoom(
+    em: Em,
+    roomId: string,
+    params: ShutdownParams,
+    previous: ShutdownResult | null,
+    hooks: ShutdownHooks,
+    variant: ShutdownVariant = {},
+  ): Promise<ShutdownResult> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
     const result = previous ? normalise(previous) : emptyShutdownResult();
     if (variant.legacy && !(await this.rooms.getRoom(em, roomId))) throw notFound(`Unknown room id ${echo(roomId)}`);
@@ -125,7 +132,11 @@ export class RoomShutdownService {
       const chunk = await this.repo.localMembers(em, roomId, memberships, after, KICK_BATCH_USERS);
       if (chunk.length === 0) return;
       after = chunk[chunk.length - 1].userId;
-      record(result, chunk.map((m) => m.userId), []);
+      record(
+        result,
+        chunk.map((m) => m.userId),
+        [],
+      );
       await hooks.update?.(result);
       const failed = await this.kickChunk(em, roomId, result.new_room_id, chunk, hooks);
       if (failed.length > 0) {
@@ -161,7 +172,8 @@ export class RoomShutdownService {
     // gone), are rejected out of band.
     const inRoom = members.filter((m) => m.outOfBandEventId === null);
     const outOfBand = members.filter((m) => m.outOfBandEventId !== null);
-    const batches: RoomBatch[] = inRoom.length > 0 ? [{ roomId, drafts: inRoom.map((m) => memberDraft(m.userId, { membership: 'leave' })) }] : [];
+    const batches: RoomBatch[] =
+      inRoom.length > 0 ? [{ roomId, drafts: inRoom.map((m) => memberDraft(m.userId, { membership: 'leave' })) }] : [];
     if (newRoomId && joiners.length > 0) {
       batches.push({ roomId: newRoomId, drafts: joiners.map((u) => memberDraft(u, withProfile({ membership: 'join' }, profiles.get(u)))) });
     }
@@ -172,7 +184,11 @@ export class RoomShutdownService {
         const previous = await this.outOfBand.membershipEvent(tem, m.outOfBandEventId as string);
         if (previous) await this.outOfBand.leave(tem, previous, {}, null);
       }
-      await this.repo.forget(tem, roomId, members.map((m) => m.userId));
+      await this.repo.forget(
+        tem,
+        roomId,
+        members.map((m) => m.userId),
+      );
     });
   }
 }

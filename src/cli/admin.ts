@@ -105,7 +105,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     return values.help ? 0 : 2;
   }
   const mode: OutputMode = values.json ? 'json' : io.isTty ? 'tty' : 'plain';
-  const client = createClient({ address: values.address ?? io.env.SRA_ADDRESS ?? DEFAULT_ADDRESS, token: values.token ?? io.env.SRA_TOKEN });
+  const client = createClient({
+    address: values.address ?? io.env.SRA_ADDRESS ?? DEFAULT_ADDRESS,
+    token: values.token ?? io.env.SRA_TOKEN,
+  });
   try {
     return await dispatch(client, positionals, values, mode, io);
   } catch (err) {
@@ -114,7 +117,8 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
       return 2;
     }
     if (err instanceof MatrixClientError) {
-      if (mode === 'json') io.out(JSON.stringify({ error: { code: err.codeName, errcode: err.errcode, http_status: err.httpStatus, message: err.message } }));
+      if (mode === 'json')
+        io.out(JSON.stringify({ error: { code: err.codeName, errcode: err.errcode, http_status: err.httpStatus, message: err.message } }));
       else io.err(`error: ${err.errcode} (${err.codeName}, HTTP ${err.httpStatus}): ${err.message}`);
       return 1;
     }
@@ -133,8 +137,13 @@ async function dispatch(client: AdminClient, pos: string[], v: Values, mode: Out
   const json = (x: unknown) => io.out(JSON.stringify(x));
   switch (`${group} ${cmd ?? ''}`) {
     case 'rooms list': {
-      const page = await client.roomAdmin.listRooms({ searchTerm: v.search, limit: intOption(v.limit, 'limit'), from: intOption(v.from, 'from') ?? 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_NAME });
-      if (mode === 'json') return json(ListRoomsResponse.toJSON(page)), 0;
+      const page = await client.roomAdmin.listRooms({
+        searchTerm: v.search,
+        limit: intOption(v.limit, 'limit'),
+        from: intOption(v.from, 'from') ?? 0,
+        orderBy: RoomOrderBy.ROOM_ORDER_BY_NAME,
+      });
+      if (mode === 'json') return (json(ListRoomsResponse.toJSON(page)), 0);
       for (const r of page.rooms) io.out(`${r.roomId}\t${r.name ?? ''}\t${r.canonicalAlias ?? ''}\t${r.joinedMembers} members`);
       io.out(`${page.rooms.length} of ${page.totalRooms} rooms${page.nextBatch !== undefined ? ` (next: --from ${page.nextBatch})` : ''}`);
       return 0;
@@ -148,20 +157,37 @@ async function dispatch(client: AdminClient, pos: string[], v: Values, mode: Out
     case 'rooms delete': {
       const { deleteId } = await client.roomAdmin.startDeleteRoom({
         roomId: need('a room id'),
-        options: { block: v.block ?? false, purge: v.purge ?? false, forcePurge: v['force-purge'] ?? false, newRoomUserId: v['new-room-user'], roomName: v['room-name'], message: v.message },
+        options: {
+          block: v.block ?? false,
+          purge: v.purge ?? false,
+          forcePurge: v['force-purge'] ?? false,
+          newRoomUserId: v['new-room-user'],
+          roomName: v['room-name'],
+          message: v.message,
+        },
       });
       return longJob(client, deleteId, v, mode, io);
     }
     case 'history purge': {
-      const { purgeId } = await client.pagination.purgeHistory({ roomId: need('a room id'), ...parseBefore(v.before), deleteLocalEvents: v['delete-local-events'] ?? false });
+      const { purgeId } = await client.pagination.purgeHistory({
+        roomId: need('a room id'),
+        ...parseBefore(v.before),
+        deleteLocalEvents: v['delete-local-events'] ?? false,
+      });
       return longJob(client, purgeId, v, mode, io);
     }
     case 'tasks list': {
       const statuses = v.status ? [taskStatusFromJSON(`TASK_STATUS_${v.status.toUpperCase()}`)] : [];
       if (statuses.includes(TaskStatus.UNRECOGNIZED)) throw new UsageError(`--status: unknown status ${v.status}`);
-      const { tasks } = await client.tasks.listTasks({ actions: v.action ? [v.action] : [], statuses, resourceId: v.resource, limit: intOption(v.limit, 'limit') });
-      if (mode === 'json') return json({ tasks: tasks.map(taskJson) }), 0;
-      for (const t of tasks) io.out(`${t.id}\t${t.action}\t${statusName(t.status)}\t${t.resourceId ?? ''}\t${new Date(t.timestampMs).toISOString()}`);
+      const { tasks } = await client.tasks.listTasks({
+        actions: v.action ? [v.action] : [],
+        statuses,
+        resourceId: v.resource,
+        limit: intOption(v.limit, 'limit'),
+      });
+      if (mode === 'json') return (json({ tasks: tasks.map(taskJson) }), 0);
+      for (const t of tasks)
+        io.out(`${t.id}\t${t.action}\t${statusName(t.status)}\t${t.resourceId ?? ''}\t${new Date(t.timestampMs).toISOString()}`);
       io.out(`${tasks.length} tasks`);
       return 0;
     }
@@ -170,7 +196,13 @@ async function dispatch(client: AdminClient, pos: string[], v: Values, mode: Out
       const id = need('a task id');
       const { task } = cmd === 'show' ? await client.tasks.getTask({ taskId: id }) : await client.tasks.cancelTask({ taskId: id });
       if (!task) throw new MatrixClientError(5, `task ${id} not found`);
-      io.out(mode === 'json' ? JSON.stringify(taskJson(task)) : cmd === 'cancel' ? `task ${id} ${statusName(task.status)}` : JSON.stringify(taskJson(task), null, 2));
+      io.out(
+        mode === 'json'
+          ? JSON.stringify(taskJson(task))
+          : cmd === 'cancel'
+            ? `task ${id} ${statusName(task.status)}`
+            : JSON.stringify(taskJson(task), null, 2),
+      );
       return 0;
     }
     case 'tasks watch':
@@ -205,7 +237,10 @@ async function longJob(client: AdminClient, id: string, v: Values, mode: OutputM
     if (v['cancel-on-exit']) {
       const { task: t } = await client.tasks.cancelTask({ taskId: id });
       io.err(`interrupted: task ${id} ${t ? statusName(t.status) : 'cancelled'}`);
-    } else io.err(`interrupted: detached, task ${id} keeps running (follow it with: npm run admin -- tasks watch ${id}; cancel it with: npm run admin -- tasks cancel ${id})`);
+    } else
+      io.err(
+        `interrupted: detached, task ${id} keeps running (follow it with: npm run admin -- tasks watch ${id}; cancel it with: npm run admin -- tasks cancel ${id})`,
+      );
     return 130;
   }
   if (!task) throw new MatrixClientError(5, `task ${id} not found`);

@@ -31,7 +31,8 @@ export function countsOf(progress: Record<string, unknown> | undefined): Counts 
 }
 
 export const statusName = (s: TaskStatus) => (TaskStatus[s] ?? 'UNKNOWN').replace('TASK_STATUS_', '').toLowerCase();
-const terminal = (s: TaskStatus) => s === TaskStatus.TASK_STATUS_COMPLETE || s === TaskStatus.TASK_STATUS_FAILED || s === TaskStatus.TASK_STATUS_CANCELLED;
+const terminal = (s: TaskStatus) =>
+  s === TaskStatus.TASK_STATUS_COMPLETE || s === TaskStatus.TASK_STATUS_FAILED || s === TaskStatus.TASK_STATUS_CANCELLED;
 
 /** Items per second over the updates of one phase, and the seconds left at that rate. */
 class Rate {
@@ -46,12 +47,25 @@ class Rate {
   }
 }
 
-const fmtS = (s: number | null) => (s === null ? '?' : s < 10 ? `${s.toFixed(1)}s` : s < 60 ? `${Math.round(s)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+const fmtS = (s: number | null) =>
+  s === null
+    ? '?'
+    : s < 10
+      ? `${s.toFixed(1)}s`
+      : s < 60
+        ? `${Math.round(s)}s`
+        : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 
 /**
  * Watches task `id` until it is finished (or `signal` aborts: null then). `out` writes lines.
  */
-export async function followTask(client: AdminClient, id: string, mode: OutputMode, out: (line: string) => void, signal: AbortSignal): Promise<TaskMessage | null> {
+export async function followTask(
+  client: AdminClient,
+  id: string,
+  mode: OutputMode,
+  out: (line: string) => void,
+  signal: AbortSignal,
+): Promise<TaskMessage | null> {
   const rate = new Rate();
   let bar: SingleBar | null = null;
   let last: TaskMessage | null = null;
@@ -67,7 +81,14 @@ export async function followTask(client: AdminClient, id: string, mode: OutputMo
         const { rate: r, etaS } = rate.measure(c);
         const payload = { status, phase: c.phase, unit: c.unit, rate: r.toFixed(0), etaText: fmtS(etaS) };
         if (!bar) {
-          bar = new SingleBar({ format: '{status} {phase} |{bar}| {value}/{total} {unit} | {rate}/s | ETA {etaText}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+          bar = new SingleBar(
+            {
+              format: '{status} {phase} |{bar}| {value}/{total} {unit} | {rate}/s | ETA {etaText}',
+              hideCursor: true,
+              clearOnComplete: false,
+            },
+            Presets.shades_classic,
+          );
           bar.start(Math.max(c.total, 1), c.done, payload);
         } else {
           bar.setTotal(Math.max(c.total, 1));

@@ -46,7 +46,13 @@ export class MatrixClientError extends Error {
 }
 
 export function isServiceError(err: unknown): err is grpc.ServiceError {
-  return typeof err === 'object' && err !== null && 'code' in err && 'metadata' in err && (err as grpc.ServiceError).metadata instanceof grpc.Metadata;
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'code' in err &&
+    'metadata' in err &&
+    (err as grpc.ServiceError).metadata instanceof grpc.Metadata
+  );
 }
 
 function parseExtra(raw: unknown): Record<string, unknown> {

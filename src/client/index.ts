@@ -59,8 +59,19 @@ export interface CallStream<T> extends AsyncIterable<T> {
 }
 
 type Last<T> = T extends { (...a: infer A): infer R } ? (...a: A) => R : never;
-type UnaryOf<F> = Last<F> extends (req: infer Q, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: infer R) => void) => grpc.ClientUnaryCall ? [Q, R] : never;
-type StreamOf<F> = Last<F> extends (req: infer Q, md?: grpc.Metadata, opts?: Partial<grpc.CallOptions>) => grpc.ClientReadableStream<infer R> ? [Q, R] : never;
+type UnaryOf<F> =
+  Last<F> extends (
+    req: infer Q,
+    md: grpc.Metadata,
+    opts: Partial<grpc.CallOptions>,
+    cb: (e: grpc.ServiceError | null, r: infer R) => void,
+  ) => grpc.ClientUnaryCall
+    ? [Q, R]
+    : never;
+type StreamOf<F> =
+  Last<F> extends (req: infer Q, md?: grpc.Metadata, opts?: Partial<grpc.CallOptions>) => grpc.ClientReadableStream<infer R>
+    ? [Q, R]
+    : never;
 // Streams first: a stream method's signature would also match the unary pattern.
 type Method<F> = [StreamOf<F>] extends [never]
   ? [UnaryOf<F>] extends [never]
@@ -113,14 +124,22 @@ export function createClient(options: ClientOptions): AdminClient {
       for (let attempt = 0; ; attempt++) {
         try {
           return await new Promise((ok, ko) => {
-            const call = fn.call(client, message, md, { deadline }, (err: grpc.ServiceError | null, res: unknown) => (err ? ko(err) : ok(res)));
+            const call = fn.call(client, message, md, { deadline }, (err: grpc.ServiceError | null, res: unknown) =>
+              err ? ko(err) : ok(res),
+            );
             if (opts.signal?.aborted) call.cancel();
             opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
           });
         } catch (err) {
           const e = MatrixClientError.from(err);
           const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
-          const retry = idempotent && attempt < retries && e instanceof MatrixClientError && e.code === grpc.status.UNAVAILABLE && !opts.signal?.aborted && Date.now() + backoff < deadline;
+          const retry =
+            idempotent &&
+            attempt < retries &&
+            e instanceof MatrixClientError &&
+            e.code === grpc.status.UNAVAILABLE &&
+            !opts.signal?.aborted &&
+            Date.now() + backoff < deadline;
           if (!retry) throw e;
           await sleep(backoff, opts.signal);
         }

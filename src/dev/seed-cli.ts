@@ -43,7 +43,12 @@ function parseArgs(argv: string[]): Record<string, number> {
     const flag = argv[i]?.replace(/^--/, '');
     const key = FLAGS[flag ?? ''];
     const value = Number(argv[i + 1]);
-    if (!key || !Number.isFinite(value) || value < 0) throw new Error(`usage: npm run seed -- ${Object.keys(FLAGS).map((f) => `[--${f} <number>]`).join(' ')} (bad: ${argv[i]} ${argv[i + 1]})`);
+    if (!key || !Number.isFinite(value) || value < 0)
+      throw new Error(
+        `usage: npm run seed -- ${Object.keys(FLAGS)
+          .map((f) => `[--${f} <number>]`)
+          .join(' ')} (bad: ${argv[i]} ${argv[i + 1]})`,
+      );
     out[key] = value;
   }
   return out;
@@ -54,7 +59,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.dataDir, log);
-  const orm = await createOrm({ clientUrl: config.databaseUrl ?? embedded!.url, poolSize: config.dbPoolSize, applicationName: 'synapse-room-admin/seed' });
+  const orm = await createOrm({
+    clientUrl: config.databaseUrl ?? embedded!.url,
+    poolSize: config.dbPoolSize,
+    applicationName: 'synapse-room-admin/seed',
+  });
   const redis = config.redisUrls.map((u) => new Redis(u, { maxRetriesPerRequest: 1 }));
   const locks = createLockManager({ redis, keyPrefix: config.redisKeyPrefix, log });
   try {
@@ -62,10 +71,18 @@ async function main(): Promise<void> {
     const { rooms } = createRooms({ config, locks, scheduler: null });
     const users = new UserService(config.serverName, null);
     const { users: userCount = 50, ...rest } = args;
-    const report = await seedDataset(() => orm.em.fork(), rooms, users, { ...DEFAULT_GENERATOR_OPTIONS, ...rest, serverName: config.serverName, userCount }, (p) => {
-      process.stderr.write(`\r${p.rooms} rooms, ${p.events} events`);
-    });
-    process.stdout.write(`\nseeded ${report.users} users, ${report.rooms} rooms, ${report.events} events in ${report.batches} batches, ${(report.ms / 1000).toFixed(1)} s (${Math.round((report.events / report.ms) * 1000)} events/s)\n`);
+    const report = await seedDataset(
+      () => orm.em.fork(),
+      rooms,
+      users,
+      { ...DEFAULT_GENERATOR_OPTIONS, ...rest, serverName: config.serverName, userCount },
+      (p) => {
+        process.stderr.write(`\r${p.rooms} rooms, ${p.events} events`);
+      },
+    );
+    process.stdout.write(
+      `\nseeded ${report.users} users, ${report.rooms} rooms, ${report.events} events in ${report.batches} batches, ${(report.ms / 1000).toFixed(1)} s (${Math.round((report.events / report.ms) * 1000)} events/s)\n`,
+    );
   } finally {
     await locks.close();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));

@@ -88,7 +88,12 @@ export function createClientPool(address: string, connections: number, tuning: C
   return Array.from({ length: connections }, () => createClients(address, true, tuning));
 }
 
-type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => grpc.ClientUnaryCall;
+type UnaryMethod<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res: Res) => void,
+) => grpc.ClientUnaryCall;
 
 /**
  * Whether a failed call provably never reached the server: grpc-js could not start its HTTP/2
@@ -97,7 +102,9 @@ type UnaryMethod<Req, Res> = (req: Req, md: grpc.Metadata, opts: Partial<grpc.Ca
  */
 export function neverReachedServer(err: grpc.ServiceError): boolean {
   const details = err.details ?? '';
-  return details.startsWith('Failed to start HTTP/2 stream') || (err.code === grpc.status.UNAVAILABLE && details === 'Stream refused by server');
+  return (
+    details.startsWith('Failed to start HTTP/2 stream') || (err.code === grpc.status.UNAVAILABLE && details === 'Stream refused by server')
+  );
 }
 
 /**
@@ -105,7 +112,13 @@ export function neverReachedServer(err: grpc.ServiceError): boolean {
  * that never reached the server is sent again (up to `MAX_UNSENT_RETRIES` times, within the same
  * deadline) on the connection that replaces the broken one.
  */
-export function unary<Req, Res>(client: grpc.Client, method: UnaryMethod<Req, Res>, req: Req, md: grpc.Metadata, timeoutMs: number): Promise<Res> {
+export function unary<Req, Res>(
+  client: grpc.Client,
+  method: UnaryMethod<Req, Res>,
+  req: Req,
+  md: grpc.Metadata,
+  timeoutMs: number,
+): Promise<Res> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((ok, ko) => {
     const attempt = (retriesLeft: number) =>

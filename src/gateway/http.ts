@@ -59,7 +59,8 @@ export function renderError(err: unknown, log: Logger): ErrorBody {
   // Upstream errors are read as the typed client reads them (src/client/errors.ts).
   const e = MatrixClientError.from(err);
   if (e instanceof MatrixClientError) {
-    if (!e.fromService && e.code === grpc.status.UNAVAILABLE) return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
+    if (!e.fromService && e.code === grpc.status.UNAVAILABLE)
+      return { status: 503, body: { errcode: Codes.UNKNOWN, error: 'Service unavailable' } };
     return { status: e.httpStatus, body: { errcode: e.errcode, error: e.message, ...e.extra } };
   }
   log.error({ err }, 'gateway error');
@@ -121,7 +122,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 export function extractToken(req: http.IncomingMessage, query: URLSearchParams): string | null {
   const headers = req.headersDistinct.authorization ?? [];
   const queryToken = query.get('access_token');
-  if (headers.length > 0 && queryToken !== null) throw new MatrixError(401, 'Mixing Authorization headers and access_token query parameters.', Codes.MISSING_TOKEN);
+  if (headers.length > 0 && queryToken !== null)
+    throw new MatrixError(401, 'Mixing Authorization headers and access_token query parameters.', Codes.MISSING_TOKEN);
   if (headers.length > 1) throw new MatrixError(401, 'Too many Authorization headers.', Codes.MISSING_TOKEN);
   if (headers.length === 1) {
     const parts = headers[0].split(' ');
@@ -143,16 +145,29 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   const [status, errcode, error] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, Codes.TOO_LARGE, 'Request headers too large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, Codes.UNKNOWN, 'Request timed out'] : [400, Codes.UNKNOWN, 'Malformed HTTP request'];
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, Codes.TOO_LARGE, 'Request headers too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, Codes.UNKNOWN, 'Request timed out']
+        : [400, Codes.UNKNOWN, 'Malformed HTTP request'];
   const payload = JSON.stringify({ errcode, error });
-  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+  );
 }
 
 /**
  * A gRPC call of the gateway as a client span, child of the request's span; the call's
  * `traceparent` names the client span, so the server's span is its child.
  */
-function tracedUnary<Req, Res>(parent: SpanHandle, client: grpc.Client, fn: Parameters<typeof unary<Req, Res>>[1], req: Req, md: grpc.Metadata, timeoutMs: number): Promise<Res> {
+function tracedUnary<Req, Res>(
+  parent: SpanHandle,
+  client: grpc.Client,
+  fn: Parameters<typeof unary<Req, Res>>[1],
+  req: Req,
+  md: grpc.Metadata,
+  timeoutMs: number,
+): Promise<Res> {
   const path = (fn as { path?: string }).path ?? '/unknown';
   const span = startSpan(path.slice(1), { kind: 'client', parent, attributes: rpcAttributes(path) });
   // Tracing stopped while the request was served (shutdown): the call goes out untraced.
@@ -199,10 +214,15 @@ export class Gateway {
 
   constructor(private readonly opts: GatewayOptions) {
     this.router = new Router(opts.routes);
-    this.failing = new FaultLog(opts.log, 'requests', {}, {
-      recoverWhenQuiet: true,
-      messages: { down: 'request failed', still: 'requests still failing', up: 'requests no longer failing' },
-    });
+    this.failing = new FaultLog(
+      opts.log,
+      'requests',
+      {},
+      {
+        recoverWhenQuiet: true,
+        messages: { down: 'request failed', still: 'requests still failing', up: 'requests no longer failing' },
+      },
+    );
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.track(res);
       void this.handle(req, res);
@@ -255,7 +275,9 @@ export class Gateway {
     const requestId = requestIdFrom(req.headers['x-request-id']);
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
     const method = req.method ?? 'GET';
-    const span = tracingEnabled() && startSpan(method, { kind: 'server', parent: traceparent, attributes: { 'http.request.method': method, 'request.id': requestId } });
+    const span =
+      tracingEnabled() &&
+      startSpan(method, { kind: 'server', parent: traceparent, attributes: { 'http.request.method': method, 'request.id': requestId } });
     const rc: RequestContext = span ? { requestId, traceId: span.traceId, span } : { requestId, traceId: traceIdOf(traceparent) };
     if (span) res.setHeader('traceparent', span.traceparent);
     return withRequestContext(rc, () => this.serve(req, res, method, rc));
@@ -273,7 +295,10 @@ export class Gateway {
         res.end();
         return;
       }
-      if (method === 'GET' && (url.pathname === '/health' || url.pathname === '/ready' || (url.pathname === METRICS_PATH && this.opts.metrics !== false))) {
+      if (
+        method === 'GET' &&
+        (url.pathname === '/health' || url.pathname === '/ready' || (url.pathname === METRICS_PATH && this.opts.metrics !== false))
+      ) {
         routeLabel = url.pathname;
         if (url.pathname === METRICS_PATH) return void (await sendMetrics(res, { 'X-Request-Id': requestId }));
         return await (url.pathname === '/health' ? this.health(res, requestId) : this.ready(res, requestId));
@@ -345,19 +370,31 @@ export class Gateway {
       : { ready: (await this.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING, checks: {} };
     if (!this.opts.ready) report.checks.upstream = { ok: report.ready };
     const payload = JSON.stringify({ status: report.ready ? 'ready' : 'not_ready', checks: report.checks });
-    res.writeHead(report.ready ? 200 : 503, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), 'Cache-Control': 'no-store', 'X-Request-Id': requestId });
+    res.writeHead(report.ready ? 200 : 503, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(payload),
+      'Cache-Control': 'no-store',
+      'X-Request-Id': requestId,
+    });
     res.end(payload);
   }
 
   /** The upstream's overall gRPC health status (0 when it does not answer). */
   upstreamStatus(): Promise<number> {
     const health = this.opts.clients[0].health;
-    return new Promise<number>((ok) => health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)));
+    return new Promise<number>((ok) =>
+      health.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err, r) => ok(err ? 0 : r.status)),
+    );
   }
 
   private async health(res: http.ServerResponse, requestId: string): Promise<void> {
     const serving = (await this.upstreamStatus()) === HealthCheckResponse_ServingStatus.SERVING;
-    res.writeHead(serving ? 200 : 503, { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8', 'Synapse-Trace-Id': requestId, 'X-Request-Id': requestId });
+    res.writeHead(serving ? 200 : 503, {
+      ...CORS_HEADERS,
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Synapse-Trace-Id': requestId,
+      'X-Request-Id': requestId,
+    });
     res.end(serving ? 'OK' : 'NOT SERVING');
   }
 }

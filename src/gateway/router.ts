@@ -26,8 +26,24 @@ export class RawJson {
 }
 
 type Last<T> = T extends { (...a: infer A): infer R } ? (...a: A) => R : never;
-type RpcReq<F> = Last<F> extends (req: infer Q, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: infer _R) => void) => unknown ? Q : never;
-type RpcRes<F> = Last<F> extends (req: infer _Q, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: infer R) => void) => unknown ? R : never;
+type RpcReq<F> =
+  Last<F> extends (
+    req: infer Q,
+    md: grpc.Metadata,
+    opts: Partial<grpc.CallOptions>,
+    cb: (e: grpc.ServiceError | null, r: infer _R) => void,
+  ) => unknown
+    ? Q
+    : never;
+type RpcRes<F> =
+  Last<F> extends (
+    req: infer _Q,
+    md: grpc.Metadata,
+    opts: Partial<grpc.CallOptions>,
+    cb: (e: grpc.ServiceError | null, r: infer R) => void,
+  ) => unknown
+    ? R
+    : never;
 
 export interface GatewayRequest {
   method: string;

@@ -70,12 +70,19 @@ export function tokenFromMetadata(md: grpc.Metadata): string | null {
   if (values.length === 0) return null;
   if (values.length > 1) throw new MatrixError(401, 'Too many Authorization headers.', Codes.MISSING_TOKEN);
   const parts = String(values[0]).split(' ');
-  if (parts.length !== 2 || parts[0] !== 'Bearer' || !parts[1]) throw new MatrixError(401, 'Invalid Authorization header.', Codes.MISSING_TOKEN);
+  if (parts.length !== 2 || parts[0] !== 'Bearer' || !parts[1])
+    throw new MatrixError(401, 'Invalid Authorization header.', Codes.MISSING_TOKEN);
   return parts[1];
 }
 
 /** Checks the credential against the method's auth level (spec §0.5 order). */
-export async function authorize(users: UserService, ctx: Ctx, md: grpc.Metadata, level: AuthLevel, client?: () => ClientAddress): Promise<Requester | null> {
+export async function authorize(
+  users: UserService,
+  ctx: Ctx,
+  md: grpc.Metadata,
+  level: AuthLevel,
+  client?: () => ClientAddress,
+): Promise<Requester | null> {
   const token = tokenFromMetadata(md);
   // The EntityManager is forked only if the token has to be looked up (not for a cached one).
   const em = () => ctx.em;
@@ -143,11 +150,16 @@ export class CallAdapter {
 
   constructor(private readonly deps: AdapterDeps) {
     this.limits = new FieldLimits(deps.maxJsonTextBytes);
-    this.databaseFault = new FaultLog(deps.log, 'database', {}, {
-      level: 'error',
-      recoverWhenQuiet: true,
-      messages: { down: 'database unavailable', still: 'database still unavailable', up: 'calls no longer fail on the database' },
-    });
+    this.databaseFault = new FaultLog(
+      deps.log,
+      'database',
+      {},
+      {
+        level: 'error',
+        recoverWhenQuiet: true,
+        messages: { down: 'database unavailable', still: 'database still unavailable', up: 'calls no longer fail on the database' },
+      },
+    );
   }
 
   /** Stops the fault log's timer (shutdown). */
@@ -160,7 +172,13 @@ export class CallAdapter {
    * first use (many calls need none of them); the abort reason is only built for a call that is
    * really cancelled (grpc-js also reports the end of a finished call as a cancellation).
    */
-  private async begin(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>, method: string, level: AuthLevel, finished: () => boolean, rc: RequestContext) {
+  private async begin(
+    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+    method: string,
+    level: AuthLevel,
+    finished: () => boolean,
+    rc: RequestContext,
+  ) {
     const { requestId } = rc;
     // The AbortController is made only for a call whose handler asks for its signal.
     let controller: AbortController | null = null;
@@ -191,7 +209,9 @@ export class CallAdapter {
       },
       requestId,
     };
-    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level, () => clientOf(call.getPeer(), call.metadata, this.deps.trustedGateways));
+    ctx.requester = await authorize(this.deps.users, ctx, call.metadata, level, () =>
+      clientOf(call.getPeer(), call.metadata, this.deps.trustedGateways),
+    );
     return ctx;
   }
 
@@ -207,7 +227,8 @@ export class CallAdapter {
           .then(async (ctx) => {
             checkStrings(this.limits, method, call.request);
             const res = await fn(call.request, ctx);
-            if (this.deps.log.isLevelEnabled('debug')) ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
+            if (this.deps.log.isLevelEnabled('debug'))
+              ctx.log.debug({ ms: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.requester?.userId }, 'ok');
             finished = true;
             callback(null, res);
             observeRpc(method, grpc.status.OK, started);
@@ -254,7 +275,14 @@ export class CallAdapter {
 }
 
 /** gRPC codes a server span reports as errors (the others are the caller's mistakes). */
-const SERVER_ERROR_CODES = new Set<number>([grpc.status.UNKNOWN, grpc.status.DEADLINE_EXCEEDED, grpc.status.UNIMPLEMENTED, grpc.status.INTERNAL, grpc.status.UNAVAILABLE, grpc.status.DATA_LOSS]);
+const SERVER_ERROR_CODES = new Set<number>([
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
 
 /**
  * The call's request id (the caller's when sane) and trace: with traces exported, a server span,
@@ -263,7 +291,13 @@ const SERVER_ERROR_CODES = new Set<number>([grpc.status.UNKNOWN, grpc.status.DEA
 function requestContextOf(md: grpc.Metadata, method: string): RequestContext {
   const requestId = requestIdFrom(md.get('x-request-id')[0]);
   const traceparent = md.get('traceparent')[0];
-  const span = tracingEnabled() && startSpan(method.slice(1), { kind: 'server', parent: typeof traceparent === 'string' ? traceparent : null, attributes: { ...rpcAttributes(method), 'request.id': requestId } });
+  const span =
+    tracingEnabled() &&
+    startSpan(method.slice(1), {
+      kind: 'server',
+      parent: typeof traceparent === 'string' ? traceparent : null,
+      attributes: { ...rpcAttributes(method), 'request.id': requestId },
+    });
   return span ? { requestId, traceId: span.traceId, span } : { requestId, traceId: traceIdOf(traceparent) };
 }
 

@@ -32,14 +32,44 @@ export function grpcBindings(a: CallAdapter, s: Services, shadowBanMaxDelayMs: n
   return [
     { name: 'synapse.admin.v1.ServerService', definition: ServerServiceService, implementation: serverHandler(a) },
     { name: 'synapse.admin.v1.AuthService', definition: AuthServiceService, implementation: authHandler(a, s.users) },
-    { name: 'synapse.admin.v1.AccountDataService', definition: AccountDataServiceService, implementation: accountDataHandler(a, s.accountData) },
-    { name: 'synapse.admin.v1.UserAdminService', definition: UserAdminServiceService, implementation: userAdminHandler(a, s.users, s.profiles, (em, userId) => s.rooms.partUser(em, userId), reads) },
+    {
+      name: 'synapse.admin.v1.AccountDataService',
+      definition: AccountDataServiceService,
+      implementation: accountDataHandler(a, s.accountData),
+    },
+    {
+      name: 'synapse.admin.v1.UserAdminService',
+      definition: UserAdminServiceService,
+      implementation: userAdminHandler(a, s.users, s.profiles, (em, userId) => s.rooms.partUser(em, userId), reads),
+    },
     { name: 'synapse.admin.v1.ProfileService', definition: ProfileServiceService, implementation: profileHandler(a, s.profileApi) },
-    { name: 'synapse.admin.v1.TaskSchedulerService', definition: TaskSchedulerServiceService, implementation: taskSchedulerHandler(a, s.scheduler) },
+    {
+      name: 'synapse.admin.v1.TaskSchedulerService',
+      definition: TaskSchedulerServiceService,
+      implementation: taskSchedulerHandler(a, s.scheduler),
+    },
     { name: 'synapse.admin.v1.RoomService', definition: RoomServiceService, implementation: roomsHandler(a, s, shadowBanMaxDelayMs) },
-    { name: 'synapse.admin.v1.RoomAdminService', definition: RoomAdminServiceService, implementation: roomAdminHandler(a, { admin: s.roomAdmin, deletes: s.roomDeletes, memberships: s.roomMemberships }) },
+    {
+      name: 'synapse.admin.v1.RoomAdminService',
+      definition: RoomAdminServiceService,
+      implementation: roomAdminHandler(a, { admin: s.roomAdmin, deletes: s.roomDeletes, memberships: s.roomMemberships }),
+    },
     { name: 'synapse.admin.v1.PaginationService', definition: PaginationServiceService, implementation: paginationHandler(a, s) },
-    { name: 'synapse.admin.v1.ModerationService', definition: ModerationServiceService, implementation: moderationHandler(a, { rooms: s.rooms, serializer: s.serializer, reports: s.reports, sizes: s.roomSizes, redactions: s.redactions }) },
-    { name: 'synapse.admin.v1.RoomDirectoryService', definition: RoomDirectoryServiceService, implementation: roomDirectoryHandler(a, s.publicRooms) },
+    {
+      name: 'synapse.admin.v1.ModerationService',
+      definition: ModerationServiceService,
+      implementation: moderationHandler(a, {
+        rooms: s.rooms,
+        serializer: s.serializer,
+        reports: s.reports,
+        sizes: s.roomSizes,
+        redactions: s.redactions,
+      }),
+    },
+    {
+      name: 'synapse.admin.v1.RoomDirectoryService',
+      definition: RoomDirectoryServiceService,
+      implementation: roomDirectoryHandler(a, s.publicRooms),
+    },
   ];
 }

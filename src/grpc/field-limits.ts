@@ -39,8 +39,10 @@ const tooLong = (field: string, max: number) => invalidParam(`'${field}' is too 
 const eventKeyTooLarge = (field: string) => new MatrixError(413, `'${field}' too large`, Codes.TOO_LARGE);
 const aliasTooLong = () => invalidParam(`Can't create aliases longer than ${MAX_ID_BYTES} characters`);
 
-const ID_NAMES = /(^|_)ids?$|^(state_key|type|sender|redacts|origin|invite|aliases|auth_events|prev_events|server_names|room_alias|room_alias_name|room_id_or_alias|user)$/;
-const TEXT_NAMES = /^(name|topic|reason|message|room_name|displayname|avatar_url|initial_device_display_name|display_name|search_term|password|new_password)$/;
+const ID_NAMES =
+  /(^|_)ids?$|^(state_key|type|sender|redacts|origin|invite|aliases|auth_events|prev_events|server_names|room_alias|room_alias_name|room_id_or_alias|user)$/;
+const TEXT_NAMES =
+  /^(name|topic|reason|message|room_name|displayname|avatar_url|initial_device_display_name|display_name|search_term|password|new_password)$/;
 const JSON_NAMES = /_json$/;
 
 /** Fields Synapse bounds itself, with its own answer. Keys are `Message.field` or `field`. */
@@ -52,7 +54,11 @@ const SYNAPSE_LIMITS: Record<string, Limit> = {
   // Shared-secret registration: "Invalid username" past 512 characters.
   username: { max: 512, unit: 'chars', error: () => badRequest('Invalid username') },
   // Creating a user (PUT /_synapse/admin/v2/users/<user_id>): Synapse's check_username.
-  'UpsertUserRequest.user_id': { max: MAX_ID_BYTES, unit: 'bytes', error: () => badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME) },
+  'UpsertUserRequest.user_id': {
+    max: MAX_ID_BYTES,
+    unit: 'bytes',
+    error: () => badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME),
+  },
   room_alias_name: { max: MAX_ID_BYTES, unit: 'bytes', error: aliasTooLong },
   // The new value of a profile field (display name or avatar URL): the service answers Synapse's per-field errors.
   'SetProfileFieldRequest.value': { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong },
@@ -75,7 +81,8 @@ function limitOf(message: DescMessage, field: DescField, jsonBytes: number): Lim
   const own = SYNAPSE_LIMITS[`${message.name}.${field.name}`] ?? SYNAPSE_LIMITS[field.name];
   if (own) return own;
   // An event's type: the message also names the event's state_key.
-  if (field.name === 'type' && message.fields.some((f) => f.name === 'state_key')) return { max: MAX_ID_BYTES, unit: 'bytes', error: eventKeyTooLarge };
+  if (field.name === 'type' && message.fields.some((f) => f.name === 'state_key'))
+    return { max: MAX_ID_BYTES, unit: 'bytes', error: eventKeyTooLarge };
   if (JSON_NAMES.test(field.name)) return { max: jsonBytes, unit: 'bytes', error: tooLong };
   if (PARAM_NAMES.test(field.name)) return { max: MAX_TEXT_BYTES, unit: 'bytes', error: tooLong };
   if (ID_NAMES.test(field.name)) return { max: MAX_ID_BYTES, unit: 'bytes', error: tooLong };
@@ -202,7 +209,11 @@ export class FieldLimits {
         const limit = limitOf(message, field, this.maxJsonBytes);
         const keyCheck = field.mapKey === ScalarType.STRING ? stringCheck(limit) : null;
         const valueCheck =
-          field.mapKind === 'scalar' && field.scalar === ScalarType.STRING ? stringCheck(limit) : field.mapKind === 'message' ? messageCheck(field.message) : null;
+          field.mapKind === 'scalar' && field.scalar === ScalarType.STRING
+            ? stringCheck(limit)
+            : field.mapKind === 'message'
+              ? messageCheck(field.message)
+              : null;
         if (!keyCheck && !valueCheck) return null;
         return (v) => {
           if (v === null || typeof v !== 'object') return;

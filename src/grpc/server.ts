@@ -55,7 +55,10 @@ function undecodableStatus(): Partial<grpc.StatusObject> {
  * authentication: the credential travels in metadata, but nothing else of a call that is not a
  * message can be used.
  */
-function refusingUndecodable(binding: ServiceBinding): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+function refusingUndecodable(binding: ServiceBinding): {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+} {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, attrs] of Object.entries(binding.definition)) {
@@ -74,12 +77,14 @@ function refusingUndecodable(binding: ServiceBinding): { definition: grpc.Servic
     if (!fn) continue;
     implementation[name] = attrs.responseStream
       ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
-          if (!(call.request instanceof UndecodableRequest)) return (fn as grpc.handleServerStreamingCall<unknown, unknown>).call(binding.implementation, call);
+          if (!(call.request instanceof UndecodableRequest))
+            return (fn as grpc.handleServerStreamingCall<unknown, unknown>).call(binding.implementation, call);
           const status = undecodableStatus();
           call.emit('error', { ...status, name: 'Error', message: status.details });
         }
       : (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          if (!(call.request instanceof UndecodableRequest)) return (fn as grpc.handleUnaryCall<unknown, unknown>).call(binding.implementation, call, callback);
+          if (!(call.request instanceof UndecodableRequest))
+            return (fn as grpc.handleUnaryCall<unknown, unknown>).call(binding.implementation, call, callback);
           callback(undecodableStatus());
         };
   }
@@ -96,7 +101,12 @@ export interface GrpcServerHandle {
 }
 
 export async function startGrpcServer(bindings: ServiceBinding[], host: string, port: number): Promise<GrpcServerHandle> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024, 'grpc.enable_channelz': 0, interceptors: [boundStatusInterceptor] });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.enable_channelz': 0,
+    interceptors: [boundStatusInterceptor],
+  });
   const statuses: Record<string, 'SERVING' | 'NOT_SERVING'> = { '': 'NOT_SERVING' };
   for (const b of bindings) {
     const { definition, implementation } = refusingUndecodable(b);

@@ -64,7 +64,10 @@ export const MAX_STATUS_DETAILS_CHARS = 1024;
  * surrogate would make encodeURI, grpc-js's grpc-message encoder, throw; it becomes U+FFFD).
  */
 export function boundStatusDetails(details: string): string {
-  return echo(details, MAX_STATUS_DETAILS_CHARS).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return echo(details, MAX_STATUS_DETAILS_CHARS).replace(
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    '\ufffd',
+  );
 }
 
 /**
@@ -78,7 +81,12 @@ export const boundStatusInterceptor: grpc.ServerInterceptor = (method, call) =>
     ? // grpc-js chains interceptors through the call interface, so the call itself may be returned.
       (call as grpc.ServerInterceptingCall)
     : new grpc.ServerInterceptingCall(call, {
-        sendStatus: (status, next) => next(status.details && status.details.length > MAX_STATUS_DETAILS_CHARS ? { ...status, details: boundStatusDetails(status.details) } : status),
+        sendStatus: (status, next) =>
+          next(
+            status.details && status.details.length > MAX_STATUS_DETAILS_CHARS
+              ? { ...status, details: boundStatusDetails(status.details) }
+              : status,
+          ),
       });
 
 /** The package whose services answer through the call adapter. */

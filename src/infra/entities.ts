@@ -8,7 +8,18 @@ import { Entity, PrimaryKey, Property, OptionalProps, BigIntType } from '@mikro-
 
 @Entity({ tableName: 'users' })
 export class UserEntity {
-  [OptionalProps]?: 'admin' | 'deactivated' | 'isGuest' | 'passwordHash' | 'userType' | 'displayname' | 'avatarUrl' | 'lastSeenTs' | 'locked' | 'suspended' | 'shadowBanned';
+  [OptionalProps]?:
+    | 'admin'
+    | 'deactivated'
+    | 'isGuest'
+    | 'passwordHash'
+    | 'userType'
+    | 'displayname'
+    | 'avatarUrl'
+    | 'lastSeenTs'
+    | 'locked'
+    | 'suspended'
+    | 'shadowBanned';
   @PrimaryKey({ type: 'text' }) name!: string;
   @Property({ type: 'text', nullable: true }) passwordHash: string | null = null;
   @Property({ type: 'boolean' }) admin = false;

@@ -34,7 +34,12 @@ export class PgListener {
     private readonly applicationName = `synapse-room-admin/${channel}-listener`,
   ) {
     if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
-    this.fault = new FaultLog(log, 'listener', { channel }, { messages: { down: 'listener disconnected; retrying', still: 'listener still disconnected; retrying', up: 'listener reconnected' } });
+    this.fault = new FaultLog(
+      log,
+      'listener',
+      { channel },
+      { messages: { down: 'listener disconnected; retrying', still: 'listener still disconnected; retrying', up: 'listener reconnected' } },
+    );
   }
 
   /** Opens the subscription; failures are retried in the background. */

@@ -57,7 +57,11 @@ async function onConnection<R>(em: Em, plan: Plan, fn: (conn: PgConnection) => P
     if (plan !== 'any') await planFor(conn, trx, plan);
     return await fn(conn);
   } catch (err) {
-    throw em.getDriver().getPlatform().getExceptionConverter().convertException(err as Error);
+    throw em
+      .getDriver()
+      .getPlatform()
+      .getExceptionConverter()
+      .convertException(err as Error);
   } finally {
     await client.releaseConnection(conn);
   }

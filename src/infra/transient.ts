@@ -22,7 +22,8 @@ const TRANSIENT_SQLSTATES = new Set([
 const TRANSIENT_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** Messages of the pg driver and the pool that carry no code. */
-const TRANSIENT_MESSAGE = /Connection terminated|not queryable|Timeout acquiring a connection|Connection ended unexpectedly|terminating connection/i;
+const TRANSIENT_MESSAGE =
+  /Connection terminated|not queryable|Timeout acquiring a connection|Connection ended unexpectedly|terminating connection/i;
 
 /** SQLSTATEs of a conflict between transactions that a later attempt gets past. */
 const CONFLICT_SQLSTATES = new Set(['40001', '40P01']);
@@ -32,7 +33,11 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (err instanceof ConnectionException) return true;
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || (TRANSIENT_SQLSTATES.has(code) && !CONFLICT_SQLSTATES.has(code)) || TRANSIENT_SOCKET_CODES.has(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || (TRANSIENT_SQLSTATES.has(code) && !CONFLICT_SQLSTATES.has(code)) || TRANSIENT_SOCKET_CODES.has(code))
+  )
+    return true;
   if (err.name === 'KnexTimeoutError') return true;
   return TRANSIENT_MESSAGE.test(err.message);
 }

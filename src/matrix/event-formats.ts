@@ -152,7 +152,8 @@ function presentRelations(unsigned: Json, format: EventFormat): Json {
   const out: Json = { ...relations };
   if (isEvent(out['m.replace'])) out['m.replace'] = presentEvent(out['m.replace'], format);
   const thread = out['m.thread'] as Json | undefined;
-  if (thread && isEvent(thread.latest_event)) out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
+  if (thread && isEvent(thread.latest_event))
+    out['m.thread'] = { ...thread, latest_event: presentWithRelations(thread.latest_event, format) };
   return { ...unsigned, 'm.relations': out };
 }
 

@@ -24,7 +24,8 @@ export function parseIntParam(name: string, raw: string): number {
 
 /** One of `allowed`: 400 M_INVALID_PARAM "Query parameter '<name>' must be one of [...]" otherwise. */
 export function parseChoiceParam<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw invalidParam(`Query parameter '${name}' must be one of [${allowed.map((v) => `'${v}'`).join(', ')}]`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw invalidParam(`Query parameter '${name}' must be one of [${allowed.map((v) => `'${v}'`).join(', ')}]`);
   return raw as T;
 }
 

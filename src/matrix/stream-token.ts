@@ -143,7 +143,10 @@ export function streamTokenToString(t: StreamToken): string {
 }
 
 /** The token for the very start of every stream: `s0_0_0_0_0_0_0_0_0_0`. */
-export const START_TOKEN: StreamToken = { room: { topological: null, stream: 0, instances: NO_INSTANCES }, others: Array(OTHER_PART_COUNT).fill('0') };
+export const START_TOKEN: StreamToken = {
+  room: { topological: null, stream: 0, instances: NO_INSTANCES },
+  others: Array(OTHER_PART_COUNT).fill('0'),
+};
 
 /** A copy of `t` with its room key replaced. */
 export function withRoomKey(t: StreamToken, room: RoomStreamToken): StreamToken {

@@ -72,7 +72,12 @@ export async function metricsText(): Promise<string> {
 export async function sendMetrics(res: http.ServerResponse, headers: Record<string, string> = {}): Promise<number> {
   try {
     const text = await metricsText();
-    res.writeHead(200, { ...headers, 'Content-Type': CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': CONTENT_TYPE,
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+    });
     res.end(text);
     return 200;
   } catch (err) {
@@ -127,7 +132,8 @@ export function serveClusterMetrics(): Aggregator {
     if (m?.kind !== 'metrics-request') return;
     agg.clusterMetrics().then(
       (text: string) => worker.isConnected() && worker.send({ kind: 'metrics-response', id: m.id, text } satisfies MetricsResponse),
-      (err: Error) => worker.isConnected() && worker.send({ kind: 'metrics-response', id: m.id, error: err.message } satisfies MetricsResponse),
+      (err: Error) =>
+        worker.isConnected() && worker.send({ kind: 'metrics-response', id: m.id, error: err.message } satisfies MetricsResponse),
     );
   });
   return agg;

@@ -43,9 +43,36 @@ function cached<C>(make: (key: string) => C): (key: string) => C {
 
 // --- gRPC (src/grpc/adapter.ts) ---
 
-const grpcHandled = new client.Counter({ name: `${PREFIX}grpc_server_handled_total`, help: 'RPCs completed, by method and gRPC status code', labelNames: ['method', 'code'] as const });
-const grpcSeconds = new client.Histogram({ name: `${PREFIX}grpc_server_handling_seconds`, help: 'Time from the start of an RPC to its status', labelNames: ['method'] as const, buckets: LATENCY_BUCKETS });
-const GRPC_CODE_NAMES = ['OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+const grpcHandled = new client.Counter({
+  name: `${PREFIX}grpc_server_handled_total`,
+  help: 'RPCs completed, by method and gRPC status code',
+  labelNames: ['method', 'code'] as const,
+});
+const grpcSeconds = new client.Histogram({
+  name: `${PREFIX}grpc_server_handling_seconds`,
+  help: 'Time from the start of an RPC to its status',
+  labelNames: ['method'] as const,
+  buckets: LATENCY_BUCKETS,
+});
+const GRPC_CODE_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
 const grpcHandledChild = cached((key) => {
   const [method, code] = key.split(' ');
   return grpcHandled.labels(method, code);
@@ -60,8 +87,17 @@ export function observeRpc(method: string, code: number, startedNs: bigint): voi
 
 // --- REST gateway (src/gateway/http.ts) ---
 
-const httpRequests = new client.Counter({ name: `${PREFIX}http_requests_total`, help: 'REST requests answered, by route template, method and status', labelNames: ['route', 'method', 'status'] as const });
-const httpSeconds = new client.Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'Time from a REST request to its answer, by route template and method', labelNames: ['route', 'method'] as const, buckets: LATENCY_BUCKETS });
+const httpRequests = new client.Counter({
+  name: `${PREFIX}http_requests_total`,
+  help: 'REST requests answered, by route template, method and status',
+  labelNames: ['route', 'method', 'status'] as const,
+});
+const httpSeconds = new client.Histogram({
+  name: `${PREFIX}http_request_duration_seconds`,
+  help: 'Time from a REST request to its answer, by route template and method',
+  labelNames: ['route', 'method'] as const,
+  buckets: LATENCY_BUCKETS,
+});
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS']);
 /** The route label of a request that matched no route (its raw path is never a label). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -83,11 +119,33 @@ export function observeHttp(route: string, method: string, status: number, start
 
 // --- Task scheduler (src/tasks/task-scheduler.ts) ---
 
-const taskStartDelay = new client.Histogram({ name: `${PREFIX}task_start_delay_seconds`, help: 'Time from a task being due to its action starting (resumed tasks excluded)', labelNames: ['action'] as const, buckets: TASK_BUCKETS });
-const taskRunSeconds = new client.Histogram({ name: `${PREFIX}task_run_seconds`, help: 'Time an action ran before returning (one run of a task)', labelNames: ['action'] as const, buckets: TASK_BUCKETS });
-const taskOutcomes = new client.Counter({ name: `${PREFIX}task_outcomes_total`, help: 'Runs ended, by action and outcome (complete, failed, cancelled, rerun, handed_back, lease_lost)', labelNames: ['action', 'outcome'] as const });
-const taskRetries = new client.Counter({ name: `${PREFIX}task_retries_total`, help: 'Claims of a task that was already active: resumed after a hand-back, a lost lease or a crashed instance, or a staged step run again', labelNames: ['action'] as const });
-const taskLeaseLost = new client.Counter({ name: `${PREFIX}task_lease_lost_total`, help: 'Runs stopped because their lease was taken over or could not be renewed', labelNames: ['action'] as const });
+const taskStartDelay = new client.Histogram({
+  name: `${PREFIX}task_start_delay_seconds`,
+  help: 'Time from a task being due to its action starting (resumed tasks excluded)',
+  labelNames: ['action'] as const,
+  buckets: TASK_BUCKETS,
+});
+const taskRunSeconds = new client.Histogram({
+  name: `${PREFIX}task_run_seconds`,
+  help: 'Time an action ran before returning (one run of a task)',
+  labelNames: ['action'] as const,
+  buckets: TASK_BUCKETS,
+});
+const taskOutcomes = new client.Counter({
+  name: `${PREFIX}task_outcomes_total`,
+  help: 'Runs ended, by action and outcome (complete, failed, cancelled, rerun, handed_back, lease_lost)',
+  labelNames: ['action', 'outcome'] as const,
+});
+const taskRetries = new client.Counter({
+  name: `${PREFIX}task_retries_total`,
+  help: 'Claims of a task that was already active: resumed after a hand-back, a lost lease or a crashed instance, or a staged step run again',
+  labelNames: ['action'] as const,
+});
+const taskLeaseLost = new client.Counter({
+  name: `${PREFIX}task_lease_lost_total`,
+  help: 'Runs stopped because their lease was taken over or could not be renewed',
+  labelNames: ['action'] as const,
+});
 
 export const tasks = {
   started(action: string, dueAtMs: number | null, nowMs: number, resumed: boolean): void {
@@ -105,14 +163,36 @@ export const tasks = {
 
 // --- Locks (src/infra/locks/) ---
 
-const lockAcquisitions = new client.Counter({ name: `${PREFIX}lock_acquisitions_total`, help: 'Lock requests by lock name, mode and result (acquired, busy, timeout, aborted, error)', labelNames: ['lock', 'mode', 'result'] as const });
-const lockWait = new client.Histogram({ name: `${PREFIX}lock_wait_seconds`, help: 'Time spent waiting for a lock (acquired or not)', labelNames: ['lock', 'mode'] as const, buckets: LATENCY_BUCKETS });
-const lockTimeouts = new client.Counter({ name: `${PREFIX}lock_timeouts_total`, help: 'Lock waits that gave up at their timeout', labelNames: ['lock', 'mode'] as const });
-const lockLeasesLost = new client.Counter({ name: `${PREFIX}lock_leases_lost_total`, help: 'Held Redis locks whose lease could not be extended (the holder was told to stop)' });
+const lockAcquisitions = new client.Counter({
+  name: `${PREFIX}lock_acquisitions_total`,
+  help: 'Lock requests by lock name, mode and result (acquired, busy, timeout, aborted, error)',
+  labelNames: ['lock', 'mode', 'result'] as const,
+});
+const lockWait = new client.Histogram({
+  name: `${PREFIX}lock_wait_seconds`,
+  help: 'Time spent waiting for a lock (acquired or not)',
+  labelNames: ['lock', 'mode'] as const,
+  buckets: LATENCY_BUCKETS,
+});
+const lockTimeouts = new client.Counter({
+  name: `${PREFIX}lock_timeouts_total`,
+  help: 'Lock waits that gave up at their timeout',
+  labelNames: ['lock', 'mode'] as const,
+});
+const lockLeasesLost = new client.Counter({
+  name: `${PREFIX}lock_leases_lost_total`,
+  help: 'Held Redis locks whose lease could not be extended (the holder was told to stop)',
+});
 
 export const locks = {
   /** A lock request ended; `startedNs` from process.hrtime.bigint() when it began. */
-  done(lock: string, mode: string, result: 'acquired' | 'busy' | 'timeout' | 'aborted' | 'error', startedNs: bigint, waited: boolean): void {
+  done(
+    lock: string,
+    mode: string,
+    result: 'acquired' | 'busy' | 'timeout' | 'aborted' | 'error',
+    startedNs: bigint,
+    waited: boolean,
+  ): void {
     lockAcquisitions.labels(lock, mode, result).inc();
     if (waited) lockWait.labels(lock, mode).observe(seconds(startedNs));
     if (result === 'timeout') lockTimeouts.labels(lock, mode).inc();

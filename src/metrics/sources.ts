@@ -138,7 +138,11 @@ async function countsOf(orm: Orm): Promise<TaskCounts> {
     const now = Date.now();
     const [rows, due] = await Promise.all([
       sql<TaskCounts['rows'][number]>(em, 'SELECT action, status, count(*) AS n FROM scheduled_tasks GROUP BY action, status'),
-      sql<{ oldest: string | null; n: string }>(em, `SELECT min("timestamp") AS oldest, count(*) AS n FROM scheduled_tasks WHERE status = 'scheduled' AND "timestamp" <= ?`, [now]),
+      sql<{ oldest: string | null; n: string }>(
+        em,
+        `SELECT min("timestamp") AS oldest, count(*) AS n FROM scheduled_tasks WHERE status = 'scheduled' AND "timestamp" <= ?`,
+        [now],
+      ),
     ]);
     return { at: now, rows, oldestDueMs: due[0]?.oldest == null ? null : Number(due[0].oldest), dueWaiting: Number(due[0]?.n ?? 0) };
   })();

@@ -62,7 +62,10 @@ function toRow(r: Row): EventReportRow {
 }
 
 export class EventReportRepository {
-  async insert(em: Em, report: { roomId: string; eventId: string; userId: string; reason: string | null; content: Json; receivedTs: number }): Promise<number> {
+  async insert(
+    em: Em,
+    report: { roomId: string; eventId: string; userId: string; reason: string | null; content: Json; receivedTs: number },
+  ): Promise<number> {
     const rows = await sql<{ id: string }>(
       em,
       'INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, content) VALUES (?, ?, ?, ?, ?, ?::jsonb) RETURNING id',
@@ -81,7 +84,11 @@ export class EventReportRepository {
     const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const dir = q.forwards ? 'ASC' : 'DESC';
     const [rows, count] = await Promise.all([
-      sql<Row>(em, `SELECT ${COLUMNS} FROM ${FROM} ${filter} ORDER BY r.received_ts ${dir}, r.id ${dir} LIMIT ? OFFSET ?`, [...params, q.limit, q.from]),
+      sql<Row>(em, `SELECT ${COLUMNS} FROM ${FROM} ${filter} ORDER BY r.received_ts ${dir}, r.id ${dir} LIMIT ? OFFSET ?`, [
+        ...params,
+        q.limit,
+        q.from,
+      ]),
       sql<{ n: string }>(em, `SELECT count(*) AS n FROM ${FROM} ${filter}`, params),
     ]);
     return { reports: rows.map(toRow), total: Number(count[0].n) };

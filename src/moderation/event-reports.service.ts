@@ -19,15 +19,29 @@ export class EventReportService {
    * Stores a report of an event the reporter can see in that room (history visibility); 404
    * otherwise, with Synapse's text, whether the event is unknown, elsewhere or hidden.
    */
-  async report(em: Em, requester: Requester, roomId: string, eventId: string, body: { reason: string | null; content: Json }): Promise<void> {
+  async report(
+    em: Em,
+    requester: Requester,
+    roomId: string,
+    eventId: string,
+    body: { reason: string | null; content: Json },
+  ): Promise<void> {
     refuseGuest(requester);
     try {
       await this.clientReads.getEvent(em, requester, roomId, eventId);
     } catch (err) {
-      if (err instanceof MatrixError && (err.httpStatus === 404 || err.httpStatus === 403)) throw notFound("Unable to report event: it does not exist or you aren't able to see it.");
+      if (err instanceof MatrixError && (err.httpStatus === 404 || err.httpStatus === 403))
+        throw notFound("Unable to report event: it does not exist or you aren't able to see it.");
       throw err;
     }
-    await this.repo.insert(em, { roomId, eventId, userId: requester.userId, reason: body.reason, content: body.content, receivedTs: Date.now() });
+    await this.repo.insert(em, {
+      roomId,
+      eventId,
+      userId: requester.userId,
+      reason: body.reason,
+      content: body.content,
+      receivedTs: Date.now(),
+    });
   }
 
   list(em: Em, q: EventReportQuery): Promise<{ reports: EventReportRow[]; total: number }> {

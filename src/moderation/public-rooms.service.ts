@@ -81,7 +81,11 @@ interface Sql {
  * direction it gives) and Synapse's estimate (the listed rooms of the asked types, whatever the
  * search term). Both read room_stats_public_directory_idx.
  */
-export function directoryQueries(q: Pick<PublicRoomsQuery, 'searchTerm' | 'roomTypes'>, bound: RoomListBatch | null, rows: number): { page: Sql; count: Sql } {
+export function directoryQueries(
+  q: Pick<PublicRoomsQuery, 'searchTerm' | 'roomTypes'>,
+  bound: RoomListBatch | null,
+  rows: number,
+): { page: Sql; count: Sql } {
   const forwards = bound ? bound.forwards : true;
   const typeParams: unknown[] = [];
   const typeClause = roomTypeClause(q.roomTypes, typeParams);
@@ -105,7 +109,10 @@ export function directoryQueries(q: Pick<PublicRoomsQuery, 'searchTerm' | 'roomT
         FROM room_stats s WHERE ${where.join(' AND ')} ORDER BY s.joined_members ${dir}, s.room_id ${dir} LIMIT ?`,
       params: [...params, rows],
     },
-    count: { sql: `SELECT count(*) AS n FROM room_stats s WHERE ${[LISTED, ...(typeClause ? [typeClause] : [])].join(' AND ')}`, params: typeParams },
+    count: {
+      sql: `SELECT count(*) AS n FROM room_stats s WHERE ${[LISTED, ...(typeClause ? [typeClause] : [])].join(' AND ')}`,
+      params: typeParams,
+    },
   };
 }
 
@@ -118,8 +125,10 @@ export class PublicRoomsService {
       // Federation is not served: Synapse's answer to a server it may not talk to.
       throw new MatrixError(403, `Federation denied with ${q.server}.`, Codes.FORBIDDEN);
     }
-    if (q.includeAllNetworks && q.thirdPartyInstanceId !== null) throw badRequest("Can't use include_all_networks with an explicit network");
-    if (q.thirdPartyInstanceId !== null && q.thirdPartyInstanceId.split('|').length !== 2) throw badRequest(`Invalid ID '${q.thirdPartyInstanceId}'`);
+    if (q.includeAllNetworks && q.thirdPartyInstanceId !== null)
+      throw badRequest("Can't use include_all_networks with an explicit network");
+    if (q.thirdPartyInstanceId !== null && q.thirdPartyInstanceId.split('|').length !== 2)
+      throw badRequest(`Invalid ID '${q.thirdPartyInstanceId}'`);
     const bound: RoomListBatch | null = q.since ? decodeRoomListToken(q.since) : null;
     // An appservice network's list: this server has no appservice lists.
     if (q.thirdPartyInstanceId !== null) return { chunk: [], nextBatch: null, prevBatch: null, total: 0 };
@@ -127,7 +136,10 @@ export class PublicRoomsService {
     const forwards = bound ? bound.forwards : true;
     const limit = Math.min(q.limit ?? PUBLIC_ROOMS_MAX_PAGE, PUBLIC_ROOMS_MAX_PAGE);
     const { page: pageSql, count: countSql } = directoryQueries(q, bound, limit + 1);
-    const [rows, count] = await Promise.all([sql<Row>(em, pageSql.sql, pageSql.params), sql<{ n: string }>(em, countSql.sql, countSql.params)]);
+    const [rows, count] = await Promise.all([
+      sql<Row>(em, pageSql.sql, pageSql.params),
+      sql<{ n: string }>(em, countSql.sql, countSql.params),
+    ]);
     const moreToCome = rows.length > limit;
     const page = rows.slice(0, limit);
     if (!forwards) page.reverse();

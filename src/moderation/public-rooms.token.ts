@@ -31,7 +31,15 @@ function packUint(n: number): Buffer {
 }
 
 export function encodeRoomListToken(t: RoomListBatch): string {
-  const body = Buffer.concat([Buffer.from([0x83]), packString('m'), packUint(t.joinedMembers), packString('r'), packString(t.roomId), packString('d'), Buffer.from([t.forwards ? 0xc3 : 0xc2])]);
+  const body = Buffer.concat([
+    Buffer.from([0x83]),
+    packString('m'),
+    packUint(t.joinedMembers),
+    packString('r'),
+    packString(t.roomId),
+    packString('d'),
+    Buffer.from([t.forwards ? 0xc3 : 0xc2]),
+  ]);
   return body.toString('base64').replace(/=+$/, '');
 }
 
@@ -90,7 +98,8 @@ export function decodeRoomListToken(token: string): RoomListBatch {
     const v = r.value() as Record<string, unknown>;
     if (!r.done || !v || typeof v !== 'object') throw new Error('not a map');
     const { m, r: roomId, d } = v;
-    if (typeof m !== 'number' || !Number.isInteger(m) || typeof roomId !== 'string' || typeof d !== 'boolean') throw new Error('bad fields');
+    if (typeof m !== 'number' || !Number.isInteger(m) || typeof roomId !== 'string' || typeof d !== 'boolean')
+      throw new Error('bad fields');
     return { joinedMembers: m, roomId, forwards: d };
   } catch {
     throw invalidParam(`Invalid since token: ${token}`);

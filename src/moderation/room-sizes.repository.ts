@@ -19,7 +19,8 @@ export const LARGEST_ROOMS = 10;
 export class RoomSizeRepository {
   async largest(em: Em, n = LARGEST_ROOMS): Promise<{ roomId: string; estimatedSize: number }[]> {
     const perTable = ROOM_SIZE_TABLES.map(
-      (t) => `SELECT t.room_id, sum(pg_column_size(t.*))::float8 * (pg_total_relation_size('${t}')::float8 / greatest(pg_relation_size('${t}'), 8192)) AS bytes FROM ${t} t GROUP BY t.room_id`,
+      (t) =>
+        `SELECT t.room_id, sum(pg_column_size(t.*))::float8 * (pg_total_relation_size('${t}')::float8 / greatest(pg_relation_size('${t}'), 8192)) AS bytes FROM ${t} t GROUP BY t.room_id`,
     ).join(' UNION ALL ');
     const rows = await sql<{ room_id: string; size: string }>(
       em,

@@ -62,9 +62,7 @@ export interface RedactStatus {
 }
 
 export class UserRedactionService {
-  constructor(
-    private readonly d: { orm: Orm; scheduler: TaskScheduler; rooms: RoomService; serverName: string; log: Logger },
-  ) {}
+  constructor(private readonly d: { orm: Orm; scheduler: TaskScheduler; rooms: RoomService; serverName: string; log: Logger }) {}
 
   registerActions(): void {
     this.d.scheduler.registerAction(REDACT_ACTION_NAME, (run) => this.run(run));
@@ -119,13 +117,22 @@ export class UserRedactionService {
       [...params, p.limit],
     );
     // Only joins among memberships; never an event already redacted.
-    return rows.map((r) => ({ eventId: r.event_id, skip: r.redacted_by !== null || (r.type === 'm.room.member' && r.membership !== 'join') }));
+    return rows.map((r) => ({
+      eventId: r.event_id,
+      skip: r.redacted_by !== null || (r.type === 'm.room.member' && r.membership !== 'join'),
+    }));
   }
 
   private async run(run: TaskRun): Promise<TaskOutcome> {
     const p = run.task.params as unknown as RedactParams | null;
-    if (!p || typeof p.user_id !== 'string' || !Array.isArray(p.rooms)) return { status: 'failed', error: 'Not enough parameters passed to redact_all_events' };
-    const cp: RedactCheckpoint = { room_index: 0, failed_redactions: {}, redacted: 0, ...((run.task.result as Partial<RedactCheckpoint> | null) ?? {}) };
+    if (!p || typeof p.user_id !== 'string' || !Array.isArray(p.rooms))
+      return { status: 'failed', error: 'Not enough parameters passed to redact_all_events' };
+    const cp: RedactCheckpoint = {
+      room_index: 0,
+      failed_redactions: {},
+      redacted: 0,
+      ...((run.task.result as Partial<RedactCheckpoint> | null) ?? {}),
+    };
     // The user redacts their own events when local (puppeted), unless the admin is asked to.
     const sender = isLocalUser(p.user_id, this.d.serverName) && !p.use_admin ? p.user_id : p.requester;
     const progress = () => run.reportProgress({ rooms_done: cp.room_index, rooms_total: p.rooms.length, redacted: cp.redacted });
@@ -165,7 +172,13 @@ function toStatus(task: ScheduledTask): RedactStatus {
   const result = (task.result ?? {}) as Partial<RedactCheckpoint>;
   const params = (task.params ?? {}) as Partial<RedactParams>;
   const progress = (task.progress ?? {}) as { rooms_done?: number };
-  const base = { failedRedactions: {}, error: null, roomsDone: result.room_index ?? progress.rooms_done ?? 0, roomsTotal: params.rooms?.length ?? 0, redacted: result.redacted ?? 0 };
+  const base = {
+    failedRedactions: {},
+    error: null,
+    roomsDone: result.room_index ?? progress.rooms_done ?? 0,
+    roomsTotal: params.rooms?.length ?? 0,
+    redacted: result.redacted ?? 0,
+  };
   switch (task.status) {
     case 'scheduled':
     case 'active':

@@ -205,8 +205,18 @@ export function filterToSql(f: RoomEventFilter | null, e = 'e'): SqlFragment {
 export function isNoop(f: RoomEventFilter | null): boolean {
   return (
     !f ||
-    (f.types === null && f.notTypes.length === 0 && f.senders === null && f.notSenders.length === 0 && f.rooms === null && f.notRooms.length === 0 &&
-      f.containsUrl === null && f.labels === null && f.notLabels.length === 0 && f.relatedBySenders.length === 0 && f.relatedByRelTypes.length === 0 &&
-      f.relTypes === null && f.notRelTypes.length === 0)
+    (f.types === null &&
+      f.notTypes.length === 0 &&
+      f.senders === null &&
+      f.notSenders.length === 0 &&
+      f.rooms === null &&
+      f.notRooms.length === 0 &&
+      f.containsUrl === null &&
+      f.labels === null &&
+      f.notLabels.length === 0 &&
+      f.relatedBySenders.length === 0 &&
+      f.relatedByRelTypes.length === 0 &&
+      f.relTypes === null &&
+      f.notRelTypes.length === 0)
   );
 }

@@ -45,7 +45,13 @@ export function checkMembership(view: RoomView, userId: string, roomId: string):
 
 /** Whether planning needs the depth at `from`'s stream position (a departed user's live token). */
 export function needsDepthLookup(view: RoomView, input: PlanInput, from: StreamToken): boolean {
-  return !input.asAdmin && input.dir === 'b' && view.membership?.membership === 'leave' && !view.membership.forgotten && from.room.topological === null;
+  return (
+    !input.asAdmin &&
+    input.dir === 'b' &&
+    view.membership?.membership === 'leave' &&
+    !view.membership.forgotten &&
+    from.room.topological === null
+  );
 }
 
 /**
@@ -68,5 +74,10 @@ export function planPage(view: RoomView, input: PlanInput, end: StreamToken['roo
 
 /** Whether two plans read the same rows (their `from` compared by its room key). */
 export function samePlan(a: PagePlan, b: PagePlan): boolean {
-  return roomTokenToString(a.from.room) === roomTokenToString(b.from.room) && a.minOriginTs === b.minOriginTs && a.ignored.join('\n') === b.ignored.join('\n') && JSON.stringify(a.ranges) === JSON.stringify(b.ranges);
+  return (
+    roomTokenToString(a.from.room) === roomTokenToString(b.from.room) &&
+    a.minOriginTs === b.minOriginTs &&
+    a.ignored.join('\n') === b.ignored.join('\n') &&
+    JSON.stringify(a.ranges) === JSON.stringify(b.ranges)
+  );
 }

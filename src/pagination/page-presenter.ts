@@ -41,7 +41,12 @@ export class PagePresenter {
       const relations: Json = {};
       if (a.refs && a.refs.length > 0) relations['m.reference'] = { chunk: a.refs.map((event_id) => ({ event_id })) };
       if (a.edit) relations['m.replace'] = this.view(a.edit, now, requester);
-      if (a.thread) relations['m.thread'] = { latest_event: this.view(a.thread[0], now, requester), count: a.thread[1], current_user_participated: a.thread[2] };
+      if (a.thread)
+        relations['m.thread'] = {
+          latest_event: this.view(a.thread[0], now, requester),
+          count: a.thread[1],
+          current_user_participated: a.thread[2],
+        };
       if (Object.keys(relations).length > 0) view.unsigned['m.relations'] = relations;
       return view;
     });

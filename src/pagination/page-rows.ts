@@ -62,7 +62,8 @@ function nestedRowSql(id: string, dagFields: boolean): string {
 }
 
 /** Whether the requester (the statement's `?`) ignores the sender of the relation aliased `r`. */
-const IGNORED_SENDER = (r: string) => `EXISTS (SELECT 1 FROM ignored_users i WHERE i.ignorer_user_id = ? AND i.ignored_user_id = ${r}.sender)`;
+const IGNORED_SENDER = (r: string) =>
+  `EXISTS (SELECT 1 FROM ignored_users i WHERE i.ignorer_user_id = ? AND i.ignored_user_id = ${r}.sender)`;
 
 /** Placeholders of aggregationsSql, each bound to the requester. */
 const AGGREGATION_PARAMS = 4;
@@ -75,11 +76,14 @@ function aggregationsSql(x: string, dagFields: boolean): string {
     THEN json_build_object(
       'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r
                 WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.reference' AND NOT ${IGNORED_SENDER('r')}),
-      'edit', CASE WHEN ${x}.redacted_by IS NULL AND ${x}.type = 'm.room.message' THEN ${nestedRowSql(`(
+      'edit', CASE WHEN ${x}.redacted_by IS NULL AND ${x}.type = 'm.room.message' THEN ${nestedRowSql(
+        `(
         SELECT r.event_id FROM event_relations r JOIN events ed ON ed.event_id = r.event_id
          WHERE r.relates_to_id = ${x}.event_id AND r.relation_type = 'm.replace' AND ed.type = ${x}.type AND ed.sender = ${x}.sender
            AND ed.room_id = ${x}.room_id AND ed.rejected_reason IS NULL
-         ORDER BY ed.origin_server_ts DESC, ed.event_id DESC LIMIT 1)`, dagFields)} END,
+         ORDER BY ed.origin_server_ts DESC, ed.event_id DESC LIMIT 1)`,
+        dagFields,
+      )} END,
       'thread', CASE WHEN NOT ${IS_RELATION(x)} THEN (
         SELECT json_build_array(${nestedRowSql('t.latest', dagFields)}, t.count, t.participated) FROM (
           SELECT (array_agg(r.event_id ORDER BY te.depth DESC, te.stream_ordering DESC) FILTER (WHERE NOT g.ignored))[1] AS latest,
@@ -97,7 +101,9 @@ function aggregationsSql(x: string, dagFields: boolean): string {
  */
 export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: string; params: unknown[] } {
   const base = EVENT_COLUMNS.replace(/\be\./g, `${x}.`);
-  const cols = opts.dagFields ? base : base.replace(`${x}.prev_events, ${x}.auth_events`, `'{}'::text[] AS prev_events, '{}'::text[] AS auth_events`);
+  const cols = opts.dagFields
+    ? base
+    : base.replace(`${x}.prev_events, ${x}.auth_events`, `'{}'::text[] AS prev_events, '{}'::text[] AS auth_events`);
   const redaction = `CASE WHEN ${x}.redacted_by IS NOT NULL THEN (
       SELECT json_build_object('row', row_to_json(rd), 'room_version', (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id))
         FROM (SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ${x}.redacted_by) rd) END`;
@@ -115,7 +121,11 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
 export async function pageRowsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
   if (eventIds.length === 0) return [];
   const cols = pageColumns('x', extras);
-  const rows = await sqlPrepared<RawPageRow>(em, `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`, [...cols.params, eventIds]);
+  const rows = await sqlPrepared<RawPageRow>(
+    em,
+    `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`,
+    [...cols.params, eventIds],
+  );
   return rows.map(toPageRow);
 }
 
@@ -135,7 +145,13 @@ export function toPageRow(r: RawPageRow): PageRow {
   e.redaction = r.redaction ? toStoredEvent(r.redaction.row) : null;
   e.roomVersion = r.redaction?.room_version ?? null;
   const a = r.aggs;
-  e.aggregations = a ? { refs: a.refs, edit: a.edit ? toPageRow(a.edit) : null, thread: a.thread && a.thread[0] ? [toPageRow(a.thread[0]), Number(a.thread[1]), Boolean(a.thread[2])] : null } : null;
+  e.aggregations = a
+    ? {
+        refs: a.refs,
+        edit: a.edit ? toPageRow(a.edit) : null,
+        thread: a.thread && a.thread[0] ? [toPageRow(a.thread[0]), Number(a.thread[1]), Boolean(a.thread[2])] : null,
+      }
+    : null;
   e.erasedSenderRoomVersion = r.erased_room_version;
   return e;
 }

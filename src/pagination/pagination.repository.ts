@@ -97,8 +97,18 @@ export class PaginationRepository {
           WHERE l.room_id = ? AND l.user_id = ? AND NOT EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = ?)
          LIMIT 1) m ON true`,
       [
-        roomId, roomId, roomId, userId ?? '', roomId, roomId, ...(userId ? [roomId, userId, userId] : []),
-        roomId, userId ?? '', roomId, userId ?? '', roomId,
+        roomId,
+        roomId,
+        roomId,
+        userId ?? '',
+        roomId,
+        roomId,
+        ...(userId ? [roomId, userId, userId] : []),
+        roomId,
+        userId ?? '',
+        roomId,
+        userId ?? '',
+        roomId,
       ],
     );
     const r = rows[0];
@@ -106,7 +116,10 @@ export class PaginationRepository {
       exists: r.exists,
       maxDepth: Number(r.max_depth ?? 0),
       maxStream: Number(r.max_stream ?? 0),
-      membership: r.membership && r.member_event_id ? { membership: r.membership, eventId: r.member_event_id, forgotten: r.forgotten ?? false } : null,
+      membership:
+        r.membership && r.member_event_id
+          ? { membership: r.membership, eventId: r.member_event_id, forgotten: r.forgotten ?? false }
+          : null,
       currentVisibility: r.visibility,
       retention: r.retention ? { minLifetime: r.retention.min, maxLifetime: r.retention.max } : null,
       changes: (r.changes ?? []).map(([type, depth, stream, eventId, value]) => ({
@@ -150,9 +163,16 @@ export class PaginationRepository {
     });
     // Ranges are disjoint and listed in pagination order: the first rows in position order are
     // the page. Each range reads at most a page by itself.
-    const page = parts.length === 1 ? parts[0].slice(1, -1) : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
+    const page =
+      parts.length === 1
+        ? parts[0].slice(1, -1)
+        : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
     const cols = pageColumns('x', extras);
-    const rows = await sqlPrepared<RawPageRow>(em, `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`, [...params, ...cols.params]);
+    const rows = await sqlPrepared<RawPageRow>(
+      em,
+      `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`,
+      [...params, ...cols.params],
+    );
     const sign = q.dir === 'b' ? -1 : 1;
     return rows
       .map(toPageRow)

@@ -27,7 +27,15 @@ import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type Pla
 import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
 import { parseChoiceParam, parseIntParam, parseJsonParam } from '../matrix/query-params';
-import { START_TOKEN, historicToken, isBeforeOrEq, parseTokenParam, streamTokenToString, withRoomKey, type RoomStreamToken } from '../matrix/stream-token';
+import {
+  START_TOKEN,
+  historicToken,
+  isBeforeOrEq,
+  parseTokenParam,
+  streamTokenToString,
+  withRoomKey,
+  type RoomStreamToken,
+} from '../matrix/stream-token';
 import { VisibilityTimeline, type Range } from './visibility';
 
 /** Events per page when the request does not say. */
@@ -67,8 +75,10 @@ export interface ContextParams {
 }
 
 const DIRS = ['b', 'f'] as const;
-const limitOf = (limit: number | null, param: string | null | undefined): number | null => (param != null ? parseIntParam('limit', param) : limit);
-const filterOf = (filter: Json | null, text: string | null | undefined): Json | null => (text != null ? (parseJsonParam('filter', text) ?? null) : filter);
+const limitOf = (limit: number | null, param: string | null | undefined): number | null =>
+  param != null ? parseIntParam('limit', param) : limit;
+const filterOf = (filter: Json | null, text: string | null | undefined): Json | null =>
+  text != null ? (parseJsonParam('filter', text) ?? null) : filter;
 
 export interface MessagesPage {
   chunk: EventView[];
@@ -96,7 +106,16 @@ interface Reader {
 
 /** Remembered room views (per requester and room) used to start page queries early. */
 const MAX_VIEW_HINTS = 10_000;
-const EMPTY_VIEW: RoomView = { exists: true, maxDepth: 0, maxStream: 0, membership: null, currentVisibility: null, retention: null, changes: [], ignored: [] };
+const EMPTY_VIEW: RoomView = {
+  exists: true,
+  maxDepth: 0,
+  maxStream: 0,
+  membership: null,
+  currentVisibility: null,
+  retention: null,
+  changes: [],
+  ignored: [],
+};
 
 /**
  * The early read's rows when the current plan reads the same rows: same plan, or the early read
@@ -107,7 +126,8 @@ async function reusableRows(early: { plan: PagePlan; rows: Promise<PageRow[]> },
   if (early.plan.from.room !== OPEN_END || !samePlan({ ...early.plan, from: plan.from }, plan)) return null;
   const rows = await early.rows;
   const end = plan.from.room;
-  const beyond = (r: PageRow) => end.topological === null || r.depth > end.topological || (r.depth === end.topological && r.streamOrdering > end.stream);
+  const beyond = (r: PageRow) =>
+    end.topological === null || r.depth > end.topological || (r.depth === end.topological && r.streamOrdering > end.stream);
   return dir === 'b' && rows.some(beyond) ? null : rows;
 }
 
@@ -149,19 +169,31 @@ export class PaginationService {
     const read = (plan: PagePlan): Promise<PageRow[]> => {
       if (to && (dir === 'f' ? isBeforeOrEq(to.room, plan.from.room) : isBeforeOrEq(plan.from.room, to.room))) return Promise.resolve([]);
       const client = asAdmin ? null : { minOriginTs: plan.minOriginTs, ignoredSenders: plan.ignored };
-      return this.repo.page(em, { roomId: req.roomId, dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client }, extras);
+      return this.repo.page(
+        em,
+        { roomId: req.roomId, dir, from: plan.from.room, to: to?.room ?? null, limit, filter, ranges: plan.ranges, client },
+        extras,
+      );
     };
-    const { plan, rows } = await this.readPage(em, { userId: reader.userId, roomId: req.roomId, dir, given, asAdmin, minOriginTs: null }, read);
+    const { plan, rows } = await this.readPage(
+      em,
+      { userId: reader.userId, roomId: req.roomId, dir, given, asAdmin, minOriginTs: null },
+      read,
+    );
     const page: MessagesPage = { chunk: [], start: streamTokenToString(plan.from), end: null, state: [], federationFormat };
     if (rows.length === 0) return page;
     const last = rows[rows.length - 1];
-    page.end = streamTokenToString(withRoomKey(plan.from, historicToken(last.depth, dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)));
+    page.end = streamTokenToString(
+      withRoomKey(plan.from, historicToken(last.depth, dir === 'b' ? last.streamOrdering - 1 : last.streamOrdering)),
+    );
     const events = filter && !isNoop(filter) ? rows.filter((e) => matchesFilter(filter, e)) : rows;
     if (events.length === 0) return page;
     page.chunk = this.present(reader, events, plan.timeline);
     if (filter?.lazyLoadMembers) {
       const senders = [...new Set(events.map((e) => e.sender))];
-      page.state = await this.rooms.serializeEvents(em, await this.repo.membersAt(em, req.roomId, senders, posOf(events[0])), { requester: reader });
+      page.state = await this.rooms.serializeEvents(em, await this.repo.membersAt(em, req.roomId, senders, posOf(events[0])), {
+        requester: reader,
+      });
     }
     return page;
   }
@@ -171,14 +203,22 @@ export class PaginationService {
    * previous view of the room gives (admins need no view), in parallel with loading the current
    * view; its rows are used only if the current view plans exactly the same read.
    */
-  private async readPage(em: Em, input: PlanInput, read: (plan: PagePlan) => Promise<PageRow[]>): Promise<{ plan: PagePlan; rows: PageRow[] }> {
+  private async readPage(
+    em: Em,
+    input: PlanInput,
+    read: (plan: PagePlan) => Promise<PageRow[]>,
+  ): Promise<{ plan: PagePlan; rows: PageRow[] }> {
     const now = this.retention.now();
     const key = `${input.asAdmin ? '' : input.userId}\u0000${input.roomId}`;
     const hint = input.asAdmin ? EMPTY_VIEW : this.viewHints.get(key);
     let early: { plan: PagePlan; rows: Promise<PageRow[]> } | null = null;
     if (hint && !needsDepthLookup(hint, input, input.given ?? START_TOKEN)) {
       try {
-        const plan = planPage(hint, { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(hint.retention, now) }, OPEN_END);
+        const plan = planPage(
+          hint,
+          { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(hint.retention, now) },
+          OPEN_END,
+        );
         early = { plan, rows: read(plan) };
         early.rows.catch(() => undefined);
       } catch {
@@ -189,7 +229,12 @@ export class PaginationService {
     const view = await this.repo.loadRoomView(em, input.roomId, input.asAdmin ? null : input.userId);
     const from = input.given ?? START_TOKEN;
     const depthAtFrom = needsDepthLookup(view, input, from) ? await this.repo.depthAtStream(em, input.roomId, from.room.stream) : null;
-    const plan = planPage(view, { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(view.retention, now) }, historicToken(view.maxDepth, view.maxStream), depthAtFrom);
+    const plan = planPage(
+      view,
+      { ...input, minOriginTs: input.asAdmin ? null : this.retention.visibleSince(view.retention, now) },
+      historicToken(view.maxDepth, view.maxStream),
+      depthAtFrom,
+    );
     if (!input.asAdmin) this.rememberView(key, view);
     if (early) {
       const reusable = await reusableRows(early, plan, input.dir);
@@ -213,7 +258,12 @@ export class PaginationService {
     if (timeline) {
       views.forEach((v, i) => {
         const e = rows[i];
-        const own = e.type === 'm.room.member' && e.stateKey === reader.userId ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : null;
+        const own =
+          e.type === 'm.room.member' && e.stateKey === reader.userId
+            ? typeof e.content.membership === 'string'
+              ? e.content.membership
+              : 'leave'
+            : null;
         v.unsigned.membership = timeline.membershipAfter(posOf(e), own);
         if (e.erasedSenderRoomVersion !== null && v.unsigned.membership !== 'join') pruneView(v, e.erasedSenderRoomVersion, e);
       });
@@ -230,14 +280,22 @@ export class PaginationService {
    * where Synapse filters after fetching. Both: 404 "Event not found." for unknown events, 404
    * M_UNKNOWN "No row found (events)" for an event of another room.
    */
-  async getContext(ctx: Ctx, reader: Reader, roomId: string, eventId: string, params: ContextParams, asAdmin = true): Promise<EventContext> {
+  async getContext(
+    ctx: Ctx,
+    reader: Reader,
+    roomId: string,
+    eventId: string,
+    params: ContextParams,
+    asAdmin = true,
+  ): Promise<EventContext> {
     const em = ctx.em;
     const limit = limitOf(params.limit, params.limitParam);
     const filter = this.parseFilter(filterOf(params.filter, params.filterJson));
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
     const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-    if (!asAdmin && !(await this.clientReads.canSee(em, reader.userId, event))) throw forbidden("You don't have permission to access that event.");
+    if (!asAdmin && !(await this.clientReads.canSee(em, reader.userId, event)))
+      throw forbidden("You don't have permission to access that event.");
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
     const sight = asAdmin ? null : await this.clientSight(em, reader.userId, roomId);
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);
@@ -245,7 +303,11 @@ export class PaginationService {
     const beforeFrom = historicToken(event.depth - 1, event.streamOrdering);
     const afterFrom = historicToken(event.depth, event.streamOrdering);
     const side = (dir: Dir, from: RoomStreamToken, n: number) =>
-      this.repo.page(em, { roomId, dir, from, to: null, limit: n, filter, ranges: sight?.ranges ?? null, client: sight?.client ?? null }, extras);
+      this.repo.page(
+        em,
+        { roomId, dir, from, to: null, limit: n, filter, ranges: sight?.ranges ?? null, client: sight?.client ?? null },
+        extras,
+      );
     const [before, after] = await Promise.all([side('b', beforeFrom, beforeLimit), side('f', afterFrom, total - beforeLimit)]);
     const start = before.length ? historicToken(before[before.length - 1].depth, before[before.length - 1].streamOrdering - 1) : beforeFrom;
     const end = after.length ? historicToken(after[after.length - 1].depth, after[after.length - 1].streamOrdering) : afterFrom;
@@ -270,9 +332,17 @@ export class PaginationService {
    * What a client may see of a room outside `/messages`' membership gate: Synapse filters each
    * event with "peeking" for anyone not joined now (a departed user included).
    */
-  private async clientSight(em: Em, userId: string, roomId: string): Promise<{ ranges: Range[]; timeline: VisibilityTimeline; client: PageQuery['client'] }> {
+  private async clientSight(
+    em: Em,
+    userId: string,
+    roomId: string,
+  ): Promise<{ ranges: Range[]; timeline: VisibilityTimeline; client: PageQuery['client'] }> {
     const view = await this.repo.loadRoomView(em, roomId, userId);
     const timeline = new VisibilityTimeline(view.changes, view.membership?.membership !== 'join');
-    return { ranges: timeline.visibleRanges(), timeline, client: { minOriginTs: this.retention.visibleSince(view.retention), ignoredSenders: view.ignored } };
+    return {
+      ranges: timeline.visibleRanges(),
+      timeline,
+      client: { minOriginTs: this.retention.visibleSince(view.retention), ignoredSenders: view.ignored },
+    };
   }
 }

@@ -121,7 +121,10 @@ export class PurgeHistoryRepository {
    * are consecutive, so this is exact for rooms without forks.
    */
   async estimateCandidates(em: Em, roomId: string, depth: number): Promise<number> {
-    const rows = await sql<{ d: string | null }>(em, 'SELECT min(depth) AS d FROM events WHERE room_id = ? AND depth < ? AND NOT outlier', [roomId, depth]);
+    const rows = await sql<{ d: string | null }>(em, 'SELECT min(depth) AS d FROM events WHERE room_id = ? AND depth < ? AND NOT outlier', [
+      roomId,
+      depth,
+    ]);
     return rows[0].d === null ? 0 : depth - Number(rows[0].d);
   }
 
@@ -131,7 +134,14 @@ export class PurgeHistoryRepository {
    * local ones when `keepLocalOf` names our server; state events and kept local events become
    * outliers (out of the timeline, still part of the room state).
    */
-  async purgeBatch(em: Em, roomId: string, depth: number, after: Pos | null, keepLocalOf: string | null, limit: number): Promise<PurgeBatchResult> {
+  async purgeBatch(
+    em: Em,
+    roomId: string,
+    depth: number,
+    after: Pos | null,
+    keepLocalOf: string | null,
+    limit: number,
+  ): Promise<PurgeBatchResult> {
     const deletable = keepLocalOf === null ? 'e.state_key IS NULL' : "e.state_key IS NULL AND e.sender NOT LIKE ? ESCAPE '\\'";
     const localParam = keepLocalOf === null ? [] : [`%:${escapeLike(keepLocalOf)}`];
     const rows = await sql<{ examined: string; deleted: string; last_depth: string | null; last_stream: string | null }>(

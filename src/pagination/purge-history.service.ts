@@ -137,7 +137,8 @@ export class PurgeHistoryService {
     if (input.upToTs !== null) {
       // Whether there is anything to purge is Synapse's question; where to cut is ours (see the repository).
       const ev = await this.cutOffForTs(em, input.roomId, input.upToTs);
-      if (!ev || !(await this.repo.hasEventUpToFirstReceivedAfter(em, input.roomId, input.upToTs))) throw notFound('there is no event to be purged');
+      if (!ev || !(await this.repo.hasEventUpToFirstReceivedAfter(em, input.roomId, input.upToTs)))
+        throw notFound('there is no event to be purged');
       return roomTokenToString(historicToken(ev.depth, ev.stream));
     }
     throw badJson('must specify purge_up_to_event_id or purge_up_to_ts');
@@ -190,13 +191,24 @@ export class PurgeHistoryService {
    * Throws 400 "topological_ordering is greater than forward extremities" (nothing purged),
    * InvalidTokenError for a token without a depth, and the abort reason when stopped.
    */
-  async purgeHistory(roomId: string, token: string, deleteLocalEvents: boolean, opts: PurgeRunOptions = {}): Promise<{ purged: number; deleted: number }> {
+  async purgeHistory(
+    roomId: string,
+    token: string,
+    deleteLocalEvents: boolean,
+    opts: PurgeRunOptions = {},
+  ): Promise<{ purged: number; deleted: number }> {
     const room = parseRoomToken(token);
     if (room.topological === null) throw new InvalidTokenError(token);
     const depth = room.topological;
-    return this.locks.withReadWrite(PURGE_PAGINATION_LOCK_NAME, roomId, 'write', (lock) => this.purgeLocked(roomId, depth, deleteLocalEvents, opts, anySignal([opts.signal, lock.signal])), {
-      signal: opts.signal,
-    });
+    return this.locks.withReadWrite(
+      PURGE_PAGINATION_LOCK_NAME,
+      roomId,
+      'write',
+      (lock) => this.purgeLocked(roomId, depth, deleteLocalEvents, opts, anySignal([opts.signal, lock.signal])),
+      {
+        signal: opts.signal,
+      },
+    );
   }
 
   private async purgeLocked(roomId: string, depth: number, deleteLocal: boolean, opts: PurgeRunOptions, signal: AbortSignal | undefined) {
@@ -204,11 +216,21 @@ export class PurgeHistoryService {
     const fenced = opts.fenced ?? (<T>(fn: (e: Em) => Promise<T>) => this.orm.em.fork().transactional(fn));
     const maxExtremity = await this.repo.maxExtremityDepth(em, roomId);
     if (maxExtremity !== null && maxExtremity < depth) throw badRequest('topological_ordering is greater than forward extremities');
-    const cp: PurgeCheckpoint = { after: opts.resumeFrom?.after ?? null, purged: opts.resumeFrom?.purged ?? 0, deleted: opts.resumeFrom?.deleted ?? 0 };
+    const cp: PurgeCheckpoint = {
+      after: opts.resumeFrom?.after ?? null,
+      purged: opts.resumeFrom?.purged ?? 0,
+      deleted: opts.resumeFrom?.deleted ?? 0,
+    };
     const total = cp.purged + (await this.repo.estimateCandidates(em, roomId, depth));
     const limit = opts.batchEvents ?? PURGE_HISTORY_BATCH_EVENTS;
     const load = new LoadSampler(() => this.repo.otherActiveStatements(em));
-    const progressOf = (c: PurgeCheckpoint): PurgeProgress => ({ phase: 'purging', events_total: total, events_purged: c.purged, events_deleted: c.deleted, yielding: load.shared });
+    const progressOf = (c: PurgeCheckpoint): PurgeProgress => ({
+      phase: 'purging',
+      events_total: total,
+      events_purged: c.purged,
+      events_deleted: c.deleted,
+      yielding: load.shared,
+    });
     await load.sample();
     for (;;) {
       signal?.throwIfAborted();

@@ -35,7 +35,11 @@ export class RetentionRepository {
       WHERE EXISTS (SELECT 1 FROM current_state_events c WHERE c.room_id = r.room_id)
         AND NOT EXISTS (SELECT 1 FROM current_state_events c JOIN room_retention rr ON rr.event_id = c.event_id
                          WHERE c.room_id = r.room_id AND c.type = 'm.room.retention' AND c.state_key = '')`;
-    const rows = await sql<{ room_id: string; max_lifetime: string | null }>(em, includeNull ? `${withPolicy} UNION ALL ${withoutPolicy} ORDER BY 1` : `${withPolicy} ORDER BY 1`, params);
+    const rows = await sql<{ room_id: string; max_lifetime: string | null }>(
+      em,
+      includeNull ? `${withPolicy} UNION ALL ${withoutPolicy} ORDER BY 1` : `${withPolicy} ORDER BY 1`,
+      params,
+    );
     return rows.map((r) => ({ roomId: r.room_id, maxLifetime: r.max_lifetime === null ? null : Number(r.max_lifetime) }));
   }
 }

@@ -37,11 +37,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function every(ms: number, fn: () => void): () => void {
   let timer: NodeJS.Timeout;
   const arm = (left: number) => {
-    timer = setTimeout(() => {
-      if (left > MAX_TIMER_MS) return arm(left - MAX_TIMER_MS);
-      fn();
-      arm(Math.max(1, ms));
-    }, Math.min(left, MAX_TIMER_MS));
+    timer = setTimeout(
+      () => {
+        if (left > MAX_TIMER_MS) return arm(left - MAX_TIMER_MS);
+        fn();
+        arm(Math.max(1, ms));
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
     timer.unref();
   };
   arm(Math.max(1, ms));
@@ -102,7 +105,12 @@ export class RetentionService {
   start(): void {
     if (!this.cfg.enabled) return;
     this.cfg.purgeJobs.forEach((job, i) => {
-      this.timers.push(every(job.intervalMs, () => void this.fireJob(i).catch((err) => this.log.warn({ err, job: i }, '[purge] retention job failed to start'))));
+      this.timers.push(
+        every(
+          job.intervalMs,
+          () => void this.fireJob(i).catch((err) => this.log.warn({ err, job: i }, '[purge] retention job failed to start')),
+        ),
+      );
     });
   }
 
@@ -121,9 +129,18 @@ export class RetentionService {
     try {
       const em = this.orm.em.fork();
       const resourceId = `retention_job_${i}`;
-      const unfinished = await this.scheduler.getTasks(em, { actions: [RETENTION_PURGE_ACTION_NAME], resourceId, statuses: ['scheduled', 'active'] });
+      const unfinished = await this.scheduler.getTasks(em, {
+        actions: [RETENTION_PURGE_ACTION_NAME],
+        resourceId,
+        statuses: ['scheduled', 'active'],
+      });
       if (unfinished.length > 0) return null;
-      const params: JobParams = { job: i, shortest_max_lifetime: job.shortestMaxLifetimeMs, longest_max_lifetime: job.longestMaxLifetimeMs, now };
+      const params: JobParams = {
+        job: i,
+        shortest_max_lifetime: job.shortestMaxLifetimeMs,
+        longest_max_lifetime: job.longestMaxLifetimeMs,
+        now,
+      };
       return await this.scheduler.scheduleTask(em, RETENTION_PURGE_ACTION_NAME, { resourceId, params: { ...params } });
     } finally {
       await lock.release();
@@ -134,8 +151,13 @@ export class RetentionService {
   private async runJob(run: TaskRun): Promise<TaskOutcome> {
     const p = run.task.params as unknown as JobParams;
     const em = this.orm.em.fork();
-    const rooms = await this.rooms.roomsInRange(em, p.shortest_max_lifetime, p.longest_max_lifetime, this.includeNull(p.shortest_max_lifetime, p.longest_max_lifetime));
-    const done = new Set<string>(((run.task.result?.done as string[] | undefined) ?? []));
+    const rooms = await this.rooms.roomsInRange(
+      em,
+      p.shortest_max_lifetime,
+      p.longest_max_lifetime,
+      this.includeNull(p.shortest_max_lifetime, p.longest_max_lifetime),
+    );
+    const done = new Set<string>((run.task.result?.done as string[] | undefined) ?? []);
     const todo = rooms.filter((r) => !done.has(r.roomId));
     let purged = 0;
     let next = 0;
@@ -158,7 +180,9 @@ export class RetentionService {
     };
     // A worker that throws (the task stopped, or a transient error it retries for) stops the others
     // after their current room, and the run ends once none is left running.
-    const settled = await Promise.allSettled(Array.from({ length: this.cfg.purgeConcurrency }, () => worker().catch((err) => ((stopped = true), Promise.reject(err)))));
+    const settled = await Promise.allSettled(
+      Array.from({ length: this.cfg.purgeConcurrency }, () => worker().catch((err) => ((stopped = true), Promise.reject(err)))),
+    );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return { status: 'complete', result: { done: [...done], rooms: rooms.length, events_purged: purged } };
@@ -190,4 +214,3 @@ export class RetentionService {
     return res.purged;
   }
 }
-

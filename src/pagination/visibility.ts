@@ -135,7 +135,11 @@ export class VisibilityTimeline {
       const before = { visibility, membership };
       if (c.kind === 'visibility') visibility = normaliseVisibility(c.value);
       else membership = c.value;
-      out.push({ visible: this.changeVisible(c, before.visibility, before.membership, visibility), lo: { pos: c, inclusive: true }, hi: { pos: c, inclusive: true } });
+      out.push({
+        visible: this.changeVisible(c, before.visibility, before.membership, visibility),
+        lo: { pos: c, inclusive: true },
+        hi: { pos: c, inclusive: true },
+      });
       lo = { pos: c, inclusive: false };
     }
     out.push({ visible: visibleWith(visibility, membership, this.peeking), lo, hi: null });
@@ -143,11 +147,19 @@ export class VisibilityTimeline {
   }
 
   /** The special rules for a history-visibility event and for the user's own member event. */
-  private changeVisible(c: Change, prevVisibility: HistoryVisibility, prevMembership: string | null, visibilityAfter: HistoryVisibility): boolean {
+  private changeVisible(
+    c: Change,
+    prevVisibility: HistoryVisibility,
+    prevMembership: string | null,
+    visibilityAfter: HistoryVisibility,
+  ): boolean {
     if (c.kind === 'visibility') {
       // The more permissive of the old and new value opens the boundary; the membership check
       // still uses the new value, as Synapse does.
-      return lax(mostPermissive(prevVisibility, visibilityAfter), this.peeking) || membershipAllows(visibilityAfter, prevMembership, this.peeking);
+      return (
+        lax(mostPermissive(prevVisibility, visibilityAfter), this.peeking) ||
+        membershipAllows(visibilityAfter, prevMembership, this.peeking)
+      );
     }
     if (lax(visibilityAfter, this.peeking)) return true;
     const now = normaliseMembership(c.value);

@@ -99,7 +99,21 @@ function labelsOf(content: Json): string[] | null {
 }
 
 export function emptyWrite(): BatchWrite {
-  return { guards: [], newRooms: [], newStats: [], events: [], currentState: [], memberships: [], localMemberships: [], relations: [], retention: [], redactions: [], extremities: [], stats: [], aliases: [] };
+  return {
+    guards: [],
+    newRooms: [],
+    newStats: [],
+    events: [],
+    currentState: [],
+    memberships: [],
+    localMemberships: [],
+    relations: [],
+    retention: [],
+    redactions: [],
+    extremities: [],
+    stats: [],
+    aliases: [],
+  };
 }
 
 /** Per-room working state while a batch is folded. */
@@ -120,7 +134,18 @@ export interface RoomWork {
 
 export function startWork(batch: RoomBatch, lastDepth: number, storedVersion: string | undefined): RoomWork {
   const versionId = batch.newRoom?.roomVersion ?? storedVersion ?? '1';
-  return { batch, version: roomVersionOf(versionId), state: new Map(), loadedDepth: lastDepth, lastDepth, prev: [], lastEventId: null, delta: emptyDelta(batch.roomId), createdTs: Date.now(), written: new Set() };
+  return {
+    batch,
+    version: roomVersionOf(versionId),
+    state: new Map(),
+    loadedDepth: lastDepth,
+    lastDepth,
+    prev: [],
+    lastEventId: null,
+    delta: emptyDelta(batch.roomId),
+    createdTs: Date.now(),
+    written: new Set(),
+  };
 }
 
 /** Builds the rows of one persist call. */
@@ -149,10 +174,25 @@ export class BatchBuilder {
     const depth = ++w.lastDepth;
     const now = Date.now();
     const row: Json = {
-      event_id: eventId, room_id: roomId, type: d.type, state_key: d.stateKey, sender: d.sender, content: d.content,
-      origin_server_ts: d.originServerTs ?? now, received_ts: now, depth, stream_ordering: stream, prev_events: prevEvents,
-      auth_events: authEventIds(ev, w.state), redacts: d.redacts ?? redacts, replaces_state: before?.eventId ?? null, redacted_by: null,
-      txn_scope: d.txn?.scope ?? null, txn_id: d.txn?.id ?? null, contains_url: typeof d.content.url === 'string', labels: labelsOf(d.content),
+      event_id: eventId,
+      room_id: roomId,
+      type: d.type,
+      state_key: d.stateKey,
+      sender: d.sender,
+      content: d.content,
+      origin_server_ts: d.originServerTs ?? now,
+      received_ts: now,
+      depth,
+      stream_ordering: stream,
+      prev_events: prevEvents,
+      auth_events: authEventIds(ev, w.state),
+      redacts: d.redacts ?? redacts,
+      replaces_state: before?.eventId ?? null,
+      redacted_by: null,
+      txn_scope: d.txn?.scope ?? null,
+      txn_id: d.txn?.id ?? null,
+      contains_url: typeof d.content.url === 'string',
+      labels: labelsOf(d.content),
     };
     this.out.events.push(row);
     this.events.set(eventId, row);
@@ -177,7 +217,15 @@ export class BatchBuilder {
     const r = rel as Json;
     if (typeof r.rel_type !== 'string' || typeof r.event_id !== 'string') return;
     const key = r.rel_type === 'm.annotation' && typeof r.key === 'string' ? r.key : null;
-    this.out.relations.push({ event_id: eventId, room_id: roomId, relates_to_id: r.event_id, relation_type: r.rel_type, aggregation_key: key, sender: d.sender, stream_ordering: stream });
+    this.out.relations.push({
+      event_id: eventId,
+      room_id: roomId,
+      relates_to_id: r.event_id,
+      relation_type: r.rel_type,
+      aggregation_key: key,
+      sender: d.sender,
+      stream_ordering: stream,
+    });
   }
 
   private applyState(w: RoomWork, d: EventDraft, eventId: string, depth: number, stream: number, before: StateEntry | undefined): void {
@@ -185,10 +233,29 @@ export class BatchBuilder {
     const stateKey = d.stateKey as string;
     const membership = d.type === 'm.room.member' ? (d.content.membership as Membership) : null;
     accountStateEvent(w.delta, d.type, stateKey, d.content, before, this.isLocal);
-    w.state.set(stateMapKey(d.type, stateKey), { eventId, type: d.type, stateKey, sender: d.sender, content: d.content, membership, streamOrdering: stream, depth });
+    w.state.set(stateMapKey(d.type, stateKey), {
+      eventId,
+      type: d.type,
+      stateKey,
+      sender: d.sender,
+      content: d.content,
+      membership,
+      streamOrdering: stream,
+      depth,
+    });
     if (membership) {
       const str = (v: unknown) => (typeof v === 'string' ? v : null);
-      this.out.memberships.push({ event_id: eventId, room_id: roomId, user_id: stateKey, sender: d.sender, membership, display_name: str(d.content.displayname), avatar_url: str(d.content.avatar_url), stream_ordering: stream, depth });
+      this.out.memberships.push({
+        event_id: eventId,
+        room_id: roomId,
+        user_id: stateKey,
+        sender: d.sender,
+        membership,
+        display_name: str(d.content.displayname),
+        avatar_url: str(d.content.avatar_url),
+        stream_ordering: stream,
+        depth,
+      });
     }
     if (d.type === 'm.room.retention' && stateKey === '') {
       const { min_lifetime: min, max_lifetime: max } = d.content;
@@ -206,14 +273,16 @@ export class BatchBuilder {
     for (const s of w.state.values()) {
       if (!w.written.has(s.eventId)) continue;
       this.out.currentState.push({ room_id: roomId, type: s.type, state_key: s.stateKey, event_id: s.eventId, membership: s.membership });
-      if (s.membership && this.isLocal(s.stateKey)) this.out.localMemberships.push({ room_id: roomId, user_id: s.stateKey, event_id: s.eventId, membership: s.membership });
+      if (s.membership && this.isLocal(s.stateKey))
+        this.out.localMemberships.push({ room_id: roomId, user_id: s.stateKey, event_id: s.eventId, membership: s.membership });
     }
     this.out.extremities.push({ room_id: roomId, event_id: w.lastEventId as string });
     for (const a of w.batch.aliases ?? []) this.out.aliases.push({ room_alias: a.alias, room_id: roomId, creator: a.creator });
     if (w.batch.newRoom) return this.newRoomRows(w);
     this.out.guards.push({ room_id: roomId, old_depth: w.loadedDepth, new_depth: w.lastDepth });
     const d = w.delta;
-    if (d.joined || d.joinedLocal || d.invited || d.left || d.banned || d.knocked || d.stateEvents || Object.keys(d.patch).length) this.out.stats.push(deltaRow(d));
+    if (d.joined || d.joinedLocal || d.invited || d.left || d.banned || d.knocked || d.stateEvents || Object.keys(d.patch).length)
+      this.out.stats.push(deltaRow(d));
   }
 
   private newRoomRows(w: RoomWork): void {
@@ -222,16 +291,41 @@ export class BatchBuilder {
     const creator = creatorOf(w.version, create);
     const roomType = typeof create.content.type === 'string' ? create.content.type : null;
     const isPublic = w.batch.newRoom?.isPublic ?? false;
-    this.out.newRooms.push({ room_id: w.batch.roomId, room_version: w.version.identifier, creator, room_type: roomType, is_public: isPublic, created_ts: w.createdTs, last_depth: w.lastDepth });
+    this.out.newRooms.push({
+      room_id: w.batch.roomId,
+      room_version: w.version.identifier,
+      creator,
+      room_type: roomType,
+      is_public: isPublic,
+      created_ts: w.createdTs,
+      last_depth: w.lastDepth,
+    });
     const d = w.delta;
     const p = d.patch;
     const text = (k: string) => (p[k] === undefined ? null : p[k]);
     this.out.newStats.push({
-      room_id: w.batch.roomId, name: text('name'), canonical_alias: text('canonical_alias'), topic: text('topic'), avatar: text('avatar'),
-      join_rules: text('join_rules'), history_visibility: text('history_visibility'), guest_access: text('guest_access'), encryption: text('encryption'),
-      federatable: p.federatable ?? true, is_public: isPublic, room_version: w.version.identifier, creator, room_type: roomType,
-      tombstone_successor: text('tombstone_successor'), joined_members: d.joined, joined_local_members: d.joinedLocal, invited_members: d.invited,
-      left_members: d.left, banned_members: d.banned, knocked_members: d.knocked, state_events: d.stateEvents,
+      room_id: w.batch.roomId,
+      name: text('name'),
+      canonical_alias: text('canonical_alias'),
+      topic: text('topic'),
+      avatar: text('avatar'),
+      join_rules: text('join_rules'),
+      history_visibility: text('history_visibility'),
+      guest_access: text('guest_access'),
+      encryption: text('encryption'),
+      federatable: p.federatable ?? true,
+      is_public: isPublic,
+      room_version: w.version.identifier,
+      creator,
+      room_type: roomType,
+      tombstone_successor: text('tombstone_successor'),
+      joined_members: d.joined,
+      joined_local_members: d.joinedLocal,
+      invited_members: d.invited,
+      left_members: d.left,
+      banned_members: d.banned,
+      knocked_members: d.knocked,
+      state_events: d.stateEvents,
     });
   }
 }

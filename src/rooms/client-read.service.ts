@@ -95,7 +95,11 @@ export class ClientReadService {
     // The requester's membership after the event (spec §5.7 step 8): their own member event's,
     // else the state's (an out-of-band membership has no state: it is always their own event).
     const own = e.type === 'm.room.member' && e.stateKey === requester.userId;
-    view.unsigned.membership = own ? (typeof e.content.membership === 'string' ? e.content.membership : 'leave') : (seen.membership ?? 'leave');
+    view.unsigned.membership = own
+      ? typeof e.content.membership === 'string'
+        ? e.content.membership
+        : 'leave'
+      : (seen.membership ?? 'leave');
     // An erased sender's event is pruned for a user who was not joined when it was sent (spec §5.7 step 7).
     if (seen.membership !== 'join' && e.erasedSenderRoomVersion !== null) pruneView(view, e.erasedSenderRoomVersion, e);
     return view;
@@ -109,7 +113,10 @@ export class ClientReadService {
   /** The visibility decision for one event, with the user's membership after it (null when none). */
   private async sight(em: Em, userId: string, e: StoredEvent): Promise<{ visible: boolean; membership: string | null }> {
     const local = await this.rooms.getLocalMembership(em, e.roomId, userId);
-    const state = await this.events.getStateAt(em, e.roomId, e.streamOrdering, { types: ['m.room.history_visibility', 'm.room.member'], memberKeys: [userId] });
+    const state = await this.events.getStateAt(em, e.roomId, e.streamOrdering, {
+      types: ['m.room.history_visibility', 'm.room.member'],
+      memberKeys: [userId],
+    });
     const hv = state.find((s) => s.type === 'm.room.history_visibility');
     const member = state.find((s) => s.type === 'm.room.member');
     const replaced = e.replacesState ? await this.events.getContents(em, [e.replacesState]) : new Map();
@@ -147,7 +154,8 @@ export class ClientReadService {
       const token = parseAt(q.at);
       const last = await this.events.getLastEventBefore(em, roomId, token.room.topological, maxStreamPos(token.room));
       if (!last) throw notFound(`Can't find event for token ${echo(q.at)}`);
-      if (!(await this.canSee(em, requester.userId, last))) throw forbidden(`User ${echo(requester.userId)} not allowed to view events in room ${echo(roomId)} at token ${echo(q.at)}`);
+      if (!(await this.canSee(em, requester.userId, last)))
+        throw forbidden(`User ${echo(requester.userId)} not allowed to view events in room ${echo(roomId)} at token ${echo(q.at)}`);
       events = await this.events.getStateAt(em, roomId, last.streamOrdering, { types: ['m.room.member'] });
     } else events = await this.visibleState(em, requester.userId, roomId, { types: ['m.room.member'] });
     events = events.filter((e) => {

@@ -53,13 +53,15 @@ export class DirectoryService {
   async setAlias(em: Em, actor: DirectoryActor, alias: string, roomId: string): Promise<void> {
     if (!isValidAlias(alias)) throw new MatrixError(400, 'Room alias invalid', Codes.INVALID_PARAM);
     if (!(await this.rooms.getRoom(em, roomId))) throw badRequest('Room does not exist');
-    if (alias.length > MAX_ALIAS_LENGTH) throw new MatrixError(400, `Can't create aliases longer than ${MAX_ALIAS_LENGTH} characters`, Codes.INVALID_PARAM);
+    if (alias.length > MAX_ALIAS_LENGTH)
+      throw new MatrixError(400, `Can't create aliases longer than ${MAX_ALIAS_LENGTH} characters`, Codes.INVALID_PARAM);
     const m = await this.rooms.getMembership(em, roomId, actor.userId);
     if (m?.membership !== 'join') throw forbidden('You must be in the room to create an alias for it');
     const local = alias.slice(1, alias.indexOf(':'));
     if (/\s/.test(local)) throw badRequest('Invalid characters in room alias');
     if (domainOf(alias) !== this.serverName) throw badRequest('Room alias must be local');
-    if (!(await this.rooms.insertAlias(em, alias, roomId, actor.userId))) throw new MatrixError(409, `Room alias ${echo(alias)} already exists`);
+    if (!(await this.rooms.insertAlias(em, alias, roomId, actor.userId)))
+      throw new MatrixError(409, `Room alias ${echo(alias)} already exists`);
   }
 
   /**
@@ -113,8 +115,19 @@ export class DirectoryService {
     }
     const room = await this.rooms.getRoom(em, roomId);
     const state: StateMap = new Map();
-    for (const e of [await this.events.getStateEvent(em, roomId, 'm.room.power_levels', ''), await this.events.getStateEvent(em, roomId, 'm.room.create', '')]) {
-      if (e) state.set(stateMapKey(e.type, e.stateKey ?? ''), { eventId: e.eventId, type: e.type, stateKey: e.stateKey ?? '', sender: e.sender, content: e.content, membership: null });
+    for (const e of [
+      await this.events.getStateEvent(em, roomId, 'm.room.power_levels', ''),
+      await this.events.getStateEvent(em, roomId, 'm.room.create', ''),
+    ]) {
+      if (e)
+        state.set(stateMapKey(e.type, e.stateKey ?? ''), {
+          eventId: e.eventId,
+          type: e.type,
+          stateKey: e.stateKey ?? '',
+          sender: e.sender,
+          content: e.content,
+          membership: null,
+        });
     }
     const version = roomVersionOf(room?.roomVersion ?? '10');
     return userPowerLevel(version, actor.userId, state) >= sendLevel(state, 'm.room.canonical_alias', true);

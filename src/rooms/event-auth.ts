@@ -139,7 +139,8 @@ export function checkEventAuth(version: RoomVersion, ev: EventToAuth, state: Sta
   if (ev.type === MEMBER) return checkMembership(version, ev, state);
   checkJoinedRoom(get(state, MEMBER, ev.sender), ev.sender, ev.roomId);
   if (ev.type === 'm.room.third_party_invite') {
-    if (userPowerLevel(version, ev.sender, state) < namedLevel(state, 'invite', 0)) throw forbidden("You don't have permission to invite users");
+    if (userPowerLevel(version, ev.sender, state) < namedLevel(state, 'invite', 0))
+      throw forbidden("You don't have permission to invite users");
     return;
   }
   checkCanSend(version, ev, state);
@@ -156,7 +157,8 @@ function checkCanSend(version: RoomVersion, ev: EventToAuth, state: StateMap): v
   const needed = sendLevel(state, ev.type, ev.stateKey !== null);
   const level = userPowerLevel(version, ev.sender, state);
   if (level < needed) throw forbidden(`You don't have permission to post that to the room. user_level (${level}) < send_level (${needed})`);
-  if (ev.stateKey !== null && ev.stateKey.startsWith('@') && ev.stateKey !== ev.sender) throw forbidden('You are not allowed to set others state');
+  if (ev.stateKey !== null && ev.stateKey.startsWith('@') && ev.stateKey !== ev.sender)
+    throw forbidden('You are not allowed to set others state');
 }
 
 /**
@@ -177,8 +179,16 @@ function checkMembership(version: RoomVersion, ev: EventToAuth, state: StateMap)
   const membership = ev.content.membership as Membership;
   const target = ev.stateKey ?? '';
   const create = get(state, CREATE);
-  if (ev.prevEvents.length === 1 && membership === 'join' && create && ev.prevEvents[0] === create.eventId && creatorOf(version, create) === target) return;
-  if (domainOf(ev.roomId) !== domainOf(target) && create?.content['m.federate'] === false) throw forbidden('This room has been marked as unfederatable.');
+  if (
+    ev.prevEvents.length === 1 &&
+    membership === 'join' &&
+    create &&
+    ev.prevEvents[0] === create.eventId &&
+    creatorOf(version, create) === target
+  )
+    return;
+  if (domainOf(ev.roomId) !== domainOf(target) && create?.content['m.federate'] === false)
+    throw forbidden('This room has been marked as unfederatable.');
   const caller = membershipOf(get(state, MEMBER, ev.sender));
   const targetMembership = membershipOf(get(state, MEMBER, target));
   const callerInRoom = caller === 'join';
@@ -216,7 +226,8 @@ function checkMembership(version: RoomVersion, ev: EventToAuth, state: StateMap)
     case 'knock':
       // Synapse answers 500 "Unknown membership" here (rooms before v7 have no knock); refuse instead.
       if (!version.knockJoinRule) throw forbidden("You don't have permission to knock");
-      if (joinRule !== 'knock' && !(version.knockRestrictedJoinRule && joinRule === 'knock_restricted')) throw forbidden("You don't have permission to knock");
+      if (joinRule !== 'knock' && !(version.knockRestrictedJoinRule && joinRule === 'knock_restricted'))
+        throw forbidden("You don't have permission to knock");
       if (target !== ev.sender) throw forbidden('You cannot knock for other users');
       if (targetMembership === 'join') throw forbidden('You cannot knock on a room you are already in');
       if (callerInvited) throw forbidden('You are already invited to this room');
@@ -238,13 +249,15 @@ function checkJoin(version: RoomVersion, ev: EventToAuth, state: StateMap, f: Jo
   if (ev.sender !== f.target) throw forbidden('Cannot force another user to join.');
   if (f.targetBanned) throw forbidden('You are banned from this room');
   if (f.joinRule === 'public') return;
-  const restricted = (version.restrictedJoinRule && f.joinRule === 'restricted') || (version.knockRestrictedJoinRule && f.joinRule === 'knock_restricted');
+  const restricted =
+    (version.restrictedJoinRule && f.joinRule === 'restricted') || (version.knockRestrictedJoinRule && f.joinRule === 'knock_restricted');
   if (restricted) {
     if (f.callerInRoom || f.callerInvited) return;
     const authorising = ev.content.join_authorised_via_users_server;
     if (authorising === undefined || authorising === null) throw forbidden('Join event is missing authorising user.');
     checkJoinedRoom(get(state, MEMBER, String(authorising)), String(authorising), ev.roomId);
-    if (userPowerLevel(version, String(authorising), state) < namedLevel(state, 'invite', 0)) throw forbidden('Join event authorised by invalid server.');
+    if (userPowerLevel(version, String(authorising), state) < namedLevel(state, 'invite', 0))
+      throw forbidden('Join event authorised by invalid server.');
     return;
   }
   if (f.joinRule === 'invite' || (version.knockJoinRule && f.joinRule === 'knock')) {
@@ -285,7 +298,8 @@ function checkPowerLevels(version: RoomVersion, ev: EventToAuth, state: StateMap
     const oldLevel = key in oldLoc ? pyInt(oldLoc[key]) : null;
     const newLevel = key in newLoc ? pyInt(newLoc[key]) : null;
     if (oldLevel !== null && newLevel !== null && oldLevel === newLevel) continue;
-    if (dir === 'users' && key !== ev.sender && oldLevel === userLevel) throw forbidden("You don't have permission to remove ops level equal to your own");
+    if (dir === 'users' && key !== ev.sender && oldLevel === userLevel)
+      throw forbidden("You don't have permission to remove ops level equal to your own");
     if ((oldLevel !== null && oldLevel > userLevel) || (newLevel !== null && newLevel > userLevel)) {
       throw forbidden("You don't have permission to add ops level greater than your own");
     }
@@ -295,7 +309,11 @@ function checkPowerLevels(version: RoomVersion, ev: EventToAuth, state: StateMap
 /** The auth events of an event: create, power levels, sender's member, and for memberships the target's member and join rules. */
 export function authEventIds(ev: EventToAuth, state: StateMap): string[] {
   if (ev.type === CREATE) return [];
-  const keys: [string, string][] = [[CREATE, ''], [POWER_LEVELS, ''], [MEMBER, ev.sender]];
+  const keys: [string, string][] = [
+    [CREATE, ''],
+    [POWER_LEVELS, ''],
+    [MEMBER, ev.sender],
+  ];
   if (ev.type === MEMBER) {
     const m = ev.content.membership;
     if (m === 'join' || m === 'invite' || m === 'knock') keys.push([JOIN_RULES, '']);
@@ -311,7 +329,12 @@ export function authEventIds(ev: EventToAuth, state: StateMap): string[] {
 
 /** The state keys the rules (and the membership bookkeeping) read for an event. */
 export function authStateKeys(ev: { type: string; stateKey: string | null; sender: string; content: Json }): [string, string][] {
-  const keys: [string, string][] = [[CREATE, ''], [POWER_LEVELS, ''], [JOIN_RULES, ''], [MEMBER, ev.sender]];
+  const keys: [string, string][] = [
+    [CREATE, ''],
+    [POWER_LEVELS, ''],
+    [JOIN_RULES, ''],
+    [MEMBER, ev.sender],
+  ];
   if (ev.stateKey !== null) keys.push([ev.type, ev.stateKey]);
   const via = ev.content.join_authorised_via_users_server;
   if (ev.type === MEMBER && typeof via === 'string') keys.push([MEMBER, via]);

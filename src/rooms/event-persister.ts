@@ -94,10 +94,18 @@ export class EventPersister {
     const out: (PersistedEvent | Error)[] = new Array(queued.length);
     const place = (g: number, results: (PersistedEvent | Error)[]) => results.forEach((r, k) => (out[groups[g][1][k]] = r));
     const locks = this.locks;
-    const handle = locks && batches.length > 1 ? await locks.tryAcquireMulti(batches.map((b) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key: b.roomId })), 'read') : null;
+    const handle =
+      locks && batches.length > 1
+        ? await locks.tryAcquireMulti(
+            batches.map((b) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key: b.roomId })),
+            'read',
+          )
+        : null;
     try {
       if (batches.length === 1 || handle || !locks) {
-        const results = await (handle ? this.write(em, batches, { isolateErrors: true }) : this.run(em, batches, { isolateErrors: true })).catch(() => null);
+        const results = await (
+          handle ? this.write(em, batches, { isolateErrors: true }) : this.run(em, batches, { isolateErrors: true })
+        ).catch(() => null);
         if (results) {
           results.forEach((r, g) => place(g, r));
           return out;
@@ -114,9 +122,13 @@ export class EventPersister {
   }
 
   private async persistRoomAlone(em: Em, batch: RoomBatch): Promise<(PersistedEvent | Error)[]> {
-    const whole = await this.run(em, [batch], { isolateErrors: true }).then((r) => r[0], () => null);
+    const whole = await this.run(em, [batch], { isolateErrors: true }).then(
+      (r) => r[0],
+      () => null,
+    );
     if (whole) return whole;
-    const one = (d: EventDraft) => this.run(em, [{ roomId: batch.roomId, drafts: [d] }], { isolateErrors: true }).then((r) => r[0][0], asError);
+    const one = (d: EventDraft) =>
+      this.run(em, [{ roomId: batch.roomId, drafts: [d] }], { isolateErrors: true }).then((r) => r[0][0], asError);
     const results: (PersistedEvent | Error)[] = [];
     for (const d of batch.drafts) results.push(await one(d));
     return results;
@@ -149,18 +161,30 @@ export class EventPersister {
     if (!locks) return fn();
     const unique = [...new Set(roomIds)];
     if (unique.length === 1) return locks.withReadWrite(NEW_EVENT_DURING_PURGE_LOCK_NAME, unique[0], 'read', fn);
-    return locks.withMulti(unique.map((key) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key })), 'read', fn);
+    return locks.withMulti(
+      unique.map((key) => ({ name: NEW_EVENT_DURING_PURGE_LOCK_NAME, key })),
+      'read',
+      fn,
+    );
   }
 
   /** One load-fold-write pass; null when an optimistic pass lost a room to a concurrent writer. */
-  private async attempt(em: Em, batches: RoomBatch[], opts: AttemptOptions, lockFirst: boolean): Promise<(PersistedEvent | Error)[][] | null> {
+  private async attempt(
+    em: Em,
+    batches: RoomBatch[],
+    opts: AttemptOptions,
+    lockFirst: boolean,
+  ): Promise<(PersistedEvent | Error)[][] | null> {
     const existing = batches.filter((b) => !b.newRoom).map((b) => b.roomId);
     if (lockFirst) await this.repo.lockRooms(em, existing);
     const ctx = await this.load(em, batches, existing);
     const works = this.startWorks(batches, ctx, !!opts.isolateErrors);
     const builder = new BatchBuilder(this.serverName);
     const txnHits = new Map<string, PersistedEvent>(
-      ctx.txns.map((t) => [txnKey(t.room_id, t.sender, t.txn_scope, t.txn_id), { eventId: t.event_id, roomId: t.room_id, depth: Number(t.depth), streamOrdering: Number(t.stream_ordering), deduplicated: true }]),
+      ctx.txns.map((t) => [
+        txnKey(t.room_id, t.sender, t.txn_scope, t.txn_id),
+        { eventId: t.event_id, roomId: t.room_id, depth: Number(t.depth), streamOrdering: Number(t.stream_ordering), deduplicated: true },
+      ]),
     );
     let next = 0;
     const results = works.map((w, bi) =>
@@ -175,7 +199,8 @@ export class EventPersister {
           return r;
         } catch (err) {
           if (opts.isolateErrors && err instanceof Error) return err;
-          if (opts.locateErrors && err instanceof MatrixError) throw new MatrixError(err.httpStatus, `rooms[${bi}].events[${di}]: ${err.message}`, err.errcode);
+          if (opts.locateErrors && err instanceof MatrixError)
+            throw new MatrixError(err.httpStatus, `rooms[${bi}].events[${di}]: ${err.message}`, err.errcode);
           throw err;
         }
       }),
@@ -192,7 +217,8 @@ export class EventPersister {
       for (const d of b.drafts) {
         if (d.txn) txns.push({ room_id: b.roomId, sender: d.sender, txn_scope: d.txn.scope, txn_id: d.txn.id });
         if (b.newRoom) continue;
-        for (const [type, stateKey] of [...authStateKeys(d), ...(d.needsState ?? [])]) keys.set(`${b.roomId}\u0001${type}\u0001${stateKey}`, { room_id: b.roomId, type, state_key: stateKey });
+        for (const [type, stateKey] of [...authStateKeys(d), ...(d.needsState ?? [])])
+          keys.set(`${b.roomId}\u0001${type}\u0001${stateKey}`, { room_id: b.roomId, type, state_key: stateKey });
       }
     }
     const total = batches.reduce((n, b) => n + b.drafts.length, 0);
@@ -209,8 +235,14 @@ export class EventPersister {
     const byRoom = new Map(works.map((w) => [w.batch.roomId, w]));
     for (const r of ctx.state) {
       byRoom.get(r.room_id)?.state.set(stateMapKey(r.type, r.state_key), {
-        eventId: r.event_id, type: r.type, stateKey: r.state_key, sender: r.sender, content: r.content,
-        membership: r.membership as Membership | null, streamOrdering: Number(r.stream_ordering), depth: Number(r.depth),
+        eventId: r.event_id,
+        type: r.type,
+        stateKey: r.state_key,
+        sender: r.sender,
+        content: r.content,
+        membership: r.membership as Membership | null,
+        streamOrdering: Number(r.stream_ordering),
+        depth: Number(r.depth),
       });
     }
     for (const x of ctx.extremities) byRoom.get(x.room_id)?.prev.push(x.event_id);

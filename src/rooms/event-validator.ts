@@ -37,7 +37,11 @@ function ensureState(d: DraftShape): void {
 
 /** validate_builder: the checks every locally created event passes. */
 export function validateBuilder(d: DraftShape): void {
-  for (const [k, v] of [['room_id', d.roomId], ['sender', d.sender], ['type', d.type]] as const) {
+  for (const [k, v] of [
+    ['room_id', d.roomId],
+    ['sender', d.sender],
+    ['type', d.type],
+  ] as const) {
     if (typeof v !== 'string') throw badRequest(`Not '${k}' a string type`);
   }
   switch (d.type) {
@@ -73,10 +77,13 @@ export function validateRetention(d: DraftShape): void {
 const PL_INT_KEYS = ['ban', 'events_default', 'invite', 'kick', 'redact', 'state_default', 'users_default'];
 const PL_MAP_KEYS = ['events', 'notifications', 'users'];
 
-const isCanonicalInt = (v: unknown) => Number.isInteger(v) && (v as number) >= CANONICALJSON_MIN_INT && (v as number) <= CANONICALJSON_MAX_INT;
+const isCanonicalInt = (v: unknown) =>
+  Number.isInteger(v) && (v as number) >= CANONICALJSON_MIN_INT && (v as number) <= CANONICALJSON_MAX_INT;
 
 function intError(path: string | null, v: unknown): MatrixError {
-  const what = Number.isInteger(v) ? `${String(v)} is ${(v as number) < 0 ? 'less than the minimum of' : 'greater than the maximum of'} ${(v as number) < 0 ? CANONICALJSON_MIN_INT : CANONICALJSON_MAX_INT}` : `${pyRepr(v)} is not of type 'integer'`;
+  const what = Number.isInteger(v)
+    ? `${String(v)} is ${(v as number) < 0 ? 'less than the minimum of' : 'greater than the maximum of'} ${(v as number) < 0 ? CANONICALJSON_MIN_INT : CANONICALJSON_MAX_INT}`
+    : `${pyRepr(v)} is not of type 'integer'`;
   return new MatrixError(400, path === null ? what : `"${echo(path)}": ${what}`, Codes.BAD_JSON);
 }
 
@@ -88,7 +95,8 @@ export function validatePowerLevels(content: Json): void {
   for (const k of PL_MAP_KEYS) {
     if (!(k in content)) continue;
     const v = content[k];
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new MatrixError(400, `"${k}": ${echo(JSON.stringify(v))} is not of type 'object'`, Codes.BAD_JSON);
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw new MatrixError(400, `"${k}": ${echo(JSON.stringify(v))} is not of type 'object'`, Codes.BAD_JSON);
     for (const [sub, level] of Object.entries(v as Json)) if (!isCanonicalInt(level)) throw intError(sub, level);
   }
 }
@@ -97,7 +105,8 @@ export function validatePowerLevels(content: Json): void {
 export function validateCanonicalJson(value: unknown): void {
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new MatrixError(400, 'Bad JSON value: float', Codes.BAD_JSON);
-    if (value > CANONICALJSON_MAX_INT || value < CANONICALJSON_MIN_INT) throw new MatrixError(400, 'JSON integer out of range', Codes.BAD_JSON);
+    if (value > CANONICALJSON_MAX_INT || value < CANONICALJSON_MIN_INT)
+      throw new MatrixError(400, 'JSON integer out of range', Codes.BAD_JSON);
   } else if (Array.isArray(value)) value.forEach(validateCanonicalJson);
   else if (value && typeof value === 'object') Object.values(value).forEach(validateCanonicalJson);
 }
@@ -120,7 +129,8 @@ export function validateNewEvent(d: DraftShape, strictCanonicalJson: boolean): v
   if (strictCanonicalJson) validateCanonicalJson(d.content);
   if (d.type === 'm.room.aliases' && Array.isArray(d.content.aliases)) {
     for (const a of d.content.aliases) {
-      if (typeof a === 'string' && a.length > MAX_ALIAS_LENGTH) throw new MatrixError(400, `Can't create aliases longer than ${MAX_ALIAS_LENGTH} characters`, Codes.INVALID_PARAM);
+      if (typeof a === 'string' && a.length > MAX_ALIAS_LENGTH)
+        throw new MatrixError(400, `Can't create aliases longer than ${MAX_ALIAS_LENGTH} characters`, Codes.INVALID_PARAM);
     }
   } else if (d.type === 'm.room.retention') validateRetention(d);
   else if (d.type === 'm.room.power_levels') validatePowerLevels(d.content);

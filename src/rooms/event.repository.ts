@@ -100,7 +100,12 @@ export class EventRepository {
    * latest accepted state event at or before it. `types` restricts the types (null = all);
    * `stateKeys` restricts the keys of `m.room.member` only.
    */
-  async getStateAt(em: Em, roomId: string, streamOrdering: number, filter: { types?: string[] | null; memberKeys?: string[] | null } = {}): Promise<StoredEvent[]> {
+  async getStateAt(
+    em: Em,
+    roomId: string,
+    streamOrdering: number,
+    filter: { types?: string[] | null; memberKeys?: string[] | null } = {},
+  ): Promise<StoredEvent[]> {
     const where: string[] = ['e.room_id = ?', 'e.state_key IS NOT NULL', 'e.stream_ordering <= ?', 'e.rejected_reason IS NULL'];
     const params: unknown[] = [roomId, streamOrdering];
     if (filter.types) {
@@ -128,7 +133,11 @@ export class EventRepository {
   async getContents(em: Em, eventIds: string[]): Promise<Map<string, { content: Json; sender: string }>> {
     const out = new Map<string, { content: Json; sender: string }>();
     if (eventIds.length === 0) return out;
-    const rows = await sql<{ event_id: string; content: Json; sender: string }>(em, 'SELECT event_id, content, sender FROM events WHERE event_id IN (?)', [eventIds]);
+    const rows = await sql<{ event_id: string; content: Json; sender: string }>(
+      em,
+      'SELECT event_id, content, sender FROM events WHERE event_id IN (?)',
+      [eventIds],
+    );
     for (const r of rows) out.set(r.event_id, { content: r.content, sender: r.sender });
     return out;
   }
@@ -137,7 +146,9 @@ export class EventRepository {
   async getRoomVersions(em: Em, roomIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (roomIds.length === 0) return out;
-    const rows = await sql<{ room_id: string; room_version: string }>(em, 'SELECT room_id, room_version FROM rooms WHERE room_id IN (?)', [roomIds]);
+    const rows = await sql<{ room_id: string; room_version: string }>(em, 'SELECT room_id, room_version FROM rooms WHERE room_id IN (?)', [
+      roomIds,
+    ]);
     for (const r of rows) out.set(r.room_id, r.room_version);
     return out;
   }
@@ -152,7 +163,10 @@ export class EventRepository {
     );
     const r = rows[0];
     if (!r) return null;
-    return { minLifetime: r.min_lifetime === null ? null : Number(r.min_lifetime), maxLifetime: r.max_lifetime === null ? null : Number(r.max_lifetime) };
+    return {
+      minLifetime: r.min_lifetime === null ? null : Number(r.min_lifetime),
+      maxLifetime: r.max_lifetime === null ? null : Number(r.max_lifetime),
+    };
   }
 
   /**

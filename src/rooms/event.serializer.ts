@@ -65,7 +65,17 @@ export function prunedContent(version: RoomVersion, type: string, content: Json)
       out = keep('join_rule', ...(version.restrictedJoinRule ? ['allow'] : []));
       break;
     case 'm.room.power_levels':
-      out = keep('users', 'users_default', 'events', 'events_default', 'state_default', 'ban', 'kick', 'redact', ...(version.updatedRedactionRules ? ['invite'] : []));
+      out = keep(
+        'users',
+        'users_default',
+        'events',
+        'events_default',
+        'state_default',
+        'ban',
+        'kick',
+        'redact',
+        ...(version.updatedRedactionRules ? ['invite'] : []),
+      );
       break;
     case 'm.room.aliases':
       if (version.specialCaseAliasesAuth) out = keep('aliases');
@@ -94,7 +104,9 @@ export class EventSerializer {
     const [prev, redactions, versions] = await Promise.all([
       this.events.getContents(em, replaced),
       this.events.getEvents(em, redactionIds),
-      redactionIds.length ? this.events.getRoomVersions(em, [...new Set(events.filter((e) => e.redactedBy).map((e) => e.roomId))]) : Promise.resolve(new Map<string, string>()),
+      redactionIds.length
+        ? this.events.getRoomVersions(em, [...new Set(events.filter((e) => e.redactedBy).map((e) => e.roomId))])
+        : Promise.resolve(new Map<string, string>()),
     ]);
     const redactionById = new Map(redactions.map((r) => [r.eventId, r]));
     return events.map((e) => {
@@ -118,7 +130,8 @@ export class EventSerializer {
   /** One event without the batched lookups (no prev_content, no redaction). */
   view(e: StoredEvent, now: number, requester: SerializeOptions['requester']): EventView {
     const unsigned: Json = { age: Math.max(0, now - e.originServerTs) };
-    if (requester && requester.userId === e.sender && e.txnId && e.txnScope && e.txnScope === txnScopeOf(requester)) unsigned.transaction_id = e.txnId;
+    if (requester && requester.userId === e.sender && e.txnId && e.txnScope && e.txnScope === txnScopeOf(requester))
+      unsigned.transaction_id = e.txnId;
     return {
       eventId: e.eventId,
       roomId: e.roomId,

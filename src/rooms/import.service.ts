@@ -58,9 +58,11 @@ function validateEvent(e: ImportedEvent, where: string): void {
   if (!e || typeof e !== 'object') throw badRequest(`${where}: must be an object`);
   if (typeof e.type !== 'string' || e.type === '') throw badRequest(`${where}: 'type' must be a non-empty string`);
   if (typeof e.sender !== 'string' || !isValidUserId(e.sender)) throw badRequest(`${where}: 'sender' must be a valid user id`);
-  if (e.stateKey !== undefined && e.stateKey !== null && typeof e.stateKey !== 'string') throw badRequest(`${where}: 'state_key' must be a string`);
+  if (e.stateKey !== undefined && e.stateKey !== null && typeof e.stateKey !== 'string')
+    throw badRequest(`${where}: 'state_key' must be a string`);
   if (!e.content || typeof e.content !== 'object' || Array.isArray(e.content)) throw badRequest(`${where}: 'content' must be an object`);
-  if (e.originServerTs !== undefined && (!Number.isSafeInteger(e.originServerTs) || e.originServerTs < 0)) throw badRequest(`${where}: 'origin_server_ts' must be a non-negative integer`);
+  if (e.originServerTs !== undefined && (!Number.isSafeInteger(e.originServerTs) || e.originServerTs < 0))
+    throw badRequest(`${where}: 'origin_server_ts' must be a non-negative integer`);
   if (e.eventId !== undefined && !/^\$[^\s]{1,254}$/.test(e.eventId)) throw badRequest(`${where}: 'event_id' is not a valid event id`);
 }
 
@@ -87,8 +89,10 @@ export class ImportService {
     try {
       results = await this.persister.persist(em, batches, { locateErrors: true });
     } catch (err) {
-      if (err instanceof UnknownRoomError) throw new MatrixError(404, `Unknown room ${echo(err.roomId)}: a new room must start with its m.room.create event`);
-      if ((err as { code?: string }).code === '23505') throw new MatrixError(409, `A room or event of this import already exists (${echo((err as Error).message.split(' - ').pop())})`);
+      if (err instanceof UnknownRoomError)
+        throw new MatrixError(404, `Unknown room ${echo(err.roomId)}: a new room must start with its m.room.create event`);
+      if ((err as { code?: string }).code === '23505')
+        throw new MatrixError(409, `A room or event of this import already exists (${echo((err as Error).message.split(' - ').pop())})`);
       throw err;
     }
     return results.map((events, i) => ({
@@ -103,7 +107,8 @@ export class ImportService {
   }
 
   private toBatch(r: ImportedRoom, i: number, existing: Set<string>): RoomBatch {
-    if (!r || typeof r !== 'object' || !Array.isArray(r.events) || r.events.length === 0) throw badRequest(`rooms[${i}]: 'events' must be a non-empty list`);
+    if (!r || typeof r !== 'object' || !Array.isArray(r.events) || r.events.length === 0)
+      throw badRequest(`rooms[${i}]: 'events' must be a non-empty list`);
     r.events.forEach((e, j) => validateEvent(e, `rooms[${i}].events[${j}]`));
     const drafts: EventDraft[] = r.events.map((e) => ({
       type: e.type,
@@ -121,14 +126,16 @@ export class ImportService {
     }
     const create = r.events[0];
     if (create.type !== 'm.room.create' || (create.stateKey ?? null) !== '') {
-      if (r.roomId !== undefined) throw new MatrixError(404, `Unknown room ${echo(r.roomId)}: a new room must start with its m.room.create event`);
+      if (r.roomId !== undefined)
+        throw new MatrixError(404, `Unknown room ${echo(r.roomId)}: a new room must start with its m.room.create event`);
       throw badRequest(`rooms[${i}]: a new room must start with its m.room.create event`);
     }
     const version = typeof create.content.room_version === 'string' ? create.content.room_version : '1';
     if (!KNOWN_ROOM_VERSIONS.has(version)) throw badRequest(`rooms[${i}]: unsupported room version ${echo(version)}`);
     const roomId = r.roomId ?? `!${randomLetters(18)}:${domainOf(create.sender)}`;
     const aliases = (r.aliases ?? []).map((alias) => {
-      if (!isValidAlias(alias) || domainOf(alias) !== this.serverName) throw badRequest(`rooms[${i}]: '${echo(alias)}' is not a local alias`);
+      if (!isValidAlias(alias) || domainOf(alias) !== this.serverName)
+        throw badRequest(`rooms[${i}]: '${echo(alias)}' is not a local alias`);
       return { alias, creator: create.sender };
     });
     return { roomId, newRoom: { roomVersion: version, isPublic: r.isPublic ?? false }, drafts, aliases };

@@ -49,7 +49,14 @@ export class MembershipService {
    * (or the identical current one). Throws 400 for a bad action or profile, 403 for blocked rooms
    * and auth rule violations (with Synapse's texts), 404 for unknown rooms (join/leave/knock).
    */
-  async update(em: Em, actor: string, target: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
+  async update(
+    em: Em,
+    actor: string,
+    target: string,
+    roomId: string,
+    action: MembershipAction,
+    opts: MembershipOptions = {},
+  ): Promise<SendEventResult> {
     if (!ACTIONS.includes(action)) throw badRequest('Invalid membership key');
     if (opts.isGuest && action === 'knock') throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (opts.isGuest && action !== 'join' && action !== 'leave') throw forbidden('Guest access not allowed');
@@ -80,7 +87,11 @@ export class MembershipService {
       needsState: opts.isGuest ? [['m.room.guest_access', '']] : undefined,
       precheck: (state) => {
         checkTransition(state, target, action);
-        if (membership === 'join' && opts.isGuest && state.get(stateMapKey('m.room.guest_access', ''))?.content.guest_access !== 'can_join') {
+        if (
+          membership === 'join' &&
+          opts.isGuest &&
+          state.get(stateMapKey('m.room.guest_access', ''))?.content.guest_access !== 'can_join'
+        ) {
           throw forbidden('Guest access not allowed');
         }
       },
@@ -119,7 +130,8 @@ export class MembershipService {
    */
   async forget(em: Em, userId: string, roomId: string, opts: { scheduleForgottenPurge: boolean }): Promise<void> {
     const current = await this.repo.getMembership(em, roomId, userId);
-    if (current && current.membership !== 'leave' && current.membership !== 'ban') throw badRequest(`User ${echo(userId)} in room ${echo(roomId)}`);
+    if (current && current.membership !== 'leave' && current.membership !== 'ban')
+      throw badRequest(`User ${echo(userId)} in room ${echo(roomId)}`);
     await this.repo.forget(em, roomId, userId);
     const period = this.d.config.forgottenRoomRetentionPeriodMs;
     if (!opts.scheduleForgottenPurge || period === null) return;
@@ -145,9 +157,11 @@ function unknownRoomError(membership: Membership): MatrixError {
 
 function checkProfileLengths(content: Json): void {
   const dn = content.displayname;
-  if (typeof dn === 'string' && dn.length > MAX_DISPLAYNAME_LEN) throw new MatrixError(400, `Displayname is too long (max ${MAX_DISPLAYNAME_LEN})`, Codes.BAD_JSON);
+  if (typeof dn === 'string' && dn.length > MAX_DISPLAYNAME_LEN)
+    throw new MatrixError(400, `Displayname is too long (max ${MAX_DISPLAYNAME_LEN})`, Codes.BAD_JSON);
   const av = content.avatar_url;
-  if (typeof av === 'string' && av.length > MAX_AVATAR_URL_LEN) throw new MatrixError(400, `Avatar URL is too long (max ${MAX_AVATAR_URL_LEN})`, Codes.BAD_JSON);
+  if (typeof av === 'string' && av.length > MAX_AVATAR_URL_LEN)
+    throw new MatrixError(400, `Avatar URL is too long (max ${MAX_AVATAR_URL_LEN})`, Codes.BAD_JSON);
 }
 
 /** Synapse's transition rules on the target's current membership (checked under the room lock). */

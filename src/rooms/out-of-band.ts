@@ -72,20 +72,24 @@ export class OutOfBandMemberships {
   async receiveInvite(em: Em, inv: ReceivedInvite): Promise<PersistedEvent> {
     if (inv.stateKey === null) throw badRequest('The invite event did not have a state key');
     if ((await this.rooms.getBlock(em, inv.roomId)).blocked) throw forbidden('This room has been blocked on this server');
-    if (inv.type !== 'm.room.member' || inv.content.membership !== 'invite') throw badRequest('The event was not an m.room.member invite event');
+    if (inv.type !== 'm.room.member' || inv.content.membership !== 'invite')
+      throw badRequest('The event was not an m.room.member invite event');
     if (domainOf(inv.sender) !== inv.origin) throw badRequest('The invite event was not from the server sending it');
     if (domainOf(inv.stateKey) !== this.serverName) throw badRequest('The invite event must be for this server');
     if (inv.origin === this.serverName) throw badRequest('An out-of-band invite comes from another server');
-    if (!KNOWN_ROOM_VERSIONS.has(inv.roomVersion)) throw new MatrixError(400, 'Homeserver does not support this room version', Codes.UNSUPPORTED_ROOM_VERSION);
+    if (!KNOWN_ROOM_VERSIONS.has(inv.roomVersion))
+      throw new MatrixError(400, 'Homeserver does not support this room version', Codes.UNSUPPORTED_ROOM_VERSION);
     if (!/^![^:]+:.+$/.test(inv.roomId)) throw new MatrixError(400, `Invalid room ID: ${echo(inv.roomId)}`, Codes.INVALID_PARAM);
-    if ((await sql(em, 'SELECT 1 FROM users WHERE name = ?', [inv.stateKey])).length === 0) throw new MatrixError(404, 'Unknown user', Codes.NOT_FOUND);
+    if ((await sql(em, 'SELECT 1 FROM users WHERE name = ?', [inv.stateKey])).length === 0)
+      throw new MatrixError(404, 'Unknown user', Codes.NOT_FOUND);
     const stateKey = inv.stateKey;
     return this.withRoomLock(inv.roomId, () =>
       em.transactional(async (tem) => {
         if (inv.eventId) {
           const known = await this.stored(tem, inv.eventId);
           if (known) {
-            if (known.roomId !== inv.roomId || known.type !== 'm.room.member' || known.stateKey !== stateKey) throw badRequest(`Event ${echo(inv.eventId)} is already stored as another event`);
+            if (known.roomId !== inv.roomId || known.type !== 'm.room.member' || known.stateKey !== stateKey)
+              throw badRequest(`Event ${echo(inv.eventId)} is already stored as another event`);
             return persisted(known, true);
           }
         }
@@ -93,7 +97,11 @@ export class OutOfBandMemberships {
           throw new MatrixError(400, 'This server is in the room: the invite belongs to the room timeline', Codes.UNKNOWN);
         }
         // The room is known from now on (its version, at least), as Synapse records it.
-        await sql(tem, 'INSERT INTO rooms (room_id, room_version, created_ts) VALUES (?, ?, ?) ON CONFLICT (room_id) DO NOTHING', [inv.roomId, inv.roomVersion, Date.now()]);
+        await sql(tem, 'INSERT INTO rooms (room_id, room_version, created_ts) VALUES (?, ?, ?) ON CONFLICT (room_id) DO NOTHING', [
+          inv.roomId,
+          inv.roomVersion,
+          Date.now(),
+        ]);
         return this.write(tem, inv.roomId, {
           eventId: inv.eventId ?? newEventId(roomVersionOf(inv.roomVersion), this.serverName),
           roomId: inv.roomId,
@@ -128,7 +136,11 @@ export class OutOfBandMemberships {
     return this.withRoomLock(previous.roomId, () =>
       em.transactional(async (tem) => {
         if (txn) {
-          const rows = await sql<{ event_id: string }>(tem, 'SELECT event_id FROM events WHERE room_id = ? AND sender = ? AND txn_scope = ? AND txn_id = ?', [previous.roomId, userId, txn.scope, txn.id]);
+          const rows = await sql<{ event_id: string }>(
+            tem,
+            'SELECT event_id FROM events WHERE room_id = ? AND sender = ? AND txn_scope = ? AND txn_id = ?',
+            [previous.roomId, userId, txn.scope, txn.id],
+          );
           const earlier = rows[0] ? await this.stored(tem, rows[0].event_id) : null;
           if (earlier) return persisted(earlier, true);
         }
@@ -168,8 +180,20 @@ export class OutOfBandMemberships {
          RETURNING 1)
        SELECT ev.stream_ordering, EXISTS (SELECT 1 FROM moved) AS moved FROM ev`,
       [
-        r.eventId, roomId, r.stateKey, r.sender, JSON.stringify(r.content), r.originServerTs, Date.now(), r.depth,
-        r.prevEvents, r.authEvents, r.txn?.scope ?? null, r.txn?.id ?? null, r.membership, r.replacing,
+        r.eventId,
+        roomId,
+        r.stateKey,
+        r.sender,
+        JSON.stringify(r.content),
+        r.originServerTs,
+        Date.now(),
+        r.depth,
+        r.prevEvents,
+        r.authEvents,
+        r.txn?.scope ?? null,
+        r.txn?.id ?? null,
+        r.membership,
+        r.replacing,
       ],
     );
     // Another change of the user's membership won the race: nothing of this one may stay.

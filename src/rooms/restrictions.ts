@@ -42,7 +42,8 @@ export function checkMembership(r: Restricted, action: string): void {
   if (action === 'join') throw suspendedError('Joining rooms while account is suspended is not allowed.');
   if (action === 'knock') throw suspendedError('Knocking on rooms while account is suspended is not allowed.');
   // kick and unban are leaves.
-  if (action !== 'leave' && action !== 'kick' && action !== 'unban') throw suspendedError('Changing membership while account is suspended is not allowed.');
+  if (action !== 'leave' && action !== 'kick' && action !== 'unban')
+    throw suspendedError('Changing membership while account is suspended is not allowed.');
 }
 
 export function checkRoomCreation(r: Restricted): void {

@@ -17,9 +17,27 @@ interface PresetConfig {
 }
 
 const PRESETS: Record<RoomPreset, PresetConfig> = {
-  private_chat: { joinRules: 'invite', historyVisibility: 'shared', originalInviteesHaveOps: false, guestCanJoin: true, powerLevelContentOverride: { invite: 0 } },
-  trusted_private_chat: { joinRules: 'invite', historyVisibility: 'shared', originalInviteesHaveOps: true, guestCanJoin: true, powerLevelContentOverride: { invite: 0 } },
-  public_chat: { joinRules: 'public', historyVisibility: 'shared', originalInviteesHaveOps: false, guestCanJoin: false, powerLevelContentOverride: { 'm.call.invite': 50 } },
+  private_chat: {
+    joinRules: 'invite',
+    historyVisibility: 'shared',
+    originalInviteesHaveOps: false,
+    guestCanJoin: true,
+    powerLevelContentOverride: { invite: 0 },
+  },
+  trusted_private_chat: {
+    joinRules: 'invite',
+    historyVisibility: 'shared',
+    originalInviteesHaveOps: true,
+    guestCanJoin: true,
+    powerLevelContentOverride: { invite: 0 },
+  },
+  public_chat: {
+    joinRules: 'public',
+    historyVisibility: 'shared',
+    originalInviteesHaveOps: false,
+    guestCanJoin: false,
+    powerLevelContentOverride: { 'm.call.invite': 50 },
+  },
 };
 
 /** A planned initial event (sender is always the creator). */
@@ -47,7 +65,11 @@ function presetOf(o: CreateRoomOptions): PresetConfig {
 }
 
 /** Validates the options (Synapse's order and messages) and returns the version and alias. */
-export function validateCreateRoom(creator: string, o: CreateRoomOptions, serverName: string): { version: RoomVersion; alias: string | null } {
+export function validateCreateRoom(
+  creator: string,
+  o: CreateRoomOptions,
+  serverName: string,
+): { version: RoomVersion; alias: string | null } {
   const versionId = o.roomVersion ?? DEFAULT_ROOM_VERSION;
   const version = KNOWN_ROOM_VERSIONS.get(versionId);
   if (!version) throw new MatrixError(400, 'Your homeserver does not support this room version', Codes.UNSUPPORTED_ROOM_VERSION);
@@ -55,7 +77,9 @@ export function validateCreateRoom(creator: string, o: CreateRoomOptions, server
   if (o.roomAliasName !== undefined) {
     if (/\s/.test(o.roomAliasName)) throw badRequest('Invalid characters in room alias');
     if (o.roomAliasName.includes(':')) {
-      throw badRequest("':' is not permitted in the room alias name. Please note this expects a local part — 'wombat', not '#wombat:example.com'.");
+      throw badRequest(
+        "':' is not permitted in the room alias name. Please note this expects a local part — 'wombat', not '#wombat:example.com'.",
+      );
     }
     alias = `#${o.roomAliasName}:${serverName}`;
   }
@@ -116,16 +140,26 @@ export function planRoom(creator: string, o: CreateRoomOptions, version: RoomVer
   ];
   const pl = initial.get('m.room.power_levels\u0001');
   initial.delete('m.room.power_levels\u0001');
-  events.push({ type: 'm.room.power_levels', stateKey: '', content: pl ? pl.content : defaultPowerLevels(creator, o.invite ?? [], preset, o.powerLevelContentOverride) });
+  events.push({
+    type: 'm.room.power_levels',
+    stateKey: '',
+    content: pl ? pl.content : defaultPowerLevels(creator, o.invite ?? [], preset, o.powerLevelContentOverride),
+  });
   if (alias && !has('m.room.canonical_alias')) events.push({ type: 'm.room.canonical_alias', stateKey: '', content: { alias } });
   if (!has('m.room.join_rules')) events.push({ type: 'm.room.join_rules', stateKey: '', content: { join_rule: preset.joinRules } });
-  if (!has('m.room.history_visibility')) events.push({ type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: preset.historyVisibility } });
-  if (preset.guestCanJoin && !has('m.room.guest_access')) events.push({ type: 'm.room.guest_access', stateKey: '', content: { guest_access: 'can_join' } });
+  if (!has('m.room.history_visibility'))
+    events.push({ type: 'm.room.history_visibility', stateKey: '', content: { history_visibility: preset.historyVisibility } });
+  if (preset.guestCanJoin && !has('m.room.guest_access'))
+    events.push({ type: 'm.room.guest_access', stateKey: '', content: { guest_access: 'can_join' } });
   events.push(...initial.values());
   if (o.name !== undefined) events.push({ type: 'm.room.name', stateKey: '', content: { name: o.name } });
   if (o.topic !== undefined) events.push({ type: 'm.room.topic', stateKey: '', content: { topic: o.topic } });
   for (const invitee of o.invite ?? []) {
-    events.push({ type: 'm.room.member', stateKey: invitee, content: { membership: 'invite', ...(o.isDirect ? { is_direct: true } : {}) } });
+    events.push({
+      type: 'm.room.member',
+      stateKey: invitee,
+      content: { membership: 'invite', ...(o.isDirect ? { is_direct: true } : {}) },
+    });
   }
   return { version, isPublic: o.visibility === 'public', alias, events };
 }

@@ -25,7 +25,18 @@ export const STATE_STATS_COLUMNS: Record<string, [string, (c: Json) => string | 
   ],
 };
 
-export const STATS_TEXT_COLUMNS = ['name', 'canonical_alias', 'topic', 'avatar', 'join_rules', 'history_visibility', 'guest_access', 'encryption', 'tombstone_successor', 'room_type'];
+export const STATS_TEXT_COLUMNS = [
+  'name',
+  'canonical_alias',
+  'topic',
+  'avatar',
+  'join_rules',
+  'history_visibility',
+  'guest_access',
+  'encryption',
+  'tombstone_successor',
+  'room_type',
+];
 
 const COUNTER: Record<Membership, keyof Counters> = { join: 'joined', invite: 'invited', leave: 'left', ban: 'banned', knock: 'knocked' };
 
@@ -50,7 +61,14 @@ export function emptyDelta(roomId: string): StatsDelta {
 }
 
 /** Accounts one accepted state event (`before` = the entry it replaces, if any). */
-export function accountStateEvent(delta: StatsDelta, type: string, stateKey: string, content: Json, before: StateEntry | undefined, isLocal: (userId: string) => boolean): void {
+export function accountStateEvent(
+  delta: StatsDelta,
+  type: string,
+  stateKey: string,
+  content: Json,
+  before: StateEntry | undefined,
+  isLocal: (userId: string) => boolean,
+): void {
   if (!before) delta.stateEvents += 1;
   for (const [column, read] of STATE_STATS_COLUMNS[type] ?? []) {
     if (stateKey === '') delta.patch[column] = read(content);

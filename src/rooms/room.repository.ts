@@ -6,14 +6,26 @@ import { sql } from '../infra/sql';
 export class RoomRepository {
   /** The room row, or null when the server does not know the room. */
   async getRoom(em: Em, roomId: string): Promise<RoomInfo | null> {
-    const rows = await sql<{ room_id: string; room_version: string; creator: string | null; room_type: string | null; is_public: boolean; created_ts: string; last_depth: string }>(
-      em,
-      'SELECT room_id, room_version, creator, room_type, is_public, created_ts, last_depth FROM rooms WHERE room_id = ?',
-      [roomId],
-    );
+    const rows = await sql<{
+      room_id: string;
+      room_version: string;
+      creator: string | null;
+      room_type: string | null;
+      is_public: boolean;
+      created_ts: string;
+      last_depth: string;
+    }>(em, 'SELECT room_id, room_version, creator, room_type, is_public, created_ts, last_depth FROM rooms WHERE room_id = ?', [roomId]);
     const r = rows[0];
     if (!r) return null;
-    return { roomId: r.room_id, roomVersion: r.room_version, creator: r.creator, roomType: r.room_type, isPublic: r.is_public, createdTs: Number(r.created_ts), lastDepth: Number(r.last_depth) };
+    return {
+      roomId: r.room_id,
+      roomVersion: r.room_version,
+      creator: r.creator,
+      roomType: r.room_type,
+      isPublic: r.is_public,
+      createdTs: Number(r.created_ts),
+      lastDepth: Number(r.last_depth),
+    };
   }
 
   /** Sets the room's directory flag (rooms and room_stats); false when the room is unknown. */
@@ -55,7 +67,10 @@ export class RoomRepository {
 
   /** Marks a local membership forgotten; false when the user has no membership row. */
   async forget(em: Em, roomId: string, userId: string): Promise<boolean> {
-    const rows = await sql(em, 'UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id = ? RETURNING 1', [roomId, userId]);
+    const rows = await sql(em, 'UPDATE local_current_membership SET forgotten = true WHERE room_id = ? AND user_id = ? RETURNING 1', [
+      roomId,
+      userId,
+    ]);
     return rows.length > 0;
   }
 
@@ -67,13 +82,21 @@ export class RoomRepository {
 
   /** Rooms a local user is currently joined to. */
   async getJoinedRoomIds(em: Em, userId: string): Promise<string[]> {
-    const rows = await sql<{ room_id: string }>(em, "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership = 'join' ORDER BY room_id", [userId]);
+    const rows = await sql<{ room_id: string }>(
+      em,
+      "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership = 'join' ORDER BY room_id",
+      [userId],
+    );
     return rows.map((r) => r.room_id);
   }
 
   /** Rooms a local user is joined to, invited to or knocking on. */
   async getActiveRoomIds(em: Em, userId: string): Promise<string[]> {
-    const rows = await sql<{ room_id: string }>(em, "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY room_id", [userId]);
+    const rows = await sql<{ room_id: string }>(
+      em,
+      "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY room_id",
+      [userId],
+    );
     return rows.map((r) => r.room_id);
   }
 
@@ -91,13 +114,19 @@ export class RoomRepository {
 
   /** The room an alias points to, or null. */
   async getAlias(em: Em, alias: string): Promise<{ roomId: string; creator: string } | null> {
-    const rows = await sql<{ room_id: string; creator: string }>(em, 'SELECT room_id, creator FROM room_aliases WHERE room_alias = ?', [alias]);
+    const rows = await sql<{ room_id: string; creator: string }>(em, 'SELECT room_id, creator FROM room_aliases WHERE room_alias = ?', [
+      alias,
+    ]);
     return rows[0] ? { roomId: rows[0].room_id, creator: rows[0].creator } : null;
   }
 
   /** Creates an alias; false when it already exists. */
   async insertAlias(em: Em, alias: string, roomId: string, creator: string): Promise<boolean> {
-    const rows = await sql(em, 'INSERT INTO room_aliases (room_alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1', [alias, roomId, creator]);
+    const rows = await sql(
+      em,
+      'INSERT INTO room_aliases (room_alias, room_id, creator) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1',
+      [alias, roomId, creator],
+    );
     return rows.length > 0;
   }
 
@@ -109,7 +138,9 @@ export class RoomRepository {
 
   /** Aliases of a room, sorted. */
   async getAliasesForRoom(em: Em, roomId: string): Promise<string[]> {
-    const rows = await sql<{ room_alias: string }>(em, 'SELECT room_alias FROM room_aliases WHERE room_id = ? ORDER BY room_alias', [roomId]);
+    const rows = await sql<{ room_alias: string }>(em, 'SELECT room_alias FROM room_aliases WHERE room_id = ? ORDER BY room_alias', [
+      roomId,
+    ]);
     return rows.map((r) => r.room_alias);
   }
 

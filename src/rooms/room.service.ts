@@ -20,8 +20,20 @@ import type { RoomRepository } from './room.repository';
 import { loadProfiles, withProfile } from './profile';
 import { txnOf } from './txn';
 import type {
-  AliasInfo, BlockInfo, CreateRoomOptions, CreateRoomResult, Json, JoinedMember, MembershipAction, MembershipInfo, MembershipOptions,
-  RoomInfo, SendEventInput, SendEventResult, SenderSession, StoredEvent,
+  AliasInfo,
+  BlockInfo,
+  CreateRoomOptions,
+  CreateRoomResult,
+  Json,
+  JoinedMember,
+  MembershipAction,
+  MembershipInfo,
+  MembershipOptions,
+  RoomInfo,
+  SendEventInput,
+  SendEventResult,
+  SenderSession,
+  StoredEvent,
 } from './room.types';
 
 /** Length of the random part of generated room ids (Synapse's). */
@@ -79,12 +91,18 @@ export class RoomService {
     const profile = (userId: string): Json => withProfile({}, profiles.get(userId));
     const plan = planRoom(creatorUserId, options, version, alias, options.creatorJoinProfile ?? profile(creatorUserId));
     const drafts: EventDraft[] = plan.events.map((e) => {
-      const content = e.type === 'm.room.member' && e.content.membership === 'invite' ? { ...profile(e.stateKey), ...e.content } : e.content;
+      const content =
+        e.type === 'm.room.member' && e.content.membership === 'invite' ? { ...profile(e.stateKey), ...e.content } : e.content;
       const draft = { type: e.type, stateKey: e.stateKey, sender: creatorUserId, content };
       validateNewEvent({ roomId, ...draft }, Number(version.identifier) >= STRICT_CANONICAL_JSON_FROM);
       return draft;
     });
-    const batch: RoomBatch = { roomId, newRoom: { roomVersion: version.identifier, isPublic: plan.isPublic }, drafts, aliases: alias ? [{ alias, creator: creatorUserId }] : [] };
+    const batch: RoomBatch = {
+      roomId,
+      newRoom: { roomVersion: version.identifier, isPublic: plan.isPublic },
+      drafts,
+      aliases: alias ? [{ alias, creator: creatorUserId }] : [],
+    };
     await this.persister.persist(em, [batch]);
     return alias ? { roomId, roomAlias: alias } : { roomId };
   }
@@ -125,12 +143,26 @@ export class RoomService {
    * as sendEvent, plus 403 "Redacting create events is not permitted" and 400 for another room's
    * event.
    */
-  async redactEvent(em: Em, senderUserId: string, roomId: string, eventId: string, opts: SenderSession & { reason?: string; txnId?: string | null; content?: Json; onlyOwnRedactions?: boolean } = {}): Promise<SendEventResult> {
+  async redactEvent(
+    em: Em,
+    senderUserId: string,
+    roomId: string,
+    eventId: string,
+    opts: SenderSession & { reason?: string; txnId?: string | null; content?: Json; onlyOwnRedactions?: boolean } = {},
+  ): Promise<SendEventResult> {
     const room = await this.rooms.getRoom(em, roomId);
     const content: Json = { ...(opts.content ?? {}) };
     if (opts.reason !== undefined) content.reason = opts.reason;
     if (room && Number(room.roomVersion) >= 11) content.redacts = eventId;
-    return this.sendEvent(em, senderUserId, roomId, { type: 'm.room.redaction', content, redacts: eventId, txnId: opts.txnId, deviceId: opts.deviceId, tokenId: opts.tokenId, onlyOwnRedactions: opts.onlyOwnRedactions });
+    return this.sendEvent(em, senderUserId, roomId, {
+      type: 'm.room.redaction',
+      content,
+      redacts: eventId,
+      txnId: opts.txnId,
+      deviceId: opts.deviceId,
+      tokenId: opts.tokenId,
+      onlyOwnRedactions: opts.onlyOwnRedactions,
+    });
   }
 
   /**
@@ -138,7 +170,14 @@ export class RoomService {
    * and knock with 403 M_UNKNOWN "This room has been blocked on this server". See
    * MembershipService.update for the other errors.
    */
-  updateMembership(em: Em, actorUserId: string, targetUserId: string, roomId: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult> {
+  updateMembership(
+    em: Em,
+    actorUserId: string,
+    targetUserId: string,
+    roomId: string,
+    action: MembershipAction,
+    opts: MembershipOptions = {},
+  ): Promise<SendEventResult> {
     return this.membership.update(em, actorUserId, targetUserId, roomId, action, opts);
   }
 
@@ -147,7 +186,14 @@ export class RoomService {
    * resolves the alias first (404 "Room alias <a> not found", 400 "<x> was not legal room ID or
    * room alias"). Returns the room id with the result.
    */
-  async updateMembershipByIdOrAlias(em: Em, actorUserId: string, targetUserId: string, roomIdOrAlias: string, action: MembershipAction, opts: MembershipOptions = {}): Promise<SendEventResult & { roomId: string }> {
+  async updateMembershipByIdOrAlias(
+    em: Em,
+    actorUserId: string,
+    targetUserId: string,
+    roomIdOrAlias: string,
+    action: MembershipAction,
+    opts: MembershipOptions = {},
+  ): Promise<SendEventResult & { roomId: string }> {
     const roomId = await this.directory.resolveRoomIdOrAlias(em, roomIdOrAlias);
     return { ...(await this.membership.update(em, actorUserId, targetUserId, roomId, action, opts)), roomId };
   }
@@ -244,14 +290,24 @@ export class RoomService {
    * The state of the room just after `eventId` (inclusive). `types`/`memberKeys` narrow it (see
    * EventRepository.getStateAt). Throws 404 when the event is unknown or in another room.
    */
-  async getStateAtEvent(em: Em, roomId: string, eventId: string, filter: { types?: string[] | null; memberKeys?: string[] | null } = {}): Promise<StoredEvent[]> {
+  async getStateAtEvent(
+    em: Em,
+    roomId: string,
+    eventId: string,
+    filter: { types?: string[] | null; memberKeys?: string[] | null } = {},
+  ): Promise<StoredEvent[]> {
     const ev = await this.events.getEvent(em, eventId);
     if (!ev || ev.roomId !== roomId) throw notFound('Event not found.');
     return this.events.getStateAt(em, roomId, ev.streamOrdering, filter);
   }
 
   /** The state of the room after stream position `streamOrdering` (inclusive). */
-  getStateAtStream(em: Em, roomId: string, streamOrdering: number, filter: { types?: string[] | null; memberKeys?: string[] | null } = {}): Promise<StoredEvent[]> {
+  getStateAtStream(
+    em: Em,
+    roomId: string,
+    streamOrdering: number,
+    filter: { types?: string[] | null; memberKeys?: string[] | null } = {},
+  ): Promise<StoredEvent[]> {
     return this.events.getStateAt(em, roomId, streamOrdering, filter);
   }
 
@@ -367,13 +423,20 @@ export class RoomService {
   /** A state PUT of m.room.member is a membership change with the given content. */
   private sendMemberState(em: Em, sender: string, roomId: string, target: string, input: SendEventInput): Promise<SendEventResult> {
     const membership = input.content?.membership;
-    if (typeof membership !== 'string' || !['join', 'leave', 'invite', 'ban', 'knock'].includes(membership)) throw badRequest('Invalid membership key');
+    if (typeof membership !== 'string' || !['join', 'leave', 'invite', 'ban', 'knock'].includes(membership))
+      throw badRequest('Invalid membership key');
     const { membership: _m, ...content } = input.content;
-    return this.membership.update(em, sender, target, roomId, membership as MembershipAction, { content, txnId: input.txnId, deviceId: input.deviceId, tokenId: input.tokenId });
+    return this.membership.update(em, sender, target, roomId, membership as MembershipAction, {
+      content,
+      txnId: input.txnId,
+      deviceId: input.deviceId,
+      tokenId: input.tokenId,
+    });
   }
 
   private async redactionTarget(em: Em, input: SendEventInput): Promise<StoredEvent | null> {
-    const id = typeof input.redacts === 'string' ? input.redacts : typeof input.content?.redacts === 'string' ? input.content.redacts : null;
+    const id =
+      typeof input.redacts === 'string' ? input.redacts : typeof input.content?.redacts === 'string' ? input.content.redacts : null;
     return id ? this.events.getEvent(em, id) : null;
   }
 }

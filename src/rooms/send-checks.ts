@@ -14,7 +14,14 @@ import type { Json, StoredEvent } from './room.types';
 const MAX_AGGREGATION_KEY_LENGTH = 500;
 
 /** The parent must be known and in this room; annotations need a fresh key; threads need a plain root. */
-export async function validateRelation(events: EventRepository, em: Em, roomId: string, sender: string, type: string, content: Json): Promise<void> {
+export async function validateRelation(
+  events: EventRepository,
+  em: Em,
+  roomId: string,
+  sender: string,
+  type: string,
+  content: Json,
+): Promise<void> {
   const rel = content['m.relates_to'];
   if (!rel || typeof rel !== 'object' || Array.isArray(rel)) return;
   const { rel_type: relType, event_id: parentId, key } = rel as Json;
@@ -35,7 +42,8 @@ export async function validateRelation(events: EventRepository, em: Em, roomId: 
 
 /** Client sends need the sender joined (Synapse checks this before building the event). */
 export function requireJoined(state: StateMap, userId: string, roomId: string): void {
-  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join') throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)}`);
+  if (state.get(stateMapKey('m.room.member', userId))?.membership !== 'join')
+    throw forbidden(`User ${echo(userId)} not in room ${echo(roomId)}`);
 }
 
 export type RedactionShape = Omit<EventToAuth, 'prevEvents'>;
@@ -61,9 +69,15 @@ export function checkRedaction(version: RoomVersion, ev: RedactionShape, state: 
  * Synapse's canonical alias rules: a new `alias` or `alt_aliases` entry must currently point to
  * this room (400 M_BAD_ALIAS), and `alt_aliases` must be a list (400 M_INVALID_PARAM).
  */
-export async function validateCanonicalAlias(resolve: (alias: string) => Promise<string | null>, roomId: string, content: Json, current: Json | null): Promise<void> {
+export async function validateCanonicalAlias(
+  resolve: (alias: string) => Promise<string | null>,
+  roomId: string,
+  content: Json,
+  current: Json | null,
+): Promise<void> {
   const check = async (alias: string) => {
-    if ((await resolve(alias)) !== roomId) throw new MatrixError(400, `Room alias ${echo(alias)} does not point to the room`, 'M_BAD_ALIAS');
+    if ((await resolve(alias)) !== roomId)
+      throw new MatrixError(400, `Room alias ${echo(alias)} does not point to the room`, 'M_BAD_ALIAS');
   };
   const alias = content.alias;
   if (typeof alias === 'string' && alias && alias !== current?.alias) await check(alias);

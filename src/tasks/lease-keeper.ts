@@ -28,7 +28,12 @@ export class LeaseKeeper {
   private readonly fault: FaultLog;
 
   constructor(private readonly d: LeaseKeeperDeps) {
-    this.fault = new FaultLog(d.log, 'task lease renewal', {}, { messages: { down: 'task lease renewal failed', still: 'task lease renewals still failing', up: 'task lease renewals work again' } });
+    this.fault = new FaultLog(
+      d.log,
+      'task lease renewal',
+      {},
+      { messages: { down: 'task lease renewal failed', still: 'task lease renewals still failing', up: 'task lease renewals work again' } },
+    );
   }
 
   close(): void {
@@ -43,7 +48,11 @@ export class LeaseKeeper {
       // On the listener's own connection when it is up: renewals must not queue behind the pool.
       const pooled = execOn(this.d.orm.em.fork());
       const exec: Exec = async (text, params) => (await this.d.listener.query(text, params)) ?? pooled(text, params);
-      const renewed = await this.d.repo.renew(exec, live.map((r) => r.lease), this.d.leaseMs);
+      const renewed = await this.d.repo.renew(
+        exec,
+        live.map((r) => r.lease),
+        this.d.leaseMs,
+      );
       this.lastRenewal = Date.now();
       this.fault.ok();
       live.filter((r) => !renewed.has(r.task.id)).forEach((r) => r.abort(new LeaseLostError(r.task.id)));
@@ -60,7 +69,10 @@ export class LeaseKeeper {
     for (const r of runs) {
       if (now - r.lastUpdate < this.d.warnAfterMs || now - r.warnedAt < this.d.warnAfterMs) continue;
       r.warnedAt = now;
-      this.d.log.warn({ taskId: r.task.id, action: r.task.action, sinceMs: now - r.lastUpdate }, 'running task has made no update for a long time; it may be stuck');
+      this.d.log.warn(
+        { taskId: r.task.id, action: r.task.action, sinceMs: now - r.lastUpdate },
+        'running task has made no update for a long time; it may be stuck',
+      );
     }
   }
 }

@@ -59,7 +59,11 @@ export class OutcomeBatcher {
     this.inFlight += 1;
     const spec = this.refill.claimFor();
     try {
-      const { finished, claimed } = await this.repo.finishAndClaim(this.orm.em.fork(), batch.map((p) => p.outcome), spec);
+      const { finished, claimed } = await this.repo.finishAndClaim(
+        this.orm.em.fork(),
+        batch.map((p) => p.outcome),
+        spec,
+      );
       this.refill.claimed(spec, claimed);
       batch.forEach((p) => p.resolve(finished.has(p.outcome.id)));
     } catch (err) {

@@ -19,7 +19,8 @@ export interface ClaimSpec {
   leaseMs: number;
 }
 
-const TASK_RETURNING = 't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.trace_parent, t.lease_id, picked.due_at, picked.resumed';
+const TASK_RETURNING =
+  't.id, t.action, t.status, t."timestamp", t.resource_id, t.params, t.result, t.error, t.progress, t.request_id, t.trace_parent, t.lease_id, picked.due_at, picked.resumed';
 
 /** CTEs `now`, `orphaned`, `due`, `picked`, `claimed` (excluding the ids of CTE `f`, if any). */
 function claimCtes(c: ClaimSpec, excludeOutcomes: boolean): { text: string; params: unknown[] } {

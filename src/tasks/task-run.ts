@@ -206,7 +206,10 @@ export class ActiveRun implements TaskRun {
     if (handBack) return 'handedBack';
     if (o.retry) {
       this.retryInMs = o.retry.delayMs;
-      this.d.log.warn({ taskId: this.task.id, action: this.task.action, retries: o.retry.retries, inMs: o.retry.delayMs, err: o.retry.last_error }, 'task met a transient error; it will retry');
+      this.d.log.warn(
+        { taskId: this.task.id, action: this.task.action, retries: o.retry.retries, inMs: o.retry.delayMs, err: o.retry.last_error },
+        'task met a transient error; it will retry',
+      );
       return 'retry';
     }
     return status === 'active' ? 'rerun' : 'done';
@@ -219,7 +222,11 @@ export class ActiveRun implements TaskRun {
   retryOutcome(err: unknown): Recorded {
     const retries = this.priorRetries + 1;
     const delayMs = retryDelayMs(retries, this.d.retryBaseMs, this.d.retryMaxMs);
-    return { status: 'active', result: null, retry: { retries, next_retry_at: this.d.clock.now() + delayMs, last_error: errorText(err), delayMs } };
+    return {
+      status: 'active',
+      result: null,
+      retry: { retries, next_retry_at: this.d.clock.now() + delayMs, last_error: errorText(err), delayMs },
+    };
   }
 }
 

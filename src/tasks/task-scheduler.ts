@@ -48,7 +48,15 @@ import { LeaseKeeper } from './lease-keeper';
 import { PrefetchQueue } from './prefetch-queue';
 import { tasks as taskMetrics } from '../metrics/metrics';
 import { sources } from '../metrics/sources';
-import { LeaseLostError, type ScheduleOptions, type ScheduledTask, type TaskAction, type TaskFilter, type TaskScheduler, type TaskUpdate } from './task.types';
+import {
+  LeaseLostError,
+  type ScheduleOptions,
+  type ScheduledTask,
+  type TaskAction,
+  type TaskFilter,
+  type TaskScheduler,
+  type TaskUpdate,
+} from './task.types';
 
 /** Bound of the set of notification echoes to ignore (entries whose echo was lost are dropped). */
 const MAX_ECHOES = 10_000;
@@ -92,7 +100,18 @@ export class PgTaskScheduler implements TaskScheduler {
   constructor(opts: TaskSchedulerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.o = withDefaults(opts);
-    this.claimFault = new FaultLog(opts.log, 'task claims', {}, { messages: { down: 'task claim pass failed; retrying on the next poll', still: 'task claim passes still failing', up: 'task claim passes work again' } });
+    this.claimFault = new FaultLog(
+      opts.log,
+      'task claims',
+      {},
+      {
+        messages: {
+          down: 'task claim pass failed; retrying on the next poll',
+          still: 'task claim passes still failing',
+          up: 'task claim passes work again',
+        },
+      },
+    );
     this.queue = new PrefetchQueue(this.o.prefetch, this.o.prefetchHoldMs);
     this.due = new DueTimer(this.clock, () => this.kick());
     this.outcomes = new OutcomeBatcher(opts.orm, this.claims, {
@@ -108,7 +127,15 @@ export class PgTaskScheduler implements TaskScheduler {
       },
       opts.log,
     );
-    this.leases = new LeaseKeeper({ orm: opts.orm, repo: this.repo, listener: this.listener, log: opts.log, clock: this.clock, leaseMs: this.o.leaseMs, warnAfterMs: this.o.warnAfterMs });
+    this.leases = new LeaseKeeper({
+      orm: opts.orm,
+      repo: this.repo,
+      listener: this.listener,
+      log: opts.log,
+      clock: this.clock,
+      leaseMs: this.o.leaseMs,
+      warnAfterMs: this.o.warnAfterMs,
+    });
   }
 
   /** Registers the function of an action; call before start() so resumed tasks find it. */
@@ -185,7 +212,12 @@ export class PgTaskScheduler implements TaskScheduler {
    */
   async updateTask(em: Em, id: string, u: TaskUpdate): Promise<boolean> {
     if (u.status && isTerminal(u.status)) throw badRequest(`Cannot set the status of task ${echo(id)} to ${echo(u.status)}`);
-    const ok = await this.repo.update(em, id, { status: u.status ?? undefined, result: u.result ?? undefined, error: u.error ?? undefined, timestamp: u.timestamp ?? this.clock.now() });
+    const ok = await this.repo.update(em, id, {
+      status: u.status ?? undefined,
+      result: u.result ?? undefined,
+      error: u.error ?? undefined,
+      timestamp: u.timestamp ?? this.clock.now(),
+    });
     if (ok && u.status === 'scheduled') this.kick();
     return ok;
   }
@@ -225,7 +257,12 @@ export class PgTaskScheduler implements TaskScheduler {
     this.started = true;
     await this.listener.start();
     this.timers.push(setInterval(() => this.kick(true), this.o.pollIntervalMs));
-    this.timers.push(setInterval(() => void this.leases.renew([...[...this.running.values()].map((e) => e.run), ...this.queue.runs()]), this.o.leaseRenewMs));
+    this.timers.push(
+      setInterval(
+        () => void this.leases.renew([...[...this.running.values()].map((e) => e.run), ...this.queue.runs()]),
+        this.o.leaseRenewMs,
+      ),
+    );
     this.timers.forEach((t) => t.unref());
     this.scheduleCleanup();
     this.unregisterMetrics = sources.scheduler({ running: () => this.busy, claimedAhead: () => this.queue.size });
@@ -270,7 +307,10 @@ export class PgTaskScheduler implements TaskScheduler {
     if (runs.length === 0) return;
     const em = this.o.orm.em.fork();
     const p: Promise<void> = this.repo
-      .release(em, runs.map((r) => r.lease))
+      .release(
+        em,
+        runs.map((r) => r.lease),
+      )
       .then(() => this.announce([...new Set(runs.map((r) => r.task.action))]))
       .catch((err: Error) => this.o.log.warn({ err: err.message }, 'could not hand tasks back; their leases will expire'))
       .finally(() => this.handingBack.delete(p));
@@ -289,7 +329,10 @@ export class PgTaskScheduler implements TaskScheduler {
 
   /** Ids of the tasks this instance claimed ahead of a free slot (leased, not started yet). */
   queuedTaskIds(): string[] {
-    return this.queue.runs().filter((r) => !r.signal.aborted).map((r) => r.task.id);
+    return this.queue
+      .runs()
+      .filter((r) => !r.signal.aborted)
+      .map((r) => r.task.id);
   }
 
   /**
@@ -391,7 +434,8 @@ export class PgTaskScheduler implements TaskScheduler {
   private prepare(row: TaskRow): ActiveRun {
     // The request id comes from the run's request context (see begin()).
     const log = this.o.log.child({ taskId: row.id, action: row.action });
-    if (this.clock.now() > row.timestamp + this.o.warnAfterMs) inTaskContext(row, null, () => log.warn('task has had no update for a long time; it may be stuck'));
+    if (this.clock.now() > row.timestamp + this.o.warnAfterMs)
+      inTaskContext(row, null, () => log.warn('task has had no update for a long time; it may be stuck'));
     const run = new ActiveRun(row, {
       orm: this.o.orm,
       repo: this.repo,
@@ -422,14 +466,19 @@ export class PgTaskScheduler implements TaskScheduler {
     };
     // Every line the run logs carries the id of the request that scheduled the task; with traces
     // exported, the run is a span linked to that request's span.
-    const span = tracingEnabled() ? startSpan(`task ${run.task.action}`, { kind: 'internal', links: [run.traceParent], attributes: { 'task.id': run.task.id, 'task.action': run.task.action, 'task.resumed': run.resumed, 'request.id': run.requestId } }) : null;
-    const done = inTaskContext({ requestId: run.requestId }, span, () => this.execute(run, action, returned))
-      .finally(() => {
-        this.running.delete(run.task.id);
-        span?.setAttributes({ 'task.status': run.task.status });
-        span?.end(run.task.status === 'failed' ? (run.task.error ?? 'failed') : undefined);
-        outsideRequest(() => this.kick());
-      });
+    const span = tracingEnabled()
+      ? startSpan(`task ${run.task.action}`, {
+          kind: 'internal',
+          links: [run.traceParent],
+          attributes: { 'task.id': run.task.id, 'task.action': run.task.action, 'task.resumed': run.resumed, 'request.id': run.requestId },
+        })
+      : null;
+    const done = inTaskContext({ requestId: run.requestId }, span, () => this.execute(run, action, returned)).finally(() => {
+      this.running.delete(run.task.id);
+      span?.setAttributes({ 'task.status': run.task.status });
+      span?.end(run.task.status === 'failed' ? (run.task.error ?? 'failed') : undefined);
+      outsideRequest(() => this.kick());
+    });
     this.running.set(run.task.id, { run, done });
   }
 
@@ -455,7 +504,9 @@ export class PgTaskScheduler implements TaskScheduler {
     this.cancelCleanup = this.clock.setTimer(this.o.cleanupIntervalMs, () => {
       if (this.stopping) return;
       this.scheduleCleanup();
-      this.repo.cleanup(this.o.orm.em.fork(), this.clock.now() - this.o.keepTasksForMs).catch((err: Error) => this.o.log.warn({ err: err.message }, 'task cleanup failed'));
+      this.repo
+        .cleanup(this.o.orm.em.fork(), this.clock.now() - this.o.keepTasksForMs)
+        .catch((err: Error) => this.o.log.warn({ err: err.message }, 'task cleanup failed'));
     });
   }
 }

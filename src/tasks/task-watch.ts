@@ -25,7 +25,12 @@ export class TaskWatchers {
    * Yields the task now and after every change until it is finished, deleted (or missing), or
    * `signal` aborts. `read` loads the current row.
    */
-  async *watch(id: string, read: () => Promise<ScheduledTask | null>, signal: AbortSignal, pollMs = WATCH_POLL_MS): AsyncGenerator<ScheduledTask> {
+  async *watch(
+    id: string,
+    read: () => Promise<ScheduledTask | null>,
+    signal: AbortSignal,
+    pollMs = WATCH_POLL_MS,
+  ): AsyncGenerator<ScheduledTask> {
     let last = '';
     let pending: ScheduledTask | null = null;
     let wake: (() => void) | null = null;

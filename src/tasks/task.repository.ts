@@ -70,7 +70,10 @@ export interface RawRow {
 /** Runs SQL with `?` placeholders somewhere (a pooled EntityManager or a dedicated connection). */
 export type Exec = <T>(text: string, params: unknown[]) => Promise<T[]>;
 
-export const execOn = (em: Em): Exec => (text, params) => sql(em, text, params);
+export const execOn =
+  (em: Em): Exec =>
+  (text, params) =>
+    sql(em, text, params);
 
 export const json = (v: Json | null | undefined) => (v === undefined || v === null ? null : JSON.stringify(v));
 
@@ -100,7 +103,17 @@ export class TaskRepository {
       em,
       `WITH ins AS (INSERT INTO scheduled_tasks (id, action, status, "timestamp", resource_id, params, request_id, trace_parent) VALUES (?, ?, 'scheduled', ?, ?, ?::jsonb, ?, ?) RETURNING id)
        SELECT pg_notify(?, ?) FROM ins`,
-      [t.id, t.action, t.timestamp, t.resourceId, json(t.params), t.requestId ?? null, t.traceParent ?? null, TASKS_CHANNEL, `n|${t.timestamp}|${t.id}|${t.action}`],
+      [
+        t.id,
+        t.action,
+        t.timestamp,
+        t.resourceId,
+        json(t.params),
+        t.requestId ?? null,
+        t.traceParent ?? null,
+        TASKS_CHANNEL,
+        `n|${t.timestamp}|${t.id}|${t.action}`,
+      ],
     );
   }
 
@@ -233,14 +246,22 @@ export class TaskRepository {
 
   /** Deletes finished tasks last updated at or before `before`. */
   async cleanup(em: Em, before: number): Promise<number> {
-    const rows = await sql(em, `DELETE FROM scheduled_tasks WHERE status IN ('complete', 'failed', 'cancelled') AND "timestamp" <= ? RETURNING id`, [before]);
+    const rows = await sql(
+      em,
+      `DELETE FROM scheduled_tasks WHERE status IN ('complete', 'failed', 'cancelled') AND "timestamp" <= ? RETURNING id`,
+      [before],
+    );
     return rows.length;
   }
 
   /** Due time of the next scheduled task of these actions, or null. */
   async nextDue(em: Em, actions: string[]): Promise<number | null> {
     if (actions.length === 0) return null;
-    const rows = await sql<{ at: string | null }>(em, `SELECT min("timestamp") AS at FROM scheduled_tasks WHERE status = 'scheduled' AND action IN (?)`, [actions]);
+    const rows = await sql<{ at: string | null }>(
+      em,
+      `SELECT min("timestamp") AS at FROM scheduled_tasks WHERE status = 'scheduled' AND action IN (?)`,
+      [actions],
+    );
     return rows[0]?.at === null || rows[0]?.at === undefined ? null : Number(rows[0].at);
   }
 }

@@ -4,7 +4,16 @@
  * and the OTLP/HTTP exporter (JSON encoding). The resource names the service, its instance and
  * version; `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` override or add to it.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, trace, type Context, type Link, type Span } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -56,7 +65,13 @@ class OtelSpan implements SpanHandle {
 
 export function createOtelTracer(opts: TracingOptions): Tracer {
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName, [ATTR_SERVICE_INSTANCE_ID]: opts.serviceInstanceId, [ATTR_SERVICE_VERSION]: opts.serviceVersion }))
+    .merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: opts.serviceName,
+        [ATTR_SERVICE_INSTANCE_ID]: opts.serviceInstanceId,
+        [ATTR_SERVICE_VERSION]: opts.serviceVersion,
+      }),
+    )
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new BasicTracerProvider({
     resource,
@@ -65,7 +80,12 @@ export function createOtelTracer(opts: TracingOptions): Tracer {
   const tracer = provider.getTracer(TRACER_NAME);
   return {
     startSpan(name: string, o: SpanOptions): SpanHandle {
-      const parent = o.parent instanceof OtelSpan ? trace.setSpan(ROOT_CONTEXT, o.parent.span) : typeof o.parent === 'string' ? remoteContext(o.parent) : ROOT_CONTEXT;
+      const parent =
+        o.parent instanceof OtelSpan
+          ? trace.setSpan(ROOT_CONTEXT, o.parent.span)
+          : typeof o.parent === 'string'
+            ? remoteContext(o.parent)
+            : ROOT_CONTEXT;
       const links: Link[] = [];
       for (const tp of o.links ?? []) {
         const context = tp ? trace.getSpanContext(remoteContext(tp)) : undefined;

@@ -66,14 +66,23 @@ export class AccountDataService {
       if (type !== IGNORED_USER_LIST) return;
       await sql(tx, 'DELETE FROM ignored_users WHERE ignorer_user_id = ?', [userId]);
       const ignored = ignoredUsersOf(content);
-      if (ignored.length > 0) await sql(tx, 'INSERT INTO ignored_users (ignorer_user_id, ignored_user_id) SELECT ?, u FROM unnest(ARRAY[?]::text[]) AS u ON CONFLICT DO NOTHING', [userId, ignored]);
+      if (ignored.length > 0)
+        await sql(
+          tx,
+          'INSERT INTO ignored_users (ignorer_user_id, ignored_user_id) SELECT ?, u FROM unnest(ARRAY[?]::text[]) AS u ON CONFLICT DO NOTHING',
+          [userId, ignored],
+        );
     });
   }
 
   /** The stored content as JSON text; 404 "Account data not found" when none, 403 for another user's. */
   async get(em: Em, caller: Caller, userId: string, type: string): Promise<string> {
     checkOwner(caller, userId, 'get');
-    const rows = await sql<{ content: string }>(em, 'SELECT content::text AS content FROM account_data WHERE user_id = ? AND account_data_type = ?', [userId, type]);
+    const rows = await sql<{ content: string }>(
+      em,
+      'SELECT content::text AS content FROM account_data WHERE user_id = ? AND account_data_type = ?',
+      [userId, type],
+    );
     if (rows.length === 0) throw notFound('Account data not found');
     return rows[0].content;
   }
@@ -98,7 +107,11 @@ export class AccountDataService {
   /** The stored per-room content as JSON text; 404 "Room account data not found" when none; 403/400 as setForRoom. */
   async getForRoom(em: Em, caller: Caller, userId: string, roomId: string, type: string): Promise<string> {
     checkRoomRequest(caller, userId, roomId, 'get');
-    const rows = await sql<{ content: string }>(em, 'SELECT content::text AS content FROM room_account_data WHERE user_id = ? AND room_id = ? AND account_data_type = ?', [userId, roomId, type]);
+    const rows = await sql<{ content: string }>(
+      em,
+      'SELECT content::text AS content FROM room_account_data WHERE user_id = ? AND room_id = ? AND account_data_type = ?',
+      [userId, roomId, type],
+    );
     if (rows.length === 0) throw notFound('Room account data not found');
     return rows[0].content;
   }

@@ -10,15 +10,20 @@ import type { TokenCache } from './token-cache';
 export const AUTH_CHANNEL = 'sra_auth';
 
 export function listenForAuthChanges(connectionString: string, cache: TokenCache, log: Logger): PgListener {
-  return new PgListener(connectionString, AUTH_CHANNEL, {
-    onState: (up) => cache.setLive(up),
-    onPayload: (payload) => {
-      const sep = payload.indexOf('|');
-      const kind = payload.slice(0, sep);
-      const value = payload.slice(sep + 1);
-      if (kind === 't') cache.evictToken(value);
-      else if (kind === 'u') cache.evictUser(value);
-      else cache.clear();
+  return new PgListener(
+    connectionString,
+    AUTH_CHANNEL,
+    {
+      onState: (up) => cache.setLive(up),
+      onPayload: (payload) => {
+        const sep = payload.indexOf('|');
+        const kind = payload.slice(0, sep);
+        const value = payload.slice(sep + 1);
+        if (kind === 't') cache.evictToken(value);
+        else if (kind === 'u') cache.evictUser(value);
+        else cache.clear();
+      },
     },
-  }, log);
+    log,
+  );
 }

@@ -90,7 +90,8 @@ export class ClientIpRecorder {
   async connections(userId: string, read: (repo: ClientIpsRepository) => Promise<ConnectionRow[]>): Promise<ConnectionRow[]> {
     const byKey = new Map<string, ConnectionRow>();
     for (const c of await read(this.repo)) byKey.set(`${c.tokenId}\u0000${c.ip}`, c);
-    for (const r of this.pendingFor(userId)) byKey.set(`${r.tokenId}\u0000${r.ip}`, { tokenId: r.tokenId, ip: r.ip, userAgent: r.userAgent, lastSeen: r.lastSeen });
+    for (const r of this.pendingFor(userId))
+      byKey.set(`${r.tokenId}\u0000${r.ip}`, { tokenId: r.tokenId, ip: r.ip, userAgent: r.userAgent, lastSeen: r.lastSeen });
     return [...byKey.values()].sort((a, b) => b.lastSeen - a.lastSeen);
   }
 

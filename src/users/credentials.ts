@@ -36,6 +36,11 @@ export async function verifyPassword(password: string, stored: string | null): P
   const [kind, n, r, p, salt, key] = stored.split('$');
   if (kind !== 'scrypt' || !key) return false;
   const expected = Buffer.from(key, 'base64');
-  const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
+  const got = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
+  });
   return got.length === expected.length && timingSafeEqual(got, expected);
 }

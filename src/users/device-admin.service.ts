@@ -93,7 +93,14 @@ export class DeviceAdminService {
     // Synapse spares the requester's device and token even when resetting someone else's password
     // (a side effect of sharing the self-service code); here only one's own session is spared.
     const self = requester.userId === userId;
-    const found = await this.repo.setPassword(em, userId, await hashPassword(newPassword), logoutDevices, self ? requester.deviceId : null, self ? requester.tokenId : null);
+    const found = await this.repo.setPassword(
+      em,
+      userId,
+      await hashPassword(newPassword),
+      logoutDevices,
+      self ? requester.deviceId : null,
+      self ? requester.tokenId : null,
+    );
     if (!found) throw notFound('Unknown user');
     if (logoutDevices) this.tokens.evictUser(userId);
   }

@@ -65,7 +65,8 @@ export class ProfileApiService {
     if (!PROFILE_FIELDS.includes(field)) throw invalidParam(`Unknown profile field: ${field}`);
     if (domainOf(userId) !== this.serverName) throw badRequest('User is not hosted on this homeserver');
     // Status 400 with M_FORBIDDEN, as Synapse answers (and its tests expect).
-    if (requester.userId !== userId && !requester.isAdmin) throw new MatrixError(400, `Cannot set another user's ${field}`, Codes.FORBIDDEN);
+    if (requester.userId !== userId && !requester.isAdmin)
+      throw new MatrixError(400, `Cannot set another user's ${field}`, Codes.FORBIDDEN);
     checkProfileChange(requester);
     // A shadow-banned user's change is stored but reaches none of their rooms.
     const opts = { propagate: !requester.shadowBanned };

@@ -48,7 +48,13 @@ export class ProfileService {
     await this.setDisplayname(em, userId, '');
   }
 
-  private async store(em: Em, userId: string, field: 'displayname' | 'avatar_url', value: string | null, propagate: boolean): Promise<void> {
+  private async store(
+    em: Em,
+    userId: string,
+    field: 'displayname' | 'avatar_url',
+    value: string | null,
+    propagate: boolean,
+  ): Promise<void> {
     if (!(await this.repo.setProfileField(em, userId, field, value))) throw notFound('Profile was not found');
     if (propagate) await this.propagate(em, userId);
   }

@@ -58,17 +58,26 @@ export class UserReadsRepository {
 
   /** The user's devices, hidden ones left out. */
   async devices(em: Em, userId: string): Promise<DeviceRow[]> {
-    return (await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND NOT hidden ORDER BY device_id`, [userId])).map(toDevice);
+    return (
+      await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND NOT hidden ORDER BY device_id`, [userId])
+    ).map(toDevice);
   }
 
   async device(em: Em, userId: string, deviceId: string): Promise<DeviceRow | null> {
-    const rows = await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND device_id = ? AND NOT hidden`, [userId, deviceId]);
+    const rows = await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND device_id = ? AND NOT hidden`, [
+      userId,
+      deviceId,
+    ]);
     return rows[0] ? toDevice(rows[0]) : null;
   }
 
   /** Renames a device; false when it does not exist. */
   async renameDevice(em: Em, userId: string, deviceId: string, displayName: string): Promise<boolean> {
-    const rows = await sql(em, 'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ? AND NOT hidden RETURNING 1', [displayName, userId, deviceId]);
+    const rows = await sql(em, 'UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ? AND NOT hidden RETURNING 1', [
+      displayName,
+      userId,
+      deviceId,
+    ]);
     return rows.length > 0;
   }
 
@@ -91,7 +100,14 @@ export class UserReadsRepository {
    * Sets the password hash and, with `logout`, deletes every device and token of the user except
    * (when given) one device and one token, in one statement. False when the user does not exist.
    */
-  async setPassword(em: Em, userId: string, hash: string, logout: boolean, keepDeviceId: string | null, keepTokenId: number | null): Promise<boolean> {
+  async setPassword(
+    em: Em,
+    userId: string,
+    hash: string,
+    logout: boolean,
+    keepDeviceId: string | null,
+    keepTokenId: number | null,
+  ): Promise<boolean> {
     const rows = await sql<{ n: string }>(
       em,
       `WITH u AS (UPDATE users SET password_hash = ? WHERE name = ? RETURNING name),

@@ -81,11 +81,13 @@ export class UserReadsService {
    * length of the whole id, taken (whatever the case), purely numeric. Throws the first failure.
    */
   async checkUsername(em: Em, localpart: string): Promise<void> {
-    if (localpart !== '' && !VALID_LOCALPART.test(localpart)) throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME);
+    if (localpart !== '' && !VALID_LOCALPART.test(localpart))
+      throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME);
     if (!localpart) throw badRequest('User ID cannot be empty', Codes.INVALID_USERNAME);
     if (localpart.startsWith('_')) throw badRequest('User ID may not begin with _', Codes.INVALID_USERNAME);
     const userId = `@${localpart}:${this.serverName}`;
-    if (userId.length > MAX_USERID_LENGTH) throw badRequest(`User ID may not be longer than ${MAX_USERID_LENGTH} characters`, Codes.INVALID_USERNAME);
+    if (userId.length > MAX_USERID_LENGTH)
+      throw badRequest(`User ID may not be longer than ${MAX_USERID_LENGTH} characters`, Codes.INVALID_USERNAME);
     if (await this.repo.userIdTakenIgnoringCase(em, userId)) throw badRequest('User ID already taken.', Codes.USER_IN_USE);
     if (GUEST_USER_ID.test(localpart)) throw badRequest('Numeric user IDs are reserved for guest users.', Codes.INVALID_USERNAME);
   }

@@ -40,7 +40,19 @@ export class UserRepository {
 
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
-    const rows = await sql<{ id: string; user_id: string; device_id: string | null; valid_until_ms: string | null; puppets_user_id: string | null; admin: boolean; deactivated: boolean; is_guest: boolean; locked: boolean; suspended: boolean; shadow_banned: boolean }>(
+    const rows = await sql<{
+      id: string;
+      user_id: string;
+      device_id: string | null;
+      valid_until_ms: string | null;
+      puppets_user_id: string | null;
+      admin: boolean;
+      deactivated: boolean;
+      is_guest: boolean;
+      locked: boolean;
+      suspended: boolean;
+      shadow_banned: boolean;
+    }>(
       em,
       `SELECT t.id, t.user_id, t.device_id, t.valid_until_ms, t.puppets_user_id, u.admin, u.deactivated, u.is_guest, u.locked, u.suspended, u.shadow_banned
          FROM access_tokens t JOIN users u ON u.name = t.user_id WHERE t.token_hash = ?`,
@@ -48,11 +60,32 @@ export class UserRepository {
     );
     const r = rows[0];
     if (!r) return null;
-    return { tokenId: Number(r.id), userId: r.user_id, authenticatedEntity: r.puppets_user_id ?? r.user_id, deviceId: r.device_id, validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms), admin: r.admin, deactivated: r.deactivated, isGuest: r.is_guest, locked: r.locked, suspended: r.suspended, shadowBanned: r.shadow_banned };
+    return {
+      tokenId: Number(r.id),
+      userId: r.user_id,
+      authenticatedEntity: r.puppets_user_id ?? r.user_id,
+      deviceId: r.device_id,
+      validUntilMs: r.valid_until_ms === null ? null : Number(r.valid_until_ms),
+      admin: r.admin,
+      deactivated: r.deactivated,
+      isGuest: r.is_guest,
+      locked: r.locked,
+      suspended: r.suspended,
+      shadowBanned: r.shadow_banned,
+    };
   }
 
-  async insertToken(em: Em, token: string, userId: string, deviceId: string | null, validUntilMs: number | null = null, puppetsUserId: string | null = null): Promise<void> {
-    em.persist(em.create(AccessTokenEntity, { tokenHash: hashToken(token), userId, deviceId, validUntilMs, puppetsUserId, createdTs: Date.now() }));
+  async insertToken(
+    em: Em,
+    token: string,
+    userId: string,
+    deviceId: string | null,
+    validUntilMs: number | null = null,
+    puppetsUserId: string | null = null,
+  ): Promise<void> {
+    em.persist(
+      em.create(AccessTokenEntity, { tokenHash: hashToken(token), userId, deviceId, validUntilMs, puppetsUserId, createdTs: Date.now() }),
+    );
     await em.flush();
   }
 
@@ -154,9 +187,14 @@ export class UserRepository {
   }
 
   async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
-    const rows = await em.getConnection().execute<{ auth_provider: string; external_id: string }[]>(
-      'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
-      [userId], 'all', em.getTransactionContext());
+    const rows = await em
+      .getConnection()
+      .execute<{ auth_provider: string; external_id: string }[]>(
+        'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
+        [userId],
+        'all',
+        em.getTransactionContext(),
+      );
     return rows.map((r) => ({ authProvider: r.auth_provider, externalId: r.external_id }));
   }
 
@@ -181,9 +219,14 @@ export class UserRepository {
 
   /** The user an external id is mapped to, if any. */
   async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string | null> {
-    const rows = await em.getConnection().execute<{ user_id: string }[]>(
-      'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
-      [authProvider, externalId], 'all', em.getTransactionContext());
+    const rows = await em
+      .getConnection()
+      .execute<{ user_id: string }[]>(
+        'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
+        [authProvider, externalId],
+        'all',
+        em.getTransactionContext(),
+      );
     return rows[0]?.user_id ?? null;
   }
 

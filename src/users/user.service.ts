@@ -121,7 +121,15 @@ export class UserService {
     if (owner.locked && !allowLocked) throw lockedError();
     await this.noteSeen(em, owner.authenticatedEntity);
     if (client) this.clientIps?.record(owner.authenticatedEntity, owner.tokenId, owner.deviceId, client);
-    return { userId: owner.userId, deviceId: owner.deviceId, tokenId: owner.tokenId, isAdmin: owner.admin, isGuest: owner.isGuest, suspended: owner.suspended, shadowBanned: owner.shadowBanned };
+    return {
+      userId: owner.userId,
+      deviceId: owner.deviceId,
+      tokenId: owner.tokenId,
+      isAdmin: owner.admin,
+      isGuest: owner.isGuest,
+      suspended: owner.suspended,
+      shadowBanned: owner.shadowBanned,
+    };
   }
 
   /**
@@ -149,29 +157,62 @@ export class UserService {
     if (!req.nonce) throw badRequest('nonce must be specified', Codes.BAD_JSON);
     if (!(await this.repo.consumeNonce(em, req.nonce, Date.now(), NONCE_TIMEOUT_MS))) throw badRequest('unrecognised nonce');
     if (req.username === undefined || req.username === null) throw badRequest('username must be specified', Codes.BAD_JSON);
-    if (typeof req.username !== 'string' || req.username.length > MAX_CREDENTIAL_LENGTH || req.username.includes('\0')) throw badRequest('Invalid username');
+    if (typeof req.username !== 'string' || req.username.length > MAX_CREDENTIAL_LENGTH || req.username.includes('\0'))
+      throw badRequest('Invalid username');
     if (req.password === undefined || req.password === null) throw badRequest('password must be specified', Codes.BAD_JSON);
-    if (typeof req.password !== 'string' || req.password.length > MAX_CREDENTIAL_LENGTH || req.password.includes('\0')) throw badRequest('Invalid password');
+    if (typeof req.password !== 'string' || req.password.length > MAX_CREDENTIAL_LENGTH || req.password.includes('\0'))
+      throw badRequest('Invalid password');
     if (req.userType && !USER_TYPES.includes(req.userType)) throw badRequest('Invalid user type');
     if (!req.mac) throw badRequest('mac must be specified', Codes.BAD_JSON);
     const mac = createHmac('sha1', this.sharedSecret);
-    mac.update(req.nonce).update('\0').update(req.username).update('\0').update(req.password).update('\0').update(req.admin ? 'admin' : 'notadmin');
+    mac
+      .update(req.nonce)
+      .update('\0')
+      .update(req.username)
+      .update('\0')
+      .update(req.password)
+      .update('\0')
+      .update(req.admin ? 'admin' : 'notadmin');
     if (req.userType) mac.update('\0').update(req.userType);
     const want = Buffer.from(mac.digest('hex'));
     const got = Buffer.from(req.mac);
     if (want.length !== got.length || !timingSafeEqual(want, got)) throw forbidden('HMAC incorrect');
-    const userId = await this.createUser(em, req.username.toLowerCase(), req.password, req.admin, req.displayname ?? null, req.userType ?? null);
+    const userId = await this.createUser(
+      em,
+      req.username.toLowerCase(),
+      req.password,
+      req.admin,
+      req.displayname ?? null,
+      req.userType ?? null,
+    );
     return this.newSession(em, userId, null, null);
   }
 
   /** Creates a local user; throws M_USER_IN_USE / M_INVALID_USERNAME as Synapse does. */
-  async createUser(em: Em, localpart: string, password: string | null, admin: boolean, displayname: string | null = null, userType: string | null = null): Promise<string> {
-    if (!VALID_LOCALPART.test(localpart)) throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME);
+  async createUser(
+    em: Em,
+    localpart: string,
+    password: string | null,
+    admin: boolean,
+    displayname: string | null = null,
+    userType: string | null = null,
+  ): Promise<string> {
+    if (!VALID_LOCALPART.test(localpart))
+      throw badRequest("User ID can only contain characters a-z, 0-9, or '=_-./+'", Codes.INVALID_USERNAME);
     const userId = `@${localpart}:${this.serverName}`;
     if (userId.length > 255) throw badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME);
     if (await this.repo.findUser(em, userId)) throw badRequest('User ID already taken.', Codes.USER_IN_USE);
     const passwordHash = password === null ? null : await hashPassword(password);
-    em.persist(em.create(UserEntity, { name: userId, passwordHash, admin, displayname: displayname ?? localpart, userType, creationTs: Math.floor(Date.now() / 1000) }));
+    em.persist(
+      em.create(UserEntity, {
+        name: userId,
+        passwordHash,
+        admin,
+        displayname: displayname ?? localpart,
+        userType,
+        creationTs: Math.floor(Date.now() / 1000),
+      }),
+    );
     await em.flush();
     return userId;
   }
@@ -209,12 +250,18 @@ export class UserService {
    * through `applyProfile` (before deactivation, in Synapse's order), so the change reaches the
    * rooms; a new user's are stored as given ("" for no avatar).
    */
-  async upsertUser(em: Em, input: UpsertUserInput, applyProfile?: ApplyProfile): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
+  async upsertUser(
+    em: Em,
+    input: UpsertUserInput,
+    applyProfile?: ApplyProfile,
+  ): Promise<{ user: UserView; created: boolean; deactivated: boolean }> {
     if (!isValidUserId(input.userId)) throw badRequest(`Invalid user id: ${echo(input.userId)}`, Codes.INVALID_PARAM);
     if (domainOf(input.userId) !== this.serverName) throw badRequest('This endpoint can only be used with local users');
     const threepids = input.threepids?.map(canonicalThreepid);
-    if (input.userType !== undefined && input.userType !== null && !USER_TYPES.includes(input.userType)) throw badRequest('Invalid user type');
-    if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0'))) throw badRequest('Invalid password', Codes.INVALID_PARAM);
+    if (input.userType !== undefined && input.userType !== null && !USER_TYPES.includes(input.userType))
+      throw badRequest('Invalid user type');
+    if (input.password !== undefined && (input.password.length > MAX_CREDENTIAL_LENGTH || input.password.includes('\0')))
+      throw badRequest('Invalid password', Codes.INVALID_PARAM);
     if (input.deactivated && input.locked) throw badRequest("An user can't be deactivated and locked");
     let user = await this.repo.findUser(em, input.userId);
     const created = !user;
@@ -315,12 +362,17 @@ export class UserService {
   async checkLocal(em: Em, userId: string, remoteError: string): Promise<void> {
     const colon = userId.indexOf(':');
     if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
-    if (!isValidUserId(userId) || domainOf(userId) !== this.serverName) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
+    if (!isValidUserId(userId) || domainOf(userId) !== this.serverName)
+      throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {
-    const [erased, threepids, externalIds] = [await this.repo.isErased(em, user.name), await this.repo.getThreepids(em, user.name), await this.repo.getExternalIds(em, user.name)];
+    const [erased, threepids, externalIds] = [
+      await this.repo.isErased(em, user.name),
+      await this.repo.getThreepids(em, user.name),
+      await this.repo.getExternalIds(em, user.name),
+    ];
     return { ...toView(user, erased, threepids), externalIds };
   }
 

@@ -11,7 +11,11 @@ import { C, enc } from '../support/client';
 import { bodies, createRoom, join, messages, send, sendState } from './pagination.helpers';
 
 const path = (userId: string, type: string) => `${C}/user/${enc(userId)}/account_data/${enc(type)}`;
-const ignore = (s: Stack, u: TestUser, users: string[]) => http(s, 'PUT', path(u.userId, 'm.ignored_user_list'), { token: u.token, body: { ignored_users: Object.fromEntries(users.map((x) => [x, {}])) } });
+const ignore = (s: Stack, u: TestUser, users: string[]) =>
+  http(s, 'PUT', path(u.userId, 'm.ignored_user_list'), {
+    token: u.token,
+    body: { ignored_users: Object.fromEntries(users.map((x) => [x, {}])) },
+  });
 
 describe('Account data', () => {
   let s: Stack;
@@ -25,10 +29,19 @@ describe('Account data', () => {
   });
 
   it('stores, replaces and returns a type of account data', async () => {
-    assert.equal((await http(s, 'PUT', path(user.userId, 'org.example.settings'), { token: user.token, body: { a: 1, nested: { b: [1.5, 'x'] } } })).status, 200);
-    assert.deepEqual((await http(s, 'GET', path(user.userId, 'org.example.settings'), { token: user.token })).body, { a: 1, nested: { b: [1.5, 'x'] } });
+    assert.equal(
+      (await http(s, 'PUT', path(user.userId, 'org.example.settings'), { token: user.token, body: { a: 1, nested: { b: [1.5, 'x'] } } }))
+        .status,
+      200,
+    );
+    assert.deepEqual((await http(s, 'GET', path(user.userId, 'org.example.settings'), { token: user.token })).body, {
+      a: 1,
+      nested: { b: [1.5, 'x'] },
+    });
     await http(s, 'PUT', path(user.userId, 'org.example.settings'), { token: user.token, body: { c: true } });
-    const got = await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/account_data/org.example.settings`, { token: user.token });
+    const got = await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/account_data/org.example.settings`, {
+      token: user.token,
+    });
     assert.deepEqual(got.body, { c: true });
   });
 
@@ -66,10 +79,22 @@ describe('Account data', () => {
     await grpcCall(c, c.setAccountData, { userId: user.userId, type: 'org.example.grpc', contentJson: '{"k":"v"}' }, bearer(user.token));
     const res = await grpcCall(c, c.getAccountData, { userId: user.userId, type: 'org.example.grpc' }, bearer(user.token));
     assert.deepEqual(JSON.parse(res.contentJson), { k: 'v' });
-    await assert.rejects(grpcCall(c, c.getAccountData, { userId: other.userId, type: 'org.example.grpc' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
-    await assert.rejects(grpcCall(c, c.getAccountData, { userId: user.userId, type: 'org.example.none' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
-    await assert.rejects(grpcCall(c, c.setAccountData, { userId: user.userId, type: 'org.example.grpc', contentJson: '[]' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    await assert.rejects(grpcCall(c, c.setAccountData, { userId: user.userId, type: 'x', contentJson: '{}' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(
+      grpcCall(c, c.getAccountData, { userId: other.userId, type: 'org.example.grpc' }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(
+      grpcCall(c, c.getAccountData, { userId: user.userId, type: 'org.example.none' }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND,
+    );
+    await assert.rejects(
+      grpcCall(c, c.setAccountData, { userId: user.userId, type: 'org.example.grpc', contentJson: '[]' }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
+    await assert.rejects(
+      grpcCall(c, c.setAccountData, { userId: user.userId, type: 'x', contentJson: '{}' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+    );
   });
 });
 
@@ -101,24 +126,38 @@ describe('Ignored users in /messages', () => {
     assert.equal((await ignore(s, reader, [spammer.userId, '@nobody:elsewhere'])).status, 200);
     const page = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
     assert.equal(page.status, 200);
-    assert.deepEqual(bodies(page).filter((b) => b !== undefined), ['hello']);
+    assert.deepEqual(
+      bodies(page).filter((b) => b !== undefined),
+      ['hello'],
+    );
     const fromSpammer = page.body.chunk.filter((e: { sender: string }) => e.sender === spammer.userId).map((e: { type: string }) => e.type);
     assert.deepEqual(fromSpammer.sort(), ['m.room.member', 'm.room.topic']);
     // The page is full: the ignored events are skipped in the query, not dropped from a short page.
     const two = await messages(s, reader.token, room, { dir: 'b', limit: 2 });
     assert.equal(two.body.chunk.length, 2);
-    assert.ok(two.body.chunk.every((e: { sender: string; state_key?: string }) => e.sender !== spammer.userId || e.state_key !== undefined));
+    assert.ok(
+      two.body.chunk.every((e: { sender: string; state_key?: string }) => e.sender !== spammer.userId || e.state_key !== undefined),
+    );
   });
 
   it('filters only for the user who ignores, never for admins, and stops when the list is emptied', async () => {
     await ignore(s, reader, [spammer.userId]);
     const friendView = await messages(s, friend.token, room, { dir: 'b', limit: 50 });
-    assert.deepEqual(bodies(friendView).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+    assert.deepEqual(
+      bodies(friendView).filter((b) => b !== undefined),
+      ['spam 2', 'hello', 'spam 1'],
+    );
     const adminView = await messages(s, admin.token, room, { dir: 'b', limit: 50 }, true);
-    assert.deepEqual(bodies(adminView).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+    assert.deepEqual(
+      bodies(adminView).filter((b) => b !== undefined),
+      ['spam 2', 'hello', 'spam 1'],
+    );
     await ignore(s, reader, []);
     const again = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
-    assert.deepEqual(bodies(again).filter((b) => b !== undefined), ['spam 2', 'hello', 'spam 1']);
+    assert.deepEqual(
+      bodies(again).filter((b) => b !== undefined),
+      ['spam 2', 'hello', 'spam 1'],
+    );
   });
 
   it('ignores nobody for an ignored_users that is not an object', async () => {
@@ -126,7 +165,9 @@ describe('Ignored users in /messages', () => {
     await http(s, 'PUT', path(reader.userId, 'm.ignored_user_list'), { token: reader.token, body: { ignored_users: [spammer.userId] } });
     const page = await messages(s, reader.token, room, { dir: 'b', limit: 50 });
     assert.ok(bodies(page).includes('spam 1'));
-    assert.deepEqual((await http(s, 'GET', path(reader.userId, 'm.ignored_user_list'), { token: reader.token })).body, { ignored_users: [spammer.userId] });
+    assert.deepEqual((await http(s, 'GET', path(reader.userId, 'm.ignored_user_list'), { token: reader.token })).body, {
+      ignored_users: [spammer.userId],
+    });
   });
 });
 
@@ -136,7 +177,15 @@ describe('Ignored users in single-event reads and bundled aggregations', () => {
   let spammer: TestUser;
   let friend: TestUser;
   let room: string;
-  const ev: Record<'root' | 'reply' | 'spamReply' | 'spamOnlyRoot' | 'referenced' | 'spam' | 'topic', string> = { root: '', reply: '', spamReply: '', spamOnlyRoot: '', referenced: '', spam: '', topic: '' };
+  const ev: Record<'root' | 'reply' | 'spamReply' | 'spamOnlyRoot' | 'referenced' | 'spam' | 'topic', string> = {
+    root: '',
+    reply: '',
+    spamReply: '',
+    spamOnlyRoot: '',
+    referenced: '',
+    spam: '',
+    topic: '',
+  };
   const thread = (root: string, body: string) => ({ msgtype: 'm.text', body, 'm.relates_to': { rel_type: 'm.thread', event_id: root } });
   const eventOf = (id: string) => http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(id)}`, { token: reader.token });
   const bundleOf = async (id: string) => {
@@ -159,7 +208,11 @@ describe('Ignored users in single-event reads and bundled aggregations', () => {
     ev.spamOnlyRoot = await send(s, friend.token, room, 'only spam replies here');
     await send(s, spammer.token, room, thread(ev.spamOnlyRoot, 'spam reply 2'));
     ev.referenced = await send(s, friend.token, room, 'referenced');
-    await send(s, spammer.token, room, { msgtype: 'm.text', body: 'ref', 'm.relates_to': { rel_type: 'm.reference', event_id: ev.referenced } });
+    await send(s, spammer.token, room, {
+      msgtype: 'm.text',
+      body: 'ref',
+      'm.relates_to': { rel_type: 'm.reference', event_id: ev.referenced },
+    });
     ev.spam = await send(s, spammer.token, room, 'spam');
     await sendState(s, reader.token, room, 'm.room.power_levels', { users: { [reader.userId]: 100, [spammer.userId]: 50 } });
     ev.topic = await sendState(s, spammer.token, room, 'm.room.topic', { topic: 'by the spammer' });
@@ -202,9 +255,12 @@ describe('Room account data', () => {
   let other: TestUser;
   let admin: TestUser;
   let room: string;
-  const roomPath = (userId: string, roomId: string, type: string) => `${C}/user/${enc(userId)}/rooms/${enc(roomId)}/account_data/${enc(type)}`;
-  const put = (u: TestUser, roomId: string, type: string, body: unknown, userId = u.userId) => http(s, 'PUT', roomPath(userId, roomId, type), { token: u.token, body });
-  const get = (u: TestUser, roomId: string, type: string, userId = u.userId) => http(s, 'GET', roomPath(userId, roomId, type), { token: u.token });
+  const roomPath = (userId: string, roomId: string, type: string) =>
+    `${C}/user/${enc(userId)}/rooms/${enc(roomId)}/account_data/${enc(type)}`;
+  const put = (u: TestUser, roomId: string, type: string, body: unknown, userId = u.userId) =>
+    http(s, 'PUT', roomPath(userId, roomId, type), { token: u.token, body });
+  const get = (u: TestUser, roomId: string, type: string, userId = u.userId) =>
+    http(s, 'GET', roomPath(userId, roomId, type), { token: u.token });
 
   before(async () => {
     s = await sharedStack();
@@ -218,7 +274,14 @@ describe('Room account data', () => {
     assert.deepEqual([(await put(user, room, 'org.example.tag', { a: 1, f: 1.5 })).status], [200]);
     assert.deepEqual((await get(user, room, 'org.example.tag')).body, { a: 1, f: 1.5 });
     await put(user, room, 'org.example.tag', { b: true });
-    assert.deepEqual((await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/rooms/${enc(room)}/account_data/org.example.tag`, { token: user.token })).body, { b: true });
+    assert.deepEqual(
+      (
+        await http(s, 'GET', `/_matrix/client/r0/user/${enc(user.userId)}/rooms/${enc(room)}/account_data/org.example.tag`, {
+          token: user.token,
+        })
+      ).body,
+      { b: true },
+    );
     const elsewhere = await get(user, '!other:elsewhere.example', 'org.example.tag');
     assert.deepEqual([elsewhere.status, elsewhere.body], [404, { errcode: 'M_NOT_FOUND', error: 'Room account data not found' }]);
     assert.equal((await http(s, 'GET', path(user.userId, 'org.example.tag'), { token: user.token })).status, 404, 'global data is apart');
@@ -229,15 +292,26 @@ describe('Room account data', () => {
 
   it("answers Synapse's errors, in Synapse's order", async () => {
     const cases: [Promise<{ status: number; body: any }>, number, string, string][] = [
-      [http(s, 'PUT', roomPath(other.userId, room, 'x'), { token: user.token, rawBody: 'nope' }), 403, 'M_FORBIDDEN', 'Cannot add account data for other users.'],
+      [
+        http(s, 'PUT', roomPath(other.userId, room, 'x'), { token: user.token, rawBody: 'nope' }),
+        403,
+        'M_FORBIDDEN',
+        'Cannot add account data for other users.',
+      ],
       [get(user, room, 'x', other.userId), 403, 'M_FORBIDDEN', 'Cannot get account data for other users.'],
       [put(user, 'notaroom', 'm.fully_read', {}), 400, 'M_INVALID_PARAM', 'notaroom is not a valid room ID'],
       [get(user, '!abc', 'x'), 400, 'M_INVALID_PARAM', '!abc is not a valid room ID'],
-      [http(s, 'PUT', roomPath(user.userId, room, 'm.fully_read'), { token: user.token, rawBody: 'nope' }), 405, 'M_BAD_JSON', 'Cannot set m.fully_read through this API. Use /rooms/!roomId:server.name/read_markers'],
+      [
+        http(s, 'PUT', roomPath(user.userId, room, 'm.fully_read'), { token: user.token, rawBody: 'nope' }),
+        405,
+        'M_BAD_JSON',
+        'Cannot set m.fully_read through this API. Use /rooms/!roomId:server.name/read_markers',
+      ],
       [http(s, 'PUT', roomPath(user.userId, room, 'x'), { token: user.token, rawBody: '{"a":' }), 400, 'M_NOT_JSON', 'Content not JSON.'],
       [put(user, room, 'x', [1]), 400, 'M_BAD_JSON', 'Content must be a JSON object.'],
     ];
-    for (const [res, status, errcode, error] of cases) assert.deepEqual(await res.then((r) => [r.status, r.body]), [status, { errcode, error }]);
+    for (const [res, status, errcode, error] of cases)
+      assert.deepEqual(await res.then((r) => [r.status, r.body]), [status, { errcode, error }]);
     assert.equal((await http(s, 'GET', roomPath(user.userId, room, 'x'))).status, 401);
   });
 
@@ -248,17 +322,39 @@ describe('Room account data', () => {
     const refused = [403, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' }];
     assert.deepEqual(await put(guest, room, 'x', {}).then((r) => [r.status, r.body]), refused);
     assert.deepEqual(await get(guest, room, 'x').then((r) => [r.status, r.body]), refused);
-    assert.deepEqual(await http(s, 'PUT', path(guest.userId, 'x'), { token: guest.token, body: {} }).then((r) => [r.status, r.body]), refused);
+    assert.deepEqual(
+      await http(s, 'PUT', path(guest.userId, 'x'), { token: guest.token, body: {} }).then((r) => [r.status, r.body]),
+      refused,
+    );
   });
 
   it('is served over gRPC with the same rules', async () => {
     const c = s.clients.accountData;
-    await grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'org.example.grpc', contentJson: '{"k":"v"}' }, bearer(user.token));
-    const res = await grpcCall(c, c.getRoomAccountData, { userId: user.userId, roomId: room, type: 'org.example.grpc' }, bearer(user.token));
+    await grpcCall(
+      c,
+      c.setRoomAccountData,
+      { userId: user.userId, roomId: room, type: 'org.example.grpc', contentJson: '{"k":"v"}' },
+      bearer(user.token),
+    );
+    const res = await grpcCall(
+      c,
+      c.getRoomAccountData,
+      { userId: user.userId, roomId: room, type: 'org.example.grpc' },
+      bearer(user.token),
+    );
     assert.deepEqual(JSON.parse(res.contentJson), { k: 'v' });
-    await assert.rejects(grpcCall(c, c.getRoomAccountData, { userId: user.userId, roomId: 'bad', type: 'x' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
-    await assert.rejects(grpcCall(c, c.getRoomAccountData, { userId: other.userId, roomId: room, type: 'x' }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
-    await assert.rejects(grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'x', contentJson: '{}' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(
+      grpcCall(c, c.getRoomAccountData, { userId: user.userId, roomId: 'bad', type: 'x' }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
+    await assert.rejects(
+      grpcCall(c, c.getRoomAccountData, { userId: other.userId, roomId: room, type: 'x' }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(
+      grpcCall(c, c.setRoomAccountData, { userId: user.userId, roomId: room, type: 'x', contentJson: '{}' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+    );
   });
 
   it("is deleted with the room's purge and with the user's deactivation, and kept otherwise", async () => {
@@ -272,10 +368,16 @@ describe('Room account data', () => {
     assert.equal((await get(user, purged, 'org.example.a')).status, 404);
     assert.equal((await get(other, purged, 'org.example.a')).status, 404);
     assert.deepEqual((await get(user, kept, 'org.example.a')).body, { k: 1 });
-    const rows = async () => (await s.app.orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM room_account_data WHERE user_id = ?', [other.userId]))[0].n;
+    const rows = async () =>
+      (
+        await s.app.orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM room_account_data WHERE user_id = ?', [other.userId])
+      )[0].n;
     await put(other, kept, 'org.example.a', { o: 2 });
     assert.equal(await rows(), '1');
-    assert.equal((await http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(other.userId)}`, { token: admin.token, body: {} })).status, 200);
+    assert.equal(
+      (await http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(other.userId)}`, { token: admin.token, body: {} })).status,
+      200,
+    );
     assert.equal(await rows(), '0');
   });
 });

@@ -41,9 +41,11 @@ describe('auth table: every authenticated route', () => {
       const path = samplePath(route.path);
       const body = route.method === 'GET' ? undefined : '{not json';
       const none = await http(s, route.method, path, { rawBody: body });
-      if (none.status !== 401 || none.body.errcode !== 'M_MISSING_TOKEN') failures.push(`${route.method} ${route.path} without token → ${none.status} ${JSON.stringify(none.body)}`);
+      if (none.status !== 401 || none.body.errcode !== 'M_MISSING_TOKEN')
+        failures.push(`${route.method} ${route.path} without token → ${none.status} ${JSON.stringify(none.body)}`);
       const unknown = await http(s, route.method, path, { rawBody: body, token: 'syt_unknown_token' });
-      if (unknown.status !== 401 || unknown.body.errcode !== 'M_UNKNOWN_TOKEN') failures.push(`${route.method} ${route.path} unknown token → ${unknown.status} ${JSON.stringify(unknown.body)}`);
+      if (unknown.status !== 401 || unknown.body.errcode !== 'M_UNKNOWN_TOKEN')
+        failures.push(`${route.method} ${route.path} unknown token → ${unknown.status} ${JSON.stringify(unknown.body)}`);
       if (route.auth === 'admin') {
         const nonAdmin = await http(s, route.method, path, { rawBody: body, token: user.token });
         if (nonAdmin.status !== 403 || nonAdmin.body.errcode !== 'M_FORBIDDEN' || nonAdmin.body.error !== 'You are not a server admin') {
@@ -55,8 +57,23 @@ describe('auth table: every authenticated route', () => {
   });
 
   it('only lets the documented public routes through without a token', () => {
-    const open = s.app.routes.filter((r) => r.auth === 'none').map((r) => `${r.method} ${r.path}`).sort();
-    const allowed = [/\/_matrix\/client\/versions$/, /\/_synapse\/admin\/v1\/server_version$/, /\/_synapse\/admin\/v1\/register$/, /\/_matrix\/client\/(r0|v3)\/login$/, /\/directory\/room\/\{roomAlias\}$/, /\/directory\/list\/room\/\{roomId\}$/, /\/_matrix\/client\/(r0|v3)\/profile\/\{userId\}(\/displayname|\/avatar_url)?$/];
-    for (const r of open) assert.ok(allowed.some((re) => re.test(r)), `unexpected public route ${r}`);
+    const open = s.app.routes
+      .filter((r) => r.auth === 'none')
+      .map((r) => `${r.method} ${r.path}`)
+      .sort();
+    const allowed = [
+      /\/_matrix\/client\/versions$/,
+      /\/_synapse\/admin\/v1\/server_version$/,
+      /\/_synapse\/admin\/v1\/register$/,
+      /\/_matrix\/client\/(r0|v3)\/login$/,
+      /\/directory\/room\/\{roomAlias\}$/,
+      /\/directory\/list\/room\/\{roomId\}$/,
+      /\/_matrix\/client\/(r0|v3)\/profile\/\{userId\}(\/displayname|\/avatar_url)?$/,
+    ];
+    for (const r of open)
+      assert.ok(
+        allowed.some((re) => re.test(r)),
+        `unexpected public route ${r}`,
+      );
   });
 });

@@ -82,9 +82,24 @@ describe('Admin CLI', function () {
     assert.equal(r.code, 0, r.stderr.join('\n') + r.stdout.join('\n'));
     const id = /^task (\w+) started$/.exec(r.stdout[0])?.[1];
     assert.ok(id, r.stdout.join('\n'));
-    assert.ok(r.stdout.slice(1, -1).every((l) => l.startsWith(`task ${id} `)), r.stdout.join('\n'));
-    assert.ok(r.stdout.some((l) => /^task \w+ (active|complete) shutting_down \d+\/\d+ users/.test(l) || /^task \w+ (active|complete) purging \d+\/\d+ events/.test(l)), r.stdout.join('\n'));
-    assert.match(r.stdout.at(-1)!, new RegExp(`^shutdown_and_purge_room ${id} complete after [\\d.]+s; .*result: .*"kicked_users":\\["${user.userId.replace(/[.$]/g, '\\$&')}"\\]`));
+    assert.ok(
+      r.stdout.slice(1, -1).every((l) => l.startsWith(`task ${id} `)),
+      r.stdout.join('\n'),
+    );
+    assert.ok(
+      r.stdout.some(
+        (l) =>
+          /^task \w+ (active|complete) shutting_down \d+\/\d+ users/.test(l) ||
+          /^task \w+ (active|complete) purging \d+\/\d+ events/.test(l),
+      ),
+      r.stdout.join('\n'),
+    );
+    assert.match(
+      r.stdout.at(-1)!,
+      new RegExp(
+        `^shutdown_and_purge_room ${id} complete after [\\d.]+s; .*result: .*"kicked_users":\\["${user.userId.replace(/[.$]/g, '\\$&')}"\\]`,
+      ),
+    );
     assert.equal((await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}`, { token: admin.token })).status, 404);
   });
 
@@ -99,7 +114,10 @@ describe('Admin CLI', function () {
     assert.equal(task.status, 'TASK_STATUS_COMPLETE');
     assert.equal(task.resourceId, roomId);
     const listed = await cli('tasks', 'list', '--action', 'purge_history', '--resource', roomId, '--json', '--token', admin.token);
-    assert.deepEqual(JSON.parse(listed.stdout[0]).tasks.map((t: { id: string }) => t.id), [task.id]);
+    assert.deepEqual(
+      JSON.parse(listed.stdout[0]).tasks.map((t: { id: string }) => t.id),
+      [task.id],
+    );
   });
 
   it('exits 1 with the error when the task fails, and when the call is refused', async () => {
@@ -119,7 +137,10 @@ describe('Admin CLI', function () {
     for (const cancel of [false, true]) {
       const id = await scheduler.scheduleTask(s.app.orm.em.fork(), WAIT);
       const r = start(['tasks', 'watch', id, '--token', admin.token, ...(cancel ? ['--cancel-on-exit'] : [])], env);
-      await waitFor(async () => r.stdout.length, (n) => n > 0);
+      await waitFor(
+        async () => r.stdout.length,
+        (n) => n > 0,
+      );
       assert.match(r.stdout[0], new RegExp(`^task ${id} active waiting 3/10 events$`));
       r.kill('SIGINT');
       assert.equal(await r.code, 130);

@@ -22,8 +22,13 @@ describe('Client event context', () => {
   let outsider: TestUser;
   let room: string;
   const m: string[] = [];
-  const context = (token: string, eventId: string, q = '', roomId = room) => http(s, 'GET', `${C}/rooms/${enc(roomId)}/context/${enc(eventId)}${q}`, { token });
-  const labels = (r: { body: { events_before: Ev[]; event: Ev; events_after: Ev[] } }) => ({ before: r.body.events_before.map(label), event: label(r.body.event), after: r.body.events_after.map(label) });
+  const context = (token: string, eventId: string, q = '', roomId = room) =>
+    http(s, 'GET', `${C}/rooms/${enc(roomId)}/context/${enc(eventId)}${q}`, { token });
+  const labels = (r: { body: { events_before: Ev[]; event: Ev; events_after: Ev[] } }) => ({
+    before: r.body.events_before.map(label),
+    event: label(r.body.event),
+    after: r.body.events_after.map(label),
+  });
 
   // A "joined" room: bob joins after m0-m3, sees m4-m7, leaves before m8-m9.
   before(async () => {
@@ -63,10 +68,16 @@ describe('Client event context', () => {
 
   it('refuses outsiders, answers 404 for unknown events and events of other rooms', async () => {
     assert.deepEqual(await context(outsider.token, m[5]).then((x) => [x.status, x.body]), [403, DENIED]);
-    assert.deepEqual(await context(alice.token, '$nope').then((x) => [x.status, x.body]), [404, { errcode: 'M_NOT_FOUND', error: 'Event not found.' }]);
+    assert.deepEqual(await context(alice.token, '$nope').then((x) => [x.status, x.body]), [
+      404,
+      { errcode: 'M_NOT_FOUND', error: 'Event not found.' },
+    ]);
     const other = await createRoom(s, alice.token, { preset: 'public_chat' });
     const there = await send(s, alice.token, other, 'elsewhere');
-    assert.deepEqual(await context(alice.token, there).then((x) => [x.status, x.body]), [404, { errcode: 'M_UNKNOWN', error: 'No row found (events)' }]);
+    assert.deepEqual(await context(alice.token, there).then((x) => [x.status, x.body]), [
+      404,
+      { errcode: 'M_UNKNOWN', error: 'No row found (events)' },
+    ]);
     // Visibility is decided first, as in Synapse: an event the user may not see is a 403 in any room.
     assert.equal((await context(outsider.token, m[5], '', other)).status, 403);
     assert.equal((await http(s, 'GET', `${C}/rooms/${enc(room)}/context/${enc(m[5])}`)).status, 401);
@@ -79,7 +90,10 @@ describe('Client event context', () => {
     const b = await send(s, alice.token, open, 'b');
     const r = await context(outsider.token, a, '?limit=2', open);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.deepEqual(r.body.events_after.map((e: Ev) => e.event_id), [b]);
+    assert.deepEqual(
+      r.body.events_after.map((e: Ev) => e.event_id),
+      [b],
+    );
   });
 
   it('applies the filter and lazy-loads members, as the admin context does', async () => {
@@ -100,7 +114,10 @@ describe('Client event context', () => {
     const sent: string[] = [];
     for (let i = 0; i < 3; i++) sent.push(await send(s, alice.token, r, `a${i}`), await send(s, spammer.token, r, `spam${i}`));
     sent.push(await send(s, alice.token, r, 'a3'));
-    await http(s, 'PUT', `${C}/user/${enc(reader.userId)}/account_data/m.ignored_user_list`, { token: reader.token, body: { ignored_users: { [spammer.userId]: {} } } });
+    await http(s, 'PUT', `${C}/user/${enc(reader.userId)}/account_data/m.ignored_user_list`, {
+      token: reader.token,
+      body: { ignored_users: { [spammer.userId]: {} } },
+    });
     const around = await context(reader.token, sent[2], '?limit=4', r);
     assert.deepEqual(labels(around), { before: ['a0', 'm.room.member'], event: 'a1', after: ['a2', 'a3'] });
     assert.deepEqual(await context(reader.token, sent[1], '', r).then((x) => [x.status, x.body]), [403, DENIED]);
@@ -110,7 +127,13 @@ describe('Client event context', () => {
     const c = s.clients.pagination;
     const res = await grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5], limit: 2 }, bearer(alice.token));
     assert.deepEqual([res.eventsBefore.length, res.event?.eventId, res.eventsAfter.length], [1, m[5], 1]);
-    await assert.rejects(grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5] }, bearer(outsider.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
-    await assert.rejects(grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5] }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(
+      grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5] }, bearer(outsider.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(
+      grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5] }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+    );
   });
 });

@@ -17,8 +17,11 @@ const ROOT = join(__dirname, '../..');
 
 function run(file: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((ok) => {
-    execFile(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env } }, (err, stdout, stderr) =>
-      ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', file, ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env } },
+      (err, stdout, stderr) => ok({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -37,7 +40,9 @@ async function flakyServer(failures: number, opts: { hang?: boolean } = {}) {
     listRooms: answer('listRooms', ListRoomsResponse.fromPartial({ totalRooms: 7 })),
     startDeleteRoom: answer('startDeleteRoom', { deleteId: 'x' }),
   } as unknown as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((ok, ko) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))));
+  const port = await new Promise<number>((ok, ko) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))),
+  );
   return { address: `127.0.0.1:${port}`, calls, stop: () => server.forceShutdown() };
 }
 
@@ -59,28 +64,42 @@ describe('Typed client', function () {
     assert.equal(out.code, 0, out.stderr + out.stdout);
     const lines = out.stdout.split('\n');
     assert.match(lines[0], /^rooms: \d+$/);
-    assert.ok(lines.some((l) => l.startsWith(`  ${roomId} `)), out.stdout);
+    assert.ok(
+      lines.some((l) => l.startsWith(`  ${roomId} `)),
+      out.stdout,
+    );
     const started = lines.find((l) => l.startsWith('delete started: '));
     assert.ok(started, out.stdout);
-    assert.ok(lines.some((l) => l.startsWith('task TASK_STATUS_COMPLETE')), out.stdout);
+    assert.ok(
+      lines.some((l) => l.startsWith('task TASK_STATUS_COMPLETE')),
+      out.stdout,
+    );
     assert.equal(lines.filter(Boolean).at(-1), 'delete finished');
     const details = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}`, { token: admin.token });
     assert.equal(details.status, 404);
     // The README shows this very file.
-    assert.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(readFileSync(join(ROOT, 'examples/calling-from-another-service.ts'), 'utf8')));
+    assert.ok(
+      readFileSync(join(ROOT, 'README.md'), 'utf8').includes(readFileSync(join(ROOT, 'examples/calling-from-another-service.ts'), 'utf8')),
+    );
   });
 
   it('rejects with MatrixClientError carrying the errcode and HTTP status from the trailers', async () => {
     const c = createClient({ address: s.grpcAddress, token: admin.token });
     try {
-      const err = await c.roomAdmin.getRoomDetails({ roomId: '!missing:test' }).then(() => null, (e: unknown) => e);
+      const err = await c.roomAdmin.getRoomDetails({ roomId: '!missing:test' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof MatrixClientError);
       assert.equal(err.codeName, 'NOT_FOUND');
       assert.equal(err.errcode, 'M_NOT_FOUND');
       assert.equal(err.httpStatus, 404);
       assert.equal(err.fromService, true);
       const anon = createClient({ address: s.grpcAddress });
-      const denied = await anon.roomAdmin.listRooms({}).then(() => null, (e: unknown) => e);
+      const denied = await anon.roomAdmin.listRooms({}).then(
+        () => null,
+        (e: unknown) => e,
+      );
       anon.close();
       assert.ok(denied instanceof MatrixClientError);
       assert.equal(denied.errcode, 'M_MISSING_TOKEN');
@@ -110,7 +129,10 @@ describe('Typed client', function () {
       const page = await c.roomAdmin.listRooms({});
       assert.equal(page.totalRooms, 7);
       assert.equal(srv.calls.listRooms, 3);
-      const err = await c.roomAdmin.startDeleteRoom({ roomId: '!r:test' }).then(() => null, (e: unknown) => e);
+      const err = await c.roomAdmin.startDeleteRoom({ roomId: '!r:test' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof MatrixClientError);
       assert.equal(err.codeName, 'UNAVAILABLE');
       assert.equal(err.fromService, false);
@@ -130,7 +152,10 @@ describe('Typed client', function () {
     // A server that never answers: the call ends with DEADLINE_EXCEEDED (default 30 s, here 300 ms).
     const c = createClient({ address: srv.address, deadlineMs: 300 });
     try {
-      const err = await c.roomAdmin.startDeleteRoom({ roomId: '!r:test' }).then(() => null, (e: unknown) => e);
+      const err = await c.roomAdmin.startDeleteRoom({ roomId: '!r:test' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof MatrixClientError);
       assert.equal(err.codeName, 'DEADLINE_EXCEEDED');
       assert.equal(err.httpStatus, 504);

@@ -12,7 +12,8 @@ import { Direction, EventFormat } from '../../gen/synapse/admin/v1/common';
 
 const deactivate = (s: Stack, admin: TestUser, userId: string, body?: unknown, rawBody?: string) =>
   http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(userId)}`, { token: admin.token, body, rawBody });
-const userInfo = async (s: Stack, admin: TestUser, userId: string) => (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body;
+const userInfo = async (s: Stack, admin: TestUser, userId: string) =>
+  (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body;
 const membershipOf = async (s: Stack, token: string, roomId: string, userId: string) =>
   (await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`, { token })).body.membership;
 type Ev = { event_id: string; type: string; content: Record<string, unknown>; unsigned: Record<string, unknown> };
@@ -36,7 +37,10 @@ describe('Deactivation and erasure', () => {
     assert.deepEqual([invalid.status, invalid.body.errcode], [400, 'M_INVALID_PARAM']);
     const target = await registerUser(s, uniq('debad'));
     const badErase = await deactivate(s, admin, target.userId, { erase: 'yes' });
-    assert.deepEqual([badErase.status, badErase.body.errcode, badErase.body.error], [400, 'M_BAD_JSON', "Param 'erase' must be a boolean, if given"]);
+    assert.deepEqual(
+      [badErase.status, badErase.body.errcode, badErase.body.error],
+      [400, 'M_BAD_JSON', "Param 'erase' must be a boolean, if given"],
+    );
     const notJson = await deactivate(s, admin, target.userId, undefined, '{"erase":');
     assert.deepEqual([notJson.status, notJson.body.errcode], [400, 'M_NOT_JSON']);
     const nullErase = await deactivate(s, admin, target.userId, { erase: null });
@@ -65,7 +69,10 @@ describe('Deactivation and erasure', () => {
     await grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: target.userId, validateOnly: true }, md);
     assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: target.token })).status, 200);
     assert.equal((await userInfo(s, admin, target.userId)).deactivated, false);
-    await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: `@${uniq('nobody')}:test`, validateOnly: true }, md), (e: { code: number }) => e.code === 5);
+    await assert.rejects(
+      grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: `@${uniq('nobody')}:test`, validateOnly: true }, md),
+      (e: { code: number }) => e.code === 5,
+    );
   });
 
   it('logs the user out everywhere, leaves their rooms, withdraws invites and clears account data', async () => {
@@ -85,9 +92,14 @@ describe('Deactivation and erasure', () => {
     assert.equal(await membershipOf(s, owner.token, invited, target.userId), 'leave');
     const info = await userInfo(s, admin, target.userId);
     assert.deepEqual([info.deactivated, info.erased, info.displayname], [true, false, target.userId.slice(1, target.userId.indexOf(':'))]);
-    const rows = await s.app.orm.em.fork().getConnection().execute<unknown[]>('SELECT 1 FROM account_data WHERE user_id = ?', [target.userId]);
+    const rows = await s.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<unknown[]>('SELECT 1 FROM account_data WHERE user_id = ?', [target.userId]);
     assert.equal(rows.length, 0);
-    const login = await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: target.userId }, password: 'pass' } });
+    const login = await http(s, 'POST', `${C}/login`, {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: target.userId }, password: 'pass' },
+    });
     assert.equal(login.status, 403);
     // Repeating the call is harmless.
     assert.equal((await deactivate(s, admin, target.userId, { erase: false })).status, 200);
@@ -109,9 +121,15 @@ describe('Deactivation and erasure', () => {
     assert.equal((await deactivate(s, admin, target.userId, { erase: true })).status, 200);
     const info = await userInfo(s, admin, target.userId);
     assert.deepEqual([info.deactivated, info.erased, info.displayname], [true, true, null]);
-    const nullFlag = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, { token: admin.token, body: { deactivated: null } });
+    const nullFlag = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, {
+      token: admin.token,
+      body: { deactivated: null },
+    });
     assert.deepEqual([nullFlag.status, nullFlag.body.error], [400, "'deactivated' parameter is not of type boolean"]);
-    const back = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, { token: admin.token, body: { deactivated: false, password: 'new-pass' } });
+    const back = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(target.userId)}`, {
+      token: admin.token,
+      body: { deactivated: false, password: 'new-pass' },
+    });
     assert.equal(back.status, 200);
     assert.deepEqual([back.body.deactivated, back.body.erased], [false, false]);
   });
@@ -141,7 +159,12 @@ describe('Deactivation and erasure', () => {
     assert.deepEqual((await one(newcomer)).body.content, {});
     assert.equal((await one(resident)).body.content.body, 'my secret');
     // The gRPC page (typed events) agrees with the REST body.
-    const res = await grpcCall(s.clients.pagination, s.clients.pagination.getRoomMessages, { query: { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 50, format: EventFormat.EVENT_FORMAT_UNSPECIFIED } }, bearer(newcomer.token));
+    const res = await grpcCall(
+      s.clients.pagination,
+      s.clients.pagination.getRoomMessages,
+      { query: { roomId: room, dir: Direction.DIRECTION_BACKWARDS, limit: 50, format: EventFormat.EVENT_FORMAT_UNSPECIFIED } },
+      bearer(newcomer.token),
+    );
     const ev = res.page?.chunk.find((e) => e.eventId === secret);
     assert.deepEqual(JSON.parse(ev!.contentJson), {});
   });
@@ -151,10 +174,18 @@ describe('Deactivation and erasure', () => {
     const target = await registerUser(s, uniq('degtarget'));
     const room = await createRoom(s, owner.token, { preset: 'public_chat' });
     await join(s, target.token, room);
-    const res = await grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: target.userId, erase: true }, bearer(admin.token));
+    const res = await grpcCall(
+      s.clients.userAdmin,
+      s.clients.userAdmin.deactivateUser,
+      { userId: target.userId, erase: true },
+      bearer(admin.token),
+    );
     assert.deepEqual(res, { idServerUnbindResult: 'success', partedRoomIds: [room] });
     const user = await grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: target.userId }, bearer(admin.token));
     assert.equal(user.user?.erased, true);
-    await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: target.userId }, bearer(owner.token)), (e: { code: number }) => e.code === 7);
+    await assert.rejects(
+      grpcCall(s.clients.userAdmin, s.clients.userAdmin.deactivateUser, { userId: target.userId }, bearer(owner.token)),
+      (e: { code: number }) => e.code === 7,
+    );
   });
 });

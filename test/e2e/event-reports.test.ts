@@ -29,7 +29,9 @@ describe('event reports', function () {
   };
   const list = (q = '') => http(s, 'GET', `${URL}${q}`, { token: admin.token });
   const checkFields = (reports: Record<string, unknown>[]) => {
-    for (const c of reports) for (const k of ['id', 'received_ts', 'room_id', 'event_id', 'user_id', 'sender', 'canonical_alias', 'name', 'score', 'reason']) assert.ok(k in c, k);
+    for (const c of reports)
+      for (const k of ['id', 'received_ts', 'room_id', 'event_id', 'user_id', 'sender', 'canonical_alias', 'name', 'score', 'reason'])
+        assert.ok(k in c, k);
   };
 
   before(async function () {
@@ -121,7 +123,10 @@ describe('event reports', function () {
       for (let i = 1; i < b.length; i++) assert.ok(b[i - 1].received_ts >= b[i].received_ts);
       const f = (await list('?dir=f')).body.event_reports;
       for (let i = 1; i < f.length; i++) assert.ok(f[i - 1].received_ts <= f[i].received_ts);
-      assert.deepEqual(f.map((x: any) => x.id), [...b].reverse().map((x: any) => x.id));
+      assert.deepEqual(
+        f.map((x: any) => x.id),
+        [...b].reverse().map((x: any) => x.id),
+      );
     });
     it('test_invalid_search_order', async () => {
       const r = await list('?dir=bar');
@@ -159,7 +164,10 @@ describe('event reports', function () {
         assert.equal(r.body.event_reports.length, 10);
       } finally {
         const cols = Object.keys(row).filter((k) => !k.endsWith('_lower'));
-        await em.execute(`INSERT INTO room_stats (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_record(NULL::room_stats, ?::json)`, [JSON.stringify(row)]);
+        await em.execute(
+          `INSERT INTO room_stats (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_record(NULL::room_stats, ?::json)`,
+          [JSON.stringify(row)],
+        );
       }
       assert.equal((await list()).body.total, 20);
     });
@@ -178,7 +186,20 @@ describe('event reports', function () {
       const id = (await list('?limit=1')).body.event_reports[0].id;
       const r = await http(s, 'GET', `${URL}/${id}`, { token: admin.token });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      for (const k of ['id', 'received_ts', 'room_id', 'event_id', 'user_id', 'sender', 'canonical_alias', 'name', 'event_json', 'score', 'reason']) assert.ok(k in r.body, k);
+      for (const k of [
+        'id',
+        'received_ts',
+        'room_id',
+        'event_id',
+        'user_id',
+        'sender',
+        'canonical_alias',
+        'name',
+        'event_json',
+        'score',
+        'reason',
+      ])
+        assert.ok(k in r.body, k);
       for (const k of ['auth_events', 'type', 'room_id', 'sender', 'content']) assert.ok(k in r.body.event_json, k);
       // As Synapse's stored event_json: the PDU, without event_id.
       assert.equal(r.body.event_json.event_id, undefined);
@@ -255,7 +276,11 @@ describe('event reports', function () {
       await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [guest.userId]);
       // The change reaches the token cache through NOTIFY: wait until a read that refuses guests sees it.
       const accountData = `${C}/user/${enc(guest.userId)}/account_data/m.example`;
-      await waitFor(async () => (await http(s, 'GET', accountData, { token: guest.token })).status, (st) => st === 403, { what: 'guest flag seen by the token cache' });
+      await waitFor(
+        async () => (await http(s, 'GET', accountData, { token: guest.token })).status,
+        (st) => st === 403,
+        { what: 'guest flag seen by the token cache' },
+      );
       const r = await report(roomId, eventId, guest.token, {});
       assert.equal(r.status, 403);
       assert.deepEqual(r.body, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' });

@@ -18,13 +18,18 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
   async function nonce(): Promise<string> {
     return (await http(s, 'GET', '/_synapse/admin/v1/register')).body.nonce;
   }
-  const macFor = (n: string, u: string, p: string, admin: boolean) => createHmac('sha1', SHARED_SECRET).update(`${n}\0${u}\0${p}\0${admin ? 'admin' : 'notadmin'}`).digest('hex');
+  const macFor = (n: string, u: string, p: string, admin: boolean) =>
+    createHmac('sha1', SHARED_SECRET)
+      .update(`${n}\0${u}\0${p}\0${admin ? 'admin' : 'notadmin'}`)
+      .digest('hex');
 
   describe('shared-secret registration', () => {
     it('registers with a good MAC and returns a working token', async () => {
       const n = await nonce();
       const name = uniq('reg');
-      const res = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n, username: name, password: 'pw', admin: false, mac: macFor(n, name, 'pw', false) } });
+      const res = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n, username: name, password: 'pw', admin: false, mac: macFor(n, name, 'pw', false) },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.body.user_id, `@${name}:test`);
       assert.equal(res.body.home_server, 'test');
@@ -36,10 +41,14 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
     it('rejects a bad MAC with 403 HMAC incorrect and consumes the nonce', async () => {
       const n = await nonce();
       const name = uniq('bad');
-      const bad = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', true) } });
+      const bad = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', true) },
+      });
       assert.equal(bad.status, 403);
       assert.deepEqual(bad.body, { errcode: 'M_FORBIDDEN', error: 'HMAC incorrect' });
-      const retry = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', false) } });
+      const retry = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', false) },
+      });
       assert.equal(retry.status, 400);
       assert.equal(retry.body.error, 'unrecognised nonce');
     });
@@ -47,9 +56,13 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
     it('refuses a reused nonce', async () => {
       const n = await nonce();
       const name = uniq('once');
-      const ok = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', false) } });
+      const ok = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n, username: name, password: 'pw', mac: macFor(n, name, 'pw', false) },
+      });
       assert.equal(ok.status, 200);
-      const again = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n, username: `${name}x`, password: 'pw', mac: macFor(n, `${name}x`, 'pw', false) } });
+      const again = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n, username: `${name}x`, password: 'pw', mac: macFor(n, `${name}x`, 'pw', false) },
+      });
       assert.equal(again.status, 400);
       assert.deepEqual(again.body, { errcode: 'M_UNKNOWN', error: 'unrecognised nonce' });
     });
@@ -57,11 +70,15 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
     it('refuses a taken user id, bad localparts and missing fields', async () => {
       const n1 = await nonce();
       const taken = admin.userId.slice(1, admin.userId.indexOf(':'));
-      const r1 = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n1, username: taken, password: 'pw', mac: macFor(n1, taken, 'pw', false) } });
+      const r1 = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n1, username: taken, password: 'pw', mac: macFor(n1, taken, 'pw', false) },
+      });
       assert.equal(r1.status, 400);
       assert.equal(r1.body.errcode, 'M_USER_IN_USE');
       const n2 = await nonce();
-      const r2 = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n2, username: 'bad name!', password: 'pw', mac: macFor(n2, 'bad name!', 'pw', false) } });
+      const r2 = await http(s, 'POST', '/_synapse/admin/v1/register', {
+        body: { nonce: n2, username: 'bad name!', password: 'pw', mac: macFor(n2, 'bad name!', 'pw', false) },
+      });
       assert.equal(r2.body.errcode, 'M_INVALID_USERNAME');
       const r3 = await http(s, 'POST', '/_synapse/admin/v1/register', { body: { username: 'x' } });
       assert.deepEqual(r3.body, { errcode: 'M_BAD_JSON', error: 'nonce must be specified' });
@@ -76,7 +93,14 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
     it('logs in with m.login.password + m.id.user and creates a device', async () => {
       const name = uniq('login');
       await registerUser(s, name, { password: 'secret1' });
-      const res = await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: name }, password: 'secret1', initial_device_display_name: 'laptop' } });
+      const res = await http(s, 'POST', '/_matrix/client/v3/login', {
+        body: {
+          type: 'm.login.password',
+          identifier: { type: 'm.id.user', user: name },
+          password: 'secret1',
+          initial_device_display_name: 'laptop',
+        },
+      });
       assert.equal(res.status, 200);
       assert.equal(res.body.user_id, `@${name}:test`);
       const who = await http(s, 'GET', '/_matrix/client/r0/account/whoami', { token: res.body.access_token });
@@ -89,7 +113,9 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
     });
 
     it('refuses a wrong password and unknown login types', async () => {
-      const bad = await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: 'nope' } });
+      const bad = await http(s, 'POST', '/_matrix/client/v3/login', {
+        body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: 'nope' },
+      });
       assert.deepEqual([bad.status, bad.body.errcode, bad.body.error], [403, 'M_FORBIDDEN', 'Invalid username or password']);
       const type = await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.token', user: 'x', password: 'y' } });
       assert.equal(type.status, 400);
@@ -112,18 +138,29 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
       assert.deepEqual([res.status, res.body], [403, { errcode: 'M_FORBIDDEN', error: 'You are not a server admin' }]);
     });
     it('authenticates before it validates the body', async () => {
-      const res = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(user.userId)}`, { token: user.token, rawBody: '{bad' });
+      const res = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(user.userId)}`, {
+        token: user.token,
+        rawBody: '{bad',
+      });
       assert.equal(res.status, 403);
       const none = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(user.userId)}`, { rawBody: '{bad' });
       assert.equal(none.status, 401);
-      const ok = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(user.userId)}`, { token: admin.token, rawBody: '{bad' });
+      const ok = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent(user.userId)}`, {
+        token: admin.token,
+        rawBody: '{bad',
+      });
       assert.deepEqual([ok.status, ok.body.errcode], [400, 'M_NOT_JSON']);
     });
     it('accepts access_token in the query and refuses mixing it with a header', async () => {
       const q = await http(s, 'GET', `/_matrix/client/v3/account/whoami?access_token=${encodeURIComponent(user.token)}`);
       assert.equal(q.body.user_id, user.userId);
-      const mixed = await http(s, 'GET', `/_matrix/client/v3/account/whoami?access_token=${encodeURIComponent(user.token)}`, { token: user.token });
-      assert.deepEqual(mixed.body, { errcode: 'M_MISSING_TOKEN', error: 'Mixing Authorization headers and access_token query parameters.' });
+      const mixed = await http(s, 'GET', `/_matrix/client/v3/account/whoami?access_token=${encodeURIComponent(user.token)}`, {
+        token: user.token,
+      });
+      assert.deepEqual(mixed.body, {
+        errcode: 'M_MISSING_TOKEN',
+        error: 'Mixing Authorization headers and access_token query parameters.',
+      });
       const badHeader = await http(s, 'GET', '/_matrix/client/v3/account/whoami', { headers: { authorization: 'Basic abc' } });
       assert.deepEqual(badHeader.body, { errcode: 'M_MISSING_TOKEN', error: 'Invalid Authorization header.' });
     });
@@ -153,30 +190,45 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
       assert.deepEqual([remote.status, remote.body.error], [400, 'Can only look up local users']);
       const missing = await http(s, 'GET', `/_synapse/admin/v2/users/${encodeURIComponent('@nobody:test')}`, { token: admin.token });
       assert.deepEqual([missing.status, missing.body.errcode], [404, 'M_NOT_FOUND']);
-      const badType = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent('@typed:test')}`, { token: admin.token, body: { admin: 'yes' } });
+      const badType = await http(s, 'PUT', `/_synapse/admin/v2/users/${encodeURIComponent('@typed:test')}`, {
+        token: admin.token,
+        body: { admin: 'yes' },
+      });
       assert.deepEqual([badType.status, badType.body.errcode], [400, 'M_BAD_JSON']);
     });
     it('lets an admin log in as a user (puppet token, no device)', async () => {
-      const res = await http(s, 'POST', `/_synapse/admin/v1/users/${encodeURIComponent(user.userId)}/login`, { token: admin.token, body: {} });
+      const res = await http(s, 'POST', `/_synapse/admin/v1/users/${encodeURIComponent(user.userId)}/login`, {
+        token: admin.token,
+        body: {},
+      });
       assert.equal(res.status, 200);
       const who = await http(s, 'GET', '/_matrix/client/v3/account/whoami', { token: res.body.access_token });
       assert.deepEqual(who.body, { user_id: user.userId, is_guest: false });
       const self = await http(s, 'POST', `/_synapse/admin/v1/users/${encodeURIComponent(admin.userId)}/login`, { token: admin.token });
       assert.equal(self.body.error, 'Cannot use admin API to login as self');
-      const expired = await http(s, 'POST', `/_synapse/admin/v1/users/${encodeURIComponent(user.userId)}/login`, { token: admin.token, body: { valid_until_ms: Date.now() - 1 } });
+      const expired = await http(s, 'POST', `/_synapse/admin/v1/users/${encodeURIComponent(user.userId)}/login`, {
+        token: admin.token,
+        body: { valid_until_ms: Date.now() - 1 },
+      });
       const dead = await http(s, 'GET', '/_matrix/client/v3/account/whoami', { token: expired.body.access_token });
       assert.deepEqual(dead.body, { errcode: 'M_UNKNOWN_TOKEN', error: 'Access token has expired', soft_logout: true });
     });
     it('is callable over gRPC with a bearer token', async () => {
       const res = await grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }, bearer(admin.token));
       assert.equal(res.user?.name, user.userId);
-      await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }, bearer(user.token)), (e: grpc.ServiceError) => {
-        assert.equal(e.code, grpc.status.PERMISSION_DENIED);
-        assert.equal(e.metadata.get('matrix-errcode')[0], 'M_FORBIDDEN');
-        assert.equal(e.details, 'You are not a server admin');
-        return true;
-      });
-      await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(
+        grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }, bearer(user.token)),
+        (e: grpc.ServiceError) => {
+          assert.equal(e.code, grpc.status.PERMISSION_DENIED);
+          assert.equal(e.metadata.get('matrix-errcode')[0], 'M_FORBIDDEN');
+          assert.equal(e.details, 'You are not a server admin');
+          return true;
+        },
+      );
+      await assert.rejects(
+        grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+      );
     });
   });
 
@@ -198,7 +250,10 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
       const res = await http(s, 'GET', '/_synapse/admin/v1/nothing_here');
       assert.equal(res.headers.get('access-control-allow-origin'), '*');
       assert.match(res.headers.get('access-control-allow-headers') ?? '', /Authorization/);
-      const opt = await fetch(`${s.baseUrl}/_synapse/admin/v1/rooms`, { method: 'OPTIONS', headers: { origin: 'http://admin.example', 'access-control-request-method': 'DELETE' } });
+      const opt = await fetch(`${s.baseUrl}/_synapse/admin/v1/rooms`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://admin.example', 'access-control-request-method': 'DELETE' },
+      });
       assert.equal(opt.status, 204);
       assert.match(opt.headers.get('access-control-allow-methods') ?? '', /DELETE/);
     });

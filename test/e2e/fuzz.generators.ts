@@ -49,13 +49,28 @@ export function oddString(g: Gen, pool: readonly string[] = []): string {
 export function pathSegment(g: Gen, pool: readonly string[]): string {
   if (g(fc.nat, { max: 5 }) === 0) return pick(g, ['%ZZ', '%', '%E0%A4%A', '%ED%A0%80', '%C0%80', '%FF', '%00', '%2F', '%25', '']);
   // A URL carries UTF-8: a lone surrogate cannot be encoded (the raw '%ED%A0%80' above stands for it).
-  return encodeURIComponent(oddString(g, pool).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
+  return encodeURIComponent(
+    oddString(g, pool).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'),
+  );
 }
 
 /** Raw JSON texts placed where a value goes (placeholders are swapped for them after stringify). */
 const RAW_VALUES = [
-  '1e999999', '-1e999999', '1e-999999', '9'.repeat(400), '0.' + '1'.repeat(1_200), '9007199254740993', '-9007199254740993', '1.5', '-0', '1E+2',
-  '"\\ud800"', '"\\udc00x"', '"a\\u0000b"', '"\\ud83d\\ude00"', '"\\\\u0000"',
+  '1e999999',
+  '-1e999999',
+  '1e-999999',
+  '9'.repeat(400),
+  '0.' + '1'.repeat(1_200),
+  '9007199254740993',
+  '-9007199254740993',
+  '1.5',
+  '-0',
+  '1E+2',
+  '"\\ud800"',
+  '"\\udc00x"',
+  '"a\\u0000b"',
+  '"\\ud83d\\ude00"',
+  '"\\\\u0000"',
 ];
 
 const deep = (levels: number, open: string, close: string) => open.repeat(levels) + '1' + close.repeat(levels);
@@ -98,7 +113,8 @@ function jsonValue(g: Gen, pool: readonly string[], raws: string[], depth: numbe
 function jsonObjectText(g: Gen, keys: readonly string[], pool: readonly string[]): string {
   const raws: string[] = [];
   const obj: Record<string, unknown> = {};
-  for (let i = g(fc.nat, { max: 4 }); i > 0; i--) obj[g(fc.nat, { max: 3 }) === 0 ? oddString(g) : pick(g, keys)] = jsonValue(g, pool, raws, 0);
+  for (let i = g(fc.nat, { max: 4 }); i > 0; i--)
+    obj[g(fc.nat, { max: 3 }) === 0 ? oddString(g) : pick(g, keys)] = jsonValue(g, pool, raws, 0);
   return JSON.stringify(obj).replace(/"\\u0001RAW(\d+)\\u0001"/g, (_, i: string) => raws[Number(i)]);
 }
 
@@ -133,7 +149,15 @@ const INT32 = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31)];
 const INT64 = ['0', '-1', '9223372036854775807', '-9223372036854775808', '9007199254740993'];
 
 /** Writes one value of `field` (its type, or sometimes another wire type). */
-function writeScalar(g: Gen, w: BinaryWriter, no: number, scalar: ScalarType, jsonField: boolean, keys: readonly string[], pool: readonly string[]): void {
+function writeScalar(
+  g: Gen,
+  w: BinaryWriter,
+  no: number,
+  scalar: ScalarType,
+  jsonField: boolean,
+  keys: readonly string[],
+  pool: readonly string[],
+): void {
   const int32 = () => (g(fc.boolean) ? pick(g, INT32) : g(fc.integer));
   const int64 = () => (g(fc.boolean) ? pick(g, INT64) : String(g(fc.bigInt, { min: -(2n ** 63n), max: 2n ** 63n - 1n })));
   switch (scalar) {
@@ -212,7 +236,14 @@ function writeField(g: Gen, w: BinaryWriter, f: DescField, keys: readonly string
 }
 
 /** The fields of `desc`, each present or not, with values of their type (mostly). */
-export function writeMessage(g: Gen, w: BinaryWriter, desc: DescMessage, keys: readonly string[], pool: readonly string[], depth = 0): void {
+export function writeMessage(
+  g: Gen,
+  w: BinaryWriter,
+  desc: DescMessage,
+  keys: readonly string[],
+  pool: readonly string[],
+  depth = 0,
+): void {
   for (const f of desc.fields) {
     if (depth > 3 || g(fc.nat, { max: 2 }) === 0) continue;
     writeField(g, w, f, keys, pool, depth);

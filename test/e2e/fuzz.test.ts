@@ -32,7 +32,9 @@ const ERRCODE = /^M_[A-Z_]+$/;
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(DESCRIPTOR_PATH)));
 const messages = [...registry].filter((t): t is DescMessage => t.kind === 'message');
 /** Every field name of the contract: the keys REST bodies and query strings are built from. */
-const FIELD_NAMES = [...new Set(messages.flatMap((m) => m.fields.map((f) => f.name)).concat(['access_token', 'dir', 'from', 'to', 'limit', 'filter', 'ts']))];
+const FIELD_NAMES = [
+  ...new Set(messages.flatMap((m) => m.fields.map((f) => f.name)).concat(['access_token', 'dir', 'from', 'to', 'limit', 'filter', 'ts'])),
+];
 const rpcs = [...registry]
   .flatMap((t) => (t.kind === 'service' && t.typeName.startsWith('synapse.') ? t.methods : []))
   .map((m) => ({ path: `/${m.parent.typeName}/${m.name}`, input: m.input, streaming: m.methodKind === 'server_streaming' }));
@@ -79,12 +81,28 @@ describe('fuzz: generated hostile requests on every route and RPC', function () 
     assert.equal(r.status, 200, JSON.stringify(r.body));
     fx.roomId = r.body.room_id;
     fx.alias = `#${alias}:test`;
-    const e = await http(s, 'PUT', `${C}/rooms/${enc(fx.roomId)}/send/m.room.message/t${made}`, { token: fx.user.token, body: { msgtype: 'm.text', body: 'hi' } });
+    const e = await http(s, 'PUT', `${C}/rooms/${enc(fx.roomId)}/send/m.room.message/t${made}`, {
+      token: fx.user.token,
+      body: { msgtype: 'm.text', body: 'hi' },
+    });
     fx.eventId = e.body.event_id;
   }
 
   /** Ids the requests aim at: the fixtures' own (never the admin's, which must stay usable). */
-  const pool = () => [fx.user.userId, fx.victim.userId, fx.roomId, fx.eventId, fx.alias, '@nobody:test', '!nowhere:test', '$none', 'm.room.message', 'm.room.name', 'm.room.member', 'm.fully_read'];
+  const pool = () => [
+    fx.user.userId,
+    fx.victim.userId,
+    fx.roomId,
+    fx.eventId,
+    fx.alias,
+    '@nobody:test',
+    '!nowhere:test',
+    '$none',
+    'm.room.message',
+    'm.room.name',
+    'm.room.member',
+    'm.fully_read',
+  ];
 
   function credential(auth: Auth): string | undefined {
     if (auth === 'user') return `Bearer ${fx.user.token}`;
@@ -96,7 +114,11 @@ describe('fuzz: generated hostile requests on every route and RPC', function () 
 
   before(async () => {
     s = await startStack();
-    const [admin, user, victim] = await Promise.all([registerUser(s, 'fuzzadmin0', { admin: true }), registerUser(s, 'fuzzuser0'), registerUser(s, 'fuzzvictim0')]);
+    const [admin, user, victim] = await Promise.all([
+      registerUser(s, 'fuzzadmin0', { admin: true }),
+      registerUser(s, 'fuzzuser0'),
+      registerUser(s, 'fuzzvictim0'),
+    ]);
     fx = { admin, user, victim, roomId: '', eventId: '', alias: '' };
     await makeRoom();
   });
@@ -116,25 +138,36 @@ describe('fuzz: generated hostile requests on every route and RPC', function () 
       );
       if (!result.failed) continue;
       const cause = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
-      failures.push(`${name(target)}: ${cause.split('\n')[0].slice(0, 1_500)}\n  (FUZZ_SEED=${SEED} replays the run; this target: seed ${SEED + i}, path "${result.counterexamplePath}")`);
+      failures.push(
+        `${name(target)}: ${cause.split('\n')[0].slice(0, 1_500)}\n  (FUZZ_SEED=${SEED} replays the run; this target: seed ${SEED + i}, path "${result.counterexamplePath}")`,
+      );
     }
     return failures;
   }
 
   it('answers every REST route below 500, with an errcode on every error', async () => {
-    const failures = await fuzzEach(s.app.routes, (r) => `${r.method} ${r.path}`, async (route, g) => {
-      const path = route.path.replace(/\{(\w+)\}/g, () => pathSegment(g, pool())) + queryString(g, FIELD_NAMES, pool());
-      const headers: Record<string, string> = {};
-      const auth = credential(g(fc.constantFrom, ...AUTHS));
-      if (auth) headers.authorization = auth;
-      const raw = route.method === 'GET' ? undefined : body(g, FIELD_NAMES, pool());
-      if (raw !== undefined && g(fc.boolean)) headers['content-type'] = 'application/json';
-      const res = await fetch(s.baseUrl + path, { method: route.method, headers, body: raw, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      const text = await res.text();
-      const what = `${route.method} ${path.slice(0, 300)} body ${String(raw).slice(0, 300)} → ${res.status} ${text.slice(0, 300)}`;
-      assert.ok(res.status < 500, what);
-      if (res.status >= 400) assert.match(String(errcodeOf(text)), ERRCODE, what);
-    });
+    const failures = await fuzzEach(
+      s.app.routes,
+      (r) => `${r.method} ${r.path}`,
+      async (route, g) => {
+        const path = route.path.replace(/\{(\w+)\}/g, () => pathSegment(g, pool())) + queryString(g, FIELD_NAMES, pool());
+        const headers: Record<string, string> = {};
+        const auth = credential(g(fc.constantFrom, ...AUTHS));
+        if (auth) headers.authorization = auth;
+        const raw = route.method === 'GET' ? undefined : body(g, FIELD_NAMES, pool());
+        if (raw !== undefined && g(fc.boolean)) headers['content-type'] = 'application/json';
+        const res = await fetch(s.baseUrl + path, {
+          method: route.method,
+          headers,
+          body: raw,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        const text = await res.text();
+        const what = `${route.method} ${path.slice(0, 300)} body ${String(raw).slice(0, 300)} → ${res.status} ${text.slice(0, 300)}`;
+        assert.ok(res.status < 500, what);
+        if (res.status >= 400) assert.match(String(errcodeOf(text)), ERRCODE, what);
+      },
+    );
     assert.equal(failures.length, 0, failures.join('\n'));
   });
 
@@ -142,26 +175,33 @@ describe('fuzz: generated hostile requests on every route and RPC', function () 
     const client = new grpc.Client(s.grpcAddress, grpc.credentials.createInsecure());
     const id = (b: Buffer) => b;
     try {
-      const failures = await fuzzEach(rpcs, (m) => m.path, async (rpc, g) => {
-        const md = new grpc.Metadata();
-        const auth = credential(g(fc.constantFrom, ...AUTHS));
-        if (auth) md.set('authorization', auth);
-        const bytes = Buffer.from(requestBytes(g, rpc.input, FIELD_NAMES, pool()));
-        const deadline = Date.now() + (rpc.streaming ? 2_000 : REQUEST_TIMEOUT_MS);
-        const err = await new Promise<grpc.ServiceError | null>((ok) => {
-          if (!rpc.streaming) return void client.makeUnaryRequest(rpc.path, id, id, bytes, md, { deadline }, (e) => ok(e));
-          const call = client.makeServerStreamRequest(rpc.path, id, id, bytes, md, { deadline });
-          call.on('data', () => undefined);
-          call.on('error', (e: grpc.ServiceError) => ok(e));
-          call.on('end', () => ok(null));
-        });
-        if (!err) return;
-        const what = `${rpc.path} ${bytes.toString('base64').slice(0, 400)} → ${grpc.status[err.code]} ${err.details.slice(0, 300)}`;
-        assert.ok(![grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED].includes(err.code), what);
-        // A watch stream runs until its deadline; that deadline is the test's, not an error.
-        if (rpc.streaming && (err.code === grpc.status.DEADLINE_EXCEEDED || err.code === grpc.status.CANCELLED)) return;
-        assert.match(String(err.metadata.get(META_ERRCODE)[0]), ERRCODE, what);
-      });
+      const failures = await fuzzEach(
+        rpcs,
+        (m) => m.path,
+        async (rpc, g) => {
+          const md = new grpc.Metadata();
+          const auth = credential(g(fc.constantFrom, ...AUTHS));
+          if (auth) md.set('authorization', auth);
+          const bytes = Buffer.from(requestBytes(g, rpc.input, FIELD_NAMES, pool()));
+          const deadline = Date.now() + (rpc.streaming ? 2_000 : REQUEST_TIMEOUT_MS);
+          const err = await new Promise<grpc.ServiceError | null>((ok) => {
+            if (!rpc.streaming) return void client.makeUnaryRequest(rpc.path, id, id, bytes, md, { deadline }, (e) => ok(e));
+            const call = client.makeServerStreamRequest(rpc.path, id, id, bytes, md, { deadline });
+            call.on('data', () => undefined);
+            call.on('error', (e: grpc.ServiceError) => ok(e));
+            call.on('end', () => ok(null));
+          });
+          if (!err) return;
+          const what = `${rpc.path} ${bytes.toString('base64').slice(0, 400)} → ${grpc.status[err.code]} ${err.details.slice(0, 300)}`;
+          assert.ok(
+            ![grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.DATA_LOSS, grpc.status.UNIMPLEMENTED].includes(err.code),
+            what,
+          );
+          // A watch stream runs until its deadline; that deadline is the test's, not an error.
+          if (rpc.streaming && (err.code === grpc.status.DEADLINE_EXCEEDED || err.code === grpc.status.CANCELLED)) return;
+          assert.match(String(err.metadata.get(META_ERRCODE)[0]), ERRCODE, what);
+        },
+      );
       assert.equal(failures.length, 0, failures.join('\n'));
     } finally {
       client.close();

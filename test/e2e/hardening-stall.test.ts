@@ -58,17 +58,29 @@ describe('hardening: no input stalls the gateway', () => {
     [
       'a 100 KB login type',
       async () =>
-        refused(await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: huge(100_000), user: 'x', password: 'x' } }), 400, 'M_INVALID_PARAM'),
+        refused(
+          await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: huge(100_000), user: 'x', password: 'x' } }),
+          400,
+          'M_INVALID_PARAM',
+        ),
     ],
     [
       'a 100 KB createRoom preset',
-      async () => refused(await http(s, 'POST', '/_matrix/client/v3/createRoom', { token: user.token, body: { preset: huge(100_000) } }), 400, 'M_INVALID_PARAM'),
+      async () =>
+        refused(
+          await http(s, 'POST', '/_matrix/client/v3/createRoom', { token: user.token, body: { preset: huge(100_000) } }),
+          400,
+          'M_INVALID_PARAM',
+        ),
     ],
     [
       'a 100 KB purge_up_to_event_id',
       async () =>
         refused(
-          await http(s, 'POST', `/_synapse/admin/v1/purge_history/${enc(roomId)}`, { token: admin.token, body: { purge_up_to_event_id: `$${huge(100_000)}` } }),
+          await http(s, 'POST', `/_synapse/admin/v1/purge_history/${enc(roomId)}`, {
+            token: admin.token,
+            body: { purge_up_to_event_id: `$${huge(100_000)}` },
+          }),
           400,
           'M_INVALID_PARAM',
         ),
@@ -84,18 +96,24 @@ describe('hardening: no input stalls the gateway', () => {
         assert.equal(err.metadata.get('matrix-errcode')[0], 'M_INVALID_PARAM');
         assert.ok(err.details.length < 1000);
         // Its own connection still answers.
-        const r = await new Promise<grpc.ServiceError | null>((ok) => s.clients.server.getServerVersion({}, new grpc.Metadata(), {}, (e) => ok(e)));
+        const r = await new Promise<grpc.ServiceError | null>((ok) =>
+          s.clients.server.getServerVersion({}, new grpc.Metadata(), {}, (e) => ok(e)),
+        );
         assert.equal(r, null);
       },
     ],
     [
       'a 100 KB gRPC health service name (a handler outside the call adapter)',
       async () => {
-        const err = await new Promise<grpc.ServiceError | null>((ok) => s.clients.health.check({ service: huge(100_000) }, new grpc.Metadata(), {}, (e) => ok(e)));
+        const err = await new Promise<grpc.ServiceError | null>((ok) =>
+          s.clients.health.check({ service: huge(100_000) }, new grpc.Metadata(), {}, (e) => ok(e)),
+        );
         assert.ok(err, 'the check was refused');
         assert.equal(err.code, grpc.status.NOT_FOUND);
         assert.ok(err.details.length < 2000, `details of ${err.details.length} characters`);
-        const r = await new Promise<grpc.ServiceError | null>((ok) => s.clients.health.check({ service: '' }, new grpc.Metadata(), {}, (e) => ok(e)));
+        const r = await new Promise<grpc.ServiceError | null>((ok) =>
+          s.clients.health.check({ service: '' }, new grpc.Metadata(), {}, (e) => ok(e)),
+        );
         assert.equal(r, null);
       },
     ],

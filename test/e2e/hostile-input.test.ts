@@ -45,7 +45,12 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     s = await startStack();
     [admin, alice] = await Promise.all([registerUser(s, 'hadmin', { admin: true }), registerUser(s, 'halice')]);
     roomId = (await http(s, 'POST', `${C}/createRoom`, { token: alice.token, body: { preset: 'public_chat' } })).body.room_id;
-    eventId = (await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t0`, { token: alice.token, body: { msgtype: 'm.text', body: 'hi' } })).body.event_id;
+    eventId = (
+      await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t0`, {
+        token: alice.token,
+        body: { msgtype: 'm.text', body: 'hi' },
+      })
+    ).body.event_id;
   });
 
   after(async () => {
@@ -55,7 +60,10 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
   it('refuses lone surrogates in every stored JSON with 400 M_BAD_JSON, and keeps surrogate pairs', async () => {
     await expectRefused('"\\ud800"', 400, 'M_BAD_JSON');
     await expectRefused('{"\\udc00x":1}', 400, 'M_BAD_JSON');
-    const ok = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.fuzz/pair`, { token: alice.token, rawBody: '{"v":"\\ud83d\\ude00"}' });
+    const ok = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.fuzz/pair`, {
+      token: alice.token,
+      rawBody: '{"v":"\\ud83d\\ude00"}',
+    });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     const back = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.fuzz/pair`, { token: alice.token });
     assert.deepEqual(back.body, { v: '😀' });
@@ -67,7 +75,10 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     const deepest = `{"v":${nested(MAX_JSON_DEPTH - 1)}}`;
     const ok = await http(s, 'PUT', `${C}/user/${enc(alice.userId)}/account_data/m.deep`, { token: alice.token, rawBody: deepest });
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
-    assert.equal(JSON.stringify((await http(s, 'GET', `${C}/user/${enc(alice.userId)}/account_data/m.deep`, { token: alice.token })).body), deepest);
+    assert.equal(
+      JSON.stringify((await http(s, 'GET', `${C}/user/${enc(alice.userId)}/account_data/m.deep`, { token: alice.token })).body),
+      deepest,
+    );
   });
 
   it('authenticates before parsing a deeply nested join or knock body', async () => {
@@ -79,11 +90,18 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
   });
 
   it('refuses numbers out of range in every stored JSON with 400 M_BAD_JSON', async () => {
-    for (const n of ['1e999999', '-1e999999', '1e-999999', '0e-999999', '9'.repeat(400), `0.${'1'.repeat(1_200)}`]) await expectRefused(n, 400, 'M_BAD_JSON');
-    const r = await http(s, 'PUT', `${C}/user/${enc(alice.userId)}/account_data/m.num`, { token: alice.token, rawBody: '{"a":1e308,"b":9007199254740993,"c":-0.5,"d":1e-300}' });
+    for (const n of ['1e999999', '-1e999999', '1e-999999', '0e-999999', '9'.repeat(400), `0.${'1'.repeat(1_200)}`])
+      await expectRefused(n, 400, 'M_BAD_JSON');
+    const r = await http(s, 'PUT', `${C}/user/${enc(alice.userId)}/account_data/m.num`, {
+      token: alice.token,
+      rawBody: '{"a":1e308,"b":9007199254740993,"c":-0.5,"d":1e-300}',
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     // Events keep Synapse's canonical-JSON check on top (room versions 6 and later).
-    const event = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.fuzz/int`, { token: alice.token, rawBody: '{"v":9007199254740993}' });
+    const event = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.fuzz/int`, {
+      token: alice.token,
+      rawBody: '{"v":9007199254740993}',
+    });
     assert.deepEqual([event.status, event.body], [400, { errcode: 'M_BAD_JSON', error: 'JSON integer out of range' }]);
   });
 
@@ -102,7 +120,11 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     for (const token of ['%C0%80', '%ED%A0%80', 't%C3%B6k', 'a%20b']) {
       for (const path of [`${C}/account/whoami`, '/_synapse/admin/v1/rooms/%21x%3Atest/forward_extremities']) {
         const r = await http(s, 'GET', `${path}?access_token=${token}`);
-        assert.deepEqual([r.status, r.body], [401, { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token passed.', soft_logout: false }], `${path} ${token}`);
+        assert.deepEqual(
+          [r.status, r.body],
+          [401, { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token passed.', soft_logout: false }],
+          `${path} ${token}`,
+        );
       }
     }
   });
@@ -112,7 +134,9 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     const answer = await new Promise<string>((ok, ko) => {
       let data = '';
       const sock = net.connect(Number(port), '127.0.0.1', () => {
-        sock.write(`POST ${C}/createRoom HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        sock.write(
+          `POST ${C}/createRoom HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        );
         const chunk = 'x'.repeat(64 * 1024);
         for (let i = 0; i < 32; i++) sock.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
         sock.write('0\r\n\r\n');
@@ -142,9 +166,18 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
     const id = (b: Buffer) => b;
     const garbage = Buffer.from([0xff, 0xff, 0xff]);
     try {
-      const unary = await new Promise<grpc.ServiceError | null>((ok) => client.makeUnaryRequest('/synapse.admin.v1.RoomService/SendEvent', id, id, garbage, bearer(alice.token), (e) => ok(e)));
+      const unary = await new Promise<grpc.ServiceError | null>((ok) =>
+        client.makeUnaryRequest('/synapse.admin.v1.RoomService/SendEvent', id, id, garbage, bearer(alice.token), (e) => ok(e)),
+      );
       const stream = await new Promise<grpc.ServiceError | null>((ok) => {
-        const call = client.makeServerStreamRequest('/synapse.admin.v1.TaskSchedulerService/WatchTask', id, id, garbage, bearer(admin.token), {});
+        const call = client.makeServerStreamRequest(
+          '/synapse.admin.v1.TaskSchedulerService/WatchTask',
+          id,
+          id,
+          garbage,
+          bearer(admin.token),
+          {},
+        );
         call.on('error', (e: grpc.ServiceError) => ok(e));
         call.on('end', () => ok(null));
       });
@@ -164,7 +197,12 @@ describe('hostile input: 4xx with an errcode, never 500', () => {
       ['{"v":1e999999}', 'M_BAD_JSON'],
     ];
     for (const [contentJson, errcode] of cases) {
-      const err = await grpcCall(s.clients.accountData, s.clients.accountData.setAccountData, { userId: alice.userId, type: 'm.fuzz', contentJson }, bearer(alice.token)).then(
+      const err = await grpcCall(
+        s.clients.accountData,
+        s.clients.accountData.setAccountData,
+        { userId: alice.userId, type: 'm.fuzz', contentJson },
+        bearer(alice.token),
+      ).then(
         () => null,
         (e: grpc.ServiceError) => e,
       );

@@ -26,7 +26,11 @@ import { http, registerUser, uniq, type Stack, type TestUser } from '../support/
 import { C, enc } from '../support/client';
 
 type Rec = Record<string, unknown>;
-interface Req { method: string; path: string; body?: unknown }
+interface Req {
+  method: string;
+  path: string;
+  body?: unknown;
+}
 
 const BOOLEAN_INPUTS = ['suspended', 'shadow_banned', 'locked', 'admin', 'deactivated', 'erased'];
 
@@ -79,7 +83,8 @@ describe('Ketesa: changing only the display name and saving', () => {
     admin = await registerUser(s, uniq('ketadmin'), { admin: true });
   });
 
-  const getUser = async (userId: string) => (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body as Rec;
+  const getUser = async (userId: string) =>
+    (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body as Rec;
 
   async function save(userId: string, changes: Rec): Promise<Req[]> {
     const requests = ketesaSave(ketesaRecord(await getUser(userId)), changes);
@@ -93,7 +98,10 @@ describe('Ketesa: changing only the display name and saving', () => {
   it('sends only the PUT of the user, and the user is neither deactivated, erased nor suspended', async () => {
     const u = await registerUser(s, uniq('ketuser'));
     const requests = await save(u.userId, { displayname: 'New name' });
-    assert.deepEqual(requests.map((r) => `${r.method} ${r.path.split('/').slice(0, 5).join('/')}`), ['PUT /_synapse/admin/v2/users']);
+    assert.deepEqual(
+      requests.map((r) => `${r.method} ${r.path.split('/').slice(0, 5).join('/')}`),
+      ['PUT /_synapse/admin/v2/users'],
+    );
     const after = await getUser(u.userId);
     assert.deepEqual(
       [after.displayname, after.deactivated, after.erased, after.suspended, after.locked, after.shadow_banned, after.admin],
@@ -104,7 +112,10 @@ describe('Ketesa: changing only the display name and saving', () => {
 
   it('keeps what the record carries: user type, third-party ids, suspension, shadow-ban and lock', async () => {
     const u = await registerUser(s, uniq('ketkeep'));
-    await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token, body: { user_type: 'bot', threepids: [{ medium: 'email', address: 'keep@example.org' }] } });
+    await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, {
+      token: admin.token,
+      body: { user_type: 'bot', threepids: [{ medium: 'email', address: 'keep@example.org' }] },
+    });
     await http(s, 'PUT', `/_synapse/admin/v1/suspend/${enc(u.userId)}`, { token: admin.token, body: { suspend: true } });
     await http(s, 'POST', `/_synapse/admin/v1/users/${enc(u.userId)}/shadow_ban`, { token: admin.token });
     await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token, body: { locked: true } });

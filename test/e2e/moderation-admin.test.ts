@@ -43,7 +43,10 @@ describe('moderation: admin reads', () => {
       // A private room the admin is not in.
       const roomId = await createRoom(s, user.token, {}, false);
       const eventId = await sendMessage(s, user.token, roomId, 'original text');
-      const redact = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(eventId)}/${uniq('t')}`, { token: user.token, body: { reason: 'oops' } });
+      const redact = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(eventId)}/${uniq('t')}`, {
+        token: user.token,
+        body: { reason: 'oops' },
+      });
       assert.equal(redact.status, 200);
       const r = await http(s, 'GET', `${A}/fetch_event/${enc(eventId)}`, { token: admin.token });
       assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -110,25 +113,56 @@ describe('moderation: admin reads', () => {
   describe('over gRPC', () => {
     const errcode = (e: grpc.ServiceError) => e.metadata.get('matrix-errcode')[0];
     const rejects = (p: Promise<unknown>, code: grpc.status, matrixCode: string, details?: string) =>
-      assert.rejects(p, (e: grpc.ServiceError) => e.code === code && errcode(e) === matrixCode && (details === undefined || e.details === details));
+      assert.rejects(
+        p,
+        (e: grpc.ServiceError) => e.code === code && errcode(e) === matrixCode && (details === undefined || e.details === details),
+      );
 
     it('ModerationService and RoomDirectoryService: auth, errors and bad input the gateway never sends', async () => {
       const m = s.clients.moderation;
       await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }), grpc.status.UNAUTHENTICATED, 'M_MISSING_TOKEN');
-      await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(user.token)), grpc.status.PERMISSION_DENIED, 'M_FORBIDDEN', 'You are not a server admin');
-      await rejects(grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(admin.token)), grpc.status.NOT_FOUND, 'M_NOT_FOUND', 'Event not found');
+      await rejects(
+        grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(user.token)),
+        grpc.status.PERMISSION_DENIED,
+        'M_FORBIDDEN',
+        'You are not a server admin',
+      );
+      await rejects(
+        grpcCall(m, m.fetchEvent, { eventId: '$x' }, bearer(admin.token)),
+        grpc.status.NOT_FOUND,
+        'M_NOT_FOUND',
+        'Event not found',
+      );
       const md = bearer(admin.token);
       await rejects(grpcCall(m, m.getEventReport, { reportId: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
       await rejects(grpcCall(m, m.deleteEventReport, { reportId: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
       await rejects(grpcCall(m, m.listEventReports, { from: -1, forwards: false }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
-      await rejects(grpcCall(m, m.listEventReports, { from: 0, limit: -1, forwards: false }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
-      await rejects(grpcCall(m, m.redactUserEvents, { userId: user.userId, rooms: [], limit: -1 }, md), grpc.status.INVALID_ARGUMENT, 'M_UNKNOWN', 'If limit is provided it must be a non-negative integer greater than 0.');
+      await rejects(
+        grpcCall(m, m.listEventReports, { from: 0, limit: -1, forwards: false }, md),
+        grpc.status.INVALID_ARGUMENT,
+        'M_INVALID_PARAM',
+      );
+      await rejects(
+        grpcCall(m, m.redactUserEvents, { userId: user.userId, rooms: [], limit: -1 }, md),
+        grpc.status.INVALID_ARGUMENT,
+        'M_UNKNOWN',
+        'If limit is provided it must be a non-negative integer greater than 0.',
+      );
       await rejects(grpcCall(m, m.redactUserEvents, { userId: 'x', rooms: [] }, md), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
-      await rejects(grpcCall(m, m.getRedactStatus, { redactId: 'nope' }, md), grpc.status.NOT_FOUND, 'M_NOT_FOUND', "redact id 'nope' not found");
+      await rejects(
+        grpcCall(m, m.getRedactStatus, { redactId: 'nope' }, md),
+        grpc.status.NOT_FOUND,
+        'M_NOT_FOUND',
+        "redact id 'nope' not found",
+      );
       const d = s.clients.directory;
       const base = { roomTypes: [], hasNullRoomType: false, filterRoomTypes: false, includeAllNetworks: false };
       await rejects(grpcCall(d, d.listPublicRooms, base), grpc.status.UNAUTHENTICATED, 'M_MISSING_TOKEN');
-      await rejects(grpcCall(d, d.listPublicRooms, { ...base, limit: -1 }, bearer(user.token)), grpc.status.INVALID_ARGUMENT, 'M_INVALID_PARAM');
+      await rejects(
+        grpcCall(d, d.listPublicRooms, { ...base, limit: -1 }, bearer(user.token)),
+        grpc.status.INVALID_ARGUMENT,
+        'M_INVALID_PARAM',
+      );
       const page = await grpcCall(d, d.listPublicRooms, { ...base, limit: 1 }, bearer(user.token));
       assert.ok(page.chunk.length <= 1 && page.totalRoomCountEstimate >= page.chunk.length);
     });
@@ -149,7 +183,10 @@ describe('moderation: admin reads', () => {
         (x) => x.status === 'complete' || x.status === 'failed',
       );
       // Per room: the join and two messages.
-      assert.deepEqual({ ...st, error: st.error ?? null }, { status: 'complete', failedRedactions: {}, error: null, roomsDone: 2, roomsTotal: 2, redacted: 6 });
+      assert.deepEqual(
+        { ...st, error: st.error ?? null },
+        { status: 'complete', failedRedactions: {}, error: null, roomsDone: 2, roomsTotal: 2, redacted: 6 },
+      );
     });
   });
 });

@@ -52,7 +52,17 @@ describe('Operability', function () {
       assert.equal(res.body.status, 'ready');
       for (const name of ['shutting_down', 'migrations', 'postgres', 'redis']) assert.equal(res.body.checks[name]?.ok, true, name);
       // The gRPC health status of "" and of every service follows the same checks.
-      const names = ['', 'synapse.admin.v1.RoomAdminService', 'synapse.admin.v1.TaskSchedulerService', 'synapse.admin.v1.RoomService', 'synapse.admin.v1.PaginationService', 'synapse.admin.v1.AuthService', 'synapse.admin.v1.ServerService', 'synapse.admin.v1.UserAdminService', 'synapse.admin.v1.AccountDataService'];
+      const names = [
+        '',
+        'synapse.admin.v1.RoomAdminService',
+        'synapse.admin.v1.TaskSchedulerService',
+        'synapse.admin.v1.RoomService',
+        'synapse.admin.v1.PaginationService',
+        'synapse.admin.v1.AuthService',
+        'synapse.admin.v1.ServerService',
+        'synapse.admin.v1.UserAdminService',
+        'synapse.admin.v1.AccountDataService',
+      ];
       for (const service of names) {
         const status = await new Promise<number>((ok, ko) => s.clients.health.check({ service }, (e, r) => (e ? ko(e) : ok(r.status))));
         assert.equal(status, HealthCheckResponse_ServingStatus.SERVING, service);
@@ -68,7 +78,9 @@ describe('Operability', function () {
         assert.equal(res.body.checks.redis.ok, false);
         assert.equal(res.body.checks.postgres.ok, true);
         assert.equal(res.body.checks.migrations.ok, true);
-        const status = await new Promise<number>((ok, ko) => down.clients.health.check({ service: 'synapse.admin.v1.RoomService' }, (e, r) => (e ? ko(e) : ok(r.status))));
+        const status = await new Promise<number>((ok, ko) =>
+          down.clients.health.check({ service: 'synapse.admin.v1.RoomService' }, (e, r) => (e ? ko(e) : ok(r.status))),
+        );
         assert.equal(status, HealthCheckResponse_ServingStatus.NOT_SERVING);
       } finally {
         await down.stop();
@@ -84,7 +96,9 @@ describe('Operability', function () {
       assert.equal(listed.status, 200);
       assert.equal((await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc('!nope:test')}`, { token: admin.token })).status, 404);
       assert.equal((await http(s, 'GET', '/no/such/path')).status, 404);
-      await assert.rejects(grpcCall(s.clients.roomAdmin, s.clients.roomAdmin.getRoomDetails, { roomId: '!missing:test' }, bearer(admin.token)));
+      await assert.rejects(
+        grpcCall(s.clients.roomAdmin, s.clients.roomAdmin.getRoomDetails, { roomId: '!missing:test' }, bearer(admin.token)),
+      );
       const del = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${enc(roomId)}`, { token: admin.token, body: { purge: true } });
       assert.equal(del.status, 200, JSON.stringify(del.body));
       await waitForDelete(s, admin.token, del.body.delete_id);
@@ -98,13 +112,22 @@ describe('Operability', function () {
       assert.ok(moved(`${P}http_request_duration_seconds_count`, { route: '/_synapse/admin/v1/rooms', method: 'GET' }) >= 1);
       assert.ok(moved(`${P}grpc_server_handled_total`, { method: '/synapse.admin.v1.RoomAdminService/ListRooms', code: 'OK' }) >= 1);
       assert.ok(moved(`${P}grpc_server_handled_total`, { method: '/synapse.admin.v1.RoomAdminService/StartDeleteRoom', code: 'OK' }) >= 1);
-      assert.equal(moved(`${P}grpc_server_handled_total`, { method: '/synapse.admin.v1.RoomAdminService/GetRoomDetails', code: 'NOT_FOUND' }), 2);
+      assert.equal(
+        moved(`${P}grpc_server_handled_total`, { method: '/synapse.admin.v1.RoomAdminService/GetRoomDetails', code: 'NOT_FOUND' }),
+        2,
+      );
       assert.ok(moved(`${P}grpc_server_handling_seconds_count`, { method: '/synapse.admin.v1.RoomAdminService/ListRooms' }) >= 1);
       assert.equal(moved(`${P}task_outcomes_total`, { action: 'shutdown_and_purge_room', outcome: 'complete' }), 1);
       assert.ok(moved(`${P}task_run_seconds_count`, { action: 'shutdown_and_purge_room' }) >= 1);
       assert.ok(moved(`${P}task_start_delay_seconds_count`, { action: 'shutdown_and_purge_room' }) >= 1);
       assert.ok(sample(after, `${P}tasks`, { action: 'shutdown_and_purge_room', status: 'complete' }) >= 1);
-      assert.ok(moved(`${P}lock_acquisitions_total`, { lock: 'new_event_during_purge_lock+purge_pagination_lock', mode: 'write', result: 'acquired' }) >= 1);
+      assert.ok(
+        moved(`${P}lock_acquisitions_total`, {
+          lock: 'new_event_during_purge_lock+purge_pagination_lock',
+          mode: 'write',
+          result: 'acquired',
+        }) >= 1,
+      );
       assert.ok(moved(`${P}lock_wait_seconds_count`, { lock: 'new_event_during_purge_lock+purge_pagination_lock', mode: 'write' }) >= 1);
       assert.equal(sample(after, `${P}pg_listener_up`, { channel: 'scheduled_tasks' }), 1);
       assert.equal(sample(after, `${P}redis_node_up`, { node: '0' }), 1);
@@ -112,7 +135,9 @@ describe('Operability', function () {
       assert.match(after, /^nodejs_eventloop_lag_seconds \S+$/m);
       assert.match(after, /^process_resident_memory_bytes \S+$/m);
       // No raw ids in labels.
-      assert.ok(!after.includes(roomId) && !after.includes('!nope:test') && !after.includes('/no/such/path') && !after.includes(admin.userId));
+      assert.ok(
+        !after.includes(roomId) && !after.includes('!nope:test') && !after.includes('/no/such/path') && !after.includes(admin.userId),
+      );
     });
 
     it('METRICS_PORT moves /metrics to a listener of its own', async () => {
@@ -159,7 +184,10 @@ describe('Operability', function () {
       assert.ok(rpcLine, 'no RPC log line with the request id');
       assert.equal(rpcLine.traceId, traceId);
       const taskLines = lines.filter((l) => l.taskId === deleteId);
-      assert.ok(taskLines.some((l) => l.msg === 'purge complete'), JSON.stringify(taskLines));
+      assert.ok(
+        taskLines.some((l) => l.msg === 'purge complete'),
+        JSON.stringify(taskLines),
+      );
       for (const l of taskLines) assert.equal(l.requestId, requestId, JSON.stringify(l));
       // The delete service logs through its module's logger, which is given no request id: the
       // line carries it (and the trace id) because it is written while the request is served.
@@ -186,7 +214,11 @@ describe('Operability', function () {
     it('stores the request id with a task whose service does not pass it (user redaction), and its run logs it', async () => {
       const requestId = `redact-${uniq('r')}`;
       const bad = await registerUser(s, uniq('bad'));
-      const r = await http(s, 'POST', `/_synapse/admin/v1/user/${enc(bad.userId)}/redact`, { token: admin.token, body: { rooms: [] }, headers: { 'x-request-id': requestId } });
+      const r = await http(s, 'POST', `/_synapse/admin/v1/user/${enc(bad.userId)}/redact`, {
+        token: admin.token,
+        body: { rooms: [] },
+        headers: { 'x-request-id': requestId },
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const redactId = r.body.redact_id as string;
       const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
@@ -195,7 +227,8 @@ describe('Operability', function () {
         const { rows } = await pg.query('SELECT request_id FROM scheduled_tasks WHERE id = $1', [redactId]);
         assert.equal(rows[0].request_id, requestId);
         // Until it has run: its lines, if any, name the request.
-        while ((await pg.query("SELECT 1 FROM scheduled_tasks WHERE id = $1 AND status IN ('scheduled', 'active')", [redactId])).rowCount) await new Promise((ok) => setTimeout(ok, 20));
+        while ((await pg.query("SELECT 1 FROM scheduled_tasks WHERE id = $1 AND status IN ('scheduled', 'active')", [redactId])).rowCount)
+          await new Promise((ok) => setTimeout(ok, 20));
       } finally {
         await pg.end();
       }

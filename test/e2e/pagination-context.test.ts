@@ -13,7 +13,8 @@ describe('JoinAliasRoomTestCase (event context)', () => {
   let user: TestUser;
   let room: string;
   const events: string[] = [];
-  const context = (token: string, eventId: string, q = '') => http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(room)}/context/${enc(eventId)}${q}`, { token });
+  const context = (token: string, eventId: string, q = '') =>
+    http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(room)}/context/${enc(eventId)}${q}`, { token });
 
   before(async () => {
     s = await sharedStack();
@@ -45,8 +46,14 @@ describe('JoinAliasRoomTestCase (event context)', () => {
       const j = events.indexOf(found.event_id);
       assert.ok(j > midway, `events_after holds ${found.event_id} (${j})`);
     }
-    assert.deepEqual(r.body.events_before.map((e: { content: { index: number } }) => e.content.index), [13, 12, 11, 10, 9]);
-    assert.deepEqual(r.body.events_after.map((e: { content: { index: number } }) => e.content.index), [15, 16, 17, 18, 19]);
+    assert.deepEqual(
+      r.body.events_before.map((e: { content: { index: number } }) => e.content.index),
+      [13, 12, 11, 10, 9],
+    );
+    assert.deepEqual(
+      r.body.events_after.map((e: { content: { index: number } }) => e.content.index),
+      [15, 16, 17, 18, 19],
+    );
     assert.ok(r.body.state.some((e: { type: string }) => e.type === 'm.room.create'));
   });
 
@@ -59,12 +66,24 @@ describe('JoinAliasRoomTestCase (event context)', () => {
 
   it('returns tokens that continue the pagination on both sides', async () => {
     const r = await context(admin.token, events[20], '?limit=4');
-    assert.deepEqual(r.body.events_before.map((e: { content: { index: number } }) => e.content.index), [19, 18]);
-    assert.deepEqual(r.body.events_after.map((e: { content: { index: number } }) => e.content.index), [21, 22]);
+    assert.deepEqual(
+      r.body.events_before.map((e: { content: { index: number } }) => e.content.index),
+      [19, 18],
+    );
+    assert.deepEqual(
+      r.body.events_after.map((e: { content: { index: number } }) => e.content.index),
+      [21, 22],
+    );
     const back = await messages(s, admin.token, room, { dir: 'b', limit: 2, from: r.body.start }, true);
-    assert.deepEqual(back.body.chunk.map((e: { content: { index: number } }) => e.content.index), [17, 16]);
+    assert.deepEqual(
+      back.body.chunk.map((e: { content: { index: number } }) => e.content.index),
+      [17, 16],
+    );
     const fwd = await messages(s, admin.token, room, { dir: 'f', limit: 2, from: r.body.end }, true);
-    assert.deepEqual(fwd.body.chunk.map((e: { content: { index: number } }) => e.content.index), [23, 24]);
+    assert.deepEqual(
+      fwd.body.chunk.map((e: { content: { index: number } }) => e.content.index),
+      [23, 24],
+    );
   });
 
   it('filters the surrounding events and lazy-loads the state', async () => {
@@ -76,10 +95,19 @@ describe('JoinAliasRoomTestCase (event context)', () => {
     await send(s, user.token, r2, { x: 1 }, 'com.example.other');
     const c = await send(s, user.token, r2, 'c');
     const filter = enc(JSON.stringify({ types: ['m.room.message', 'm.room.member'], lazy_load_members: true }));
-    const r = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(r2)}/context/${enc(target)}?limit=2&filter=${filter}`, { token: admin.token });
+    const r = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(r2)}/context/${enc(target)}?limit=2&filter=${filter}`, {
+      token: admin.token,
+    });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.events_before.map((e: { event_id: string }) => e.event_id), [a]);
-    assert.deepEqual(r.body.events_after.map((e: { event_id: string }) => e.event_id), [c], 'the event of another type is skipped');
+    assert.deepEqual(
+      r.body.events_before.map((e: { event_id: string }) => e.event_id),
+      [a],
+    );
+    assert.deepEqual(
+      r.body.events_after.map((e: { event_id: string }) => e.event_id),
+      [c],
+      'the event of another type is skipped',
+    );
     const members = r.body.state.map((e: { state_key: string }) => e.state_key).sort();
     assert.deepEqual(members, [user.userId, other.userId].sort());
   });

@@ -46,7 +46,11 @@ function withoutAge(v: unknown): unknown {
     assert.ok(Number.isInteger(o.age) && o.age >= 0, `age of ${o.event_id}: ${o.age}`);
     assert.equal(o.unsigned.age, o.age, `unsigned.age of ${o.event_id}`);
   }
-  return Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'age').map(([k, x]) => [k, withoutAge(x)]));
+  return Object.fromEntries(
+    Object.entries(o)
+      .filter(([k]) => k !== 'age')
+      .map(([k, x]) => [k, withoutAge(x)]),
+  );
 }
 
 describe('/messages JSON bodies', () => {
@@ -62,7 +66,8 @@ describe('/messages JSON bodies', () => {
   let txnSeq = 0;
 
   /** Records an event the server writes by itself (its id comes from the timeline). */
-  const made = (sender: TestUser, type: string, stateKey: string | undefined, content: Json) => known.push({ id: '', type, sender: sender.userId, stateKey, content });
+  const made = (sender: TestUser, type: string, stateKey: string | undefined, content: Json) =>
+    known.push({ id: '', type, sender: sender.userId, stateKey, content });
   const member = (u: TestUser, content: Json) => made(u, 'm.room.member', u.userId, content);
 
   async function timed<T>(fn: () => Promise<T>): Promise<[T, [number, number]]> {
@@ -73,13 +78,17 @@ describe('/messages JSON bodies', () => {
 
   async function send(u: TestUser, content: Json, type = 'm.room.message'): Promise<string> {
     const txn = `body${++txnSeq}`;
-    const [r, window] = await timed(() => ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/send/${enc(type)}/${txn}`, { token: u.token, body: content }), `send ${type}`));
+    const [r, window] = await timed(() =>
+      ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/send/${enc(type)}/${txn}`, { token: u.token, body: content }), `send ${type}`),
+    );
     known.push({ id: r.body.event_id, type, sender: u.userId, content, txn, window });
     return r.body.event_id;
   }
 
   async function state(u: TestUser, type: string, content: Json, stateKey = ''): Promise<void> {
-    const [r, window] = await timed(() => ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/state/${enc(type)}/${enc(stateKey)}`, { token: u.token, body: content }), `state ${type}`));
+    const [r, window] = await timed(() =>
+      ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/state/${enc(type)}/${enc(stateKey)}`, { token: u.token, body: content }), `state ${type}`),
+    );
     // Setting a state to what it already is makes no event (Synapse answers the current one's id).
     const current = [...known].reverse().find((k) => k.type === type && k.stateKey === stateKey);
     if (current && isDeepStrictEqual(current.content, content)) {
@@ -114,14 +123,29 @@ describe('/messages JSON bodies', () => {
     await state(author, 'm.room.topic', { topic: 'one' });
     await state(author, 'm.room.topic', { topic: 'two' });
     const own = await send(reader, { msgtype: 'm.text', body: 'mine, with a transaction id' });
-    await send(reader, { msgtype: 'm.text', body: '* edited', 'm.new_content': { msgtype: 'm.text', body: 'edited' }, 'm.relates_to': { rel_type: 'm.replace', event_id: own } });
+    await send(reader, {
+      msgtype: 'm.text',
+      body: '* edited',
+      'm.new_content': { msgtype: 'm.text', body: 'edited' },
+      'm.relates_to': { rel_type: 'm.replace', event_id: own },
+    });
     await send(author, { msgtype: 'm.text', body: 'in a thread', 'm.relates_to': { rel_type: 'm.thread', event_id: first } });
     await send(reader, { msgtype: 'm.text', body: 'a reply in the thread', 'm.relates_to': { rel_type: 'm.thread', event_id: first } });
     await send(author, { 'm.relates_to': { rel_type: 'm.reference', event_id: own } }, 'm.room.test');
     await send(author, { 'm.relates_to': { rel_type: 'm.annotation', event_id: own, key: '👍' } }, 'm.reaction');
     const doomed = await send(author, { msgtype: 'm.text', body: 'to be redacted' });
-    const [red, window] = await timed(() => ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/redact/${enc(doomed)}/r1`, { token: author.token, body: { reason: 'oops' } }), 'redact'));
-    known.push({ id: red.body.event_id, type: 'm.room.redaction', sender: author.userId, content: { reason: 'oops' }, redacts: doomed, txn: 'r1', window });
+    const [red, window] = await timed(() =>
+      ok(http(s, 'PUT', `${C}/rooms/${enc(room)}/redact/${enc(doomed)}/r1`, { token: author.token, body: { reason: 'oops' } }), 'redact'),
+    );
+    known.push({
+      id: red.body.event_id,
+      type: 'm.room.redaction',
+      sender: author.userId,
+      content: { reason: 'oops' },
+      redacts: doomed,
+      txn: 'r1',
+      window,
+    });
     known.find((k) => k.id === doomed)!.redactedBy = red.body.event_id;
     await send(author, { msgtype: 'm.image', body: 'a picture', url: 'mxc://test/abc', 'org.matrix.labels': ['#fun'] });
     await send(erased, { msgtype: 'm.text', body: 'from a user about to be erased' });
@@ -131,7 +155,10 @@ describe('/messages JSON bodies', () => {
     await join(s, reader.token, room);
     member(reader, { membership: 'join', displayname: 'reader' });
     await send(author, { msgtype: 'm.text', body: 'unicode: ünïcödé ☃ \u2028 "quoted" \\ back' });
-    await ok(http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(erased.userId)}`, { token: admin.token, body: { erase: true } }), 'erase');
+    await ok(
+      http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(erased.userId)}`, { token: admin.token, body: { erase: true } }),
+      'erase',
+    );
     // Synapse's erasing deactivation: the avatar removed (the room's name falls back to the
     // profile's), then the display name, then the user leaves its rooms.
     member(erased, { membership: 'join', displayname: 'erased' });
@@ -152,14 +179,25 @@ describe('/messages JSON bodies', () => {
     const r = await messages(s, admin.token, room, { dir: 'f', limit: 100 }, true);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const chunk = r.body.chunk as Json[];
-    assert.deepEqual(chunk.map((e) => [e.type, e.sender, e.state_key]), known.map((k) => [k.type, k.sender, k.stateKey]), 'the timeline holds the events made, in order');
+    assert.deepEqual(
+      chunk.map((e) => [e.type, e.sender, e.state_key]),
+      known.map((k) => [k.type, k.sender, k.stateKey]),
+      'the timeline holds the events made, in order',
+    );
     let last = 0;
     chunk.forEach((e, i) => {
       const k = known[i];
       if (k.id) assert.equal(e.event_id, k.id);
       else k.id = e.event_id;
-      assert.ok(typeof e.origin_server_ts === 'number' && e.origin_server_ts >= last, `origin_server_ts of ${e.event_id} grows with the timeline`);
-      if (k.window) assert.ok(e.origin_server_ts >= k.window[0] && e.origin_server_ts <= k.window[1], `origin_server_ts of ${e.event_id} falls within its send`);
+      assert.ok(
+        typeof e.origin_server_ts === 'number' && e.origin_server_ts >= last,
+        `origin_server_ts of ${e.event_id} grows with the timeline`,
+      );
+      if (k.window)
+        assert.ok(
+          e.origin_server_ts >= k.window[0] && e.origin_server_ts <= k.window[1],
+          `origin_server_ts of ${e.event_id} falls within its send`,
+        );
       last = e.origin_server_ts;
       ts.set(e.event_id, e.origin_server_ts);
     });
@@ -208,7 +246,15 @@ describe('/messages JSON bodies', () => {
     if (prune) content = pruned(k);
     else if (k.redactedBy) content = {};
     else if (k.type === 'm.room.redaction') content = { ...k.content, redacts: k.redacts };
-    const e: Json = { content, event_id: k.id, origin_server_ts: ts.get(k.id), room_id: room, sender: k.sender, type: k.type, user_id: k.sender };
+    const e: Json = {
+      content,
+      event_id: k.id,
+      origin_server_ts: ts.get(k.id),
+      room_id: room,
+      sender: k.sender,
+      type: k.type,
+      user_id: k.sender,
+    };
     if (k.stateKey !== undefined) e.state_key = k.stateKey;
     if (k.redacts) e.redacts = k.redacts;
     const unsigned: Json = {};
@@ -219,7 +265,8 @@ describe('/messages JSON bodies', () => {
         unsigned.replaces_state = prev.id;
         if (!prune) Object.assign(unsigned, { prev_content: prev.content, prev_sender: prev.sender });
       }
-      if (k.redactedBy) Object.assign(unsigned, { redacted_by: k.redactedBy, redacted_because: expected(at(k.redactedBy), viewer, { nested: true }) });
+      if (k.redactedBy)
+        Object.assign(unsigned, { redacted_by: k.redactedBy, redacted_because: expected(at(k.redactedBy), viewer, { nested: true }) });
       const relations = bundled(k, viewer);
       if (relations) unsigned['m.relations'] = relations;
       if (viewer && !opts.asState) unsigned.membership = membershipAt(viewer.userId, i);
@@ -231,12 +278,17 @@ describe('/messages JSON bodies', () => {
 
   /** Synapse's bundled aggregations: the thread summary, the latest edit, references. */
   function bundled(k: Known, viewer: TestUser | null): Json | null {
-    const related = (rel: string) => known.filter((r) => r.content['m.relates_to']?.event_id === k.id && r.content['m.relates_to']?.rel_type === rel);
+    const related = (rel: string) =>
+      known.filter((r) => r.content['m.relates_to']?.event_id === k.id && r.content['m.relates_to']?.rel_type === rel);
     const out: Json = {};
     const thread = related('m.thread');
     if (thread.length > 0) {
       const participants = [k.sender, ...thread.map((r) => r.sender)];
-      out['m.thread'] = { latest_event: expected(at(thread[thread.length - 1].id), viewer, { nested: true }), count: thread.length, current_user_participated: viewer !== null && participants.includes(viewer.userId) };
+      out['m.thread'] = {
+        latest_event: expected(at(thread[thread.length - 1].id), viewer, { nested: true }),
+        count: thread.length,
+        current_user_participated: viewer !== null && participants.includes(viewer.userId),
+      };
     }
     const refs = related('m.reference');
     if (refs.length > 0) out['m.reference'] = { chunk: refs.map((r) => ({ event_id: r.id })) };
@@ -248,7 +300,10 @@ describe('/messages JSON bodies', () => {
   /** The expected page for a whole-timeline query (limit above the room's size). */
   function expectedPage(viewer: TestUser | null, dir: 'b' | 'f', filter: Json | undefined, actual: Json): Json {
     let idx = known.map((_, i) => i);
-    if (filter?.types) idx = idx.filter((i) => (filter.types as string[]).some((t) => (t.endsWith('*') ? known[i].type.startsWith(t.slice(0, -1)) : known[i].type === t)));
+    if (filter?.types)
+      idx = idx.filter((i) =>
+        (filter.types as string[]).some((t) => (t.endsWith('*') ? known[i].type.startsWith(t.slice(0, -1)) : known[i].type === t)),
+      );
     if (filter?.contains_url) idx = idx.filter((i) => typeof known[i].content.url === 'string');
     if (dir === 'b') idx.reverse();
     const page: Json = { chunk: idx.map((i) => expected(i, viewer)) };
@@ -264,20 +319,35 @@ describe('/messages JSON bodies', () => {
       const senders = new Set(idx.map((i) => known[i].sender));
       const members: number[] = [];
       for (const u of senders) {
-        for (let j = first; j >= 0; j--) if (known[j].type === 'm.room.member' && known[j].stateKey === u) {
-          members.push(j);
-          break;
-        }
+        for (let j = first; j >= 0; j--)
+          if (known[j].type === 'm.room.member' && known[j].stateKey === u) {
+            members.push(j);
+            break;
+          }
       }
       if (members.length > 0) page.state = members.map((j) => expected(j, viewer, { asState: true }));
     }
     return page;
   }
 
-  const sortedState = (page: Json) => (page.state ? { ...page, state: [...(page.state as Json[])].sort((a, b) => String(a.state_key).localeCompare(String(b.state_key))) } : page);
+  const sortedState = (page: Json) =>
+    page.state
+      ? { ...page, state: [...(page.state as Json[])].sort((a, b) => String(a.state_key).localeCompare(String(b.state_key))) }
+      : page;
 
-  async function rest(user: TestUser, asAdmin: boolean, dir: 'b' | 'f', q: { limit?: number; filter?: Json; from?: string }): Promise<Json> {
-    const r = await messages(s, user.token, room, { dir, limit: q.limit ?? 100, ...(q.filter ? { filter: q.filter } : {}), ...(q.from ? { from: q.from } : {}) }, asAdmin);
+  async function rest(
+    user: TestUser,
+    asAdmin: boolean,
+    dir: 'b' | 'f',
+    q: { limit?: number; filter?: Json; from?: string },
+  ): Promise<Json> {
+    const r = await messages(
+      s,
+      user.token,
+      room,
+      { dir, limit: q.limit ?? 100, ...(q.filter ? { filter: q.filter } : {}), ...(q.from ? { from: q.from } : {}) },
+      asAdmin,
+    );
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body as Json;
   }
@@ -303,14 +373,24 @@ describe('/messages JSON bodies', () => {
 
   it('covers the kinds of events it is meant to (the expectation is not vacuous)', () => {
     const reader0 = known.map((_, i) => expected(i, reader));
-    assert.ok(reader0.some((e) => typeof e.unsigned.transaction_id === 'string'), 'own sends carry their transaction id');
+    assert.ok(
+      reader0.some((e) => typeof e.unsigned.transaction_id === 'string'),
+      'own sends carry their transaction id',
+    );
     assert.ok(reader0.some((e) => e.type === 'm.room.topic' && e.prev_content?.topic === 'one'));
-    for (const rel of ['m.thread', 'm.replace', 'm.reference']) assert.ok(reader0.some((e) => e.unsigned['m.relations']?.[rel]), rel);
+    for (const rel of ['m.thread', 'm.replace', 'm.reference'])
+      assert.ok(
+        reader0.some((e) => e.unsigned['m.relations']?.[rel]),
+        rel,
+      );
     assert.ok(reader0.some((e) => e.redacted_because));
     assert.ok(reader0.some((e) => e.unsigned.membership === 'leave') && reader0.some((e) => e.unsigned.membership === 'join'));
     const forLate = known.map((_, i) => expected(i, late));
     const fromErased = forLate.filter((e) => e.sender === erased.userId && e.type === 'm.room.message');
-    assert.ok(fromErased.length > 0 && fromErased.every((e) => Object.keys(e.content).length === 0), 'an erased sender is pruned for a later reader');
+    assert.ok(
+      fromErased.length > 0 && fromErased.every((e) => Object.keys(e.content).length === 0),
+      'an erased sender is pruned for a later reader',
+    );
   });
 
   it('pages through the same events with small pages and their tokens, in both directions', async () => {
@@ -326,7 +406,10 @@ describe('/messages JSON bodies', () => {
       }
       const order = known.map((_, i) => i);
       if (dir === 'b') order.reverse();
-      assert.deepEqual(seen, order.map((i) => expected(i, reader)));
+      assert.deepEqual(
+        seen,
+        order.map((i) => expected(i, reader)),
+      );
     }
   });
 
@@ -338,13 +421,24 @@ describe('/messages JSON bodies', () => {
     const want = expectedPage(reader, 'b', undefined, body);
     assert.deepEqual(withoutAge(body), want);
     const typed = (await grpcCall(p, p.getRoomMessages, { query }, bearer(reader.token))).page!;
-    assert.deepEqual(typed.chunk.map((e) => e.eventId), (want.chunk as Json[]).map((e) => e.event_id));
+    assert.deepEqual(
+      typed.chunk.map((e) => e.eventId),
+      (want.chunk as Json[]).map((e) => e.event_id),
+    );
     typed.chunk.forEach((e, i) => {
       const w = (want.chunk as Json[])[i];
       // A typed event carries its stored content: no client-format copy of `redacts` in it.
-      const content = w.type === 'm.room.redaction' ? Object.fromEntries(Object.entries(w.content).filter(([k]) => k !== 'redacts')) : w.content;
+      const content =
+        w.type === 'm.room.redaction' ? Object.fromEntries(Object.entries(w.content).filter(([k]) => k !== 'redacts')) : w.content;
       assert.deepEqual(
-        { type: e.type, sender: e.sender, state_key: e.stateKey, content: JSON.parse(e.contentJson), origin_server_ts: Number(e.originServerTs), redacts: e.redacts },
+        {
+          type: e.type,
+          sender: e.sender,
+          state_key: e.stateKey,
+          content: JSON.parse(e.contentJson),
+          origin_server_ts: Number(e.originServerTs),
+          redacts: e.redacts,
+        },
         { type: w.type, sender: w.sender, state_key: w.state_key, content, origin_server_ts: w.origin_server_ts, redacts: w.redacts },
         e.eventId,
       );
@@ -352,7 +446,8 @@ describe('/messages JSON bodies', () => {
     typed.chunk.forEach((e, i) => {
       const u = JSON.parse(e.unsignedJson) as Json;
       const w = (want.chunk as Json[])[i].unsigned as Json;
-      for (const key of ['transaction_id', 'membership', 'replaces_state', 'prev_content', 'redacted_by']) assert.deepEqual(u[key], w[key], `${key} of ${e.eventId}`);
+      for (const key of ['transaction_id', 'membership', 'replaces_state', 'prev_content', 'redacted_by'])
+        assert.deepEqual(u[key], w[key], `${key} of ${e.eventId}`);
     });
   });
 });

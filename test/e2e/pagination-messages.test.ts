@@ -82,7 +82,10 @@ describe('RoomMessageFilterTestCase', () => {
     const r = await messages(s, user.token, room, { dir: 'b', filter: { types: ['f.message.*'] } });
     assert.equal(r.status, 200);
     assert.equal(r.body.chunk.length, 2);
-    assert.deepEqual(r.body.chunk.map((e: { type: string }) => e.type), ['f.message.2', 'f.message.1']);
+    assert.deepEqual(
+      r.body.chunk.map((e: { type: string }) => e.type),
+      ['f.message.2', 'f.message.1'],
+    );
   });
 });
 
@@ -96,7 +99,8 @@ describe('LabelsTestCase', () => {
     s = await sharedStack();
     user = await registerUser(s, uniq('labels'));
     room = await createRoom(s, user.token);
-    const labelled = (body: string, labels?: string[]) => send(s, user.token, room, labels ? { msgtype: 'm.text', body, 'org.matrix.labels': labels } : body);
+    const labelled = (body: string, labels?: string[]) =>
+      send(s, user.token, room, labels ? { msgtype: 'm.text', body, 'org.matrix.labels': labels } : body);
     await labelled('with right label', ['#fun']);
     await labelled('without label');
     await labelled('without label');
@@ -116,7 +120,10 @@ describe('LabelsTestCase', () => {
   });
 
   it('test_messages_filter_labels_not_labels', async () => {
-    const r = await messages(s, user.token, room, { from: FROM, filter: { types: ['m.room.message'], 'org.matrix.labels': ['#work'], 'org.matrix.not_labels': ['#notfun'] } });
+    const r = await messages(s, user.token, room, {
+      from: FROM,
+      filter: { types: ['m.room.message'], 'org.matrix.labels': ['#work'], 'org.matrix.not_labels': ['#notfun'] },
+    });
     assert.deepEqual(bodies(r), ['with wrong label']);
   });
 });
@@ -229,12 +236,25 @@ describe('/messages: history visibility (spec §9.8)', () => {
     const filter = { types: ['m.room.message', 'm.room.member'], senders: [resident.userId, joiner.userId] };
     const seen = await messages(s, joiner.token, room, { dir: 'f', filter, limit: 50 });
     assert.equal(seen.status, 200, JSON.stringify(seen.body));
-    const tail = (r: typeof seen) => r.body.chunk.filter((e: { type: string; state_key?: string }) => e.type === 'm.room.message' || e.state_key === joiner.userId);
-    assert.deepEqual(tail(seen).map((e: { content: { body?: string; membership?: string } }) => e.content.body ?? e.content.membership), ['join', 'during', 'leave']);
-    assert.deepEqual(tail(seen).map((e: { unsigned: { membership: string } }) => e.unsigned.membership), ['join', 'join', 'leave']);
+    const tail = (r: typeof seen) =>
+      r.body.chunk.filter((e: { type: string; state_key?: string }) => e.type === 'm.room.message' || e.state_key === joiner.userId);
+    assert.deepEqual(
+      tail(seen).map((e: { content: { body?: string; membership?: string } }) => e.content.body ?? e.content.membership),
+      ['join', 'during', 'leave'],
+    );
+    assert.deepEqual(
+      tail(seen).map((e: { unsigned: { membership: string } }) => e.unsigned.membership),
+      ['join', 'join', 'leave'],
+    );
     const all = await messages(s, resident.token, room, { dir: 'f', filter, limit: 50 });
-    assert.deepEqual(tail(all).map((e: { content: { body?: string; membership?: string } }) => e.content.body ?? e.content.membership), ['before', 'join', 'during', 'leave', 'after']);
-    assert.deepEqual(tail(all).map((e: { unsigned: { membership: string } }) => e.unsigned.membership), ['join', 'join', 'join', 'join', 'join']);
+    assert.deepEqual(
+      tail(all).map((e: { content: { body?: string; membership?: string } }) => e.content.body ?? e.content.membership),
+      ['before', 'join', 'during', 'leave', 'after'],
+    );
+    assert.deepEqual(
+      tail(all).map((e: { unsigned: { membership: string } }) => e.unsigned.membership),
+      ['join', 'join', 'join', 'join', 'join'],
+    );
   });
 
   it('skips invisible history instead of returning pages of empty chunks (Synapse #13128)', async () => {
@@ -266,12 +286,19 @@ describe('/messages: history visibility (spec §9.8)', () => {
     await send(s, resident.token, room, 'after leaving');
     const r = await messages(s, leaver.token, room, { dir: 'b', filter: MESSAGE_FILTER });
     assert.deepEqual(bodies(r), ['while joined']);
-    assert.deepEqual(bodies(await messages(s, leaver.token, room, { dir: 'b', filter: MESSAGE_FILTER, from: 's999999999' })), ['while joined'], 'live tokens are clamped too');
+    assert.deepEqual(
+      bodies(await messages(s, leaver.token, room, { dir: 'b', filter: MESSAGE_FILTER, from: 's999999999' })),
+      ['while joined'],
+      'live tokens are clamped too',
+    );
     const leaveToken = await eventToken(s, ids(await messages(s, leaver.token, room, { dir: 'b', limit: 1 }))[0]);
     assert.ok(r.body.start.startsWith(`${leaveToken}_`), `start ${r.body.start} is the leave event's token ${leaveToken}`);
     const stranger = await registerUser(s, uniq('stranger'));
     const denied = await messages(s, stranger.token, room, {});
-    assert.deepEqual([denied.status, denied.body], [403, { errcode: 'M_FORBIDDEN', error: `User ${stranger.userId} not in room ${room}, and room previews are disabled` }]);
+    assert.deepEqual(
+      [denied.status, denied.body],
+      [403, { errcode: 'M_FORBIDDEN', error: `User ${stranger.userId} not in room ${room}, and room previews are disabled` }],
+    );
   });
 
   it('never answers from what the user could see before: leave, new events, forget', async () => {
@@ -433,7 +460,10 @@ describe('/messages: tokens, limits and bad input', () => {
     await join(s, other.token, r2);
     await send(s, other.token, r2, 'from other');
     const r = await messages(s, user.token, r2, { dir: 'b', limit: 1, filter: { lazy_load_members: true } });
-    assert.deepEqual(r.body.state.map((e: { state_key: string }) => e.state_key), [other.userId]);
+    assert.deepEqual(
+      r.body.state.map((e: { state_key: string }) => e.state_key),
+      [other.userId],
+    );
     assert.equal(r.body.state[0].content.membership, 'join');
     const none = await messages(s, user.token, r2, { dir: 'b', limit: 1 });
     assert.ok(!('state' in none.body));
@@ -454,9 +484,18 @@ describe('PaginationService over gRPC', () => {
     assert.equal(JSON.parse(res.page?.chunk[0].unsignedJson ?? '{}').membership, 'join');
     assert.match(res.page?.end ?? '', /^t\d+-\d+_0_0_0_0_0_0_0_0_0$/);
     await assert.rejects(grpcCall(p, p.getRoomMessages, { query }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
-    await assert.rejects(grpcCall(p, p.adminGetRoomMessages, { query }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
-    await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, from: 'x' } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'from' parameter is invalid");
-    await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...query, filter: { senders: 'x' } } }, bearer(user.token)), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    await assert.rejects(
+      grpcCall(p, p.adminGetRoomMessages, { query }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED,
+    );
+    await assert.rejects(
+      grpcCall(p, p.getRoomMessages, { query: { ...query, from: 'x' } }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'from' parameter is invalid",
+    );
+    await assert.rejects(
+      grpcCall(p, p.getRoomMessages, { query: { ...query, filter: { senders: 'x' } } }, bearer(user.token)),
+      (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
+    );
   });
 
   it('renders the page as the REST body with as_json_body, in either format', async () => {
@@ -475,7 +514,12 @@ describe('PaginationService over gRPC', () => {
     assert.deepEqual(body, rest.body);
     assert.equal(body.chunk[0].content.body, 'rendered');
     assert.equal(body.chunk[0].user_id, user.userId);
-    const fed = await grpcCall(p, p.getRoomMessages, { query: { ...query, format: EventFormat.EVENT_FORMAT_FEDERATION } }, bearer(user.token));
+    const fed = await grpcCall(
+      p,
+      p.getRoomMessages,
+      { query: { ...query, format: EventFormat.EVENT_FORMAT_FEDERATION } },
+      bearer(user.token),
+    );
     const pdu = JSON.parse(Buffer.from(fed.page?.jsonBody ?? 'null').toString()).chunk[0];
     assert.ok(Array.isArray(pdu.prev_events) && typeof pdu.hashes.sha256 === 'string' && !('user_id' in pdu));
     const typed = await grpcCall(p, p.getRoomMessages, { query: { ...query, asJsonBody: false } }, bearer(user.token));

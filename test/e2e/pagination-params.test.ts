@@ -41,7 +41,9 @@ describe('PaginationService parameters', () => {
     assert.deepEqual(onlyMessages, [msg]);
     assert.deepEqual(await page({ filter: { types: ['m.room.message'] } }), [msg]);
     // filter_json wins over the Struct.
-    assert.deepEqual(await page({ filterJson: JSON.stringify({ types: ['m.room.topic'] }), filter: { types: ['m.room.message'] } }), [topic]);
+    assert.deepEqual(await page({ filterJson: JSON.stringify({ types: ['m.room.topic'] }), filter: { types: ['m.room.message'] } }), [
+      topic,
+    ]);
     // Falsy JSON means no filter.
     assert.ok((await page({ filterJson: 'null' })).length > 1);
   });
@@ -61,15 +63,22 @@ describe('PaginationService parameters', () => {
     await assert.rejects(call(all), invalid("Query parameter 'dir' must be one of ['b', 'f']"));
     await assert.rejects(call({ ...all, dirParam: 'b' }), invalid("'from' parameter is invalid"));
     await assert.rejects(call({ ...all, dirParam: 'b', from: undefined }), invalid("'to' parameter is invalid"));
-    await assert.rejects(call({ ...all, dirParam: 'b', from: undefined, to: undefined }), invalid('Query parameter limit must be an integer'));
+    await assert.rejects(
+      call({ ...all, dirParam: 'b', from: undefined, to: undefined }),
+      invalid('Query parameter limit must be an integer'),
+    );
     await assert.rejects(call({ filterJson: '}{' }), invalid('Query parameter filter must be a valid JSON object'));
     await assert.rejects(call({ filterJson: '[1]' }), invalid('Query parameter filter must be a JSON object'));
     // Authentication comes first.
-    await assert.rejects(grpcCall(p, p.getRoomMessages, { query: { ...base(), ...all } }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(
+      grpcCall(p, p.getRoomMessages, { query: { ...base(), ...all } }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+    );
   });
 
   it('answers REST in the same order, a bad limit after a bad from included', async () => {
-    const get = (q: string, token?: string) => http(s, 'GET', `/_matrix/client/v3/rooms/${enc(room)}/messages?${q}`, token ? { token } : {});
+    const get = (q: string, token?: string) =>
+      http(s, 'GET', `/_matrix/client/v3/rooms/${enc(room)}/messages?${q}`, token ? { token } : {});
     const r = await get('limit=abc&from=bad', user.token);
     assert.deepEqual([r.status, r.body.error], [400, "'from' parameter is invalid"]);
     const f = await get(`limit=-1&filter=${enc('[1]')}`, user.token);
@@ -83,11 +92,27 @@ describe('PaginationService parameters', () => {
   it('checks an event context limit before its filter, over gRPC and REST', async () => {
     const p = s.clients.pagination;
     const req = { roomId: room, eventId: msg, limitParam: '-3', filterJson: '}{' };
-    await assert.rejects(grpcCall(p, p.adminGetEventContext, req, bearer(admin.token)), invalid('Query parameter limit must be a positive integer.'));
-    await assert.rejects(grpcCall(p, p.adminGetEventContext, { ...req, limitParam: '2' }, bearer(admin.token)), invalid('Query parameter filter must be a valid JSON object'));
-    const ctx = await grpcCall(p, p.getEventContext, { roomId: room, eventId: topic, limitParam: '4', filterJson: JSON.stringify({ types: ['m.room.message'] }) }, bearer(user.token));
-    assert.deepEqual(ctx.eventsBefore.map((e) => e.eventId), [msg]);
-    const rest = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(room)}/context/${enc(msg)}?limit=x&filter=${enc('}{')}`, { token: admin.token });
+    await assert.rejects(
+      grpcCall(p, p.adminGetEventContext, req, bearer(admin.token)),
+      invalid('Query parameter limit must be a positive integer.'),
+    );
+    await assert.rejects(
+      grpcCall(p, p.adminGetEventContext, { ...req, limitParam: '2' }, bearer(admin.token)),
+      invalid('Query parameter filter must be a valid JSON object'),
+    );
+    const ctx = await grpcCall(
+      p,
+      p.getEventContext,
+      { roomId: room, eventId: topic, limitParam: '4', filterJson: JSON.stringify({ types: ['m.room.message'] }) },
+      bearer(user.token),
+    );
+    assert.deepEqual(
+      ctx.eventsBefore.map((e) => e.eventId),
+      [msg],
+    );
+    const rest = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(room)}/context/${enc(msg)}?limit=x&filter=${enc('}{')}`, {
+      token: admin.token,
+    });
     assert.deepEqual([rest.status, rest.body.error], [400, 'Query parameter limit must be an integer']);
   });
 });

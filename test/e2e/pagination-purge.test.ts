@@ -5,7 +5,20 @@
 import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
-import { bodies, createRoom, enc, eventExists, eventToken, join, messages, purgeAndWait, purgeHistory, send, sendState, waitForPurge } from './pagination.helpers';
+import {
+  bodies,
+  createRoom,
+  enc,
+  eventExists,
+  eventToken,
+  join,
+  messages,
+  purgeAndWait,
+  purgeHistory,
+  send,
+  sendState,
+  waitForPurge,
+} from './pagination.helpers';
 
 describe('PurgeHistoryTestCase', () => {
   // Synapse's test purges up to ts 0 in a room holding the server's first event, the one case
@@ -61,7 +74,10 @@ describe('PurgeTestCase (storage)', () => {
     const { room, msgs } = await fourMessages();
     const [depth, stream] = (await eventToken(s, msgs[3])).slice(1).split('-').map(Number);
     const scheduler = s.app.services.scheduler;
-    const purgeId = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_history', { resourceId: room, params: { token: `t${depth + 1}-${stream + 1}`, delete_local_events: true } });
+    const purgeId = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_history', {
+      resourceId: room,
+      params: { token: `t${depth + 1}-${stream + 1}`, delete_local_events: true },
+    });
     const status = await waitForPurge(s, admin.token, purgeId);
     assert.equal(status.status, 'failed');
     assert.match(String(status.error), /greater than forward/);
@@ -162,12 +178,19 @@ describe('purge history: admin API', () => {
     await sendState(s, user.token, room, 'm.room.history_visibility', { history_visibility: 'joined' });
     await send(s, user.token, room, 'one');
     const two = await send(s, user.token, room, 'two');
-    const rows = await s.app.orm.em.fork().getConnection().execute<{ received_ts: string }[]>('SELECT received_ts FROM events WHERE event_id = ?', [two]);
+    const rows = await s.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ received_ts: string }[]>('SELECT received_ts FROM events WHERE event_id = ?', [two]);
     await purgeAndWait(s, admin.token, room, { purge_up_to_ts: Number(rows[0].received_ts), delete_local_events: true });
     const late = await registerUser(s, uniq('late'));
     await join(s, late.token, room);
     await send(s, user.token, room, 'three');
     assert.deepEqual(bodies(await messages(s, user.token, room, { dir: 'b', filter: { types: ['m.room.message'] } })), ['three', 'two']);
-    assert.deepEqual(bodies(await messages(s, late.token, room, { dir: 'b', filter: { types: ['m.room.message'] } })), ['three'], "'joined' still applies from the purged state");
+    assert.deepEqual(
+      bodies(await messages(s, late.token, room, { dir: 'b', filter: { types: ['m.room.message'] } })),
+      ['three'],
+      "'joined' still applies from the purged state",
+    );
   });
 });

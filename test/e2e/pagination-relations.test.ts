@@ -7,7 +7,10 @@ import { http, registerUser, startStack, type Stack, type TestUser } from '../su
 import { C, enc } from '../support/client';
 import { createRoom, ids, join, messages, send } from './pagination.helpers';
 
-const rel = (relType: string, eventId: string, extra: Record<string, unknown> = {}) => ({ ...extra, 'm.relates_to': { rel_type: relType, event_id: eventId, ...(relType === 'm.annotation' ? { key: '👍' } : {}) } });
+const rel = (relType: string, eventId: string, extra: Record<string, unknown> = {}) => ({
+  ...extra,
+  'm.relates_to': { rel_type: relType, event_id: eventId, ...(relType === 'm.annotation' ? { key: '👍' } : {}) },
+});
 
 describe('RelationsTestCase', () => {
   let s: Stack;
@@ -86,7 +89,12 @@ describe('RelationsTestCase', () => {
 
     before(async () => {
       original = await send(s, test.token, room, 'typo');
-      edit = await send(s, test.token, room, rel('m.replace', original, { msgtype: 'm.text', body: '* fixed', 'm.new_content': { msgtype: 'm.text', body: 'fixed' } }));
+      edit = await send(
+        s,
+        test.token,
+        room,
+        rel('m.replace', original, { msgtype: 'm.text', body: '* fixed', 'm.new_content': { msgtype: 'm.text', body: 'fixed' } }),
+      );
       root = await send(s, test.token, room, 'thread root');
       await send(s, second.token, room, rel('m.thread', root, { msgtype: 'm.text', body: 'first reply' }));
       reply = await send(s, third.token, room, rel('m.thread', root, { msgtype: 'm.text', body: 'second reply' }));
@@ -118,7 +126,16 @@ describe('RelationsTestCase', () => {
 
     // Synapse 1.94: GET /event of an edited message carries m.relations.m.replace, a thread root m.thread.
     it('bundles the same aggregations into an event fetched alone', async () => {
-      const strip = (v: any): any => (Array.isArray(v) ? v.map(strip) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'age').map(([k, x]) => [k, strip(x)])) : v);
+      const strip = (v: any): any =>
+        Array.isArray(v)
+          ? v.map(strip)
+          : v && typeof v === 'object'
+            ? Object.fromEntries(
+                Object.entries(v)
+                  .filter(([k]) => k !== 'age')
+                  .map(([k, x]) => [k, strip(x)]),
+              )
+            : v;
       for (const id of [original, root, ev.E2]) {
         const r = await http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(id)}`, { token: second.token });
         assert.equal(r.status, 200, JSON.stringify(r.body));

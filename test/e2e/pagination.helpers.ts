@@ -17,19 +17,27 @@ export async function createRoom(s: Stack, token: string, body: Record<string, u
 }
 
 /** Sends an event (default: an m.text message with `body`); returns its id. */
-export async function send(s: Stack, token: string, roomId: string, content: Record<string, unknown> | string, type = 'm.room.message'): Promise<string> {
+export async function send(
+  s: Stack,
+  token: string,
+  roomId: string,
+  content: Record<string, unknown> | string,
+  type = 'm.room.message',
+): Promise<string> {
   txn += 1;
   const body = typeof content === 'string' ? { msgtype: 'm.text', body: content } : content;
-  return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/${enc(type)}/p${txn}_${process.pid}`, { token, body }), `send ${type}`)).body.event_id;
+  return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/${enc(type)}/p${txn}_${process.pid}`, { token, body }), `send ${type}`))
+    .body.event_id;
 }
 
-
-
-
-
-
 /** `GET …/messages` with a query string built from `q` (values are URL-encoded). */
-export function messages(s: Stack, token: string, roomId: string, q: Record<string, string | number | object> = {}, admin = false): Promise<HttpResult> {
+export function messages(
+  s: Stack,
+  token: string,
+  roomId: string,
+  q: Record<string, string | number | object> = {},
+  admin = false,
+): Promise<HttpResult> {
   const qs = Object.entries(q)
     .map(([k, v]) => `${k}=${enc(typeof v === 'object' ? JSON.stringify(v) : String(v))}`)
     .join('&');
@@ -39,7 +47,10 @@ export function messages(s: Stack, token: string, roomId: string, q: Record<stri
 
 /** The historic token `t<depth>-<stream>` of an event (Synapse's get_topological_token_for_event). */
 export async function eventToken(s: Stack, eventId: string): Promise<string> {
-  const rows = await s.app.orm.em.fork().getConnection().execute<{ depth: string; stream_ordering: string }[]>('SELECT depth, stream_ordering FROM events WHERE event_id = ?', [eventId]);
+  const rows = await s.app.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ depth: string; stream_ordering: string }[]>('SELECT depth, stream_ordering FROM events WHERE event_id = ?', [eventId]);
   assert.equal(rows.length, 1, `event ${eventId} not found`);
   return `t${rows[0].depth}-${rows[0].stream_ordering}`;
 }

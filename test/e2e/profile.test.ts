@@ -49,10 +49,19 @@ describe('ProfileTestCase', () => {
     }
     const empty = await registerUser(s, uniq('empty'));
     await setProfile(empty.userId, null, null);
-    assert.deepEqual([(await get(`/_matrix/client/v3/profile/${enc(empty.userId)}`)).status, (await get(`/_matrix/client/v3/profile/${enc(empty.userId)}`)).body], [404, notFound]);
+    assert.deepEqual(
+      [
+        (await get(`/_matrix/client/v3/profile/${enc(empty.userId)}`)).status,
+        (await get(`/_matrix/client/v3/profile/${enc(empty.userId)}`)).body,
+      ],
+      [404, notFound],
+    );
     assert.deepEqual((await get(`/_matrix/client/v3/profile/${enc(empty.userId)}/displayname`)).body, { displayname: null });
     const erased = await registerUser(s, uniq('erased'));
-    const deactivate = await http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(erased.userId)}`, { token: admin.token, body: { erase: true } });
+    const deactivate = await http(s, 'POST', `/_synapse/admin/v1/deactivate/${enc(erased.userId)}`, {
+      token: admin.token,
+      body: { erase: true },
+    });
     assert.equal(deactivate.status, 200);
     for (const suffix of ['', '/displayname']) {
       const r = await get(`/_matrix/client/v3/profile/${enc(erased.userId)}${suffix}`);
@@ -92,7 +101,8 @@ describe('ProfileTestCase', () => {
       await setProfile(other.userId, 'Bob', null);
     });
 
-    const put = (userId: string, field: string, body: unknown, token?: string) => http(s, 'PUT', `${C}/profile/${enc(userId)}/${field}`, { token, body });
+    const put = (userId: string, field: string, body: unknown, token?: string) =>
+      http(s, 'PUT', `${C}/profile/${enc(userId)}/${field}`, { token, body });
     const displayname = async (userId: string) => (await get(`${C}/profile/${enc(userId)}/displayname`)).body.displayname;
     const avatarUrl = async (userId: string) => (await get(`${C}/profile/${enc(userId)}/avatar_url`)).body.avatar_url;
     const localpart = (u: TestUser) => u.userId.slice(1, u.userId.indexOf(':'));
@@ -185,13 +195,37 @@ describe('ProfileTestCase', () => {
     it('refuses bad input', async () => {
       const cases: [string, string, { body?: unknown; rawBody?: string }, number, Record<string, string>][] = [
         [owner.userId, 'displayname', { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing key 'displayname'" }],
-        [owner.userId, 'avatar_url', { body: { displayname: 'x' } }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing key 'avatar_url'" }],
-        [owner.userId, 'displayname', { body: { displayname: 5 } }, 400, { errcode: 'M_INVALID_PARAM', error: "'displayname' must be a string" }],
-        [owner.userId, 'avatar_url', { body: { avatar_url: null } }, 400, { errcode: 'M_INVALID_PARAM', error: "'avatar_url' must be a string" }],
+        [
+          owner.userId,
+          'avatar_url',
+          { body: { displayname: 'x' } },
+          400,
+          { errcode: 'M_MISSING_PARAM', error: "Missing key 'avatar_url'" },
+        ],
+        [
+          owner.userId,
+          'displayname',
+          { body: { displayname: 5 } },
+          400,
+          { errcode: 'M_INVALID_PARAM', error: "'displayname' must be a string" },
+        ],
+        [
+          owner.userId,
+          'avatar_url',
+          { body: { avatar_url: null } },
+          400,
+          { errcode: 'M_INVALID_PARAM', error: "'avatar_url' must be a string" },
+        ],
         [owner.userId, 'displayname', { rawBody: '{x' }, 400, { errcode: 'M_NOT_JSON', error: 'Content not JSON.' }],
         [owner.userId, 'displayname', { rawBody: '[]' }, 400, { errcode: 'M_BAD_JSON', error: 'Content must be a JSON object.' }],
         ['garbage', 'displayname', { body: { displayname: 'x' } }, 400, { errcode: 'M_INVALID_PARAM', error: 'Invalid user id' }],
-        ['@someone:elsewhere.org', 'displayname', { body: { displayname: 'x' } }, 400, { errcode: 'M_UNKNOWN', error: 'User is not hosted on this homeserver' }],
+        [
+          '@someone:elsewhere.org',
+          'displayname',
+          { body: { displayname: 'x' } },
+          400,
+          { errcode: 'M_UNKNOWN', error: 'User is not hosted on this homeserver' },
+        ],
       ];
       for (const [userId, field, opts, status, body] of cases) {
         const r = await http(s, 'PUT', `${C}/profile/${enc(userId)}/${field}`, { token: owner.token, ...opts });
@@ -199,8 +233,14 @@ describe('ProfileTestCase', () => {
       }
       assert.equal(await displayname(owner.userId), localpart(owner));
       const c = s.clients.profile;
-      await assert.rejects(grpcCall(c, c.setProfileField, { userId: owner.userId, field: 'nickname', value: 'x' }, bearer(owner.token)), (e: { code: number }) => e.code === 3);
-      await assert.rejects(grpcCall(c, c.setProfileField, { userId: owner.userId, field: 'displayname', value: 'x' }), (e: { code: number }) => e.code === 16);
+      await assert.rejects(
+        grpcCall(c, c.setProfileField, { userId: owner.userId, field: 'nickname', value: 'x' }, bearer(owner.token)),
+        (e: { code: number }) => e.code === 3,
+      );
+      await assert.rejects(
+        grpcCall(c, c.setProfileField, { userId: owner.userId, field: 'displayname', value: 'x' }),
+        (e: { code: number }) => e.code === 16,
+      );
       await grpcCall(c, c.setProfileField, { userId: owner.userId, field: 'displayname', value: 'Over gRPC' }, bearer(owner.token));
       assert.equal(await displayname(owner.userId), 'Over gRPC');
     });

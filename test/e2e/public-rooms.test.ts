@@ -86,7 +86,11 @@ describe('publicRooms', function () {
       // Five more listed rooms with 1..5 members; and rooms that must not be listed.
       rooms = [];
       for (let n = 1; n <= 5; n++) {
-        const id = await createRoom(s, alice.token, { preset: 'public_chat', name: `Paged Room ${n}`, topic: n === 3 ? 'the 100%_topic' : undefined });
+        const id = await createRoom(s, alice.token, {
+          preset: 'public_chat',
+          name: `Paged Room ${n}`,
+          topic: n === 3 ? 'the 100%_topic' : undefined,
+        });
         for (let i = 1; i < n; i++) await join(s, (await registerUser(s, uniq('m'))).token, id);
         rooms.push(id);
       }
@@ -108,7 +112,14 @@ describe('publicRooms', function () {
       assert.ok(ids.includes(rooms[5]) && ids.includes(room) && ids.includes(space));
       assert.ok(!r.body.chunk.some((x: any) => /private|unpublished/.test(x.name ?? '')));
       const five = r.body.chunk[0];
-      assert.deepEqual(five, { room_id: rooms[4], name: 'Paged Room 5', num_joined_members: 5, world_readable: false, guest_can_join: false, join_rule: 'public' });
+      assert.deepEqual(five, {
+        room_id: rooms[4],
+        name: 'Paged Room 5',
+        num_joined_members: 5,
+        world_readable: false,
+        guest_can_join: false,
+        join_rule: 'public',
+      });
       const readable = r.body.chunk.find((x: any) => x.room_id === rooms[5]);
       assert.equal(readable.world_readable, true);
       assert.equal(readable.join_rule, 'invite');
@@ -135,7 +146,10 @@ describe('publicRooms', function () {
       const second = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3 } });
       const page2 = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3, since: second.body.next_batch } });
       const back = await http(s, 'POST', URL, { token: alice.token, body: { limit: 3, since: page2.body.prev_batch } });
-      assert.deepEqual(back.body.chunk.map((x: any) => x.room_id), all.slice(0, 3));
+      assert.deepEqual(
+        back.body.chunk.map((x: any) => x.room_id),
+        all.slice(0, 3),
+      );
       assert.ok(back.body.next_batch && !('prev_batch' in back.body));
     });
 
@@ -144,10 +158,16 @@ describe('publicRooms', function () {
       assert.equal(r.body.chunk.length, 5);
       assert.equal(r.body.total_room_count_estimate, 8);
       const topic = await http(s, 'POST', URL, { token: alice.token, body: { filter: { generic_search_term: '100%_t' } } });
-      assert.deepEqual(topic.body.chunk.map((x: any) => x.room_id), [rooms[2]]);
+      assert.deepEqual(
+        topic.body.chunk.map((x: any) => x.room_id),
+        [rooms[2]],
+      );
       // LIKE wildcards are literal.
       const wild = await http(s, 'POST', URL, { token: alice.token, body: { filter: { generic_search_term: '%' } } });
-      assert.deepEqual(wild.body.chunk.map((x: any) => x.room_id), [rooms[2]]);
+      assert.deepEqual(
+        wild.body.chunk.map((x: any) => x.room_id),
+        [rooms[2]],
+      );
     });
 
     it('include_all_networks lists the main list; limit 0 means no limit', async () => {
@@ -170,7 +190,14 @@ describe('publicRooms', function () {
       ['POST', '', { filter: 'x' }, 400, 'M_BAD_JSON', null],
       ['POST', '', { filter: { generic_search_term: 5 } }, 400, 'M_BAD_JSON', null],
       ['POST', '', { filter: { room_types: 'm.space' } }, 400, 'M_BAD_JSON', null],
-      ['POST', '', { include_all_networks: true, third_party_instance_id: 'a|b' }, 400, 'M_UNKNOWN', "Can't use include_all_networks with an explicit network"],
+      [
+        'POST',
+        '',
+        { include_all_networks: true, third_party_instance_id: 'a|b' },
+        400,
+        'M_UNKNOWN',
+        "Can't use include_all_networks with an explicit network",
+      ],
       ['POST', '', { third_party_instance_id: 'ab' }, 400, 'M_UNKNOWN', "Invalid ID 'ab'"],
       ['POST', '', { third_party_instance_id: 'a|b|c' }, 400, 'M_UNKNOWN', "Invalid ID 'a|b|c'"],
       ['POST', '', [1], 400, 'M_BAD_JSON', 'Content must be a JSON object.'],
@@ -200,9 +227,16 @@ describe('publicRooms: index', () => {
         await em.execute('SET LOCAL enable_bitmapscan = off');
         return (await em.execute<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${q.sql}`, q.params)).map((r) => r['QUERY PLAN']).join('\n');
       });
-    const bounds = [null, { joinedMembers: 3, roomId: '!m:test', forwards: true }, { joinedMembers: 3, roomId: '!m:test', forwards: false }];
+    const bounds = [
+      null,
+      { joinedMembers: 3, roomId: '!m:test', forwards: true },
+      { joinedMembers: 3, roomId: '!m:test', forwards: false },
+    ];
     for (const bound of bounds) {
-      for (const filter of [{ searchTerm: null, roomTypes: null }, { searchTerm: 'abc', roomTypes: ['m.space', null] }]) {
+      for (const filter of [
+        { searchTerm: null, roomTypes: null },
+        { searchTerm: 'abc', roomTypes: ['m.space', null] },
+      ]) {
         const { page, count } = directoryQueries(filter, bound, 101);
         const p = await plan(page);
         assert.match(p, /room_stats_public_directory_idx/, p);

@@ -22,7 +22,10 @@ async function backdate(s: Stack, roomId: string, marks: [string, number][]): Pr
   for (const [eventId, ts] of marks) {
     const rows = await conn.execute<{ s: string }[]>('SELECT stream_ordering AS s FROM events WHERE event_id = ?', [eventId]);
     const upTo = Number(rows[0].s);
-    await conn.execute('UPDATE events SET origin_server_ts = ?, received_ts = ? WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?', [ts, ts, roomId, after, upTo]);
+    await conn.execute(
+      'UPDATE events SET origin_server_ts = ?, received_ts = ? WHERE room_id = ? AND stream_ordering > ? AND stream_ordering <= ?',
+      [ts, ts, roomId, after, upTo],
+    );
     after = upTo;
   }
 }
@@ -33,11 +36,15 @@ async function runPurgeJob(s: Stack): Promise<void> {
   const scheduler = s.app.services.scheduler;
   const id = await services.retention.fireJob(0);
   assert.ok(id, 'the job scheduled its task');
-  const task = await waitFor(() => scheduler.getTask(s.app.orm.em.fork(), id), (t) => t !== null && t.status !== 'scheduled' && t.status !== 'active');
+  const task = await waitFor(
+    () => scheduler.getTask(s.app.orm.em.fork(), id),
+    (t) => t !== null && t.status !== 'scheduled' && t.status !== 'active',
+  );
   assert.equal(task?.status, 'complete', JSON.stringify(task));
 }
 
-const getEvent = (s: Stack, token: string, roomId: string, eventId: string) => http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`, { token });
+const getEvent = (s: Stack, token: string, roomId: string, eventId: string) =>
+  http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(eventId)}`, { token });
 
 describe('RetentionTestCase', () => {
   let s: Stack;
@@ -57,17 +64,26 @@ describe('RetentionTestCase', () => {
 
   /** E1 sent `2 × inc` ago, E2 `inc` ago (or `validAgeMs`); after the purge job E1 is gone, E2 and the room's state remain. */
   async function testRetentionEventPurged(roomId: string, incMs: number, validAgeMs = incMs): Promise<void> {
-    const rows = await s.app.orm.em.fork().getConnection().execute<{ event_id: string }[]>("SELECT event_id FROM events WHERE room_id = ? AND type = 'm.room.create'", [roomId]);
+    const rows = await s.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ event_id: string }[]>("SELECT event_id FROM events WHERE room_id = ? AND type = 'm.room.create'", [roomId]);
     const create = rows[0].event_id;
     const expired = await send(s, user.token, roomId, '1');
     const valid = await send(s, user.token, roomId, '2');
     const now = Date.now();
-    await backdate(s, roomId, [[expired, now - 2 * incMs], [valid, now - validAgeMs]]);
+    await backdate(s, roomId, [
+      [expired, now - 2 * incMs],
+      [valid, now - validAgeMs],
+    ]);
     await send(s, user.token, roomId, 'latest');
     await runPurgeJob(s);
     assert.equal(await eventExists(s, expired), false, 'the expired event is purged');
     // Read from the store, as Synapse's test does: visibility may hide it (see test_visibility).
-    const kept = await s.app.orm.em.fork().getConnection().execute<{ body: string }[]>("SELECT content ->> 'body' AS body FROM events WHERE event_id = ?", [valid]);
+    const kept = await s.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ body: string }[]>("SELECT content ->> 'body' AS body FROM events WHERE event_id = ?", [valid]);
     assert.deepEqual(kept, [{ body: '2' }]);
     assert.equal(await eventExists(s, create), true, 'state is kept');
   }
@@ -98,14 +114,21 @@ describe('RetentionTestCase', () => {
     const first = await send(s, user.token, room, '1');
     const second = await send(s, user.token, room, '2');
     const now = Date.now();
-    await backdate(s, room, [[first, now - 4 * DAY_MS], [second, now - 2 * DAY_MS]]);
+    await backdate(s, room, [
+      [first, now - 4 * DAY_MS],
+      [second, now - 2 * DAY_MS],
+    ]);
     const r = await messages(s, user.token, room, { dir: 'b', filter: { types: ['m.room.message'] } });
     assert.deepEqual(bodies(r), ['2'], 'only the event within the default max_lifetime is visible');
     assert.equal((await getEvent(s, user.token, room, first)).status, 404);
     const state = await messages(s, user.token, room, { dir: 'f', filter: { types: ['m.room.create'] } });
     assert.equal(state.body.chunk.length, 1, 'state events never expire');
     const asAdmin = await registerUser(s, uniq('admin'), { admin: true });
-    assert.deepEqual(bodies(await messages(s, asAdmin.token, room, { dir: 'b', filter: { types: ['m.room.message'] } }, true)), ['2', '1'], 'admins see expired events until they are purged');
+    assert.deepEqual(
+      bodies(await messages(s, asAdmin.token, room, { dir: 'b', filter: { types: ['m.room.message'] } }, true)),
+      ['2', '1'],
+      'admins see expired events until they are purged',
+    );
   });
 
   it('skips rooms with an active delete task', async () => {
@@ -113,14 +136,23 @@ describe('RetentionTestCase', () => {
     const room = await createRoom(s, user.token);
     const old = await send(s, user.token, room, 'old');
     const recent = await send(s, user.token, room, 'recent');
-    await backdate(s, room, [[old, Date.now() - 5 * DAY_MS], [recent, Date.now() - HOUR_MS]]);
+    await backdate(s, room, [
+      [old, Date.now() - 5 * DAY_MS],
+      [recent, Date.now() - HOUR_MS],
+    ]);
     const locks = s.app.services.locks;
     // Holding the room's pagination lock keeps the delete task's purge (and so the task) active.
     const held = await locks.acquireReadWrite(PURGE_PAGINATION_LOCK_NAME, room, 'read');
     try {
-      const del = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${enc(room)}`, { token: admin.token, body: { purge: true, force_purge: true } });
+      const del = await http(s, 'DELETE', `/_synapse/admin/v2/rooms/${enc(room)}`, {
+        token: admin.token,
+        body: { purge: true, force_purge: true },
+      });
       assert.equal(del.status, 200, JSON.stringify(del.body));
-      await waitFor(() => http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${del.body.delete_id}`, { token: admin.token }), (r) => r.body.status === 'active');
+      await waitFor(
+        () => http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${del.body.delete_id}`, { token: admin.token }),
+        (r) => r.body.status === 'active',
+      );
       await runPurgeJob(s);
       assert.equal(await eventExists(s, old), true, 'retention left the room to its delete');
     } finally {
@@ -142,7 +174,10 @@ describe('RetentionNoDefaultPolicyTestCase', () => {
   async function twoOldEvents(roomId: string): Promise<[string, string]> {
     const first = await send(s, user.token, roomId, '1');
     const second = await send(s, user.token, roomId, '2');
-    await backdate(s, roomId, [[first, Date.now() - 60 * DAY_MS], [second, Date.now() - 30 * DAY_MS]]);
+    await backdate(s, roomId, [
+      [first, Date.now() - 60 * DAY_MS],
+      [second, Date.now() - 30 * DAY_MS],
+    ]);
     await send(s, user.token, roomId, 'latest');
     return [first, second];
   }

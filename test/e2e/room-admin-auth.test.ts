@@ -49,7 +49,8 @@ describe('room admin auth table', () => {
       ];
       for (const [token, status, errcode, error] of cases) {
         const r = await http(s, route.method, path, { token, body });
-        if (r.status !== status || r.body.errcode !== errcode || r.body.error !== error) failures.push(`${route.method} ${route.path} (${token ? 'token' : 'none'}) → ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== status || r.body.errcode !== errcode || r.body.error !== error)
+          failures.push(`${route.method} ${route.path} (${token ? 'token' : 'none'}) → ${r.status} ${JSON.stringify(r.body)}`);
       }
     }
     assert.deepEqual(failures, []);

@@ -10,10 +10,17 @@ import { bearer, grpcCall, http, registerUser, uniq, type HttpResult, type Stack
 import { createRoom, enc } from './room-admin.helpers';
 
 const A = '/_synapse/admin/v1';
-const ORDER_BY_LIST = "['alphabetical', 'size', 'name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events']";
+const ORDER_BY_LIST =
+  "['alphabetical', 'size', 'name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events']";
 const SQL_META = `'; DROP TABLE rooms; --"\\%_`;
 
-type Case = [method: string, path: string, opts: { body?: unknown; rawBody?: string }, status: number, body: Record<string, unknown> | null];
+type Case = [
+  method: string,
+  path: string,
+  opts: { body?: unknown; rawBody?: string },
+  status: number,
+  body: Record<string, unknown> | null,
+];
 
 describe('room admin bad input', () => {
   let s: Stack;
@@ -78,11 +85,29 @@ describe('room admin bad input', () => {
       ['GET', `${A}/rooms/${enc('!nope:test')}/members`, {}, 404, { errcode: 'M_NOT_FOUND', error: 'Room not found' }],
       ['GET', `${A}/rooms/${enc('!nope:test')}/state`, {}, 404, { errcode: 'M_NOT_FOUND', error: 'Room not found' }],
       ['GET', `${A}/rooms/${enc(roomId)}/state?type=${enc(SQL_META)}`, {}, 200, { state: [] }],
-      ['GET', `${A}/rooms/${enc(roomId)}/timestamp_to_event`, {}, 400, { errcode: 'M_MISSING_PARAM', error: 'Missing required integer query parameter ts' }],
+      [
+        'GET',
+        `${A}/rooms/${enc(roomId)}/timestamp_to_event`,
+        {},
+        400,
+        { errcode: 'M_MISSING_PARAM', error: 'Missing required integer query parameter ts' },
+      ],
       ['GET', `${A}/rooms/${enc(roomId)}/timestamp_to_event?ts=-1`, {}, 400, invalid('Query parameter ts must be a positive integer.')],
       ['GET', `${A}/rooms/${enc(roomId)}/timestamp_to_event?ts=soon`, {}, 400, invalid('Query parameter ts must be an integer')],
-      ['GET', `${A}/rooms/${enc(roomId)}/timestamp_to_event?ts=1&dir=up`, {}, 400, invalid("Query parameter 'dir' must be one of ['b', 'f']")],
-      ['GET', `${A}/rooms/${enc('!nope:test')}/timestamp_to_event?ts=1`, {}, 404, { errcode: 'M_NOT_FOUND', error: 'Unable to find event from 1 in direction Direction.FORWARDS' }],
+      [
+        'GET',
+        `${A}/rooms/${enc(roomId)}/timestamp_to_event?ts=1&dir=up`,
+        {},
+        400,
+        invalid("Query parameter 'dir' must be one of ['b', 'f']"),
+      ],
+      [
+        'GET',
+        `${A}/rooms/${enc('!nope:test')}/timestamp_to_event?ts=1`,
+        {},
+        404,
+        { errcode: 'M_NOT_FOUND', error: 'Unable to find event from 1 in direction Direction.FORWARDS' },
+      ],
     ]);
   });
 
@@ -118,23 +143,56 @@ describe('room admin bad input', () => {
     }
     // v2 checks the user even for unknown rooms; v1 (as Synapse) only once it finds the room.
     cases.push(
-      ['DELETE', `/_synapse/admin/v2/rooms/${enc('!nothere:test')}`, { body: { new_room_user_id: SQL_META } }, 400, unknown(`User must be our own: ${SQL_META}`)],
-      ['DELETE', `${A}/rooms/${enc('!nothere:test')}`, { body: { new_room_user_id: SQL_META } }, 200, { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null }],
-      ['DELETE', `${A}/rooms/${enc(roomId)}`, { body: { new_room_user_id: SQL_META, purge: false } }, 400, unknown(`User must be our own: ${SQL_META}`)],
+      [
+        'DELETE',
+        `/_synapse/admin/v2/rooms/${enc('!nothere:test')}`,
+        { body: { new_room_user_id: SQL_META } },
+        400,
+        unknown(`User must be our own: ${SQL_META}`),
+      ],
+      [
+        'DELETE',
+        `${A}/rooms/${enc('!nothere:test')}`,
+        { body: { new_room_user_id: SQL_META } },
+        200,
+        { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null },
+      ],
+      [
+        'DELETE',
+        `${A}/rooms/${enc(roomId)}`,
+        { body: { new_room_user_id: SQL_META, purge: false } },
+        400,
+        unknown(`User must be our own: ${SQL_META}`),
+      ],
     );
     cases.push(
       ['DELETE', `${A}/rooms/invalidroom`, { body: {} }, 400, unknown('invalidroom is not a legal room ID')],
       ['DELETE', `/_synapse/admin/v2/rooms/${enc(SQL_META)}`, { body: {} }, 400, unknown(`${SQL_META} is not a legal room ID`)],
       ['GET', `/_synapse/admin/v2/rooms/${enc(SQL_META)}/delete_status`, {}, 400, unknown(`${SQL_META} is not a legal room ID`)],
-      ['GET', `/_synapse/admin/v2/rooms/${enc('!never:test')}/delete_status`, {}, 404, { errcode: 'M_NOT_FOUND', error: "No delete task for room_id '!never:test' found" }],
-      ['GET', `/_synapse/admin/v2/rooms/delete_status/${enc(SQL_META)}`, {}, 404, { errcode: 'M_NOT_FOUND', error: `delete id '${SQL_META}' not found` }],
+      [
+        'GET',
+        `/_synapse/admin/v2/rooms/${enc('!never:test')}/delete_status`,
+        {},
+        404,
+        { errcode: 'M_NOT_FOUND', error: "No delete task for room_id '!never:test' found" },
+      ],
+      [
+        'GET',
+        `/_synapse/admin/v2/rooms/delete_status/${enc(SQL_META)}`,
+        {},
+        404,
+        { errcode: 'M_NOT_FOUND', error: `delete id '${SQL_META}' not found` },
+      ],
       ['GET', '/_synapse/admin/v2/rooms/delete_status/', {}, 404, { errcode: 'M_NOT_FOUND', error: "delete id '' not found" }],
     );
     await check(cases);
   });
 
   it('a delete status id of another kind of task is not a delete', async () => {
-    const r = await http(s, 'POST', `${A}/purge_history/${enc(roomId)}`, { token: admin.token, body: { purge_up_to_ts: Date.now(), delete_local_events: true } });
+    const r = await http(s, 'POST', `${A}/purge_history/${enc(roomId)}`, {
+      token: admin.token,
+      body: { purge_up_to_ts: Date.now(), delete_local_events: true },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const st = await http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${enc(r.body.purge_id)}`, { token: admin.token });
     assert.deepEqual([st.status, st.body.error], [404, `delete id '${r.body.purge_id}' not found`]);
@@ -149,15 +207,33 @@ describe('room admin bad input', () => {
       ['POST', `${A}/rooms/invalidroom/make_room_admin`, { body: {} }, 400, unknown('invalidroom was not legal room ID or room alias')],
       ['POST', `${A}/rooms/${enc(SQL_META)}/make_room_admin`, {}, 400, unknown(`${SQL_META} was not legal room ID or room alias`)],
       ['GET', `${A}/rooms/invalidroom/forward_extremities`, {}, 400, unknown('invalidroom was not legal room ID or room alias')],
-      ['DELETE', `${A}/rooms/${enc('#missing:test')}/forward_extremities`, {}, 404, { errcode: 'M_NOT_FOUND', error: 'Room alias #missing:test not found' }],
+      [
+        'DELETE',
+        `${A}/rooms/${enc('#missing:test')}/forward_extremities`,
+        {},
+        404,
+        { errcode: 'M_NOT_FOUND', error: 'Room alias #missing:test not found' },
+      ],
       ['POST', `${A}/join/${room}`, {}, 400, notJson],
       ['POST', `${A}/join/${room}`, { body: [] }, 400, notObject],
       ['POST', `${A}/join/${room}`, { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['user_id']" }],
       ['POST', `${A}/join/${room}`, { body: { user_id: 5 } }, 400, invalid("Expected UserID string to start with '@'")],
       ['POST', `${A}/join/${room}`, { body: { user_id: 'nobody' } }, 400, invalid("Expected UserID string to start with '@'")],
       ['POST', `${A}/join/${room}`, { body: { user_id: '@nocolon' } }, 400, invalid("Expected UserID of the form '@localname:domain'")],
-      ['POST', `${A}/join/${room}`, { body: { user_id: `@x:${SQL_META}` } }, 400, unknown('This endpoint can only be used with local users')],
-      ['POST', `${A}/join/${enc(SQL_META)}`, { body: { user_id: admin.userId } }, 400, unknown(`${SQL_META} was not legal room ID or room alias`)],
+      [
+        'POST',
+        `${A}/join/${room}`,
+        { body: { user_id: `@x:${SQL_META}` } },
+        400,
+        unknown('This endpoint can only be used with local users'),
+      ],
+      [
+        'POST',
+        `${A}/join/${enc(SQL_META)}`,
+        { body: { user_id: admin.userId } },
+        400,
+        unknown(`${SQL_META} was not legal room ID or room alias`),
+      ],
     ]);
   });
 
@@ -165,9 +241,21 @@ describe('room admin bad input', () => {
     const room = enc(roomId);
     await check([
       ['POST', `${A}/shutdown_room/${room}`, {}, 400, notJson],
-      ['POST', `${A}/shutdown_room/${room}`, { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['new_room_user_id']" }],
+      [
+        'POST',
+        `${A}/shutdown_room/${room}`,
+        { body: {} },
+        400,
+        { errcode: 'M_MISSING_PARAM', error: "Missing params: ['new_room_user_id']" },
+      ],
       ['POST', `${A}/shutdown_room/${room}`, { body: { new_room_user_id: 1 } }, 400, badJson("Param 'new_room_user_id' must be a string")],
-      ['POST', `${A}/shutdown_room/${enc(SQL_META)}`, { body: { new_room_user_id: admin.userId } }, 400, unknown(`${SQL_META} is not a legal room ID`)],
+      [
+        'POST',
+        `${A}/shutdown_room/${enc(SQL_META)}`,
+        { body: { new_room_user_id: admin.userId } },
+        400,
+        unknown(`${SQL_META} is not a legal room ID`),
+      ],
       ['POST', `${A}/purge_room`, {}, 400, notJson],
       ['POST', `${A}/purge_room`, { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['room_id']" }],
       ['POST', `${A}/purge_room`, { body: { room_id: false } }, 400, badJson("Param 'room_id' must be a string")],
@@ -177,12 +265,33 @@ describe('room admin bad input', () => {
   it('checks the same values over gRPC', async () => {
     const c = s.clients.roomAdmin;
     const md = bearer(admin.token);
-    const rejects = (p: Promise<unknown>, code: string, text: string) => assert.rejects(p, (e: { details: string; metadata: { get(k: string): unknown[] } }) => e.details === text && e.metadata.get('matrix-errcode')[0] === code);
-    await rejects(grpcCall(c, c.listRooms, { from: 0, limit: -1, orderBy: 0, dir: 0 }, md), 'M_INVALID_PARAM', 'Query parameter limit must be a positive integer.');
-    await rejects(grpcCall(c, c.listRooms, { from: 0, orderBy: 0, dir: 0, searchTerm: '' }, md), 'M_INVALID_PARAM', 'search_term cannot be an empty string');
-    await rejects(grpcCall(c, c.timestampToEvent, { roomId, ts: -5, dir: Direction.DIRECTION_FORWARDS }, md), 'M_INVALID_PARAM', 'Query parameter ts must be a positive integer.');
+    const rejects = (p: Promise<unknown>, code: string, text: string) =>
+      assert.rejects(
+        p,
+        (e: { details: string; metadata: { get(k: string): unknown[] } }) =>
+          e.details === text && e.metadata.get('matrix-errcode')[0] === code,
+      );
+    await rejects(
+      grpcCall(c, c.listRooms, { from: 0, limit: -1, orderBy: 0, dir: 0 }, md),
+      'M_INVALID_PARAM',
+      'Query parameter limit must be a positive integer.',
+    );
+    await rejects(
+      grpcCall(c, c.listRooms, { from: 0, orderBy: 0, dir: 0, searchTerm: '' }, md),
+      'M_INVALID_PARAM',
+      'search_term cannot be an empty string',
+    );
+    await rejects(
+      grpcCall(c, c.timestampToEvent, { roomId, ts: -5, dir: Direction.DIRECTION_FORWARDS }, md),
+      'M_INVALID_PARAM',
+      'Query parameter ts must be a positive integer.',
+    );
     await rejects(grpcCall(c, c.setRoomBlock, { roomId: 'nope', block: true }, md), 'M_UNKNOWN', 'nope is not a legal room ID');
     await rejects(grpcCall(c, c.startDeleteRoom, { roomId: 'nope' }, md), 'M_UNKNOWN', 'nope is not a legal room ID');
-    await rejects(grpcCall(c, c.adminJoinRoom, { roomIdOrAlias: roomId, userId: '', serverNames: [] }, md), 'M_INVALID_PARAM', "Expected UserID string to start with '@'");
+    await rejects(
+      grpcCall(c, c.adminJoinRoom, { roomIdOrAlias: roomId, userId: '', serverNames: [] }, md),
+      'M_INVALID_PARAM',
+      "Expected UserID string to start with '@'",
+    );
   });
 });

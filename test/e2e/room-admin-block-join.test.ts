@@ -28,18 +28,24 @@ describe('BlockRoomTestCase', () => {
 
   const put = (roomId: string, body: unknown, token = admin.token) => http(s, 'PUT', `${A}/rooms/${enc(roomId)}/block`, { token, body });
   const get = (roomId: string, token = admin.token) => http(s, 'GET', `${A}/rooms/${enc(roomId)}/block`, { token });
-  const blockedRow = async (roomId: string) => (await s.app.orm.em.fork().execute<{ user_id: string }[]>('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]))[0] ?? null;
+  const blockedRow = async (roomId: string) =>
+    (await s.app.orm.em.fork().execute<{ user_id: string }[]>('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]))[0] ?? null;
 
   it('test_requester_is_no_admin', async () => {
-    for (const r of [await put(roomIds[0], { block: true }, user.token), await get(roomIds[0], user.token)]) assert.deepEqual([r.status, r.body.errcode], [403, 'M_FORBIDDEN']);
+    for (const r of [await put(roomIds[0], { block: true }, user.token), await get(roomIds[0], user.token)])
+      assert.deepEqual([r.status, r.body.errcode], [403, 'M_FORBIDDEN']);
   });
 
   it('test_room_is_not_valid', async () => {
-    for (const r of [await put('invalidroom', {}), await get('invalidroom')]) assert.deepEqual([r.status, r.body.error], [400, 'invalidroom is not a legal room ID']);
+    for (const r of [await put('invalidroom', {}), await get('invalidroom')])
+      assert.deepEqual([r.status, r.body.error], [400, 'invalidroom is not a legal room ID']);
   });
 
   it('test_block_is_not_valid', async () => {
-    assert.deepEqual((await put(roomIds[0], { block: 'NotBool' })).body, { errcode: 'M_BAD_JSON', error: "Param 'block' must be a boolean." });
+    assert.deepEqual((await put(roomIds[0], { block: 'NotBool' })).body, {
+      errcode: 'M_BAD_JSON',
+      error: "Param 'block' must be a boolean.",
+    });
     assert.deepEqual((await put(roomIds[0], {})).body, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['block']" });
     const noBody = await http(s, 'PUT', `${A}/rooms/${enc(roomIds[0])}/block`, { token: admin.token });
     assert.deepEqual([noBody.status, noBody.body], [400, { errcode: 'M_NOT_JSON', error: 'Content not JSON.' }]);
@@ -185,7 +191,12 @@ describe('JoinAliasRoomTestCase', () => {
 
   it('joins over gRPC', async () => {
     const c = s.clients.roomAdmin;
-    const res = await grpcCall(c, c.adminJoinRoom, { roomIdOrAlias: publicRoom, userId: user.userId, serverNames: [] }, bearer(admin.token));
+    const res = await grpcCall(
+      c,
+      c.adminJoinRoom,
+      { roomIdOrAlias: publicRoom, userId: user.userId, serverNames: [] },
+      bearer(admin.token),
+    );
     assert.deepEqual(res, { roomId: publicRoom });
   });
 });
@@ -205,8 +216,10 @@ describe('MakeRoomAdminTestCase', () => {
     second = await registerUser(s, uniq('second'));
   });
 
-  const make = (room: string, body: unknown = {}) => http(s, 'POST', `${A}/rooms/${enc(room)}/make_room_admin`, { token: admin.token, body });
-  const ban = (room: string, token: string, target: string) => http(s, 'POST', `/_matrix/client/v3/rooms/${enc(room)}/ban`, { token, body: { user_id: target } });
+  const make = (room: string, body: unknown = {}) =>
+    http(s, 'POST', `${A}/rooms/${enc(room)}/make_room_admin`, { token: admin.token, body });
+  const ban = (room: string, token: string, target: string) =>
+    http(s, 'POST', `/_matrix/client/v3/rooms/${enc(room)}/ban`, { token, body: { user_id: target } });
 
   it('test_public_room', async () => {
     const roomId = await createRoom(s, creator.token);
@@ -274,11 +287,16 @@ describe('Forward extremities and timestamp_to_event', () => {
     const path = `${A}/rooms/${enc(roomId)}/forward_extremities`;
     const listed = await http(s, 'GET', path, { token: admin.token });
     assert.equal(listed.body.count, 2);
-    assert.deepEqual(listed.body.results.map((e: { event_id: string }) => e.event_id), [newest, older]);
+    assert.deepEqual(
+      listed.body.results.map((e: { event_id: string }) => e.event_id),
+      [newest, older],
+    );
     for (const e of listed.body.results) assert.deepEqual(Object.keys(e).sort(), ['depth', 'event_id', 'received_ts', 'state_group']);
     const alias = `#${uniq('fwd')}:test`;
     await setAlias(s, foo.token, alias, roomId);
-    assert.deepEqual((await http(s, 'DELETE', `${A}/rooms/${enc(alias)}/forward_extremities`, { token: admin.token })).body, { deleted: 1 });
+    assert.deepEqual((await http(s, 'DELETE', `${A}/rooms/${enc(alias)}/forward_extremities`, { token: admin.token })).body, {
+      deleted: 1,
+    });
     const after = await http(s, 'GET', path, { token: admin.token });
     assert.deepEqual([after.body.count, after.body.results[0].event_id], [1, newest]);
     assert.deepEqual((await http(s, 'DELETE', path, { token: admin.token })).body, { deleted: 0 });
@@ -289,7 +307,10 @@ describe('Forward extremities and timestamp_to_event', () => {
   it('answers 400 instead of 500 when the room has no forward extremity', async () => {
     const r = await http(s, 'DELETE', `${A}/rooms/${enc('!none:test')}/forward_extremities`, { token: admin.token });
     assert.deepEqual([r.status, r.body], [400, { errcode: 'M_UNKNOWN', error: 'No forward extremity event found for room !none:test' }]);
-    assert.deepEqual((await http(s, 'GET', `${A}/rooms/${enc('!none:test')}/forward_extremities`, { token: admin.token })).body, { count: 0, results: [] });
+    assert.deepEqual((await http(s, 'GET', `${A}/rooms/${enc('!none:test')}/forward_extremities`, { token: admin.token })).body, {
+      count: 0,
+      results: [],
+    });
   });
 
   it('test_timestamp_to_event', async () => {
@@ -305,7 +326,10 @@ describe('Forward extremities and timestamp_to_event', () => {
     assert.equal(forwards.body.event_id, create.event_id);
     const future = now + 3_600_000;
     const none = await http(s, 'GET', `${A}/rooms/${enc(roomId)}/timestamp_to_event?dir=f&ts=${future}`, { token: admin.token });
-    assert.deepEqual([none.status, none.body], [404, { errcode: 'M_NOT_FOUND', error: `Unable to find event from ${future} in direction Direction.FORWARDS` }]);
+    assert.deepEqual(
+      [none.status, none.body],
+      [404, { errcode: 'M_NOT_FOUND', error: `Unable to find event from ${future} in direction Direction.FORWARDS` }],
+    );
     const c = s.clients.roomAdmin;
     const viaGrpc = await grpcCall(c, c.timestampToEvent, { roomId, ts: now, dir: Direction.DIRECTION_BACKWARDS }, bearer(admin.token));
     assert.equal(viaGrpc.eventId, second);

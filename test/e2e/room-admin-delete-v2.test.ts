@@ -9,7 +9,20 @@ import { PURGE_PAGINATION_LOCK_NAME } from '../../src/infra/locks/lock.types';
 import type { TaskScheduler } from '../../src/tasks/task.types';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
-import { adminMembers, assertNotPurged, assertPurged, createRoom, enc, forget, isBlocked, joinedRooms, leave, sendState, waitFor, waitForDelete } from './room-admin.helpers';
+import {
+  adminMembers,
+  assertNotPurged,
+  assertPurged,
+  createRoom,
+  enc,
+  forget,
+  isBlocked,
+  joinedRooms,
+  leave,
+  sendState,
+  waitFor,
+  waitForDelete,
+} from './room-admin.helpers';
 
 const DAY_MS = 24 * 3_600_000;
 const v2 = (roomId: string) => `/_synapse/admin/v2/rooms/${enc(roomId)}`;
@@ -56,7 +69,11 @@ describe('DeleteRoomV2TestCase', () => {
   }
 
   it('test_requester_is_no_admin', async () => {
-    for (const [method, path] of [['DELETE', v2(roomId)], ['GET', byRoom(roomId)], ['GET', byId(roomId)]]) {
+    for (const [method, path] of [
+      ['DELETE', v2(roomId)],
+      ['GET', byRoom(roomId)],
+      ['GET', byId(roomId)],
+    ]) {
       const r = await http(s, method, path, { token: user.token, body: method === 'DELETE' ? {} : undefined });
       assert.deepEqual([r.status, r.body.errcode], [403, 'M_FORBIDDEN'], `${method} ${path}`);
     }
@@ -73,7 +90,12 @@ describe('DeleteRoomV2TestCase', () => {
     assert.equal(st.body.results.length, 1);
     assert.equal(st.body.results[0].status, 'complete');
     assert.equal(st.body.results[0].delete_id, r.body.delete_id);
-    assert.deepEqual(st.body.results[0].shutdown_room, { kicked_users: [], failed_to_kick_users: [], local_aliases: [], new_room_id: null });
+    assert.deepEqual(st.body.results[0].shutdown_room, {
+      kicked_users: [],
+      failed_to_kick_users: [],
+      local_aliases: [],
+      new_room_id: null,
+    });
   });
 
   it('test_room_is_not_valid', async () => {
@@ -107,14 +129,23 @@ describe('DeleteRoomV2TestCase', () => {
     const second = (await del(roomId, { purge: true })).body.delete_id;
     await waitForDelete(s, admin.token, second);
     // Time passes by moving the tasks' last-update times back, as the clock would have moved.
-    const age = (ids: string[], ms: number) => s.app.orm.em.fork().execute('UPDATE scheduled_tasks SET "timestamp" = "timestamp" - ? WHERE id IN (?, ?)', [ms, ids[0], ids[ids.length - 1]]);
+    const age = (ids: string[], ms: number) =>
+      s.app.orm.em
+        .fork()
+        .execute('UPDATE scheduled_tasks SET "timestamp" = "timestamp" - ? WHERE id IN (?, ?)', [ms, ids[0], ids[ids.length - 1]]);
     await age([first], 3.5 * DAY_MS);
     let r = await get(byRoom(roomId));
-    assert.deepEqual(r.body.results.map((x: { status: string }) => x.status), ['complete', 'complete']);
+    assert.deepEqual(
+      r.body.results.map((x: { status: string }) => x.status),
+      ['complete', 'complete'],
+    );
     assert.deepEqual(new Set(r.body.results.map((x: { delete_id: string }) => x.delete_id)), new Set([first, second]));
     await age([first, second], 3.5 * DAY_MS);
     r = await get(byRoom(roomId));
-    assert.deepEqual(r.body.results.map((x: { delete_id: string; status: string }) => [x.delete_id, x.status]), [[second, 'complete']]);
+    assert.deepEqual(
+      r.body.results.map((x: { delete_id: string; status: string }) => [x.delete_id, x.status]),
+      [[second, 'complete']],
+    );
     assert.equal((await get(byId(first))).status, 404);
     await age([first, second], 3.5 * DAY_MS);
     r = await get(byRoom(roomId));
@@ -151,7 +182,11 @@ describe('DeleteRoomV2TestCase', () => {
     await assertPurged(s, roomId);
   });
 
-  for (const [block, purge] of [[true, true], [false, true], [true, false]]) {
+  for (const [block, purge] of [
+    [true, true],
+    [false, true],
+    [true, false],
+  ]) {
     const name = purge ? `test_purge_room_and_${block ? '' : 'not_'}block` : 'test_block_room_and_not_purge';
     it(name, async () => {
       const r = await del(roomId, { block, purge });
@@ -211,8 +246,20 @@ describe('DeleteRoomV2TestCase', () => {
 
   it('test_schedule_shutdown_room', async () => {
     const scheduler = s.app.services.scheduler;
-    const params = { requester_user_id: admin.userId, new_room_user_id: admin.userId, new_room_name: null, message: null, block: false, purge: true, force_purge: true };
-    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'shutdown_and_purge_room', { resourceId: roomId, params, timestamp: Date.now() + DAY_MS });
+    const params = {
+      requester_user_id: admin.userId,
+      new_room_user_id: admin.userId,
+      new_room_name: null,
+      message: null,
+      block: false,
+      purge: true,
+      force_purge: true,
+    };
+    const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'shutdown_and_purge_room', {
+      resourceId: roomId,
+      params,
+      timestamp: Date.now() + DAY_MS,
+    });
     await assertScheduled(id, roomId);
     assert.deepEqual(await adminMembers(s, admin.token, roomId), [user.userId]);
     await assertNotPurged(s, roomId);
@@ -229,7 +276,13 @@ describe('DeleteRoomV2TestCase', () => {
     const scheduler = s.app.services.scheduler;
     const id = await scheduler.scheduleTask(s.app.orm.em.fork(), 'purge_room', { resourceId: roomId });
     const done = await waitForDelete(s, admin.token, id);
-    assert.deepEqual(done, { delete_id: id, room_id: roomId, status: 'failed', shutdown_room: null, error: '400: Users are still joined to this room' });
+    assert.deepEqual(done, {
+      delete_id: id,
+      room_id: roomId,
+      status: 'failed',
+      shutdown_room: null,
+      error: '400: Users are still joined to this room',
+    });
     await assertNotPurged(s, roomId);
   });
 
@@ -237,10 +290,16 @@ describe('DeleteRoomV2TestCase', () => {
     const c = s.clients.roomAdmin;
     const md = bearer(admin.token);
     const { deleteId } = await grpcCall(c, c.startDeleteRoom, { roomId, options: { block: true } }, md);
-    const done = await waitFor(() => grpcCall(c, c.getDeleteStatus, { deleteId }, md), (x) => x.task?.status === RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE);
+    const done = await waitFor(
+      () => grpcCall(c, c.getDeleteStatus, { deleteId }, md),
+      (x) => x.task?.status === RoomDeleteStatus.ROOM_DELETE_STATUS_COMPLETE,
+    );
     assert.deepEqual(done.task?.shutdownRoom?.kickedUsers, [user.userId]);
     const list = await grpcCall(c, c.listDeleteStatuses, { roomId }, md);
-    assert.deepEqual(list.results.map((t) => [t.deleteId, t.roomId]), [[deleteId, roomId]]);
+    assert.deepEqual(
+      list.results.map((t) => [t.deleteId, t.roomId]),
+      [[deleteId, roomId]],
+    );
     await assertPurged(s, roomId);
   });
 });
@@ -258,7 +317,10 @@ describe('DeleteRoomV2TestCase with forgotten_room_retention_period', () => {
     await leave(s, admin.token, roomId);
     await forget(s, admin.token, roomId);
     await assertNotPurged(s, roomId);
-    await waitFor(async () => (await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}`, { token: admin.token })).status, (st) => st === 404);
+    await waitFor(
+      async () => (await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(roomId)}`, { token: admin.token })).status,
+      (st) => st === 404,
+    );
     await assertPurged(s, roomId);
   });
 });

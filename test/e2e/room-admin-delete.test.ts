@@ -7,7 +7,21 @@ import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { DEFAULT_MESSAGE, DEFAULT_ROOM_NAME } from '../../src/admin/room-shutdown.service';
-import { adminMembers, assertNotPurged, assertPurged, createRoom, enc, invite, isBlocked, joinedRooms, knock, join, sendMessage, sendState, setAlias } from './room-admin.helpers';
+import {
+  adminMembers,
+  assertNotPurged,
+  assertPurged,
+  createRoom,
+  enc,
+  invite,
+  isBlocked,
+  joinedRooms,
+  knock,
+  join,
+  sendMessage,
+  sendState,
+  setAlias,
+} from './room-admin.helpers';
 
 const v1 = (roomId: string) => `/_synapse/admin/v1/rooms/${enc(roomId)}`;
 
@@ -145,7 +159,10 @@ describe('DeleteRoomTestCase', () => {
   it('test_room_delete_send', async () => {
     const r = await del(roomId, {});
     assert.equal(r.status, 200);
-    const send = await http(s, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/after`, { token: user.token, body: { msgtype: 'm.text', body: 'x' } });
+    const send = await http(s, 'PUT', `/_matrix/client/v3/rooms/${enc(roomId)}/send/m.room.message/after`, {
+      token: user.token,
+      body: { msgtype: 'm.text', body: 'x' },
+    });
     assert.equal(send.status, 403);
   });
 
@@ -173,8 +190,16 @@ describe('DeleteRoomTestCase', () => {
     assert.equal(details.body.join_rules, 'public');
     const state = await http(s, 'GET', `${v1(newRoom)}/state?type=m.room.power_levels`, { token: admin.token });
     assert.equal(state.body.state[0].content.users_default, -10);
-    const messages = await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(newRoom)}/messages?dir=b&filter=${enc(JSON.stringify({ types: ['m.room.message'] }))}`, { token: admin.token });
-    assert.deepEqual(messages.body.chunk.map((e: { content: { body: string } }) => e.content.body), [DEFAULT_MESSAGE]);
+    const messages = await http(
+      s,
+      'GET',
+      `/_synapse/admin/v1/rooms/${enc(newRoom)}/messages?dir=b&filter=${enc(JSON.stringify({ types: ['m.room.message'] }))}`,
+      { token: admin.token },
+    );
+    assert.deepEqual(
+      messages.body.chunk.map((e: { content: { body: string } }) => e.content.body),
+      [DEFAULT_MESSAGE],
+    );
     // The old room: nobody local left, each local membership forgotten.
     assert.deepEqual(await adminMembers(s, admin.token, roomId), []);
     assert.equal((await http(s, 'GET', v1(roomId), { token: admin.token })).body.forgotten, true);
@@ -211,7 +236,8 @@ describe('ShutdownRoomTestCase (pre-v1.42 POST /_synapse/admin/v1/shutdown_room)
     roomId = await createRoom(s, user.token);
   });
 
-  const shutdown = (room: string, body: unknown) => http(s, 'POST', `/_synapse/admin/v1/shutdown_room/${enc(room)}`, { token: admin.token, body });
+  const shutdown = (room: string, body: unknown) =>
+    http(s, 'POST', `/_synapse/admin/v1/shutdown_room/${enc(room)}`, { token: admin.token, body });
 
   it('moves the joined users, blocks, never purges', async () => {
     const invited = await registerUser(s, uniq('inv'));

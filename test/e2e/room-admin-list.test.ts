@@ -39,12 +39,30 @@ describe('RoomTestCase', () => {
   const ids = (body: { rooms: { room_id: string }[] }) => body.rooms.map((r) => r.room_id);
 
   it('test_list_rooms', async () => {
-    const created = [await createRoom(s, admin.token, { visibility: 'public' }), await createRoom(s, admin.token, { visibility: 'public' }), await createRoom(s, admin.token, { visibility: 'public' })];
+    const created = [
+      await createRoom(s, admin.token, { visibility: 'public' }),
+      await createRoom(s, admin.token, { visibility: 'public' }),
+      await createRoom(s, admin.token, { visibility: 'public' }),
+    ];
     const r = await list();
     assert.equal(r.status, 200);
     assert.deepEqual(ids(r.body), [...created].sort());
     for (const room of r.body.rooms) {
-      for (const key of ['name', 'canonical_alias', 'joined_members', 'joined_local_members', 'version', 'creator', 'encryption', 'join_rules', 'guest_access', 'history_visibility', 'state_events', 'room_type']) assert.ok(key in room, key);
+      for (const key of [
+        'name',
+        'canonical_alias',
+        'joined_members',
+        'joined_local_members',
+        'version',
+        'creator',
+        'encryption',
+        'join_rules',
+        'guest_access',
+        'history_visibility',
+        'state_events',
+        'room_type',
+      ])
+        assert.ok(key in room, key);
       assert.equal(room.federatable, true);
       assert.equal(room.public, true);
       assert.equal(room.room_type, null);
@@ -89,7 +107,10 @@ describe('RoomTestCase', () => {
     assert.equal(r.body.offset, 0);
     assert.ok(!('prev_batch' in r.body) && !('next_batch' in r.body));
     const room = r.body.rooms[0];
-    assert.deepEqual([room.room_id, room.name, room.canonical_alias, room.room_type, room.joined_members], [roomId, 'something', '#test:test', 'm.space', 2]);
+    assert.deepEqual(
+      [room.room_id, room.name, room.canonical_alias, room.room_type, room.joined_members],
+      [roomId, 'something', '#test:test', 'm.space', 2],
+    );
   });
 
   it('test_room_list_sort_order', async () => {
@@ -123,7 +144,10 @@ describe('RoomTestCase', () => {
       ['state_events', [r3, r2, r1], [r1, r2, r3]],
     ];
     for (const [orderBy, forwards, backwards] of expectations) {
-      for (const [dir, expected] of [['f', forwards], ['b', backwards]] as const) {
+      for (const [dir, expected] of [
+        ['f', forwards],
+        ['b', backwards],
+      ] as const) {
         const r = await list(`?order_by=${orderBy}&dir=${dir}`);
         assert.equal(r.status, 200, `${orderBy} ${dir}`);
         assert.deepEqual(ids(r.body), expected, `order_by=${orderBy} dir=${dir}`);
@@ -190,7 +214,13 @@ describe('RoomTestCase', () => {
     await setAlias(s, admin.token, newAlias, roomId);
     await sendState(s, admin.token, roomId, 'm.room.canonical_alias', { alias: newAlias });
     await sendState(s, admin.token, roomId, 'm.room.name', { name: 'Ünïcode STATION' });
-    for (const [term, expected] of [['harbour', []], ['oldport', []], ['station', [roomId]], ['ÜNÏCODE', [roomId]], ['newdock', [roomId]]] as [string, string[]][]) {
+    for (const [term, expected] of [
+      ['harbour', []],
+      ['oldport', []],
+      ['station', [roomId]],
+      ['ÜNÏCODE', [roomId]],
+      ['newdock', [roomId]],
+    ] as [string, string[]][]) {
       assert.deepEqual(ids((await list(`?search_term=${enc(term)}`)).body), expected, term);
     }
     // With sequential scans priced out, the planner must reach both branches through their indexes:
@@ -198,7 +228,9 @@ describe('RoomTestCase', () => {
     const where = whereClause({ searchTerm: 'station', publicRooms: null, emptyRooms: null });
     const plan = await s.app.orm.em.fork().transactional(async (em) => {
       await em.execute('SET LOCAL enable_seqscan = off');
-      return (await em.execute<{ 'QUERY PLAN': string }[]>(`EXPLAIN SELECT s.room_id FROM room_stats s ${where.sql}`, where.params)).map((r) => r['QUERY PLAN']).join('\n');
+      return (await em.execute<{ 'QUERY PLAN': string }[]>(`EXPLAIN SELECT s.room_id FROM room_stats s ${where.sql}`, where.params))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
     });
     assert.match(plan, /Bitmap Index Scan on room_stats_name_lower_trgm_idx/, plan);
     assert.match(plan, /Bitmap Index Scan on room_stats_alias_lower_trgm_idx/, plan);
@@ -222,7 +254,11 @@ describe('RoomTestCase', () => {
     await createRoom(s, admin.token, { visibility: 'public' });
     await createRoom(s, admin.token, { visibility: 'public' });
     await createRoom(s, admin.token, {}, false);
-    for (const [q, n] of [['', 3], ['?public_rooms=true', 2], ['?public_rooms=false', 1]] as const) {
+    for (const [q, n] of [
+      ['', 3],
+      ['?public_rooms=true', 2],
+      ['?public_rooms=false', 1],
+    ] as const) {
       const r = await list(q);
       assert.equal(r.body.total_rooms, n, q);
       assert.equal(r.body.rooms.length, n, q);
@@ -234,7 +270,11 @@ describe('RoomTestCase', () => {
     await createRoom(s, admin.token);
     const left = await createRoom(s, admin.token);
     await leave(s, admin.token, left);
-    for (const [q, n] of [['', 3], ['?empty_rooms=false', 2], ['?empty_rooms=true', 1]] as const) {
+    for (const [q, n] of [
+      ['', 3],
+      ['?empty_rooms=false', 2],
+      ['?empty_rooms=true', 1],
+    ] as const) {
       const r = await list(q);
       assert.equal(r.body.total_rooms, n, q);
       assert.equal(r.body.rooms.length, n, q);
@@ -244,7 +284,8 @@ describe('RoomTestCase', () => {
   it('keeps total_rooms exact through creations, joins, leaves, publication changes and purges', async () => {
     const rooms = [];
     for (let i = 0; i < 6; i++) rooms.push(await createRoom(s, admin.token, {}, i % 2 === 0));
-    const setVisibility = (roomId: string, visibility: string) => http(s, 'PUT', `/_matrix/client/v3/directory/list/room/${enc(roomId)}`, { token: admin.token, body: { visibility } });
+    const setVisibility = (roomId: string, visibility: string) =>
+      http(s, 'PUT', `/_matrix/client/v3/directory/list/room/${enc(roomId)}`, { token: admin.token, body: { visibility } });
     assert.equal((await setVisibility(rooms[4], 'private')).status, 200);
     assert.equal((await setVisibility(rooms[5], 'public')).status, 200);
     await join(s, other.token, rooms[2]);
@@ -255,8 +296,15 @@ describe('RoomTestCase', () => {
     const em = s.app.orm.em.fork();
     for (const pub of [undefined, true, false]) {
       for (const empty of [undefined, true, false]) {
-        const where = [pub === undefined ? null : `is_public = ${pub}`, empty === undefined ? null : `(joined_members = 0) = ${empty}`].filter(Boolean);
-        const expected = Number((await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`))[0].n);
+        const where = [
+          pub === undefined ? null : `is_public = ${pub}`,
+          empty === undefined ? null : `(joined_members = 0) = ${empty}`,
+        ].filter(Boolean);
+        const expected = Number(
+          (
+            await em.execute<{ n: string }[]>(`SELECT count(*) AS n FROM room_stats ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`)
+          )[0].n,
+        );
         const q = new URLSearchParams();
         if (pub !== undefined) q.set('public_rooms', String(pub));
         if (empty !== undefined) q.set('empty_rooms', String(empty));
@@ -279,7 +327,27 @@ describe('RoomTestCase', () => {
     const roomId = await createRoom(s, admin.token, { visibility: 'public' });
     const r = await http(s, 'GET', `${ROOMS}/${enc(roomId)}`, { token: admin.token });
     assert.equal(r.status, 200);
-    const keys = ['room_id', 'name', 'topic', 'avatar', 'canonical_alias', 'joined_members', 'joined_local_members', 'joined_local_devices', 'version', 'creator', 'encryption', 'federatable', 'public', 'join_rules', 'guest_access', 'history_visibility', 'state_events', 'room_type', 'forgotten'];
+    const keys = [
+      'room_id',
+      'name',
+      'topic',
+      'avatar',
+      'canonical_alias',
+      'joined_members',
+      'joined_local_members',
+      'joined_local_devices',
+      'version',
+      'creator',
+      'encryption',
+      'federatable',
+      'public',
+      'join_rules',
+      'guest_access',
+      'history_visibility',
+      'state_events',
+      'room_type',
+      'forgotten',
+    ];
     for (const k of keys) assert.ok(k in r.body, k);
     assert.equal(r.body.room_id, roomId);
     assert.equal(r.body.federatable, true);
@@ -298,7 +366,8 @@ describe('RoomTestCase', () => {
   });
 
   it('test_single_room_devices', async () => {
-    const devices = async (roomId: string) => (await http(s, 'GET', `${ROOMS}/${enc(roomId)}`, { token: admin.token })).body.joined_local_devices;
+    const devices = async (roomId: string) =>
+      (await http(s, 'GET', `${ROOMS}/${enc(roomId)}`, { token: admin.token })).body.joined_local_devices;
     const roomId = await createRoom(s, admin.token);
     assert.equal(await devices(roomId), 1);
     await join(s, other.token, roomId);
@@ -309,14 +378,21 @@ describe('RoomTestCase', () => {
   });
 
   it('test_room_members', async () => {
-    const [foo, bar, foobar] = [await registerUser(s, `foo${Date.now()}`), await registerUser(s, `bar${Date.now()}`), await registerUser(s, `foobar${Date.now()}`)];
+    const [foo, bar, foobar] = [
+      await registerUser(s, `foo${Date.now()}`),
+      await registerUser(s, `bar${Date.now()}`),
+      await registerUser(s, `foobar${Date.now()}`),
+    ];
     const room1 = await createRoom(s, admin.token);
     await join(s, foo.token, room1);
     await join(s, bar.token, room1);
     const room2 = await createRoom(s, admin.token);
     await join(s, bar.token, room2);
     await join(s, foobar.token, room2);
-    for (const [roomId, expected] of [[room1, [admin, foo, bar]], [room2, [admin, bar, foobar]]] as const) {
+    for (const [roomId, expected] of [
+      [room1, [admin, foo, bar]],
+      [room2, [admin, bar, foobar]],
+    ] as const) {
       const r = await http(s, 'GET', `${ROOMS}/${enc(roomId)}/members`, { token: admin.token });
       assert.equal(r.status, 200);
       assert.deepEqual([...r.body.members].sort(), expected.map((u) => u.userId).sort());
@@ -334,7 +410,10 @@ describe('RoomTestCase', () => {
       assert.equal(typeof e.unsigned.age, 'number');
     }
     const members = await http(s, 'GET', `${ROOMS}/${enc(roomId)}/state?type=m.room.member`, { token: admin.token });
-    assert.deepEqual(members.body.state.map((e: { state_key: string }) => e.state_key), [admin.userId]);
+    assert.deepEqual(
+      members.body.state.map((e: { state_key: string }) => e.state_key),
+      [admin.userId],
+    );
     assert.equal((await http(s, 'GET', `${ROOMS}/${enc(roomId)}/state?type=`, { token: admin.token })).body.state.length, 5);
     assert.deepEqual((await http(s, 'GET', `${ROOMS}/${enc(roomId)}/state?type=m.no.such`, { token: admin.token })).body.state, []);
   });
@@ -350,31 +429,65 @@ describe('RoomTestCase', () => {
   it('renders the REST list from the database exactly as the typed gRPC summaries read', async () => {
     await createRoom(s, admin.token, { name: 'Ünïcödé "quoted" \\ room', visibility: 'public', room_alias_name: uniqAlias('parity') });
     await createRoom(s, admin.token, {}, false);
-    await createRoom(s, admin.token, { name: 'space', creation_content: { type: 'm.space' }, initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }] });
+    await createRoom(s, admin.token, {
+      name: 'space',
+      creation_content: { type: 'm.space' },
+      initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+    });
     const md = bearer(admin.token);
     const c = s.clients.roomAdmin;
-    const queries: [string, Partial<{ from: number; limit: number; orderBy: RoomOrderBy; dir: Direction; searchTerm: string; publicRooms: boolean }>][] = [
+    const queries: [
+      string,
+      Partial<{ from: number; limit: number; orderBy: RoomOrderBy; dir: Direction; searchTerm: string; publicRooms: boolean }>,
+    ][] = [
       ['', {}],
-      ['?order_by=joined_members&dir=b&limit=2', { orderBy: RoomOrderBy.ROOM_ORDER_BY_JOINED_MEMBERS, dir: Direction.DIRECTION_BACKWARDS, limit: 2 }],
+      [
+        '?order_by=joined_members&dir=b&limit=2',
+        { orderBy: RoomOrderBy.ROOM_ORDER_BY_JOINED_MEMBERS, dir: Direction.DIRECTION_BACKWARDS, limit: 2 },
+      ],
       ['?order_by=canonical_alias&from=1', { orderBy: RoomOrderBy.ROOM_ORDER_BY_CANONICAL_ALIAS, from: 1 }],
       ['?search_term=%C3%BC', { searchTerm: 'ü' }],
-      ['?search_term=space&public_rooms=false&order_by=creator', { searchTerm: 'space', publicRooms: false, orderBy: RoomOrderBy.ROOM_ORDER_BY_CREATOR }],
+      [
+        '?search_term=space&public_rooms=false&order_by=creator',
+        { searchTerm: 'space', publicRooms: false, orderBy: RoomOrderBy.ROOM_ORDER_BY_CREATOR },
+      ],
       ['?search_term=nothing-like-this', { searchTerm: 'nothing-like-this' }],
       ['?limit=0', { limit: 0 }],
     ];
     for (const [query, req] of queries) {
       const rest = await list(query);
       assert.equal(rest.status, 200, query);
-      const typed = await grpcCall(c, c.listRooms, { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req }, md);
-      const expected: Record<string, unknown> = { offset: typed.offset, rooms: typed.rooms.map(roomSummaryJson), total_rooms: typed.totalRooms };
+      const typed = await grpcCall(
+        c,
+        c.listRooms,
+        { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req },
+        md,
+      );
+      const expected: Record<string, unknown> = {
+        offset: typed.offset,
+        rooms: typed.rooms.map(roomSummaryJson),
+        total_rooms: typed.totalRooms,
+      };
       if (typed.nextBatch !== undefined) expected.next_batch = typed.nextBatch;
       if (typed.prevBatch !== undefined) expected.prev_batch = typed.prevBatch;
       assert.deepEqual(rest.body, expected, query);
-      const asJson = await grpcCall(c, c.listRooms, { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req, asJsonBody: true }, md);
-      assert.deepEqual([asJson.rooms, asJson.offset, asJson.totalRooms, asJson.nextBatch, asJson.prevBatch], [[], typed.offset, typed.totalRooms, typed.nextBatch, typed.prevBatch], query);
+      const asJson = await grpcCall(
+        c,
+        c.listRooms,
+        { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED, ...req, asJsonBody: true },
+        md,
+      );
+      assert.deepEqual(
+        [asJson.rooms, asJson.offset, asJson.totalRooms, asJson.nextBatch, asJson.prevBatch],
+        [[], typed.offset, typed.totalRooms, typed.nextBatch, typed.prevBatch],
+        query,
+      );
     }
     const spaces = (await list('?search_term=space')).body as { rooms: Record<string, unknown>[] };
-    assert.deepEqual([spaces.rooms[0].room_type, spaces.rooms[0].encryption, spaces.rooms[0].public], ['m.space', 'm.megolm.v1.aes-sha2', true]);
+    assert.deepEqual(
+      [spaces.rooms[0].room_type, spaces.rooms[0].encryption, spaces.rooms[0].public],
+      ['m.space', 'm.megolm.v1.aes-sha2', true],
+    );
   });
 
   it('serves the same list, details, members and state over gRPC', async () => {
@@ -382,12 +495,22 @@ describe('RoomTestCase', () => {
     await createRoom(s, admin.token, { name: 'another' }, false);
     const md = bearer(admin.token);
     const c = s.clients.roomAdmin;
-    const page = await grpcCall(c, c.listRooms, { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_NAME, dir: Direction.DIRECTION_BACKWARDS, searchTerm: 'grpc' }, md);
+    const page = await grpcCall(
+      c,
+      c.listRooms,
+      { from: 0, orderBy: RoomOrderBy.ROOM_ORDER_BY_NAME, dir: Direction.DIRECTION_BACKWARDS, searchTerm: 'grpc' },
+      md,
+    );
     assert.equal(page.totalRooms, 1);
     assert.equal(page.rooms[0].roomId, roomId);
     assert.equal(page.rooms[0].name, 'grpc room');
     assert.equal(page.rooms[0].public, true);
-    const both = await grpcCall(c, c.listRooms, { from: 1, limit: 1, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED }, md);
+    const both = await grpcCall(
+      c,
+      c.listRooms,
+      { from: 1, limit: 1, orderBy: RoomOrderBy.ROOM_ORDER_BY_UNSPECIFIED, dir: Direction.DIRECTION_UNSPECIFIED },
+      md,
+    );
     assert.deepEqual([both.totalRooms, both.offset, both.prevBatch, both.nextBatch, both.rooms[0].roomId], [2, 1, 0, undefined, roomId]);
     const details = await grpcCall(c, c.getRoomDetails, { roomId }, md);
     assert.equal(details.room?.summary?.roomId, roomId);
@@ -397,7 +520,12 @@ describe('RoomTestCase', () => {
     const state = await grpcCall(c, c.listRoomState, { roomId, type: 'm.room.name' }, md);
     assert.equal(state.state.length, 1);
     assert.equal(JSON.parse(state.state[0].contentJson).name, 'grpc room');
-    await assert.rejects(grpcCall(c, c.getRoomDetails, { roomId: '!nope:test' }, md), (e: { details: string }) => e.details === 'Room not found');
-    await assert.rejects(grpcCall(c, c.listRooms, { from: -1, orderBy: 0, dir: 0 }, md), (e: { details: string }) => /from/.test(e.details));
+    await assert.rejects(
+      grpcCall(c, c.getRoomDetails, { roomId: '!nope:test' }, md),
+      (e: { details: string }) => e.details === 'Room not found',
+    );
+    await assert.rejects(grpcCall(c, c.listRooms, { from: -1, orderBy: 0, dir: 0 }, md), (e: { details: string }) =>
+      /from/.test(e.details),
+    );
   });
 });

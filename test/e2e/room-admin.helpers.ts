@@ -20,17 +20,12 @@ export async function createRoom(s: Stack, token: string, body: Record<string, u
 
 export async function sendMessage(s: Stack, token: string, roomId: string, body = 'hello', type = 'm.room.message'): Promise<string> {
   txn += 1;
-  const r = await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/${enc(type)}/t${txn}_${Date.now()}`, { token, body: { msgtype: 'm.text', body } }), 'send');
+  const r = await ok(
+    http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/${enc(type)}/t${txn}_${Date.now()}`, { token, body: { msgtype: 'm.text', body } }),
+    'send',
+  );
   return r.body.event_id;
 }
-
-
-
-
-
-
-
-
 
 /** Joined members of a room as the admin API reports them. */
 export async function adminMembers(s: Stack, adminToken: string, roomId: string): Promise<string[]> {
@@ -61,7 +56,11 @@ export async function roomRows(s: Stack, roomId: string): Promise<Record<string,
 
 export async function assertPurged(s: Stack, roomId: string): Promise<void> {
   const rows = await roomRows(s, roomId);
-  assert.deepEqual(Object.entries(rows).filter(([, n]) => n > 0), [], `room ${roomId} not purged`);
+  assert.deepEqual(
+    Object.entries(rows).filter(([, n]) => n > 0),
+    [],
+    `room ${roomId} not purged`,
+  );
 }
 
 export async function assertNotPurged(s: Stack, roomId: string): Promise<void> {

@@ -44,7 +44,10 @@ describe('RoomAliasListTestCase', () => {
     const admin = await registerUser(s, uniq('user'), { admin: true });
     assert.deepEqual((await getAliases(admin.token)).aliases, [alias1]);
     // The unstable path is the same servlet in Synapse.
-    assert.deepEqual((await getAliases(admin.token, 200, `/_matrix/client/unstable/org.matrix.msc2432/rooms/${enc(roomId)}/aliases`)).aliases, [alias1]);
+    assert.deepEqual(
+      (await getAliases(admin.token, 200, `/_matrix/client/unstable/org.matrix.msc2432/rooms/${enc(roomId)}/aliases`)).aliases,
+      [alias1],
+    );
   });
 
   it('an admin reads an unknown room as no aliases; a user without a token is 401', async () => {

@@ -28,7 +28,12 @@ describe('rooms: Synapse test setups', () => {
   const join = (t: TestUser, room: string) => http(s, 'POST', `${C}/join/${enc(room)}`, { token: t.token, body: {} });
   const leave = (t: TestUser, room: string) => http(s, 'POST', `${C}/rooms/${enc(room)}/leave`, { token: t.token, body: {} });
   const members = async (t: TestUser, room: string) =>
-    Object.fromEntries((await http(s, 'GET', `${C}/rooms/${enc(room)}/members`, { token: t.token })).body.chunk.map((e: any) => [e.state_key, e.content.membership]));
+    Object.fromEntries(
+      (await http(s, 'GET', `${C}/rooms/${enc(room)}/members`, { token: t.token })).body.chunk.map((e: any) => [
+        e.state_key,
+        e.content.membership,
+      ]),
+    );
 
   describe('RoomTestCase', () => {
     it('a public room created by one user has exactly 5 state events: create, creator member, power_levels, join_rules=public, history_visibility=shared', async () => {
@@ -63,20 +68,43 @@ describe('rooms: Synapse test setups', () => {
     it('test_correct_room_attributes (setup): space, second member, canonical alias, name', async () => {
       const second = await registerUser(s, uniq('second'));
       const room = await createRoom(admin, { creation_content: { type: 'm.space' } });
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: admin.token, body: { user_id: second.userId } })).status, 200);
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: admin.token, body: { user_id: second.userId } })).status,
+        200,
+      );
       assert.equal((await join(second, room)).status, 200);
       const alias = `#${uniq('test')}:test`;
-      assert.equal((await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: admin.token, body: { room_id: room } })).status, 200);
-      assert.equal((await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.canonical_alias`, { token: admin.token, body: { alias } })).status, 200);
-      assert.equal((await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.name`, { token: admin.token, body: { name: 'something' } })).status, 200);
-      const stats = (await s.app.orm.em.fork().getConnection().execute<any[]>('SELECT name, canonical_alias, room_type, joined_members FROM room_stats WHERE room_id = ?', [room]))[0];
+      assert.equal(
+        (await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: admin.token, body: { room_id: room } })).status,
+        200,
+      );
+      assert.equal(
+        (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.canonical_alias`, { token: admin.token, body: { alias } })).status,
+        200,
+      );
+      assert.equal(
+        (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.name`, { token: admin.token, body: { name: 'something' } })).status,
+        200,
+      );
+      const stats = (
+        await s.app.orm.em
+          .fork()
+          .getConnection()
+          .execute<any[]>('SELECT name, canonical_alias, room_type, joined_members FROM room_stats WHERE room_id = ?', [room])
+      )[0];
       assert.deepEqual(stats, { name: 'something', canonical_alias: alias, room_type: 'm.space', joined_members: 2 });
     });
 
     it('canonical alias must point to the room', async () => {
       const room = await createRoom(admin, { preset: 'public_chat' });
-      const res = await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.canonical_alias`, { token: admin.token, body: { alias: '#nowhere:test' } });
-      assert.deepEqual([res.status, res.body], [400, { errcode: 'M_BAD_ALIAS', error: 'Room alias #nowhere:test does not point to the room' }]);
+      const res = await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.canonical_alias`, {
+        token: admin.token,
+        body: { alias: '#nowhere:test' },
+      });
+      assert.deepEqual(
+        [res.status, res.body],
+        [400, { errcode: 'M_BAD_ALIAS', error: 'Room alias #nowhere:test does not point to the room' }],
+      );
     });
   });
 
@@ -84,8 +112,15 @@ describe('rooms: Synapse test setups', () => {
     it('test_purge_room_unjoined (setup): knock join rule, one invited and one knocking user', async () => {
       const [invited, knocked] = await Promise.all([registerUser(s, uniq('invited')), registerUser(s, uniq('knocked'))]);
       const room = await createRoom(user, {});
-      assert.equal((await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.join_rules`, { token: user.token, body: { join_rule: 'knock' } })).status, 200);
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: user.token, body: { user_id: invited.userId } })).status, 200);
+      assert.equal(
+        (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.join_rules`, { token: user.token, body: { join_rule: 'knock' } }))
+          .status,
+        200,
+      );
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: user.token, body: { user_id: invited.userId } })).status,
+        200,
+      );
       assert.equal((await http(s, 'POST', `/_matrix/client/v3/knock/${enc(room)}`, { token: knocked.token, body: {} })).status, 200);
       assert.deepEqual(await members(user, room), { [user.userId]: 'join', [invited.userId]: 'invite', [knocked.userId]: 'knock' });
     });
@@ -103,7 +138,16 @@ describe('rooms: Synapse test setups', () => {
       const i = await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: user.token, body: { user_id: third.userId } });
       assert.deepEqual([i.status, i.body], [403, blocked]);
       assert.equal((await leave(other, room)).status, 200);
-      assert.equal((await http(s, 'PUT', `${C}/rooms/${enc(room)}/send/m.room.message/t1`, { token: user.token, body: { msgtype: 'm.text', body: 'still' } })).status, 200, 'sending is not affected by blocking');
+      assert.equal(
+        (
+          await http(s, 'PUT', `${C}/rooms/${enc(room)}/send/m.room.message/t1`, {
+            token: user.token,
+            body: { msgtype: 'm.text', body: 'still' },
+          })
+        ).status,
+        200,
+        'sending is not affected by blocking',
+      );
     });
   });
 
@@ -123,7 +167,10 @@ describe('rooms: Synapse test setups', () => {
 
     it('test_join_private_room_if_member (setup): invited admin joins', async () => {
       const room = await createRoom(user, { preset: 'private_chat' });
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: user.token, body: { user_id: admin.userId } })).status, 200);
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(room)}/invite`, { token: user.token, body: { user_id: admin.userId } })).status,
+        200,
+      );
       assert.equal((await join(admin, room)).status, 200);
       assert.equal((await members(user, room))[admin.userId], 'join');
     });

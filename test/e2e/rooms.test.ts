@@ -38,7 +38,13 @@ describe('rooms: client API', () => {
       const state = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state`, { token: user.token });
       assert.equal(state.status, 200);
       assert.equal(state.body.length, 5);
-      assert.deepEqual(state.body.map((e: any) => e.type).sort(), ['m.room.create', 'm.room.history_visibility', 'm.room.join_rules', 'm.room.member', 'm.room.power_levels']);
+      assert.deepEqual(state.body.map((e: any) => e.type).sort(), [
+        'm.room.create',
+        'm.room.history_visibility',
+        'm.room.join_rules',
+        'm.room.member',
+        'm.room.power_levels',
+      ]);
       for (const e of state.body) {
         assert.equal(e.room_id, roomId);
         assert.equal(e.user_id, e.sender, 'legacy user_id copy');
@@ -82,7 +88,10 @@ describe('rooms: client API', () => {
     });
 
     it('refuses oversized bodies with 413 M_TOO_LARGE', async () => {
-      const res = await http(s, 'POST', `${C}/createRoom`, { token: user.token, rawBody: JSON.stringify({ name: 'x'.repeat(s.config.maxRequestBodyBytes + 10) }) });
+      const res = await http(s, 'POST', `${C}/createRoom`, {
+        token: user.token,
+        rawBody: JSON.stringify({ name: 'x'.repeat(s.config.maxRequestBodyBytes + 10) }),
+      });
       assert.deepEqual([res.status, res.body.errcode], [413, 'M_TOO_LARGE']);
     });
   });
@@ -105,7 +114,10 @@ describe('rooms: client API', () => {
       assert.equal(ev.body.unsigned.transaction_id, 'same-txn');
       const seenByOther = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(a.body.event_id)}`, { token: other.token });
       assert.equal(seenByOther.body.unsigned.transaction_id, undefined);
-      const post = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/send/m.room.message`, { token: user.token, body: { msgtype: 'm.text', body: 'no txn' } });
+      const post = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/send/m.room.message`, {
+        token: user.token,
+        body: { msgtype: 'm.text', body: 'no txn' },
+      });
       assert.equal(post.status, 200);
       assert.match(post.body.event_id, /^\$[A-Za-z0-9_-]{43}$/);
     });
@@ -118,7 +130,10 @@ describe('rooms: client API', () => {
       const ev = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.topic?format=event`, { token: other.token });
       assert.equal(ev.body.event_id, put.body.event_id);
       assert.equal(ev.body.state_key, '');
-      const custom = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/org.example.state/${enc('some key')}`, { token: user.token, body: { a: 1 } });
+      const custom = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/org.example.state/${enc('some key')}`, {
+        token: user.token,
+        body: { a: 1 },
+      });
       assert.equal(custom.status, 200);
       const back = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/org.example.state/${enc('some key')}`, { token: user.token });
       assert.deepEqual(back.body, { a: 1 });
@@ -129,12 +144,21 @@ describe('rooms: client API', () => {
     });
 
     it('state PUT of m.room.member goes through membership rules', async () => {
-      const bad = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(third.userId)}`, { token: user.token, body: { membership: 5 } });
+      const bad = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(third.userId)}`, {
+        token: user.token,
+        body: { membership: 5 },
+      });
       assert.deepEqual([bad.status, bad.body.error], [400, 'Invalid membership (must be a string)']);
-      const invite = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(third.userId)}`, { token: user.token, body: { membership: 'invite' } });
+      const invite = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(third.userId)}`, {
+        token: user.token,
+        body: { membership: 'invite' },
+      });
       assert.equal(invite.status, 200);
       const members = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/members?membership=invite`, { token: user.token });
-      assert.deepEqual(members.body.chunk.map((e: any) => e.state_key), [third.userId]);
+      assert.deepEqual(
+        members.body.chunk.map((e: any) => e.state_key),
+        [third.userId],
+      );
     });
 
     it('sending needs membership and power; unknown rooms are 403', async () => {
@@ -146,18 +170,30 @@ describe('rooms: client API', () => {
       assert.deepEqual([noPower.status, noPower.body.errcode], [403, 'M_FORBIDDEN']);
       const badContent = await send(user, roomId, { msgtype: 'm.text' });
       assert.deepEqual([badContent.status, badContent.body.error], [400, "'body' not in content"]);
-      const notJson = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: 'nope' });
+      const notJson = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, {
+        token: user.token,
+        rawBody: 'nope',
+      });
       assert.equal(notJson.body.errcode, 'M_NOT_JSON');
       // PostgreSQL cannot store U+0000: a 400 before any write, in values and in keys alike.
       for (const raw of ['{"msgtype":"m.text","body":"a\\u0000b"}', '{"msgtype":"m.text","body":"x","k\\u0000":1}']) {
-        const nul = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: raw });
+        const nul = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, {
+          token: user.token,
+          rawBody: raw,
+        });
         assert.deepEqual([nul.status, nul.body.errcode], [400, 'M_BAD_JSON']);
       }
-      const escaped = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, { token: user.token, rawBody: '{"msgtype":"m.text","body":"\\\\u0000"}' });
+      const escaped = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/t${Date.now()}`, {
+        token: user.token,
+        rawBody: '{"msgtype":"m.text","body":"\\\\u0000"}',
+      });
       assert.equal(escaped.status, 200);
       const ev = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(escaped.body.event_id)}`, { token: user.token });
       assert.equal(ev.body.content.body, '\\u0000');
-      const retention = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.retention`, { token: user.token, body: { max_lifetime: 'soon' } });
+      const retention = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.retention`, {
+        token: user.token,
+        body: { max_lifetime: 'soon' },
+      });
       assert.deepEqual([retention.status, retention.body], [400, { errcode: 'M_BAD_JSON', error: "'max_lifetime' must be an integer" }]);
     });
 
@@ -165,9 +201,14 @@ describe('rooms: client API', () => {
       const senders = await Promise.all(Array.from({ length: 16 }, () => registerUser(s, uniq('conc'))));
       const room = await createRoom(user, { preset: 'public_chat' });
       for (const t of senders) assert.equal((await join(t, room)).status, 200);
-      const sent = await Promise.all(senders.flatMap((t) => [1, 2, 3].map((n) => send(t, room, { msgtype: 'm.text', body: `${t.userId} ${n}` }))));
+      const sent = await Promise.all(
+        senders.flatMap((t) => [1, 2, 3].map((n) => send(t, room, { msgtype: 'm.text', body: `${t.userId} ${n}` }))),
+      );
       assert.ok(sent.every((r) => r.status === 200));
-      const rows = await s.app.orm.em.fork().getConnection().execute<any[]>('SELECT depth, stream_ordering FROM events WHERE room_id = ? ORDER BY depth', [room]);
+      const rows = await s.app.orm.em
+        .fork()
+        .getConnection()
+        .execute<any[]>('SELECT depth, stream_ordering FROM events WHERE room_id = ? ORDER BY depth', [room]);
       assert.equal(rows.length, 5 + 16 + 48);
       rows.forEach((r, i) => assert.equal(Number(r.depth), i + 1));
       for (let i = 1; i < rows.length; i++) assert.ok(Number(rows[i].stream_ordering) > Number(rows[i - 1].stream_ordering));
@@ -183,7 +224,11 @@ describe('rooms: client API', () => {
     it('GET /event is 404 for unknown events, other rooms and non-members of non-world-readable rooms', async () => {
       const a = await send(user, roomId, { msgtype: 'm.text', body: 'secret' });
       const elsewhere = await createRoom(user, { preset: 'private_chat' });
-      for (const [who, room, id] of [[user, roomId, '$nope'], [user, elsewhere, a.body.event_id], [third, roomId, a.body.event_id]] as const) {
+      for (const [who, room, id] of [
+        [user, roomId, '$nope'],
+        [user, elsewhere, a.body.event_id],
+        [third, roomId, a.body.event_id],
+      ] as const) {
         const res = await http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(id)}`, { token: who.token });
         assert.deepEqual([res.status, res.body], [404, { errcode: 'M_NOT_FOUND', error: 'Event not found.' }]);
       }
@@ -191,9 +236,15 @@ describe('rooms: client API', () => {
 
     it('redacts with a reason; the redacted event shows redacted_because', async () => {
       const a = await send(other, roomId, { msgtype: 'm.text', body: 'regret' });
-      const r = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(a.body.event_id)}/r1`, { token: other.token, body: { reason: 'typo' } });
+      const r = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(a.body.event_id)}/r1`, {
+        token: other.token,
+        body: { reason: 'typo' },
+      });
       assert.equal(r.status, 200);
-      const again = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(a.body.event_id)}/r1`, { token: other.token, body: { reason: 'typo' } });
+      const again = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(a.body.event_id)}/r1`, {
+        token: other.token,
+        body: { reason: 'typo' },
+      });
       assert.equal(again.body.event_id, r.body.event_id);
       const ev = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/event/${enc(a.body.event_id)}`, { token: user.token });
       assert.deepEqual(ev.body.content, {});
@@ -227,7 +278,10 @@ describe('rooms: client API', () => {
       assert.equal(stateAfterLeave.status, 200, 'departed users see the state at their leave');
       assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/forget`, { token: other.token })).status, 200);
       const forgotten = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state`, { token: other.token });
-      assert.deepEqual([forgotten.status, forgotten.body.error], [403, `User ${other.userId} not in room ${roomId}, and room previews are disabled`]);
+      assert.deepEqual(
+        [forgotten.status, forgotten.body.error],
+        [403, `User ${other.userId} not in room ${roomId}, and room previews are disabled`],
+      );
     });
 
     it('invite, kick, ban, unban with their rules', async () => {
@@ -238,36 +292,56 @@ describe('rooms: client API', () => {
       assert.deepEqual([missing.status, missing.body], [400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['user_id']" }]);
       const badId = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/invite`, { token: user.token, body: { user_id: 'nope' } });
       assert.deepEqual([badId.status, badId.body.errcode], [400, 'M_INVALID_PARAM']);
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/invite`, { token: user.token, body: { user_id: other.userId } })).status, 200);
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(roomId)}/invite`, { token: user.token, body: { user_id: other.userId } })).status,
+        200,
+      );
       assert.equal((await join(other, roomId)).status, 200);
       const kickUp = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/kick`, { token: other.token, body: { user_id: user.userId } });
       assert.deepEqual([kickUp.status, kickUp.body.error], [403, `You cannot kick user ${user.userId}.`]);
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/ban`, { token: user.token, body: { user_id: other.userId, reason: 'spam' } })).status, 200);
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(roomId)}/ban`, { token: user.token, body: { user_id: other.userId, reason: 'spam' } }))
+          .status,
+        200,
+      );
       const rejoin = await join(other, roomId);
       assert.deepEqual([rejoin.status, rejoin.body.errcode], [403, 'M_BAD_STATE']);
       const state = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(other.userId)}`, { token: user.token });
       assert.deepEqual(state.body, { membership: 'ban', reason: 'spam' });
-      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/unban`, { token: user.token, body: { user_id: other.userId } })).status, 200);
+      assert.equal(
+        (await http(s, 'POST', `${C}/rooms/${enc(roomId)}/unban`, { token: user.token, body: { user_id: other.userId } })).status,
+        200,
+      );
       const unbanAgain = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/unban`, { token: user.token, body: { user_id: other.userId } });
       assert.deepEqual([unbanAgain.status, unbanAgain.body.errcode], [403, 'M_BAD_STATE']);
     });
 
     it('join and knock by alias', async () => {
       const alias = uniq('knockable');
-      const roomId = await createRoom(user, { preset: 'private_chat', room_alias_name: alias, initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }] });
+      const roomId = await createRoom(user, {
+        preset: 'private_chat',
+        room_alias_name: alias,
+        initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'knock' } }],
+      });
       const knock = await http(s, 'POST', `${C}/knock/${enc(`#${alias}:test`)}`, { token: other.token, body: { reason: 'let me in' } });
       assert.deepEqual([knock.status, knock.body], [200, { room_id: roomId }]);
       const noBody = await http(s, 'POST', `${C}/knock/${enc(roomId)}`, { token: other.token });
       assert.equal(noBody.body.errcode, 'M_NOT_JSON');
       const unknownAlias = await http(s, 'POST', `${C}/join/${enc('#nope:test')}`, { token: other.token });
-      assert.deepEqual([unknownAlias.status, unknownAlias.body], [404, { errcode: 'M_NOT_FOUND', error: 'Room alias #nope:test not found' }]);
+      assert.deepEqual(
+        [unknownAlias.status, unknownAlias.body],
+        [404, { errcode: 'M_NOT_FOUND', error: 'Room alias #nope:test not found' }],
+      );
       const junk = await http(s, 'POST', `${C}/join/junk`, { token: other.token });
       assert.deepEqual([junk.status, junk.body.error], [400, 'junk was not legal room ID or room alias']);
       const unknownRoom = await http(s, 'POST', `${C}/join/${enc('!unknown:test')}`, { token: other.token });
       assert.equal(unknownRoom.status, 404);
       const pub = await createRoom(user, { preset: 'public_chat', room_alias_name: uniq('pub') });
       const aliases = await http(s, 'GET', `${C}/rooms/${enc(pub)}/aliases`, { token: user.token });
-      const byAlias = await http(s, 'POST', `${C}/join/${enc(aliases.body.aliases[0])}`, { token: third.token, body: { displayname: 'Third!' } });
+      const byAlias = await http(s, 'POST', `${C}/join/${enc(aliases.body.aliases[0])}`, {
+        token: third.token,
+        body: { displayname: 'Third!' },
+      });
       assert.deepEqual(byAlias.body, { room_id: pub });
       const jm = await http(s, 'GET', `${C}/rooms/${enc(pub)}/joined_members`, { token: third.token });
       assert.equal(jm.body.joined[third.userId].display_name, 'Third!');
@@ -278,14 +352,23 @@ describe('rooms: client API', () => {
     it('aliases: create, resolve, delete', async () => {
       const roomId = await createRoom(user, { preset: 'public_chat' });
       const alias = `#${uniq('dir')}:test`;
-      assert.equal((await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { room_id: roomId } })).status, 200);
+      assert.equal(
+        (await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { room_id: roomId } })).status,
+        200,
+      );
       const taken = await http(s, 'PUT', `${C}/directory/room/${enc(alias)}`, { token: user.token, body: { room_id: roomId } });
       assert.equal(taken.status, 409);
       const got = await http(s, 'GET', `${C}/directory/room/${enc(alias)}`);
       assert.deepEqual(got.body, { room_id: roomId, servers: ['test'] });
-      const notMember = await http(s, 'PUT', `${C}/directory/room/${enc(`#${uniq('x')}:test`)}`, { token: third.token, body: { room_id: roomId } });
+      const notMember = await http(s, 'PUT', `${C}/directory/room/${enc(`#${uniq('x')}:test`)}`, {
+        token: third.token,
+        body: { room_id: roomId },
+      });
       assert.deepEqual([notMember.status, notMember.body.error], [403, 'You must be in the room to create an alias for it']);
-      const noRoom = await http(s, 'PUT', `${C}/directory/room/${enc(`#${uniq('x')}:test`)}`, { token: user.token, body: { room_id: '!nope:test' } });
+      const noRoom = await http(s, 'PUT', `${C}/directory/room/${enc(`#${uniq('x')}:test`)}`, {
+        token: user.token,
+        body: { room_id: '!nope:test' },
+      });
       assert.deepEqual([noRoom.status, noRoom.body.error], [400, 'Room does not exist']);
       const remote = await http(s, 'PUT', `${C}/directory/room/${enc('#x:elsewhere')}`, { token: user.token, body: { room_id: roomId } });
       assert.deepEqual([remote.status, remote.body.error], [400, 'Room alias must be local']);
@@ -318,7 +401,10 @@ describe('rooms: client API', () => {
     it('room list visibility', async () => {
       const roomId = await createRoom(user, { visibility: 'public' });
       assert.deepEqual((await http(s, 'GET', `${C}/directory/list/room/${enc(roomId)}`)).body, { visibility: 'public' });
-      assert.equal((await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { token: user.token, body: { visibility: 'private' } })).status, 200);
+      assert.equal(
+        (await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { token: user.token, body: { visibility: 'private' } })).status,
+        200,
+      );
       assert.deepEqual((await http(s, 'GET', `${C}/directory/list/room/${enc(roomId)}`)).body, { visibility: 'private' });
       const bad = await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { token: user.token, body: { visibility: 'secret' } });
       assert.deepEqual([bad.status, bad.body.errcode], [400, 'M_BAD_JSON']);
@@ -332,19 +418,46 @@ describe('rooms: client API', () => {
   describe('gRPC RoomService', () => {
     it('creates a room and sends with the same rules as the gateway', async () => {
       const md = bearer(user.token);
-      const created = await grpcCall(s.clients.rooms, s.clients.rooms.createRoom, { invite: [], initialState: [], isDirect: false, preset: 'public_chat', roomAliasName: uniq('grpc') }, md);
+      const created = await grpcCall(
+        s.clients.rooms,
+        s.clients.rooms.createRoom,
+        { invite: [], initialState: [], isDirect: false, preset: 'public_chat', roomAliasName: uniq('grpc') },
+        md,
+      );
       assert.match(created.roomId, /^!/);
       assert.match(created.roomAlias ?? '', /^#grpc/);
-      const sent = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: JSON.stringify({ msgtype: 'm.text', body: 'hi' }), txnId: 'g1' }, md);
-      const again = await grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{"msgtype":"m.text","body":"hi"}', txnId: 'g1' }, md);
+      const sent = await grpcCall(
+        s.clients.rooms,
+        s.clients.rooms.sendEvent,
+        { roomId: created.roomId, type: 'm.room.message', contentJson: JSON.stringify({ msgtype: 'm.text', body: 'hi' }), txnId: 'g1' },
+        md,
+      );
+      const again = await grpcCall(
+        s.clients.rooms,
+        s.clients.rooms.sendEvent,
+        { roomId: created.roomId, type: 'm.room.message', contentJson: '{"msgtype":"m.text","body":"hi"}', txnId: 'g1' },
+        md,
+      );
       assert.equal(again.eventId, sent.eventId);
       const got = await grpcCall(s.clients.rooms, s.clients.rooms.getEvent, { roomId: created.roomId, eventId: sent.eventId }, md);
       assert.equal(got.event?.depth, 7, 'create, join, power levels, canonical alias, join rules, history visibility, message');
       assert.equal(JSON.parse(got.event?.unsignedJson ?? '{}').transaction_id, 'g1');
-      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.updateMembership, { action: 0, room: { $case: 'roomId', value: created.roomId } }, md), /Invalid membership key/);
-      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{}' }), /Missing access token/);
-      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{nope' }, md), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' is not valid JSON");
-      await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '[1]' }, md), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' must be a JSON object");
+      await assert.rejects(
+        grpcCall(s.clients.rooms, s.clients.rooms.updateMembership, { action: 0, room: { $case: 'roomId', value: created.roomId } }, md),
+        /Invalid membership key/,
+      );
+      await assert.rejects(
+        grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{}' }),
+        /Missing access token/,
+      );
+      await assert.rejects(
+        grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '{nope' }, md),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' is not valid JSON",
+      );
+      await assert.rejects(
+        grpcCall(s.clients.rooms, s.clients.rooms.sendEvent, { roomId: created.roomId, type: 'm.room.message', contentJson: '[1]' }, md),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === "'content_json' must be a JSON object",
+      );
     });
   });
 });

@@ -9,7 +9,14 @@ import { C, enc } from '../support/client';
 import { createRoom, send } from './pagination.helpers';
 
 const A = '/_synapse/admin';
-type Ev = { event_id: string; type: string; state_key?: string; sender: string; content: Record<string, unknown>; unsigned?: Record<string, any> };
+type Ev = {
+  event_id: string;
+  type: string;
+  state_key?: string;
+  sender: string;
+  content: Record<string, unknown>;
+  unsigned?: Record<string, any>;
+};
 
 /** The room's newest events, newest first, as an admin sees them. */
 async function newest(s: Stack, admin: TestUser, roomId: string, limit = 3): Promise<Ev[]> {
@@ -18,8 +25,10 @@ async function newest(s: Stack, admin: TestUser, roomId: string, limit = 3): Pro
   return r.body.chunk;
 }
 
-const putUser = (s: Stack, admin: TestUser, userId: string, body: unknown) => http(s, 'PUT', `${A}/v2/users/${enc(userId)}`, { token: admin.token, body });
-const getUser = async (s: Stack, admin: TestUser, userId: string) => (await http(s, 'GET', `${A}/v2/users/${enc(userId)}`, { token: admin.token })).body;
+const putUser = (s: Stack, admin: TestUser, userId: string, body: unknown) =>
+  http(s, 'PUT', `${A}/v2/users/${enc(userId)}`, { token: admin.token, body });
+const getUser = async (s: Stack, admin: TestUser, userId: string) =>
+  (await http(s, 'GET', `${A}/v2/users/${enc(userId)}`, { token: admin.token })).body;
 
 describe('Synapse parity (issue 22)', () => {
   let s: Stack;
@@ -50,18 +59,44 @@ describe('Synapse parity (issue 22)', () => {
       const { room_id: _id, creator, ...rest } = details.body;
       assert.equal(creator, carol.userId);
       assert.deepEqual(rest, {
-        name: null, canonical_alias: null, joined_members: 0, joined_local_members: 0, version: '10', encryption: null, federatable: true, public: true,
-        join_rules: null, guest_access: null, history_visibility: null, state_events: 9, room_type: null, topic: null, avatar: null, joined_local_devices: 0,
-        forgotten: false, tombstoned: false, replacement_room: null,
+        name: null,
+        canonical_alias: null,
+        joined_members: 0,
+        joined_local_members: 0,
+        version: '10',
+        encryption: null,
+        federatable: true,
+        public: true,
+        join_rules: null,
+        guest_access: null,
+        history_visibility: null,
+        state_events: 9,
+        room_type: null,
+        topic: null,
+        avatar: null,
+        joined_local_devices: 0,
+        forgotten: false,
+        tombstoned: false,
+        replacement_room: null,
       });
       assert.deepEqual((await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/state`, { token: admin.token })).body, { state: [] });
-      assert.deepEqual((await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/members`, { token: admin.token })).body, { members: [], total: 0 });
-      assert.equal((await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(name)}`, { token: admin.token })).body.total_rooms, 0, 'no name to match any more');
+      assert.deepEqual((await http(s, 'GET', `${A}/v1/rooms/${enc(room)}/members`, { token: admin.token })).body, {
+        members: [],
+        total: 0,
+      });
+      assert.equal(
+        (await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(name)}`, { token: admin.token })).body.total_rooms,
+        0,
+        'no name to match any more',
+      );
       const byId = await http(s, 'GET', `${A}/v1/rooms?search_term=${enc(room)}`, { token: admin.token });
       assert.deepEqual([byId.body.total_rooms, byId.body.rooms[0].name, byId.body.rooms[0].join_rules], [1, null, null]);
       const mra = await http(s, 'POST', `${A}/v1/rooms/${enc(room)}/make_room_admin`, { token: admin.token, body: {} });
       assert.deepEqual([mra.status, mra.body], [400, { errcode: 'M_UNKNOWN', error: 'Server not in room' }]);
-      const noServers = { errcode: 'M_UNKNOWN', error: "Can't join remote room because no servers that are in the room have been provided." };
+      const noServers = {
+        errcode: 'M_UNKNOWN',
+        error: "Can't join remote room because no servers that are in the room have been provided.",
+      };
       const adminJoin = await http(s, 'POST', `${A}/v1/join/${enc(room)}`, { token: admin.token, body: { user_id: dave.userId } });
       assert.deepEqual([adminJoin.status, adminJoin.body], [404, noServers]);
       const rejoin = await http(s, 'POST', `${C}/rooms/${enc(room)}/join`, { token: carol.token, body: {} });
@@ -101,7 +136,10 @@ describe('Synapse parity (issue 22)', () => {
       assert.equal((await putUser(s, admin, carol.userId, { displayname: 'Carol C' })).status, 200);
       for (const r of [room, other]) {
         const [ev] = await newest(s, admin, r, 1);
-        assert.deepEqual([ev.type, ev.state_key, ev.sender, ev.content], ['m.room.member', carol.userId, carol.userId, { membership: 'join', displayname: 'Carol C' }]);
+        assert.deepEqual(
+          [ev.type, ev.state_key, ev.sender, ev.content],
+          ['m.room.member', carol.userId, carol.userId, { membership: 'join', displayname: 'Carol C' }],
+        );
         assert.deepEqual(ev.unsigned?.prev_content, { membership: 'join', displayname: local });
       }
       // The same name again writes nothing (the join would equal the current one).
@@ -153,8 +191,25 @@ describe('Synapse parity (issue 22)', () => {
   describe('item 7: admin user details carry every key Synapse returns', () => {
     // Synapse 1.94's keys, and `suspended`, which Synapse returns since 1.121.
     const SYNAPSE_KEYS = [
-      'admin', 'appservice_id', 'avatar_url', 'consent_server_notice_sent', 'consent_ts', 'consent_version', 'creation_ts', 'deactivated', 'displayname', 'erased',
-      'external_ids', 'is_guest', 'last_seen_ts', 'locked', 'name', 'shadow_banned', 'suspended', 'threepids', 'user_type',
+      'admin',
+      'appservice_id',
+      'avatar_url',
+      'consent_server_notice_sent',
+      'consent_ts',
+      'consent_version',
+      'creation_ts',
+      'deactivated',
+      'displayname',
+      'erased',
+      'external_ids',
+      'is_guest',
+      'last_seen_ts',
+      'locked',
+      'name',
+      'shadow_banned',
+      'suspended',
+      'threepids',
+      'user_type',
     ];
 
     it('a fresh user: every key, nulls where Synapse has none, last_seen_ts null until a token is used', async () => {
@@ -165,8 +220,23 @@ describe('Synapse parity (issue 22)', () => {
       assert.equal(name, fresh.userId);
       assert.equal(typeof created, 'number');
       assert.deepEqual(rest, {
-        admin: false, deactivated: false, locked: false, shadow_banned: false, suspended: false, appservice_id: null, consent_server_notice_sent: null, consent_version: null, consent_ts: null,
-        user_type: null, is_guest: false, displayname: fresh.userId.slice(1, fresh.userId.indexOf(':')), avatar_url: null, threepids: [], external_ids: [], erased: false, last_seen_ts: null,
+        admin: false,
+        deactivated: false,
+        locked: false,
+        shadow_banned: false,
+        suspended: false,
+        appservice_id: null,
+        consent_server_notice_sent: null,
+        consent_version: null,
+        consent_ts: null,
+        user_type: null,
+        is_guest: false,
+        displayname: fresh.userId.slice(1, fresh.userId.indexOf(':')),
+        avatar_url: null,
+        threepids: [],
+        external_ids: [],
+        erased: false,
+        last_seen_ts: null,
       });
       const before = Date.now();
       assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: fresh.token })).status, 200);
@@ -198,7 +268,10 @@ describe('Synapse parity (issue 22)', () => {
       // Synapse 1.94, same requests: s-1 forwards (the default direction) is the room from its create event.
       const fromMinus = await page('s-1');
       assert.equal(fromMinus.status, 200, JSON.stringify(fromMinus.body));
-      assert.deepEqual([fromMinus.body.chunk.length, fromMinus.body.chunk[0].type, fromMinus.body.start], [10, 'm.room.create', 's-1_0_0_0_0_0_0_0_0_0']);
+      assert.deepEqual(
+        [fromMinus.body.chunk.length, fromMinus.body.chunk[0].type, fromMinus.body.start],
+        [10, 'm.room.create', 's-1_0_0_0_0_0_0_0_0_0'],
+      );
       const backwards = await page('s-1', 'b');
       assert.deepEqual([backwards.status, backwards.body.chunk, 'end' in backwards.body], [200, [], false]);
       assert.deepEqual((await page('t1--2')).body.chunk[0].type, 'm.room.create');
@@ -235,7 +308,8 @@ describe('Synapse parity (issue 22)', () => {
       assert.equal(first.state_group, afterCreate.state_group, 'a message keeps the state group of the state before it');
       await send(s, user.token, room, 'two');
       assert.equal((await extremity()).state_group, first.state_group);
-      const topic = (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.topic`, { token: user.token, body: { topic: 't' } })).body.event_id;
+      const topic = (await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.topic`, { token: user.token, body: { topic: 't' } })).body
+        .event_id;
       const afterTopic = await extremity();
       assert.equal(afterTopic.event_id, topic);
       assert.ok((afterTopic.state_group as number) > (first.state_group as number), 'a state event starts a new state group');

@@ -11,8 +11,8 @@ import { TaskStatus, type WatchTaskResponse } from '../../gen/synapse/admin/v1/t
 import type { PgTaskScheduler } from '../../src/tasks/task-scheduler';
 import { until } from '../support/until';
 
-
-const waitForAbort = (signal: AbortSignal) => new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
+const waitForAbort = (signal: AbortSignal) =>
+  new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
 
 describe('ScheduledTasksAdminApiTestCase', () => {
   let s: Stack;
@@ -43,7 +43,8 @@ describe('ScheduledTasksAdminApiTestCase', () => {
   });
 
   const list = (query: string, token = admin.token) => http(s, 'GET', `/_synapse/admin/v1/scheduled_tasks${query}`, { token });
-  const ours = (body: { scheduled_tasks: { resource_id: string }[] }) => body.scheduled_tasks.filter((t) => Object.values(res).includes(t.resource_id));
+  const ours = (body: { scheduled_tasks: { resource_id: string }[] }) =>
+    body.scheduled_tasks.filter((t) => Object.values(res).includes(t.resource_id));
 
   it('test_requester_is_not_admin', async () => {
     const user = await registerUser(s, uniq('user'));
@@ -62,7 +63,10 @@ describe('ScheduledTasksAdminApiTestCase', () => {
     const byRes = Object.fromEntries(found.map((t: any) => [t.resource_id, t]));
     assert.deepEqual(Object.keys(byRes[res.failed]).sort(), ['action', 'error', 'id', 'resource_id', 'result', 'status', 'timestamp_ms']);
     assert.deepEqual([byRes[res.active].status, byRes[res.active].action], ['active', 'test_task']);
-    assert.deepEqual([byRes[res.finished].status, byRes[res.finished].action, byRes[res.finished].error], ['complete', 'finished_test_task', null]);
+    assert.deepEqual(
+      [byRes[res.finished].status, byRes[res.finished].action, byRes[res.finished].error],
+      ['complete', 'finished_test_task', null],
+    );
     assert.deepEqual([byRes[res.failed].status, byRes[res.failed].error, byRes[res.failed].result], ['failed', 'Everything failed', null]);
     assert.equal(byRes[res.failed].id, ids.failed);
     assert.equal(typeof byRes[res.failed].timestamp_ms, 'number');
@@ -70,15 +74,27 @@ describe('ScheduledTasksAdminApiTestCase', () => {
 
   it('test_filtering_scheduled_tasks', async () => {
     let found = ours((await list('?status=active')).body);
-    assert.deepEqual(found.map((t: any) => t.status), ['active']);
+    assert.deepEqual(
+      found.map((t: any) => t.status),
+      ['active'],
+    );
     found = ours((await list('?job_status=failed')).body);
-    assert.deepEqual(found.map((t: any) => t.resource_id), [res.failed]);
+    assert.deepEqual(
+      found.map((t: any) => t.resource_id),
+      [res.failed],
+    );
     found = ours((await list('?action_name=test_task')).body);
-    assert.deepEqual(found.map((t: any) => t.action), ['test_task']);
+    assert.deepEqual(
+      found.map((t: any) => t.action),
+      ['test_task'],
+    );
     found = ours((await list('?max_timestamp=0')).body);
     assert.equal(found.length, 0);
     found = ours((await list(`?resource_id=${res.failed}`)).body);
-    assert.deepEqual(found.map((t: any) => t.resource_id), [res.failed]);
+    assert.deepEqual(
+      found.map((t: any) => t.resource_id),
+      [res.failed],
+    );
     found = ours((await list('?status=&action_name=&resource_id=')).body);
     assert.equal(found.length, 3, 'empty values mean no filter');
   });
@@ -90,31 +106,58 @@ describe('ScheduledTasksAdminApiTestCase', () => {
     const js = await list('?job_status=nonsense');
     assert.equal(js.body.error, "Query parameter 'job_status' must be one of ['scheduled', 'active', 'complete', 'failed', 'cancelled']");
     const ts = await list('?max_timestamp=abc');
-    assert.deepEqual([ts.status, ts.body.errcode, ts.body.error], [400, 'M_INVALID_PARAM', 'Query parameter max_timestamp must be an integer']);
+    assert.deepEqual(
+      [ts.status, ts.body.errcode, ts.body.error],
+      [400, 'M_INVALID_PARAM', 'Query parameter max_timestamp must be an integer'],
+    );
     const neg = await list('?max_timestamp=-1');
     assert.equal(neg.body.error, 'Query parameter max_timestamp must be a positive integer.');
   });
 
   describe('TaskSchedulerService', () => {
-    const call = <Req, Res>(method: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall, req: Req, token = admin.token) =>
-      grpcCall(s.clients.tasks, method, req, bearer(token));
+    const call = <Req, Res>(
+      method: (
+        req: Req,
+        md: grpc.Metadata,
+        opts: Partial<grpc.CallOptions>,
+        cb: (e: grpc.ServiceError | null, r: Res) => void,
+      ) => grpc.ClientUnaryCall,
+      req: Req,
+      token = admin.token,
+    ) => grpcCall(s.clients.tasks, method, req, bearer(token));
 
     it('GetTask / ListTasks', async () => {
       const got = await call(s.clients.tasks.getTask, { taskId: ids.failed });
-      assert.deepEqual([got.task!.status, got.task!.error, got.task!.resourceId], [TaskStatus.TASK_STATUS_FAILED, 'Everything failed', res.failed]);
+      assert.deepEqual(
+        [got.task!.status, got.task!.error, got.task!.resourceId],
+        [TaskStatus.TASK_STATUS_FAILED, 'Everything failed', res.failed],
+      );
       await assert.rejects(call(s.clients.tasks.getTask, { taskId: 'nosuchtask' }), (e: grpc.ServiceError) => e.code === 5);
-      const listed = await call(s.clients.tasks.listTasks, { actions: ['finished_test_task', 'failed_test_task'], statuses: [TaskStatus.TASK_STATUS_COMPLETE], resourceId: res.finished });
-      assert.deepEqual(listed.tasks.map((t) => t.id), [ids.finished]);
+      const listed = await call(s.clients.tasks.listTasks, {
+        actions: ['finished_test_task', 'failed_test_task'],
+        statuses: [TaskStatus.TASK_STATUS_COMPLETE],
+        resourceId: res.finished,
+      });
+      assert.deepEqual(
+        listed.tasks.map((t) => t.id),
+        [ids.finished],
+      );
     });
 
     it('is admin-only', async () => {
       const user = await registerUser(s, uniq('user'));
       await assert.rejects(call(s.clients.tasks.getTask, { taskId: ids.failed }, user.token), (e: grpc.ServiceError) => e.code === 7);
-      await assert.rejects(grpcCall(s.clients.tasks, s.clients.tasks.listTasks, { actions: [], statuses: [] }), (e: grpc.ServiceError) => e.code === 16);
+      await assert.rejects(
+        grpcCall(s.clients.tasks, s.clients.tasks.listTasks, { actions: [], statuses: [] }),
+        (e: grpc.ServiceError) => e.code === 16,
+      );
     });
 
     it('DeleteTask refuses active tasks and deletes finished ones', async () => {
-      await assert.rejects(call(s.clients.tasks.deleteTask, { taskId: ids.active }), (e: grpc.ServiceError) => e.code === 3 && e.details === 'Cannot delete an active task');
+      await assert.rejects(
+        call(s.clients.tasks.deleteTask, { taskId: ids.active }),
+        (e: grpc.ServiceError) => e.code === 3 && e.details === 'Cannot delete an active task',
+      );
       const id = await scheduler.scheduleTask(em(), 'finished_test_task', { resourceId: uniq('del') });
       await until(async () => (await scheduler.getTask(em(), id))?.status === 'complete');
       await call(s.clients.tasks.deleteTask, { taskId: id });

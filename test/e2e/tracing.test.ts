@@ -10,7 +10,18 @@ import { strict as assert } from 'node:assert';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createDatabase, dbUrl, dropDatabase, http as rest, registerUser, startStack, uniq, TEST_REDIS_URL, SHARED_SECRET, type Stack } from '../support/stack';
+import {
+  createDatabase,
+  dbUrl,
+  dropDatabase,
+  http as rest,
+  registerUser,
+  startStack,
+  uniq,
+  TEST_REDIS_URL,
+  SHARED_SECRET,
+  type Stack,
+} from '../support/stack';
 import { spawnService } from '../support/process';
 import { createRoom, enc, waitForDelete } from './room-admin.helpers';
 
@@ -54,7 +65,9 @@ async function startReceiver(): Promise<{ url: string; spans: Exported[]; close(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.method === 'POST' && req.url === '/v1/traces' && /json/.test(req.headers['content-type'] ?? '')) {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as { resourceSpans: { resource: { attributes: { key: string; value: OtlpValue }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          resourceSpans: { resource: { attributes: { key: string; value: OtlpValue }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+        };
         for (const rs of body.resourceSpans) {
           const resource = Object.fromEntries(rs.resource.attributes.map((a) => [a.key, value(a.value)]));
           for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push({ resource, span });
@@ -131,7 +144,9 @@ describe('Tracing (OpenTelemetry export)', function () {
       assert.equal(attr(server.span, 'request.id'), requestId);
 
       // The task runs in a trace of its own, linked to the RPC that scheduled it.
-      const task = receiver.spans.find((e) => e.span.name === 'task shutdown_and_purge_room' && attr(e.span, 'task.id') === del.body.delete_id);
+      const task = receiver.spans.find(
+        (e) => e.span.name === 'task shutdown_and_purge_room' && attr(e.span, 'task.id') === del.body.delete_id,
+      );
       assert.ok(task, JSON.stringify(receiver.spans.map((e) => e.span.name)));
       assert.deepEqual(
         task.span.links?.map((l) => [l.traceId, l.spanId]),
@@ -159,7 +174,9 @@ describe('Tracing (OpenTelemetry export)', function () {
         ...extra,
       });
       // A request through the gateway and the gRPC server.
-      const res = await fetch(`http://127.0.0.1:${svc.httpPort}/_matrix/client/versions`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
+      const res = await fetch(`http://127.0.0.1:${svc.httpPort}/_matrix/client/versions`, {
+        headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+      });
       assert.equal(res.status, 200);
       svc.child.kill('SIGTERM');
       await svc.exited;
@@ -177,7 +194,10 @@ describe('Tracing (OpenTelemetry export)', function () {
       );
       // The probe does see them when tracing is on.
       const loaded = await loadedBy({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
-      assert.ok(loaded.some((k) => k.includes('@opentelemetry/sdk-trace-base')), JSON.stringify(loaded));
+      assert.ok(
+        loaded.some((k) => k.includes('@opentelemetry/sdk-trace-base')),
+        JSON.stringify(loaded),
+      );
     } finally {
       await dropDatabase(dbName);
       await receiver.close();

@@ -27,7 +27,9 @@ describe('user admin gRPC auth table', () => {
   it('covers every UserAdminService RPC with UNAUTHENTICATED / UNAUTHENTICATED / PERMISSION_DENIED', async () => {
     assert.ok(Object.values(UserAdminServiceService).length >= 16);
     // Whois lets users ask about themselves: ask about someone else.
-    const failures = await adminAuthFailures(s.grpcAddress, UserAdminServiceService, MESSAGES, user.token, (name) => (name === 'Whois' ? { userId: '@someone_else:test' } : {}));
+    const failures = await adminAuthFailures(s.grpcAddress, UserAdminServiceService, MESSAGES, user.token, (name) =>
+      name === 'Whois' ? { userId: '@someone_else:test' } : {},
+    );
     assert.deepEqual(failures, []);
   });
 

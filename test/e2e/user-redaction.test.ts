@@ -25,7 +25,8 @@ describe('UserRedactionTestCase', () => {
     bad = await registerUser(s, uniq('bad'));
   });
 
-  const redact = (userId: string, body: unknown, token = admin.token) => http(s, 'POST', `${A}/user/${enc(userId)}/redact`, { token, body });
+  const redact = (userId: string, body: unknown, token = admin.token) =>
+    http(s, 'POST', `${A}/user/${enc(userId)}/redact`, { token, body });
   const status = (id: string, token = admin.token) => http(s, 'GET', `${A}/user/redact_status/${enc(id)}`, { token });
   const finished = async (id: string) => {
     const r = await waitFor(
@@ -42,7 +43,9 @@ describe('UserRedactionTestCase', () => {
   };
   const redactedBy = async (eventId: string) => (await fetchEvent(eventId)).unsigned.redacted_by as string | undefined;
   const memberEventId = async (roomId: string, userId: string) => {
-    const r = await http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}?format=event`, { token: owner.token });
+    const r = await http(s, 'GET', `/_matrix/client/v3/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}?format=event`, {
+      token: owner.token,
+    });
     return r.body.event_id as string;
   };
   /** A room of `owner` that `bad` joined and sent `n` messages to. */

@@ -54,6 +54,8 @@ describe('Admin account data of a user', () => {
     assert.equal((await put(`/rooms/${enc(roomId)}/account_data/m.per_room`, { b: 2 })).status, 200);
     const r = await http(s, 'GET', url(other.userId), { token: admin.token });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { account_data: { global: { 'm.global': { a: 1 }, 'm.other': { b: [true, null] } }, rooms: { [roomId]: { 'm.per_room': { b: 2 } } } } });
+    assert.deepEqual(r.body, {
+      account_data: { global: { 'm.global': { a: 1 }, 'm.other': { b: [true, null] } }, rooms: { [roomId]: { 'm.per_room': { b: 2 } } } },
+    });
   });
 });

@@ -29,12 +29,15 @@ async function connections(s: Stack, admin: TestUser, userId: string): Promise<C
 }
 
 const stored = (s: Stack, userId: string) =>
-  s.app.orm.em.getConnection().execute<{ ip: string; user_agent: string; device_id: string | null; last_seen: string }[]>(
-    'SELECT ip, user_agent, device_id, last_seen FROM user_ips WHERE user_id = ? ORDER BY ip',
-    [userId],
-  );
+  s.app.orm.em
+    .getConnection()
+    .execute<{ ip: string; user_agent: string; device_id: string | null; last_seen: string }[]>(
+      'SELECT ip, user_agent, device_id, last_seen FROM user_ips WHERE user_id = ? ORDER BY ip',
+      [userId],
+    );
 
-const seen = (s: Stack, token: string, headers: Record<string, string> = {}) => http(s, 'GET', WHOAMI, { token, headers }).then((r) => assert.equal(r.status, 200));
+const seen = (s: Stack, token: string, headers: Record<string, string> = {}) =>
+  http(s, 'GET', WHOAMI, { token, headers }).then((r) => assert.equal(r.status, 200));
 
 describe('client addresses (user_ips)', () => {
   let s: Stack;
@@ -73,7 +76,10 @@ describe('client addresses (user_ips)', () => {
     const one = await http(s, 'GET', `${devicesUrl(user.userId)}/${enc(user.deviceId)}`, { token: admin.token });
     assert.deepEqual(one.body, { ...device });
     const rows = await stored(s, user.userId);
-    assert.deepEqual(rows.map((r) => [r.ip, r.user_agent, r.device_id, Number(r.last_seen)]), [['127.0.0.1', 'DeviceClient/2', user.deviceId, device.last_seen_ts]]);
+    assert.deepEqual(
+      rows.map((r) => [r.ip, r.user_agent, r.device_id, Number(r.last_seen)]),
+      [['127.0.0.1', 'DeviceClient/2', user.deviceId, device.last_seen_ts]],
+    );
   });
 
   it('a repeat within two minutes (LAST_SEEN_GRANULARITY) is not recorded again', async () => {
@@ -88,7 +94,9 @@ describe('client addresses (user_ips)', () => {
 
   it('one connection per access token and address', async () => {
     const user = await registerUser(s, uniq('iptokens'), { password: 'pass' });
-    const login = await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', user: user.userId, password: 'pass' } });
+    const login = await http(s, 'POST', '/_matrix/client/v3/login', {
+      body: { type: 'm.login.password', user: user.userId, password: 'pass' },
+    });
     assert.equal(login.status, 200, JSON.stringify(login.body));
     await seen(s, user.token, { 'user-agent': 'A/1' });
     await seen(s, login.body.access_token, { 'user-agent': 'B/1' });
@@ -110,7 +118,10 @@ describe('client addresses (user_ips)', () => {
 
   it('a refused request (unknown token, locked user) is not recorded', async () => {
     const user = await registerUser(s, uniq('iplocked'));
-    assert.equal((await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(user.userId)}`, { token: admin.token, body: { locked: true } })).status, 200);
+    assert.equal(
+      (await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(user.userId)}`, { token: admin.token, body: { locked: true } })).status,
+      200,
+    );
     assert.equal((await http(s, 'GET', WHOAMI, { token: user.token, headers: { 'user-agent': 'Locked/1' } })).status, 401);
     assert.deepEqual(await connections(s, admin, user.userId), []);
   });
@@ -121,7 +132,10 @@ describe('client addresses (user_ips)', () => {
     await s.app.services.users.clientIps!.flush();
     assert.equal((await http(s, 'DELETE', `${devicesUrl(user.userId)}/${enc(user.deviceId)}`, { token: admin.token })).status, 200);
     assert.equal((await http(s, 'GET', `${devicesUrl(user.userId)}/${enc(user.deviceId)}`, { token: admin.token })).status, 404);
-    assert.deepEqual((await connections(s, admin, user.userId)).map((c) => c.user_agent), ['Gone/1']);
+    assert.deepEqual(
+      (await connections(s, admin, user.userId)).map((c) => c.user_agent),
+      ['Gone/1'],
+    );
   });
 
   it('a gRPC caller is recorded with its peer address and gRPC user agent', async () => {
@@ -142,9 +156,15 @@ describe('client addresses (user_ips)', () => {
     );
     const repo = new ClientIpsRepository();
     assert.equal(await repo.prune(em, 2, 1), 1);
-    assert.deepEqual((await stored(s, user.userId)).map((r) => r.ip), ['10.0.0.2', '10.0.0.3']);
+    assert.deepEqual(
+      (await stored(s, user.userId)).map((r) => r.ip),
+      ['10.0.0.2', '10.0.0.3'],
+    );
     assert.equal(await repo.prune(em, 2, 10), 1);
-    assert.deepEqual((await stored(s, user.userId)).map((r) => r.ip), ['10.0.0.3']);
+    assert.deepEqual(
+      (await stored(s, user.userId)).map((r) => r.ip),
+      ['10.0.0.3'],
+    );
   });
 });
 
@@ -169,7 +189,10 @@ describe('client addresses behind a proxy, from untrusted gateways, and on shutd
       await proxied.stop();
     }
     // The stop wrote the batch.
-    assert.deepEqual((await stored(base, user.userId)).map((r) => [r.ip, r.user_agent]), [['203.0.113.7', 'Proxied/1']]);
+    assert.deepEqual(
+      (await stored(base, user.userId)).map((r) => [r.ip, r.user_agent]),
+      [['203.0.113.7', 'Proxied/1']],
+    );
   });
 
   it('client-address metadata from a peer not in GRPC_TRUSTED_GATEWAYS is ignored', async () => {
@@ -183,7 +206,10 @@ describe('client addresses behind a proxy, from untrusted gateways, and on shutd
       // Its own gateway is not trusted either: the REST request is recorded with the gateway's address and agent.
       await seen(strict, user.token, { 'user-agent': 'Rest/1' });
       const list = await connections(strict, admin, user.userId);
-      assert.deepEqual(list.map((c) => c.ip), ['127.0.0.1']);
+      assert.deepEqual(
+        list.map((c) => c.ip),
+        ['127.0.0.1'],
+      );
       assert.match(list[0].user_agent, /grpc-node-js/);
     } finally {
       await strict.stop();
@@ -196,6 +222,9 @@ describe('client addresses behind a proxy, from untrusted gateways, and on shutd
     md.set('x-client-ip', '198.51.100.2');
     md.set('x-client-user-agent', 'Gateway/1');
     await grpcCall(base.clients.auth, base.clients.auth.whoAmI, {}, md as grpc.Metadata);
-    assert.deepEqual((await connections(base, admin, user.userId)).map((c) => [c.ip, c.user_agent]), [['198.51.100.2', 'Gateway/1']]);
+    assert.deepEqual(
+      (await connections(base, admin, user.userId)).map((c) => [c.ip, c.user_agent]),
+      [['198.51.100.2', 'Gateway/1']],
+    );
   });
 });

@@ -36,7 +36,8 @@ describe('DeviceRestTestCase', () => {
     url = `${devicesUrl(other.userId)}/${enc(other.deviceId)}`;
   });
 
-  const call = (method: string, path: string, opts: { body?: unknown; rawBody?: string; token?: string } = {}) => http(s, method, path, { token: admin.token, ...opts });
+  const call = (method: string, path: string, opts: { body?: unknown; rawBody?: string; token?: string } = {}) =>
+    http(s, method, path, { token: admin.token, ...opts });
 
   for (const method of ['GET', 'PUT', 'DELETE']) {
     it(`test_user_does_not_exist (${method})`, async () => {
@@ -107,7 +108,14 @@ describe('DeviceRestTestCase', () => {
     const r = await call('GET', url);
     assert.equal(r.status, 200);
     assert.equal(r.body.user_id, other.userId);
-    assert.deepEqual(Object.keys(r.body).sort(), ['device_id', 'display_name', 'last_seen_ip', 'last_seen_ts', 'last_seen_user_agent', 'user_id']);
+    assert.deepEqual(Object.keys(r.body).sort(), [
+      'device_id',
+      'display_name',
+      'last_seen_ip',
+      'last_seen_ts',
+      'last_seen_user_agent',
+      'user_id',
+    ]);
     assert.equal(r.body.device_id, other.deviceId);
     assert.equal(r.body.display_name, null);
   });
@@ -118,7 +126,10 @@ describe('DeviceRestTestCase', () => {
     assert.equal(await whoamiStatus(s, other.token), 200);
     const r = await call('DELETE', url);
     assert.deepEqual([r.status, r.body], [200, {}]);
-    assert.deepEqual((await call('GET', devicesUrl(other.userId))).body.devices.map((d: { device_id: string }) => d.device_id), [second.deviceId]);
+    assert.deepEqual(
+      (await call('GET', devicesUrl(other.userId))).body.devices.map((d: { device_id: string }) => d.device_id),
+      [second.deviceId],
+    );
     // The device's token is revoked at once (it was cached by the whoami above); the other device's is not.
     assert.equal(await whoamiStatus(s, other.token), 401);
     assert.equal(await whoamiStatus(s, second.token), 200);
@@ -131,11 +142,17 @@ describe('DeviceRestTestCase', () => {
     assert.equal(got.device?.deviceId, other.deviceId);
     await grpcCall(c, c.updateDevice, { userId: other.userId, deviceId: other.deviceId, displayName: 'via grpc' }, md);
     const listed = await grpcCall(c, c.listDevices, { userId: other.userId }, md);
-    assert.deepEqual(listed.devices.map((d) => d.displayName), ['via grpc']);
+    assert.deepEqual(
+      listed.devices.map((d) => d.displayName),
+      ['via grpc'],
+    );
     await grpcCall(c, c.deleteDevices, { userId: other.userId, deviceIds: [other.deviceId] }, md);
     assert.equal((await grpcCall(c, c.listDevices, { userId: other.userId }, md)).devices.length, 0);
     await assert.rejects(grpcCall(c, c.getDevice, { userId: '@nobody:test', deviceId: 'x' }, md), (e: { code: number }) => e.code === 5);
-    await assert.rejects(grpcCall(c, c.listDevices, { userId: other.userId }, bearer(other.token)), (e: { code: number }) => e.code === 16 || e.code === 7);
+    await assert.rejects(
+      grpcCall(c, c.listDevices, { userId: other.userId }, bearer(other.token)),
+      (e: { code: number }) => e.code === 16 || e.code === 7,
+    );
   });
 });
 
@@ -177,7 +194,8 @@ describe('DevicesRestTestCase', () => {
     assert.equal(r.body.devices.length, 5);
     for (const d of r.body.devices) {
       assert.equal(d.user_id, user.userId);
-      for (const key of ['user_id', 'device_id', 'display_name', 'last_seen_ip', 'last_seen_ts', 'last_seen_user_agent']) assert.ok(key in d, key);
+      for (const key of ['user_id', 'device_id', 'display_name', 'last_seen_ip', 'last_seen_ts', 'last_seen_user_agent'])
+        assert.ok(key in d, key);
       assert.ok(!('dehydrated' in d));
     }
     const hidden = await http(s, 'GET', `${devicesUrl(user.userId)}/HIDDEN`, { token: admin.token });
@@ -198,7 +216,8 @@ describe('DeleteDevicesRestTestCase', () => {
     other = await registerUser(s, uniq('delduser'));
   });
 
-  const post = (userId: string, opts: { body?: unknown; rawBody?: string }) => http(s, 'POST', `/_synapse/admin/v2/users/${enc(userId)}/delete_devices`, { token: admin.token, ...opts });
+  const post = (userId: string, opts: { body?: unknown; rawBody?: string }) =>
+    http(s, 'POST', `/_synapse/admin/v2/users/${enc(userId)}/delete_devices`, { token: admin.token, ...opts });
 
   it('test_user_does_not_exist', async () => {
     const r = await post('@unknown_person:test', { body: { devices: [] } });

@@ -9,7 +9,8 @@ import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser }
 import { enc } from './room-admin.helpers';
 
 const userUrl = (userId: string) => `/_synapse/admin/v2/users/${enc(userId)}`;
-const byExternal = (provider: string, id: string) => `/_synapse/admin/v1/auth_providers/${encodeURIComponent(provider)}/users/${encodeURIComponent(id)}`;
+const byExternal = (provider: string, id: string) =>
+  `/_synapse/admin/v1/auth_providers/${encodeURIComponent(provider)}/users/${encodeURIComponent(id)}`;
 
 describe('UserRestTestCase: external ids', () => {
   let s: Stack;
@@ -27,13 +28,29 @@ describe('UserRestTestCase: external ids', () => {
 
   it('test_set_external_id', async () => {
     const p = uniq('p');
-    let r = await put(other.userId, { external_ids: [{ external_id: 'external_id1', auth_provider: `${p}1` }, { external_id: 'external_id2', auth_provider: `${p}2` }] });
+    let r = await put(other.userId, {
+      external_ids: [
+        { external_id: 'external_id1', auth_provider: `${p}1` },
+        { external_id: 'external_id2', auth_provider: `${p}2` },
+      ],
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.deepEqual(r.body.external_ids, [{ auth_provider: `${p}1`, external_id: 'external_id1' }, { auth_provider: `${p}2`, external_id: 'external_id2' }]);
+    assert.deepEqual(r.body.external_ids, [
+      { auth_provider: `${p}1`, external_id: 'external_id1' },
+      { auth_provider: `${p}2`, external_id: 'external_id2' },
+    ]);
     // Set a new and remove an external_id.
-    r = await put(other.userId, { external_ids: [{ external_id: 'external_id2', auth_provider: `${p}2` }, { external_id: 'external_id3', auth_provider: `${p}3` }] });
+    r = await put(other.userId, {
+      external_ids: [
+        { external_id: 'external_id2', auth_provider: `${p}2` },
+        { external_id: 'external_id3', auth_provider: `${p}3` },
+      ],
+    });
     assert.equal(r.status, 200);
-    const expected = [{ auth_provider: `${p}2`, external_id: 'external_id2' }, { auth_provider: `${p}3`, external_id: 'external_id3' }];
+    const expected = [
+      { auth_provider: `${p}2`, external_id: 'external_id2' },
+      { auth_provider: `${p}3`, external_id: 'external_id3' },
+    ];
     assert.deepEqual(r.body.external_ids, expected);
     assert.deepEqual((await http(s, 'GET', userUrl(other.userId), { token: admin.token })).body.external_ids, expected);
     // Absent and null leave them.
@@ -52,12 +69,26 @@ describe('UserRestTestCase: external ids', () => {
     const r2 = await put(other.userId, { external_ids: [{ external_id: 'external_id2', auth_provider: p }] });
     assert.deepEqual(r2.body.external_ids, [{ auth_provider: p, external_id: 'external_id2' }]);
     // One is used by the first user: must fail, and the other user's must not change.
-    const r = await put(other.userId, { external_ids: [{ external_id: 'external_id1', auth_provider: p }, { external_id: 'external_id3', auth_provider: p }] });
+    const r = await put(other.userId, {
+      external_ids: [
+        { external_id: 'external_id1', auth_provider: p },
+        { external_id: 'external_id3', auth_provider: p },
+      ],
+    });
     assert.deepEqual([r.status, r.body], [409, { errcode: 'M_UNKNOWN', error: 'External id is already in use.' }]);
-    assert.deepEqual((await http(s, 'GET', userUrl(other.userId), { token: admin.token })).body.external_ids, [{ auth_provider: p, external_id: 'external_id2' }]);
-    assert.deepEqual((await http(s, 'GET', userUrl(first.userId), { token: admin.token })).body.external_ids, [{ auth_provider: p, external_id: 'external_id1' }]);
+    assert.deepEqual((await http(s, 'GET', userUrl(other.userId), { token: admin.token })).body.external_ids, [
+      { auth_provider: p, external_id: 'external_id2' },
+    ]);
+    assert.deepEqual((await http(s, 'GET', userUrl(first.userId), { token: admin.token })).body.external_ids, [
+      { auth_provider: p, external_id: 'external_id1' },
+    ]);
     // The same pair twice in one list is a conflict too (Synapse's unique violation).
-    const twice = await put(other.userId, { external_ids: [{ external_id: 'x9', auth_provider: p }, { external_id: 'x9', auth_provider: p }] });
+    const twice = await put(other.userId, {
+      external_ids: [
+        { external_id: 'x9', auth_provider: p },
+        { external_id: 'x9', auth_provider: p },
+      ],
+    });
     assert.equal(twice.status, 409);
   });
 
@@ -75,12 +106,22 @@ describe('UserRestTestCase: external ids', () => {
 
   it('refuses malformed external ids before changing anything', async () => {
     const cases: [unknown, number, string, string][] = [
-      [{ external_ids: [{ auth_provider: 'a' }] }, 400, 'M_MISSING_PARAM', 'Missing params: [\'external_id\']'],
-      [{ external_ids: [{ external_id: 'a' }] }, 400, 'M_MISSING_PARAM', 'Missing params: [\'auth_provider\']'],
+      [{ external_ids: [{ auth_provider: 'a' }] }, 400, 'M_MISSING_PARAM', "Missing params: ['external_id']"],
+      [{ external_ids: [{ external_id: 'a' }] }, 400, 'M_MISSING_PARAM', "Missing params: ['auth_provider']"],
       [{ external_ids: 'x' }, 400, 'M_BAD_JSON', "'external_ids' must be a list"],
       [{ external_ids: ['x'] }, 400, 'M_BAD_JSON', "'external_ids' must be a list of objects"],
-      [{ external_ids: [{ auth_provider: 1, external_id: 'a' }] }, 400, 'M_BAD_JSON', "An external id's 'auth_provider' and 'external_id' must be strings"],
-      [{ external_ids: [{ auth_provider: 'p', external_id: 'x'.repeat(513) }] }, 400, 'M_INVALID_PARAM', "'external_id' is too long (at most 512 bytes)"],
+      [
+        { external_ids: [{ auth_provider: 1, external_id: 'a' }] },
+        400,
+        'M_BAD_JSON',
+        "An external id's 'auth_provider' and 'external_id' must be strings",
+      ],
+      [
+        { external_ids: [{ auth_provider: 'p', external_id: 'x'.repeat(513) }] },
+        400,
+        'M_INVALID_PARAM',
+        "'external_id' is too long (at most 512 bytes)",
+      ],
     ];
     for (const [body, status, errcode, error] of cases) {
       const r = await put(other.userId, { displayname: 'changed', ...(body as object) });
@@ -103,7 +144,12 @@ describe('UsersByExternalIdTestCase', () => {
     provider = uniq('the-auth-provider');
     const r = await http(s, 'PUT', userUrl(user.userId), {
       token: admin.token,
-      body: { external_ids: [{ auth_provider: provider, external_id: 'the-external-id' }, { auth_provider: `${provider}-another`, external_id: 'a:complex@external/id' }] },
+      body: {
+        external_ids: [
+          { auth_provider: provider, external_id: 'the-external-id' },
+          { auth_provider: `${provider}-another`, external_id: 'a:complex@external/id' },
+        ],
+      },
     });
     assert.equal(r.status, 200);
   });
@@ -129,7 +175,9 @@ describe('UsersByExternalIdTestCase', () => {
   });
 
   it('test_success_urlencoded', async () => {
-    const r = await http(s, 'GET', `/_synapse/admin/v1/auth_providers/${provider}-another/users/a%3Acomplex%40external%2Fid`, { token: admin.token });
+    const r = await http(s, 'GET', `/_synapse/admin/v1/auth_providers/${provider}-another/users/a%3Acomplex%40external%2Fid`, {
+      token: admin.token,
+    });
     assert.deepEqual([r.status, r.body], [200, { user_id: user.userId }]);
   });
 
@@ -142,13 +190,26 @@ describe('UsersByExternalIdTestCase', () => {
     const ua = s.clients.userAdmin;
     const res = await grpcCall(ua, ua.getUserByExternalId, { authProvider: provider, externalId: 'the-external-id' }, bearer(admin.token));
     assert.equal(res.userId, user.userId);
-    await assert.rejects(grpcCall(ua, ua.getUserByExternalId, { authProvider: provider, externalId: 'nope' }, bearer(admin.token)), (e: { code: number }) => e.code === 5);
+    await assert.rejects(
+      grpcCall(ua, ua.getUserByExternalId, { authProvider: provider, externalId: 'nope' }, bearer(admin.token)),
+      (e: { code: number }) => e.code === 5,
+    );
     const target = await registerUser(s, uniq('byextgrpc'));
     const p = uniq('grpcp');
-    const up = await grpcCall(ua, ua.upsertUser, { userId: target.userId, externalIds: { externalIds: [{ authProvider: p, externalId: 'g1' }] } }, bearer(admin.token));
+    const up = await grpcCall(
+      ua,
+      ua.upsertUser,
+      { userId: target.userId, externalIds: { externalIds: [{ authProvider: p, externalId: 'g1' }] } },
+      bearer(admin.token),
+    );
     assert.deepEqual(up.user?.externalIds, [{ authProvider: p, externalId: 'g1' }]);
     await assert.rejects(
-      grpcCall(ua, ua.upsertUser, { userId: user.userId, externalIds: { externalIds: [{ authProvider: p, externalId: 'g1' }] } }, bearer(admin.token)),
+      grpcCall(
+        ua,
+        ua.upsertUser,
+        { userId: user.userId, externalIds: { externalIds: [{ authProvider: p, externalId: 'g1' }] } },
+        bearer(admin.token),
+      ),
       (e: { code: number; metadata: { get(k: string): unknown[] } }) => e.code === 6 && e.metadata.get('matrix-http-status')[0] === '409',
     );
     const got = await grpcCall(ua, ua.getUser, { userId: target.userId }, bearer(admin.token));

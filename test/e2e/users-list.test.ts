@@ -12,7 +12,21 @@ import { bearer, grpcCall, http, registerUser, startStack, type Stack, type Test
 import { enc } from '../support/client';
 
 const URL = '/_synapse/admin/v2/users';
-const USER_FIELDS = ['name', 'is_guest', 'admin', 'user_type', 'deactivated', 'shadow_banned', 'displayname', 'avatar_url', 'creation_ts', 'last_seen_ts', 'erased', 'locked', 'approved'];
+const USER_FIELDS = [
+  'name',
+  'is_guest',
+  'admin',
+  'user_type',
+  'deactivated',
+  'shadow_banned',
+  'displayname',
+  'avatar_url',
+  'creation_ts',
+  'last_seen_ts',
+  'erased',
+  'locked',
+  'approved',
+];
 
 describe('UsersListTestCase', () => {
   let s: Stack;
@@ -161,7 +175,10 @@ describe('UsersListTestCase', () => {
       ['admins=1', "Boolean query parameter 'admins' must be one of ['true', 'false']"],
       ['locked=True', "Boolean query parameter 'locked' must be one of ['true', 'false']"],
       ['suspended=yes', "Boolean query parameter 'suspended' must be one of ['true', 'false']"],
-      ['order_by=bar', "Query parameter 'order_by' must be one of ['name', 'displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked']"],
+      [
+        'order_by=bar',
+        "Query parameter 'order_by' must be one of ['name', 'displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked']",
+      ],
       ['dir=bar', "Query parameter 'dir' must be one of ['b', 'f']"],
     ];
     for (const path of [URL, '/_synapse/admin/v3/users']) {
@@ -221,7 +238,10 @@ describe('UsersListTestCase', () => {
     const [user1, user2] = [await registerUser(s, 'user1'), await registerUser(s, 'user2')];
     // Distinct creation times, and the profile of Synapse's test.
     await exec('UPDATE users SET creation_ts = creation_ts - 20 WHERE name = ?', [admin.userId]);
-    await exec('UPDATE users SET creation_ts = creation_ts - 10, displayname = ?, deactivated = true, shadow_banned = true, avatar_url = ? WHERE name = ?', ['Name Z', 'mxc://url3', user1.userId]);
+    await exec(
+      'UPDATE users SET creation_ts = creation_ts - 10, displayname = ?, deactivated = true, shadow_banned = true, avatar_url = ? WHERE name = ?',
+      ['Name Z', 'mxc://url3', user1.userId],
+    );
     await exec('UPDATE users SET displayname = ?, avatar_url = ? WHERE name = ?', ['Name Y', 'mxc://url2', user2.userId]);
     await exec('UPDATE users SET avatar_url = ? WHERE name = ?', ['mxc://url1', admin.userId]);
     const [a, u1, u2] = [admin.userId, user1.userId, user2.userId];
@@ -364,7 +384,15 @@ describe('UsersListTestCase', () => {
     await exec("UPDATE users SET user_type = 'bot', locked = true WHERE name = ?", [users[1].userId]);
     await exec('UPDATE users SET deactivated = true WHERE name = ?', [users[2].userId]);
     await exec('DELETE FROM users WHERE name = ?', [users[3].userId]);
-    const queries = ['', '?admins=true', '?admins=false&deactivated=true', '?locked=true', '?not_user_type=bot&locked=true', '?user_type=bot&locked=true', '?guests=false&deactivated=true&locked=true'];
+    const queries = [
+      '',
+      '?admins=true',
+      '?admins=false&deactivated=true',
+      '?locked=true',
+      '?not_user_type=bot&locked=true',
+      '?user_type=bot&locked=true',
+      '?guests=false&deactivated=true&locked=true',
+    ];
     for (const q of queries) {
       const r = await list(q);
       const all = await list(`${q}${q ? '&' : '?'}user_id=@`);
@@ -379,9 +407,24 @@ describe('UsersListTestCase', () => {
   it('answers ListUsers over gRPC with the same rows and paging', async () => {
     await createUsers(3);
     const client = s.clients.userAdmin;
-    const res = await grpcCall(client, client.listUsers, { orderBy: UserOrderBy.USER_ORDER_BY_DISPLAYNAME, dir: Direction.DIRECTION_BACKWARDS, limit: 2, userTypes: [], notUserTypes: [], asJsonBody: false }, bearer(admin.token));
+    const res = await grpcCall(
+      client,
+      client.listUsers,
+      {
+        orderBy: UserOrderBy.USER_ORDER_BY_DISPLAYNAME,
+        dir: Direction.DIRECTION_BACKWARDS,
+        limit: 2,
+        userTypes: [],
+        notUserTypes: [],
+        asJsonBody: false,
+      },
+      bearer(admin.token),
+    );
     // Byte order: the admin's display name "admin" sorts after "Name 3".
-    assert.deepEqual(res.users.map((u) => u.name), ['@admin:test', '@user3:test']);
+    assert.deepEqual(
+      res.users.map((u) => u.name),
+      ['@admin:test', '@user3:test'],
+    );
     assert.equal(res.total, 4);
     assert.equal(res.nextToken, 2);
     assert.equal(res.users[1].displayname, 'Name 3');
@@ -392,8 +435,14 @@ describe('UsersListTestCase', () => {
       rest.map((u: { name: string; creation_ts: number; last_seen_ts: number | null }) => [u.name, u.creation_ts, u.last_seen_ts]),
     );
     await assert.rejects(
-      grpcCall(client, client.listUsers, { limit: -1, userTypes: [], notUserTypes: [], orderBy: 0, dir: 0, asJsonBody: false }, bearer(admin.token)),
-      (e: { code: number; metadata: { get(k: string): unknown[] } }) => e.code === 3 && e.metadata.get('matrix-errcode')[0] === 'M_INVALID_PARAM',
+      grpcCall(
+        client,
+        client.listUsers,
+        { limit: -1, userTypes: [], notUserTypes: [], orderBy: 0, dir: 0, asJsonBody: false },
+        bearer(admin.token),
+      ),
+      (e: { code: number; metadata: { get(k: string): unknown[] } }) =>
+        e.code === 3 && e.metadata.get('matrix-errcode')[0] === 'M_INVALID_PARAM',
     );
   });
 });

@@ -68,7 +68,12 @@ describe('UserMembershipRestTestCase', () => {
     const shared = await createRoom(s, user.token);
     // A remote user's join as current state, as if it had come over federation.
     const remote = `@${uniq('joiner')}:remote_hs`;
-    await s.app.orm.em.fork().execute("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, 'join')", [shared, remote, `$${uniq('remotejoin')}`]);
+    await s.app.orm.em
+      .fork()
+      .execute(
+        "INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, 'join')",
+        [shared, remote, `$${uniq('remotejoin')}`],
+      );
     const r = await get(`${USERS}/${enc(remote)}/joined_rooms`);
     assert.deepEqual([r.status, r.body], [200, { joined_rooms: [shared], total: 1 }]);
     const local = await get(`${USERS}/${enc(user.userId)}/joined_rooms`);
@@ -78,16 +83,27 @@ describe('UserMembershipRestTestCase', () => {
   it('lists every current membership (GET …/memberships)', async () => {
     const owner = await registerUser(s, uniq('umowner'));
     const user = await registerUser(s, uniq('ummember'));
-    const [joined, left, invited, banned] = [await createRoom(s, owner.token), await createRoom(s, owner.token), await createRoom(s, owner.token), await createRoom(s, owner.token)];
+    const [joined, left, invited, banned] = [
+      await createRoom(s, owner.token),
+      await createRoom(s, owner.token),
+      await createRoom(s, owner.token),
+      await createRoom(s, owner.token),
+    ];
     await join(s, user.token, joined);
     await join(s, user.token, left);
     await leave(s, user.token, left);
     await invite(s, owner.token, invited, user.userId);
     await join(s, user.token, banned);
-    const ban = await http(s, 'POST', `/_matrix/client/v3/rooms/${enc(banned)}/ban`, { token: owner.token, body: { user_id: user.userId } });
+    const ban = await http(s, 'POST', `/_matrix/client/v3/rooms/${enc(banned)}/ban`, {
+      token: owner.token,
+      body: { user_id: user.userId },
+    });
     assert.equal(ban.status, 200);
     const r = await get(`${USERS}/${enc(user.userId)}/memberships`);
-    assert.deepEqual([r.status, r.body], [200, { memberships: { [joined]: 'join', [left]: 'leave', [invited]: 'invite', [banned]: 'ban' } }]);
+    assert.deepEqual(
+      [r.status, r.body],
+      [200, { memberships: { [joined]: 'join', [left]: 'leave', [invited]: 'invite', [banned]: 'ban' } }],
+    );
     const none = await get(`${USERS}/${enc('@nobody:elsewhere')}/memberships`);
     assert.deepEqual([none.status, none.body], [200, { memberships: {} }]);
     const md = bearer(admin.token);
@@ -117,19 +133,35 @@ describe('UserMembershipRestTestCase', () => {
     const later = await get(`${USERS}/${enc(owner.userId)}/sent_invite_count?from_ts=${Date.now() + 60_000}`);
     assert.deepEqual(later.body, { invite_count: 0 });
     const md = bearer(admin.token);
-    assert.equal((await grpcCall(s.clients.userAdmin, s.clients.userAdmin.countSentInvites, { userId: owner.userId, fromTs: before }, md)).inviteCount, 3);
-    assert.equal((await grpcCall(s.clients.userAdmin, s.clients.userAdmin.countJoinedRooms, { userId: guest.userId, fromTs: before }, md)).cumulativeJoinedRoomCount, 2);
+    assert.equal(
+      (await grpcCall(s.clients.userAdmin, s.clients.userAdmin.countSentInvites, { userId: owner.userId, fromTs: before }, md)).inviteCount,
+      3,
+    );
+    assert.equal(
+      (await grpcCall(s.clients.userAdmin, s.clients.userAdmin.countJoinedRooms, { userId: guest.userId, fromTs: before }, md))
+        .cumulativeJoinedRoomCount,
+      2,
+    );
   });
 
   it('refuses a missing, non-integer or negative from_ts', async () => {
     for (const path of ['sent_invite_count', 'cumulative_joined_room_count']) {
       const base = `${USERS}/${enc(other.userId)}/${path}`;
       const missing = await get(base);
-      assert.deepEqual([missing.status, missing.body], [400, { errcode: 'M_MISSING_PARAM', error: 'Missing required integer query parameter from_ts' }]);
+      assert.deepEqual(
+        [missing.status, missing.body],
+        [400, { errcode: 'M_MISSING_PARAM', error: 'Missing required integer query parameter from_ts' }],
+      );
       const text = await get(`${base}?from_ts=yesterday`);
-      assert.deepEqual([text.status, text.body], [400, { errcode: 'M_INVALID_PARAM', error: 'Query parameter from_ts must be an integer' }]);
+      assert.deepEqual(
+        [text.status, text.body],
+        [400, { errcode: 'M_INVALID_PARAM', error: 'Query parameter from_ts must be an integer' }],
+      );
       const negative = await get(`${base}?from_ts=-1`);
-      assert.deepEqual([negative.status, negative.body], [400, { errcode: 'M_INVALID_PARAM', error: 'Query parameter from_ts must be a positive integer.' }]);
+      assert.deepEqual(
+        [negative.status, negative.body],
+        [400, { errcode: 'M_INVALID_PARAM', error: 'Query parameter from_ts must be a positive integer.' }],
+      );
     }
     await assert.rejects(
       grpcCall(s.clients.userAdmin, s.clients.userAdmin.countSentInvites, { userId: other.userId, fromTs: -5 }, bearer(admin.token)),
@@ -218,7 +250,10 @@ describe('UsernameAvailableTestCase', () => {
     for (const name of [taken, taken.toUpperCase()]) {
       const r = await check(`?username=${name}`);
       // Upper case is refused for its characters before the case-insensitive "taken" check.
-      const expected = name === taken ? { errcode: 'M_USER_IN_USE', error: 'User ID already taken.' } : { errcode: 'M_INVALID_USERNAME', error: "User ID can only contain characters a-z, 0-9, or '=_-./+'" };
+      const expected =
+        name === taken
+          ? { errcode: 'M_USER_IN_USE', error: 'User ID already taken.' }
+          : { errcode: 'M_INVALID_USERNAME', error: "User ID can only contain characters a-z, 0-9, or '=_-./+'" };
       assert.deepEqual([r.status, r.body], [400, expected]);
     }
     // Taken whatever the case of the stored id (an upper-case id, as older servers allowed).
@@ -241,8 +276,16 @@ describe('UsernameAvailableTestCase', () => {
       const r = await check(q);
       assert.deepEqual([r.status, r.body], [status, body], q);
     }
-    const viaGrpc = await grpcCall(s.clients.userAdmin, s.clients.userAdmin.checkUsernameAvailable, { username: uniq('free') }, bearer(admin.token));
+    const viaGrpc = await grpcCall(
+      s.clients.userAdmin,
+      s.clients.userAdmin.checkUsernameAvailable,
+      { username: uniq('free') },
+      bearer(admin.token),
+    );
     assert.equal(viaGrpc.available, true);
-    await assert.rejects(grpcCall(s.clients.userAdmin, s.clients.userAdmin.checkUsernameAvailable, { username: '_x' }, bearer(admin.token)), (e: { code: number; details: string }) => e.code === 3 && e.details === 'User ID may not begin with _');
+    await assert.rejects(
+      grpcCall(s.clients.userAdmin, s.clients.userAdmin.checkUsernameAvailable, { username: '_x' }, bearer(admin.token)),
+      (e: { code: number; details: string }) => e.code === 3 && e.details === 'User ID may not begin with _',
+    );
   });
 });

@@ -27,7 +27,8 @@ describe('ResetPasswordTestCase', () => {
     admin = await registerUser(s, uniq('rpadmin'), { admin: true });
   });
 
-  const reset = (userId: string, opts: { body?: unknown; rawBody?: string; token?: string }) => http(s, 'POST', `/_synapse/admin/v1/reset_password/${enc(userId)}`, { token: admin.token, ...opts });
+  const reset = (userId: string, opts: { body?: unknown; rawBody?: string; token?: string }) =>
+    http(s, 'POST', `/_synapse/admin/v1/reset_password/${enc(userId)}`, { token: admin.token, ...opts });
 
   it('sets the password and logs every device out by default', async () => {
     const user = await registerUser(s, uniq('rpuser'), { password: 'old' });
@@ -38,7 +39,9 @@ describe('ResetPasswordTestCase', () => {
     assert.equal(await whoamiStatus(s, user.token), 401);
     assert.equal(await whoamiStatus(s, second.token), 401);
     assert.equal((await http(s, 'GET', devicesUrl(user.userId), { token: admin.token })).body.total, 0);
-    const oldLogin = await http(s, 'POST', '/_matrix/client/v3/login', { body: { type: 'm.login.password', user: user.userId, password: 'old' } });
+    const oldLogin = await http(s, 'POST', '/_matrix/client/v3/login', {
+      body: { type: 'm.login.password', user: user.userId, password: 'old' },
+    });
     assert.equal(oldLogin.status, 403);
     await login(s, user.userId, 'new');
   });
@@ -57,7 +60,9 @@ describe('ResetPasswordTestCase', () => {
     assert.equal((await reset(self.userId, { body: { new_password: 'new' }, token: self.token })).status, 200);
     assert.equal(await whoamiStatus(s, self.token), 200);
     assert.equal(await whoamiStatus(s, otherSession.token), 401);
-    const devices = (await http(s, 'GET', devicesUrl(self.userId), { token: self.token })).body.devices.map((d: { device_id: string }) => d.device_id);
+    const devices = (await http(s, 'GET', devicesUrl(self.userId), { token: self.token })).body.devices.map(
+      (d: { device_id: string }) => d.device_id,
+    );
     assert.deepEqual(devices, [self.deviceId]);
     // Resetting another user's password logs out every device of theirs, whatever the admin's device id.
     const target = await registerUser(s, uniq('rptarget'), { password: 'old' });
@@ -74,7 +79,12 @@ describe('ResetPasswordTestCase', () => {
       [user.userId, { rawBody: '[]' }, 400, { errcode: 'M_BAD_JSON', error: 'Content must be a JSON object.' }],
       [user.userId, { body: { new_password: 5 } }, 400, { errcode: 'M_INVALID_PARAM', error: 'Invalid password' }],
       [user.userId, { body: { new_password: 'x'.repeat(513) } }, 400, { errcode: 'M_INVALID_PARAM', error: 'Invalid password' }],
-      [user.userId, { body: { new_password: 'x', logout_devices: 'no' } }, 400, { errcode: 'M_BAD_JSON', error: "'logout_devices' parameter is not of type boolean" }],
+      [
+        user.userId,
+        { body: { new_password: 'x', logout_devices: 'no' } },
+        400,
+        { errcode: 'M_BAD_JSON', error: "'logout_devices' parameter is not of type boolean" },
+      ],
       ['@nobody:test', { body: { new_password: 'x' } }, 404, { errcode: 'M_NOT_FOUND', error: 'Unknown user' }],
       ['@nobody:elsewhere.org', { body: { new_password: 'x' } }, 404, { errcode: 'M_NOT_FOUND', error: 'Unknown user' }],
       ['garbage', { body: { new_password: 'x' } }, 400, { errcode: 'M_INVALID_PARAM', error: "Expected UserID string to start with '@'" }],

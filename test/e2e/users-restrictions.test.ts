@@ -13,9 +13,25 @@ const userUrl = (userId: string) => `/_synapse/admin/v2/users/${enc(userId)}`;
 
 /** The keys of Synapse 1.94's GET user (consent disabled, MSC3866 off), plus `suspended` (1.121). */
 const SYNAPSE_USER_KEYS = [
-  'name', 'admin', 'deactivated', 'locked', 'shadow_banned', 'creation_ts', 'appservice_id', 'consent_server_notice_sent',
-  'consent_version', 'consent_ts', 'user_type', 'is_guest', 'displayname', 'avatar_url', 'threepids', 'external_ids',
-  'erased', 'last_seen_ts', 'suspended',
+  'name',
+  'admin',
+  'deactivated',
+  'locked',
+  'shadow_banned',
+  'creation_ts',
+  'appservice_id',
+  'consent_server_notice_sent',
+  'consent_version',
+  'consent_ts',
+  'user_type',
+  'is_guest',
+  'displayname',
+  'avatar_url',
+  'threepids',
+  'external_ids',
+  'erased',
+  'last_seen_ts',
+  'suspended',
 ].sort();
 
 describe('User admin: locked users, user types, third-party ids and the user record', () => {
@@ -46,7 +62,11 @@ describe('User admin: locked users, user types, third-party ids and the user rec
       ['PUT', `${C}/profile/${enc(other.userId)}/displayname`, { displayname: 'x' }],
     ] as const) {
       const r = await http(s, method, path, { token: other.token, body });
-      assert.deepEqual([r.status, r.body], [401, { errcode: 'M_USER_LOCKED', error: 'User account has been locked', soft_logout: true }], `${method} ${path}`);
+      assert.deepEqual(
+        [r.status, r.body],
+        [401, { errcode: 'M_USER_LOCKED', error: 'User account has been locked', soft_logout: true }],
+        `${method} ${path}`,
+      );
     }
     // Login is refused the same way (Synapse since 1.134).
     const login = await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', user: other.userId, password: 'pass' } });
@@ -55,7 +75,10 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     const unlock = await put(other.userId, { locked: false });
     assert.deepEqual([unlock.status, unlock.body.locked], [200, false]);
     assert.equal((await whoami(other.token)).status, 200);
-    assert.equal((await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', user: other.userId, password: 'pass' } })).status, 200);
+    assert.equal(
+      (await http(s, 'POST', `${C}/login`, { body: { type: 'm.login.password', user: other.userId, password: 'pass' } })).status,
+      200,
+    );
   });
 
   it('a locked admin is refused by the admin API too, before the admin check; logout still works', async () => {
@@ -68,7 +91,7 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     assert.equal((await whoami(lockedAdmin.token)).body.errcode, 'M_UNKNOWN_TOKEN');
   });
 
-  it("refuses a non-boolean locked, and deactivated with locked, changing nothing", async () => {
+  it('refuses a non-boolean locked, and deactivated with locked, changing nothing', async () => {
     const other = await registerUser(s, uniq('lockbad'));
     const bad = await put(other.userId, { locked: 'yes' });
     assert.deepEqual([bad.status, bad.body.error], [400, "'locked' parameter is not of type boolean"]);
@@ -106,15 +129,31 @@ describe('User admin: locked users, user types, third-party ids and the user rec
 
   it('test_set_threepid: replaces the set, keeps the times of those kept, and GET returns them', async () => {
     const other = await registerUser(s, uniq('tp'));
-    const first = await put(other.userId, { threepids: [{ medium: 'email', address: 'bob1@bob.bob' }, { medium: 'email', address: 'bob2@bob.bob' }] });
+    const first = await put(other.userId, {
+      threepids: [
+        { medium: 'email', address: 'bob1@bob.bob' },
+        { medium: 'email', address: 'bob2@bob.bob' },
+      ],
+    });
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.deepEqual(first.body.threepids.map((t: { address: string }) => t.address), ['bob1@bob.bob', 'bob2@bob.bob']);
+    assert.deepEqual(
+      first.body.threepids.map((t: { address: string }) => t.address),
+      ['bob1@bob.bob', 'bob2@bob.bob'],
+    );
     const kept = first.body.threepids[1];
     assert.equal(typeof kept.validated_at, 'number');
     assert.equal(kept.validated_at, kept.added_at);
 
-    const second = await put(other.userId, { threepids: [{ medium: 'email', address: 'bob2@bob.bob' }, { medium: 'email', address: 'bob3@bob.bob' }] });
-    assert.deepEqual(second.body.threepids.map((t: { address: string }) => t.address), ['bob2@bob.bob', 'bob3@bob.bob']);
+    const second = await put(other.userId, {
+      threepids: [
+        { medium: 'email', address: 'bob2@bob.bob' },
+        { medium: 'email', address: 'bob3@bob.bob' },
+      ],
+    });
+    assert.deepEqual(
+      second.body.threepids.map((t: { address: string }) => t.address),
+      ['bob2@bob.bob', 'bob3@bob.bob'],
+    );
     assert.deepEqual(second.body.threepids[0], kept);
     assert.deepEqual((await get(other.userId)).body.threepids, second.body.threepids);
 
@@ -127,15 +166,29 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     const second = await registerUser(s, uniq('tpsecond'));
     const address = `${uniq('dup')}@bob.bob`;
     assert.equal((await put(first.userId, { threepids: [{ medium: 'email', address }] })).status, 200);
-    const moved = await put(second.userId, { threepids: [{ medium: 'email', address }, { medium: 'msisdn', address: '4412345' }] });
-    assert.deepEqual(moved.body.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]), [['email', address], ['msisdn', '4412345']]);
+    const moved = await put(second.userId, {
+      threepids: [
+        { medium: 'email', address },
+        { medium: 'msisdn', address: '4412345' },
+      ],
+    });
+    assert.deepEqual(
+      moved.body.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]),
+      [
+        ['email', address],
+        ['msisdn', '4412345'],
+      ],
+    );
     assert.deepEqual((await get(first.userId)).body.threepids, []);
   });
 
-  it("checks threepids as Synapse does (email canonicalised) and changes nothing when one is bad", async () => {
+  it('checks threepids as Synapse does (email canonicalised) and changes nothing when one is bad', async () => {
     const other = await registerUser(s, uniq('tpcheck'));
     const canon = await put(other.userId, { threepids: [{ medium: 'email', address: ' Bob@Bob.BOB ' }] });
-    assert.deepEqual(canon.body.threepids.map((t: { address: string }) => t.address), ['bob@bob.bob']);
+    assert.deepEqual(
+      canon.body.threepids.map((t: { address: string }) => t.address),
+      ['bob@bob.bob'],
+    );
     const cases: [unknown, number, string, string | null][] = [
       [[{ medium: 'foo', address: 'x' }], 400, 'M_INVALID_PARAM', "'foo' is not a valid value for 'medium'"],
       [[{ medium: 'email' }], 400, 'M_MISSING_PARAM', "Missing params: ['address']"],
@@ -152,16 +205,26 @@ describe('User admin: locked users, user types, third-party ids and the user rec
       if (error) assert.equal(r.body.error, error);
     }
     const after = (await get(other.userId)).body;
-    assert.deepEqual(after.threepids.map((t: { address: string }) => t.address), ['bob@bob.bob']);
+    assert.deepEqual(
+      after.threepids.map((t: { address: string }) => t.address),
+      ['bob@bob.bob'],
+    );
     assert.notEqual(after.displayname, 'changed?');
   });
 
   it('test_create_user with threepids and an avatar stores them', async () => {
     const id = `@${uniq('tpnew')}:test`;
-    const r = await put(id, { password: 'pw', avatar_url: 'mxc://test/avatar', threepids: [{ medium: 'email', address: 'New@Example.ORG' }] });
+    const r = await put(id, {
+      password: 'pw',
+      avatar_url: 'mxc://test/avatar',
+      threepids: [{ medium: 'email', address: 'New@Example.ORG' }],
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.avatar_url, 'mxc://test/avatar');
-    assert.deepEqual(r.body.threepids.map((t: { address: string }) => t.address), ['new@example.org']);
+    assert.deepEqual(
+      r.body.threepids.map((t: { address: string }) => t.address),
+      ['new@example.org'],
+    );
     const changed = await put(id, { avatar_url: 'mxc://test/other' });
     assert.equal(changed.body.avatar_url, 'mxc://test/other');
     assert.equal((await get(id)).body.avatar_url, 'mxc://test/other');
@@ -171,14 +234,23 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     const other = await registerUser(s, uniq('record'));
     const plain = (await get(other.userId)).body;
     assert.deepEqual(Object.keys(plain).sort(), SYNAPSE_USER_KEYS);
-    assert.deepEqual([plain.locked, plain.suspended, plain.shadow_banned, plain.user_type, plain.threepids, plain.erased], [false, false, false, null, [], false]);
+    assert.deepEqual(
+      [plain.locked, plain.suspended, plain.shadow_banned, plain.user_type, plain.threepids, plain.erased],
+      [false, false, false, null, [], false],
+    );
 
     await put(other.userId, { locked: true, user_type: 'bot', threepids: [{ medium: 'email', address: 'rec@example.org' }] });
-    assert.equal((await http(s, 'PUT', `/_synapse/admin/v1/suspend/${enc(other.userId)}`, { token: admin.token, body: { suspend: true } })).status, 200);
+    assert.equal(
+      (await http(s, 'PUT', `/_synapse/admin/v1/suspend/${enc(other.userId)}`, { token: admin.token, body: { suspend: true } })).status,
+      200,
+    );
     assert.equal((await http(s, 'POST', `/_synapse/admin/v1/users/${enc(other.userId)}/shadow_ban`, { token: admin.token })).status, 200);
     const set = (await get(other.userId)).body;
     assert.deepEqual(Object.keys(set).sort(), SYNAPSE_USER_KEYS);
     assert.deepEqual([set.locked, set.suspended, set.shadow_banned, set.user_type], [true, true, true, 'bot']);
-    assert.deepEqual(set.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]), [['email', 'rec@example.org']]);
+    assert.deepEqual(
+      set.threepids.map((t: { medium: string; address: string }) => [t.medium, t.address]),
+      [['email', 'rec@example.org']],
+    );
   });
 });

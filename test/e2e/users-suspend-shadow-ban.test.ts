@@ -27,9 +27,12 @@ describe('Suspension and shadow-bans', () => {
   });
 
   const suspend = (userId: string, body: unknown, token = admin.token) => http(s, 'PUT', suspendUrl(userId), { token, body });
-  const userRecord = async (userId: string) => (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body;
+  const userRecord = async (userId: string) =>
+    (await http(s, 'GET', `/_synapse/admin/v2/users/${enc(userId)}`, { token: admin.token })).body;
   const bodiesOf = async (token: string, roomId: string) =>
-    (await messages(s, token, roomId, { dir: 'b', limit: 50 })).body.chunk.filter((e: { type: string }) => e.type === 'm.room.message').map((e: { content: { body: string } }) => e.content.body);
+    (await messages(s, token, roomId, { dir: 'b', limit: 50 })).body.chunk
+      .filter((e: { type: string }) => e.type === 'm.room.message')
+      .map((e: { content: { body: string } }) => e.content.body);
 
   describe('PUT /_synapse/admin/v1/suspend', () => {
     it('suspends and reinstates, answering user_<id>_suspended', async () => {
@@ -68,22 +71,60 @@ describe('Suspension and shadow-bans', () => {
       await join(s, u.token, roomId);
       // Make the user a moderator, so only the suspension can refuse a ban.
       const pl = (await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.power_levels/`, { token: owner.token })).body;
-      await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.power_levels/`, { token: owner.token, body: { ...pl, users: { ...pl.users, [u.userId]: 100 } } });
+      await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.power_levels/`, {
+        token: owner.token,
+        body: { ...pl, users: { ...pl.users, [u.userId]: 100 } },
+      });
       const ownersEvent = await send(s, owner.token, roomId, 'from the owner');
       const ownEvent = await send(s, u.token, roomId, 'mine');
       assert.equal((await suspend(u.userId, { suspend: true })).status, 200);
 
       const cases: [string, string, unknown, string][] = [
-        ['PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/sus1`, { msgtype: 'm.text', body: 'x' }, 'Sending messages while account is suspended is not allowed.'],
-        ['PUT', `${C}/rooms/${enc(roomId)}/state/m.room.topic/`, { topic: 'x' }, 'Sending messages while account is suspended is not allowed.'],
+        [
+          'PUT',
+          `${C}/rooms/${enc(roomId)}/send/m.room.message/sus1`,
+          { msgtype: 'm.text', body: 'x' },
+          'Sending messages while account is suspended is not allowed.',
+        ],
+        [
+          'PUT',
+          `${C}/rooms/${enc(roomId)}/state/m.room.topic/`,
+          { topic: 'x' },
+          'Sending messages while account is suspended is not allowed.',
+        ],
         ['POST', `${C}/createRoom`, {}, 'Sending messages while account is suspended is not allowed.'],
-        ['POST', `${C}/rooms/${enc(roomId)}/invite`, { user_id: other.userId }, 'Sending invites while account is suspended is not allowed.'],
+        [
+          'POST',
+          `${C}/rooms/${enc(roomId)}/invite`,
+          { user_id: other.userId },
+          'Sending invites while account is suspended is not allowed.',
+        ],
         ['POST', `${C}/join/${enc(second)}`, {}, 'Joining rooms while account is suspended is not allowed.'],
         ['POST', `${C}/knock/${enc(second)}`, {}, 'Knocking on rooms while account is suspended is not allowed.'],
-        ['POST', `${C}/rooms/${enc(roomId)}/ban`, { user_id: other.userId }, 'Changing membership while account is suspended is not allowed.'],
-        ['PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(other.userId)}`, { membership: 'invite' }, 'Sending invites while account is suspended is not allowed.'],
-        ['PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(ownersEvent)}/sus2`, {}, 'You can only redact your own events while account is suspended.'],
-        ['PUT', `${C}/profile/${enc(u.userId)}/displayname`, { displayname: 'x' }, 'Updating profile while account is suspended is not allowed.'],
+        [
+          'POST',
+          `${C}/rooms/${enc(roomId)}/ban`,
+          { user_id: other.userId },
+          'Changing membership while account is suspended is not allowed.',
+        ],
+        [
+          'PUT',
+          `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(other.userId)}`,
+          { membership: 'invite' },
+          'Sending invites while account is suspended is not allowed.',
+        ],
+        [
+          'PUT',
+          `${C}/rooms/${enc(roomId)}/redact/${enc(ownersEvent)}/sus2`,
+          {},
+          'You can only redact your own events while account is suspended.',
+        ],
+        [
+          'PUT',
+          `${C}/profile/${enc(u.userId)}/displayname`,
+          { displayname: 'x' },
+          'Updating profile while account is suspended is not allowed.',
+        ],
       ];
       for (const [method, path, body, error] of cases) {
         const r = await http(s, method, path, { token: u.token, body });
@@ -104,7 +145,10 @@ describe('Suspension and shadow-bans', () => {
     it("an admin's changes to a suspended user's profile are not refused", async () => {
       const u = await registerUser(s, uniq('susprof'));
       assert.equal((await suspend(u.userId, { suspend: true })).status, 200);
-      const r = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token, body: { displayname: 'Set by admin' } });
+      const r = await http(s, 'PUT', `/_synapse/admin/v2/users/${enc(u.userId)}`, {
+        token: admin.token,
+        body: { displayname: 'Set by admin' },
+      });
       assert.deepEqual([r.status, r.body.displayname, r.body.suspended], [200, 'Set by admin', true]);
     });
   });
@@ -152,7 +196,10 @@ describe('Suspension and shadow-bans', () => {
       const sent = await send(s, u.token, roomId, 'hidden');
       assert.match(sent, FAKE_EVENT_ID);
       assert.equal(await eventExists(s, sent), false);
-      const state = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.topic/`, { token: u.token, body: { topic: 'hidden topic' } });
+      const state = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.topic/`, {
+        token: u.token,
+        body: { topic: 'hidden topic' },
+      });
       assert.equal(state.status, 200);
       assert.match(state.body.event_id, FAKE_EVENT_ID);
       const redact = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/redact/${enc(ownersEvent)}/sb1`, { token: u.token, body: {} });
@@ -164,7 +211,9 @@ describe('Suspension and shadow-bans', () => {
       assert.deepEqual(await bodiesOf(owner.token, roomId), ['before']);
       const topic = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.topic/`, { token: owner.token });
       assert.equal(topic.status, 404);
-      const inviteeState = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(invitee.userId)}`, { token: owner.token });
+      const inviteeState = await http(s, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(invitee.userId)}`, {
+        token: owner.token,
+      });
       assert.equal(inviteeState.status, 404);
 
       // Joins and leaves work; a room created with invites is created without them.
@@ -229,10 +278,35 @@ describe("Shadow-ban: Synapse's wait before answering, and no per-room profile",
         calls.push({ name, call, done });
       };
       const md = () => bearer(u.token);
-      start('send', (cb) => c.rooms.sendEvent(SendEventRequest.fromPartial({ roomId, type: 'm.room.message', contentJson: '{"msgtype":"m.text","body":"hidden"}', txnId: 'w1' }), md(), cb));
-      start('invite', (cb) => c.rooms.sendEvent(SendEventRequest.fromPartial({ roomId, type: 'm.room.member', stateKey: invitee.userId, contentJson: '{"membership":"invite"}' }), md(), cb));
-      start('createRoom', (cb) => c.rooms.createRoom(CreateRoomRequest.fromPartial({ invite: [invitee.userId], name: 'sbw-room' }), md(), cb));
-      start('profile', (cb) => c.profile.setProfileField(SetProfileFieldRequest.fromPartial({ userId: u.userId, field: 'displayname', value: 'Waited name' }), md(), cb));
+      start('send', (cb) =>
+        c.rooms.sendEvent(
+          SendEventRequest.fromPartial({
+            roomId,
+            type: 'm.room.message',
+            contentJson: '{"msgtype":"m.text","body":"hidden"}',
+            txnId: 'w1',
+          }),
+          md(),
+          cb,
+        ),
+      );
+      start('invite', (cb) =>
+        c.rooms.sendEvent(
+          SendEventRequest.fromPartial({ roomId, type: 'm.room.member', stateKey: invitee.userId, contentJson: '{"membership":"invite"}' }),
+          md(),
+          cb,
+        ),
+      );
+      start('createRoom', (cb) =>
+        c.rooms.createRoom(CreateRoomRequest.fromPartial({ invite: [invitee.userId], name: 'sbw-room' }), md(), cb),
+      );
+      start('profile', (cb) =>
+        c.profile.setProfileField(
+          SetProfileFieldRequest.fromPartial({ userId: u.userId, field: 'displayname', value: 'Waited name' }),
+          md(),
+          cb,
+        ),
+      );
 
       // Requests that are not swallowed answer meanwhile: the user's own join-state change, a
       // room creation without invites, and everyone else's sends.
@@ -240,14 +314,22 @@ describe("Shadow-ban: Synapse's wait before answering, and no per-room profile",
       assert.ok(plain.startsWith('!'));
       await send(slow, owner.token, roomId, 'not waiting');
       // The profile is stored before the wait (only the rooms are spared).
-      await until(async () => (await http(slow, 'GET', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token })).body.displayname === 'Waited name');
+      await until(
+        async () =>
+          (await http(slow, 'GET', `/_synapse/admin/v2/users/${enc(u.userId)}`, { token: admin.token })).body.displayname === 'Waited name',
+      );
       assert.deepEqual(settled, []);
 
       for (const { call } of calls) call.cancel();
       const errors = await Promise.all(calls.map((x) => x.done));
-      assert.deepEqual(errors.map((e) => e?.code), calls.map(() => grpc.status.CANCELLED));
+      assert.deepEqual(
+        errors.map((e) => e?.code),
+        calls.map(() => grpc.status.CANCELLED),
+      );
       // Nothing reached the room, and no room was created with the invite.
-      const member = await http(slow, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(invitee.userId)}`, { token: owner.token });
+      const member = await http(slow, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(invitee.userId)}`, {
+        token: owner.token,
+      });
       assert.equal(member.status, 404);
       const rooms = await http(slow, 'GET', `/_synapse/admin/v1/rooms?search_term=sbw-room`, { token: admin.token });
       assert.equal(rooms.body.total_rooms, 0);
@@ -273,10 +355,14 @@ describe("Shadow-ban: Synapse's wait before answering, and no per-room profile",
     for (const x of [u, control]) await join(base, x.token, roomId);
     await http(base, 'POST', shadowBanUrl(u.userId), { token: admin.token });
     for (const x of [u, control]) {
-      const r = await http(base, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(x.userId)}`, { token: x.token, body: { membership: 'join', displayname: 'Room nick' } });
+      const r = await http(base, 'PUT', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(x.userId)}`, {
+        token: x.token,
+        body: { membership: 'join', displayname: 'Room nick' },
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     }
-    const memberOf = async (userId: string) => (await http(base, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`, { token: owner.token })).body;
+    const memberOf = async (userId: string) =>
+      (await http(base, 'GET', `${C}/rooms/${enc(roomId)}/state/m.room.member/${enc(userId)}`, { token: owner.token })).body;
     assert.equal((await memberOf(control.userId)).displayname, 'Room nick');
     assert.equal((await memberOf(u.userId)).displayname, u.userId.slice(1, u.userId.indexOf(':')));
     // The same through the join route's body.

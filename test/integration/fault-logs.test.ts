@@ -12,7 +12,6 @@ import { http, registerUser, startStack, type Stack } from '../support/stack';
 import { startRedisServer, type RedisServer } from '../support/redis-server';
 import { freePort } from '../../src/infra/free-port';
 
-
 describe('logs during faults', function () {
   this.timeout(120_000);
   let stack: Stack;
@@ -23,7 +22,10 @@ describe('logs during faults', function () {
   before(async () => {
     port = await freePort();
     redis = await startRedisServer(port);
-    stack = await startStack({ REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'info' }, { logDestination: { write: (s: string) => void lines.push(JSON.parse(s)) } });
+    stack = await startStack(
+      { REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'info' },
+      { logDestination: { write: (s: string) => void lines.push(JSON.parse(s)) } },
+    );
   });
   after(async () => {
     await stack?.stop();
@@ -34,7 +36,11 @@ describe('logs during faults', function () {
     const user = await registerUser(stack, 'sender');
     const roomId = (await http(stack, 'POST', '/_matrix/client/v3/createRoom', { token: user.token, body: {} })).body.room_id as string;
     let txn = 0;
-    const sendOne = () => http(stack, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t${++txn}`, { token: user.token, body: { msgtype: 'm.text', body: 'hi' } });
+    const sendOne = () =>
+      http(stack, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t${++txn}`, {
+        token: user.token,
+        body: { msgtype: 'm.text', body: 'hi' },
+      });
     assert.equal((await sendOne()).status, 200);
     const before = lines.length;
 
@@ -43,14 +49,16 @@ describe('logs during faults', function () {
     // duration, so a slow host changes how long the outage lasts but not how many failures it logs).
     const statuses: number[] = [];
     let failed = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (failed < 150) {
-        const { status } = await sendOne();
-        statuses.push(status);
-        if (status >= 500) failed++;
-        else assert.fail(`a send succeeded while Redis was down (${status})`);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (failed < 150) {
+          const { status } = await sendOne();
+          statuses.push(status);
+          if (status >= 500) failed++;
+          else assert.fail(`a send succeeded while Redis was down (${status})`);
+        }
+      }),
+    );
 
     redis = await startRedisServer(port);
     // Sends work again once the client has reconnected (no time limit: the test timeout bounds it).
@@ -60,7 +68,9 @@ describe('logs during faults', function () {
     const outageMs = outage.length ? outage[outage.length - 1].time - outage[0].time : 0;
     const msgs = outage.map((l) => l.msg as string);
     const count = (m: string) => msgs.filter((x) => x === m).length;
-    console.log(`      ${failed} failed sends; ${outage.length} log lines: ${[...new Set(msgs)].map((m) => `${m} ×${count(m)}`).join(', ')}`);
+    console.log(
+      `      ${failed} failed sends; ${outage.length} log lines: ${[...new Set(msgs)].map((m) => `${m} ×${count(m)}`).join(', ')}`,
+    );
 
     assert.equal(count('lock node down'), 1, msgs.join('\n'));
     const up = outage.filter((l) => l.msg === 'lock node back up');
@@ -79,7 +89,10 @@ describe('logs during faults', function () {
     const err = await stack.app.orm.em
       .fork()
       .execute('SELECT ?::int AS device, ? AS user_id, ? AS content', [secrets[1], secrets[0], secrets[2]])
-      .then(() => null, (e: unknown) => e);
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     assert.ok(err instanceof Error && err.message.includes(secrets[0]), 'the driver error carries the values');
     const before = lines.length;
     const status = toServiceError(err, stack.app.log.child({ method: '/test' }));
@@ -89,7 +102,10 @@ describe('logs during faults', function () {
     assert.equal(logged[0].msg, 'unexpected error');
     const text = JSON.stringify(logged[0]);
     for (const s of secrets) assert.ok(!text.includes(s), `${s} logged: ${text}`);
-    assert.match(logged[0].err.message, /SELECT \?::int AS device, \? AS user_id, \? AS content - invalid input syntax for type integer: "\?"/);
+    assert.match(
+      logged[0].err.message,
+      /SELECT \?::int AS device, \? AS user_id, \? AS content - invalid input syntax for type integer: "\?"/,
+    );
     assert.equal(logged[0].err.code, '22P02');
   });
 });

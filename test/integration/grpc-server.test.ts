@@ -24,7 +24,12 @@ describe('gRPC server: reflection, health, error mapping', () => {
 
   it('lists every service through reflection', async () => {
     const out = await bufCurl(s, '--list-services', `http://${s.grpcAddress}`);
-    for (const svc of ['synapse.admin.v1.AuthService', 'synapse.admin.v1.UserAdminService', 'synapse.admin.v1.ServerService', 'grpc.health.v1.Health']) {
+    for (const svc of [
+      'synapse.admin.v1.AuthService',
+      'synapse.admin.v1.UserAdminService',
+      'synapse.admin.v1.ServerService',
+      'grpc.health.v1.Health',
+    ]) {
       assert.ok(out.includes(svc), `${svc} missing from reflection list:\n${out}`);
     }
   });
@@ -33,7 +38,14 @@ describe('gRPC server: reflection, health, error mapping', () => {
     const methods = await bufCurl(s, '--list-methods', `http://${s.grpcAddress}`);
     assert.ok(methods.includes('synapse.admin.v1.UserAdminService/GetUser'));
     const admin = await registerUser(s, uniq('refl'), { admin: true });
-    const out = await bufCurl(s, '-H', `authorization: Bearer ${admin.token}`, '-d', JSON.stringify({ userId: admin.userId }), `http://${s.grpcAddress}/synapse.admin.v1.UserAdminService/GetUser`);
+    const out = await bufCurl(
+      s,
+      '-H',
+      `authorization: Bearer ${admin.token}`,
+      '-d',
+      JSON.stringify({ userId: admin.userId }),
+      `http://${s.grpcAddress}/synapse.admin.v1.UserAdminService/GetUser`,
+    );
     assert.equal(JSON.parse(out).user.name, admin.userId);
   });
 
@@ -43,7 +55,9 @@ describe('gRPC server: reflection, health, error mapping', () => {
   });
 
   it('carries the Matrix errcode to reflection clients', async () => {
-    const err = await bufCurl(s, '-d', '{}', `http://${s.grpcAddress}/synapse.admin.v1.AuthService/WhoAmI`).catch((e) => e as { stdout: string; stderr: string });
+    const err = await bufCurl(s, '-d', '{}', `http://${s.grpcAddress}/synapse.admin.v1.AuthService/WhoAmI`).catch(
+      (e) => e as { stdout: string; stderr: string },
+    );
     assert.match(String((err as { stderr: string }).stderr ?? err), /unauthenticated/i);
   });
 
@@ -60,7 +74,9 @@ describe('gRPC server: reflection, health, error mapping', () => {
 
   it('honours deadlines', async () => {
     await assert.rejects(
-      new Promise((ok, ko) => s.clients.server.getServerVersion({}, new grpc.Metadata(), { deadline: Date.now() - 1 }, (e, r) => (e ? ko(e) : ok(r)))),
+      new Promise((ok, ko) =>
+        s.clients.server.getServerVersion({}, new grpc.Metadata(), { deadline: Date.now() - 1 }, (e, r) => (e ? ko(e) : ok(r))),
+      ),
       (e: grpc.ServiceError) => e.code === grpc.status.DEADLINE_EXCEEDED,
     );
   });
@@ -70,11 +86,15 @@ describe('gRPC server: reflection, health, error mapping', () => {
     const room = await http(s, 'POST', `${C}/createRoom`, { token: user.token, body: {} });
     const roomId: string = room.body.room_id;
     const r = s.clients.rooms;
-    const refused = (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.metadata.get('matrix-errcode')[0] === 'M_INVALID_PARAM';
+    const refused = (e: grpc.ServiceError) =>
+      e.code === grpc.status.INVALID_ARGUMENT && e.metadata.get('matrix-errcode')[0] === 'M_INVALID_PARAM';
     await assert.rejects(grpcCall(r, r.sendEvent, { roomId, type: 'm.x\0', contentJson: '{}', txnId: 'a' }, bearer(user.token)), refused);
     await assert.rejects(grpcCall(r, r.getJoinedMembers, { roomId: `${roomId}\0` }, bearer(user.token)), refused);
     // Authentication still comes first.
-    await assert.rejects(grpcCall(r, r.getJoinedMembers, { roomId: '\0' }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+    await assert.rejects(
+      grpcCall(r, r.getJoinedMembers, { roomId: '\0' }),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+    );
     for (const [method, path] of [
       ['PUT', `${C}/rooms/${enc(roomId)}/send/m.x%00/t1`],
       ['PUT', `${C}/rooms/${enc(roomId)}/send/m.x/t%00`],

@@ -24,12 +24,17 @@ const log = createLogger('silent');
 const SHORT_TTL_MS = 400;
 
 async function connectRedis(url: string): Promise<Redis> {
-  const r = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, retryStrategy: () => 50 });
+  const r = new Redis(url, {
+    lazyConnect: false,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    retryStrategy: () => 50,
+  });
   r.on('error', () => undefined);
   await until(() => r.status === 'ready');
   return r;
 }
-
 
 const is503 = (e: unknown) => e instanceof MatrixError && e.httpStatus === 503 && e.errcode === 'M_UNKNOWN';
 
@@ -82,7 +87,10 @@ if (process.env.LOCK_HOLDER_PREFIX) {
       await short.release();
       await until(() => second.extensions >= 3);
       assert.ok(first.extensions >= 3);
-      assert.deepEqual([await first.isStillValid(), await second.isStillValid(), first.signal.aborted, second.signal.aborted], [true, true, false, false]);
+      assert.deepEqual(
+        [await first.isStillValid(), await second.isStillValid(), first.signal.aborted, second.signal.aborted],
+        [true, true, false, false],
+      );
       await Promise.all([first.release(), second.release()]);
     });
 
@@ -106,7 +114,10 @@ if (process.env.LOCK_HOLDER_PREFIX) {
 
     it('test_drop: a holder killed with SIGKILL blocks a waiter only until its lease expires', async () => {
       const p = prefix();
-      const child = spawn(process.execPath, ['--import', 'tsx', __filename], { env: { ...process.env, LOCK_HOLDER_PREFIX: p }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', __filename], {
+        env: { ...process.env, LOCK_HOLDER_PREFIX: p },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       cleanups.push(() => void child.kill('SIGKILL'));
       await new Promise<void>((ok, ko) => {
         child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && ok());
@@ -128,21 +139,58 @@ if (process.env.LOCK_HOLDER_PREFIX) {
       const first = { taskId: 'TaskTaskTaskTask', leaseId: 7 };
       // The runner of lease 7 holds the purge's write lock and an event read lock, then stops
       // (its node is cut, as by kill -9: no release, the 30 s leases stay in Redis).
-      const write = (await runAsLockOwner(first, () => a.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write')))!;
+      const write = (await runAsLockOwner(first, () =>
+        a.tryAcquireMulti(
+          [
+            { name: 'purge', key: '!r' },
+            { name: 'event', key: '!r' },
+          ],
+          'write',
+        ),
+      ))!;
       const read = (await runAsLockOwner(first, () => a.tryAcquireReadWrite('event', '!s', 'read')))!;
       assert.ok(write && read);
       nodeA.disconnect();
       const takeovers = async () => Number((await c['nodes'][0].get(c.takeoversKey)) ?? 0);
       // Not for another task, an earlier lease, the same lease, or a caller without a task.
       for (const owner of [{ taskId: 'OtherTaskOtherTa', leaseId: 8 }, { taskId: first.taskId, leaseId: 6 }, first]) {
-        assert.equal(await runAsLockOwner(owner, () => b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write')), null, JSON.stringify(owner));
+        assert.equal(
+          await runAsLockOwner(owner, () =>
+            b.tryAcquireMulti(
+              [
+                { name: 'purge', key: '!r' },
+                { name: 'event', key: '!r' },
+              ],
+              'write',
+            ),
+          ),
+          null,
+          JSON.stringify(owner),
+        );
       }
-      assert.equal(await b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write'), null);
+      assert.equal(
+        await b.tryAcquireMulti(
+          [
+            { name: 'purge', key: '!r' },
+            { name: 'event', key: '!r' },
+          ],
+          'write',
+        ),
+        null,
+      );
       assert.equal(await b.tryAcquireReadWrite('event', '!s', 'write'), null);
       assert.equal(await takeovers(), 0);
       // Lease 8 of the same task gets both at once, long before the 30 s leases could run out.
       const next = { taskId: first.taskId, leaseId: 8 };
-      const w2 = await runAsLockOwner(next, () => b.tryAcquireMulti([{ name: 'purge', key: '!r' }, { name: 'event', key: '!r' }], 'write'));
+      const w2 = await runAsLockOwner(next, () =>
+        b.tryAcquireMulti(
+          [
+            { name: 'purge', key: '!r' },
+            { name: 'event', key: '!r' },
+          ],
+          'write',
+        ),
+      );
       const r2 = await runAsLockOwner(next, () => b.tryAcquireReadWrite('event', '!s', 'write'));
       assert.ok(w2 && r2);
       assert.equal(await takeovers(), 3);
@@ -169,7 +217,16 @@ if (process.env.LOCK_HOLDER_PREFIX) {
         await server.kill();
         await until(() => n.status !== 'ready');
         await assert.rejects(m.acquireReadWrite('name', 'other', 'write'), is503);
-        await assert.rejects(m.acquireMulti([{ name: 'a', key: 'k' }, { name: 'b', key: 'k' }], 'write'), is503);
+        await assert.rejects(
+          m.acquireMulti(
+            [
+              { name: 'a', key: 'k' },
+              { name: 'b', key: 'k' },
+            ],
+            'write',
+          ),
+          is503,
+        );
         assert.equal(await m.tryAcquireReadWrite('name', 'other', 'read').catch((e) => (is503(e) ? 'unavailable' : e)), 'unavailable');
         assert.equal(m.heldCount(), 1, 'only the lock held before the outage');
         await until(() => held.signal.aborted); // its lease could not be extended
@@ -215,4 +272,3 @@ if (process.env.LOCK_HOLDER_PREFIX) {
     });
   });
 }
-

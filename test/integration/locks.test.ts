@@ -164,7 +164,10 @@ for (const impl of impls) {
 
       it('acquire with a timeout rejects with 503 M_UNKNOWN and holds nothing', async () => {
         const held = await a.acquire('name', 'key');
-        await assert.rejects(b.acquire('name', 'key', { timeoutMs: 20 }), (e: MatrixError) => e.httpStatus === 503 && e.errcode === 'M_UNKNOWN');
+        await assert.rejects(
+          b.acquire('name', 'key', { timeoutMs: 20 }),
+          (e: MatrixError) => e.httpStatus === 503 && e.errcode === 'M_UNKNOWN',
+        );
         await held.release();
         await (await b.acquire('name', 'key')).release();
       });
@@ -260,11 +263,26 @@ for (const impl of impls) {
       });
 
       it('test_acquire_multiple_locks: multi-locks are all-or-nothing', async () => {
-        const multi = (await a.tryAcquireMulti([{ name: 'name1', key: 'key1' }, { name: 'name2', key: 'key2' }], 'write'))!;
+        const multi = (await a.tryAcquireMulti(
+          [
+            { name: 'name1', key: 'key1' },
+            { name: 'name2', key: 'key2' },
+          ],
+          'write',
+        ))!;
         assert.ok(multi);
         assert.equal(await b.tryAcquireReadWrite('name1', 'key1', 'write'), null);
         assert.equal(await b.tryAcquireReadWrite('name2', 'key2', 'read'), null);
-        assert.equal(await b.tryAcquireMulti([{ name: 'name1', key: 'key1' }, { name: 'name3', key: 'key3' }], 'write'), null);
+        assert.equal(
+          await b.tryAcquireMulti(
+            [
+              { name: 'name1', key: 'key1' },
+              { name: 'name3', key: 'key3' },
+            ],
+            'write',
+          ),
+          null,
+        );
         const n3 = (await b.tryAcquireReadWrite('name3', 'key3', 'write'))!;
         assert.ok(n3, 'a failed multi-lock holds nothing');
         await n3.release();
@@ -276,7 +294,15 @@ for (const impl of impls) {
 
       it('a waiting multi-lock holds no subset', async () => {
         const held = await a.acquireReadWrite('name2', 'k', 'write');
-        const multi = track(b.acquireMulti([{ name: 'name1', key: 'k' }, { name: 'name2', key: 'k' }], 'write'));
+        const multi = track(
+          b.acquireMulti(
+            [
+              { name: 'name1', key: 'k' },
+              { name: 'name2', key: 'k' },
+            ],
+            'write',
+          ),
+        );
         await tick();
         const free = await a.tryAcquireReadWrite('name1', 'k', 'write');
         assert.ok(free, 'name1 stays free while the multi-lock waits');
@@ -288,8 +314,14 @@ for (const impl of impls) {
       });
 
       it('withMulti releases even when the body throws', async () => {
-        const keys = [{ name: 'purge_pagination_lock', key: '!r:test' }, { name: 'new_event_during_purge_lock', key: '!r:test' }];
-        await assert.rejects(a.withMulti(keys, 'write', async () => Promise.reject(new Error('boom'))), /boom/);
+        const keys = [
+          { name: 'purge_pagination_lock', key: '!r:test' },
+          { name: 'new_event_during_purge_lock', key: '!r:test' },
+        ];
+        await assert.rejects(
+          a.withMulti(keys, 'write', async () => Promise.reject(new Error('boom'))),
+          /boom/,
+        );
         const h = (await b.tryAcquireMulti(keys, 'read'))!;
         assert.ok(h);
         await h.release();

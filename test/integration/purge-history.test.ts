@@ -27,7 +27,12 @@ describe('purge history under concurrency', () => {
   async function roomWith(n: number): Promise<{ room: string; msgs: string[] }> {
     const room = await createRoom(s, user.token, { preset: 'public_chat' });
     const rooms = s.app.services.rooms;
-    const drafts = Array.from({ length: n }, (_, i) => ({ type: 'm.room.message', stateKey: null, sender: user.userId, content: { msgtype: 'm.text', body: `n${i}` } }));
+    const drafts = Array.from({ length: n }, (_, i) => ({
+      type: 'm.room.message',
+      stateKey: null,
+      sender: user.userId,
+      content: { msgtype: 'm.text', body: `n${i}` },
+    }));
     const [persisted] = await rooms.persistBatches(s.app.orm.em.fork(), [{ roomId: room, drafts }]);
     return { room, msgs: persisted.map((p) => p.eventId) };
   }
@@ -37,7 +42,12 @@ describe('purge history under concurrency', () => {
     const seen: string[] = [];
     let from: string | undefined;
     for (let pages = 0; pages < 1000; pages++) {
-      const r = await messages(s, user.token, room, { dir: 'b', limit: 100, filter: { types: ['m.room.message'] }, ...(from ? { from } : {}) });
+      const r = await messages(s, user.token, room, {
+        dir: 'b',
+        limit: 100,
+        filter: { types: ['m.room.message'] },
+        ...(from ? { from } : {}),
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const page = ids(r);
       const known = page.filter((id) => order.has(id)).map((id) => order.get(id) as number);
@@ -101,7 +111,10 @@ describe('purge history under concurrency', () => {
             log.push(`${name}${log.length}`);
             // Each purge waits, holding its room's write lock, until the other one made progress:
             // this only finishes if both hold their locks at the same time.
-            await waitFor(async () => seenBy(other), (x) => x);
+            await waitFor(
+              async () => seenBy(other),
+              (x) => x,
+            );
           },
         }),
       );
@@ -123,10 +136,16 @@ describe('purge history under concurrency', () => {
         await gate;
       },
     });
-    await waitFor(async () => events.length, (n) => n > 0);
+    await waitFor(
+      async () => events.length,
+      (n) => n > 0,
+    );
     assert.equal(await locks.tryAcquireReadWrite(PURGE_PAGINATION_LOCK_NAME, room, 'write'), null);
     assert.equal(await locks.tryAcquireReadWrite(PURGE_PAGINATION_LOCK_NAME, room, 'read'), null);
-    const second = services.purges.purgeHistory(room, await eventToken(s, msgs[200]), true, { batchEvents: 50, onBatch: async () => void events.push('second batch') });
+    const second = services.purges.purgeHistory(room, await eventToken(s, msgs[200]), true, {
+      batchEvents: 50,
+      onBatch: async () => void events.push('second batch'),
+    });
     // Let the second purge try to start; it must not run while the first holds the lock.
     await new Promise((ok) => setImmediate(ok));
     assert.deepEqual(events, ['first batch']);
@@ -138,15 +157,23 @@ describe('purge history under concurrency', () => {
 
   it('deletes the relations of purged events and keeps those of kept events', async () => {
     const room = await createRoom(s, user.token, { preset: 'public_chat' });
-    const rel = (relType: string, target: string) => ({ 'm.relates_to': { rel_type: relType, event_id: target, ...(relType === 'm.annotation' ? { key: 'x' } : {}) } });
+    const rel = (relType: string, target: string) => ({
+      'm.relates_to': { rel_type: relType, event_id: target, ...(relType === 'm.annotation' ? { key: 'x' } : {}) },
+    });
     const old = await send(s, user.token, room, 'old');
     const reaction = await send(s, user.token, room, rel('m.annotation', old), 'm.reaction');
     const cut = await send(s, user.token, room, 'cut');
     const reference = await send(s, user.token, room, { ...rel('m.reference', old) }, 'm.room.test');
     const thread = await send(s, user.token, room, { msgtype: 'm.text', body: 'reply', ...rel('m.thread', cut) });
     await services.purges.purgeHistory(room, await eventToken(s, cut), true, { batchEvents: 2 });
-    const rows = await s.app.orm.em.fork().getConnection().execute<{ event_id: string }[]>('SELECT event_id FROM event_relations WHERE room_id = ? ORDER BY stream_ordering', [room]);
-    assert.deepEqual(rows.map((r) => r.event_id), [reference, thread]);
+    const rows = await s.app.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ event_id: string }[]>('SELECT event_id FROM event_relations WHERE room_id = ? ORDER BY stream_ordering', [room]);
+    assert.deepEqual(
+      rows.map((r) => r.event_id),
+      [reference, thread],
+    );
     assert.equal(await eventExists(s, reaction), false);
   });
 
@@ -192,10 +219,20 @@ describe('purge history under concurrency', () => {
     const seen: boolean[] = [];
     try {
       await waitFor(
-        async () => (await s.app.orm.em.fork().execute<{ n: string }[]>("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'"))[0].n,
+        async () =>
+          (
+            await s.app.orm.em
+              .fork()
+              .execute<{ n: string }[]>(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'",
+              )
+          )[0].n,
         (n) => n === '1',
       );
-      const res = await services.purges.purgeHistory(room, await eventToken(s, msgs[400]), true, { batchEvents: 100, onBatch: async (_cp, p) => void seen.push(p.yielding) });
+      const res = await services.purges.purgeHistory(room, await eventToken(s, msgs[400]), true, {
+        batchEvents: 100,
+        onBatch: async (_cp, p) => void seen.push(p.yielding),
+      });
       assert.equal(res.deleted, 400);
     } finally {
       await s.app.orm.em.fork().execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'");
@@ -203,6 +240,9 @@ describe('purge history under concurrency', () => {
       await other.end();
     }
     assert.ok(seen.length >= 4, `batches: ${seen.length}`);
-    assert.deepEqual(seen, seen.map(() => true));
+    assert.deepEqual(
+      seen,
+      seen.map(() => true),
+    );
   });
 });

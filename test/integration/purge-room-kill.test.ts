@@ -41,7 +41,15 @@ describe('room delete survives kill -9', () => {
   let svc: ServiceProcess | null = null;
   let redis: Redis;
   const keyPrefix = `sra-test-${randomBytes(4).toString('hex')}:`;
-  const env = () => ({ DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keyPrefix, SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET, INSTANCE_NAME: 'kill-test', LOG_LEVEL: 'info' });
+  const env = () => ({
+    DATABASE_URL: dbUrl(dbName),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: keyPrefix,
+    SERVER_NAME: 'test',
+    REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+    INSTANCE_NAME: 'kill-test',
+    LOG_LEVEL: 'info',
+  });
   const takeovers = async () => Number((await redis.get(`${keyPrefix}lock:takeovers`)) ?? 0);
   const base = () => `http://127.0.0.1:${svc!.httpPort}`;
 
@@ -57,7 +65,12 @@ describe('room delete survives kill -9', () => {
     const joins: EventDraft[] = members.map((u) => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } }));
     await rooms.persistBatches(em, [{ roomId, drafts: joins }]);
     for (let done = 0; done < MESSAGES; done += DRAFTS_PER_CALL) {
-      const drafts: EventDraft[] = Array.from({ length: Math.min(DRAFTS_PER_CALL, MESSAGES - done) }, (_, i) => ({ type: 'm.room.message', stateKey: null, sender: members[(done + i) % MEMBERS], content: { msgtype: 'm.text', body: `message ${done + i}` } }));
+      const drafts: EventDraft[] = Array.from({ length: Math.min(DRAFTS_PER_CALL, MESSAGES - done) }, (_, i) => ({
+        type: 'm.room.message',
+        stateKey: null,
+        sender: members[(done + i) % MEMBERS],
+        content: { msgtype: 'm.text', body: `message ${done + i}` },
+      }));
       await rooms.persistBatches(em, [{ roomId, drafts }]);
     }
     return { roomId, members: ['@creator:test', ...members] };
@@ -111,12 +124,18 @@ describe('room delete survives kill -9', () => {
     this.timeout(10 * 60_000);
     const token = await registerAdmin();
     const { roomId, members } = await buildRoom();
-    const start = await call('DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(roomId)}`, token, { new_room_user_id: '@admin:test', block: true, room_name: 'Moved', message: 'Gone' });
+    const start = await call('DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(roomId)}`, token, {
+      new_room_user_id: '@admin:test',
+      block: true,
+      room_name: 'Moved',
+      message: 'Gone',
+    });
     assert.equal(start.status, 200);
     const deleteId = start.body.delete_id;
 
     const kills: string[] = [];
-    const taskRow = async () => JSON.stringify((await orm.em.fork().execute('SELECT progress, result, status FROM scheduled_tasks WHERE id = ?', [deleteId]))[0]);
+    const taskRow = async () =>
+      JSON.stringify((await orm.em.fork().execute('SELECT progress, result, status FROM scheduled_tasks WHERE id = ?', [deleteId]))[0]);
     const killWhen = async (what: string, pred: (st: any) => boolean) => {
       const seen = await waitUntil(token, deleteId, pred);
       if (!seen) return;
@@ -133,10 +152,12 @@ describe('room delete survives kill -9', () => {
       for (let i = 0; i < MAX_POLLS && !resumed(await taskRow()); i++) await new Promise((r) => setTimeout(r, POLL_MS));
       const resumedAt = performance.now();
       const took = (await takeovers()) - tookOver;
-      console.log(`      resumed after the ${what} kill: ${((resumedAt - killedAt) / 1000).toFixed(1)} s after SIGKILL, ${((resumedAt - readyAt) / 1000).toFixed(1)} s after the restart was ready; ${took} lock(s) taken over`);
+      console.log(
+        `      resumed after the ${what} kill: ${((resumedAt - killedAt) / 1000).toFixed(1)} s after SIGKILL, ${((resumedAt - readyAt) / 1000).toFixed(1)} s after the restart was ready; ${took} lock(s) taken over`,
+      );
       // A kill mid-purge leaves the purge's write locks held by the dead process (30 s in Redis):
       // the resumed run took them over instead of waiting for them to expire.
-      if (what === 'mid-purge') assert.ok(took >= 1, 'the resumed purge took the dead run\'s locks over');
+      if (what === 'mid-purge') assert.ok(took >= 1, "the resumed purge took the dead run's locks over");
     };
     await killWhen('mid-shutdown', (st) => st.progress?.phase === 'shutting_down' && st.progress.users_done >= 500);
     await killWhen('mid-purge', (st) => st.progress?.phase === 'purging' && st.progress.events_deleted > 0);
@@ -154,17 +175,37 @@ describe('room delete survives kill -9', () => {
     const newRoom = result.new_room_id;
 
     const q = async (sql: string, params: unknown[] = []) => orm.em.fork().execute<Record<string, string>[]>(sql, params);
-    for (const { table } of PURGE_TABLES) assert.equal(Number((await q(`SELECT count(*) AS n FROM ${table} WHERE room_id = ?`, [roomId]))[0].n), 0, `${table} has rows of the deleted room`);
+    for (const { table } of PURGE_TABLES)
+      assert.equal(
+        Number((await q(`SELECT count(*) AS n FROM ${table} WHERE room_id = ?`, [roomId]))[0].n),
+        0,
+        `${table} has rows of the deleted room`,
+      );
     assert.equal((await q('SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]))[0].user_id, '@admin:test');
 
-    const replacements = await q(`SELECT room_id FROM events WHERE type = 'm.room.create' AND content ->> ? = ?`, [REPLACES_ROOM_KEY, roomId]);
-    assert.deepEqual(replacements.map((r) => r.room_id), [newRoom], 'exactly one replacement room');
-    const joined = (await q("SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'", [newRoom])).map((r) => r.state_key);
+    const replacements = await q(`SELECT room_id FROM events WHERE type = 'm.room.create' AND content ->> ? = ?`, [
+      REPLACES_ROOM_KEY,
+      roomId,
+    ]);
+    assert.deepEqual(
+      replacements.map((r) => r.room_id),
+      [newRoom],
+      'exactly one replacement room',
+    );
+    const joined = (
+      await q("SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join'", [newRoom])
+    ).map((r) => r.state_key);
     assert.deepEqual(joined.sort(), ['@admin:test', ...members].sort());
     const notices = await q("SELECT content ->> 'body' AS body FROM events WHERE room_id = ? AND type = 'm.room.message'", [newRoom]);
-    assert.deepEqual(notices.map((r) => r.body), ['Gone']);
+    assert.deepEqual(
+      notices.map((r) => r.body),
+      ['Gone'],
+    );
     const stats = (await q('SELECT joined_members, joined_local_members, name FROM room_stats WHERE room_id = ?', [newRoom]))[0];
-    assert.deepEqual([Number(stats.joined_members), Number(stats.joined_local_members), stats.name], [members.length + 1, members.length + 1, 'Moved']);
+    assert.deepEqual(
+      [Number(stats.joined_members), Number(stats.joined_local_members), stats.name],
+      [members.length + 1, members.length + 1, 'Moved'],
+    );
     assert.equal((await q('SELECT room_id FROM room_aliases WHERE room_alias = ?', ['#doomed:test']))[0].room_id, newRoom);
   });
 });

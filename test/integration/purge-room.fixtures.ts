@@ -32,13 +32,27 @@ export async function insertRawRoom(em: Em, roomId: string, o: RawRoomOptions = 
        VALUES (nextval('events_stream_seq'), ?, ?, 'm.room.member', ?, ?, '{"membership":"join"}'::jsonb, ?, ?, 0)`,
       [eventId, roomId, user, user, now, now],
     );
-    await x("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, 'join')", [roomId, user, eventId]);
-    await x("INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, stream_ordering, depth) VALUES (?, ?, ?, ?, 'join', 0, 0)", [eventId, roomId, user, user]);
+    await x("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) VALUES (?, 'm.room.member', ?, ?, 'join')", [
+      roomId,
+      user,
+      eventId,
+    ]);
+    await x(
+      "INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, stream_ordering, depth) VALUES (?, ?, ?, ?, 'join', 0, 0)",
+      [eventId, roomId, user, user],
+    );
   }
   for (const user of o.joinedLocal ?? []) {
-    await x("INSERT INTO local_current_membership (room_id, user_id, event_id, membership) VALUES (?, ?, ?, 'join')", [roomId, user, `$lcm_${user}_${roomId}`]);
+    await x("INSERT INTO local_current_membership (room_id, user_id, event_id, membership) VALUES (?, ?, ?, 'join')", [
+      roomId,
+      user,
+      `$lcm_${user}_${roomId}`,
+    ]);
   }
-  await x("INSERT INTO local_current_membership (room_id, user_id, event_id, membership) VALUES (?, '@gone:test', ?, 'leave')", [roomId, `$gone_${roomId}`]);
+  await x("INSERT INTO local_current_membership (room_id, user_id, event_id, membership) VALUES (?, '@gone:test', ?, 'leave')", [
+    roomId,
+    `$gone_${roomId}`,
+  ]);
   if (o.alias) await x('INSERT INTO room_aliases (room_alias, room_id, creator) VALUES (?, ?, ?)', [o.alias, roomId, '@creator:test']);
   await x('INSERT INTO event_forward_extremities (room_id, event_id) VALUES (?, ?)', [roomId, `$fwd_${roomId}`]);
   await x('INSERT INTO event_backward_extremities (room_id, event_id) VALUES (?, ?)', [roomId, `$bwd_${roomId}`]);

@@ -41,7 +41,12 @@ describe('purge room (integration)', () => {
   const em = () => orm.em.fork();
 
   it('deletes every row of the room in every room table except the block and the retention policy', async () => {
-    await insertRawRoom(em(), '!victim:test', { events: 2_500, members: ['@a:test', '@b:remote'], alias: '#victim:test', blockedBy: '@admin:test' });
+    await insertRawRoom(em(), '!victim:test', {
+      events: 2_500,
+      members: ['@a:test', '@b:remote'],
+      alias: '#victim:test',
+      blockedBy: '@admin:test',
+    });
     await insertRawRoom(em(), '!bystander:test', { events: 300, members: ['@a:test'], alias: '#bystander:test' });
     const before = await countRoomRows(em(), '!bystander:test', ROOM_TABLES);
 
@@ -57,7 +62,10 @@ describe('purge room (integration)', () => {
 
   it('refuses while a local user is joined unless forced', async () => {
     await insertRawRoom(em(), '!joined:test', { events: 5, joinedLocal: ['@a:test'] });
-    await assert.rejects(purger.purgeRoom('!joined:test', { force: false }), (e: unknown) => e instanceof MatrixError && e.httpStatus === 400 && e.message === 'Users are still joined to this room');
+    await assert.rejects(
+      purger.purgeRoom('!joined:test', { force: false }),
+      (e: unknown) => e instanceof MatrixError && e.httpStatus === 400 && e.message === 'Users are still joined to this room',
+    );
     assert.equal((await countRoomRows(em(), '!joined:test', ['events'])).events, 6);
     await purger.purgeRoom('!joined:test', { force: true });
     assert.equal((await countRoomRows(em(), '!joined:test', ['rooms'])).rooms, 0);
@@ -115,7 +123,13 @@ describe('purge room (integration)', () => {
 
   it('lists every table of the schema that has a room_id column (purged or kept on purpose)', async () => {
     assert.deepEqual(await purger.unlistedRoomTables(em()), []);
-    const live = await em().execute<{ table_name: string }[]>("SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'room_id'");
-    for (const t of ROOM_TABLES) assert.ok(live.some((r) => r.table_name === t), `${t} is listed but does not exist`);
+    const live = await em().execute<{ table_name: string }[]>(
+      "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'room_id'",
+    );
+    for (const t of ROOM_TABLES)
+      assert.ok(
+        live.some((r) => r.table_name === t),
+        `${t} is listed but does not exist`,
+      );
   });
 });

@@ -54,11 +54,22 @@ describe('RoomService.importRooms', () => {
 
   it('creates rooms, appends to existing ones, and keeps every derived table consistent', async () => {
     const remote = '@visitor:remote.example';
-    const [created] = await rooms.importRooms(em, [{ isPublic: true, aliases: [`#${uniq('imp')}:test`], events: [...createEvents(creator()), { type: 'm.room.member', stateKey: remote, sender: remote, content: { membership: 'join' } }] }]);
+    const [created] = await rooms.importRooms(em, [
+      {
+        isPublic: true,
+        aliases: [`#${uniq('imp')}:test`],
+        events: [...createEvents(creator()), { type: 'm.room.member', stateKey: remote, sender: remote, content: { membership: 'join' } }],
+      },
+    ]);
     assert.equal(created.created, true);
     assert.equal(created.events, 4);
     assert.equal(created.lastDepth, 4);
-    const more = Array.from({ length: 50 }, (_, i) => ({ type: 'm.room.message', sender: i % 2 ? remote : creator(), content: { msgtype: 'm.text', body: `m${i}` }, originServerTs: 1_600_000_000_000 + i }));
+    const more = Array.from({ length: 50 }, (_, i) => ({
+      type: 'm.room.message',
+      sender: i % 2 ? remote : creator(),
+      content: { msgtype: 'm.text', body: `m${i}` },
+      originServerTs: 1_600_000_000_000 + i,
+    }));
     const [appended] = await rooms.importRooms(em, [{ roomId: created.roomId, events: more }], { returnEventIds: true });
     assert.equal(appended.created, false);
     assert.equal(appended.lastDepth, 54);
@@ -68,14 +79,20 @@ describe('RoomService.importRooms', () => {
     assert.equal(first?.originServerTs, 1_600_000_000_000);
     assert.equal(first?.depth, 5);
     assert.deepEqual(await inconsistentRooms(em, [created.roomId]), []);
-    const stats = (await em.getConnection().execute<any[]>('SELECT joined_members, joined_local_members, is_public FROM room_stats WHERE room_id = ?', [created.roomId]))[0];
+    const stats = (
+      await em
+        .getConnection()
+        .execute<any[]>('SELECT joined_members, joined_local_members, is_public FROM room_stats WHERE room_id = ?', [created.roomId])
+    )[0];
     assert.deepEqual(stats, { joined_members: 2, joined_local_members: 1, is_public: true });
   });
 
   it('applies the auth rules and is atomic, naming the offending event', async () => {
     const outsider = '@outsider:remote.example';
     const good: ImportedRoom = { events: createEvents(creator()) };
-    const bad: ImportedRoom = { events: [...createEvents(creator()), { type: 'm.room.message', sender: outsider, content: { msgtype: 'm.text', body: 'x' } }] };
+    const bad: ImportedRoom = {
+      events: [...createEvents(creator()), { type: 'm.room.message', sender: outsider, content: { msgtype: 'm.text', body: 'x' } }],
+    };
     const before = Number((await em.getConnection().execute<any[]>('SELECT count(*) AS n FROM rooms'))[0].n);
     await assert.rejects(rooms.importRooms(em, [good, bad]), (err: unknown) => {
       assert.ok(err instanceof MatrixError);
@@ -91,23 +108,49 @@ describe('RoomService.importRooms', () => {
     const cases: [ImportedRoom[], RegExp, number][] = [
       [[{ events: [] }], /'events' must be a non-empty list/, 400],
       [[{ events: [{ type: 'm.room.message', sender: creator(), content: {} }] }], /must start with its m.room.create event/, 400],
-      [[{ roomId: '!missing:test', events: [{ type: 'm.room.message', sender: creator(), content: {} }] }], /Unknown room !missing:test/, 404],
+      [
+        [{ roomId: '!missing:test', events: [{ type: 'm.room.message', sender: creator(), content: {} }] }],
+        /Unknown room !missing:test/,
+        404,
+      ],
       [[{ events: [{ type: 'm.room.create', stateKey: '', sender: 'nobody', content: {} }] }], /'sender' must be a valid user id/, 400],
       [[{ events: [{ type: '', sender: creator(), content: {} }] }], /'type' must be a non-empty string/, 400],
       [[{ roomId: 'bad', events: createEvents(creator()) }], /is not a legal room ID/, 400],
-      [[{ events: [{ type: 'm.room.create', stateKey: '', sender: creator(), content: { room_version: '99' } }] }], /unsupported room version 99/, 400],
+      [
+        [{ events: [{ type: 'm.room.create', stateKey: '', sender: creator(), content: { room_version: '99' } }] }],
+        /unsupported room version 99/,
+        400,
+      ],
       [[{ aliases: ['#x:elsewhere'], events: createEvents(creator()) }], /is not a local alias/, 400],
     ];
     for (const [input, message, status] of cases) {
-      await assert.rejects(rooms.importRooms(em, input), (err: unknown) => err instanceof MatrixError && err.httpStatus === status && message.test(err.message));
+      await assert.rejects(
+        rooms.importRooms(em, input),
+        (err: unknown) => err instanceof MatrixError && err.httpStatus === status && message.test(err.message),
+      );
     }
     const roomId = `!${uniq('dup')}:test`;
-    await assert.rejects(rooms.importRooms(em, [{ roomId, events: createEvents(creator()) }, { roomId, events: createEvents(creator()) }]), /only once per import call/);
+    await assert.rejects(
+      rooms.importRooms(em, [
+        { roomId, events: createEvents(creator()) },
+        { roomId, events: createEvents(creator()) },
+      ]),
+      /only once per import call/,
+    );
   });
 
   it('ImportRooms over gRPC is for server admins', async () => {
     const user = await registerUser(s, uniq('notadmin'));
-    const req = { rooms: [{ isPublic: false, aliases: [], events: createEvents(admin.userId).map(({ content, ...e }) => ({ ...e, contentJson: JSON.stringify(content) })) }], returnEventIds: true };
+    const req = {
+      rooms: [
+        {
+          isPublic: false,
+          aliases: [],
+          events: createEvents(admin.userId).map(({ content, ...e }) => ({ ...e, contentJson: JSON.stringify(content) })),
+        },
+      ],
+      returnEventIds: true,
+    };
     await assert.rejects(grpcCall(s.clients.rooms, s.clients.rooms.importRooms, req, bearer(user.token)), /You are not a server admin/);
     const res = await grpcCall(s.clients.rooms, s.clients.rooms.importRooms, req, bearer(admin.token));
     assert.equal(res.rooms[0].events, 3);
@@ -117,7 +160,18 @@ describe('RoomService.importRooms', () => {
 
   it('the generator builds realistic rooms that import cleanly, across batch boundaries', async () => {
     const localUsers = [admin.userId, ...(await Promise.all([1, 2, 3].map(() => registerUser(s, uniq('gen'))))).map((u) => u.userId)];
-    const options = { ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', localUsers, rooms: 12, eventsPerRoom: 120, membersPerRoom: 6, spaceRatio: 0.2, stateChurn: 0.15, batchEvents: 400, seed: 7 };
+    const options = {
+      ...DEFAULT_GENERATOR_OPTIONS,
+      serverName: 'test',
+      localUsers,
+      rooms: 12,
+      eventsPerRoom: 120,
+      membersPerRoom: 6,
+      spaceRatio: 0.2,
+      stateChurn: 0.15,
+      batchEvents: 400,
+      seed: 7,
+    };
     const ids = new Set<string>();
     let batches = 0;
     for (const batch of generateImportBatches(options)) {
@@ -141,7 +195,15 @@ describe('RoomService.importRooms', () => {
   it('seedDataset creates users and rooms through the services', async () => {
     const users = new UserService('test', null);
     const prefix = uniq('seed');
-    const report = await seedDataset(() => s.app.orm.em.fork(), rooms, users, { ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', rooms: 3, eventsPerRoom: 10, userCount: 4, userPrefix: prefix, batchEvents: 1000 });
+    const report = await seedDataset(() => s.app.orm.em.fork(), rooms, users, {
+      ...DEFAULT_GENERATOR_OPTIONS,
+      serverName: 'test',
+      rooms: 3,
+      eventsPerRoom: 10,
+      userCount: 4,
+      userPrefix: prefix,
+      batchEvents: 1000,
+    });
     assert.equal(report.rooms, 3);
     assert.equal(report.users, 4);
     const created = await em.getConnection().execute<any[]>('SELECT count(*) AS n FROM users WHERE name LIKE ?', [`@${prefix}%`]);

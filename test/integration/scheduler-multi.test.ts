@@ -28,11 +28,21 @@ import { until } from '../support/until';
 const CHILD_LEASE_MS = 1_000;
 
 /** Effects of runs, written in the runs' fenced transactions. */
-const EFFECTS_TABLE = 'CREATE TABLE test_effects (seq bigserial PRIMARY KEY, task_id text NOT NULL, instance text NOT NULL, step integer NOT NULL)';
+const EFFECTS_TABLE =
+  'CREATE TABLE test_effects (seq bigserial PRIMARY KEY, task_id text NOT NULL, instance text NOT NULL, step integer NOT NULL)';
 
 function actions(name: string, print: (line: string) => void, locks?: LockManager): Record<string, TaskAction> {
   const effect = (run: Parameters<TaskAction>[0], step: number) =>
-    run.fenced((em) => em.getConnection().execute('INSERT INTO test_effects (task_id, instance, step) VALUES (?, ?, ?)', [run.task.id, name, step], 'run', em.getTransactionContext()));
+    run.fenced((em) =>
+      em
+        .getConnection()
+        .execute(
+          'INSERT INTO test_effects (task_id, instance, step) VALUES (?, ?, ?)',
+          [run.task.id, name, step],
+          'run',
+          em.getTransactionContext(),
+        ),
+    );
   return {
     count_once: async (run) => {
       await effect(run, 0);
@@ -70,9 +80,19 @@ async function child(): Promise<void> {
   // A lease of 0 means every setting at its default (as the service starts with no configuration).
   const timing = leaseMs > 0 ? { leaseMs, leaseRenewMs: leaseMs / 4, pollIntervalMs: 250 } : {};
   const log = createLogger(process.env.SCHED_CHILD_LOG ?? 'silent', { instance: name });
-  const s = new PgTaskScheduler({ orm, log, instanceName: name, connectionString: process.env.SCHED_CHILD_DB!, maxConcurrentTasks: 10, ...timing });
+  const s = new PgTaskScheduler({
+    orm,
+    log,
+    instanceName: name,
+    connectionString: process.env.SCHED_CHILD_DB!,
+    maxConcurrentTasks: 10,
+    ...timing,
+  });
   // Locks at their default 30 s lease: longer than any resume this file waits for.
-  const locks = new RedisLockManager([new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })], { keyPrefix: process.env.SCHED_CHILD_REDIS_PREFIX!, log });
+  const locks = new RedisLockManager([new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })], {
+    keyPrefix: process.env.SCHED_CHILD_REDIS_PREFIX!,
+    log,
+  });
   for (const [n, fn] of Object.entries(actions(name, print, locks))) s.registerAction(n, fn);
   await s.start();
   print('ready');
@@ -106,7 +126,13 @@ if (process.env.SCHED_CHILD_DB) {
       await q(EFFECTS_TABLE);
       redis = new Redis(TEST_REDIS_URL);
       // Schedules only (never started, so it claims nothing).
-      scheduling = new PgTaskScheduler({ orm, log: createLogger('silent'), instanceName: 'scheduler-only', connectionString: dbUrl(dbName), maxConcurrentTasks: 1 });
+      scheduling = new PgTaskScheduler({
+        orm,
+        log: createLogger('silent'),
+        instanceName: 'scheduler-only',
+        connectionString: dbUrl(dbName),
+        maxConcurrentTasks: 1,
+      });
       for (const [n, fn] of Object.entries(actions('parent', () => undefined))) scheduling.registerAction(n, fn);
     });
     afterEach(async () => {
@@ -125,22 +151,32 @@ if (process.env.SCHED_CHILD_DB) {
     });
 
     async function instance(name: string, leaseMs = CHILD_LEASE_MS): Promise<Instance> {
-      const env = { ...process.env, SCHED_CHILD_DB: dbUrl(dbName), SCHED_CHILD_NAME: name, SCHED_CHILD_LEASE_MS: String(leaseMs), SCHED_CHILD_REDIS_PREFIX: redisPrefix };
+      const env = {
+        ...process.env,
+        SCHED_CHILD_DB: dbUrl(dbName),
+        SCHED_CHILD_NAME: name,
+        SCHED_CHILD_LEASE_MS: String(leaseMs),
+        SCHED_CHILD_REDIS_PREFIX: redisPrefix,
+      };
       const proc = spawn(process.execPath, ['--import', 'tsx', __filename], { env, stdio: ['ignore', 'pipe', 'inherit'] });
       const lines: string[] = [];
       const waiters: { pred: (l: string) => boolean; ok: (l: string) => void }[] = [];
       createInterface({ input: proc.stdout! }).on('line', (line) => {
         lines.push(line);
-        for (const w of waiters.splice(0)) (w.pred(line) ? w.ok(line) : waiters.push(w));
+        for (const w of waiters.splice(0)) w.pred(line) ? w.ok(line) : waiters.push(w);
       });
-      const waitFor = (pred: (l: string) => boolean) => new Promise<string>((ok) => (lines.find(pred) ? ok(lines.find(pred)!) : waiters.push({ pred, ok })));
+      const waitFor = (pred: (l: string) => boolean) =>
+        new Promise<string>((ok) => (lines.find(pred) ? ok(lines.find(pred)!) : waiters.push({ pred, ok })));
       const inst = { name, proc, lines, waitFor };
       instances.push(inst);
       await waitFor((l) => l === 'ready');
       return inst;
     }
 
-    const effectsOf = (id: string) => q<{ seq: string; instance: string; step: number }>('SELECT seq, instance, step FROM test_effects WHERE task_id = ? ORDER BY seq', [id]);
+    const effectsOf = (id: string) =>
+      q<{ seq: string; instance: string; step: number }>('SELECT seq, instance, step FROM test_effects WHERE task_id = ? ORDER BY seq', [
+        id,
+      ]);
     const statusOf = async (id: string) => (await scheduling.getTask(em(), id))?.status;
 
     it('1,000 tasks over three instances: each runs exactly once', async () => {
@@ -149,13 +185,25 @@ if (process.env.SCHED_CHILD_DB) {
       await em().transactional(async (tx) => {
         for (let i = 0; i < 1000; i++) await scheduling.scheduleTask(tx, 'count_once');
       });
-      await until(async () => (await q<{ n: string }>(`SELECT count(*) AS n FROM scheduled_tasks WHERE status = 'complete'`))[0].n === '1000');
-      const [totals] = await q<{ runs: string; tasks: string }>('SELECT count(*) AS runs, count(DISTINCT task_id) AS tasks FROM test_effects');
+      await until(
+        async () => (await q<{ n: string }>(`SELECT count(*) AS n FROM scheduled_tasks WHERE status = 'complete'`))[0].n === '1000',
+      );
+      const [totals] = await q<{ runs: string; tasks: string }>(
+        'SELECT count(*) AS runs, count(DISTINCT task_id) AS tasks FROM test_effects',
+      );
       const attempts = await q('SELECT attempts, count(*) AS n FROM scheduled_tasks GROUP BY attempts');
-      const dups = await q(`SELECT e.task_id, array_agg(e.instance ORDER BY seq) AS by, t.attempts FROM test_effects e JOIN scheduled_tasks t ON t.id = e.task_id GROUP BY e.task_id, t.attempts HAVING count(*) > 1 LIMIT 5`);
+      const dups = await q(
+        `SELECT e.task_id, array_agg(e.instance ORDER BY seq) AS by, t.attempts FROM test_effects e JOIN scheduled_tasks t ON t.id = e.task_id GROUP BY e.task_id, t.attempts HAVING count(*) > 1 LIMIT 5`,
+      );
       assert.deepEqual(totals, { runs: '1000', tasks: '1000' }, JSON.stringify({ attempts, dups }));
-      const per = await q<{ instance: string; n: string }>('SELECT instance, count(*) AS n FROM test_effects GROUP BY instance ORDER BY instance');
-      assert.deepEqual(per.map((r) => r.instance), ['a', 'b', 'c'], `every instance took part: ${JSON.stringify(per)}`);
+      const per = await q<{ instance: string; n: string }>(
+        'SELECT instance, count(*) AS n FROM test_effects GROUP BY instance ORDER BY instance',
+      );
+      assert.deepEqual(
+        per.map((r) => r.instance),
+        ['a', 'b', 'c'],
+        `every instance took part: ${JSON.stringify(per)}`,
+      );
     });
 
     /**
@@ -175,7 +223,11 @@ if (process.env.SCHED_CHILD_DB) {
       const resumedAfterMs = Date.now() - killedAt;
       await until(async () => (await statusOf(id)) === 'complete');
       const effects = await effectsOf(id);
-      assert.deepEqual(effects.map((e) => e.step), [...Array(steps).keys()], 'every step exactly once, in order');
+      assert.deepEqual(
+        effects.map((e) => e.step),
+        [...Array(steps).keys()],
+        'every step exactly once, in order',
+      );
       const firstByHeir = effects.findIndex((e) => e.instance === heir.name);
       assert.ok(firstByHeir >= 4 && effects.slice(0, firstByHeir).every((e) => e.instance === victim.name));
       assert.ok(effects.slice(firstByHeir).every((e) => e.instance === heir.name));
@@ -183,7 +235,9 @@ if (process.env.SCHED_CHILD_DB) {
       assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: steps, finishedBy: heir.name });
       // The killed run's lock (30 s lease) was taken over, not waited out.
       assert.equal((await takeovers()) - tookOver, 1, 'the heir took the lock over');
-      process.stdout.write(`      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL, its lock taken over; ${leaseLabel})\n`);
+      process.stdout.write(
+        `      (resumed on the other instance ${resumedAfterMs} ms after SIGKILL, its lock taken over; ${leaseLabel})\n`,
+      );
     }
 
     it('kill -9 mid-task: another instance resumes it from its checkpoint and completes it', async () => {
@@ -205,9 +259,15 @@ if (process.env.SCHED_CHILD_DB) {
       a.proc.kill('SIGCONT');
       await a.waitFor((l) => l === `lease-lost ${id}`);
       const effects = await effectsOf(id);
-      assert.deepEqual(effects.map((e) => e.step), [...Array(8).keys()]);
+      assert.deepEqual(
+        effects.map((e) => e.step),
+        [...Array(8).keys()],
+      );
       const firstByB = effects.findIndex((e) => e.instance === 'b');
-      assert.ok(effects.slice(firstByB).every((e) => e.instance === 'b'), 'nothing from the stale runner after the take-over');
+      assert.ok(
+        effects.slice(firstByB).every((e) => e.instance === 'b'),
+        'nothing from the stale runner after the take-over',
+      );
       assert.deepEqual((await scheduling.getTask(em(), id))!.result, { next: 8, finishedBy: 'b' });
       assert.ok(b.lines.includes(`committed ${id} 7`));
       assert.equal((await takeovers()) - tookOver, 1, "b took the frozen runner's lock over");

@@ -17,7 +17,6 @@ import { until } from '../support/until';
 
 const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
-
 /** Whether the back-off of retries 1..4 (1 s doubling, capped at 4 s) stays within [ceiling / 2, ceiling]. */
 function retryDelays(): boolean[] {
   return [1, 2, 3, 4].map((n) => {
@@ -35,7 +34,8 @@ function gate() {
 }
 
 /** Resolves when the signal aborts, rejecting with its reason (an action waiting "forever"). */
-const forever = (signal: AbortSignal) => new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
+const forever = (signal: AbortSignal) =>
+  new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
 
 describe('TaskScheduler', () => {
   let orm: Orm;
@@ -59,7 +59,15 @@ describe('TaskScheduler', () => {
   const em = () => orm.em.fork();
 
   function scheduler(actions: Record<string, TaskAction>, opts: Partial<TaskSchedulerOptions> = {}): PgTaskScheduler {
-    const s = new PgTaskScheduler({ orm, log, instanceName: `i${schedulers.length}`, connectionString: dbUrl(dbName), maxConcurrentTasks: 5, pollIntervalMs: 100, ...opts });
+    const s = new PgTaskScheduler({
+      orm,
+      log,
+      instanceName: `i${schedulers.length}`,
+      connectionString: dbUrl(dbName),
+      maxConcurrentTasks: 5,
+      pollIntervalMs: 100,
+      ...opts,
+    });
     for (const [name, fn] of Object.entries(actions)) s.registerAction(name, fn);
     schedulers.push(s);
     return s;
@@ -139,7 +147,13 @@ describe('TaskScheduler', () => {
       assert.equal(await statusOf(s, id), 'active');
       await s.stop(); // the run is aborted and the task handed back, still active
       assert.equal(await statusOf(s, id), 'active');
-      const restarted = scheduler({ _resumable_task: async (run) => (run.task.result?.in_progress ? { status: 'complete', result: { success: true } } : { status: 'failed', error: 'not resumed' }) }, { clock });
+      const restarted = scheduler(
+        {
+          _resumable_task: async (run) =>
+            run.task.result?.in_progress ? { status: 'complete', result: { success: true } } : { status: 'failed', error: 'not resumed' },
+        },
+        { clock },
+      );
       await restarted.start();
       await until(async () => (await statusOf(restarted, id)) === 'complete');
       assert.deepEqual((await restarted.getTask(em(), id))!.result, { success: true });
@@ -312,7 +326,10 @@ describe('TaskScheduler', () => {
     });
 
     it('a task waiting to retry shows it in progress.retry, and a permanent error still fails it', async () => {
-      const r = scheduler({ down: async () => Promise.reject(unavailable('Lock service unavailable')), broken: async () => Promise.reject(new Error('bug')) }, { retryBaseMs: 60_000, retryMaxMs: 60_000 });
+      const r = scheduler(
+        { down: async () => Promise.reject(unavailable('Lock service unavailable')), broken: async () => Promise.reject(new Error('bug')) },
+        { retryBaseMs: 60_000, retryMaxMs: 60_000 },
+      );
       await r.start();
       const down = await r.scheduleTask(em(), 'down');
       const broken = await r.scheduleTask(em(), 'broken');
@@ -378,7 +395,14 @@ describe('TaskScheduler', () => {
       return { a, g, ran, blocker, queued };
     }
     const leaseOf = async (id: string) =>
-      (await em().getConnection().execute<{ lease_owner: string | null; lease_id: string | null; lease_expires_at: string | null; status: string }[]>('SELECT status, lease_owner, lease_id, lease_expires_at FROM scheduled_tasks WHERE id = ?', [id]))[0];
+      (
+        await em()
+          .getConnection()
+          .execute<{ lease_owner: string | null; lease_id: string | null; lease_expires_at: string | null; status: string }[]>(
+            'SELECT status, lease_owner, lease_id, lease_expires_at FROM scheduled_tasks WHERE id = ?',
+            [id],
+          )
+      )[0];
 
     it('queued tasks are leased by the instance, and start when a slot frees up', async () => {
       const { a, g, ran, queued } = await withQueue();
@@ -411,7 +435,10 @@ describe('TaskScheduler', () => {
 
     it('stop() hands queued tasks back and another instance runs them at once', async () => {
       const { a, g, queued } = await withQueue({ leaseMs: 60_000 });
-      const b = scheduler({ quick: async () => ({ status: 'complete', result: { by: 'b' } }), blocking: async () => ({ status: 'complete' }) }, { leaseMs: 60_000 });
+      const b = scheduler(
+        { quick: async () => ({ status: 'complete', result: { by: 'b' } }), blocking: async () => ({ status: 'complete' }) },
+        { leaseMs: 60_000 },
+      );
       await b.start();
       const stopping = a.stop();
       g.open();
@@ -491,7 +518,16 @@ describe('TaskScheduler', () => {
             await run.updateResult({ by: 'a' });
             await resume.opened; // a long pause: renewals are off, the lease expires meanwhile
             try {
-              await run.fenced((tx) => tx.getConnection().execute(`UPDATE scheduled_tasks SET error = 'stale write' WHERE id = '${run.task.id}'`, [], 'run', tx.getTransactionContext()));
+              await run.fenced((tx) =>
+                tx
+                  .getConnection()
+                  .execute(
+                    `UPDATE scheduled_tasks SET error = 'stale write' WHERE id = '${run.task.id}'`,
+                    [],
+                    'run',
+                    tx.getTransactionContext(),
+                  ),
+              );
             } catch (err) {
               staleError = err;
             }
@@ -501,7 +537,10 @@ describe('TaskScheduler', () => {
         },
         { leaseMs: 300, leaseRenewMs: 3_600_000 },
       );
-      const b = scheduler({ slow: async (run) => ({ status: 'complete', result: { by: 'b', resumedFrom: run.task.result } }) }, { leaseMs: 300 });
+      const b = scheduler(
+        { slow: async (run) => ({ status: 'complete', result: { by: 'b', resumedFrom: run.task.result } }) },
+        { leaseMs: 300 },
+      );
       await a.start();
       const id = await a.scheduleTask(em(), 'slow');
       await until(async () => (await a.getTask(em(), id))?.result?.by === 'a');
@@ -529,7 +568,10 @@ describe('TaskScheduler', () => {
       const id = await a.scheduleTask(em(), 'long');
       await until(() => a.runningTaskIds().includes(id));
       // Another claimer takes the task over (as after a lease expiry seen elsewhere).
-      await orm.em.fork().getConnection().execute(`UPDATE scheduled_tasks SET lease_id = nextval('scheduled_tasks_lease_seq') WHERE id = ?`, [id]);
+      await orm.em
+        .fork()
+        .getConnection()
+        .execute(`UPDATE scheduled_tasks SET lease_id = nextval('scheduled_tasks_lease_seq') WHERE id = ?`, [id]);
       await until(() => aborted !== null);
       assert.ok(aborted instanceof LeaseLostError);
     });

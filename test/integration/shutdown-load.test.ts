@@ -37,23 +37,38 @@ interface Outcome {
 function send(agent: http.Agent, port: number, path: string, token: string, body: unknown): Promise<Outcome | null> {
   return new Promise((ok) => {
     const payload = JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'PUT', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      const chunks: Buffer[] = [];
-      const outcome: Outcome = { status: res.statusCode ?? null, complete: false, at: Date.now(), connectionClose: res.headers.connection === 'close' };
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { event_id?: string };
-          outcome.complete = res.complete;
-          outcome.eventId = parsed.event_id;
-        } catch {
-          outcome.complete = false;
-        }
-        ok(outcome);
-      });
-      res.on('aborted', () => ok(outcome));
-      res.on('error', () => ok(outcome));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'PUT',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const outcome: Outcome = {
+          status: res.statusCode ?? null,
+          complete: false,
+          at: Date.now(),
+          connectionClose: res.headers.connection === 'close',
+        };
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { event_id?: string };
+            outcome.complete = res.complete;
+            outcome.eventId = parsed.event_id;
+          } catch {
+            outcome.complete = false;
+          }
+          ok(outcome);
+        });
+        res.on('aborted', () => ok(outcome));
+        res.on('error', () => ok(outcome));
+      },
+    );
     req.on('error', () => ok(null));
     req.end(payload);
   });
@@ -127,13 +142,22 @@ async function shutdownUnderLoad(svc: ServiceProcess, load: Load, pg: PgClient, 
   const loadStillRunning = load.running;
   await load.stop();
   const after = load.outcomes.filter((o) => o.at >= signalledAt);
-  console.log(`      ${what}: exit ${exitedAt - signalledAt} ms after SIGTERM (SHUTDOWN_TIMEOUT ${SHUTDOWN_TIMEOUT_MS} ms, ${CLIENTS} kept-alive clients); ${load.outcomes.length} answers, ${after.length} of them after SIGTERM, ${load.unanswered} attempts unanswered`);
+  console.log(
+    `      ${what}: exit ${exitedAt - signalledAt} ms after SIGTERM (SHUTDOWN_TIMEOUT ${SHUTDOWN_TIMEOUT_MS} ms, ${CLIENTS} kept-alive clients); ${load.outcomes.length} answers, ${after.length} of them after SIGTERM, ${load.unanswered} attempts unanswered`,
+  );
 
   assert.equal(code, 0, svc.output.slice(-20).join('\n'));
   assert.ok(loadStillRunning, 'the process must exit while the clients are still sending');
   assert.ok(svc.output.some((l) => l.includes('"msg":"stopped"')));
-  assert.deepEqual(load.outcomes.filter((o) => !o.complete), [], 'incomplete answers');
-  assert.ok(after.some((o) => o.connectionClose), 'answers after SIGTERM carry Connection: close');
+  assert.deepEqual(
+    load.outcomes.filter((o) => !o.complete),
+    [],
+    'incomplete answers',
+  );
+  assert.ok(
+    after.some((o) => o.connectionClose),
+    'answers after SIGTERM carry Connection: close',
+  );
   const acked = load.outcomes.filter((o) => o.status === 200).map((o) => o.eventId!);
   assert.ok(acked.length > 0);
   const { rows } = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE event_id = ANY($1)', [acked]);
@@ -146,17 +170,37 @@ describe('SIGTERM under load', function () {
   let orm: Orm;
   let pg: PgClient;
   const procs: ServiceProcess[] = [];
-  const env = (name: string) => ({ DATABASE_URL: dbUrl(dbName), SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET, INSTANCE_NAME: name, SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}` });
+  const env = (name: string) => ({
+    DATABASE_URL: dbUrl(dbName),
+    SERVER_NAME: 'test',
+    REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+    INSTANCE_NAME: name,
+    SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}`,
+  });
 
-  async function call(svc: ServiceProcess, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await fetch(`http://127.0.0.1:${svc.httpPort}${path}`, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  async function call(
+    svc: ServiceProcess,
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }> {
+    const res = await fetch(`http://127.0.0.1:${svc.httpPort}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: await res.json() };
   }
 
   async function register(svc: ServiceProcess, user: string, admin: boolean): Promise<string> {
     const { body: n } = await call(svc, 'GET', '/_synapse/admin/v1/register');
-    const mac = createHmac('sha1', SHARED_SECRET).update(`${n.nonce}\0${user}\0pass\0${admin ? 'admin' : 'notadmin'}`).digest('hex');
-    return (await call(svc, 'POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: user, password: 'pass', admin, mac })).body.access_token;
+    const mac = createHmac('sha1', SHARED_SECRET)
+      .update(`${n.nonce}\0${user}\0pass\0${admin ? 'admin' : 'notadmin'}`)
+      .digest('hex');
+    return (
+      await call(svc, 'POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: user, password: 'pass', admin, mac })
+    ).body.access_token;
   }
 
   /** A room with MEMBERS members and MESSAGES messages, written in bulk, for the delete to chew on. */
@@ -165,9 +209,19 @@ describe('SIGTERM under load', function () {
     const em = orm.em.fork();
     const { roomId } = await rooms.createRoom(em, '@creator:test', { preset: 'public_chat', name: 'Doomed' });
     const members = Array.from({ length: MEMBERS }, (_, i) => `@member${i}:test`);
-    await rooms.persistBatches(em, [{ roomId, drafts: members.map((u): EventDraft => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } })) }]);
+    await rooms.persistBatches(em, [
+      {
+        roomId,
+        drafts: members.map((u): EventDraft => ({ type: 'm.room.member', stateKey: u, sender: u, content: { membership: 'join' } })),
+      },
+    ]);
     for (let done = 0; done < MESSAGES; done += DRAFTS_PER_CALL) {
-      const drafts = Array.from({ length: DRAFTS_PER_CALL }, (_, i): EventDraft => ({ type: 'm.room.message', stateKey: null, sender: members[(done + i) % MEMBERS], content: { msgtype: 'm.text', body: `m${done + i}` } }));
+      const drafts = Array.from({ length: DRAFTS_PER_CALL }, (_, i): EventDraft => ({
+        type: 'm.room.message',
+        stateKey: null,
+        sender: members[(done + i) % MEMBERS],
+        content: { msgtype: 'm.text', body: `m${done + i}` },
+      }));
       await rooms.persistBatches(em, [{ roomId, drafts }]);
     }
     return roomId;
@@ -200,7 +254,10 @@ describe('SIGTERM under load', function () {
     await load.until(200);
 
     // The delete runs (kicking members, then purging) when SIGTERM arrives.
-    const started = await call(first, 'DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(doomed)}`, admin, { block: true, purge: true });
+    const started = await call(first, 'DELETE', `/_synapse/admin/v2/rooms/${encodeURIComponent(doomed)}`, admin, {
+      block: true,
+      purge: true,
+    });
     assert.equal(started.status, 200);
     const deleteId = started.body.delete_id as string;
     let progressAtSignal: any;
@@ -216,7 +273,8 @@ describe('SIGTERM under load', function () {
     await shutdownUnderLoad(first, load, pg);
 
     // The delete went back at its checkpoint: active, no lease, progress kept.
-    const task = (await pg.query('SELECT status, lease_owner, lease_id, result, progress FROM scheduled_tasks WHERE id = $1', [deleteId])).rows[0];
+    const task = (await pg.query('SELECT status, lease_owner, lease_id, result, progress FROM scheduled_tasks WHERE id = $1', [deleteId]))
+      .rows[0];
     assert.equal(task.status, 'active', JSON.stringify(task));
     assert.equal(task.lease_owner, null);
     assert.equal(task.lease_id, null);
@@ -254,15 +312,32 @@ describe('SIGTERM under load, multi-process layouts', function () {
       try {
         const name = `s${randomBytes(3).toString('hex')}`;
         svc = await spawnService({
-          DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, INSTANCE_NAME: name, SERVER_NAME: 'test',
-          REGISTRATION_SHARED_SECRET: SHARED_SECRET, SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}`, ...layout,
+          DATABASE_URL: dbUrl(dbName),
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: `sra-test-${name}:`,
+          INSTANCE_NAME: name,
+          SERVER_NAME: 'test',
+          REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+          SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_MS}`,
+          ...layout,
         });
         await pg.connect();
         const base = `http://127.0.0.1:${svc.httpPort}`;
         const { nonce } = (await (await fetch(`${base}/_synapse/admin/v1/register`)).json()) as { nonce: string };
         const mac = createHmac('sha1', SHARED_SECRET).update(`${nonce}\0sender\0pass\0notadmin`).digest('hex');
-        const token = ((await (await fetch(`${base}/_synapse/admin/v1/register`, { method: 'POST', body: JSON.stringify({ nonce, username: 'sender', password: 'pass', mac }) })).json()) as { access_token: string }).access_token;
-        const created = await fetch(`${base}/_matrix/client/v3/createRoom`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ preset: 'public_chat' }) });
+        const token = (
+          (await (
+            await fetch(`${base}/_synapse/admin/v1/register`, {
+              method: 'POST',
+              body: JSON.stringify({ nonce, username: 'sender', password: 'pass', mac }),
+            })
+          ).json()) as { access_token: string }
+        ).access_token;
+        const created = await fetch(`${base}/_matrix/client/v3/createRoom`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({ preset: 'public_chat' }),
+        });
         const roomId = ((await created.json()) as { room_id: string }).room_id;
         const load = new Load(svc.httpPort, token, roomId);
         await load.until(200);

@@ -131,8 +131,14 @@ describe('SQL door', () => {
       await sql(em(), 'INSERT INTO door_probe (id) VALUES (?)', ['dup']);
       // More failures than the pool has connections: a connection kept by a failure would block the last read.
       for (let i = 0; i < 4; i++) {
-        const run = i % 2 ? sql(em(), 'INSERT INTO door_probe (id) VALUES (?)', ['dup']) : sqlPrepared(em(), 'INSERT INTO door_probe (id) VALUES (?)', ['dup']);
-        await assert.rejects(run, (err: unknown) => err instanceof UniqueConstraintViolationException && (err as { code?: string }).code === '23505');
+        const run =
+          i % 2
+            ? sql(em(), 'INSERT INTO door_probe (id) VALUES (?)', ['dup'])
+            : sqlPrepared(em(), 'INSERT INTO door_probe (id) VALUES (?)', ['dup']);
+        await assert.rejects(
+          run,
+          (err: unknown) => err instanceof UniqueConstraintViolationException && (err as { code?: string }).code === '23505',
+        );
       }
       assert.deepEqual(await sql(em(), 'SELECT id FROM door_probe'), [{ id: 'dup' }]);
     });
@@ -141,11 +147,20 @@ describe('SQL door', () => {
   describe('plain and prepared', () => {
     it('give the same rows for the same statement and parameters', async () => {
       const raw = Buffer.from([0, 255, 39, 63]);
-      await sql(em(), 'INSERT INTO door_probe (id, n, flag, body, raw) VALUES (?, ?, ?, ?::jsonb, ?)', ['a', 1, true, '{"k": [1, "?"]}', raw]);
+      await sql(em(), 'INSERT INTO door_probe (id, n, flag, body, raw) VALUES (?, ?, ?, ?::jsonb, ?)', [
+        'a',
+        1,
+        true,
+        '{"k": [1, "?"]}',
+        raw,
+      ]);
       await sqlPrepared(em(), 'INSERT INTO door_probe (id, n, flag, body, raw) VALUES (?, ?, ?, ?::jsonb, ?)', ['b', 2, false, null, null]);
       await sql(em(), 'INSERT INTO door_probe (id, n) VALUES (?, ?), (?, ?)', ['c', 3, 'd', 4]);
       const statements: [string, unknown[]][] = [
-        ['SELECT id, n, flag, body, raw FROM door_probe WHERE id = ANY(ARRAY[?]::text[]) AND n >= ? ORDER BY id', [['a', 'b', 'd', 'zz'], 1]],
+        [
+          'SELECT id, n, flag, body, raw FROM door_probe WHERE id = ANY(ARRAY[?]::text[]) AND n >= ? ORDER BY id',
+          [['a', 'b', 'd', 'zz'], 1],
+        ],
         ['SELECT id, n, flag FROM door_probe WHERE flag = ? OR n > ? ORDER BY n DESC LIMIT ?', [true, 3, 10]],
         ['SELECT id FROM door_probe WHERE raw = ?', [raw]],
         ['SELECT count(*) AS c, min(id) AS first FROM door_probe WHERE body @> ?::jsonb', ['{"k": ["?"]}']],
@@ -176,9 +191,11 @@ describe('SQL door', () => {
       // Inside a transaction the same, and the statement is a named one of this module.
       const rows = await em().transactional(async (tx) => {
         await sqlPrepared(tx, probe, ['x']);
-        const named = await sqlPrepared<{ name: string; mode: string }>(tx, `SELECT name, current_setting('plan_cache_mode') AS mode FROM pg_prepared_statements WHERE statement = ?`, [
-          'SELECT id FROM door_probe WHERE id = $1',
-        ]);
+        const named = await sqlPrepared<{ name: string; mode: string }>(
+          tx,
+          `SELECT name, current_setting('plan_cache_mode') AS mode FROM pg_prepared_statements WHERE statement = ?`,
+          ['SELECT id FROM door_probe WHERE id = $1'],
+        );
         const plain = await sql<{ mode: string }>(tx, `${mode} WHERE ? = ?`, [1, 1]);
         return { named, plain };
       });
@@ -214,7 +231,15 @@ describe('SQL door', () => {
         seen.push((await sqlPrepared<{ mode: string }>(tx, mode, [1, 1]))[0].mode);
         seen.push((await sql<{ mode: string }>(tx, mode, [1, 1]))[0].mode);
       });
-      assert.deepEqual(seen, ['force_generic_plan', 'force_generic_plan', 'auto', 'force_generic_plan', 'auto', 'force_generic_plan', 'auto']);
+      assert.deepEqual(seen, [
+        'force_generic_plan',
+        'force_generic_plan',
+        'auto',
+        'force_generic_plan',
+        'auto',
+        'force_generic_plan',
+        'auto',
+      ]);
     });
 
     it('refuses to run on a transaction that has ended (its connection is back in the pool)', async () => {
@@ -233,7 +258,11 @@ describe('SQL door', () => {
     it('are never interpolated: PostgreSQL receives placeholders, and every value round-trips verbatim', async () => {
       for (const v of HOSTILE) {
         for (const run of [sql, sqlPrepared] as const) {
-          const [row] = await run<{ q: string; v: string; eq: boolean }>(em(), 'SELECT current_query() AS q, ?::text AS v, ? = ? AS eq', [v, v, v]);
+          const [row] = await run<{ q: string; v: string; eq: boolean }>(em(), 'SELECT current_query() AS q, ?::text AS v, ? = ? AS eq', [
+            v,
+            v,
+            v,
+          ]);
           assert.equal(row.v, v);
           assert.equal(row.eq, true);
           assert.equal(row.q, 'SELECT current_query() AS q, $1::text AS v, $2 = $3 AS eq', `${run.name} sent ${row.q}`);
@@ -249,9 +278,15 @@ describe('SQL door', () => {
     });
 
     it('an array is a list in a plain statement and one array value in a prepared one', async () => {
-      const [plain] = await sql<{ q: string; n: number }>(em(), 'SELECT current_query() AS q, cardinality(ARRAY[?]::text[]) AS n', [['a', 'b', 'c']]);
+      const [plain] = await sql<{ q: string; n: number }>(em(), 'SELECT current_query() AS q, cardinality(ARRAY[?]::text[]) AS n', [
+        ['a', 'b', 'c'],
+      ]);
       assert.deepEqual(plain, { q: 'SELECT current_query() AS q, cardinality(ARRAY[$1, $2, $3]::text[]) AS n', n: 3 });
-      const [prepared] = await sqlPrepared<{ q: string; n: number }>(em(), 'SELECT current_query() AS q, cardinality(ARRAY[?]::text[]) AS n', [['a', 'b', 'c']]);
+      const [prepared] = await sqlPrepared<{ q: string; n: number }>(
+        em(),
+        'SELECT current_query() AS q, cardinality(ARRAY[?]::text[]) AS n',
+        [['a', 'b', 'c']],
+      );
       assert.deepEqual(prepared, { q: 'SELECT current_query() AS q, cardinality($1::text[]) AS n', n: 3 });
     });
   });

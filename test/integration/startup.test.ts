@@ -12,8 +12,14 @@ describe('start-up and shutdown of the real entry point', () => {
     try {
       const svc = await spawnService({ DATA_DIR: dataDir });
       assert.ok(svc.output.some((l) => l.includes('embedded PostgreSQL started')));
-      assert.ok(svc.output.some((l) => l.includes('single-instance mode')), 'no REDIS_URL must be announced');
-      assert.ok(svc.output.some((l) => l.includes('REGISTRATION_SHARED_SECRET was not set')), 'a generated secret is printed once');
+      assert.ok(
+        svc.output.some((l) => l.includes('single-instance mode')),
+        'no REDIS_URL must be announced',
+      );
+      assert.ok(
+        svc.output.some((l) => l.includes('REGISTRATION_SHARED_SECRET was not set')),
+        'a generated secret is printed once',
+      );
       const health = await fetch(`http://127.0.0.1:${svc.httpPort}/health`);
       assert.equal(health.status, 200);
       assert.equal(await health.text(), 'OK');
@@ -33,7 +39,9 @@ describe('start-up and shutdown of the real entry point', () => {
       // A request whose body never finishes arriving: in flight until the timeout destroys it.
       const socket = net.connect(svc.httpPort, '127.0.0.1');
       await new Promise((ok) => socket.once('connect', ok));
-      socket.write('PUT /_matrix/client/v3/rooms/!r:test/send/m.room.message/t1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"msgtype"');
+      socket.write(
+        'PUT /_matrix/client/v3/rooms/!r:test/send/m.room.message/t1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"msgtype"',
+      );
       const closed = new Promise((ok) => socket.once('close', ok));
       socket.on('error', () => undefined);
       await new Promise((r) => setTimeout(r, 200));
@@ -63,7 +71,10 @@ describe('start-up and shutdown of the real entry point', () => {
       await first.exited;
       const second = await spawnService({ DATABASE_URL: dbUrl(db) });
       assert.ok(!second.output.some((l) => l.includes('REGISTRATION_SHARED_SECRET was not set')), 'generated only once');
-      assert.ok(!second.output.some((l) => l.includes(secret)) && !first.output.filter((l) => l.startsWith('{')).some((l) => l.includes(secret)), 'secret absent from structured logs');
+      assert.ok(
+        !second.output.some((l) => l.includes(secret)) && !first.output.filter((l) => l.startsWith('{')).some((l) => l.includes(secret)),
+        'secret absent from structured logs',
+      );
       second.child.kill('SIGTERM');
       assert.equal(await second.exited, 0);
     } finally {

@@ -24,9 +24,10 @@ import { freePort } from '../../src/infra/free-port';
  */
 const untilValue = <T>(fn: () => Promise<T | null>) => untilValueWithin(fn, { timeoutMs: 60_000 });
 
-
-const purgeStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v1/purge_history_status/${id}`, { token })).body;
-const deleteStatus = async (s: Stack, token: string, id: string) => (await http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${id}`, { token })).body;
+const purgeStatus = async (s: Stack, token: string, id: string) =>
+  (await http(s, 'GET', `/_synapse/admin/v1/purge_history_status/${id}`, { token })).body;
+const deleteStatus = async (s: Stack, token: string, id: string) =>
+  (await http(s, 'GET', `/_synapse/admin/v2/rooms/delete_status/${id}`, { token })).body;
 
 describe('tasks during a dependency outage', function () {
   this.timeout(120_000);
@@ -123,7 +124,11 @@ describe('tasks during a dependency outage', function () {
     assert.equal(done.progress, undefined);
     assert.deepEqual([...done.shutdown_room.kicked_users].sort(), [user.userId, other.userId].sort());
     const rows = await roomRows(s, room);
-    assert.equal(Object.values(rows).reduce((a, b) => a + b, 0), 0, JSON.stringify(rows));
+    assert.equal(
+      Object.values(rows).reduce((a, b) => a + b, 0),
+      0,
+      JSON.stringify(rows),
+    );
   });
 
   it('a purge whose database connection is terminated mid-batch retries and completes', async () => {

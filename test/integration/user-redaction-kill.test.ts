@@ -30,7 +30,13 @@ describe('user redaction survives kill -9', () => {
   let dbName: string;
   let orm: Orm;
   let svc: ServiceProcess | null = null;
-  const env = () => ({ DATABASE_URL: dbUrl(dbName), SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET, INSTANCE_NAME: 'redact-kill-test', LOG_LEVEL: 'info' });
+  const env = () => ({
+    DATABASE_URL: dbUrl(dbName),
+    SERVER_NAME: 'test',
+    REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+    INSTANCE_NAME: 'redact-kill-test',
+    LOG_LEVEL: 'info',
+  });
   const base = () => `http://127.0.0.1:${svc!.httpPort}`;
   const q = async (sql: string, params: unknown[] = []) => orm.em.fork().execute<Record<string, string>[]>(sql, params);
 
@@ -47,7 +53,8 @@ describe('user redaction survives kill -9', () => {
       const drafts: EventDraft[] = [{ type: 'm.room.member', stateKey: SPAMMER, sender: SPAMMER, content: { membership: 'join' } }];
       for (let m = 0; m < MESSAGES_PER_ROOM; m++) {
         drafts.push({ type: 'm.room.message', stateKey: null, sender: SPAMMER, content: { msgtype: 'm.text', body: `spam ${m}` } });
-        if (m % 10 === 0) drafts.push({ type: 'm.room.message', stateKey: null, sender: '@owner:test', content: { msgtype: 'm.text', body: `fine ${m}` } });
+        if (m % 10 === 0)
+          drafts.push({ type: 'm.room.message', stateKey: null, sender: '@owner:test', content: { msgtype: 'm.text', body: `fine ${m}` } });
       }
       await rooms.persistBatches(em, [{ roomId, drafts }]);
       ids.push(roomId);
@@ -64,7 +71,8 @@ describe('user redaction survives kill -9', () => {
     svc = null;
     return s.exited;
   };
-  const redactionsSent = async () => Number((await q("SELECT count(*) AS n FROM events WHERE type = 'm.room.redaction' AND sender = ?", [SPAMMER]))[0].n);
+  const redactionsSent = async () =>
+    Number((await q("SELECT count(*) AS n FROM events WHERE type = 'm.room.redaction' AND sender = ?", [SPAMMER]))[0].n);
 
   before(async () => {
     dbName = await createDatabase();
@@ -101,7 +109,10 @@ describe('user redaction survives kill -9', () => {
     await killAfter(random.int(2 * perRoom, 2 * perRoom + Math.floor(perRoom / 2))); // in the last room
     await new Promise((r) => setTimeout(r, random.int(0, 300)));
     if ((await redactionsSent()) < total) await killAfter(0);
-    assert.ok(kills.length >= 2, `the redaction must have been killed mid-way at least twice (${kills.join(', ')}; KILL_SEED=${random.seed})`);
+    assert.ok(
+      kills.length >= 2,
+      `the redaction must have been killed mid-way at least twice (${kills.join(', ')}; KILL_SEED=${random.seed})`,
+    );
 
     let st: any = null;
     for (let i = 0; i < MAX_POLLS; i++) {
@@ -112,14 +123,30 @@ describe('user redaction survives kill -9', () => {
     assert.deepEqual(st, { status: 'complete', failed_redactions: {} });
 
     // Every event of the spammer (its joins and messages) is redacted, by exactly one redaction.
-    const targets = await q("SELECT event_id, redacted_by FROM events WHERE sender = ? AND type IN ('m.room.member', 'm.room.message') AND room_id = ANY(?::text[])", [SPAMMER, `{${rooms.join(',')}}`]);
+    const targets = await q(
+      "SELECT event_id, redacted_by FROM events WHERE sender = ? AND type IN ('m.room.member', 'm.room.message') AND room_id = ANY(?::text[])",
+      [SPAMMER, `{${rooms.join(',')}}`],
+    );
     assert.equal(targets.length, total);
-    assert.ok(targets.every((t) => t.redacted_by), 'every event is redacted');
-    const perTarget = await q("SELECT redacts, count(*) AS n FROM events WHERE type = 'm.room.redaction' AND sender = ? GROUP BY redacts", [SPAMMER]);
+    assert.ok(
+      targets.every((t) => t.redacted_by),
+      'every event is redacted',
+    );
+    const perTarget = await q("SELECT redacts, count(*) AS n FROM events WHERE type = 'm.room.redaction' AND sender = ? GROUP BY redacts", [
+      SPAMMER,
+    ]);
     assert.equal(perTarget.length, total);
-    assert.ok(perTarget.every((r) => Number(r.n) === 1), 'no event is redacted twice');
-    const reasons = await q("SELECT DISTINCT content ->> 'reason' AS reason FROM events WHERE type = 'm.room.redaction' AND sender = ?", [SPAMMER]);
-    assert.deepEqual(reasons.map((r) => r.reason), ['spam']);
+    assert.ok(
+      perTarget.every((r) => Number(r.n) === 1),
+      'no event is redacted twice',
+    );
+    const reasons = await q("SELECT DISTINCT content ->> 'reason' AS reason FROM events WHERE type = 'm.room.redaction' AND sender = ?", [
+      SPAMMER,
+    ]);
+    assert.deepEqual(
+      reasons.map((r) => r.reason),
+      ['spam'],
+    );
     const others = await q("SELECT count(*) AS n FROM events WHERE sender = '@owner:test' AND redacted_by IS NOT NULL");
     assert.equal(Number(others[0].n), 0);
   });

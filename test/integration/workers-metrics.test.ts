@@ -32,8 +32,14 @@ describe('WORKERS: /metrics aggregates every worker', function () {
   const spawn = async (extra: Record<string, string>) => {
     const name = `wm${randomBytes(3).toString('hex')}`;
     const svc = await spawnService({
-      DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, WORKERS: '2', INSTANCE_NAME: name,
-      SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET, ...extra,
+      DATABASE_URL: dbUrl(dbName),
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `sra-test-${name}:`,
+      WORKERS: '2',
+      INSTANCE_NAME: name,
+      SERVER_NAME: 'test',
+      REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+      ...extra,
     });
     running.push(svc);
     return svc;

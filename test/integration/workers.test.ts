@@ -23,8 +23,13 @@ describe('WORKERS: several processes on the same ports', function () {
   before(async () => {
     dbName = await createDatabase();
     svc = await spawnService({
-      DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, WORKERS: '2', INSTANCE_NAME: name,
-      SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+      DATABASE_URL: dbUrl(dbName),
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `sra-test-${name}:`,
+      WORKERS: '2',
+      INSTANCE_NAME: name,
+      SERVER_NAME: 'test',
+      REGISTRATION_SHARED_SECRET: SHARED_SECRET,
     });
     pg = new PgClient({ connectionString: dbUrl(dbName) });
     await pg.connect();
@@ -43,13 +48,19 @@ describe('WORKERS: several processes on the same ports', function () {
     );
     return rows.map((r) => r.name).sort();
   };
-  const health = () => fetch(`http://127.0.0.1:${svc.httpPort}/health`).then((r) => r.status, () => 0);
+  const health = () =>
+    fetch(`http://127.0.0.1:${svc.httpPort}/health`).then(
+      (r) => r.status,
+      () => 0,
+    );
 
   it('runs two named workers that serve the shared ports', async () => {
     await waitFor(workerPids, (names) => names.length === 2);
     assert.deepEqual(await workerPids(), [`${name}-1`, `${name}-2`]);
     for (let i = 0; i < 20; i++) assert.equal(await health(), 200);
-    const versions = await fetch(`http://127.0.0.1:${svc.httpPort}/_matrix/client/versions`).then((r) => r.json() as Promise<{ versions: string[] }>);
+    const versions = await fetch(`http://127.0.0.1:${svc.httpPort}/_matrix/client/versions`).then(
+      (r) => r.json() as Promise<{ versions: string[] }>,
+    );
     assert.ok(versions.versions.length > 0);
   });
 
@@ -57,7 +68,11 @@ describe('WORKERS: several processes on the same ports', function () {
     const readyLines = () => Promise.resolve(svc.output.filter((l) => l.includes('"msg":"ready"')).length);
     await waitFor(readyLines, (n) => n === 2);
     // The primary's node children (tsx also runs an esbuild service as a child).
-    const children = execFileSync('pgrep', ['-P', String(svc.child.pid)]).toString().trim().split('\n').map(Number)
+    const children = execFileSync('pgrep', ['-P', String(svc.child.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number)
       .filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('esbuild'));
     assert.equal(children.length, 2, 'two worker processes');
     process.kill(children[0], 'SIGKILL');
@@ -85,8 +100,14 @@ describe('GATEWAY_WORKERS: the REST gateway in processes of its own', function (
   before(async () => {
     dbName = await createDatabase();
     svc = await spawnService({
-      DATABASE_URL: dbUrl(dbName), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `sra-test-${name}:`, WORKERS: '1', GATEWAY_WORKERS: '1', INSTANCE_NAME: name,
-      SERVER_NAME: 'test', REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+      DATABASE_URL: dbUrl(dbName),
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `sra-test-${name}:`,
+      WORKERS: '1',
+      GATEWAY_WORKERS: '1',
+      INSTANCE_NAME: name,
+      SERVER_NAME: 'test',
+      REGISTRATION_SHARED_SECRET: SHARED_SECRET,
     });
   });
   after(async () => {
@@ -100,14 +121,25 @@ describe('GATEWAY_WORKERS: the REST gateway in processes of its own', function (
     assert.match(readyOf(`${name}-gateway-1`)[0], /"grpcPort":0/);
     const nonce = ((await (await fetch(`${base()}/_synapse/admin/v1/register`)).json()) as { nonce: string }).nonce;
     const mac = createHmac('sha1', SHARED_SECRET).update(`${nonce}\0alice\0pass\0notadmin`).digest('hex');
-    const reg = await fetch(`${base()}/_synapse/admin/v1/register`, { method: 'POST', body: JSON.stringify({ nonce, username: 'alice', password: 'pass', mac }) });
+    const reg = await fetch(`${base()}/_synapse/admin/v1/register`, {
+      method: 'POST',
+      body: JSON.stringify({ nonce, username: 'alice', password: 'pass', mac }),
+    });
     assert.equal(reg.status, 200);
     const token = ((await reg.json()) as { access_token: string }).access_token;
     const auth = { authorization: `Bearer ${token}` };
-    const created = await fetch(`${base()}/_matrix/client/v3/createRoom`, { method: 'POST', headers: auth, body: JSON.stringify({ preset: 'public_chat' }) });
+    const created = await fetch(`${base()}/_matrix/client/v3/createRoom`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ preset: 'public_chat' }),
+    });
     assert.equal(created.status, 200);
     const roomId = ((await created.json()) as { room_id: string }).room_id;
-    const sent = await fetch(`${base()}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, { method: 'PUT', headers: auth, body: JSON.stringify({ msgtype: 'm.text', body: 'hi' }) });
+    const sent = await fetch(`${base()}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, {
+      method: 'PUT',
+      headers: auth,
+      body: JSON.stringify({ msgtype: 'm.text', body: 'hi' }),
+    });
     assert.equal(sent.status, 200);
     const eventId = ((await sent.json()) as { event_id: string }).event_id;
     // The worker's own gRPC port answers for the same event.
@@ -122,13 +154,20 @@ describe('GATEWAY_WORKERS: the REST gateway in processes of its own', function (
 
   it('replaces a gateway process that was killed', async () => {
     // The gateway process is the primary's node child that serves no gRPC port.
-    const children = execFileSync('pgrep', ['-P', String(svc.child.pid)]).toString().trim().split('\n').map(Number)
+    const children = execFileSync('pgrep', ['-P', String(svc.child.pid)])
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number)
       .filter((pid) => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('esbuild'));
     assert.equal(children.length, 2, 'a worker and a gateway process');
     const gateway = children.find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('GRPC_ENABLED=false'));
     assert.ok(gateway);
     process.kill(gateway, 'SIGKILL');
-    await waitFor(() => Promise.resolve(readyOf(`${name}-gateway-1`).length), (n) => n === 2);
+    await waitFor(
+      () => Promise.resolve(readyOf(`${name}-gateway-1`).length),
+      (n) => n === 2,
+    );
     assert.equal(await fetch(`${base()}/health`).then((r) => r.status), 200);
   });
 

@@ -16,8 +16,17 @@ export async function ok(res: Promise<HttpResult>, what: string): Promise<HttpRe
   return r;
 }
 
-export async function sendState(s: Stack, token: string, roomId: string, type: string, content: Record<string, unknown>, stateKey = ''): Promise<string> {
-  return (await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`, { token, body: content }), `state ${type}`)).body.event_id;
+export async function sendState(
+  s: Stack,
+  token: string,
+  roomId: string,
+  type: string,
+  content: Record<string, unknown>,
+  stateKey = '',
+): Promise<string> {
+  return (
+    await ok(http(s, 'PUT', `${C}/rooms/${enc(roomId)}/state/${enc(type)}/${enc(stateKey)}`, { token, body: content }), `state ${type}`)
+  ).body.event_id;
 }
 
 export async function join(s: Stack, token: string, roomIdOrAlias: string): Promise<void> {

@@ -35,7 +35,8 @@ export async function adminAuthFailures(
     for (const m of Object.values(service) as MethodDef[]) {
       for (const [md, code, errcode] of cases) {
         const err = await call(m, md());
-        if (!err || err.code !== code || err.metadata.get('matrix-errcode')[0] !== errcode) failures.push(`${m.path} → ${err?.code} ${err?.metadata?.get('matrix-errcode')}`);
+        if (!err || err.code !== code || err.metadata.get('matrix-errcode')[0] !== errcode)
+          failures.push(`${m.path} → ${err?.code} ${err?.metadata?.get('matrix-errcode')}`);
       }
     }
   } finally {

@@ -56,7 +56,9 @@ export function liveResources(): string[] {
   const handles = (process as unknown as { _getActiveHandles(): HandleLike[] })._getActiveHandles();
   const named = handles.filter((h) => !isStdio(h) && (h.hasRef?.() ?? true)).map(describeHandle);
   // Timers and pending requests are not handles: count them by type.
-  const kinds = process.getActiveResourcesInfo().filter((k) => !/^(TTYWrap|PipeWrap|TCPSocketWrap|TCPServerWrap|ProcessWrap|SignalWrap)$/.test(k));
+  const kinds = process
+    .getActiveResourcesInfo()
+    .filter((k) => !/^(TTYWrap|PipeWrap|TCPSocketWrap|TCPServerWrap|ProcessWrap|SignalWrap)$/.test(k));
   const counts = new Map<string, number>();
   for (const k of kinds) counts.set(k, (counts.get(k) ?? 0) + 1);
   return [...named, ...[...counts].map(([k, n]) => `${n} × ${k}`)];

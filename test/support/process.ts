@@ -40,7 +40,16 @@ export async function killLeftoverServices(): Promise<void> {
 export function spawnService(env: Record<string, string>, timeoutMs = 60_000): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'info', HTTP_PORT: '0', GRPC_PORT: '0', HTTP_HOST: '127.0.0.1', GRPC_HOST: '127.0.0.1', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'info',
+      HTTP_PORT: '0',
+      GRPC_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      GRPC_HOST: '127.0.0.1',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
@@ -82,7 +91,11 @@ export type ProcessCall = (method: string, path: string, token?: string, body?: 
 
 export function processCall(base: () => string): ProcessCall {
   return async (method, path, token, body) => {
-    const res = await fetch(base() + path, { method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(base() + path, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: await res.json() };
   };
 }
@@ -91,6 +104,12 @@ export function processCall(base: () => string): ProcessCall {
 export async function registerProcessAdmin(call: ProcessCall, sharedSecret: string): Promise<string> {
   const { body: n } = await call('GET', '/_synapse/admin/v1/register');
   const mac = createHmac('sha1', sharedSecret).update(`${n.nonce}\0admin\0pass\0admin`).digest('hex');
-  const r = await call('POST', '/_synapse/admin/v1/register', undefined, { nonce: n.nonce, username: 'admin', password: 'pass', admin: true, mac });
+  const r = await call('POST', '/_synapse/admin/v1/register', undefined, {
+    nonce: n.nonce,
+    username: 'admin',
+    password: 'pass',
+    admin: true,
+    mac,
+  });
   return r.body.access_token;
 }

@@ -17,7 +17,9 @@ export interface RedisServer {
 /** Starts redis-server on `port` (a free one when not given) and resolves once it accepts connections. */
 export async function startRedisServer(port?: number): Promise<RedisServer> {
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await new Promise<void>((ok, ko) => {
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {

@@ -124,7 +124,14 @@ function runMocha(args: string[], env: NodeJS.ProcessEnv, live: boolean, childre
 /** mocha's closing counts (spec reporter), summed over runs. */
 function counts(runs: MochaRun[]): { passed: number; failed: number; skipped: number } {
   const n = (out: string, word: string) => Number(new RegExp(`^\\s*(\\d+) ${word}`, 'm').exec(out)?.[1] ?? 0);
-  return runs.reduce((t, r) => ({ passed: t.passed + n(r.output, 'passing'), failed: t.failed + n(r.output, 'failing'), skipped: t.skipped + n(r.output, 'pending') }), { passed: 0, failed: 0, skipped: 0 });
+  return runs.reduce(
+    (t, r) => ({
+      passed: t.passed + n(r.output, 'passing'),
+      failed: t.failed + n(r.output, 'failing'),
+      skipped: t.skipped + n(r.output, 'pending'),
+    }),
+    { passed: 0, failed: 0, skipped: 0 },
+  );
 }
 
 async function main(): Promise<number> {

@@ -34,7 +34,8 @@ export function seedFor(envVar: string): SeededRandom {
   if (!Number.isSafeInteger(seed)) throw new Error(`${envVar} must be an integer, got ${JSON.stringify(raw)}`);
   const random = seededRandom(seed);
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`      ${envVar}=${seed} replays this run's random choices (${this.currentTest.fullTitle()})\n`);
+    if (this.currentTest?.state === 'failed')
+      process.stderr.write(`      ${envVar}=${seed} replays this run's random choices (${this.currentTest.fullTitle()})\n`);
   });
   return random;
 }

@@ -56,7 +56,10 @@ export async function dropDatabase(name: string): Promise<void> {
  * stack is a second instance of the same deployment (same database and Redis prefix, which the
  * first stack owns and drops). `logDestination` receives the log lines (stdout by default).
  */
-export async function startStack(env: Record<string, string> = {}, opts: { shareDatabaseWith?: Stack; logDestination?: DestinationStream; log?: Logger } = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string> = {},
+  opts: { shareDatabaseWith?: Stack; logDestination?: DestinationStream; log?: Logger } = {},
+): Promise<Stack> {
   const shared = opts.shareDatabaseWith;
   const dbName = shared ? shared.dbName : await createDatabase();
   const config = loadConfig({
@@ -140,7 +143,9 @@ export async function registerUser(stack: Stack, localpart: string, opts: { admi
   const mac = createHmac('sha1', SHARED_SECRET)
     .update(`${n.nonce}\0${localpart}\0${password}\0${opts.admin ? 'admin' : 'notadmin'}`)
     .digest('hex');
-  const res = await http(stack, 'POST', '/_synapse/admin/v1/register', { body: { nonce: n.nonce, username: localpart, password, admin: !!opts.admin, mac } });
+  const res = await http(stack, 'POST', '/_synapse/admin/v1/register', {
+    body: { nonce: n.nonce, username: localpart, password, admin: !!opts.admin, mac },
+  });
   if (res.status !== 200) throw new Error(`register ${localpart}: ${res.status} ${JSON.stringify(res.body)}`);
   return { userId: res.body.user_id, token: res.body.access_token, deviceId: res.body.device_id };
 }
@@ -155,7 +160,12 @@ export function bearer(token: string): grpc.Metadata {
 /** Promise wrapper for a generated unary client method. */
 export function grpcCall<Req, Res>(
   client: grpc.Client,
-  method: (req: Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (e: grpc.ServiceError | null, r: Res) => void) => grpc.ClientUnaryCall,
+  method: (
+    req: Req,
+    md: grpc.Metadata,
+    opts: Partial<grpc.CallOptions>,
+    cb: (e: grpc.ServiceError | null, r: Res) => void,
+  ) => grpc.ClientUnaryCall,
   req: Req,
   md: grpc.Metadata = new grpc.Metadata(),
 ): Promise<Res> {

@@ -18,7 +18,12 @@ describe('config', () => {
   });
 
   it('reads the client-address and shadow-ban settings', () => {
-    const c = loadConfig({ HTTP_X_FORWARDED: 'true', GRPC_TRUSTED_GATEWAYS: '10.0.0.5, fd00::1', USER_IPS_MAX_AGE: '0', SHADOW_BAN_MAX_DELAY: '0' });
+    const c = loadConfig({
+      HTTP_X_FORWARDED: 'true',
+      GRPC_TRUSTED_GATEWAYS: '10.0.0.5, fd00::1',
+      USER_IPS_MAX_AGE: '0',
+      SHADOW_BAN_MAX_DELAY: '0',
+    });
     assert.equal(c.httpXForwarded, true);
     assert.deepEqual(c.grpcTrustedGateways, ['10.0.0.5', 'fd00::1']);
     assert.equal(c.userIpsMaxAgeMs, null);
@@ -33,13 +38,24 @@ describe('config', () => {
   });
 
   it('reads a Redlock quorum from a comma-separated REDIS_URL', () => {
-    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://a:6379, redis://b:6379,redis://c:6379' }).redisUrls, ['redis://a:6379', 'redis://b:6379', 'redis://c:6379']);
+    assert.deepEqual(loadConfig({ REDIS_URL: 'redis://a:6379, redis://b:6379,redis://c:6379' }).redisUrls, [
+      'redis://a:6379',
+      'redis://b:6379',
+      'redis://c:6379',
+    ]);
   });
 
   it('derives the OTLP traces URL from the standard variables; none means no tracing', () => {
     assert.equal(loadConfig({}).otelTracesEndpoint, null);
-    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otelTracesEndpoint, 'http://collector:4318/v1/traces');
-    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp' }).otelTracesEndpoint, 'https://t.example/otlp');
+    assert.equal(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otelTracesEndpoint,
+      'http://collector:4318/v1/traces',
+    );
+    assert.equal(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp' })
+        .otelTracesEndpoint,
+      'https://t.example/otlp',
+    );
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).otelTracesEndpoint, null);
     assert.equal(loadConfig({}).otelServiceName, 'synapse-room-admin');
     assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'room-admin-eu' }).otelServiceName, 'room-admin-eu');
@@ -70,13 +86,22 @@ describe('config', () => {
     [{ SHADOW_BAN_MAX_DELAY: 'a while' }, /SHADOW_BAN_MAX_DELAY must be a duration/],
     [{ FORGOTTEN_ROOM_RETENTION_PERIOD: '1 day' }, /FORGOTTEN_ROOM_RETENTION_PERIOD must be a duration/],
     [{ RETENTION_DEFAULT_MIN_LIFETIME: '2d', RETENTION_DEFAULT_MAX_LIFETIME: '1d' }, /can not be greater than its 'max_lifetime'/],
-    [{ RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' }, /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/],
+    [
+      { RETENTION_ALLOWED_LIFETIME_MIN: '2d', RETENTION_ALLOWED_LIFETIME_MAX: '1d' },
+      /'allowed_lifetime_min' can not be greater than 'allowed_lifetime_max'/,
+    ],
     [{ RETENTION_PURGE_JOBS: '[{"shortest_max_lifetime": "1d"}]' }, /must have an 'interval' key/],
-    [{ RETENTION_PURGE_JOBS: '[{"interval": "1d", "shortest_max_lifetime": "3d", "longest_max_lifetime": "1d"}]' }, /'shortest_max_lifetime' can not be greater than 'longest_max_lifetime'/],
+    [
+      { RETENTION_PURGE_JOBS: '[{"interval": "1d", "shortest_max_lifetime": "3d", "longest_max_lifetime": "1d"}]' },
+      /'shortest_max_lifetime' can not be greater than 'longest_max_lifetime'/,
+    ],
   ];
   for (const [env, message] of bad) {
     it(`refuses ${JSON.stringify(env)} naming the variable`, () => {
-      assert.throws(() => loadConfig(env), (e: Error) => e instanceof ConfigError && message.test(e.message));
+      assert.throws(
+        () => loadConfig(env),
+        (e: Error) => e instanceof ConfigError && message.test(e.message),
+      );
     });
   }
 

@@ -24,7 +24,8 @@ describe('field limits', () => {
     const unbounded: string[] = [];
     for (const { path, input } of methods) {
       for (const f of input.fields) {
-        const isString = (f.fieldKind === 'scalar' || (f.fieldKind === 'list' && f.listKind === 'scalar')) && f.scalar === ScalarType.STRING;
+        const isString =
+          (f.fieldKind === 'scalar' || (f.fieldKind === 'list' && f.listKind === 'scalar')) && f.scalar === ScalarType.STRING;
         if (!isString) continue;
         fields += 1;
         const big = 'y'.repeat(MAX_JSON + 1);
@@ -52,11 +53,21 @@ describe('field limits', () => {
   });
 
   it('nested messages, repeated messages and Struct contents are checked too', () => {
-    assert.throws(() => limits.check('/synapse.admin.v1.RoomService/CreateRoom', { initialState: [{ type: 'm.x', stateKey: 'k'.repeat(300) }] }), /'state_key' too large/);
     assert.throws(
-      () => limits.check('/synapse.admin.v1.PaginationService/GetRoomMessages', { query: { roomId: '!a:b', filter: { types: ['t'.repeat(MAX_JSON + 1)] } } }),
+      () => limits.check('/synapse.admin.v1.RoomService/CreateRoom', { initialState: [{ type: 'm.x', stateKey: 'k'.repeat(300) }] }),
+      /'state_key' too large/,
+    );
+    assert.throws(
+      () =>
+        limits.check('/synapse.admin.v1.PaginationService/GetRoomMessages', {
+          query: { roomId: '!a:b', filter: { types: ['t'.repeat(MAX_JSON + 1)] } },
+        }),
       /'filter' is too long/,
     );
-    assert.doesNotThrow(() => limits.check('/synapse.admin.v1.PaginationService/GetRoomMessages', { query: { roomId: '!a:b', filter: { types: ['m.room.message'] } } }));
+    assert.doesNotThrow(() =>
+      limits.check('/synapse.admin.v1.PaginationService/GetRoomMessages', {
+        query: { roomId: '!a:b', filter: { types: ['m.room.message'] } },
+      }),
+    );
   });
 });

@@ -28,17 +28,46 @@ describe('JSON text limits (parseJsonObjectText)', () => {
       assert.equal(errcodeOf(`{"a":${bad}}`), 'M_BAD_JSON', bad);
       assert.equal(errcodeOf(`{${bad}:1}`), 'M_BAD_JSON', bad);
     }
-    for (const good of ['"\\ud83d\\ude00"', '"\\uD83D\\uDE00"', '"\ud83d\ude00"', '"\\\\ud800"', '"\\\\\\"\\ud83d\\ude00"', '"\\ud83d\ude00"', '"\ud83d\\ude00"', '"\\u00e9\\n\\t\\\\"']) {
+    for (const good of [
+      '"\\ud83d\\ude00"',
+      '"\\uD83D\\uDE00"',
+      '"\ud83d\ude00"',
+      '"\\\\ud800"',
+      '"\\\\\\"\\ud83d\\ude00"',
+      '"\\ud83d\ude00"',
+      '"\ud83d\\ude00"',
+      '"\\u00e9\\n\\t\\\\"',
+    ]) {
       assert.equal(errcodeOf(`{"a":${good}}`), null, good);
     }
     assert.deepEqual(parse('{"a":"\\\\ud800"}'), { a: '\\ud800' });
   });
 
   it('refuses numbers that overflow a double or pass MAX_JSON_NUMBER_CHARS, in literal or exponent', () => {
-    for (const bad of ['1e999999', '-1E+309', '1e-999999', '0e-999999', '0e1001', '9'.repeat(400), `0.${'1'.repeat(MAX_JSON_NUMBER_CHARS)}`]) {
+    for (const bad of [
+      '1e999999',
+      '-1E+309',
+      '1e-999999',
+      '0e-999999',
+      '0e1001',
+      '9'.repeat(400),
+      `0.${'1'.repeat(MAX_JSON_NUMBER_CHARS)}`,
+    ]) {
       assert.equal(errcodeOf(`{"a":[${bad}]}`), 'M_BAD_JSON', bad.slice(0, 20));
     }
-    for (const good of ['0', '-0', '1.5', '-12345678901234567890', '1e308', '1E+2', '1e-400', '5e-324', '0e1000', '9007199254740993', `0.${'1'.repeat(900)}`]) {
+    for (const good of [
+      '0',
+      '-0',
+      '1.5',
+      '-12345678901234567890',
+      '1e308',
+      '1E+2',
+      '1e-400',
+      '5e-324',
+      '0e1000',
+      '9007199254740993',
+      `0.${'1'.repeat(900)}`,
+    ]) {
       assert.equal(errcodeOf(`{"a":${good},"b":"1e999999"}`), null, good.slice(0, 20));
     }
     assert.throws(() => parse(`{"a":${'9'.repeat(400)}}`), { message: 'JSON integer out of range' });

@@ -69,7 +69,10 @@ describe('logger', () => {
       await untilLines(lines, 3);
       fault.ok();
       fault.ok();
-      assert.deepEqual(lines.map((l) => l.msg), ['redis node down', 'redis node still down', 'redis node still down', 'redis node back up']);
+      assert.deepEqual(
+        lines.map((l) => l.msg),
+        ['redis node down', 'redis node still down', 'redis node still down', 'redis node back up'],
+      );
       assert.equal(lines[0].err, 'connect ECONNREFUSED');
       assert.equal(lines[0].node, 0);
       assert.deepEqual([lines[1].failed, lines[2].failed], [499, 20]);
@@ -88,7 +91,10 @@ describe('logger', () => {
       fault.failed('503');
       fault.failed('503');
       await untilLines(lines, 3);
-      assert.deepEqual(lines.map((l) => l.msg), ['requests down', 'requests still down', 'requests back up']);
+      assert.deepEqual(
+        lines.map((l) => l.msg),
+        ['requests down', 'requests still down', 'requests back up'],
+      );
       fault.close();
     });
   });
@@ -96,16 +102,28 @@ describe('logger', () => {
   describe('error serializer', () => {
     it('strips the values MikroORM and PostgreSQL put in error texts', () => {
       assert.equal(
-        redactSqlValues(`insert into "account_data" ("user_id", "content") values ('@alice:test', '{"secret": "it''s mine"}') - duplicate key value violates unique constraint "account_data_pkey"`),
+        redactSqlValues(
+          `insert into "account_data" ("user_id", "content") values ('@alice:test', '{"secret": "it''s mine"}') - duplicate key value violates unique constraint "account_data_pkey"`,
+        ),
         'insert into "account_data" ("user_id", "content") values (?, ?) - duplicate key value violates unique constraint "account_data_pkey"',
       );
-      assert.equal(redactSqlValues(`select ?::int - invalid input syntax for type integer: "@alice:test"`), 'select ?::int - invalid input syntax for type integer: "?"');
-      assert.equal(redactSqlValues('Key (user_id, device_id)=(@alice:test, DEV(1)) already exists.'), 'Key (user_id, device_id)=(?) already exists.');
+      assert.equal(
+        redactSqlValues(`select ?::int - invalid input syntax for type integer: "@alice:test"`),
+        'select ?::int - invalid input syntax for type integer: "?"',
+      );
+      assert.equal(
+        redactSqlValues('Key (user_id, device_id)=(@alice:test, DEV(1)) already exists.'),
+        'Key (user_id, device_id)=(?) already exists.',
+      );
     });
 
     it('redacts parameters, row details and nested errors of any logged err', () => {
       const { log, lines } = capturedLogger();
-      const err = Object.assign(new Error(`select * from users where name = '@bob:test' - boom`), { params: ['@bob:test'], detail: 'Key (name)=(@bob:test) exists', code: '23505' });
+      const err = Object.assign(new Error(`select * from users where name = '@bob:test' - boom`), {
+        params: ['@bob:test'],
+        detail: 'Key (name)=(@bob:test) exists',
+        code: '23505',
+      });
       const outer = Object.assign(new Error('wrapped'), { inner: err });
       log.error({ err: outer }, 'unexpected error');
       log.warn({ err: err.message }, 'as a string');

@@ -3,7 +3,12 @@ import { MatrixError } from '../../src/errors';
 import { filterToSql, matchesFilter, parseRoomEventFilter, type FilterableEvent } from '../../src/pagination/event-filter';
 
 const on = { msc3874Enabled: true };
-const ev = (type: string, sender = '@a:test', content: Record<string, unknown> = {}): FilterableEvent => ({ type, sender, roomId: '!r:test', content });
+const ev = (type: string, sender = '@a:test', content: Record<string, unknown> = {}): FilterableEvent => ({
+  type,
+  sender,
+  roomId: '!r:test',
+  content,
+});
 
 describe('RoomEventFilter (spec §5.4)', () => {
   it('matches types with a trailing wildcard only', () => {
@@ -35,18 +40,24 @@ describe('RoomEventFilter (spec §5.4)', () => {
     const reaction = ev('m.reaction', '@a:test', { 'm.relates_to': { rel_type: 'm.annotation', event_id: '$x' } });
     assert.ok(matchesFilter(parseRoomEventFilter({ 'org.matrix.msc3874.rel_types': ['m.annotation'] }, on), reaction));
     assert.ok(!matchesFilter(parseRoomEventFilter({ 'org.matrix.msc3874.not_rel_types': ['m.annotation'] }, on), reaction));
-    assert.ok(matchesFilter(parseRoomEventFilter({ 'org.matrix.msc3874.not_rel_types': ['m.annotation'] }, { msc3874Enabled: false }), reaction));
+    assert.ok(
+      matchesFilter(parseRoomEventFilter({ 'org.matrix.msc3874.not_rel_types': ['m.annotation'] }, { msc3874Enabled: false }), reaction),
+    );
   });
 
   it('rejects wrongly-typed fields with M_BAD_JSON', () => {
     for (const bad of [{ types: 'm.room.message' }, { senders: [1] }, { contains_url: 'yes' }, { lazy_load_members: 1 }]) {
-      assert.throws(() => parseRoomEventFilter(bad, on), (e: unknown) => e instanceof MatrixError && e.errcode === 'M_BAD_JSON' && e.httpStatus === 400);
+      assert.throws(
+        () => parseRoomEventFilter(bad, on),
+        (e: unknown) => e instanceof MatrixError && e.errcode === 'M_BAD_JSON' && e.httpStatus === 400,
+      );
     }
   });
 
   // Synapse reads event_format only as "federation" or not (it is no RoomEventFilter field of its schema).
   it('reads any event_format but "federation" as the client format', () => {
-    for (const format of [5, 'client', 'foo', null, ['federation'], { a: 1 }]) assert.equal(parseRoomEventFilter({ event_format: format }, on).federationFormat, false);
+    for (const format of [5, 'client', 'foo', null, ['federation'], { a: 1 }])
+      assert.equal(parseRoomEventFilter({ event_format: format }, on).federationFormat, false);
     assert.equal(parseRoomEventFilter({ event_format: 'federation' }, on).federationFormat, true);
   });
 

@@ -14,7 +14,13 @@ import {
 
 describe('pagination stream tokens (spec §5.2)', () => {
   it('echoes canonical 10-part tokens byte for byte', () => {
-    for (const t of ['s0_0_0_0_0_0_0_0_0_0', 't1-0_0_0_0_0_0_0_0_0_0', 't426-2633508_1_2_3_4_5_6_7_8_9', 'm56~2.58~3.59_0_0_m3~1.4_0_0_0_0_0_0', 's5_0_0_7_0_0_0_0_0_0']) {
+    for (const t of [
+      's0_0_0_0_0_0_0_0_0_0',
+      't1-0_0_0_0_0_0_0_0_0_0',
+      't426-2633508_1_2_3_4_5_6_7_8_9',
+      'm56~2.58~3.59_0_0_m3~1.4_0_0_0_0_0_0',
+      's5_0_0_7_0_0_0_0_0_0',
+    ]) {
       assert.equal(streamTokenToString(parseStreamToken(t)), t);
     }
   });
@@ -29,15 +35,47 @@ describe('pagination stream tokens (spec §5.2)', () => {
     assert.deepEqual(parseRoomToken('t3-9'), { topological: 3, stream: 9, instances: new Map() });
     const m = parseRoomToken('m5~1.7~~2.9~');
     assert.equal(m.stream, 5);
-    assert.deepEqual([...m.instances], [[1, 7], [2, 9]]);
+    assert.deepEqual(
+      [...m.instances],
+      [
+        [1, 7],
+        [2, 9],
+      ],
+    );
     assert.equal(maxStreamPos(m), 9);
     assert.equal(roomTokenToString(m), 'm5~1.7~2.9');
     assert.equal(roomTokenToString(parseRoomToken('m5~')), 's5');
   });
 
   it('rejects malformed tokens', () => {
-    const bad = ['', 'x1', 's', 's1.5', 's--1', 's+-1', 's1 2', 't1', 't-1-2', 't-1--1', 't1-', 't1-2-3', 'ta-1', 'm5~1.5', 'm5~1.4', 'm5~1', 'm5~a.9', 'm',
-      's1_0_0_0_0_0_0_0_0_0_0', 's1__0', 's1_x', 's1_0_0_m2~1.1', 's1_0_0_-1', 's1_0_0_+1', 's1_0_0_ 1', 'END'];
+    const bad = [
+      '',
+      'x1',
+      's',
+      's1.5',
+      's--1',
+      's+-1',
+      's1 2',
+      't1',
+      't-1-2',
+      't-1--1',
+      't1-',
+      't1-2-3',
+      'ta-1',
+      'm5~1.5',
+      'm5~1.4',
+      'm5~1',
+      'm5~a.9',
+      'm',
+      's1_0_0_0_0_0_0_0_0_0_0',
+      's1__0',
+      's1_x',
+      's1_0_0_m2~1.1',
+      's1_0_0_-1',
+      's1_0_0_+1',
+      's1_0_0_ 1',
+      'END',
+    ];
     for (const t of bad) assert.throws(() => parseStreamToken(t), InvalidTokenError, t);
   });
 

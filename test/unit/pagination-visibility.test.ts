@@ -11,8 +11,14 @@ describe('history visibility ranges (spec §5.7)', () => {
     const tl = new VisibilityTimeline([vis(5, 'joined'), mem(10, 'join'), mem(12, 'leave')], false);
     const ranges = tl.visibleRanges();
     // before (7), join (10), during (11), leave (12), after (13)
-    assert.deepEqual([7, 10, 11, 12, 13].map((d) => visible(ranges, d)), [false, true, true, true, false]);
-    assert.deepEqual([10, 11, 12].map((d) => tl.membershipAfter(at(d), d === 10 ? 'join' : d === 12 ? 'leave' : null)), ['join', 'join', 'leave']);
+    assert.deepEqual(
+      [7, 10, 11, 12, 13].map((d) => visible(ranges, d)),
+      [false, true, true, true, false],
+    );
+    assert.deepEqual(
+      [10, 11, 12].map((d) => tl.membershipAfter(at(d), d === 10 ? 'join' : d === 12 ? 'leave' : null)),
+      ['join', 'join', 'leave'],
+    );
     // Events before the first history-visibility event use the default, shared.
     assert.ok(visible(ranges, 3));
     assert.ok(visible(ranges, 5), 'the boundary event itself is visible (more permissive of old and new)');
@@ -29,18 +35,27 @@ describe('history visibility ranges (spec §5.7)', () => {
   it('shared history is visible to non-peeking users and hidden from peekers', () => {
     assert.deepEqual(new VisibilityTimeline([vis(5, 'shared')], false).visibleRanges(), [{ lo: null, hi: null }]);
     const peek = new VisibilityTimeline([vis(5, 'shared'), vis(9, 'world_readable')], true).visibleRanges();
-    assert.deepEqual([4, 6, 9, 10].map((d) => visible(peek, d)), [false, false, true, true]);
+    assert.deepEqual(
+      [4, 6, 9, 10].map((d) => visible(peek, d)),
+      [false, false, true, true],
+    );
   });
 
   it('invited visibility shows events while invited', () => {
     const tl = new VisibilityTimeline([vis(5, 'invited'), mem(8, 'invite'), mem(11, 'join')], false);
     const ranges = tl.visibleRanges();
-    assert.deepEqual([6, 8, 9, 11, 12].map((d) => visible(ranges, d)), [false, true, true, true, true]);
+    assert.deepEqual(
+      [6, 8, 9, 11, 12].map((d) => visible(ranges, d)),
+      [false, true, true, true, true],
+    );
   });
 
   it('a rejected invite is visible to its author; a ban is not', () => {
     const r = new VisibilityTimeline([vis(5, 'joined'), mem(8, 'invite'), mem(9, 'leave')], false).visibleRanges();
-    assert.deepEqual([8, 9, 10].map((d) => visible(r, d)), [false, true, false]);
+    assert.deepEqual(
+      [8, 9, 10].map((d) => visible(r, d)),
+      [false, true, false],
+    );
     const b = new VisibilityTimeline([vis(5, 'joined'), mem(8, 'ban')], false).visibleRanges();
     assert.ok(!visible(b, 8));
   });

@@ -14,14 +14,23 @@ describe('public room list tokens', () => {
   it('round-trips member counts and room ids of every size', () => {
     for (const joinedMembers of [0, 127, 128, 255, 256, 65_535, 65_536, 4_000_000_000]) {
       for (const roomId of ['!a:b', `!${'x'.repeat(40)}:example.org`, `!${'y'.repeat(300)}:example.org`]) {
-        for (const forwards of [true, false]) assert.deepEqual(decodeRoomListToken(encodeRoomListToken({ joinedMembers, roomId, forwards })), { joinedMembers, roomId, forwards });
+        for (const forwards of [true, false])
+          assert.deepEqual(decodeRoomListToken(encodeRoomListToken({ joinedMembers, roomId, forwards })), {
+            joinedMembers,
+            roomId,
+            forwards,
+          });
       }
     }
   });
 
   it('refuses anything else with 400 M_INVALID_PARAM', () => {
     for (const bad of ['zzz', '!!!', '', 'g6Ft', Buffer.from([0x93, 1, 2, 3]).toString('base64'), SYNAPSE_TOKEN + 'AA']) {
-      assert.throws(() => decodeRoomListToken(bad), (e: any) => e.httpStatus === 400 && e.errcode === 'M_INVALID_PARAM', bad);
+      assert.throws(
+        () => decodeRoomListToken(bad),
+        (e: any) => e.httpStatus === 400 && e.errcode === 'M_INVALID_PARAM',
+        bad,
+      );
     }
   });
 });

@@ -23,7 +23,9 @@ function controlledWriter() {
         finish: () => {
           for (const r of rooms) active.delete(r);
           inFlight -= 1;
-          resolve(sends.map((s, i) => ({ eventId: `$${s.roomId}-${i}`, roomId: s.roomId, depth: i, streamOrdering: i, deduplicated: false })));
+          resolve(
+            sends.map((s, i) => ({ eventId: `$${s.roomId}-${i}`, roomId: s.roomId, depth: i, streamOrdering: i, deduplicated: false })),
+          );
         },
       });
     });
@@ -53,7 +55,10 @@ describe('coalesced sends (SendQueue)', () => {
     w.writes[1].finish();
     w.writes[2].finish();
     const results = await Promise.all(done);
-    assert.deepEqual(results.map((r) => r.roomId), ['!a:test', '!a:test', '!b:test', '!a:test']);
+    assert.deepEqual(
+      results.map((r) => r.roomId),
+      ['!a:test', '!a:test', '!b:test', '!a:test'],
+    );
     assert.deepEqual(w.overlaps, []);
   });
 
@@ -90,7 +95,11 @@ describe('coalesced sends (SendQueue)', () => {
     }
     for (const [room, bodies] of order) {
       const seq = bodies.map((b) => Number(b.split('#')[1]));
-      assert.deepEqual(seq, [...seq].sort((a, b) => a - b), `${room} written out of order`);
+      assert.deepEqual(
+        seq,
+        [...seq].sort((a, b) => a - b),
+        `${room} written out of order`,
+      );
       assert.equal(seq.length, 200);
     }
     assert.deepEqual(w.overlaps, []);

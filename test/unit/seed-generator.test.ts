@@ -9,7 +9,18 @@ describe('seed generator', () => {
     const aliases = new Set<string>();
     const eventIds = new Set<string>();
     let rooms = 0;
-    const options = { ...DEFAULT_GENERATOR_OPTIONS, serverName: 'test', rooms: 30_000, eventsPerRoom: 0, membersPerRoom: 1, aliasRatio: 1, jitter: 0, batchEvents: 50_000, seed: 7, localUsers: localUserIds('test', 5) };
+    const options = {
+      ...DEFAULT_GENERATOR_OPTIONS,
+      serverName: 'test',
+      rooms: 30_000,
+      eventsPerRoom: 0,
+      membersPerRoom: 1,
+      aliasRatio: 1,
+      jitter: 0,
+      batchEvents: 50_000,
+      seed: 7,
+      localUsers: localUserIds('test', 5),
+    };
     for (const batch of generateImportBatches(options)) {
       for (const r of batch) {
         for (const a of r.aliases ?? []) {

@@ -37,7 +37,10 @@ describe('bindPlain (plain statements)', () => {
   });
 
   it('reads \\? as a literal question mark and refuses identifier bindings', () => {
-    assert.deepEqual(bindPlain("SELECT content \\? 'k' FROM t WHERE id = ?", ['i']), { text: "SELECT content ? 'k' FROM t WHERE id = $1", values: ['i'] });
+    assert.deepEqual(bindPlain("SELECT content \\? 'k' FROM t WHERE id = ?", ['i']), {
+      text: "SELECT content ? 'k' FROM t WHERE id = $1",
+      values: ['i'],
+    });
     assert.throws(() => bindPlain('SELECT ?? FROM t', ['col']), /identifier bindings/);
   });
 
@@ -48,7 +51,10 @@ describe('bindPlain (plain statements)', () => {
 
 describe('toNumbered (prepared statements)', () => {
   it('numbers ? and turns ARRAY[?]::text[] lists into one array parameter', () => {
-    assert.equal(toNumbered('SELECT * FROM t WHERE a = ? AND b = ANY(ARRAY[?]::text[]) AND c = ANY(?::text[])'), 'SELECT * FROM t WHERE a = $1 AND b = ANY($2::text[]) AND c = ANY($3::text[])');
+    assert.equal(
+      toNumbered('SELECT * FROM t WHERE a = ? AND b = ANY(ARRAY[?]::text[]) AND c = ANY(?::text[])'),
+      'SELECT * FROM t WHERE a = $1 AND b = ANY($2::text[]) AND c = ANY($3::text[])',
+    );
   });
 
   it('leaves a statement written with $n placeholders unchanged', () => {

@@ -2,7 +2,19 @@ import { strict as assert } from 'node:assert';
 import { TokenCache } from '../../src/users/token-cache';
 import type { TokenOwner } from '../../src/users/user.repository';
 
-const owner = (userId: string, tokenId = 1): TokenOwner => ({ tokenId, userId, authenticatedEntity: userId, deviceId: 'D', validUntilMs: null, admin: false, deactivated: false, isGuest: false, locked: false, suspended: false, shadowBanned: false });
+const owner = (userId: string, tokenId = 1): TokenOwner => ({
+  tokenId,
+  userId,
+  authenticatedEntity: userId,
+  deviceId: 'D',
+  validUntilMs: null,
+  admin: false,
+  deactivated: false,
+  isGuest: false,
+  locked: false,
+  suspended: false,
+  shadowBanned: false,
+});
 
 describe('TokenCache', () => {
   let now = 0;

@@ -90,7 +90,9 @@ function profiles(o: GeneratorOptions, rng: Rng): RoomProfile[] {
   const now = Date.now();
   const ids = Array.from({ length: o.rooms }, () => `!${rng.letters(18)}:${o.serverName}`);
   const perServer = Math.max(50, Math.ceil((o.membersPerRoom * 1.5 * o.remoteMemberRatio) / Math.max(1, o.remoteServers.length)));
-  const remotes = o.remoteServers.flatMap((server, s) => Array.from({ length: perServer }, (_, i) => `@${personName(i + s * 7)}:${server}`));
+  const remotes = o.remoteServers.flatMap((server, s) =>
+    Array.from({ length: perServer }, (_, i) => `@${personName(i + s * 7)}:${server}`),
+  );
   // Aliases are drawn until unused: over ~50,000 rooms a name and four letters start to repeat.
   const aliases = new Set<string>();
   const aliasFor = (name: string) => drawUnused(aliases, () => `#${aliasPart(name, rng)}:${o.serverName}`);
@@ -135,14 +137,20 @@ export function* generateImportBatches(options: GeneratorOptions): Generator<Imp
   // Each room's events come from its own stream. Seeds are drawn until unused: two rooms with one
   // seed would get the same event ids (among 100,000 rooms a 31-bit seed repeats about twice).
   const seeds = new Set<number>();
-  const builders = profiles(options, rng).map((p) => new RoomBuilder(p, new Rng(drawUnused(seeds, () => rng.int(2 ** 31))), options.serverName));
+  const builders = profiles(options, rng).map(
+    (p) => new RoomBuilder(p, new Rng(drawUnused(seeds, () => rng.int(2 ** 31))), options.serverName),
+  );
   let batch: ImportedRoom[] = [];
   let size = 0;
   for (const b of builders) {
     for (;;) {
       const events = b.take(options.batchEvents - size);
       if (events.length === 0) break;
-      batch.push(b.started ? { roomId: b.profile.roomId, events } : { roomId: b.profile.roomId, isPublic: b.profile.isPublic, aliases: b.profile.alias ? [b.profile.alias] : [], events });
+      batch.push(
+        b.started
+          ? { roomId: b.profile.roomId, events }
+          : { roomId: b.profile.roomId, isPublic: b.profile.isPublic, aliases: b.profile.alias ? [b.profile.alias] : [], events },
+      );
       b.started = true;
       size += events.length;
       if (size >= options.batchEvents) {

@@ -130,7 +130,14 @@ export class RoomBuilder {
 
   private message(sender: string, extra: Json = {}): ImportedEvent {
     if (this.profile.encrypted) {
-      return this.ev(sender, 'm.room.encrypted', { algorithm: 'm.megolm.v1.aes-sha2', ciphertext: this.rng.letters(120), sender_key: this.rng.letters(43), session_id: this.rng.letters(43), device_id: this.rng.letters(10), ...extra });
+      return this.ev(sender, 'm.room.encrypted', {
+        algorithm: 'm.megolm.v1.aes-sha2',
+        ciphertext: this.rng.letters(120),
+        sender_key: this.rng.letters(43),
+        session_id: this.rng.letters(43),
+        device_id: this.rng.letters(10),
+        ...extra,
+      });
     }
     return this.ev(sender, 'm.room.message', { msgtype: 'm.text', body: sentence(this.rng), ...extra });
   }
@@ -140,14 +147,20 @@ export class RoomBuilder {
     const roll = this.rng.next();
     const target = this.recent.length > 0 ? this.rng.pick(this.recent) : null;
     if (target && roll < 0.1) {
-      return this.ev(sender, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: target.id, key: this.rng.pick(REACTIONS) } });
+      return this.ev(sender, 'm.reaction', {
+        'm.relates_to': { rel_type: 'm.annotation', event_id: target.id, key: this.rng.pick(REACTIONS) },
+      });
     }
     if (target && roll < 0.18) return this.remember(this.message(sender, { 'm.relates_to': { 'm.in_reply_to': { event_id: target.id } } }));
-    if (target && roll < 0.23) return this.remember(this.message(sender, { 'm.relates_to': { rel_type: 'm.thread', event_id: target.id, is_falling_back: true } }));
+    if (target && roll < 0.23)
+      return this.remember(this.message(sender, { 'm.relates_to': { rel_type: 'm.thread', event_id: target.id, is_falling_back: true } }));
     const own = this.recent.filter((r) => r.sender === sender);
     if (own.length > 0 && roll < 0.27) {
       const t = this.rng.pick(own);
-      return this.message(sender, { 'm.new_content': { msgtype: 'm.text', body: sentence(this.rng) }, 'm.relates_to': { rel_type: 'm.replace', event_id: t.id } });
+      return this.message(sender, {
+        'm.new_content': { msgtype: 'm.text', body: sentence(this.rng) },
+        'm.relates_to': { rel_type: 'm.replace', event_id: t.id },
+      });
     }
     if (own.length > 0 && roll < 0.29) {
       const t = this.rng.pick(own);
@@ -195,6 +208,16 @@ export class RoomBuilder {
   private powerLevels(others: string[]): Json {
     const users: Json = { [this.profile.creator]: 100 };
     for (const u of others.slice(0, 3)) users[u] = this.rng.pick([0, 50]);
-    return { users, users_default: 0, events_default: 0, state_default: 50, ban: 50, kick: 50, redact: 50, invite: this.profile.isPublic ? 50 : 0, events: { 'm.room.power_levels': 100, 'm.room.history_visibility': 100 } };
+    return {
+      users,
+      users_default: 0,
+      events_default: 0,
+      state_default: 50,
+      ban: 50,
+      kick: 50,
+      redact: 50,
+      invite: this.profile.isPublic ? 50 : 0,
+      events: { 'm.room.power_levels': 100, 'm.room.history_visibility': 100 },
+    };
   }
 }

@@ -1,10 +1,125 @@
 /** Words and a seeded PRNG for generated rooms: deterministic for a given seed. */
 
-const ADJECTIVES = ['quiet', 'busy', 'open', 'secret', 'friendly', 'ancient', 'bright', 'hidden', 'daily', 'lunar', 'northern', 'tiny', 'vast', 'rusty', 'golden', 'noisy', 'calm', 'wild', 'early', 'late'];
-const NOUNS = ['garden', 'lounge', 'workshop', 'library', 'harbour', 'kitchen', 'station', 'forum', 'studio', 'market', 'observatory', 'campfire', 'council', 'cellar', 'bridge', 'valley', 'lab', 'guild', 'choir', 'arcade'];
-const TOPICS = ['Weekly sync and notes', 'Ask anything, be kind', 'Release planning', 'Off-topic chatter', 'Support for new members', 'Announcements only', 'Design reviews', 'Incident coordination', 'Book club', 'Photography and travel'];
-const WORDS = ['the', 'build', 'is', 'green', 'again', 'anyone', 'seen', 'my', 'keys', 'meeting', 'moved', 'to', 'tomorrow', 'great', 'idea', 'ship', 'it', 'coffee', 'break', 'server', 'restart', 'done', 'thanks', 'review', 'please', 'lunch', 'today', 'why', 'not', 'sure', 'later', 'deploy', 'looks', 'good', 'me', 'we', 'should', 'talk', 'about', 'this'];
-const FIRST_NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'rupert', 'sybil', 'trent', 'victor', 'walter', 'zoe'];
+const ADJECTIVES = [
+  'quiet',
+  'busy',
+  'open',
+  'secret',
+  'friendly',
+  'ancient',
+  'bright',
+  'hidden',
+  'daily',
+  'lunar',
+  'northern',
+  'tiny',
+  'vast',
+  'rusty',
+  'golden',
+  'noisy',
+  'calm',
+  'wild',
+  'early',
+  'late',
+];
+const NOUNS = [
+  'garden',
+  'lounge',
+  'workshop',
+  'library',
+  'harbour',
+  'kitchen',
+  'station',
+  'forum',
+  'studio',
+  'market',
+  'observatory',
+  'campfire',
+  'council',
+  'cellar',
+  'bridge',
+  'valley',
+  'lab',
+  'guild',
+  'choir',
+  'arcade',
+];
+const TOPICS = [
+  'Weekly sync and notes',
+  'Ask anything, be kind',
+  'Release planning',
+  'Off-topic chatter',
+  'Support for new members',
+  'Announcements only',
+  'Design reviews',
+  'Incident coordination',
+  'Book club',
+  'Photography and travel',
+];
+const WORDS = [
+  'the',
+  'build',
+  'is',
+  'green',
+  'again',
+  'anyone',
+  'seen',
+  'my',
+  'keys',
+  'meeting',
+  'moved',
+  'to',
+  'tomorrow',
+  'great',
+  'idea',
+  'ship',
+  'it',
+  'coffee',
+  'break',
+  'server',
+  'restart',
+  'done',
+  'thanks',
+  'review',
+  'please',
+  'lunch',
+  'today',
+  'why',
+  'not',
+  'sure',
+  'later',
+  'deploy',
+  'looks',
+  'good',
+  'me',
+  'we',
+  'should',
+  'talk',
+  'about',
+  'this',
+];
+const FIRST_NAMES = [
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'frank',
+  'grace',
+  'heidi',
+  'ivan',
+  'judy',
+  'mallory',
+  'niaj',
+  'olivia',
+  'peggy',
+  'rupert',
+  'sybil',
+  'trent',
+  'victor',
+  'walter',
+  'zoe',
+];
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '👀', '🚀', '✅', '🙏'];
 
 /** mulberry32: a small, fast, seedable PRNG. */
@@ -46,7 +161,8 @@ export class Rng {
 export const roomName = (r: Rng) => `${r.pick(ADJECTIVES)} ${r.pick(NOUNS)}`.replace(/^./, (c) => c.toUpperCase());
 export const topic = (r: Rng) => r.pick(TOPICS);
 export const aliasPart = (name: string, r: Rng) => `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${r.letters(4).toLowerCase()}`;
-export const personName = (i: number) => `${FIRST_NAMES[i % FIRST_NAMES.length]}${i >= FIRST_NAMES.length ? Math.floor(i / FIRST_NAMES.length) : ''}`;
+export const personName = (i: number) =>
+  `${FIRST_NAMES[i % FIRST_NAMES.length]}${i >= FIRST_NAMES.length ? Math.floor(i / FIRST_NAMES.length) : ''}`;
 
 export function sentence(r: Rng): string {
   const n = 3 + r.int(10);

@@ -53,7 +53,7 @@ export const authRoutes: Route[] = [
       let user: string | undefined;
       if (identifier) {
         if (identifier.type !== 'm.id.user') throw badRequest('Unknown login identifier type', Codes.UNKNOWN);
-        if (typeof identifier.user !== 'string') throw badRequest('User identifier is missing \'user\' key', Codes.INVALID_PARAM);
+        if (typeof identifier.user !== 'string') throw badRequest("User identifier is missing 'user' key", Codes.INVALID_PARAM);
         user = identifier.user;
       } else user = b.string('user');
       if (user === undefined) throw badRequest('Invalid login submission', Codes.INVALID_PARAM);

@@ -30,7 +30,8 @@ function reportJson(r: EventReport): Json {
 
 /** Python's int() of a path segment; anything else (or a negative) is Synapse's 400. */
 function reportIdOf(raw: string): number {
-  if (!/^\s*[+-]?\d+\s*$/.test(raw) || Number(raw) < 0) throw invalidParam('The report_id parameter must be a string representing a positive integer.');
+  if (!/^\s*[+-]?\d+\s*$/.test(raw) || Number(raw) < 0)
+    throw invalidParam('The report_id parameter must be a string representing a positive integer.');
   // Larger ids than any safe integer name no report (ids are issued from 1 up): the service answers 404.
   return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
 }
@@ -41,7 +42,13 @@ async function report(r: GatewayRequest) {
   if ('reason' in b.json && typeof reason !== 'string') throw badJson("Param 'reason' must be a string");
   const score = b.json.score;
   if ('score' in b.json && (typeof score !== 'number' || !Number.isSafeInteger(score))) throw badJson("Param 'score' must be an integer");
-  await r.rpc(r.clients.moderation, 'reportEvent', { roomId: r.params.roomId, eventId: r.params.eventId, reason: reason as string | undefined, score: score as number | undefined, contentJson: r.rawBody.toString('utf8') });
+  await r.rpc(r.clients.moderation, 'reportEvent', {
+    roomId: r.params.roomId,
+    eventId: r.params.eventId,
+    reason: reason as string | undefined,
+    score: score as number | undefined,
+    contentJson: r.rawBody.toString('utf8'),
+  });
   return { body: {} };
 }
 
@@ -105,10 +112,20 @@ async function publicRooms(r: GatewayRequest, req: ListPublicRoomsRequest) {
   return { body };
 }
 
-const EMPTY_PUBLIC_ROOMS: ListPublicRoomsRequest = { roomTypes: [], hasNullRoomType: false, filterRoomTypes: false, includeAllNetworks: false };
+const EMPTY_PUBLIC_ROOMS: ListPublicRoomsRequest = {
+  roomTypes: [],
+  hasNullRoomType: false,
+  filterRoomTypes: false,
+  includeAllNetworks: false,
+};
 
 async function getPublicRooms(r: GatewayRequest) {
-  return publicRooms(r, { ...EMPTY_PUBLIC_ROOMS, server: r.query.string('server'), limit: r.query.int('limit'), since: r.query.string('since') });
+  return publicRooms(r, {
+    ...EMPTY_PUBLIC_ROOMS,
+    server: r.query.string('server'),
+    limit: r.query.int('limit'),
+    since: r.query.string('since'),
+  });
 }
 
 async function postPublicRooms(r: GatewayRequest) {
@@ -122,9 +139,11 @@ async function postPublicRooms(r: GatewayRequest) {
   const term = filter.generic_search_term;
   if (term !== undefined && term !== null && typeof term !== 'string') throw badJson("Param 'generic_search_term' must be a string");
   const types = filter.room_types;
-  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== null && typeof t !== 'string'))) throw badJson("Param 'room_types' must be a list of strings or nulls");
+  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== null && typeof t !== 'string')))
+    throw badJson("Param 'room_types' must be a list of strings or nulls");
   const instance = j.third_party_instance_id;
-  if (instance !== undefined && instance !== null && typeof instance !== 'string') throw badJson("Param 'third_party_instance_id' must be a string");
+  if (instance !== undefined && instance !== null && typeof instance !== 'string')
+    throw badJson("Param 'third_party_instance_id' must be a string");
   const typeList = (types ?? null) as (string | null)[] | null;
   return publicRooms(r, {
     server: r.query.string('server'),

@@ -43,13 +43,23 @@ async function purgeHistory(r: GatewayRequest) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badJson('purge_up_to_ts must be an int');
     ts = v;
   }
-  const res = await r.rpc(r.clients.pagination, 'purgeHistory', { roomId: r.params.roomId, purgeUpToEventId: eventId, purgeUpToTs: ts, deleteLocalEvents: b.truthy('delete_local_events') });
+  const res = await r.rpc(r.clients.pagination, 'purgeHistory', {
+    roomId: r.params.roomId,
+    purgeUpToEventId: eventId,
+    purgeUpToTs: ts,
+    deleteLocalEvents: b.truthy('delete_local_events'),
+  });
   return { body: { purge_id: res.purgeId } };
 }
 
 /** Event context, for clients or admins: the same query (checked by the service) and the same body. */
 async function eventContext(r: GatewayRequest, rpc: 'getEventContext' | 'adminGetEventContext') {
-  const c = await r.rpc(r.clients.pagination, rpc, { roomId: r.params.roomId, eventId: r.params.eventId, limitParam: r.query.string('limit'), filterJson: r.query.jsonText('filter') });
+  const c = await r.rpc(r.clients.pagination, rpc, {
+    roomId: r.params.roomId,
+    eventId: r.params.eventId,
+    limitParam: r.query.string('limit'),
+    filterJson: r.query.jsonText('filter'),
+  });
   const fmt = 'client';
   return {
     body: {
@@ -67,16 +77,27 @@ export const paginationRoutes: Route[] = [
   ...clientPaths('/rooms/{roomId}/messages', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({ body: pageBody((await r.rpc(r.clients.pagination, 'getRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page) }),
+    handler: async (r) => ({
+      body: pageBody((await r.rpc(r.clients.pagination, 'getRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page),
+    }),
   }),
   {
     method: 'GET',
     path: '/_synapse/admin/v1/rooms/{roomId}/messages',
     auth: 'admin',
-    handler: async (r) => ({ body: pageBody((await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page) }),
+    handler: async (r) => ({
+      body: pageBody(
+        (await r.rpc(r.clients.pagination, 'adminGetRoomMessages', { query: { ...messagesQuery(r), asJsonBody: true } })).page,
+      ),
+    }),
   },
   ...clientPaths('/rooms/{roomId}/context/{eventId}', { method: 'GET', auth: 'user', handler: (r) => eventContext(r, 'getEventContext') }),
-  { method: 'GET', path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}', auth: 'admin', handler: (r) => eventContext(r, 'adminGetEventContext') },
+  {
+    method: 'GET',
+    path: '/_synapse/admin/v1/rooms/{roomId}/context/{eventId}',
+    auth: 'admin',
+    handler: (r) => eventContext(r, 'adminGetEventContext'),
+  },
   { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}', auth: 'admin', handler: purgeHistory },
   { method: 'POST', path: '/_synapse/admin/v1/purge_history/{roomId}/{eventId}', auth: 'admin', handler: purgeHistory },
   {

@@ -15,7 +15,14 @@ function deleteOptions(r: GatewayRequest): DeleteRoomOptions {
   const block = b.bool('block');
   const purge = b.bool('purge');
   const forcePurge = b.bool('force_purge');
-  return { block, purge, forcePurge, newRoomUserId: b.string('new_room_user_id'), roomName: b.string('room_name'), message: b.string('message') };
+  return {
+    block,
+    purge,
+    forcePurge,
+    newRoomUserId: b.string('new_room_user_id'),
+    roomName: b.string('room_name'),
+    message: b.string('message'),
+  };
 }
 
 const listRooms: Route = {
@@ -32,7 +39,16 @@ const listRooms: Route = {
     const publicRooms = q.bool('public_rooms');
     const emptyRooms = q.bool('empty_rooms');
     const dir = q.choice('dir', DIRS);
-    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', { from: from ?? 0, limit, orderBy: ROOM_ORDER_BY.value(orderBy), dir: toDirection(dir), searchTerm, publicRooms, emptyRooms, asJsonBody: true });
+    const res = await r.rpc(r.clients.roomAdmin, 'listRooms', {
+      from: from ?? 0,
+      limit,
+      orderBy: ROOM_ORDER_BY.value(orderBy),
+      dir: toDirection(dir),
+      searchTerm,
+      publicRooms,
+      emptyRooms,
+      asJsonBody: true,
+    });
     if (!res.jsonBody) throw new Error('the room admin service returned a room list without its JSON body');
     return { body: new RawJson(res.jsonBody) };
   },
@@ -43,7 +59,9 @@ const roomRoutes: Route[] = [
     method: 'GET',
     path: '/_synapse/admin/v1/rooms/{roomId}',
     auth: 'admin',
-    handler: async (r) => ({ body: roomDetailsJson((await r.rpc(r.clients.roomAdmin, 'getRoomDetails', { roomId: r.params.roomId })).room) }),
+    handler: async (r) => ({
+      body: roomDetailsJson((await r.rpc(r.clients.roomAdmin, 'getRoomDetails', { roomId: r.params.roomId })).room),
+    }),
   },
   {
     method: 'DELETE',
@@ -51,7 +69,11 @@ const roomRoutes: Route[] = [
     auth: 'admin',
     // A synchronous delete of a big room takes as long as it takes.
     timeoutMs: 24 * 3_600_000,
-    handler: async (r) => ({ body: shutdownResultJson((await r.rpc(r.clients.roomAdmin, 'deleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).result) }),
+    handler: async (r) => ({
+      body: shutdownResultJson(
+        (await r.rpc(r.clients.roomAdmin, 'deleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).result,
+      ),
+    }),
   },
   {
     method: 'GET',
@@ -114,19 +136,27 @@ const deleteV2Routes: Route[] = [
     method: 'DELETE',
     path: '/_synapse/admin/v2/rooms/{roomId}',
     auth: 'admin',
-    handler: async (r) => ({ body: { delete_id: (await r.rpc(r.clients.roomAdmin, 'startDeleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).deleteId } }),
+    handler: async (r) => ({
+      body: {
+        delete_id: (await r.rpc(r.clients.roomAdmin, 'startDeleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).deleteId,
+      },
+    }),
   },
   {
     method: 'GET',
     path: '/_synapse/admin/v2/rooms/{roomId}/delete_status',
     auth: 'admin',
-    handler: async (r) => ({ body: { results: (await r.rpc(r.clients.roomAdmin, 'listDeleteStatuses', { roomId: r.params.roomId })).results.map(deleteTaskJson) } }),
+    handler: async (r) => ({
+      body: { results: (await r.rpc(r.clients.roomAdmin, 'listDeleteStatuses', { roomId: r.params.roomId })).results.map(deleteTaskJson) },
+    }),
   },
   {
     method: 'GET',
     path: '/_synapse/admin/v2/rooms/delete_status/{deleteId}',
     auth: 'admin',
-    handler: async (r) => ({ body: deleteTaskJson((await r.rpc(r.clients.roomAdmin, 'getDeleteStatus', { deleteId: r.params.deleteId })).task) }),
+    handler: async (r) => ({
+      body: deleteTaskJson((await r.rpc(r.clients.roomAdmin, 'getDeleteStatus', { deleteId: r.params.deleteId })).task),
+    }),
   },
 ];
 
@@ -149,7 +179,11 @@ const membershipRoutes: Route[] = [
       const b = r.body();
       b.require('user_id');
       if (typeof b.json.user_id !== 'string') throw invalidParam("Expected UserID string to start with '@'");
-      const res = await r.rpc(r.clients.roomAdmin, 'adminJoinRoom', { roomIdOrAlias: r.params.roomIdOrAlias, userId: b.json.user_id, serverNames: r.query.strings('server_name') });
+      const res = await r.rpc(r.clients.roomAdmin, 'adminJoinRoom', {
+        roomIdOrAlias: r.params.roomIdOrAlias,
+        userId: b.json.user_id,
+        serverNames: r.query.strings('server_name'),
+      });
       return { body: { room_id: res.roomId } };
     },
   },
@@ -162,14 +196,26 @@ const extremityRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const res = await r.rpc(r.clients.roomAdmin, 'getForwardExtremities', { roomIdOrAlias: r.params.roomIdOrAlias });
-      return { body: { count: res.count, results: res.results.map((e) => ({ event_id: e.eventId, state_group: e.stateGroup ?? null, depth: e.depth, received_ts: e.receivedTs })) } };
+      return {
+        body: {
+          count: res.count,
+          results: res.results.map((e) => ({
+            event_id: e.eventId,
+            state_group: e.stateGroup ?? null,
+            depth: e.depth,
+            received_ts: e.receivedTs,
+          })),
+        },
+      };
     },
   },
   {
     method: 'DELETE',
     path: '/_synapse/admin/v1/rooms/{roomIdOrAlias}/forward_extremities',
     auth: 'admin',
-    handler: async (r) => ({ body: { deleted: (await r.rpc(r.clients.roomAdmin, 'deleteForwardExtremities', { roomIdOrAlias: r.params.roomIdOrAlias })).deleted } }),
+    handler: async (r) => ({
+      body: { deleted: (await r.rpc(r.clients.roomAdmin, 'deleteForwardExtremities', { roomIdOrAlias: r.params.roomIdOrAlias })).deleted },
+    }),
   },
 ];
 
@@ -187,7 +233,12 @@ const deprecatedRoutes: Route[] = [
       b.require('new_room_user_id');
       const newRoomUserId = b.string('new_room_user_id');
       if (newRoomUserId === undefined) throw badJson("Param 'new_room_user_id' must be a string");
-      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', { roomId: r.params.roomId, newRoomUserId, roomName: b.string('room_name'), message: b.string('message') });
+      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', {
+        roomId: r.params.roomId,
+        newRoomUserId,
+        roomName: b.string('room_name'),
+        message: b.string('message'),
+      });
       return { body: shutdownResultJson(res.result) };
     },
   },
@@ -211,4 +262,12 @@ const deprecatedRoutes: Route[] = [
  * The room admin REST API (Synapse's paths). The admin `/messages` and `/context` paths belong to
  * the pagination routes.
  */
-export const roomAdminRoutes: Route[] = [listRooms, ...roomRoutes, ...blockRoutes, ...deleteV2Routes, ...membershipRoutes, ...extremityRoutes, ...deprecatedRoutes];
+export const roomAdminRoutes: Route[] = [
+  listRooms,
+  ...roomRoutes,
+  ...blockRoutes,
+  ...deleteV2Routes,
+  ...membershipRoutes,
+  ...extremityRoutes,
+  ...deprecatedRoutes,
+];

@@ -20,8 +20,10 @@ function initialState(b: Body): InitialStateEvent[] {
     if (!s || typeof s !== 'object' || Array.isArray(s)) throw badJson("Param 'initial_state' must be a list of state events");
     const e = s as Json;
     if (typeof e.type !== 'string') throw badJson("'type' of an initial state event must be a string");
-    if (e.state_key !== undefined && typeof e.state_key !== 'string') throw badJson("'state_key' of an initial state event must be a string");
-    if (!e.content || typeof e.content !== 'object' || Array.isArray(e.content)) throw badJson("'content' of an initial state event must be an object");
+    if (e.state_key !== undefined && typeof e.state_key !== 'string')
+      throw badJson("'state_key' of an initial state event must be a string");
+    if (!e.content || typeof e.content !== 'object' || Array.isArray(e.content))
+      throw badJson("'content' of an initial state event must be an object");
     return { type: e.type, stateKey: e.state_key as string | undefined, contentJson: JSON.stringify(e.content) };
   });
 }
@@ -37,7 +39,9 @@ async function createRoom(r: GatewayRequest) {
     invite: b.stringList('invite', "Param 'invite' must be a list of user ids") ?? [],
     initialState: initialState(b),
     creationContentJson: jsonText(b.object('creation_content', "Param 'creation_content' must be an object")),
-    powerLevelContentOverrideJson: jsonText(b.object('power_level_content_override', "Param 'power_level_content_override' must be an object")),
+    powerLevelContentOverrideJson: jsonText(
+      b.object('power_level_content_override', "Param 'power_level_content_override' must be an object"),
+    ),
     roomVersion: b.string('room_version', 'room_version must be a string'),
     isDirect: b.truthy('is_direct'),
   });
@@ -53,7 +57,12 @@ function bodyText(r: GatewayRequest): string {
 const jsonText = (v: Json | undefined) => (v === undefined ? undefined : JSON.stringify(v));
 
 async function sendEvent(r: GatewayRequest) {
-  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type: r.params.eventType, contentJson: bodyText(r), txnId: r.params.txnId });
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', {
+    roomId: r.params.roomId,
+    type: r.params.eventType,
+    contentJson: bodyText(r),
+    txnId: r.params.txnId,
+  });
   return { body: { event_id: res.eventId } };
 }
 
@@ -61,19 +70,33 @@ async function putState(r: GatewayRequest) {
   const content = r.body().json;
   const type = r.params.eventType;
   if (type === 'm.room.member' && typeof content.membership !== 'string') throw badRequest('Invalid membership (must be a string)');
-  const res = await r.rpc(r.clients.rooms, 'sendEvent', { roomId: r.params.roomId, type, stateKey: r.params.stateKey ?? '', contentJson: r.rawBody.toString('utf8') });
+  const res = await r.rpc(r.clients.rooms, 'sendEvent', {
+    roomId: r.params.roomId,
+    type,
+    stateKey: r.params.stateKey ?? '',
+    contentJson: r.rawBody.toString('utf8'),
+  });
   return { body: { event_id: res.eventId } };
 }
 
 async function getState(r: GatewayRequest) {
   const format = r.query.choice('format', ['content', 'event'] as const) ?? 'content';
-  const res = await r.rpc(r.clients.rooms, 'getStateEvent', { roomId: r.params.roomId, type: r.params.eventType, stateKey: r.params.stateKey ?? '' });
+  const res = await r.rpc(r.clients.rooms, 'getStateEvent', {
+    roomId: r.params.roomId,
+    type: r.params.eventType,
+    stateKey: r.params.stateKey ?? '',
+  });
   if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
   return { body: format === 'event' ? toClientEvent(res.event, { legacy: false }) : decodeEvent(res.event).content };
 }
 
 async function redact(r: GatewayRequest) {
-  const res = await r.rpc(r.clients.rooms, 'redactEvent', { roomId: r.params.roomId, eventId: r.params.eventId, contentJson: bodyText(r), txnId: r.params.txnId });
+  const res = await r.rpc(r.clients.rooms, 'redactEvent', {
+    roomId: r.params.roomId,
+    eventId: r.params.eventId,
+    contentJson: bodyText(r),
+    txnId: r.params.txnId,
+  });
   return { body: { event_id: res.eventId } };
 }
 
@@ -95,7 +118,13 @@ function membershipRoute(name: 'join' | 'leave' | 'invite' | 'kick' | 'ban' | 'u
       userId = b.string('user_id', "Param 'user_id' must be a string");
     }
     const action = MEMBERSHIP_ACTION.value(name);
-    const res = await r.rpc(r.clients.rooms, 'updateMembership', { room: { $case: 'roomId', value: r.params.roomId }, action, userId, reason: reasonOf(b), txnId: r.params.txnId });
+    const res = await r.rpc(r.clients.rooms, 'updateMembership', {
+      room: { $case: 'roomId', value: r.params.roomId },
+      action,
+      userId,
+      reason: reasonOf(b),
+      txnId: r.params.txnId,
+    });
     return { body: name === 'join' ? { room_id: res.roomId } : {} };
   };
 }
@@ -175,7 +204,10 @@ const aliasList: Omit<Route, 'path'> = {
 
 /** POST `<path>` and PUT `<path>/{txnId}`, as Synapse's register_txn_path. */
 function txnPaths(suffix: string, handler: Route['handler']): Route[] {
-  return [...clientPaths(suffix, { method: 'POST', auth: 'user', handler }), ...clientPaths(`${suffix}/{txnId}`, { method: 'PUT', auth: 'user', handler })];
+  return [
+    ...clientPaths(suffix, { method: 'POST', auth: 'user', handler }),
+    ...clientPaths(`${suffix}/{txnId}`, { method: 'PUT', auth: 'user', handler }),
+  ];
 }
 
 export const roomRoutes: Route[] = [
@@ -188,7 +220,9 @@ export const roomRoutes: Route[] = [
   ...clientPaths('/rooms/{roomId}/state', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({ body: (await r.rpc(r.clients.rooms, 'getRoomState', { roomId: r.params.roomId })).events.map((e) => toClientEvent(e)) }),
+    handler: async (r) => ({
+      body: (await r.rpc(r.clients.rooms, 'getRoomState', { roomId: r.params.roomId })).events.map((e) => toClientEvent(e)),
+    }),
   }),
   ...clientPaths('/rooms/{roomId}/event/{eventId}', {
     method: 'GET',
@@ -204,10 +238,17 @@ export const roomRoutes: Route[] = [
   ...txnPaths('/knock/{roomIdOrAlias}', byIdOrAlias(MEMBERSHIP_ACTION.value('knock'))),
   ...(['join', 'leave', 'invite', 'kick', 'ban', 'unban'] as const).flatMap((a) => txnPaths(`/rooms/{roomId}/${a}`, membershipRoute(a))),
   ...txnPaths('/rooms/{roomId}/forget', forget),
-  ...clientPaths('/joined_rooms', { method: 'GET', auth: 'user', handler: async (r) => ({ body: { joined_rooms: (await r.rpc(r.clients.rooms, 'getJoinedRooms', {})).roomIds } }) }),
+  ...clientPaths('/joined_rooms', {
+    method: 'GET',
+    auth: 'user',
+    handler: async (r) => ({ body: { joined_rooms: (await r.rpc(r.clients.rooms, 'getJoinedRooms', {})).roomIds } }),
+  }),
   ...clientPaths('/rooms/{roomId}/joined_members', { method: 'GET', auth: 'user', handler: joinedMembers }),
   ...clientPaths('/rooms/{roomId}/members', { method: 'GET', auth: 'user', handler: members }),
-  ...[...clientPaths('/rooms/{roomId}/aliases', aliasList), { ...aliasList, path: '/_matrix/client/unstable/org.matrix.msc2432/rooms/{roomId}/aliases' }],
+  ...[
+    ...clientPaths('/rooms/{roomId}/aliases', aliasList),
+    { ...aliasList, path: '/_matrix/client/unstable/org.matrix.msc2432/rooms/{roomId}/aliases' },
+  ],
   ...clientPaths('/directory/room/{roomAlias}', {
     method: 'GET',
     auth: 'none',

@@ -38,7 +38,12 @@ export const taskRoutes: Route[] = [
       const action = r.query.string('action_name');
       const maxTimestampMs = r.query.int('max_timestamp');
       const statuses = statusFilter(r.query);
-      const res = await r.rpc(r.clients.tasks, 'listTasks', { actions: action ? [action] : [], resourceId: r.query.string('resource_id') || undefined, statuses, maxTimestampMs });
+      const res = await r.rpc(r.clients.tasks, 'listTasks', {
+        actions: action ? [action] : [],
+        resourceId: r.query.string('resource_id') || undefined,
+        statuses,
+        maxTimestampMs,
+      });
       return { body: { scheduled_tasks: res.tasks.map(scheduledTaskJson) } };
     },
   },

@@ -76,20 +76,29 @@ const perUserReads: Route[] = [
     method: 'GET',
     path: userPath('memberships'),
     auth: 'admin',
-    handler: async (r) => ({ body: { memberships: (await r.rpc(r.clients.userAdmin, 'listMemberships', { userId: r.params.userId })).memberships } }),
+    handler: async (r) => ({
+      body: { memberships: (await r.rpc(r.clients.userAdmin, 'listMemberships', { userId: r.params.userId })).memberships },
+    }),
   },
   {
     method: 'GET',
     path: userPath('sent_invite_count'),
     auth: 'admin',
-    handler: async (r) => ({ body: { invite_count: (await r.rpc(r.clients.userAdmin, 'countSentInvites', { userId: r.params.userId, fromTs: fromTs(r) })).inviteCount } }),
+    handler: async (r) => ({
+      body: {
+        invite_count: (await r.rpc(r.clients.userAdmin, 'countSentInvites', { userId: r.params.userId, fromTs: fromTs(r) })).inviteCount,
+      },
+    }),
   },
   {
     method: 'GET',
     path: userPath('cumulative_joined_room_count'),
     auth: 'admin',
     handler: async (r) => ({
-      body: { cumulative_joined_room_count: (await r.rpc(r.clients.userAdmin, 'countJoinedRooms', { userId: r.params.userId, fromTs: fromTs(r) })).cumulativeJoinedRoomCount },
+      body: {
+        cumulative_joined_room_count: (await r.rpc(r.clients.userAdmin, 'countJoinedRooms', { userId: r.params.userId, fromTs: fromTs(r) }))
+          .cumulativeJoinedRoomCount,
+      },
     }),
   },
   {
@@ -140,7 +149,9 @@ const deviceRoutes: Route[] = [
     method: 'GET',
     path: `${devicePath}/{deviceId}`,
     auth: 'admin',
-    handler: async (r) => ({ body: deviceJson((await r.rpc(r.clients.userAdmin, 'getDevice', { userId: r.params.userId, deviceId: r.params.deviceId })).device) }),
+    handler: async (r) => ({
+      body: deviceJson((await r.rpc(r.clients.userAdmin, 'getDevice', { userId: r.params.userId, deviceId: r.params.deviceId })).device),
+    }),
   },
   {
     method: 'PUT',

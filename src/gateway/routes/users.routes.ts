@@ -71,7 +71,8 @@ function externalIds(b: Body): { externalIds: { authProvider: string; externalId
       const missing = ['auth_provider', 'external_id'].filter((k) => !(k in e));
       if (missing.length > 0) throw missingParams(missing);
       const { auth_provider: authProvider, external_id: externalId } = e as Record<string, unknown>;
-      if (typeof authProvider !== 'string' || typeof externalId !== 'string') throw badJson("An external id's 'auth_provider' and 'external_id' must be strings");
+      if (typeof authProvider !== 'string' || typeof externalId !== 'string')
+        throw badJson("An external id's 'auth_provider' and 'external_id' must be strings");
       return { authProvider, externalId };
     }),
   };
@@ -100,14 +101,22 @@ const accountDataRoutes: Route[] = [
     method: 'PUT',
     auth: 'user',
     handler: async (r) => {
-      await r.rpc(r.clients.accountData, 'setAccountData', { userId: r.params.userId, type: r.params.type, contentJson: r.rawBody.toString('utf8') });
+      await r.rpc(r.clients.accountData, 'setAccountData', {
+        userId: r.params.userId,
+        type: r.params.type,
+        contentJson: r.rawBody.toString('utf8'),
+      });
       return { body: {} };
     },
   }),
   ...clientPaths('/user/{userId}/account_data/{type}', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.accountData, 'getAccountData', { userId: r.params.userId, type: r.params.type })).contentJson) }),
+    handler: async (r) => ({
+      body: new RawJson(
+        (await r.rpc(r.clients.accountData, 'getAccountData', { userId: r.params.userId, type: r.params.type })).contentJson,
+      ),
+    }),
   }),
   ...clientPaths('/user/{userId}/rooms/{roomId}/account_data/{type}', {
     method: 'PUT',
@@ -121,7 +130,17 @@ const accountDataRoutes: Route[] = [
   ...clientPaths('/user/{userId}/rooms/{roomId}/account_data/{type}', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.accountData, 'getRoomAccountData', { userId: r.params.userId, roomId: r.params.roomId, type: r.params.type })).contentJson) }),
+    handler: async (r) => ({
+      body: new RawJson(
+        (
+          await r.rpc(r.clients.accountData, 'getRoomAccountData', {
+            userId: r.params.userId,
+            roomId: r.params.roomId,
+            type: r.params.type,
+          })
+        ).contentJson,
+      ),
+    }),
   }),
 ];
 
@@ -212,14 +231,19 @@ export const userRoutes: Route[] = [
     method: 'GET',
     path: '/_synapse/admin/v1/users/{userId}/accountdata',
     auth: 'admin',
-    handler: async (r) => ({ body: new RawJson((await r.rpc(r.clients.userAdmin, 'getUserAccountData', { userId: r.params.userId })).accountDataJson) }),
+    handler: async (r) => ({
+      body: new RawJson((await r.rpc(r.clients.userAdmin, 'getUserAccountData', { userId: r.params.userId })).accountDataJson),
+    }),
   },
   {
     method: 'GET',
     path: '/_synapse/admin/v1/auth_providers/{provider}/users/{externalId}',
     auth: 'admin',
     handler: async (r) => {
-      const res = await r.rpc(r.clients.userAdmin, 'getUserByExternalId', { authProvider: r.params.provider, externalId: r.params.externalId });
+      const res = await r.rpc(r.clients.userAdmin, 'getUserByExternalId', {
+        authProvider: r.params.provider,
+        externalId: r.params.externalId,
+      });
       return { body: { user_id: res.userId } };
     },
   },
@@ -229,7 +253,10 @@ export const userRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const b = r.body(true);
-      const res = await r.rpc(r.clients.userAdmin, 'loginAsUser', { userId: r.params.userId, validUntilMs: b.int('valid_until_ms', "'valid_until_ms' parameter must be an int") });
+      const res = await r.rpc(r.clients.userAdmin, 'loginAsUser', {
+        userId: r.params.userId,
+        validUntilMs: b.int('valid_until_ms', "'valid_until_ms' parameter must be an int"),
+      });
       return { body: { access_token: res.accessToken } };
     },
   },

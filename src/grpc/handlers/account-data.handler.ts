@@ -9,11 +9,15 @@ export function accountDataHandler(a: CallAdapter, accountData: AccountDataServi
       await accountData.set(ctx.em, requesterOf(ctx), req.userId, req.type, req.contentJson);
       return {};
     }),
-    getAccountData: a.unary('user', async (req, ctx) => ({ contentJson: await accountData.get(ctx.em, requesterOf(ctx), req.userId, req.type) })),
+    getAccountData: a.unary('user', async (req, ctx) => ({
+      contentJson: await accountData.get(ctx.em, requesterOf(ctx), req.userId, req.type),
+    })),
     setRoomAccountData: a.unary('user', async (req, ctx) => {
       await accountData.setForRoom(ctx.em, requesterOf(ctx), req.userId, req.roomId, req.type, req.contentJson);
       return {};
     }),
-    getRoomAccountData: a.unary('user', async (req, ctx) => ({ contentJson: await accountData.getForRoom(ctx.em, requesterOf(ctx), req.userId, req.roomId, req.type) })),
+    getRoomAccountData: a.unary('user', async (req, ctx) => ({
+      contentJson: await accountData.getForRoom(ctx.em, requesterOf(ctx), req.userId, req.roomId, req.type),
+    })),
   };
 }

@@ -8,7 +8,11 @@ export function authHandler(a: CallAdapter, users: UserService): AuthServiceServ
   return {
     getRegistrationNonce: a.unary('none', async (_req, ctx) => ({ nonce: await users.newRegistrationNonce(ctx.em) })),
     registerWithSharedSecret: a.unary('none', async (req, ctx) => {
-      const s = await users.registerWithSharedSecret(ctx.em, { ...req, userType: req.userType ?? null, displayname: req.displayname ?? null });
+      const s = await users.registerWithSharedSecret(ctx.em, {
+        ...req,
+        userType: req.userType ?? null,
+        displayname: req.displayname ?? null,
+      });
       return { userId: s.userId, accessToken: s.accessToken, homeServer: s.homeServer, deviceId: s.deviceId };
     }),
     getLoginFlows: a.unary('none', async () => ({ flowTypes: ['m.login.password'] })),

@@ -10,4 +10,5 @@ export function jsonObject(text: string | undefined, field: string): Json {
 }
 
 /** As jsonObject, but an absent field stays absent. */
-export const optionalJsonObject = (text: string | undefined, field: string): Json | undefined => (text === undefined ? undefined : jsonObject(text, field));
+export const optionalJsonObject = (text: string | undefined, field: string): Json | undefined =>
+  text === undefined ? undefined : jsonObject(text, field);

@@ -1,4 +1,9 @@
-import type { EventReport, ModerationServiceServer, PublicRoom, RoomDirectoryServiceServer } from '../../../gen/synapse/admin/v1/moderation';
+import type {
+  EventReport,
+  ModerationServiceServer,
+  PublicRoom,
+  RoomDirectoryServiceServer,
+} from '../../../gen/synapse/admin/v1/moderation';
 import { requesterOf } from '../../context';
 import { badJson, invalidParam, notFound } from '../../errors';
 import { isValidUserId } from '../../matrix/ids';
@@ -151,7 +156,12 @@ export function roomDirectoryHandler(a: CallAdapter, publicRooms: PublicRoomsSer
         includeAllNetworks: req.includeAllNetworks,
         thirdPartyInstanceId: req.thirdPartyInstanceId ?? null,
       });
-      return { chunk: page.chunk.map(toPublicRoom), nextBatch: page.nextBatch ?? undefined, prevBatch: page.prevBatch ?? undefined, totalRoomCountEstimate: page.total };
+      return {
+        chunk: page.chunk.map(toPublicRoom),
+        nextBatch: page.nextBatch ?? undefined,
+        prevBatch: page.prevBatch ?? undefined,
+        totalRoomCountEstimate: page.total,
+      };
     }),
   };
 }

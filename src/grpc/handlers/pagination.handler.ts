@@ -1,5 +1,12 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
-import type { AdminGetEventContextRequest, GetEventContextRequest, GetEventContextResponse, MessagesPage as MessagesPageMsg, MessagesQuery, PaginationServiceServer } from '../../../gen/synapse/admin/v1/pagination';
+import type {
+  AdminGetEventContextRequest,
+  GetEventContextRequest,
+  GetEventContextResponse,
+  MessagesPage as MessagesPageMsg,
+  MessagesQuery,
+  PaginationServiceServer,
+} from '../../../gen/synapse/admin/v1/pagination';
 import { requesterOf, type Ctx } from '../../context';
 import type { ContextParams, EventContext, MessagesPage, MessagesRequest, PaginationService } from '../../pagination/pagination.service';
 import type { PurgeHistoryService } from '../../pagination/purge-history.service';
@@ -64,10 +71,18 @@ const readerOf = (ctx: Ctx) => {
 
 export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): PaginationServiceServer {
   return {
-    getRoomMessages: a.unary('user', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false) })),
-    adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({ page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false) })),
-    getEventContext: a.unary('user', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false))),
-    adminGetEventContext: a.unary('admin', async (req, ctx) => toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true))),
+    getRoomMessages: a.unary('user', async (req, ctx) => ({
+      page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), false), req.query?.asJsonBody ?? false),
+    })),
+    adminGetRoomMessages: a.unary('admin', async (req, ctx) => ({
+      page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false),
+    })),
+    getEventContext: a.unary('user', async (req, ctx) =>
+      toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false)),
+    ),
+    adminGetEventContext: a.unary('admin', async (req, ctx) =>
+      toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true)),
+    ),
     purgeHistory: a.unary('admin', async (req, ctx) => ({
       purgeId: await d.purges.startPurge(ctx.em, {
         roomId: req.roomId,

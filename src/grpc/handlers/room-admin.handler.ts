@@ -12,7 +12,16 @@ import { requesterOf } from '../../context';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
-import type { DeleteOptions, DeleteTaskView, Dir, RoomDetails, RoomListPage, RoomOrderBy as OrderBy, RoomSummary, ShutdownResult } from '../../admin/room-admin.types';
+import type {
+  DeleteOptions,
+  DeleteTaskView,
+  Dir,
+  RoomDetails,
+  RoomListPage,
+  RoomOrderBy as OrderBy,
+  RoomSummary,
+  ShutdownResult,
+} from '../../admin/room-admin.types';
 import type { CallAdapter } from '../adapter';
 import { ROOM_DELETE_STATUS, ROOM_ORDER_BY, dirWord } from '../contract-words';
 import { toEventMessages } from './event-message';
@@ -83,8 +92,21 @@ const toOptions = (o: DeleteRoomOptions | undefined): DeleteOptions => ({
 export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomAdminServiceServer {
   return {
     listRooms: a.unary('admin', async (req, ctx) => {
-      const input = { from: req.from, limit: req.limit, orderBy: orderByOf(req.orderBy), dir: dirOf(req.dir), searchTerm: req.searchTerm, publicRooms: req.publicRooms, emptyRooms: req.emptyRooms };
-      const counts = (p: Omit<RoomListPage, 'rooms'>) => ({ offset: p.offset, totalRooms: p.totalRooms, nextBatch: p.nextBatch, prevBatch: p.prevBatch });
+      const input = {
+        from: req.from,
+        limit: req.limit,
+        orderBy: orderByOf(req.orderBy),
+        dir: dirOf(req.dir),
+        searchTerm: req.searchTerm,
+        publicRooms: req.publicRooms,
+        emptyRooms: req.emptyRooms,
+      };
+      const counts = (p: Omit<RoomListPage, 'rooms'>) => ({
+        offset: p.offset,
+        totalRooms: p.totalRooms,
+        nextBatch: p.nextBatch,
+        prevBatch: p.prevBatch,
+      });
       if (req.asJsonBody) {
         const { json, page } = await d.admin.listRoomsJson(ctx.em, input);
         return { rooms: [], ...counts(page), jsonBody: Buffer.from(json) };
@@ -97,15 +119,32 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
       const members = await d.admin.joinedMembers(ctx.em, req.roomId);
       return { members, total: members.length };
     }),
-    listRoomState: a.unary('admin', async (req, ctx) => ({ state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)) })),
-    setRoomBlock: a.unary('admin', async (req, ctx) => ({ block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId) })),
+    listRoomState: a.unary('admin', async (req, ctx) => ({
+      state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)),
+    })),
+    setRoomBlock: a.unary('admin', async (req, ctx) => ({
+      block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId),
+    })),
     getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId)),
-    deleteRoom: a.unary('admin', async (req, ctx) => ({ result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)) })),
-    startDeleteRoom: a.unary('admin', async (req, ctx) => ({ deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId, ctx.requestId) })),
-    listDeleteStatuses: a.unary('admin', async (req, ctx) => ({ results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask) })),
+    deleteRoom: a.unary('admin', async (req, ctx) => ({
+      result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)),
+    })),
+    startDeleteRoom: a.unary('admin', async (req, ctx) => ({
+      deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId, ctx.requestId),
+    })),
+    listDeleteStatuses: a.unary('admin', async (req, ctx) => ({
+      results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask),
+    })),
     getDeleteStatus: a.unary('admin', async (req, ctx) => ({ task: toTask(await d.deletes.statusById(ctx.em, req.deleteId)) })),
     shutdownRoom: a.unary('admin', async (req, ctx) => ({
-      result: toResult(await d.deletes.legacyShutdown(ctx.em, req.roomId, { newRoomUserId: req.newRoomUserId, roomName: req.roomName, message: req.message }, requesterOf(ctx).userId)),
+      result: toResult(
+        await d.deletes.legacyShutdown(
+          ctx.em,
+          req.roomId,
+          { newRoomUserId: req.newRoomUserId, roomName: req.roomName, message: req.message },
+          requesterOf(ctx).userId,
+        ),
+      ),
     })),
     purgeRoom: a.unary('admin', async (req) => {
       await d.deletes.legacyPurge(req.roomId);
@@ -119,8 +158,12 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
       const results = await d.admin.forwardExtremities(ctx.em, req.roomIdOrAlias);
       return { count: results.length, results: results.map((e) => ({ ...e, stateGroup: opt(e.stateGroup) })) };
     }),
-    deleteForwardExtremities: a.unary('admin', async (req, ctx) => ({ deleted: await d.admin.deleteForwardExtremities(ctx.em, req.roomIdOrAlias) })),
-    adminJoinRoom: a.unary('admin', async (req, ctx) => ({ roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId) })),
+    deleteForwardExtremities: a.unary('admin', async (req, ctx) => ({
+      deleted: await d.admin.deleteForwardExtremities(ctx.em, req.roomIdOrAlias),
+    })),
+    adminJoinRoom: a.unary('admin', async (req, ctx) => ({
+      roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId),
+    })),
     timestampToEvent: a.unary('admin', async (req, ctx) => d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir))),
   };
 }

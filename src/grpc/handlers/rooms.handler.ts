@@ -9,7 +9,16 @@ import type { CallAdapter } from '../adapter';
 import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../contract-words';
 import { toEventMessage, toEventMessages } from './event-message';
 import { jsonObject, optionalJsonObject } from './json-fields';
-import { checkEvent, checkMembership, checkRoomCreation, fakeEventId, shadowBanPause, swallowsEvent, swallowsMembership, withoutRoomProfile } from '../../rooms/restrictions';
+import {
+  checkEvent,
+  checkMembership,
+  checkRoomCreation,
+  fakeEventId,
+  shadowBanPause,
+  swallowsEvent,
+  swallowsMembership,
+  withoutRoomProfile,
+} from '../../rooms/restrictions';
 
 function toAction(a: MembershipAction): DomainAction {
   const action = MEMBERSHIP_ACTION.word(a);
@@ -33,7 +42,11 @@ export interface RoomsHandlerDeps {
 }
 
 /** `shadowBanMaxDelayMs`: the longest wait before a shadow-banned user's swallowed request answers. */
-export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: RoomsHandlerDeps, shadowBanMaxDelayMs = 0): RoomServiceServer {
+export function roomsHandler(
+  a: CallAdapter,
+  { rooms, clientReads, outOfBand }: RoomsHandlerDeps,
+  shadowBanMaxDelayMs = 0,
+): RoomServiceServer {
   const pause = (ctx: { signal: AbortSignal }) => shadowBanPause(shadowBanMaxDelayMs, ctx.signal);
   return {
     createRoom: a.unary('user', async (req, ctx) => {
@@ -48,7 +61,11 @@ export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: 
         invite: dropInvites ? [] : rest.invite,
         creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
         powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
-        initialState: req.initialState.map((s) => ({ type: s.type, stateKey: s.stateKey, content: jsonObject(s.contentJson, 'initial_state.content_json') })),
+        initialState: req.initialState.map((s) => ({
+          type: s.type,
+          stateKey: s.stateKey,
+          content: jsonObject(s.contentJson, 'initial_state.content_json'),
+        })),
       });
       return { roomId: res.roomId, roomAlias: res.roomAlias };
     }),
@@ -64,23 +81,47 @@ export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: 
         checkEvent(r, req.type);
         if (swallowsEvent(r)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
       }
-      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, { type: req.type, stateKey: req.stateKey ?? null, content, txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
+      const res = await rooms.sendEvent(ctx.em, r.userId, req.roomId, {
+        type: req.type,
+        stateKey: req.stateKey ?? null,
+        content,
+        txnId: req.txnId ?? null,
+        onlyOwnRedactions: r.suspended,
+        ...session(r),
+      });
       return { eventId: res.eventId };
     }),
     redactEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       if (swallowsEvent(r)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
-      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, { content: jsonObject(req.contentJson, 'content_json'), txnId: req.txnId ?? null, onlyOwnRedactions: r.suspended, ...session(r) });
+      const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, {
+        content: jsonObject(req.contentJson, 'content_json'),
+        txnId: req.txnId ?? null,
+        onlyOwnRedactions: r.suspended,
+        ...session(r),
+      });
       return { eventId: res.eventId };
     }),
-    getEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)) })),
-    getRoomState: a.unary('user', async (req, ctx) => ({ events: toEventMessages(await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId)) })),
-    getStateEvent: a.unary('user', async (req, ctx) => ({ event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)) })),
+    getEvent: a.unary('user', async (req, ctx) => ({
+      event: toEventMessage(await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)),
+    })),
+    getRoomState: a.unary('user', async (req, ctx) => ({
+      events: toEventMessages(await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId)),
+    })),
+    getStateEvent: a.unary('user', async (req, ctx) => ({
+      event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)),
+    })),
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
       checkMembership(r, action);
-      const opts = { reason: req.reason, txnId: req.txnId ?? null, content: withoutRoomProfile(r, optionalJsonObject(req.contentJson, 'content_json')), isGuest: r.isGuest, ...session(r) };
+      const opts = {
+        reason: req.reason,
+        txnId: req.txnId ?? null,
+        content: withoutRoomProfile(r, optionalJsonObject(req.contentJson, 'content_json')),
+        isGuest: r.isGuest,
+        ...session(r),
+      };
       const target = req.userId ?? r.userId;
       if (req.room?.$case === 'roomIdOrAlias') {
         const res = await rooms.updateMembershipByIdOrAlias(ctx.em, r.userId, target, req.room.value, action, opts);
@@ -97,10 +138,20 @@ export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: 
     }),
     getJoinedRooms: a.unary('user', async (_req, ctx) => ({ roomIds: await rooms.getJoinedRooms(ctx.em, requesterOf(ctx).userId) })),
     getJoinedMembers: a.unary('user', async (req, ctx) => ({
-      members: (await clientReads.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({ userId: m.userId, displayName: m.displayName ?? undefined, avatarUrl: m.avatarUrl ?? undefined })),
+      members: (await clientReads.getJoinedMembers(ctx.em, requesterOf(ctx), req.roomId)).map((m) => ({
+        userId: m.userId,
+        displayName: m.displayName ?? undefined,
+        avatarUrl: m.avatarUrl ?? undefined,
+      })),
     })),
     getMembers: a.unary('user', async (req, ctx) => ({
-      events: toEventMessages(await clientReads.getMembers(ctx.em, requesterOf(ctx), req.roomId, { at: req.at, membership: req.membership, notMembership: req.notMembership })),
+      events: toEventMessages(
+        await clientReads.getMembers(ctx.em, requesterOf(ctx), req.roomId, {
+          at: req.at,
+          membership: req.membership,
+          notMembership: req.notMembership,
+        }),
+      ),
     })),
     getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await clientReads.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
     resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),
@@ -124,7 +175,15 @@ export function roomsHandler(a: CallAdapter, { rooms, clientReads, outOfBand }: 
         roomId: r.roomId,
         isPublic: r.isPublic,
         aliases: r.aliases,
-        events: r.events.map((e) => ({ type: e.type, stateKey: e.stateKey ?? null, sender: e.sender, content: jsonObject(e.contentJson, 'events.content_json'), originServerTs: e.originServerTs, redacts: e.redacts, eventId: e.eventId })),
+        events: r.events.map((e) => ({
+          type: e.type,
+          stateKey: e.stateKey ?? null,
+          sender: e.sender,
+          content: jsonObject(e.contentJson, 'events.content_json'),
+          originServerTs: e.originServerTs,
+          redacts: e.redacts,
+          eventId: e.eventId,
+        })),
       }));
       const res = await rooms.importRooms(ctx.em, imported, { returnEventIds: req.returnEventIds });
       return { rooms: res.map((r) => ({ ...r, eventIds: r.eventIds ?? [] })) };

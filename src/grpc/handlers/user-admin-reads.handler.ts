@@ -20,7 +20,18 @@ export interface UserAdminReadsDeps {
 
 type ReadsServer = Pick<
   UserAdminServiceServer,
-  'listUsers' | 'listJoinedRooms' | 'listMemberships' | 'countSentInvites' | 'countJoinedRooms' | 'whois' | 'checkUsernameAvailable' | 'listDevices' | 'getDevice' | 'updateDevice' | 'deleteDevices' | 'resetPassword'
+  | 'listUsers'
+  | 'listJoinedRooms'
+  | 'listMemberships'
+  | 'countSentInvites'
+  | 'countJoinedRooms'
+  | 'whois'
+  | 'checkUsernameAvailable'
+  | 'listDevices'
+  | 'getDevice'
+  | 'updateDevice'
+  | 'deleteDevices'
+  | 'resetPassword'
 >;
 
 const orderByOf = (o: UserOrderByMsg): UserOrderBy | undefined => USER_ORDER_BY.word(o);
@@ -44,7 +55,14 @@ const toSummary = (u: UserSummaryRow): UserSummary => ({
   suspended: u.suspended,
 });
 
-const toDevice = (d: DeviceRow): Device => ({ deviceId: d.device_id, userId: d.user_id, displayName: opt(d.display_name), lastSeenIp: opt(d.last_seen_ip), lastSeenUserAgent: opt(d.last_seen_user_agent), lastSeenTs: opt(d.last_seen_ts) });
+const toDevice = (d: DeviceRow): Device => ({
+  deviceId: d.device_id,
+  userId: d.user_id,
+  displayName: opt(d.display_name),
+  lastSeenIp: opt(d.last_seen_ip),
+  lastSeenUserAgent: opt(d.last_seen_user_agent),
+  lastSeenTs: opt(d.last_seen_ts),
+});
 
 /** The user admin RPCs that read users, their rooms and devices, and reset passwords. */
 export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): ReadsServer {
@@ -74,8 +92,12 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
     }),
     listJoinedRooms: a.unary('admin', async (req, ctx) => ({ joinedRooms: await d.reads.joinedRooms(ctx.em, req.userId) })),
     listMemberships: a.unary('admin', async (req, ctx) => ({ memberships: await d.reads.memberships(ctx.em, req.userId) })),
-    countSentInvites: a.unary('admin', async (req, ctx) => ({ inviteCount: await d.reads.sentInviteCount(ctx.em, req.userId, req.fromTs) })),
-    countJoinedRooms: a.unary('admin', async (req, ctx) => ({ cumulativeJoinedRoomCount: await d.reads.cumulativeJoinedRoomCount(ctx.em, req.userId, req.fromTs) })),
+    countSentInvites: a.unary('admin', async (req, ctx) => ({
+      inviteCount: await d.reads.sentInviteCount(ctx.em, req.userId, req.fromTs),
+    })),
+    countJoinedRooms: a.unary('admin', async (req, ctx) => ({
+      cumulativeJoinedRoomCount: await d.reads.cumulativeJoinedRoomCount(ctx.em, req.userId, req.fromTs),
+    })),
     whois: a.unary('user', async (req, ctx) => {
       const connections = await d.reads.whois(ctx.em, requesterOf(ctx), req.userId);
       return { userId: req.userId, connections: connections.map((c) => ({ ip: c.ip, lastSeen: c.last_seen, userAgent: c.user_agent })) };

@@ -26,11 +26,22 @@ const toUser = (u: UserView): User => ({
 /** Leaves the user's rooms (the rooms domain's partUser). */
 export type PartUser = (em: Ctx['em'], userId: string) => Promise<string[]>;
 
-export function userAdminHandler(a: CallAdapter, users: UserService, profiles: ProfileService, partUser: PartUser, reads: UserAdminReadsDeps): UserAdminServiceServer {
+export function userAdminHandler(
+  a: CallAdapter,
+  users: UserService,
+  profiles: ProfileService,
+  partUser: PartUser,
+  reads: UserAdminReadsDeps,
+): UserAdminServiceServer {
   return {
     ...userAdminReadsHandler(a, reads),
     upsertUser: a.unary('admin', async (req, ctx) => {
-      const input = { ...req, userType: req.userType === undefined ? undefined : req.userType || null, threepids: req.threepids?.threepids, externalIds: req.externalIds?.externalIds };
+      const input = {
+        ...req,
+        userType: req.userType === undefined ? undefined : req.userType || null,
+        threepids: req.threepids?.threepids,
+        externalIds: req.externalIds?.externalIds,
+      };
       const { user, created, deactivated } = await users.upsertUser(ctx.em, input, async (change) => {
         // Synapse's order: the display name, then the avatar, each written into the rooms.
         if (change.displayname !== undefined) await profiles.setDisplayname(ctx.em, req.userId, change.displayname);
@@ -50,7 +61,9 @@ export function userAdminHandler(a: CallAdapter, users: UserService, profiles: P
       await users.checkLocal(ctx.em, req.userId, 'Can only look up local users');
       return { accountDataJson: await reads.accountData.readAll(ctx.em, req.userId) };
     }),
-    getUserByExternalId: a.unary('admin', async (req, ctx) => ({ userId: await users.userByExternalId(ctx.em, req.authProvider, req.externalId) })),
+    getUserByExternalId: a.unary('admin', async (req, ctx) => ({
+      userId: await users.userByExternalId(ctx.em, req.authProvider, req.externalId),
+    })),
     loginAsUser: a.unary('admin', async (req, ctx) => ({
       accessToken: await users.loginAsUser(ctx.em, requesterOf(ctx), req.userId, req.validUntilMs ?? null),
     })),

@@ -49,7 +49,14 @@ export abstract class BaseLockManager implements LockManager {
   }
 
   /** lock(), counted and timed under the lock's name (never its key) for the metrics. */
-  private measured(label: string, modeLabel: string, ids: string[], mode: LockMode, wait: boolean, opts: AcquireOptions): Promise<LockHandle | null> {
+  private measured(
+    label: string,
+    modeLabel: string,
+    ids: string[],
+    mode: LockMode,
+    wait: boolean,
+    opts: AcquireOptions,
+  ): Promise<LockHandle | null> {
     const started = process.hrtime.bigint();
     return this.lock(ids, mode, wait, opts).then(
       (h) => {
@@ -64,7 +71,13 @@ export abstract class BaseLockManager implements LockManager {
     );
   }
 
-  async withReadWrite<T>(name: string, key: string, mode: LockMode, fn: (lock: LockHandle) => Promise<T>, opts?: AcquireOptions): Promise<T> {
+  async withReadWrite<T>(
+    name: string,
+    key: string,
+    mode: LockMode,
+    fn: (lock: LockHandle) => Promise<T>,
+    opts?: AcquireOptions,
+  ): Promise<T> {
     return using(await this.acquireReadWrite(name, key, mode, opts), fn);
   }
 

@@ -38,7 +38,8 @@ export class LocalLockTable {
 
   /** Takes the ids now if nobody holds them incompatibly (and, for a reader, no writer waits for them). */
   tryTake(ids: string[], mode: LockMode): boolean {
-    if (mode === 'read' && this.queue.length > 0 && this.queue.some((w) => w.mode === 'write' && w.ids.some((id) => ids.includes(id)))) return false;
+    if (mode === 'read' && this.queue.length > 0 && this.queue.some((w) => w.mode === 'write' && w.ids.some((id) => ids.includes(id))))
+      return false;
     if (!this.compatible(ids, mode)) return false;
     this.apply(ids, mode, +1);
     return true;
@@ -110,7 +111,7 @@ export class LocalLockTable {
   private pump(): void {
     if (this.queue.length === 0) return;
     const writersWaiting = new Set<string>();
-    for (let i = 0; i < this.queue.length; ) {
+    for (let i = 0; i < this.queue.length;) {
       const w = this.queue[i];
       const overtakesWriter = w.mode === 'read' && w.ids.some((id) => writersWaiting.has(id));
       if (!overtakesWriter && this.compatible(w.ids, w.mode)) {

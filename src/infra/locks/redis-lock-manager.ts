@@ -111,7 +111,12 @@ export class RedisLockManager extends BaseLockManager {
     this.takeoversKey = `${opts.keyPrefix}lock:takeovers`;
     setMaxListeners(0, this.closing.signal);
     this.nodeFaults = nodes.map((_, i) => new FaultLog(opts.log, 'lock node', { node: i, nodes: nodes.length }));
-    this.quorumFault = new FaultLog(opts.log, 'lock quorum', { nodes: nodes.length }, { messages: { down: 'lock quorum unreachable', still: 'lock quorum still unreachable', up: 'lock quorum reachable again' } });
+    this.quorumFault = new FaultLog(
+      opts.log,
+      'lock quorum',
+      { nodes: nodes.length },
+      { messages: { down: 'lock quorum unreachable', still: 'lock quorum still unreachable', up: 'lock quorum reachable again' } },
+    );
     this.subscribers = nodes.map((node, i) => this.subscribe(node, i));
   }
 
@@ -162,7 +167,14 @@ export class RedisLockManager extends BaseLockManager {
         this.local.give(ids, mode);
         return null;
       }
-      const handle = new RedisLockHandle({ ids, mode, token, fencingToken: fencing, manager: this, onRelease: (h) => this.forget(h, ids, mode) });
+      const handle = new RedisLockHandle({
+        ids,
+        mode,
+        token,
+        fencingToken: fencing,
+        manager: this,
+        onRelease: (h) => this.forget(h, ids, mode),
+      });
       this.held.add(handle);
       return handle;
     } catch (err) {
@@ -177,7 +189,14 @@ export class RedisLockManager extends BaseLockManager {
   }
 
   /** Attempts until granted (wait) or once (no wait); cleans up its writer intent on the way out. */
-  private async acquireRemote(ids: string[], mode: LockMode, token: string, wait: boolean, signal: AbortSignal, deadline?: number): Promise<number | null> {
+  private async acquireRemote(
+    ids: string[],
+    mode: LockMode,
+    token: string,
+    wait: boolean,
+    signal: AbortSignal,
+    deadline?: number,
+  ): Promise<number | null> {
     // '1': a waiter's first attempt, which has no registration to withdraw when granted; '2' later.
     let waiting = wait ? '1' : '0';
     for (;;) {
@@ -262,7 +281,10 @@ export class RedisLockManager extends BaseLockManager {
 
   /** Runs a script on every node at once; each answer is its result or an Error (also on a timeout). */
   private async onEveryNode(s: Script, keys: string[], args: (string | number)[]): Promise<(number | Error)[]> {
-    const results = this.nodes.length === 1 ? [await this.onNode(this.nodes[0], s, keys, args)] : await Promise.all(this.nodes.map((node) => this.onNode(node, s, keys, args)));
+    const results =
+      this.nodes.length === 1
+        ? [await this.onNode(this.nodes[0], s, keys, args)]
+        : await Promise.all(this.nodes.map((node) => this.onNode(node, s, keys, args)));
     results.forEach((r, i) => (r instanceof Error ? this.nodeFaults[i].failed(r) : this.nodeFaults[i].ok()));
     return results;
   }
@@ -318,7 +340,10 @@ export class RedisLockManager extends BaseLockManager {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(lockTimeoutError());
     if (w.fired) return Promise.resolve();
-    const ms = Math.min(this.subscribed ? this.waitPollMs : UNSUBSCRIBED_POLL_MS, deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()));
+    const ms = Math.min(
+      this.subscribed ? this.waitPollMs : UNSUBSCRIBED_POLL_MS,
+      deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()),
+    );
     return new Promise<void>((resolve, reject) => {
       const done = (err?: unknown) => {
         clearTimeout(timer);

@@ -72,7 +72,9 @@ export class Migration20261122000002RoomsEvents extends Migration {
         PRIMARY KEY (room_id, type, state_key)
       )`);
     this.addSql('CREATE INDEX current_state_events_event_idx ON current_state_events (event_id)');
-    this.addSql("CREATE INDEX current_state_events_member_idx ON current_state_events (state_key, membership) WHERE type = 'm.room.member'");
+    this.addSql(
+      "CREATE INDEX current_state_events_member_idx ON current_state_events (state_key, membership) WHERE type = 'm.room.member'",
+    );
 
     this.addSql(`
       CREATE TABLE room_memberships (
@@ -175,7 +177,21 @@ export class Migration20261122000002RoomsEvents extends Migration {
         knocked_members integer NOT NULL DEFAULT 0,
         state_events integer NOT NULL DEFAULT 0
       )`);
-    for (const col of ['name', 'canonical_alias', 'joined_members', 'joined_local_members', 'room_version', 'creator', 'encryption', 'federatable', 'is_public', 'join_rules', 'guest_access', 'history_visibility', 'state_events']) {
+    for (const col of [
+      'name',
+      'canonical_alias',
+      'joined_members',
+      'joined_local_members',
+      'room_version',
+      'creator',
+      'encryption',
+      'federatable',
+      'is_public',
+      'join_rules',
+      'guest_access',
+      'history_visibility',
+      'state_events',
+    ]) {
       this.addSql(`CREATE INDEX room_stats_${col}_idx ON room_stats (${col}, room_id)`);
     }
     this.addSql('CREATE INDEX room_stats_name_trgm_idx ON room_stats USING gin (lower(name) gin_trgm_ops)');

@@ -47,8 +47,12 @@ export class Migration20261122000005RoomStatsCounts extends Migration {
         END IF;
         RETURN NULL;
       END $$`);
-    this.addSql('CREATE TRIGGER room_stats_counts_insert AFTER INSERT ON room_stats REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION room_stats_counts_apply()');
-    this.addSql('CREATE TRIGGER room_stats_counts_delete AFTER DELETE ON room_stats REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION room_stats_counts_apply()');
+    this.addSql(
+      'CREATE TRIGGER room_stats_counts_insert AFTER INSERT ON room_stats REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION room_stats_counts_apply()',
+    );
+    this.addSql(
+      'CREATE TRIGGER room_stats_counts_delete AFTER DELETE ON room_stats REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION room_stats_counts_apply()',
+    );
     this.addSql(
       'CREATE TRIGGER room_stats_counts_update AFTER UPDATE ON room_stats REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION room_stats_counts_apply()',
     );

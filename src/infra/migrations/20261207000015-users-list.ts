@@ -1,7 +1,18 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /** Sort keys of the admin users list; each gets a (key, name) index for both directions. */
-export const USER_SORT_COLUMNS = ['displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked'];
+export const USER_SORT_COLUMNS = [
+  'displayname',
+  'is_guest',
+  'admin',
+  'deactivated',
+  'user_type',
+  'avatar_url',
+  'shadow_banned',
+  'creation_ts',
+  'last_seen_ts',
+  'locked',
+];
 
 /** Columns the list filters on, carried in the sort indexes so a page is found from the index alone. */
 const FILTER_COLUMNS = 'is_guest, deactivated, admin, locked, suspended, user_type';
@@ -78,9 +89,15 @@ export class Migration20261207000015UsersList extends Migration {
         END IF;
         RETURN NULL;
       END $$`);
-    this.addSql('CREATE TRIGGER user_counts_insert AFTER INSERT ON users REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()');
-    this.addSql('CREATE TRIGGER user_counts_delete AFTER DELETE ON users REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()');
-    this.addSql('CREATE TRIGGER user_counts_update AFTER UPDATE ON users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()');
+    this.addSql(
+      'CREATE TRIGGER user_counts_insert AFTER INSERT ON users REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()',
+    );
+    this.addSql(
+      'CREATE TRIGGER user_counts_delete AFTER DELETE ON users REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()',
+    );
+    this.addSql(
+      'CREATE TRIGGER user_counts_update AFTER UPDATE ON users REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION user_counts_apply()',
+    );
     this.addSql(`INSERT INTO user_counts (${cols}) SELECT ${bucket}, count(*) FROM users GROUP BY 1, 2, 3, 4, 5, 6, 7`);
   }
 
@@ -90,7 +107,9 @@ export class Migration20261207000015UsersList extends Migration {
     this.addSql('DROP TRIGGER user_counts_insert ON users');
     this.addSql('DROP FUNCTION user_counts_apply()');
     this.addSql('DROP TABLE user_counts');
-    this.addSql('DROP INDEX users_name_trgm_idx, users_displayname_lower_trgm_idx, users_name_lower_idx, room_memberships_invite_sender_idx');
+    this.addSql(
+      'DROP INDEX users_name_trgm_idx, users_displayname_lower_trgm_idx, users_name_lower_idx, room_memberships_invite_sender_idx',
+    );
     for (const col of USER_SORT_COLUMNS) this.addSql(`DROP INDEX users_${col}_idx, users_${col}_desc_idx`);
     this.addSql('DROP INDEX users_name_idx');
     this.addSql('ALTER TABLE users DROP COLUMN locked, DROP COLUMN suspended, DROP COLUMN shadow_banned');
