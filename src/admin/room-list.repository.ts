@@ -5,7 +5,7 @@
  * trigram indexes.
  */
 import type { Em } from '../infra/orm';
-import { sql, sqlPrepared } from '../infra/sql';
+import { pageLimitBound, sql, sqlPrepared } from '../infra/sql';
 import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Column and natural (dir=f) direction of each sort key. */
@@ -149,8 +149,10 @@ export class RoomListRepository {
     const order = `page.k ${direction}, page.room_id ${direction}`;
     const where = whereClause(q);
     const matches = `WITH m AS MATERIALIZED (SELECT s.room_id, s.${column} AS k FROM room_stats s ${where.sql}),
-            page AS (SELECT room_id, k FROM m page ORDER BY ${order} LIMIT ? OFFSET ?)`;
-    const params = [...where.params, q.limit, q.from];
+            page AS (SELECT room_id, k FROM (SELECT room_id, k FROM m page ORDER BY ${order} LIMIT ${pageLimitBound(q.limit)} OFFSET ?) page
+                     ORDER BY ${order} LIMIT ?)`;
+    // The constant inner LIMIT tells the generic plan the page is small (see pageLimitBound).
+    const params = [...where.params, q.from, q.limit];
     if (shape === 'json') {
       const rows = await sqlPrepared<{ total: string; rooms: string }>(
         em,

@@ -183,3 +183,18 @@ export function sqlPrepared<T = Row>(em: Em, text: string, params: readonly unkn
   // Without parameters PostgreSQL plans generically whatever the setting.
   return onConnection(em, q.values.length ? 'generic' : 'any', async (conn) => (await conn.query(q)).rows as T[]);
 }
+
+/**
+ * The LIMIT written into the text of a prepared page statement for a page of `limit` rows: the
+ * power of two at or above it (at least 16). Prepared statements run on generic plans, which know
+ * no bound value of `LIMIT $n` and assume a tenth of the rows; with a constant the planner sees a
+ * small page and joins it back to its table by index lookups instead of hashing the whole table.
+ * The statement cuts the page to its exact size with a bound LIMIT over this one, so one text
+ * serves every limit up to the power of two (at most 54 texts per statement shape).
+ */
+export function pageLimitBound(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`a page limit must be a non-negative integer, not ${limit}`);
+  let bound = 16;
+  while (bound < limit) bound *= 2;
+  return bound;
+}

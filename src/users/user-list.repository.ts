@@ -5,7 +5,7 @@
  * before sorting them.
  */
 import type { Em } from '../infra/orm';
-import { sqlPrepared } from '../infra/sql';
+import { pageLimitBound, sqlPrepared } from '../infra/sql';
 
 export type UserOrderBy =
   | 'name'
@@ -118,6 +118,44 @@ export function userOrder(q: Pick<ListUsersQuery, 'orderBy' | 'dir'>, alias = 'u
 
 const searching = (q: ListUsersQuery) => q.name !== null || q.userId !== null;
 
+/**
+ * The prepared statement of a users list page (and its total), as `UserListRepository.page` runs
+ * it. Without a search term, the page walks the sort index (the offset is skipped in a subquery
+ * reading only that index and the filter columns) and the total comes from `user_counts`; with
+ * one, the matches are gathered once (trigram indexes), then counted and sorted.
+ */
+export function userPageStatement(q: ListUsersQuery, shape: 'rows' | 'json'): { text: string; params: unknown[] } {
+  const where = userWhereClause(q);
+  const order = userOrder(q);
+  const keys = q.orderBy === 'name' ? 'u.name' : `u.name, u.${q.orderBy}`;
+  // The constant inner LIMIT tells the generic plan the page is small (see pageLimitBound); the
+  // bound outer one cuts it to the requested size, in the same order.
+  const bound = pageLimitBound(q.limit);
+  const matches = searching(q)
+    ? `WITH m AS MATERIALIZED (SELECT ${keys} FROM users u ${where.sql}),
+              page AS (SELECT u.name FROM (SELECT ${keys} FROM m u ORDER BY ${order} LIMIT ${bound} OFFSET ?) u ORDER BY ${order} LIMIT ?)`
+    : `WITH page AS (SELECT u.name FROM (SELECT ${keys} FROM users u ${where.sql} ORDER BY ${order} LIMIT ${bound} OFFSET ?) u ORDER BY ${order} LIMIT ?)`;
+  const total = searching(q) ? { sql: '(SELECT count(*) FROM m)', params: [] } : countSql(q);
+  const params = [...where.params, q.from, q.limit, ...total.params];
+  const text =
+    shape === 'json'
+      ? `${matches}
+         SELECT ${total.sql} AS total,
+                (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text FROM page JOIN users u ON u.name = page.name) AS users`
+      : `${matches}
+       SELECT ${total.sql} AS total, ${SUMMARY_COLUMNS}
+         FROM (SELECT 1) one LEFT JOIN page ON true LEFT JOIN users u ON u.name = page.name
+        ORDER BY ${order}`;
+  return { text, params };
+}
+
+/** The total of a listing without a search term: a sum over the matching `user_counts` buckets. */
+function countSql(q: ListUsersQuery): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const parts = flagFilters(q, 'user_type', params);
+  return { sql: `(SELECT coalesce(sum(users), 0) FROM user_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''})`, params };
+}
+
 export class UserListRepository {
   /**
    * A page and the number of users matching the filters. Without a search term, the page walks
@@ -128,40 +166,13 @@ export class UserListRepository {
   page(em: Em, q: ListUsersQuery, shape: 'rows'): Promise<{ users: UserSummaryRow[]; total: number }>;
   page(em: Em, q: ListUsersQuery, shape: 'json'): Promise<{ users: string; total: number }>;
   async page(em: Em, q: ListUsersQuery, shape: 'rows' | 'json'): Promise<{ users: UserSummaryRow[] | string; total: number }> {
-    const where = userWhereClause(q);
-    const order = userOrder(q);
-    const matches = searching(q)
-      ? `WITH m AS MATERIALIZED (SELECT ${q.orderBy === 'name' ? 'u.name' : `u.name, u.${q.orderBy}`} FROM users u ${where.sql}),
-              page AS (SELECT u.name FROM m u ORDER BY ${order} LIMIT ? OFFSET ?)`
-      : `WITH page AS (SELECT u.name FROM users u ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?)`;
-    const total = searching(q) ? { sql: '(SELECT count(*) FROM m)', params: [] } : this.countSql(q);
-    const params = [...where.params, q.limit, q.from, ...total.params];
+    const { text, params } = userPageStatement(q, shape);
     if (shape === 'json') {
-      const rows = await sqlPrepared<{ total: string | null; users: string }>(
-        em,
-        `${matches}
-         SELECT ${total.sql} AS total,
-                (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text FROM page JOIN users u ON u.name = page.name) AS users`,
-        params,
-      );
+      const rows = await sqlPrepared<{ total: string | null; users: string }>(em, text, params);
       return { users: rows[0].users, total: Number(rows[0].total ?? 0) };
     }
-    const rows = await sqlPrepared<Record<string, unknown> & { total: string | null }>(
-      em,
-      `${matches}
-       SELECT ${total.sql} AS total, ${SUMMARY_COLUMNS}
-         FROM (SELECT 1) one LEFT JOIN page ON true LEFT JOIN users u ON u.name = page.name
-        ORDER BY ${order}`,
-      params,
-    );
+    const rows = await sqlPrepared<Record<string, unknown> & { total: string | null }>(em, text, params);
     return { users: rows.filter((r) => r.name !== null).map(toRow), total: Number(rows[0]?.total ?? 0) };
-  }
-
-  /** The total of a listing without a search term: a sum over the matching `user_counts` buckets. */
-  private countSql(q: ListUsersQuery): { sql: string; params: unknown[] } {
-    const params: unknown[] = [];
-    const parts = flagFilters(q, 'user_type', params);
-    return { sql: `(SELECT coalesce(sum(users), 0) FROM user_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''})`, params };
   }
 }
 

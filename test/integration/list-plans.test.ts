@@ -1,0 +1,143 @@
+/**
+ * Plans of the list pages that run as prepared statements (generic plans): on a table large
+ * enough that hashing it is far dearer than a page of index lookups, the page statement must
+ * never scan the whole `users` table nor hash-join the page back to it, whatever the order, the
+ * direction, the filters, the offset or the limit. The plan is read with EXPLAIN (FORMAT JSON) of
+ * the statement text the repository runs, prepared and executed as the SQL door does (under
+ * `force_generic_plan`), so a statement shape that lets the planner assume a large page fails here.
+ */
+import { strict as assert } from 'node:assert';
+import { Client as PgClient } from 'pg';
+import { createOrm, migrate, type Orm } from '../../src/infra/orm';
+import { toNumbered } from '../../src/infra/sql';
+import { userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
+import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
+
+const USERS = 20_000;
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+}
+
+const ORDERS: UserOrderBy[] = [
+  'name',
+  'displayname',
+  'is_guest',
+  'admin',
+  'deactivated',
+  'user_type',
+  'avatar_url',
+  'shadow_banned',
+  'creation_ts',
+  'last_seen_ts',
+  'locked',
+];
+
+function query(over: Partial<ListUsersQuery>): ListUsersQuery {
+  return {
+    from: 0,
+    limit: 100,
+    userId: null,
+    name: null,
+    guests: true,
+    deactivated: false,
+    admins: null,
+    locked: false,
+    suspended: null,
+    userTypes: [],
+    notUserTypes: [],
+    orderBy: 'name',
+    dir: 'f',
+    ...over,
+  };
+}
+
+describe('list page plans', () => {
+  let orm: Orm;
+  let dbName: string;
+  let pg: PgClient;
+
+  before(async () => {
+    dbName = await createDatabase();
+    orm = await createOrm({ clientUrl: dbUrl(dbName), poolSize: 1 });
+    await migrate(orm);
+    pg = new PgClient({ connectionString: dbUrl(dbName) });
+    await pg.connect();
+    await pg.query(
+      `INSERT INTO users (name, admin, deactivated, is_guest, user_type, displayname, avatar_url, locked, suspended, creation_ts, last_seen_ts)
+       SELECT '@u' || lpad(i::text, 6, '0') || ':test', i % 100 = 0, i % 20 = 7, i % 50 = 3,
+              CASE WHEN i % 40 = 1 THEN 'bot' END, 'Name ' || (i % 500), CASE WHEN i % 3 <> 0 THEN 'mxc://test/' || i END,
+              i % 200 = 11, i % 300 = 13, 1700000000 + (hashtext(i::text) & 31535999),
+              CASE WHEN i % 7 <> 0 THEN 1700000000000 + (hashtext('s' || i)::bigint & 31535999999) END
+         FROM generate_series(1, $1::int) i`,
+      [USERS],
+    );
+    await pg.query('ANALYZE users');
+    await pg.query('SET plan_cache_mode = force_generic_plan');
+  });
+
+  after(async () => {
+    await pg?.end();
+    await orm?.close(true);
+    if (dbName) await dropDatabase(dbName);
+  });
+
+  /** The executed plan's nodes of the statement the repository runs for `q`, prepared as the door prepares it. */
+  async function plan(q: ListUsersQuery, shape: 'rows' | 'json'): Promise<PlanNode[]> {
+    const { text, params } = userPageStatement(q, shape);
+    await pg.query(`PREPARE page_probe AS ${toNumbered(text)}`);
+    try {
+      const literals = params.map((p) =>
+        Array.isArray(p) ? pg.escapeLiteral(`{${p.map((e) => JSON.stringify(e)).join(',')}}`) : pg.escapeLiteral(String(p)),
+      );
+      const res = await pg.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page_probe${literals.length ? `(${literals.join(', ')})` : ''}`);
+      const out = res.rows[0]['QUERY PLAN'] as { Plan: PlanNode }[];
+      return nodes(out[0].Plan);
+    } finally {
+      await pg.query('DEALLOCATE page_probe');
+    }
+  }
+
+  function assertPagePlan(all: PlanNode[], label: string, search: boolean): void {
+    const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+    assert.ok(!types.includes('Hash Join'), `${label}: the page is hash-joined to its table: ${types.join(', ')}`);
+    if (!search) assert.ok(!types.includes('Seq Scan on users'), `${label}: users is scanned whole: ${types.join(', ')}`);
+    assert.ok(types.includes('Nested Loop'), `${label}: the page is not joined by index lookups: ${types.join(', ')}`);
+  }
+
+  it('walks an index and looks the page up row by row, for every order and direction', async () => {
+    for (const orderBy of ORDERS) {
+      for (const dir of ['f', 'b'] as const) {
+        for (const shape of ['json', 'rows'] as const) {
+          assertPagePlan(await plan(query({ orderBy, dir }), shape), `${orderBy} ${dir} ${shape}`, false);
+        }
+      }
+    }
+  });
+
+  it('keeps the plan for deep offsets, other limits and filters', async () => {
+    const cases: [string, Partial<ListUsersQuery>][] = [
+      ['from=15000', { from: 15_000 }],
+      ['limit=10', { limit: 10 }],
+      ['limit=500', { limit: 500 }],
+      ['guests=false admins', { guests: false, admins: true }],
+      ['user_types', { userTypes: ['bot', ''] }],
+      ['not_user_types', { notUserTypes: ['bot'] }],
+      ['deactivated any, creation_ts b', { deactivated: null, orderBy: 'creation_ts', dir: 'b' }],
+    ];
+    for (const [label, over] of cases) assertPagePlan(await plan(query(over), 'json'), label, false);
+  });
+
+  it('joins a search page back by index lookups', async () => {
+    for (const orderBy of ['name', 'displayname', 'creation_ts'] as const) {
+      assertPagePlan(await plan(query({ name: 'name 1', orderBy }), 'json'), `name search by ${orderBy}`, true);
+      assertPagePlan(await plan(query({ userId: 'u01', orderBy }), 'rows'), `user_id search by ${orderBy}`, true);
+    }
+  });
+});
