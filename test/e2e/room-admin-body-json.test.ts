@@ -125,3 +125,48 @@ describe('room admin bodies checked by the service (body_json)', () => {
     await assert.rejects(purge('{"room_id":false}'), invalid('M_BAD_JSON', "Param 'room_id' must be a string"));
   });
 });
+
+describe('purge_history body checked by the service (body_json)', () => {
+  let s: Stack;
+  let admin: TestUser;
+  let user: TestUser;
+  let roomId: string;
+
+  before(async () => {
+    s = await sharedStack();
+    admin = await registerUser(s, uniq('bj-purge-admin'), { admin: true });
+    user = await registerUser(s, uniq('bj-purge-user'));
+    roomId = await createRoom(s, admin.token);
+  });
+
+  const call = (body: string, token: string | null, purgeUpToEventId?: string) => {
+    const p = s.clients.pagination;
+    const req = { roomId, purgeUpToEventId, deleteLocalEvents: false, bodyJson: bytes(body) };
+    return grpcCall(p, p.purgeHistory, req, token === null ? new grpc.Metadata() : bearer(token));
+  };
+
+  it('refuses bad bodies after authentication, with Synapse errors', async () => {
+    await assert.rejects(call('}{', null), refused(grpc.status.UNAUTHENTICATED, 'M_MISSING_TOKEN'));
+    await assert.rejects(call('}{', user.token), refused(grpc.status.PERMISSION_DENIED, 'M_FORBIDDEN'));
+    await assert.rejects(call('}{', admin.token), invalid('M_NOT_JSON', 'Content not JSON.'));
+    await assert.rejects(call('{"purge_up_to_event_id":1}', admin.token), invalid('M_BAD_JSON', 'purge_up_to_event_id must be a string'));
+    await assert.rejects(call('{"purge_up_to_ts":"0"}', admin.token), invalid('M_BAD_JSON', 'purge_up_to_ts must be an int'));
+  });
+
+  it('takes the path event id over the body, and an empty body as {}', async () => {
+    // With an event id, purge_up_to_ts is not read; the unknown event is the first error.
+    await assert.rejects(call('{"purge_up_to_ts":"0"}', admin.token, '$nope'), (e: grpc.ServiceError) => {
+      assert.notEqual(e.details, 'purge_up_to_ts must be an int');
+      assert.ok(e.code !== grpc.status.OK);
+      return true;
+    });
+    // Without any point to purge up to, Synapse's own answer comes from the service.
+    await assert.rejects(call('', admin.token), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);
+    // The time is read from the body: nothing is older than 0, the room's creation is older than now.
+    await assert.rejects(
+      call('{"purge_up_to_ts":0}', admin.token),
+      refused(grpc.status.NOT_FOUND, 'M_NOT_FOUND', 'there is no event to be purged'),
+    );
+    assert.ok((await call(JSON.stringify({ purge_up_to_ts: Date.now() }), admin.token)).purgeId);
+  });
+});
