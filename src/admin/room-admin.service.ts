@@ -4,10 +4,11 @@
  * membership-changing calls in room-membership-admin.service.ts.
  */
 import type { Em } from '../infra/orm';
-import { Codes, MatrixError, badRequest, echo, invalidParam, notFound } from '../errors';
+import { badRequest, echo, invalidParam, notFound } from '../errors';
 import { isValidAlias, isValidRoomId } from '../matrix/ids';
 import type { RoomService } from '../rooms/room.service';
 import type { EventView } from '../rooms/event.serializer';
+import { findEventAtTimestamp } from '../rooms/timestamp-lookup';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
 import type {
@@ -169,13 +170,6 @@ export class RoomAdminService {
   /** The closest event to `ts` in direction `dir`. Throws 404 "Unable to find event from <ts> in direction <dir>". */
   async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<EventAtTimestamp> {
     if (!Number.isSafeInteger(ts) || ts < 0) throw invalidParam('Query parameter ts must be a positive integer.');
-    const found = await this.repo.eventNearTimestamp(em, roomId, ts, dir);
-    if (!found)
-      throw new MatrixError(
-        404,
-        `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`,
-        Codes.NOT_FOUND,
-      );
-    return { eventId: found.event_id, originServerTs: found.origin_server_ts };
+    return findEventAtTimestamp(em, roomId, ts, dir);
   }
 }

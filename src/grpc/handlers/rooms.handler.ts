@@ -108,6 +108,9 @@ export function roomsHandler(
     getRoomState: a.unary('user', async (req, ctx) => ({
       events: toEventMessages(await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId)),
     })),
+    findEventAtTimestamp: a.unary('user', (req, ctx) =>
+      clientReads.timestampToEvent(ctx.em, requesterOf(ctx), req.roomId, req.tsParam ?? null, req.dirParam ?? null),
+    ),
     getStateEvent: a.unary('user', async (req, ctx) => ({
       event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)),
     })),
