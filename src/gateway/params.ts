@@ -2,11 +2,10 @@
  * Parsing of query strings and JSON bodies with Synapse's exact errors (spec §0.3). These only
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
-import { Codes, MatrixError, badJson, invalidParam, missingParams } from '../errors';
-import { parseJsonObjectText } from '../json-text';
+import { Codes, MatrixError, invalidParam } from '../errors';
 import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
 
-export type Json = Record<string, unknown>;
+export { Body, parseJsonObject, type Json } from '../matrix/json-body';
 
 export class Query {
   constructor(private readonly params: URLSearchParams) {}
@@ -81,70 +80,5 @@ function safeDecode(s: string): string {
     return decodeURIComponent(s);
   } catch {
     return s;
-  }
-}
-
-/** Parses a request body as a JSON object; `emptyAllowed` treats a zero-length body as `{}`. */
-export function parseJsonObject(raw: Buffer, emptyAllowed: boolean): Json {
-  if (raw.length === 0 && emptyAllowed) return {};
-  return parseJsonObjectText(raw.toString('utf8'), 'Content not JSON.', 'Content must be a JSON object.');
-}
-
-/** Typed accessors over a parsed JSON body. */
-export class Body {
-  constructor(readonly json: Json) {}
-
-  has(key: string): boolean {
-    return this.json[key] !== undefined;
-  }
-
-  require(...keys: string[]): void {
-    const missing = keys.filter((k) => !(k in this.json));
-    if (missing.length > 0) throw missingParams(missing);
-  }
-
-  /** An optional boolean; `message` is Synapse's error text for a non-boolean. */
-  bool(key: string, message = `Param '${key}' must be a boolean, if given`): boolean | undefined {
-    const v = this.json[key];
-    // Synapse reads these with body.get(key, default) and an isinstance check: null is refused.
-    if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') throw badJson(message);
-    return v;
-  }
-
-  string(key: string, message = `Param '${key}' must be a string`): string | undefined {
-    const v = this.json[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw badJson(message);
-    return v;
-  }
-
-  int(key: string, message = `Param '${key}' must be an integer`): number | undefined {
-    const v = this.json[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badJson(message);
-    return v;
-  }
-
-  object(key: string, message = `Param '${key}' must be an object`): Json | undefined {
-    const v = this.json[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'object' || Array.isArray(v)) throw badJson(message);
-    return v as Json;
-  }
-
-  stringList(key: string, message = `Param '${key}' must be a list of strings`): string[] | undefined {
-    const v = this.json[key];
-    if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw badJson(message);
-    return v as string[];
-  }
-
-  /** Python-style truthiness, for keys Synapse coerces with bool(). */
-  truthy(key: string): boolean {
-    const v = this.json[key];
-    if (Array.isArray(v)) return v.length > 0;
-    if (v && typeof v === 'object') return Object.keys(v).length > 0;
-    return Boolean(v);
   }
 }

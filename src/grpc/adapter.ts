@@ -215,6 +215,15 @@ export class CallAdapter {
     return ctx;
   }
 
+  /**
+   * Applies the string checks of `method`'s request (NUL characters, field limits) to a request a
+   * handler built from a `body_json` field, so values read from a body are bounded as the typed
+   * fields they stand for are.
+   */
+  checkRequest(method: string, req: unknown): void {
+    checkStrings(this.limits, method, req);
+  }
+
   /** Wraps a unary implementation. */
   unary<Req, Res>(level: AuthLevel, fn: UnaryFn<Req, Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {

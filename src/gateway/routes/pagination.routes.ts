@@ -1,7 +1,6 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import type { MessagesPage, MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { PURGE_STATUS } from '../../grpc/contract-words';
-import { badJson } from '../../errors';
 import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
@@ -30,24 +29,11 @@ function pageBody(p: MessagesPage | undefined): RawJson {
 }
 
 async function purgeHistory(r: GatewayRequest) {
-  const b = r.body(true);
-  let eventId: string | undefined = r.params.eventId;
-  if (eventId === undefined) {
-    const v = b.json.purge_up_to_event_id;
-    if (v !== undefined && v !== null && typeof v !== 'string') throw badJson('purge_up_to_event_id must be a string');
-    eventId = (v as string | null | undefined) ?? undefined;
-  }
-  let ts: number | undefined;
-  if (eventId === undefined && 'purge_up_to_ts' in b.json) {
-    const v = b.json.purge_up_to_ts;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw badJson('purge_up_to_ts must be an int');
-    ts = v;
-  }
   const res = await r.rpc(r.clients.pagination, 'purgeHistory', {
     roomId: r.params.roomId,
-    purgeUpToEventId: eventId,
-    purgeUpToTs: ts,
-    deleteLocalEvents: b.truthy('delete_local_events'),
+    purgeUpToEventId: r.params.eventId,
+    deleteLocalEvents: false,
+    bodyJson: r.rawBody,
   });
   return { body: { purge_id: res.purgeId } };
 }

@@ -1,29 +1,11 @@
-import type { DeleteRoomOptions } from '../../../gen/synapse/admin/v1/room_admin';
 import { DIRECTION, ROOM_ORDER_BY } from '../../grpc/contract-words';
-import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
-import { isValidRoomId } from '../../matrix/ids';
-import { RawJson, type GatewayRequest, type Route } from '../router';
+import { Codes, MatrixError, invalidParam } from '../../errors';
+import { RawJson, type Route } from '../router';
 import { toClientEvent } from '../../matrix/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 const DIRS = DIRECTION.words;
 const toDirection = (d: 'b' | 'f' | undefined) => DIRECTION.value(d ?? 'f');
-
-/** The body of both delete versions, validated in Synapse's order (block, purge, force_purge). */
-function deleteOptions(r: GatewayRequest): DeleteRoomOptions {
-  const b = r.body();
-  const block = b.bool('block');
-  const purge = b.bool('purge');
-  const forcePurge = b.bool('force_purge');
-  return {
-    block,
-    purge,
-    forcePurge,
-    newRoomUserId: b.string('new_room_user_id'),
-    roomName: b.string('room_name'),
-    message: b.string('message'),
-  };
-}
 
 const listRooms: Route = {
   method: 'GET',
@@ -70,9 +52,7 @@ const roomRoutes: Route[] = [
     // A synchronous delete of a big room takes as long as it takes.
     timeoutMs: 24 * 3_600_000,
     handler: async (r) => ({
-      body: shutdownResultJson(
-        (await r.rpc(r.clients.roomAdmin, 'deleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).result,
-      ),
+      body: shutdownResultJson((await r.rpc(r.clients.roomAdmin, 'deleteRoom', { roomId: r.params.roomId, bodyJson: r.rawBody })).result),
     }),
   },
   {
@@ -112,11 +92,7 @@ const blockRoutes: Route[] = [
     path: '/_synapse/admin/v1/rooms/{roomId}/block',
     auth: 'admin',
     handler: async (r) => {
-      const b = r.body();
-      if (!isValidRoomId(r.params.roomId)) throw badRequest(`${echo(r.params.roomId)} is not a legal room ID`);
-      b.require('block');
-      if (typeof b.json.block !== 'boolean') throw badJson("Param 'block' must be a boolean.");
-      const res = await r.rpc(r.clients.roomAdmin, 'setRoomBlock', { roomId: r.params.roomId, block: b.json.block });
+      const res = await r.rpc(r.clients.roomAdmin, 'setRoomBlock', { roomId: r.params.roomId, block: false, bodyJson: r.rawBody });
       return { body: { block: res.block } };
     },
   },
@@ -138,7 +114,7 @@ const deleteV2Routes: Route[] = [
     auth: 'admin',
     handler: async (r) => ({
       body: {
-        delete_id: (await r.rpc(r.clients.roomAdmin, 'startDeleteRoom', { roomId: r.params.roomId, options: deleteOptions(r) })).deleteId,
+        delete_id: (await r.rpc(r.clients.roomAdmin, 'startDeleteRoom', { roomId: r.params.roomId, bodyJson: r.rawBody })).deleteId,
       },
     }),
   },
@@ -166,8 +142,7 @@ const membershipRoutes: Route[] = [
     path: '/_synapse/admin/v1/rooms/{roomIdOrAlias}/make_room_admin',
     auth: 'admin',
     handler: async (r) => {
-      const b = r.body(true);
-      await r.rpc(r.clients.roomAdmin, 'makeRoomAdmin', { roomIdOrAlias: r.params.roomIdOrAlias, userId: b.string('user_id') });
+      await r.rpc(r.clients.roomAdmin, 'makeRoomAdmin', { roomIdOrAlias: r.params.roomIdOrAlias, bodyJson: r.rawBody });
       return { body: {} };
     },
   },
@@ -176,12 +151,10 @@ const membershipRoutes: Route[] = [
     path: '/_synapse/admin/v1/join/{roomIdOrAlias}',
     auth: 'admin',
     handler: async (r) => {
-      const b = r.body();
-      b.require('user_id');
-      if (typeof b.json.user_id !== 'string') throw invalidParam("Expected UserID string to start with '@'");
       const res = await r.rpc(r.clients.roomAdmin, 'adminJoinRoom', {
         roomIdOrAlias: r.params.roomIdOrAlias,
-        userId: b.json.user_id,
+        userId: '',
+        bodyJson: r.rawBody,
         serverNames: r.query.strings('server_name'),
       });
       return { body: { room_id: res.roomId } };
@@ -229,16 +202,7 @@ const deprecatedRoutes: Route[] = [
     handler: async (r) => {
       // Synapse's pattern needs a non-empty room id segment.
       if (r.params.roomId === '') throw new MatrixError(404, 'Unrecognized request', Codes.UNRECOGNIZED);
-      const b = r.body();
-      b.require('new_room_user_id');
-      const newRoomUserId = b.string('new_room_user_id');
-      if (newRoomUserId === undefined) throw badJson("Param 'new_room_user_id' must be a string");
-      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', {
-        roomId: r.params.roomId,
-        newRoomUserId,
-        roomName: b.string('room_name'),
-        message: b.string('message'),
-      });
+      const res = await r.rpc(r.clients.roomAdmin, 'shutdownRoom', { roomId: r.params.roomId, newRoomUserId: '', bodyJson: r.rawBody });
       return { body: shutdownResultJson(res.result) };
     },
   },
@@ -248,11 +212,7 @@ const deprecatedRoutes: Route[] = [
     auth: 'admin',
     timeoutMs: 24 * 3_600_000,
     handler: async (r) => {
-      const b = r.body();
-      b.require('room_id');
-      const roomId = b.string('room_id');
-      if (roomId === undefined) throw badJson("Param 'room_id' must be a string");
-      await r.rpc(r.clients.roomAdmin, 'purgeRoom', { roomId });
+      await r.rpc(r.clients.roomAdmin, 'purgeRoom', { roomId: '', bodyJson: r.rawBody });
       return { body: {} };
     },
   },

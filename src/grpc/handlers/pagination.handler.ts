@@ -13,6 +13,7 @@ import type { PurgeHistoryService } from '../../pagination/purge-history.service
 import type { CallAdapter } from '../adapter';
 import { PURGE_STATUS, dirWord } from '../contract-words';
 import { presentWithRelations } from '../../matrix/event-formats';
+import { purgeHistoryBody, type PurgeHistoryBody } from '../../pagination/purge-history.body';
 import { toEventMessage, toEventMessages } from './event-message';
 
 export interface PaginationHandlerDeps {
@@ -83,15 +84,26 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
     adminGetEventContext: a.unary('admin', async (req, ctx) =>
       toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true)),
     ),
-    purgeHistory: a.unary('admin', async (req, ctx) => ({
-      purgeId: await d.purges.startPurge(ctx.em, {
-        roomId: req.roomId,
-        eventId: req.purgeUpToEventId ?? null,
-        upToTs: req.purgeUpToTs ?? null,
-        deleteLocalEvents: req.deleteLocalEvents,
-        requestId: ctx.requestId,
-      }),
-    })),
+    purgeHistory: a.unary('admin', async (req, ctx) => {
+      let p: PurgeHistoryBody = { eventId: req.purgeUpToEventId, upToTs: req.purgeUpToTs, deleteLocalEvents: req.deleteLocalEvents };
+      if (req.bodyJson !== undefined) {
+        p = purgeHistoryBody(req.bodyJson, req.purgeUpToEventId);
+        a.checkRequest('/synapse.admin.v1.PaginationService/PurgeHistory', {
+          roomId: req.roomId,
+          purgeUpToEventId: p.eventId,
+          deleteLocalEvents: p.deleteLocalEvents,
+        });
+      }
+      return {
+        purgeId: await d.purges.startPurge(ctx.em, {
+          roomId: req.roomId,
+          eventId: p.eventId ?? null,
+          upToTs: p.upToTs ?? null,
+          deleteLocalEvents: p.deleteLocalEvents,
+          requestId: ctx.requestId,
+        }),
+      };
+    }),
     getPurgeHistoryStatus: a.unary('admin', async (req, ctx) => {
       const s = await d.purges.getStatus(ctx.em, req.purgeId);
       return { status: PURGE_STATUS.value(s.status), error: s.error ?? undefined, progress: s.progress ?? undefined };

@@ -25,6 +25,9 @@ import type {
 import type { CallAdapter } from '../adapter';
 import { ROOM_DELETE_STATUS, ROOM_ORDER_BY, dirWord } from '../contract-words';
 import { toEventMessages } from './event-message';
+import { blockBody, deleteOptionsBody, joinBody, makeRoomAdminBody, purgeRoomBody, shutdownRoomBody } from '../../admin/room-admin.bodies';
+
+const SERVICE = '/synapse.admin.v1.RoomAdminService/';
 
 export interface RoomAdminHandlerDeps {
   admin: RoomAdminService;
@@ -90,6 +93,13 @@ const toOptions = (o: DeleteRoomOptions | undefined): DeleteOptions => ({
 });
 
 export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomAdminServiceServer {
+  /** A delete's options: from `body_json` when set (checked as Synapse reads the body), else `options`. */
+  const deleteOptionsOf = (method: string, req: { roomId: string; options?: DeleteRoomOptions; bodyJson?: Uint8Array }) => {
+    if (req.bodyJson === undefined) return toOptions(req.options);
+    const options = deleteOptionsBody(req.bodyJson);
+    a.checkRequest(`${SERVICE}${method}`, { roomId: req.roomId, options });
+    return options;
+  };
   return {
     listRooms: a.unary('admin', async (req, ctx) => {
       const input = {
@@ -122,36 +132,51 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
     listRoomState: a.unary('admin', async (req, ctx) => ({
       state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)),
     })),
-    setRoomBlock: a.unary('admin', async (req, ctx) => ({
-      block: await d.admin.setBlocked(ctx.em, req.roomId, req.block, requesterOf(ctx).userId),
-    })),
+    setRoomBlock: a.unary('admin', async (req, ctx) => {
+      const block = req.bodyJson === undefined ? req.block : blockBody(req.roomId, req.bodyJson);
+      return { block: await d.admin.setBlocked(ctx.em, req.roomId, block, requesterOf(ctx).userId) };
+    }),
     getRoomBlock: a.unary('admin', async (req, ctx) => d.admin.blockStatus(ctx.em, req.roomId)),
     deleteRoom: a.unary('admin', async (req, ctx) => ({
-      result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId)),
+      result: toResult(await d.deletes.deleteNow(ctx.em, req.roomId, deleteOptionsOf('DeleteRoom', req), requesterOf(ctx).userId)),
     })),
     startDeleteRoom: a.unary('admin', async (req, ctx) => ({
-      deleteId: await d.deletes.startDelete(ctx.em, req.roomId, toOptions(req.options), requesterOf(ctx).userId, ctx.requestId),
+      deleteId: await d.deletes.startDelete(
+        ctx.em,
+        req.roomId,
+        deleteOptionsOf('StartDeleteRoom', req),
+        requesterOf(ctx).userId,
+        ctx.requestId,
+      ),
     })),
     listDeleteStatuses: a.unary('admin', async (req, ctx) => ({
       results: (await d.deletes.statusesByRoom(ctx.em, req.roomId)).map(toTask),
     })),
     getDeleteStatus: a.unary('admin', async (req, ctx) => ({ task: toTask(await d.deletes.statusById(ctx.em, req.deleteId)) })),
-    shutdownRoom: a.unary('admin', async (req, ctx) => ({
-      result: toResult(
-        await d.deletes.legacyShutdown(
-          ctx.em,
-          req.roomId,
-          { newRoomUserId: req.newRoomUserId, roomName: req.roomName, message: req.message },
-          requesterOf(ctx).userId,
-        ),
-      ),
-    })),
+    shutdownRoom: a.unary('admin', async (req, ctx) => {
+      let options = { newRoomUserId: req.newRoomUserId, roomName: req.roomName, message: req.message };
+      if (req.bodyJson !== undefined) {
+        options = shutdownRoomBody(req.bodyJson);
+        a.checkRequest(`${SERVICE}ShutdownRoom`, { roomId: req.roomId, ...options });
+      }
+      return { result: toResult(await d.deletes.legacyShutdown(ctx.em, req.roomId, options, requesterOf(ctx).userId)) };
+    }),
     purgeRoom: a.unary('admin', async (req) => {
-      await d.deletes.legacyPurge(req.roomId);
+      let roomId = req.roomId;
+      if (req.bodyJson !== undefined) {
+        roomId = purgeRoomBody(req.bodyJson);
+        a.checkRequest(`${SERVICE}PurgeRoom`, { roomId });
+      }
+      await d.deletes.legacyPurge(roomId);
       return {};
     }),
     makeRoomAdmin: a.unary('admin', async (req, ctx) => {
-      await d.memberships.makeRoomAdmin(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId ?? null);
+      let userId = req.userId;
+      if (req.bodyJson !== undefined) {
+        userId = makeRoomAdminBody(req.bodyJson);
+        a.checkRequest(`${SERVICE}MakeRoomAdmin`, { roomIdOrAlias: req.roomIdOrAlias, userId });
+      }
+      await d.memberships.makeRoomAdmin(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, userId ?? null);
       return {};
     }),
     getForwardExtremities: a.unary('admin', async (req, ctx) => {
@@ -161,9 +186,14 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
     deleteForwardExtremities: a.unary('admin', async (req, ctx) => ({
       deleted: await d.admin.deleteForwardExtremities(ctx.em, req.roomIdOrAlias),
     })),
-    adminJoinRoom: a.unary('admin', async (req, ctx) => ({
-      roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, req.userId),
-    })),
+    adminJoinRoom: a.unary('admin', async (req, ctx) => {
+      let userId = req.userId;
+      if (req.bodyJson !== undefined) {
+        userId = joinBody(req.bodyJson);
+        a.checkRequest(`${SERVICE}AdminJoinRoom`, { roomIdOrAlias: req.roomIdOrAlias, userId, serverNames: req.serverNames });
+      }
+      return { roomId: await d.memberships.joinUser(ctx.em, requesterOf(ctx).userId, req.roomIdOrAlias, userId) };
+    }),
     timestampToEvent: a.unary('admin', async (req, ctx) => d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir))),
   };
 }

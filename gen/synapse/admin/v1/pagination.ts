@@ -296,6 +296,13 @@ export interface PurgeHistoryRequest {
     | undefined;
   /** Also delete events sent by local users (otherwise they are kept out of the timeline). */
   deleteLocalEvents: boolean;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8; empty counts as {}). When set, the service
+   * reads purge_up_to_event_id (unless the field above is set, as the event id of the path),
+   * purge_up_to_ts and delete_local_events from it with Synapse's errors, after authentication,
+   * and ignores purge_up_to_ts and delete_local_events above.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface PurgeHistoryResponse {
@@ -1657,7 +1664,13 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
 };
 
 function createBasePurgeHistoryRequest(): PurgeHistoryRequest {
-  return { roomId: "", purgeUpToEventId: undefined, purgeUpToTs: undefined, deleteLocalEvents: false };
+  return {
+    roomId: "",
+    purgeUpToEventId: undefined,
+    purgeUpToTs: undefined,
+    deleteLocalEvents: false,
+    bodyJson: undefined,
+  };
 }
 
 export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
@@ -1673,6 +1686,9 @@ export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
     }
     if (message.deleteLocalEvents !== false) {
       writer.uint32(32).bool(message.deleteLocalEvents);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(42).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1722,6 +1738,14 @@ export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
             message.deleteLocalEvents = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1756,6 +1780,11 @@ export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
         : isSet(object.delete_local_events)
         ? globalThis.Boolean(object.delete_local_events)
         : false,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1773,6 +1802,9 @@ export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
     if (message.deleteLocalEvents !== false) {
       obj.deleteLocalEvents = message.deleteLocalEvents;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1785,6 +1817,7 @@ export const PurgeHistoryRequest: MessageFns<PurgeHistoryRequest> = {
     message.purgeUpToEventId = object.purgeUpToEventId ?? undefined;
     message.purgeUpToTs = object.purgeUpToTs ?? undefined;
     message.deleteLocalEvents = object.deleteLocalEvents ?? false;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };

@@ -350,6 +350,11 @@ export interface ListRoomStateResponse {
 export interface SetRoomBlockRequest {
   roomId: string;
   block: boolean;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`block`).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SetRoomBlockResponse {
@@ -403,7 +408,15 @@ export interface ShutdownResult {
 
 export interface DeleteRoomRequest {
   roomId: string;
-  options?: DeleteRoomOptions | undefined;
+  options?:
+    | DeleteRoomOptions
+    | undefined;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`options`).
+   * An empty body is refused (Synapse: "Content not JSON.").
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface DeleteRoomResponse {
@@ -412,7 +425,15 @@ export interface DeleteRoomResponse {
 
 export interface StartDeleteRoomRequest {
   roomId: string;
-  options?: DeleteRoomOptions | undefined;
+  options?:
+    | DeleteRoomOptions
+    | undefined;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`options`).
+   * An empty body is refused (Synapse: "Content not JSON.").
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface StartDeleteRoomResponse {
@@ -462,7 +483,14 @@ export interface ShutdownRoomRequest {
   /** Required: the local user owning the replacement room. */
   newRoomUserId: string;
   roomName?: string | undefined;
-  message?: string | undefined;
+  message?:
+    | string
+    | undefined;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`new_room_user_id`, `room_name`, `message`).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface ShutdownRoomResponse {
@@ -471,6 +499,11 @@ export interface ShutdownRoomResponse {
 
 export interface PurgeRoomRequest {
   roomId: string;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`room_id`).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface PurgeRoomResponse {
@@ -480,7 +513,15 @@ export interface MakeRoomAdminRequest {
   /** A room id or a local alias. */
   roomIdOrAlias: string;
   /** Default: the caller. */
-  userId?: string | undefined;
+  userId?:
+    | string
+    | undefined;
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`user_id`).
+   * An empty body counts as {}.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface MakeRoomAdminResponse {
@@ -524,6 +565,11 @@ export interface AdminJoinRoomRequest {
   userId: string;
   /** Servers to join through (remote joins are not supported by this server). */
   serverNames: string[];
+  /**
+   * The HTTP request body as received (JSON text, UTF-8). When set, the service reads the parameters from it with
+   * Synapse's errors, in Synapse's order, after authentication, and ignores the typed fields (`user_id`).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface AdminJoinRoomResponse {
@@ -1903,7 +1949,7 @@ export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
 };
 
 function createBaseSetRoomBlockRequest(): SetRoomBlockRequest {
-  return { roomId: "", block: false };
+  return { roomId: "", block: false, bodyJson: undefined };
 }
 
 export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
@@ -1913,6 +1959,9 @@ export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
     }
     if (message.block !== false) {
       writer.uint32(16).bool(message.block);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1946,6 +1995,14 @@ export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
             message.block = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1966,6 +2023,11 @@ export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
         ? globalThis.String(object.room_id)
         : "",
       block: isSet(object.block) ? globalThis.Boolean(object.block) : false,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1977,6 +2039,9 @@ export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
     if (message.block !== false) {
       obj.block = message.block;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1987,6 +2052,7 @@ export const SetRoomBlockRequest: MessageFns<SetRoomBlockRequest> = {
     const message = createBaseSetRoomBlockRequest();
     message.roomId = object.roomId ?? "";
     message.block = object.block ?? false;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -2522,7 +2588,7 @@ export const ShutdownResult: MessageFns<ShutdownResult> = {
 };
 
 function createBaseDeleteRoomRequest(): DeleteRoomRequest {
-  return { roomId: "", options: undefined };
+  return { roomId: "", options: undefined, bodyJson: undefined };
 }
 
 export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
@@ -2532,6 +2598,9 @@ export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
     }
     if (message.options !== undefined) {
       DeleteRoomOptions.encode(message.options, writer.uint32(18).fork()).join();
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -2565,6 +2634,14 @@ export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
             message.options = DeleteRoomOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2585,6 +2662,11 @@ export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
         ? globalThis.String(object.room_id)
         : "",
       options: isSet(object.options) ? DeleteRoomOptions.fromJSON(object.options) : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -2595,6 +2677,9 @@ export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
     }
     if (message.options !== undefined) {
       obj.options = DeleteRoomOptions.toJSON(message.options);
+    }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
     }
     return obj;
   },
@@ -2608,6 +2693,7 @@ export const DeleteRoomRequest: MessageFns<DeleteRoomRequest> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? DeleteRoomOptions.fromPartial(object.options)
       : undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -2682,7 +2768,7 @@ export const DeleteRoomResponse: MessageFns<DeleteRoomResponse> = {
 };
 
 function createBaseStartDeleteRoomRequest(): StartDeleteRoomRequest {
-  return { roomId: "", options: undefined };
+  return { roomId: "", options: undefined, bodyJson: undefined };
 }
 
 export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
@@ -2692,6 +2778,9 @@ export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
     }
     if (message.options !== undefined) {
       DeleteRoomOptions.encode(message.options, writer.uint32(18).fork()).join();
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -2725,6 +2814,14 @@ export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
             message.options = DeleteRoomOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2745,6 +2842,11 @@ export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
         ? globalThis.String(object.room_id)
         : "",
       options: isSet(object.options) ? DeleteRoomOptions.fromJSON(object.options) : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -2755,6 +2857,9 @@ export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
     }
     if (message.options !== undefined) {
       obj.options = DeleteRoomOptions.toJSON(message.options);
+    }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
     }
     return obj;
   },
@@ -2768,6 +2873,7 @@ export const StartDeleteRoomRequest: MessageFns<StartDeleteRoomRequest> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? DeleteRoomOptions.fromPartial(object.options)
       : undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3295,7 +3401,7 @@ export const GetDeleteStatusResponse: MessageFns<GetDeleteStatusResponse> = {
 };
 
 function createBaseShutdownRoomRequest(): ShutdownRoomRequest {
-  return { roomId: "", newRoomUserId: "", roomName: undefined, message: undefined };
+  return { roomId: "", newRoomUserId: "", roomName: undefined, message: undefined, bodyJson: undefined };
 }
 
 export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
@@ -3311,6 +3417,9 @@ export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
     }
     if (message.message !== undefined) {
       writer.uint32(34).string(message.message);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(42).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3360,6 +3469,14 @@ export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
             message.message = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3390,6 +3507,11 @@ export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
         ? globalThis.String(object.room_name)
         : undefined,
       message: isSet(object.message) ? globalThis.String(object.message) : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3407,6 +3529,9 @@ export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
     if (message.message !== undefined) {
       obj.message = message.message;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3419,6 +3544,7 @@ export const ShutdownRoomRequest: MessageFns<ShutdownRoomRequest> = {
     message.newRoomUserId = object.newRoomUserId ?? "";
     message.roomName = object.roomName ?? undefined;
     message.message = object.message ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3493,13 +3619,16 @@ export const ShutdownRoomResponse: MessageFns<ShutdownRoomResponse> = {
 };
 
 function createBasePurgeRoomRequest(): PurgeRoomRequest {
-  return { roomId: "" };
+  return { roomId: "", bodyJson: undefined };
 }
 
 export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
   encode(message: PurgeRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.roomId !== "") {
       writer.uint32(10).string(message.roomId);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(18).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3525,6 +3654,14 @@ export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
             message.roomId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3544,6 +3681,11 @@ export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
         : isSet(object.room_id)
         ? globalThis.String(object.room_id)
         : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3551,6 +3693,9 @@ export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
     const obj: any = {};
     if (message.roomId !== "") {
       obj.roomId = message.roomId;
+    }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
     }
     return obj;
   },
@@ -3561,6 +3706,7 @@ export const PurgeRoomRequest: MessageFns<PurgeRoomRequest> = {
   fromPartial(object: DeepPartial<PurgeRoomRequest>): PurgeRoomRequest {
     const message = createBasePurgeRoomRequest();
     message.roomId = object.roomId ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3618,7 +3764,7 @@ export const PurgeRoomResponse: MessageFns<PurgeRoomResponse> = {
 };
 
 function createBaseMakeRoomAdminRequest(): MakeRoomAdminRequest {
-  return { roomIdOrAlias: "", userId: undefined };
+  return { roomIdOrAlias: "", userId: undefined, bodyJson: undefined };
 }
 
 export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
@@ -3628,6 +3774,9 @@ export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
     }
     if (message.userId !== undefined) {
       writer.uint32(18).string(message.userId);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3661,6 +3810,14 @@ export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
             message.userId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3685,6 +3842,11 @@ export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
         : isSet(object.user_id)
         ? globalThis.String(object.user_id)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3696,6 +3858,9 @@ export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
     if (message.userId !== undefined) {
       obj.userId = message.userId;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3706,6 +3871,7 @@ export const MakeRoomAdminRequest: MessageFns<MakeRoomAdminRequest> = {
     const message = createBaseMakeRoomAdminRequest();
     message.roomIdOrAlias = object.roomIdOrAlias ?? "";
     message.userId = object.userId ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -4192,7 +4358,7 @@ export const DeleteForwardExtremitiesResponse: MessageFns<DeleteForwardExtremiti
 };
 
 function createBaseAdminJoinRoomRequest(): AdminJoinRoomRequest {
-  return { roomIdOrAlias: "", userId: "", serverNames: [] };
+  return { roomIdOrAlias: "", userId: "", serverNames: [], bodyJson: undefined };
 }
 
 export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
@@ -4205,6 +4371,9 @@ export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
     }
     for (const v of message.serverNames) {
       writer.uint32(26).string(v!);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(34).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -4246,6 +4415,14 @@ export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
             message.serverNames.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4275,6 +4452,11 @@ export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
         : globalThis.Array.isArray(object?.server_names)
         ? object.server_names.map((e: any) => globalThis.String(e))
         : [],
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -4289,6 +4471,9 @@ export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
     if (message.serverNames?.length) {
       obj.serverNames = message.serverNames;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -4300,6 +4485,7 @@ export const AdminJoinRoomRequest: MessageFns<AdminJoinRoomRequest> = {
     message.roomIdOrAlias = object.roomIdOrAlias ?? "";
     message.userId = object.userId ?? "";
     message.serverNames = object.serverNames?.map((e) => e) || [];
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
