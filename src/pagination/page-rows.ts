@@ -157,3 +157,21 @@ export function toPageRow(r: RawPageRow): PageRow {
 }
 
 export type { RawPageRow };
+
+/**
+ * The current state of a room (optionally of one type) as page rows, ordered by type and state
+ * key, in one statement: none when the room is unknown (the rows are read only when `rooms` holds
+ * it), so an empty answer alone leaves "unknown room" and "no state" to tell apart.
+ */
+export async function currentStateRows(em: Em, roomId: string, type: string | null, extras: ExtrasOptions): Promise<PageRow[]> {
+  const cols = pageColumns('x', extras);
+  const rows = await sqlPrepared<RawPageRow>(
+    em,
+    `SELECT ${cols.sql} FROM current_state_events c JOIN events x ON x.event_id = c.event_id
+       LEFT JOIN events p ON p.event_id = x.replaces_state
+      WHERE c.room_id = (SELECT r.room_id FROM rooms r WHERE r.room_id = ?)${type === null ? '' : ' AND c.type = ?'}
+      ORDER BY c.type, c.state_key`,
+    type === null ? [...cols.params, roomId] : [...cols.params, roomId, type],
+  );
+  return rows.map(toPageRow);
+}
