@@ -7,7 +7,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { C, enc, ok } from '../support/client';
-import { http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
+import { toClientEvent } from '../../src/matrix/event-formats';
+import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { createRoom, join, purgeAndWait, send, sendState } from './pagination.helpers';
 
 type Json = Record<string, any>;
@@ -65,7 +66,41 @@ describe('room state reads', () => {
     assert.deepEqual((await clientState(reader)).map(strip), admins);
     assert.deepEqual((await clientState(author)).map(strip), admins);
     const members = (await ok(http(s, 'GET', `${C}/rooms/${enc(room)}/members`, { token: reader.token }), 'members')).body.chunk;
-    assert.deepEqual(members.map(strip), admins.filter((e) => e.type === 'm.room.member'));
+    assert.deepEqual(
+      members.map(strip),
+      admins.filter((e) => e.type === 'm.room.member'),
+    );
+  });
+
+  it('answers over gRPC the typed events the REST body renders (typed and JSON body agree)', async () => {
+    const ra = s.clients.roomAdmin;
+    const typed = await grpcCall(ra, ra.listRoomState, { roomId: room }, bearer(admin.token));
+    const json = await grpcCall(ra, ra.listRoomState, { roomId: room, asJsonBody: true }, bearer(admin.token));
+    assert.equal(json.state.length, 0);
+    const noAge = (e: Json): Json => ({ ...e, age: 0, unsigned: { ...e.unsigned, age: 0 } });
+    const body = JSON.parse(Buffer.from(json.jsonBody!).toString('utf8')) as { state: Json[] };
+    assert.ok(typed.state.length > 5);
+    assert.ok(
+      typed.state.some((e) => e.authEvents.length > 0),
+      'the typed events carry their auth events',
+    );
+    assert.deepEqual(
+      body.state.map(noAge),
+      typed.state.map((e) => noAge(toClientEvent(e))),
+    );
+    const rc = s.clients.rooms;
+    const members = await grpcCall(rc, rc.getMembers, { roomId: room }, bearer(reader.token));
+    const membersJson = await grpcCall(rc, rc.getMembers, { roomId: room, asJsonBody: true }, bearer(reader.token));
+    assert.deepEqual(
+      (JSON.parse(Buffer.from(membersJson.jsonBody!).toString('utf8')) as { chunk: Json[] }).chunk.map(noAge),
+      members.events.map((e) => noAge(toClientEvent(e))),
+    );
+    const state = await grpcCall(rc, rc.getRoomState, { roomId: room }, bearer(reader.token));
+    const stateJson = await grpcCall(rc, rc.getRoomState, { roomId: room, asJsonBody: true }, bearer(reader.token));
+    assert.deepEqual(
+      (JSON.parse(Buffer.from(stateJson.jsonBody!).toString('utf8')) as Json[]).map(noAge),
+      state.events.map((e) => noAge(toClientEvent(e))),
+    );
   });
 
   it('shows one state event, as content or as an event without the legacy copies', async () => {
