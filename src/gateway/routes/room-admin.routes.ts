@@ -3,7 +3,6 @@ import { DIRECTION, ROOM_ORDER_BY } from '../../grpc/contract-words';
 import { Codes, MatrixError, badJson, badRequest, echo, invalidParam } from '../../errors';
 import { isValidRoomId } from '../../matrix/ids';
 import { RawJson, type GatewayRequest, type Route } from '../router';
-import { toClientEvent } from '../../matrix/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 const DIRS = DIRECTION.words;
