@@ -3,7 +3,7 @@
  */
 import type { Em } from '../infra/orm';
 import { sql } from '../infra/sql';
-import type { Dir, ForwardExtremity } from './room-admin.types';
+import type { ForwardExtremity } from './room-admin.types';
 
 export interface BlockRow {
   user_id: string;
@@ -82,22 +82,5 @@ export class RoomAdminRepository {
       [roomId, roomId],
     );
     return Number(rows[0].total) === 0 ? null : Number(rows[0].deleted);
-  }
-
-  /**
-   * The room's non-outlier, non-rejected event closest to `ts`: for `b` the latest at or before it,
-   * for `f` the earliest at or after it; ties broken by depth then stream ordering (same direction).
-   */
-  async eventNearTimestamp(em: Em, roomId: string, ts: number, dir: Dir): Promise<{ event_id: string; origin_server_ts: number } | null> {
-    const [cmp, order] = dir === 'b' ? ['<=', 'DESC'] : ['>=', 'ASC'];
-    const rows = await sql<{ event_id: string; origin_server_ts: string }>(
-      em,
-      `SELECT event_id, origin_server_ts FROM events
-        WHERE room_id = ? AND origin_server_ts ${cmp} ? AND NOT outlier AND rejected_reason IS NULL
-        ORDER BY origin_server_ts ${order}, depth ${order}, stream_ordering ${order} LIMIT 1`,
-      [roomId, ts],
-    );
-    const r = rows[0];
-    return r ? { event_id: r.event_id, origin_server_ts: Number(r.origin_server_ts) } : null;
   }
 }

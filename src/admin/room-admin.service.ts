@@ -4,12 +4,13 @@
  * membership-changing calls in room-membership-admin.service.ts.
  */
 import type { Em } from '../infra/orm';
-import { Codes, MatrixError, badRequest, echo, invalidParam, notFound } from '../errors';
+import { badRequest, echo, invalidParam, notFound } from '../errors';
 import { isValidAlias, isValidRoomId } from '../matrix/ids';
 import type { RoomService } from '../rooms/room.service';
 import { EventSerializer, type EventView } from '../rooms/event.serializer';
 import { PagePresenter } from '../pagination/page-presenter';
 import { currentStateRows } from '../pagination/page-rows';
+import { findEventAtTimestamp } from '../rooms/timestamp-lookup';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
 import type {
@@ -181,13 +182,6 @@ export class RoomAdminService {
   /** The closest event to `ts` in direction `dir`. Throws 404 "Unable to find event from <ts> in direction <dir>". */
   async timestampToEvent(em: Em, roomId: string, ts: number, dir: Dir): Promise<EventAtTimestamp> {
     if (!Number.isSafeInteger(ts) || ts < 0) throw invalidParam('Query parameter ts must be a positive integer.');
-    const found = await this.repo.eventNearTimestamp(em, roomId, ts, dir);
-    if (!found)
-      throw new MatrixError(
-        404,
-        `Unable to find event from ${ts} in direction ${dir === 'f' ? 'Direction.FORWARDS' : 'Direction.BACKWARDS'}`,
-        Codes.NOT_FOUND,
-      );
-    return { eventId: found.event_id, originServerTs: found.origin_server_ts };
+    return findEventAtTimestamp(em, roomId, ts, dir);
   }
 }

@@ -129,10 +129,7 @@ export interface BlockStatus {
 }
 
 /** The event closest to a timestamp. */
-export interface EventAtTimestamp {
-  eventId: string;
-  originServerTs: number;
-}
+export type { EventAtTimestamp } from '../rooms/timestamp-lookup';
 
 export const emptyShutdownResult = (): ShutdownResult => ({
   kicked_users: [],

@@ -5,7 +5,9 @@
  */
 import { refuseGuest, type Requester } from '../context';
 import type { Config } from '../config';
-import { badRequest, echo, forbidden, notFound } from '../errors';
+import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../errors';
+import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { findEventAtTimestamp, type EventAtTimestamp } from './timestamp-lookup';
 import type { Em } from '../infra/orm';
 import { currentStateRows, pageRowsById } from '../pagination/page-rows';
 import { PagePresenter } from '../pagination/page-presenter';
@@ -106,6 +108,25 @@ export class ClientReadService {
     const hit = state.find((e) => e.type === type && e.stateKey === stateKey);
     if (!hit) throw notFound('Event not found.');
     return (await this.serializer.serialize(em, [hit], { requester }))[0];
+  }
+
+  /**
+   * `GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event`, in Synapse's order: the caller must be
+   * joined (or the room world-readable), then `ts` (required integer) and `dir` (`f` by default) are
+   * checked; 404 when no event lies in that direction.
+   */
+  async timestampToEvent(
+    em: Em,
+    requester: Requester,
+    roomId: string,
+    tsParam: string | null,
+    dirParam: string | null,
+  ): Promise<EventAtTimestamp> {
+    await this.access(em, requester.userId, roomId, false);
+    if (tsParam === null) throw new MatrixError(400, 'Missing required integer query parameter ts', Codes.MISSING_PARAM);
+    const ts = parseIntParam('ts', tsParam);
+    const dir = dirParam === null ? 'f' : parseChoiceParam('dir', dirParam, ['f', 'b'] as const);
+    return findEventAtTimestamp(em, roomId, ts, dir);
   }
 
   /**

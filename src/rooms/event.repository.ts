@@ -203,4 +203,26 @@ export class EventRepository {
   async isRelationTarget(em: Em, eventId: string): Promise<boolean> {
     return (await sql(em, 'SELECT 1 FROM event_relations WHERE relates_to_id = ? LIMIT 1', [eventId])).length > 0;
   }
+
+  /**
+   * The room's non-outlier, non-rejected event closest to `ts`: for `b` the latest at or before it,
+   * for `f` the earliest at or after it; ties broken by depth then stream ordering (same direction).
+   */
+  async eventNearTimestamp(
+    em: Em,
+    roomId: string,
+    ts: number,
+    dir: 'f' | 'b',
+  ): Promise<{ event_id: string; origin_server_ts: number } | null> {
+    const [cmp, order] = dir === 'b' ? ['<=', 'DESC'] : ['>=', 'ASC'];
+    const rows = await sql<{ event_id: string; origin_server_ts: string }>(
+      em,
+      `SELECT event_id, origin_server_ts FROM events
+        WHERE room_id = ? AND origin_server_ts ${cmp} ? AND NOT outlier AND rejected_reason IS NULL
+        ORDER BY origin_server_ts ${order}, depth ${order}, stream_ordering ${order} LIMIT 1`,
+      [roomId, ts],
+    );
+    const r = rows[0];
+    return r ? { event_id: r.event_id, origin_server_ts: Number(r.origin_server_ts) } : null;
+  }
 }

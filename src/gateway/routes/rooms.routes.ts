@@ -228,6 +228,19 @@ export const roomRoutes: Route[] = [
       return { body: new RawJson(res.jsonBody) };
     },
   }),
+  {
+    method: 'GET',
+    path: '/_matrix/client/v1/rooms/{roomId}/timestamp_to_event',
+    auth: 'user',
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.rooms, 'findEventAtTimestamp', {
+        roomId: r.params.roomId,
+        tsParam: r.query.string('ts'),
+        dirParam: r.query.string('dir'),
+      });
+      return { body: { event_id: res.eventId, origin_server_ts: res.originServerTs } };
+    },
+  },
   ...clientPaths('/rooms/{roomId}/event/{eventId}', {
     method: 'GET',
     auth: 'user',

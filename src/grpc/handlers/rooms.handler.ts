@@ -111,6 +111,9 @@ export function roomsHandler(
       if (req.asJsonBody) return { events: [], jsonBody: Buffer.from(JSON.stringify(state.map((e) => toClientEvent(e)))) };
       return { events: toEventMessages(state) };
     }),
+    findEventAtTimestamp: a.unary('user', (req, ctx) =>
+      clientReads.timestampToEvent(ctx.em, requesterOf(ctx), req.roomId, req.tsParam ?? null, req.dirParam ?? null),
+    ),
     getStateEvent: a.unary('user', async (req, ctx) => ({
       event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)),
     })),

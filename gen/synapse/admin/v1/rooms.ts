@@ -449,6 +449,24 @@ export interface ReceiveInviteResponse {
   deduplicated: boolean;
 }
 
+export interface FindEventAtTimestampRequest {
+  roomId: string;
+  /**
+   * The `ts` query parameter as given (milliseconds); checked after the caller's access to the room,
+   * as Synapse does. Absent: 400 M_MISSING_PARAM.
+   */
+  tsParam?:
+    | string
+    | undefined;
+  /** The `dir` query parameter as given: `f` (default) or `b`. */
+  dirParam?: string | undefined;
+}
+
+export interface FindEventAtTimestampResponse {
+  eventId: string;
+  originServerTs: number;
+}
+
 function createBaseInitialStateEvent(): InitialStateEvent {
   return { type: "", stateKey: undefined, contentJson: "" };
 }
@@ -4814,6 +4832,212 @@ export const ReceiveInviteResponse: MessageFns<ReceiveInviteResponse> = {
   },
 };
 
+function createBaseFindEventAtTimestampRequest(): FindEventAtTimestampRequest {
+  return { roomId: "", tsParam: undefined, dirParam: undefined };
+}
+
+export const FindEventAtTimestampRequest: MessageFns<FindEventAtTimestampRequest> = {
+  encode(message: FindEventAtTimestampRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.tsParam !== undefined) {
+      writer.uint32(18).string(message.tsParam);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(26).string(message.dirParam);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindEventAtTimestampRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindEventAtTimestampRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tsParam = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindEventAtTimestampRequest {
+    return {
+      roomId: isSet(object.roomId)
+        ? globalThis.String(object.roomId)
+        : isSet(object.room_id)
+        ? globalThis.String(object.room_id)
+        : "",
+      tsParam: isSet(object.tsParam)
+        ? globalThis.String(object.tsParam)
+        : isSet(object.ts_param)
+        ? globalThis.String(object.ts_param)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
+    };
+  },
+
+  toJSON(message: FindEventAtTimestampRequest): unknown {
+    const obj: any = {};
+    if (message.roomId !== "") {
+      obj.roomId = message.roomId;
+    }
+    if (message.tsParam !== undefined) {
+      obj.tsParam = message.tsParam;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindEventAtTimestampRequest>): FindEventAtTimestampRequest {
+    return FindEventAtTimestampRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindEventAtTimestampRequest>): FindEventAtTimestampRequest {
+    const message = createBaseFindEventAtTimestampRequest();
+    message.roomId = object.roomId ?? "";
+    message.tsParam = object.tsParam ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
+    return message;
+  },
+};
+
+function createBaseFindEventAtTimestampResponse(): FindEventAtTimestampResponse {
+  return { eventId: "", originServerTs: 0 };
+}
+
+export const FindEventAtTimestampResponse: MessageFns<FindEventAtTimestampResponse> = {
+  encode(message: FindEventAtTimestampResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.originServerTs !== 0) {
+      writer.uint32(16).int64(message.originServerTs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FindEventAtTimestampResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFindEventAtTimestampResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.originServerTs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FindEventAtTimestampResponse {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      originServerTs: isSet(object.originServerTs)
+        ? globalThis.Number(object.originServerTs)
+        : isSet(object.origin_server_ts)
+        ? globalThis.Number(object.origin_server_ts)
+        : 0,
+    };
+  },
+
+  toJSON(message: FindEventAtTimestampResponse): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.originServerTs !== 0) {
+      obj.originServerTs = Math.round(message.originServerTs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FindEventAtTimestampResponse>): FindEventAtTimestampResponse {
+    return FindEventAtTimestampResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindEventAtTimestampResponse>): FindEventAtTimestampResponse {
+    const message = createBaseFindEventAtTimestampResponse();
+    message.eventId = object.eventId ?? "";
+    message.originServerTs = object.originServerTs ?? 0;
+    return message;
+  },
+};
+
 /**
  * Rooms, events, membership and the room directory: the subset of the Matrix client API used to create the data this service administers.
  * Methods act as the caller (user credential) unless noted; errors carry Synapse's status, errcode and text.
@@ -5038,6 +5262,21 @@ export const RoomServiceService = {
       Buffer.from(ReceiveInviteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReceiveInviteResponse => ReceiveInviteResponse.decode(value),
   },
+  /**
+   * The event closest to a timestamp, for a member of the room or anyone when it is world-readable
+   * (`GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event`, jump to date).
+   */
+  findEventAtTimestamp: {
+    path: "/synapse.admin.v1.RoomService/FindEventAtTimestamp" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FindEventAtTimestampRequest): Buffer =>
+      Buffer.from(FindEventAtTimestampRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FindEventAtTimestampRequest => FindEventAtTimestampRequest.decode(value),
+    responseSerialize: (value: FindEventAtTimestampResponse): Buffer =>
+      Buffer.from(FindEventAtTimestampResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FindEventAtTimestampResponse => FindEventAtTimestampResponse.decode(value),
+  },
 } as const;
 
 export interface RoomServiceServer extends UntypedServiceImplementation {
@@ -5087,6 +5326,11 @@ export interface RoomServiceServer extends UntypedServiceImplementation {
    * and forget. A repeated delivery of the same event id returns the stored event. Server admins only.
    */
   receiveInvite: handleUnaryCall<ReceiveInviteRequest, ReceiveInviteResponse>;
+  /**
+   * The event closest to a timestamp, for a member of the room or anyone when it is world-readable
+   * (`GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event`, jump to date).
+   */
+  findEventAtTimestamp: handleUnaryCall<FindEventAtTimestampRequest, FindEventAtTimestampResponse>;
 }
 
 export interface RoomServiceClient extends Client {
@@ -5401,6 +5645,25 @@ export interface RoomServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReceiveInviteResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The event closest to a timestamp, for a member of the room or anyone when it is world-readable
+   * (`GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event`, jump to date).
+   */
+  findEventAtTimestamp(
+    request: FindEventAtTimestampRequest,
+    callback: (error: ServiceError | null, response: FindEventAtTimestampResponse) => void,
+  ): ClientUnaryCall;
+  findEventAtTimestamp(
+    request: FindEventAtTimestampRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FindEventAtTimestampResponse) => void,
+  ): ClientUnaryCall;
+  findEventAtTimestamp(
+    request: FindEventAtTimestampRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FindEventAtTimestampResponse) => void,
   ): ClientUnaryCall;
 }
 
