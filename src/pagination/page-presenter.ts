@@ -16,7 +16,7 @@ export class PagePresenter {
   constructor(private readonly serializer: EventSerializer) {}
 
   /** One row, as EventSerializer.serialize would present it (same `unsigned`, same pruning). */
-  view(r: PageRow, now: number, requester: Requester): EventView {
+  view(r: PageRow, now: number, requester: Requester | null): EventView {
     const view = this.serializer.view(r, now, requester);
     if (r.replacesState) view.unsigned.replaces_state = r.replacesState;
     if (r.prevContent !== null) {

@@ -157,3 +157,38 @@ export function toPageRow(r: RawPageRow): PageRow {
 }
 
 export type { RawPageRow };
+
+/**
+ * The current state of a room (optionally of one type, and one state key of it) as page rows,
+ * ordered by type and state key, in one statement: none when the room is unknown (the rows are
+ * read only when `rooms` holds it), so an empty answer alone leaves "unknown room" and "no state"
+ * to tell apart.
+ */
+export async function currentStateRows(
+  em: Em,
+  roomId: string,
+  type: string | null,
+  extras: ExtrasOptions,
+  stateKey: string | null = null,
+): Promise<PageRow[]> {
+  const cols = pageColumns('x', extras);
+  const params: unknown[] = [...cols.params, roomId];
+  let where = '';
+  if (type !== null) {
+    where += ' AND c.type = ?';
+    params.push(type);
+    if (stateKey !== null) {
+      where += ' AND c.state_key = ?';
+      params.push(stateKey);
+    }
+  }
+  const rows = await sqlPrepared<RawPageRow>(
+    em,
+    `SELECT ${cols.sql} FROM current_state_events c JOIN events x ON x.event_id = c.event_id
+       LEFT JOIN events p ON p.event_id = x.replaces_state
+      WHERE c.room_id = (SELECT r.room_id FROM rooms r WHERE r.room_id = ?)${where}
+      ORDER BY c.type, c.state_key`,
+    params,
+  );
+  return rows.map(toPageRow);
+}

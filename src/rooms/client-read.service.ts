@@ -9,7 +9,7 @@ import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../er
 import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
 import { findEventAtTimestamp, type EventAtTimestamp } from './timestamp-lookup';
 import type { Em } from '../infra/orm';
-import { pageRowsById } from '../pagination/page-rows';
+import { currentStateRows, pageRowsById } from '../pagination/page-rows';
 import { PagePresenter } from '../pagination/page-presenter';
 import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../matrix/stream-token';
 import { EventRepository } from './event.repository';
@@ -73,11 +73,37 @@ export class ClientReadService {
 
   /** `GET /rooms/{roomId}/state`. */
   async getRoomState(em: Em, requester: Requester, roomId: string): Promise<EventView[]> {
+    const current = await this.currentStateViews(em, requester, roomId, null);
+    if (current) return current;
     return this.serializer.serialize(em, await this.visibleState(em, requester.userId, roomId), { requester });
+  }
+
+  /**
+   * The current state (optionally of one type, and one key of it) presented in one statement when the user is joined
+   * or previews the room; null when they see the state as of their leave instead.
+   */
+  private async currentStateViews(
+    em: Em,
+    requester: Requester,
+    roomId: string,
+    type: string | null,
+    stateKey: string | null = null,
+  ): Promise<EventView[] | null> {
+    const a = await this.access(em, requester.userId, roomId, true);
+    if (a.membership !== 'join') return null;
+    const rows = await currentStateRows(em, roomId, type, { dagFields: true, aggregationsFor: null }, stateKey);
+    const now = Date.now();
+    return rows.map((r) => this.presenter.view(r, now, requester));
   }
 
   /** `GET /rooms/{roomId}/state/{type}/{stateKey}`: 404 "Event not found." when absent. */
   async getStateEvent(em: Em, requester: Requester, roomId: string, type: string, stateKey: string): Promise<EventView> {
+    const current = await this.currentStateViews(em, requester, roomId, type, stateKey);
+    if (current) {
+      const view = current.find((e) => e.stateKey === stateKey);
+      if (!view) throw notFound('Event not found.');
+      return view;
+    }
     const state = await this.visibleState(em, requester.userId, roomId, { types: [type] });
     const hit = state.find((e) => e.type === type && e.stateKey === stateKey);
     if (!hit) throw notFound('Event not found.');

@@ -1,7 +1,6 @@
 import { DIRECTION, ROOM_ORDER_BY } from '../../grpc/contract-words';
 import { Codes, MatrixError, invalidParam } from '../../errors';
 import { RawJson, type Route } from '../router';
-import { toClientEvent } from '../../matrix/event-formats';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
 const DIRS = DIRECTION.words;
@@ -69,8 +68,13 @@ const roomRoutes: Route[] = [
     path: '/_synapse/admin/v1/rooms/{roomId}/state',
     auth: 'admin',
     handler: async (r) => {
-      const res = await r.rpc(r.clients.roomAdmin, 'listRoomState', { roomId: r.params.roomId, type: r.query.string('type') });
-      return { body: { state: res.state.map((e) => toClientEvent(e)) } };
+      const res = await r.rpc(r.clients.roomAdmin, 'listRoomState', {
+        roomId: r.params.roomId,
+        type: r.query.string('type'),
+        asJsonBody: true,
+      });
+      if (!res.jsonBody) throw new Error('the room admin service returned a room state without its JSON body');
+      return { body: new RawJson(res.jsonBody) };
     },
   },
   {

@@ -7,7 +7,7 @@ import type { InitialStateEvent, MembershipAction } from '../../../gen/synapse/a
 import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../../grpc/contract-words';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
 import { decodeEvent, presentWithRelations, toClientEvent } from '../../matrix/event-formats';
-import type { Body, GatewayRequest, Route } from '../router';
+import { RawJson, type Body, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
 type Json = Record<string, unknown>;
@@ -169,8 +169,10 @@ async function members(r: GatewayRequest) {
     at: r.query.string('at'),
     membership: r.query.string('membership'),
     notMembership: r.query.string('not_membership'),
+    asJsonBody: true,
   });
-  return { body: { chunk: res.events.map((e) => toClientEvent(e)) } };
+  if (!res.jsonBody) throw new Error('the rooms service returned members without their JSON body');
+  return { body: new RawJson(res.jsonBody) };
 }
 
 async function putAlias(r: GatewayRequest) {
@@ -220,9 +222,11 @@ export const roomRoutes: Route[] = [
   ...clientPaths('/rooms/{roomId}/state', {
     method: 'GET',
     auth: 'user',
-    handler: async (r) => ({
-      body: (await r.rpc(r.clients.rooms, 'getRoomState', { roomId: r.params.roomId })).events.map((e) => toClientEvent(e)),
-    }),
+    handler: async (r) => {
+      const res = await r.rpc(r.clients.rooms, 'getRoomState', { roomId: r.params.roomId, asJsonBody: true });
+      if (!res.jsonBody) throw new Error('the rooms service returned a room state without its JSON body');
+      return { body: new RawJson(res.jsonBody) };
+    },
   }),
   {
     method: 'GET',

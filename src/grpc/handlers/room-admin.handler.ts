@@ -9,6 +9,7 @@ import type {
   ShutdownResult as ShutdownResultMsg,
 } from '../../../gen/synapse/admin/v1/room_admin';
 import { requesterOf } from '../../context';
+import { toClientEvent } from '../../matrix/event-formats';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
 import type { RoomMembershipAdminService } from '../../admin/room-membership-admin.service';
@@ -129,9 +130,13 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
       const members = await d.admin.joinedMembers(ctx.em, req.roomId);
       return { members, total: members.length };
     }),
-    listRoomState: a.unary('admin', async (req, ctx) => ({
-      state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)),
-    })),
+    listRoomState: a.unary('admin', async (req, ctx) => {
+      if (req.asJsonBody) {
+        const state = await d.admin.currentState(ctx.em, req.roomId, req.type ?? null, false);
+        return { state: [], jsonBody: Buffer.from(JSON.stringify({ state: state.map((e) => toClientEvent(e)) })) };
+      }
+      return { state: toEventMessages(await d.admin.currentState(ctx.em, req.roomId, req.type ?? null)) };
+    }),
     setRoomBlock: a.unary('admin', async (req, ctx) => {
       const block = req.bodyJson === undefined ? req.block : blockBody(req.roomId, req.bodyJson);
       return { block: await d.admin.setBlocked(ctx.em, req.roomId, block, requesterOf(ctx).userId) };

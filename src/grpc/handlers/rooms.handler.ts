@@ -1,5 +1,6 @@
 import type { MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
 import { requesterOf, type Requester } from '../../context';
+import { toClientEvent } from '../../matrix/event-formats';
 import { badRequest } from '../../errors';
 import type { RoomService } from '../../rooms/room.service';
 import type { ClientReadService } from '../../rooms/client-read.service';
@@ -105,9 +106,11 @@ export function roomsHandler(
     getEvent: a.unary('user', async (req, ctx) => ({
       event: toEventMessage(await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)),
     })),
-    getRoomState: a.unary('user', async (req, ctx) => ({
-      events: toEventMessages(await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId)),
-    })),
+    getRoomState: a.unary('user', async (req, ctx) => {
+      const state = await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId);
+      if (req.asJsonBody) return { events: [], jsonBody: Buffer.from(JSON.stringify(state.map((e) => toClientEvent(e)))) };
+      return { events: toEventMessages(state) };
+    }),
     findEventAtTimestamp: a.unary('user', (req, ctx) =>
       clientReads.timestampToEvent(ctx.em, requesterOf(ctx), req.roomId, req.tsParam ?? null, req.dirParam ?? null),
     ),
@@ -147,15 +150,15 @@ export function roomsHandler(
         avatarUrl: m.avatarUrl ?? undefined,
       })),
     })),
-    getMembers: a.unary('user', async (req, ctx) => ({
-      events: toEventMessages(
-        await clientReads.getMembers(ctx.em, requesterOf(ctx), req.roomId, {
-          at: req.at,
-          membership: req.membership,
-          notMembership: req.notMembership,
-        }),
-      ),
-    })),
+    getMembers: a.unary('user', async (req, ctx) => {
+      const members = await clientReads.getMembers(ctx.em, requesterOf(ctx), req.roomId, {
+        at: req.at,
+        membership: req.membership,
+        notMembership: req.notMembership,
+      });
+      if (req.asJsonBody) return { events: [], jsonBody: Buffer.from(JSON.stringify({ chunk: members.map((e) => toClientEvent(e)) })) };
+      return { events: toEventMessages(members) };
+    }),
     getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await clientReads.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
     resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),
     setRoomAlias: a.unary('user', async (req, ctx) => {

@@ -340,11 +340,21 @@ export interface ListRoomMembersResponse {
 export interface ListRoomStateRequest {
   roomId: string;
   /** Only state events of this type; absent or empty means all. */
-  type?: string | undefined;
+  type?:
+    | string
+    | undefined;
+  /**
+   * Return the state as `ListRoomStateResponse.json_body`, the body of Synapse's
+   * `GET /_synapse/admin/v1/rooms/<room_id>/state` (`state`, events in the client format),
+   * instead of typed events: what the REST gateway serves, rendered in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface ListRoomStateResponse {
   state: Event[];
+  /** With `as_json_body`: the whole response body as UTF-8 JSON text, and `state` left empty. */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface SetRoomBlockRequest {
@@ -1793,7 +1803,7 @@ export const ListRoomMembersResponse: MessageFns<ListRoomMembersResponse> = {
 };
 
 function createBaseListRoomStateRequest(): ListRoomStateRequest {
-  return { roomId: "", type: undefined };
+  return { roomId: "", type: undefined, asJsonBody: undefined };
 }
 
 export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
@@ -1803,6 +1813,9 @@ export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
     }
     if (message.type !== undefined) {
       writer.uint32(18).string(message.type);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(24).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -1836,6 +1849,14 @@ export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
             message.type = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1856,6 +1877,11 @@ export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
         ? globalThis.String(object.room_id)
         : "",
       type: isSet(object.type) ? globalThis.String(object.type) : undefined,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1867,6 +1893,9 @@ export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
     if (message.type !== undefined) {
       obj.type = message.type;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -1877,18 +1906,22 @@ export const ListRoomStateRequest: MessageFns<ListRoomStateRequest> = {
     const message = createBaseListRoomStateRequest();
     message.roomId = object.roomId ?? "";
     message.type = object.type ?? undefined;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseListRoomStateResponse(): ListRoomStateResponse {
-  return { state: [] };
+  return { state: [], jsonBody: undefined };
 }
 
 export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
   encode(message: ListRoomStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.state) {
       Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(18).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1914,6 +1947,14 @@ export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
             message.state.push(Event.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1927,13 +1968,23 @@ export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
   },
 
   fromJSON(object: any): ListRoomStateResponse {
-    return { state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [] };
+    return {
+      state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
+    };
   },
 
   toJSON(message: ListRoomStateResponse): unknown {
     const obj: any = {};
     if (message.state?.length) {
       obj.state = message.state.map((e) => Event.toJSON(e));
+    }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
     }
     return obj;
   },
@@ -1944,6 +1995,7 @@ export const ListRoomStateResponse: MessageFns<ListRoomStateResponse> = {
   fromPartial(object: DeepPartial<ListRoomStateResponse>): ListRoomStateResponse {
     const message = createBaseListRoomStateResponse();
     message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };

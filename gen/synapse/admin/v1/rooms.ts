@@ -220,10 +220,18 @@ export interface GetEventResponse {
 
 export interface GetRoomStateRequest {
   roomId: string;
+  /**
+   * Return the state as `GetRoomStateResponse.json_body`, the body of the client-server API's
+   * `GET /rooms/<room_id>/state` (an array of events in the client format), instead of typed
+   * events: what the REST gateway serves, rendered in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface GetRoomStateResponse {
   events: Event[];
+  /** With `as_json_body`: the whole response body as UTF-8 JSON text, and `events` left empty. */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface GetStateEventRequest {
@@ -295,11 +303,21 @@ export interface GetMembersRequest {
     | string
     | undefined;
   /** Drop this membership. */
-  notMembership?: string | undefined;
+  notMembership?:
+    | string
+    | undefined;
+  /**
+   * Return the members as `GetMembersResponse.json_body`, the body of the client-server API's
+   * `GET /rooms/<room_id>/members` (`chunk` of events in the client format), instead of typed
+   * events: what the REST gateway serves, rendered in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface GetMembersResponse {
   events: Event[];
+  /** With `as_json_body`: the whole response body as UTF-8 JSON text, and `events` left empty. */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface GetRoomAliasesRequest {
@@ -1505,13 +1523,16 @@ export const GetEventResponse: MessageFns<GetEventResponse> = {
 };
 
 function createBaseGetRoomStateRequest(): GetRoomStateRequest {
-  return { roomId: "" };
+  return { roomId: "", asJsonBody: undefined };
 }
 
 export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
   encode(message: GetRoomStateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.roomId !== "") {
       writer.uint32(10).string(message.roomId);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(16).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -1537,6 +1558,14 @@ export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
             message.roomId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1556,6 +1585,11 @@ export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
         : isSet(object.room_id)
         ? globalThis.String(object.room_id)
         : "",
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1563,6 +1597,9 @@ export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
     const obj: any = {};
     if (message.roomId !== "") {
       obj.roomId = message.roomId;
+    }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
     }
     return obj;
   },
@@ -1573,18 +1610,22 @@ export const GetRoomStateRequest: MessageFns<GetRoomStateRequest> = {
   fromPartial(object: DeepPartial<GetRoomStateRequest>): GetRoomStateRequest {
     const message = createBaseGetRoomStateRequest();
     message.roomId = object.roomId ?? "";
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseGetRoomStateResponse(): GetRoomStateResponse {
-  return { events: [] };
+  return { events: [], jsonBody: undefined };
 }
 
 export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
   encode(message: GetRoomStateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.events) {
       Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(18).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1610,6 +1651,14 @@ export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
             message.events.push(Event.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1623,13 +1672,23 @@ export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
   },
 
   fromJSON(object: any): GetRoomStateResponse {
-    return { events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [] };
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [],
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
+    };
   },
 
   toJSON(message: GetRoomStateResponse): unknown {
     const obj: any = {};
     if (message.events?.length) {
       obj.events = message.events.map((e) => Event.toJSON(e));
+    }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
     }
     return obj;
   },
@@ -1640,6 +1699,7 @@ export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
   fromPartial(object: DeepPartial<GetRoomStateResponse>): GetRoomStateResponse {
     const message = createBaseGetRoomStateResponse();
     message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };
@@ -2618,7 +2678,7 @@ export const GetJoinedMembersResponse: MessageFns<GetJoinedMembersResponse> = {
 };
 
 function createBaseGetMembersRequest(): GetMembersRequest {
-  return { roomId: "", at: undefined, membership: undefined, notMembership: undefined };
+  return { roomId: "", at: undefined, membership: undefined, notMembership: undefined, asJsonBody: undefined };
 }
 
 export const GetMembersRequest: MessageFns<GetMembersRequest> = {
@@ -2634,6 +2694,9 @@ export const GetMembersRequest: MessageFns<GetMembersRequest> = {
     }
     if (message.notMembership !== undefined) {
       writer.uint32(34).string(message.notMembership);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(40).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -2683,6 +2746,14 @@ export const GetMembersRequest: MessageFns<GetMembersRequest> = {
             message.notMembership = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2709,6 +2780,11 @@ export const GetMembersRequest: MessageFns<GetMembersRequest> = {
         : isSet(object.not_membership)
         ? globalThis.String(object.not_membership)
         : undefined,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -2726,6 +2802,9 @@ export const GetMembersRequest: MessageFns<GetMembersRequest> = {
     if (message.notMembership !== undefined) {
       obj.notMembership = message.notMembership;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -2738,18 +2817,22 @@ export const GetMembersRequest: MessageFns<GetMembersRequest> = {
     message.at = object.at ?? undefined;
     message.membership = object.membership ?? undefined;
     message.notMembership = object.notMembership ?? undefined;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseGetMembersResponse(): GetMembersResponse {
-  return { events: [] };
+  return { events: [], jsonBody: undefined };
 }
 
 export const GetMembersResponse: MessageFns<GetMembersResponse> = {
   encode(message: GetMembersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.events) {
       Event.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(18).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -2775,6 +2858,14 @@ export const GetMembersResponse: MessageFns<GetMembersResponse> = {
             message.events.push(Event.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2788,13 +2879,23 @@ export const GetMembersResponse: MessageFns<GetMembersResponse> = {
   },
 
   fromJSON(object: any): GetMembersResponse {
-    return { events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [] };
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [],
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
+    };
   },
 
   toJSON(message: GetMembersResponse): unknown {
     const obj: any = {};
     if (message.events?.length) {
       obj.events = message.events.map((e) => Event.toJSON(e));
+    }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
     }
     return obj;
   },
@@ -2805,6 +2906,7 @@ export const GetMembersResponse: MessageFns<GetMembersResponse> = {
   fromPartial(object: DeepPartial<GetMembersResponse>): GetMembersResponse {
     const message = createBaseGetMembersResponse();
     message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };
@@ -5573,6 +5675,14 @@ export const RoomServiceClient = makeGenericClientConstructor(
   service: typeof RoomServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
