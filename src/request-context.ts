@@ -19,10 +19,19 @@ export interface RequestContext {
 }
 
 const store = new AsyncLocalStorage<RequestContext>();
+let contexts = true;
+
+/**
+ * Turns request contexts off (log lines then carry no request id) and on again. Only the
+ * instrumentation-overhead benchmark turns them off, to measure what they cost.
+ */
+export function setRequestContexts(on: boolean): void {
+  contexts = on;
+}
 
 /** Runs `fn` (and everything it starts) as work for the request `ctx`. */
 export function withRequestContext<T>(ctx: RequestContext, fn: () => T): T {
-  return store.run(ctx, fn);
+  return contexts ? store.run(ctx, fn) : fn();
 }
 
 /** Runs `fn` (and everything it starts) as work for no request. */

@@ -12,6 +12,7 @@
  *   sources registered in ./sources.ts.
  */
 import client from 'prom-client';
+import { setRequestContexts } from '../request-context';
 
 export const PREFIX = 'synapse_room_admin_';
 export const register = client.register;
@@ -20,6 +21,17 @@ export const register = client.register;
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Task timings in seconds, from 10 ms to an hour. */
 const TASK_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600];
+
+let instrumented = true;
+/**
+ * Turns the per-request instrumentation (the RPC and REST series, and the request contexts that
+ * put request ids on log lines) off and on again. Only the instrumentation-overhead benchmark
+ * (`npm run bench -- gateway --instrumentation`) turns it off, to compare the two in one run.
+ */
+export function setInstrumentation(on: boolean): void {
+  instrumented = on;
+  setRequestContexts(on);
+}
 
 let defaultsOn = false;
 /** Process metrics (CPU, memory, GC, event-loop lag, handles) once per process. */
@@ -81,6 +93,7 @@ const grpcSecondsChild = cached((method) => grpcSeconds.labels(method));
 
 /** Records a finished RPC (`method` is the call path, `/synapse.admin.v1.RoomService/ListRooms`). */
 export function observeRpc(method: string, code: number, startedNs: bigint): void {
+  if (!instrumented) return;
   grpcHandledChild(`${method} ${GRPC_CODE_NAMES[code] ?? 'UNKNOWN'}`).inc();
   grpcSecondsChild(method).observe(seconds(startedNs));
 }
@@ -112,6 +125,7 @@ const httpSecondsChild = cached((key) => {
 
 /** Records an answered REST request; `route` is a path template or UNMATCHED_ROUTE. */
 export function observeHttp(route: string, method: string, status: number, startedNs: bigint): void {
+  if (!instrumented) return;
   const m = HTTP_METHODS.has(method) ? method : 'other';
   httpRequestsChild(`${m} ${status} ${route}`).inc();
   httpSecondsChild(`${m} ${route}`).observe(seconds(startedNs));
