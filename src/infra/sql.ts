@@ -185,6 +185,17 @@ export function sqlPrepared<T = Row>(em: Em, text: string, params: readonly unkn
 }
 
 /**
+ * Rows of a statement written for `sqlPrepared` (same placeholders, arrays bound as arrays), sent
+ * unnamed so that PostgreSQL plans it for its values on every call: for statements whose best
+ * plan depends on a value (a search pattern with or without a trigram of its own) and whose
+ * execution outweighs planning.
+ */
+export function sqlPlannedPerCall<T = Row>(em: Em, text: string, params: readonly unknown[]): Promise<T[]> {
+  const q: PgQuery = { text: numberedOnce(text), values: [...params] };
+  return onConnection(em, q.values.length ? 'default' : 'any', async (conn) => (await conn.query(q)).rows as T[]);
+}
+
+/**
  * The LIMIT written into the text of a prepared page statement for a page of `limit` rows: the
  * power of two at or above it (at least 16). Prepared statements run on generic plans, which know
  * no bound value of `LIMIT $n` and assume a tenth of the rows; with a constant the planner sees a

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Client as PgClient } from 'pg';
 import { createOrm, migrate, type Em, type Orm } from '../../src/infra/orm';
-import { sql, sqlCount, sqlPrepared } from '../../src/infra/sql';
+import { sql, sqlCount, sqlPlannedPerCall, sqlPrepared } from '../../src/infra/sql';
 import { UserRepository } from '../../src/users/user.repository';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
@@ -288,6 +288,31 @@ describe('SQL door', () => {
         [['a', 'b', 'c']],
       );
       assert.deepEqual(prepared, { q: 'SELECT current_query() AS q, cardinality($1::text[]) AS n', n: 3 });
+    });
+
+    it('a statement planned per call binds like a prepared one, unnamed, under the default plan mode', async () => {
+      const text = "SELECT current_query() AS q, cardinality(?::text[]) AS n, current_setting('plan_cache_mode') AS mode";
+      const prepared = 'SELECT count(*)::int AS n FROM pg_prepared_statements';
+      // One transaction, one connection: its prepared statements before and after are comparable.
+      const seen = await em().transactional(async (tx) => {
+        await sqlPrepared(tx, 'SELECT id FROM door_probe WHERE id = ?', ['x']);
+        const [before] = await sql<{ n: number }>(tx, prepared);
+        const [row] = await sqlPlannedPerCall<{ q: string; n: number; mode: string }>(tx, text, [['a', 'b', 'c']]);
+        const [after] = await sql<{ n: number }>(tx, prepared);
+        await sql(tx, 'INSERT INTO door_probe (id, n) VALUES (?, ?)', ['per-call', 9]);
+        const own = await sqlPlannedPerCall<{ n: number }>(tx, 'SELECT n::int AS n FROM door_probe WHERE id = ANY(?::text[])', [
+          ['per-call'],
+        ]);
+        return { row, before: before.n, after: after.n, own };
+      });
+      assert.deepEqual(seen.row, {
+        q: "SELECT current_query() AS q, cardinality($1::text[]) AS n, current_setting('plan_cache_mode') AS mode",
+        n: 3,
+        mode: 'auto',
+      });
+      assert.ok(seen.before > 0);
+      assert.equal(seen.after, seen.before);
+      assert.deepEqual(seen.own, [{ n: 9 }]);
     });
   });
 });
