@@ -82,12 +82,13 @@ export class RoomAdminService {
     return { json, page: b };
   }
 
-  /** The page's rooms and the number of matches: a search is one statement, otherwise two independent ones on two pool connections. */
+  /** The page's rooms and the number of matches: one statement for a search or a JSON page, else two independent ones on two pool connections. */
   private pageOf(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<{ rooms: RoomSummary[]; total: number }>;
   private pageOf(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<{ rooms: string; total: number }>;
   private async pageOf(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<{ rooms: RoomSummary[] | string; total: number }> {
     if (q.searchTerm !== null) return this.list.searchPage(em, q, shape);
-    const [rooms, total] = await Promise.all([this.list.listPage(em, q, shape), this.list.count(em, q)]);
+    if (shape === 'json') return this.list.listPageJsonWithCount(em, q);
+    const [rooms, total] = await Promise.all([this.list.listPage(em, q), this.list.count(em, q)]);
     return { rooms, total };
   }
 

@@ -101,6 +101,29 @@ export function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms'
   return { sql: parts.length ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
+/**
+ * The FROM clause of a listing page without a search term, and its ORDER BY: the offset is
+ * skipped inside a subquery that only needs the (sort column, room_id) index.
+ */
+function pageSql(q: ListRoomsQuery): { from: string; order: string; params: unknown[] } {
+  const { column, forward } = ORDER_COLUMNS[q.orderBy];
+  const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
+  const order = `s.${column} ${direction}, s.room_id ${direction}`;
+  const where = whereClause(q);
+  const from = `FROM room_stats s
+      JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
+  return { from, order, params: [...where.params, q.limit, q.from] };
+}
+
+/** The number of rooms a listing without a search term matches, as a scalar subquery. */
+function countSql(q: Pick<ListRoomsQuery, 'publicRooms' | 'emptyRooms'>): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
+  if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
+  return { sql: `(SELECT sum(rooms) FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''})`, params };
+}
+
 /** Read queries over rooms for the admin API. */
 export class RoomListRepository {
   /**
@@ -108,27 +131,10 @@ export class RoomListRepository {
    * offset is skipped inside a subquery that only needs the (sort column, room_id) index, so deep
    * pages skip index entries instead of whole rows.
    */
-  listPage(em: Em, q: ListRoomsQuery, shape: 'rows'): Promise<RoomSummary[]>;
-  listPage(em: Em, q: ListRoomsQuery, shape: 'json'): Promise<string>;
-  listPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<RoomSummary[] | string>;
-  async listPage(em: Em, q: ListRoomsQuery, shape: PageShape): Promise<RoomSummary[] | string> {
-    if (q.limit === 0) return shape === 'json' ? '[]' : [];
-    const { column, forward } = ORDER_COLUMNS[q.orderBy];
-    const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
-    const order = `s.${column} ${direction}, s.room_id ${direction}`;
-    const where = whereClause(q);
-    const page = `FROM room_stats s
-        JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
-    const params = [...where.params, q.limit, q.from];
-    if (shape === 'json') {
-      const rows = await sql<{ rooms: string }>(
-        em,
-        `SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${order}), '[]')::text AS rooms ${page}`,
-        params,
-      );
-      return rows[0].rooms;
-    }
-    const rows = await sql<SummaryRow>(em, `SELECT s.room_id, ${STATS_COLUMNS} ${page} ORDER BY ${order}`, params);
+  async listPage(em: Em, q: ListRoomsQuery): Promise<RoomSummary[]> {
+    if (q.limit === 0) return [];
+    const p = pageSql(q);
+    const rows = await sql<SummaryRow>(em, `SELECT s.room_id, ${STATS_COLUMNS} ${p.from} ORDER BY ${p.order}`, p.params);
     return rows.map(toSummary);
   }
 
@@ -179,16 +185,28 @@ export class RoomListRepository {
    * matches in `searchPage`): a sum over the trigger-maintained buckets of `room_stats_counts`.
    */
   async count(em: Em, q: Pick<ListRoomsQuery, 'publicRooms' | 'emptyRooms'>): Promise<number> {
-    const parts: string[] = [];
-    const params: unknown[] = [];
-    if (q.publicRooms !== null) (parts.push('is_public = ?'), params.push(q.publicRooms));
-    if (q.emptyRooms !== null) (parts.push('empty = ?'), params.push(q.emptyRooms));
-    const rows = await sql<{ n: string | null }>(
-      em,
-      `SELECT sum(rooms) AS n FROM room_stats_counts ${parts.length ? `WHERE ${parts.join(' AND ')}` : ''}`,
-      params,
-    );
+    const c = countSql(q);
+    const rows = await sql<{ n: string | null }>(em, `SELECT ${c.sql} AS n`, c.params);
     return Number(rows[0].n ?? 0);
+  }
+
+  /**
+   * A page of a listing without a search term rendered as JSON, and the number of matching
+   * rooms, in one statement: one round trip and one pool connection per request.
+   */
+  async listPageJsonWithCount(em: Em, q: ListRoomsQuery): Promise<{ rooms: string; total: number }> {
+    const c = countSql(q);
+    if (q.limit === 0) {
+      const rows = await sql<{ total: string | null }>(em, `SELECT ${c.sql} AS total`, c.params);
+      return { rooms: '[]', total: Number(rows[0].total ?? 0) };
+    }
+    const p = pageSql(q);
+    const rows = await sql<{ total: string | null; rooms: string }>(
+      em,
+      `SELECT ${c.sql} AS total, (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${p.order}), '[]')::text ${p.from}) AS rooms`,
+      [...c.params, ...p.params],
+    );
+    return { rooms: rows[0].rooms, total: Number(rows[0].total ?? 0) };
   }
 
   /** Details of a known room (null when the rooms table has no row for it). */

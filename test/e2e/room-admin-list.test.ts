@@ -262,6 +262,9 @@ describe('RoomTestCase', () => {
       const r = await list(q);
       assert.equal(r.body.total_rooms, n, q);
       assert.equal(r.body.rooms.length, n, q);
+      // An empty page still counts the rooms of its filter.
+      const empty = await list(`${q}${q ? '&' : '?'}limit=0`);
+      assert.deepEqual([empty.body.rooms, empty.body.total_rooms], [[], n], `${q} limit=0`);
     }
   });
 
