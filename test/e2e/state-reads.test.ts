@@ -103,6 +103,47 @@ describe('room state reads', () => {
     );
   });
 
+  it('answers an event and its context over gRPC the same typed as in the JSON body REST serves', async () => {
+    const noAge = (e: Json): Json => ({ ...e, age: 0, unsigned: { ...e.unsigned, age: 0 } });
+    const parse = (b: Uint8Array | undefined): Json => JSON.parse(Buffer.from(b!).toString('utf8'));
+    const rc = s.clients.rooms;
+    const typedEvent = await grpcCall(rc, rc.getEvent, { roomId: room, eventId: topicTwo }, bearer(reader.token));
+    const jsonEvent = await grpcCall(rc, rc.getEvent, { roomId: room, eventId: topicTwo, asJsonBody: true }, bearer(reader.token));
+    assert.equal(jsonEvent.event, undefined);
+    const event = parse(jsonEvent.jsonBody);
+    assert.deepEqual([event.event_id, event.type, event.content], [topicTwo, 'm.room.topic', { topic: 'two' }]);
+    assert.deepEqual(noAge(event), noAge(toClientEvent(typedEvent.event!)));
+    const rest = await ok(http(s, 'GET', `${C}/rooms/${enc(room)}/event/${enc(topicTwo)}`, { token: reader.token }), 'event');
+    assert.deepEqual(noAge(rest.body), noAge(event));
+
+    const p = s.clients.pagination;
+    for (const [rpc, token] of [
+      [p.getEventContext, reader.token],
+      [p.adminGetEventContext, admin.token],
+    ] as const) {
+      const req = { roomId: room, eventId: topicOne, limit: 4 };
+      const typed = await grpcCall(p, rpc as typeof p.getEventContext, req, bearer(token));
+      const json = await grpcCall(p, rpc as typeof p.getEventContext, { ...req, asJsonBody: true }, bearer(token));
+      assert.deepEqual([json.eventsBefore, json.eventsAfter, json.state, json.event], [[], [], [], undefined]);
+      const body = parse(json.jsonBody);
+      assert.deepEqual(Object.keys(body), ['events_before', 'event', 'events_after', 'state', 'start', 'end']);
+      assert.equal(body.event.event_id, topicOne);
+      // topicOne is followed by topicTwo, then the message sent after the topics.
+      assert.deepEqual(
+        body.events_after.map((e: Json) => e.event_id),
+        [topicTwo, ...typed.eventsAfter.slice(1).map((e) => e.eventId)],
+      );
+      assert.equal(body.events_before.length, 2);
+      assert.deepEqual([body.start, body.end], [typed.start, typed.end]);
+      const render = (es: typeof typed.state) => es.map((e) => noAge(toClientEvent(e)));
+      assert.deepEqual(body.events_before.map(noAge), render(typed.eventsBefore));
+      assert.deepEqual(noAge(body.event), noAge(toClientEvent(typed.event!)));
+      assert.deepEqual(body.events_after.map(noAge), render(typed.eventsAfter));
+      assert.deepEqual(body.state.map(noAge), render(typed.state));
+      assert.ok(body.state.some((e: Json) => e.type === 'm.room.create'));
+    }
+  });
+
   it('shows one state event, as content or as an event without the legacy copies', async () => {
     const path = `${C}/rooms/${enc(room)}/state/m.room.topic/`;
     assert.deepEqual((await ok(http(s, 'GET', path, { token: reader.token }), 'topic')).body, { topic: 'two' });

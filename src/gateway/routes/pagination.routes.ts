@@ -1,7 +1,6 @@
 import { Direction, EventFormat } from '../../../gen/synapse/admin/v1/common';
 import type { MessagesPage, MessagesQuery } from '../../../gen/synapse/admin/v1/pagination';
 import { PURGE_STATUS } from '../../grpc/contract-words';
-import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -38,25 +37,17 @@ async function purgeHistory(r: GatewayRequest) {
   return { body: { purge_id: res.purgeId } };
 }
 
-/** Event context, for clients or admins: the same query (checked by the service) and the same body. */
+/** Event context, for clients or admins: the same query (checked by the service) and the same body, rendered by the service. */
 async function eventContext(r: GatewayRequest, rpc: 'getEventContext' | 'adminGetEventContext') {
   const c = await r.rpc(r.clients.pagination, rpc, {
     roomId: r.params.roomId,
     eventId: r.params.eventId,
     limitParam: r.query.string('limit'),
     filterJson: r.query.jsonText('filter'),
+    asJsonBody: true,
   });
-  const fmt = 'client';
-  return {
-    body: {
-      events_before: c.eventsBefore.map((e) => presentWithRelations(e, fmt)),
-      event: c.event ? presentWithRelations(c.event, fmt) : {},
-      events_after: c.eventsAfter.map((e) => presentWithRelations(e, fmt)),
-      state: c.state.map((e) => presentEvent(e, fmt)),
-      start: c.start,
-      end: c.end,
-    },
-  };
+  if (!c.jsonBody) throw new Error('the pagination service returned an event context without its JSON body');
+  return { body: new RawJson(c.jsonBody) };
 }
 
 export const paginationRoutes: Route[] = [

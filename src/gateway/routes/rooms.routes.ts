@@ -6,7 +6,7 @@
 import type { InitialStateEvent, MembershipAction } from '../../../gen/synapse/admin/v1/rooms';
 import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../../grpc/contract-words';
 import { Codes, MatrixError, badJson, badRequest, missingParams } from '../../errors';
-import { decodeEvent, presentWithRelations, toClientEvent } from '../../matrix/event-formats';
+import { decodeEvent, toClientEvent } from '../../matrix/event-formats';
 import { RawJson, type Body, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -245,9 +245,9 @@ export const roomRoutes: Route[] = [
     method: 'GET',
     auth: 'user',
     handler: async (r) => {
-      const res = await r.rpc(r.clients.rooms, 'getEvent', { roomId: r.params.roomId, eventId: r.params.eventId });
-      if (!res.event) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-      return { body: presentWithRelations(res.event, 'client') };
+      const res = await r.rpc(r.clients.rooms, 'getEvent', { roomId: r.params.roomId, eventId: r.params.eventId, asJsonBody: true });
+      if (!res.jsonBody) throw new Error('the rooms service returned an event without its JSON body');
+      return { body: new RawJson(res.jsonBody) };
     },
   }),
   ...txnPaths('/rooms/{roomId}/redact/{eventId}', redact),

@@ -12,7 +12,7 @@ import type { ContextParams, EventContext, MessagesPage, MessagesRequest, Pagina
 import type { PurgeHistoryService } from '../../pagination/purge-history.service';
 import type { CallAdapter } from '../adapter';
 import { PURGE_STATUS, dirWord } from '../contract-words';
-import { presentWithRelations } from '../../matrix/event-formats';
+import { presentEvent, presentWithRelations } from '../../matrix/event-formats';
 import { purgeHistoryBody, type PurgeHistoryBody } from '../../pagination/purge-history.body';
 import { toEventMessage, toEventMessages } from './event-message';
 
@@ -49,14 +49,31 @@ const toPage = (p: MessagesPage, asJsonBody: boolean): MessagesPageMsg => {
   return { chunk: toEventMessages(p.chunk), start: p.start, end: p.end ?? undefined, state: toEventMessages(p.state), format };
 };
 
-const toContext = (c: EventContext): GetEventContextResponse => ({
-  eventsBefore: toEventMessages(c.eventsBefore),
-  event: toEventMessage(c.event),
-  eventsAfter: toEventMessages(c.eventsAfter),
-  state: toEventMessages(c.state),
-  start: c.start,
-  end: c.end,
-});
+/**
+ * An event context, typed or (`asJsonBody`) as the REST response body: `events_before`, `event`,
+ * `events_after`, `state`, `start`, `end`, events in the client format.
+ */
+function toContext(c: EventContext, asJsonBody: boolean): GetEventContextResponse {
+  if (asJsonBody) {
+    const body = {
+      events_before: c.eventsBefore.map((e) => presentWithRelations(e, 'client')),
+      event: presentWithRelations(c.event, 'client'),
+      events_after: c.eventsAfter.map((e) => presentWithRelations(e, 'client')),
+      state: c.state.map((e) => presentEvent(e, 'client')),
+      start: c.start,
+      end: c.end,
+    };
+    return { eventsBefore: [], eventsAfter: [], state: [], start: '', end: '', jsonBody: Buffer.from(JSON.stringify(body)) };
+  }
+  return {
+    eventsBefore: toEventMessages(c.eventsBefore),
+    event: toEventMessage(c.event),
+    eventsAfter: toEventMessages(c.eventsAfter),
+    state: toEventMessages(c.state),
+    start: c.start,
+    end: c.end,
+  };
+}
 
 const contextParams = (req: GetEventContextRequest | AdminGetEventContextRequest): ContextParams => ({
   limit: req.limit ?? null,
@@ -79,10 +96,16 @@ export function paginationHandler(a: CallAdapter, d: PaginationHandlerDeps): Pag
       page: toPage(await d.pagination.getMessages(ctx, readerOf(ctx), toRequest(req.query), true), req.query?.asJsonBody ?? false),
     })),
     getEventContext: a.unary('user', async (req, ctx) =>
-      toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false)),
+      toContext(
+        await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), false),
+        req.asJsonBody ?? false,
+      ),
     ),
     adminGetEventContext: a.unary('admin', async (req, ctx) =>
-      toContext(await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true)),
+      toContext(
+        await d.pagination.getContext(ctx, readerOf(ctx), req.roomId, req.eventId, contextParams(req), true),
+        req.asJsonBody ?? false,
+      ),
     ),
     purgeHistory: a.unary('admin', async (req, ctx) => {
       let p: PurgeHistoryBody = { eventId: req.purgeUpToEventId, upToTs: req.purgeUpToTs, deleteLocalEvents: req.deleteLocalEvents };

@@ -1,6 +1,6 @@
 import type { MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
 import { requesterOf, type Requester } from '../../context';
-import { toClientEvent } from '../../matrix/event-formats';
+import { presentWithRelations, toClientEvent } from '../../matrix/event-formats';
 import { badRequest } from '../../errors';
 import type { RoomService } from '../../rooms/room.service';
 import type { ClientReadService } from '../../rooms/client-read.service';
@@ -103,9 +103,11 @@ export function roomsHandler(
       });
       return { eventId: res.eventId };
     }),
-    getEvent: a.unary('user', async (req, ctx) => ({
-      event: toEventMessage(await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId)),
-    })),
+    getEvent: a.unary('user', async (req, ctx) => {
+      const event = await clientReads.getEvent(ctx.em, requesterOf(ctx), req.roomId, req.eventId);
+      if (req.asJsonBody) return { jsonBody: Buffer.from(JSON.stringify(presentWithRelations(event, 'client'))) };
+      return { event: toEventMessage(event) };
+    }),
     getRoomState: a.unary('user', async (req, ctx) => {
       const state = await clientReads.getRoomState(ctx.em, requesterOf(ctx), req.roomId);
       if (req.asJsonBody) return { events: [], jsonBody: Buffer.from(JSON.stringify(state.map((e) => toClientEvent(e)))) };

@@ -218,7 +218,15 @@ export interface AdminGetEventContextRequest {
    * The `limit` query parameter as given; when present it replaces `limit` (read as
    * MessagesQuery.limit_param).
    */
-  limitParam?: string | undefined;
+  limitParam?:
+    | string
+    | undefined;
+  /**
+   * Return the context as `json_body` of the response, the REST response body (`events_before`,
+   * `event`, `events_after`, `state`, `start`, `end`, events in the client format), instead of
+   * typed events: what the REST gateway serves, rendered in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface AdminGetEventContextResponse {
@@ -235,6 +243,11 @@ export interface AdminGetEventContextResponse {
   start: string;
   /** Token to paginate forwards from the last event after. */
   end: string;
+  /**
+   * With `as_json_body`: the whole response body as UTF-8 JSON text, and the other fields left
+   * empty.
+   */
+  jsonBody?: Buffer | undefined;
 }
 
 /** The service checks `limit` before `filter`, after authentication, as Synapse does. */
@@ -264,7 +277,15 @@ export interface GetEventContextRequest {
    * The `limit` query parameter as given; when present it replaces `limit` (read as
    * MessagesQuery.limit_param).
    */
-  limitParam?: string | undefined;
+  limitParam?:
+    | string
+    | undefined;
+  /**
+   * Return the context as `json_body` of the response, the REST response body (`events_before`,
+   * `event`, `events_after`, `state`, `start`, `end`, events in the client format), instead of
+   * typed events: what the REST gateway serves, rendered in one pass.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 /** The same fields as AdminGetEventContextResponse; events carry `unsigned.membership`. */
@@ -282,6 +303,11 @@ export interface GetEventContextResponse {
   start: string;
   /** Token to paginate forwards from the last event after. */
   end: string;
+  /**
+   * With `as_json_body`: the whole response body as UTF-8 JSON text, and the other fields left
+   * empty.
+   */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface PurgeHistoryRequest {
@@ -1020,7 +1046,15 @@ export const AdminGetRoomMessagesResponse: MessageFns<AdminGetRoomMessagesRespon
 };
 
 function createBaseAdminGetEventContextRequest(): AdminGetEventContextRequest {
-  return { roomId: "", eventId: "", limit: undefined, filter: undefined, filterJson: undefined, limitParam: undefined };
+  return {
+    roomId: "",
+    eventId: "",
+    limit: undefined,
+    filter: undefined,
+    filterJson: undefined,
+    limitParam: undefined,
+    asJsonBody: undefined,
+  };
 }
 
 export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest> = {
@@ -1042,6 +1076,9 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     }
     if (message.limitParam !== undefined) {
       writer.uint32(50).string(message.limitParam);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(56).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -1107,6 +1144,14 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
             message.limitParam = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1143,6 +1188,11 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
         : isSet(object.limit_param)
         ? globalThis.String(object.limit_param)
         : undefined,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1166,6 +1216,9 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     if (message.limitParam !== undefined) {
       obj.limitParam = message.limitParam;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -1180,12 +1233,13 @@ export const AdminGetEventContextRequest: MessageFns<AdminGetEventContextRequest
     message.filter = object.filter ?? undefined;
     message.filterJson = object.filterJson ?? undefined;
     message.limitParam = object.limitParam ?? undefined;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseAdminGetEventContextResponse(): AdminGetEventContextResponse {
-  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "" };
+  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "", jsonBody: undefined };
 }
 
 export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextResponse> = {
@@ -1207,6 +1261,9 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
     }
     if (message.end !== "") {
       writer.uint32(50).string(message.end);
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(58).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1272,6 +1329,14 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
             message.end = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1300,6 +1365,11 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
       state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
       start: isSet(object.start) ? globalThis.String(object.start) : "",
       end: isSet(object.end) ? globalThis.String(object.end) : "",
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
     };
   },
 
@@ -1323,6 +1393,9 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
     if (message.end !== "") {
       obj.end = message.end;
     }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
+    }
     return obj;
   },
 
@@ -1337,12 +1410,21 @@ export const AdminGetEventContextResponse: MessageFns<AdminGetEventContextRespon
     message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
     message.start = object.start ?? "";
     message.end = object.end ?? "";
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseGetEventContextRequest(): GetEventContextRequest {
-  return { roomId: "", eventId: "", limit: undefined, filter: undefined, filterJson: undefined, limitParam: undefined };
+  return {
+    roomId: "",
+    eventId: "",
+    limit: undefined,
+    filter: undefined,
+    filterJson: undefined,
+    limitParam: undefined,
+    asJsonBody: undefined,
+  };
 }
 
 export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
@@ -1364,6 +1446,9 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     }
     if (message.limitParam !== undefined) {
       writer.uint32(50).string(message.limitParam);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(56).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -1429,6 +1514,14 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
             message.limitParam = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1465,6 +1558,11 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
         : isSet(object.limit_param)
         ? globalThis.String(object.limit_param)
         : undefined,
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1488,6 +1586,9 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     if (message.limitParam !== undefined) {
       obj.limitParam = message.limitParam;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -1502,12 +1603,13 @@ export const GetEventContextRequest: MessageFns<GetEventContextRequest> = {
     message.filter = object.filter ?? undefined;
     message.filterJson = object.filterJson ?? undefined;
     message.limitParam = object.limitParam ?? undefined;
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseGetEventContextResponse(): GetEventContextResponse {
-  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "" };
+  return { eventsBefore: [], event: undefined, eventsAfter: [], state: [], start: "", end: "", jsonBody: undefined };
 }
 
 export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
@@ -1529,6 +1631,9 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
     }
     if (message.end !== "") {
       writer.uint32(50).string(message.end);
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(58).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1594,6 +1699,14 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
             message.end = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1622,6 +1735,11 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
       state: globalThis.Array.isArray(object?.state) ? object.state.map((e: any) => Event.fromJSON(e)) : [],
       start: isSet(object.start) ? globalThis.String(object.start) : "",
       end: isSet(object.end) ? globalThis.String(object.end) : "",
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
     };
   },
 
@@ -1645,6 +1763,9 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
     if (message.end !== "") {
       obj.end = message.end;
     }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
+    }
     return obj;
   },
 
@@ -1659,6 +1780,7 @@ export const GetEventContextResponse: MessageFns<GetEventContextResponse> = {
     message.state = object.state?.map((e) => Event.fromPartial(e)) || [];
     message.start = object.start ?? "";
     message.end = object.end ?? "";
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };

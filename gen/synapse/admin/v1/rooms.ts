@@ -212,10 +212,21 @@ export interface RedactEventResponse {
 export interface GetEventRequest {
   roomId: string;
   eventId: string;
+  /**
+   * Return the event as `GetEventResponse.json_body`, the body of the client-server API's
+   * `GET /rooms/<room_id>/event/<event_id>` (the event in the client format), instead of a typed
+   * event: what the REST gateway serves.
+   */
+  asJsonBody?: boolean | undefined;
 }
 
 export interface GetEventResponse {
-  event?: Event | undefined;
+  /** Absent with `as_json_body`. */
+  event?:
+    | Event
+    | undefined;
+  /** With `as_json_body`: the response body as UTF-8 JSON text. */
+  jsonBody?: Buffer | undefined;
 }
 
 export interface GetRoomStateRequest {
@@ -1363,7 +1374,7 @@ export const RedactEventResponse: MessageFns<RedactEventResponse> = {
 };
 
 function createBaseGetEventRequest(): GetEventRequest {
-  return { roomId: "", eventId: "" };
+  return { roomId: "", eventId: "", asJsonBody: undefined };
 }
 
 export const GetEventRequest: MessageFns<GetEventRequest> = {
@@ -1373,6 +1384,9 @@ export const GetEventRequest: MessageFns<GetEventRequest> = {
     }
     if (message.eventId !== "") {
       writer.uint32(18).string(message.eventId);
+    }
+    if (message.asJsonBody !== undefined) {
+      writer.uint32(24).bool(message.asJsonBody);
     }
     return writer;
   },
@@ -1406,6 +1420,14 @@ export const GetEventRequest: MessageFns<GetEventRequest> = {
             message.eventId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.asJsonBody = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1430,6 +1452,11 @@ export const GetEventRequest: MessageFns<GetEventRequest> = {
         : isSet(object.event_id)
         ? globalThis.String(object.event_id)
         : "",
+      asJsonBody: isSet(object.asJsonBody)
+        ? globalThis.Boolean(object.asJsonBody)
+        : isSet(object.as_json_body)
+        ? globalThis.Boolean(object.as_json_body)
+        : undefined,
     };
   },
 
@@ -1441,6 +1468,9 @@ export const GetEventRequest: MessageFns<GetEventRequest> = {
     if (message.eventId !== "") {
       obj.eventId = message.eventId;
     }
+    if (message.asJsonBody !== undefined) {
+      obj.asJsonBody = message.asJsonBody;
+    }
     return obj;
   },
 
@@ -1451,18 +1481,22 @@ export const GetEventRequest: MessageFns<GetEventRequest> = {
     const message = createBaseGetEventRequest();
     message.roomId = object.roomId ?? "";
     message.eventId = object.eventId ?? "";
+    message.asJsonBody = object.asJsonBody ?? undefined;
     return message;
   },
 };
 
 function createBaseGetEventResponse(): GetEventResponse {
-  return { event: undefined };
+  return { event: undefined, jsonBody: undefined };
 }
 
 export const GetEventResponse: MessageFns<GetEventResponse> = {
   encode(message: GetEventResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.jsonBody !== undefined) {
+      writer.uint32(18).bytes(message.jsonBody);
     }
     return writer;
   },
@@ -1488,6 +1522,14 @@ export const GetEventResponse: MessageFns<GetEventResponse> = {
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonBody = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1501,13 +1543,23 @@ export const GetEventResponse: MessageFns<GetEventResponse> = {
   },
 
   fromJSON(object: any): GetEventResponse {
-    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      jsonBody: isSet(object.jsonBody)
+        ? Buffer.from(bytesFromBase64(object.jsonBody))
+        : isSet(object.json_body)
+        ? Buffer.from(bytesFromBase64(object.json_body))
+        : undefined,
+    };
   },
 
   toJSON(message: GetEventResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
+    }
+    if (message.jsonBody !== undefined) {
+      obj.jsonBody = base64FromBytes(message.jsonBody);
     }
     return obj;
   },
@@ -1518,6 +1570,7 @@ export const GetEventResponse: MessageFns<GetEventResponse> = {
   fromPartial(object: DeepPartial<GetEventResponse>): GetEventResponse {
     const message = createBaseGetEventResponse();
     message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.jsonBody = object.jsonBody ?? undefined;
     return message;
   },
 };
