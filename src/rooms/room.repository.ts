@@ -1,7 +1,7 @@
 /** Reads and small writes of rooms, memberships, aliases, the directory flag and blocks. */
 import type { Em } from '../infra/orm';
 import type { BlockInfo, JoinedMember, Membership, MembershipInfo, RoomInfo } from './room.types';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 export class RoomRepository {
   /** The room row, or null when the server does not know the room. */
@@ -39,9 +39,13 @@ export class RoomRepository {
     return rows.length > 0;
   }
 
-  /** A local user's current membership of a room, or null. */
+  /**
+   * A local user's current membership of a room, or null. Prepared: a primary-key lookup plans the
+   * same for every value, and the room reads that check it next run prepared statements on the
+   * same connection (no switch of `plan_cache_mode` between the two).
+   */
   async getLocalMembership(em: Em, roomId: string, userId: string): Promise<MembershipInfo | null> {
-    const rows = await sql<{ membership: Membership; event_id: string; forgotten: boolean }>(
+    const rows = await sqlPrepared<{ membership: Membership; event_id: string; forgotten: boolean }>(
       em,
       'SELECT membership, event_id, forgotten FROM local_current_membership WHERE room_id = ? AND user_id = ?',
       [roomId, userId],
@@ -100,9 +104,9 @@ export class RoomRepository {
     return rows.map((r) => r.room_id);
   }
 
-  /** Joined members (local and remote) with their room profile. */
+  /** Joined members (local and remote) with their room profile (prepared, as the membership check before it). */
   async getJoinedMembers(em: Em, roomId: string): Promise<JoinedMember[]> {
-    const rows = await sql<{ user_id: string; display_name: string | null; avatar_url: string | null }>(
+    const rows = await sqlPrepared<{ user_id: string; display_name: string | null; avatar_url: string | null }>(
       em,
       `SELECT c.state_key AS user_id, m.display_name, m.avatar_url FROM current_state_events c
          JOIN room_memberships m ON m.event_id = c.event_id

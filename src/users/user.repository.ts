@@ -1,5 +1,5 @@
 import type { Em } from '../infra/orm';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 import { AccessTokenEntity, DeviceEntity, RegistrationNonceEntity, UserEntity } from '../infra/entities';
 import { hashToken } from './credentials';
 
@@ -119,9 +119,9 @@ export class UserRepository {
     return rows.length > 0;
   }
 
-  /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`). */
+  /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`): a primary-key lookup, prepared. */
   async ignores(em: Em, userId: string, otherId: string): Promise<boolean> {
-    const rows = await sql(em, 'SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId]);
+    const rows = await sqlPrepared(em, 'SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId]);
     return rows.length > 0;
   }
 
