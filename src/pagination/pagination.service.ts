@@ -294,10 +294,13 @@ export class PaginationService {
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
     const [event] = await this.repo.eventsById(em, [eventId], extras);
     if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
+    // A client's view of the room is read beside the event's visibility; the errors keep their order.
+    const sighting = asAdmin ? null : this.clientSight(em, reader.userId, roomId);
+    sighting?.catch(() => undefined);
     if (!asAdmin && !(await this.clientReads.canSee(em, reader.userId, event)))
       throw forbidden("You don't have permission to access that event.");
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
-    const sight = asAdmin ? null : await this.clientSight(em, reader.userId, roomId);
+    const sight = await sighting;
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);
     const beforeLimit = Math.floor(total / 2);
     const beforeFrom = historicToken(event.depth - 1, event.streamOrdering);

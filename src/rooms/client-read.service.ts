@@ -159,17 +159,21 @@ export class ClientReadService {
 
   /** The visibility decision for one event, with the user's membership after it (null when none). */
   private async sight(em: Em, userId: string, e: StoredEvent): Promise<{ visible: boolean; membership: string | null }> {
-    const local = await this.rooms.getLocalMembership(em, e.roomId, userId);
-    const state = await this.events.getStateAt(em, e.roomId, e.streamOrdering, {
-      types: ['m.room.history_visibility', 'm.room.member'],
-      memberKeys: [userId],
-    });
+    // Independent reads, in parallel: one wave of round trips instead of up to five in a row.
+    const [local, state, replaced, senderIgnored, maxLifetimeMs] = await Promise.all([
+      this.rooms.getLocalMembership(em, e.roomId, userId),
+      this.events.getStateAt(em, e.roomId, e.streamOrdering, {
+        types: ['m.room.history_visibility', 'm.room.member'],
+        memberKeys: [userId],
+      }),
+      e.replacesState ? this.events.getContents(em, [e.replacesState]) : null,
+      e.stateKey === null ? this.users.ignores(em, userId, e.sender) : false,
+      this.maxLifetime(em, e.roomId),
+    ]);
     const hv = state.find((s) => s.type === 'm.room.history_visibility');
     const member = state.find((s) => s.type === 'm.room.member');
-    const replaced = e.replacesState ? await this.events.getContents(em, [e.replacesState]) : new Map();
-    const prev = e.replacesState ? replaced.get(e.replacesState)?.content : undefined;
+    const prev = e.replacesState ? replaced?.get(e.replacesState)?.content : undefined;
     const membership = typeof member?.content.membership === 'string' ? member.content.membership : null;
-    const senderIgnored = e.stateKey === null && (await this.users.ignores(em, userId, e.sender));
     const visible = isEventVisible(e, userId, {
       senderIgnored,
       visibility: typeof hv?.content.history_visibility === 'string' ? hv.content.history_visibility : null,
@@ -177,7 +181,7 @@ export class ClientReadService {
       membership,
       previousMembership: typeof prev?.membership === 'string' ? prev.membership : null,
       peeking: local?.membership !== 'join',
-      maxLifetimeMs: await this.maxLifetime(em, e.roomId),
+      maxLifetimeMs,
       now: Date.now(),
     });
     return { visible, membership };
