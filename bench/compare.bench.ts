@@ -5,7 +5,8 @@
  * (row, the other server's figure, ours, ratio with ours better > 1) and can write the figures as
  * JSON (`--out`) to compare runs later (`--baseline`).
  *
- * Servers: ours is started in this process (a private database, as the other benches do). The
+ * Servers: ours is started as `npm start` runs it, processes of its own on a private database (the
+ * layout from --workers/--gateway-workers), or in this process with `--ours in-process`. The
  * other one is either given (`--url` + `--token`, or COMPARE_URL + COMPARE_TOKEN), or started from
  * the reference Synapse scripts when SYNAPSE_REF is set (start.sh/stop.sh, server name `test`).
  *
@@ -17,13 +18,23 @@
  *   --writes createRoom calls [200]  --sends messages [1000] (both with 8 clients)
  *   --setup-concurrency rooms seeded at once [8]  --synapse-port [18008]
  *   --url URL --token TOKEN --name label of that server [synapse]
+ *   --ours process|in-process [process]  --workers N [1]  --gateway-workers M [0] (our layout)
  *   --out results.json   --baseline earlier-results.json (figures of a server not measured now)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Client as PgClient } from 'pg';
 import { readContext, readRows, type ReadRequest, type ReadRow } from './compare/rows';
 import { createRoom, join, seed, send, settle, type Seeded } from './compare/seed';
-import { RestClient, remoteTarget, startOurs, startSynapseRef, type Target } from './compare/target';
+import {
+  RestClient,
+  oursName,
+  remoteTarget,
+  startOurs,
+  startOursProcess,
+  startSynapseRef,
+  type OursLayout,
+  type Target,
+} from './compare/target';
 import { FULL_SIZES, QUICK_SIZES, planWorkload, type WorkloadPlan, type WorkloadSizes } from './compare/workload';
 import { fmt, measure, settleHeap, table, transportFloor } from './support';
 
@@ -70,6 +81,8 @@ export interface ServerResult {
 export interface CompareOutput {
   startedAt: string;
   settings: Settings;
+  /** How our service ran. */
+  oursLayout?: OursLayout;
   results: Record<string, ServerResult>;
 }
 
@@ -462,8 +475,17 @@ export async function run(args: string[]): Promise<void> {
   const which = flags.get('target') ?? (startOther ? 'both' : 'ours');
   if (!['ours', 'other', 'both'].includes(which)) throw new Error('--target is ours, other or both');
   if (which !== 'ours' && !startOther) throw new Error('no other server: give --url and --token, or set SYNAPSE_REF');
+  const mode = flags.get('ours') ?? 'process';
+  if (!['process', 'in-process'].includes(mode)) throw new Error('--ours is process or in-process');
+  const layout: OursLayout = {
+    inProcess: mode === 'in-process',
+    workers: Number(flags.get('workers') ?? 1),
+    gatewayWorkers: Number(flags.get('gateway-workers') ?? 0),
+  };
+  if (!Number.isInteger(layout.workers) || layout.workers < 1 || !Number.isInteger(layout.gatewayWorkers) || layout.gatewayWorkers < 0)
+    throw new Error('--workers is at least 1 and --gateway-workers at least 0');
   const plan = planWorkload(s.sizes);
-  const out: CompareOutput = { startedAt: new Date().toISOString(), settings: s, results: {} };
+  const out: CompareOutput = { startedAt: new Date().toISOString(), settings: s, oursLayout: layout, results: {} };
   const baseline = flags.get('baseline');
   if (baseline) {
     const earlier = JSON.parse(readFileSync(baseline, 'utf8')) as CompareOutput;
@@ -472,7 +494,8 @@ export async function run(args: string[]): Promise<void> {
     Object.assign(out.results, earlier.results);
   }
   if (which !== 'ours') out.results[otherName!] = await runOn(startOther!, plan, s);
-  if (which !== 'other') out.results.ours = await runOn(startOurs, plan, s);
+  if (which !== 'other') out.results.ours = await runOn(layout.inProcess ? startOurs : () => startOursProcess(layout), plan, s);
+  if (which !== 'other') process.stdout.write(`\nours ran as: ${oursName(layout)}\n`);
   const floor = await transportFloor(s.n1, 45_000);
   printComparison(out, otherName ?? Object.keys(out.results).find((n) => n !== 'ours'));
   process.stdout.write(

@@ -4,12 +4,13 @@
  * admin token.
  */
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { Client as PgClient } from 'pg';
-import { dbUrl, startStack, SHARED_SECRET } from '../../test/support/stack';
+import { spawnService } from '../../test/support/process';
+import { createDatabase, dbUrl, dropDatabase, startStack, SHARED_SECRET, TEST_REDIS_URL } from '../../test/support/stack';
 
 export interface Answer {
   status: number;
@@ -120,7 +121,7 @@ async function analyzeDatabase(url: string): Promise<void> {
   }
 }
 
-/** Our service, started in this process on a private database (as the other benches do). */
+/** Our service, started in this process on a private database (as the other benches do): `--ours in-process`. */
 export async function startOurs(): Promise<Target> {
   const stack = await startStack({ LOG_LEVEL: 'silent' });
   const client = new RestClient(stack.baseUrl, 1);
@@ -137,6 +138,73 @@ export async function startOurs(): Promise<Target> {
     };
   } catch (err) {
     await stack.stop();
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+/** How our service runs for a comparison: in the bench's own process, or as processes of its own. */
+export interface OursLayout {
+  /** In the bench's process (shares its event loop with the load generator), as the other benches run. */
+  inProcess: boolean;
+  /** `WORKERS` and `GATEWAY_WORKERS` of the service processes (separate processes only). */
+  workers: number;
+  gatewayWorkers: number;
+}
+
+/** The label of a layout in the results (`ours` for the default layout: one process of its own). */
+export function oursName(l: OursLayout): string {
+  if (l.inProcess) return 'ours (in-process)';
+  if (l.workers === 1 && l.gatewayWorkers === 0) return 'ours';
+  return `ours (WORKERS=${l.workers}${l.gatewayWorkers ? `, GATEWAY_WORKERS=${l.gatewayWorkers}` : ''})`;
+}
+
+/**
+ * Our service as `npm start` runs it (`src/main.ts`, its own processes, like the other server), on
+ * a private database and Redis key prefix, with the given layout.
+ */
+export async function startOursProcess(layout: OursLayout): Promise<Target> {
+  const dbName = await createDatabase();
+  const databaseUrl = dbUrl(dbName);
+  let service;
+  try {
+    service = await spawnService({
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `sra-compare-${randomBytes(4).toString('hex')}:`,
+      SERVER_NAME: 'test',
+      REGISTRATION_SHARED_SECRET: SHARED_SECRET,
+      WORKERS: String(layout.workers),
+      GATEWAY_WORKERS: String(layout.gatewayWorkers),
+    });
+  } catch (err) {
+    await dropDatabase(dbName);
+    throw err;
+  }
+  const child = service.child;
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await service.exited;
+    }
+    await dropDatabase(dbName);
+  };
+  const baseUrl = `http://127.0.0.1:${service.httpPort}`;
+  const client = new RestClient(baseUrl, 1);
+  try {
+    const admin = await registerWithSecret(client, SHARED_SECRET, 'cmp_admin', 'cmp-admin-password', true);
+    return {
+      name: oursName(layout),
+      baseUrl,
+      adminToken: admin.token,
+      serverName: 'test',
+      databaseUrl,
+      analyze: () => analyzeDatabase(databaseUrl),
+      stop,
+    };
+  } catch (err) {
+    await stop();
     throw err;
   } finally {
     client.close();
