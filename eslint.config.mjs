@@ -62,6 +62,25 @@ export default tseslint.config(
     }),
   },
   {
+    // One door to SQL (src/infra/sql.ts): statements elsewhere go through sql/sqlCount/sqlPrepared,
+    // which join the EntityManager's transaction; a raw execute on the connection would not.
+    files: ['src/**/*.ts'],
+    ignores: ['src/infra/sql.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='execute'][callee.object.callee.property.name='getConnection']",
+          message: 'Run SQL through src/infra/sql.ts (sql, sqlCount, sqlPrepared), not the connection.',
+        },
+        {
+          selector: "CallExpression[callee.property.name=/^(execute|raw)$/][callee.object.name=/^(em|tx|trx)$/]",
+          message: 'Run SQL through src/infra/sql.ts (sql, sqlCount, sqlPrepared), not the EntityManager.',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/gateway/**/*.ts'],
     rules: restrict(COMPOSITION, {
       regex: into(DOMAINS.filter((d) => d !== 'matrix')),

@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import type { Config } from './config';
 import { createLogger, FaultLog, type Logger } from './logger';
 import { createOrm, migrate, type Orm } from './infra/orm';
+import { sql } from './infra/sql';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './infra/embedded-postgres';
 import { CallAdapter } from './grpc/adapter';
 import { startGrpcServer, type GrpcServerHandle } from './grpc/server';
@@ -85,9 +86,9 @@ export interface StopOptions {
 
 async function ensureSharedSecret(orm: Orm, config: Config): Promise<{ secret: string; generated: boolean }> {
   if (config.registrationSharedSecret) return { secret: config.registrationSharedSecret, generated: false };
-  const conn = orm.em.getConnection();
   const fresh = randomBytes(24).toString('base64url');
-  const rows = await conn.execute<{ value: string; inserted: boolean }[]>(
+  const rows = await sql<{ value: string; inserted: boolean }>(
+    orm.em.fork(),
     `WITH ins AS (INSERT INTO server_secrets (name, value) VALUES ('registration_shared_secret', ?) ON CONFLICT DO NOTHING RETURNING value)
      SELECT value, true AS inserted FROM ins UNION ALL SELECT value, false FROM server_secrets WHERE name = 'registration_shared_secret' LIMIT 1`,
     [fresh],
@@ -106,7 +107,7 @@ async function dependenciesAnswer(orm: Orm, redis: Redis[], faults: { database: 
       (err: unknown) => (fault.failed(err), false),
     );
   const answers = await Promise.all([
-    check(orm.em.getConnection().execute('SELECT 1'), faults.database),
+    check(sql(orm.em.fork(), 'SELECT 1'), faults.database),
     ...redis.map((r, i) => check(r.ping(), faults.redis[i])),
   ]);
   return answers.every(Boolean);

@@ -187,14 +187,11 @@ export class UserRepository {
   }
 
   async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
-    const rows = await em
-      .getConnection()
-      .execute<{ auth_provider: string; external_id: string }[]>(
-        'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
-        [userId],
-        'all',
-        em.getTransactionContext(),
-      );
+    const rows = await sql<{ auth_provider: string; external_id: string }>(
+      em,
+      'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
+      [userId],
+    );
     return rows.map((r) => ({ authProvider: r.auth_provider, externalId: r.external_id }));
   }
 
@@ -204,7 +201,8 @@ export class UserRepository {
    * violation.
    */
   async replaceExternalIds(em: Em, userId: string, wanted: ExternalId[]): Promise<void> {
-    await em.getConnection().execute(
+    await sql(
+      em,
       `WITH wanted AS (SELECT * FROM jsonb_to_recordset(?::jsonb) AS w ("authProvider" text, "externalId" text)),
         removed AS (DELETE FROM user_external_ids t WHERE t.user_id = ?
           AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w."authProvider" = t.auth_provider AND w."externalId" = t.external_id))
@@ -212,21 +210,15 @@ export class UserRepository {
         SELECT w."authProvider", w."externalId", ? FROM wanted w
          WHERE NOT EXISTS (SELECT 1 FROM user_external_ids t WHERE t.auth_provider = w."authProvider" AND t.external_id = w."externalId" AND t.user_id = ?)`,
       [JSON.stringify(wanted), userId, userId, userId],
-      'run',
-      em.getTransactionContext(),
     );
   }
 
   /** The user an external id is mapped to, if any. */
   async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string | null> {
-    const rows = await em
-      .getConnection()
-      .execute<{ user_id: string }[]>(
-        'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
-        [authProvider, externalId],
-        'all',
-        em.getTransactionContext(),
-      );
+    const rows = await sql<{ user_id: string }>(em, 'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?', [
+      authProvider,
+      externalId,
+    ]);
     return rows[0]?.user_id ?? null;
   }
 

@@ -368,11 +368,11 @@ export class UserService {
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {
-    const [erased, threepids, externalIds] = [
-      await this.repo.isErased(em, user.name),
-      await this.repo.getThreepids(em, user.name),
-      await this.repo.getExternalIds(em, user.name),
-    ];
+    const [erased, threepids, externalIds] = await Promise.all([
+      this.repo.isErased(em, user.name),
+      this.repo.getThreepids(em, user.name),
+      this.repo.getExternalIds(em, user.name),
+    ]);
     return { ...toView(user, erased, threepids), externalIds };
   }
 
