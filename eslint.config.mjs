@@ -74,7 +74,7 @@ export default tseslint.config(
           message: 'Run SQL through src/infra/sql.ts (sql, sqlCount, sqlPrepared), not the connection.',
         },
         {
-          selector: "CallExpression[callee.property.name=/^(execute|raw)$/][callee.object.name=/^(em|tx|trx)$/]",
+          selector: 'CallExpression[callee.property.name=/^(execute|raw)$/][callee.object.name=/^(em|tx|trx)$/]',
           message: 'Run SQL through src/infra/sql.ts (sql, sqlCount, sqlPrepared), not the EntityManager.',
         },
       ],

@@ -496,10 +496,11 @@ export async function run(args: string[]): Promise<void> {
   if (which !== 'ours') out.results[otherName!] = await runOn(startOther!, plan, s);
   if (which !== 'other') out.results.ours = await runOn(layout.inProcess ? startOurs : () => startOursProcess(layout), plan, s);
   if (which !== 'other') process.stdout.write(`\nours ran as: ${oursName(layout)}\n`);
-  const floor = await transportFloor(s.n1, 45_000);
+  const floor = await transportFloor(s.n1, 45_000, s.clients);
   printComparison(out, otherName ?? Object.keys(out.results).find((n) => n !== 'ours'));
   process.stdout.write(
-    `bare node transport floor (http → one grpc-js call → reply, no work): small p50 ${fmt(floor.small.p50)} ms, 45 kB p50 ${fmt(floor.large.p50)} ms\n`,
+    `bare node transport floor (http → one grpc-js call → reply, no work): small p50 ${fmt(floor.small.p50)} ms, 45 kB p50 ${fmt(floor.large.p50)} ms` +
+      `${floor.smallAt ? `; small at ${s.clients} clients ${fmt(floor.smallAt.perSecond, 0)} req/s (load generator in the same process)` : ''}\n`,
   );
   const file = flags.get('out');
   if (file) {

@@ -97,7 +97,16 @@ export function options(args: string[], defaults: Record<string, number>): Recor
  * writes the reply back, all in this process as the real stack is. Measured for a small reply and
  * for one of `bodyBytes`, so a REST/SQL ratio can be read against what the transport costs by itself.
  */
-export async function transportFloor(n: number, bodyBytes: number): Promise<{ small: LatencyStats; large: LatencyStats }> {
+/**
+ * The bare transport: an HTTP server making one grpc-js call per request (no work, same process),
+ * timed at one client (small and `bodyBytes` answers) and, with `clients`, its small answer's rate
+ * at that many clients (at least 20 requests per client).
+ */
+export async function transportFloor(
+  n: number,
+  bodyBytes: number,
+  clients = 0,
+): Promise<{ small: LatencyStats; large: LatencyStats; smallAt?: LatencyStats }> {
   const grpc = await import('@grpc/grpc-js');
   const http = await import('node:http');
   const raw = {
@@ -137,7 +146,7 @@ export async function transportFloor(n: number, bodyBytes: number): Promise<{ sm
   });
   await new Promise<void>((ok) => front.listen(0, '127.0.0.1', ok));
   const port = (front.address() as { port: number }).port;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(1, clients) });
   const get = (path: string) =>
     new Promise<void>((ok, ko) => {
       http
@@ -150,7 +159,12 @@ export async function transportFloor(n: number, bodyBytes: number): Promise<{ sm
   try {
     await measure(200, 1, () => get('/small'));
     await measure(200, 1, () => get('/large'));
-    return { small: await measure(n, 1, () => get('/small')), large: await measure(n, 1, () => get('/large')) };
+    const small = await measure(n, 1, () => get('/small'));
+    const large = await measure(n, 1, () => get('/large'));
+    if (clients <= 1) return { small, large };
+    const many = Math.max(n, 20 * clients);
+    await measure(many, clients, () => get('/small'));
+    return { small, large, smallAt: await measure(many, clients, () => get('/small')) };
   } finally {
     agent.destroy();
     client.close();
