@@ -121,27 +121,37 @@ async function analyzeDatabase(url: string): Promise<void> {
   }
 }
 
-/** Our service, started in this process on a private database (as the other benches do): `--ours in-process`. */
-export async function startOurs(): Promise<Target> {
-  const stack = await startStack({ LOG_LEVEL: 'silent' });
-  const client = new RestClient(stack.baseUrl, 1);
+/**
+ * A started server as a target: registers the bench's admin with the server's shared secret, or
+ * stops the server when that fails.
+ */
+async function withAdmin(server: Omit<Target, 'adminToken'>, secret: string): Promise<Target> {
+  const client = new RestClient(server.baseUrl, 1);
   try {
-    const admin = await registerWithSecret(client, SHARED_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return {
-      name: 'ours',
-      baseUrl: stack.baseUrl,
-      adminToken: admin.token,
-      serverName: stack.config.serverName,
-      databaseUrl: stack.app.databaseUrl,
-      analyze: () => analyzeDatabase(stack.app.databaseUrl),
-      stop: () => stack.stop(),
-    };
+    const admin = await registerWithSecret(client, secret, 'cmp_admin', 'cmp-admin-password', true);
+    return { ...server, adminToken: admin.token };
   } catch (err) {
-    await stack.stop();
+    await server.stop();
     throw err;
   } finally {
     client.close();
   }
+}
+
+/** Our service, started in this process on a private database (as the other benches do): `--ours in-process`. */
+export async function startOurs(): Promise<Target> {
+  const stack = await startStack({ LOG_LEVEL: 'silent' });
+  return withAdmin(
+    {
+      name: 'ours (in-process)',
+      baseUrl: stack.baseUrl,
+      serverName: stack.config.serverName,
+      databaseUrl: stack.app.databaseUrl,
+      analyze: () => analyzeDatabase(stack.app.databaseUrl),
+      stop: () => stack.stop(),
+    },
+    SHARED_SECRET,
+  );
 }
 
 /** How our service runs for a comparison: in the bench's own process, or as processes of its own. */
@@ -191,24 +201,10 @@ export async function startOursProcess(layout: OursLayout): Promise<Target> {
     await dropDatabase(dbName);
   };
   const baseUrl = `http://127.0.0.1:${service.httpPort}`;
-  const client = new RestClient(baseUrl, 1);
-  try {
-    const admin = await registerWithSecret(client, SHARED_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return {
-      name: oursName(layout),
-      baseUrl,
-      adminToken: admin.token,
-      serverName: 'test',
-      databaseUrl,
-      analyze: () => analyzeDatabase(databaseUrl),
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    client.close();
-  }
+  return withAdmin(
+    { name: oursName(layout), baseUrl, serverName: 'test', databaseUrl, analyze: () => analyzeDatabase(databaseUrl), stop },
+    SHARED_SECRET,
+  );
 }
 
 /** A server that is already running; nothing is started or stopped. */
@@ -262,22 +258,14 @@ export async function startSynapseRef(ref: string, port: number): Promise<Target
     await runScript(join(tools, 'stop.sh'), [String(port)], env);
   };
   await runScript(join(tools, 'start.sh'), [String(port)], env, /READY http/);
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const client = new RestClient(baseUrl, 1);
-  try {
-    const admin = await registerWithSecret(client, SYNAPSE_REF_SECRET, 'cmp_admin', 'cmp-admin-password', true);
-    return {
+  return withAdmin(
+    {
       name: 'synapse',
-      baseUrl,
-      adminToken: admin.token,
+      baseUrl: `http://127.0.0.1:${port}`,
       serverName: 'test',
       analyze: () => analyzeDatabase(dbUrl(`synapse_ref_${port}`)),
       stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    client.close();
-  }
+    },
+    SYNAPSE_REF_SECRET,
+  );
 }
