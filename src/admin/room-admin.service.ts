@@ -13,6 +13,8 @@ import { currentStateRows } from '../pagination/page-rows';
 import { findEventAtTimestamp } from '../rooms/timestamp-lookup';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
+import { parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { ROOM_ORDER_BY } from './room-admin.types';
 import type {
   BlockStatus,
   Dir,
@@ -42,6 +44,35 @@ export interface ListRoomsInput {
   searchTerm?: string | null;
   publicRooms?: boolean | null;
   emptyRooms?: boolean | null;
+  /**
+   * Query parameters as given; each one present replaces its typed field and is checked in
+   * Synapse's order: from, limit, order_by, search_term, public_rooms, empty_rooms, dir.
+   */
+  params?: {
+    from?: string | null;
+    limit?: string | null;
+    orderBy?: string | null;
+    publicRooms?: string | null;
+    emptyRooms?: string | null;
+    dir?: string | null;
+  };
+}
+
+const DIRS: readonly Dir[] = ['b', 'f'];
+
+/** The typed input with its given parameters parsed, in Synapse's order (see ListRoomsInput.params). */
+function parsedInput(input: ListRoomsInput): ListRoomsInput {
+  const p = input.params;
+  if (!p) return input;
+  const given = (v: string | null | undefined): v is string => v !== null && v !== undefined;
+  const from = given(p.from) ? parseIntParam('from', p.from) : input.from;
+  const limit = given(p.limit) ? parseIntParam('limit', p.limit) : input.limit;
+  const orderBy = given(p.orderBy) ? parseChoiceParam('order_by', p.orderBy, ROOM_ORDER_BY) : input.orderBy;
+  if (input.searchTerm === '') throw invalidParam('search_term cannot be an empty string');
+  const publicRooms = given(p.publicRooms) ? parseBoolParam('public_rooms', p.publicRooms) : input.publicRooms;
+  const emptyRooms = given(p.emptyRooms) ? parseBoolParam('empty_rooms', p.emptyRooms) : input.emptyRooms;
+  const dir = given(p.dir) ? parseChoiceParam('dir', p.dir, DIRS) : input.dir;
+  return { from, limit, orderBy, dir, searchTerm: input.searchTerm, publicRooms, emptyRooms };
 }
 
 /** Synapse's offset, total and the offsets of the neighbouring pages. */
@@ -92,7 +123,8 @@ export class RoomAdminService {
     return { rooms, total };
   }
 
-  private listQuery(input: ListRoomsInput): ListRoomsQuery {
+  private listQuery(given: ListRoomsInput): ListRoomsQuery {
+    const input = parsedInput(given);
     const from = input.from ?? 0;
     const requested = input.limit ?? DEFAULT_ROOMS_PER_PAGE;
     if (!Number.isSafeInteger(from) || from < 0) throw invalidParam('Query parameter from must be a positive integer.');

@@ -2,8 +2,8 @@
  * Parsing of query strings and JSON bodies with Synapse's exact errors (spec §0.3). These only
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
-import { Codes, MatrixError, invalidParam } from '../errors';
-import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { Codes, MatrixError } from '../errors';
+import { parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
 
 export { Body, parseJsonObject, type Json } from '../matrix/json-body';
 
@@ -52,10 +52,7 @@ export class Query {
 
   bool(name: string): boolean | undefined {
     const raw = this.params.get(name);
-    if (raw === null) return undefined;
-    if (raw === 'true') return true;
-    if (raw === 'false') return false;
-    throw invalidParam(`Boolean query parameter '${name}' must be one of ['true', 'false']`);
+    return raw === null ? undefined : parseBoolParam(name, raw);
   }
 
   choice<T extends string>(name: string, allowed: readonly T[]): T | undefined {

@@ -29,6 +29,13 @@ export function parseChoiceParam<T extends string>(name: string, raw: string, al
   return raw as T;
 }
 
+/** `true` or `false`: 400 M_INVALID_PARAM "Boolean query parameter '<name>' must be one of ['true', 'false']" otherwise. */
+export function parseBoolParam(name: string, raw: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw invalidParam(`Boolean query parameter '${name}' must be one of ['true', 'false']`);
+}
+
 /**
  * A JSON object parameter, from its text (once URL-decoded a second time, as Synapse unquotes it):
  * 400 M_NOT_JSON "Query parameter <name> must be a valid JSON object" when it is not JSON; falsy

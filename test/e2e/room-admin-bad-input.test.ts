@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { Direction } from '../../gen/synapse/admin/v1/common';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type HttpResult, type Stack, type TestUser } from '../support/stack';
+import { sample } from '../support/metrics';
 import { createRoom, enc } from './room-admin.helpers';
 
 const A = '/_synapse/admin/v1';
@@ -74,6 +75,65 @@ describe('room admin bad input', () => {
     assert.equal(huge.body.prev_batch, 999_999_999 - 10_000);
     const stillThere = await http(s, 'GET', `${A}/rooms/${enc(roomId)}`, { token: admin.token });
     assert.equal(stillThere.status, 200);
+  });
+
+  it("rooms list: the service checks the query after authentication, in Synapse's order, with no extra RPC", async () => {
+    const user = await registerUser(s, uniq('plain'));
+    const checkAccess = async () => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      const calls = (code: string) =>
+        sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code });
+      return calls('PERMISSION_DENIED') + calls('UNAUTHENTICATED') + calls('OK');
+    };
+    const before = await checkAccess();
+    const bad = `${A}/rooms?from=abc&dir=x`;
+    const forbidden = await http(s, 'GET', bad, { token: user.token });
+    assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN']);
+    const anonymous = await http(s, 'GET', bad);
+    assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN']);
+    // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
+    assert.equal(await checkAccess(), before);
+    // Several bad parameters: the first in Synapse's order wins.
+    await check([
+      [
+        'GET',
+        `${A}/rooms?dir=x&empty_rooms=1&public_rooms=yes&search_term=&order_by=bogus&limit=-1&from=abc`,
+        {},
+        400,
+        invalid('Query parameter from must be an integer'),
+      ],
+      [
+        'GET',
+        `${A}/rooms?dir=x&empty_rooms=1&public_rooms=yes&search_term=&order_by=bogus&limit=-1`,
+        {},
+        400,
+        invalid('Query parameter limit must be a positive integer.'),
+      ],
+      [
+        'GET',
+        `${A}/rooms?dir=x&empty_rooms=1&public_rooms=yes&search_term=&order_by=bogus`,
+        {},
+        400,
+        invalid(`Query parameter 'order_by' must be one of ${ORDER_BY_LIST}`),
+      ],
+      ['GET', `${A}/rooms?dir=x&empty_rooms=1&public_rooms=yes&search_term=`, {}, 400, invalid('search_term cannot be an empty string')],
+      [
+        'GET',
+        `${A}/rooms?dir=x&empty_rooms=1&public_rooms=yes`,
+        {},
+        400,
+        invalid("Boolean query parameter 'public_rooms' must be one of ['true', 'false']"),
+      ],
+      ['GET', `${A}/rooms?dir=x&empty_rooms=1`, {}, 400, invalid("Boolean query parameter 'empty_rooms' must be one of ['true', 'false']")],
+      ['GET', `${A}/rooms?dir=x`, {}, 400, invalid("Query parameter 'dir' must be one of ['b', 'f']")],
+      ['GET', `${A}/rooms?dir=b&order_by=name&limit=1&from=0&public_rooms=false&empty_rooms=false`, {}, 200, null],
+    ]);
+    // A gRPC caller passing the parameters as given gets the same answer.
+    const ra = s.clients.roomAdmin;
+    await assert.rejects(
+      grpcCall(ra, ra.listRooms, { from: 0, orderBy: 0, dir: Direction.DIRECTION_FORWARDS, limitParam: '1.5' }, bearer(admin.token)),
+      (err: { details?: string }) => /Query parameter limit must be an integer/.test(err.details ?? ''),
+    );
   });
 
   it('room details, members, state, timestamp_to_event', async () => {

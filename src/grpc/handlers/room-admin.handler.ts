@@ -111,6 +111,14 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
         searchTerm: req.searchTerm,
         publicRooms: req.publicRooms,
         emptyRooms: req.emptyRooms,
+        params: {
+          from: req.fromParam,
+          limit: req.limitParam,
+          orderBy: req.orderByParam,
+          publicRooms: req.publicRoomsParam,
+          emptyRooms: req.emptyRoomsParam,
+          dir: req.dirParam,
+        },
       };
       const counts = (p: Omit<RoomListPage, 'rooms'>) => ({
         offset: p.offset,

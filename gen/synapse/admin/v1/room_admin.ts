@@ -279,7 +279,21 @@ export interface ListRoomsRequest {
    * `GET /_synapse/admin/v1/rooms` (`offset`, `rooms`, `total_rooms`, `next_batch`, `prev_batch`),
    * instead of typed summaries: what the REST gateway serves, rendered by the database in one pass.
    */
-  asJsonBody?: boolean | undefined;
+  asJsonBody?:
+    | boolean
+    | undefined;
+  /**
+   * The query parameters as given (what the REST gateway passes on). Each one present replaces its
+   * typed field, and the service checks them after authentication, in Synapse's order: from,
+   * limit, order_by, search_term, public_rooms, empty_rooms, dir (400 M_INVALID_PARAM with
+   * Synapse's messages).
+   */
+  fromParam?: string | undefined;
+  limitParam?: string | undefined;
+  orderByParam?: string | undefined;
+  publicRoomsParam?: string | undefined;
+  emptyRoomsParam?: string | undefined;
+  dirParam?: string | undefined;
 }
 
 export interface ListRoomsResponse {
@@ -954,6 +968,12 @@ function createBaseListRoomsRequest(): ListRoomsRequest {
     publicRooms: undefined,
     emptyRooms: undefined,
     asJsonBody: undefined,
+    fromParam: undefined,
+    limitParam: undefined,
+    orderByParam: undefined,
+    publicRoomsParam: undefined,
+    emptyRoomsParam: undefined,
+    dirParam: undefined,
   };
 }
 
@@ -982,6 +1002,24 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     }
     if (message.asJsonBody !== undefined) {
       writer.uint32(64).bool(message.asJsonBody);
+    }
+    if (message.fromParam !== undefined) {
+      writer.uint32(74).string(message.fromParam);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(82).string(message.limitParam);
+    }
+    if (message.orderByParam !== undefined) {
+      writer.uint32(90).string(message.orderByParam);
+    }
+    if (message.publicRoomsParam !== undefined) {
+      writer.uint32(98).string(message.publicRoomsParam);
+    }
+    if (message.emptyRoomsParam !== undefined) {
+      writer.uint32(106).string(message.emptyRoomsParam);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(114).string(message.dirParam);
     }
     return writer;
   },
@@ -1063,6 +1101,54 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
             message.asJsonBody = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.fromParam = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.orderByParam = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.publicRoomsParam = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.emptyRoomsParam = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1105,6 +1191,36 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
         : isSet(object.as_json_body)
         ? globalThis.Boolean(object.as_json_body)
         : undefined,
+      fromParam: isSet(object.fromParam)
+        ? globalThis.String(object.fromParam)
+        : isSet(object.from_param)
+        ? globalThis.String(object.from_param)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
+      orderByParam: isSet(object.orderByParam)
+        ? globalThis.String(object.orderByParam)
+        : isSet(object.order_by_param)
+        ? globalThis.String(object.order_by_param)
+        : undefined,
+      publicRoomsParam: isSet(object.publicRoomsParam)
+        ? globalThis.String(object.publicRoomsParam)
+        : isSet(object.public_rooms_param)
+        ? globalThis.String(object.public_rooms_param)
+        : undefined,
+      emptyRoomsParam: isSet(object.emptyRoomsParam)
+        ? globalThis.String(object.emptyRoomsParam)
+        : isSet(object.empty_rooms_param)
+        ? globalThis.String(object.empty_rooms_param)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
     };
   },
 
@@ -1134,6 +1250,24 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     if (message.asJsonBody !== undefined) {
       obj.asJsonBody = message.asJsonBody;
     }
+    if (message.fromParam !== undefined) {
+      obj.fromParam = message.fromParam;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
+    if (message.orderByParam !== undefined) {
+      obj.orderByParam = message.orderByParam;
+    }
+    if (message.publicRoomsParam !== undefined) {
+      obj.publicRoomsParam = message.publicRoomsParam;
+    }
+    if (message.emptyRoomsParam !== undefined) {
+      obj.emptyRoomsParam = message.emptyRoomsParam;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
     return obj;
   },
 
@@ -1150,6 +1284,12 @@ export const ListRoomsRequest: MessageFns<ListRoomsRequest> = {
     message.publicRooms = object.publicRooms ?? undefined;
     message.emptyRooms = object.emptyRooms ?? undefined;
     message.asJsonBody = object.asJsonBody ?? undefined;
+    message.fromParam = object.fromParam ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
+    message.orderByParam = object.orderByParam ?? undefined;
+    message.publicRoomsParam = object.publicRoomsParam ?? undefined;
+    message.emptyRoomsParam = object.emptyRoomsParam ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
     return message;
   },
 };
