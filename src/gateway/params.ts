@@ -3,7 +3,7 @@
  * turn text into typed values; every rule about what the values mean lives behind gRPC.
  */
 import { Codes, MatrixError } from '../errors';
-import { parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { parseAsciiParam, parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
 
 export { Body, parseJsonObject, type Json } from '../matrix/json-body';
 
@@ -30,15 +30,12 @@ export class Query {
       if (opts.required) throw new MatrixError(400, `Missing string query parameter '${name}'`, Codes.MISSING_PARAM);
       return undefined;
     }
-    if (!isAscii(raw)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
-    return raw;
+    return parseAsciiParam(name, raw);
   }
 
   /** Every occurrence of a repeated parameter, each decoded as ASCII (as `ascii`). */
   asciiStrings(name: string): string[] {
-    const values = this.params.getAll(name);
-    if (!values.every(isAscii)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
-    return values;
+    return this.params.getAll(name).map((v) => parseAsciiParam(name, v));
   }
 
   int(name: string, opts: { required?: boolean } = {}): number | undefined {
@@ -69,8 +66,6 @@ export class Query {
     return raw === null ? undefined : safeDecode(raw);
   }
 }
-
-const isAscii = (s: string) => /^[\x00-\x7f]*$/.test(s);
 
 function safeDecode(s: string): string {
   try {

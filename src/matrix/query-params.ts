@@ -29,6 +29,12 @@ export function parseChoiceParam<T extends string>(name: string, raw: string, al
   return raw as T;
 }
 
+/** A parameter Synapse decodes as ASCII: 400 M_UNKNOWN "Query parameter '<name>' must be ascii" otherwise. */
+export function parseAsciiParam(name: string, raw: string): string {
+  if (!/^[\x00-\x7f]*$/.test(raw)) throw new MatrixError(400, `Query parameter '${name}' must be ascii`, Codes.UNKNOWN);
+  return raw;
+}
+
 /** `true` or `false`: 400 M_INVALID_PARAM "Boolean query parameter '<name>' must be one of ['true', 'false']" otherwise. */
 export function parseBoolParam(name: string, raw: string): boolean {
   if (raw === 'true') return true;

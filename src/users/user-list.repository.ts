@@ -7,18 +7,21 @@
 import type { Em } from '../infra/orm';
 import { pageLimitBound, sqlPlannedPerCall, sqlPrepared } from '../infra/sql';
 
-export type UserOrderBy =
-  | 'name'
-  | 'displayname'
-  | 'is_guest'
-  | 'admin'
-  | 'deactivated'
-  | 'user_type'
-  | 'avatar_url'
-  | 'shadow_banned'
-  | 'creation_ts'
-  | 'last_seen_ts'
-  | 'locked';
+/** The users list's sort keys, in Synapse's error message order. */
+export const USER_ORDER_BY = [
+  'name',
+  'displayname',
+  'is_guest',
+  'admin',
+  'deactivated',
+  'user_type',
+  'avatar_url',
+  'shadow_banned',
+  'creation_ts',
+  'last_seen_ts',
+  'locked',
+] as const;
+export type UserOrderBy = (typeof USER_ORDER_BY)[number];
 
 export interface ListUsersQuery {
   from: number;

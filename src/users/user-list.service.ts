@@ -4,7 +4,8 @@
  */
 import type { Em } from '../infra/orm';
 import { invalidParam } from '../errors';
-import { UserListRepository, type ListUsersQuery, type UserOrderBy, type UserSummaryRow } from './user-list.repository';
+import { parseAsciiParam, parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { USER_ORDER_BY, UserListRepository, type ListUsersQuery, type UserOrderBy, type UserSummaryRow } from './user-list.repository';
 
 export const DEFAULT_USERS_PER_PAGE = 100;
 
@@ -23,6 +24,53 @@ export interface ListUsersInput {
   notUserTypes?: string[];
   orderBy?: UserOrderBy;
   dir?: 'f' | 'b';
+  /**
+   * The REST query as given: with it, `userId`, `name`, `userTypes` and `notUserTypes` are taken
+   * as given too, and everything is checked in Synapse's order (see `fromRest`).
+   */
+  rest?: RestUsersQuery;
+}
+
+/** A users list query string's values as given (absent parameters null or undefined). */
+export interface RestUsersQuery {
+  version: 'v2' | 'v3';
+  from?: string | null;
+  limit?: string | null;
+  guests?: string | null;
+  deactivated?: string | null;
+  locked?: string | null;
+  admins?: string | null;
+  orderBy?: string | null;
+  dir?: string | null;
+  suspended?: string | null;
+}
+
+const DIRS = ['b', 'f'] as const;
+
+/**
+ * The input of a REST query, checked in Synapse's order: from, limit, user_id (ASCII), guests,
+ * deactivated, locked, admins, order_by, dir, not_user_type (ASCII), and then the two filters this
+ * service adds, suspended and user_type (ASCII). v2's `deactivated` leaves deactivated users out
+ * unless true, which then applies no filter; v3's applies no filter unless given.
+ */
+function fromRest(input: ListUsersInput, r: RestUsersQuery): ListUsersInput {
+  const given = (v: string | null | undefined): v is string => v !== null && v !== undefined;
+  const int = (name: string, v: string | null | undefined) => (given(v) ? parseIntParam(name, v) : undefined);
+  const bool = (name: string, v: string | null | undefined) => (given(v) ? parseBoolParam(name, v) : undefined);
+  const from = int('from', r.from);
+  const limit = int('limit', r.limit);
+  const userId = input.userId === undefined ? undefined : parseAsciiParam('user_id', input.userId);
+  const guests = bool('guests', r.guests);
+  const deactivatedParam = bool('deactivated', r.deactivated);
+  const locked = bool('locked', r.locked);
+  const admins = bool('admins', r.admins);
+  const orderBy = given(r.orderBy) ? parseChoiceParam('order_by', r.orderBy, USER_ORDER_BY) : undefined;
+  const dir = given(r.dir) ? parseChoiceParam('dir', r.dir, DIRS) : undefined;
+  const notUserTypes = (input.notUserTypes ?? []).map((t) => parseAsciiParam('not_user_type', t));
+  const suspended = bool('suspended', r.suspended);
+  const userTypes = (input.userTypes ?? []).map((t) => parseAsciiParam('user_type', t));
+  const deactivated = r.version === 'v3' ? deactivatedParam : deactivatedParam === true ? undefined : false;
+  return { from, limit, userId, name: input.name, guests, deactivated, admins, locked, suspended, userTypes, notUserTypes, orderBy, dir };
 }
 
 export interface UserListPage {
@@ -63,7 +111,8 @@ function nextToken(q: ListUsersQuery, total: number): number | undefined {
   return q.from + q.limit;
 }
 
-function toQuery(input: ListUsersInput): ListUsersQuery {
+function toQuery(given: ListUsersInput): ListUsersQuery {
+  const input = given.rest ? fromRest(given, given.rest) : given;
   const from = input.from ?? 0;
   const limit = input.limit ?? DEFAULT_USERS_PER_PAGE;
   if (!Number.isSafeInteger(from) || from < 0) throw invalidParam('Query parameter from must be a positive integer.');

@@ -10,6 +10,7 @@ import { Direction } from '../../gen/synapse/admin/v1/common';
 import { UserOrderBy } from '../../gen/synapse/admin/v1/user_admin_reads';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { enc } from '../support/client';
+import { sample } from '../support/metrics';
 
 const URL = '/_synapse/admin/v2/users';
 const USER_FIELDS = [
@@ -187,6 +188,86 @@ describe('UsersListTestCase', () => {
         assert.deepEqual([r.status, r.body], [400, { errcode: 'M_INVALID_PARAM', error }], `${path}?${q}`);
       }
     }
+  });
+
+  it("checks the query after authentication, in Synapse's order, with no extra RPC; gRPC callers may pass it as given", async () => {
+    const plain = await registerUser(s, 'plainlister');
+    const checkAccess = async () => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
+        .map((code) =>
+          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
+        )
+        .reduce((a, b) => a + b, 0);
+    };
+    const before = await checkAccess();
+    const bad = '?from=x&dir=x&user_id=%C3%A9';
+    for (const path of [URL, '/_synapse/admin/v3/users']) {
+      const r = await http(s, 'GET', `${path}${bad}`, { token: plain.token });
+      assert.deepEqual([r.status, r.body.errcode], [403, 'M_FORBIDDEN'], path);
+      const anonymous = await http(s, 'GET', `${path}${bad}`);
+      assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], path);
+    }
+    assert.equal(await checkAccess(), before, 'the gateway raised nothing of its own before the RPC');
+    // Every parameter bad at once, then one fewer each time: the first in Synapse's order wins.
+    const order: [string, string, string][] = [
+      ['from=x', 'M_INVALID_PARAM', 'Query parameter from must be an integer'],
+      ['limit=-1', 'M_INVALID_PARAM', 'Query parameter limit must be a positive integer.'],
+      ['user_id=%C3%A9', 'M_UNKNOWN', "Query parameter 'user_id' must be ascii"],
+      ['guests=1', 'M_INVALID_PARAM', "Boolean query parameter 'guests' must be one of ['true', 'false']"],
+      ['deactivated=1', 'M_INVALID_PARAM', "Boolean query parameter 'deactivated' must be one of ['true', 'false']"],
+      ['locked=1', 'M_INVALID_PARAM', "Boolean query parameter 'locked' must be one of ['true', 'false']"],
+      ['admins=1', 'M_INVALID_PARAM', "Boolean query parameter 'admins' must be one of ['true', 'false']"],
+      [
+        'order_by=bar',
+        'M_INVALID_PARAM',
+        "Query parameter 'order_by' must be one of ['name', 'displayname', 'is_guest', 'admin', 'deactivated', 'user_type', 'avatar_url', 'shadow_banned', 'creation_ts', 'last_seen_ts', 'locked']",
+      ],
+      ['dir=x', 'M_INVALID_PARAM', "Query parameter 'dir' must be one of ['b', 'f']"],
+      ['not_user_type=%C3%A9', 'M_UNKNOWN', "Query parameter 'not_user_type' must be ascii"],
+      ['suspended=1', 'M_INVALID_PARAM', "Boolean query parameter 'suspended' must be one of ['true', 'false']"],
+      ['user_type=%C3%A9', 'M_UNKNOWN', "Query parameter 'user_type' must be ascii"],
+    ];
+    for (let i = 0; i < order.length; i++) {
+      const query = order
+        .slice(i)
+        .map(([q]) => q)
+        .reverse()
+        .join('&');
+      const r = await list(`?${query}`);
+      assert.deepEqual([r.status, r.body], [400, { errcode: order[i][1], error: order[i][2] }], query);
+    }
+    const ua = s.clients.userAdmin;
+    const md = bearer(admin.token);
+    const v2 = await grpcCall(
+      ua,
+      ua.listUsers,
+      {
+        restVersion: 'v2',
+        deactivatedParam: 'false',
+        limitParam: '1',
+        userTypes: [],
+        notUserTypes: [],
+        orderBy: 0,
+        dir: 0,
+        asJsonBody: false,
+      },
+      md,
+    );
+    assert.equal(v2.users.length, 1);
+    await assert.rejects(
+      grpcCall(
+        ua,
+        ua.listUsers,
+        { restVersion: 'v3', limitParam: 'ten', userTypes: [], notUserTypes: [], orderBy: 0, dir: 0, asJsonBody: false },
+        md,
+      ),
+      (err: { details?: string }) => /Query parameter limit must be an integer/.test(err.details ?? ''),
+    );
+    await assert.rejects(
+      grpcCall(ua, ua.listUsers, { restVersion: 'v9', userTypes: [], notUserTypes: [], orderBy: 0, dir: 0, asJsonBody: false }, md),
+      (err: { details?: string }) => /rest_version/.test(err.details ?? ''),
+    );
   });
 
   it('test_limit', async () => {

@@ -8,12 +8,9 @@ import { invalidParam } from '../../errors';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
-const DIRS = DIRECTION.words;
-
 /**
- * The users list, v2 or v3. The versions differ only in `deactivated`: v2 leaves deactivated
- * users out unless `deactivated=true` (which then applies no filter); v3 applies no filter unless
- * given, `true` meaning only deactivated users.
+ * The users list, v2 or v3: the query passed on as given, checked by the service after
+ * authentication in Synapse's order (the versions differ in `deactivated`).
  */
 function listUsers(version: 'v2' | 'v3'): Route {
   return {
@@ -22,35 +19,23 @@ function listUsers(version: 'v2' | 'v3'): Route {
     auth: 'admin',
     handler: async (r) => {
       const q = r.query;
-      const from = q.int('from');
-      const limit = q.int('limit');
-      const userId = q.ascii('user_id');
-      const name = q.string('name');
-      const guests = q.bool('guests');
-      const deactivatedParam = q.bool('deactivated');
-      const locked = q.bool('locked');
-      const admins = q.bool('admins');
-      const orderBy = q.choice('order_by', USER_ORDER_BY.words) ?? 'name';
-      const dir = q.choice('dir', DIRS);
-      const notUserTypes = q.asciiStrings('not_user_type');
-      // Filters Synapse does not have: only suspended (or not suspended) users, only some types.
-      const suspended = q.bool('suspended');
-      const userTypes = q.asciiStrings('user_type');
-      const deactivated = version === 'v3' ? deactivatedParam : deactivatedParam === true ? undefined : false;
       const res = await r.rpc(r.clients.userAdmin, 'listUsers', {
-        from,
-        limit,
-        userId,
-        name,
-        guests,
-        deactivated,
-        admins,
-        locked,
-        suspended,
-        userTypes,
-        notUserTypes,
-        orderBy: USER_ORDER_BY.value(orderBy),
-        dir: DIRECTION.value(dir ?? 'f'),
+        restVersion: version,
+        fromParam: q.string('from'),
+        limitParam: q.string('limit'),
+        userId: q.string('user_id'),
+        name: q.string('name'),
+        guestsParam: q.string('guests'),
+        deactivatedParam: q.string('deactivated'),
+        lockedParam: q.string('locked'),
+        adminsParam: q.string('admins'),
+        orderByParam: q.string('order_by'),
+        dirParam: q.string('dir'),
+        notUserTypes: q.strings('not_user_type'),
+        suspendedParam: q.string('suspended'),
+        userTypes: q.strings('user_type'),
+        orderBy: USER_ORDER_BY.value('name'),
+        dir: DIRECTION.value('f'),
         asJsonBody: true,
       });
       return { body: new RawJson(res.jsonBody) };

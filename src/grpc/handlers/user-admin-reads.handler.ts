@@ -1,11 +1,12 @@
 import type { AccountDataService } from '../../users/account-data.service';
 import type { UserAdminServiceServer } from '../../../gen/synapse/admin/v1/user_admin';
-import type { UserOrderBy as UserOrderByMsg, Device, UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
+import type { UserOrderBy as UserOrderByMsg, Device, ListUsersRequest, UserSummary } from '../../../gen/synapse/admin/v1/user_admin_reads';
 import { requesterOf } from '../../context';
 import { USER_ORDER_BY, dirWord } from '../contract-words';
 import type { DeviceAdminService } from '../../users/device-admin.service';
 import type { UserOrderBy } from '../../users/user-list.repository';
-import type { UserListService } from '../../users/user-list.service';
+import type { RestUsersQuery, UserListService } from '../../users/user-list.service';
+import { Codes, badRequest } from '../../errors';
 import type { DeviceRow } from '../../users/user-reads.repository';
 import type { UserSummaryRow } from '../../users/user-list.repository';
 import { parseUserId, type UserReadsService } from '../../users/user-reads.service';
@@ -65,6 +66,24 @@ const toDevice = (d: DeviceRow): Device => ({
 });
 
 /** The user admin RPCs that read users, their rooms and devices, and reset passwords. */
+/** The REST query as given, when the caller passed one on (see ListUsersRequest.rest_version). */
+function restQuery(req: ListUsersRequest): RestUsersQuery | undefined {
+  if (req.restVersion === undefined) return undefined;
+  if (req.restVersion !== 'v2' && req.restVersion !== 'v3') throw badRequest('rest_version must be "v2" or "v3"', Codes.INVALID_PARAM);
+  return {
+    version: req.restVersion,
+    from: req.fromParam,
+    limit: req.limitParam,
+    guests: req.guestsParam,
+    deactivated: req.deactivatedParam,
+    locked: req.lockedParam,
+    admins: req.adminsParam,
+    orderBy: req.orderByParam,
+    dir: req.dirParam,
+    suspended: req.suspendedParam,
+  };
+}
+
 export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): ReadsServer {
   return {
     listUsers: a.unary('admin', async (req, ctx) => {
@@ -82,6 +101,7 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
         notUserTypes: req.notUserTypes,
         orderBy: orderByOf(req.orderBy),
         dir: dirWord(req.dir),
+        rest: restQuery(req),
       };
       if (req.asJsonBody) {
         const page = await d.list.listUsersJson(ctx.em, input);

@@ -159,6 +159,23 @@ export interface ListUsersRequest {
    * `users` is then empty.
    */
   asJsonBody: boolean;
+  /**
+   * The REST query as given (what the gateway passes on): with `rest_version` ("v2" or "v3", whose
+   * `deactivated` differ) the service reads the `*_param` fields below instead of their typed
+   * fields, takes `user_id`, `name`, `user_types` and `not_user_types` as given, and checks them
+   * after authentication in Synapse's order: from, limit, user_id, guests, deactivated, locked,
+   * admins, order_by, dir, not_user_type, suspended, user_type (Synapse's errors).
+   */
+  restVersion?: string | undefined;
+  fromParam?: string | undefined;
+  limitParam?: string | undefined;
+  guestsParam?: string | undefined;
+  deactivatedParam?: string | undefined;
+  lockedParam?: string | undefined;
+  adminsParam?: string | undefined;
+  orderByParam?: string | undefined;
+  dirParam?: string | undefined;
+  suspendedParam?: string | undefined;
 }
 
 /** One row of the users list. */
@@ -339,6 +356,16 @@ function createBaseListUsersRequest(): ListUsersRequest {
     orderBy: 0,
     dir: 0,
     asJsonBody: false,
+    restVersion: undefined,
+    fromParam: undefined,
+    limitParam: undefined,
+    guestsParam: undefined,
+    deactivatedParam: undefined,
+    lockedParam: undefined,
+    adminsParam: undefined,
+    orderByParam: undefined,
+    dirParam: undefined,
+    suspendedParam: undefined,
   };
 }
 
@@ -385,6 +412,36 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     }
     if (message.asJsonBody !== false) {
       writer.uint32(112).bool(message.asJsonBody);
+    }
+    if (message.restVersion !== undefined) {
+      writer.uint32(122).string(message.restVersion);
+    }
+    if (message.fromParam !== undefined) {
+      writer.uint32(130).string(message.fromParam);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(138).string(message.limitParam);
+    }
+    if (message.guestsParam !== undefined) {
+      writer.uint32(146).string(message.guestsParam);
+    }
+    if (message.deactivatedParam !== undefined) {
+      writer.uint32(154).string(message.deactivatedParam);
+    }
+    if (message.lockedParam !== undefined) {
+      writer.uint32(162).string(message.lockedParam);
+    }
+    if (message.adminsParam !== undefined) {
+      writer.uint32(170).string(message.adminsParam);
+    }
+    if (message.orderByParam !== undefined) {
+      writer.uint32(178).string(message.orderByParam);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(186).string(message.dirParam);
+    }
+    if (message.suspendedParam !== undefined) {
+      writer.uint32(194).string(message.suspendedParam);
     }
     return writer;
   },
@@ -514,6 +571,86 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
             message.asJsonBody = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.restVersion = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.fromParam = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.guestsParam = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.deactivatedParam = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.lockedParam = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.adminsParam = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.orderByParam = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.suspendedParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -562,6 +699,56 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
         : isSet(object.as_json_body)
         ? globalThis.Boolean(object.as_json_body)
         : false,
+      restVersion: isSet(object.restVersion)
+        ? globalThis.String(object.restVersion)
+        : isSet(object.rest_version)
+        ? globalThis.String(object.rest_version)
+        : undefined,
+      fromParam: isSet(object.fromParam)
+        ? globalThis.String(object.fromParam)
+        : isSet(object.from_param)
+        ? globalThis.String(object.from_param)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
+      guestsParam: isSet(object.guestsParam)
+        ? globalThis.String(object.guestsParam)
+        : isSet(object.guests_param)
+        ? globalThis.String(object.guests_param)
+        : undefined,
+      deactivatedParam: isSet(object.deactivatedParam)
+        ? globalThis.String(object.deactivatedParam)
+        : isSet(object.deactivated_param)
+        ? globalThis.String(object.deactivated_param)
+        : undefined,
+      lockedParam: isSet(object.lockedParam)
+        ? globalThis.String(object.lockedParam)
+        : isSet(object.locked_param)
+        ? globalThis.String(object.locked_param)
+        : undefined,
+      adminsParam: isSet(object.adminsParam)
+        ? globalThis.String(object.adminsParam)
+        : isSet(object.admins_param)
+        ? globalThis.String(object.admins_param)
+        : undefined,
+      orderByParam: isSet(object.orderByParam)
+        ? globalThis.String(object.orderByParam)
+        : isSet(object.order_by_param)
+        ? globalThis.String(object.order_by_param)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
+      suspendedParam: isSet(object.suspendedParam)
+        ? globalThis.String(object.suspendedParam)
+        : isSet(object.suspended_param)
+        ? globalThis.String(object.suspended_param)
+        : undefined,
     };
   },
 
@@ -609,6 +796,36 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     if (message.asJsonBody !== false) {
       obj.asJsonBody = message.asJsonBody;
     }
+    if (message.restVersion !== undefined) {
+      obj.restVersion = message.restVersion;
+    }
+    if (message.fromParam !== undefined) {
+      obj.fromParam = message.fromParam;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
+    if (message.guestsParam !== undefined) {
+      obj.guestsParam = message.guestsParam;
+    }
+    if (message.deactivatedParam !== undefined) {
+      obj.deactivatedParam = message.deactivatedParam;
+    }
+    if (message.lockedParam !== undefined) {
+      obj.lockedParam = message.lockedParam;
+    }
+    if (message.adminsParam !== undefined) {
+      obj.adminsParam = message.adminsParam;
+    }
+    if (message.orderByParam !== undefined) {
+      obj.orderByParam = message.orderByParam;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
+    if (message.suspendedParam !== undefined) {
+      obj.suspendedParam = message.suspendedParam;
+    }
     return obj;
   },
 
@@ -631,6 +848,16 @@ export const ListUsersRequest: MessageFns<ListUsersRequest> = {
     message.orderBy = object.orderBy ?? 0;
     message.dir = object.dir ?? 0;
     message.asJsonBody = object.asJsonBody ?? false;
+    message.restVersion = object.restVersion ?? undefined;
+    message.fromParam = object.fromParam ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
+    message.guestsParam = object.guestsParam ?? undefined;
+    message.deactivatedParam = object.deactivatedParam ?? undefined;
+    message.lockedParam = object.lockedParam ?? undefined;
+    message.adminsParam = object.adminsParam ?? undefined;
+    message.orderByParam = object.orderByParam ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
+    message.suspendedParam = object.suspendedParam ?? undefined;
     return message;
   },
 };
