@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
+import { sample } from '../support/metrics';
 import { assertPurged, createRoom, enc, join, sendMessage, waitForDelete } from './room-admin.helpers';
 import { waitFor } from '../support/until';
 
@@ -171,6 +172,42 @@ describe('event reports', function () {
       }
       assert.equal((await list()).body.total, 20);
     });
+  });
+
+  it("bad parameters are checked by the service after authentication, in Synapse's order, with no extra RPC", async () => {
+    const checkAccess = async () => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
+        .map((code) =>
+          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
+        )
+        .reduce((a, b) => a + b, 0);
+    };
+    const before = await checkAccess();
+    for (const [method, path] of [
+      ['GET', `${URL}?dir=x&limit=x&from=x`],
+      ['GET', `${URL}/abc`],
+      ['DELETE', `${URL}/-1`],
+    ] as const) {
+      assert.equal((await http(s, method, path)).status, 401, path);
+      const r = await http(s, method, path, { token: other.token });
+      assert.deepEqual([r.status, r.body.errcode], [403, 'M_FORBIDDEN'], path);
+    }
+    assert.equal(await checkAccess(), before, 'the gateway raised nothing of its own before the RPC');
+    const order: [string, string][] = [
+      ['from=x', 'Query parameter from must be an integer'],
+      ['limit=-1', 'Query parameter limit must be a positive integer.'],
+      ['dir=x', "Query parameter 'dir' must be one of ['b', 'f']"],
+    ];
+    for (let i = 0; i < order.length; i++) {
+      const query = order
+        .slice(i)
+        .map(([q]) => q)
+        .reverse()
+        .join('&');
+      const r = await http(s, 'GET', `${URL}?${query}`, { token: admin.token });
+      assert.deepEqual([r.status, r.body], [400, { errcode: 'M_INVALID_PARAM', error: order[i][1] }], query);
+    }
   });
 
   describe('EventReportDetailTestCase / DeleteEventReportTestCase', () => {

@@ -4,7 +4,7 @@
  * errors, makes one ModerationService / RoomDirectoryService call and renders Synapse's JSON.
  */
 import type { EventReport, ListPublicRoomsRequest, PublicRoom } from '../../../gen/synapse/admin/v1/moderation';
-import { Codes, MatrixError, badJson, invalidParam } from '../../errors';
+import { Codes, MatrixError, badJson } from '../../errors';
 import { toFederationEvent } from '../../matrix/event-formats';
 import type { Body } from '../params';
 import type { GatewayRequest, Route } from '../router';
@@ -26,14 +26,6 @@ function reportJson(r: EventReport): Json {
     sender: r.sender ?? null,
     canonical_alias: r.canonicalAlias ?? null,
   };
-}
-
-/** Python's int() of a path segment; anything else (or a negative) is Synapse's 400. */
-function reportIdOf(raw: string): number {
-  if (!/^\s*[+-]?\d+\s*$/.test(raw) || Number(raw) < 0)
-    throw invalidParam('The report_id parameter must be a string representing a positive integer.');
-  // Larger ids than any safe integer name no report (ids are issued from 1 up): the service answers 404.
-  return Math.min(Number(raw), Number.MAX_SAFE_INTEGER);
 }
 
 async function report(r: GatewayRequest) {
@@ -175,13 +167,13 @@ export const moderationRoutes: Route[] = [
     auth: 'admin',
     handler: async (r) => {
       const q = r.query;
-      const from = q.int('from') ?? 0;
-      const limit = q.int('limit') ?? 100;
-      const dir = q.choice('dir', ['b', 'f'] as const) ?? 'b';
+      // Passed on as given: the service checks them after authentication.
       const res = await r.rpc(r.clients.moderation, 'listEventReports', {
-        from,
-        limit,
-        forwards: dir === 'f',
+        from: 0,
+        forwards: false,
+        fromParam: q.string('from'),
+        limitParam: q.string('limit'),
+        dirParam: q.string('dir'),
         userId: q.string('user_id'),
         roomId: q.string('room_id'),
         eventSenderUserId: q.string('event_sender_user_id'),
@@ -196,7 +188,7 @@ export const moderationRoutes: Route[] = [
     path: `${A}/event_reports/{reportId}`,
     auth: 'admin',
     handler: async (r) => {
-      const res = await r.rpc(r.clients.moderation, 'getEventReport', { reportId: reportIdOf(r.params.reportId) });
+      const res = await r.rpc(r.clients.moderation, 'getEventReport', { reportId: 0, reportIdParam: r.params.reportId });
       // The PDU as stored: Synapse's event_json has no event_id (it is the PDU's hash).
       const { event_id: _id, ...eventJson } = toFederationEvent(res.event!);
       return { body: { ...reportJson(res.report!), event_json: eventJson } };
@@ -207,7 +199,7 @@ export const moderationRoutes: Route[] = [
     path: `${A}/event_reports/{reportId}`,
     auth: 'admin',
     handler: async (r) => {
-      await r.rpc(r.clients.moderation, 'deleteEventReport', { reportId: reportIdOf(r.params.reportId) });
+      await r.rpc(r.clients.moderation, 'deleteEventReport', { reportId: 0, reportIdParam: r.params.reportId });
       return { body: {} };
     },
   },

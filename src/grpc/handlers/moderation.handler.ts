@@ -7,6 +7,7 @@ import type {
 import { requesterOf } from '../../context';
 import { badJson, invalidParam, notFound } from '../../errors';
 import { isValidUserId } from '../../matrix/ids';
+import { parseChoiceParam, parseIntParam } from '../../matrix/query-params';
 import type { EventReportRow } from '../../moderation/event-reports.repository';
 import type { EventReportService } from '../../moderation/event-reports.service';
 import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/public-rooms.service';
@@ -53,8 +54,16 @@ function asStored(serializer: EventSerializer, e: StoredEvent) {
 }
 
 /** A report id of the request: a non-negative integer. */
-function reportId(n: number): number {
-  if (!Number.isInteger(n) || n < 0) throw invalidParam('The report_id parameter must be a string representing a positive integer.');
+const BAD_REPORT_ID = 'The report_id parameter must be a string representing a positive integer.';
+
+/** A report id, typed or as given in the REST path (Python's int() of the segment, as Synapse). */
+function reportId(n: number, given: string | undefined): number {
+  if (given !== undefined) {
+    if (!/^\s*[+-]?\d+\s*$/.test(given) || Number(given) < 0) throw invalidParam(BAD_REPORT_ID);
+    // Larger ids than any safe integer name no report (ids are issued from 1 up): 404 follows.
+    return Math.min(Number(given), Number.MAX_SAFE_INTEGER);
+  }
+  if (!Number.isInteger(n) || n < 0) throw invalidParam(BAD_REPORT_ID);
   return n;
 }
 
@@ -87,14 +96,15 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
       return {};
     }),
     listEventReports: a.unary('admin', async (req, ctx) => {
-      const from = req.from;
-      const limit = req.limit ?? 100;
+      const from = req.fromParam !== undefined ? parseIntParam('from', req.fromParam) : req.from;
+      const limit = req.limitParam !== undefined ? parseIntParam('limit', req.limitParam) : (req.limit ?? 100);
+      const forwards = req.dirParam !== undefined ? parseChoiceParam('dir', req.dirParam, ['b', 'f'] as const) === 'f' : req.forwards;
       if (from < 0) throw invalidParam('Query parameter from must be a positive integer.');
       if (limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
       const { reports, total } = await s.reports.list(ctx.em, {
         from,
         limit,
-        forwards: req.forwards,
+        forwards,
         userId: req.userId || null,
         roomId: req.roomId || null,
         eventSenderUserId: req.eventSenderUserId || null,
@@ -104,11 +114,11 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
       return { eventReports: reports.map(toReport), total, nextToken };
     }),
     getEventReport: a.unary('admin', async (req, ctx) => {
-      const { report, event } = await s.reports.get(ctx.em, reportId(req.reportId));
+      const { report, event } = await s.reports.get(ctx.em, reportId(req.reportId, req.reportIdParam));
       return { report: toReport(report), event: asStored(s.serializer, event) };
     }),
     deleteEventReport: a.unary('admin', async (req, ctx) => {
-      await s.reports.delete(ctx.em, reportId(req.reportId));
+      await s.reports.delete(ctx.em, reportId(req.reportId, req.reportIdParam));
       return {};
     }),
     listLargestRooms: a.unary('admin', async (_req, ctx) => ({

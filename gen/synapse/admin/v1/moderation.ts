@@ -84,7 +84,19 @@ export interface ListEventReportsRequest {
     | string
     | undefined;
   /** Exact sender of the reported event. */
-  eventSenderUserId?: string | undefined;
+  eventSenderUserId?:
+    | string
+    | undefined;
+  /**
+   * The query parameters as given (what the REST gateway passes on): each one present replaces
+   * its typed field, checked after authentication in Synapse's order: from, limit, dir.
+   */
+  fromParam?: string | undefined;
+  limitParam?:
+    | string
+    | undefined;
+  /** `b` (newest first, the default) or `f`. */
+  dirParam?: string | undefined;
 }
 
 export interface ListEventReportsResponse {
@@ -96,6 +108,11 @@ export interface ListEventReportsResponse {
 
 export interface GetEventReportRequest {
   reportId: number;
+  /**
+   * The id as given in the REST path; replaces `report_id` when present (400 M_INVALID_PARAM
+   * unless it reads as a non-negative integer, as Python's int()).
+   */
+  reportIdParam?: string | undefined;
 }
 
 export interface GetEventReportResponse {
@@ -108,6 +125,11 @@ export interface GetEventReportResponse {
 
 export interface DeleteEventReportRequest {
   reportId: number;
+  /**
+   * The id as given in the REST path; replaces `report_id` when present (400 M_INVALID_PARAM
+   * unless it reads as a non-negative integer, as Python's int()).
+   */
+  reportIdParam?: string | undefined;
 }
 
 export interface DeleteEventReportResponse {
@@ -803,6 +825,9 @@ function createBaseListEventReportsRequest(): ListEventReportsRequest {
     userId: undefined,
     roomId: undefined,
     eventSenderUserId: undefined,
+    fromParam: undefined,
+    limitParam: undefined,
+    dirParam: undefined,
   };
 }
 
@@ -825,6 +850,15 @@ export const ListEventReportsRequest: MessageFns<ListEventReportsRequest> = {
     }
     if (message.eventSenderUserId !== undefined) {
       writer.uint32(50).string(message.eventSenderUserId);
+    }
+    if (message.fromParam !== undefined) {
+      writer.uint32(58).string(message.fromParam);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(66).string(message.limitParam);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(74).string(message.dirParam);
     }
     return writer;
   },
@@ -890,6 +924,30 @@ export const ListEventReportsRequest: MessageFns<ListEventReportsRequest> = {
             message.eventSenderUserId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.fromParam = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -922,6 +980,21 @@ export const ListEventReportsRequest: MessageFns<ListEventReportsRequest> = {
         : isSet(object.event_sender_user_id)
         ? globalThis.String(object.event_sender_user_id)
         : undefined,
+      fromParam: isSet(object.fromParam)
+        ? globalThis.String(object.fromParam)
+        : isSet(object.from_param)
+        ? globalThis.String(object.from_param)
+        : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
     };
   },
 
@@ -945,6 +1018,15 @@ export const ListEventReportsRequest: MessageFns<ListEventReportsRequest> = {
     if (message.eventSenderUserId !== undefined) {
       obj.eventSenderUserId = message.eventSenderUserId;
     }
+    if (message.fromParam !== undefined) {
+      obj.fromParam = message.fromParam;
+    }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
     return obj;
   },
 
@@ -959,6 +1041,9 @@ export const ListEventReportsRequest: MessageFns<ListEventReportsRequest> = {
     message.userId = object.userId ?? undefined;
     message.roomId = object.roomId ?? undefined;
     message.eventSenderUserId = object.eventSenderUserId ?? undefined;
+    message.fromParam = object.fromParam ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
     return message;
   },
 };
@@ -1073,13 +1158,16 @@ export const ListEventReportsResponse: MessageFns<ListEventReportsResponse> = {
 };
 
 function createBaseGetEventReportRequest(): GetEventReportRequest {
-  return { reportId: 0 };
+  return { reportId: 0, reportIdParam: undefined };
 }
 
 export const GetEventReportRequest: MessageFns<GetEventReportRequest> = {
   encode(message: GetEventReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reportId !== 0) {
       writer.uint32(8).int64(message.reportId);
+    }
+    if (message.reportIdParam !== undefined) {
+      writer.uint32(18).string(message.reportIdParam);
     }
     return writer;
   },
@@ -1105,6 +1193,14 @@ export const GetEventReportRequest: MessageFns<GetEventReportRequest> = {
             message.reportId = longToNumber(reader.int64());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportIdParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1124,6 +1220,11 @@ export const GetEventReportRequest: MessageFns<GetEventReportRequest> = {
         : isSet(object.report_id)
         ? globalThis.Number(object.report_id)
         : 0,
+      reportIdParam: isSet(object.reportIdParam)
+        ? globalThis.String(object.reportIdParam)
+        : isSet(object.report_id_param)
+        ? globalThis.String(object.report_id_param)
+        : undefined,
     };
   },
 
@@ -1131,6 +1232,9 @@ export const GetEventReportRequest: MessageFns<GetEventReportRequest> = {
     const obj: any = {};
     if (message.reportId !== 0) {
       obj.reportId = Math.round(message.reportId);
+    }
+    if (message.reportIdParam !== undefined) {
+      obj.reportIdParam = message.reportIdParam;
     }
     return obj;
   },
@@ -1141,6 +1245,7 @@ export const GetEventReportRequest: MessageFns<GetEventReportRequest> = {
   fromPartial(object: DeepPartial<GetEventReportRequest>): GetEventReportRequest {
     const message = createBaseGetEventReportRequest();
     message.reportId = object.reportId ?? 0;
+    message.reportIdParam = object.reportIdParam ?? undefined;
     return message;
   },
 };
@@ -1233,13 +1338,16 @@ export const GetEventReportResponse: MessageFns<GetEventReportResponse> = {
 };
 
 function createBaseDeleteEventReportRequest(): DeleteEventReportRequest {
-  return { reportId: 0 };
+  return { reportId: 0, reportIdParam: undefined };
 }
 
 export const DeleteEventReportRequest: MessageFns<DeleteEventReportRequest> = {
   encode(message: DeleteEventReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reportId !== 0) {
       writer.uint32(8).int64(message.reportId);
+    }
+    if (message.reportIdParam !== undefined) {
+      writer.uint32(18).string(message.reportIdParam);
     }
     return writer;
   },
@@ -1265,6 +1373,14 @@ export const DeleteEventReportRequest: MessageFns<DeleteEventReportRequest> = {
             message.reportId = longToNumber(reader.int64());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportIdParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1284,6 +1400,11 @@ export const DeleteEventReportRequest: MessageFns<DeleteEventReportRequest> = {
         : isSet(object.report_id)
         ? globalThis.Number(object.report_id)
         : 0,
+      reportIdParam: isSet(object.reportIdParam)
+        ? globalThis.String(object.reportIdParam)
+        : isSet(object.report_id_param)
+        ? globalThis.String(object.report_id_param)
+        : undefined,
     };
   },
 
@@ -1291,6 +1412,9 @@ export const DeleteEventReportRequest: MessageFns<DeleteEventReportRequest> = {
     const obj: any = {};
     if (message.reportId !== 0) {
       obj.reportId = Math.round(message.reportId);
+    }
+    if (message.reportIdParam !== undefined) {
+      obj.reportIdParam = message.reportIdParam;
     }
     return obj;
   },
@@ -1301,6 +1425,7 @@ export const DeleteEventReportRequest: MessageFns<DeleteEventReportRequest> = {
   fromPartial(object: DeepPartial<DeleteEventReportRequest>): DeleteEventReportRequest {
     const message = createBaseDeleteEventReportRequest();
     message.reportId = object.reportId ?? 0;
+    message.reportIdParam = object.reportIdParam ?? undefined;
     return message;
   },
 };
