@@ -86,11 +86,12 @@ describe('room admin bad input', () => {
       return calls('PERMISSION_DENIED') + calls('UNAUTHENTICATED') + calls('OK');
     };
     const before = await checkAccess();
-    const bad = `${A}/rooms?from=abc&dir=x`;
-    const forbidden = await http(s, 'GET', bad, { token: user.token });
-    assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN']);
-    const anonymous = await http(s, 'GET', bad);
-    assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN']);
+    for (const bad of [`${A}/rooms?from=abc&dir=x`, `${A}/rooms/${enc(roomId)}/timestamp_to_event?dir=x`]) {
+      const forbidden = await http(s, 'GET', bad, { token: user.token });
+      assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN'], bad);
+      const anonymous = await http(s, 'GET', bad);
+      assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], bad);
+    }
     // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
     assert.equal(await checkAccess(), before);
     // Several bad parameters: the first in Synapse's order wins.

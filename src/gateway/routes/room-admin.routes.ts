@@ -3,7 +3,6 @@ import { Codes, MatrixError } from '../../errors';
 import { RawJson, type Route } from '../router';
 import { deleteTaskJson, roomDetailsJson, shutdownResultJson } from '../presenters/room-admin.presenter';
 
-const DIRS = DIRECTION.words;
 const toDirection = (d: 'b' | 'f' | undefined) => DIRECTION.value(d ?? 'f');
 
 /** The rooms list: its query passed on as given, checked by the service in Synapse's order after authentication. */
@@ -78,9 +77,14 @@ const roomRoutes: Route[] = [
     path: '/_synapse/admin/v1/rooms/{roomId}/timestamp_to_event',
     auth: 'admin',
     handler: async (r) => {
-      const ts = r.query.int('ts', { required: true }) as number;
-      const dir = r.query.choice('dir', DIRS);
-      const res = await r.rpc(r.clients.roomAdmin, 'timestampToEvent', { roomId: r.params.roomId, ts, dir: toDirection(dir) });
+      const res = await r.rpc(r.clients.roomAdmin, 'timestampToEvent', {
+        roomId: r.params.roomId,
+        ts: 0,
+        dir: toDirection('f'),
+        queryAsGiven: true,
+        tsParam: r.query.string('ts'),
+        dirParam: r.query.string('dir'),
+      });
       return { body: { event_id: res.eventId, origin_server_ts: res.originServerTs } };
     },
   },

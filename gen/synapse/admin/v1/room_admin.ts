@@ -606,6 +606,14 @@ export interface TimestampToEventRequest {
   ts: number;
   /** Default DIRECTION_FORWARDS. */
   dir: Direction;
+  /**
+   * With `query_as_given` (what the REST gateway sends), `ts` and `dir` are read from the query
+   * parameters as given instead, checked after authentication in Synapse's order: `ts` (required:
+   * 400 M_MISSING_PARAM when absent), then `dir` (`f`, the default, or `b`).
+   */
+  queryAsGiven?: boolean | undefined;
+  tsParam?: string | undefined;
+  dirParam?: string | undefined;
 }
 
 export interface TimestampToEventResponse {
@@ -4756,7 +4764,7 @@ export const AdminJoinRoomResponse: MessageFns<AdminJoinRoomResponse> = {
 };
 
 function createBaseTimestampToEventRequest(): TimestampToEventRequest {
-  return { roomId: "", ts: 0, dir: 0 };
+  return { roomId: "", ts: 0, dir: 0, queryAsGiven: undefined, tsParam: undefined, dirParam: undefined };
 }
 
 export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
@@ -4769,6 +4777,15 @@ export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
     }
     if (message.dir !== 0) {
       writer.uint32(24).int32(message.dir);
+    }
+    if (message.queryAsGiven !== undefined) {
+      writer.uint32(32).bool(message.queryAsGiven);
+    }
+    if (message.tsParam !== undefined) {
+      writer.uint32(42).string(message.tsParam);
+    }
+    if (message.dirParam !== undefined) {
+      writer.uint32(50).string(message.dirParam);
     }
     return writer;
   },
@@ -4810,6 +4827,30 @@ export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
             message.dir = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.queryAsGiven = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tsParam = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.dirParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4831,6 +4872,21 @@ export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
         : "",
       ts: isSet(object.ts) ? globalThis.Number(object.ts) : 0,
       dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+      queryAsGiven: isSet(object.queryAsGiven)
+        ? globalThis.Boolean(object.queryAsGiven)
+        : isSet(object.query_as_given)
+        ? globalThis.Boolean(object.query_as_given)
+        : undefined,
+      tsParam: isSet(object.tsParam)
+        ? globalThis.String(object.tsParam)
+        : isSet(object.ts_param)
+        ? globalThis.String(object.ts_param)
+        : undefined,
+      dirParam: isSet(object.dirParam)
+        ? globalThis.String(object.dirParam)
+        : isSet(object.dir_param)
+        ? globalThis.String(object.dir_param)
+        : undefined,
     };
   },
 
@@ -4845,6 +4901,15 @@ export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
     if (message.dir !== 0) {
       obj.dir = directionToJSON(message.dir);
     }
+    if (message.queryAsGiven !== undefined) {
+      obj.queryAsGiven = message.queryAsGiven;
+    }
+    if (message.tsParam !== undefined) {
+      obj.tsParam = message.tsParam;
+    }
+    if (message.dirParam !== undefined) {
+      obj.dirParam = message.dirParam;
+    }
     return obj;
   },
 
@@ -4856,6 +4921,9 @@ export const TimestampToEventRequest: MessageFns<TimestampToEventRequest> = {
     message.roomId = object.roomId ?? "";
     message.ts = object.ts ?? 0;
     message.dir = object.dir ?? 0;
+    message.queryAsGiven = object.queryAsGiven ?? undefined;
+    message.tsParam = object.tsParam ?? undefined;
+    message.dirParam = object.dirParam ?? undefined;
     return message;
   },
 };
