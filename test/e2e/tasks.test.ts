@@ -10,6 +10,7 @@ import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser }
 import { TaskStatus, type WatchTaskResponse } from '../../gen/synapse/admin/v1/task_scheduler';
 import type { PgTaskScheduler } from '../../src/tasks/task-scheduler';
 import { until } from '../support/until';
+import { sample } from '../support/metrics';
 
 const waitForAbort = (signal: AbortSignal) =>
   new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
@@ -112,6 +113,24 @@ describe('ScheduledTasksAdminApiTestCase', () => {
     );
     const neg = await list('?max_timestamp=-1');
     assert.equal(neg.body.error, 'Query parameter max_timestamp must be a positive integer.');
+    // max_timestamp is checked before the status; `status` wins over `job_status`, even when empty.
+    const both = await list('?status=nonsense&max_timestamp=abc');
+    assert.equal(both.body.error, 'Query parameter max_timestamp must be an integer');
+    assert.equal((await list('?status=&job_status=nonsense')).status, 200);
+    // Authentication comes first, and the gateway needs no extra RPC to make it so.
+    const checkAccess = async () => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
+        .map((code) =>
+          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
+        )
+        .reduce((a, b) => a + b, 0);
+    };
+    const before = await checkAccess();
+    const user = await registerUser(s, uniq('user'));
+    assert.equal((await list('?status=nonsense&max_timestamp=abc', user.token)).status, 403);
+    assert.equal((await http(s, 'GET', '/_synapse/admin/v1/scheduled_tasks?max_timestamp=abc')).status, 401);
+    assert.equal(await checkAccess(), before);
   });
 
   describe('TaskSchedulerService', () => {

@@ -136,7 +136,18 @@ export interface ListTasksRequest {
     | number
     | undefined;
   /** At most this many tasks. */
-  limit?: number | undefined;
+  limit?:
+    | number
+    | undefined;
+  /**
+   * The query parameters as given (what the REST gateway passes on), checked after authentication
+   * in Synapse's order: `max_timestamp` (replaces `max_timestamp_ms`), then the status, from
+   * `status`, or the legacy `job_status` when `status` is absent (replaces `statuses`; empty: no
+   * filter; an unknown status is 400 M_INVALID_PARAM).
+   */
+  maxTimestampParam?: string | undefined;
+  statusParam?: string | undefined;
+  jobStatusParam?: string | undefined;
 }
 
 export interface ListTasksResponse {
@@ -522,7 +533,16 @@ export const GetTaskResponse: MessageFns<GetTaskResponse> = {
 };
 
 function createBaseListTasksRequest(): ListTasksRequest {
-  return { actions: [], resourceId: undefined, statuses: [], maxTimestampMs: undefined, limit: undefined };
+  return {
+    actions: [],
+    resourceId: undefined,
+    statuses: [],
+    maxTimestampMs: undefined,
+    limit: undefined,
+    maxTimestampParam: undefined,
+    statusParam: undefined,
+    jobStatusParam: undefined,
+  };
 }
 
 export const ListTasksRequest: MessageFns<ListTasksRequest> = {
@@ -545,6 +565,15 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     }
     if (message.limit !== undefined) {
       writer.uint32(40).int32(message.limit);
+    }
+    if (message.maxTimestampParam !== undefined) {
+      writer.uint32(50).string(message.maxTimestampParam);
+    }
+    if (message.statusParam !== undefined) {
+      writer.uint32(58).string(message.statusParam);
+    }
+    if (message.jobStatusParam !== undefined) {
+      writer.uint32(66).string(message.jobStatusParam);
     }
     return writer;
   },
@@ -612,6 +641,30 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
             message.limit = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maxTimestampParam = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.statusParam = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.jobStatusParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -641,6 +694,21 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
         ? globalThis.Number(object.max_timestamp_ms)
         : undefined,
       limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      maxTimestampParam: isSet(object.maxTimestampParam)
+        ? globalThis.String(object.maxTimestampParam)
+        : isSet(object.max_timestamp_param)
+        ? globalThis.String(object.max_timestamp_param)
+        : undefined,
+      statusParam: isSet(object.statusParam)
+        ? globalThis.String(object.statusParam)
+        : isSet(object.status_param)
+        ? globalThis.String(object.status_param)
+        : undefined,
+      jobStatusParam: isSet(object.jobStatusParam)
+        ? globalThis.String(object.jobStatusParam)
+        : isSet(object.job_status_param)
+        ? globalThis.String(object.job_status_param)
+        : undefined,
     };
   },
 
@@ -661,6 +729,15 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     if (message.limit !== undefined) {
       obj.limit = Math.round(message.limit);
     }
+    if (message.maxTimestampParam !== undefined) {
+      obj.maxTimestampParam = message.maxTimestampParam;
+    }
+    if (message.statusParam !== undefined) {
+      obj.statusParam = message.statusParam;
+    }
+    if (message.jobStatusParam !== undefined) {
+      obj.jobStatusParam = message.jobStatusParam;
+    }
     return obj;
   },
 
@@ -674,6 +751,9 @@ export const ListTasksRequest: MessageFns<ListTasksRequest> = {
     message.statuses = object.statuses?.map((e) => e) || [];
     message.maxTimestampMs = object.maxTimestampMs ?? undefined;
     message.limit = object.limit ?? undefined;
+    message.maxTimestampParam = object.maxTimestampParam ?? undefined;
+    message.statusParam = object.statusParam ?? undefined;
+    message.jobStatusParam = object.jobStatusParam ?? undefined;
     return message;
   },
 };
