@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { sample } from '../support/metrics';
 import { createRoom, enc, invite, join, leave } from './room-admin.helpers';
 
 const USERS = '/_synapse/admin/v1/users';
@@ -167,6 +168,27 @@ describe('UserMembershipRestTestCase', () => {
       grpcCall(s.clients.userAdmin, s.clients.userAdmin.countSentInvites, { userId: other.userId, fromTs: -5 }, bearer(admin.token)),
       (e: { code: number }) => e.code === 3,
     );
+  });
+
+  it('checks from_ts and username after authentication, with no extra RPC', async () => {
+    const checkAccess = async () => {
+      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
+        .map((code) =>
+          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
+        )
+        .reduce((a, b) => a + b, 0);
+    };
+    const before = await checkAccess();
+    for (const path of [
+      `${USERS}/${enc(other.userId)}/sent_invite_count?from_ts=x`,
+      `${USERS}/${enc(other.userId)}/cumulative_joined_room_count`,
+      '/_synapse/admin/v1/username_available?username=%C3%A9',
+    ]) {
+      assert.equal((await get(path, other.token)).status, 403, path);
+      assert.equal((await http(s, 'GET', path)).status, 401, path);
+    }
+    assert.equal(await checkAccess(), before);
   });
 });
 

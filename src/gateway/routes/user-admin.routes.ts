@@ -45,7 +45,8 @@ function listUsers(version: 'v2' | 'v3'): Route {
 
 const userPath = (suffix: string) => `/_synapse/admin/v1/users/{userId}/${suffix}`;
 
-const fromTs = (r: GatewayRequest) => r.query.int('from_ts', { required: true }) as number;
+/** `from_ts` as given: the service checks it after authentication. */
+const fromTs = (r: GatewayRequest) => ({ fromTs: 0, queryAsGiven: true, fromTsParam: r.query.string('from_ts') });
 
 const perUserReads: Route[] = [
   {
@@ -71,7 +72,7 @@ const perUserReads: Route[] = [
     auth: 'admin',
     handler: async (r) => ({
       body: {
-        invite_count: (await r.rpc(r.clients.userAdmin, 'countSentInvites', { userId: r.params.userId, fromTs: fromTs(r) })).inviteCount,
+        invite_count: (await r.rpc(r.clients.userAdmin, 'countSentInvites', { userId: r.params.userId, ...fromTs(r) })).inviteCount,
       },
     }),
   },
@@ -81,7 +82,7 @@ const perUserReads: Route[] = [
     auth: 'admin',
     handler: async (r) => ({
       body: {
-        cumulative_joined_room_count: (await r.rpc(r.clients.userAdmin, 'countJoinedRooms', { userId: r.params.userId, fromTs: fromTs(r) }))
+        cumulative_joined_room_count: (await r.rpc(r.clients.userAdmin, 'countJoinedRooms', { userId: r.params.userId, ...fromTs(r) }))
           .cumulativeJoinedRoomCount,
       },
     }),
@@ -91,8 +92,12 @@ const perUserReads: Route[] = [
     path: '/_synapse/admin/v1/username_available',
     auth: 'admin',
     handler: async (r) => {
-      const username = r.query.ascii('username', { required: true }) as string;
-      return { body: { available: (await r.rpc(r.clients.userAdmin, 'checkUsernameAvailable', { username })).available } };
+      const res = await r.rpc(r.clients.userAdmin, 'checkUsernameAvailable', {
+        username: '',
+        queryAsGiven: true,
+        usernameParam: r.query.string('username'),
+      });
+      return { body: { available: res.available } };
     },
   },
 ];

@@ -6,7 +6,8 @@ import { USER_ORDER_BY, dirWord } from '../contract-words';
 import type { DeviceAdminService } from '../../users/device-admin.service';
 import type { UserOrderBy } from '../../users/user-list.repository';
 import type { RestUsersQuery, UserListService } from '../../users/user-list.service';
-import { Codes, badRequest } from '../../errors';
+import { Codes, MatrixError, badRequest } from '../../errors';
+import { parseAsciiParam, parseIntParam } from '../../matrix/query-params';
 import type { DeviceRow } from '../../users/user-reads.repository';
 import type { UserSummaryRow } from '../../users/user-list.repository';
 import { parseUserId, type UserReadsService } from '../../users/user-reads.service';
@@ -66,6 +67,13 @@ const toDevice = (d: DeviceRow): Device => ({
 });
 
 /** The user admin RPCs that read users, their rooms and devices, and reset passwords. */
+/** `from_ts`, typed or (`query_as_given`) from the query parameter as given: required. */
+function fromTsOf(req: { fromTs: number; queryAsGiven?: boolean; fromTsParam?: string }): number {
+  if (!req.queryAsGiven) return req.fromTs;
+  if (req.fromTsParam === undefined) throw new MatrixError(400, 'Missing required integer query parameter from_ts', Codes.MISSING_PARAM);
+  return parseIntParam('from_ts', req.fromTsParam);
+}
+
 /** The REST query as given, when the caller passed one on (see ListUsersRequest.rest_version). */
 function restQuery(req: ListUsersRequest): RestUsersQuery | undefined {
   if (req.restVersion === undefined) return undefined;
@@ -113,17 +121,22 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
     listJoinedRooms: a.unary('admin', async (req, ctx) => ({ joinedRooms: await d.reads.joinedRooms(ctx.em, req.userId) })),
     listMemberships: a.unary('admin', async (req, ctx) => ({ memberships: await d.reads.memberships(ctx.em, req.userId) })),
     countSentInvites: a.unary('admin', async (req, ctx) => ({
-      inviteCount: await d.reads.sentInviteCount(ctx.em, req.userId, req.fromTs),
+      inviteCount: await d.reads.sentInviteCount(ctx.em, req.userId, fromTsOf(req)),
     })),
     countJoinedRooms: a.unary('admin', async (req, ctx) => ({
-      cumulativeJoinedRoomCount: await d.reads.cumulativeJoinedRoomCount(ctx.em, req.userId, req.fromTs),
+      cumulativeJoinedRoomCount: await d.reads.cumulativeJoinedRoomCount(ctx.em, req.userId, fromTsOf(req)),
     })),
     whois: a.unary('user', async (req, ctx) => {
       const connections = await d.reads.whois(ctx.em, requesterOf(ctx), req.userId);
       return { userId: req.userId, connections: connections.map((c) => ({ ip: c.ip, lastSeen: c.last_seen, userAgent: c.user_agent })) };
     }),
     checkUsernameAvailable: a.unary('admin', async (req, ctx) => {
-      await d.reads.checkUsername(ctx.em, req.username);
+      let username = req.username;
+      if (req.queryAsGiven) {
+        if (req.usernameParam === undefined) throw new MatrixError(400, "Missing string query parameter 'username'", Codes.MISSING_PARAM);
+        username = parseAsciiParam('username', req.usernameParam);
+      }
+      await d.reads.checkUsername(ctx.em, username);
       return { available: true };
     }),
     listDevices: a.unary('admin', async (req, ctx) => ({ devices: (await d.devices.listDevices(ctx.em, req.userId)).map(toDevice) })),

@@ -238,6 +238,12 @@ export interface CountSentInvitesRequest {
   userId: string;
   /** Invites received by this server at or after this time (ms) count. */
   fromTs: number;
+  /**
+   * With `query_as_given` (what the REST gateway sends), `from_ts` is read from the query parameter
+   * as given instead, checked after authentication (required: 400 M_MISSING_PARAM when absent).
+   */
+  queryAsGiven?: boolean | undefined;
+  fromTsParam?: string | undefined;
 }
 
 export interface CountSentInvitesResponse {
@@ -248,6 +254,12 @@ export interface CountJoinedRoomsRequest {
   userId: string;
   /** Joins received by this server at or after this time (ms) count. */
   fromTs: number;
+  /**
+   * With `query_as_given` (what the REST gateway sends), `from_ts` is read from the query parameter
+   * as given instead, checked after authentication (required: 400 M_MISSING_PARAM when absent).
+   */
+  queryAsGiven?: boolean | undefined;
+  fromTsParam?: string | undefined;
 }
 
 export interface CountJoinedRoomsResponse {
@@ -272,6 +284,12 @@ export interface WhoisResponse {
 
 export interface CheckUsernameAvailableRequest {
   username: string;
+  /**
+   * With `query_as_given` (what the REST gateway sends), the `username` query parameter as given
+   * instead, checked after authentication (required, ASCII).
+   */
+  queryAsGiven?: boolean | undefined;
+  usernameParam?: string | undefined;
 }
 
 export interface CheckUsernameAvailableResponse {
@@ -1707,7 +1725,7 @@ export const ListMembershipsResponse_MembershipsEntry: MessageFns<ListMembership
 };
 
 function createBaseCountSentInvitesRequest(): CountSentInvitesRequest {
-  return { userId: "", fromTs: 0 };
+  return { userId: "", fromTs: 0, queryAsGiven: undefined, fromTsParam: undefined };
 }
 
 export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
@@ -1717,6 +1735,12 @@ export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
     }
     if (message.fromTs !== 0) {
       writer.uint32(16).int64(message.fromTs);
+    }
+    if (message.queryAsGiven !== undefined) {
+      writer.uint32(24).bool(message.queryAsGiven);
+    }
+    if (message.fromTsParam !== undefined) {
+      writer.uint32(34).string(message.fromTsParam);
     }
     return writer;
   },
@@ -1750,6 +1774,22 @@ export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
             message.fromTs = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.queryAsGiven = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fromTsParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1774,6 +1814,16 @@ export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
         : isSet(object.from_ts)
         ? globalThis.Number(object.from_ts)
         : 0,
+      queryAsGiven: isSet(object.queryAsGiven)
+        ? globalThis.Boolean(object.queryAsGiven)
+        : isSet(object.query_as_given)
+        ? globalThis.Boolean(object.query_as_given)
+        : undefined,
+      fromTsParam: isSet(object.fromTsParam)
+        ? globalThis.String(object.fromTsParam)
+        : isSet(object.from_ts_param)
+        ? globalThis.String(object.from_ts_param)
+        : undefined,
     };
   },
 
@@ -1785,6 +1835,12 @@ export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
     if (message.fromTs !== 0) {
       obj.fromTs = Math.round(message.fromTs);
     }
+    if (message.queryAsGiven !== undefined) {
+      obj.queryAsGiven = message.queryAsGiven;
+    }
+    if (message.fromTsParam !== undefined) {
+      obj.fromTsParam = message.fromTsParam;
+    }
     return obj;
   },
 
@@ -1795,6 +1851,8 @@ export const CountSentInvitesRequest: MessageFns<CountSentInvitesRequest> = {
     const message = createBaseCountSentInvitesRequest();
     message.userId = object.userId ?? "";
     message.fromTs = object.fromTs ?? 0;
+    message.queryAsGiven = object.queryAsGiven ?? undefined;
+    message.fromTsParam = object.fromTsParam ?? undefined;
     return message;
   },
 };
@@ -1873,7 +1931,7 @@ export const CountSentInvitesResponse: MessageFns<CountSentInvitesResponse> = {
 };
 
 function createBaseCountJoinedRoomsRequest(): CountJoinedRoomsRequest {
-  return { userId: "", fromTs: 0 };
+  return { userId: "", fromTs: 0, queryAsGiven: undefined, fromTsParam: undefined };
 }
 
 export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
@@ -1883,6 +1941,12 @@ export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
     }
     if (message.fromTs !== 0) {
       writer.uint32(16).int64(message.fromTs);
+    }
+    if (message.queryAsGiven !== undefined) {
+      writer.uint32(24).bool(message.queryAsGiven);
+    }
+    if (message.fromTsParam !== undefined) {
+      writer.uint32(34).string(message.fromTsParam);
     }
     return writer;
   },
@@ -1916,6 +1980,22 @@ export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
             message.fromTs = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.queryAsGiven = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fromTsParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1940,6 +2020,16 @@ export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
         : isSet(object.from_ts)
         ? globalThis.Number(object.from_ts)
         : 0,
+      queryAsGiven: isSet(object.queryAsGiven)
+        ? globalThis.Boolean(object.queryAsGiven)
+        : isSet(object.query_as_given)
+        ? globalThis.Boolean(object.query_as_given)
+        : undefined,
+      fromTsParam: isSet(object.fromTsParam)
+        ? globalThis.String(object.fromTsParam)
+        : isSet(object.from_ts_param)
+        ? globalThis.String(object.from_ts_param)
+        : undefined,
     };
   },
 
@@ -1951,6 +2041,12 @@ export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
     if (message.fromTs !== 0) {
       obj.fromTs = Math.round(message.fromTs);
     }
+    if (message.queryAsGiven !== undefined) {
+      obj.queryAsGiven = message.queryAsGiven;
+    }
+    if (message.fromTsParam !== undefined) {
+      obj.fromTsParam = message.fromTsParam;
+    }
     return obj;
   },
 
@@ -1961,6 +2057,8 @@ export const CountJoinedRoomsRequest: MessageFns<CountJoinedRoomsRequest> = {
     const message = createBaseCountJoinedRoomsRequest();
     message.userId = object.userId ?? "";
     message.fromTs = object.fromTs ?? 0;
+    message.queryAsGiven = object.queryAsGiven ?? undefined;
+    message.fromTsParam = object.fromTsParam ?? undefined;
     return message;
   },
 };
@@ -2312,13 +2410,19 @@ export const WhoisResponse: MessageFns<WhoisResponse> = {
 };
 
 function createBaseCheckUsernameAvailableRequest(): CheckUsernameAvailableRequest {
-  return { username: "" };
+  return { username: "", queryAsGiven: undefined, usernameParam: undefined };
 }
 
 export const CheckUsernameAvailableRequest: MessageFns<CheckUsernameAvailableRequest> = {
   encode(message: CheckUsernameAvailableRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.username !== "") {
       writer.uint32(10).string(message.username);
+    }
+    if (message.queryAsGiven !== undefined) {
+      writer.uint32(16).bool(message.queryAsGiven);
+    }
+    if (message.usernameParam !== undefined) {
+      writer.uint32(26).string(message.usernameParam);
     }
     return writer;
   },
@@ -2344,6 +2448,22 @@ export const CheckUsernameAvailableRequest: MessageFns<CheckUsernameAvailableReq
             message.username = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.queryAsGiven = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.usernameParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2357,13 +2477,31 @@ export const CheckUsernameAvailableRequest: MessageFns<CheckUsernameAvailableReq
   },
 
   fromJSON(object: any): CheckUsernameAvailableRequest {
-    return { username: isSet(object.username) ? globalThis.String(object.username) : "" };
+    return {
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      queryAsGiven: isSet(object.queryAsGiven)
+        ? globalThis.Boolean(object.queryAsGiven)
+        : isSet(object.query_as_given)
+        ? globalThis.Boolean(object.query_as_given)
+        : undefined,
+      usernameParam: isSet(object.usernameParam)
+        ? globalThis.String(object.usernameParam)
+        : isSet(object.username_param)
+        ? globalThis.String(object.username_param)
+        : undefined,
+    };
   },
 
   toJSON(message: CheckUsernameAvailableRequest): unknown {
     const obj: any = {};
     if (message.username !== "") {
       obj.username = message.username;
+    }
+    if (message.queryAsGiven !== undefined) {
+      obj.queryAsGiven = message.queryAsGiven;
+    }
+    if (message.usernameParam !== undefined) {
+      obj.usernameParam = message.usernameParam;
     }
     return obj;
   },
@@ -2374,6 +2512,8 @@ export const CheckUsernameAvailableRequest: MessageFns<CheckUsernameAvailableReq
   fromPartial(object: DeepPartial<CheckUsernameAvailableRequest>): CheckUsernameAvailableRequest {
     const message = createBaseCheckUsernameAvailableRequest();
     message.username = object.username ?? "";
+    message.queryAsGiven = object.queryAsGiven ?? undefined;
+    message.usernameParam = object.usernameParam ?? undefined;
     return message;
   },
 };
