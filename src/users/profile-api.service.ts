@@ -9,6 +9,7 @@ import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
 import { domainOf, isValidUserId } from '../matrix/ids';
+import { parseJsonObject } from '../matrix/json-body';
 import { sql } from '../infra/sql';
 import type { ProfileService } from './profile.service';
 
@@ -58,11 +59,19 @@ export class ProfileApiService {
    * M_FORBIDDEN "Cannot set another user's <field>" (Synapse's status, not the spec's 403), then
    * ProfileService's length and 404 errors; a guest's avatar is 403 M_GUEST_ACCESS_FORBIDDEN first.
    */
-  async setField(em: Em, requester: Requester, userId: string, field: ProfileField, value: string, signal?: AbortSignal): Promise<void> {
+  async setField(
+    em: Em,
+    requester: Requester,
+    userId: string,
+    field: ProfileField,
+    given: string | { body: Uint8Array },
+    signal?: AbortSignal,
+  ): Promise<void> {
     // Synapse refuses guests the avatar route at authentication, before anything else.
     if (field === 'avatar_url' && requester.isGuest) throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
     if (!isValidUserId(userId)) throw invalidParam('Invalid user id');
     if (!PROFILE_FIELDS.includes(field)) throw invalidParam(`Unknown profile field: ${field}`);
+    const value = typeof given === 'string' ? given : fieldOfBody(given.body, field);
     if (domainOf(userId) !== this.serverName) throw badRequest('User is not hosted on this homeserver');
     // Status 400 with M_FORBIDDEN, as Synapse answers (and its tests expect).
     if (requester.userId !== userId && !requester.isAdmin)
@@ -75,4 +84,17 @@ export class ProfileApiService {
     // Synapse waits where it would have written the change into the rooms.
     if (requester.shadowBanned) await shadowBanPause(this.shadowBanMaxDelayMs, signal);
   }
+}
+
+/**
+ * The value of a PUT profile body (`{"<field>": "<value>"}`), as Synapse reads it: 400 M_NOT_JSON
+ * or M_BAD_JSON for a body that is not a JSON object, M_MISSING_PARAM "Missing key '<field>'",
+ * M_INVALID_PARAM "'<field>' must be a string".
+ */
+function fieldOfBody(body: Uint8Array, field: ProfileField): string {
+  const json = parseJsonObject(body, false);
+  if (!(field in json)) throw new MatrixError(400, `Missing key '${field}'`, Codes.MISSING_PARAM);
+  const value = json[field];
+  if (typeof value !== 'string') throw invalidParam(`'${field}' must be a string`);
+  return value;
 }

@@ -230,7 +230,13 @@ describe('ProfileTestCase', () => {
       for (const [userId, field, opts, status, body] of cases) {
         const r = await http(s, 'PUT', `${C}/profile/${enc(userId)}/${field}`, { token: owner.token, ...opts });
         assert.deepEqual([r.status, r.body], [status, body], `${userId} ${field} ${JSON.stringify(opts)}`);
+        // Without a credential the same request is 401 first, with no extra call to the services.
+        const anonymous = await http(s, 'PUT', `${C}/profile/${enc(userId)}/${field}`, opts);
+        assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN']);
       }
+      // The user id is checked before the body, as Synapse parses the id first.
+      const both = await http(s, 'PUT', `${C}/profile/garbage/displayname`, { token: owner.token, rawBody: '{x' });
+      assert.deepEqual([both.status, both.body.error], [400, 'Invalid user id']);
       assert.equal(await displayname(owner.userId), localpart(owner));
       const c = s.clients.profile;
       await assert.rejects(
@@ -249,6 +255,9 @@ describe('ProfileTestCase', () => {
       await s.app.orm.em.fork().execute('UPDATE users SET is_guest = true WHERE name = ?', [owner.userId]);
       const r = await put(owner.userId, 'avatar_url', { avatar_url: 'mxc://test/g' }, owner.token);
       assert.deepEqual([r.status, r.body.errcode], [403, 'M_GUEST_ACCESS_FORBIDDEN']);
+      // Refused at authentication, as in Synapse: before the body is looked at.
+      const bad = await http(s, 'PUT', `${C}/profile/${enc(owner.userId)}/avatar_url`, { token: owner.token, rawBody: '{x' });
+      assert.deepEqual([bad.status, bad.body.errcode], [403, 'M_GUEST_ACCESS_FORBIDDEN']);
       assert.equal((await put(owner.userId, 'displayname', { displayname: 'Guest' }, owner.token)).status, 200);
     });
   });

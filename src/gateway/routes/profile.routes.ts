@@ -2,7 +2,6 @@
  * The client profile API (spec §9): reads open without a credential as in Synapse's default
  * configuration; changes of the display name and avatar need one.
  */
-import { Codes, MatrixError, invalidParam } from '../../errors';
 import type { GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -20,13 +19,9 @@ const oneField = (field: 'displayname' | 'avatar_url') => async (r: GatewayReque
   return { body: { [field]: (field === 'displayname' ? p.displayname : p.avatarUrl) ?? null } };
 };
 
-/** PUT …/<field> `{"<field>": "<value>"}`: Synapse's body checks, then one SetProfileField call. */
+/** PUT …/<field> `{"<field>": "<value>"}`: the body passed on as received, checked by the service. */
 const setField = (field: 'displayname' | 'avatar_url') => async (r: GatewayRequest) => {
-  const b = r.body();
-  if (!(field in b.json)) throw new MatrixError(400, `Missing key '${field}'`, Codes.MISSING_PARAM);
-  const value = b.json[field];
-  if (typeof value !== 'string') throw invalidParam(`'${field}' must be a string`);
-  await r.rpc(r.clients.profile, 'setProfileField', { userId: r.params.userId, field, value });
+  await r.rpc(r.clients.profile, 'setProfileField', { userId: r.params.userId, field, value: '', bodyJson: r.rawBody });
   return { body: {} };
 };
 

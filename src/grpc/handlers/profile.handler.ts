@@ -12,7 +12,8 @@ export function profileHandler(a: CallAdapter, profiles: ProfileApiService): Pro
       return { displayname: opt(p.displayname), avatarUrl: opt(p.avatar_url) };
     }),
     setProfileField: a.unary('user', async (req, ctx) => {
-      await profiles.setField(ctx.em, requesterOf(ctx), req.userId, req.field as ProfileField, req.value, ctx.signal);
+      const given = req.bodyJson !== undefined ? { body: req.bodyJson } : req.value;
+      await profiles.setField(ctx.em, requesterOf(ctx), req.userId, req.field as ProfileField, given, ctx.signal);
       return {};
     }),
   };

@@ -39,6 +39,12 @@ export interface SetProfileFieldRequest {
   /** "displayname" or "avatar_url". */
   field: string;
   value: string;
+  /**
+   * The REST request body as received (`{"<field>": "<value>"}`): when present the value is read
+   * from it instead of `value`, checked after authentication as Synapse does (400 M_NOT_JSON,
+   * M_MISSING_PARAM "Missing key '<field>'", M_INVALID_PARAM "'<field>' must be a string").
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SetProfileFieldResponse {
@@ -223,7 +229,7 @@ export const GetProfileResponse: MessageFns<GetProfileResponse> = {
 };
 
 function createBaseSetProfileFieldRequest(): SetProfileFieldRequest {
-  return { userId: "", field: "", value: "" };
+  return { userId: "", field: "", value: "", bodyJson: undefined };
 }
 
 export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
@@ -236,6 +242,9 @@ export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
     }
     if (message.value !== "") {
       writer.uint32(26).string(message.value);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(34).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -277,6 +286,14 @@ export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
             message.value = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -298,6 +315,11 @@ export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
         : "",
       field: isSet(object.field) ? globalThis.String(object.field) : "",
       value: isSet(object.value) ? globalThis.String(object.value) : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -312,6 +334,9 @@ export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
     if (message.value !== "") {
       obj.value = message.value;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -323,6 +348,7 @@ export const SetProfileFieldRequest: MessageFns<SetProfileFieldRequest> = {
     message.userId = object.userId ?? "";
     message.field = object.field ?? "";
     message.value = object.value ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -483,6 +509,14 @@ export const ProfileServiceClient = makeGenericClientConstructor(
   service: typeof ProfileServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
