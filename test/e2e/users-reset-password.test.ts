@@ -73,6 +73,7 @@ describe('ResetPasswordTestCase', () => {
 
   it('refuses bad input', async () => {
     const user = await registerUser(s, uniq('rpbad'));
+    const c0 = () => s.clients.userAdmin;
     const cases: [string, { body?: unknown; rawBody?: string }, number, Record<string, string>][] = [
       [user.userId, { body: {} }, 400, { errcode: 'M_MISSING_PARAM', error: "Missing params: ['new_password']" }],
       [user.userId, { rawBody: '{x' }, 400, { errcode: 'M_NOT_JSON', error: 'Content not JSON.' }],
@@ -95,7 +96,16 @@ describe('ResetPasswordTestCase', () => {
     for (const [userId, opts, status, body] of cases) {
       const r = await reset(userId, opts);
       assert.deepEqual([r.status, r.body], [status, body], `${userId} ${JSON.stringify(opts)}`);
+      // Authentication first: the same request from a non-admin or with no credential.
+      const path = `/_synapse/admin/v1/reset_password/${encodeURIComponent(userId)}`;
+      assert.equal((await http(s, 'POST', path, { token: user.token, ...opts })).status, 403);
+      assert.equal((await http(s, 'POST', path, opts)).status, 401);
     }
+    // A gRPC caller can pass the body as received too.
+    await assert.rejects(
+      grpcCall(c0(), c0().resetPassword, { userId: user.userId, newPassword: '', bodyJson: Buffer.from('{}') }, bearer(admin.token)),
+      (e: { details?: string }) => /Missing params/.test(e.details ?? ''),
+    );
     assert.equal(await whoamiStatus(s, user.token), 200);
     const c = s.clients.userAdmin;
     await grpcCall(c, c.resetPassword, { userId: user.userId, newPassword: 'grpc', logoutDevices: true }, bearer(admin.token));

@@ -4,7 +4,6 @@
  */
 import type { Device } from '../../../gen/synapse/admin/v1/user_admin_reads';
 import { DIRECTION, USER_ORDER_BY } from '../../grpc/contract-words';
-import { invalidParam } from '../../errors';
 import { RawJson, type GatewayRequest, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
@@ -195,21 +194,8 @@ const resetPassword: Route = {
   path: '/_synapse/admin/v1/reset_password/{userId}',
   auth: 'admin',
   handler: async (r) => {
-    let newPassword: string;
-    let logoutDevices: boolean | undefined;
-    try {
-      const b = r.body();
-      b.require('new_password');
-      // Synapse hashes whatever it is given (a non-string is a 500 there).
-      if (typeof b.json.new_password !== 'string') throw invalidParam('Invalid password');
-      newPassword = b.json.new_password;
-      logoutDevices = b.bool('logout_devices', "'logout_devices' parameter is not of type boolean");
-    } catch (err) {
-      // Synapse parses the user id before it reads the body.
-      await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword: '', validateOnly: true });
-      throw err;
-    }
-    await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword, logoutDevices });
+    // The body passed on as received: the service checks the user id, then the body.
+    await r.rpc(r.clients.userAdmin, 'resetPassword', { userId: r.params.userId, newPassword: '', bodyJson: r.rawBody });
     return { body: {} };
   },
 };

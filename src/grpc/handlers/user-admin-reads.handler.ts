@@ -6,7 +6,8 @@ import { USER_ORDER_BY, dirWord } from '../contract-words';
 import type { DeviceAdminService } from '../../users/device-admin.service';
 import type { UserOrderBy } from '../../users/user-list.repository';
 import type { RestUsersQuery, UserListService } from '../../users/user-list.service';
-import { Codes, MatrixError, badRequest } from '../../errors';
+import { Codes, MatrixError, badRequest, invalidParam } from '../../errors';
+import { Body, parseJsonObject } from '../../matrix/json-body';
 import { parseAsciiParam, parseIntParam } from '../../matrix/query-params';
 import type { DeviceRow } from '../../users/user-reads.repository';
 import type { UserSummaryRow } from '../../users/user-list.repository';
@@ -154,7 +155,19 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
         parseUserId(req.userId);
         return {};
       }
-      await d.devices.resetPassword(ctx.em, requesterOf(ctx), req.userId, req.newPassword, req.logoutDevices ?? true);
+      let newPassword = req.newPassword;
+      let logoutDevices = req.logoutDevices;
+      if (req.bodyJson !== undefined) {
+        // Synapse parses the user id before it reads the body.
+        parseUserId(req.userId);
+        const b = new Body(parseJsonObject(req.bodyJson, false));
+        b.require('new_password');
+        // Synapse hashes whatever it is given (a non-string is a 500 there).
+        if (typeof b.json.new_password !== 'string') throw invalidParam('Invalid password');
+        newPassword = b.json.new_password;
+        logoutDevices = b.bool('logout_devices', "'logout_devices' parameter is not of type boolean");
+      }
+      await d.devices.resetPassword(ctx.em, requesterOf(ctx), req.userId, newPassword, logoutDevices ?? true);
       return {};
     }),
   };

@@ -348,11 +348,17 @@ export interface ResetPasswordRequest {
   logoutDevices?:
     | boolean
     | undefined;
+  /** Only check the user id (what Synapse checks before it reads the body) and change nothing. */
+  validateOnly?:
+    | boolean
+    | undefined;
   /**
-   * Only check the user id (what Synapse checks before it reads the body) and change nothing. The
-   * REST gateway asks it before refusing a bad body, so errors come in Synapse's order.
+   * The REST request body as received (`new_password`, `logout_devices`): when present the two
+   * fields above are read from it instead, after the user id is checked, with Synapse's errors
+   * (400 M_MISSING_PARAM, M_INVALID_PARAM "Invalid password", M_BAD_JSON for a non-boolean
+   * `logout_devices`).
    */
-  validateOnly?: boolean | undefined;
+  bodyJson?: Buffer | undefined;
 }
 
 export interface ResetPasswordResponse {
@@ -3380,7 +3386,7 @@ export const DeleteDevicesResponse: MessageFns<DeleteDevicesResponse> = {
 };
 
 function createBaseResetPasswordRequest(): ResetPasswordRequest {
-  return { userId: "", newPassword: "", logoutDevices: undefined, validateOnly: undefined };
+  return { userId: "", newPassword: "", logoutDevices: undefined, validateOnly: undefined, bodyJson: undefined };
 }
 
 export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
@@ -3396,6 +3402,9 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     }
     if (message.validateOnly !== undefined) {
       writer.uint32(32).bool(message.validateOnly);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(42).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3445,6 +3454,14 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
             message.validateOnly = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3479,6 +3496,11 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
         : isSet(object.validate_only)
         ? globalThis.Boolean(object.validate_only)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3496,6 +3518,9 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     if (message.validateOnly !== undefined) {
       obj.validateOnly = message.validateOnly;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3508,6 +3533,7 @@ export const ResetPasswordRequest: MessageFns<ResetPasswordRequest> = {
     message.newPassword = object.newPassword ?? "";
     message.logoutDevices = object.logoutDevices ?? undefined;
     message.validateOnly = object.validateOnly ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
