@@ -1,5 +1,6 @@
 /** Event reports (spec users-moderation §12): users report events they can see; admins read and delete them. */
-import { MatrixError, notFound } from '../errors';
+import { MatrixError, badJson, notFound } from '../errors';
+import { parseJsonObject } from '../matrix/json-body';
 import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
 import type { RoomService } from '../rooms/room.service';
@@ -24,9 +25,10 @@ export class EventReportService {
     requester: Requester,
     roomId: string,
     eventId: string,
-    body: { reason: string | null; content: Json },
+    given: { reason: string | null; content: Json } | { body: Uint8Array },
   ): Promise<void> {
     refuseGuest(requester);
+    const body = 'body' in given ? reportBody(given.body) : given;
     try {
       await this.clientReads.getEvent(em, requester, roomId, eventId);
     } catch (err) {
@@ -59,4 +61,17 @@ export class EventReportService {
   async delete(em: Em, id: number): Promise<void> {
     if (!(await this.repo.delete(em, id))) throw notFound('Event report not found');
   }
+}
+
+/**
+ * A report's body as received, read as Synapse reads it: a JSON object (400 M_NOT_JSON /
+ * M_BAD_JSON), `reason` a string and `score` an integer when present (400 M_BAD_JSON), the whole
+ * object kept as the report's content.
+ */
+function reportBody(raw: Uint8Array): { reason: string | null; content: Json } {
+  const content = parseJsonObject(raw, false);
+  const { reason, score } = content;
+  if ('reason' in content && typeof reason !== 'string') throw badJson("Param 'reason' must be a string");
+  if ('score' in content && (typeof score !== 'number' || !Number.isSafeInteger(score))) throw badJson("Param 'score' must be an integer");
+  return { reason: (reason as string | undefined) ?? null, content };
 }

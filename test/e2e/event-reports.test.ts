@@ -306,6 +306,7 @@ describe('event reports', function () {
       const notJson = await http(s, 'POST', `${C}/rooms/${enc(roomId)}/report/${enc(eventId)}`, { token: other.token, rawBody: 'nope' });
       assert.equal(notJson.body.errcode, 'M_NOT_JSON');
       assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/report/${enc(eventId)}`, { body: {} })).status, 401);
+      assert.equal((await http(s, 'POST', `${C}/rooms/${enc(roomId)}/report/${enc(eventId)}`, { rawBody: 'nope' })).status, 401);
     });
     it('guests cannot report (403 M_GUEST_ACCESS_FORBIDDEN)', async () => {
       const guest = await registerUser(s, 'reportguest');
@@ -321,6 +322,9 @@ describe('event reports', function () {
       const r = await report(roomId, eventId, guest.token, {});
       assert.equal(r.status, 403);
       assert.deepEqual(r.body, { errcode: 'M_GUEST_ACCESS_FORBIDDEN', error: 'Guest access not allowed' });
+      // Refused before the body is read, as Synapse refuses guests at authentication.
+      const bad = await report(roomId, eventId, guest.token, { reason: 5 });
+      assert.deepEqual([bad.status, bad.body.errcode], [403, 'M_GUEST_ACCESS_FORBIDDEN']);
     });
     it('test_cannot_report_nonexistent_event', async () => {
       const r = await report(roomId, '$nonsenseeventid:test', other.token, { reason: 'i am very sad' });

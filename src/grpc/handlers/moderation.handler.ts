@@ -91,8 +91,11 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
       return { event: asStored(s.serializer, e) };
     }),
     reportEvent: a.unary('user', async (req, ctx) => {
-      const content = jsonObject(req.contentJson, 'content_json') ?? {};
-      await s.reports.report(ctx.em, requesterOf(ctx), req.roomId, req.eventId, { reason: req.reason ?? null, content });
+      const given =
+        req.bodyJson !== undefined
+          ? { body: req.bodyJson }
+          : { reason: req.reason ?? null, content: jsonObject(req.contentJson, 'content_json') ?? {} };
+      await s.reports.report(ctx.em, requesterOf(ctx), req.roomId, req.eventId, given);
       return {};
     }),
     listEventReports: a.unary('admin', async (req, ctx) => {

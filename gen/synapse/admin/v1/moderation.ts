@@ -42,6 +42,12 @@ export interface ReportEventRequest {
     | undefined;
   /** The whole request body, a JSON object, stored as the report's content. */
   contentJson: string;
+  /**
+   * The REST request body as received: when present, `reason`, `score` and the content are read
+   * from it instead, after the caller is authenticated (guests refused first), with Synapse's
+   * errors (400 M_NOT_JSON, M_BAD_JSON for a non-string `reason` or a non-integer `score`).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface ReportEventResponse {
@@ -377,7 +383,7 @@ export const FetchEventResponse: MessageFns<FetchEventResponse> = {
 };
 
 function createBaseReportEventRequest(): ReportEventRequest {
-  return { roomId: "", eventId: "", reason: undefined, score: undefined, contentJson: "" };
+  return { roomId: "", eventId: "", reason: undefined, score: undefined, contentJson: "", bodyJson: undefined };
 }
 
 export const ReportEventRequest: MessageFns<ReportEventRequest> = {
@@ -396,6 +402,9 @@ export const ReportEventRequest: MessageFns<ReportEventRequest> = {
     }
     if (message.contentJson !== "") {
       writer.uint32(42).string(message.contentJson);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(50).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -453,6 +462,14 @@ export const ReportEventRequest: MessageFns<ReportEventRequest> = {
             message.contentJson = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -484,6 +501,11 @@ export const ReportEventRequest: MessageFns<ReportEventRequest> = {
         : isSet(object.content_json)
         ? globalThis.String(object.content_json)
         : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -504,6 +526,9 @@ export const ReportEventRequest: MessageFns<ReportEventRequest> = {
     if (message.contentJson !== "") {
       obj.contentJson = message.contentJson;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -517,6 +542,7 @@ export const ReportEventRequest: MessageFns<ReportEventRequest> = {
     message.reason = object.reason ?? undefined;
     message.score = object.score ?? undefined;
     message.contentJson = object.contentJson ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3246,6 +3272,14 @@ export const RoomDirectoryServiceClient = makeGenericClientConstructor(
   service: typeof RoomDirectoryServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
