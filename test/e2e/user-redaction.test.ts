@@ -170,6 +170,11 @@ describe('UserRedactionTestCase', () => {
     }
     const notJson = await http(s, 'POST', `${A}/user/${enc(bad.userId)}/redact`, { token: admin.token, rawBody: '{' });
     assert.equal(notJson.body.errcode, 'M_NOT_JSON');
+    // The user id is checked before the body (as Synapse parses it first), and both after authentication.
+    const both = await http(s, 'POST', `${A}/user/nosigil/redact`, { token: admin.token, rawBody: '{' });
+    assert.deepEqual([both.status, both.body.errcode], [400, 'M_INVALID_PARAM']);
+    assert.equal((await http(s, 'POST', `${A}/user/nosigil/redact`, { token: bad.token, rawBody: '{' })).status, 403);
+    assert.equal((await http(s, 'POST', `${A}/user/nosigil/redact`, { rawBody: '{' })).status, 401);
     const unknown = await status('nosuchid');
     assert.equal(unknown.status, 404);
     assert.deepEqual(unknown.body, { errcode: 'M_NOT_FOUND', error: "redact id 'nosuchid' not found" });

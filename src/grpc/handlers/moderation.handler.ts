@@ -5,7 +5,8 @@ import type {
   RoomDirectoryServiceServer,
 } from '../../../gen/synapse/admin/v1/moderation';
 import { requesterOf } from '../../context';
-import { badJson, invalidParam, notFound } from '../../errors';
+import { Codes, MatrixError, badJson, invalidParam, notFound } from '../../errors';
+import { parseJsonObject, type Json } from '../../matrix/json-body';
 import { isValidUserId } from '../../matrix/ids';
 import { parseChoiceParam, parseIntParam } from '../../matrix/query-params';
 import type { EventReportRow } from '../../moderation/event-reports.repository';
@@ -65,6 +66,33 @@ function reportId(n: number, given: string | undefined): number {
   }
   if (!Number.isInteger(n) || n < 0) throw invalidParam(BAD_REPORT_ID);
   return n;
+}
+
+/** Synapse's strict body model: a present key of the wrong type is 400 M_BAD_JSON. */
+function strictOptional<T>(json: Json, key: string, ok: (v: unknown) => v is T, what: string): T | undefined {
+  const v = json[key];
+  if (v === undefined || v === null) return undefined;
+  if (!ok(v)) throw badJson(`${key}: ${what}`);
+  return v;
+}
+const isSafeInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
+
+/** A user redaction's body as received, read with Synapse's model and errors. */
+function redactBody(raw: Uint8Array) {
+  const json = parseJsonObject(raw, false);
+  const rooms = json.rooms;
+  if (!('rooms' in json)) throw new MatrixError(400, 'rooms: field required', Codes.MISSING_PARAM);
+  if (!Array.isArray(rooms) || rooms.some((x) => typeof x !== 'string')) throw badJson('rooms: value is not a valid list of strings');
+  return {
+    rooms: rooms as string[],
+    reason: strictOptional(json, 'reason', isString, 'str type expected'),
+    limit: strictOptional(json, 'limit', isSafeInt, 'value is not a valid integer'),
+    useAdmin: strictOptional(json, 'use_admin', isBool, 'value is not a valid boolean'),
+    beforeTs: strictOptional(json, 'before_ts', isSafeInt, 'value is not a valid integer'),
+    afterTs: strictOptional(json, 'after_ts', isSafeInt, 'value is not a valid integer'),
+  };
 }
 
 function userIdOf(userId: string): string {
@@ -129,6 +157,7 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     })),
     redactUserEvents: a.unary('admin', async (req, ctx) => {
       const userId = userIdOf(req.userId);
+      if (req.bodyJson !== undefined) Object.assign(req, redactBody(req.bodyJson));
       if (req.rooms.some((r) => typeof r !== 'string')) throw badJson('rooms: value is not a valid list');
       const redactId = await s.redactions.start(ctx.em, requesterOf(ctx).userId, {
         userId,

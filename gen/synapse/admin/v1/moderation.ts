@@ -172,7 +172,16 @@ export interface RedactUserEventsRequest {
     | undefined;
   /** Only events sent at or before / at or after these times (ms; 0 or absent: no bound). */
   beforeTs?: number | undefined;
-  afterTs?: number | undefined;
+  afterTs?:
+    | number
+    | undefined;
+  /**
+   * The REST request body as received (`rooms`, `reason`, `limit`, `use_admin`, `before_ts`,
+   * `after_ts`): when present the fields above are read from it instead, after the user id is
+   * checked, with Synapse's errors (400 M_MISSING_PARAM "rooms: field required", M_BAD_JSON for a
+   * value of the wrong type).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface RedactUserEventsResponse {
@@ -1729,6 +1738,7 @@ function createBaseRedactUserEventsRequest(): RedactUserEventsRequest {
     useAdmin: undefined,
     beforeTs: undefined,
     afterTs: undefined,
+    bodyJson: undefined,
   };
 }
 
@@ -1754,6 +1764,9 @@ export const RedactUserEventsRequest: MessageFns<RedactUserEventsRequest> = {
     }
     if (message.afterTs !== undefined) {
       writer.uint32(56).int64(message.afterTs);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(66).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1827,6 +1840,14 @@ export const RedactUserEventsRequest: MessageFns<RedactUserEventsRequest> = {
             message.afterTs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1864,6 +1885,11 @@ export const RedactUserEventsRequest: MessageFns<RedactUserEventsRequest> = {
         : isSet(object.after_ts)
         ? globalThis.Number(object.after_ts)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1890,6 +1916,9 @@ export const RedactUserEventsRequest: MessageFns<RedactUserEventsRequest> = {
     if (message.afterTs !== undefined) {
       obj.afterTs = Math.round(message.afterTs);
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1905,6 +1934,7 @@ export const RedactUserEventsRequest: MessageFns<RedactUserEventsRequest> = {
     message.useAdmin = object.useAdmin ?? undefined;
     message.beforeTs = object.beforeTs ?? undefined;
     message.afterTs = object.afterTs ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
