@@ -8,6 +8,7 @@ import type { Requester } from '../context';
 import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
 import { domainOf } from '../matrix/ids';
+import { Body, parseJsonObject } from '../matrix/json-body';
 import { hashPassword } from './credentials';
 import type { TokenCache } from './token-cache';
 import type { ClientIpRecorder } from './client-ips';
@@ -66,8 +67,10 @@ export class DeviceAdminService {
    * Renames a device. Without a display name nothing happens, even for an unknown device; with one,
    * 400 M_TOO_LARGE past 100 characters and 404 "Not found" for an unknown device.
    */
-  async updateDevice(em: Em, userId: string, deviceId: string, displayName: string | undefined): Promise<void> {
+  async updateDevice(em: Em, userId: string, deviceId: string, given: string | undefined | { body: Uint8Array }): Promise<void> {
     await this.checkUser(em, userId);
+    // A REST body as received is read after the user is checked, as Synapse does (empty: no change).
+    const displayName = typeof given === 'object' ? new Body(parseJsonObject(given.body, true)).string('display_name') : given;
     if (displayName === undefined) return;
     if ([...displayName].length > MAX_DEVICE_DISPLAY_NAME_LEN) {
       throw new MatrixError(400, `Device display name is too long (max ${MAX_DEVICE_DISPLAY_NAME_LEN})`, Codes.TOO_LARGE);
@@ -76,8 +79,10 @@ export class DeviceAdminService {
   }
 
   /** Deletes devices and their access tokens; unknown devices are ignored. */
-  async deleteDevices(em: Em, userId: string, deviceIds: string[]): Promise<void> {
+  async deleteDevices(em: Em, userId: string, given: string[] | { body: Uint8Array }): Promise<void> {
     await this.checkUser(em, userId);
+    // A REST body as received (`{"devices": [...]}`) is read after the user is checked.
+    const deviceIds = Array.isArray(given) ? given : devicesOfBody(given.body);
     await this.repo.deleteDevices(em, userId, deviceIds);
     this.tokens.evictUser(userId);
   }
@@ -104,4 +109,11 @@ export class DeviceAdminService {
     if (!found) throw notFound('Unknown user');
     if (logoutDevices) this.tokens.evictUser(userId);
   }
+}
+
+/** `{"devices": [<device id>, ...]}`, with Synapse's errors (400 M_MISSING_PARAM, M_BAD_JSON). */
+function devicesOfBody(raw: Uint8Array): string[] {
+  const b = new Body(parseJsonObject(raw, false));
+  b.require('devices');
+  return b.stringList('devices') ?? [];
 }

@@ -102,6 +102,9 @@ describe('DeviceRestTestCase', () => {
     }
     const unknownUser = await call('PUT', `${devicesUrl('@unknown_person:test')}/x`, { rawBody: '{not json' });
     assert.deepEqual([unknownUser.status, unknownUser.body.error], [404, 'Unknown user']);
+    // Authentication before both.
+    assert.equal((await http(s, 'PUT', url, { token: other.token, rawBody: '{not json' })).status, 403);
+    assert.equal((await http(s, 'PUT', url, { rawBody: '{not json' })).status, 401);
   });
 
   it('test_get_device', async () => {
@@ -258,6 +261,9 @@ describe('DeleteDevicesRestTestCase', () => {
     }
     const unknownUser = await post('@unknown_person:test', { body: {} });
     assert.deepEqual([unknownUser.status, unknownUser.body.error], [404, 'Unknown user']);
+    const path = `/_synapse/admin/v2/users/${encodeURIComponent(other.userId)}/delete_devices`;
+    assert.equal((await http(s, 'POST', path, { token: other.token, rawBody: '' })).status, 403);
+    assert.equal((await http(s, 'POST', path, { rawBody: '' })).status, 401);
     assert.equal(await whoamiStatus(s, other.token), 200);
   });
 });

@@ -147,16 +147,8 @@ const deviceRoutes: Route[] = [
     path: `${devicePath}/{deviceId}`,
     auth: 'admin',
     handler: async (r) => {
-      const target = { userId: r.params.userId, deviceId: r.params.deviceId };
-      let displayName: string | undefined;
-      try {
-        displayName = r.body(true).string('display_name');
-      } catch (err) {
-        // Synapse checks the user (valid, local, known) before it reads the body.
-        await r.rpc(r.clients.userAdmin, 'updateDevice', target);
-        throw err;
-      }
-      await r.rpc(r.clients.userAdmin, 'updateDevice', { ...target, displayName });
+      // The body passed on as received: the service checks the user, then reads it.
+      await r.rpc(r.clients.userAdmin, 'updateDevice', { userId: r.params.userId, deviceId: r.params.deviceId, bodyJson: r.rawBody });
       return { body: {} };
     },
   },
@@ -174,16 +166,8 @@ const deviceRoutes: Route[] = [
     path: '/_synapse/admin/v2/users/{userId}/delete_devices',
     auth: 'admin',
     handler: async (r) => {
-      let deviceIds: string[];
-      try {
-        const b = r.body();
-        b.require('devices');
-        deviceIds = b.stringList('devices') ?? [];
-      } catch (err) {
-        await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds: [] });
-        throw err;
-      }
-      await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds });
+      // The body passed on as received: the service checks the user, then reads it.
+      await r.rpc(r.clients.userAdmin, 'deleteDevices', { userId: r.params.userId, deviceIds: [], bodyJson: r.rawBody });
       return { body: {} };
     },
   },

@@ -143,11 +143,11 @@ export function userAdminReadsHandler(a: CallAdapter, d: UserAdminReadsDeps): Re
     listDevices: a.unary('admin', async (req, ctx) => ({ devices: (await d.devices.listDevices(ctx.em, req.userId)).map(toDevice) })),
     getDevice: a.unary('admin', async (req, ctx) => ({ device: toDevice(await d.devices.getDevice(ctx.em, req.userId, req.deviceId)) })),
     updateDevice: a.unary('admin', async (req, ctx) => {
-      await d.devices.updateDevice(ctx.em, req.userId, req.deviceId, req.displayName);
+      await d.devices.updateDevice(ctx.em, req.userId, req.deviceId, req.bodyJson !== undefined ? { body: req.bodyJson } : req.displayName);
       return {};
     }),
     deleteDevices: a.unary('admin', async (req, ctx) => {
-      await d.devices.deleteDevices(ctx.em, req.userId, req.deviceIds);
+      await d.devices.deleteDevices(ctx.em, req.userId, req.bodyJson !== undefined ? { body: req.bodyJson } : req.deviceIds);
       return {};
     }),
     resetPassword: a.unary('admin', async (req, ctx) => {

@@ -327,7 +327,15 @@ export interface UpdateDeviceRequest {
   userId: string;
   deviceId: string;
   /** Absent: nothing changes (even for an unknown device). */
-  displayName?: string | undefined;
+  displayName?:
+    | string
+    | undefined;
+  /**
+   * The REST request body as received (`{"display_name": ...}`, may be empty): when present the
+   * display name is read from it instead, after the user is checked (400 M_BAD_JSON for a
+   * non-string).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface UpdateDeviceResponse {
@@ -336,6 +344,11 @@ export interface UpdateDeviceResponse {
 export interface DeleteDevicesRequest {
   userId: string;
   deviceIds: string[];
+  /**
+   * The REST request body as received (`{"devices": [...]}`): when present the ids are read from
+   * it instead, after the user is checked (400 M_MISSING_PARAM, M_BAD_JSON).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface DeleteDevicesResponse {
@@ -3076,7 +3089,7 @@ export const GetDeviceResponse: MessageFns<GetDeviceResponse> = {
 };
 
 function createBaseUpdateDeviceRequest(): UpdateDeviceRequest {
-  return { userId: "", deviceId: "", displayName: undefined };
+  return { userId: "", deviceId: "", displayName: undefined, bodyJson: undefined };
 }
 
 export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
@@ -3089,6 +3102,9 @@ export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
     }
     if (message.displayName !== undefined) {
       writer.uint32(26).string(message.displayName);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(34).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3130,6 +3146,14 @@ export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
             message.displayName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3159,6 +3183,11 @@ export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
         : isSet(object.display_name)
         ? globalThis.String(object.display_name)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3173,6 +3202,9 @@ export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
     if (message.displayName !== undefined) {
       obj.displayName = message.displayName;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3184,6 +3216,7 @@ export const UpdateDeviceRequest: MessageFns<UpdateDeviceRequest> = {
     message.userId = object.userId ?? "";
     message.deviceId = object.deviceId ?? "";
     message.displayName = object.displayName ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3241,7 +3274,7 @@ export const UpdateDeviceResponse: MessageFns<UpdateDeviceResponse> = {
 };
 
 function createBaseDeleteDevicesRequest(): DeleteDevicesRequest {
-  return { userId: "", deviceIds: [] };
+  return { userId: "", deviceIds: [], bodyJson: undefined };
 }
 
 export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
@@ -3251,6 +3284,9 @@ export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
     }
     for (const v of message.deviceIds) {
       writer.uint32(18).string(v!);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3284,6 +3320,14 @@ export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
             message.deviceIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3308,6 +3352,11 @@ export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
         : globalThis.Array.isArray(object?.device_ids)
         ? object.device_ids.map((e: any) => globalThis.String(e))
         : [],
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3319,6 +3368,9 @@ export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
     if (message.deviceIds?.length) {
       obj.deviceIds = message.deviceIds;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3329,6 +3381,7 @@ export const DeleteDevicesRequest: MessageFns<DeleteDevicesRequest> = {
     const message = createBaseDeleteDevicesRequest();
     message.userId = object.userId ?? "";
     message.deviceIds = object.deviceIds?.map((e) => e) || [];
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
