@@ -410,6 +410,11 @@ describe('rooms: client API', () => {
       assert.deepEqual([bad.status, bad.body.errcode], [400, 'M_BAD_JSON']);
       const notMod = await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { token: other.token, body: {} });
       assert.equal(notMod.status, 403);
+      // As Synapse: no credential is 401 first; with one, the body is read before the rights are checked.
+      const anonymous = await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { rawBody: '{x' });
+      assert.equal(anonymous.status, 401);
+      const notModBadBody = await http(s, 'PUT', `${C}/directory/list/room/${enc(roomId)}`, { token: other.token, rawBody: '{x' });
+      assert.deepEqual([notModBadBody.status, notModBadBody.body.errcode], [400, 'M_NOT_JSON']);
       const unknown = await http(s, 'GET', `${C}/directory/list/room/${enc('!nope:test')}`);
       assert.deepEqual([unknown.status, unknown.body], [404, { errcode: 'M_NOT_FOUND', error: 'Unknown room' }]);
     });

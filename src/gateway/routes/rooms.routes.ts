@@ -190,11 +190,13 @@ async function putAlias(r: GatewayRequest) {
   return { body: {} };
 }
 
+/** The body passed on as received: the service reads it before checking the room and the caller's rights. */
 async function putVisibility(r: GatewayRequest) {
-  const b = r.body();
-  const v = b.json.visibility ?? 'public';
-  if (v !== 'public' && v !== 'private') throw badJson("visibility: unexpected value; permitted: 'public', 'private'");
-  await r.rpc(r.clients.rooms, 'setRoomVisibility', { roomId: r.params.roomId, visibility: ROOM_VISIBILITY.value(v) });
+  await r.rpc(r.clients.rooms, 'setRoomVisibility', {
+    roomId: r.params.roomId,
+    visibility: ROOM_VISIBILITY.value('public'),
+    bodyJson: r.rawBody,
+  });
   return { body: {} };
 }
 

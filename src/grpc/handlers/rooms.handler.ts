@@ -1,7 +1,8 @@
 import type { MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
 import { requesterOf, type Requester } from '../../context';
 import { presentWithRelations, toClientEvent } from '../../matrix/event-formats';
-import { badRequest } from '../../errors';
+import { badJson, badRequest } from '../../errors';
+import { parseJsonObject } from '../../matrix/json-body';
 import type { RoomService } from '../../rooms/room.service';
 import type { ClientReadService } from '../../rooms/client-read.service';
 import type { OutOfBandMemberships } from '../../rooms/out-of-band';
@@ -43,6 +44,13 @@ export interface RoomsHandlerDeps {
 }
 
 /** `shadowBanMaxDelayMs`: the longest wait before a shadow-banned user's swallowed request answers. */
+/** `{"visibility": "public" | "private"}` as Synapse's body model reads it (default public). */
+function visibilityOfBody(raw: Uint8Array): 'public' | 'private' {
+  const v = parseJsonObject(raw, false).visibility ?? 'public';
+  if (v !== 'public' && v !== 'private') throw badJson("visibility: unexpected value; permitted: 'public', 'private'");
+  return v;
+}
+
 export function roomsHandler(
   a: CallAdapter,
   { rooms, clientReads, outOfBand }: RoomsHandlerDeps,
@@ -175,7 +183,8 @@ export function roomsHandler(
       visibility: ROOM_VISIBILITY.value((await rooms.getVisibility(ctx.em, req.roomId)) === 'public' ? 'public' : 'private'),
     })),
     setRoomVisibility: a.unary('user', async (req, ctx) => {
-      await rooms.setVisibility(ctx.em, actor(requesterOf(ctx)), req.roomId, toVisibility(req.visibility));
+      const visibility = req.bodyJson !== undefined ? visibilityOfBody(req.bodyJson) : toVisibility(req.visibility);
+      await rooms.setVisibility(ctx.em, actor(requesterOf(ctx)), req.roomId, visibility);
       return {};
     }),
     importRooms: a.unary('admin', async (req, ctx) => {

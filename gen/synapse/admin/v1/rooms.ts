@@ -374,6 +374,12 @@ export interface GetRoomVisibilityResponse {
 export interface SetRoomVisibilityRequest {
   roomId: string;
   visibility: RoomVisibility;
+  /**
+   * The REST request body as received (`{"visibility": "public" | "private"}`, default public):
+   * when present the visibility is read from it instead, before the room and the caller's rights
+   * are checked, as Synapse does (400 M_NOT_JSON, M_BAD_JSON).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SetRoomVisibilityResponse {
@@ -3679,7 +3685,7 @@ export const GetRoomVisibilityResponse: MessageFns<GetRoomVisibilityResponse> = 
 };
 
 function createBaseSetRoomVisibilityRequest(): SetRoomVisibilityRequest {
-  return { roomId: "", visibility: 0 };
+  return { roomId: "", visibility: 0, bodyJson: undefined };
 }
 
 export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
@@ -3689,6 +3695,9 @@ export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
     }
     if (message.visibility !== 0) {
       writer.uint32(16).int32(message.visibility);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3722,6 +3731,14 @@ export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
             message.visibility = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3742,6 +3759,11 @@ export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
         ? globalThis.String(object.room_id)
         : "",
       visibility: isSet(object.visibility) ? roomVisibilityFromJSON(object.visibility) : 0,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3753,6 +3775,9 @@ export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
     if (message.visibility !== 0) {
       obj.visibility = roomVisibilityToJSON(message.visibility);
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3763,6 +3788,7 @@ export const SetRoomVisibilityRequest: MessageFns<SetRoomVisibilityRequest> = {
     const message = createBaseSetRoomVisibilityRequest();
     message.roomId = object.roomId ?? "";
     message.visibility = object.visibility ?? 0;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
