@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { Direction } from '../../gen/synapse/admin/v1/common';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type HttpResult, type Stack, type TestUser } from '../support/stack';
-import { sample } from '../support/metrics';
+import { checkAccessCalls } from '../support/metrics';
 import { createRoom, enc } from './room-admin.helpers';
 
 const A = '/_synapse/admin/v1';
@@ -79,12 +79,7 @@ describe('room admin bad input', () => {
 
   it("rooms list: the service checks the query after authentication, in Synapse's order, with no extra RPC", async () => {
     const user = await registerUser(s, uniq('plain'));
-    const checkAccess = async () => {
-      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-      const calls = (code: string) =>
-        sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code });
-      return calls('PERMISSION_DENIED') + calls('UNAUTHENTICATED') + calls('OK');
-    };
+    const checkAccess = () => checkAccessCalls(s.baseUrl);
     const before = await checkAccess();
     for (const bad of [`${A}/rooms?from=abc&dir=x`, `${A}/rooms/${enc(roomId)}/timestamp_to_event?dir=x`]) {
       const forbidden = await http(s, 'GET', bad, { token: user.token });

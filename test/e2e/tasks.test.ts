@@ -10,7 +10,7 @@ import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser }
 import { TaskStatus, type WatchTaskResponse } from '../../gen/synapse/admin/v1/task_scheduler';
 import type { PgTaskScheduler } from '../../src/tasks/task-scheduler';
 import { until } from '../support/until';
-import { sample } from '../support/metrics';
+import { checkAccessCalls } from '../support/metrics';
 
 const waitForAbort = (signal: AbortSignal) =>
   new Promise<never>((_, ko) => signal.addEventListener('abort', () => ko(signal.reason), { once: true }));
@@ -118,14 +118,7 @@ describe('ScheduledTasksAdminApiTestCase', () => {
     assert.equal(both.body.error, 'Query parameter max_timestamp must be an integer');
     assert.equal((await list('?status=&job_status=nonsense')).status, 200);
     // Authentication comes first, and the gateway needs no extra RPC to make it so.
-    const checkAccess = async () => {
-      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
-        .map((code) =>
-          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
-        )
-        .reduce((a, b) => a + b, 0);
-    };
+    const checkAccess = () => checkAccessCalls(s.baseUrl);
     const before = await checkAccess();
     const user = await registerUser(s, uniq('user'));
     assert.equal((await list('?status=nonsense&max_timestamp=abc', user.token)).status, 403);

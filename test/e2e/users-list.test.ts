@@ -10,7 +10,7 @@ import { Direction } from '../../gen/synapse/admin/v1/common';
 import { UserOrderBy } from '../../gen/synapse/admin/v1/user_admin_reads';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { enc } from '../support/client';
-import { sample } from '../support/metrics';
+import { checkAccessCalls } from '../support/metrics';
 
 const URL = '/_synapse/admin/v2/users';
 const USER_FIELDS = [
@@ -192,14 +192,7 @@ describe('UsersListTestCase', () => {
 
   it("checks the query after authentication, in Synapse's order, with no extra RPC; gRPC callers may pass it as given", async () => {
     const plain = await registerUser(s, 'plainlister');
-    const checkAccess = async () => {
-      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
-        .map((code) =>
-          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
-        )
-        .reduce((a, b) => a + b, 0);
-    };
+    const checkAccess = () => checkAccessCalls(s.baseUrl);
     const before = await checkAccess();
     const bad = '?from=x&dir=x&user_id=%C3%A9';
     for (const path of [URL, '/_synapse/admin/v3/users']) {

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { sharedStack } from '../support/root-hooks';
 import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
-import { sample } from '../support/metrics';
+import { checkAccessCalls } from '../support/metrics';
 import { createRoom, enc, invite, join, leave } from './room-admin.helpers';
 
 const USERS = '/_synapse/admin/v1/users';
@@ -171,14 +171,7 @@ describe('UserMembershipRestTestCase', () => {
   });
 
   it('checks from_ts and username after authentication, with no extra RPC', async () => {
-    const checkAccess = async () => {
-      const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
-      return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
-        .map((code) =>
-          sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
-        )
-        .reduce((a, b) => a + b, 0);
-    };
+    const checkAccess = () => checkAccessCalls(s.baseUrl);
     const before = await checkAccess();
     for (const path of [
       `${USERS}/${enc(other.userId)}/sent_invite_count?from_ts=x`,

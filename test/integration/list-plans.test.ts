@@ -12,7 +12,7 @@ import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
 import { toNumbered } from '../../src/infra/sql';
-import { userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
+import { USER_ORDER_BY, userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const USERS = 20_000;
@@ -27,19 +27,7 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
-const ORDERS: UserOrderBy[] = [
-  'name',
-  'displayname',
-  'is_guest',
-  'admin',
-  'deactivated',
-  'user_type',
-  'avatar_url',
-  'shadow_banned',
-  'creation_ts',
-  'last_seen_ts',
-  'locked',
-];
+const ORDERS: readonly UserOrderBy[] = USER_ORDER_BY;
 
 function query(over: Partial<ListUsersQuery>): ListUsersQuery {
   return {

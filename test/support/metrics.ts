@@ -11,3 +11,17 @@ export function sample(text: string, name: string, labels: Record<string, string
   }
   return 0;
 }
+
+/**
+ * How many AuthService/CheckAccess calls the server at `baseUrl` has answered, read from its
+ * `/metrics`: the gateway makes one only when it refuses a request itself, so that an auth error
+ * still comes first. A route whose parameters the services check makes none.
+ */
+export async function checkAccessCalls(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return ['OK', 'PERMISSION_DENIED', 'UNAUTHENTICATED']
+    .map((code) =>
+      sample(text, 'synapse_room_admin_grpc_server_handled_total', { method: '/synapse.admin.v1.AuthService/CheckAccess', code }),
+    )
+    .reduce((a, b) => a + b, 0);
+}
