@@ -13,7 +13,7 @@ import { currentStateRows } from '../pagination/page-rows';
 import { findEventAtTimestamp } from '../rooms/timestamp-lookup';
 import { RoomAdminRepository } from './room-admin.repository';
 import { RoomListRepository, type PageShape } from './room-list.repository';
-import { parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { DIRECTIONS, ifGiven, parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
 import { ROOM_ORDER_BY } from './room-admin.types';
 import type {
   BlockStatus,
@@ -58,20 +58,17 @@ export interface ListRoomsInput {
   };
 }
 
-const DIRS: readonly Dir[] = ['b', 'f'];
-
 /** The typed input with its given parameters parsed, in Synapse's order (see ListRoomsInput.params). */
 function parsedInput(input: ListRoomsInput): ListRoomsInput {
   const p = input.params;
   if (!p) return input;
-  const given = (v: string | null | undefined): v is string => v !== null && v !== undefined;
-  const from = given(p.from) ? parseIntParam('from', p.from) : input.from;
-  const limit = given(p.limit) ? parseIntParam('limit', p.limit) : input.limit;
-  const orderBy = given(p.orderBy) ? parseChoiceParam('order_by', p.orderBy, ROOM_ORDER_BY) : input.orderBy;
+  const from = ifGiven('from', p.from, parseIntParam) ?? input.from;
+  const limit = ifGiven('limit', p.limit, parseIntParam) ?? input.limit;
+  const orderBy = ifGiven('order_by', p.orderBy, (n, v) => parseChoiceParam(n, v, ROOM_ORDER_BY)) ?? input.orderBy;
   if (input.searchTerm === '') throw invalidParam('search_term cannot be an empty string');
-  const publicRooms = given(p.publicRooms) ? parseBoolParam('public_rooms', p.publicRooms) : input.publicRooms;
-  const emptyRooms = given(p.emptyRooms) ? parseBoolParam('empty_rooms', p.emptyRooms) : input.emptyRooms;
-  const dir = given(p.dir) ? parseChoiceParam('dir', p.dir, DIRS) : input.dir;
+  const publicRooms = ifGiven('public_rooms', p.publicRooms, parseBoolParam) ?? input.publicRooms;
+  const emptyRooms = ifGiven('empty_rooms', p.emptyRooms, parseBoolParam) ?? input.emptyRooms;
+  const dir = ifGiven('dir', p.dir, (n, v) => parseChoiceParam(n, v, DIRECTIONS)) ?? input.dir;
   return { from, limit, orderBy, dir, searchTerm: input.searchTerm, publicRooms, emptyRooms };
 }
 

@@ -22,6 +22,14 @@ export function parseIntParam(name: string, raw: string): number {
   return n;
 }
 
+/** The words of a `dir` parameter, in Synapse's error message order. */
+export const DIRECTIONS = ['b', 'f'] as const;
+
+/** `parse(name, raw)` of a parameter that was given; undefined when it was not. */
+export function ifGiven<T>(name: string, raw: string | null | undefined, parse: (name: string, raw: string) => T): T | undefined {
+  return raw === null || raw === undefined ? undefined : parse(name, raw);
+}
+
 /** One of `allowed`: 400 M_INVALID_PARAM "Query parameter '<name>' must be one of [...]" otherwise. */
 export function parseChoiceParam<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
   if (!(allowed as readonly string[]).includes(raw))

@@ -4,7 +4,7 @@
  */
 import type { Em } from '../infra/orm';
 import { invalidParam } from '../errors';
-import { parseAsciiParam, parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
+import { DIRECTIONS, ifGiven, parseAsciiParam, parseBoolParam, parseChoiceParam, parseIntParam } from '../matrix/query-params';
 import { USER_ORDER_BY, UserListRepository, type ListUsersQuery, type UserOrderBy, type UserSummaryRow } from './user-list.repository';
 
 export const DEFAULT_USERS_PER_PAGE = 100;
@@ -45,8 +45,6 @@ export interface RestUsersQuery {
   suspended?: string | null;
 }
 
-const DIRS = ['b', 'f'] as const;
-
 /**
  * The input of a REST query, checked in Synapse's order: from, limit, user_id (ASCII), guests,
  * deactivated, locked, admins, order_by, dir, not_user_type (ASCII), and then the two filters this
@@ -54,20 +52,17 @@ const DIRS = ['b', 'f'] as const;
  * unless true, which then applies no filter; v3's applies no filter unless given.
  */
 function fromRest(input: ListUsersInput, r: RestUsersQuery): ListUsersInput {
-  const given = (v: string | null | undefined): v is string => v !== null && v !== undefined;
-  const int = (name: string, v: string | null | undefined) => (given(v) ? parseIntParam(name, v) : undefined);
-  const bool = (name: string, v: string | null | undefined) => (given(v) ? parseBoolParam(name, v) : undefined);
-  const from = int('from', r.from);
-  const limit = int('limit', r.limit);
-  const userId = input.userId === undefined ? undefined : parseAsciiParam('user_id', input.userId);
-  const guests = bool('guests', r.guests);
-  const deactivatedParam = bool('deactivated', r.deactivated);
-  const locked = bool('locked', r.locked);
-  const admins = bool('admins', r.admins);
-  const orderBy = given(r.orderBy) ? parseChoiceParam('order_by', r.orderBy, USER_ORDER_BY) : undefined;
-  const dir = given(r.dir) ? parseChoiceParam('dir', r.dir, DIRS) : undefined;
+  const from = ifGiven('from', r.from, parseIntParam);
+  const limit = ifGiven('limit', r.limit, parseIntParam);
+  const userId = ifGiven('user_id', input.userId, parseAsciiParam);
+  const guests = ifGiven('guests', r.guests, parseBoolParam);
+  const deactivatedParam = ifGiven('deactivated', r.deactivated, parseBoolParam);
+  const locked = ifGiven('locked', r.locked, parseBoolParam);
+  const admins = ifGiven('admins', r.admins, parseBoolParam);
+  const orderBy = ifGiven('order_by', r.orderBy, (n, v) => parseChoiceParam(n, v, USER_ORDER_BY));
+  const dir = ifGiven('dir', r.dir, (n, v) => parseChoiceParam(n, v, DIRECTIONS));
   const notUserTypes = (input.notUserTypes ?? []).map((t) => parseAsciiParam('not_user_type', t));
-  const suspended = bool('suspended', r.suspended);
+  const suspended = ifGiven('suspended', r.suspended, parseBoolParam);
   const userTypes = (input.userTypes ?? []).map((t) => parseAsciiParam('user_type', t));
   const deactivated = r.version === 'v3' ? deactivatedParam : deactivatedParam === true ? undefined : false;
   return { from, limit, userId, name: input.name, guests, deactivated, admins, locked, suspended, userTypes, notUserTypes, orderBy, dir };

@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 import { checkAccessCalls } from '../support/metrics';
+import { errorOrderQueries } from '../support/client';
 import { assertPurged, createRoom, enc, join, sendMessage, waitForDelete } from './room-admin.helpers';
 import { waitFor } from '../support/until';
 
@@ -192,12 +193,7 @@ describe('event reports', function () {
       ['limit=-1', 'Query parameter limit must be a positive integer.'],
       ['dir=x', "Query parameter 'dir' must be one of ['b', 'f']"],
     ];
-    for (let i = 0; i < order.length; i++) {
-      const query = order
-        .slice(i)
-        .map(([q]) => q)
-        .reverse()
-        .join('&');
+    for (const [i, query] of errorOrderQueries(order.map(([q]) => q)).entries()) {
       const r = await http(s, 'GET', `${URL}?${query}`, { token: admin.token });
       assert.deepEqual([r.status, r.body], [400, { errcode: 'M_INVALID_PARAM', error: order[i][1] }], query);
     }

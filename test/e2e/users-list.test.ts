@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { Direction } from '../../gen/synapse/admin/v1/common';
 import { UserOrderBy } from '../../gen/synapse/admin/v1/user_admin_reads';
 import { bearer, grpcCall, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
-import { enc } from '../support/client';
+import { enc, errorOrderQueries } from '../support/client';
 import { checkAccessCalls } from '../support/metrics';
 
 const URL = '/_synapse/admin/v2/users';
@@ -221,12 +221,7 @@ describe('UsersListTestCase', () => {
       ['suspended=1', 'M_INVALID_PARAM', "Boolean query parameter 'suspended' must be one of ['true', 'false']"],
       ['user_type=%C3%A9', 'M_UNKNOWN', "Query parameter 'user_type' must be ascii"],
     ];
-    for (let i = 0; i < order.length; i++) {
-      const query = order
-        .slice(i)
-        .map(([q]) => q)
-        .reverse()
-        .join('&');
+    for (const [i, query] of errorOrderQueries(order.map(([q]) => q)).entries()) {
       const r = await list(`?${query}`);
       assert.deepEqual([r.status, r.body], [400, { errcode: order[i][1], error: order[i][2] }], query);
     }

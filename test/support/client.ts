@@ -56,3 +56,12 @@ export async function setAlias(s: Stack, token: string, alias: string, roomId: s
 export async function joinedRooms(s: Stack, token: string): Promise<string[]> {
   return (await ok(http(s, 'GET', `${C}/joined_rooms`, { token }), 'joined_rooms')).body.joined_rooms;
 }
+
+/**
+ * Query strings that check the order of a route's parameter errors: every bad parameter at once
+ * (written in reverse, so the order in the URL cannot decide), then without the first, and so on.
+ * The i-th string's answer must be the i-th parameter's error.
+ */
+export function errorOrderQueries(badParams: readonly string[]): string[] {
+  return badParams.map((_, i) => badParams.slice(i).reverse().join('&'));
+}

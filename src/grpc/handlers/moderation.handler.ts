@@ -8,7 +8,7 @@ import { requesterOf } from '../../context';
 import { Codes, MatrixError, badJson, invalidParam, notFound } from '../../errors';
 import { parseJsonObject, type Json } from '../../matrix/json-body';
 import { isValidUserId } from '../../matrix/ids';
-import { parseChoiceParam, parseIntParam } from '../../matrix/query-params';
+import { DIRECTIONS, parseChoiceParam, parseIntParam } from '../../matrix/query-params';
 import type { EventReportRow } from '../../moderation/event-reports.repository';
 import type { EventReportService } from '../../moderation/event-reports.service';
 import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/public-rooms.service';
@@ -129,7 +129,7 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     listEventReports: a.unary('admin', async (req, ctx) => {
       const from = req.fromParam !== undefined ? parseIntParam('from', req.fromParam) : req.from;
       const limit = req.limitParam !== undefined ? parseIntParam('limit', req.limitParam) : (req.limit ?? 100);
-      const forwards = req.dirParam !== undefined ? parseChoiceParam('dir', req.dirParam, ['b', 'f'] as const) === 'f' : req.forwards;
+      const forwards = req.dirParam !== undefined ? parseChoiceParam('dir', req.dirParam, DIRECTIONS) === 'f' : req.forwards;
       if (from < 0) throw invalidParam('Query parameter from must be a positive integer.');
       if (limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
       const { reports, total } = await s.reports.list(ctx.em, {
@@ -157,16 +157,16 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     })),
     redactUserEvents: a.unary('admin', async (req, ctx) => {
       const userId = userIdOf(req.userId);
-      if (req.bodyJson !== undefined) Object.assign(req, redactBody(req.bodyJson));
-      if (req.rooms.some((r) => typeof r !== 'string')) throw badJson('rooms: value is not a valid list');
+      const b = req.bodyJson !== undefined ? redactBody(req.bodyJson) : req;
+      if (b.rooms.some((r) => typeof r !== 'string')) throw badJson('rooms: value is not a valid list');
       const redactId = await s.redactions.start(ctx.em, requesterOf(ctx).userId, {
         userId,
-        rooms: req.rooms,
-        reason: req.reason ?? null,
-        limit: int(req.limit),
-        useAdmin: req.useAdmin ?? false,
-        beforeTs: int(req.beforeTs),
-        afterTs: int(req.afterTs),
+        rooms: b.rooms,
+        reason: b.reason ?? null,
+        limit: int(b.limit),
+        useAdmin: b.useAdmin ?? false,
+        beforeTs: int(b.beforeTs),
+        afterTs: int(b.afterTs),
       });
       return { redactId };
     }),

@@ -10,7 +10,7 @@ import type {
 } from '../../../gen/synapse/admin/v1/room_admin';
 import { requesterOf } from '../../context';
 import { Codes, MatrixError } from '../../errors';
-import { parseChoiceParam, parseIntParam } from '../../matrix/query-params';
+import { DIRECTIONS, parseChoiceParam, parseIntParam } from '../../matrix/query-params';
 import { toClientEvent } from '../../matrix/event-formats';
 import type { RoomAdminService } from '../../admin/room-admin.service';
 import type { RoomDeleteService } from '../../admin/room-delete.service';
@@ -213,7 +213,7 @@ export function roomAdminHandler(a: CallAdapter, d: RoomAdminHandlerDeps): RoomA
       if (!req.queryAsGiven) return d.admin.timestampToEvent(ctx.em, req.roomId, req.ts, dirOf(req.dir));
       if (req.tsParam === undefined) throw new MatrixError(400, 'Missing required integer query parameter ts', Codes.MISSING_PARAM);
       const ts = parseIntParam('ts', req.tsParam);
-      const dir = req.dirParam === undefined ? 'f' : parseChoiceParam('dir', req.dirParam, ['b', 'f'] as const);
+      const dir = req.dirParam === undefined ? 'f' : parseChoiceParam('dir', req.dirParam, DIRECTIONS);
       return d.admin.timestampToEvent(ctx.em, req.roomId, ts, dir);
     }),
   };
