@@ -19,7 +19,7 @@ import { withRequestContext, type RequestContext } from '../request-context';
 import { rpcAttributes, startSpan, tracingEnabled, type SpanHandle } from '../tracing/tracing';
 import { META_CLIENT_IP, META_CLIENT_USER_AGENT, firstForwardedFor, metadataUserAgent, normaliseAddress } from '../client-address';
 import { unary, type Clients } from './grpc-clients';
-import { Body, Query, parseJsonObject } from './params';
+import { Query } from './params';
 import { RawJson, Router, type GatewayRequest, type Route } from './router';
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -331,27 +331,20 @@ export class Gateway {
         clients,
         // Lines it writes carry the request id (request context).
         log: this.opts.log,
-        body: (emptyAllowed = false) => new Body(parseJsonObject(rawBody, emptyAllowed)),
         rpc: (client, name, request, timeoutMs = route.timeoutMs ?? DEFAULT_TIMEOUT_MS) => {
           const fn = client[name] as unknown as Parameters<typeof unary>[1];
           if (!span) return unary(client as unknown as grpc.Client, fn, request, md, timeoutMs) as never;
           return tracedUnary(span, client as unknown as grpc.Client, fn, request, md, timeoutMs) as never;
         },
       };
-      let result;
-      try {
-        if (match.error) throw match.error;
-        result = await route.handler(greq);
-      } catch (err) {
-        // Synapse authenticates before validating input: an error the gateway raised itself while
-        // parsing the request (upstream errors are not MatrixErrors) must not hide a missing
-        // credential or a non-admin caller. Routes that pass their parameters on for the service
-        // to check (/messages, event context) never raise one.
-        if (err instanceof MatrixError && route.auth !== 'none') {
-          await greq.rpc(clients.auth, 'checkAccess', { requireAdmin: route.auth === 'admin' });
-        }
-        throw err;
+      if (match.error) {
+        // A path parameter that is not valid percent-encoding: the request cannot be passed on, but
+        // a missing credential or a non-admin caller is still answered first, as for every other
+        // bad parameter (those are checked by the services, after authentication).
+        if (route.auth !== 'none') await greq.rpc(clients.auth, 'checkAccess', { requireAdmin: route.auth === 'admin' });
+        throw match.error;
       }
+      const result = await route.handler(greq);
       send(res, result.status ?? 200, result.body, requestId);
     } catch (err) {
       const { status, body } = renderError(err, this.opts.log);

@@ -9,7 +9,7 @@ import type { AuthLevel } from '../grpc/adapter';
 import type { Logger } from '../logger';
 import { Codes, MatrixError } from '../errors';
 import type { Clients } from './grpc-clients';
-import { Body, Query, parseJsonObject } from './params';
+import { Query } from './params';
 
 /** Who may call a route: the auth level of the RPC behind it. */
 export type { AuthLevel };
@@ -53,8 +53,6 @@ export interface GatewayRequest {
   requestId: string;
   clients: Clients;
   log: Logger;
-  /** The body as a JSON object; `emptyAllowed` treats a zero-length body as `{}`. */
-  body(emptyAllowed?: boolean): Body;
   /** One gRPC call, with the caller's credential and request id forwarded. */
   rpc<C extends grpc.Client, K extends keyof C>(client: C, method: K, req: RpcReq<C[K]>, timeoutMs?: number): Promise<RpcRes<C[K]>>;
 }
@@ -124,4 +122,4 @@ export class Router {
   }
 }
 
-export { Body, Query, parseJsonObject };
+export { Query };

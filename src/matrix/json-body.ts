@@ -1,8 +1,8 @@
 /**
  * A request body: JSON object text parsed with Synapse's errors ("Content not JSON.", "Content must
  * be a JSON object."), and typed accessors that refuse a value of the wrong type with Synapse's
- * error for it. The gateway reads bodies that stay on its side; services read the `body_json`
- * fields of their requests with the same rules, after authentication.
+ * error for it. Services read the `body_json` fields of their requests with these, after
+ * authentication; the REST gateway passes every body on as received.
  */
 import { badJson, missingParams } from '../errors';
 import { parseJsonObjectText } from '../json-text';

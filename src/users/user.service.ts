@@ -14,6 +14,7 @@ import type { ClientIpRecorder } from './client-ips';
 import { UserEntity } from '../infra/entities';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { UserRepository, type ExternalId, type Threepid } from './user.repository';
+import { deactivateBody, suspendBody } from './user-admin.bodies';
 
 export const NONCE_TIMEOUT_MS = 60_000;
 /** A user's last-seen time is kept to this precision (Synapse's LAST_SEEN_GRANULARITY). */
@@ -318,11 +319,15 @@ export class UserService {
    * tokens, account data and the ignore list are deleted, the password cleared and the account
    * marked deactivated; with `erase`, also marked erased. Clearing the profile
    * (ProfileService.erase) and leaving the user's rooms are the caller's part. 400 for invalid or remote ids, 404 "User not found".
+   * `erase` may be the REST body as received, read after the user is checked, as Synapse does.
+   * Returns whether the user was erased.
    */
-  async deactivate(em: Em, userId: string, erase: boolean): Promise<void> {
+  async deactivate(em: Em, userId: string, given: boolean | { body: Uint8Array }): Promise<boolean> {
     await this.checkDeactivatable(em, userId);
+    const erase = typeof given === 'object' ? deactivateBody(given.body) : given;
     await this.repo.deactivate(em, userId, erase);
     this.tokens.evictUser(userId);
+    return erase;
   }
 
   async getUser(em: Em, userId: string): Promise<UserView> {
@@ -335,10 +340,13 @@ export class UserService {
 
   /**
    * PUT /_synapse/admin/v1/suspend/<user_id>: suspends or reinstates a local user (400 "Can only
-   * suspend local users", 404 "User not found"). Returns the new state.
+   * suspend local users", 404 "User not found"). Returns the new state. Without `suspend` only the
+   * user is checked; the REST body as received (`{"suspend": …}`) is read after the user is
+   * checked, as Synapse does.
    */
-  async setSuspended(em: Em, userId: string, suspend: boolean | undefined): Promise<boolean> {
+  async setSuspended(em: Em, userId: string, given: boolean | undefined | { body: Uint8Array }): Promise<boolean> {
     await this.checkLocal(em, userId, 'Can only suspend local users');
+    const suspend = typeof given === 'object' ? suspendBody(given.body) : given;
     if (suspend === undefined) return false;
     await this.repo.setFlag(em, userId, 'suspended', suspend);
     this.tokens.evictUser(userId);

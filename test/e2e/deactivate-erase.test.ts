@@ -4,9 +4,11 @@
  * who were not joined when they were sent, in full to those who were, and in full to admins.
  */
 import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
 import { sharedStack } from '../support/root-hooks';
-import { bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { bearer, grpcCall, grpcRefusal, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { C, enc } from '../support/client';
+import { checkAccessCalls, rpcCalls } from '../support/metrics';
 import { createRoom, invite, join, messages, send, sendState } from './pagination.helpers';
 import { Direction, EventFormat } from '../../gen/synapse/admin/v1/common';
 
@@ -61,6 +63,72 @@ describe('Deactivation and erasure', () => {
       const r = await deactivate(s, admin, userId, body, raw);
       assert.deepEqual([r.status, r.body.error], [status, error], `${userId} ${raw ?? JSON.stringify(body)}`);
     }
+  });
+
+  it('the service reads the body after authentication and after the user, with no extra RPC; gRPC callers get the same answers', async () => {
+    const target = await registerUser(s, uniq('debody'));
+    const plain = await registerUser(s, uniq('deplain'));
+    const nobody = `@${uniq('nobody')}:test`;
+    const c = s.clients.userAdmin;
+    const before = await checkAccessCalls(s.baseUrl);
+    for (const [raw, errcode, error] of [
+      ['{"erase":', 'M_NOT_JSON', 'Content not JSON.'],
+      ['[1]', 'M_BAD_JSON', 'Content must be a JSON object.'],
+      ['{"erase":"yes"}', 'M_BAD_JSON', "Param 'erase' must be a boolean, if given"],
+    ]) {
+      const path = `/_synapse/admin/v1/deactivate/${enc(target.userId)}`;
+      const anonymous = await http(s, 'POST', path, { rawBody: raw });
+      assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], raw);
+      const forbidden = await http(s, 'POST', path, { token: plain.token, rawBody: raw });
+      assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN'], raw);
+      const r = await deactivate(s, admin, target.userId, undefined, raw);
+      assert.deepEqual([r.status, r.body], [400, { errcode, error }], raw);
+      // The user's errors come before the body's.
+      const unknown = await deactivate(s, admin, nobody, undefined, raw);
+      assert.deepEqual([unknown.status, unknown.body], [404, { errcode: 'M_NOT_FOUND', error: 'User not found' }], raw);
+      const remote = await deactivate(s, admin, '@someone:elsewhere.org', undefined, raw);
+      assert.deepEqual([remote.status, remote.body.error], [400, 'Can only deactivate local users'], raw);
+      // Over gRPC, the same answers in the same order.
+      const req = (userId: string) => ({ userId, bodyJson: Buffer.from(raw) });
+      assert.deepEqual(await grpcRefusal(grpcCall(c, c.deactivateUser, req(target.userId), bearer(admin.token))), {
+        code: grpc.status.INVALID_ARGUMENT,
+        errcode,
+        error,
+      });
+      assert.deepEqual(await grpcRefusal(grpcCall(c, c.deactivateUser, req(nobody), bearer(admin.token))), {
+        code: grpc.status.NOT_FOUND,
+        errcode: 'M_NOT_FOUND',
+        error: 'User not found',
+      });
+      assert.equal((await grpcRefusal(grpcCall(c, c.deactivateUser, req(target.userId), bearer(plain.token)))).errcode, 'M_FORBIDDEN');
+      assert.equal((await grpcRefusal(grpcCall(c, c.deactivateUser, req(target.userId)))).errcode, 'M_MISSING_TOKEN');
+      // validate_only reads the body too, after the user.
+      const check = (userId: string) => grpcCall(c, c.deactivateUser, { ...req(userId), validateOnly: true }, bearer(admin.token));
+      assert.equal((await grpcRefusal(check(target.userId))).errcode, errcode);
+      assert.equal((await grpcRefusal(check(nobody))).errcode, 'M_NOT_FOUND');
+    }
+    // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
+    assert.equal(await checkAccessCalls(s.baseUrl), before);
+    assert.equal((await http(s, 'GET', `${C}/account/whoami`, { token: target.token })).status, 200);
+    // One RPC a request, whatever the body.
+    const calls = () => rpcCalls(s.baseUrl, '/synapse.admin.v1.UserAdminService/DeactivateUser');
+    const n = await calls();
+    await deactivate(s, admin, target.userId, { erase: 'yes' });
+    await deactivate(s, admin, nobody, {});
+    assert.equal(await calls(), n + 2);
+    // With body_json the typed field is ignored; an empty body counts as {}.
+    await grpcCall(
+      c,
+      c.deactivateUser,
+      { userId: target.userId, erase: false, bodyJson: Buffer.from('{"erase":true}') },
+      bearer(admin.token),
+    );
+    const erased = await userInfo(s, admin, target.userId);
+    assert.deepEqual([erased.deactivated, erased.erased], [true, true]);
+    const other = await registerUser(s, uniq('deempty'));
+    await grpcCall(c, c.deactivateUser, { userId: other.userId, erase: true, bodyJson: Buffer.alloc(0) }, bearer(admin.token));
+    const info = await userInfo(s, admin, other.userId);
+    assert.deepEqual([info.deactivated, info.erased], [true, false]);
   });
 
   it('over gRPC, validate_only reports what a deactivation would refuse and changes nothing', async () => {

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { createHmac } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { sharedStack } from '../support/root-hooks';
-import { SHARED_SECRET, bearer, grpcCall, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { SHARED_SECRET, bearer, grpcCall, grpcRefusal, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { checkAccessCalls } from '../support/metrics';
 
 describe('foundation: registration, login, tokens, errors, CORS', () => {
   let s: Stack;
@@ -212,6 +213,43 @@ describe('foundation: registration, login, tokens, errors, CORS', () => {
       });
       const dead = await http(s, 'GET', '/_matrix/client/v3/account/whoami', { token: expired.body.access_token });
       assert.deepEqual(dead.body, { errcode: 'M_UNKNOWN_TOKEN', error: 'Access token has expired', soft_logout: true });
+    });
+    it('login as a user: the service reads the body after authentication, with no extra RPC; gRPC callers get the same answers', async () => {
+      const path = `/_synapse/admin/v1/users/${encodeURIComponent(user.userId)}/login`;
+      const c = s.clients.userAdmin;
+      const before = await checkAccessCalls(s.baseUrl);
+      for (const [raw, errcode, error] of [
+        ['{bad', 'M_NOT_JSON', 'Content not JSON.'],
+        ['[]', 'M_BAD_JSON', 'Content must be a JSON object.'],
+        ['{"valid_until_ms":"soon"}', 'M_BAD_JSON', "'valid_until_ms' parameter must be an int"],
+        ['{"valid_until_ms":1.5}', 'M_BAD_JSON', "'valid_until_ms' parameter must be an int"],
+      ]) {
+        const anonymous = await http(s, 'POST', path, { rawBody: raw });
+        assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], raw);
+        const forbidden = await http(s, 'POST', path, { token: user.token, rawBody: raw });
+        assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN'], raw);
+        const r = await http(s, 'POST', path, { token: admin.token, rawBody: raw });
+        assert.deepEqual([r.status, r.body], [400, { errcode, error }], raw);
+        const req = { userId: user.userId, bodyJson: Buffer.from(raw) };
+        assert.deepEqual(await grpcRefusal(grpcCall(c, c.loginAsUser, req, bearer(admin.token))), {
+          code: grpc.status.INVALID_ARGUMENT,
+          errcode,
+          error,
+        });
+        assert.equal((await grpcRefusal(grpcCall(c, c.loginAsUser, req, bearer(user.token)))).errcode, 'M_FORBIDDEN');
+        assert.equal((await grpcRefusal(grpcCall(c, c.loginAsUser, req))).errcode, 'M_MISSING_TOKEN');
+      }
+      // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
+      assert.equal(await checkAccessCalls(s.baseUrl), before);
+      // With body_json the typed field is ignored; an empty body counts as {} (a token that does not expire).
+      const res = await grpcCall(
+        c,
+        c.loginAsUser,
+        { userId: user.userId, validUntilMs: 1, bodyJson: Buffer.alloc(0) },
+        bearer(admin.token),
+      );
+      const who = await http(s, 'GET', '/_matrix/client/v3/account/whoami', { token: res.accessToken });
+      assert.deepEqual([who.status, who.body.user_id], [200, user.userId]);
     });
     it('is callable over gRPC with a bearer token', async () => {
       const res = await grpcCall(s.clients.userAdmin, s.clients.userAdmin.getUser, { userId: user.userId }, bearer(admin.token));

@@ -5,9 +5,12 @@
  * Test names follow Synapse's UserRestTestCase where it has the test.
  */
 import { strict as assert } from 'node:assert';
+import * as grpc from '@grpc/grpc-js';
 import { sharedStack } from '../support/root-hooks';
-import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+import { bearer, grpcCall, grpcRefusal, http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
 import { C, enc } from '../support/client';
+import { checkAccessCalls } from '../support/metrics';
+import { MAX_TEXT_BYTES } from '../../src/grpc/field-limits';
 
 const userUrl = (userId: string) => `/_synapse/admin/v2/users/${enc(userId)}`;
 
@@ -228,6 +231,83 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     const changed = await put(id, { avatar_url: 'mxc://test/other' });
     assert.equal(changed.body.avatar_url, 'mxc://test/other');
     assert.equal((await get(id)).body.avatar_url, 'mxc://test/other');
+  });
+
+  it("the service reads the body after authentication, in Synapse's order, with no extra RPC; gRPC callers get the same answers", async () => {
+    const target = await registerUser(s, uniq('upbody'));
+    const plain = await registerUser(s, uniq('upplain'));
+    // Every field wrong, in the order Synapse reads them.
+    const badFields: [key: string, value: unknown, errcode: string, error: string][] = [
+      ['threepids', 'x', 'M_BAD_JSON', "'threepids' must be a list"],
+      ['external_ids', 'x', 'M_BAD_JSON', "'external_ids' must be a list"],
+      ['user_type', 5, 'M_UNKNOWN', 'Invalid user type'],
+      ['password', 5, 'M_BAD_JSON', 'Invalid password'],
+      ['admin', 'yes', 'M_BAD_JSON', "'admin' parameter is not of type boolean"],
+      ['deactivated', 'yes', 'M_BAD_JSON', "'deactivated' parameter is not of type boolean"],
+      ['displayname', 5, 'M_BAD_JSON', 'Invalid displayname'],
+      ['avatar_url', 5, 'M_INVALID_PARAM', "'avatar_url' must be a string"],
+      ['logout_devices', 'yes', 'M_BAD_JSON', "'logout_devices' parameter is not of type boolean"],
+      ['locked', 'yes', 'M_BAD_JSON', "'locked' parameter is not of type boolean"],
+    ];
+    // All of them (written in reverse, so the order in the text cannot decide), then without the first, and so on.
+    const cases: [raw: string, errcode: string, error: string][] = [
+      ['{bad', 'M_NOT_JSON', 'Content not JSON.'],
+      ['', 'M_NOT_JSON', 'Content not JSON.'],
+      ['[]', 'M_BAD_JSON', 'Content must be a JSON object.'],
+      ...badFields.map(([, , errcode, error], i): [string, string, string] => [
+        JSON.stringify(Object.fromEntries(badFields.slice(i).reverse())),
+        errcode,
+        error,
+      ]),
+    ];
+    const c = s.clients.userAdmin;
+    const recordOf = (u: Record<string, unknown>) => [
+      u.admin,
+      u.deactivated,
+      u.locked,
+      u.displayname,
+      u.avatar_url,
+      u.user_type,
+      u.threepids,
+    ];
+    const unchanged = recordOf((await get(target.userId)).body);
+    const before = await checkAccessCalls(s.baseUrl);
+    for (const [raw, errcode, error] of cases) {
+      const r = await http(s, 'PUT', userUrl(target.userId), { token: admin.token, rawBody: raw });
+      assert.deepEqual([r.status, r.body], [400, { errcode, error }], raw);
+      const forbidden = await http(s, 'PUT', userUrl(target.userId), { token: plain.token, rawBody: raw });
+      assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN'], raw);
+      const anonymous = await http(s, 'PUT', userUrl(target.userId), { rawBody: raw });
+      assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], raw);
+      const req = { userId: target.userId, bodyJson: Buffer.from(raw) };
+      assert.deepEqual(await grpcRefusal(grpcCall(c, c.upsertUser, req, bearer(admin.token))), {
+        code: grpc.status.INVALID_ARGUMENT,
+        errcode,
+        error,
+      });
+      assert.equal((await grpcRefusal(grpcCall(c, c.upsertUser, req, bearer(plain.token)))).errcode, 'M_FORBIDDEN');
+      assert.equal((await grpcRefusal(grpcCall(c, c.upsertUser, req))).errcode, 'M_MISSING_TOKEN');
+    }
+    // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
+    assert.equal(await checkAccessCalls(s.baseUrl), before);
+    // Nothing of the user changed.
+    assert.deepEqual(recordOf((await get(target.userId)).body), unchanged);
+    assert.equal((await whoami(target.token)).status, 200);
+    // With body_json the typed fields are ignored.
+    const res = await grpcCall(
+      c,
+      c.upsertUser,
+      { userId: target.userId, displayname: 'typed', bodyJson: Buffer.from('{"displayname":"from the body","user_type":null}') },
+      bearer(admin.token),
+    );
+    assert.deepEqual([res.created, res.user?.displayname, res.user?.userType], [false, 'from the body', undefined]);
+    // Values read from the body are bounded as the typed fields they stand for are.
+    const long = await put(target.userId, { displayname: 'x'.repeat(MAX_TEXT_BYTES + 1) });
+    assert.deepEqual(
+      [long.status, long.body],
+      [400, { errcode: 'M_INVALID_PARAM', error: `'displayname' is too long (at most ${MAX_TEXT_BYTES} bytes)` }],
+    );
+    assert.equal((await get(target.userId)).body.displayname, 'from the body');
   });
 
   it("GET user returns Synapse's keys with the real locked, suspended, shadow_banned, user_type and threepids", async () => {

@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import { CreateRoomRequest, SendEventRequest } from '../../gen/synapse/admin/v1/rooms';
 import { SetProfileFieldRequest } from '../../gen/synapse/admin/v1/profile';
 import { sharedStack } from '../support/root-hooks';
-import { bearer, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { bearer, grpcCall, grpcRefusal, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
+import { checkAccessCalls, rpcCalls } from '../support/metrics';
 import { until } from '../support/until';
 import { C, enc } from '../support/client';
 import { createRoom, eventExists, join, messages, send } from './pagination.helpers';
@@ -60,6 +61,64 @@ describe('Suspension and shadow-bans', () => {
       const nonAdmin = await suspend(u.userId, { suspend: true }, u.token);
       assert.deepEqual([nonAdmin.status, nonAdmin.body.errcode], [403, 'M_FORBIDDEN']);
       assert.equal((await userRecord(u.userId)).suspended, false);
+    });
+
+    it('the service reads the body after authentication and after the user, with no extra RPC; gRPC callers get the same answers', async () => {
+      const u = await registerUser(s, uniq('susbody'));
+      const nobody = `@${uniq('nobody')}:test`;
+      const c = s.clients.userAdmin;
+      const before = await checkAccessCalls(s.baseUrl);
+      for (const [raw, errcode, error] of [
+        ['{bad', 'M_NOT_JSON', 'Content not JSON.'],
+        ['', 'M_NOT_JSON', 'Content not JSON.'],
+        ['[]', 'M_BAD_JSON', 'Content must be a JSON object.'],
+        ['{}', 'M_MISSING_PARAM', "Missing params: ['suspend']"],
+        ['{"suspend":"true"}', 'M_BAD_JSON', "'suspend' must be a boolean"],
+      ]) {
+        const anonymous = await http(s, 'PUT', suspendUrl(u.userId), { rawBody: raw });
+        assert.deepEqual([anonymous.status, anonymous.body.errcode], [401, 'M_MISSING_TOKEN'], raw);
+        const forbidden = await http(s, 'PUT', suspendUrl(u.userId), { token: u.token, rawBody: raw });
+        assert.deepEqual([forbidden.status, forbidden.body.errcode], [403, 'M_FORBIDDEN'], raw);
+        const r = await http(s, 'PUT', suspendUrl(u.userId), { token: admin.token, rawBody: raw });
+        assert.deepEqual([r.status, r.body], [400, { errcode, error }], raw);
+        // The user's errors come before the body's.
+        const unknown = await http(s, 'PUT', suspendUrl(nobody), { token: admin.token, rawBody: raw });
+        assert.deepEqual([unknown.status, unknown.body], [404, { errcode: 'M_NOT_FOUND', error: 'User not found' }], raw);
+        const remote = await http(s, 'PUT', suspendUrl('@someone:elsewhere.org'), { token: admin.token, rawBody: raw });
+        assert.deepEqual([remote.status, remote.body.error], [400, 'Can only suspend local users'], raw);
+        // Over gRPC, the same answers in the same order.
+        const req = (userId: string) => ({ userId, bodyJson: Buffer.from(raw) });
+        assert.deepEqual(await grpcRefusal(grpcCall(c, c.suspendUser, req(u.userId), bearer(admin.token))), {
+          code: grpc.status.INVALID_ARGUMENT,
+          errcode,
+          error,
+        });
+        assert.deepEqual(await grpcRefusal(grpcCall(c, c.suspendUser, req(nobody), bearer(admin.token))), {
+          code: grpc.status.NOT_FOUND,
+          errcode: 'M_NOT_FOUND',
+          error: 'User not found',
+        });
+        assert.equal((await grpcRefusal(grpcCall(c, c.suspendUser, req(u.userId), bearer(u.token)))).errcode, 'M_FORBIDDEN');
+        assert.equal((await grpcRefusal(grpcCall(c, c.suspendUser, req(u.userId)))).errcode, 'M_MISSING_TOKEN');
+      }
+      // The gateway raised nothing of its own: no CheckAccess call was needed to put auth first.
+      assert.equal(await checkAccessCalls(s.baseUrl), before);
+      assert.equal((await userRecord(u.userId)).suspended, false);
+      // One RPC a request: the gateway no longer asks the service to check the user first.
+      const calls = () => rpcCalls(s.baseUrl, '/synapse.admin.v1.UserAdminService/SuspendUser');
+      const n = await calls();
+      await suspend(u.userId, { suspend: 'yes' });
+      assert.equal((await suspend(u.userId, { suspend: false })).status, 200);
+      assert.equal(await calls(), n + 2);
+      // With body_json the typed field is ignored.
+      const on = await grpcCall(
+        c,
+        c.suspendUser,
+        { userId: u.userId, suspend: false, bodyJson: Buffer.from('{"suspend":true}') },
+        bearer(admin.token),
+      );
+      assert.deepEqual([on.suspended, (await userRecord(u.userId)).suspended], [true, true]);
+      await suspend(u.userId, { suspend: false });
     });
 
     it('refuses a suspended user sends, state, invites, joins, knocks, bans, room creation and profile changes with 403 M_USER_SUSPENDED', async () => {

@@ -172,6 +172,17 @@ export function grpcCall<Req, Res>(
   return new Promise((ok, ko) => method.call(client, req, md, {}, (e, r) => (e ? ko(e) : ok(r))));
 }
 
+/** How a gRPC call that must fail was refused: its status, Matrix errcode and message. */
+export async function grpcRefusal(call: Promise<unknown>): Promise<{ code: grpc.status; errcode: string; error: string }> {
+  try {
+    await call;
+  } catch (e) {
+    const err = e as grpc.ServiceError;
+    return { code: err.code, errcode: String(err.metadata.get('matrix-errcode')[0]), error: err.details };
+  }
+  throw new Error('the call was expected to fail and succeeded');
+}
+
 /** A unique localpart per call, so tests sharing a stack never collide. */
 let counter = 0;
 export function uniq(prefix: string): string {

@@ -1,10 +1,10 @@
 /**
  * Moderation and the room directory: admin event lookup, event reports, room sizes, the
- * redaction of a user's events, and /publicRooms. Each route parses the request with Synapse's
- * errors, makes one ModerationService / RoomDirectoryService call and renders Synapse's JSON.
+ * redaction of a user's events, and /publicRooms. Each route passes its parameters and body on as
+ * received (the service reads them with Synapse's errors), makes one ModerationService /
+ * RoomDirectoryService call and renders Synapse's JSON.
  */
 import type { EventReport, ListPublicRoomsRequest, PublicRoom } from '../../../gen/synapse/admin/v1/moderation';
-import { badJson } from '../../errors';
 import { toFederationEvent } from '../../matrix/event-formats';
 import type { GatewayRequest, Route } from '../router';
 import { clientPaths } from './auth.routes';
@@ -37,8 +37,6 @@ async function report(r: GatewayRequest) {
   });
   return { body: {} };
 }
-
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
 /** A user redaction: the body passed on as received; the service reads it after the user id. */
 async function redactUser(r: GatewayRequest) {
@@ -85,43 +83,19 @@ const EMPTY_PUBLIC_ROOMS: ListPublicRoomsRequest = {
   includeAllNetworks: false,
 };
 
+/** `limit` as given: the service reads it after authentication. */
 async function getPublicRooms(r: GatewayRequest) {
   return publicRooms(r, {
     ...EMPTY_PUBLIC_ROOMS,
     server: r.query.string('server'),
-    limit: r.query.int('limit'),
+    limitParam: r.query.string('limit'),
     since: r.query.string('since'),
   });
 }
 
+/** The body as received: the service reads it after authentication. */
 async function postPublicRooms(r: GatewayRequest) {
-  const b = r.body();
-  const j = b.json;
-  // Synapse answers 500 to each of these (int(), a non-dict filter, a non-string term).
-  if (j.limit !== undefined && j.limit !== null && !isInt(j.limit)) throw badJson("Param 'limit' must be an integer");
-  if (isInt(j.limit) && j.limit < 0) throw badJson("Param 'limit' must be a non-negative integer");
-  const since = b.string('since', "Param 'since' must be a string");
-  const filter = b.object('filter', "Param 'filter' must be an object") ?? {};
-  const term = filter.generic_search_term;
-  if (term !== undefined && term !== null && typeof term !== 'string') throw badJson("Param 'generic_search_term' must be a string");
-  const types = filter.room_types;
-  if (types !== undefined && types !== null && (!Array.isArray(types) || types.some((t) => t !== null && typeof t !== 'string')))
-    throw badJson("Param 'room_types' must be a list of strings or nulls");
-  const instance = j.third_party_instance_id;
-  if (instance !== undefined && instance !== null && typeof instance !== 'string')
-    throw badJson("Param 'third_party_instance_id' must be a string");
-  const typeList = (types ?? null) as (string | null)[] | null;
-  return publicRooms(r, {
-    server: r.query.string('server'),
-    limit: isInt(j.limit) ? j.limit : 100,
-    since,
-    genericSearchTerm: (term as string | null | undefined) ?? undefined,
-    filterRoomTypes: typeList !== null,
-    roomTypes: (typeList ?? []).filter((t): t is string => t !== null),
-    hasNullRoomType: (typeList ?? []).includes(null),
-    includeAllNetworks: b.truthy('include_all_networks'),
-    thirdPartyInstanceId: (instance as string | null | undefined) ?? undefined,
-  });
+  return publicRooms(r, { ...EMPTY_PUBLIC_ROOMS, server: r.query.string('server'), bodyJson: r.rawBody });
 }
 
 export const moderationRoutes: Route[] = [

@@ -1,6 +1,5 @@
 import type { User } from '../../../gen/synapse/admin/v1/user_admin';
-import { badJson, badRequest, invalidParam, missingParams } from '../../errors';
-import { RawJson, type Body, type Route } from '../router';
+import { RawJson, type Route } from '../router';
 import { clientPaths } from './auth.routes';
 
 /**
@@ -33,66 +32,6 @@ export function userJson(u: User | undefined): Record<string, unknown> {
     erased: u.erased,
     last_seen_ts: u.lastSeenTs ?? null,
   };
-}
-
-/**
- * `threepids`: absent or null leaves them; otherwise a list of objects each with `medium` and
- * `address` (Synapse's "Missing params"). Not a list, an item not an object (Synapse: a 500) or a
- * value not a string is 400 M_BAD_JSON.
- */
-function threepids(b: Body): { threepids: { medium: string; address: string }[] } | undefined {
-  const v = b.json.threepids;
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v)) throw badJson("'threepids' must be a list");
-  return {
-    threepids: v.map((t: unknown) => {
-      if (typeof t !== 'object' || t === null || Array.isArray(t)) throw badJson("'threepids' must be a list of objects");
-      const missing = ['medium', 'address'].filter((k) => !(k in t));
-      if (missing.length > 0) throw missingParams(missing);
-      const { medium, address } = t as Record<string, unknown>;
-      if (typeof medium !== 'string' || typeof address !== 'string') throw badJson("A threepid's 'medium' and 'address' must be strings");
-      return { medium, address };
-    }),
-  };
-}
-
-/**
- * `external_ids`: absent or null leaves them; otherwise a list of objects each with
- * `auth_provider` and `external_id` (Synapse's "Missing params"). Not a list, an item not an
- * object (Synapse: a 500) or a value not a string is 400 M_BAD_JSON.
- */
-function externalIds(b: Body): { externalIds: { authProvider: string; externalId: string }[] } | undefined {
-  const v = b.json.external_ids;
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v)) throw badJson("'external_ids' must be a list");
-  return {
-    externalIds: v.map((e: unknown) => {
-      if (typeof e !== 'object' || e === null || Array.isArray(e)) throw badJson("'external_ids' must be a list of objects");
-      const missing = ['auth_provider', 'external_id'].filter((k) => !(k in e));
-      if (missing.length > 0) throw missingParams(missing);
-      const { auth_provider: authProvider, external_id: externalId } = e as Record<string, unknown>;
-      if (typeof authProvider !== 'string' || typeof externalId !== 'string')
-        throw badJson("An external id's 'auth_provider' and 'external_id' must be strings");
-      return { authProvider, externalId };
-    }),
-  };
-}
-
-/** `user_type`: absent leaves it, null clears it (sent as ""); not one of Synapse's types is "Invalid user type". */
-function userType(b: Body): string | undefined {
-  if (!('user_type' in b.json)) return undefined;
-  const v = b.json.user_type;
-  if (v === null) return '';
-  if (typeof v !== 'string' || v === '') throw badRequest('Invalid user type');
-  return v;
-}
-
-/** Synapse's set_avatar_url type check (it runs when the field is applied). */
-function avatarUrl(b: Body): string | undefined {
-  const v = b.json.avatar_url;
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw invalidParam("'avatar_url' must be a string");
-  return v;
 }
 
 /** Account data, global and per room: the body goes to the service as received (it checks ownership before the body). */
@@ -151,24 +90,8 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v2/users/{userId}',
     auth: 'admin',
     handler: async (r) => {
-      const b = r.body();
-      // Synapse's order: threepids, external ids, user type, then the flags.
-      const threepidList = threepids(b);
-      const externalIdList = externalIds(b);
-      const type = userType(b);
-      const res = await r.rpc(r.clients.userAdmin, 'upsertUser', {
-        userId: r.params.userId,
-        threepids: threepidList,
-        externalIds: externalIdList,
-        userType: type,
-        password: b.string('password', 'Invalid password'),
-        admin: b.bool('admin', "'admin' parameter is not of type boolean"),
-        deactivated: b.bool('deactivated', "'deactivated' parameter is not of type boolean"),
-        displayname: b.string('displayname', 'Invalid displayname'),
-        avatarUrl: avatarUrl(b),
-        logoutDevices: b.bool('logout_devices', "'logout_devices' parameter is not of type boolean"),
-        locked: b.bool('locked', "'locked' parameter is not of type boolean"),
-      });
+      // The body passed on as received: the service reads it after authentication, in Synapse's order.
+      const res = await r.rpc(r.clients.userAdmin, 'upsertUser', { userId: r.params.userId, bodyJson: r.rawBody });
       return { status: res.created ? 201 : 200, body: userJson(res.user) };
     },
   },
@@ -183,15 +106,8 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v1/deactivate/{userId}',
     auth: 'admin',
     handler: async (r) => {
-      let erase: boolean;
-      try {
-        erase = r.body(true).bool('erase') ?? false;
-      } catch (err) {
-        // Synapse checks the user (valid, local, known) before it reads the body.
-        await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, validateOnly: true });
-        throw err;
-      }
-      const res = await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, erase });
+      // The body passed on as received: the service checks the user (valid, local, known), then reads it.
+      const res = await r.rpc(r.clients.userAdmin, 'deactivateUser', { userId: r.params.userId, bodyJson: r.rawBody });
       return { body: { id_server_unbind_result: res.idServerUnbindResult } };
     },
   },
@@ -200,12 +116,8 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v1/suspend/{userId}',
     auth: 'admin',
     handler: async (r) => {
-      // Synapse checks the user (local, known) before it reads the body.
-      await r.rpc(r.clients.userAdmin, 'suspendUser', { userId: r.params.userId });
-      const b = r.body();
-      if (!('suspend' in b.json)) throw missingParams(['suspend']);
-      const suspend = b.bool('suspend', "'suspend' must be a boolean");
-      const res = await r.rpc(r.clients.userAdmin, 'suspendUser', { userId: r.params.userId, suspend });
+      // The body passed on as received: the service checks the user (valid, local, known), then reads it.
+      const res = await r.rpc(r.clients.userAdmin, 'suspendUser', { userId: r.params.userId, bodyJson: r.rawBody });
       return { body: { [`user_${r.params.userId}_suspended`]: res.suspended } };
     },
   },
@@ -252,11 +164,8 @@ export const userRoutes: Route[] = [
     path: '/_synapse/admin/v1/users/{userId}/login',
     auth: 'admin',
     handler: async (r) => {
-      const b = r.body(true);
-      const res = await r.rpc(r.clients.userAdmin, 'loginAsUser', {
-        userId: r.params.userId,
-        validUntilMs: b.int('valid_until_ms', "'valid_until_ms' parameter must be an int"),
-      });
+      // The body passed on as received: the service reads it after authentication.
+      const res = await r.rpc(r.clients.userAdmin, 'loginAsUser', { userId: r.params.userId, bodyJson: r.rawBody });
       return { body: { access_token: res.accessToken } };
     },
   },

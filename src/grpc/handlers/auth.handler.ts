@@ -2,22 +2,30 @@ import type { AuthServiceServer } from '../../../gen/synapse/admin/v1/auth';
 import { requesterOf } from '../../context';
 import { forbidden } from '../../errors';
 import type { UserService } from '../../users/user.service';
+import { loginBody, registerBody } from '../../users/auth.bodies';
 import type { CallAdapter } from '../adapter';
 
 export function authHandler(a: CallAdapter, users: UserService): AuthServiceServer {
+  /** Values read from a `body_json` field, bounded as the typed fields of `method`'s request they stand for. */
+  const checked = <T extends object>(method: string, values: T): T => {
+    a.checkRequest(`/synapse.admin.v1.AuthService/${method}`, values);
+    return values;
+  };
   return {
     getRegistrationNonce: a.unary('none', async (_req, ctx) => ({ nonce: await users.newRegistrationNonce(ctx.em) })),
     registerWithSharedSecret: a.unary('none', async (req, ctx) => {
+      const given = req.bodyJson !== undefined ? checked('RegisterWithSharedSecret', registerBody(req.bodyJson)) : req;
       const s = await users.registerWithSharedSecret(ctx.em, {
-        ...req,
-        userType: req.userType ?? null,
-        displayname: req.displayname ?? null,
+        ...given,
+        userType: given.userType ?? null,
+        displayname: given.displayname ?? null,
       });
       return { userId: s.userId, accessToken: s.accessToken, homeServer: s.homeServer, deviceId: s.deviceId };
     }),
     getLoginFlows: a.unary('none', async () => ({ flowTypes: ['m.login.password'] })),
     login: a.unary('none', async (req, ctx) => {
-      const s = await users.login(ctx.em, req.type, req.user, req.password, req.deviceId ?? null, req.initialDeviceDisplayName ?? null);
+      const l = req.bodyJson !== undefined ? checked('Login', loginBody(req.bodyJson)) : req;
+      const s = await users.login(ctx.em, l.type, l.user, l.password, l.deviceId ?? null, l.initialDeviceDisplayName ?? null);
       return { userId: s.userId, accessToken: s.accessToken, homeServer: s.homeServer, deviceId: s.deviceId };
     }),
     whoAmI: a.unary('user', async (_req, ctx) => {

@@ -1,5 +1,6 @@
 import type {
   EventReport,
+  ListPublicRoomsRequest,
   ModerationServiceServer,
   PublicRoom,
   RoomDirectoryServiceServer,
@@ -11,7 +12,8 @@ import { isValidUserId } from '../../matrix/ids';
 import { DIRECTIONS, parseChoiceParam, parseIntParam } from '../../matrix/query-params';
 import type { EventReportRow } from '../../moderation/event-reports.repository';
 import type { EventReportService } from '../../moderation/event-reports.service';
-import type { PublicRoomEntry, PublicRoomsService } from '../../moderation/public-rooms.service';
+import type { PublicRoomEntry, PublicRoomsQuery, PublicRoomsService } from '../../moderation/public-rooms.service';
+import { publicRoomsBody } from '../../moderation/public-rooms.body';
 import type { RoomSizeRepository } from '../../moderation/room-sizes.repository';
 import type { UserRedactionService } from '../../moderation/user-redaction.service';
 import type { RoomService } from '../../rooms/room.service';
@@ -20,6 +22,20 @@ import type { StoredEvent } from '../../rooms/room.types';
 import type { CallAdapter } from '../adapter';
 import { toEventMessage } from './event-message';
 import { jsonObject } from './json-fields';
+
+/** The typed fields of a ListPublicRoomsRequest (and the REST `limit` as given), all but `server`. */
+function publicRoomsQuery(req: ListPublicRoomsRequest): Omit<PublicRoomsQuery, 'server'> {
+  const limit = req.limitParam !== undefined ? parseIntParam('limit', req.limitParam) : (req.limit ?? null);
+  if (limit !== null && limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
+  return {
+    limit: limit || null,
+    since: req.since || null,
+    searchTerm: req.genericSearchTerm || null,
+    roomTypes: req.filterRoomTypes ? [...req.roomTypes, ...(req.hasNullRoomType ? [null] : [])] : null,
+    includeAllNetworks: req.includeAllNetworks,
+    thirdPartyInstanceId: req.thirdPartyInstanceId ?? null,
+  };
+}
 
 const toReport = (r: EventReportRow): EventReport => ({
   id: r.id,
@@ -187,17 +203,19 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
 export function roomDirectoryHandler(a: CallAdapter, publicRooms: PublicRoomsService): RoomDirectoryServiceServer {
   return {
     listPublicRooms: a.unary('user', async (req, ctx) => {
-      const limit = req.limit ?? null;
-      if (limit !== null && limit < 0) throw invalidParam('Query parameter limit must be a positive integer.');
-      const page = await publicRooms.list(ctx.em, {
-        server: req.server ?? null,
-        limit: limit || null,
-        since: req.since || null,
-        searchTerm: req.genericSearchTerm || null,
-        roomTypes: req.filterRoomTypes ? [...req.roomTypes, ...(req.hasNullRoomType ? [null] : [])] : null,
-        includeAllNetworks: req.includeAllNetworks,
-        thirdPartyInstanceId: req.thirdPartyInstanceId ?? null,
-      });
+      const server = req.server ?? null;
+      let query: Omit<PublicRoomsQuery, 'server'>;
+      if (req.bodyJson !== undefined) {
+        query = publicRoomsBody(req.bodyJson);
+        // Bounded as the typed fields they stand for.
+        a.checkRequest('/synapse.admin.v1.RoomDirectoryService/ListPublicRooms', {
+          since: query.since,
+          genericSearchTerm: query.searchTerm,
+          roomTypes: query.roomTypes?.filter((t) => t !== null),
+          thirdPartyInstanceId: query.thirdPartyInstanceId,
+        });
+      } else query = publicRoomsQuery(req);
+      const page = await publicRooms.list(ctx.em, { server, ...query });
       return {
         chunk: page.chunk.map(toPublicRoom),
         nextBatch: page.nextBatch ?? undefined,

@@ -1,12 +1,14 @@
-import type { MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
+import type { CreateRoomRequest, MembershipAction, RoomServiceServer, RoomVisibility } from '../../../gen/synapse/admin/v1/rooms';
 import { requesterOf, type Requester } from '../../context';
 import { presentWithRelations, toClientEvent } from '../../matrix/event-formats';
-import { badJson, badRequest } from '../../errors';
+import { Codes, MatrixError, badJson, badRequest, forbidden } from '../../errors';
 import { parseJsonObject } from '../../matrix/json-body';
 import type { RoomService } from '../../rooms/room.service';
 import type { ClientReadService } from '../../rooms/client-read.service';
 import type { OutOfBandMemberships } from '../../rooms/out-of-band';
-import type { MembershipAction as DomainAction } from '../../rooms/room.types';
+import type { CreateRoomOptions, MembershipAction as DomainAction } from '../../rooms/room.types';
+import { aliasBody, createRoomBody, eventContentBody, membershipBody } from '../../rooms/client.bodies';
+import { parseChoiceParam } from '../../matrix/query-params';
 import type { CallAdapter } from '../adapter';
 import { MEMBERSHIP_ACTION, ROOM_VISIBILITY } from '../contract-words';
 import { toEventMessage, toEventMessages } from './event-message';
@@ -34,6 +36,23 @@ function toVisibility(v: RoomVisibility): 'public' | 'private' {
   return visibility;
 }
 
+const STATE_FORMATS = ['content', 'event'] as const;
+
+/** The typed fields of a CreateRoomRequest (gRPC callers), as the rooms service takes them. */
+function createRoomOptions(req: CreateRoomRequest): CreateRoomOptions {
+  const { creationContentJson, powerLevelContentOverrideJson, bodyJson: _b, ...rest } = req;
+  return {
+    ...rest,
+    creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
+    powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
+    initialState: req.initialState.map((s) => ({
+      type: s.type,
+      stateKey: s.stateKey,
+      content: jsonObject(s.contentJson, 'initial_state.content_json'),
+    })),
+  };
+}
+
 const session = (r: Requester) => ({ deviceId: r.deviceId, tokenId: r.tokenId });
 const actor = (r: Requester) => ({ userId: r.userId, isAdmin: r.isAdmin, isGuest: r.isGuest });
 
@@ -57,31 +76,38 @@ export function roomsHandler(
   shadowBanMaxDelayMs = 0,
 ): RoomServiceServer {
   const pause = (ctx: { signal: AbortSignal }) => shadowBanPause(shadowBanMaxDelayMs, ctx.signal);
+  /**
+   * Values read from a `body_json` field, bounded as the typed fields of `method`'s request they
+   * stand for (JSON content, already bounded by the body's size, is not visited).
+   */
+  const checked = <T extends object>(method: string, values: T): T => {
+    const {
+      content: _c,
+      creationContent: _cc,
+      powerLevelContentOverride: _p,
+      initialState,
+      ...strings
+    } = values as CreateRoomOptions & Record<string, unknown>;
+    const stateKeys = initialState?.map((e) => ({ type: e.type, stateKey: e.stateKey }));
+    a.checkRequest(`/synapse.admin.v1.RoomService/${method}`, { ...strings, initialState: stateKeys });
+    return values;
+  };
   return {
     createRoom: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
+      const options = req.bodyJson !== undefined ? checked('CreateRoom', createRoomBody(req.bodyJson)) : createRoomOptions(req);
       checkRoomCreation(r);
-      const { creationContentJson, powerLevelContentOverrideJson, ...rest } = req;
       // A shadow-banned creator's invites are dropped (after the wait); the room is created.
-      const dropInvites = swallowsMembership(r, 'invite') && rest.invite.length > 0;
+      const dropInvites = swallowsMembership(r, 'invite') && (options.invite?.length ?? 0) > 0;
       if (dropInvites) await pause(ctx);
-      const res = await rooms.createRoom(ctx.em, r.userId, {
-        ...rest,
-        invite: dropInvites ? [] : rest.invite,
-        creationContent: optionalJsonObject(creationContentJson, 'creation_content_json'),
-        powerLevelContentOverride: optionalJsonObject(powerLevelContentOverrideJson, 'power_level_content_override_json'),
-        initialState: req.initialState.map((s) => ({
-          type: s.type,
-          stateKey: s.stateKey,
-          content: jsonObject(s.contentJson, 'initial_state.content_json'),
-        })),
-      });
+      const res = await rooms.createRoom(ctx.em, r.userId, { ...options, invite: dropInvites ? [] : options.invite });
       return { roomId: res.roomId, roomAlias: res.roomAlias };
     }),
     sendEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
-      let content = jsonObject(req.contentJson, 'content_json');
-      if (req.type === 'm.room.member' && req.stateKey !== undefined) {
+      const memberState = req.type === 'm.room.member' && req.stateKey !== undefined;
+      let content = req.bodyJson !== undefined ? eventContentBody(req.bodyJson, memberState) : jsonObject(req.contentJson, 'content_json');
+      if (memberState) {
         const membership = String(content.membership);
         checkMembership(r, membership);
         if (swallowsMembership(r, membership)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
@@ -102,9 +128,10 @@ export function roomsHandler(
     }),
     redactEvent: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
+      const content = req.bodyJson !== undefined ? eventContentBody(req.bodyJson) : jsonObject(req.contentJson, 'content_json');
       if (swallowsEvent(r)) return pause(ctx).then(() => ({ eventId: fakeEventId() }));
       const res = await rooms.redactEvent(ctx.em, r.userId, req.roomId, req.eventId, {
-        content: jsonObject(req.contentJson, 'content_json'),
+        content,
         txnId: req.txnId ?? null,
         onlyOwnRedactions: r.suspended,
         ...session(r),
@@ -124,21 +151,32 @@ export function roomsHandler(
     findEventAtTimestamp: a.unary('user', (req, ctx) =>
       clientReads.timestampToEvent(ctx.em, requesterOf(ctx), req.roomId, req.tsParam ?? null, req.dirParam ?? null),
     ),
-    getStateEvent: a.unary('user', async (req, ctx) => ({
-      event: toEventMessage(await clientReads.getStateEvent(ctx.em, requesterOf(ctx), req.roomId, req.type, req.stateKey)),
-    })),
+    getStateEvent: a.unary('user', async (req, ctx) => {
+      const r = requesterOf(ctx);
+      if (req.formatParam !== undefined) parseChoiceParam('format', req.formatParam, STATE_FORMATS);
+      return { event: toEventMessage(await clientReads.getStateEvent(ctx.em, r, req.roomId, req.type, req.stateKey)) };
+    }),
     updateMembership: a.unary('user', async (req, ctx) => {
       const r = requesterOf(ctx);
       const action = toAction(req.action);
+      const byIdOrAlias = req.room?.$case === 'roomIdOrAlias';
+      // Synapse refuses a guest's knock at authentication, and a guest's invite, kick, ban or unban
+      // before reading the body; the rooms service checks both again for typed callers.
+      if (r.isGuest && action === 'knock') throw new MatrixError(403, 'Guest access not allowed', Codes.GUEST_ACCESS_FORBIDDEN);
+      if (r.isGuest && action !== 'join' && action !== 'leave') throw forbidden('Guest access not allowed');
+      const given =
+        req.bodyJson !== undefined
+          ? checked('UpdateMembership', membershipBody(req.bodyJson, action, byIdOrAlias))
+          : { userId: req.userId, reason: req.reason, content: optionalJsonObject(req.contentJson, 'content_json') };
       checkMembership(r, action);
       const opts = {
-        reason: req.reason,
+        reason: given.reason,
         txnId: req.txnId ?? null,
-        content: withoutRoomProfile(r, optionalJsonObject(req.contentJson, 'content_json')),
+        content: withoutRoomProfile(r, given.content),
         isGuest: r.isGuest,
         ...session(r),
       };
-      const target = req.userId ?? r.userId;
+      const target = given.userId ?? r.userId;
       if (req.room?.$case === 'roomIdOrAlias') {
         const res = await rooms.updateMembershipByIdOrAlias(ctx.em, r.userId, target, req.room.value, action, opts);
         return { roomId: res.roomId, eventId: res.eventId };
@@ -172,7 +210,9 @@ export function roomsHandler(
     getRoomAliases: a.unary('user', async (req, ctx) => ({ aliases: await clientReads.getAliases(ctx.em, requesterOf(ctx), req.roomId) })),
     resolveRoomAlias: a.unary('none', async (req, ctx) => rooms.resolveAlias(ctx.em, req.roomAlias)),
     setRoomAlias: a.unary('user', async (req, ctx) => {
-      await rooms.setAlias(ctx.em, actor(requesterOf(ctx)), req.roomAlias, req.roomId);
+      const r = requesterOf(ctx);
+      const roomId = req.bodyJson !== undefined ? checked('SetRoomAlias', { roomId: aliasBody(req.bodyJson) }).roomId : req.roomId;
+      await rooms.setAlias(ctx.em, actor(r), req.roomAlias, roomId);
       return {};
     }),
     deleteRoomAlias: a.unary('user', async (req, ctx) => {

@@ -41,6 +41,11 @@ export interface RegisterWithSharedSecretRequest {
     | undefined;
   /** Hex HMAC-SHA1 of `nonce\0username\0password\0admin|notadmin[\0user_type]`. */
   mac: string;
+  /**
+   * The REST request body as received: when present every field above is read from it instead,
+   * with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON, M_UNKNOWN).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface RegisterWithSharedSecretResponse {
@@ -64,7 +69,14 @@ export interface LoginRequest {
   user: string;
   password: string;
   deviceId?: string | undefined;
-  initialDeviceDisplayName?: string | undefined;
+  initialDeviceDisplayName?:
+    | string
+    | undefined;
+  /**
+   * The REST request body as received: when present every field above is read from it instead,
+   * with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON, M_INVALID_PARAM, M_UNKNOWN).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface LoginResponse {
@@ -218,7 +230,16 @@ export const GetRegistrationNonceResponse: MessageFns<GetRegistrationNonceRespon
 };
 
 function createBaseRegisterWithSharedSecretRequest(): RegisterWithSharedSecretRequest {
-  return { nonce: "", username: "", password: "", admin: false, userType: undefined, displayname: undefined, mac: "" };
+  return {
+    nonce: "",
+    username: "",
+    password: "",
+    admin: false,
+    userType: undefined,
+    displayname: undefined,
+    mac: "",
+    bodyJson: undefined,
+  };
 }
 
 export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecretRequest> = {
@@ -243,6 +264,9 @@ export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecre
     }
     if (message.mac !== "") {
       writer.uint32(58).string(message.mac);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(66).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -316,6 +340,14 @@ export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecre
             message.mac = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -341,6 +373,11 @@ export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecre
         : undefined,
       displayname: isSet(object.displayname) ? globalThis.String(object.displayname) : undefined,
       mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -367,6 +404,9 @@ export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecre
     if (message.mac !== "") {
       obj.mac = message.mac;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -382,6 +422,7 @@ export const RegisterWithSharedSecretRequest: MessageFns<RegisterWithSharedSecre
     message.userType = object.userType ?? undefined;
     message.displayname = object.displayname ?? undefined;
     message.mac = object.mac ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -645,7 +686,14 @@ export const GetLoginFlowsResponse: MessageFns<GetLoginFlowsResponse> = {
 };
 
 function createBaseLoginRequest(): LoginRequest {
-  return { type: "", user: "", password: "", deviceId: undefined, initialDeviceDisplayName: undefined };
+  return {
+    type: "",
+    user: "",
+    password: "",
+    deviceId: undefined,
+    initialDeviceDisplayName: undefined,
+    bodyJson: undefined,
+  };
 }
 
 export const LoginRequest: MessageFns<LoginRequest> = {
@@ -664,6 +712,9 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     }
     if (message.initialDeviceDisplayName !== undefined) {
       writer.uint32(42).string(message.initialDeviceDisplayName);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(50).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -721,6 +772,14 @@ export const LoginRequest: MessageFns<LoginRequest> = {
             message.initialDeviceDisplayName = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -748,6 +807,11 @@ export const LoginRequest: MessageFns<LoginRequest> = {
         : isSet(object.initial_device_display_name)
         ? globalThis.String(object.initial_device_display_name)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -768,6 +832,9 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     if (message.initialDeviceDisplayName !== undefined) {
       obj.initialDeviceDisplayName = message.initialDeviceDisplayName;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -781,6 +848,7 @@ export const LoginRequest: MessageFns<LoginRequest> = {
     message.password = object.password ?? "";
     message.deviceId = object.deviceId ?? undefined;
     message.initialDeviceDisplayName = object.initialDeviceDisplayName ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1574,6 +1642,14 @@ export const AuthServiceClient = makeGenericClientConstructor(
   service: typeof AuthServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

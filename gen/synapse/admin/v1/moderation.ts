@@ -228,7 +228,22 @@ export interface ListPublicRoomsRequest {
   hasNullRoomType: boolean;
   filterRoomTypes: boolean;
   includeAllNetworks: boolean;
-  thirdPartyInstanceId?: string | undefined;
+  thirdPartyInstanceId?:
+    | string
+    | undefined;
+  /**
+   * The REST `limit` query parameter as given (`GET /publicRooms`): when present it is read
+   * instead of `limit`, after authentication (400 M_INVALID_PARAM when not an integer).
+   */
+  limitParam?:
+    | string
+    | undefined;
+  /**
+   * The REST request body as received (`POST /publicRooms`): when present every field but `server`
+   * is read from it instead, after authentication, with Synapse's errors (400 M_NOT_JSON,
+   * M_BAD_JSON).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface PublicRoom {
@@ -2389,6 +2404,8 @@ function createBaseListPublicRoomsRequest(): ListPublicRoomsRequest {
     filterRoomTypes: false,
     includeAllNetworks: false,
     thirdPartyInstanceId: undefined,
+    limitParam: undefined,
+    bodyJson: undefined,
   };
 }
 
@@ -2420,6 +2437,12 @@ export const ListPublicRoomsRequest: MessageFns<ListPublicRoomsRequest> = {
     }
     if (message.thirdPartyInstanceId !== undefined) {
       writer.uint32(74).string(message.thirdPartyInstanceId);
+    }
+    if (message.limitParam !== undefined) {
+      writer.uint32(82).string(message.limitParam);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(90).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -2509,6 +2532,22 @@ export const ListPublicRoomsRequest: MessageFns<ListPublicRoomsRequest> = {
             message.thirdPartyInstanceId = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.limitParam = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2556,6 +2595,16 @@ export const ListPublicRoomsRequest: MessageFns<ListPublicRoomsRequest> = {
         : isSet(object.third_party_instance_id)
         ? globalThis.String(object.third_party_instance_id)
         : undefined,
+      limitParam: isSet(object.limitParam)
+        ? globalThis.String(object.limitParam)
+        : isSet(object.limit_param)
+        ? globalThis.String(object.limit_param)
+        : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -2588,6 +2637,12 @@ export const ListPublicRoomsRequest: MessageFns<ListPublicRoomsRequest> = {
     if (message.thirdPartyInstanceId !== undefined) {
       obj.thirdPartyInstanceId = message.thirdPartyInstanceId;
     }
+    if (message.limitParam !== undefined) {
+      obj.limitParam = message.limitParam;
+    }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -2605,6 +2660,8 @@ export const ListPublicRoomsRequest: MessageFns<ListPublicRoomsRequest> = {
     message.filterRoomTypes = object.filterRoomTypes ?? false;
     message.includeAllNetworks = object.includeAllNetworks ?? false;
     message.thirdPartyInstanceId = object.thirdPartyInstanceId ?? undefined;
+    message.limitParam = object.limitParam ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };

@@ -170,6 +170,11 @@ export interface CreateRoomRequest {
   /** Merged into the initial m.room.power_levels content, a JSON object as text. */
   powerLevelContentOverrideJson?: string | undefined;
   isDirect: boolean;
+  /**
+   * The REST request body as received: when present every field above is read from it instead,
+   * after authentication, with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface CreateRoomResponse {
@@ -188,7 +193,15 @@ export interface SendEventRequest {
   /** The content, a JSON object as text (absent: {}). */
   contentJson: string;
   /** Client transaction id: repeating it from the same device returns the first event. */
-  txnId?: string | undefined;
+  txnId?:
+    | string
+    | undefined;
+  /**
+   * The REST request body as received: when present it is the content instead of `content_json`,
+   * read after authentication with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON; for an
+   * m.room.member state event, 400 M_UNKNOWN when `membership` is not a string).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SendEventResponse {
@@ -203,6 +216,11 @@ export interface RedactEventRequest {
     | undefined;
   /** The redaction's content (e.g. `reason`), a JSON object as text (absent: {}). */
   contentJson: string;
+  /**
+   * The REST request body as received: when present it is the content instead of `content_json`,
+   * read after authentication with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface RedactEventResponse {
@@ -249,6 +267,11 @@ export interface GetStateEventRequest {
   roomId: string;
   type: string;
   stateKey: string;
+  /**
+   * The REST `format` query parameter as given ("content" or "event"), checked after
+   * authentication (400 M_INVALID_PARAM otherwise). The response is the same for both.
+   */
+  formatParam?: string | undefined;
 }
 
 export interface GetStateEventResponse {
@@ -266,7 +289,16 @@ export interface UpdateMembershipRequest {
     | string
     | undefined;
   /** Extra member event content (e.g. displayname), a JSON object as text. */
-  contentJson?: string | undefined;
+  contentJson?:
+    | string
+    | undefined;
+  /**
+   * The REST request body as received (an empty body is {}): when present `user_id` (invite, kick,
+   * ban, unban), `reason` and, for a join by id or alias, the extra content are read from it
+   * instead, after authentication, with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON,
+   * M_MISSING_PARAM).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface UpdateMembershipResponse {
@@ -351,6 +383,12 @@ export interface ResolveRoomAliasResponse {
 export interface SetRoomAliasRequest {
   roomAlias: string;
   roomId: string;
+  /**
+   * The REST request body as received (`{"room_id": …, "servers": […]}`): when present `room_id`
+   * is read from it instead, after authentication, with Synapse's errors (400 M_NOT_JSON,
+   * M_BAD_JSON, M_MISSING_PARAM).
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SetRoomAliasResponse {
@@ -606,6 +644,7 @@ function createBaseCreateRoomRequest(): CreateRoomRequest {
     creationContentJson: undefined,
     powerLevelContentOverrideJson: undefined,
     isDirect: false,
+    bodyJson: undefined,
   };
 }
 
@@ -643,6 +682,9 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     }
     if (message.isDirect !== false) {
       writer.uint32(88).bool(message.isDirect);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(114).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -748,6 +790,14 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
             message.isDirect = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -797,6 +847,11 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
         : isSet(object.is_direct)
         ? globalThis.Boolean(object.is_direct)
         : false,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -835,6 +890,9 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     if (message.isDirect !== false) {
       obj.isDirect = message.isDirect;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -854,6 +912,7 @@ export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
     message.creationContentJson = object.creationContentJson ?? undefined;
     message.powerLevelContentOverrideJson = object.powerLevelContentOverrideJson ?? undefined;
     message.isDirect = object.isDirect ?? false;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -952,7 +1011,7 @@ export const CreateRoomResponse: MessageFns<CreateRoomResponse> = {
 };
 
 function createBaseSendEventRequest(): SendEventRequest {
-  return { roomId: "", type: "", stateKey: undefined, contentJson: "", txnId: undefined };
+  return { roomId: "", type: "", stateKey: undefined, contentJson: "", txnId: undefined, bodyJson: undefined };
 }
 
 export const SendEventRequest: MessageFns<SendEventRequest> = {
@@ -971,6 +1030,9 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     }
     if (message.txnId !== undefined) {
       writer.uint32(42).string(message.txnId);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(58).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1028,6 +1090,14 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
             message.txnId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1063,6 +1133,11 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
         : isSet(object.txn_id)
         ? globalThis.String(object.txn_id)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1083,6 +1158,9 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     if (message.txnId !== undefined) {
       obj.txnId = message.txnId;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1096,6 +1174,7 @@ export const SendEventRequest: MessageFns<SendEventRequest> = {
     message.stateKey = object.stateKey ?? undefined;
     message.contentJson = object.contentJson ?? "";
     message.txnId = object.txnId ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1174,7 +1253,7 @@ export const SendEventResponse: MessageFns<SendEventResponse> = {
 };
 
 function createBaseRedactEventRequest(): RedactEventRequest {
-  return { roomId: "", eventId: "", txnId: undefined, contentJson: "" };
+  return { roomId: "", eventId: "", txnId: undefined, contentJson: "", bodyJson: undefined };
 }
 
 export const RedactEventRequest: MessageFns<RedactEventRequest> = {
@@ -1190,6 +1269,9 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     }
     if (message.contentJson !== "") {
       writer.uint32(42).string(message.contentJson);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(50).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1239,6 +1321,14 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
             message.contentJson = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1273,6 +1363,11 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
         : isSet(object.content_json)
         ? globalThis.String(object.content_json)
         : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1290,6 +1385,9 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     if (message.contentJson !== "") {
       obj.contentJson = message.contentJson;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1302,6 +1400,7 @@ export const RedactEventRequest: MessageFns<RedactEventRequest> = {
     message.eventId = object.eventId ?? "";
     message.txnId = object.txnId ?? undefined;
     message.contentJson = object.contentJson ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1764,7 +1863,7 @@ export const GetRoomStateResponse: MessageFns<GetRoomStateResponse> = {
 };
 
 function createBaseGetStateEventRequest(): GetStateEventRequest {
-  return { roomId: "", type: "", stateKey: "" };
+  return { roomId: "", type: "", stateKey: "", formatParam: undefined };
 }
 
 export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
@@ -1777,6 +1876,9 @@ export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
     }
     if (message.stateKey !== "") {
       writer.uint32(26).string(message.stateKey);
+    }
+    if (message.formatParam !== undefined) {
+      writer.uint32(34).string(message.formatParam);
     }
     return writer;
   },
@@ -1818,6 +1920,14 @@ export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
             message.stateKey = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.formatParam = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1843,6 +1953,11 @@ export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
         : isSet(object.state_key)
         ? globalThis.String(object.state_key)
         : "",
+      formatParam: isSet(object.formatParam)
+        ? globalThis.String(object.formatParam)
+        : isSet(object.format_param)
+        ? globalThis.String(object.format_param)
+        : undefined,
     };
   },
 
@@ -1857,6 +1972,9 @@ export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
     if (message.stateKey !== "") {
       obj.stateKey = message.stateKey;
     }
+    if (message.formatParam !== undefined) {
+      obj.formatParam = message.formatParam;
+    }
     return obj;
   },
 
@@ -1868,6 +1986,7 @@ export const GetStateEventRequest: MessageFns<GetStateEventRequest> = {
     message.roomId = object.roomId ?? "";
     message.type = object.type ?? "";
     message.stateKey = object.stateKey ?? "";
+    message.formatParam = object.formatParam ?? undefined;
     return message;
   },
 };
@@ -1940,7 +2059,15 @@ export const GetStateEventResponse: MessageFns<GetStateEventResponse> = {
 };
 
 function createBaseUpdateMembershipRequest(): UpdateMembershipRequest {
-  return { room: undefined, action: 0, userId: undefined, reason: undefined, txnId: undefined, contentJson: undefined };
+  return {
+    room: undefined,
+    action: 0,
+    userId: undefined,
+    reason: undefined,
+    txnId: undefined,
+    contentJson: undefined,
+    bodyJson: undefined,
+  };
 }
 
 export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
@@ -1967,6 +2094,9 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     }
     if (message.contentJson !== undefined) {
       writer.uint32(66).string(message.contentJson);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(74).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -2040,6 +2170,14 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
             message.contentJson = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2080,6 +2218,11 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
         : isSet(object.content_json)
         ? globalThis.String(object.content_json)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -2104,6 +2247,9 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     }
     if (message.contentJson !== undefined) {
       obj.contentJson = message.contentJson;
+    }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
     }
     return obj;
   },
@@ -2132,6 +2278,7 @@ export const UpdateMembershipRequest: MessageFns<UpdateMembershipRequest> = {
     message.reason = object.reason ?? undefined;
     message.txnId = object.txnId ?? undefined;
     message.contentJson = object.contentJson ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3275,7 +3422,7 @@ export const ResolveRoomAliasResponse: MessageFns<ResolveRoomAliasResponse> = {
 };
 
 function createBaseSetRoomAliasRequest(): SetRoomAliasRequest {
-  return { roomAlias: "", roomId: "" };
+  return { roomAlias: "", roomId: "", bodyJson: undefined };
 }
 
 export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
@@ -3285,6 +3432,9 @@ export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
     }
     if (message.roomId !== "") {
       writer.uint32(18).string(message.roomId);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -3318,6 +3468,14 @@ export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
             message.roomId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3342,6 +3500,11 @@ export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
         : isSet(object.room_id)
         ? globalThis.String(object.room_id)
         : "",
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -3353,6 +3516,9 @@ export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
     if (message.roomId !== "") {
       obj.roomId = message.roomId;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -3363,6 +3529,7 @@ export const SetRoomAliasRequest: MessageFns<SetRoomAliasRequest> = {
     const message = createBaseSetRoomAliasRequest();
     message.roomAlias = object.roomAlias ?? "";
     message.roomId = object.roomId ?? "";
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };

@@ -156,7 +156,17 @@ export interface UpsertUserRequest {
    * already mapped to another user (or given twice) is ALREADY_EXISTS (409) "External id is
    * already in use." and, for an existing user, nothing of the set changes.
    */
-  externalIds?: ExternalIdList | undefined;
+  externalIds?:
+    | ExternalIdList
+    | undefined;
+  /**
+   * The REST request body as received (JSON text, UTF-8). When set, the service reads the fields
+   * above from it with Synapse's errors, in Synapse's order (`threepids`, `external_ids`,
+   * `user_type`, then `password`, `admin`, `deactivated`, `displayname`, `avatar_url`,
+   * `logout_devices`, `locked`; 400 M_NOT_JSON, M_BAD_JSON, M_MISSING_PARAM, M_INVALID_PARAM,
+   * "Invalid user type"), after authentication, and ignores the typed fields.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface UpsertUserResponse {
@@ -175,7 +185,15 @@ export interface GetUserResponse {
 export interface LoginAsUserRequest {
   userId: string;
   /** Expiry of the token in ms since the epoch; none means it never expires. */
-  validUntilMs?: number | undefined;
+  validUntilMs?:
+    | number
+    | undefined;
+  /**
+   * The REST request body as received (`valid_until_ms`; empty counts as {}). When set, the
+   * service reads it from it with Synapse's errors (400 M_NOT_JSON, M_BAD_JSON "'valid_until_ms'
+   * parameter must be an int"), after authentication, and ignores the typed field.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface LoginAsUserResponse {
@@ -189,10 +207,17 @@ export interface DeactivateUserRequest {
     | undefined;
   /**
    * Only check that the user can be deactivated (a valid id of an existing local user), with the
-   * same errors, and change nothing. The REST gateway asks it before refusing a bad body, so the
-   * user's errors come first, in Synapse's order.
+   * same errors, and change nothing (with `body_json`, the body is read too).
    */
-  validateOnly?: boolean | undefined;
+  validateOnly?:
+    | boolean
+    | undefined;
+  /**
+   * The REST request body as received (`erase`; empty counts as {}). When set, the service checks
+   * the user (valid, local, known) first, as Synapse does, then reads `erase` from it with
+   * Synapse's errors (400 M_NOT_JSON, M_BAD_JSON), after authentication, and ignores the typed field.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface DeactivateUserResponse {
@@ -205,7 +230,16 @@ export interface DeactivateUserResponse {
 export interface SuspendUserRequest {
   userId: string;
   /** Absent only checks the user (valid, local, known) and changes nothing. */
-  suspend?: boolean | undefined;
+  suspend?:
+    | boolean
+    | undefined;
+  /**
+   * The REST request body as received (`{"suspend": true | false}`). When set, the service checks
+   * the user (valid, local, known) first, as Synapse does, then reads `suspend` from it with
+   * Synapse's errors (400 M_NOT_JSON, M_MISSING_PARAM, M_BAD_JSON "'suspend' must be a boolean"),
+   * after authentication, and ignores the typed field.
+   */
+  bodyJson?: Buffer | undefined;
 }
 
 export interface SuspendUserResponse {
@@ -1037,6 +1071,7 @@ function createBaseUpsertUserRequest(): UpsertUserRequest {
     userType: undefined,
     threepids: undefined,
     externalIds: undefined,
+    bodyJson: undefined,
   };
 }
 
@@ -1074,6 +1109,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     }
     if (message.externalIds !== undefined) {
       ExternalIdList.encode(message.externalIds, writer.uint32(90).fork()).join();
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(98).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1179,6 +1217,14 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
             message.externalIds = ExternalIdList.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1224,6 +1270,11 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
         : isSet(object.external_ids)
         ? ExternalIdList.fromJSON(object.external_ids)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1262,6 +1313,9 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     if (message.externalIds !== undefined) {
       obj.externalIds = ExternalIdList.toJSON(message.externalIds);
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1285,6 +1339,7 @@ export const UpsertUserRequest: MessageFns<UpsertUserRequest> = {
     message.externalIds = (object.externalIds !== undefined && object.externalIds !== null)
       ? ExternalIdList.fromPartial(object.externalIds)
       : undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1515,7 +1570,7 @@ export const GetUserResponse: MessageFns<GetUserResponse> = {
 };
 
 function createBaseLoginAsUserRequest(): LoginAsUserRequest {
-  return { userId: "", validUntilMs: undefined };
+  return { userId: "", validUntilMs: undefined, bodyJson: undefined };
 }
 
 export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
@@ -1525,6 +1580,9 @@ export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
     }
     if (message.validUntilMs !== undefined) {
       writer.uint32(16).int64(message.validUntilMs);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1558,6 +1616,14 @@ export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
             message.validUntilMs = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1582,6 +1648,11 @@ export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
         : isSet(object.valid_until_ms)
         ? globalThis.Number(object.valid_until_ms)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1593,6 +1664,9 @@ export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
     if (message.validUntilMs !== undefined) {
       obj.validUntilMs = Math.round(message.validUntilMs);
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1603,6 +1677,7 @@ export const LoginAsUserRequest: MessageFns<LoginAsUserRequest> = {
     const message = createBaseLoginAsUserRequest();
     message.userId = object.userId ?? "";
     message.validUntilMs = object.validUntilMs ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1681,7 +1756,7 @@ export const LoginAsUserResponse: MessageFns<LoginAsUserResponse> = {
 };
 
 function createBaseDeactivateUserRequest(): DeactivateUserRequest {
-  return { userId: "", erase: undefined, validateOnly: undefined };
+  return { userId: "", erase: undefined, validateOnly: undefined, bodyJson: undefined };
 }
 
 export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
@@ -1694,6 +1769,9 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     }
     if (message.validateOnly !== undefined) {
       writer.uint32(24).bool(message.validateOnly);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(34).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1735,6 +1813,14 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
             message.validateOnly = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1760,6 +1846,11 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
         : isSet(object.validate_only)
         ? globalThis.Boolean(object.validate_only)
         : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1774,6 +1865,9 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     if (message.validateOnly !== undefined) {
       obj.validateOnly = message.validateOnly;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1785,6 +1879,7 @@ export const DeactivateUserRequest: MessageFns<DeactivateUserRequest> = {
     message.userId = object.userId ?? "";
     message.erase = object.erase ?? undefined;
     message.validateOnly = object.validateOnly ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -1883,7 +1978,7 @@ export const DeactivateUserResponse: MessageFns<DeactivateUserResponse> = {
 };
 
 function createBaseSuspendUserRequest(): SuspendUserRequest {
-  return { userId: "", suspend: undefined };
+  return { userId: "", suspend: undefined, bodyJson: undefined };
 }
 
 export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
@@ -1893,6 +1988,9 @@ export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
     }
     if (message.suspend !== undefined) {
       writer.uint32(16).bool(message.suspend);
+    }
+    if (message.bodyJson !== undefined) {
+      writer.uint32(26).bytes(message.bodyJson);
     }
     return writer;
   },
@@ -1926,6 +2024,14 @@ export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
             message.suspend = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bodyJson = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1946,6 +2052,11 @@ export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
         ? globalThis.String(object.user_id)
         : "",
       suspend: isSet(object.suspend) ? globalThis.Boolean(object.suspend) : undefined,
+      bodyJson: isSet(object.bodyJson)
+        ? Buffer.from(bytesFromBase64(object.bodyJson))
+        : isSet(object.body_json)
+        ? Buffer.from(bytesFromBase64(object.body_json))
+        : undefined,
     };
   },
 
@@ -1957,6 +2068,9 @@ export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
     if (message.suspend !== undefined) {
       obj.suspend = message.suspend;
     }
+    if (message.bodyJson !== undefined) {
+      obj.bodyJson = base64FromBytes(message.bodyJson);
+    }
     return obj;
   },
 
@@ -1967,6 +2081,7 @@ export const SuspendUserRequest: MessageFns<SuspendUserRequest> = {
     const message = createBaseSuspendUserRequest();
     message.userId = object.userId ?? "";
     message.suspend = object.suspend ?? undefined;
+    message.bodyJson = object.bodyJson ?? undefined;
     return message;
   },
 };
@@ -3143,6 +3258,14 @@ export const UserAdminServiceClient = makeGenericClientConstructor(
   service: typeof UserAdminServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
