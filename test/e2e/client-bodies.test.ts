@@ -270,6 +270,14 @@ describe('client bodies read by the services', () => {
     );
     const name = await http(s, 'GET', `${C}/rooms/${enc(made.roomId)}/state/m.room.name/`, { token: owner.token });
     assert.deepEqual(name.body, { name: 'via grpc' });
+    const auth = s.clients.auth;
+    const login = (body: string) => grpcCall(auth, auth.login, { type: '', user: '', password: '', bodyJson: bytes(body) });
+    const noUser = await grpcRefusal(login('{"type": "m.login.password", "password": "pass"}'));
+    assert.deepEqual([noUser.errcode, noUser.error], ['M_INVALID_PARAM', 'Invalid login submission']);
+    const loggedIn = await login(
+      JSON.stringify({ type: 'm.login.password', identifier: { type: 'm.id.user', user: owner.userId }, password: 'pass' }),
+    );
+    assert.equal(loggedIn.userId, owner.userId);
     const dir = s.clients.directory;
     const limit = await grpcRefusal(
       grpcCall(
