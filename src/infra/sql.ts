@@ -13,6 +13,7 @@
  * PostgreSQL's `code`).
  */
 import { createHash } from 'node:crypto';
+import { db as dbMetrics } from '../metrics/metrics';
 import type { Em } from './orm';
 
 /** A row as PostgreSQL returns it (bigint and numeric as strings). */
@@ -91,6 +92,7 @@ async function planFor(conn: PgConnection, trx: Transaction | undefined, plan: E
   if (current === plan) return;
   const value = plan === 'generic' ? 'force_generic_plan' : 'DEFAULT';
   await conn.query({ text: `SET ${trx ? 'LOCAL ' : ''}plan_cache_mode TO ${value}`, values: [] });
+  dbMetrics.planSwitched(plan);
   if (!trx) return void sessionPlans.set(conn, plan);
   transactionPlans.set(trx, plan);
   // A savepoint's setting outlives it only if it is released: its parents no longer know theirs.

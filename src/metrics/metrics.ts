@@ -215,3 +215,17 @@ export const locks = {
     lockLeasesLost.inc();
   },
 };
+
+// --- Database (src/infra/sql.ts) ---
+
+const dbPlanSwitches = new client.Counter({
+  name: `${PREFIX}db_plan_switches_total`,
+  help: 'SET plan_cache_mode round trips: a connection went from prepared statements (generic plans) to plain ones with parameters, or back',
+  labelNames: ['to'] as const,
+});
+
+export const db = {
+  planSwitched(to: 'generic' | 'default'): void {
+    dbPlanSwitches.labels(to).inc();
+  },
+};

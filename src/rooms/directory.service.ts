@@ -28,11 +28,10 @@ export class DirectoryService {
   /** Resolves an alias; 404 M_NOT_FOUND "Room alias <alias> not found" when unknown. */
   async resolveAlias(em: Em, alias: string): Promise<AliasInfo> {
     if (!isValidAlias(alias)) throw new MatrixError(400, 'Room alias invalid', Codes.INVALID_PARAM);
-    const hit = await this.rooms.getAlias(em, alias);
+    const hit = await this.rooms.resolveAlias(em, alias);
     if (!hit) throw new MatrixError(404, `Room alias ${echo(alias)} not found`, Codes.NOT_FOUND);
-    const members = await this.rooms.getJoinedMembers(em, hit.roomId);
-    const servers = new Set<string>([this.serverName]);
-    for (const m of members) servers.add(domainOf(m.userId));
+    // This server first, then the others in name order.
+    const servers = new Set<string>([this.serverName, ...hit.servers.sort()]);
     return { roomId: hit.roomId, servers: [...servers] };
   }
 

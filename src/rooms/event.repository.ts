@@ -4,7 +4,7 @@
  */
 import type { Em } from '../infra/orm';
 import type { Json, StoredEvent } from './room.types';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 /** Select list for `toStoredEvent` (alias the table `e`). */
 export const EVENT_COLUMNS = `e.event_id, e.room_id, e.type, e.state_key, e.sender, e.content, e.origin_server_ts, e.received_ts, e.depth,
@@ -60,23 +60,28 @@ export function toStoredEvent(r: EventRow): StoredEvent {
   };
 }
 
+/**
+ * The point lookups and state reads here are prepared statements: their plans are index lookups
+ * whatever the values, and the read paths around them (event pages, visibility) are prepared too, so
+ * a pooled connection does not switch `plan_cache_mode` (one round trip each time) between them.
+ */
 export class EventRepository {
   /** One event by id, or null. */
   async getEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
-    const rows = await sql<EventRow>(em, `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ?`, [eventId]);
+    const rows = await sqlPrepared<EventRow>(em, `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ?`, [eventId]);
     return rows[0] ? toStoredEvent(rows[0]) : null;
   }
 
   /** Events by id (missing ids are skipped), in no particular order. */
   async getEvents(em: Em, eventIds: string[]): Promise<StoredEvent[]> {
     if (eventIds.length === 0) return [];
-    const rows = await sql<EventRow>(em, `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id IN (?)`, [eventIds]);
+    const rows = await sqlPrepared<EventRow>(em, `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ANY(?::text[])`, [eventIds]);
     return rows.map(toStoredEvent);
   }
 
   /** Current state events of a room (optionally of one type), ordered by type and state key. */
   async getCurrentState(em: Em, roomId: string, type?: string): Promise<StoredEvent[]> {
-    const rows = await sql<EventRow>(
+    const rows = await sqlPrepared<EventRow>(
       em,
       `SELECT ${EVENT_COLUMNS} FROM current_state_events c JOIN events e ON e.event_id = c.event_id
         WHERE c.room_id = ? ${type === undefined ? '' : 'AND c.type = ?'} ORDER BY c.type, c.state_key`,
@@ -87,7 +92,7 @@ export class EventRepository {
 
   /** The current state event for (type, state key), or null. */
   async getStateEvent(em: Em, roomId: string, type: string, stateKey: string): Promise<StoredEvent | null> {
-    const rows = await sql<EventRow>(
+    const rows = await sqlPrepared<EventRow>(
       em,
       `SELECT ${EVENT_COLUMNS} FROM current_state_events c JOIN events e ON e.event_id = c.event_id WHERE c.room_id = ? AND c.type = ? AND c.state_key = ?`,
       [roomId, type, stateKey],
@@ -110,17 +115,20 @@ export class EventRepository {
     const params: unknown[] = [roomId, streamOrdering];
     if (filter.types) {
       if (filter.types.length === 0) return [];
-      where.push('e.type IN (?)');
+      where.push('e.type = ANY(?::text[])');
       params.push(filter.types);
     }
     if (filter.memberKeys) {
       if (filter.memberKeys.length === 0) where.push("e.type <> 'm.room.member'");
       else {
-        where.push("(e.type <> 'm.room.member' OR e.state_key IN (?))");
+        where.push("(e.type <> 'm.room.member' OR e.state_key = ANY(?::text[]))");
         params.push(filter.memberKeys);
       }
     }
-    const rows = await sql<EventRow>(
+    // Prepared: the plan is the same for every room and position (an index scan of the room's state
+    // events up to the position, then a sort), and the reads around it are prepared statements too,
+    // so a connection never switches plan_cache_mode between them (one round trip each time).
+    const rows = await sqlPrepared<EventRow>(
       em,
       `SELECT DISTINCT ON (e.type, e.state_key) ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
         ORDER BY e.type, e.state_key, e.stream_ordering DESC`,
@@ -133,9 +141,9 @@ export class EventRepository {
   async getContents(em: Em, eventIds: string[]): Promise<Map<string, { content: Json; sender: string }>> {
     const out = new Map<string, { content: Json; sender: string }>();
     if (eventIds.length === 0) return out;
-    const rows = await sql<{ event_id: string; content: Json; sender: string }>(
+    const rows = await sqlPrepared<{ event_id: string; content: Json; sender: string }>(
       em,
-      'SELECT event_id, content, sender FROM events WHERE event_id IN (?)',
+      'SELECT event_id, content, sender FROM events WHERE event_id = ANY(?::text[])',
       [eventIds],
     );
     for (const r of rows) out.set(r.event_id, { content: r.content, sender: r.sender });
@@ -146,16 +154,18 @@ export class EventRepository {
   async getRoomVersions(em: Em, roomIds: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (roomIds.length === 0) return out;
-    const rows = await sql<{ room_id: string; room_version: string }>(em, 'SELECT room_id, room_version FROM rooms WHERE room_id IN (?)', [
-      roomIds,
-    ]);
+    const rows = await sqlPrepared<{ room_id: string; room_version: string }>(
+      em,
+      'SELECT room_id, room_version FROM rooms WHERE room_id = ANY(?::text[])',
+      [roomIds],
+    );
     for (const r of rows) out.set(r.room_id, r.room_version);
     return out;
   }
 
   /** The policy of the room's current m.room.retention event (null when it has none or it was invalid). */
   async getRetentionPolicy(em: Em, roomId: string): Promise<{ minLifetime: number | null; maxLifetime: number | null } | null> {
-    const rows = await sql<{ min_lifetime: string | null; max_lifetime: string | null }>(
+    const rows = await sqlPrepared<{ min_lifetime: string | null; max_lifetime: string | null }>(
       em,
       `SELECT r.min_lifetime, r.max_lifetime FROM current_state_events c JOIN room_retention r ON r.event_id = c.event_id
         WHERE c.room_id = ? AND c.type = 'm.room.retention' AND c.state_key = ''`,
@@ -196,12 +206,12 @@ export class EventRepository {
 
   /** Whether the event is itself a relation (has an event_relations row). */
   async isRelation(em: Em, eventId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM event_relations WHERE event_id = ?', [eventId])).length > 0;
+    return (await sqlPrepared(em, 'SELECT 1 FROM event_relations WHERE event_id = ?', [eventId])).length > 0;
   }
 
   /** Whether some event relates to `eventId`. */
   async isRelationTarget(em: Em, eventId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM event_relations WHERE relates_to_id = ? LIMIT 1', [eventId])).length > 0;
+    return (await sqlPrepared(em, 'SELECT 1 FROM event_relations WHERE relates_to_id = ? LIMIT 1', [eventId])).length > 0;
   }
 
   /**

@@ -118,10 +118,27 @@ export class RoomRepository {
 
   /** The room an alias points to, or null. */
   async getAlias(em: Em, alias: string): Promise<{ roomId: string; creator: string } | null> {
-    const rows = await sql<{ room_id: string; creator: string }>(em, 'SELECT room_id, creator FROM room_aliases WHERE room_alias = ?', [
-      alias,
-    ]);
+    const rows = await sqlPrepared<{ room_id: string; creator: string }>(
+      em,
+      'SELECT room_id, creator FROM room_aliases WHERE room_alias = ?',
+      [alias],
+    );
     return rows[0] ? { roomId: rows[0].room_id, creator: rows[0].creator } : null;
+  }
+
+  /**
+   * The room an alias points to and the server names of its joined members (each once, unordered),
+   * or null: one statement, reading no member's profile.
+   */
+  async resolveAlias(em: Em, alias: string): Promise<{ roomId: string; servers: string[] } | null> {
+    const rows = await sqlPrepared<{ room_id: string; servers: string[] }>(
+      em,
+      `SELECT a.room_id, ARRAY(SELECT DISTINCT substr(c.state_key, strpos(c.state_key, ':') + 1) FROM current_state_events c
+          WHERE c.room_id = a.room_id AND c.type = 'm.room.member' AND c.membership = 'join') AS servers
+         FROM room_aliases a WHERE a.room_alias = ?`,
+      [alias],
+    );
+    return rows[0] ? { roomId: rows[0].room_id, servers: rows[0].servers } : null;
   }
 
   /** Creates an alias; false when it already exists. */

@@ -1,0 +1,69 @@
+/**
+ * The event and state reads run prepared statements only: a pooled connection does not switch
+ * `plan_cache_mode` (a SET round trip each time) between the statements of one read or from one
+ * read to the next. Counted with `synapse_room_admin_db_plan_switches_total`.
+ */
+import { strict as assert } from 'node:assert';
+import { C, enc } from '../support/client';
+import { sample } from '../support/metrics';
+import { sharedStack } from '../support/root-hooks';
+import { http, registerUser, uniq, type Stack, type TestUser } from '../support/stack';
+
+async function planSwitches(s: Stack): Promise<number> {
+  const text = await (await fetch(`${s.baseUrl}/metrics`)).text();
+  return (
+    sample(text, 'synapse_room_admin_db_plan_switches_total', { to: 'generic' }) +
+    sample(text, 'synapse_room_admin_db_plan_switches_total', { to: 'default' })
+  );
+}
+
+describe('event and state reads: no plan_cache_mode round trips', () => {
+  let s: Stack;
+  let owner: TestUser;
+  let member: TestUser;
+  let roomId: string;
+  const events: string[] = [];
+
+  before(async () => {
+    s = await sharedStack();
+    owner = await registerUser(s, uniq('rtowner'));
+    member = await registerUser(s, uniq('rtmember'));
+    roomId = (await http(s, 'POST', `${C}/createRoom`, { token: owner.token, body: { preset: 'public_chat' } })).body.room_id;
+    await http(s, 'POST', `${C}/join/${enc(roomId)}`, { token: member.token, body: {} });
+    for (let i = 0; i < 30; i++) {
+      const r = await http(s, 'PUT', `${C}/rooms/${enc(roomId)}/send/m.room.message/${uniq('t')}`, {
+        token: owner.token,
+        body: { msgtype: 'm.text', body: `m${i}` },
+      });
+      events.push(r.body.event_id);
+    }
+  });
+
+  it('serves /context, /event, /members, /state and a state event without switching plans', async () => {
+    const reads = [
+      (i: number) => `${C}/rooms/${enc(roomId)}/context/${enc(events[5 + (i % 20)])}?limit=6`,
+      (i: number) => `${C}/rooms/${enc(roomId)}/event/${enc(events[i % 30])}`,
+      () => `${C}/rooms/${enc(roomId)}/members`,
+      () => `${C}/rooms/${enc(roomId)}/state`,
+      () => `${C}/rooms/${enc(roomId)}/state/m.room.create/`,
+    ];
+    const run = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        for (const path of reads) {
+          const r = await http(s, 'GET', path(i), { token: member.token });
+          assert.equal(r.status, 200, `${path(i)}: ${JSON.stringify(r.body)}`);
+        }
+      }
+    };
+    // Connections the pool hands out were last used by anything (writes, background jobs): one
+    // switch each at most, the first time.
+    await run(4);
+    const before = await planSwitches(s);
+    const rounds = 20;
+    await run(rounds);
+    const switches = (await planSwitches(s)) - before;
+    // A background job running meanwhile may switch a connection now and then; a read path that
+    // mixes prepared and plain statements switches at least once per request (100 here).
+    assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
+  });
+});
