@@ -4,7 +4,7 @@
  * (an erased user's joins carry neither).
  */
 import type { Em } from '../infra/orm';
-import { sql } from '../infra/sql';
+import { sqlPrepared } from '../infra/sql';
 import type { Json } from './room.types';
 
 export interface Profile {
@@ -16,10 +16,11 @@ export interface Profile {
 export async function loadProfiles(em: Em, userIds: string[]): Promise<Map<string, Profile>> {
   const out = new Map<string, Profile>();
   if (userIds.length === 0) return out;
-  const rows = await sql<{ name: string; displayname: string | null; avatar_url: string | null }>(
+  // Prepared, as the event write that follows it: no plan_cache_mode switch in between.
+  const rows = await sqlPrepared<{ name: string; displayname: string | null; avatar_url: string | null }>(
     em,
-    'SELECT name, displayname, avatar_url FROM users WHERE name IN (SELECT jsonb_array_elements_text(?::jsonb))',
-    [JSON.stringify(userIds)],
+    'SELECT name, displayname, avatar_url FROM users WHERE name = ANY(?::text[])',
+    [userIds],
   );
   for (const r of rows) out.set(r.name, { displayname: r.displayname, avatarUrl: r.avatar_url });
   return out;

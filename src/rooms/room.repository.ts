@@ -65,7 +65,9 @@ export class RoomRepository {
 
   /** Whether some local user is joined (Synapse's "is this server in the room"). */
   async hasLocalJoinedMember(em: Em, roomId: string): Promise<boolean> {
-    const rows = await sql(em, "SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [roomId]);
+    const rows = await sqlPrepared(em, "SELECT 1 FROM local_current_membership WHERE room_id = ? AND membership = 'join' LIMIT 1", [
+      roomId,
+    ]);
     return rows.length > 0;
   }
 
@@ -167,7 +169,7 @@ export class RoomRepository {
 
   /** Whether a room is blocked, and by whom. */
   async getBlock(em: Em, roomId: string): Promise<BlockInfo> {
-    const rows = await sql<{ user_id: string }>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    const rows = await sqlPrepared<{ user_id: string }>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
     return rows[0] ? { blocked: true, userId: rows[0].user_id } : { blocked: false, userId: null };
   }
 
