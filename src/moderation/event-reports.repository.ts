@@ -1,7 +1,7 @@
 /** The event_reports table: reports written by users, read and deleted by admins. */
 import type { Em } from '../infra/orm';
 import type { Json } from '../rooms/room.types';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 export interface EventReportRow {
   id: number;
@@ -96,7 +96,7 @@ export class EventReportRepository {
 
   /** One report, or null (unknown, or its room has no stats). */
   async get(em: Em, id: number): Promise<EventReportRow | null> {
-    const rows = await sql<Row>(em, `SELECT ${COLUMNS} FROM ${FROM} WHERE r.id = ?`, [id]);
+    const rows = await sqlPrepared<Row>(em, `SELECT ${COLUMNS} FROM ${FROM} WHERE r.id = ?`, [id]);
     return rows[0] ? toRow(rows[0]) : null;
   }
 

@@ -117,6 +117,9 @@ export function directoryQueries(
 }
 
 export class PublicRoomsService {
+  /** Listings being read, by their parameters. */
+  private readonly inFlight = new Map<string, Promise<PublicRoomsPage>>();
+
   constructor(private readonly serverName: string) {}
 
   async list(em: Em, q: PublicRoomsQuery): Promise<PublicRoomsPage> {
@@ -132,7 +135,19 @@ export class PublicRoomsService {
     const bound: RoomListBatch | null = q.since ? decodeRoomListToken(q.since) : null;
     // An appservice network's list: this server has no appservice lists.
     if (q.thirdPartyInstanceId !== null) return { chunk: [], nextBatch: null, prevBatch: null, total: 0 };
+    // Identical listings asked while one is being read share its answer, as Synapse's response
+    // cache does (searches are read each time, as there).
+    if (q.searchTerm) return this.read(em, q, bound);
+    const key = JSON.stringify([q.limit, q.since, q.roomTypes, q.includeAllNetworks]);
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.read(em, q, bound).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
 
+  private async read(em: Em, q: PublicRoomsQuery, bound: RoomListBatch | null): Promise<PublicRoomsPage> {
     const forwards = bound ? bound.forwards : true;
     const limit = Math.min(q.limit ?? PUBLIC_ROOMS_MAX_PAGE, PUBLIC_ROOMS_MAX_PAGE);
     const { page: pageSql, count: countSql } = directoryQueries(q, bound, limit + 1);

@@ -88,7 +88,7 @@ export class RoomRepository {
 
   /** Rooms a local user is currently joined to. */
   async getJoinedRoomIds(em: Em, userId: string): Promise<string[]> {
-    const rows = await sql<{ room_id: string }>(
+    const rows = await sqlPrepared<{ room_id: string }>(
       em,
       "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership = 'join' ORDER BY room_id",
       [userId],

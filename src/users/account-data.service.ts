@@ -11,7 +11,7 @@ import { parseJsonObjectText } from '../json-text';
 import { isValidRoomId } from '../matrix/ids';
 import { refuseGuest, type Requester } from '../context';
 import type { Em } from '../infra/orm';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 
 type Json = Record<string, unknown>;
 
@@ -78,7 +78,7 @@ export class AccountDataService {
   /** The stored content as JSON text; 404 "Account data not found" when none, 403 for another user's. */
   async get(em: Em, caller: Caller, userId: string, type: string): Promise<string> {
     checkOwner(caller, userId, 'get');
-    const rows = await sql<{ content: string }>(
+    const rows = await sqlPrepared<{ content: string }>(
       em,
       'SELECT content::text AS content FROM account_data WHERE user_id = ? AND account_data_type = ?',
       [userId, type],
@@ -107,7 +107,7 @@ export class AccountDataService {
   /** The stored per-room content as JSON text; 404 "Room account data not found" when none; 403/400 as setForRoom. */
   async getForRoom(em: Em, caller: Caller, userId: string, roomId: string, type: string): Promise<string> {
     checkRoomRequest(caller, userId, roomId, 'get');
-    const rows = await sql<{ content: string }>(
+    const rows = await sqlPrepared<{ content: string }>(
       em,
       'SELECT content::text AS content FROM room_account_data WHERE user_id = ? AND room_id = ? AND account_data_type = ?',
       [userId, roomId, type],
@@ -122,14 +122,14 @@ export class AccountDataService {
    * rendered by PostgreSQL. The caller checks the user.
    */
   async readAll(em: Em, userId: string): Promise<string> {
-    const rows = await sql<{ body: string }>(
+    const rows = await sqlPrepared<{ body: string }>(
       em,
       `SELECT json_build_object('account_data', json_build_object(
-         'global', (SELECT coalesce(jsonb_object_agg(account_data_type, content), '{}') FROM account_data WHERE user_id = ?),
+         'global', (SELECT coalesce(jsonb_object_agg(account_data_type, content), '{}') FROM account_data WHERE user_id = $1),
          'rooms', (SELECT coalesce(jsonb_object_agg(room_id, data), '{}') FROM (
-           SELECT room_id, jsonb_object_agg(account_data_type, content) AS data FROM room_account_data WHERE user_id = ? GROUP BY room_id) r)
+           SELECT room_id, jsonb_object_agg(account_data_type, content) AS data FROM room_account_data WHERE user_id = $1 GROUP BY room_id) r)
        ))::text AS body`,
-      [userId, userId],
+      [userId],
     );
     return rows[0].body;
   }

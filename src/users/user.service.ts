@@ -311,7 +311,7 @@ export class UserService {
   async checkDeactivatable(em: Em, userId: string): Promise<void> {
     if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
-    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+    if (!(await this.repo.userExists(em, userId))) throw notFound('User not found');
   }
 
   /**
@@ -372,7 +372,7 @@ export class UserService {
     if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
     if (!isValidUserId(userId) || domainOf(userId) !== this.serverName)
       throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
-    if (!(await this.repo.findUser(em, userId))) throw notFound('User not found');
+    if (!(await this.repo.userExists(em, userId))) throw notFound('User not found');
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {

@@ -216,6 +216,37 @@ describe('publicRooms', function () {
       assert.ok(r.body.chunk.length > 0);
     });
   });
+
+  describe('identical listings asked at once', () => {
+    const query = (over: Record<string, unknown> = {}) => ({
+      server: null,
+      limit: 10,
+      since: null,
+      searchTerm: null,
+      roomTypes: null,
+      includeAllNetworks: false,
+      thirdPartyInstanceId: null,
+      ...over,
+    });
+
+    it('share one read while it runs; a later listing reads again and sees new rooms', async () => {
+      const dir = s.app.services.publicRooms;
+      const em = () => s.app.orm.em.fork();
+      const [a, b] = await Promise.all([dir.list(em(), query()), dir.list(em(), query())]);
+      assert.equal(a, b, 'the second listing got its own read');
+      const other = await Promise.all([dir.list(em(), query({ limit: 11 })), dir.list(em(), query())]);
+      assert.notEqual(other[0], other[1], 'listings with other parameters share a read');
+      // Searches are read each time, as in Synapse.
+      const [c, d] = await Promise.all([dir.list(em(), query({ searchTerm: 'x' })), dir.list(em(), query({ searchTerm: 'x' }))]);
+      assert.notEqual(c, d);
+      // Nothing is kept once a read is done.
+      const before = await dir.list(em(), query({ limit: 100 }));
+      const added = await createRoom(s, alice.token, { preset: 'public_chat' });
+      const after = await dir.list(em(), query({ limit: 100 }));
+      assert.equal(after.total, before.total + 1);
+      assert.ok(after.chunk.some((r) => r.roomId === added));
+    });
+  });
 });
 
 describe('publicRooms: index', () => {
