@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { isValidServerName } from './matrix/ids';
+import { DEFAULT_PASSWORD_HASH_COST } from './users/credentials';
 
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
@@ -107,6 +108,8 @@ export interface Config {
   userIpsMaxAgeMs: number | null;
   /** Shadow-banned users' sends and invites wait a random time up to this long before answering. */
   shadowBanMaxDelayMs: number;
+  /** log2 of scrypt's N for new password hashes (10–20, default 14). */
+  passwordHashCost: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -274,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     grpcTrustedGateways: addressList(env, 'GRPC_TRUSTED_GATEWAYS', ['127.0.0.1', '::1']),
     userIpsMaxAgeMs: userIpsMaxAge(env),
     shadowBanMaxDelayMs: durationAtLeast(env, 'SHADOW_BAN_MAX_DELAY', 10_000, 0),
+    passwordHashCost: int(env, 'PASSWORD_HASH_COST', DEFAULT_PASSWORD_HASH_COST, 10, 20),
   };
 }
 

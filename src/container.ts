@@ -106,7 +106,13 @@ export function createServices(config: Config, infra: Infra): Services {
   const clock = infra.clock ?? systemClock;
 
   const clientIps = new ClientIpRecorder(orm, log, { maxAgeMs: config.userIpsMaxAgeMs });
-  const users = new UserService(serverName, infra.registrationSharedSecret, new TokenCache(config.authCacheTtlMs), clientIps);
+  const users = new UserService(
+    serverName,
+    infra.registrationSharedSecret,
+    new TokenCache(config.authCacheTtlMs),
+    clientIps,
+    config.passwordHashCost,
+  );
   const locks = createLockManager({ redis: infra.redis, keyPrefix: config.redisKeyPrefix, log });
   const scheduler = new PgTaskScheduler({
     orm,
@@ -130,7 +136,7 @@ export function createServices(config: Config, infra: Infra): Services {
   const accountData = new AccountDataService();
   const userList = new UserListService();
   const userReads = new UserReadsService(serverName, clientIps);
-  const devices = new DeviceAdminService(serverName, users.tokens, clientIps);
+  const devices = new DeviceAdminService(serverName, users.tokens, clientIps, config.passwordHashCost);
 
   const adminLog = log.child({ module: 'room-admin' });
   const roomPurge = new RoomPurgeService(orm, locks, adminLog);

@@ -9,7 +9,7 @@ import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
 import { domainOf } from '../matrix/ids';
 import { Body, parseJsonObject } from '../matrix/json-body';
-import { hashPassword } from './credentials';
+import { DEFAULT_PASSWORD_HASH_COST, hashPassword } from './credentials';
 import type { TokenCache } from './token-cache';
 import type { ClientIpRecorder } from './client-ips';
 import { UserReadsRepository, type DeviceRow } from './user-reads.repository';
@@ -25,6 +25,8 @@ export class DeviceAdminService {
     private readonly tokens: TokenCache,
     /** Buffered client sightings, laid over the stored last-seen columns. */
     private readonly clientIps: ClientIpRecorder | null = null,
+    /** log2 of scrypt's N for new password hashes (`PASSWORD_HASH_COST`). */
+    private readonly passwordHashCost = DEFAULT_PASSWORD_HASH_COST,
     private readonly repo = new UserReadsRepository(),
   ) {}
 
@@ -101,7 +103,7 @@ export class DeviceAdminService {
     const found = await this.repo.setPassword(
       em,
       userId,
-      await hashPassword(newPassword),
+      await hashPassword(newPassword, this.passwordHashCost),
       logoutDevices,
       self ? requester.deviceId : null,
       self ? requester.tokenId : null,

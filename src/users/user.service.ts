@@ -7,7 +7,7 @@ import type { Em } from '../infra/orm';
 import type { Requester } from '../context';
 import { Codes, MatrixError, badRequest, echo, forbidden, notFound, unknownToken } from '../errors';
 import { VALID_LOCALPART, domainOf, isValidUserId, localpartOf } from '../matrix/ids';
-import { hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
+import { DEFAULT_PASSWORD_HASH_COST, hashPassword, hashToken, newAccessToken, newDeviceId, verifyPassword } from './credentials';
 import { TokenCache } from './token-cache';
 import type { ClientAddress } from '../client-address';
 import type { ClientIpRecorder } from './client-ips';
@@ -93,6 +93,8 @@ export class UserService {
     readonly tokens = new TokenCache(0),
     /** Where client addresses are recorded (none: not recorded, e.g. the seed tool). */
     readonly clientIps: ClientIpRecorder | null = null,
+    /** log2 of scrypt's N for new password hashes (`PASSWORD_HASH_COST`). */
+    private readonly passwordHashCost = DEFAULT_PASSWORD_HASH_COST,
     private readonly repo = new UserRepository(),
   ) {}
 
@@ -203,7 +205,7 @@ export class UserService {
     const userId = `@${localpart}:${this.serverName}`;
     if (userId.length > 255) throw badRequest('User ID may not be longer than 255 characters', Codes.INVALID_USERNAME);
     if (await this.repo.findUser(em, userId)) throw badRequest('User ID already taken.', Codes.USER_IN_USE);
-    const passwordHash = password === null ? null : await hashPassword(password);
+    const passwordHash = password === null ? null : await hashPassword(password, this.passwordHashCost);
     em.persist(
       em.create(UserEntity, {
         name: userId,
@@ -285,7 +287,7 @@ export class UserService {
       if (threepids) await this.repo.replaceThreepids(em, user.name, threepids, Date.now());
       if (input.externalIds) await this.replaceExternalIds(em, user.name, input.externalIds);
       if (input.password !== undefined) {
-        user.passwordHash = await hashPassword(input.password);
+        user.passwordHash = await hashPassword(input.password, this.passwordHashCost);
         if (input.logoutDevices !== false) await this.repo.deleteAllSessions(em, user.name);
       }
       if (input.admin !== undefined) user.admin = input.admin;

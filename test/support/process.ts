@@ -48,6 +48,7 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
       GRPC_PORT: '0',
       HTTP_HOST: '127.0.0.1',
       GRPC_HOST: '127.0.0.1',
+      PASSWORD_HASH_COST: '10',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -76,6 +76,9 @@ export async function startStack(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     // Shadow-banned users' requests answer at once (tests that check the wait set their own).
     SHADOW_BAN_MAX_DELAY: '0',
+    // Passwords hashed at the lowest cost the setting allows (16× cheaper than the default): tests
+    // register and log in hundreds of users, and the cost is not what they test.
+    PASSWORD_HASH_COST: '10',
     ...env,
   });
   const app = await startApp(config, opts.log ?? createLogger(config.logLevel, {}, opts.logDestination));

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+import { hashPassword, verifyPassword } from '../../src/users/credentials';
 
 describe('config', () => {
   it('has documented defaults', () => {
@@ -15,6 +16,21 @@ describe('config', () => {
     assert.deepEqual(c.grpcTrustedGateways, ['127.0.0.1', '::1']);
     assert.equal(c.userIpsMaxAgeMs, 28 * 86_400_000);
     assert.equal(c.shadowBanMaxDelayMs, 10_000);
+    assert.equal(c.passwordHashCost, 14);
+  });
+
+  it('reads PASSWORD_HASH_COST within 10–20; hashes made at any cost verify', async () => {
+    assert.equal(loadConfig({ PASSWORD_HASH_COST: '10' }).passwordHashCost, 10);
+    assert.throws(() => loadConfig({ PASSWORD_HASH_COST: '9' }), ConfigError);
+    assert.throws(() => loadConfig({ PASSWORD_HASH_COST: '21' }), ConfigError);
+    const cheap = await hashPassword('secret', 10);
+    const usual = await hashPassword('secret');
+    assert.match(cheap, /^scrypt\$1024\$8\$1\$/);
+    assert.match(usual, /^scrypt\$16384\$8\$1\$/);
+    for (const h of [cheap, usual]) {
+      assert.equal(await verifyPassword('secret', h), true);
+      assert.equal(await verifyPassword('Secret', h), false);
+    }
   });
 
   it('reads the client-address and shadow-ban settings', () => {
