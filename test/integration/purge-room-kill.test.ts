@@ -142,15 +142,26 @@ describe('room delete survives kill -9', () => {
       const tookOver = await takeovers();
       await kill();
       const killedAt = performance.now();
-      kills.push(`${what}: ${JSON.stringify(seen.progress)}`);
       const frozen = await taskRow(); // nobody writes it until the task is resumed
+      if (['complete', 'failed'].includes(JSON.parse(frozen).status)) {
+        // The run recorded its outcome between the status read and the kill: nothing to resume.
+        console.log(`      the ${what} kill came after the delete had finished`);
+        await restart();
+        return;
+      }
       await restart();
       const readyAt = performance.now();
       // Resumed: the new run's first write; after a kill mid-purge, its first purge progress, which
       // it reports once it holds the room's locks (the shutdown it redoes first takes none of them).
       const resumed = (row: string) => row !== frozen && (what !== 'mid-purge' || JSON.parse(row).progress?.phase === 'purging');
-      for (let i = 0; i < MAX_POLLS && !resumed(await taskRow()); i++) await new Promise((r) => setTimeout(r, POLL_MS));
+      let row = await taskRow();
+      for (let i = 0; i < MAX_POLLS && !resumed(row); i++) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        row = await taskRow();
+      }
+      assert.ok(resumed(row), `the delete was not resumed after the ${what} kill: ${row} (KILL_SEED=${random.seed})`);
       const resumedAt = performance.now();
+      kills.push(`${what}: ${JSON.stringify(seen.progress)}`);
       const took = (await takeovers()) - tookOver;
       console.log(
         `      resumed after the ${what} kill: ${((resumedAt - killedAt) / 1000).toFixed(1)} s after SIGKILL, ${((resumedAt - readyAt) / 1000).toFixed(1)} s after the restart was ready; ${took} lock(s) taken over`,
