@@ -218,10 +218,12 @@ export class CallAdapter {
   /**
    * Applies the string checks of `method`'s request (NUL characters, field limits) to a request a
    * handler built from a `body_json` field, so values read from a body are bounded as the typed
-   * fields they stand for are.
+   * fields they stand for are (keys that are no field of the request, such as parsed JSON content,
+   * are not limited). Returns the request.
    */
-  checkRequest(method: string, req: unknown): void {
+  checkRequest<T>(method: string, req: T): T {
     checkStrings(this.limits, method, req);
+    return req;
   }
 
   /** Wraps a unary implementation. */

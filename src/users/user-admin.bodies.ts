@@ -94,11 +94,9 @@ export function deactivateBody(raw: Uint8Array): boolean {
 /** PUT /_synapse/admin/v1/suspend/<user_id>: `suspend` is required and must be a boolean. */
 export function suspendBody(raw: Uint8Array): boolean {
   const b = new Body(parseJsonObject(raw, false));
-  if (!('suspend' in b.json)) throw missingParams(['suspend']);
-  const suspend = b.bool('suspend', "'suspend' must be a boolean");
-  // null is refused by bool(); undefined cannot follow the check above.
-  if (suspend === undefined) throw badJson("'suspend' must be a boolean");
-  return suspend;
+  b.require('suspend');
+  // Present, so bool() returns a boolean or refuses the value (null included).
+  return b.bool('suspend', "'suspend' must be a boolean") as boolean;
 }
 
 /** POST /_synapse/admin/v1/users/<user_id>/login: an optional integer `valid_until_ms`; an empty body counts as {}. */

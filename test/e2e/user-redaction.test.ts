@@ -161,6 +161,8 @@ describe('UserRedactionTestCase', () => {
       ['nosigil:test', { rooms: [] }, 400, 'M_INVALID_PARAM', "Expected UserID string to start with '@'"],
       ['@nocolon', { rooms: [] }, 400, 'M_INVALID_PARAM', "Expected UserID of the form '@localname:domain'"],
       [bad.userId, [1], 400, 'M_BAD_JSON', 'Content must be a JSON object.'],
+      // Values read from the body are bounded as the request's typed fields.
+      [bad.userId, { rooms: [`!${'r'.repeat(600)}:test`] }, 400, 'M_INVALID_PARAM', "'rooms' is too long (at most 512 bytes)"],
     ];
     for (const [userId, body, code, errcode, error] of cases) {
       const r = await redact(userId, body);

@@ -6,11 +6,8 @@ import { loginBody, registerBody } from '../../users/auth.bodies';
 import type { CallAdapter } from '../adapter';
 
 export function authHandler(a: CallAdapter, users: UserService): AuthServiceServer {
-  /** Values read from a `body_json` field, bounded as the typed fields of `method`'s request they stand for. */
-  const checked = <T extends object>(method: string, values: T): T => {
-    a.checkRequest(`/synapse.admin.v1.AuthService/${method}`, values);
-    return values;
-  };
+  /** Values read from a `body_json` field, bounded as the typed fields of the request they stand for. */
+  const checked = <T>(method: string, values: T): T => a.checkRequest(`/synapse.admin.v1.AuthService/${method}`, values);
   return {
     getRegistrationNonce: a.unary('none', async (_req, ctx) => ({ nonce: await users.newRegistrationNonce(ctx.em) })),
     registerWithSharedSecret: a.unary('none', async (req, ctx) => {

@@ -173,8 +173,8 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
     })),
     redactUserEvents: a.unary('admin', async (req, ctx) => {
       const userId = userIdOf(req.userId);
-      const b = req.bodyJson !== undefined ? redactBody(req.bodyJson) : req;
-      if (b.rooms.some((r) => typeof r !== 'string')) throw badJson('rooms: value is not a valid list');
+      const b =
+        req.bodyJson !== undefined ? a.checkRequest('/synapse.admin.v1.ModerationService/RedactUserEvents', redactBody(req.bodyJson)) : req;
       const redactId = await s.redactions.start(ctx.em, requesterOf(ctx).userId, {
         userId,
         rooms: b.rooms,
