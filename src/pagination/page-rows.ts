@@ -117,6 +117,78 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
   };
 }
 
+/**
+ * What decides whether one event may be shown to a user (rooms/event-visibility.ts), as selected
+ * beside it: the user's local membership now, the history visibility and the user's membership in
+ * the state after the event (JSON values as stored: the caller checks they are strings), whether
+ * the user ignores the sender of a non-state event, and the room's retention `max_lifetime`.
+ */
+export interface SightRow {
+  sight_local: string | null;
+  sight_visibility: unknown;
+  sight_membership: unknown;
+  sight_ignored: boolean;
+  sight_max_lifetime: string | null;
+}
+
+/** Placeholders of sightColumns, each bound to the user. */
+const SIGHT_PARAMS = 3;
+
+/** The latest accepted state event of a type and key at or before the event aliased `x`. */
+const stateAfter = (x: string, type: string, stateKey: string, field: string) =>
+  `(SELECT s.content -> '${field}' FROM events s
+     WHERE s.room_id = ${x}.room_id AND s.type = '${type}' AND s.state_key IS NOT NULL AND s.state_key = ${stateKey}
+       AND s.stream_ordering <= ${x}.stream_ordering AND s.rejected_reason IS NULL
+     ORDER BY s.stream_ordering DESC LIMIT 1)`;
+
+/** SightRow's columns for the event aliased `x`: one index probe each. */
+function sightColumns(x: string, userId: string): { sql: string; params: unknown[] } {
+  return {
+    sql: `(SELECT l.membership FROM local_current_membership l WHERE l.room_id = ${x}.room_id AND l.user_id = ?) AS sight_local,
+      ${stateAfter(x, 'm.room.history_visibility', "''", 'history_visibility')} AS sight_visibility,
+      ${stateAfter(x, 'm.room.member', '?', 'membership')} AS sight_membership,
+      ${x}.state_key IS NULL AND EXISTS (SELECT 1 FROM ignored_users i WHERE i.ignorer_user_id = ? AND i.ignored_user_id = ${x}.sender) AS sight_ignored,
+      (SELECT r.max_lifetime FROM current_state_events c JOIN room_retention r ON r.event_id = c.event_id
+        WHERE c.room_id = ${x}.room_id AND c.type = 'm.room.retention' AND c.state_key = '') AS sight_max_lifetime`,
+    params: new Array<string>(SIGHT_PARAMS).fill(userId),
+  };
+}
+
+/**
+ * One event as a page row with what decides its visibility to `userId`, in one statement; null
+ * when there is no such event.
+ */
+export async function pageRowWithSight(
+  em: Em,
+  eventId: string,
+  userId: string,
+  extras: ExtrasOptions,
+): Promise<{ row: PageRow; sight: SightRow } | null> {
+  const cols = pageColumns('x', extras);
+  const sight = sightColumns('x', userId);
+  const [r] = await sqlPrepared<RawPageRow & SightRow>(
+    em,
+    `SELECT ${cols.sql}, ${sight.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ?`,
+    [...cols.params, ...sight.params, eventId],
+  );
+  return r ? { row: toPageRow(r), sight: r } : null;
+}
+
+/**
+ * What decides the visibility of an event to `userId`, with the content of the state it replaced
+ * (its previous value counts for history visibility and the user's own membership); null when the
+ * event is not stored.
+ */
+export async function sightOf(em: Em, eventId: string, userId: string): Promise<(SightRow & { prev_content: Json | null }) | null> {
+  const sight = sightColumns('x', userId);
+  const [r] = await sqlPrepared<SightRow & { prev_content: Json | null }>(
+    em,
+    `SELECT p.content AS prev_content, ${sight.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ?`,
+    [...sight.params, eventId],
+  );
+  return r ?? null;
+}
+
 /** Events by id as page rows (missing ids are skipped): what a single-event read presents. */
 export async function pageRowsById(em: Em, eventIds: string[], extras: ExtrasOptions): Promise<PageRow[]> {
   if (eventIds.length === 0) return [];
@@ -188,6 +260,38 @@ export async function currentStateRows(
        LEFT JOIN events p ON p.event_id = x.replaces_state
       WHERE c.room_id = (SELECT r.room_id FROM rooms r WHERE r.room_id = ?)${where}
       ORDER BY c.type, c.state_key`,
+    params,
+  );
+  return rows.map(toPageRow);
+}
+
+/**
+ * The state of a room after the event at a stream position (the latest accepted event of each
+ * type and state key at or before it) as page rows, ordered by type and state key, in one
+ * statement. `memberKeys` (when given) keeps only those users' member events.
+ */
+export async function stateRowsAt(
+  em: Em,
+  roomId: string,
+  streamOrdering: number,
+  memberKeys: string[] | null,
+  extras: ExtrasOptions,
+): Promise<PageRow[]> {
+  const cols = pageColumns('x', extras);
+  const params: unknown[] = [...cols.params, roomId, streamOrdering];
+  let members = '';
+  if (memberKeys) {
+    members = " AND (e.type <> 'm.room.member' OR e.state_key = ANY(?::text[]))";
+    params.push(memberKeys);
+  }
+  const rows = await sqlPrepared<RawPageRow>(
+    em,
+    `SELECT ${cols.sql} FROM (
+        SELECT DISTINCT ON (e.type, e.state_key) e.event_id FROM events e
+         WHERE e.room_id = ? AND e.state_key IS NOT NULL AND e.stream_ordering <= ? AND e.rejected_reason IS NULL${members}
+         ORDER BY e.type, e.state_key, e.stream_ordering DESC) s
+       JOIN events x ON x.event_id = s.event_id LEFT JOIN events p ON p.event_id = x.replaces_state
+      ORDER BY x.type, x.state_key`,
     params,
   );
   return rows.map(toPageRow);

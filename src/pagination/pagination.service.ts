@@ -21,7 +21,7 @@ import type { ClientReadService } from '../rooms/client-read.service';
 import type { EventSerializer } from '../rooms/event.serializer';
 import type { StoredEvent } from '../rooms/room.types';
 import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './event-filter';
-import type { ExtrasOptions, PageRow } from './page-rows';
+import { stateRowsAt, type ExtrasOptions, type PageRow } from './page-rows';
 import { PagePresenter } from './page-presenter';
 import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
 import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
@@ -106,6 +106,8 @@ interface Reader {
 
 /** Remembered room views (per requester and room) used to start page queries early. */
 const MAX_VIEW_HINTS = 10_000;
+/** State events carry no bundled aggregations, and clients see no DAG fields. */
+const STATE_EXTRAS: ExtrasOptions = { dagFields: false, aggregationsFor: null };
 const EMPTY_VIEW: RoomView = {
   exists: true,
   maxDepth: 0,
@@ -292,13 +294,15 @@ export class PaginationService {
     const limit = limitOf(params.limit, params.limitParam);
     const filter = this.parseFilter(filterOf(params.filter, params.filterJson));
     const extras: ExtrasOptions = { dagFields: false, aggregationsFor: reader.userId };
-    const [event] = await this.repo.eventsById(em, [eventId], extras);
-    if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
-    // A client's view of the room is read beside the event's visibility; the errors keep their order.
+    // A client's view of the room is read beside the event and its visibility; the errors keep their order.
     const sighting = asAdmin ? null : this.clientSight(em, reader.userId, roomId);
     sighting?.catch(() => undefined);
-    if (!asAdmin && !(await this.clientReads.canSee(em, reader.userId, event)))
-      throw forbidden("You don't have permission to access that event.");
+    const read = asAdmin
+      ? (await this.repo.eventsById(em, [eventId], extras)).map((row) => ({ row, visible: true }))[0]
+      : await this.clientReads.readEvent(em, reader.userId, eventId, extras);
+    const event = read?.row;
+    if (!event || event.rejectedReason !== null) throw new MatrixError(404, 'Event not found.', Codes.NOT_FOUND);
+    if (!read.visible) throw forbidden("You don't have permission to access that event.");
     if (event.roomId !== roomId) throw new MatrixError(404, 'No row found (events)', Codes.UNKNOWN);
     const sight = await sighting;
     const total = Math.min(limit ?? DEFAULT_PAGE_LIMIT, 2 * MAX_PAGE_LIMIT);
@@ -319,13 +323,14 @@ export class PaginationService {
     const eventsAfter = keep(after);
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
-    const state = keep(await this.rooms.getStateAtStream(em, roomId, lastEvent.streamOrdering, { memberKeys: members }));
+    const state = keep(await stateRowsAt(em, roomId, lastEvent.streamOrdering, members, STATE_EXTRAS));
     const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], sight?.timeline ?? null);
+    const now = Date.now();
     return {
       eventsBefore: all.slice(0, eventsBefore.length),
       event: all[eventsBefore.length],
       eventsAfter: all.slice(eventsBefore.length + 1),
-      state: await this.rooms.serializeEvents(em, state, { requester: reader }),
+      state: state.map((r) => this.presenter.view(r, now, reader)),
       start: streamTokenToString(withRoomKey(START_TOKEN, start)),
       end: streamTokenToString(withRoomKey(START_TOKEN, end)),
     };

@@ -9,15 +9,14 @@ import { Codes, MatrixError, badRequest, echo, forbidden, notFound } from '../er
 import { parseChoiceParam, parseIntParam } from '../matrix/query-params';
 import { findEventAtTimestamp, type EventAtTimestamp } from './timestamp-lookup';
 import type { Em } from '../infra/orm';
-import { currentStateRows, pageRowsById } from '../pagination/page-rows';
+import { currentStateRows, pageRowWithSight, sightOf, type ExtrasOptions, type PageRow, type SightRow } from '../pagination/page-rows';
 import { PagePresenter } from '../pagination/page-presenter';
 import { InvalidTokenError, parseStreamToken, maxStreamPos, type StreamToken } from '../matrix/stream-token';
 import { EventRepository } from './event.repository';
 import { pruneView, type EventSerializer, type EventView } from './event.serializer';
-import { UserRepository } from '../users/user.repository';
 import { isEventVisible } from './event-visibility';
 import { RoomRepository } from './room.repository';
-import type { JoinedMember, StoredEvent } from './room.types';
+import type { JoinedMember, Json, StoredEvent } from './room.types';
 
 export interface RoomAccess {
   /** 'join' when peeking a world-readable room too. */
@@ -40,7 +39,6 @@ export class ClientReadService {
     private readonly serializer: EventSerializer,
     private readonly rooms = new RoomRepository(),
     private readonly events = new EventRepository(),
-    private readonly users = new UserRepository(),
   ) {
     this.presenter = new PagePresenter(serializer);
   }
@@ -135,8 +133,9 @@ export class ClientReadService {
    */
   async getEvent(em: Em, requester: Requester, roomId: string, eventId: string): Promise<EventView> {
     // The row /messages presents, bundled aggregations included (Synapse bundles them here too).
-    const [e] = await pageRowsById(em, [eventId], { dagFields: false, aggregationsFor: requester.userId });
-    const seen = e && e.roomId === roomId ? await this.sight(em, requester.userId, e) : null;
+    const read = await this.readEvent(em, requester.userId, eventId, { dagFields: false, aggregationsFor: requester.userId });
+    const e = read?.row;
+    const seen = e && e.roomId === roomId ? read : null;
     if (!e || !seen?.visible) throw notFound('Event not found.');
     const [view] = this.presenter.present([e], requester);
     // The requester's membership after the event (spec §5.7 step 8): their own member event's,
@@ -152,47 +151,45 @@ export class ClientReadService {
     return view;
   }
 
-  /** Whether one event passes the client visibility rules for the user. */
+  /**
+   * One event as a page row, with whether it passes the client visibility rules for the user and
+   * the user's membership after it (null when none), in one statement; null when it is not stored.
+   */
+  async readEvent(
+    em: Em,
+    userId: string,
+    eventId: string,
+    extras: ExtrasOptions,
+  ): Promise<{ row: PageRow; visible: boolean; membership: string | null } | null> {
+    const read = await pageRowWithSight(em, eventId, userId, extras);
+    return read && { row: read.row, ...this.decide(userId, read.row, read.row.prevContent, read.sight) };
+  }
+
+  /** Whether one stored event passes the client visibility rules for the user (one statement). */
   async canSee(em: Em, userId: string, e: StoredEvent): Promise<boolean> {
-    return (await this.sight(em, userId, e)).visible;
+    const sight = await sightOf(em, e.eventId, userId);
+    return sight !== null && this.decide(userId, e, sight.prev_content, sight).visible;
   }
 
   /** The visibility decision for one event, with the user's membership after it (null when none). */
-  private async sight(em: Em, userId: string, e: StoredEvent): Promise<{ visible: boolean; membership: string | null }> {
-    // Independent reads, in parallel: one wave of round trips instead of up to five in a row.
-    const [local, state, replaced, senderIgnored, maxLifetimeMs] = await Promise.all([
-      this.rooms.getLocalMembership(em, e.roomId, userId),
-      this.events.getStateAt(em, e.roomId, e.streamOrdering, {
-        types: ['m.room.history_visibility', 'm.room.member'],
-        memberKeys: [userId],
-      }),
-      e.replacesState ? this.events.getContents(em, [e.replacesState]) : null,
-      e.stateKey === null ? this.users.ignores(em, userId, e.sender) : false,
-      this.maxLifetime(em, e.roomId),
-    ]);
-    const hv = state.find((s) => s.type === 'm.room.history_visibility');
-    const member = state.find((s) => s.type === 'm.room.member');
-    const prev = e.replacesState ? replaced?.get(e.replacesState)?.content : undefined;
-    const membership = typeof member?.content.membership === 'string' ? member.content.membership : null;
+  private decide(userId: string, e: StoredEvent, prev: Json | null, s: SightRow): { visible: boolean; membership: string | null } {
+    const retention = this.config.retention;
+    const membership = typeof s.sight_membership === 'string' ? s.sight_membership : null;
     const visible = isEventVisible(e, userId, {
-      senderIgnored,
-      visibility: typeof hv?.content.history_visibility === 'string' ? hv.content.history_visibility : null,
+      senderIgnored: s.sight_ignored,
+      visibility: typeof s.sight_visibility === 'string' ? s.sight_visibility : null,
       previousVisibility: typeof prev?.history_visibility === 'string' ? prev.history_visibility : null,
       membership,
       previousMembership: typeof prev?.membership === 'string' ? prev.membership : null,
-      peeking: local?.membership !== 'join',
-      maxLifetimeMs,
+      peeking: s.sight_local !== 'join',
+      maxLifetimeMs: retention.enabled
+        ? s.sight_max_lifetime !== null
+          ? Number(s.sight_max_lifetime)
+          : retention.defaultMaxLifetimeMs
+        : null,
       now: Date.now(),
     });
     return { visible, membership };
-  }
-
-  /** The room's effective retention max_lifetime (spec §8.2): null when retention is off or unset. */
-  async maxLifetime(em: Em, roomId: string): Promise<number | null> {
-    const r = this.config.retention;
-    if (!r.enabled) return null;
-    const policy = await this.events.getRetentionPolicy(em, roomId);
-    return policy?.maxLifetime ?? r.defaultMaxLifetimeMs;
   }
 
   /**
