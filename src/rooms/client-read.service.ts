@@ -69,38 +69,45 @@ export class ClientReadService {
     return this.events.getStateAt(em, roomId, leave.streamOrdering, { types: filter.types ?? null });
   }
 
-  /** `GET /rooms/{roomId}/state`. */
-  async getRoomState(em: Em, requester: Requester, roomId: string): Promise<EventView[]> {
-    const current = await this.currentStateViews(em, requester, roomId, null);
-    if (current) return current;
+  /**
+   * `GET /rooms/{roomId}/state`. `dagFields`: the events carry prev_events and auth_events (typed
+   * answers); the client format never shows them, so its body need not read them.
+   */
+  async getRoomState(em: Em, requester: Requester, roomId: string, dagFields = true): Promise<EventView[]> {
+    const current = await this.currentState(em, requester, roomId, null, null, dagFields);
+    if (current) return this.views(current, requester);
     return this.serializer.serialize(em, await this.visibleState(em, requester.userId, roomId), { requester });
   }
 
   /**
-   * The current state (optionally of one type, and one key of it) presented in one statement when the user is joined
-   * or previews the room; null when they see the state as of their leave instead.
+   * The current state (optionally of one type, and one key of it) as page rows, read in one statement when the user
+   * is joined or previews the room; null when they see the state as of their leave instead.
    */
-  private async currentStateViews(
+  private async currentState(
     em: Em,
     requester: Requester,
     roomId: string,
     type: string | null,
-    stateKey: string | null = null,
-  ): Promise<EventView[] | null> {
+    stateKey: string | null,
+    dagFields: boolean,
+  ): Promise<PageRow[] | null> {
     const a = await this.access(em, requester.userId, roomId, true);
     if (a.membership !== 'join') return null;
-    const rows = await currentStateRows(em, roomId, type, { dagFields: true, aggregationsFor: null }, stateKey);
+    return currentStateRows(em, roomId, type, { dagFields, aggregationsFor: null }, stateKey);
+  }
+
+  private views(rows: PageRow[], requester: Requester): EventView[] {
     const now = Date.now();
     return rows.map((r) => this.presenter.view(r, now, requester));
   }
 
   /** `GET /rooms/{roomId}/state/{type}/{stateKey}`: 404 "Event not found." when absent. */
   async getStateEvent(em: Em, requester: Requester, roomId: string, type: string, stateKey: string): Promise<EventView> {
-    const current = await this.currentStateViews(em, requester, roomId, type, stateKey);
+    const current = await this.currentState(em, requester, roomId, type, stateKey, true);
     if (current) {
-      const view = current.find((e) => e.stateKey === stateKey);
-      if (!view) throw notFound('Event not found.');
-      return view;
+      const row = current.find((e) => e.stateKey === stateKey);
+      if (!row) throw notFound('Event not found.');
+      return this.views([row], requester)[0];
     }
     const state = await this.visibleState(em, requester.userId, roomId, { types: [type] });
     const hit = state.find((e) => e.type === type && e.stateKey === stateKey);
@@ -196,7 +203,14 @@ export class ClientReadService {
    * `GET /rooms/{roomId}/members`: member events visible to the user, optionally as of a stream
    * token (`at`) and filtered by membership. 404/403 as Synapse for tokens it cannot serve.
    */
-  async getMembers(em: Em, requester: Requester, roomId: string, q: MembersQuery): Promise<EventView[]> {
+  async getMembers(em: Em, requester: Requester, roomId: string, q: MembersQuery, dagFields = true): Promise<EventView[]> {
+    const wanted = (e: StoredEvent) => {
+      const m = e.content.membership;
+      return !(q.membership && m !== q.membership) && !(q.notMembership && m === q.notMembership);
+    };
+    // A member (or a previewer) reads the current members with what presents them in one statement.
+    const current = q.at === undefined ? await this.currentState(em, requester, roomId, 'm.room.member', null, dagFields) : null;
+    if (current) return this.views(current.filter(wanted), requester);
     let events: StoredEvent[];
     if (q.at !== undefined) {
       const token = parseAt(q.at);
@@ -206,11 +220,7 @@ export class ClientReadService {
         throw forbidden(`User ${echo(requester.userId)} not allowed to view events in room ${echo(roomId)} at token ${echo(q.at)}`);
       events = await this.events.getStateAt(em, roomId, last.streamOrdering, { types: ['m.room.member'] });
     } else events = await this.visibleState(em, requester.userId, roomId, { types: ['m.room.member'] });
-    events = events.filter((e) => {
-      const m = e.content.membership;
-      return !(q.membership && m !== q.membership) && !(q.notMembership && m === q.notMembership);
-    });
-    return this.serializer.serialize(em, events, { requester });
+    return this.serializer.serialize(em, events.filter(wanted), { requester });
   }
 
   /** `GET /rooms/{roomId}/joined_members`: only for current members (403 otherwise). */
