@@ -96,6 +96,12 @@ describe('room state reads', () => {
       members.events.map((e) => noAge(toClientEvent(e))),
     );
     const state = await grpcCall(rc, rc.getRoomState, { roomId: room }, bearer(reader.token));
+    // Only the JSON bodies leave out the DAG fields (the client format never shows them).
+    for (const typedEvents of [members.events, state.events])
+      assert.ok(
+        typedEvents.every((e) => e.type === 'm.room.create' || e.authEvents.length > 0),
+        'the typed client events carry their auth events',
+      );
     const stateJson = await grpcCall(rc, rc.getRoomState, { roomId: room, asJsonBody: true }, bearer(reader.token));
     assert.deepEqual(
       (JSON.parse(Buffer.from(stateJson.jsonBody!).toString('utf8')) as Json[]).map(noAge),
