@@ -163,22 +163,6 @@ export class EventRepository {
     return out;
   }
 
-  /** The policy of the room's current m.room.retention event (null when it has none or it was invalid). */
-  async getRetentionPolicy(em: Em, roomId: string): Promise<{ minLifetime: number | null; maxLifetime: number | null } | null> {
-    const rows = await sqlPrepared<{ min_lifetime: string | null; max_lifetime: string | null }>(
-      em,
-      `SELECT r.min_lifetime, r.max_lifetime FROM current_state_events c JOIN room_retention r ON r.event_id = c.event_id
-        WHERE c.room_id = ? AND c.type = 'm.room.retention' AND c.state_key = ''`,
-      [roomId],
-    );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      minLifetime: r.min_lifetime === null ? null : Number(r.min_lifetime),
-      maxLifetime: r.max_lifetime === null ? null : Number(r.max_lifetime),
-    };
-  }
-
   /**
    * The last accepted, non-outlier event of the room at or before a stream position (and, for a
    * historic token, at or before its depth).

@@ -301,16 +301,6 @@ export class RoomService {
     return this.events.getStateAt(em, roomId, ev.streamOrdering, filter);
   }
 
-  /** The state of the room after stream position `streamOrdering` (inclusive). */
-  getStateAtStream(
-    em: Em,
-    roomId: string,
-    streamOrdering: number,
-    filter: { types?: string[] | null; memberKeys?: string[] | null } = {},
-  ): Promise<StoredEvent[]> {
-    return this.events.getStateAt(em, roomId, streamOrdering, filter);
-  }
-
   /** Serialises events to the proto Event shape with unsigned computed. */
   serializeEvents(em: Em, events: StoredEvent[], opts: SerializeOptions = {}): Promise<EventView[]> {
     return this.serializer.serialize(em, events, opts);

@@ -124,12 +124,6 @@ export class UserRepository {
     return rows.length > 0;
   }
 
-  /** Whether `userId` ignores `otherId` (their `m.ignored_user_list`): a primary-key lookup, prepared. */
-  async ignores(em: Em, userId: string, otherId: string): Promise<boolean> {
-    const rows = await sqlPrepared(em, 'SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, otherId]);
-    return rows.length > 0;
-  }
-
   /** Lifts an erasure (the account is reactivated); deactivate() sets it. */
   async clearErased(em: Em, userId: string): Promise<void> {
     await sql(em, 'DELETE FROM erased_users WHERE user_id = ?', [userId]);

@@ -13,7 +13,6 @@ import { C } from '../support/client';
 import { createRoom, enc, invite, join, leave, send, sendState } from './pagination.helpers';
 import { EventRepository } from '../../src/rooms/event.repository';
 import { RoomRepository } from '../../src/rooms/room.repository';
-import { UserRepository } from '../../src/users/user.repository';
 import { isEventVisible } from '../../src/rooms/event-visibility';
 import type { StoredEvent } from '../../src/rooms/room.types';
 
@@ -27,7 +26,10 @@ async function expected(s: Stack, userId: string, e: StoredEvent): Promise<{ vis
     memberKeys: [userId],
   });
   const prev = e.replacesState ? (await events.getContents(em, [e.replacesState])).get(e.replacesState)?.content : undefined;
-  const ignored = e.stateKey === null && (await new UserRepository().ignores(em, userId, e.sender));
+  const ignores = await em
+    .getConnection()
+    .execute<unknown[]>('SELECT 1 FROM ignored_users WHERE ignorer_user_id = ? AND ignored_user_id = ?', [userId, e.sender]);
+  const ignored = e.stateKey === null && ignores.length > 0;
   const hv = state.find((x) => x.type === 'm.room.history_visibility')?.content.history_visibility;
   const m = state.find((x) => x.type === 'm.room.member')?.content.membership;
   const membership = typeof m === 'string' ? m : null;
