@@ -2,7 +2,7 @@
  * Queries behind blocking, forward extremities, timestamp lookups and room-id resolution.
  */
 import type { Em } from '../infra/orm';
-import { sql } from '../infra/sql';
+import { sql, sqlPrepared } from '../infra/sql';
 import type { ForwardExtremity } from './room-admin.types';
 
 export interface BlockRow {
@@ -22,13 +22,13 @@ export class RoomAdminRepository {
 
   /** The blocker of a room, or null when it is not blocked. */
   async blockedBy(em: Em, roomId: string): Promise<BlockRow | null> {
-    const rows = await sql<BlockRow>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    const rows = await sqlPrepared<BlockRow>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
     return rows[0] ?? null;
   }
 
   /** The room an alias points at, or null. */
   async roomForAlias(em: Em, alias: string): Promise<string | null> {
-    const rows = await sql<{ room_id: string }>(em, 'SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
+    const rows = await sqlPrepared<{ room_id: string }>(em, 'SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
     return rows[0]?.room_id ?? null;
   }
 
@@ -43,7 +43,7 @@ export class RoomAdminRepository {
    * when the event is gone.
    */
   async forwardExtremities(em: Em, roomId: string): Promise<ForwardExtremity[]> {
-    const rows = await sql<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }>(
+    const rows = await sqlPrepared<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }>(
       em,
       `SELECT f.event_id, e.depth, e.received_ts,
               (SELECT s.stream_ordering FROM events s

@@ -211,7 +211,7 @@ export class RoomListRepository {
 
   /** Details of a known room (null when the rooms table has no row for it). */
   async details(em: Em, roomId: string): Promise<RoomDetails | null> {
-    const rows = await sql<
+    const rows = await sqlPrepared<
       SummaryRow & {
         topic: string | null;
         avatar: string | null;
@@ -245,13 +245,13 @@ export class RoomListRepository {
   }
 
   async roomExists(em: Em, roomId: string): Promise<boolean> {
-    const rows = await sql(em, 'SELECT 1 FROM rooms WHERE room_id = ?', [roomId]);
+    const rows = await sqlPrepared(em, 'SELECT 1 FROM rooms WHERE room_id = ?', [roomId]);
     return rows.length > 0;
   }
 
   /** Users (local and remote) whose current membership is `join`. */
   async joinedMembers(em: Em, roomId: string): Promise<string[]> {
-    const rows = await sql<{ state_key: string }>(
+    const rows = await sqlPrepared<{ state_key: string }>(
       em,
       "SELECT state_key FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND membership = 'join' ORDER BY state_key",
       [roomId],

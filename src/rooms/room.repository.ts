@@ -6,7 +6,7 @@ import { sql, sqlPrepared } from '../infra/sql';
 export class RoomRepository {
   /** The room row, or null when the server does not know the room. */
   async getRoom(em: Em, roomId: string): Promise<RoomInfo | null> {
-    const rows = await sql<{
+    const rows = await sqlPrepared<{
       room_id: string;
       room_version: string;
       creator: string | null;
@@ -55,7 +55,7 @@ export class RoomRepository {
 
   /** Any user's current membership (from current state), or null. */
   async getMembership(em: Em, roomId: string, userId: string): Promise<{ membership: Membership; eventId: string } | null> {
-    const rows = await sql<{ membership: Membership; event_id: string }>(
+    const rows = await sqlPrepared<{ membership: Membership; event_id: string }>(
       em,
       "SELECT membership, event_id FROM current_state_events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?",
       [roomId, userId],
@@ -82,7 +82,7 @@ export class RoomRepository {
 
   /** True when every local membership of the room is forgotten (or there is none). */
   async isLocallyForgotten(em: Em, roomId: string): Promise<boolean> {
-    const rows = await sql(em, 'SELECT 1 FROM local_current_membership WHERE room_id = ? AND NOT forgotten LIMIT 1', [roomId]);
+    const rows = await sqlPrepared(em, 'SELECT 1 FROM local_current_membership WHERE room_id = ? AND NOT forgotten LIMIT 1', [roomId]);
     return rows.length === 0;
   }
 
@@ -98,7 +98,7 @@ export class RoomRepository {
 
   /** Rooms a local user is joined to, invited to or knocking on. */
   async getActiveRoomIds(em: Em, userId: string): Promise<string[]> {
-    const rows = await sql<{ room_id: string }>(
+    const rows = await sqlPrepared<{ room_id: string }>(
       em,
       "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership IN ('join', 'invite', 'knock') ORDER BY room_id",
       [userId],
@@ -161,9 +161,11 @@ export class RoomRepository {
 
   /** Aliases of a room, sorted. */
   async getAliasesForRoom(em: Em, roomId: string): Promise<string[]> {
-    const rows = await sql<{ room_alias: string }>(em, 'SELECT room_alias FROM room_aliases WHERE room_id = ? ORDER BY room_alias', [
-      roomId,
-    ]);
+    const rows = await sqlPrepared<{ room_alias: string }>(
+      em,
+      'SELECT room_alias FROM room_aliases WHERE room_id = ? ORDER BY room_alias',
+      [roomId],
+    );
     return rows.map((r) => r.room_alias);
   }
 

@@ -65,7 +65,7 @@ export class ClientIpsRepository {
 
   /** The user's recorded connections, latest first. */
   async connections(em: Em, userId: string): Promise<ConnectionRow[]> {
-    const rows = await sql<{ access_token_id: string; ip: string; user_agent: string; last_seen: string }>(
+    const rows = await sqlPrepared<{ access_token_id: string; ip: string; user_agent: string; last_seen: string }>(
       em,
       'SELECT access_token_id, ip, user_agent, last_seen FROM user_ips WHERE user_id = ? ORDER BY last_seen DESC',
       [userId],

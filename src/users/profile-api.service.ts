@@ -10,7 +10,7 @@ import type { Em } from '../infra/orm';
 import { Codes, MatrixError, badRequest, invalidParam, notFound } from '../errors';
 import { domainOf, isValidUserId } from '../matrix/ids';
 import { parseJsonObject } from '../matrix/json-body';
-import { sql } from '../infra/sql';
+import { sqlPrepared } from '../infra/sql';
 import type { ProfileService } from './profile.service';
 
 export type ProfileField = 'displayname' | 'avatar_url';
@@ -40,7 +40,7 @@ export class ProfileApiService {
     if (!isValidUserId(userId)) throw invalidParam('Invalid user id');
     if (field !== null && !PROFILE_FIELDS.includes(field)) throw invalidParam(`Unknown profile field: ${field}`);
     if (domainOf(userId) !== this.serverName) throw new MatrixError(502, 'Failed to fetch profile', Codes.UNKNOWN);
-    const rows = await sql<Profile>(
+    const rows = await sqlPrepared<Profile>(
       em,
       'SELECT displayname, avatar_url FROM users u WHERE name = ? AND NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = u.name)',
       [userId],

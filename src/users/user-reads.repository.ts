@@ -17,7 +17,7 @@ const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen
 export class UserReadsRepository {
   /** The user's current membership in each room, from current state (any server's user). */
   async memberships(em: Em, userId: string, membership?: string): Promise<{ room_id: string; membership: string }[]> {
-    return sql(
+    return sqlPrepared(
       em,
       `SELECT room_id, membership FROM current_state_events
         WHERE type = 'm.room.member' AND state_key = ? ${membership ? 'AND membership = ?' : ''} ORDER BY room_id`,
@@ -49,25 +49,28 @@ export class UserReadsRepository {
 
   /** Whether a user id is taken, whatever the case of its letters. */
   async userIdTakenIgnoringCase(em: Em, userId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM users WHERE lower(name) = lower(?) LIMIT 1', [userId])).length > 0;
+    return (await sqlPrepared(em, 'SELECT 1 FROM users WHERE lower(name) = lower(?) LIMIT 1', [userId])).length > 0;
   }
 
   async userExists(em: Em, userId: string): Promise<boolean> {
-    return (await sql(em, 'SELECT 1 FROM users WHERE name = ?', [userId])).length > 0;
+    return (await sqlPrepared(em, 'SELECT 1 FROM users WHERE name = ?', [userId])).length > 0;
   }
 
   /** The user's devices, hidden ones left out. */
   async devices(em: Em, userId: string): Promise<DeviceRow[]> {
     return (
-      await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND NOT hidden ORDER BY device_id`, [userId])
+      await sqlPrepared<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND NOT hidden ORDER BY device_id`, [
+        userId,
+      ])
     ).map(toDevice);
   }
 
   async device(em: Em, userId: string, deviceId: string): Promise<DeviceRow | null> {
-    const rows = await sql<DeviceRow>(em, `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND device_id = ? AND NOT hidden`, [
-      userId,
-      deviceId,
-    ]);
+    const rows = await sqlPrepared<DeviceRow>(
+      em,
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? AND device_id = ? AND NOT hidden`,
+      [userId, deviceId],
+    );
     return rows[0] ? toDevice(rows[0]) : null;
   }
 

@@ -45,7 +45,7 @@ export class UserRepository {
 
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
-    const rows = await sql<{
+    const rows = await sqlPrepared<{
       id: string;
       user_id: string;
       device_id: string | null;
@@ -120,7 +120,7 @@ export class UserRepository {
   }
 
   async isErased(em: Em, userId: string): Promise<boolean> {
-    const rows = await sql(em, 'SELECT 1 FROM erased_users WHERE user_id = ?', [userId]);
+    const rows = await sqlPrepared(em, 'SELECT 1 FROM erased_users WHERE user_id = ?', [userId]);
     return rows.length > 0;
   }
 
@@ -158,7 +158,7 @@ export class UserRepository {
   }
 
   async getThreepids(em: Em, userId: string): Promise<Threepid[]> {
-    const rows = await sql<{ medium: string; address: string; validated_at: string; added_at: string }>(
+    const rows = await sqlPrepared<{ medium: string; address: string; validated_at: string; added_at: string }>(
       em,
       'SELECT medium, address, validated_at, added_at FROM user_threepids WHERE user_id = ? ORDER BY medium, address',
       [userId],
@@ -186,7 +186,7 @@ export class UserRepository {
   }
 
   async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
-    const rows = await sql<{ auth_provider: string; external_id: string }>(
+    const rows = await sqlPrepared<{ auth_provider: string; external_id: string }>(
       em,
       'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
       [userId],
@@ -214,10 +214,11 @@ export class UserRepository {
 
   /** The user an external id is mapped to, if any. */
   async userByExternalId(em: Em, authProvider: string, externalId: string): Promise<string | null> {
-    const rows = await sql<{ user_id: string }>(em, 'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?', [
-      authProvider,
-      externalId,
-    ]);
+    const rows = await sqlPrepared<{ user_id: string }>(
+      em,
+      'SELECT user_id FROM user_external_ids WHERE auth_provider = ? AND external_id = ?',
+      [authProvider, externalId],
+    );
     return rows[0]?.user_id ?? null;
   }
 

@@ -1,5 +1,5 @@
 /**
- * The event and state reads run prepared statements only: a pooled connection does not switch
+ * The event and state reads, and the point reads of rooms and users, run prepared statements only: a pooled connection does not switch
  * `plan_cache_mode` (a SET round trip each time) between the statements of one read or from one
  * read to the next. Counted with `synapse_room_admin_db_plan_switches_total`.
  */
@@ -64,6 +64,41 @@ describe('event and state reads: no plan_cache_mode round trips', () => {
     const switches = (await planSwitches(s)) - before;
     // A background job running meanwhile may switch a connection now and then; a read path that
     // mixes prepared and plain statements switches at least once per request (100 here).
+    assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
+  });
+
+  it('serves the admin room and user reads and the client point reads without switching plans', async () => {
+    const admin = await registerUser(s, uniq('rtadmin'), { admin: true });
+    await http(s, 'PUT', `/_matrix/client/v3/directory/room/${enc(`#${uniq('rtalias')}:test`)}`, {
+      token: owner.token,
+      body: { room_id: roomId },
+    });
+    const A = '/_synapse/admin';
+    const reads: [string, string][] = [
+      [`${A}/v1/rooms/${enc(roomId)}`, admin.token],
+      [`${A}/v1/rooms/${enc(roomId)}/members`, admin.token],
+      [`${A}/v1/rooms/${enc(roomId)}/block`, admin.token],
+      [`${A}/v1/rooms/${enc(roomId)}/forward_extremities`, admin.token],
+      [`${A}/v2/users/${enc(member.userId)}/devices`, admin.token],
+      [`${A}/v1/whois/${enc(member.userId)}`, admin.token],
+      [`${A}/v1/users/${enc(member.userId)}/joined_rooms`, admin.token],
+      [`${C}/rooms/${enc(roomId)}/aliases`, member.token],
+      [`${C}/profile/${enc(owner.userId)}`, member.token],
+      [`${C}/joined_rooms`, member.token],
+      [`${C}/rooms/${enc(roomId)}/joined_members`, member.token],
+    ];
+    const run = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++)
+        for (const [path, token] of reads) {
+          const r = await http(s, 'GET', path, { token });
+          assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+        }
+    };
+    await run(4);
+    const before = await planSwitches(s);
+    const rounds = 10;
+    await run(rounds);
+    const switches = (await planSwitches(s)) - before;
     assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
   });
 });
