@@ -1,31 +1,12 @@
 /**
- * Queries behind blocking, forward extremities, timestamp lookups and room-id resolution.
+ * Queries behind forward extremities, timestamp lookups and room-id resolution.
  */
 import type { Em } from '../infra/orm';
 import { sql, sqlPrepared } from '../infra/sql';
 import type { ForwardExtremity } from './room-admin.types';
 
-export interface BlockRow {
-  user_id: string;
-}
-
-/** Writes and reads of blocked rooms, forward extremities and event timestamps. */
+/** Reads of forward extremities, event timestamps and aliases. */
 export class RoomAdminRepository {
-  /** Adds the blocked-room row; an existing row is kept unchanged (the first blocker stays). */
-  async block(em: Em, roomId: string, userId: string): Promise<void> {
-    await sql(em, 'INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
-  }
-
-  async unblock(em: Em, roomId: string): Promise<void> {
-    await sql(em, 'DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
-  }
-
-  /** The blocker of a room, or null when it is not blocked. */
-  async blockedBy(em: Em, roomId: string): Promise<BlockRow | null> {
-    const rows = await sqlPrepared<BlockRow>(em, 'SELECT user_id FROM blocked_rooms WHERE room_id = ?', [roomId]);
-    return rows[0] ?? null;
-  }
-
   /** The room an alias points at, or null. */
   async roomForAlias(em: Em, alias: string): Promise<string | null> {
     const rows = await sqlPrepared<{ room_id: string }>(em, 'SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);

@@ -171,16 +171,16 @@ export class RoomAdminService {
   /** Blocks (keeping an existing blocker) or unblocks a room, known or not. Throws 400 for an invalid room id. */
   async setBlocked(em: Em, roomId: string, block: boolean, requesterUserId: string): Promise<boolean> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
-    if (block) await this.repo.block(em, roomId, requesterUserId);
-    else await this.repo.unblock(em, roomId);
+    if (block) await this.rooms.blockRoom(em, roomId, requesterUserId);
+    else await this.rooms.unblockRoom(em, roomId);
     return block;
   }
 
   /** Who blocked the room, or null. Throws 400 for an invalid room id. */
   async blockStatus(em: Em, roomId: string): Promise<BlockStatus> {
     if (!isValidRoomId(roomId)) throw notLegalRoomId(roomId);
-    const row = await this.repo.blockedBy(em, roomId);
-    return row ? { block: true, userId: row.user_id } : { block: false };
+    const b = await this.rooms.isBlocked(em, roomId);
+    return b.blocked ? { block: true, userId: b.userId ?? undefined } : { block: false };
   }
 
   /**

@@ -177,12 +177,12 @@ export class RoomRepository {
 
   /** Blocks a room; an existing block keeps its first blocker. */
   async block(em: Em, roomId: string, userId: string): Promise<void> {
-    await sql(em, 'INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
+    await sqlPrepared(em, 'INSERT INTO blocked_rooms (room_id, user_id) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING', [roomId, userId]);
   }
 
   /** Removes a block (idempotent). */
   async unblock(em: Em, roomId: string): Promise<void> {
-    await sql(em, 'DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
+    await sqlPrepared(em, 'DELETE FROM blocked_rooms WHERE room_id = ?', [roomId]);
   }
 
   /** Which of the given rooms exist. */

@@ -138,7 +138,7 @@ export class UserRepository {
   async setProfileField(em: Em, userId: string, field: 'displayname' | 'avatar_url', value: string | null): Promise<boolean> {
     // The column name is one of two literals, never caller text.
     const column = field === 'displayname' ? 'displayname' : 'avatar_url';
-    const rows = await sql(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
+    const rows = await sqlPrepared(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
     return rows.length > 0;
   }
 
@@ -226,7 +226,7 @@ export class UserRepository {
   async setFlag(em: Em, userId: string, flag: 'locked' | 'suspended' | 'shadow_banned', value: boolean): Promise<boolean> {
     // The column name is one of three literals, never caller text.
     const column = flag === 'locked' ? 'locked' : flag === 'suspended' ? 'suspended' : 'shadow_banned';
-    const rows = await sql(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
+    const rows = await sqlPrepared(em, `UPDATE users SET ${column} = ? WHERE name = ? RETURNING 1`, [value, userId]);
     return rows.length > 0;
   }
 

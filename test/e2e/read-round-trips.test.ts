@@ -101,4 +101,30 @@ describe('event and state reads: no plan_cache_mode round trips', () => {
     const switches = (await planSwitches(s)) - before;
     assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
   });
+
+  it('makes the usual writes (send, state, displayname, block, join, leave) without switching plans', async () => {
+    const writer = await registerUser(s, uniq('rtwriter'));
+    const adminToken = (await registerUser(s, uniq('rtwadm'), { admin: true })).token;
+    const room = (await http(s, 'POST', `${C}/createRoom`, { token: owner.token, body: { preset: 'public_chat' } })).body.room_id;
+    const write = async (i: number) => {
+      const results = [
+        await http(s, 'PUT', `${C}/rooms/${enc(room)}/send/m.room.message/${uniq('w')}`, {
+          token: owner.token,
+          body: { msgtype: 'm.text', body: `w${i}` },
+        }),
+        await http(s, 'PUT', `${C}/rooms/${enc(room)}/state/m.room.topic/`, { token: owner.token, body: { topic: `t${i}` } }),
+        await http(s, 'PUT', `${C}/profile/${enc(writer.userId)}/displayname`, { token: writer.token, body: { displayname: `n${i}` } }),
+        await http(s, 'PUT', `/_synapse/admin/v1/rooms/${enc(`!rtw${i}:test`)}/block`, { token: adminToken, body: { block: true } }),
+        await http(s, 'POST', `${C}/join/${enc(room)}`, { token: writer.token, body: {} }),
+        await http(s, 'POST', `${C}/rooms/${enc(room)}/leave`, { token: writer.token, body: {} }),
+      ];
+      for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body));
+    };
+    for (let i = 0; i < 3; i++) await write(i);
+    const before = await planSwitches(s);
+    const rounds = 15;
+    for (let i = 3; i < 3 + rounds; i++) await write(i);
+    const switches = (await planSwitches(s)) - before;
+    assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * 6} writes`);
+  });
 });

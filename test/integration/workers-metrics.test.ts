@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { spawnService, type ServiceProcess } from '../support/process';
 import { SHARED_SECRET, TEST_REDIS_URL, createDatabase, dbUrl, dropDatabase } from '../support/stack';
 import { sample } from '../support/metrics';
+import { waitFor } from '../support/until';
 
 /** GET on a connection of its own, so node:cluster hands each request to the next worker. */
 function getFresh(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -60,6 +61,14 @@ describe('WORKERS: /metrics aggregates every worker', function () {
 
   it('a scrape on the shared HTTP port counts the requests of both workers', async () => {
     const svc = await spawn({});
+    // The service is reported ready at the first worker's ready line; the other may still be
+    // opening its LISTEN connection (the gauge's minimum over the workers is 0 until it is up).
+    await waitFor(
+      async () =>
+        sample((await getFresh(svc.httpPort, '/metrics')).body, 'synapse_room_admin_pg_listener_up', { channel: 'scheduled_tasks' }),
+      (up) => up === 1,
+      { what: 'every worker listening' },
+    );
     for (let i = 0; i < REQUESTS; i++) assert.equal((await getFresh(svc.httpPort, '/_synapse/admin/v1/register')).status, 200);
     for (let i = 0; i < 4; i++) {
       // Whichever worker takes the scrape, the answer is the sum over both.
