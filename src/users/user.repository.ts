@@ -9,6 +9,23 @@ export interface ExternalId {
   externalId: string;
 }
 
+/** The fields of a user row the admin API shows. */
+export type UserFields = Pick<
+  UserEntity,
+  | 'name'
+  | 'displayname'
+  | 'admin'
+  | 'deactivated'
+  | 'isGuest'
+  | 'creationTs'
+  | 'userType'
+  | 'avatarUrl'
+  | 'lastSeenTs'
+  | 'locked'
+  | 'suspended'
+  | 'shadowBanned'
+>;
+
 export interface Threepid {
   medium: string;
   address: string;
@@ -36,6 +53,65 @@ export interface TokenOwner {
 export class UserRepository {
   findUser(em: Em, userId: string): Promise<UserEntity | null> {
     return em.findOne(UserEntity, { name: userId });
+  }
+
+  /**
+   * What the admin API shows of a user (the user row, whether they are erased, their third-party
+   * and external ids, in the orders their own reads use) in one prepared statement; null when the
+   * user is not registered.
+   */
+  async findUserView(
+    em: Em,
+    userId: string,
+  ): Promise<{ user: UserFields; erased: boolean; threepids: Threepid[]; externalIds: ExternalId[] } | null> {
+    const [r] = await sqlPrepared<{
+      name: string;
+      displayname: string | null;
+      admin: boolean;
+      deactivated: boolean;
+      is_guest: boolean;
+      creation_ts: string;
+      user_type: string | null;
+      avatar_url: string | null;
+      last_seen_ts: string | null;
+      locked: boolean;
+      suspended: boolean;
+      shadow_banned: boolean;
+      erased: boolean;
+      threepids: [string, string, number, number][];
+      external_ids: [string, string][];
+    }>(
+      em,
+      `SELECT u.name, u.displayname, u.admin, u.deactivated, u.is_guest, u.creation_ts, u.user_type, u.avatar_url, u.last_seen_ts,
+              u.locked, u.suspended, u.shadow_banned,
+              EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = u.name) AS erased,
+              (SELECT coalesce(json_agg(json_build_array(t.medium, t.address, t.validated_at, t.added_at) ORDER BY t.medium, t.address), '[]')
+                 FROM user_threepids t WHERE t.user_id = u.name) AS threepids,
+              (SELECT coalesce(json_agg(json_build_array(x.auth_provider, x.external_id) ORDER BY x.auth_provider, x.external_id), '[]')
+                 FROM user_external_ids x WHERE x.user_id = u.name) AS external_ids
+         FROM users u WHERE u.name = ?`,
+      [userId],
+    );
+    if (!r) return null;
+    return {
+      user: {
+        name: r.name,
+        displayname: r.displayname,
+        admin: r.admin,
+        deactivated: r.deactivated,
+        isGuest: r.is_guest,
+        creationTs: Number(r.creation_ts),
+        userType: r.user_type,
+        avatarUrl: r.avatar_url,
+        lastSeenTs: r.last_seen_ts === null ? null : Number(r.last_seen_ts),
+        locked: r.locked,
+        suspended: r.suspended,
+        shadowBanned: r.shadow_banned,
+      },
+      erased: r.erased,
+      threepids: r.threepids.map(([medium, address, validatedAt, addedAt]) => ({ medium, address, validatedAt, addedAt })),
+      externalIds: r.external_ids.map(([authProvider, externalId]) => ({ authProvider, externalId })),
+    };
   }
 
   /** Whether the user is registered: one prepared index lookup, no entity loaded. */

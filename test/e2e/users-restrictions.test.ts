@@ -159,6 +159,19 @@ describe('User admin: locked users, user types, third-party ids and the user rec
     );
     assert.deepEqual(second.body.threepids[0], kept);
     assert.deepEqual((await get(other.userId)).body.threepids, second.body.threepids);
+    // GET reads the user in one statement, PUT answers from the row it wrote: the same view.
+    const withIds = await put(other.userId, {
+      threepids: [
+        { medium: 'msisdn', address: '4412345' },
+        { medium: 'email', address: 'bob2@bob.bob' },
+      ],
+      external_ids: [
+        { auth_provider: 'zeta', external_id: 'z1' },
+        { auth_provider: 'alpha', external_id: 'a1' },
+      ],
+    });
+    assert.equal(withIds.status, 200, JSON.stringify(withIds.body));
+    assert.deepEqual((await get(other.userId)).body, withIds.body);
 
     const none = await put(other.userId, { threepids: [] });
     assert.deepEqual([none.status, none.body.threepids], [200, []]);
