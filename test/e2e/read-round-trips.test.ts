@@ -17,6 +17,27 @@ async function planSwitches(s: Stack): Promise<number> {
   );
 }
 
+/**
+ * Switches made by `rounds` rounds of `round` (after 4 rounds of warm-up: the connections the pool
+ * hands out were last used by anything, writes and background jobs included, and switch once
+ * each at most the first time).
+ */
+async function switchesOver(s: Stack, rounds: number, round: (i: number) => Promise<void>): Promise<number> {
+  for (let i = 0; i < 4; i++) await round(i);
+  const before = await planSwitches(s);
+  for (let i = 4; i < 4 + rounds; i++) await round(i);
+  return (await planSwitches(s)) - before;
+}
+
+/** One round of GETs, each of which must answer 200. */
+const gets = (s: Stack, reads: ((i: number) => [string, string])[]) => async (i: number) => {
+  for (const read of reads) {
+    const [path, token] = read(i);
+    const r = await http(s, 'GET', path, { token });
+    assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+  }
+};
+
 describe('event and state reads: no plan_cache_mode round trips', () => {
   let s: Stack;
   let owner: TestUser;
@@ -40,28 +61,15 @@ describe('event and state reads: no plan_cache_mode round trips', () => {
   });
 
   it('serves /context, /event, /members, /state and a state event without switching plans', async () => {
-    const reads = [
-      (i: number) => `${C}/rooms/${enc(roomId)}/context/${enc(events[5 + (i % 20)])}?limit=6`,
-      (i: number) => `${C}/rooms/${enc(roomId)}/event/${enc(events[i % 30])}`,
-      () => `${C}/rooms/${enc(roomId)}/members`,
-      () => `${C}/rooms/${enc(roomId)}/state`,
-      () => `${C}/rooms/${enc(roomId)}/state/m.room.create/`,
+    const reads: ((i: number) => [string, string])[] = [
+      (i) => [`${C}/rooms/${enc(roomId)}/context/${enc(events[5 + (i % 20)])}?limit=6`, member.token],
+      (i) => [`${C}/rooms/${enc(roomId)}/event/${enc(events[i % 30])}`, member.token],
+      () => [`${C}/rooms/${enc(roomId)}/members`, member.token],
+      () => [`${C}/rooms/${enc(roomId)}/state`, member.token],
+      () => [`${C}/rooms/${enc(roomId)}/state/m.room.create/`, member.token],
     ];
-    const run = async (rounds: number) => {
-      for (let i = 0; i < rounds; i++) {
-        for (const path of reads) {
-          const r = await http(s, 'GET', path(i), { token: member.token });
-          assert.equal(r.status, 200, `${path(i)}: ${JSON.stringify(r.body)}`);
-        }
-      }
-    };
-    // Connections the pool hands out were last used by anything (writes, background jobs): one
-    // switch each at most, the first time.
-    await run(4);
-    const before = await planSwitches(s);
     const rounds = 20;
-    await run(rounds);
-    const switches = (await planSwitches(s)) - before;
+    const switches = await switchesOver(s, rounds, gets(s, reads));
     // A background job running meanwhile may switch a connection now and then; a read path that
     // mixes prepared and plain statements switches at least once per request (100 here).
     assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
@@ -74,31 +82,21 @@ describe('event and state reads: no plan_cache_mode round trips', () => {
       body: { room_id: roomId },
     });
     const A = '/_synapse/admin';
-    const reads: [string, string][] = [
-      [`${A}/v1/rooms/${enc(roomId)}`, admin.token],
-      [`${A}/v1/rooms/${enc(roomId)}/members`, admin.token],
-      [`${A}/v1/rooms/${enc(roomId)}/block`, admin.token],
-      [`${A}/v1/rooms/${enc(roomId)}/forward_extremities`, admin.token],
-      [`${A}/v2/users/${enc(member.userId)}/devices`, admin.token],
-      [`${A}/v1/whois/${enc(member.userId)}`, admin.token],
-      [`${A}/v1/users/${enc(member.userId)}/joined_rooms`, admin.token],
-      [`${C}/rooms/${enc(roomId)}/aliases`, member.token],
-      [`${C}/profile/${enc(owner.userId)}`, member.token],
-      [`${C}/joined_rooms`, member.token],
-      [`${C}/rooms/${enc(roomId)}/joined_members`, member.token],
+    const reads: ((i: number) => [string, string])[] = [
+      () => [`${A}/v1/rooms/${enc(roomId)}`, admin.token],
+      () => [`${A}/v1/rooms/${enc(roomId)}/members`, admin.token],
+      () => [`${A}/v1/rooms/${enc(roomId)}/block`, admin.token],
+      () => [`${A}/v1/rooms/${enc(roomId)}/forward_extremities`, admin.token],
+      () => [`${A}/v2/users/${enc(member.userId)}/devices`, admin.token],
+      () => [`${A}/v1/whois/${enc(member.userId)}`, admin.token],
+      () => [`${A}/v1/users/${enc(member.userId)}/joined_rooms`, admin.token],
+      () => [`${C}/rooms/${enc(roomId)}/aliases`, member.token],
+      () => [`${C}/profile/${enc(owner.userId)}`, member.token],
+      () => [`${C}/joined_rooms`, member.token],
+      () => [`${C}/rooms/${enc(roomId)}/joined_members`, member.token],
     ];
-    const run = async (rounds: number) => {
-      for (let i = 0; i < rounds; i++)
-        for (const [path, token] of reads) {
-          const r = await http(s, 'GET', path, { token });
-          assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
-        }
-    };
-    await run(4);
-    const before = await planSwitches(s);
     const rounds = 10;
-    await run(rounds);
-    const switches = (await planSwitches(s)) - before;
+    const switches = await switchesOver(s, rounds, gets(s, reads));
     assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * reads.length} reads`);
   });
 
@@ -120,11 +118,8 @@ describe('event and state reads: no plan_cache_mode round trips', () => {
       ];
       for (const r of results) assert.equal(r.status, 200, JSON.stringify(r.body));
     };
-    for (let i = 0; i < 3; i++) await write(i);
-    const before = await planSwitches(s);
     const rounds = 15;
-    for (let i = 3; i < 3 + rounds; i++) await write(i);
-    const switches = (await planSwitches(s)) - before;
+    const switches = await switchesOver(s, rounds, write);
     assert.ok(switches <= 8, `${switches} plan_cache_mode switches in ${rounds * 6} writes`);
   });
 });
