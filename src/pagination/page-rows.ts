@@ -14,7 +14,7 @@
  * replied to has no summary. Participation still counts every reply, as in Synapse.
  */
 import type { Em } from '../infra/orm';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
+import { EVENT_COLUMNS, stateAtSelection, toStoredEvent, type EventRow, type StateFilter } from '../rooms/event.repository';
 import type { Json, StoredEvent } from '../rooms/room.types';
 import { sqlPrepared } from '../infra/sql';
 
@@ -267,32 +267,25 @@ export async function currentStateRows(
 
 /**
  * The state of a room after the event at a stream position (the latest accepted event of each
- * type and state key at or before it) as page rows, ordered by type and state key, in one
- * statement. `memberKeys` (when given) keeps only those users' member events.
+ * type and state key at or before it, as `filter` restricts them) as page rows, ordered by type and
+ * state key, in one statement.
  */
 export async function stateRowsAt(
   em: Em,
   roomId: string,
   streamOrdering: number,
-  memberKeys: string[] | null,
+  filter: StateFilter,
   extras: ExtrasOptions,
 ): Promise<PageRow[]> {
+  const sel = stateAtSelection(roomId, streamOrdering, filter);
+  if (!sel) return [];
   const cols = pageColumns('x', extras);
-  const params: unknown[] = [...cols.params, roomId, streamOrdering];
-  let members = '';
-  if (memberKeys) {
-    members = " AND (e.type <> 'm.room.member' OR e.state_key = ANY(?::text[]))";
-    params.push(memberKeys);
-  }
   const rows = await sqlPrepared<RawPageRow>(
     em,
-    `SELECT ${cols.sql} FROM (
-        SELECT DISTINCT ON (e.type, e.state_key) e.event_id FROM events e
-         WHERE e.room_id = ? AND e.state_key IS NOT NULL AND e.stream_ordering <= ? AND e.rejected_reason IS NULL${members}
-         ORDER BY e.type, e.state_key, e.stream_ordering DESC) s
+    `SELECT ${cols.sql} FROM (SELECT DISTINCT ON (e.type, e.state_key) e.event_id ${sel.from}) s
        JOIN events x ON x.event_id = s.event_id LEFT JOIN events p ON p.event_id = x.replaces_state
       ORDER BY x.type, x.state_key`,
-    params,
+    [...cols.params, ...sel.params],
   );
   return rows.map(toPageRow);
 }

@@ -323,7 +323,7 @@ export class PaginationService {
     const eventsAfter = keep(after);
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
-    const state = keep(await stateRowsAt(em, roomId, lastEvent.streamOrdering, members, STATE_EXTRAS));
+    const state = keep(await stateRowsAt(em, roomId, lastEvent.streamOrdering, { memberKeys: members }, STATE_EXTRAS));
     const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], sight?.timeline ?? null);
     const now = Date.now();
     return {

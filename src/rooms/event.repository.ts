@@ -65,6 +65,35 @@ export function toStoredEvent(r: EventRow): StoredEvent {
  * whatever the values, and the read paths around them (event pages, visibility) are prepared too, so
  * a pooled connection does not switch `plan_cache_mode` (one round trip each time) between them.
  */
+/** `types` restricts the types (null = all); `memberKeys` restricts the keys of `m.room.member` only. */
+export interface StateFilter {
+  types?: string[] | null;
+  memberKeys?: string[] | null;
+}
+
+/**
+ * The FROM, WHERE and ORDER BY of the state after a stream position over `events e`, for a
+ * `SELECT DISTINCT ON (e.type, e.state_key)`: the latest accepted state event of each type and
+ * state key at or before the position, as `filter` restricts them. Null when nothing can match.
+ */
+export function stateAtSelection(roomId: string, streamOrdering: number, filter: StateFilter): { from: string; params: unknown[] } | null {
+  const where: string[] = ['e.room_id = ?', 'e.state_key IS NOT NULL', 'e.stream_ordering <= ?', 'e.rejected_reason IS NULL'];
+  const params: unknown[] = [roomId, streamOrdering];
+  if (filter.types) {
+    if (filter.types.length === 0) return null;
+    where.push('e.type = ANY(?::text[])');
+    params.push(filter.types);
+  }
+  if (filter.memberKeys) {
+    if (filter.memberKeys.length === 0) where.push("e.type <> 'm.room.member'");
+    else {
+      where.push("(e.type <> 'm.room.member' OR e.state_key = ANY(?::text[]))");
+      params.push(filter.memberKeys);
+    }
+  }
+  return { from: `FROM events e WHERE ${where.join(' AND ')} ORDER BY e.type, e.state_key, e.stream_ordering DESC`, params };
+}
+
 export class EventRepository {
   /** One event by id, or null. */
   async getEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
@@ -102,38 +131,15 @@ export class EventRepository {
 
   /**
    * The room state after the event at `streamOrdering` (inclusive): for each (type, state key) the
-   * latest accepted state event at or before it. `types` restricts the types (null = all);
-   * `stateKeys` restricts the keys of `m.room.member` only.
+   * latest accepted state event at or before it, restricted as `filter` says.
    */
-  async getStateAt(
-    em: Em,
-    roomId: string,
-    streamOrdering: number,
-    filter: { types?: string[] | null; memberKeys?: string[] | null } = {},
-  ): Promise<StoredEvent[]> {
-    const where: string[] = ['e.room_id = ?', 'e.state_key IS NOT NULL', 'e.stream_ordering <= ?', 'e.rejected_reason IS NULL'];
-    const params: unknown[] = [roomId, streamOrdering];
-    if (filter.types) {
-      if (filter.types.length === 0) return [];
-      where.push('e.type = ANY(?::text[])');
-      params.push(filter.types);
-    }
-    if (filter.memberKeys) {
-      if (filter.memberKeys.length === 0) where.push("e.type <> 'm.room.member'");
-      else {
-        where.push("(e.type <> 'm.room.member' OR e.state_key = ANY(?::text[]))");
-        params.push(filter.memberKeys);
-      }
-    }
+  async getStateAt(em: Em, roomId: string, streamOrdering: number, filter: StateFilter = {}): Promise<StoredEvent[]> {
+    const sel = stateAtSelection(roomId, streamOrdering, filter);
+    if (!sel) return [];
     // Prepared: the plan is the same for every room and position (an index scan of the room's state
     // events up to the position, then a sort), and the reads around it are prepared statements too,
     // so a connection never switches plan_cache_mode between them (one round trip each time).
-    const rows = await sqlPrepared<EventRow>(
-      em,
-      `SELECT DISTINCT ON (e.type, e.state_key) ${EVENT_COLUMNS} FROM events e WHERE ${where.join(' AND ')}
-        ORDER BY e.type, e.state_key, e.stream_ordering DESC`,
-      params,
-    );
+    const rows = await sqlPrepared<EventRow>(em, `SELECT DISTINCT ON (e.type, e.state_key) ${EVENT_COLUMNS} ${sel.from}`, sel.params);
     return rows.map(toStoredEvent);
   }
 

@@ -52,6 +52,7 @@ export class UserReadsRepository {
     return (await sqlPrepared(em, 'SELECT 1 FROM users WHERE lower(name) = lower(?) LIMIT 1', [userId])).length > 0;
   }
 
+  /** Whether the user is registered: one prepared index lookup, no entity loaded. */
   async userExists(em: Em, userId: string): Promise<boolean> {
     return (await sqlPrepared(em, 'SELECT 1 FROM users WHERE name = ?', [userId])).length > 0;
   }

@@ -114,11 +114,6 @@ export class UserRepository {
     };
   }
 
-  /** Whether the user is registered: one prepared index lookup, no entity loaded. */
-  async userExists(em: Em, userId: string): Promise<boolean> {
-    return (await sqlPrepared(em, 'SELECT 1 FROM users WHERE name = ?', [userId])).length > 0;
-  }
-
   /** Resolves an access token (by its SHA-256 hash) to its owner in one indexed lookup. */
   async findTokenOwner(em: Em, tokenHash: Buffer): Promise<TokenOwner | null> {
     const rows = await sqlPrepared<{

@@ -14,6 +14,7 @@ import type { ClientIpRecorder } from './client-ips';
 import { UserEntity } from '../infra/entities';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { UserRepository, type ExternalId, type Threepid, type UserFields } from './user.repository';
+import { UserReadsRepository } from './user-reads.repository';
 import { deactivateBody, suspendBody } from './user-admin.bodies';
 
 export const NONCE_TIMEOUT_MS = 60_000;
@@ -97,6 +98,9 @@ export class UserService {
     private readonly passwordHashCost = DEFAULT_PASSWORD_HASH_COST,
     private readonly repo = new UserRepository(),
   ) {}
+
+  /** Existence checks that load no entity. */
+  private readonly reads = new UserReadsRepository();
 
   /** When this instance last wrote each user's last-seen time. */
   private readonly seenWrittenAt = new Map<string, number>();
@@ -313,7 +317,7 @@ export class UserService {
   async checkDeactivatable(em: Em, userId: string): Promise<void> {
     if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only deactivate local users');
-    if (!(await this.repo.userExists(em, userId))) throw notFound('User not found');
+    if (!(await this.reads.userExists(em, userId))) throw notFound('User not found');
   }
 
   /**
@@ -375,7 +379,7 @@ export class UserService {
     if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
     if (!isValidUserId(userId) || domainOf(userId) !== this.serverName)
       throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
-    if (!(await this.repo.userExists(em, userId))) throw notFound('User not found');
+    if (!(await this.reads.userExists(em, userId))) throw notFound('User not found');
   }
 
   private async view(em: Em, user: UserEntity): Promise<UserView> {
