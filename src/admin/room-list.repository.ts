@@ -5,7 +5,7 @@
  * trigram indexes.
  */
 import type { Em } from '../infra/orm';
-import { pageLimitBound, sql, sqlPrepared } from '../infra/sql';
+import { pageLimitBound, sqlPrepared } from '../infra/sql';
 import type { ListRoomsQuery, RoomDetails, RoomOrderBy, RoomSummary } from './room-admin.types';
 
 /** Column and natural (dir=f) direction of each sort key. */
@@ -103,16 +103,34 @@ export function whereClause(q: Pick<ListRoomsQuery, 'searchTerm' | 'publicRooms'
 
 /**
  * The FROM clause of a listing page without a search term, and its ORDER BY: the offset is
- * skipped inside a subquery that only needs the (sort column, room_id) index.
+ * skipped inside a subquery that only needs the (sort column, room_id) index, and the page's rows
+ * are looked up by key. Run prepared (generic plans): the constant inner LIMIT tells the planner
+ * the page is small (see pageLimitBound), the bound outer one cuts it to the requested size, in
+ * the same order.
  */
 function pageSql(q: ListRoomsQuery): { from: string; order: string; params: unknown[] } {
   const { column, forward } = ORDER_COLUMNS[q.orderBy];
   const direction = q.dir === 'f' ? forward : forward === 'ASC' ? 'DESC' : 'ASC';
   const order = `s.${column} ${direction}, s.room_id ${direction}`;
   const where = whereClause(q);
-  const from = `FROM room_stats s
-      JOIN (SELECT s.room_id FROM room_stats s ${where.sql} ORDER BY ${order} LIMIT ? OFFSET ?) page ON page.room_id = s.room_id`;
-  return { from, order, params: [...where.params, q.limit, q.from] };
+  const from = `FROM (SELECT s.room_id FROM (SELECT s.room_id, s.${column} FROM room_stats s ${where.sql}
+        ORDER BY ${order} LIMIT ${pageLimitBound(q.limit)} OFFSET ?) s ORDER BY ${order} LIMIT ?) page
+      JOIN room_stats s ON s.room_id = page.room_id`;
+  return { from, order, params: [...where.params, q.from, q.limit] };
+}
+
+/**
+ * The statement of a listing page without a search term, and its parameters: the rooms rendered
+ * as a JSON array with the number of matches (`total`, `rooms`), or the rooms as rows.
+ */
+export function roomPageStatement(q: ListRoomsQuery, shape: PageShape): { text: string; params: unknown[] } {
+  const p = pageSql(q);
+  if (shape === 'rows') return { text: `SELECT s.room_id, ${STATS_COLUMNS} ${p.from} ORDER BY ${p.order}`, params: p.params };
+  const c = countSql(q);
+  return {
+    text: `SELECT ${c.sql} AS total, (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${p.order}), '[]')::text ${p.from}) AS rooms`,
+    params: [...c.params, ...p.params],
+  };
 }
 
 /** The number of rooms a listing without a search term matches, as a scalar subquery. */
@@ -133,9 +151,8 @@ export class RoomListRepository {
    */
   async listPage(em: Em, q: ListRoomsQuery): Promise<RoomSummary[]> {
     if (q.limit === 0) return [];
-    const p = pageSql(q);
-    const rows = await sql<SummaryRow>(em, `SELECT s.room_id, ${STATS_COLUMNS} ${p.from} ORDER BY ${p.order}`, p.params);
-    return rows.map(toSummary);
+    const st = roomPageStatement(q, 'rows');
+    return (await sqlPrepared<SummaryRow>(em, st.text, st.params)).map(toSummary);
   }
 
   /**
@@ -186,7 +203,7 @@ export class RoomListRepository {
    */
   async count(em: Em, q: Pick<ListRoomsQuery, 'publicRooms' | 'emptyRooms'>): Promise<number> {
     const c = countSql(q);
-    const rows = await sql<{ n: string | null }>(em, `SELECT ${c.sql} AS n`, c.params);
+    const rows = await sqlPrepared<{ n: string | null }>(em, `SELECT ${c.sql} AS n`, c.params);
     return Number(rows[0].n ?? 0);
   }
 
@@ -195,17 +212,9 @@ export class RoomListRepository {
    * rooms, in one statement: one round trip and one pool connection per request.
    */
   async listPageJsonWithCount(em: Em, q: ListRoomsQuery): Promise<{ rooms: string; total: number }> {
-    const c = countSql(q);
-    if (q.limit === 0) {
-      const rows = await sql<{ total: string | null }>(em, `SELECT ${c.sql} AS total`, c.params);
-      return { rooms: '[]', total: Number(rows[0].total ?? 0) };
-    }
-    const p = pageSql(q);
-    const rows = await sql<{ total: string | null; rooms: string }>(
-      em,
-      `SELECT ${c.sql} AS total, (SELECT coalesce(json_agg(${SUMMARY_JSON} ORDER BY ${p.order}), '[]')::text ${p.from}) AS rooms`,
-      [...c.params, ...p.params],
-    );
+    if (q.limit === 0) return { rooms: '[]', total: await this.count(em, q) };
+    const st = roomPageStatement(q, 'json');
+    const rows = await sqlPrepared<{ total: string | null; rooms: string }>(em, st.text, st.params);
     return { rooms: rows[0].rooms, total: Number(rows[0].total ?? 0) };
   }
 

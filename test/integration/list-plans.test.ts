@@ -6,16 +6,20 @@
  * the statement text the repository runs, prepared and executed as the SQL door does (under
  * `force_generic_plan`), so a statement shape that lets the planner assume a large page fails here.
  * Searches are planned for their pattern on every call (`sqlPlannedPerCall`): they are explained
- * under `force_custom_plan`, and look their page up by key.
+ * under `force_custom_plan`, and look their page up by key. The rooms list without a search term
+ * (prepared too) must likewise walk its sort index and never scan `room_stats` whole.
  */
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
 import { toNumbered } from '../../src/infra/sql';
+import { roomPageStatement } from '../../src/admin/room-list.repository';
+import { ROOM_ORDER_BY, type ListRoomsQuery } from '../../src/admin/room-admin.types';
 import { USER_ORDER_BY, userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const USERS = 20_000;
+const ROOMS = 20_000;
 
 interface PlanNode {
   'Node Type': string;
@@ -69,6 +73,23 @@ describe('list page plans', () => {
       [USERS],
     );
     await pg.query('ANALYZE users');
+    await pg.query(
+      `INSERT INTO rooms (room_id, room_version, creator, is_public, created_ts)
+       SELECT '!r' || lpad(i::text, 6, '0') || ':test', '10', '@u' || lpad((i % 997)::text, 6, '0') || ':test', i % 9 = 0, 1700000000000 + i
+         FROM generate_series(1, $1::int) i`,
+      [ROOMS],
+    );
+    await pg.query(
+      `INSERT INTO room_stats (room_id, name, canonical_alias, join_rules, history_visibility, guest_access, encryption, federatable,
+                               is_public, room_version, creator, joined_members, joined_local_members, state_events)
+       SELECT r.room_id, CASE WHEN i % 5 <> 0 THEN 'Room ' || (hashtext(r.room_id) & 65535) END,
+              CASE WHEN i % 4 = 0 THEN '#a' || i || ':test' END, CASE WHEN i % 3 = 0 THEN 'public' ELSE 'invite' END, 'shared',
+              'can_join', CASE WHEN i % 2 = 0 THEN 'm.megolm.v1.aes-sha2' END, i % 11 <> 0, r.is_public, CASE WHEN i % 7 = 0 THEN '9' ELSE '10' END,
+              r.creator, (i * 7919) % 300, (i * 7919) % 150, 5 + (i * 104729) % 400
+         FROM rooms r JOIN generate_series(1, $1::int) i ON r.room_id = '!r' || lpad(i::text, 6, '0') || ':test'`,
+      [ROOMS],
+    );
+    await pg.query('ANALYZE rooms, room_stats, room_stats_counts');
   });
 
   after(async () => {
@@ -79,8 +100,10 @@ describe('list page plans', () => {
 
   /** The executed plan's nodes of the statement the repository runs for `q`, planned as the door plans it. */
   async function plan(q: ListUsersQuery, shape: 'rows' | 'json'): Promise<PlanNode[]> {
-    const { text, params } = userPageStatement(q, shape);
-    const search = q.name !== null || q.userId !== null;
+    return explain(userPageStatement(q, shape), q.name !== null || q.userId !== null);
+  }
+
+  async function explain({ text, params }: { text: string; params: unknown[] }, search: boolean): Promise<PlanNode[]> {
     await pg.query(`SET plan_cache_mode = ${search ? 'force_custom_plan' : 'force_generic_plan'}`);
     await pg.query(`PREPARE page_probe AS ${toNumbered(text)}`);
     try {
@@ -141,6 +164,41 @@ describe('list page plans', () => {
         const lookup = visits.find((n) => n['Node Type'] === 'Index Scan') as (PlanNode & { 'Actual Loops': number }) | undefined;
         assert.ok(lookup, `${context}: no index lookup of the page`);
         assert.equal(lookup['Actual Loops'], 100, context);
+      }
+    }
+  });
+
+  it('walks the sort index of a rooms list page and looks its rooms up by key, whatever the order, offset or filter', async () => {
+    const room = (over: Partial<ListRoomsQuery>): ListRoomsQuery => ({
+      from: 0,
+      limit: 100,
+      orderBy: 'name',
+      dir: 'f',
+      searchTerm: null,
+      publicRooms: null,
+      emptyRooms: null,
+      ...over,
+    });
+    const cases: [string, ListRoomsQuery][] = [
+      ...ROOM_ORDER_BY.flatMap((orderBy) => (['f', 'b'] as const).map((dir): [string, ListRoomsQuery] => [`${orderBy} ${dir}`, room({ orderBy, dir })])),
+      ['from=15000', room({ from: 15_000 })],
+      ['limit=10 by joined_members', room({ limit: 10, orderBy: 'joined_members' })],
+      ['limit=500', room({ limit: 500 })],
+      ['public rooms by creator', room({ publicRooms: true, orderBy: 'creator' })],
+      ['non-empty rooms, dir=b', room({ emptyRooms: false, dir: 'b' })],
+    ];
+    for (const [label, q] of cases) {
+      for (const shape of ['json', 'rows'] as const) {
+        const all = await explain(roomPageStatement(q, shape), false);
+        const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+        const context = `${label} ${shape}: ${types.join(', ')}`;
+        assert.ok(!types.includes('Hash Join'), `${context}: the page is hash-joined to its table`);
+        assert.ok(!types.includes('Seq Scan on room_stats'), `${context}: room_stats is scanned whole`);
+        // The walk follows the sort index: only the page itself may be sorted again.
+        for (const n of all.filter((x) => x['Node Type'] === 'Sort'))
+          assert.ok((n as { 'Actual Rows': number })['Actual Rows'] <= q.limit, `${context}: more rooms than the page are sorted`);
+        const lookup = all.find((n) => n['Relation Name'] === 'room_stats' && n['Node Type'] === 'Index Scan' && (n as { 'Actual Loops'?: number })['Actual Loops'] === q.limit);
+        assert.ok(lookup, `${context}: the page's rooms are not looked up one by one`);
       }
     }
   });
