@@ -6,7 +6,7 @@
 import { Codes, MatrixError, badRequest } from '../errors';
 import { isValidServerName } from '../matrix/ids';
 import type { Em } from '../infra/orm';
-import { sql } from '../infra/sql';
+import { pageLimitBound, sqlPlannedPerCall, sqlPrepared } from '../infra/sql';
 import { decodeRoomListToken, encodeRoomListToken, type RoomListBatch } from './public-rooms.token';
 
 /** Rows per page at most, whatever the limit asked (Synapse since 1.99). */
@@ -67,7 +67,7 @@ function roomTypeClause(types: (string | null)[] | null, params: unknown[]): str
   const parts: string[] = [];
   const named = [...new Set(types.filter((t): t is string => t !== null))];
   if (types.includes(null)) parts.push('s.room_type IS NULL');
-  if (named.length) (parts.push('s.room_type IN (?)'), params.push(named));
+  if (named.length) (parts.push('s.room_type = ANY(?::text[])'), params.push(named));
   return `(${parts.join(' OR ')})`;
 }
 
@@ -102,13 +102,16 @@ export function directoryQueries(
     params.push(p, p, p);
   }
   if (typeClause) (where.push(typeClause), params.push(...typeParams));
-  const dir = forwards ? 'DESC' : 'ASC';
+  const order = forwards ? 's.joined_members DESC, s.room_id DESC' : 's.joined_members ASC, s.room_id ASC';
+  const columns =
+    's.room_id, s.name, s.topic, s.canonical_alias, s.joined_members, s.avatar, s.history_visibility, s.guest_access, s.join_rules, s.room_type';
+  const page = `SELECT ${columns} FROM room_stats s WHERE ${where.join(' AND ')} ORDER BY ${order}`;
   return {
-    page: {
-      sql: `SELECT s.room_id, s.name, s.topic, s.canonical_alias, s.joined_members, s.avatar, s.history_visibility, s.guest_access, s.join_rules, s.room_type
-        FROM room_stats s WHERE ${where.join(' AND ')} ORDER BY s.joined_members ${dir}, s.room_id ${dir} LIMIT ?`,
-      params: [...params, rows],
-    },
+    // A listing is run prepared: the constant inner LIMIT tells its generic plan that the page is
+    // small (see pageLimitBound), the bound outer one cuts it to size, in the same order.
+    page: q.searchTerm
+      ? { sql: `${page} LIMIT ?`, params: [...params, rows] }
+      : { sql: `SELECT ${columns} FROM (${page} LIMIT ${pageLimitBound(rows)}) s ORDER BY ${order} LIMIT ?`, params: [...params, rows] },
     count: {
       sql: `SELECT count(*) AS n FROM room_stats s WHERE ${[LISTED, ...(typeClause ? [typeClause] : [])].join(' AND ')}`,
       params: typeParams,
@@ -151,9 +154,10 @@ export class PublicRoomsService {
     const forwards = bound ? bound.forwards : true;
     const limit = Math.min(q.limit ?? PUBLIC_ROOMS_MAX_PAGE, PUBLIC_ROOMS_MAX_PAGE);
     const { page: pageSql, count: countSql } = directoryQueries(q, bound, limit + 1);
+    // A search is planned for its term on every call; a listing and the estimate are prepared.
     const [rows, count] = await Promise.all([
-      sql<Row>(em, pageSql.sql, pageSql.params),
-      sql<{ n: string }>(em, countSql.sql, countSql.params),
+      (q.searchTerm ? sqlPlannedPerCall : sqlPrepared)<Row>(em, pageSql.sql, pageSql.params),
+      sqlPrepared<{ n: string }>(em, countSql.sql, countSql.params),
     ]);
     const moreToCome = rows.length > limit;
     const page = rows.slice(0, limit);
