@@ -1,7 +1,7 @@
 /** The event_reports table: reports written by users, read and deleted by admins. */
 import type { Em } from '../infra/orm';
 import type { Json } from '../rooms/room.types';
-import { sql, sqlPrepared } from '../infra/sql';
+import { pageLimitBound, sql, sqlPlannedPerCall, sqlPrepared } from '../infra/sql';
 
 export interface EventReportRow {
   id: number;
@@ -61,6 +61,24 @@ function toRow(r: Row): EventReportRow {
   };
 }
 
+/** The statement of a page of reports with the number of matches (`total`, on every row; one row of NULLs when the page is empty). */
+export function reportPageStatement(q: EventReportQuery): { text: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (q.userId) (where.push('r.user_id LIKE ?'), params.push(containing(q.userId)));
+  if (q.roomId) (where.push('r.room_id LIKE ?'), params.push(containing(q.roomId)));
+  if (q.eventSenderUserId) (where.push('e.sender = ?'), params.push(q.eventSenderUserId));
+  const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  const dir = q.forwards ? 'ASC' : 'DESC';
+  const order = `r.received_ts ${dir}, r.id ${dir}`;
+  const text = `WITH page AS (SELECT r.* FROM (SELECT ${COLUMNS} FROM ${FROM} ${filter} ORDER BY ${order} LIMIT ${pageLimitBound(q.limit)} OFFSET ?) r
+                ORDER BY ${order} LIMIT ?)
+    SELECT (SELECT count(*) FROM ${FROM} ${filter}) AS total, r.*
+      FROM (SELECT 1) one LEFT JOIN page r ON true
+     ORDER BY ${order}`;
+  return { text, params: [...params, q.from, q.limit, ...params] };
+}
+
 export class EventReportRepository {
   async insert(
     em: Em,
@@ -74,24 +92,18 @@ export class EventReportRepository {
     return Number(rows[0].id);
   }
 
-  /** One page, newest first unless `forwards` (ties by id, so pages never overlap), and the total. */
+  /**
+   * One page, newest first unless `forwards` (ties by id, so pages never overlap), and the total,
+   * in one statement. Without a user or room filter it is prepared: the constant inner LIMIT tells
+   * its generic plan that the page is small (see pageLimitBound), and the bound outer one cuts it
+   * to size, in the same order. Those filters are substring matches whose best plan depends on the
+   * value: such a statement is planned on every call.
+   */
   async list(em: Em, q: EventReportQuery): Promise<{ reports: EventReportRow[]; total: number }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.userId) (where.push('r.user_id LIKE ?'), params.push(containing(q.userId)));
-    if (q.roomId) (where.push('r.room_id LIKE ?'), params.push(containing(q.roomId)));
-    if (q.eventSenderUserId) (where.push('e.sender = ?'), params.push(q.eventSenderUserId));
-    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const dir = q.forwards ? 'ASC' : 'DESC';
-    const [rows, count] = await Promise.all([
-      sql<Row>(em, `SELECT ${COLUMNS} FROM ${FROM} ${filter} ORDER BY r.received_ts ${dir}, r.id ${dir} LIMIT ? OFFSET ?`, [
-        ...params,
-        q.limit,
-        q.from,
-      ]),
-      sql<{ n: string }>(em, `SELECT count(*) AS n FROM ${FROM} ${filter}`, params),
-    ]);
-    return { reports: rows.map(toRow), total: Number(count[0].n) };
+    const st = reportPageStatement(q);
+    const run = q.userId || q.roomId ? sqlPlannedPerCall : sqlPrepared;
+    const rows = await run<Row & { total: string }>(em, st.text, st.params);
+    return { reports: rows.filter((r) => r.id !== null).map(toRow), total: Number(rows[0]?.total ?? 0) };
   }
 
   /** One report, or null (unknown, or its room has no stats). */

@@ -14,17 +14,20 @@ import { Client as PgClient } from 'pg';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
 import { toNumbered } from '../../src/infra/sql';
 import { roomPageStatement } from '../../src/admin/room-list.repository';
+import { reportPageStatement, type EventReportQuery } from '../../src/moderation/event-reports.repository';
 import { ROOM_ORDER_BY, type ListRoomsQuery } from '../../src/admin/room-admin.types';
 import { USER_ORDER_BY, userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const USERS = 20_000;
 const ROOMS = 20_000;
+const REPORTS = 20_000;
 
 interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
   'Actual Rows'?: number;
+  'Index Name'?: string;
   'Actual Loops'?: number;
   Plans?: PlanNode[];
 }
@@ -91,7 +94,14 @@ describe('list page plans', () => {
          FROM rooms r JOIN generate_series(1, $1::int) i ON r.room_id = '!r' || lpad(i::text, 6, '0') || ':test'`,
       [ROOMS],
     );
-    await pg.query('ANALYZE rooms, room_stats, room_stats_counts');
+    await pg.query(
+      `INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, content)
+       SELECT 1700000000000 + i * 1000, '!r' || lpad((1 + i % 5000)::text, 6, '0') || ':test', '$e' || i, '@u' || lpad((i % 300)::text, 6, '0') || ':test',
+              'spam', '{}'::jsonb
+         FROM generate_series(1, $1::int) i`,
+      [REPORTS],
+    );
+    await pg.query('ANALYZE rooms, room_stats, room_stats_counts, event_reports');
   });
 
   after(async () => {
@@ -206,6 +216,35 @@ describe('list page plans', () => {
         );
         assert.ok(lookup, `${context}: the page's rooms are not looked up one by one`);
       }
+    }
+  });
+
+  it('reads an event reports page from the received index, whatever the direction, offset or limit', async () => {
+    const report = (over: Partial<EventReportQuery>): EventReportQuery => ({
+      from: 0,
+      limit: 100,
+      forwards: false,
+      userId: null,
+      roomId: null,
+      eventSenderUserId: null,
+      ...over,
+    });
+    const cases: [string, EventReportQuery][] = [
+      ['newest first', report({})],
+      ['oldest first', report({ forwards: true })],
+      ['from=15000', report({ from: 15_000 })],
+      ['limit=10', report({ limit: 10 })],
+    ];
+    for (const [label, q] of cases) {
+      const all = await explain(reportPageStatement(q), false);
+      const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+      const walk = all.find((n) => n['Index Name'] === 'event_reports_received_idx');
+      assert.ok(walk, `${label}: the page does not walk the received index: ${types.join(', ')}`);
+      // The walk stops at the page: the offset and at most the constant bound past it.
+      assert.ok(
+        (walk['Actual Rows'] ?? Infinity) <= q.from + 128,
+        `${label}: the walk read ${walk['Actual Rows']} reports: ${types.join(', ')}`,
+      );
     }
   });
 });
