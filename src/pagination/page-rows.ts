@@ -103,7 +103,7 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
   const base = EVENT_COLUMNS.replace(/\be\./g, `${x}.`);
   const cols = opts.dagFields
     ? base
-    : base.replace(`${x}.prev_events, ${x}.auth_events`, `'{}'::text[] AS prev_events, '{}'::text[] AS auth_events`);
+    : base.replace(`${x}.prev_events, ${x}.auth_events`, `NULL::text[] AS prev_events, NULL::text[] AS auth_events`);
   const redaction = `CASE WHEN ${x}.redacted_by IS NOT NULL THEN (
       SELECT json_build_object('row', row_to_json(rd), 'room_version', (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id))
         FROM (SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ${x}.redacted_by) rd) END`;
