@@ -14,7 +14,8 @@
  *   --target ours|other|both [both when another server is available, else ours]
  *   --users N [50] --rooms M [300] --members K [50] --big-rooms B [3] --big-messages E [3000] --seed S [21]
  *   --n1 requests per read row at 1 client [200]   --n32 requests per read row at --clients [640]
- *   --clients [32]  --warmup requests per row before timing [20]
+ *   --clients [32]  --warmup untimed requests per row [20], in a pass over every row before any
+ *     is timed, and again right before the row's own timing
  *   --writes createRoom calls [200]  --sends messages [1000] (both with 8 clients)
  *   --setup-concurrency rooms seeded at once [8]  --synapse-port [18008]
  *   --url URL --token TOKEN --name label of that server [synapse]
@@ -167,6 +168,17 @@ function caller(c: RestClient, token: string | undefined, requests: ReadRequest[
     const a = await c.request(r.method, r.path, token, r.body);
     if (!isOk(a.status)) failures.push(`${r.method} ${r.path}: ${a.status} ${a.text.slice(0, 200)}`);
   };
+}
+
+/**
+ * A row's warm-up requests, untimed (answers not checked: the row's own measurement probes it).
+ * Every row is warmed this way before any row is timed, so the first rows timed do not also pay
+ * for the server warming up (code being compiled, caches and statement plans being filled) that
+ * the later rows find done.
+ */
+async function warmRead(c: RestClient, row: ReadRow, s: Settings): Promise<void> {
+  if ((await probe(c, row)).skipped) return;
+  await measure(s.warmup, 1, caller(c, row.token, row.requests, []));
 }
 
 async function measureRead(c: RestClient, row: ReadRow, s: Settings): Promise<RowFigures> {
@@ -368,9 +380,11 @@ async function runOn(start: () => Promise<Target>, plan: WorkloadPlan, s: Settin
     await settle(c, t, plan.rooms.length);
     await t.analyze?.();
     const ctx = await readContext(c, plan, seeded, s.messagePages);
-    settleHeap();
     const rows: Record<string, RowFigures> = {};
-    for (const row of readRows(t, plan, seeded, ctx)) {
+    const reads = readRows(t, plan, seeded, ctx);
+    for (const row of reads) await warmRead(c, row, s);
+    settleHeap();
+    for (const row of reads) {
       rows[row.name] = await measureRead(c, row, s);
       const f = rows[row.name];
       process.stdout.write(
