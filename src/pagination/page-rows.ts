@@ -58,12 +58,24 @@ const IS_RELATION = (x: string) =>
 /** The row of the event whose id is `id` (an SQL expression), as JSON of page-row shape without aggregations. */
 function nestedRowSql(id: string, dagFields: boolean): string {
   return `(SELECT row_to_json(nr) FROM (SELECT ${pageColumns('n', { dagFields, aggregationsFor: null }, 'np').sql}
-      FROM events n LEFT JOIN events np ON np.event_id = n.replaces_state WHERE n.event_id = ${id}) nr)`;
+      FROM events n ${prevJoin('n', 'np')} WHERE n.event_id = ${id}) nr)`;
 }
 
 /** Whether the requester (the statement's `?`) ignores the sender of the relation aliased `r`. */
 const IGNORED_SENDER = (r: string) =>
   `EXISTS (SELECT 1 FROM ignored_users i WHERE i.ignorer_user_id = ? AND i.ignored_user_id = ${r}.sender)`;
+
+/**
+ * The state event the event aliased `x` replaced, aliased `prev` (its `content` and `sender`),
+ * looked up by key for each row. A plain join lets a generic plan hash the whole `events` table
+ * when it is small enough (a few thousand events) for a scan to look cheaper than a page of index
+ * probes; the `OFFSET 0` keeps the lookup a probe per row.
+ */
+export const prevJoin = (x: string, prev = 'p') =>
+  `LEFT JOIN LATERAL (SELECT ${prev}.content, ${prev}.sender FROM events ${prev} WHERE ${prev}.event_id = ${x}.replaces_state OFFSET 0) ${prev} ON true`;
+
+/** The `events` row of each `key` (an SQL expression of the rows before it), aliased `x`, looked up by key as `prevJoin` does. */
+const eventByKey = (key: string, x = 'x') => `CROSS JOIN LATERAL (SELECT * FROM events ${x} WHERE ${x}.event_id = ${key} OFFSET 0) ${x}`;
 
 /** Placeholders of aggregationsSql, each bound to the requester. */
 const AGGREGATION_PARAMS = 4;
@@ -96,8 +108,8 @@ function aggregationsSql(x: string, dagFields: boolean): string {
 }
 
 /**
- * The select list of page rows over an `events` row aliased `x` (the caller joins
- * `events <prev> ON <prev>.event_id = x.replaces_state`), and its parameters (in text order).
+ * The select list of page rows over an `events` row aliased `x` (the caller adds
+ * `prevJoin(x, prev)`), and its parameters (in text order).
  */
 export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: string; params: unknown[] } {
   const base = EVENT_COLUMNS.replace(/\be\./g, `${x}.`);
@@ -168,7 +180,7 @@ export async function pageRowWithSight(
   const sight = sightColumns('x', userId);
   const [r] = await sqlPrepared<RawPageRow & SightRow>(
     em,
-    `SELECT ${cols.sql}, ${sight.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ?`,
+    `SELECT ${cols.sql}, ${sight.sql} FROM events x ${prevJoin('x')} WHERE x.event_id = ?`,
     [...cols.params, ...sight.params, eventId],
   );
   return r ? { row: toPageRow(r), sight: r } : null;
@@ -183,7 +195,7 @@ export async function sightOf(em: Em, eventId: string, userId: string): Promise<
   const sight = sightColumns('x', userId);
   const [r] = await sqlPrepared<SightRow & { prev_content: Json | null }>(
     em,
-    `SELECT p.content AS prev_content, ${sight.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ?`,
+    `SELECT p.content AS prev_content, ${sight.sql} FROM events x ${prevJoin('x')} WHERE x.event_id = ?`,
     [...sight.params, eventId],
   );
   return r ?? null;
@@ -195,7 +207,7 @@ export async function pageRowsById(em: Em, eventIds: string[], extras: ExtrasOpt
   const cols = pageColumns('x', extras);
   const rows = await sqlPrepared<RawPageRow>(
     em,
-    `SELECT ${cols.sql} FROM events x LEFT JOIN events p ON p.event_id = x.replaces_state WHERE x.event_id = ANY(ARRAY[?]::text[])`,
+    `SELECT ${cols.sql} FROM events x ${prevJoin('x')} WHERE x.event_id = ANY(ARRAY[?]::text[])`,
     [...cols.params, eventIds],
   );
   return rows.map(toPageRow);
@@ -243,6 +255,17 @@ export async function currentStateRows(
   extras: ExtrasOptions,
   stateKey: string | null = null,
 ): Promise<PageRow[]> {
+  const st = currentStateStatement(roomId, type, extras, stateKey);
+  return (await sqlPrepared<RawPageRow>(em, st.text, st.params)).map(toPageRow);
+}
+
+/** The statement of `currentStateRows`, and its parameters. */
+export function currentStateStatement(
+  roomId: string,
+  type: string | null,
+  extras: ExtrasOptions,
+  stateKey: string | null = null,
+): { text: string; params: unknown[] } {
   const cols = pageColumns('x', extras);
   const params: unknown[] = [...cols.params, roomId];
   let where = '';
@@ -254,15 +277,12 @@ export async function currentStateRows(
       params.push(stateKey);
     }
   }
-  const rows = await sqlPrepared<RawPageRow>(
-    em,
-    `SELECT ${cols.sql} FROM current_state_events c JOIN events x ON x.event_id = c.event_id
-       LEFT JOIN events p ON p.event_id = x.replaces_state
+  return {
+    text: `SELECT ${cols.sql} FROM current_state_events c ${eventByKey('c.event_id')} ${prevJoin('x')}
       WHERE c.room_id = (SELECT r.room_id FROM rooms r WHERE r.room_id = ?)${where}
       ORDER BY c.type, c.state_key`,
     params,
-  );
-  return rows.map(toPageRow);
+  };
 }
 
 /**
@@ -283,7 +303,7 @@ export async function stateRowsAt(
   const rows = await sqlPrepared<RawPageRow>(
     em,
     `SELECT ${cols.sql} FROM (SELECT DISTINCT ON (e.type, e.state_key) e.event_id ${sel.from}) s
-       JOIN events x ON x.event_id = s.event_id LEFT JOIN events p ON p.event_id = x.replaces_state
+       ${eventByKey('s.event_id')} ${prevJoin('x')}
       ORDER BY x.type, x.state_key`,
     [...cols.params, ...sel.params],
   );

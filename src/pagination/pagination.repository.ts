@@ -5,7 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
-import { pageColumns, pageRowsById, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
+import { pageColumns, pageRowsById, prevJoin, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
 import { sql, sqlPrepared } from '../infra/sql';
 import { filterToSql, type RoomEventFilter } from './event-filter';
@@ -149,30 +149,8 @@ export class PaginationRepository {
   }
 
   private async rangePage(em: Em, q: PageQuery, ranges: Range[], limit: number, extras: ExtrasOptions): Promise<PageRow[]> {
-    const base = baseConditions(q);
-    const order = q.dir === 'b' ? 'DESC' : 'ASC';
-    // A literal LIMIT: with a parameter the prepared statement's generic plan is made for an
-    // unknown row count and can be far slower. Buckets keep the number of statement texts small.
-    const bucket = LIMIT_BUCKETS.find((b) => b >= limit) ?? limit;
-    const params: unknown[] = [];
-    const parts = ranges.map((range) => {
-      const conds = [...base.conds];
-      params.push(...base.params);
-      conds.push(...rangeConditions(range, params));
-      return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ${bucket})`;
-    });
-    // Ranges are disjoint and listed in pagination order: the first rows in position order are
-    // the page. Each range reads at most a page by itself.
-    const page =
-      parts.length === 1
-        ? parts[0].slice(1, -1)
-        : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
-    const cols = pageColumns('x', extras);
-    const rows = await sqlPrepared<RawPageRow>(
-      em,
-      `WITH page AS (${page}) SELECT ${cols.sql} FROM page x LEFT JOIN events p ON p.event_id = x.replaces_state`,
-      [...params, ...cols.params],
-    );
+    const st = rangePageStatement(q, ranges, limit, extras);
+    const rows = await sqlPrepared<RawPageRow>(em, st.text, st.params);
     const sign = q.dir === 'b' ? -1 : 1;
     return rows
       .map(toPageRow)
@@ -216,6 +194,38 @@ export class PaginationRepository {
 
 export function posOf(e: { depth: number; streamOrdering: number }): Pos {
   return { depth: e.depth, stream: e.streamOrdering };
+}
+
+/**
+ * The statement reading up to `limit` page rows of `ranges` (at most RANGES_PER_QUERY of them, in
+ * pagination order), and its parameters; `ranges` defaults to the first ones of the query's.
+ */
+export function rangePageStatement(
+  q: PageQuery,
+  ranges: Range[] = orderedRanges(q).slice(0, RANGES_PER_QUERY),
+  limit = q.limit,
+  extras: ExtrasOptions = { dagFields: false, aggregationsFor: null },
+): { text: string; params: unknown[] } {
+  const base = baseConditions(q);
+  const order = q.dir === 'b' ? 'DESC' : 'ASC';
+  // A literal LIMIT: with a parameter the prepared statement's generic plan is made for an
+  // unknown row count and can be far slower. Buckets keep the number of statement texts small.
+  const bucket = LIMIT_BUCKETS.find((b) => b >= limit) ?? limit;
+  const params: unknown[] = [];
+  const parts = ranges.map((range) => {
+    const conds = [...base.conds];
+    params.push(...base.params);
+    conds.push(...rangeConditions(range, params));
+    return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ${bucket})`;
+  });
+  // Ranges are disjoint and listed in pagination order: the first rows in position order are
+  // the page. Each range reads at most a page by itself.
+  const page =
+    parts.length === 1
+      ? parts[0].slice(1, -1)
+      : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
+  const cols = pageColumns('x', extras);
+  return { text: `WITH page AS (${page}) SELECT ${cols.sql} FROM page x ${prevJoin('x')}`, params: [...params, ...cols.params] };
 }
 
 function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
