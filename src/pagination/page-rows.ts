@@ -80,10 +80,24 @@ const eventByKey = (key: string, x = 'x') => `CROSS JOIN LATERAL (SELECT * FROM 
 /** Placeholders of aggregationsSql, each bound to the requester. */
 const AGGREGATION_PARAMS = 4;
 
-function aggregationsSql(x: string, dagFields: boolean): string {
-  // The index probe comes first: most events have no relation, and then no content is inspected.
-  // A scalar subquery with LIMIT stays an index probe (EXISTS may become a hashed scan of the table).
-  return `CASE WHEN (SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ('m.reference', 'm.replace', 'm.thread') LIMIT 1) IS NOT NULL
+const BUNDLED_RELATIONS = `('m.reference', 'm.replace', 'm.thread')`;
+
+/**
+ * Whether some event relates to the event aliased `x` in a way that is bundled. The relations
+ * index is probed first: most events have no relation, and then no content is inspected. Given
+ * `rowIds` (a subquery of the ids of every row the statement reads), the relations of all rows
+ * are looked up once and each row is checked against that set (a hashed subplan); otherwise each
+ * row is probed on its own (a scalar subquery with LIMIT stays an index probe, where EXISTS may
+ * become a hashed scan of the whole table).
+ */
+function hasBundledRelation(x: string, rowIds: string | null): string {
+  return rowIds
+    ? `${x}.event_id IN (SELECT q.relates_to_id FROM event_relations q WHERE q.relates_to_id IN (${rowIds}) AND q.relation_type IN ${BUNDLED_RELATIONS})`
+    : `(SELECT 1 FROM event_relations q WHERE q.relates_to_id = ${x}.event_id AND q.relation_type IN ${BUNDLED_RELATIONS} LIMIT 1) IS NOT NULL`;
+}
+
+function aggregationsSql(x: string, dagFields: boolean, rowIds: string | null): string {
+  return `CASE WHEN ${hasBundledRelation(x, rowIds)}
       AND ${x}.state_key IS NULL AND NOT (${IS_RELATION(x)} AND ${x}.content -> 'm.relates_to' ->> 'rel_type' IN ('m.annotation', 'm.replace'))
     THEN json_build_object(
       'refs', (SELECT json_agg(r.event_id ORDER BY r.stream_ordering) FROM event_relations r
@@ -109,9 +123,10 @@ function aggregationsSql(x: string, dagFields: boolean): string {
 
 /**
  * The select list of page rows over an `events` row aliased `x` (the caller adds
- * `prevJoin(x, prev)`), and its parameters (in text order).
+ * `prevJoin(x, prev)`), and its parameters (in text order). `rowIds`: a subquery of the ids of
+ * every row the statement reads, when it has one (see hasBundledRelation).
  */
-export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: string; params: unknown[] } {
+export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p', rowIds: string | null = null): { sql: string; params: unknown[] } {
   const base = EVENT_COLUMNS.replace(/\be\./g, `${x}.`);
   const cols = opts.dagFields
     ? base
@@ -119,7 +134,7 @@ export function pageColumns(x: string, opts: ExtrasOptions, prev = 'p'): { sql: 
   const redaction = `CASE WHEN ${x}.redacted_by IS NOT NULL THEN (
       SELECT json_build_object('row', row_to_json(rd), 'room_version', (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id))
         FROM (SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ${x}.redacted_by) rd) END`;
-  const aggs = opts.aggregationsFor === null ? 'NULL' : aggregationsSql(x, opts.dagFields);
+  const aggs = opts.aggregationsFor === null ? 'NULL' : aggregationsSql(x, opts.dagFields, rowIds);
   // The emptiness check runs once per statement: while nobody is erased, rows cost no probe.
   const erased = `CASE WHEN (SELECT EXISTS (SELECT 1 FROM erased_users)) AND EXISTS (SELECT 1 FROM erased_users u WHERE u.user_id = ${x}.sender)
     THEN (SELECT room_version FROM rooms WHERE room_id = ${x}.room_id) END`;

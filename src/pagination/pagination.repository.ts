@@ -224,7 +224,7 @@ export function rangePageStatement(
     parts.length === 1
       ? parts[0].slice(1, -1)
       : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
-  const cols = pageColumns('x', extras);
+  const cols = pageColumns('x', extras, 'p', 'SELECT event_id FROM page');
   return { text: `WITH page AS (${page}) SELECT ${cols.sql} FROM page x ${prevJoin('x')}`, params: [...params, ...cols.params] };
 }
 
