@@ -6,8 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
-import { toNumbered } from '../../src/infra/sql';
 import { directoryQueries } from '../../src/moderation/public-rooms.service';
+import { explainPreparedText } from '../support/plans';
 import { sharedStack } from '../support/root-hooks';
 import { dbUrl, http, registerUser, startStack, uniq, type Stack, type TestUser } from '../support/stack';
 import { createRoom, join, sendState } from './room-admin.helpers';
@@ -254,26 +254,14 @@ describe('publicRooms', function () {
 describe('publicRooms: index', () => {
   it('every page and the estimate are read through room_stats_public_directory_idx', async () => {
     const s = await sharedStack();
-    // Bound as the SQL door binds them (arrays as PostgreSQL arrays), planned for their values.
+    // Prepared as the SQL door prepares them: a listing on its generic plan, or planned for the values.
     const plan = async (q: { sql: string; params: unknown[] }, generic = false) => {
       const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
       await pg.connect();
       try {
-        await pg.query('BEGIN');
-        await pg.query('SET LOCAL enable_seqscan = off');
-        await pg.query('SET LOCAL enable_bitmapscan = off');
-        if (!generic) {
-          const res = await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${toNumbered(q.sql)}`, q.params);
-          return res.rows.map((r) => r['QUERY PLAN']).join('\n');
-        }
-        // As a prepared listing runs: one generic plan, whatever the values.
-        await pg.query('SET LOCAL plan_cache_mode = force_generic_plan');
-        await pg.query(`PREPARE listing AS ${toNumbered(q.sql)}`);
-        const args = q.params.map((p) =>
-          Array.isArray(p) ? pg.escapeLiteral(`{${p.map((e) => JSON.stringify(e)).join(',')}}`) : pg.escapeLiteral(String(p)),
-        );
-        const res = await pg.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE listing${args.length ? `(${args.join(', ')})` : ''}`);
-        return res.rows.map((r) => r['QUERY PLAN']).join('\n');
+        await pg.query('SET enable_seqscan = off');
+        await pg.query('SET enable_bitmapscan = off');
+        return await explainPreparedText(pg, { text: q.sql, params: q.params }, generic ? 'generic' : 'custom');
       } finally {
         await pg.end();
       }

@@ -12,29 +12,16 @@
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
 import { createOrm, migrate, type Orm } from '../../src/infra/orm';
-import { toNumbered } from '../../src/infra/sql';
 import { roomPageStatement } from '../../src/admin/room-list.repository';
 import { reportPageStatement, type EventReportQuery } from '../../src/moderation/event-reports.repository';
 import { ROOM_ORDER_BY, type ListRoomsQuery } from '../../src/admin/room-admin.types';
 import { USER_ORDER_BY, userPageStatement, type ListUsersQuery, type UserOrderBy } from '../../src/users/user-list.repository';
+import { describeNodes, explainPrepared, type PlanNode, type Statement } from '../support/plans';
 import { createDatabase, dbUrl, dropDatabase } from '../support/stack';
 
 const USERS = 20_000;
 const ROOMS = 20_000;
 const REPORTS = 20_000;
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Actual Rows'?: number;
-  'Index Name'?: string;
-  'Actual Loops'?: number;
-  Plans?: PlanNode[];
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
 
 const ORDERS: readonly UserOrderBy[] = USER_ORDER_BY;
 
@@ -115,23 +102,10 @@ describe('list page plans', () => {
     return explain(userPageStatement(q, shape), q.name !== null || q.userId !== null);
   }
 
-  async function explain({ text, params }: { text: string; params: unknown[] }, search: boolean): Promise<PlanNode[]> {
-    await pg.query(`SET plan_cache_mode = ${search ? 'force_custom_plan' : 'force_generic_plan'}`);
-    await pg.query(`PREPARE page_probe AS ${toNumbered(text)}`);
-    try {
-      const literals = params.map((p) =>
-        Array.isArray(p) ? pg.escapeLiteral(`{${p.map((e) => JSON.stringify(e)).join(',')}}`) : pg.escapeLiteral(String(p)),
-      );
-      const res = await pg.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page_probe${literals.length ? `(${literals.join(', ')})` : ''}`);
-      const out = res.rows[0]['QUERY PLAN'] as { Plan: PlanNode }[];
-      return nodes(out[0].Plan);
-    } finally {
-      await pg.query('DEALLOCATE page_probe');
-    }
-  }
+  const explain = (st: Statement, search: boolean): Promise<PlanNode[]> => explainPrepared(pg, st, search ? 'custom' : 'generic');
 
   function assertPagePlan(all: PlanNode[], label: string, search: boolean): void {
-    const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+    const types = describeNodes(all);
     assert.ok(!types.includes('Hash Join'), `${label}: the page is hash-joined to its table: ${types.join(', ')}`);
     if (!search) assert.ok(!types.includes('Seq Scan on users'), `${label}: users is scanned whole: ${types.join(', ')}`);
     assert.ok(types.includes('Nested Loop'), `${label}: the page is not joined by index lookups: ${types.join(', ')}`);
@@ -167,7 +141,7 @@ describe('list page plans', () => {
         ['user_id search', { userId: 'u01', orderBy }, 'rows'],
       ] as const) {
         const all = await plan(query(q), shape);
-        const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+        const types = describeNodes(all);
         const context = `${label} by ${orderBy}: ${types.join(', ')}`;
         assert.ok(!types.includes('Hash Join'), `${context}: the page is hash-joined to its table`);
         // One pass gathers the matches; the page's rows are then index lookups, one per row.
@@ -204,7 +178,7 @@ describe('list page plans', () => {
     for (const [label, q] of cases) {
       for (const shape of ['json', 'rows'] as const) {
         const all = await explain(roomPageStatement(q, shape), false);
-        const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+        const types = describeNodes(all);
         const context = `${label} ${shape}: ${types.join(', ')}`;
         assert.ok(!types.includes('Hash Join'), `${context}: the page is hash-joined to its table`);
         assert.ok(!types.includes('Seq Scan on room_stats'), `${context}: room_stats is scanned whole`);
@@ -237,7 +211,7 @@ describe('list page plans', () => {
     ];
     for (const [label, q] of cases) {
       const all = await explain(reportPageStatement(q), false);
-      const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}`);
+      const types = describeNodes(all);
       const walk = all.find((n) => n['Index Name'] === 'event_reports_received_idx');
       assert.ok(walk, `${label}: the page does not walk the received index: ${types.join(', ')}`);
       // The walk stops at the page: the offset and at most the constant bound past it.

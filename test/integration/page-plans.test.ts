@@ -9,20 +9,11 @@
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
 import type { RoomStreamToken } from '../../src/matrix/stream-token';
-import { toNumbered } from '../../src/infra/sql';
 import { rangePageStatement, type PageQuery } from '../../src/pagination/pagination.repository';
 import { currentStateStatement } from '../../src/pagination/page-rows';
 import { createRoom, send } from '../e2e/pagination.helpers';
+import { describeNodes, explainPrepared, type PlanNode, type Statement } from '../support/plans';
 import { dbUrl, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  Alias?: string;
-  Plans?: PlanNode[];
-}
-
-const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
 describe('page-row plans on a small database', () => {
   let s: Stack;
@@ -46,23 +37,11 @@ describe('page-row plans on a small database', () => {
     await s?.stop();
   });
 
-  async function explain({ text, params }: { text: string; params: unknown[] }): Promise<PlanNode[]> {
-    await pg.query('SET plan_cache_mode = force_generic_plan');
-    await pg.query(`PREPARE probe AS ${toNumbered(text)}`);
-    try {
-      const literals = params.map((p) =>
-        Array.isArray(p) ? pg.escapeLiteral(`{${p.map((e) => JSON.stringify(e)).join(',')}}`) : pg.escapeLiteral(String(p)),
-      );
-      const res = await pg.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe${literals.length ? `(${literals.join(', ')})` : ''}`);
-      return nodes((res.rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
-    } finally {
-      await pg.query('DEALLOCATE probe');
-    }
-  }
+  const explain = (st: Statement): Promise<PlanNode[]> => explainPrepared(pg, st, 'generic');
 
   /** Every read of `events` but the page's own (aliased `pageAlias`) is a probe by key. */
   function assertProbes(all: PlanNode[], label: string, pageAlias: string | null): void {
-    const types = all.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']} ${n.Alias}` : ''}`);
+    const types = describeNodes(all, true);
     for (const n of all) {
       if (n['Relation Name'] !== 'events' || n.Alias === pageAlias) continue;
       assert.match(
