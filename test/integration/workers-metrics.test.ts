@@ -61,8 +61,8 @@ describe('WORKERS: /metrics aggregates every worker', function () {
 
   it('a scrape on the shared HTTP port counts the requests of both workers', async () => {
     const svc = await spawn({});
-    // The service is reported ready at the first worker's ready line; the other may still be
-    // opening its LISTEN connection (the gauge's minimum over the workers is 0 until it is up).
+    // Both workers are ready, but a worker may still be opening its LISTEN connection (the gauge's
+    // minimum over the workers is 0 until it is up).
     await waitFor(
       async () =>
         sample((await getFresh(svc.httpPort, '/metrics')).body, 'synapse_room_admin_pg_listener_up', { channel: 'scheduled_tasks' }),

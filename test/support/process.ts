@@ -58,6 +58,10 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
   const output: string[] = [];
   let httpPort = 0;
   let grpcPort = 0;
+  // Every process of the layout logs its own ready line: the service answers on its shared ports
+  // once they all have (a worker still starting answers its health check with 503).
+  const processes = Math.max(1, Number(env.WORKERS ?? 1)) + Number(env.GATEWAY_WORKERS ?? 0);
+  let ready = 0;
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
   return new Promise((ok, ko) => {
     const timer = setTimeout(() => {
@@ -70,9 +74,10 @@ export function spawnService(env: Record<string, string>, timeoutMs = 60_000): P
         if (!line.startsWith('{')) continue;
         const rec = JSON.parse(line) as { msg?: string; httpPort?: number; grpcPort?: number };
         if (rec.msg !== 'ready') continue;
+        ready += 1;
         httpPort ||= rec.httpPort ?? 0;
         grpcPort ||= rec.grpcPort ?? 0;
-        if (httpPort && grpcPort) {
+        if (httpPort && grpcPort && ready === processes) {
           clearTimeout(timer);
           ok({ child, httpPort, grpcPort, output, exited });
         }
