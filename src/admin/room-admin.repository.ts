@@ -1,18 +1,12 @@
 /**
- * Queries behind forward extremities, timestamp lookups and room-id resolution.
+ * Queries behind forward extremities and timestamp lookups.
  */
 import type { Em } from '../infra/orm';
 import { sql, sqlPrepared } from '../infra/sql';
 import type { ForwardExtremity } from './room-admin.types';
 
-/** Reads of forward extremities, event timestamps and aliases. */
+/** Reads of forward extremities and event timestamps. */
 export class RoomAdminRepository {
-  /** The room an alias points at, or null. */
-  async roomForAlias(em: Em, alias: string): Promise<string | null> {
-    const rows = await sqlPrepared<{ room_id: string }>(em, 'SELECT room_id FROM room_aliases WHERE room_alias = ?', [alias]);
-    return rows[0]?.room_id ?? null;
-  }
-
   /**
    * Forward extremities of a room with their event's depth, reception time and state group,
    * newest first.

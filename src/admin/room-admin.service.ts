@@ -5,7 +5,7 @@
  */
 import type { Em } from '../infra/orm';
 import { badRequest, echo, invalidParam, notFound } from '../errors';
-import { isValidAlias, isValidRoomId } from '../matrix/ids';
+import { isValidRoomId } from '../matrix/ids';
 import type { RoomService } from '../rooms/room.service';
 import { EventSerializer, type EventView } from '../rooms/event.serializer';
 import { PagePresenter } from '../pagination/page-presenter';
@@ -187,14 +187,8 @@ export class RoomAdminService {
    * A room id as-is, or the room a local alias points at. Throws 404 "Room alias <a> not found" and
    * 400 "<x> was not legal room ID or room alias".
    */
-  async resolveRoom(em: Em, roomIdOrAlias: string): Promise<string> {
-    if (isValidRoomId(roomIdOrAlias)) return roomIdOrAlias;
-    if (isValidAlias(roomIdOrAlias)) {
-      const roomId = await this.repo.roomForAlias(em, roomIdOrAlias);
-      if (!roomId) throw notFound(`Room alias ${echo(roomIdOrAlias)} not found`);
-      return roomId;
-    }
-    throw badRequest(`${echo(roomIdOrAlias)} was not legal room ID or room alias`);
+  resolveRoom(em: Em, roomIdOrAlias: string): Promise<string> {
+    return this.rooms.resolveRoomIdOrAlias(em, roomIdOrAlias);
   }
 
   async forwardExtremities(em: Em, roomIdOrAlias: string): Promise<ForwardExtremity[]> {

@@ -41,7 +41,12 @@ export class DirectoryService {
    */
   async resolveRoomIdOrAlias(em: Em, roomIdOrAlias: string): Promise<string> {
     if (isValidRoomId(roomIdOrAlias)) return roomIdOrAlias;
-    if (isValidAlias(roomIdOrAlias)) return (await this.resolveAlias(em, roomIdOrAlias)).roomId;
+    if (isValidAlias(roomIdOrAlias)) {
+      // Only the room is needed: the alias row alone, not the servers resolveAlias lists.
+      const hit = await this.rooms.getAlias(em, roomIdOrAlias);
+      if (!hit) throw new MatrixError(404, `Room alias ${echo(roomIdOrAlias)} not found`, Codes.NOT_FOUND);
+      return hit.roomId;
+    }
     throw badRequest(`${echo(roomIdOrAlias)} was not legal room ID or room alias`);
   }
 
