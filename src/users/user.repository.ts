@@ -228,15 +228,6 @@ export class UserRepository {
     );
   }
 
-  async getThreepids(em: Em, userId: string): Promise<Threepid[]> {
-    const rows = await sqlPrepared<{ medium: string; address: string; validated_at: string; added_at: string }>(
-      em,
-      'SELECT medium, address, validated_at, added_at FROM user_threepids WHERE user_id = ? ORDER BY medium, address',
-      [userId],
-    );
-    return rows.map((r) => ({ medium: r.medium, address: r.address, validatedAt: Number(r.validated_at), addedAt: Number(r.added_at) }));
-  }
-
   /**
    * Makes `wanted` the user's third-party ids, in one statement: the others are removed, the new
    * ones added with `now` as their added and validated times (one held by another user moves to
@@ -254,15 +245,6 @@ export class UserRepository {
         WHERE user_threepids.user_id <> EXCLUDED.user_id`,
       [JSON.stringify(wanted), userId, userId, now, now],
     );
-  }
-
-  async getExternalIds(em: Em, userId: string): Promise<ExternalId[]> {
-    const rows = await sqlPrepared<{ auth_provider: string; external_id: string }>(
-      em,
-      'SELECT auth_provider, external_id FROM user_external_ids WHERE user_id = ? ORDER BY auth_provider, external_id',
-      [userId],
-    );
-    return rows.map((r) => ({ authProvider: r.auth_provider, externalId: r.external_id }));
   }
 
   /**

@@ -310,7 +310,7 @@ export class UserService {
     }
     await em.flush();
     this.tokens.evictUser(input.userId);
-    return { user: await this.view(em, user), created, deactivated };
+    return { user: await this.view(em, user.name), created, deactivated };
   }
 
   /** Throws what deactivating `userId` would refuse it with: 400 for an invalid or remote id, 404 for an unknown user. */
@@ -339,10 +339,7 @@ export class UserService {
   async getUser(em: Em, userId: string): Promise<UserView> {
     if (!isValidUserId(userId)) throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
     if (domainOf(userId) !== this.serverName) throw badRequest('Can only look up local users');
-    // The row and what goes with it in one statement.
-    const found = await this.repo.findUserView(em, userId);
-    if (!found) throw notFound('User not found');
-    return { ...toView(found.user, found.erased, found.threepids), externalIds: found.externalIds };
+    return this.view(em, userId);
   }
 
   /**
@@ -382,13 +379,11 @@ export class UserService {
     if (!(await this.reads.userExists(em, userId))) throw notFound('User not found');
   }
 
-  private async view(em: Em, user: UserEntity): Promise<UserView> {
-    const [erased, threepids, externalIds] = await Promise.all([
-      this.repo.isErased(em, user.name),
-      this.repo.getThreepids(em, user.name),
-      this.repo.getExternalIds(em, user.name),
-    ]);
-    return { ...toView(user, erased, threepids), externalIds };
+  /** What the admin API shows of a registered user, read in one statement. */
+  private async view(em: Em, userId: string): Promise<UserView> {
+    const found = await this.repo.findUserView(em, userId);
+    if (!found) throw notFound('User not found');
+    return { ...toView(found.user, found.erased, found.threepids), externalIds: found.externalIds };
   }
 
   /**
