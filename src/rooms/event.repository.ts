@@ -60,11 +60,6 @@ export function toStoredEvent(r: EventRow): StoredEvent {
   };
 }
 
-/**
- * The point lookups and state reads here are prepared statements: their plans are index lookups
- * whatever the values, and the read paths around them (event pages, visibility) are prepared too, so
- * a pooled connection does not switch `plan_cache_mode` (one round trip each time) between them.
- */
 /** `types` restricts the types (null = all); `memberKeys` restricts the keys of `m.room.member` only. */
 export interface StateFilter {
   types?: string[] | null;
@@ -94,6 +89,11 @@ export function stateAtSelection(roomId: string, streamOrdering: number, filter:
   return { from: `FROM events e WHERE ${where.join(' AND ')} ORDER BY e.type, e.state_key, e.stream_ordering DESC`, params };
 }
 
+/**
+ * The point lookups and state reads here are prepared statements: their plans are index lookups
+ * whatever the values, and the read paths around them (event pages, visibility) are prepared too, so
+ * a pooled connection does not switch `plan_cache_mode` (one round trip each time) between them.
+ */
 export class EventRepository {
   /** One event by id, or null. */
   async getEvent(em: Em, eventId: string): Promise<StoredEvent | null> {
