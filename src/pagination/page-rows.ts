@@ -14,7 +14,14 @@
  * replied to has no summary. Participation still counts every reply, as in Synapse.
  */
 import type { Em } from '../infra/orm';
-import { EVENT_COLUMNS, stateAtSelection, toStoredEvent, type EventRow, type StateFilter } from '../rooms/event.repository';
+import {
+  EVENT_COLUMNS,
+  stateAtSelection,
+  toStoredEvent,
+  type EventRow,
+  type PositionSql,
+  type StateFilter,
+} from '../rooms/event.repository';
 import type { Json, StoredEvent } from '../rooms/room.types';
 import { sqlPrepared } from '../infra/sql';
 
@@ -315,12 +322,41 @@ export async function stateRowsAt(
   const sel = stateAtSelection(roomId, streamOrdering, filter);
   if (!sel) return [];
   const cols = pageColumns('x', extras);
-  const rows = await sqlPrepared<RawPageRow>(
-    em,
-    `SELECT ${cols.sql} FROM (SELECT DISTINCT ON (e.type, e.state_key) e.event_id ${sel.from}) s
-       ${eventByKey('s.event_id')} ${prevJoin('x')}
-      ORDER BY x.type, x.state_key`,
-    [...cols.params, ...sel.params],
-  );
+  const rows = await sqlPrepared<RawPageRow>(em, stateRowsSql(cols.sql, sel.from), [...cols.params, ...sel.params]);
   return rows.map(toPageRow);
 }
+
+/**
+ * As stateRowsAt, at a position the statement computes (`position`, evaluated once), with the
+ * position it used (null when it found no state to tell it by, or the position was null).
+ */
+export async function stateRowsAtComputed(
+  em: Em,
+  roomId: string,
+  position: PositionSql,
+  extras: ExtrasOptions,
+): Promise<{ rows: PageRow[]; at: number | null }> {
+  const st = stateAtComputedStatement(roomId, position, extras);
+  const rows = await sqlPrepared<RawPageRow & { read_at: string | null }>(em, st.text, st.params);
+  return { rows: rows.map(toPageRow), at: rows.length && rows[0].read_at !== null ? Number(rows[0].read_at) : null };
+}
+
+/** The statement of `stateRowsAtComputed`, and its parameters. */
+export function stateAtComputedStatement(
+  roomId: string,
+  position: PositionSql,
+  extras: ExtrasOptions,
+): { text: string; params: unknown[] } {
+  const at = '(SELECT pos FROM at)';
+  const sel = stateAtSelection(roomId, { sql: at, params: [] }, {})!;
+  const cols = pageColumns('x', extras);
+  return {
+    text: `WITH at AS MATERIALIZED (SELECT ${position.sql} AS pos) ${stateRowsSql(`${cols.sql}, ${at} AS read_at`, sel.from)}`,
+    params: [...position.params, ...cols.params, ...sel.params],
+  };
+}
+
+const stateRowsSql = (columns: string, from: string) =>
+  `SELECT ${columns} FROM (SELECT DISTINCT ON (e.type, e.state_key) e.event_id ${from}) s
+       ${eventByKey('s.event_id')} ${prevJoin('x')}
+      ORDER BY x.type, x.state_key`;

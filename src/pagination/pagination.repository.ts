@@ -4,7 +4,7 @@
  * events(room_id, depth, stream_ordering) per visible range, never a scan of invisible history.
  */
 import type { Em } from '../infra/orm';
-import { EVENT_COLUMNS, toStoredEvent, type EventRow } from '../rooms/event.repository';
+import { EVENT_COLUMNS, toStoredEvent, type EventRow, type PositionSql } from '../rooms/event.repository';
 import { pageColumns, pageRowsById, prevJoin, toPageRow, type ExtrasOptions, type PageRow, type RawPageRow } from './page-rows';
 import type { StoredEvent } from '../rooms/room.types';
 import { sql, sqlPrepared } from '../infra/sql';
@@ -206,6 +206,32 @@ export function rangePageStatement(
   limit = q.limit,
   extras: ExtrasOptions = { dagFields: false, aggregationsFor: null },
 ): { text: string; params: unknown[] } {
+  const { page, params } = pageSelection(q, ranges, limit);
+  const cols = pageColumns('x', extras, 'p', 'SELECT event_id FROM page');
+  return { text: `WITH page AS (${page}) SELECT ${cols.sql} FROM page x ${prevJoin('x')}`, params: [...params, ...cols.params] };
+}
+
+/**
+ * The stream ordering of the last event of the page `q` reads, as an SQL expression (null when
+ * the page is empty), for a statement that needs that position without waiting for the page:
+ * what `page` would return as its last row. Null when the page may take more than one statement
+ * to read (more visible ranges than one statement reads).
+ */
+export function lastPagePosition(q: PageQuery): PositionSql | null {
+  const ranges = orderedRanges(q);
+  if (ranges.length > RANGES_PER_QUERY) return null;
+  if (q.limit <= 0 || ranges.length === 0) return { sql: 'NULL::bigint', params: [] };
+  const { page, params } = pageSelection(q, ranges, q.limit);
+  const [first, last] = q.dir === 'b' ? ['DESC', 'ASC'] : ['ASC', 'DESC'];
+  return {
+    sql: `(SELECT l.stream_ordering FROM (SELECT r.depth, r.stream_ordering FROM (${page}) r
+        ORDER BY r.depth ${first}, r.stream_ordering ${first} LIMIT ?) l ORDER BY l.depth ${last}, l.stream_ordering ${last} LIMIT 1)`,
+    params: [...params, q.limit],
+  };
+}
+
+/** The SQL of a page's events (EVENT_COLUMNS, at most the limit's bucket of rows, in pagination order) and its parameters. */
+function pageSelection(q: PageQuery, ranges: Range[], limit: number): { page: string; params: unknown[] } {
   const base = baseConditions(q);
   const order = q.dir === 'b' ? 'DESC' : 'ASC';
   // A literal LIMIT: with a parameter the prepared statement's generic plan is made for an
@@ -224,8 +250,7 @@ export function rangePageStatement(
     parts.length === 1
       ? parts[0].slice(1, -1)
       : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
-  const cols = pageColumns('x', extras, 'p', 'SELECT event_id FROM page');
-  return { text: `WITH page AS (${page}) SELECT ${cols.sql} FROM page x ${prevJoin('x')}`, params: [...params, ...cols.params] };
+  return { page, params };
 }
 
 function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {

@@ -21,10 +21,10 @@ import type { ClientReadService } from '../rooms/client-read.service';
 import type { EventSerializer } from '../rooms/event.serializer';
 import type { StoredEvent } from '../rooms/room.types';
 import { isNoop, matchesFilter, parseRoomEventFilter, type RoomEventFilter } from './event-filter';
-import { stateRowsAt, type ExtrasOptions, type PageRow } from './page-rows';
+import { stateRowsAt, stateRowsAtComputed, type ExtrasOptions, type PageRow } from './page-rows';
 import { PagePresenter } from './page-presenter';
 import { OPEN_END, needsDepthLookup, planPage, samePlan, type PagePlan, type PlanInput } from './page-plan';
-import { PaginationRepository, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
+import { PaginationRepository, lastPagePosition, posOf, type Dir, type PageQuery, type RoomView } from './pagination.repository';
 import type { RetentionService } from './retention.service';
 import { parseChoiceParam, parseIntParam, parseJsonParam } from '../matrix/query-params';
 import {
@@ -309,13 +309,34 @@ export class PaginationService {
     const beforeLimit = Math.floor(total / 2);
     const beforeFrom = historicToken(event.depth - 1, event.streamOrdering);
     const afterFrom = historicToken(event.depth, event.streamOrdering);
-    const side = (dir: Dir, from: RoomStreamToken, n: number) =>
-      this.repo.page(
-        em,
-        { roomId, dir, from, to: null, limit: n, filter, ranges: sight?.ranges ?? null, client: sight?.client ?? null },
-        extras,
-      );
-    const [before, after] = await Promise.all([side('b', beforeFrom, beforeLimit), side('f', afterFrom, total - beforeLimit)]);
+    const sideQuery = (dir: Dir, from: RoomStreamToken, n: number): PageQuery => ({
+      roomId,
+      dir,
+      from,
+      to: null,
+      limit: n,
+      filter,
+      ranges: sight?.ranges ?? null,
+      client: sight?.client ?? null,
+    });
+    const afterQuery = sideQuery('f', afterFrom, total - beforeLimit);
+    // The state after the last event shown is read beside the two sides, at the position of the
+    // last event the forward side reads (the statement finds it itself). Lazy-loaded members
+    // depend on the senders both sides return, so they wait for them.
+    const afterEnd = filter?.lazyLoadMembers ? null : lastPagePosition(afterQuery);
+    const earlyState = afterEnd
+      ? stateRowsAtComputed(
+          em,
+          roomId,
+          { sql: `coalesce(${afterEnd.sql}, ?)`, params: [...afterEnd.params, event.streamOrdering] },
+          STATE_EXTRAS,
+        )
+      : null;
+    earlyState?.catch(() => undefined);
+    const [before, after] = await Promise.all([
+      this.repo.page(em, sideQuery('b', beforeFrom, beforeLimit), extras),
+      this.repo.page(em, afterQuery, extras),
+    ]);
     const start = before.length ? historicToken(before[before.length - 1].depth, before[before.length - 1].streamOrdering - 1) : beforeFrom;
     const end = after.length ? historicToken(after[after.length - 1].depth, after[after.length - 1].streamOrdering) : afterFrom;
     const keep = <T extends StoredEvent>(list: T[]) => (filter && !isNoop(filter) ? list.filter((e) => matchesFilter(filter, e)) : list);
@@ -323,7 +344,15 @@ export class PaginationService {
     const eventsAfter = keep(after);
     const lastEvent = eventsAfter.length ? eventsAfter[eventsAfter.length - 1] : event;
     const members = filter?.lazyLoadMembers ? [...new Set([...eventsBefore, event, ...eventsAfter].map((e) => e.sender))] : null;
-    const state = keep(await stateRowsAt(em, roomId, lastEvent.streamOrdering, { memberKeys: members }, STATE_EXTRAS));
+    // The early read stands when it was read at the last event shown (the forward side may have
+    // read other rows than the statement saw if the room changed in between, and the filter
+    // checked again here may drop the side's last rows).
+    const early = earlyState && (await earlyState);
+    const state = keep(
+      early && early.at === lastEvent.streamOrdering
+        ? early.rows
+        : await stateRowsAt(em, roomId, lastEvent.streamOrdering, { memberKeys: members }, STATE_EXTRAS),
+    );
     const all = this.present(reader, [...eventsBefore, event, ...eventsAfter], sight?.timeline ?? null);
     const now = Date.now();
     return {

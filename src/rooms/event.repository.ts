@@ -66,14 +66,25 @@ export interface StateFilter {
   memberKeys?: string[] | null;
 }
 
+/** A stream position given as an SQL expression (one value, computed by the statement) and its parameters. */
+export interface PositionSql {
+  sql: string;
+  params: unknown[];
+}
+
 /**
  * The FROM, WHERE and ORDER BY of the state after a stream position over `events e`, for a
  * `SELECT DISTINCT ON (e.type, e.state_key)`: the latest accepted state event of each type and
  * state key at or before the position, as `filter` restricts them. Null when nothing can match.
  */
-export function stateAtSelection(roomId: string, streamOrdering: number, filter: StateFilter): { from: string; params: unknown[] } | null {
-  const where: string[] = ['e.room_id = ?', 'e.state_key IS NOT NULL', 'e.stream_ordering <= ?', 'e.rejected_reason IS NULL'];
-  const params: unknown[] = [roomId, streamOrdering];
+export function stateAtSelection(
+  roomId: string,
+  position: number | PositionSql,
+  filter: StateFilter,
+): { from: string; params: unknown[] } | null {
+  const at = typeof position === 'number' ? { sql: '?', params: [position] } : position;
+  const where: string[] = ['e.room_id = ?', 'e.state_key IS NOT NULL', `e.stream_ordering <= ${at.sql}`, 'e.rejected_reason IS NULL'];
+  const params: unknown[] = [roomId, ...at.params];
   if (filter.types) {
     if (filter.types.length === 0) return null;
     where.push('e.type = ANY(?::text[])');

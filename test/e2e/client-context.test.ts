@@ -123,6 +123,40 @@ describe('Client event context', () => {
     assert.deepEqual(await context(reader.token, sent[1], '', r).then((x) => [x.status, x.body]), [403, DENIED]);
   });
 
+  it('gives the state after the last event it shows, for clients and admins, with and without a filter', async () => {
+    const admin = await registerUser(s, uniq('ctxadmin'), { admin: true });
+    const r = await createRoom(s, alice.token, { preset: 'public_chat', name: 'first' });
+    const target = await send(s, alice.token, r, 't');
+    await send(s, alice.token, r, 'a1');
+    await sendState(s, alice.token, r, 'm.room.topic', { topic: 'x' });
+    await sendState(s, alice.token, r, 'm.room.name', { name: 'second' });
+    await sendState(s, alice.token, r, 'm.room.topic', { topic: 'y' });
+    await send(s, alice.token, r, 'a2');
+    await sendState(s, alice.token, r, 'm.room.name', { name: 'third' });
+    await send(s, alice.token, r, 'a3');
+    const noTopics = `&filter=${enc(JSON.stringify({ not_types: ['m.room.topic'] }))}`;
+    const cases: [string, string[], string, string[]][] = [
+      ['?limit=2', ['a1'], 'first', []],
+      ['?limit=4', ['a1', 'm.room.topic'], 'first', ['x']],
+      ['?limit=6', ['a1', 'm.room.topic', 'm.room.name'], 'second', ['x']],
+      [`?limit=4${noTopics}`, ['a1', 'm.room.name'], 'second', []],
+      [`?limit=6${noTopics}`, ['a1', 'm.room.name', 'a2'], 'second', []],
+      [`?limit=8${noTopics}`, ['a1', 'm.room.name', 'a2', 'm.room.name'], 'third', []],
+      ['?limit=40', ['a1', 'm.room.topic', 'm.room.name', 'm.room.topic', 'a2', 'm.room.name', 'a3'], 'third', ['y']],
+    ];
+    for (const [q, after, name, topics] of cases)
+      for (const res of [
+        await context(alice.token, target, q, r),
+        await http(s, 'GET', `/_synapse/admin/v1/rooms/${enc(r)}/context/${enc(target)}${q}`, { token: admin.token }),
+      ]) {
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(res.body.events_after.map(label), after, q);
+        const values = (type: string, key: string) =>
+          res.body.state.filter((e: Ev) => e.type === type).map((e: { content: Record<string, string> }) => e.content[key]);
+        assert.deepEqual([values('m.room.name', 'name'), values('m.room.topic', 'topic')], [[name], topics], q);
+      }
+  });
+
   it('is served over gRPC with the user credential', async () => {
     const c = s.clients.pagination;
     const res = await grpcCall(c, c.getEventContext, { roomId: room, eventId: m[5], limit: 2 }, bearer(alice.token));

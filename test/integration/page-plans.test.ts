@@ -9,8 +9,8 @@
 import { strict as assert } from 'node:assert';
 import { Client as PgClient } from 'pg';
 import type { RoomStreamToken } from '../../src/matrix/stream-token';
-import { rangePageStatement, type PageQuery } from '../../src/pagination/pagination.repository';
-import { currentStateStatement } from '../../src/pagination/page-rows';
+import { lastPagePosition, rangePageStatement, type PageQuery } from '../../src/pagination/pagination.repository';
+import { currentStateStatement, stateAtComputedStatement } from '../../src/pagination/page-rows';
 import { createRoom, send } from '../e2e/pagination.helpers';
 import { describeNodes, explainPrepared, type PlanNode, type Statement } from '../support/plans';
 import { dbUrl, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
@@ -84,5 +84,21 @@ describe('page-row plans on a small database', () => {
     ] as const) {
       assertProbes(await explain(currentStateStatement(room, type, { dagFields: false, aggregationsFor: null })), label, null);
     }
+  });
+
+  it("reads the state after an event context's last event, at the position it computes, by key", async () => {
+    const token = (at: number): RoomStreamToken => ({ topological: at, stream: at, instances: new Map() });
+    const q: PageQuery = { roomId: room, dir: 'f', from: token(500), to: null, limit: 5, filter: null, ranges: null, client: null };
+    const position = lastPagePosition(q)!;
+    const st = stateAtComputedStatement(
+      room,
+      { sql: `coalesce(${position.sql}, ?)`, params: [...position.params, 500] },
+      {
+        dagFields: false,
+        aggregationsFor: null,
+      },
+    );
+    // The page walk and the state selection are both over `events e`: the rest must be probes.
+    assertProbes(await explain(st), 'state at the computed position', 'e');
   });
 });
