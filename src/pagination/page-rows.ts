@@ -328,7 +328,7 @@ export async function stateRowsAt(
 
 /**
  * As stateRowsAt, at a position the statement computes (`position`, evaluated once), with the
- * position it used (null when it found no state to tell it by, or the position was null).
+ * position it used (null when it found no state to tell it by).
  */
 export async function stateRowsAtComputed(
   em: Em,

@@ -212,21 +212,21 @@ export function rangePageStatement(
 }
 
 /**
- * The stream ordering of the last event of the page `q` reads, as an SQL expression (null when
- * the page is empty), for a statement that needs that position without waiting for the page:
+ * The stream ordering of the last event of the page `q` reads, or `whenEmpty` when it reads none,
+ * as an SQL expression, for a statement that needs that position without waiting for the page:
  * what `page` would return as its last row. Null when the page may take more than one statement
  * to read (more visible ranges than one statement reads).
  */
-export function lastPagePosition(q: PageQuery): PositionSql | null {
+export function lastPagePosition(q: PageQuery, whenEmpty: number): PositionSql | null {
   const ranges = orderedRanges(q);
   if (ranges.length > RANGES_PER_QUERY) return null;
-  if (q.limit <= 0 || ranges.length === 0) return { sql: 'NULL::bigint', params: [] };
+  if (q.limit <= 0 || ranges.length === 0) return { sql: '?::bigint', params: [whenEmpty] };
   const { page, params } = pageSelection(q, ranges, q.limit);
   const [first, last] = q.dir === 'b' ? ['DESC', 'ASC'] : ['ASC', 'DESC'];
   return {
-    sql: `(SELECT l.stream_ordering FROM (SELECT r.depth, r.stream_ordering FROM (${page}) r
-        ORDER BY r.depth ${first}, r.stream_ordering ${first} LIMIT ?) l ORDER BY l.depth ${last}, l.stream_ordering ${last} LIMIT 1)`,
-    params: [...params, q.limit],
+    sql: `coalesce((SELECT l.stream_ordering FROM (SELECT r.depth, r.stream_ordering FROM (${page}) r
+        ORDER BY r.depth ${first}, r.stream_ordering ${first} LIMIT ?) l ORDER BY l.depth ${last}, l.stream_ordering ${last} LIMIT 1), ?::bigint)`,
+    params: [...params, q.limit, whenEmpty],
   };
 }
 

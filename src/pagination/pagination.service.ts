@@ -323,15 +323,8 @@ export class PaginationService {
     // The state after the last event shown is read beside the two sides, at the position of the
     // last event the forward side reads (the statement finds it itself). Lazy-loaded members
     // depend on the senders both sides return, so they wait for them.
-    const afterEnd = filter?.lazyLoadMembers ? null : lastPagePosition(afterQuery);
-    const earlyState = afterEnd
-      ? stateRowsAtComputed(
-          em,
-          roomId,
-          { sql: `coalesce(${afterEnd.sql}, ?)`, params: [...afterEnd.params, event.streamOrdering] },
-          STATE_EXTRAS,
-        )
-      : null;
+    const afterEnd = filter?.lazyLoadMembers ? null : lastPagePosition(afterQuery, event.streamOrdering);
+    const earlyState = afterEnd ? stateRowsAtComputed(em, roomId, afterEnd, STATE_EXTRAS) : null;
     earlyState?.catch(() => undefined);
     const [before, after] = await Promise.all([
       this.repo.page(em, sideQuery('b', beforeFrom, beforeLimit), extras),

@@ -55,11 +55,13 @@ describe('the position of the last row of a page, computed in SQL', () => {
     instances: new Map(),
   });
 
+  /** The computed position, with -1 standing for "the page is empty". */
   async function computed(q: PageQuery): Promise<number | null> {
-    const p = lastPagePosition(q);
+    const p = lastPagePosition(q, -1);
     assert.ok(p, 'a page of one statement has a computed position');
     const r = await pg.query({ text: toNumbered(`SELECT ${p.sql} AS pos`), values: p.params });
-    return r.rows[0].pos === null ? null : Number(r.rows[0].pos);
+    const pos = Number(r.rows[0].pos);
+    return pos === -1 ? null : pos;
   }
 
   async function read(q: PageQuery): Promise<number | null> {
@@ -110,7 +112,7 @@ describe('the position of the last row of a page, computed in SQL', () => {
       ranges,
       client: null,
     };
-    assert.equal(lastPagePosition(q), null);
-    assert.ok(lastPagePosition({ ...q, ranges: ranges.slice(0, 16) }));
+    assert.equal(lastPagePosition(q, 0), null);
+    assert.ok(lastPagePosition({ ...q, ranges: ranges.slice(0, 16) }, 0));
   });
 });
