@@ -230,35 +230,53 @@ export function lastPagePosition(q: PageQuery, whenEmpty: number): PositionSql |
   };
 }
 
-/** The SQL of a page's events (EVENT_COLUMNS, at most the limit's bucket of rows, in pagination order) and its parameters. */
+/**
+ * The SQL of a page's events (EVENT_COLUMNS, at most the limit's bucket of rows, in pagination
+ * order) and its parameters.
+ *
+ * Each range is walked in index order, and the walk stops once the page has its rows, however big
+ * the room. A generic plan does not know the room: it estimates the room's rows as the table's
+ * average (rows / rooms), less each condition's share. With a literal LIMIT above that estimate,
+ * a bitmap scan of the room's index entries plus a sort looks cheaper than the walk, and that
+ * plan reads the whole room (or the whole visible range) for every page. So, per range:
+ * - the walk's LIMIT is a parameter, which the planner takes as a tenth of the rows: reading the
+ *   first rows in index order is then clearly cheaper than reading them all and sorting. That
+ *   holds while the estimate is ten rows or more; conditions that shrink it further (a filter,
+ *   retention, ignored users) can still tip a small database's plan to the sort;
+ * - the walk is a MATERIALIZED CTE, so that no LIMIT around it is pushed into its planning.
+ * The literal LIMIT around the walks caps the row estimate the rest of the statement is planned
+ * for: a tenth of a big room would be thousands of rows, and the per-row lookups of the page
+ * would then be planned as hash joins over whole tables.
+ */
 function pageSelection(q: PageQuery, ranges: Range[], limit: number): { page: string; params: unknown[] } {
   const base = baseConditions(q);
   const order = q.dir === 'b' ? 'DESC' : 'ASC';
-  // A literal LIMIT: with a parameter the prepared statement's generic plan is made for an
-  // unknown row count and can be far slower. Buckets keep the number of statement texts small.
   const bucket = LIMIT_BUCKETS.find((b) => b >= limit) ?? limit;
   const params: unknown[] = [];
-  const parts = ranges.map((range) => {
+  const walks = ranges.map((range, i) => {
     const conds = [...base.conds];
     params.push(...base.params);
     conds.push(...rangeConditions(range, params));
-    return `(SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')} ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ${bucket})`;
+    params.push(bucket);
+    return `w${i} AS MATERIALIZED (SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')}
+      ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?::int)`;
   });
   // Ranges are disjoint and listed in pagination order: the first rows in position order are
   // the page. Each range reads at most a page by itself.
-  const page =
-    parts.length === 1
-      ? parts[0].slice(1, -1)
-      : `SELECT * FROM (${parts.join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order} LIMIT ${bucket}`;
-  return { page, params };
+  const all =
+    walks.length === 1
+      ? 'w0'
+      : `(${walks.map((_, i) => `SELECT * FROM w${i}`).join(' UNION ALL ')}) u ORDER BY depth ${order}, stream_ordering ${order}`;
+  return { page: `WITH ${walks.join(', ')} SELECT * FROM ${all} LIMIT ${bucket}`, params };
 }
 
 function baseConditions(q: PageQuery): { conds: string[]; params: unknown[] } {
   const conds = ['e.room_id = ?', 'NOT e.outlier', 'e.rejected_reason IS NULL'];
   const params: unknown[] = [q.roomId];
   if (q.client) {
-    conds.push('NOT e.soft_failed', 'e.type <> ALL(ARRAY[?]::text[])');
-    params.push(HIDDEN_FROM_CLIENTS);
+    // The hidden types are written into the text, so the planner estimates the condition from the
+    // column's statistics (nearly every row passes) rather than guessing for an unknown list.
+    conds.push('NOT e.soft_failed', `e.type <> ALL('{${HIDDEN_FROM_CLIENTS.join(',')}}'::text[])`);
     if (q.client.minOriginTs !== null) {
       // Retention hides expired messages, never state (MSC1763).
       conds.push('(e.state_key IS NOT NULL OR e.origin_server_ts >= ?)');
