@@ -16,27 +16,52 @@ import { createRoom, send } from '../e2e/pagination.helpers';
 import { describeNodes, explainPrepared, type PlanNode, type Statement } from '../support/plans';
 import { dbUrl, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
 
+/** A stack whose database holds a room of 1,000 messages (`room`), and `others` rooms of `otherMessages` each, analyzed. */
+interface PlanDatabase {
+  s: Stack;
+  pg: PgClient;
+  owner: TestUser;
+  room: string;
+  close(): Promise<void>;
+}
+
+async function planDatabase(others: number, otherMessages: number): Promise<PlanDatabase> {
+  const s = await startStack();
+  const owner = await registerUser(s, 'owner');
+  const fill = async (roomId: string, n: number) => {
+    for (let i = 0; i < n; i += 20)
+      await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => send(s, owner.token, roomId, `message ${i + j}`)));
+  };
+  const room = await createRoom(s, owner.token);
+  await fill(room, 1000);
+  for (let i = 0; i < others; i++) await fill(await createRoom(s, owner.token), otherMessages);
+  const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
+  await pg.connect();
+  await pg.query('ANALYZE');
+  return {
+    s,
+    pg,
+    owner,
+    room,
+    close: async () => {
+      await pg.end();
+      await s.stop();
+    },
+  };
+}
+
 describe('page-row plans on a small database', () => {
-  let s: Stack;
+  let db: PlanDatabase;
   let pg: PgClient;
   let owner: TestUser;
   let room: string;
 
   before(async () => {
-    s = await startStack();
-    owner = await registerUser(s, 'owner');
-    room = await createRoom(s, owner.token);
-    for (let i = 0; i < 1000; i += 20)
-      await Promise.all(Array.from({ length: 20 }, (_, j) => send(s, owner.token, room, `message ${i + j}`)));
-    pg = new PgClient({ connectionString: dbUrl(s.dbName) });
-    await pg.connect();
-    await pg.query('ANALYZE');
+    db = await planDatabase(0, 0);
+    ({ pg, owner, room } = db);
   });
 
-  after(async () => {
-    await pg?.end();
-    await s?.stop();
-  });
+  after(() => db?.close());
 
   const explain = (st: Statement): Promise<PlanNode[]> => explainPrepared(pg, st, 'generic');
 
@@ -106,37 +131,19 @@ describe('page-row plans on a small database', () => {
  * their pages can still be sorted, see pageSelection.)
  */
 describe('the page walk on a database of several rooms', () => {
-  let s: Stack;
+  let db: PlanDatabase;
   let pg: PgClient;
-  let owner: TestUser;
   let room: string;
+
   // Ten rooms of a thousand, a hundred and some events: the average room, a third of which is
   // what the planner expects before a position, is then below the page but large enough that
   // sorting a bitmap scan's rows looks clearly cheaper than walking them in order.
-  const MESSAGES = 1000;
-  const OTHER_ROOMS = 9;
-  const OTHER_MESSAGES = 100;
-
-  const fill = async (roomId: string, n: number) => {
-    for (let i = 0; i < n; i += 20)
-      await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => send(s, owner.token, roomId, `message ${i + j}`)));
-  };
-
   before(async () => {
-    s = await startStack();
-    owner = await registerUser(s, 'owner');
-    room = await createRoom(s, owner.token);
-    await fill(room, MESSAGES);
-    for (let i = 0; i < OTHER_ROOMS; i++) await fill(await createRoom(s, owner.token), OTHER_MESSAGES);
-    pg = new PgClient({ connectionString: dbUrl(s.dbName) });
-    await pg.connect();
-    await pg.query('ANALYZE');
+    db = await planDatabase(9, 100);
+    ({ pg, room } = db);
   });
 
-  after(async () => {
-    await pg?.end();
-    await s?.stop();
-  });
+  after(() => db?.close());
 
   it('walks each visible range in index order and reads no more than a page of it', async () => {
     const token = (at: number): RoomStreamToken => ({ topological: at, stream: at, instances: new Map() });
