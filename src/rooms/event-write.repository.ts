@@ -177,7 +177,19 @@ const PARTS: Part[] = [
   },
 ];
 
-const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f WHERE {GATE} AND f.room_id = ANY({IDS})`;
+/**
+ * A room's forward extremities, read by a plain index scan in key order. Every write replaces
+ * them, so the table and its index hold a dead row per write until vacuum comes by. A plain index
+ * scan marks the index entries of dead rows as it passes them, and a full index page then drops
+ * them instead of splitting; a bitmap scan (which a generic plan picks for `room_id = ANY(...)`)
+ * never marks them, and every read went through all the dead entries again. The LIMIT is a
+ * subquery so that the planner takes it for a tenth of the rows and keeps the ordered scan; it
+ * limits nothing.
+ */
+const extremitiesOf = (rooms: string, columns: string) =>
+  `SELECT r.room_id, x.* FROM unnest(${rooms}) AS r(room_id) CROSS JOIN LATERAL (SELECT ${columns} FROM event_forward_extremities f
+    WHERE f.room_id = r.room_id ORDER BY f.event_id LIMIT (SELECT 2147483647)) x`;
+const EXTREMITIES_DELETE = `DELETE FROM event_forward_extremities f WHERE {GATE} AND f.ctid = ANY(ARRAY(SELECT ctid FROM (${extremitiesOf('{IDS}', 'f.ctid')}) d))`;
 const EXTREMITIES_INSERT = `INSERT INTO event_forward_extremities (room_id, event_id) SELECT * FROM json_to_recordset(?::json) AS x(room_id text, event_id text) WHERE {GATE}`;
 
 export class EventWriteRepository {
@@ -219,7 +231,7 @@ export class EventWriteRepository {
         NULL::bigint AS stream_ordering, last_depth AS depth, NULL AS txn_scope, NULL AS txn_id FROM rooms WHERE room_id = ANY(?::text[])`);
       params.push(rooms);
       parts.push(`SELECT 'x' AS kind, room_id, NULL AS type, NULL AS state_key, event_id, NULL AS membership, NULL AS sender, NULL::jsonb AS content,
-        NULL::bigint AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM event_forward_extremities WHERE room_id = ANY(?::text[])`);
+        NULL::bigint AS stream_ordering, NULL::bigint AS depth, NULL AS txn_scope, NULL AS txn_id FROM (${extremitiesOf('?::text[]', 'f.event_id')}) x`);
       params.push(rooms);
     }
     if (txns.length > 0) {
