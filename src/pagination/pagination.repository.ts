@@ -16,7 +16,7 @@ import { EVERYTHING, comparePos, type Bound, type Change, type Pos, type Range }
 const HIDDEN_FROM_CLIENTS = ['org.matrix.dummy_event', 'm.room.aliases'];
 /** Visible ranges per statement; more are read by further statements only when needed. */
 const RANGES_PER_QUERY = 16;
-/** Row counts a page statement is written for (a page of `limit` reads the next bucket up). */
+/** Row counts a page statement is written for (a page of `limit` is capped at the next bucket up). */
 const LIMIT_BUCKETS = [1, 10, 20, 50, 100, 200, 500, 1000];
 
 export interface RoomView {
@@ -231,18 +231,19 @@ export function lastPagePosition(q: PageQuery, whenEmpty: number): PositionSql |
 }
 
 /**
- * The SQL of a page's events (EVENT_COLUMNS, at most the limit's bucket of rows, in pagination
- * order) and its parameters.
+ * The SQL of a page's events (EVENT_COLUMNS, at most `limit` rows of each range and the limit's
+ * bucket in all, in pagination order) and its parameters.
  *
  * Each range is walked in index order, and the walk stops once the page has its rows, however big
  * the room. A generic plan does not know the room: it estimates the room's rows as the table's
  * average (rows / rooms), less each condition's share. With a literal LIMIT above that estimate,
  * a bitmap scan of the room's index entries plus a sort looks cheaper than the walk, and that
  * plan reads the whole room (or the whole visible range) for every page. So, per range:
- * - the walk's LIMIT is a parameter, which the planner takes as a tenth of the rows: reading the
- *   first rows in index order is then clearly cheaper than reading them all and sorting. That
- *   holds while the estimate is ten rows or more; conditions that shrink it further (a filter,
- *   retention, ignored users) can still tip a small database's plan to the sort;
+ * - the walk's LIMIT is a parameter (the page's own limit, so no row past it is read), which the
+ *   planner takes as a tenth of the rows: reading the first rows in index order is then clearly
+ *   cheaper than reading them all and sorting. That holds while the estimate is ten rows or more;
+ *   conditions that shrink it further (a filter, retention, ignored users) can still tip a small
+ *   database's plan to the sort;
  * - the walk is a MATERIALIZED CTE, so that no LIMIT around it is pushed into its planning.
  * The literal LIMIT around the walks caps the row estimate the rest of the statement is planned
  * for: a tenth of a big room would be thousands of rows, and the per-row lookups of the page
@@ -257,7 +258,7 @@ function pageSelection(q: PageQuery, ranges: Range[], limit: number): { page: st
     const conds = [...base.conds];
     params.push(...base.params);
     conds.push(...rangeConditions(range, params));
-    params.push(bucket);
+    params.push(limit);
     return `w${i} AS MATERIALIZED (SELECT ${EVENT_COLUMNS} FROM events e WHERE ${conds.join(' AND ')}
       ORDER BY e.depth ${order}, e.stream_ordering ${order} LIMIT ?::int)`;
   });
