@@ -5,6 +5,24 @@ import type { Em } from '../infra/orm';
 import { sql, sqlPrepared } from '../infra/sql';
 import type { ForwardExtremity } from './room-admin.types';
 
+/**
+ * The forward extremities of a room with their depth, reception time and state group. The state
+ * group walks `events_room_state_stream_idx` (state events only) back from the extremity: its first
+ * entry is the answer, however many messages were sent since the state last changed.
+ */
+export function forwardExtremitiesStatement(roomId: string): { text: string; params: unknown[] } {
+  return {
+    text: `SELECT f.event_id, e.depth, e.received_ts,
+              (SELECT s.stream_ordering FROM events s
+                WHERE s.room_id = f.room_id AND s.stream_ordering <= e.stream_ordering AND s.state_key IS NOT NULL
+                  AND NOT s.outlier AND NOT s.soft_failed AND s.rejected_reason IS NULL
+                ORDER BY s.stream_ordering DESC LIMIT 1) AS state_group
+         FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
+        WHERE f.room_id = ? ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id`,
+    params: [roomId],
+  };
+}
+
 /** Reads of forward extremities and event timestamps. */
 export class RoomAdminRepository {
   /**
@@ -18,16 +36,11 @@ export class RoomAdminRepository {
    * when the event is gone.
    */
   async forwardExtremities(em: Em, roomId: string): Promise<ForwardExtremity[]> {
+    const st = forwardExtremitiesStatement(roomId);
     const rows = await sqlPrepared<{ event_id: string; depth: string | null; received_ts: string | null; state_group: string | null }>(
       em,
-      `SELECT f.event_id, e.depth, e.received_ts,
-              (SELECT s.stream_ordering FROM events s
-                WHERE s.room_id = f.room_id AND s.stream_ordering <= e.stream_ordering AND s.state_key IS NOT NULL
-                  AND NOT s.outlier AND NOT s.soft_failed AND s.rejected_reason IS NULL
-                ORDER BY s.stream_ordering DESC LIMIT 1) AS state_group
-         FROM event_forward_extremities f LEFT JOIN events e ON e.event_id = f.event_id
-        WHERE f.room_id = ? ORDER BY e.stream_ordering DESC NULLS LAST, f.event_id`,
-      [roomId],
+      st.text,
+      st.params,
     );
     return rows.map((r) => ({
       eventId: r.event_id,

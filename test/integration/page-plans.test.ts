@@ -12,6 +12,8 @@ import type { RoomStreamToken } from '../../src/matrix/stream-token';
 import { lastPagePosition, rangePageStatement, type PageQuery } from '../../src/pagination/pagination.repository';
 import { parseRoomEventFilter } from '../../src/pagination/event-filter';
 import { currentStateStatement, stateAtComputedStatement } from '../../src/pagination/page-rows';
+import { forwardExtremitiesStatement } from '../../src/admin/room-admin.repository';
+import { toNumbered } from '../../src/infra/sql';
 import { createRoom, send } from '../e2e/pagination.helpers';
 import { describeNodes, explainPrepared, type PlanNode, type Statement } from '../support/plans';
 import { dbUrl, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
@@ -118,6 +120,23 @@ describe('page-row plans on a small database', () => {
     const st = stateAtComputedStatement(room, lastPagePosition(q, 500)!, { dagFields: false, aggregationsFor: null });
     // The page walk and the state selection are both over `events e`: the rest must be probes.
     assertProbes(await explain(st), 'state at the computed position', 'e');
+  });
+
+  it("finds a forward extremity's state group in one index entry, not by skipping the messages after it", async () => {
+    const st = forwardExtremitiesStatement(room);
+    const nodes = await explainPrepared(pg, st, 'generic');
+    const walk = nodes.find((n) => n['Relation Name'] === 'events' && n.Alias === 's');
+    assert.ok(walk, describeNodes(nodes, true).join(', '));
+    const read = (walk['Actual Rows'] ?? 0) + (walk['Rows Removed by Filter'] ?? 0);
+    assert.ok(read <= 1, `the state group lookup read ${read} rows by ${walk['Node Type']} on ${walk['Index Name']}`);
+    // And it names the room's last state event: the 1,000 messages came after it.
+    const { rows } = await pg.query<{ state_group: string }>(toNumbered(st.text), st.params);
+    const { rows: last } = await pg.query<{ so: string }>(
+      'SELECT max(stream_ordering) AS so FROM events WHERE room_id = $1 AND state_key IS NOT NULL',
+      [room],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].state_group, last[0].so);
   });
 });
 

@@ -21,6 +21,7 @@ import { Migration20261207000018UserRestrictions } from './20261207000018-user-r
 import { Migration20261207000019TaskTraceParent } from './20261207000019-task-trace-parent';
 import { Migration20261207000020ClientIps } from './20261207000020-client-ips';
 import { Migration20261207000021UserExternalIds } from './20261207000021-user-external-ids';
+import { Migration20261208000022StateStreamIndex } from './20261208000022-state-stream-index';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -43,4 +44,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000019TaskTraceParent', class: Migration20261207000019TaskTraceParent },
   { name: 'Migration20261207000020ClientIps', class: Migration20261207000020ClientIps },
   { name: 'Migration20261207000021UserExternalIds', class: Migration20261207000021UserExternalIds },
+  { name: 'Migration20261208000022StateStreamIndex', class: Migration20261208000022StateStreamIndex },
 ];
