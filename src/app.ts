@@ -18,6 +18,7 @@ import { Gateway } from './gateway/http';
 import { createClientPool, type Clients } from './gateway/grpc-clients';
 import { ROUTES } from './gateway/routes';
 import { listenForAuthChanges } from './users/auth-invalidation';
+import { TableUpkeep } from './infra/table-upkeep';
 import { createServices, type Services } from './container';
 import { checkReadiness, type ReadyReport } from './readiness';
 import { enableDefaultMetrics } from './metrics/metrics';
@@ -67,6 +68,8 @@ export interface App {
   databaseUrl: string;
   /** The shared secret in force (from the environment or generated at first start). */
   registrationSharedSecret: string;
+  /** Vacuums and analyzes the service's tables when autovacuum does not (null in a gateway-only process). */
+  upkeep: TableUpkeep | null;
   /**
    * Graceful shutdown, bounded by SHUTDOWN_TIMEOUT: stops accepting, hands running tasks back at
    * once, lets in-flight calls finish (HTTP answers say `Connection: close`; idle keep-alive
@@ -209,6 +212,13 @@ export async function startApp(
   // Background work (task scheduler, retention jobs) belongs to the half that serves the services.
   if (config.grpcEnabled) await services.start();
   if (config.grpcEnabled) services.clientIps.start();
+  const upkeep = config.grpcEnabled
+    ? new TableUpkeep(databaseUrl, log.child({ component: 'upkeep' }), {
+        mode: config.tableUpkeep,
+        intervalMs: config.tableUpkeepIntervalMs,
+      })
+    : null;
+  upkeep?.start();
 
   // Under WORKERS, the primary serves METRICS_PORT (the aggregate of every worker).
   const metricsServer: MetricsServer | null =
@@ -232,6 +242,7 @@ export async function startApp(
     clients.forEach((c) => c.close());
     adapter.close();
     await services.clientIps.close();
+    await upkeep?.close();
     await services.close();
     await authListener?.stop();
     await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
@@ -268,6 +279,7 @@ export async function startApp(
     ready,
     databaseUrl,
     registrationSharedSecret: secret,
+    upkeep,
     stop(opts: StopOptions = {}) {
       return (stopped ??= shutdown(opts));
     },

@@ -110,6 +110,10 @@ export interface Config {
   shadowBanMaxDelayMs: number;
   /** log2 of scrypt's N for new password hashes (10–20, default 14). */
   passwordHashCost: number;
+  /** When the service vacuums and analyzes its own tables: `auto` while the server's autovacuum is off, `on`, or `off`. */
+  tableUpkeep: 'auto' | 'on' | 'off';
+  /** How often the table upkeep looks at the tables' activity. */
+  tableUpkeepIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -278,6 +282,8 @@ export function loadConfig(env: Env = process.env): Config {
     userIpsMaxAgeMs: userIpsMaxAge(env),
     shadowBanMaxDelayMs: durationAtLeast(env, 'SHADOW_BAN_MAX_DELAY', 10_000, 0),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', DEFAULT_PASSWORD_HASH_COST, 10, 20),
+    tableUpkeep: pick(env, 'TABLE_UPKEEP', 'auto', ['auto', 'on', 'off']) as Config['tableUpkeep'],
+    tableUpkeepIntervalMs: durationAtLeast(env, 'TABLE_UPKEEP_INTERVAL', 10_000, 1_000),
   };
 }
 

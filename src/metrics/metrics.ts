@@ -229,3 +229,21 @@ export const db = {
     dbPlanSwitches.labels(to).inc();
   },
 };
+
+const upkeepRuns = new client.Counter({
+  name: `${PREFIX}table_upkeep_total`,
+  help: 'Vacuums and analyzes of the service tables run by the service itself (TABLE_UPKEEP), by action',
+  labelNames: ['action'] as const,
+});
+const upkeepSeconds = new client.Counter({
+  name: `${PREFIX}table_upkeep_seconds_total`,
+  help: 'Time spent in those vacuums and analyzes',
+  labelNames: ['action'] as const,
+});
+
+export const upkeep = {
+  ran(action: string, ms: number): void {
+    upkeepRuns.labels(action).inc();
+    upkeepSeconds.labels(action).inc(ms / 1000);
+  },
+};

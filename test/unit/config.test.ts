@@ -17,6 +17,15 @@ describe('config', () => {
     assert.equal(c.userIpsMaxAgeMs, 28 * 86_400_000);
     assert.equal(c.shadowBanMaxDelayMs, 10_000);
     assert.equal(c.passwordHashCost, 14);
+    assert.equal(c.tableUpkeep, 'auto');
+    assert.equal(c.tableUpkeepIntervalMs, 10_000);
+  });
+
+  it('reads TABLE_UPKEEP (auto, on, off) and TABLE_UPKEEP_INTERVAL (at least 1 s)', () => {
+    assert.equal(loadConfig({ TABLE_UPKEEP: 'off' }).tableUpkeep, 'off');
+    assert.equal(loadConfig({ TABLE_UPKEEP: 'on', TABLE_UPKEEP_INTERVAL: '1m' }).tableUpkeepIntervalMs, 60_000);
+    assert.throws(() => loadConfig({ TABLE_UPKEEP: 'yes' }), /TABLE_UPKEEP must be one of auto, on, off/);
+    assert.throws(() => loadConfig({ TABLE_UPKEEP_INTERVAL: '500' }), /TABLE_UPKEEP_INTERVAL must be at least 1000 ms/);
   });
 
   it('reads PASSWORD_HASH_COST within 10–20; hashes made at any cost verify', async () => {

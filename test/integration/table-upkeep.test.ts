@@ -1,0 +1,165 @@
+/**
+ * The service's own vacuums and analyzes (TABLE_UPKEEP), on a real PostgreSQL. A room's statistics
+ * row is rewritten by every state change, and each rewrite leaves a dead version behind, with an
+ * entry in each of the row's indexes; until a vacuum removes them, a walk of an index (the rooms
+ * list's) visits every one of them.
+ */
+import { strict as assert } from 'node:assert';
+import { Client as PgClient } from 'pg';
+import { createRoom } from '../e2e/pagination.helpers';
+import { TableUpkeep, upkeepFor, type TableActivity } from '../../src/infra/table-upkeep';
+import { createLogger } from '../../src/logger';
+import { dbUrl, http, registerUser, startStack, type Stack, type TestUser } from '../support/stack';
+import { planNodes, type PlanNode } from '../support/plans';
+
+const activity = (over: Partial<TableActivity>): TableActivity => ({
+  table: 't',
+  rows: 1000,
+  dead: 0,
+  insertedSinceVacuum: 0,
+  modifiedSinceAnalyze: 0,
+  ...over,
+});
+
+describe('table upkeep thresholds', () => {
+  it("follows autovacuum's defaults: 50 rows + 20 % dead or 1,000 + 20 % inserted to vacuum, 50 + 10 % changed to analyze", () => {
+    assert.equal(upkeepFor(activity({ dead: 250 })), null);
+    assert.equal(upkeepFor(activity({ dead: 251 })), 'vacuum');
+    assert.equal(upkeepFor(activity({ insertedSinceVacuum: 1200 })), null);
+    assert.equal(upkeepFor(activity({ insertedSinceVacuum: 1201 })), 'vacuum');
+    assert.equal(upkeepFor(activity({ modifiedSinceAnalyze: 150 })), null);
+    assert.equal(upkeepFor(activity({ modifiedSinceAnalyze: 151 })), 'analyze');
+    assert.equal(upkeepFor(activity({ dead: 251, modifiedSinceAnalyze: 151 })), 'vacuum analyze');
+    // Never vacuumed nor analyzed: reltuples is -1, counted as an empty table.
+    assert.equal(upkeepFor(activity({ rows: -1, modifiedSinceAnalyze: 51 })), 'analyze');
+  });
+});
+
+describe('table upkeep on a churned table', () => {
+  let s: Stack;
+  let pg: PgClient;
+  let owner: TestUser;
+  const log = createLogger('silent');
+
+  before(async () => {
+    // The stack's own upkeep is off: the rounds here are run by hand.
+    s = await startStack({ TABLE_UPKEEP: 'off' });
+    pg = new PgClient({ connectionString: dbUrl(s.dbName) });
+    await pg.connect();
+    owner = await registerUser(s, 'owner');
+  });
+
+  after(async () => {
+    await pg?.end();
+    await s?.stop();
+  });
+
+  /** Index entries a walk of the rooms' name index visits in the heap (dead versions included). */
+  async function nameWalkHeapFetches(): Promise<number> {
+    await pg.query('BEGIN');
+    try {
+      await pg.query('SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off');
+      const res = await pg.query('EXPLAIN (ANALYZE, FORMAT JSON) SELECT room_id, name FROM room_stats ORDER BY name');
+      const nodes = planNodes((res.rows[0]['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan);
+      const walk = nodes.find((n) => n['Node Type'] === 'Index Only Scan' && n['Index Name'] === 'room_stats_name_idx');
+      assert.ok(walk, nodes.map((n) => n['Node Type']).join(', '));
+      return walk['Heap Fetches'] ?? 0;
+    } finally {
+      await pg.query('ROLLBACK');
+    }
+  }
+
+  async function counts(table: string): Promise<{ vacuums: number; analyzes: number; dead: number }> {
+    const { rows } = await pg.query<{ v: string; a: string; d: string }>(
+      'SELECT vacuum_count AS v, analyze_count AS a, n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = $1',
+      [table],
+    );
+    return { vacuums: Number(rows[0].v), analyzes: Number(rows[0].a), dead: Number(rows[0].d) };
+  }
+
+  it('vacuums and analyzes the tables past their thresholds, after which the index walk reads no dead version', async () => {
+    const rooms = [await createRoom(s, owner.token), await createRoom(s, owner.token), await createRoom(s, owner.token)];
+    const RENAMES = 120;
+    for (let i = 0; i < RENAMES; i++) {
+      const res = await http(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[0])}/state/m.room.name`, {
+        token: owner.token,
+        body: { name: `name ${i}` },
+      });
+      assert.equal(res.status, 200);
+    }
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000 });
+    try {
+      // The service's connections report their activity to the statistics within seconds.
+      const deadline = Date.now() + 30_000;
+      let stats = (await upkeep.activity()).find((a) => a.table === 'room_stats');
+      while ((stats?.dead ?? 0) < RENAMES && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        stats = (await upkeep.activity()).find((a) => a.table === 'room_stats');
+      }
+      assert.ok(stats && stats.dead >= RENAMES, `room_stats reports ${stats?.dead} dead rows`);
+      assert.equal(upkeepFor(stats), 'vacuum analyze');
+
+      const before = await counts('room_stats');
+      const fetchesBefore = await nameWalkHeapFetches();
+      assert.ok(fetchesBefore >= RENAMES, `the walk visited ${fetchesBefore} versions`);
+
+      const round = await upkeep.round();
+      assert.equal(round.skipped, undefined);
+      const done = round.done.find((d) => d.table === 'room_stats');
+      assert.equal(done?.action, 'vacuum analyze');
+      // Events were only inserted: analyzed (their count is past 50), not vacuumed (below 1,000).
+      assert.equal(round.done.find((d) => d.table === 'events')?.action, 'analyze');
+
+      const after = await counts('room_stats');
+      assert.equal(after.vacuums, before.vacuums + 1);
+      assert.equal(after.analyzes, before.analyzes + 1);
+      assert.equal(after.dead, 0);
+      assert.equal(await nameWalkHeapFetches(), 0);
+
+      // Nothing is left to do there: a second round leaves it alone.
+      assert.equal(
+        (await upkeep.round()).done.find((d) => d.table === 'room_stats'),
+        undefined,
+      );
+    } finally {
+      await upkeep.close();
+    }
+  });
+
+  it('runs on one instance at a time: a round finds the lock taken and does nothing', async () => {
+    const holder = new PgClient({ connectionString: dbUrl(s.dbName) });
+    await holder.connect();
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000 });
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [0x7570_6b70]);
+      assert.deepEqual(await upkeep.round(), { skipped: 'busy', done: [] });
+      await holder.query('SELECT pg_advisory_unlock($1)', [0x7570_6b70]);
+      assert.equal((await upkeep.round()).skipped, undefined);
+    } finally {
+      await upkeep.close();
+      await holder.end();
+    }
+  });
+
+  it('in mode auto, leaves the tables to autovacuum when the server runs it', async () => {
+    const { rows } = await pg.query<{ on: boolean }>("SELECT current_setting('autovacuum')::boolean AS on");
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'auto', intervalMs: 60_000 });
+    try {
+      const round = await upkeep.round();
+      assert.equal(round.skipped, rows[0].on ? 'autovacuum' : undefined);
+    } finally {
+      await upkeep.close();
+    }
+  });
+
+  it('stops its timer and connection on close, and does nothing after', async () => {
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 1_000 });
+    upkeep.start();
+    await upkeep.close();
+    assert.deepEqual(await upkeep.round(), { done: [] });
+    const { rows } = await pg.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'table-upkeep'",
+    );
+    assert.equal(Number(rows[0].n), 0);
+  });
+});
