@@ -163,3 +163,34 @@ describe('table upkeep on a churned table', () => {
     assert.equal(Number(rows[0].n), 0);
   });
 });
+
+describe("the service's own upkeep rounds", () => {
+  it('vacuums a churned table by itself, and counts it in /metrics', async () => {
+    const s = await startStack({ TABLE_UPKEEP: 'on', TABLE_UPKEEP_INTERVAL: '1s' });
+    const pg = new PgClient({ connectionString: dbUrl(s.dbName) });
+    await pg.connect();
+    try {
+      assert.ok(s.app.upkeep);
+      const owner = await registerUser(s, 'owner');
+      const room = await createRoom(s, owner.token);
+      for (let i = 0; i < 120; i++)
+        await http(s, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/state/m.room.name`, {
+          token: owner.token,
+          body: { name: `name ${i}` },
+        });
+      const deadline = Date.now() + 40_000;
+      let vacuums = 0;
+      while (vacuums === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        const { rows } = await pg.query<{ v: string }>("SELECT vacuum_count AS v FROM pg_stat_user_tables WHERE relname = 'room_stats'");
+        vacuums = Number(rows[0].v);
+      }
+      assert.ok(vacuums >= 1, 'room_stats was not vacuumed');
+      const metrics = await http(s, 'GET', '/metrics');
+      assert.match(String(metrics.body), /^synapse_room_admin_table_upkeep_total\{action="vacuum( analyze)?"\} [1-9]/m);
+    } finally {
+      await pg.end();
+      await s.stop();
+    }
+  });
+});

@@ -79,6 +79,9 @@ export async function startStack(
     // Passwords hashed at the lowest cost the setting allows (16× cheaper than the default): tests
     // register and log in hundreds of users, and the cost is not what they test.
     PASSWORD_HASH_COST: '10',
+    // No vacuum or analyze at moments of the service's choosing: a test's plans stay those of the
+    // statistics it made (table-upkeep.test.ts runs the upkeep itself).
+    TABLE_UPKEEP: 'off',
     ...env,
   });
   const app = await startApp(config, opts.log ?? createLogger(config.logLevel, {}, opts.logDestination));
