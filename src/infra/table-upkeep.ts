@@ -27,6 +27,8 @@ export type TableUpkeepMode = 'auto' | 'on' | 'off';
 export interface TableUpkeepOptions {
   mode: TableUpkeepMode;
   intervalMs: number;
+  /** `vacuum_cost_delay` of the upkeep's vacuums (autovacuum's default: 2 ms). */
+  vacuumCostDelayMs?: number;
 }
 
 /** Autovacuum's defaults: a table is vacuumed past 50 dead rows + 20 % of its rows, analyzed past 50 changed rows + 10 %. */
@@ -68,9 +70,13 @@ export interface UpkeepRound {
 
 export class TableUpkeep {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> = Promise.resolve();
-  private client: Client | null = null;
+  private inRound = false;
+  private client: { pg: Client; pid: number } | null = null;
   private closed = false;
+  /** The round under way, whoever started it. */
+  private current: Promise<unknown> = Promise.resolve();
+  /** The backend running a vacuum or an analyze right now (close() cancels it). */
+  private busyPid: number | null = null;
 
   constructor(
     private readonly connectionString: string,
@@ -81,26 +87,49 @@ export class TableUpkeep {
   start(): void {
     if (this.opts.mode === 'off' || this.timer) return;
     this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.round()).catch((err: unknown) => this.fail(err));
+      // A round that outlasts the interval is not joined by another.
+      if (!this.inRound) this.round().catch((err: unknown) => this.fail(err));
     }, this.opts.intervalMs);
     this.timer.unref();
   }
 
-  /** Stops the rounds; waits for the one under way (a vacuum of a small table takes milliseconds). */
+  /**
+   * Stops the rounds. A vacuum under way is cancelled (a large table's can take minutes; cancelled,
+   * it leaves the table as it was, and a later round starts it again), then the round is awaited.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.running;
+    if (this.busyPid !== null) await this.cancel(this.busyPid);
+    await this.current;
     const c = this.client;
     this.client = null;
-    await c?.end().catch(() => undefined);
+    await c?.pg.end().catch(() => undefined);
   }
 
-  /** One round: the tables that need it are vacuumed or analyzed, in the order of their dead rows. */
-  async round(): Promise<UpkeepRound> {
+  /**
+   * One round (after the one under way, if any): the tables that need it are vacuumed or
+   * analyzed, in the order of their dead rows.
+   */
+  round(): Promise<UpkeepRound> {
+    const r = this.current.then(() => this.roundOnce());
+    this.current = r.catch(() => undefined);
+    return r;
+  }
+
+  private async roundOnce(): Promise<UpkeepRound> {
     if (this.closed) return { done: [] };
-    const pg = await this.connection();
+    this.inRound = true;
+    try {
+      return await this.lookAndDo();
+    } finally {
+      this.inRound = false;
+    }
+  }
+
+  private async lookAndDo(): Promise<UpkeepRound> {
+    const { pg, pid } = await this.connection();
     if (this.opts.mode === 'auto') {
       const { rows } = await pg.query<{ on: boolean }>("SELECT current_setting('autovacuum')::boolean AS on");
       if (rows[0].on) return { skipped: 'autovacuum', done: [] };
@@ -114,11 +143,16 @@ export class TableUpkeep {
         if (!action || this.closed) continue;
         const started = performance.now();
         const table = pg.escapeIdentifier(a.table);
-        await pg.query(
-          action === 'analyze'
-            ? `ANALYZE (SKIP_LOCKED) ${table}`
-            : `VACUUM (SKIP_LOCKED${action === 'vacuum analyze' ? ', ANALYZE' : ''}) ${table}`,
-        );
+        this.busyPid = pid;
+        try {
+          await pg.query(
+            action === 'analyze'
+              ? `ANALYZE (SKIP_LOCKED) ${table}`
+              : `VACUUM (SKIP_LOCKED${action === 'vacuum analyze' ? ', ANALYZE' : ''}) ${table}`,
+          );
+        } finally {
+          this.busyPid = null;
+        }
         const ms = performance.now() - started;
         upkeepMetrics.ran(action, ms);
         done.push({ table: a.table, action, ms });
@@ -132,7 +166,7 @@ export class TableUpkeep {
 
   /** The activity counters of the tables of the service's schema, most dead rows first. */
   async activity(pg?: Client): Promise<TableActivity[]> {
-    const c = pg ?? (await this.connection());
+    const c = pg ?? (await this.connection()).pg;
     const { rows } = await c.query<{ table: string; rows: number; dead: string; ins: string; mod: string }>(
       `SELECT s.relname AS table, c.reltuples AS rows, s.n_dead_tup AS dead, s.n_ins_since_vacuum AS ins, s.n_mod_since_analyze AS mod
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
@@ -148,22 +182,37 @@ export class TableUpkeep {
     }));
   }
 
-  private async connection(): Promise<Client> {
+  private async connection(): Promise<{ pg: Client; pid: number }> {
     if (this.client) return this.client;
     const c = new Client({ connectionString: this.connectionString, application_name: 'table-upkeep' });
     c.on('error', (err) => this.log.debug({ err: err.message }, 'table upkeep connection error'));
     await c.connect();
     // Throttled as autovacuum is by default; no statement limit a pool may set applies here.
-    await c.query("SET vacuum_cost_delay = '2ms'; SET statement_timeout = 0");
-    this.client = c;
-    return c;
+    const delay = Math.max(0, Math.min(100, Math.round(this.opts.vacuumCostDelayMs ?? 2)));
+    await c.query(`SET vacuum_cost_delay = '${delay}ms'; SET statement_timeout = 0`);
+    const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    this.client = { pg: c, pid: rows[0].pid };
+    return this.client;
+  }
+
+  /** Cancels the statement of backend `pid`, from a connection of its own. */
+  private async cancel(pid: number): Promise<void> {
+    const c = new Client({ connectionString: this.connectionString, application_name: 'table-upkeep' });
+    try {
+      await c.connect();
+      await c.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch (err) {
+      this.log.warn({ err }, 'could not cancel the table upkeep under way');
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   private fail(err: unknown): void {
     // The next round reconnects.
     const c = this.client;
     this.client = null;
-    void c?.end().catch(() => undefined);
+    void c?.pg.end().catch(() => undefined);
     if (!this.closed) this.log.warn({ err }, 'table upkeep round failed');
   }
 }

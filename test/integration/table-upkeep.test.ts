@@ -141,6 +141,43 @@ describe('table upkeep on a churned table', () => {
     }
   });
 
+  it('cancels a vacuum under way when closed; the table is left as it was, and a later round vacuums it', async () => {
+    await pg.query('CREATE TABLE upkeep_probe (id int PRIMARY KEY, pad text)');
+    await pg.query("INSERT INTO upkeep_probe SELECT i, repeat('x', 40) FROM generate_series(1, 200000) i");
+    await pg.query('DELETE FROM upkeep_probe');
+    await pg.query('SELECT pg_stat_force_next_flush()');
+    const slow = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000, vacuumCostDelayMs: 100 });
+    const round = slow.round();
+    const outcome = round.then(
+      () => 'finished',
+      (err: { code?: string }) => err.code,
+    );
+    // Throttled at 100 ms a pause, the vacuum of 200,000 dead rows is under way for seconds.
+    let running = false;
+    while (!running) {
+      const { rows } = await pg.query("SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'upkeep_probe'::regclass");
+      running = rows.length > 0;
+      if (!running) await new Promise((r) => setTimeout(r, 50));
+    }
+    await slow.close();
+    assert.equal(await outcome, '57014'); // query_canceled
+    const { rows: progress } = await pg.query("SELECT 1 FROM pg_stat_progress_vacuum WHERE relid = 'upkeep_probe'::regclass");
+    assert.equal(progress.length, 0);
+    assert.equal((await counts('upkeep_probe')).vacuums, 0);
+
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000, vacuumCostDelayMs: 0 });
+    try {
+      const done = (await upkeep.round()).done.find((d) => d.table === 'upkeep_probe');
+      assert.match(done?.action ?? '', /^vacuum/);
+      const after = await counts('upkeep_probe');
+      assert.equal(after.vacuums, 1);
+      assert.equal(after.dead, 0);
+    } finally {
+      await upkeep.close();
+      await pg.query('DROP TABLE upkeep_probe');
+    }
+  });
+
   it('in mode auto, leaves the tables to autovacuum when the server runs it', async () => {
     const { rows } = await pg.query<{ on: boolean }>("SELECT current_setting('autovacuum')::boolean AS on");
     const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'auto', intervalMs: 60_000 });
