@@ -119,18 +119,20 @@ export class AccountDataService {
   /**
    * Every account data entry of the user, as Synapse's admin GET users/<user_id>/accountdata body:
    * `{"account_data": {"global": {type: content}, "rooms": {room_id: {type: content}}}}`,
-   * rendered by PostgreSQL. The caller checks the user.
+   * rendered by PostgreSQL, in the statement that checks the user is registered (404 "User not
+   * found" when not). The caller checks the id is a local one.
    */
   async readAll(em: Em, userId: string): Promise<string> {
-    const rows = await sqlPrepared<{ body: string }>(
+    const rows = await sqlPrepared<{ exists: boolean; body: string }>(
       em,
-      `SELECT json_build_object('account_data', json_build_object(
+      `SELECT EXISTS (SELECT 1 FROM users WHERE name = $1) AS exists, json_build_object('account_data', json_build_object(
          'global', (SELECT coalesce(jsonb_object_agg(account_data_type, content), '{}') FROM account_data WHERE user_id = $1),
          'rooms', (SELECT coalesce(jsonb_object_agg(room_id, data), '{}') FROM (
            SELECT room_id, jsonb_object_agg(account_data_type, content) AS data FROM room_account_data WHERE user_id = $1 GROUP BY room_id) r)
        ))::text AS body`,
       [userId],
     );
+    if (!rows[0].exists) throw notFound('User not found');
     return rows[0].body;
   }
 }

@@ -372,11 +372,16 @@ export class UserService {
    * compares only the domain), 400 for an invalid id, 404 "User not found" for an unknown user.
    */
   async checkLocal(em: Em, userId: string, remoteError: string): Promise<void> {
+    this.checkLocalId(userId, remoteError);
+    if (!(await this.reads.userExists(em, userId))) throw notFound('User not found');
+  }
+
+  /** The half of checkLocal that needs no database: 400 `remoteError` for another server's id, 400 for a malformed one. */
+  checkLocalId(userId: string, remoteError: string): void {
     const colon = userId.indexOf(':');
     if (userId.startsWith('@') && colon > 0 && userId.slice(colon + 1) !== this.serverName) throw badRequest(remoteError);
     if (!isValidUserId(userId) || domainOf(userId) !== this.serverName)
       throw badRequest(`Invalid user id: ${echo(userId)}`, Codes.INVALID_PARAM);
-    if (!(await this.reads.userExists(em, userId))) throw notFound('User not found');
   }
 
   /** What the admin API shows of a registered user, read in one statement. */

@@ -86,11 +86,9 @@ export function userAdminHandler(
       return {};
     }),
     getUserAccountData: a.unary('admin', async (req, ctx) => {
-      // Read beside the user check (an unknown user has none); the check's answer comes first.
-      const body = reads.accountData.readAll(ctx.em, req.userId);
-      body.catch(() => undefined);
-      await users.checkLocal(ctx.em, req.userId, 'Can only look up local users');
-      return { accountDataJson: await body };
+      users.checkLocalId(req.userId, 'Can only look up local users');
+      // One statement checks the user and renders the body.
+      return { accountDataJson: await reads.accountData.readAll(ctx.em, req.userId) };
     }),
     getUserByExternalId: a.unary('admin', async (req, ctx) => ({
       userId: await users.userByExternalId(ctx.em, req.authProvider, req.externalId),
