@@ -3,6 +3,10 @@ import type { Em } from '../infra/orm';
 import type { BlockInfo, JoinedMember, Membership, MembershipInfo, RoomInfo } from './room.types';
 import { sql, sqlPrepared } from '../infra/sql';
 
+/** A local user's joined rooms, in room order: read from `local_current_membership_user_room_idx` alone. */
+export const JOINED_ROOM_IDS_SQL =
+  "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership = 'join' ORDER BY room_id";
+
 export class RoomRepository {
   /** The room row, or null when the server does not know the room. */
   async getRoom(em: Em, roomId: string): Promise<RoomInfo | null> {
@@ -88,11 +92,7 @@ export class RoomRepository {
 
   /** Rooms a local user is currently joined to. */
   async getJoinedRoomIds(em: Em, userId: string): Promise<string[]> {
-    const rows = await sqlPrepared<{ room_id: string }>(
-      em,
-      "SELECT room_id FROM local_current_membership WHERE user_id = ? AND membership = 'join' ORDER BY room_id",
-      [userId],
-    );
+    const rows = await sqlPrepared<{ room_id: string }>(em, JOINED_ROOM_IDS_SQL, [userId]);
     return rows.map((r) => r.room_id);
   }
 

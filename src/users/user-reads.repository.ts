@@ -14,15 +14,23 @@ export interface DeviceRow {
 const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts, ip AS last_seen_ip, user_agent AS last_seen_user_agent';
 const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts) });
 
+/**
+ * A user's current memberships (of one kind, or all), in room order, from the member index of
+ * current state (`current_state_events_member_room_idx`, which holds the room id).
+ */
+export function membershipsStatement(userId: string, membership?: string): { text: string; params: unknown[] } {
+  return {
+    text: `SELECT room_id, membership FROM current_state_events
+        WHERE type = 'm.room.member' AND state_key = ? ${membership ? 'AND membership = ?' : ''} ORDER BY room_id`,
+    params: membership ? [userId, membership] : [userId],
+  };
+}
+
 export class UserReadsRepository {
   /** The user's current membership in each room, from current state (any server's user). */
   async memberships(em: Em, userId: string, membership?: string): Promise<{ room_id: string; membership: string }[]> {
-    return sqlPrepared(
-      em,
-      `SELECT room_id, membership FROM current_state_events
-        WHERE type = 'm.room.member' AND state_key = ? ${membership ? 'AND membership = ?' : ''} ORDER BY room_id`,
-      membership ? [userId, membership] : [userId],
-    );
+    const st = membershipsStatement(userId, membership);
+    return sqlPrepared(em, st.text, st.params);
   }
 
   /** Invite events sent by the user and received at or after `fromTs` (repeat invites all count). */

@@ -22,6 +22,7 @@ import { Migration20261207000019TaskTraceParent } from './20261207000019-task-tr
 import { Migration20261207000020ClientIps } from './20261207000020-client-ips';
 import { Migration20261207000021UserExternalIds } from './20261207000021-user-external-ids';
 import { Migration20261208000022StateStreamIndex } from './20261208000022-state-stream-index';
+import { Migration20261208000023MembershipCoveringIndexes } from './20261208000023-membership-covering-indexes';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -45,4 +46,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000020ClientIps', class: Migration20261207000020ClientIps },
   { name: 'Migration20261207000021UserExternalIds', class: Migration20261207000021UserExternalIds },
   { name: 'Migration20261208000022StateStreamIndex', class: Migration20261208000022StateStreamIndex },
+  { name: 'Migration20261208000023MembershipCoveringIndexes', class: Migration20261208000023MembershipCoveringIndexes },
 ];
