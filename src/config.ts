@@ -283,7 +283,7 @@ export function loadConfig(env: Env = process.env): Config {
     shadowBanMaxDelayMs: durationAtLeast(env, 'SHADOW_BAN_MAX_DELAY', 10_000, 0),
     passwordHashCost: int(env, 'PASSWORD_HASH_COST', DEFAULT_PASSWORD_HASH_COST, 10, 20),
     tableUpkeep: pick(env, 'TABLE_UPKEEP', 'auto', ['auto', 'on', 'off']) as Config['tableUpkeep'],
-    tableUpkeepIntervalMs: durationAtLeast(env, 'TABLE_UPKEEP_INTERVAL', 10_000, 1_000),
+    tableUpkeepIntervalMs: durationAtLeast(env, 'TABLE_UPKEEP_INTERVAL', 5_000, 1_000),
   };
 }
 

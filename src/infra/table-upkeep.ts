@@ -49,15 +49,25 @@ export interface TableActivity {
   dead: number;
   insertedSinceVacuum: number;
   modifiedSinceAnalyze: number;
+  /** Rows inserted, updated and deleted since the statistics were reset (grows with every write). */
+  writes: number;
 }
 
 export type UpkeepAction = 'vacuum' | 'vacuum analyze' | 'analyze';
 
-/** What one table needs, by autovacuum's rules; null: nothing. */
-export function upkeepFor(a: TableActivity): UpkeepAction | null {
+/**
+ * What one table needs; null: nothing. Autovacuum's rules, and one more: a table written since its
+ * last vacuum that has `settled` (no write since the round before) is vacuumed once, whatever its
+ * counts. A burst of writes below the thresholds (seeding, an import, a busy hour) otherwise
+ * leaves pages the visibility map does not cover, and the planner then turns away from
+ * index-only scans (a user's rooms, the rooms list's walks) until the next burst crosses them.
+ */
+export function upkeepFor(a: TableActivity, settled = false): UpkeepAction | null {
   const rows = Math.max(0, a.rows);
   const vacuum =
-    a.dead > VACUUM_THRESHOLD + VACUUM_SCALE * rows || a.insertedSinceVacuum > VACUUM_INSERT_THRESHOLD + VACUUM_INSERT_SCALE * rows;
+    a.dead > VACUUM_THRESHOLD + VACUUM_SCALE * rows ||
+    a.insertedSinceVacuum > VACUUM_INSERT_THRESHOLD + VACUUM_INSERT_SCALE * rows ||
+    (settled && (a.dead > 0 || a.insertedSinceVacuum > 0));
   const analyze = a.modifiedSinceAnalyze > ANALYZE_THRESHOLD + ANALYZE_SCALE * rows;
   return vacuum ? (analyze ? 'vacuum analyze' : 'vacuum') : analyze ? 'analyze' : null;
 }
@@ -77,6 +87,8 @@ export class TableUpkeep {
   private current: Promise<unknown> = Promise.resolve();
   /** The backend running a vacuum or an analyze right now (close() cancels it). */
   private busyPid: number | null = null;
+  /** Each table's write count at the last round (a table whose count did not move has settled). */
+  private readonly writesSeen = new Map<string, number>();
 
   constructor(
     private readonly connectionString: string,
@@ -139,7 +151,9 @@ export class TableUpkeep {
     try {
       const done: UpkeepRound['done'] = [];
       for (const a of await this.activity(pg)) {
-        const action = upkeepFor(a);
+        const before = this.writesSeen.get(a.table);
+        this.writesSeen.set(a.table, a.writes);
+        const action = upkeepFor(a, before === a.writes);
         if (!action || this.closed) continue;
         const started = performance.now();
         const table = pg.escapeIdentifier(a.table);
@@ -167,8 +181,9 @@ export class TableUpkeep {
   /** The activity counters of the tables of the service's schema, most dead rows first. */
   async activity(pg?: Client): Promise<TableActivity[]> {
     const c = pg ?? (await this.connection()).pg;
-    const { rows } = await c.query<{ table: string; rows: number; dead: string; ins: string; mod: string }>(
-      `SELECT s.relname AS table, c.reltuples AS rows, s.n_dead_tup AS dead, s.n_ins_since_vacuum AS ins, s.n_mod_since_analyze AS mod
+    const { rows } = await c.query<{ table: string; rows: number; dead: string; ins: string; mod: string; writes: string }>(
+      `SELECT s.relname AS table, c.reltuples AS rows, s.n_dead_tup AS dead, s.n_ins_since_vacuum AS ins, s.n_mod_since_analyze AS mod,
+              s.n_tup_ins + s.n_tup_upd + s.n_tup_del AS writes
          FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
         WHERE s.schemaname = current_schema()
         ORDER BY s.n_dead_tup DESC, s.relname`,
@@ -179,6 +194,7 @@ export class TableUpkeep {
       dead: Number(r.dead),
       insertedSinceVacuum: Number(r.ins),
       modifiedSinceAnalyze: Number(r.mod),
+      writes: Number(r.writes),
     }));
   }
 

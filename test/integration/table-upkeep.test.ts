@@ -18,6 +18,7 @@ const activity = (over: Partial<TableActivity>): TableActivity => ({
   dead: 0,
   insertedSinceVacuum: 0,
   modifiedSinceAnalyze: 0,
+  writes: 0,
   ...over,
 });
 
@@ -32,6 +33,13 @@ describe('table upkeep thresholds', () => {
     assert.equal(upkeepFor(activity({ dead: 251, modifiedSinceAnalyze: 151 })), 'vacuum analyze');
     // Never vacuumed nor analyzed: reltuples is -1, counted as an empty table.
     assert.equal(upkeepFor(activity({ rows: -1, modifiedSinceAnalyze: 51 })), 'analyze');
+  });
+
+  it('vacuums a table once it has settled, if it was written since its last vacuum', () => {
+    assert.equal(upkeepFor(activity({ dead: 10 }), true), 'vacuum');
+    assert.equal(upkeepFor(activity({ insertedSinceVacuum: 10 }), true), 'vacuum');
+    assert.equal(upkeepFor(activity({ dead: 10, insertedSinceVacuum: 10 }), false), null);
+    assert.equal(upkeepFor(activity({}), true), null);
   });
 });
 
@@ -123,6 +131,34 @@ describe('table upkeep on a churned table', () => {
       );
     } finally {
       await upkeep.close();
+    }
+  });
+
+  it('vacuums a table written below the thresholds once its writes stop, so the visibility map covers it', async () => {
+    await pg.query('CREATE TABLE upkeep_settle (id int PRIMARY KEY)');
+    await pg.query('INSERT INTO upkeep_settle SELECT generate_series(1, 500)');
+    await pg.query('SELECT pg_stat_force_next_flush()');
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000 });
+    const did = async () => (await upkeep.round()).done.find((d) => d.table === 'upkeep_settle')?.action;
+    try {
+      // First seen: not known to have settled. 500 inserts are below 1,000 + 20 % (no vacuum), past 50 + 10 % (analyzed).
+      assert.equal(await did(), 'analyze');
+      // No write since: vacuumed once.
+      assert.equal(await did(), 'vacuum');
+      const { rows } = await pg.query<{ pages: number; visible: number }>(
+        "SELECT relpages AS pages, relallvisible AS visible FROM pg_class WHERE relname = 'upkeep_settle'",
+      );
+      assert.ok(rows[0].pages > 0);
+      assert.equal(rows[0].visible, rows[0].pages);
+      assert.equal(await did(), undefined);
+      // Written again: left alone while the writes go on, vacuumed once they stop.
+      await pg.query('INSERT INTO upkeep_settle SELECT generate_series(501, 560)');
+      await pg.query('SELECT pg_stat_force_next_flush()');
+      assert.equal(await did(), undefined);
+      assert.equal(await did(), 'vacuum');
+    } finally {
+      await upkeep.close();
+      await pg.query('DROP TABLE upkeep_settle');
     }
   });
 

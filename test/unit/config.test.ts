@@ -18,7 +18,7 @@ describe('config', () => {
     assert.equal(c.shadowBanMaxDelayMs, 10_000);
     assert.equal(c.passwordHashCost, 14);
     assert.equal(c.tableUpkeep, 'auto');
-    assert.equal(c.tableUpkeepIntervalMs, 10_000);
+    assert.equal(c.tableUpkeepIntervalMs, 5_000);
   });
 
   it('reads TABLE_UPKEEP (auto, on, off) and TABLE_UPKEEP_INTERVAL (at least 1 s)', () => {
