@@ -89,6 +89,12 @@ export class TableUpkeep {
   private busyPid: number | null = null;
   /** Each table's write count at the last round (a table whose count did not move has settled). */
   private readonly writesSeen = new Map<string, number>();
+  /**
+   * Each table's write count when this instance last vacuumed it. Nothing written since, another
+   * vacuum could not do more (rows a long transaction still sees stay dead, and counted, until it
+   * ends): the table is left alone until its next write.
+   */
+  private readonly vacuumedAt = new Map<string, number>();
 
   constructor(
     private readonly connectionString: string,
@@ -153,7 +159,9 @@ export class TableUpkeep {
       for (const a of await this.activity(pg)) {
         const before = this.writesSeen.get(a.table);
         this.writesSeen.set(a.table, a.writes);
-        const action = upkeepFor(a, before === a.writes);
+        let action = upkeepFor(a, before === a.writes);
+        if (action !== null && action !== 'analyze' && this.vacuumedAt.get(a.table) === a.writes)
+          action = action === 'vacuum analyze' ? 'analyze' : null;
         if (!action || this.closed) continue;
         const started = performance.now();
         const table = pg.escapeIdentifier(a.table);
@@ -167,6 +175,7 @@ export class TableUpkeep {
         } finally {
           this.busyPid = null;
         }
+        if (action !== 'analyze') this.vacuumedAt.set(a.table, a.writes);
         const ms = performance.now() - started;
         upkeepMetrics.ran(action, ms);
         done.push({ table: a.table, action, ms });

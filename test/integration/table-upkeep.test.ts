@@ -162,6 +162,41 @@ describe('table upkeep on a churned table', () => {
     }
   });
 
+  it('does not vacuum a table again while nothing was written to it, even with dead rows a long transaction keeps', async () => {
+    await pg.query('CREATE TABLE upkeep_held (id int PRIMARY KEY)');
+    await pg.query('INSERT INTO upkeep_held SELECT generate_series(1, 2000)');
+    const reader = new PgClient({ connectionString: dbUrl(s.dbName) });
+    await reader.connect();
+    const upkeep = new TableUpkeep(dbUrl(s.dbName), log, { mode: 'on', intervalMs: 60_000 });
+    const did = async () => (await upkeep.round()).done.find((d) => d.table === 'upkeep_held')?.action;
+    try {
+      // A snapshot taken before the delete keeps the deleted rows from being removed.
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM upkeep_held');
+      await pg.query('DELETE FROM upkeep_held');
+      await pg.query('SELECT pg_stat_force_next_flush()');
+      assert.match((await did()) ?? '', /^vacuum/);
+      const { rows } = await pg.query<{ d: string }>("SELECT n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = 'upkeep_held'");
+      assert.equal(Number(rows[0].d), 2000, 'the rows the snapshot sees are still dead');
+      // Past the threshold still, settled too: but nothing was written since its vacuum.
+      assert.equal(await did(), undefined);
+      assert.equal(await did(), undefined);
+      // Once written again, it is vacuumed again (the snapshot gone, the rows go).
+      await reader.query('COMMIT');
+      await pg.query('INSERT INTO upkeep_held VALUES (1)');
+      await pg.query('SELECT pg_stat_force_next_flush()');
+      assert.match((await did()) ?? '', /^vacuum/);
+      const { rows: after } = await pg.query<{ d: string }>(
+        "SELECT n_dead_tup AS d FROM pg_stat_user_tables WHERE relname = 'upkeep_held'",
+      );
+      assert.equal(Number(after[0].d), 0);
+    } finally {
+      await upkeep.close();
+      await reader.end();
+      await pg.query('DROP TABLE upkeep_held');
+    }
+  });
+
   it('runs on one instance at a time: a round finds the lock taken and does nothing', async () => {
     const holder = new PgClient({ connectionString: dbUrl(s.dbName) });
     await holder.connect();
