@@ -17,6 +17,23 @@ export const ROOM_SIZE_TABLES = ['events', 'current_state_events', 'room_members
 export const LARGEST_ROOMS = 10;
 
 export class RoomSizeRepository {
+  private pending: Promise<{ roomId: string; estimatedSize: number }[]> | null = null;
+
+  /**
+   * The largest rooms, as `largest`; a call made while another is being read shares that read
+   * (the read goes over every row of the room tables, so admin tools opening pages at once ask the
+   * database once). Nothing is kept once the read is done: a later call reads again.
+   */
+  largestShared(em: Em): Promise<{ roomId: string; estimatedSize: number }[]> {
+    if (!this.pending) {
+      const read = this.largest(em).finally(() => {
+        if (this.pending === read) this.pending = null;
+      });
+      this.pending = read;
+    }
+    return this.pending;
+  }
+
   async largest(em: Em, n = LARGEST_ROOMS): Promise<{ roomId: string; estimatedSize: number }[]> {
     const perTable = ROOM_SIZE_TABLES.map(
       (t) =>

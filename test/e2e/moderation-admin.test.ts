@@ -108,6 +108,30 @@ describe('moderation: admin reads', () => {
       const smallSize = sizeOf(r.body, small);
       assert.ok(smallSize === undefined || smallSize < bigSize);
     });
+
+    it('calls made while the sizes are being read share that read; a later call reads again', async () => {
+      const sizes = s.app.services.roomSizes;
+      const read = sizes.largest.bind(sizes);
+      let reads = 0;
+      sizes.largest = (em, n) => {
+        reads += 1;
+        return read(em, n);
+      };
+      try {
+        const em = () => s.app.orm.em.fork();
+        const answers = await Promise.all(Array.from({ length: 5 }, () => sizes.largestShared(em())));
+        assert.equal(reads, 1);
+        for (const a of answers) assert.deepEqual(a, answers[0]);
+        assert.ok(answers[0].length > 0);
+        // Nothing is kept: the next call reads again, and sees a room created since.
+        const room = await createRoom(s, user.token, {}, false);
+        const again = await sizes.largestShared(em());
+        assert.equal(reads, 2);
+        assert.ok(again.length > answers[0].length || again.some((r) => r.roomId === room), JSON.stringify(again));
+      } finally {
+        sizes.largest = read;
+      }
+    });
   });
 
   describe('over gRPC', () => {

@@ -169,7 +169,7 @@ export function moderationHandler(a: CallAdapter, s: ModerationServices): Modera
       return {};
     }),
     listLargestRooms: a.unary('admin', async (_req, ctx) => ({
-      rooms: (await s.sizes.largest(ctx.em)).map((r) => ({ roomId: r.roomId, estimatedSize: r.estimatedSize })),
+      rooms: (await s.sizes.largestShared(ctx.em)).map((r) => ({ roomId: r.roomId, estimatedSize: r.estimatedSize })),
     })),
     redactUserEvents: a.unary('admin', async (req, ctx) => {
       const userId = userIdOf(req.userId);
