@@ -8,6 +8,7 @@ import { isValidServerName } from '../matrix/ids';
 import type { Em } from '../infra/orm';
 import { pageLimitBound, sqlPlannedPerCall, sqlPrepared } from '../infra/sql';
 import { decodeRoomListToken, encodeRoomListToken, type RoomListBatch } from './public-rooms.token';
+import { SharedReads } from '../infra/shared-reads';
 
 /** Rows per page at most, whatever the limit asked (Synapse since 1.99). */
 export const PUBLIC_ROOMS_MAX_PAGE = 100;
@@ -121,7 +122,7 @@ export function directoryQueries(
 
 export class PublicRoomsService {
   /** Listings being read, by their parameters. */
-  private readonly inFlight = new Map<string, Promise<PublicRoomsPage>>();
+  private readonly listings = new SharedReads<PublicRoomsPage>();
 
   constructor(private readonly serverName: string) {}
 
@@ -142,12 +143,7 @@ export class PublicRoomsService {
     // cache does (searches are read each time, as there).
     if (q.searchTerm) return this.read(em, q, bound);
     const key = JSON.stringify([q.limit, q.since, q.roomTypes, q.includeAllNetworks]);
-    let pending = this.inFlight.get(key);
-    if (!pending) {
-      pending = this.read(em, q, bound).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+    return this.listings.share(key, () => this.read(em, q, bound));
   }
 
   private async read(em: Em, q: PublicRoomsQuery, bound: RoomListBatch | null): Promise<PublicRoomsPage> {

@@ -12,12 +12,13 @@
  */
 import type { Em } from '../infra/orm';
 import { sql } from '../infra/sql';
+import { SharedReads } from '../infra/shared-reads';
 
 export const ROOM_SIZE_TABLES = ['events', 'current_state_events', 'room_memberships', 'event_relations'] as const;
 export const LARGEST_ROOMS = 10;
 
 export class RoomSizeRepository {
-  private pending: Promise<{ roomId: string; estimatedSize: number }[]> | null = null;
+  private readonly reads = new SharedReads<{ roomId: string; estimatedSize: number }[]>();
 
   /**
    * The largest rooms, as `largest`; a call made while another is being read shares that read
@@ -25,13 +26,7 @@ export class RoomSizeRepository {
    * database once). Nothing is kept once the read is done: a later call reads again.
    */
   largestShared(em: Em): Promise<{ roomId: string; estimatedSize: number }[]> {
-    if (!this.pending) {
-      const read = this.largest(em).finally(() => {
-        if (this.pending === read) this.pending = null;
-      });
-      this.pending = read;
-    }
-    return this.pending;
+    return this.reads.share('largest', () => this.largest(em));
   }
 
   async largest(em: Em, n = LARGEST_ROOMS): Promise<{ roomId: string; estimatedSize: number }[]> {
