@@ -230,20 +230,15 @@ export const db = {
   },
 };
 
-const upkeepRuns = new client.Counter({
-  name: `${PREFIX}table_upkeep_total`,
-  help: 'Vacuums and analyzes of the service tables run by the service itself (TABLE_UPKEEP), by action',
+const upkeepSeconds = new client.Histogram({
+  name: `${PREFIX}table_upkeep_seconds`,
+  help: 'Vacuums and analyzes of the service tables run by the service itself (TABLE_UPKEEP), by action, and their time',
   labelNames: ['action'] as const,
-});
-const upkeepSeconds = new client.Counter({
-  name: `${PREFIX}table_upkeep_seconds_total`,
-  help: 'Time spent in those vacuums and analyzes',
-  labelNames: ['action'] as const,
+  buckets: [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300],
 });
 
 export const upkeep = {
   ran(action: string, ms: number): void {
-    upkeepRuns.labels(action).inc();
-    upkeepSeconds.labels(action).inc(ms / 1000);
+    upkeepSeconds.labels(action).observe(ms / 1000);
   },
 };

@@ -295,7 +295,7 @@ describe("the service's own upkeep rounds", () => {
       }
       assert.ok(vacuums >= 1, 'room_stats was not vacuumed');
       const metrics = await http(s, 'GET', '/metrics');
-      assert.match(String(metrics.body), /^synapse_room_admin_table_upkeep_total\{action="vacuum( analyze)?"\} [1-9]/m);
+      assert.match(String(metrics.body), /^synapse_room_admin_table_upkeep_seconds_count\{action="vacuum( analyze)?"\} [1-9]/m);
     } finally {
       await pg.end();
       await s.stop();
