@@ -2,7 +2,7 @@
  * The read rows of the side-by-side bench: every admin and client read both kinds of server serve,
  * each as a list of concrete requests over the seeded data (request i uses entry i mod length).
  */
-import type { Seeded } from './seed';
+import { ACCOUNT_DATA_TYPE, type Seeded } from './seed';
 import type { RestClient, Target } from './target';
 import type { WorkloadPlan } from './workload';
 
@@ -81,7 +81,8 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
     SAMPLE,
   ).map((r) => r.roomId);
   const adminRooms = spread(s.rooms, SAMPLE).map((r) => r.roomId);
-  const users = spread(s.users, SAMPLE).map((u) => u.userId);
+  const sampledUsers = spread(s.users, SAMPLE);
+  const users = sampledUsers.map((u) => u.userId);
   const events = spread(bigRoom.messageIds, SAMPLE);
   const aliases = spread(
     s.rooms.filter((r) => r.alias),
@@ -154,6 +155,12 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
       requests: per(froms, (f) => `${A}/v1/rooms/${R}/messages?dir=b&limit=${PAGE}${f}&filter=${filter}`),
     },
     {
+      name: 'admin /messages 100 dir=f',
+      group: 'admin',
+      token: admin,
+      requests: get([`${A}/v1/rooms/${R}/messages?dir=f&limit=${PAGE}`]),
+    },
+    {
       name: 'admin /context limit=10',
       group: 'admin',
       token: admin,
@@ -187,6 +194,12 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
     },
     { name: 'user details', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v2/users/${enc(u)}`) },
     { name: 'user devices', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v2/users/${enc(u)}/devices`) },
+    {
+      name: 'user device by id',
+      group: 'admin',
+      token: admin,
+      requests: per(sampledUsers, (u) => `${A}/v2/users/${enc(u.userId)}/devices/${enc(u.deviceId)}`),
+    },
     { name: 'user joined_rooms', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/joined_rooms`) },
     { name: 'user memberships', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/memberships`) },
     { name: 'user accountdata', group: 'admin', token: admin, requests: per(users, (u) => `${A}/v1/users/${enc(u)}/accountdata`) },
@@ -242,6 +255,12 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
       token: reader.token,
       requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/state/m.room.name`),
     },
+    {
+      name: 'client /state/m.room.member/{own}',
+      group: 'client',
+      token: reader.token,
+      requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/state/m.room.member/${enc(reader.userId)}`),
+    },
     { name: 'client /members', group: 'client', token: reader.token, requests: per(readerRooms, (r) => `${C}/rooms/${enc(r)}/members`) },
     {
       name: 'client /members?membership=join',
@@ -266,11 +285,35 @@ export function readRows(t: Target, plan: WorkloadPlan, s: Seeded, ctx: ReadCont
       requests: per(users, (u) => `${C}/profile/${enc(u)}/displayname`),
     },
     {
+      name: 'client profile avatar_url',
+      group: 'client',
+      token: reader.token,
+      requests: per(users, (u) => `${C}/profile/${enc(u)}/avatar_url`),
+    },
+    {
       name: 'client directory/room/{alias}',
       group: 'client',
       token: reader.token,
       requests: per(aliases, (a) => `${C}/directory/room/${enc(a)}`),
     },
+    {
+      name: 'client directory/list/room visibility',
+      group: 'client',
+      requests: per(adminRooms, (r) => `${C}/directory/list/room/${enc(r)}`),
+    },
+    {
+      name: 'client account_data (global)',
+      group: 'client',
+      token: reader.token,
+      requests: get([`${C}/user/${enc(reader.userId)}/account_data/${ACCOUNT_DATA_TYPE}`]),
+    },
+    {
+      name: 'client account_data (room)',
+      group: 'client',
+      token: reader.token,
+      requests: per(readerRooms, (r) => `${C}/user/${enc(reader.userId)}/rooms/${enc(r)}/account_data/${ACCOUNT_DATA_TYPE}`),
+    },
+    { name: 'client GET /login flows', group: 'client', requests: get([`${C}/login`]) },
     { name: 'client GET /publicRooms limit=100', group: 'client', token: reader.token, requests: get([`${C}/publicRooms?limit=100`]) },
     {
       name: 'client POST /publicRooms search',

@@ -8,6 +8,8 @@ import type { PlannedRoom, WorkloadPlan } from './workload';
 export interface SeededUser {
   userId: string;
   token: string;
+  /** The device its login created. */
+  deviceId: string;
 }
 
 export interface SeededRoom {
@@ -48,12 +50,12 @@ export const txnId = () => `cmp${process.pid}-${++txn}`;
 async function createUser(c: RestClient, t: Target, localpart: string, displayname: string): Promise<SeededUser> {
   const userId = `@${localpart}:${t.serverName}`;
   await c.json('PUT', `/_synapse/admin/v2/users/${enc(userId)}`, t.adminToken, { password: USER_PASSWORD, displayname, admin: false });
-  const login = await c.json<{ access_token: string }>('POST', '/_matrix/client/v3/login', undefined, {
+  const login = await c.json<{ access_token: string; device_id: string }>('POST', '/_matrix/client/v3/login', undefined, {
     type: 'm.login.password',
     identifier: { type: 'm.id.user', user: localpart },
     password: USER_PASSWORD,
   });
-  return { userId, token: login.access_token };
+  return { userId, token: login.access_token, deviceId: login.device_id };
 }
 
 /** Creates a room as its creator; ordinary settings only, as a client would. */
@@ -127,7 +129,24 @@ export async function seed(
     );
     reportIds.push(...list.event_reports.map((r) => r.id));
   }
+  await seedAccountData(c, plan, users, rooms);
   return { users, rooms, reportIds };
+}
+
+/** The account data type the reader stores, globally and in each of its rooms. */
+export const ACCOUNT_DATA_TYPE = 'org.example.compare.settings';
+
+/** The reader's account data: one global entry and one per room it belongs to, as a client keeps them. */
+async function seedAccountData(c: RestClient, plan: WorkloadPlan, users: SeededUser[], rooms: SeededRoom[]): Promise<void> {
+  const reader = users[plan.reader];
+  const base = `/_matrix/client/v3/user/${enc(reader.userId)}`;
+  await c.json('PUT', `${base}/account_data/${ACCOUNT_DATA_TYPE}`, reader.token, { theme: 'dark', layout: 'compact', seen: 1 });
+  const own = rooms.filter((_, i) => plan.rooms[i].members.includes(plan.reader));
+  for (const [i, r] of own.entries())
+    await c.json('PUT', `${base}/rooms/${enc(r.roomId)}/account_data/${ACCOUNT_DATA_TYPE}`, reader.token, {
+      pinned: i % 2 === 0,
+      order: i,
+    });
 }
 
 /**
