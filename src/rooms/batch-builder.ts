@@ -199,7 +199,7 @@ export class BatchBuilder {
     w.written.add(eventId);
     if (redacts) this.markRedaction(roomId, redacts, eventId);
     this.addRelation(roomId, eventId, d, stream);
-    if (d.stateKey !== null) this.applyState(w, d, eventId, depth, stream, before);
+    if (d.stateKey !== null) this.applyState(w, d, eventId, { depth, stream, receivedTs: now }, before);
     w.lastEventId = eventId;
     return { eventId, roomId, depth, streamOrdering: stream, deduplicated: false };
   }
@@ -228,7 +228,14 @@ export class BatchBuilder {
     });
   }
 
-  private applyState(w: RoomWork, d: EventDraft, eventId: string, depth: number, stream: number, before: StateEntry | undefined): void {
+  private applyState(
+    w: RoomWork,
+    d: EventDraft,
+    eventId: string,
+    at: { depth: number; stream: number; receivedTs: number },
+    before: StateEntry | undefined,
+  ): void {
+    const { depth, stream } = at;
     const roomId = w.batch.roomId;
     const stateKey = d.stateKey as string;
     const membership = d.type === 'm.room.member' ? (d.content.membership as Membership) : null;
@@ -255,6 +262,7 @@ export class BatchBuilder {
         avatar_url: str(d.content.avatar_url),
         stream_ordering: stream,
         depth,
+        received_ts: at.receivedTs,
       });
     }
     if (d.type === 'm.room.retention' && stateKey === '') {

@@ -123,9 +123,10 @@ const PARTS: Part[] = [
   },
   {
     key: 'memberships',
-    cte: `INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, display_name, avatar_url, stream_ordering, depth)
+    cte: `INSERT INTO room_memberships (event_id, room_id, user_id, sender, membership, display_name, avatar_url, stream_ordering, depth,
+        received_ts)
       SELECT * FROM json_to_recordset(?::json) AS x(event_id text, room_id text, user_id text, sender text, membership text,
-        display_name text, avatar_url text, stream_ordering bigint, depth bigint) WHERE {GATE}`,
+        display_name text, avatar_url text, stream_ordering bigint, depth bigint, received_ts bigint) WHERE {GATE}`,
   },
   {
     key: 'localMemberships',

@@ -15,6 +15,20 @@ const DEVICE_COLUMNS = 'device_id, user_id, display_name, last_seen_ts, ip AS la
 const toDevice = (r: DeviceRow): DeviceRow => ({ ...r, last_seen_ts: r.last_seen_ts === null ? null : Number(r.last_seen_ts) });
 
 /**
+ * Invites the user sent, received at or after a time: a walk of `room_memberships_invite_sender_ts_idx`
+ * (the time of each membership event is kept in its row).
+ */
+export const SENT_INVITE_COUNT_SQL = `SELECT count(*) AS n FROM room_memberships
+  WHERE sender = ? AND membership = 'invite' AND received_ts >= ?`;
+
+/**
+ * Distinct rooms the user joined at or after a time, rooms since left included: a walk of
+ * `room_memberships_join_user_ts_idx`, which holds the room id.
+ */
+export const CUMULATIVE_JOINED_ROOM_COUNT_SQL = `SELECT count(DISTINCT room_id) AS n FROM room_memberships
+  WHERE user_id = ? AND membership = 'join' AND received_ts >= ?`;
+
+/**
  * A user's current memberships (of one kind, or all), in room order, from the member index of
  * current state (`current_state_events_member_room_idx`, which holds the room id).
  */
@@ -35,23 +49,13 @@ export class UserReadsRepository {
 
   /** Invite events sent by the user and received at or after `fromTs` (repeat invites all count). */
   async sentInviteCount(em: Em, userId: string, fromTs: number): Promise<number> {
-    const rows = await sql<{ n: string }>(
-      em,
-      `SELECT count(*) AS n FROM room_memberships rm JOIN events e ON e.event_id = rm.event_id
-        WHERE rm.sender = ? AND rm.membership = 'invite' AND e.received_ts >= ?`,
-      [userId, fromTs],
-    );
+    const rows = await sqlPrepared<{ n: string }>(em, SENT_INVITE_COUNT_SQL, [userId, fromTs]);
     return Number(rows[0].n);
   }
 
   /** Distinct rooms with a join event of the user received at or after `fromTs`. */
   async cumulativeJoinedRoomCount(em: Em, userId: string, fromTs: number): Promise<number> {
-    const rows = await sql<{ n: string }>(
-      em,
-      `SELECT count(DISTINCT rm.room_id) AS n FROM room_memberships rm JOIN events e ON e.event_id = rm.event_id
-        WHERE rm.user_id = ? AND rm.membership = 'join' AND e.received_ts >= ?`,
-      [userId, fromTs],
-    );
+    const rows = await sqlPrepared<{ n: string }>(em, CUMULATIVE_JOINED_ROOM_COUNT_SQL, [userId, fromTs]);
     return Number(rows[0].n);
   }
 

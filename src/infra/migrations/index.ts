@@ -23,6 +23,7 @@ import { Migration20261207000020ClientIps } from './20261207000020-client-ips';
 import { Migration20261207000021UserExternalIds } from './20261207000021-user-external-ids';
 import { Migration20261208000022StateStreamIndex } from './20261208000022-state-stream-index';
 import { Migration20261208000023MembershipCoveringIndexes } from './20261208000023-membership-covering-indexes';
+import { Migration20261208000024MembershipReceivedTs } from './20261208000024-membership-received-ts';
 
 export const MIGRATIONS = [
   { name: 'Migration20261122000001Users', class: Migration20261122000001Users },
@@ -47,4 +48,5 @@ export const MIGRATIONS = [
   { name: 'Migration20261207000021UserExternalIds', class: Migration20261207000021UserExternalIds },
   { name: 'Migration20261208000022StateStreamIndex', class: Migration20261208000022StateStreamIndex },
   { name: 'Migration20261208000023MembershipCoveringIndexes', class: Migration20261208000023MembershipCoveringIndexes },
+  { name: 'Migration20261208000024MembershipReceivedTs', class: Migration20261208000024MembershipReceivedTs },
 ];
